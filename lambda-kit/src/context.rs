@@ -1,0 +1,198 @@
+//! What a handler knows about the invocation it serves: who asked, by when, on which trace.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::HeaderValue;
+use serde::Deserialize;
+
+use crate::Config;
+
+/// The invocation a handler is serving, and the function serving it.
+///
+/// Cloning is cheap: the strings share the buffers the Runtime API response was read into.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub(crate) request_id: HeaderStr,
+    pub(crate) deadline_ms: u64,
+    pub(crate) invoked_function_arn: HeaderStr,
+    pub(crate) xray_trace_id: Option<HeaderStr>,
+    pub(crate) tenant_id: Option<HeaderStr>,
+    pub(crate) client_context: Option<Arc<ClientContext>>,
+    pub(crate) identity: Option<Arc<CognitoIdentity>>,
+    pub(crate) config: Arc<Config>,
+}
+
+impl Context {
+    /// The id Lambda gave this invocation (`Lambda-Runtime-Aws-Request-Id`).
+    pub fn request_id(&self) -> &str {
+        self.request_id.as_str()
+    }
+
+    /// When Lambda stops this invocation, as Lambda's clock has it.
+    pub fn deadline(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.deadline_ms)
+    }
+
+    /// The time left before the deadline; zero once it has passed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let ctx = lambda_kit::testing::ContextBuilder::new().build();
+    /// // Leave a margin for the response to be sent.
+    /// if ctx.remaining_time() < std::time::Duration::from_millis(500) {
+    ///     // hand the rest of the work to a queue instead
+    /// }
+    /// ```
+    pub fn remaining_time(&self) -> Duration {
+        self.deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// The ARN the caller invoked, with the version or alias when it named one.
+    pub fn invoked_function_arn(&self) -> &str {
+        self.invoked_function_arn.as_str()
+    }
+
+    /// The X-Ray trace header (`Root=1-...;Parent=...;Sampled=...`), when tracing is active.
+    pub fn xray_trace_id(&self) -> Option<&str> {
+        self.xray_trace_id.as_ref().map(HeaderStr::as_str)
+    }
+
+    /// The tenant this invocation is for, on functions with tenant isolation.
+    pub fn tenant_id(&self) -> Option<&str> {
+        self.tenant_id.as_ref().map(HeaderStr::as_str)
+    }
+
+    /// The client context a mobile SDK sent with the invocation.
+    pub fn client_context(&self) -> Option<&ClientContext> {
+        self.client_context.as_deref()
+    }
+
+    /// The Amazon Cognito identity of the caller, when a mobile SDK sent one.
+    pub fn identity(&self) -> Option<&CognitoIdentity> {
+        self.identity.as_deref()
+    }
+
+    /// The function's configuration: name, version, memory, log group and so on.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// A header value known to be visible ASCII, so it reads as `&str` without copying.
+#[derive(Debug, Clone)]
+pub(crate) struct HeaderStr(HeaderValue);
+
+impl HeaderStr {
+    /// `None` when the value has bytes that are not visible ASCII.
+    pub(crate) fn new(value: HeaderValue) -> Option<Self> {
+        value.to_str().is_ok().then_some(Self(value))
+    }
+
+    pub(crate) fn from_static(value: &'static str) -> Self {
+        Self(HeaderValue::from_static(value))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // `new` checked that the bytes are visible ASCII, so this never falls back.
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+/// The client context a mobile SDK sends (`Lambda-Runtime-Client-Context`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ClientContext {
+    #[serde(default)]
+    client: ClientApplication,
+    #[serde(default)]
+    custom: HashMap<String, String>,
+    #[serde(default)]
+    env: HashMap<String, String>,
+}
+
+impl ClientContext {
+    /// The calling application.
+    pub fn client(&self) -> &ClientApplication {
+        &self.client
+    }
+
+    /// Custom values the application set.
+    pub fn custom(&self) -> &HashMap<String, String> {
+        &self.custom
+    }
+
+    /// Facts about the device (`platform`, `model`, `locale`, ...).
+    pub fn env(&self) -> &HashMap<String, String> {
+        &self.env
+    }
+}
+
+/// The application that sent a client context.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ClientApplication {
+    #[serde(default, alias = "installationId")]
+    installation_id: String,
+    #[serde(default, alias = "appTitle")]
+    app_title: String,
+    #[serde(default, alias = "appVersionName")]
+    app_version_name: String,
+    #[serde(default, alias = "appVersionCode")]
+    app_version_code: String,
+    #[serde(default, alias = "appPackageName")]
+    app_package_name: String,
+}
+
+impl ClientApplication {
+    /// The installation's id.
+    pub fn installation_id(&self) -> &str {
+        &self.installation_id
+    }
+
+    /// The application's title.
+    pub fn app_title(&self) -> &str {
+        &self.app_title
+    }
+
+    /// The application's version name.
+    pub fn app_version_name(&self) -> &str {
+        &self.app_version_name
+    }
+
+    /// The application's version code.
+    pub fn app_version_code(&self) -> &str {
+        &self.app_version_code
+    }
+
+    /// The application's package name.
+    pub fn app_package_name(&self) -> &str {
+        &self.app_package_name
+    }
+}
+
+/// The Amazon Cognito identity of a caller (`Lambda-Runtime-Cognito-Identity`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct CognitoIdentity {
+    #[serde(default, rename = "cognitoIdentityId")]
+    identity_id: String,
+    #[serde(default, rename = "cognitoIdentityPoolId")]
+    identity_pool_id: String,
+}
+
+impl CognitoIdentity {
+    /// The identity's id.
+    pub fn identity_id(&self) -> &str {
+        &self.identity_id
+    }
+
+    /// The identity pool's id.
+    pub fn identity_pool_id(&self) -> &str {
+        &self.identity_pool_id
+    }
+}

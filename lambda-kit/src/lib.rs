@@ -1,0 +1,99 @@
+//! A lean runtime for AWS Lambda functions written in Rust.
+//!
+//! Write an async function from an event to a response and hand it to [`run`]:
+//!
+//! ```no_run
+//! use lambda_kit::{Context, Diagnostic};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Deserialize)]
+//! struct Order {
+//!     id: String,
+//!     quantity: u32,
+//! }
+//!
+//! #[derive(Serialize)]
+//! struct Receipt {
+//!     id: String,
+//!     accepted: bool,
+//! }
+//!
+//! async fn handler(order: Order, ctx: Context) -> Result<Receipt, Diagnostic> {
+//!     tracing::info!(order = %order.id, "handling");
+//!     if order.quantity == 0 {
+//!         return Err(Diagnostic::new("InvalidOrder", "quantity must be at least 1"));
+//!     }
+//!     Ok(Receipt { id: order.id, accepted: ctx.remaining_time().as_millis() > 100 })
+//! }
+//!
+//! fn main() -> Result<(), lambda_kit::Error> {
+//!     lambda_kit::run(handler)
+//! }
+//! ```
+//!
+//! The runtime speaks the Lambda Runtime API (2018-06-01) itself over one keep-alive
+//! connection, on a single-threaded tokio runtime. Handler errors are reported with the
+//! `errorType` their [`Diagnostic`] names; events that do not decode are reported as
+//! `Runtime.UnmarshalError` with the failing JSON path; panics are caught and reported, and the
+//! next invocation is served (this needs the default `panic = "unwind"`). Logs written with
+//! `tracing` come out in Lambda's text or JSON shape (`AWS_LAMBDA_LOG_FORMAT`), filtered by
+//! `AWS_LAMBDA_LOG_LEVEL`, each line with its invocation's request id.
+//!
+//! With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed Instances), that many invocations
+//! are served at once, interleaved on the one thread: keep blocking work in
+//! `tokio::task::spawn_blocking`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod api;
+mod config;
+mod context;
+mod diagnostic;
+mod error;
+mod handler;
+mod logging;
+mod runtime;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+#[doc(inline)]
+pub use config::{Config, InitializationType, LogFormat, LogLevel};
+#[doc(inline)]
+pub use context::{ClientApplication, ClientContext, CognitoIdentity, Context};
+#[doc(inline)]
+pub use diagnostic::Diagnostic;
+#[doc(inline)]
+pub use error::Error;
+#[doc(inline)]
+pub use handler::Handler;
+#[doc(inline)]
+pub use runtime::Runtime;
+
+/// Serves invocations with `handler` until Lambda stops the process.
+///
+/// Reads the configuration from the environment, installs the Lambda logger and runs the poll
+/// loop on a single-threaded tokio runtime. For set-up state, a shutdown hook or your own tokio
+/// runtime, use [`Runtime`].
+///
+/// # Errors
+///
+/// Returns when the environment is not a Lambda environment (naming the variable), when the
+/// Runtime API cannot be reached, or when it answers something the runtime cannot act on.
+///
+/// # Examples
+///
+/// ```no_run
+/// async fn echo(event: serde_json::Value, _ctx: lambda_kit::Context) -> Result<serde_json::Value, std::convert::Infallible> {
+///     Ok(event)
+/// }
+///
+/// fn main() -> Result<(), lambda_kit::Error> {
+///     lambda_kit::run(echo)
+/// }
+/// ```
+pub fn run<H, M>(handler: H) -> Result<(), Error>
+where
+    H: Handler<M>,
+{
+    Runtime::from_env()?.run(handler)
+}

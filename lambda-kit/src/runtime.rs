@@ -1,0 +1,372 @@
+//! The poll loop: ask the Runtime API for an invocation, run the handler, report, repeat.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::api::client::Client;
+use crate::api::endpoints::{self, Endpoints, Next};
+use crate::context::HeaderStr;
+use crate::{Config, Context, Diagnostic, Error, Handler, logging};
+
+/// The largest buffered response Lambda accepts (6 MB, AWS "Lambda quotas": invocation payload).
+pub(crate) const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+
+/// How long the shutdown hook may run after SIGTERM. Lambda's shutdown phase gives the runtime
+/// 500 ms when internal extensions are registered (AWS "Lambda execution environment lifecycle").
+const SHUTDOWN_BUDGET: Duration = Duration::from_millis(500);
+
+/// The variable AWS SDKs read the X-Ray trace header from.
+const TRACE_ID_VAR: &str = "_X_AMZN_TRACE_ID";
+
+type ShutdownHook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>>;
+
+/// Serves invocations with a handler: [`lambda_kit::run`](crate::run) with more control.
+///
+/// # Examples
+///
+/// A handler with state built once per cold start, and a hook that runs on SIGTERM:
+///
+/// ```no_run
+/// use lambda_kit::{Context, Runtime};
+///
+/// struct State {
+///     table: String,
+/// }
+///
+/// async fn handler(event: serde_json::Value, _ctx: Context, state: &State) -> Result<String, lambda_kit::Diagnostic> {
+///     Ok(format!("{} -> {}", event, state.table))
+/// }
+///
+/// fn main() -> Result<(), lambda_kit::Error> {
+///     Runtime::from_env()?
+///         .on_shutdown(|| async { tracing::info!("flushing") })
+///         .run_with_state(
+///             |_config| async { Ok::<_, std::io::Error>(State { table: "orders".into() }) },
+///             handler,
+///         )
+/// }
+/// ```
+pub struct Runtime {
+    config: Arc<Config>,
+    shutdown: Option<ShutdownHook>,
+    logging: bool,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .field("shutdown", &self.shutdown.is_some())
+            .field("logging", &self.logging)
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime configured from the environment Lambda sets up.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_env`].
+    pub fn from_env() -> Result<Self, Error> {
+        Config::from_env().map(Self::new)
+    }
+
+    /// A runtime with the given configuration.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config: Arc::new(config),
+            shutdown: None,
+            logging: true,
+        }
+    }
+
+    /// Runs `hook` when Lambda sends SIGTERM (it does when extensions are registered), for at
+    /// most 500 ms, and then stops the runtime cleanly.
+    #[must_use]
+    pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: FnOnce() -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.shutdown = Some(Box::new(move || Box::pin(hook())));
+        self
+    }
+
+    /// Whether [`run`](Self::run) and [`serve`](Self::serve) install the Lambda logger
+    /// (default: yes, unless a global `tracing` subscriber is installed already).
+    #[must_use]
+    pub fn logging(mut self, enabled: bool) -> Self {
+        self.logging = enabled;
+        self
+    }
+
+    /// Serves invocations with `handler` on a single-threaded tokio runtime of its own.
+    ///
+    /// # Errors
+    ///
+    /// Returns when the Runtime API cannot be reached, answers something the runtime cannot
+    /// act on, or fails the runtime's own start. Returns `Ok` after a SIGTERM shutdown.
+    pub fn run<H, M>(self, handler: H) -> Result<(), Error>
+    where
+        H: Handler<M>,
+    {
+        block_on(self.serve(handler))
+    }
+
+    /// Builds the state with `setup` once, then serves invocations with `handler`, which gets
+    /// the state by reference.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run); and when `setup` fails or panics, the failure is reported to
+    /// Lambda as an init error and returned (exit non-zero so Lambda starts afresh).
+    pub fn run_with_state<S, Setup, SetupFut, SetupErr, H, M>(self, setup: Setup, handler: H) -> Result<(), Error>
+    where
+        Setup: FnOnce(Config) -> SetupFut,
+        SetupFut: Future<Output = Result<S, SetupErr>>,
+        SetupErr: Into<Diagnostic>,
+        S: 'static,
+        H: Handler<M, S>,
+    {
+        block_on(self.serve_with_state(setup, handler))
+    }
+
+    /// [`run`](Self::run) on the caller's tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    pub async fn serve<H, M>(self, handler: H) -> Result<(), Error>
+    where
+        H: Handler<M>,
+    {
+        self.serve_with_state(|_| async { Ok::<_, Diagnostic>(()) }, handler).await
+    }
+
+    /// [`run_with_state`](Self::run_with_state) on the caller's tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`run_with_state`](Self::run_with_state).
+    pub async fn serve_with_state<S, Setup, SetupFut, SetupErr, H, M>(self, setup: Setup, handler: H) -> Result<(), Error>
+    where
+        Setup: FnOnce(Config) -> SetupFut,
+        SetupFut: Future<Output = Result<S, SetupErr>>,
+        SetupErr: Into<Diagnostic>,
+        S: 'static,
+        H: Handler<M, S>,
+    {
+        if self.logging {
+            logging::install(self.config.log_format(), self.config.log_level());
+        }
+        let Some(hook) = self.shutdown else {
+            return serve(&self.config, setup, &handler).await;
+        };
+        let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|error| Error::start("cannot listen for SIGTERM", error))?;
+        tokio::select! {
+            result = serve(&self.config, setup, &handler) => result,
+            _ = sigterm.recv() => {
+                tracing::info!("SIGTERM received, running the shutdown hook");
+                if tokio::time::timeout(SHUTDOWN_BUDGET, hook()).await.is_err() {
+                    tracing::warn!("the shutdown hook did not finish within {} ms", SHUTDOWN_BUDGET.as_millis());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn block_on<F: Future<Output = Result<(), Error>>>(future: F) -> Result<(), Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Error::start("cannot build the tokio runtime", error))?
+        .block_on(future)
+}
+
+/// Set-up, then `max_concurrency` poll loops, each with its own connection.
+async fn serve<S, Setup, SetupFut, SetupErr, H, M>(config: &Arc<Config>, setup: Setup, handler: &H) -> Result<(), Error>
+where
+    Setup: FnOnce(Config) -> SetupFut,
+    SetupFut: Future<Output = Result<S, SetupErr>>,
+    SetupErr: Into<Diagnostic>,
+    S: 'static,
+    H: Handler<M, S>,
+{
+    let endpoints = Endpoints::new(config)?;
+    let mut client = Client::new(config.runtime_api())?;
+    client.connect().await?;
+
+    let state = match catch_panic(setup(Config::clone(config))).await {
+        Ok(Ok(state)) => state,
+        failed => {
+            let diagnostic = match failed {
+                Ok(Err(error)) => error.into(),
+                Err(panic) => panic,
+                Ok(Ok(_)) => unreachable!("matched above"),
+            };
+            tracing::error!(error_type = diagnostic.error_type(), "setup failed: {}", diagnostic.error_message());
+            endpoints::init_error(&mut client, &endpoints, &diagnostic).await?;
+            return Err(Error::init(diagnostic.error_type(), diagnostic.error_message()));
+        }
+    };
+    // The state lives as long as the process: handlers borrow it for `'static`, so their
+    // futures need no lifetime tied to this function.
+    let state: &'static S = Box::leak(Box::new(state));
+
+    let loops = config.max_concurrency();
+    if loops == 1 {
+        return poll_loop(client, &endpoints, config, handler, state, TraceEnv::Set(None)).await;
+    }
+    let mut workers = Vec::with_capacity(loops as usize);
+    workers.push(Box::pin(poll_loop(client, &endpoints, config, handler, state, TraceEnv::Off)));
+    for _ in 1..loops {
+        let mut client = Client::new(config.runtime_api())?;
+        client.connect().await?;
+        workers.push(Box::pin(poll_loop(client, &endpoints, config, handler, state, TraceEnv::Off)));
+    }
+    first_error(workers).await
+}
+
+/// Polls every loop until one of them stops, and returns what it returned.
+async fn first_error<F: Future<Output = Result<(), Error>>>(mut loops: Vec<Pin<Box<F>>>) -> Result<(), Error> {
+    std::future::poll_fn(|cx| {
+        for worker in &mut loops {
+            if let Poll::Ready(result) = worker.as_mut().poll(cx) {
+                return Poll::Ready(result);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Whether this loop hands the trace id to AWS SDKs through `_X_AMZN_TRACE_ID`.
+enum TraceEnv {
+    /// One invocation at a time: set it, remembering the value last set.
+    Set(Option<HeaderStr>),
+    /// Several at once: one process-wide variable cannot serve them all, so leave it alone.
+    Off,
+}
+
+impl TraceEnv {
+    fn update(&mut self, trace_id: Option<&HeaderStr>) {
+        let Self::Set(last) = self else { return };
+        let unchanged = match (&*last, trace_id) {
+            (Some(last), Some(new)) => last.as_str() == new.as_str(),
+            (None, None) => true,
+            _ => false,
+        };
+        if unchanged {
+            return;
+        }
+        *last = trace_id.cloned();
+        // The environment is written only here, only while at most one invocation runs, and
+        // between invocations, when no handler code is running on this runtime.
+        #[allow(unsafe_code, clippy::disallowed_methods)]
+        // SAFETY: `set_var` and `remove_var` race with threads reading the environment at the
+        // same moment. This loop runs only when `AWS_LAMBDA_MAX_CONCURRENCY` is 1, so no other
+        // invocation of this runtime is running; the runtime starts no threads of its own; and
+        // the write happens before the handler of the next invocation is polled. A user thread
+        // reading the environment while invocations start is the remaining risk, documented on
+        // `Context::xray_trace_id`, and the reason AWS SDKs can pick the trace id up at all.
+        unsafe {
+            match trace_id {
+                Some(value) => std::env::set_var(TRACE_ID_VAR, value.as_str()),
+                None => std::env::remove_var(TRACE_ID_VAR),
+            }
+        }
+    }
+}
+
+async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
+    mut client: Client,
+    endpoints: &Endpoints,
+    config: &Arc<Config>,
+    handler: &H,
+    state: &'static S,
+    mut trace_env: TraceEnv,
+) -> Result<(), Error> {
+    loop {
+        let (request_id, outcome) = match endpoints::next(&mut client, endpoints, config).await? {
+            Next::Invocation { context, body } => {
+                trace_env.update(context.xray_trace_id.as_ref());
+                let request_id = context.request_id.clone();
+                let invocation = invoke(handler, body, context, state);
+                let outcome = logging::in_invocation(request_id.clone(), invocation).await;
+                (request_id, outcome)
+            }
+            Next::Invalid { request_id, problem } => {
+                let diagnostic = Diagnostic::new("Runtime.InvalidInvocation", problem);
+                (request_id, Err(diagnostic))
+            }
+        };
+        match outcome {
+            Ok(response) => endpoints::response(&mut client, endpoints, request_id.as_str(), response).await?,
+            Err(diagnostic) => {
+                logging::in_invocation(request_id.clone(), async {
+                    tracing::error!(
+                        error_type = diagnostic.error_type(),
+                        "invocation failed: {}",
+                        diagnostic.error_message()
+                    );
+                })
+                .await;
+                endpoints::error(&mut client, endpoints, request_id.as_str(), &diagnostic).await?;
+            }
+        }
+    }
+}
+
+/// Runs one invocation, turning panics and oversized responses into diagnostics.
+async fn invoke<S: 'static, H: Handler<M, S>, M>(
+    handler: &H,
+    body: Bytes,
+    context: Context,
+    state: &'static S,
+) -> Result<Bytes, Diagnostic> {
+    let response = catch_panic(handler.call(body, context, state)).await??;
+    if response.len() > MAX_RESPONSE_BYTES {
+        return Err(Diagnostic::new(
+            "Function.ResponseSizeTooLarge",
+            format!(
+                "the response is {} bytes, over Lambda's limit of {MAX_RESPONSE_BYTES} bytes; \
+                 return a smaller payload or store it (in S3, say) and return its location",
+                response.len()
+            ),
+        ));
+    }
+    Ok(response)
+}
+
+/// Polls `future`, turning a panic in it into a diagnostic. Needs `panic = "unwind"` (the
+/// default): with `panic = "abort"` the process ends and Lambda reports `Runtime.ExitError`.
+async fn catch_panic<F: Future>(future: F) -> Result<F::Output, Diagnostic> {
+    let mut future = pin!(future);
+    std::future::poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(payload) => Poll::Ready(Err(Diagnostic::new("Panic", panic_message(&*payload)))),
+    })
+    .await
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "the handler panicked with a value that is not a string".to_owned()
+    }
+}

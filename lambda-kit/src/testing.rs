@@ -1,0 +1,748 @@
+//! Test handlers through the real runtime against an in-process fake Runtime API.
+//!
+//! [`FakeRuntimeApi`] is a small HTTP server on `127.0.0.1` that hands out queued invocations
+//! from `/next` and records what the runtime reports to `/response`, `/error` and
+//! `/init/error`, as Lambda's Runtime API does. [`invoke`] runs one event end to end;
+//! [`ContextBuilder`] makes a [`Context`] for calling a handler directly.
+//!
+//! ```
+//! use lambda_kit::Context;
+//! use lambda_kit::testing::invoke;
+//!
+//! async fn double(n: u64, _ctx: Context) -> Result<u64, std::convert::Infallible> {
+//!     Ok(n * 2)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let outcome = invoke(double, 21).await;
+//! assert_eq!(outcome.json::<u64>(), 42);
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::config::{LogFormat, LogLevel};
+use crate::context::HeaderStr;
+use crate::logging::{Logger, Sink};
+use crate::{Config, Context, Error, Handler, Runtime};
+
+/// Lambda's default function timeout, used for invocations that set none.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Runs `handler` on one `event` through the runtime and a fresh [`FakeRuntimeApi`].
+///
+/// # Panics
+///
+/// Panics when the fake API cannot start or the runtime stops before reporting, with the
+/// runtime's error: both are failures of the test, not outcomes of the handler.
+pub async fn invoke<H, M>(handler: H, event: impl Serialize) -> Outcome
+where
+    H: Handler<M>,
+{
+    let api = FakeRuntimeApi::start()
+        .await
+        .unwrap_or_else(|error| panic!("cannot start the fake Runtime API: {error}"));
+    let mut outcomes = api
+        .run(api.config(), handler, [Invocation::new(event)])
+        .await
+        .unwrap_or_else(|error| panic!("the runtime stopped: {error:?}"));
+    outcomes.remove(0)
+}
+
+/// An in-process Runtime API on `127.0.0.1`, on a port of its own.
+///
+/// Dropping it stops the server and closes its connections.
+#[derive(Debug)]
+pub struct FakeRuntimeApi {
+    address: SocketAddr,
+    shared: Arc<Shared>,
+    server: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    queue: mpsc::UnboundedSender<Queued>,
+    next: tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>,
+    reporters: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    receivers: Mutex<HashMap<String, oneshot::Receiver<Outcome>>>,
+    init_errors: Mutex<Vec<ErrorReport>>,
+    connections: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct Queued {
+    request_id: String,
+    invocation: Invocation,
+}
+
+impl Drop for FakeRuntimeApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeRuntimeApi {
+    /// Starts the server on a free port of `127.0.0.1`.
+    ///
+    /// # Errors
+    ///
+    /// Fails when no port can be bound.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let address = listener.local_addr()?;
+        let (queue, next) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            queue,
+            next: tokio::sync::Mutex::new(next),
+            reporters: Mutex::default(),
+            receivers: Mutex::default(),
+            init_errors: Mutex::default(),
+            connections: AtomicUsize::new(0),
+        });
+        let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
+        Ok(Self {
+            address,
+            shared,
+            server,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The value for `AWS_LAMBDA_RUNTIME_API` that points at this server.
+    pub fn runtime_api(&self) -> String {
+        self.address.to_string()
+    }
+
+    /// A configuration pointing at this server, for a function named `test-function`.
+    pub fn config(&self) -> Config {
+        self.config_with(&[])
+            .unwrap_or_else(|error| unreachable!("the default test configuration is valid: {error}"))
+    }
+
+    /// [`config`](Self::config) with more variables, such as `AWS_LAMBDA_MAX_CONCURRENCY`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_lookup`].
+    pub fn config_with(&self, vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let api = self.runtime_api();
+        let mut all: HashMap<&str, &str> = default_vars(&api).into_iter().collect();
+        all.extend(vars.iter().copied());
+        Config::from_lookup(|name| all.get(name).map(|value| (*value).to_owned()))
+    }
+
+    /// Queues an invocation for `/next` and returns its request id.
+    pub fn push(&self, invocation: Invocation) -> String {
+        let request_id = invocation.request_id.clone().unwrap_or_else(new_request_id);
+        let (reporter, receiver) = oneshot::channel();
+        lock(&self.shared.reporters).insert(request_id.clone(), reporter);
+        lock(&self.shared.receivers).insert(request_id.clone(), receiver);
+        // The receiving half lives in `self.shared`, so the queue is open.
+        let _ = self.shared.queue.send(Queued {
+            request_id: request_id.clone(),
+            invocation,
+        });
+        request_id
+    }
+
+    /// Waits for what the runtime reported for `request_id`.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `request_id` was not pushed, or its outcome was taken already.
+    pub async fn outcome(&self, request_id: &str) -> Outcome {
+        let receiver = lock(&self.shared.receivers)
+            .remove(request_id)
+            .unwrap_or_else(|| panic!("no pending invocation `{request_id}`"));
+        receiver
+            .await
+            .unwrap_or_else(|_| panic!("the fake Runtime API stopped before `{request_id}` was answered"))
+    }
+
+    /// The reports the runtime sent to `/init/error`.
+    pub fn init_errors(&self) -> Vec<ErrorReport> {
+        lock(&self.shared.init_errors).clone()
+    }
+
+    /// How many connections the runtime has opened so far.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Runs `handler` with `config` until every one of `invocations` has an outcome, and
+    /// returns the outcomes in order.
+    ///
+    /// # Errors
+    ///
+    /// Returns the runtime's error when it stops first.
+    pub async fn run<H, M>(
+        &self,
+        config: Config,
+        handler: H,
+        invocations: impl IntoIterator<Item = Invocation>,
+    ) -> Result<Vec<Outcome>, Error>
+    where
+        H: Handler<M>,
+    {
+        let ids: Vec<String> = invocations.into_iter().map(|invocation| self.push(invocation)).collect();
+        let runtime = Runtime::new(config).logging(false);
+        let outcomes = async {
+            let mut outcomes = Vec::with_capacity(ids.len());
+            for id in &ids {
+                outcomes.push(self.outcome(id).await);
+            }
+            outcomes
+        };
+        tokio::select! {
+            outcomes = outcomes => Ok(outcomes),
+            stopped = runtime.serve(handler) => match stopped {
+                Err(error) => Err(error),
+                Ok(()) => Err(Error::protocol("the runtime shut down before every invocation was answered")),
+            },
+        }
+    }
+}
+
+fn default_vars(api: &str) -> [(&'static str, &str); 7] {
+    [
+        ("AWS_LAMBDA_RUNTIME_API", api),
+        ("AWS_LAMBDA_FUNCTION_NAME", "test-function"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test-function"),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]0123456789abcdef"),
+        ("AWS_REGION", "us-east-1"),
+    ]
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panicking test may poison the lock; the data is still the test's to read.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn new_request_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    format!("{nanos:08x}-{:04x}-4000-8000-{n:012x}", std::process::id() & 0xffff)
+}
+
+async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    // Owned by this task: aborting it (dropping the API) closes every connection.
+    let mut connections = JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        shared.connections.fetch_add(1, Ordering::SeqCst);
+        let shared = Arc::clone(&shared);
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |request| answer(Arc::clone(&shared), request));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let Some(route) = parts.uri.path().strip_prefix("/2018-06-01/runtime/") else {
+        return Ok(reply(StatusCode::NOT_FOUND, "UnknownPath"));
+    };
+    let body = body.collect().await.map(|body| body.to_bytes()).unwrap_or_default();
+    let error_type = parts
+        .headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    match (parts.method, route) {
+        (Method::GET, "invocation/next") => Ok(next(&shared).await),
+        (Method::POST, "init/error") => {
+            lock(&shared.init_errors).push(ErrorReport::new(error_type, body));
+            Ok(reply(StatusCode::ACCEPTED, ""))
+        }
+        (Method::POST, route) => {
+            let Some((request_id, verb)) = route.strip_prefix("invocation/").and_then(|rest| rest.rsplit_once('/')) else {
+                return Ok(reply(StatusCode::NOT_FOUND, "UnknownPath"));
+            };
+            let outcome = match verb {
+                "response" => Outcome::Response(body),
+                "error" => Outcome::Error(ErrorReport::new(error_type, body)),
+                _ => return Ok(reply(StatusCode::NOT_FOUND, "UnknownPath")),
+            };
+            match lock(&shared.reporters).remove(request_id) {
+                Some(reporter) => {
+                    let _ = reporter.send(outcome);
+                    Ok(reply(StatusCode::ACCEPTED, ""))
+                }
+                None => Ok(reply(StatusCode::BAD_REQUEST, "InvalidRequestID")),
+            }
+        }
+        _ => Ok(reply(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed")),
+    }
+}
+
+async fn next(shared: &Shared) -> Response<Full<Bytes>> {
+    let Some(Queued {
+        request_id,
+        invocation,
+    }) = shared.next.lock().await.recv().await
+    else {
+        return reply(StatusCode::INTERNAL_SERVER_ERROR, "QueueClosed");
+    };
+    let deadline = SystemTime::now() + invocation.timeout;
+    let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+    let mut response = Response::new(Full::new(invocation.body));
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    set("content-type", "application/json");
+    set("lambda-runtime-aws-request-id", &request_id);
+    set("lambda-runtime-deadline-ms", &deadline_ms.to_string());
+    set(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:us-east-1:123456789012:function:test-function",
+    );
+    for (name, value) in &invocation.headers {
+        match value {
+            Some(value) => {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    headers.insert(name.clone(), value);
+                }
+            }
+            None => {
+                headers.remove(name);
+            }
+        }
+    }
+    response
+}
+
+fn reply(status: StatusCode, error_type: &str) -> Response<Full<Bytes>> {
+    let body = if error_type.is_empty() {
+        Bytes::from_static(br#"{"status":"OK"}"#)
+    } else {
+        Bytes::from(format!(r#"{{"errorType":"{error_type}","errorMessage":"{status}"}}"#))
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response
+}
+
+/// An invocation to queue: the event and the headers `/next` sends with it.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    body: Bytes,
+    request_id: Option<String>,
+    timeout: Duration,
+    /// Set (`Some`) or removed (`None`) after the standard headers.
+    headers: Vec<(HeaderName, Option<String>)>,
+}
+
+impl Invocation {
+    /// An invocation whose event is `event` as JSON.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `event` cannot be written as JSON.
+    pub fn new(event: impl Serialize) -> Self {
+        let body = serde_json::to_vec(&event).unwrap_or_else(|error| panic!("the test event is not JSON: {error}"));
+        Self::raw(body)
+    }
+
+    /// An invocation whose event body is `body` exactly, JSON or not.
+    pub fn raw(body: impl Into<Bytes>) -> Self {
+        Self {
+            body: body.into(),
+            request_id: None,
+            timeout: DEFAULT_TIMEOUT,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Uses `request_id` instead of a generated one.
+    #[must_use]
+    pub fn request_id(mut self, request_id: &str) -> Self {
+        self.request_id = Some(request_id.to_owned());
+        self
+    }
+
+    /// The deadline is `timeout` after `/next` hands the invocation out (default 3 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends the X-Ray trace header `Lambda-Runtime-Trace-Id`.
+    #[must_use]
+    pub fn trace_id(self, trace_id: &str) -> Self {
+        self.header("lambda-runtime-trace-id", trace_id)
+    }
+
+    /// Sends `Lambda-Runtime-Client-Context` (JSON).
+    #[must_use]
+    pub fn client_context(self, json: &str) -> Self {
+        self.header("lambda-runtime-client-context", json)
+    }
+
+    /// Sends `Lambda-Runtime-Cognito-Identity` (JSON).
+    #[must_use]
+    pub fn identity(self, json: &str) -> Self {
+        self.header("lambda-runtime-cognito-identity", json)
+    }
+
+    /// Sends `Lambda-Runtime-Aws-Tenant-Id`.
+    #[must_use]
+    pub fn tenant_id(self, tenant_id: &str) -> Self {
+        self.header("lambda-runtime-aws-tenant-id", tenant_id)
+    }
+
+    /// Sends header `name` with `value`, replacing a standard one of that name.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `name` is not a valid header name.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((header_name(name), Some(value.to_owned())));
+        self
+    }
+
+    /// Leaves header `name` out, even a standard one such as the request id.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `name` is not a valid header name.
+    #[must_use]
+    pub fn without_header(mut self, name: &str) -> Self {
+        self.headers.push((header_name(name), None));
+        self
+    }
+}
+
+fn header_name(name: &str) -> HeaderName {
+    HeaderName::try_from(name).unwrap_or_else(|error| panic!("`{name}` is not a header name: {error}"))
+}
+
+/// What the runtime reported for an invocation.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The body posted to `/response`.
+    Response(Bytes),
+    /// The report posted to `/error`.
+    Error(ErrorReport),
+}
+
+impl Outcome {
+    /// The response, decoded from JSON.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the invocation failed or the response is not a `T`.
+    #[track_caller]
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        let body = self.response();
+        serde_json::from_slice(body).unwrap_or_else(|error| {
+            panic!(
+                "the response `{}` is not the expected type: {error}",
+                String::from_utf8_lossy(body)
+            )
+        })
+    }
+
+    /// The response body.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the invocation failed.
+    #[track_caller]
+    pub fn response(&self) -> &Bytes {
+        match self {
+            Self::Response(body) => body,
+            Self::Error(report) => panic!("the invocation failed: {report:?}"),
+        }
+    }
+
+    /// The error report.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the invocation succeeded.
+    #[track_caller]
+    pub fn error(&self) -> &ErrorReport {
+        match self {
+            Self::Error(report) => report,
+            Self::Response(body) => panic!(
+                "the invocation succeeded with `{}`",
+                String::from_utf8_lossy(body)
+            ),
+        }
+    }
+}
+
+/// An error report as the Runtime API received it.
+#[derive(Debug, Clone)]
+pub struct ErrorReport {
+    header: Option<String>,
+    body: Bytes,
+    document: serde_json::Value,
+}
+
+impl ErrorReport {
+    fn new(header: Option<String>, body: Bytes) -> Self {
+        let document = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        Self {
+            header,
+            body,
+            document,
+        }
+    }
+
+    /// The `Lambda-Runtime-Function-Error-Type` header.
+    pub fn error_type_header(&self) -> Option<&str> {
+        self.header.as_deref()
+    }
+
+    /// The body's `errorType`.
+    pub fn error_type(&self) -> &str {
+        self.document["errorType"].as_str().unwrap_or_default()
+    }
+
+    /// The body's `errorMessage`.
+    pub fn error_message(&self) -> &str {
+        self.document["errorMessage"].as_str().unwrap_or_default()
+    }
+
+    /// The body's `stackTrace` lines.
+    pub fn stack_trace(&self) -> Vec<&str> {
+        self.document["stackTrace"]
+            .as_array()
+            .map(|lines| lines.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// The body as sent.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+}
+
+/// Builds a [`Context`] for calling a handler directly in a unit test.
+///
+/// ```
+/// use std::time::Duration;
+/// use lambda_kit::testing::ContextBuilder;
+///
+/// let ctx = ContextBuilder::new().request_id("req-1").timeout(Duration::from_secs(10)).build();
+/// assert_eq!(ctx.request_id(), "req-1");
+/// assert!(ctx.remaining_time() > Duration::from_secs(9));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ContextBuilder {
+    request_id: String,
+    deadline: SystemTime,
+    invoked_function_arn: String,
+    xray_trace_id: Option<String>,
+    tenant_id: Option<String>,
+    client_context: Option<crate::ClientContext>,
+    identity: Option<crate::CognitoIdentity>,
+    config: Option<Config>,
+}
+
+impl Default for ContextBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ContextBuilder {
+    /// A context with a generated request id and a deadline 3 s from now.
+    pub fn new() -> Self {
+        Self {
+            request_id: new_request_id(),
+            deadline: SystemTime::now() + DEFAULT_TIMEOUT,
+            invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:test-function".to_owned(),
+            xray_trace_id: None,
+            tenant_id: None,
+            client_context: None,
+            identity: None,
+            config: None,
+        }
+    }
+
+    /// Sets the request id.
+    #[must_use]
+    pub fn request_id(mut self, request_id: &str) -> Self {
+        self.request_id = request_id.to_owned();
+        self
+    }
+
+    /// Sets the deadline `timeout` from now.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.deadline = SystemTime::now() + timeout;
+        self
+    }
+
+    /// Sets the invoked function ARN.
+    #[must_use]
+    pub fn invoked_function_arn(mut self, arn: &str) -> Self {
+        self.invoked_function_arn = arn.to_owned();
+        self
+    }
+
+    /// Sets the X-Ray trace header.
+    #[must_use]
+    pub fn xray_trace_id(mut self, trace_id: &str) -> Self {
+        self.xray_trace_id = Some(trace_id.to_owned());
+        self
+    }
+
+    /// Sets the tenant id.
+    #[must_use]
+    pub fn tenant_id(mut self, tenant_id: &str) -> Self {
+        self.tenant_id = Some(tenant_id.to_owned());
+        self
+    }
+
+    /// Sets the client context from its JSON, as `Lambda-Runtime-Client-Context` carries it.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `json` is not a client context.
+    #[must_use]
+    pub fn client_context(mut self, json: &str) -> Self {
+        self.client_context =
+            Some(serde_json::from_str(json).unwrap_or_else(|error| panic!("not a client context: {error}")));
+        self
+    }
+
+    /// Sets the Cognito identity from its JSON, as `Lambda-Runtime-Cognito-Identity` carries it.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `json` is not a Cognito identity.
+    #[must_use]
+    pub fn identity(mut self, json: &str) -> Self {
+        self.identity = Some(serde_json::from_str(json).unwrap_or_else(|error| panic!("not an identity: {error}")));
+        self
+    }
+
+    /// Sets the function configuration (default: `test-function`, 128 MB).
+    #[must_use]
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Builds the context.
+    ///
+    /// # Panics
+    ///
+    /// Panics when a value set on the builder is not valid in a header.
+    pub fn build(self) -> Context {
+        let text = |value: &str| {
+            HeaderValue::from_str(value)
+                .ok()
+                .and_then(HeaderStr::new)
+                .unwrap_or_else(|| panic!("`{value}` cannot be sent in a header"))
+        };
+        let config = self.config.unwrap_or_else(|| {
+            let vars: HashMap<&str, &str> = default_vars("127.0.0.1:9001").into_iter().collect();
+            Config::from_lookup(|name| vars.get(name).map(|value| (*value).to_owned()))
+                .unwrap_or_else(|error| unreachable!("the default test configuration is valid: {error}"))
+        });
+        Context {
+            request_id: text(&self.request_id),
+            deadline_ms: self
+                .deadline
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64,
+            invoked_function_arn: text(&self.invoked_function_arn),
+            xray_trace_id: self.xray_trace_id.as_deref().map(text),
+            tenant_id: self.tenant_id.as_deref().map(text),
+            client_context: self.client_context.map(Arc::new),
+            identity: self.identity.map(Arc::new),
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// Captures the runtime's log lines on the current thread while it is alive.
+///
+/// Works with a current-thread tokio runtime (the `#[tokio::test]` default), where the handler
+/// runs on the test's thread.
+///
+/// ```
+/// use lambda_kit::{LogFormat, LogLevel};
+///
+/// let logs = lambda_kit::testing::CapturedLogs::start(LogFormat::Json, LogLevel::Info);
+/// tracing::info!(answer = 42, "hello");
+/// let line = &logs.json_lines()[0];
+/// assert_eq!(line["message"], "hello");
+/// assert_eq!(line["answer"], 42);
+/// ```
+#[derive(Debug)]
+pub struct CapturedLogs {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl CapturedLogs {
+    /// Starts capturing lines in `format` at `level` and above.
+    pub fn start(format: LogFormat, level: LogLevel) -> Self {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let logger = Logger::new(format, level, Sink::Memory(Arc::clone(&buffer)));
+        let guard = tracing::subscriber::set_default(logger);
+        Self { buffer, _guard: guard }
+    }
+
+    /// The lines written so far.
+    pub fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&lock(&self.buffer))
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The lines written so far, each parsed as JSON.
+    ///
+    /// # Panics
+    ///
+    /// Panics when a line is not JSON.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("`{line}` is not JSON: {error}")))
+            .collect()
+    }
+}
