@@ -211,7 +211,9 @@ impl RuntimeApi {
             Some((scheme, _)) => {
                 return Err(Error::config(
                     RUNTIME_API_VAR,
-                    format!("is `{value}`: scheme `{scheme}` is not supported, use `host:port` or `http://host:port`"),
+                    format!(
+                        "is `{value}`: scheme `{scheme}` is not supported, use `host:port` or `http://host:port`"
+                    ),
                 ));
             }
             None => value,
@@ -375,7 +377,8 @@ mod tests {
 
     #[test]
     fn reads_the_url_form_with_a_prefix() {
-        let config = config(&[("AWS_LAMBDA_RUNTIME_API", "http://localhost:9000/fn/orders/")]).unwrap();
+        let config =
+            config(&[("AWS_LAMBDA_RUNTIME_API", "http://localhost:9000/fn/orders/")]).unwrap();
         assert_eq!(config.runtime_api().authority, "localhost:9000");
         assert_eq!(config.runtime_api().base_path, "/fn/orders/2018-06-01");
     }
@@ -395,7 +398,10 @@ mod tests {
         assert_eq!(config.log_group(), Some("/aws/lambda/orders"));
         assert_eq!(config.log_stream(), Some("2026/11/23/[$LATEST]abc"));
         assert_eq!(config.region(), Some("eu-west-1"));
-        assert_eq!(config.initialization_type(), &InitializationType::ManagedInstances);
+        assert_eq!(
+            config.initialization_type(),
+            &InitializationType::ManagedInstances
+        );
         assert_eq!(config.max_concurrency(), 8);
         assert_eq!(config.log_format(), LogFormat::Json);
         assert_eq!(config.log_level(), LogLevel::Debug);
@@ -403,7 +409,11 @@ mod tests {
 
     #[test]
     fn aws_region_wins_over_the_default_region() {
-        let config = config(&[("AWS_REGION", "us-east-2"), ("AWS_DEFAULT_REGION", "eu-west-1")]).unwrap();
+        let config = config(&[
+            ("AWS_REGION", "us-east-2"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ])
+        .unwrap();
         assert_eq!(config.region(), Some("us-east-2"));
     }
 
@@ -411,16 +421,31 @@ mod tests {
     fn a_missing_variable_is_named() {
         let error = Config::from_lookup(|_| None).unwrap_err();
         assert!(error.is_config());
-        assert_eq!(error.to_string(), "environment variable `AWS_LAMBDA_RUNTIME_API` is not set");
+        assert_eq!(
+            error.to_string(),
+            "environment variable `AWS_LAMBDA_RUNTIME_API` is not set"
+        );
     }
 
     #[test]
     fn malformed_values_are_named_with_what_was_expected() {
         let cases = [
             ("AWS_LAMBDA_RUNTIME_API", "9001", "expected `host:port`"),
-            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:http", "expected `host:port`"),
-            ("AWS_LAMBDA_RUNTIME_API", "https://127.0.0.1:9001", "scheme `https` is not supported"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots", "whole number of megabytes"),
+            (
+                "AWS_LAMBDA_RUNTIME_API",
+                "127.0.0.1:http",
+                "expected `host:port`",
+            ),
+            (
+                "AWS_LAMBDA_RUNTIME_API",
+                "https://127.0.0.1:9001",
+                "scheme `https` is not supported",
+            ),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                "lots",
+                "whole number of megabytes",
+            ),
             ("AWS_LAMBDA_MAX_CONCURRENCY", "0", "at least 1"),
             ("AWS_LAMBDA_LOG_FORMAT", "xml", "`Text` or `JSON`"),
             ("AWS_LAMBDA_LOG_LEVEL", "LOUD", "TRACE, DEBUG"),

@@ -159,7 +159,9 @@ fn debug_name(error: &dyn StdError) -> Option<String> {
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(debug.len());
     debug.truncate(end);
-    debug.starts_with(|c: char| c.is_ascii_uppercase()).then_some(debug)
+    debug
+        .starts_with(|c: char| c.is_ascii_uppercase())
+        .then_some(debug)
 }
 
 impl From<Box<dyn StdError + Send + Sync>> for Diagnostic {
@@ -246,7 +248,10 @@ mod tests {
 
     #[test]
     fn short_type_names_drop_paths_but_keep_generics() {
-        assert_eq!(short_type_name::<std::num::ParseIntError>(), "ParseIntError");
+        assert_eq!(
+            short_type_name::<std::num::ParseIntError>(),
+            "ParseIntError"
+        );
         assert_eq!(short_type_name::<Vec<std::string::String>>(), "Vec<String>");
         assert_eq!(
             short_type_name::<std::collections::HashMap<u8, Box<dyn StdError>>>(),
@@ -256,7 +261,8 @@ mod tests {
 
     #[test]
     fn boxed_errors_are_typed_by_their_debug_name() {
-        let boxed: Box<dyn StdError + Send + Sync> = Box::new(OrderError::OutOfStock { sku: "a1".into() });
+        let boxed: Box<dyn StdError + Send + Sync> =
+            Box::new(OrderError::OutOfStock { sku: "a1".into() });
         let diagnostic = Diagnostic::from(boxed);
         assert_eq!(diagnostic.error_type(), "OutOfStock");
         assert_eq!(diagnostic.error_message(), "a1 is out of stock");

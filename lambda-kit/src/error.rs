@@ -19,7 +19,10 @@ pub struct Error {
 #[derive(Debug)]
 enum Kind {
     /// An environment variable is missing or malformed.
-    Config { variable: &'static str, problem: String },
+    Config {
+        variable: &'static str,
+        problem: String,
+    },
     /// The Runtime API could not be reached.
     Connect { address: String },
     /// The Runtime API answered something this runtime cannot act on.

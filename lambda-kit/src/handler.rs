@@ -30,7 +30,12 @@ use crate::{Context, Diagnostic};
 pub trait Handler<M, S = ()>: sealed::Sealed<M, S> {
     /// Decodes the event, runs the function and encodes its response.
     #[doc(hidden)]
-    fn call(&self, event: Bytes, context: Context, state: &'static S) -> impl Future<Output = Result<Bytes, Diagnostic>>;
+    fn call(
+        &self,
+        event: Bytes,
+        context: Context,
+        state: &'static S,
+    ) -> impl Future<Output = Result<Bytes, Diagnostic>>;
 }
 
 mod sealed {
@@ -54,7 +59,12 @@ where
     Err: Into<Diagnostic>,
     S: 'static,
 {
-    async fn call(&self, event: Bytes, context: Context, _: &'static S) -> Result<Bytes, Diagnostic> {
+    async fn call(
+        &self,
+        event: Bytes,
+        context: Context,
+        _: &'static S,
+    ) -> Result<Bytes, Diagnostic> {
         let event = decode::<E>(&event)?;
         let response = self(event, context).await.map_err(Into::into)?;
         encode(&response)
@@ -78,7 +88,12 @@ where
     Err: Into<Diagnostic>,
     S: 'static,
 {
-    async fn call(&self, event: Bytes, context: Context, state: &'static S) -> Result<Bytes, Diagnostic> {
+    async fn call(
+        &self,
+        event: Bytes,
+        context: Context,
+        state: &'static S,
+    ) -> Result<Bytes, Diagnostic> {
         let event = decode::<E>(&event)?;
         let response = self(event, context, state).await.map_err(Into::into)?;
         encode(&response)
@@ -105,13 +120,15 @@ pub(crate) fn decode<E: DeserializeOwned>(body: &[u8]) -> Result<E, Diagnostic> 
 
 /// Writes the response (`Runtime.MarshalError` when it cannot be written as JSON).
 pub(crate) fn encode<R: Serialize>(response: &R) -> Result<Bytes, Diagnostic> {
-    serde_json::to_vec(response).map(Bytes::from).map_err(|error| {
-        let response_type = crate::diagnostic::short_type_name::<R>();
-        Diagnostic::new(
-            "Runtime.MarshalError",
-            format!("the response `{response_type}` cannot be written as JSON: {error}"),
-        )
-    })
+    serde_json::to_vec(response)
+        .map(Bytes::from)
+        .map_err(|error| {
+            let response_type = crate::diagnostic::short_type_name::<R>();
+            Diagnostic::new(
+                "Runtime.MarshalError",
+                format!("the response `{response_type}` cannot be written as JSON: {error}"),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -148,7 +165,10 @@ mod tests {
     fn decode_errors_at_the_root_have_no_path() {
         let diagnostic = decode::<Order>(b"not json").unwrap_err();
         let message = diagnostic.error_message();
-        assert!(message.starts_with("the event is not a valid `Order`: expected ident"), "{message}");
+        assert!(
+            message.starts_with("the event is not a valid `Order`: expected ident"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -157,7 +177,13 @@ mod tests {
         let response = BTreeMap::from([((1, 2), "pair")]);
         let diagnostic = encode(&response).unwrap_err();
         assert_eq!(diagnostic.error_type(), "Runtime.MarshalError");
-        assert!(diagnostic.error_message().contains("BTreeMap<(i32, i32), &str>"), "{}", diagnostic.error_message());
+        assert!(
+            diagnostic
+                .error_message()
+                .contains("BTreeMap<(i32, i32), &str>"),
+            "{}",
+            diagnostic.error_message()
+        );
     }
 
     #[test]

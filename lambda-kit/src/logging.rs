@@ -29,7 +29,10 @@ tokio::task_local! {
 ///
 /// A task-local rather than a span: it costs a thread-local swap per poll, works when several
 /// invocations share a thread, and leaves the user's own spans alone.
-pub(crate) fn in_invocation<F: Future>(request_id: HeaderStr, future: F) -> impl Future<Output = F::Output> {
+pub(crate) fn in_invocation<F: Future>(
+    request_id: HeaderStr,
+    future: F,
+) -> impl Future<Output = F::Output> {
     REQUEST_ID.scope(request_id, future)
 }
 
@@ -306,11 +309,16 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
@@ -324,7 +332,10 @@ mod tests {
     #[test]
     fn timestamps_are_rfc3339_utc_with_millis() {
         let mut out = String::new();
-        push_timestamp(&mut out, UNIX_EPOCH + Duration::from_millis(1_795_426_200_123));
+        push_timestamp(
+            &mut out,
+            UNIX_EPOCH + Duration::from_millis(1_795_426_200_123),
+        );
         assert_eq!(out, "2026-11-23T09:30:00.123Z");
         out.clear();
         push_timestamp(&mut out, UNIX_EPOCH + Duration::from_secs(951_782_400));

@@ -129,7 +129,11 @@ impl Runtime {
     ///
     /// As [`run`](Self::run); and when `setup` fails or panics, the failure is reported to
     /// Lambda as an init error and returned (exit non-zero so Lambda starts afresh).
-    pub fn run_with_state<S, Setup, SetupFut, SetupErr, H, M>(self, setup: Setup, handler: H) -> Result<(), Error>
+    pub fn run_with_state<S, Setup, SetupFut, SetupErr, H, M>(
+        self,
+        setup: Setup,
+        handler: H,
+    ) -> Result<(), Error>
     where
         Setup: FnOnce(Config) -> SetupFut,
         SetupFut: Future<Output = Result<S, SetupErr>>,
@@ -149,7 +153,8 @@ impl Runtime {
     where
         H: Handler<M>,
     {
-        self.serve_with_state(|_| async { Ok::<_, Diagnostic>(()) }, handler).await
+        self.serve_with_state(|_| async { Ok::<_, Diagnostic>(()) }, handler)
+            .await
     }
 
     /// [`run_with_state`](Self::run_with_state) on the caller's tokio runtime.
@@ -157,7 +162,11 @@ impl Runtime {
     /// # Errors
     ///
     /// As [`run_with_state`](Self::run_with_state).
-    pub async fn serve_with_state<S, Setup, SetupFut, SetupErr, H, M>(self, setup: Setup, handler: H) -> Result<(), Error>
+    pub async fn serve_with_state<S, Setup, SetupFut, SetupErr, H, M>(
+        self,
+        setup: Setup,
+        handler: H,
+    ) -> Result<(), Error>
     where
         Setup: FnOnce(Config) -> SetupFut,
         SetupFut: Future<Output = Result<S, SetupErr>>,
@@ -195,7 +204,11 @@ fn block_on<F: Future<Output = Result<(), Error>>>(future: F) -> Result<(), Erro
 }
 
 /// Set-up, then `max_concurrency` poll loops, each with its own connection.
-async fn serve<S, Setup, SetupFut, SetupErr, H, M>(config: &Arc<Config>, setup: Setup, handler: &H) -> Result<(), Error>
+async fn serve<S, Setup, SetupFut, SetupErr, H, M>(
+    config: &Arc<Config>,
+    setup: Setup,
+    handler: &H,
+) -> Result<(), Error>
 where
     Setup: FnOnce(Config) -> SetupFut,
     SetupFut: Future<Output = Result<S, SetupErr>>,
@@ -215,9 +228,16 @@ where
                 Err(panic) => panic,
                 Ok(Ok(_)) => unreachable!("matched above"),
             };
-            tracing::error!(error_type = diagnostic.error_type(), "setup failed: {}", diagnostic.error_message());
+            tracing::error!(
+                error_type = diagnostic.error_type(),
+                "setup failed: {}",
+                diagnostic.error_message()
+            );
             endpoints::init_error(&mut client, &endpoints, &diagnostic).await?;
-            return Err(Error::init(diagnostic.error_type(), diagnostic.error_message()));
+            return Err(Error::init(
+                diagnostic.error_type(),
+                diagnostic.error_message(),
+            ));
         }
     };
     // The state lives as long as the process: handlers borrow it for `'static`, so their
@@ -226,20 +246,44 @@ where
 
     let loops = config.max_concurrency();
     if loops == 1 {
-        return poll_loop(client, &endpoints, config, handler, state, TraceEnv::Set(None)).await;
+        return poll_loop(
+            client,
+            &endpoints,
+            config,
+            handler,
+            state,
+            TraceEnv::Set(None),
+        )
+        .await;
     }
     let mut workers = Vec::with_capacity(loops as usize);
-    workers.push(Box::pin(poll_loop(client, &endpoints, config, handler, state, TraceEnv::Off)));
+    workers.push(Box::pin(poll_loop(
+        client,
+        &endpoints,
+        config,
+        handler,
+        state,
+        TraceEnv::Off,
+    )));
     for _ in 1..loops {
         let mut client = Client::new(config.runtime_api())?;
         client.connect().await?;
-        workers.push(Box::pin(poll_loop(client, &endpoints, config, handler, state, TraceEnv::Off)));
+        workers.push(Box::pin(poll_loop(
+            client,
+            &endpoints,
+            config,
+            handler,
+            state,
+            TraceEnv::Off,
+        )));
     }
     first_error(workers).await
 }
 
 /// Polls every loop until one of them stops, and returns what it returned.
-async fn first_error<F: Future<Output = Result<(), Error>>>(mut loops: Vec<Pin<Box<F>>>) -> Result<(), Error> {
+async fn first_error<F: Future<Output = Result<(), Error>>>(
+    mut loops: Vec<Pin<Box<F>>>,
+) -> Result<(), Error> {
     std::future::poll_fn(|cx| {
         for worker in &mut loops {
             if let Poll::Ready(result) = worker.as_mut().poll(cx) {
@@ -306,13 +350,18 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
                 let outcome = logging::in_invocation(request_id.clone(), invocation).await;
                 (request_id, outcome)
             }
-            Next::Invalid { request_id, problem } => {
+            Next::Invalid {
+                request_id,
+                problem,
+            } => {
                 let diagnostic = Diagnostic::new("Runtime.InvalidInvocation", problem);
                 (request_id, Err(diagnostic))
             }
         };
         match outcome {
-            Ok(response) => endpoints::response(&mut client, endpoints, request_id.as_str(), response).await?,
+            Ok(response) => {
+                endpoints::response(&mut client, endpoints, request_id.as_str(), response).await?
+            }
             Err(diagnostic) => {
                 logging::in_invocation(request_id.clone(), async {
                     tracing::error!(
@@ -353,11 +402,13 @@ async fn invoke<S: 'static, H: Handler<M, S>, M>(
 /// default): with `panic = "abort"` the process ends and Lambda reports `Runtime.ExitError`.
 async fn catch_panic<F: Future>(future: F) -> Result<F::Output, Diagnostic> {
     let mut future = pin!(future);
-    std::future::poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-        Ok(Poll::Pending) => Poll::Pending,
-        Err(payload) => Poll::Ready(Err(Diagnostic::new("Panic", panic_message(&*payload)))),
-    })
+    std::future::poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(Diagnostic::new("Panic", panic_message(&*payload)))),
+        },
+    )
     .await
 }
 

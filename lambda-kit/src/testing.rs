@@ -136,8 +136,9 @@ impl FakeRuntimeApi {
 
     /// A configuration pointing at this server, for a function named `test-function`.
     pub fn config(&self) -> Config {
-        self.config_with(&[])
-            .unwrap_or_else(|error| unreachable!("the default test configuration is valid: {error}"))
+        self.config_with(&[]).unwrap_or_else(|error| {
+            unreachable!("the default test configuration is valid: {error}")
+        })
     }
 
     /// [`config`](Self::config) with more variables, such as `AWS_LAMBDA_MAX_CONCURRENCY`.
@@ -175,9 +176,9 @@ impl FakeRuntimeApi {
         let receiver = lock(&self.shared.receivers)
             .remove(request_id)
             .unwrap_or_else(|| panic!("no pending invocation `{request_id}`"));
-        receiver
-            .await
-            .unwrap_or_else(|_| panic!("the fake Runtime API stopped before `{request_id}` was answered"))
+        receiver.await.unwrap_or_else(|_| {
+            panic!("the fake Runtime API stopped before `{request_id}` was answered")
+        })
     }
 
     /// The reports the runtime sent to `/init/error`.
@@ -205,7 +206,10 @@ impl FakeRuntimeApi {
     where
         H: Handler<M>,
     {
-        let ids: Vec<String> = invocations.into_iter().map(|invocation| self.push(invocation)).collect();
+        let ids: Vec<String> = invocations
+            .into_iter()
+            .map(|invocation| self.push(invocation))
+            .collect();
         let runtime = Runtime::new(config).logging(false);
         let outcomes = async {
             let mut outcomes = Vec::with_capacity(ids.len());
@@ -231,21 +235,32 @@ fn default_vars(api: &str) -> [(&'static str, &str); 7] {
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
         ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test-function"),
-        ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]0123456789abcdef"),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2026/01/01/[$LATEST]0123456789abcdef",
+        ),
         ("AWS_REGION", "us-east-1"),
     ]
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panicking test may poison the lock; the data is still the test's to read.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn new_request_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_nanos();
-    format!("{nanos:08x}-{:04x}-4000-8000-{n:012x}", std::process::id() & 0xffff)
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    format!(
+        "{nanos:08x}-{:04x}-4000-8000-{n:012x}",
+        std::process::id() & 0xffff
+    )
 }
 
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
@@ -258,7 +273,8 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         shared.connections.fetch_add(1, Ordering::SeqCst);
         let shared = Arc::clone(&shared);
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |request| answer(Arc::clone(&shared), request));
+            let service =
+                hyper::service::service_fn(move |request| answer(Arc::clone(&shared), request));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -267,12 +283,19 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
     let Some(route) = parts.uri.path().strip_prefix("/2018-06-01/runtime/") else {
         return Ok(reply(StatusCode::NOT_FOUND, "UnknownPath"));
     };
-    let body = body.collect().await.map(|body| body.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|body| body.to_bytes())
+        .unwrap_or_default();
     let error_type = parts
         .headers
         .get("lambda-runtime-function-error-type")
@@ -285,7 +308,10 @@ async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
             Ok(reply(StatusCode::ACCEPTED, ""))
         }
         (Method::POST, route) => {
-            let Some((request_id, verb)) = route.strip_prefix("invocation/").and_then(|rest| rest.rsplit_once('/')) else {
+            let Some((request_id, verb)) = route
+                .strip_prefix("invocation/")
+                .and_then(|rest| rest.rsplit_once('/'))
+            else {
                 return Ok(reply(StatusCode::NOT_FOUND, "UnknownPath"));
             };
             let outcome = match verb {
@@ -314,7 +340,10 @@ async fn next(shared: &Shared) -> Response<Full<Bytes>> {
         return reply(StatusCode::INTERNAL_SERVER_ERROR, "QueueClosed");
     };
     let deadline = SystemTime::now() + invocation.timeout;
-    let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+    let deadline_ms = deadline
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
     let mut response = Response::new(Full::new(invocation.body));
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: &str| {
@@ -348,7 +377,9 @@ fn reply(status: StatusCode, error_type: &str) -> Response<Full<Bytes>> {
     let body = if error_type.is_empty() {
         Bytes::from_static(br#"{"status":"OK"}"#)
     } else {
-        Bytes::from(format!(r#"{{"errorType":"{error_type}","errorMessage":"{status}"}}"#))
+        Bytes::from(format!(
+            r#"{{"errorType":"{error_type}","errorMessage":"{status}"}}"#
+        ))
     };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
@@ -372,7 +403,8 @@ impl Invocation {
     ///
     /// Panics when `event` cannot be written as JSON.
     pub fn new(event: impl Serialize) -> Self {
-        let body = serde_json::to_vec(&event).unwrap_or_else(|error| panic!("the test event is not JSON: {error}"));
+        let body = serde_json::to_vec(&event)
+            .unwrap_or_else(|error| panic!("the test event is not JSON: {error}"));
         Self::raw(body)
     }
 
@@ -431,7 +463,8 @@ impl Invocation {
     /// Panics when `name` is not a valid header name.
     #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((header_name(name), Some(value.to_owned())));
+        self.headers
+            .push((header_name(name), Some(value.to_owned())));
         self
     }
 
@@ -448,7 +481,8 @@ impl Invocation {
 }
 
 fn header_name(name: &str) -> HeaderName {
-    HeaderName::try_from(name).unwrap_or_else(|error| panic!("`{name}` is not a header name: {error}"))
+    HeaderName::try_from(name)
+        .unwrap_or_else(|error| panic!("`{name}` is not a header name: {error}"))
 }
 
 /// What the runtime reported for an invocation.
@@ -589,7 +623,8 @@ impl ContextBuilder {
         Self {
             request_id: new_request_id(),
             deadline: SystemTime::now() + DEFAULT_TIMEOUT,
-            invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:test-function".to_owned(),
+            invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+                .to_owned(),
             xray_trace_id: None,
             tenant_id: None,
             client_context: None,
@@ -640,8 +675,10 @@ impl ContextBuilder {
     /// Panics when `json` is not a client context.
     #[must_use]
     pub fn client_context(mut self, json: &str) -> Self {
-        self.client_context =
-            Some(serde_json::from_str(json).unwrap_or_else(|error| panic!("not a client context: {error}")));
+        self.client_context = Some(
+            serde_json::from_str(json)
+                .unwrap_or_else(|error| panic!("not a client context: {error}")),
+        );
         self
     }
 
@@ -652,7 +689,9 @@ impl ContextBuilder {
     /// Panics when `json` is not a Cognito identity.
     #[must_use]
     pub fn identity(mut self, json: &str) -> Self {
-        self.identity = Some(serde_json::from_str(json).unwrap_or_else(|error| panic!("not an identity: {error}")));
+        self.identity = Some(
+            serde_json::from_str(json).unwrap_or_else(|error| panic!("not an identity: {error}")),
+        );
         self
     }
 
@@ -678,7 +717,9 @@ impl ContextBuilder {
         let config = self.config.unwrap_or_else(|| {
             let vars: HashMap<&str, &str> = default_vars("127.0.0.1:9001").into_iter().collect();
             Config::from_lookup(|name| vars.get(name).map(|value| (*value).to_owned()))
-                .unwrap_or_else(|error| unreachable!("the default test configuration is valid: {error}"))
+                .unwrap_or_else(|error| {
+                    unreachable!("the default test configuration is valid: {error}")
+                })
         });
         Context {
             request_id: text(&self.request_id),
@@ -723,7 +764,10 @@ impl CapturedLogs {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let logger = Logger::new(format, level, Sink::Memory(Arc::clone(&buffer)));
         let guard = tracing::subscriber::set_default(logger);
-        Self { buffer, _guard: guard }
+        Self {
+            buffer,
+            _guard: guard,
+        }
     }
 
     /// The lines written so far.
@@ -742,7 +786,10 @@ impl CapturedLogs {
     pub fn json_lines(&self) -> Vec<serde_json::Value> {
         self.lines()
             .iter()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("`{line}` is not JSON: {error}")))
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|error| panic!("`{line}` is not JSON: {error}"))
+            })
             .collect()
     }
 }

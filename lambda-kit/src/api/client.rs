@@ -54,7 +54,10 @@ impl Client {
         let host = HeaderValue::from_str(&api.authority).map_err(|source| {
             Error::config(
                 crate::config::RUNTIME_API_VAR,
-                format!("has a host that is not a valid `Host` header: `{}`", api.authority),
+                format!(
+                    "has a host that is not a valid `Host` header: `{}`",
+                    api.authority
+                ),
             )
             .with_source(source)
         })?;
@@ -77,7 +80,10 @@ impl Client {
     ///
     /// A request is sent again only when hyper hands it back unsent, so nothing is ever
     /// delivered twice.
-    pub(crate) async fn send(&mut self, mut request: Request<Body>) -> Result<Response<Incoming>, Error> {
+    pub(crate) async fn send(
+        &mut self,
+        mut request: Request<Body>,
+    ) -> Result<Response<Incoming>, Error> {
         request.headers_mut().insert(HOST, self.host.clone());
         loop {
             let connection = match &mut self.connection {
@@ -108,22 +114,21 @@ impl Client {
     }
 
     async fn open(&self) -> Result<Connection, Error> {
-        let mut last_error = None;
-        for pause in CONNECT_BACKOFF {
-            tokio::time::sleep(pause).await;
+        let mut attempt = 0;
+        loop {
+            let pause = CONNECT_BACKOFF[attempt];
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
             match self.try_open().await {
                 Ok(connection) => return Ok(connection),
-                Err(error) => {
-                    tracing::debug!(address = %self.authority, %error, "cannot connect to the Runtime API");
-                    last_error = Some(error);
+                Err(error) if attempt + 1 < CONNECT_BACKOFF.len() => {
+                    tracing::debug!(address = %self.authority, %error, "cannot connect to the Runtime API yet");
+                    attempt += 1;
                 }
+                Err(error) => return Err(Error::connect(&self.authority, error)),
             }
         }
-        let error = last_error.map_or_else(
-            || std::io::Error::other("no connection attempt was made").into(),
-            |error| error,
-        );
-        Err(Error::connect(&self.authority, error))
     }
 
     async fn try_open(&self) -> Result<Connection, Box<dyn std::error::Error + Send + Sync>> {

@@ -52,7 +52,8 @@ impl Endpoints {
     }
 
     fn invocation(&self, request_id: &str, verb: &str) -> Result<Uri, Error> {
-        let mut path = BytesMut::with_capacity(self.invocation.len() + request_id.len() + verb.len());
+        let mut path =
+            BytesMut::with_capacity(self.invocation.len() + request_id.len() + verb.len());
         path.put_slice(&self.invocation);
         path.put_slice(request_id.as_bytes());
         path.put_slice(verb.as_bytes());
@@ -70,7 +71,10 @@ pub(crate) enum Next {
     /// An invocation to run.
     Invocation { context: Context, body: Bytes },
     /// An invocation that cannot be run; report `problem` for it and go on.
-    Invalid { request_id: HeaderStr, problem: String },
+    Invalid {
+        request_id: HeaderStr,
+        problem: String,
+    },
 }
 
 /// `GET /runtime/invocation/next`: waits for the next invocation.
@@ -79,12 +83,28 @@ pub(crate) enum Next {
 ///
 /// Fails when the Runtime API cannot be reached or answers with no usable request id, since then
 /// there is nobody to report to; every other fault comes back as [`Next::Invalid`].
-pub(crate) async fn next(client: &mut Client, endpoints: &Endpoints, config: &Arc<Config>) -> Result<Next, Error> {
-    let request = request(Method::GET, endpoints.next.clone(), Bytes::new());
-    let response = client.send(request).await?;
+pub(crate) async fn next(
+    client: &mut Client,
+    endpoints: &Endpoints,
+    config: &Arc<Config>,
+) -> Result<Next, Error> {
+    let next = || request(Method::GET, endpoints.next.clone(), Bytes::new());
+    let response = match client.send(next()).await {
+        Ok(response) => response,
+        // The connection broke while waiting. Asking again is safe: `/next` changes nothing.
+        Err(error) if error.is_connect() => {
+            tracing::warn!(error = ?error, "the Runtime API connection broke during `/next`; asking again");
+            client.send(next()).await?
+        }
+        Err(error) => return Err(error),
+    };
     let (parts, body) = response.into_parts();
     if parts.status != StatusCode::OK {
-        let body = body.collect().await.map(|body| body.to_bytes()).unwrap_or_default();
+        let body = body
+            .collect()
+            .await
+            .map(|body| body.to_bytes())
+            .unwrap_or_default();
         return Err(Error::protocol(format!(
             "`/next` answered {} with `{}`",
             parts.status,
@@ -112,11 +132,18 @@ pub(crate) async fn next(client: &mut Client, endpoints: &Endpoints, config: &Ar
     };
     Ok(match context(request_id.clone(), &mut headers, config) {
         Ok(context) => Next::Invocation { context, body },
-        Err(problem) => Next::Invalid { request_id, problem },
+        Err(problem) => Next::Invalid {
+            request_id,
+            problem,
+        },
     })
 }
 
-fn context(request_id: HeaderStr, headers: &mut HeaderMap, config: &Arc<Config>) -> Result<Context, String> {
+fn context(
+    request_id: HeaderStr,
+    headers: &mut HeaderMap,
+    config: &Arc<Config>,
+) -> Result<Context, String> {
     let deadline = headers.remove(DEADLINE_MS);
     let deadline_ms = deadline
         .as_ref()
@@ -129,12 +156,18 @@ fn context(request_id: HeaderStr, headers: &mut HeaderMap, config: &Arc<Config>)
             ),
             None => "the `Lambda-Runtime-Deadline-Ms` header is missing".to_owned(),
         })?;
-    let text = |headers: &mut HeaderMap, name: HeaderName| headers.remove(name).and_then(HeaderStr::new);
+    let text =
+        |headers: &mut HeaderMap, name: HeaderName| headers.remove(name).and_then(HeaderStr::new);
     let invoked_function_arn = text(headers, FUNCTION_ARN).unwrap_or(HeaderStr::from_static(""));
     let xray_trace_id = text(headers, TRACE_ID);
     let tenant_id = text(headers, TENANT_ID);
-    let client_context = json_header::<ClientContext>(headers, CLIENT_CONTEXT, "Lambda-Runtime-Client-Context")?;
-    let identity = json_header::<CognitoIdentity>(headers, COGNITO_IDENTITY, "Lambda-Runtime-Cognito-Identity")?;
+    let client_context =
+        json_header::<ClientContext>(headers, CLIENT_CONTEXT, "Lambda-Runtime-Client-Context")?;
+    let identity = json_header::<CognitoIdentity>(
+        headers,
+        COGNITO_IDENTITY,
+        "Lambda-Runtime-Cognito-Identity",
+    )?;
     Ok(Context {
         request_id,
         deadline_ms,
@@ -232,7 +265,9 @@ async fn post(client: &mut Client, request: Request<Body>, path: &str) -> Result
     }
     let answer = String::from_utf8_lossy(&body);
     if status.is_server_error() {
-        return Err(Error::protocol(format!("`{path}` answered {status} with `{answer}`")));
+        return Err(Error::protocol(format!(
+            "`{path}` answered {status} with `{answer}`"
+        )));
     }
     tracing::error!(%status, answer = %answer, path, "the Runtime API refused a report");
     Ok(())

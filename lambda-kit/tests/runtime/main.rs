@@ -1,0 +1,14 @@
+//! The runtime end to end: real poll loops against the fake Runtime API of `lambda_kit::testing`,
+//! scripted raw servers for malformed answers, and child processes for what touches the process
+//! (environment, stdout, exit codes, signals).
+
+// Helpers outside `#[test]` fns unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
+mod concurrency;
+mod errors;
+mod invocations;
+mod logs;
+mod malformed;
+mod process;
+mod support;

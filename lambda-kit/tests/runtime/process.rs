@@ -1,0 +1,221 @@
+//! What touches the whole process, tested on a child process: this test binary started again
+//! to run one of the `child_*` functions below, against a fake Runtime API in the parent.
+
+use std::convert::Infallible;
+use std::process::{Output, Stdio};
+
+use lambda_kit::testing::{FakeRuntimeApi, Invocation};
+use lambda_kit::{Context, Diagnostic, Runtime};
+use serde_json::{Value, json};
+
+use crate::support::within;
+
+/// Names the child function a child process is started for; the others return at once.
+const CHILD_VAR: &str = "LAMBDA_KIT_TEST_CHILD";
+
+const TRACE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+fn is_child(name: &str) -> bool {
+    #[allow(clippy::disallowed_methods)] // The test reads its own environment, not the runtime.
+    let wanted = std::env::var(CHILD_VAR);
+    wanted.as_deref() == Ok(name)
+}
+
+/// Starts this test binary again to run `process::{name}` with `vars` as its whole environment.
+fn spawn_child(name: &str, vars: &[(&str, &str)]) -> tokio::process::Child {
+    tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            &format!("process::{name}"),
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env_clear()
+        .envs(vars.iter().copied())
+        .env(CHILD_VAR, name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+fn lambda_vars(api: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("AWS_LAMBDA_RUNTIME_API", api),
+        ("AWS_LAMBDA_FUNCTION_NAME", "child"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+    ]
+}
+
+/// The child's log lines. The test harness writes `test NAME ... ` before the test runs and
+/// `ok` after it, so the first log line may share a line with it.
+fn json_lines(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.find("{\"timestamp\"").map(|start| &line[start..]))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn terminate(child: &tokio::process::Child) {
+    let pid = child.id().expect("the child is still running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn trace_echo(_: Value, ctx: Context) -> Result<Value, Infallible> {
+    #[allow(clippy::disallowed_methods)] // What an AWS SDK would read.
+    let from_env = std::env::var("_X_AMZN_TRACE_ID").ok();
+    tracing::info!("echoing the trace");
+    Ok(json!({"env": from_env, "context": ctx.xray_trace_id()}))
+}
+
+#[test]
+#[ignore = "started as a child process by `run_serves_from_the_environment_and_stops_on_sigterm`"]
+fn child_serves_with_a_shutdown_hook() -> Result<(), lambda_kit::Error> {
+    if !is_child("child_serves_with_a_shutdown_hook") {
+        return Ok(());
+    }
+    Runtime::from_env()?
+        .on_shutdown(|| async { tracing::info!("shutdown hook ran") })
+        .run(trace_echo)
+}
+
+#[tokio::test]
+async fn run_serves_from_the_environment_and_stops_on_sigterm() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let address = api.runtime_api();
+    let child = spawn_child("child_serves_with_a_shutdown_hook", &lambda_vars(&address));
+    let traced = api.push(Invocation::new(1).trace_id(TRACE));
+    let untraced = api.push(Invocation::new(2));
+    let first = within(30, api.outcome(&traced)).await;
+    let second = within(10, api.outcome(&untraced)).await;
+    // One invocation at a time: the trace id reaches AWS SDKs through `_X_AMZN_TRACE_ID`, and
+    // is removed again for an invocation without one.
+    assert_eq!(
+        first.json::<Value>(),
+        json!({"env": TRACE, "context": TRACE})
+    );
+    assert_eq!(
+        second.json::<Value>(),
+        json!({"env": null, "context": null})
+    );
+
+    terminate(&child);
+    let output = within(10, child.wait_with_output()).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let lines = json_lines(&output);
+    let echoes: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "echoing the trace")
+        .collect();
+    assert_eq!(echoes.len(), 2, "{lines:#?}");
+    assert_eq!(echoes[0]["requestId"], traced.as_str());
+    assert_eq!(echoes[1]["requestId"], untraced.as_str());
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["message"] == "shutdown hook ran"),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+#[ignore = "started as a child process by `concurrent_invocations_leave_the_trace_variable_alone`"]
+fn child_serves_concurrently() -> Result<(), lambda_kit::Error> {
+    if !is_child("child_serves_concurrently") {
+        return Ok(());
+    }
+    lambda_kit::run(trace_echo)
+}
+
+#[tokio::test]
+async fn concurrent_invocations_leave_the_trace_variable_alone() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let address = api.runtime_api();
+    let mut vars = lambda_vars(&address);
+    vars.push(("AWS_LAMBDA_MAX_CONCURRENCY", "2"));
+    let _child = spawn_child("child_serves_concurrently", &vars);
+    let id = api.push(Invocation::new(1).trace_id(TRACE));
+    let outcome = within(30, api.outcome(&id)).await;
+    // One variable cannot hold two invocations' trace ids; the context has it.
+    assert_eq!(
+        outcome.json::<Value>(),
+        json!({"env": null, "context": TRACE})
+    );
+    assert_eq!(api.connections(), 2);
+}
+
+#[test]
+#[ignore = "started as a child process by `failed_setup_reports_an_init_error_and_exits_non_zero`"]
+fn child_fails_setup() -> Result<(), lambda_kit::Error> {
+    if !is_child("child_fails_setup") {
+        return Ok(());
+    }
+    async fn handler(_: Value, _: Context, _: &()) -> Result<(), Infallible> {
+        Ok(())
+    }
+    Runtime::from_env()?.run_with_state(
+        |_| async { Err::<(), _>(Diagnostic::new("ConfigMissing", "TABLE_NAME is not set")) },
+        handler,
+    )
+}
+
+#[tokio::test]
+async fn failed_setup_reports_an_init_error_and_exits_non_zero() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let address = api.runtime_api();
+    let child = spawn_child("child_fails_setup", &lambda_vars(&address));
+    let output = within(30, child.wait_with_output()).await.unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        format!("{stdout}{stderr}")
+            .contains("function setup failed with ConfigMissing: TABLE_NAME is not set"),
+        "{stdout}\n{stderr}"
+    );
+    let reports = api.init_errors();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].error_type_header(), Some("ConfigMissing"));
+    let setup_log = json_lines(&output);
+    assert!(
+        setup_log
+            .iter()
+            .any(|line| line["level"] == "ERROR" && line["error_type"] == "ConfigMissing"),
+        "{setup_log:#?}"
+    );
+}
+
+#[test]
+#[ignore = "started as a child process by `outside_lambda_run_names_the_missing_variable`"]
+fn child_without_lambda_environment() -> Result<(), lambda_kit::Error> {
+    if !is_child("child_without_lambda_environment") {
+        return Ok(());
+    }
+    lambda_kit::run(trace_echo)
+}
+
+#[tokio::test]
+async fn outside_lambda_run_names_the_missing_variable() {
+    let child = spawn_child("child_without_lambda_environment", &[]);
+    let output = within(30, child.wait_with_output()).await.unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        all.contains("environment variable `AWS_LAMBDA_RUNTIME_API` is not set"),
+        "{all}"
+    );
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Every check CI runs, from a fresh machine: installs what is missing, then runs fmt, clippy,
+# the docs build, all tests (nextest when present, else cargo test) and the doc tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Toolchain components. The machine's toolchain normally has them; add them when it does not.
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --profile ci
+else
+  echo "cargo-nextest is not installed: running the tests with cargo test" >&2
+  cargo test --workspace --locked
+fi
+cargo test --workspace --doc --locked
