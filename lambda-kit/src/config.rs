@@ -87,7 +87,14 @@ impl Config {
                 .filter(|value| !value.is_empty())
                 .ok_or_else(|| Error::config(name, "is not set"))
         };
-        let runtime_api = RuntimeApi::parse(&required(RUNTIME_API_VAR)?)?;
+        let runtime_api = required(RUNTIME_API_VAR).map_err(|_| {
+            Error::config(
+                RUNTIME_API_VAR,
+                "is not set: this program is a Lambda function and runs where Lambda (or a local \
+                 emulator such as `cargo lambdakit serve`) provides the Runtime API",
+            )
+        })?;
+        let runtime_api = RuntimeApi::parse(&runtime_api)?;
         let function_name = required("AWS_LAMBDA_FUNCTION_NAME")?;
         let function_version = required("AWS_LAMBDA_FUNCTION_VERSION")?;
         let memory = required("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")?;
@@ -421,9 +428,22 @@ mod tests {
     fn a_missing_variable_is_named() {
         let error = Config::from_lookup(|_| None).unwrap_err();
         assert!(error.is_config());
+        assert!(
+            error.to_string().starts_with(
+                "environment variable `AWS_LAMBDA_RUNTIME_API` is not set: this program is a Lambda function"
+            ),
+            "{error}"
+        );
+        let vars = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        };
+        let error = Config::from_lookup(lookup).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "environment variable `AWS_LAMBDA_RUNTIME_API` is not set"
+            "environment variable `AWS_LAMBDA_FUNCTION_NAME` is not set"
         );
     }
 

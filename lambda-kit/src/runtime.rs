@@ -358,22 +358,32 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
                 (request_id, Err(diagnostic))
             }
         };
-        match outcome {
-            Ok(response) => {
-                endpoints::response(&mut client, endpoints, request_id.as_str(), response).await?
-            }
-            Err(diagnostic) => {
-                logging::in_invocation(request_id.clone(), async {
+        let report = async {
+            let reported = match outcome {
+                Ok(response) => {
+                    endpoints::response(&mut client, endpoints, request_id.as_str(), response).await
+                }
+                Err(diagnostic) => {
                     tracing::error!(
                         error_type = diagnostic.error_type(),
                         "invocation failed: {}",
                         diagnostic.error_message()
                     );
-                })
-                .await;
-                endpoints::error(&mut client, endpoints, request_id.as_str(), &diagnostic).await?;
+                    endpoints::error(&mut client, endpoints, request_id.as_str(), &diagnostic).await
+                }
+            };
+            match reported {
+                // The connection broke with the report sent or not: sending it again could
+                // answer twice. Lambda times the invocation out if it never arrived; the next
+                // `/next` reconnects, or stops the runtime if the Runtime API is gone.
+                Err(error) if error.is_connect() => {
+                    tracing::error!(error = ?error, "the invocation's result may not have been delivered");
+                    Ok(())
+                }
+                reported => reported,
             }
-        }
+        };
+        logging::in_invocation(request_id.clone(), report).await?;
     }
 }
 

@@ -272,3 +272,37 @@ async fn a_refused_report_is_logged_and_the_runtime_goes_on() {
     );
     assert!(stopped.unwrap_err().is_protocol());
 }
+
+#[tokio::test]
+async fn a_connection_reset_after_a_report_moves_on_to_the_next_invocation() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = async {
+        let (mut first, _) = listener.accept().await.unwrap();
+        read_request(&mut first).await;
+        first
+            .write_all(&invocation("req-lost", "7", 1))
+            .await
+            .unwrap();
+        let report = read_request(&mut first).await;
+        drop(first);
+        let (mut second, _) = listener.accept().await.unwrap();
+        let next = read_request(&mut second).await;
+        second.write_all(BROKEN).await.unwrap();
+        (report, next)
+    };
+    let (stopped, (report, next)) = within(10, async {
+        tokio::join!(scripted_runtime(&listener), server)
+    })
+    .await;
+    assert_eq!(
+        report.request_line(),
+        "POST /2018-06-01/runtime/invocation/req-lost/response HTTP/1.1"
+    );
+    assert!(
+        next.request_line()
+            .starts_with("GET /2018-06-01/runtime/invocation/next"),
+        "{}",
+        next.head
+    );
+    assert!(stopped.unwrap_err().is_protocol());
+}
