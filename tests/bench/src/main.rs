@@ -1,0 +1,277 @@
+//! `bench`: builds every subject in release mode, measures each, prints the table and, with
+//! `--write`, rewrites `BENCHMARKS.md`.
+//!
+//! ```text
+//! cargo run --release --locked -p lambda-kit-bench -- [--invocations N] [--callgrind N] [--write]
+//! ```
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use lambda_kit_bench::{Error, SUBJECTS, Subject};
+
+struct Options {
+    invocations: usize,
+    callgrind: usize,
+    write: bool,
+}
+
+struct Row {
+    subject: Subject,
+    stats: lambda_kit_bench::RunStats,
+    instructions: Option<(u64, u64)>,
+    binary_size: u64,
+    zip_size: u64,
+}
+
+fn main() -> ExitCode {
+    match parse(std::env::args().skip(1)).and_then(|options| bench(&options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
+    let mut options = Options {
+        invocations: 20_000,
+        callgrind: 200,
+        write: false,
+    };
+    while let Some(arg) = args.next() {
+        let mut number = |name: &str| -> Result<usize, Error> {
+            let value = args
+                .next()
+                .ok_or_else(|| format!("`{name}` needs a number"))?;
+            value
+                .parse()
+                .map_err(|_| format!("`{name}` needs a number, not `{value}`").into())
+        };
+        match arg.as_str() {
+            "--invocations" => options.invocations = number("--invocations")?,
+            "--callgrind" => options.callgrind = number("--callgrind")?,
+            "--write" => options.write = true,
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; expected `--invocations N`, `--callgrind N` or `--write`"
+                )
+                .into());
+            }
+        }
+    }
+    Ok(options)
+}
+
+fn bench(options: &Options) -> Result<(), Error> {
+    let mut rows = Vec::new();
+    for subject in SUBJECTS {
+        eprintln!("building {} ...", subject.label);
+        let binary = lambda_kit_bench::build(&subject, true)?;
+        eprintln!("measuring {} ...", subject.label);
+        // One warm-up run so that every subject starts from the same page cache.
+        lambda_kit_bench::run(&binary, 100)?;
+        let stats = lambda_kit_bench::run(&binary, options.invocations)?;
+        let instructions = if options.callgrind > 0 {
+            Some(lambda_kit_bench::instruction_profile(
+                &binary,
+                options.callgrind,
+            )?)
+        } else {
+            None
+        };
+        eprintln!("  {}", lambda_kit_bench::describe(&stats));
+        rows.push(Row {
+            subject,
+            stats,
+            instructions,
+            binary_size: std::fs::metadata(&binary)?.len(),
+            zip_size: lambda_kit_bench::zip_size(&binary)?,
+        });
+    }
+    let cargo_lambda = cargo_lambda_zip();
+    let report = report(options, &rows, &cargo_lambda);
+    #[allow(clippy::print_stdout)] // The report is this program's output.
+    {
+        println!("{report}");
+    }
+    if options.write {
+        let path = lambda_kit_bench::workspace_root().join("BENCHMARKS.md");
+        std::fs::write(&path, report)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// The zip `cargo lambda build` makes of the lambda_runtime subject, or why there is none.
+fn cargo_lambda_zip() -> Result<u64, String> {
+    let root = lambda_kit_bench::workspace_root();
+    let package = root.join("tests/bench/subjects/lambda-runtime-echo");
+    let status = Command::new("cargo")
+        .current_dir(&package)
+        .args(["lambda", "build", "--release", "--output-format", "zip"])
+        .status()
+        .map_err(|error| format!("cannot run `cargo lambda` ({error}); install it with `pip install cargo-lambda ziglang`"))?;
+    if !status.success() {
+        return Err(format!("`cargo lambda build` failed with {status}"));
+    }
+    let zip: PathBuf = root.join("target/lambda/bench-lambda-runtime-echo/bootstrap.zip");
+    std::fs::metadata(&zip)
+        .map(|metadata| metadata.len())
+        .map_err(|error| format!("`cargo lambda build` made no `{}`: {error}", zip.display()))
+}
+
+fn report(options: &Options, rows: &[Row], cargo_lambda: &Result<u64, String>) -> String {
+    let ours = &rows[0];
+    let peer = &rows[1];
+    let ratio = |ours: f64, theirs: f64| {
+        if theirs > 0.0 {
+            ours / theirs
+        } else {
+            f64::NAN
+        }
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(
+        out,
+        "An echo function (a {}-byte JSON event in, the same out) on each runtime, built with the \
+         workspace's release profile in the same run, driven by the fake Runtime API of \
+         `tests/bench` on 127.0.0.1. Instructions are counted by `valgrind --tool=callgrind` and do \
+         not move with the machine's load; the wall-clock figures do.\n",
+        lambda_kit_bench::EVENT.len()
+    );
+    let _ = writeln!(
+        out,
+        "Rerun (writes this file):\n\n```sh\ncargo run --release --locked -p lambda-kit-bench -- --write\n```\n"
+    );
+    let _ = writeln!(
+        out,
+        "| | {} |",
+        rows.iter()
+            .map(|row| row.subject.label)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(out, "|---|{}", "---|".repeat(rows.len()));
+    let mut line = |name: &str, value: &dyn Fn(&Row) -> String| {
+        let _ = writeln!(
+            out,
+            "| {name} | {} |",
+            rows.iter().map(value).collect::<Vec<_>>().join(" | ")
+        );
+    };
+    line("instructions / invocation", &|row| {
+        row.instructions
+            .map_or("–".into(), |(per, _)| per.to_string())
+    });
+    line("instructions, init", &|row| {
+        row.instructions
+            .map_or("–".into(), |(_, init)| init.to_string())
+    });
+    line("throughput (inv/s)", &|row| {
+        format!("{:.0}", row.stats.throughput)
+    });
+    line("latency p50 (µs)", &|row| {
+        row.stats.latency_p50.as_micros().to_string()
+    });
+    line("latency p99 (µs)", &|row| {
+        row.stats.latency_p99.as_micros().to_string()
+    });
+    line("CPU time / invocation (µs)", &|row| {
+        format!("{:.1}", row.stats.cpu_per_invocation.as_secs_f64() * 1e6)
+    });
+    line("voluntary context switches / invocation", &|row| {
+        format!("{:.2}", row.stats.context_switches_per_invocation)
+    });
+    line("init, spawn to first /next (ms)", &|row| {
+        format!("{:.1}", row.stats.init.as_secs_f64() * 1e3)
+    });
+    line("peak RSS (KiB)", &|row| row.stats.peak_rss_kib.to_string());
+    line("binary (bytes)", &|row| row.binary_size.to_string());
+    line("zip, deflate -9 (bytes)", &|row| row.zip_size.to_string());
+
+    let _ = writeln!(out, "\n## lambda-kit against lambda_runtime\n");
+    let _ = writeln!(out, "| figure | ratio | target |\n|---|---|---|");
+    if let (Some((ours_per, ours_init)), Some((peer_per, peer_init))) =
+        (ours.instructions, peer.instructions)
+    {
+        let _ = writeln!(
+            out,
+            "| instructions / invocation | {:.2}x | ≤ 0.4x |",
+            ratio(ours_per as f64, peer_per as f64)
+        );
+        let _ = writeln!(
+            out,
+            "| instructions, init | {:.2}x | ≤ 0.5x |",
+            ratio(ours_init as f64, peer_init as f64)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| throughput | {:.2}x | ≥ 1.5x |",
+        ratio(ours.stats.throughput, peer.stats.throughput)
+    );
+    let _ = writeln!(
+        out,
+        "| context switches / invocation | {:.2} | ≤ 3 |",
+        ours.stats.context_switches_per_invocation
+    );
+    let _ = writeln!(
+        out,
+        "| peak RSS | {:.2}x | ≤ 1x |",
+        ratio(
+            ours.stats.peak_rss_kib as f64,
+            peer.stats.peak_rss_kib as f64
+        )
+    );
+    match cargo_lambda {
+        Ok(size) => {
+            let _ = writeln!(
+                out,
+                "| zip against `cargo lambda build` of lambda_runtime ({size} bytes) | {:.2}x | ≤ 0.6x |",
+                ratio(ours.zip_size as f64, *size as f64)
+            );
+        }
+        Err(why) => {
+            let _ = writeln!(out, "\n`cargo lambda build` zip: not measured: {why}.");
+        }
+    }
+    let _ = writeln!(out, "\n## This run\n");
+    let _ = writeln!(
+        out,
+        "- {} invocations for the wall-clock figures, {} under callgrind (less a run with none, for init)",
+        options.invocations, options.callgrind
+    );
+    for (what, command) in [
+        ("machine", "uname -srm"),
+        ("cores", "nproc"),
+        ("rustc", "rustc --version"),
+        ("valgrind", "valgrind --version"),
+        ("cargo-lambda", "cargo lambda --version"),
+    ] {
+        let mut parts = command.split(' ');
+        let program = parts.next().unwrap_or_default();
+        let output = Command::new(program).args(parts).output();
+        let text = output
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .unwrap_or_else(|| "not installed".into());
+        let _ = writeln!(out, "- {what}: {text}");
+    }
+    if let Some(model) = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|line| {
+                line.strip_prefix("model name")
+                    .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+    {
+        let _ = writeln!(out, "- CPU: {model}");
+    }
+    out
+}
