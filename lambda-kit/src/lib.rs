@@ -55,6 +55,7 @@ mod runtime;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod trace_env;
 
 #[doc(inline)]
 pub use config::{Config, InitializationType, LogFormat, LogLevel};

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use crate::api::client::Client;
 use crate::api::endpoints::{self, Endpoints, Next};
-use crate::context::HeaderStr;
+use crate::trace_env::TraceEnv;
 use crate::{Config, Context, Diagnostic, Error, Handler, logging};
 
 /// The largest buffered response Lambda accepts (6 MB, AWS "Lambda quotas": invocation payload).
@@ -22,9 +22,6 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 /// How long the shutdown hook may run after SIGTERM. Lambda's shutdown phase gives the runtime
 /// 500 ms when internal extensions are registered (AWS "Lambda execution environment lifecycle").
 const SHUTDOWN_BUDGET: Duration = Duration::from_millis(500);
-
-/// The variable AWS SDKs read the X-Ray trace header from.
-const TRACE_ID_VAR: &str = "_X_AMZN_TRACE_ID";
 
 type ShutdownHook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>>;
 
@@ -252,29 +249,19 @@ where
             config,
             handler,
             state,
-            TraceEnv::Set(None),
+            Some(TraceEnv::default()),
         )
         .await;
     }
     let mut workers = Vec::with_capacity(loops as usize);
     workers.push(Box::pin(poll_loop(
-        client,
-        &endpoints,
-        config,
-        handler,
-        state,
-        TraceEnv::Off,
+        client, &endpoints, config, handler, state, None,
     )));
     for _ in 1..loops {
         let mut client = Client::new(config.runtime_api())?;
         client.connect().await?;
         workers.push(Box::pin(poll_loop(
-            client,
-            &endpoints,
-            config,
-            handler,
-            state,
-            TraceEnv::Off,
+            client, &endpoints, config, handler, state, None,
         )));
     }
     first_error(workers).await
@@ -295,56 +282,21 @@ async fn first_error<F: Future<Output = Result<(), Error>>>(
     .await
 }
 
-/// Whether this loop hands the trace id to AWS SDKs through `_X_AMZN_TRACE_ID`.
-enum TraceEnv {
-    /// One invocation at a time: set it, remembering the value last set.
-    Set(Option<HeaderStr>),
-    /// Several at once: one process-wide variable cannot serve them all, so leave it alone.
-    Off,
-}
-
-impl TraceEnv {
-    fn update(&mut self, trace_id: Option<&HeaderStr>) {
-        let Self::Set(last) = self else { return };
-        let unchanged = match (&*last, trace_id) {
-            (Some(last), Some(new)) => last.as_str() == new.as_str(),
-            (None, None) => true,
-            _ => false,
-        };
-        if unchanged {
-            return;
-        }
-        *last = trace_id.cloned();
-        // The environment is written only here, only while at most one invocation runs, and
-        // between invocations, when no handler code is running on this runtime.
-        #[allow(unsafe_code, clippy::disallowed_methods)]
-        // SAFETY: `set_var` and `remove_var` race with threads reading the environment at the
-        // same moment. This loop runs only when `AWS_LAMBDA_MAX_CONCURRENCY` is 1, so no other
-        // invocation of this runtime is running; the runtime starts no threads of its own; and
-        // the write happens before the handler of the next invocation is polled. A user thread
-        // reading the environment while invocations start is the remaining risk, documented on
-        // `Context::xray_trace_id`, and the reason AWS SDKs can pick the trace id up at all.
-        unsafe {
-            match trace_id {
-                Some(value) => std::env::set_var(TRACE_ID_VAR, value.as_str()),
-                None => std::env::remove_var(TRACE_ID_VAR),
-            }
-        }
-    }
-}
-
 async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
     mut client: Client,
     endpoints: &Endpoints,
     config: &Arc<Config>,
     handler: &H,
     state: &'static S,
-    mut trace_env: TraceEnv,
+    // Set when one invocation runs at a time: one process-wide variable cannot serve several.
+    mut trace_env: Option<TraceEnv>,
 ) -> Result<(), Error> {
     loop {
         let (request_id, outcome) = match endpoints::next(&mut client, endpoints, config).await? {
             Next::Invocation { context, body } => {
-                trace_env.update(context.xray_trace_id.as_ref());
+                if let Some(trace_env) = &mut trace_env {
+                    trace_env.update(context.xray_trace_id.as_ref());
+                }
                 let request_id = context.request_id.clone();
                 let invocation = invoke(handler, body, context, state);
                 let outcome = logging::in_invocation(request_id.clone(), invocation).await;

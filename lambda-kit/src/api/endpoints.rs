@@ -10,16 +10,17 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri}
 use http_body_util::{BodyExt, Full};
 
 use super::client::{Body, Client};
-use crate::context::{ClientContext, CognitoIdentity, HeaderStr};
+use crate::context::HeaderStr;
 use crate::{Config, Context, Diagnostic, Error};
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("lambda-runtime-aws-request-id");
-const DEADLINE_MS: HeaderName = HeaderName::from_static("lambda-runtime-deadline-ms");
-const FUNCTION_ARN: HeaderName = HeaderName::from_static("lambda-runtime-invoked-function-arn");
-const TRACE_ID: HeaderName = HeaderName::from_static("lambda-runtime-trace-id");
-const CLIENT_CONTEXT: HeaderName = HeaderName::from_static("lambda-runtime-client-context");
-const COGNITO_IDENTITY: HeaderName = HeaderName::from_static("lambda-runtime-cognito-identity");
-const TENANT_ID: HeaderName = HeaderName::from_static("lambda-runtime-aws-tenant-id");
+// The invocation headers, as `HeaderName::as_str` spells them (lower case).
+const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
+const DEADLINE_MS: &str = "lambda-runtime-deadline-ms";
+const FUNCTION_ARN: &str = "lambda-runtime-invoked-function-arn";
+const TRACE_ID: &str = "lambda-runtime-trace-id";
+const CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
+const COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
+const TENANT_ID: &str = "lambda-runtime-aws-tenant-id";
 const ERROR_TYPE: HeaderName = HeaderName::from_static("lambda-runtime-function-error-type");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -111,15 +112,13 @@ pub(crate) async fn next(
             String::from_utf8_lossy(&body)
         )));
     }
-    let mut headers = parts.headers;
-    let request_id = headers
-        .remove(REQUEST_ID)
-        .and_then(HeaderStr::new)
-        .filter(|id| !id.as_str().is_empty())
-        .ok_or_else(|| {
-            client.reset();
-            Error::protocol("`/next` answered without a `Lambda-Runtime-Aws-Request-Id` header")
-        })?;
+    let headers = InvocationHeaders::read(parts.headers);
+    let Some(request_id) = headers.request_id.clone() else {
+        client.reset();
+        return Err(Error::protocol(
+            "`/next` answered without a `Lambda-Runtime-Aws-Request-Id` header",
+        ));
+    };
     let body = match body.collect().await {
         Ok(body) => body.to_bytes(),
         Err(error) => {
@@ -130,7 +129,7 @@ pub(crate) async fn next(
             });
         }
     };
-    Ok(match context(request_id.clone(), &mut headers, config) {
+    Ok(match headers.into_context(request_id.clone(), config) {
         Ok(context) => Next::Invocation { context, body },
         Err(problem) => Next::Invalid {
             request_id,
@@ -139,53 +138,78 @@ pub(crate) async fn next(
     })
 }
 
-fn context(
-    request_id: HeaderStr,
-    headers: &mut HeaderMap,
-    config: &Arc<Config>,
-) -> Result<Context, String> {
-    let deadline = headers.remove(DEADLINE_MS);
-    let deadline_ms = deadline
-        .as_ref()
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse().ok())
-        .ok_or_else(|| match &deadline {
-            Some(value) => format!(
-                "the `Lambda-Runtime-Deadline-Ms` header is `{}`, not a number of milliseconds",
-                String::from_utf8_lossy(value.as_bytes())
-            ),
-            None => "the `Lambda-Runtime-Deadline-Ms` header is missing".to_owned(),
-        })?;
-    let text =
-        |headers: &mut HeaderMap, name: HeaderName| headers.remove(name).and_then(HeaderStr::new);
-    let invoked_function_arn = text(headers, FUNCTION_ARN).unwrap_or(HeaderStr::from_static(""));
-    let xray_trace_id = text(headers, TRACE_ID);
-    let tenant_id = text(headers, TENANT_ID);
-    let client_context =
-        json_header::<ClientContext>(headers, CLIENT_CONTEXT, "Lambda-Runtime-Client-Context")?;
-    let identity = json_header::<CognitoIdentity>(
-        headers,
-        COGNITO_IDENTITY,
-        "Lambda-Runtime-Cognito-Identity",
-    )?;
-    Ok(Context {
-        request_id,
-        deadline_ms,
-        invoked_function_arn,
-        xray_trace_id,
-        tenant_id,
-        client_context,
-        identity,
-        config: Arc::clone(config),
-    })
+/// The headers of a `/next` answer that make the invocation's context, taken in one pass
+/// over the map: one comparison of each name instead of a hash lookup per header wanted.
+#[derive(Default)]
+struct InvocationHeaders {
+    request_id: Option<HeaderStr>,
+    deadline_ms: Option<HeaderValue>,
+    invoked_function_arn: Option<HeaderStr>,
+    xray_trace_id: Option<HeaderStr>,
+    tenant_id: Option<HeaderStr>,
+    client_context: Option<HeaderValue>,
+    identity: Option<HeaderValue>,
+}
+
+impl InvocationHeaders {
+    fn read(headers: HeaderMap) -> Self {
+        let mut found = Self::default();
+        let mut last_name = None;
+        for (name, value) in headers {
+            // `into_iter` names only the first of several values of one header.
+            if let Some(name) = name {
+                last_name = Some(name);
+            }
+            let Some(name) = &last_name else { continue };
+            match name.as_str() {
+                REQUEST_ID => {
+                    found.request_id = HeaderStr::new(value).filter(|id| !id.as_str().is_empty())
+                }
+                DEADLINE_MS => found.deadline_ms = Some(value),
+                FUNCTION_ARN => found.invoked_function_arn = HeaderStr::new(value),
+                TRACE_ID => found.xray_trace_id = HeaderStr::new(value),
+                TENANT_ID => found.tenant_id = HeaderStr::new(value),
+                CLIENT_CONTEXT => found.client_context = Some(value),
+                COGNITO_IDENTITY => found.identity = Some(value),
+                _ => {}
+            }
+        }
+        found
+    }
+
+    fn into_context(self, request_id: HeaderStr, config: &Arc<Config>) -> Result<Context, String> {
+        let deadline_ms = self
+            .deadline_ms
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok())
+            .ok_or_else(|| match &self.deadline_ms {
+                Some(value) => format!(
+                    "the `Lambda-Runtime-Deadline-Ms` header is `{}`, not a number of milliseconds",
+                    String::from_utf8_lossy(value.as_bytes())
+                ),
+                None => "the `Lambda-Runtime-Deadline-Ms` header is missing".to_owned(),
+            })?;
+        Ok(Context {
+            request_id,
+            deadline_ms,
+            invoked_function_arn: self
+                .invoked_function_arn
+                .unwrap_or(HeaderStr::from_static("")),
+            xray_trace_id: self.xray_trace_id,
+            tenant_id: self.tenant_id,
+            client_context: json_header(self.client_context, "Lambda-Runtime-Client-Context")?,
+            identity: json_header(self.identity, "Lambda-Runtime-Cognito-Identity")?,
+            config: Arc::clone(config),
+        })
+    }
 }
 
 fn json_header<T: serde::de::DeserializeOwned>(
-    headers: &mut HeaderMap,
-    name: HeaderName,
+    value: Option<HeaderValue>,
     display_name: &str,
 ) -> Result<Option<Arc<T>>, String> {
-    match headers.remove(name) {
+    match value {
         None => Ok(None),
         Some(value) => serde_json::from_slice(value.as_bytes())
             .map(|parsed| Some(Arc::new(parsed)))

@@ -94,20 +94,28 @@ async fn run_serves_from_the_environment_and_stops_on_sigterm() {
     let api = FakeRuntimeApi::start().await.unwrap();
     let address = api.runtime_api();
     let child = spawn_child("child_serves_with_a_shutdown_hook", &lambda_vars(&address));
+    let other_trace = TRACE.replace("Sampled=1", "Sampled=0");
+    let long_trace = format!("{TRACE};Lineage={}", "a".repeat(600));
     let traced = api.push(Invocation::new(1).trace_id(TRACE));
-    let untraced = api.push(Invocation::new(2));
-    let first = within(30, api.outcome(&traced)).await;
-    let second = within(10, api.outcome(&untraced)).await;
-    // One invocation at a time: the trace id reaches AWS SDKs through `_X_AMZN_TRACE_ID`, and
-    // is removed again for an invocation without one.
-    assert_eq!(
-        first.json::<Value>(),
-        json!({"env": TRACE, "context": TRACE})
-    );
-    assert_eq!(
-        second.json::<Value>(),
-        json!({"env": null, "context": null})
-    );
+    let retraced = api.push(Invocation::new(2).trace_id(&other_trace));
+    let untraced = api.push(Invocation::new(3));
+    let long = api.push(Invocation::new(4).trace_id(&long_trace));
+    let traced_again = api.push(Invocation::new(5).trace_id(TRACE));
+    // One invocation at a time: the trace id reaches AWS SDKs through `_X_AMZN_TRACE_ID`, is
+    // replaced by the next one, removed for an invocation without one, and set again after.
+    let expected = [
+        (&traced, json!({"env": TRACE, "context": TRACE})),
+        (
+            &retraced,
+            json!({"env": other_trace, "context": other_trace}),
+        ),
+        (&untraced, json!({"env": null, "context": null})),
+        (&long, json!({"env": long_trace, "context": long_trace})),
+        (&traced_again, json!({"env": TRACE, "context": TRACE})),
+    ];
+    for (id, seen) in expected {
+        assert_eq!(within(30, api.outcome(id)).await.json::<Value>(), seen);
+    }
 
     terminate(&child);
     let output = within(10, child.wait_with_output()).await.unwrap();
@@ -117,9 +125,9 @@ async fn run_serves_from_the_environment_and_stops_on_sigterm() {
         .iter()
         .filter(|line| line["message"] == "echoing the trace")
         .collect();
-    assert_eq!(echoes.len(), 2, "{lines:#?}");
+    assert_eq!(echoes.len(), 5, "{lines:#?}");
     assert_eq!(echoes[0]["requestId"], traced.as_str());
-    assert_eq!(echoes[1]["requestId"], untraced.as_str());
+    assert_eq!(echoes[2]["requestId"], untraced.as_str());
     assert!(
         lines
             .iter()

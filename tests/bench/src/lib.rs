@@ -202,9 +202,22 @@ pub fn run(binary: &Path, invocations: usize) -> Result<RunStats, Error> {
 ///
 /// Fails when valgrind is missing or the run fails.
 pub fn instructions(binary: &Path, invocations: usize) -> Result<u64, Error> {
-    let out_dir = std::env::temp_dir().join(format!("lambda-kit-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&out_dir)?;
-    let out_file = out_dir.join(format!("callgrind.{invocations}.out"));
+    let out_file = std::env::temp_dir().join(format!(
+        "lambda-kit-bench-{}.{invocations}.callgrind",
+        std::process::id()
+    ));
+    let total = profile(binary, invocations, &out_file)?;
+    let _ = std::fs::remove_file(&out_file);
+    Ok(total)
+}
+
+/// Runs `binary` under callgrind for `invocations` invocations, leaves the profile in
+/// `out_file` (for `callgrind_annotate`) and returns the instruction total.
+///
+/// # Errors
+///
+/// Fails when valgrind is missing or the run fails.
+pub fn profile(binary: &Path, invocations: usize, out_file: &Path) -> Result<u64, Error> {
     let server = FakeApi::start(invocations)?;
     let mut command = Command::new("valgrind");
     command
@@ -217,7 +230,7 @@ pub fn instructions(binary: &Path, invocations: usize) -> Result<u64, Error> {
     let finished = server.wait_until_done(Duration::from_secs(120 + invocations as u64 / 10));
     stop(&mut child)?;
     finished?;
-    let profile = std::fs::read_to_string(&out_file)?;
+    let profile = std::fs::read_to_string(out_file)?;
     let total = profile
         .lines()
         .find_map(|line| {
@@ -225,7 +238,6 @@ pub fn instructions(binary: &Path, invocations: usize) -> Result<u64, Error> {
                 .or_else(|| line.strip_prefix("totals:"))
         })
         .ok_or("the callgrind profile has no `summary:` line")?;
-    let _ = std::fs::remove_file(&out_file);
     Ok(total.trim().parse()?)
 }
 

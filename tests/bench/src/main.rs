@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --locked -p lambda-kit-bench -- [--invocations N] [--callgrind N] [--write]
+//! cargo run --release --locked -p lambda-kit-bench -- profile BINARY INVOCATIONS OUT_FILE
 //! ```
 
 use std::fmt::Write as _;
@@ -26,13 +27,30 @@ struct Row {
 }
 
 fn main() -> ExitCode {
-    match parse(std::env::args().skip(1)).and_then(|options| bench(&options)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.as_slice() {
+        [command, binary, invocations, out_file] if command == "profile" => {
+            profile(binary, invocations, out_file)
+        }
+        _ => parse(args.into_iter()).and_then(|options| bench(&options)),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `bench profile BINARY INVOCATIONS OUT_FILE`: one callgrind run kept for `callgrind_annotate`.
+fn profile(binary: &str, invocations: &str, out_file: &str) -> Result<(), Error> {
+    let invocations = invocations
+        .parse()
+        .map_err(|_| format!("`{invocations}` is not a number of invocations"))?;
+    let total = lambda_kit_bench::profile(binary.as_ref(), invocations, out_file.as_ref())?;
+    eprintln!("{total} instructions; profile in {out_file}");
+    Ok(())
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
