@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --locked -p lambda-kit-bench -- [--invocations N] [--callgrind N] [--write]
+//!     [--dev] [--no-cargo-lambda]
 //! cargo run --release --locked -p lambda-kit-bench -- profile BINARY INVOCATIONS OUT_FILE
 //! ```
 
@@ -16,6 +17,9 @@ struct Options {
     invocations: usize,
     callgrind: usize,
     write: bool,
+    /// Build the subjects with the dev profile: the test suite's quick smoke run.
+    dev: bool,
+    cargo_lambda: bool,
 }
 
 struct Row {
@@ -58,6 +62,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
         invocations: 20_000,
         callgrind: 200,
         write: false,
+        dev: false,
+        cargo_lambda: true,
     };
     while let Some(arg) = args.next() {
         let mut number = |name: &str| -> Result<usize, Error> {
@@ -72,9 +78,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
             "--invocations" => options.invocations = number("--invocations")?,
             "--callgrind" => options.callgrind = number("--callgrind")?,
             "--write" => options.write = true,
+            "--dev" => options.dev = true,
+            "--no-cargo-lambda" => options.cargo_lambda = false,
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; expected `--invocations N`, `--callgrind N` or `--write`"
+                    "unknown argument `{other}`; expected `--invocations N`, `--callgrind N`, \
+                     `--write`, `--dev` or `--no-cargo-lambda`"
                 )
                 .into());
             }
@@ -87,10 +96,10 @@ fn bench(options: &Options) -> Result<(), Error> {
     let mut rows = Vec::new();
     for subject in SUBJECTS {
         eprintln!("building {} ...", subject.label);
-        let binary = lambda_kit_bench::build(&subject, true)?;
+        let binary = lambda_kit_bench::build(&subject, !options.dev)?;
         eprintln!("measuring {} ...", subject.label);
         // One warm-up run so that every subject starts from the same page cache.
-        lambda_kit_bench::run(&binary, 100)?;
+        lambda_kit_bench::run(&binary, 100.min(options.invocations))?;
         let stats = lambda_kit_bench::run(&binary, options.invocations)?;
         let instructions = if options.callgrind > 0 {
             Some(lambda_kit_bench::instruction_profile(
@@ -109,7 +118,11 @@ fn bench(options: &Options) -> Result<(), Error> {
             zip_size: lambda_kit_bench::zip_size(&binary)?,
         });
     }
-    let cargo_lambda = cargo_lambda_zip();
+    let cargo_lambda = if options.cargo_lambda {
+        cargo_lambda_zip()
+    } else {
+        Err("skipped (`--no-cargo-lambda`)".to_owned())
+    };
     let report = report(options, &rows, &cargo_lambda);
     #[allow(clippy::print_stdout)] // The report is this program's output.
     {
