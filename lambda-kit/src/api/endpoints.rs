@@ -8,6 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 
 use super::client::{Body, Client};
 use crate::context::HeaderStr;
@@ -101,11 +102,7 @@ pub(crate) async fn next(
     };
     let (parts, body) = response.into_parts();
     if parts.status != StatusCode::OK {
-        let body = body
-            .collect()
-            .await
-            .map(|body| body.to_bytes())
-            .unwrap_or_default();
+        let body = read_body(body).await.unwrap_or_default();
         return Err(Error::protocol(format!(
             "`/next` answered {} with `{}`",
             parts.status,
@@ -119,8 +116,8 @@ pub(crate) async fn next(
             "`/next` answered without a `Lambda-Runtime-Aws-Request-Id` header",
         ));
     };
-    let body = match body.collect().await {
-        Ok(body) => body.to_bytes(),
+    let body = match read_body(body).await {
+        Ok(body) => body,
         Err(error) => {
             client.reset();
             return Ok(Next::Invalid {
@@ -225,9 +222,9 @@ pub(crate) async fn response(
     body: Bytes,
 ) -> Result<(), Error> {
     let uri = endpoints.invocation(request_id, "/response")?;
-    let mut request = request(Method::POST, uri, body);
-    request.headers_mut().insert(CONTENT_TYPE, JSON);
-    post(client, request, "/response").await
+    // No `Content-Type`: Lambda takes a buffered response's bytes as they are, and the header
+    // would cost a map insert and its encoding on every invocation.
+    post(client, request(Method::POST, uri, body), "/response").await
 }
 
 /// `POST /runtime/invocation/{id}/error`: the invocation failed.
@@ -261,6 +258,29 @@ fn error_request(uri: Uri, diagnostic: &Diagnostic) -> Request<Body> {
     request
 }
 
+/// Reads a body whole; a single data frame (the usual case) is kept as it is, without the
+/// buffer list `collect` builds.
+async fn read_body(mut body: Incoming) -> hyper::Result<Bytes> {
+    let mut whole = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        match &mut joined {
+            Some(joined) => joined.extend_from_slice(&data),
+            None if whole.is_empty() => whole = data,
+            None => {
+                let mut buffer = BytesMut::with_capacity(whole.len() + data.len());
+                buffer.extend_from_slice(&whole);
+                buffer.extend_from_slice(&data);
+                joined = Some(buffer);
+            }
+        }
+    }
+    Ok(joined.map_or(whole, BytesMut::freeze))
+}
+
 fn request(method: Method, uri: Uri, body: Bytes) -> Request<Body> {
     let mut request = Request::new(Full::new(body));
     *request.method_mut() = method;
@@ -276,8 +296,8 @@ fn request(method: Method, uri: Uri, body: Bytes) -> Request<Body> {
 async fn post(client: &mut Client, request: Request<Body>, path: &str) -> Result<(), Error> {
     let response = client.send(request).await?;
     let status = response.status();
-    let body = match response.into_body().collect().await {
-        Ok(body) => body.to_bytes(),
+    let body = match read_body(response.into_body()).await {
+        Ok(body) => body,
         Err(error) => {
             client.reset();
             tracing::warn!(%error, path, "could not read the Runtime API's answer");
