@@ -57,7 +57,8 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// Builds `subject` with cargo (`--release` or the dev profile) and returns its binary's path.

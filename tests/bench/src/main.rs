@@ -176,7 +176,11 @@ fn report(options: &Options, rows: &[Row], cargo_lambda: &Result<u64, String>) -
     );
     let _ = writeln!(
         out,
-        "Rerun (writes this file):\n\n```sh\ncargo run --release --locked -p lambda-kit-bench -- --write\n```\n"
+        "Rerun (writes this file; needs valgrind, and `pip install cargo-lambda ziglang` for the \
+         zip comparison):\n\n```sh\ncargo run --release --locked -p lambda-kit-bench -- --write\n```\n\n\
+         Profile one subject: `bench profile BINARY INVOCATIONS OUT_FILE`, then \
+         `callgrind_annotate OUT_FILE` (build the subject with `CARGO_PROFILE_RELEASE_STRIP=false` \
+         and `CARGO_PROFILE_RELEASE_DEBUG=line-tables-only` for symbols).\n"
     );
     let _ = writeln!(
         out,
@@ -224,52 +228,112 @@ fn report(options: &Options, rows: &[Row], cargo_lambda: &Result<u64, String>) -
     line("binary (bytes)", &|row| row.binary_size.to_string());
     line("zip, deflate -9 (bytes)", &|row| row.zip_size.to_string());
 
+    let ceiling = &rows[2];
     let _ = writeln!(out, "\n## lambda-kit against lambda_runtime\n");
-    let _ = writeln!(out, "| figure | ratio | target |\n|---|---|---|");
+    let _ = writeln!(out, "| figure | ratio | target | met |\n|---|---|---|---|");
+    let mut target = |figure: &str, value: f64, shown: String, goal: &str, met: bool| {
+        let verdict = if value.is_nan() {
+            "–"
+        } else if met {
+            "yes"
+        } else {
+            "no"
+        };
+        let _ = writeln!(out, "| {figure} | {shown} | {goal} | {verdict} |");
+    };
     if let (Some((ours_per, ours_init)), Some((peer_per, peer_init))) =
         (ours.instructions, peer.instructions)
     {
-        let _ = writeln!(
-            out,
-            "| instructions / invocation | {:.2}x | ≤ 0.4x |",
-            ratio(ours_per as f64, peer_per as f64)
+        let per = ratio(ours_per as f64, peer_per as f64);
+        target(
+            "instructions / invocation",
+            per,
+            format!("{per:.2}x"),
+            "≤ 0.4x",
+            per <= 0.4,
         );
-        let _ = writeln!(
-            out,
-            "| instructions, init | {:.2}x | ≤ 0.5x |",
-            ratio(ours_init as f64, peer_init as f64)
+        let init = ratio(ours_init as f64, peer_init as f64);
+        target(
+            "instructions, init",
+            init,
+            format!("{init:.2}x"),
+            "≤ 0.5x",
+            init <= 0.5,
         );
+        if let Some((_, floor)) = ceiling.instructions {
+            let above = ratio(
+                ours_init.saturating_sub(floor) as f64,
+                peer_init.saturating_sub(floor) as f64,
+            );
+            target(
+                "instructions, init above the raw client's (process start and connect)",
+                above,
+                format!("{above:.2}x"),
+                "≤ 0.5x",
+                above <= 0.5,
+            );
+        }
     }
-    let _ = writeln!(
-        out,
-        "| throughput | {:.2}x | ≥ 1.5x |",
-        ratio(ours.stats.throughput, peer.stats.throughput)
+    let throughput = ratio(ours.stats.throughput, peer.stats.throughput);
+    target(
+        "throughput",
+        throughput,
+        format!("{throughput:.2}x"),
+        "≥ 1.5x",
+        throughput >= 1.5,
     );
-    let _ = writeln!(
-        out,
-        "| context switches / invocation | {:.2} | ≤ 3 |",
-        ours.stats.context_switches_per_invocation
+    let switches = ours.stats.context_switches_per_invocation;
+    target(
+        "context switches / invocation",
+        switches,
+        format!("{switches:.2}"),
+        "≤ 3",
+        switches <= 3.0,
     );
-    let _ = writeln!(
-        out,
-        "| peak RSS | {:.2}x | ≤ 1x |",
-        ratio(
-            ours.stats.peak_rss_kib as f64,
-            peer.stats.peak_rss_kib as f64
-        )
+    let rss = ratio(
+        ours.stats.peak_rss_kib as f64,
+        peer.stats.peak_rss_kib as f64,
     );
+    target("peak RSS", rss, format!("{rss:.2}x"), "≤ 1x", rss <= 1.0);
     match cargo_lambda {
         Ok(size) => {
-            let _ = writeln!(
-                out,
-                "| zip against `cargo lambda build` of lambda_runtime ({size} bytes) | {:.2}x | ≤ 0.6x |",
-                ratio(ours.zip_size as f64, *size as f64)
+            let zip = ratio(ours.zip_size as f64, *size as f64);
+            target(
+                &format!("zip against `cargo lambda build` of lambda_runtime ({size} bytes)"),
+                zip,
+                format!("{zip:.2}x"),
+                "≤ 0.6x",
+                zip <= 0.6,
             );
         }
         Err(why) => {
             let _ = writeln!(out, "\n`cargo lambda build` zip: not measured: {why}.");
         }
     }
+    let _ = writeln!(
+        out,
+        "\n### The floors\n\n\
+         - **Init.** Starting any dynamically linked Rust program (the loader, libc, std) and \
+         connecting costs about what the raw client's init shows{}; half of lambda_runtime's init \
+         is below that, so the ≤ 0.5x init target is out of reach for a dynamically linked \
+         binary. What a runtime adds above that floor is compared in the row after it. A \
+         statically linked build (a later `cargo lambdakit build` option) lowers the floor for \
+         both.\n\
+         - **Throughput.** One invocation at a time is a ping-pong with the fake API, so the \
+         raw client's throughput is the ceiling: {:.2}x lambda_runtime's in this run, with \
+         lambda-kit at {:.0}% of it. Wall-clock figures move with the machine's load; the \
+         instruction counts do not.\n\
+         - **Instructions per invocation.** Both runtimes decode the event into a \
+         `serde_json::Value` and encode it again, about 7,000 instructions of the figures above. \
+         Most of the rest of lambda-kit's is hyper's HTTP/1.1 client (request encoding, response \
+         parsing into a `HeaderMap`, the hand-over to its connection task): the raw client, which \
+         parses only the two headers it needs, shows how much lower a purpose-built client goes.",
+        ceiling
+            .instructions
+            .map_or(String::new(), |(_, init)| format!(" ({init} instructions)")),
+        ratio(ceiling.stats.throughput, peer.stats.throughput),
+        100.0 * ratio(ours.stats.throughput, ceiling.stats.throughput),
+    );
     let _ = writeln!(out, "\n## This run\n");
     let _ = writeln!(
         out,
