@@ -219,23 +219,8 @@ where
 
     let state = match catch_panic(setup(Config::clone(config))).await {
         Ok(Ok(state)) => state,
-        failed => {
-            let diagnostic = match failed {
-                Ok(Err(error)) => error.into(),
-                Err(panic) => panic,
-                Ok(Ok(_)) => unreachable!("matched above"),
-            };
-            tracing::error!(
-                error_type = diagnostic.error_type(),
-                "setup failed: {}",
-                diagnostic.error_message()
-            );
-            endpoints::init_error(&mut client, &endpoints, &diagnostic).await?;
-            return Err(Error::init(
-                diagnostic.error_type(),
-                diagnostic.error_message(),
-            ));
-        }
+        Ok(Err(error)) => return init_failed(&mut client, &endpoints, error.into()).await,
+        Err(panic) => return init_failed(&mut client, &endpoints, panic).await,
     };
     // The state lives as long as the process: handlers borrow it for `'static`, so their
     // futures need no lifetime tied to this function.
@@ -265,6 +250,24 @@ where
         )));
     }
     first_error(workers).await
+}
+
+/// Reports a failed setup to `/init/error` and returns it as the runtime's error.
+async fn init_failed(
+    client: &mut Client,
+    endpoints: &Endpoints,
+    diagnostic: Diagnostic,
+) -> Result<(), Error> {
+    tracing::error!(
+        error_type = diagnostic.error_type(),
+        "setup failed: {}",
+        diagnostic.error_message()
+    );
+    endpoints::init_error(client, endpoints, &diagnostic).await?;
+    Err(Error::init(
+        diagnostic.error_type(),
+        diagnostic.error_message(),
+    ))
 }
 
 /// Polls every loop until one of them stops, and returns what it returned.

@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -211,16 +212,33 @@ impl FakeRuntimeApi {
             .map(|invocation| self.push(invocation))
             .collect();
         let runtime = Runtime::new(config).logging(false);
+        self.outcomes_while(&ids, runtime.serve(handler)).await
+    }
+
+    /// Polls `runtime` (a runtime's `serve` future, set up as the test likes) until every one
+    /// of `request_ids` has an outcome, and returns the outcomes in order.
+    ///
+    /// # Errors
+    ///
+    /// Returns the runtime's error when it stops first.
+    pub async fn outcomes_while<F>(
+        &self,
+        request_ids: &[String],
+        runtime: F,
+    ) -> Result<Vec<Outcome>, Error>
+    where
+        F: Future<Output = Result<(), Error>>,
+    {
         let outcomes = async {
-            let mut outcomes = Vec::with_capacity(ids.len());
-            for id in &ids {
+            let mut outcomes = Vec::with_capacity(request_ids.len());
+            for id in request_ids {
                 outcomes.push(self.outcome(id).await);
             }
             outcomes
         };
         tokio::select! {
             outcomes = outcomes => Ok(outcomes),
-            stopped = runtime.serve(handler) => match stopped {
+            stopped = runtime => match stopped {
                 Err(error) => Err(error),
                 Ok(()) => Err(Error::protocol("the runtime shut down before every invocation was answered")),
             },

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::rc::Rc;
 
 use lambda_kit::testing::{CapturedLogs, FakeRuntimeApi, Invocation};
-use lambda_kit::{Context, LogFormat, LogLevel, Runtime};
+use lambda_kit::{Context, LogFormat, LogLevel};
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
@@ -30,28 +30,14 @@ async fn four_invocations_run_at_once_each_with_its_own_context_and_logs() {
             Ok::<_, Infallible>(json!({"order": event["order"], "requestId": ctx.request_id()}))
         }
     };
-    let invocations: Vec<Invocation> = (0..8)
-        .map(|order| Invocation::new(json!({"order": order})))
-        .collect();
-    let ids: Vec<String> = invocations
-        .into_iter()
-        .map(|invocation| api.push(invocation))
-        .collect();
-    let runtime = Runtime::new(config).logging(false);
-    let outcomes = async {
-        let mut outcomes = Vec::new();
-        for id in &ids {
-            outcomes.push(api.outcome(id).await);
-        }
-        outcomes
-    };
-    let outcomes = within(20, async {
-        tokio::select! {
-            outcomes = outcomes => outcomes,
-            stopped = runtime.serve(handler) => panic!("runtime stopped: {stopped:?}"),
-        }
-    })
-    .await;
+    let ids: Vec<String> = (0..8).map(|order| format!("req-{order}")).collect();
+    let invocations = ids
+        .iter()
+        .enumerate()
+        .map(|(order, id)| Invocation::new(json!({"order": order})).request_id(id));
+    let outcomes = within(20, api.run(config, handler, invocations))
+        .await
+        .unwrap();
 
     assert_eq!(api.connections(), 4);
     for (order, (outcome, id)) in outcomes.iter().zip(&ids).enumerate() {

@@ -159,20 +159,13 @@ async fn setup_runs_once_and_handlers_borrow_its_state() {
         })
     };
     let runtime = Runtime::new(api.config()).logging(false);
-    let outcomes = async {
-        let mut outcomes = Vec::new();
-        for id in &ids {
-            outcomes.push(api.outcome(id).await.json::<String>());
-        }
-        outcomes
-    };
-    let outcomes = within(10, async {
-        tokio::select! {
-            outcomes = outcomes => outcomes,
-            stopped = runtime.serve_with_state(setup, greet) => panic!("runtime stopped: {stopped:?}"),
-        }
-    })
-    .await;
+    let outcomes = within(
+        10,
+        api.outcomes_while(&ids, runtime.serve_with_state(setup, greet)),
+    )
+    .await
+    .unwrap();
+    let outcomes: Vec<String> = outcomes.iter().map(|outcome| outcome.json()).collect();
     assert_eq!(
         outcomes,
         [
