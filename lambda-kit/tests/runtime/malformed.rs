@@ -2,6 +2,7 @@
 //! panic or a hang.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 
 use lambda_kit::testing::{FakeRuntimeApi, Invocation};
@@ -130,18 +131,25 @@ fn invocation(request_id: &str, body: &str, declared_length: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn scripted_runtime(listener: &TcpListener) -> Result<(), lambda_kit::Error> {
+/// Runs the runtime against a server that `script` plays by hand on a fresh listener, and
+/// returns how the runtime stopped and what the script returned.
+async fn against<S, F>(script: S) -> (Result<(), lambda_kit::Error>, F::Output)
+where
+    S: FnOnce(TcpListener) -> F,
+    F: Future,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address: SocketAddr = listener.local_addr().unwrap();
-    Runtime::new(config_for(address))
-        .logging(false)
-        .serve(echo)
-        .await
+    let runtime = Runtime::new(config_for(address)).logging(false);
+    within(10, async {
+        tokio::join!(runtime.serve(echo), script(listener))
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_truncated_event_is_reported_and_the_runtime_goes_on() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = async {
+    let (stopped, report) = against(|listener| async move {
         let (mut first, _) = listener.accept().await.unwrap();
         assert!(
             read_request(&mut first)
@@ -165,9 +173,6 @@ async fn a_truncated_event_is_reported_and_the_runtime_goes_on() {
         );
         second.write_all(BROKEN).await.unwrap();
         report
-    };
-    let (stopped, report) = within(10, async {
-        tokio::join!(scripted_runtime(&listener), server)
     })
     .await;
     assert_eq!(
@@ -199,8 +204,7 @@ async fn a_truncated_event_is_reported_and_the_runtime_goes_on() {
 
 #[tokio::test]
 async fn a_connection_reset_while_waiting_is_asked_again() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = async {
+    let (stopped, response) = against(|listener| async move {
         let (mut first, _) = listener.accept().await.unwrap();
         assert!(
             read_request(&mut first)
@@ -225,9 +229,6 @@ async fn a_connection_reset_while_waiting_is_asked_again() {
         read_request(&mut second).await;
         second.write_all(BROKEN).await.unwrap();
         response
-    };
-    let (stopped, response) = within(10, async {
-        tokio::join!(scripted_runtime(&listener), server)
     })
     .await;
     assert_eq!(
@@ -240,8 +241,7 @@ async fn a_connection_reset_while_waiting_is_asked_again() {
 
 #[tokio::test]
 async fn a_refused_report_is_logged_and_the_runtime_goes_on() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = async {
+    let (stopped, next) = against(|listener| async move {
         let (mut stream, _) = listener.accept().await.unwrap();
         read_request(&mut stream).await;
         stream
@@ -259,9 +259,6 @@ async fn a_refused_report_is_logged_and_the_runtime_goes_on() {
         let next = read_request(&mut stream).await;
         stream.write_all(BROKEN).await.unwrap();
         next
-    };
-    let (stopped, next) = within(10, async {
-        tokio::join!(scripted_runtime(&listener), server)
     })
     .await;
     assert!(
@@ -275,8 +272,7 @@ async fn a_refused_report_is_logged_and_the_runtime_goes_on() {
 
 #[tokio::test]
 async fn a_connection_reset_after_a_report_moves_on_to_the_next_invocation() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = async {
+    let (stopped, (report, next)) = against(|listener| async move {
         let (mut first, _) = listener.accept().await.unwrap();
         read_request(&mut first).await;
         first
@@ -289,9 +285,6 @@ async fn a_connection_reset_after_a_report_moves_on_to_the_next_invocation() {
         let next = read_request(&mut second).await;
         second.write_all(BROKEN).await.unwrap();
         (report, next)
-    };
-    let (stopped, (report, next)) = within(10, async {
-        tokio::join!(scripted_runtime(&listener), server)
     })
     .await;
     assert_eq!(
