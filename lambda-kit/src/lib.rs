@@ -98,3 +98,10 @@ where
 {
     Runtime::from_env()?.run(handler)
 }
+
+/// Turns an `async fn` into a Lambda function; see the attribute's own documentation.
+#[doc(inline)]
+pub use lambda_kit_macros::handler;
+
+#[doc(hidden)]
+pub mod __private;

@@ -1,0 +1,6 @@
+use lambda_kit::Context;
+
+#[lambda_kit::handler]
+async fn handler(id: String, _ctx: Context) {
+    let _ = id;
+}

@@ -1,0 +1,4 @@
+#[lambda_kit::handler]
+struct Handler;
+
+fn main() {}

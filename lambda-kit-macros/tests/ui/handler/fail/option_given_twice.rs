@@ -1,0 +1,8 @@
+use lambda_kit::{Context, Diagnostic};
+
+#[lambda_kit::handler(main = false, main = true)]
+async fn handler(id: String, _ctx: Context) -> Result<String, Diagnostic> {
+    Ok(id)
+}
+
+fn main() {}
