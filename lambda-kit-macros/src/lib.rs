@@ -58,9 +58,56 @@ mod handler;
 ///       Ok(format!("{id} is in {}", tables.orders))
 ///   }
 ///   ```
-/// - `shutdown = path`: an `async fn()` run when Lambda sends SIGTERM, for at most 500 ms.
-/// - `main = false`: generate no `main`; serve the handler yourself with `lambda_kit::Runtime`.
+/// - `shutdown = path`: an `async fn()` run when Lambda sends SIGTERM (it does when extensions
+///   are registered), for at most 500 ms, before the process exits cleanly.
+///
+///   ```no_run
+///   async fn flush_metrics() {
+///       eprintln!("flushing");
+///   }
+///
+///   #[lambda_kit::handler(shutdown = flush_metrics)]
+///   async fn handler(event: serde_json::Value) -> Result<serde_json::Value, std::convert::Infallible> {
+///       Ok(event)
+///   }
+///   ```
+/// - `main = false`: generate no `main`; serve the handler yourself with `lambda_kit::Runtime`
+///   (on your own tokio runtime, say). The checks of the signature still apply.
+///
+///   ```no_run
+///   use lambda_kit::{Context, Diagnostic, Runtime};
+///
+///   #[lambda_kit::handler(main = false)]
+///   async fn handler(event: serde_json::Value, _ctx: Context) -> Result<serde_json::Value, Diagnostic> {
+///       Ok(event)
+///   }
+///
+///   fn main() -> Result<(), lambda_kit::Error> {
+///       Runtime::from_env()?.run(handler)
+///   }
+///   ```
 /// - `crate = path`: where `lambda_kit` is, when it is renamed or re-exported.
+///
+///   ```no_run
+///   extern crate lambda_kit as kit;
+///
+///   #[kit::handler(crate = kit)]
+///   async fn handler(name: String, _ctx: kit::Context) -> Result<String, kit::Diagnostic> {
+///       Ok(format!("hello, {name}"))
+///   }
+///   ```
+///
+/// Each binary of a package (`src/main.rs`, `src/bin/*.rs`) has its own handler, and is its
+/// own Lambda function.
+///
+/// # Compiler errors
+///
+/// A misused attribute is a compiler error at the offending token that names the fix: a fn
+/// that is not `async`, generic or a method; arguments missing, extra or out of order;
+/// `&State` without `setup` or the other way round; an event that is not `Deserialize`, a
+/// response that is not `Serialize`, an error that does not convert into `Diagnostic`; a
+/// `setup` or `shutdown` fn of the wrong shape; an unknown or repeated option. Every mistake is
+/// reported at once, and the fn is still emitted, so the other errors stay accurate.
 #[proc_macro_attribute]
 pub fn handler(
     attr: proc_macro::TokenStream,

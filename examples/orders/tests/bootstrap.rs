@@ -7,13 +7,12 @@ use std::time::Duration;
 use lambda_kit::testing::{FakeRuntimeApi, Invocation};
 use serde_json::{Value, json};
 
-#[tokio::test]
-async fn the_generated_main_serves_invocations() {
-    let api = FakeRuntimeApi::start().await.unwrap();
-    let mut bootstrap = tokio::process::Command::new(env!("CARGO_BIN_EXE_orders"))
+/// Starts `binary` as Lambda would, against `api`, logging JSON to a pipe.
+fn start(binary: &str, name: &str, api: &FakeRuntimeApi) -> tokio::process::Child {
+    tokio::process::Command::new(binary)
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", api.runtime_api())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "orders")
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
@@ -21,7 +20,13 @@ async fn the_generated_main_serves_invocations() {
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_generated_main_serves_invocations() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let mut bootstrap = start(env!("CARGO_BIN_EXE_orders"), "orders", &api);
     let priced = api.push(
         Invocation::new(json!({"id": "o-9", "lines": [{"sku": "apple", "quantity": 5}]}))
             .request_id("req-9"),
@@ -54,4 +59,15 @@ async fn the_generated_main_serves_invocations() {
         .unwrap_or_else(|| panic!("no `pricing` log line in {logs}"));
     assert_eq!(pricing["requestId"], "req-9");
     assert_eq!(pricing["order"], "o-9");
+}
+
+#[tokio::test]
+async fn each_binary_of_the_package_is_its_own_function() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let _bootstrap = start(env!("CARGO_BIN_EXE_refunds"), "refunds", &api);
+    let id = api.push(Invocation::new(json!({"paid_cents": 800, "percent": 50})));
+    let outcome = tokio::time::timeout(Duration::from_secs(30), api.outcome(&id))
+        .await
+        .unwrap();
+    assert_eq!(outcome.json::<Value>(), json!({"cents": 400}));
 }

@@ -171,7 +171,10 @@ fn report(options: &Options, rows: &[Row], cargo_lambda: &Result<u64, String>) -
         "An echo function (a {}-byte JSON event in, the same out) on each runtime, built with the \
          workspace's release profile in the same run, driven by the fake Runtime API of \
          `tests/bench` on 127.0.0.1. Instructions are counted by `valgrind --tool=callgrind` and do \
-         not move with the machine's load; the wall-clock figures do.\n",
+         not move with the machine's load; the wall-clock figures do. Each subject installs its \
+         runtime's logger as its documentation shows (lambda-kit's own; \
+         `lambda_runtime::tracing::init_default_subscriber`). `cargo lambda build` adds \
+         `panic = \"abort\"` and `target-cpu=haswell` to the workspace profile for its zip.\n",
         lambda_kit_bench::EVENT.len()
     );
     let _ = writeln!(
