@@ -47,7 +47,9 @@ pub(crate) fn check(function: &ItemFn, options: &Options) -> syn::Result<Shape> 
     let mut event = None;
     let mut context = false;
     let mut state = None;
-    for (position, input) in sig.inputs.iter().enumerate() {
+    // Positions count typed arguments only, so a stray `self` does not shift the others.
+    let mut position = 0;
+    for input in &sig.inputs {
         let ty = match input {
             FnArg::Receiver(receiver) => {
                 fail(syn::Error::new_spanned(
@@ -58,7 +60,8 @@ pub(crate) fn check(function: &ItemFn, options: &Options) -> syn::Result<Shape> 
             }
             FnArg::Typed(typed) => &*typed.ty,
         };
-        match (position, classify(ty)) {
+        position += 1;
+        match (position - 1, classify(ty)) {
             (_, Argument::MutableState) => fail(syn::Error::new_spanned(
                 ty,
                 "the state is shared by every invocation: take `&State`; for what changes, use a `Mutex` or an atomic inside it",
@@ -88,7 +91,7 @@ pub(crate) fn check(function: &ItemFn, options: &Options) -> syn::Result<Shape> 
             )),
         }
     }
-    if sig.inputs.is_empty() {
+    if position == 0 {
         fail(syn::Error::new(
             sig.paren_token.span.join(),
             "a handler takes the event as its first argument, such as `event: serde_json::Value`",
