@@ -20,7 +20,7 @@ fn start(binary: &str, name: &str, api: &FakeRuntimeApi) -> tokio::process::Chil
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap()
+        .expect("the function's binary starts")
 }
 
 #[tokio::test]

@@ -1,0 +1,45 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Cargo runs `cargo-lambdakit lambdakit ARGS`: the outer enum takes the `lambdakit` word.
+#[derive(Debug, Parser)]
+#[command(name = "cargo", bin_name = "cargo", version, styles = clap::builder::Styles::plain())]
+pub enum Cargo {
+    /// Build, run locally and deploy Rust Lambda functions.
+    Lambdakit(Lambdakit),
+}
+
+/// `cargo lambdakit`.
+#[derive(Debug, Args)]
+#[command(version, about = "Build, run locally and deploy Rust Lambda functions")]
+pub struct Lambdakit {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the project's functions on a local Lambda, without Docker.
+    Serve(crate::commands::ServeArgs),
+    /// Invoke a function on the local Lambda and print its answer.
+    Invoke(crate::commands::InvokeArgs),
+}
+
+/// Which project, package and functions.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProjectArgs {
+    /// The project's Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Only this package's functions.
+    #[arg(short, long, value_name = "NAME")]
+    pub package: Option<String>,
+    /// Build in release mode.
+    #[arg(long)]
+    pub release: bool,
+}

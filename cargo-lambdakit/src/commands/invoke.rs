@@ -1,0 +1,173 @@
+//! `cargo lambdakit invoke`: invoke a function on the local Lambda through the Invoke API,
+//! print its answer, and its log tail on stderr; the exit code says whether it failed.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use clap::Args;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+
+use crate::error::{CliError, exit_codes};
+
+/// Options of `invoke`.
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The function to invoke.
+    pub name: String,
+    /// The event, as JSON.
+    #[arg(long, conflicts_with = "data_file")]
+    pub data: Option<String>,
+    /// A file holding the event.
+    #[arg(long, value_name = "PATH")]
+    pub data_file: Option<PathBuf>,
+    /// The local Lambda's address.
+    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    pub endpoint: String,
+    /// Invoke asynchronously (`Event`): queue it and return at once.
+    #[arg(long = "async")]
+    pub asynchronous: bool,
+}
+
+pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
+    let payload = payload(&args)?;
+    let authority = args
+        .endpoint
+        .strip_prefix("http://")
+        .map(|rest| rest.trim_end_matches('/'))
+        .filter(|authority| !authority.is_empty() && !authority.contains('/'))
+        .ok_or_else(|| CliError::Config {
+            key: "--endpoint".into(),
+            problem: format!("is `{}`; expected `http://host:port`", args.endpoint),
+        })?
+        .to_owned();
+    let invocation_type = if args.asynchronous {
+        "Event"
+    } else {
+        "RequestResponse"
+    };
+    let request = Request::post(format!("/2015-03-31/functions/{}/invocations", args.name))
+        .header("host", &authority)
+        .header("x-amz-invocation-type", invocation_type)
+        .header("x-amz-log-type", "Tail")
+        .header("content-type", "application/json")
+        .body(Full::new(payload))
+        .map_err(|error| CliError::Config {
+            key: "NAME".into(),
+            problem: error.to_string(),
+        })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::Emulator {
+            message: error.to_string(),
+        })?;
+    let (status, headers, body) = runtime.block_on(send(&authority, request))?;
+
+    if !status.is_success() {
+        let error_type = headers
+            .get("x-amzn-errortype")
+            .and_then(|value| value.to_str().ok());
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|body| body["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        return Err(CliError::Rejected {
+            error_type: error_type.map_or_else(|| status.to_string(), str::to_owned),
+            message,
+        });
+    }
+    let logs = headers
+        .get("x-amz-log-result")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|logs| base64::engine::general_purpose::STANDARD.decode(logs).ok());
+    if let Some(logs) = logs {
+        let _ = std::io::stderr().write_all(&logs);
+    }
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error of ours.
+    let _ = stdout.write_all(&body).and_then(|()| {
+        if body.is_empty() {
+            Ok(())
+        } else {
+            stdout.write_all(b"\n")
+        }
+    });
+    if headers.contains_key("x-amz-function-error") {
+        return Ok(ExitCode::from(exit_codes::FUNCTION_ERROR));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn payload(args: &InvokeArgs) -> Result<Bytes, CliError> {
+    let bytes = match (&args.data, &args.data_file) {
+        (Some(data), _) => data.clone().into_bytes(),
+        (None, Some(path)) => std::fs::read(path).map_err(|error| CliError::Payload {
+            source: format!("`{}`", path.display()),
+            message: error.to_string(),
+        })?,
+        (None, None) => {
+            let mut stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(CliError::Payload {
+                    source: "the command line".into(),
+                    message: "no event was given".into(),
+                });
+            }
+            let mut bytes = Vec::new();
+            stdin
+                .read_to_end(&mut bytes)
+                .map_err(|error| CliError::Payload {
+                    source: "stdin".into(),
+                    message: error.to_string(),
+                })?;
+            bytes
+        }
+    };
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}".to_vec()
+    } else {
+        bytes
+    };
+    serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|error| CliError::Payload {
+        source: "the event".into(),
+        message: format!("it is not JSON: {error}"),
+    })?;
+    Ok(Bytes::from(bytes))
+}
+
+async fn send(
+    authority: &str,
+    request: Request<Full<Bytes>>,
+) -> Result<(http::StatusCode, http::HeaderMap, Bytes), CliError> {
+    let unreachable = |message: String| CliError::Emulator { message };
+    let stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|error| unreachable(format!("cannot connect to `{authority}`: {error}")))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|error| unreachable(error.to_string()))?;
+    let driver = tokio::spawn(connection);
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|error| unreachable(error.to_string()));
+    let answer = match response {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|error| unreachable(error.to_string()))?
+                .to_bytes();
+            Ok((parts.status, parts.headers, body))
+        }
+        Err(error) => Err(error),
+    };
+    driver.abort();
+    answer
+}

@@ -1,0 +1,435 @@
+//! One execution environment: the function's bootstrap running natively, with a Runtime API of
+//! its own on 127.0.0.1, as Lambda's contract defines it (`/next`, `/response`, `/error`,
+//! `/init/error`, version 2018-06-01).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::JoinSet;
+
+/// How long Lambda lets a function initialise (AWS "Lambda execution environment lifecycle").
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What an instance is started with.
+#[derive(Debug, Clone)]
+pub(crate) struct Launch {
+    pub(crate) function: String,
+    pub(crate) region: String,
+    pub(crate) memory_mb: u32,
+    /// The whole environment of the process, Lambda's variables included.
+    pub(crate) environment: BTreeMap<String, String>,
+}
+
+/// An invocation as `/next` hands it out.
+#[derive(Debug)]
+pub(crate) struct Invocation {
+    pub(crate) request_id: String,
+    pub(crate) body: Bytes,
+    pub(crate) deadline: SystemTime,
+    pub(crate) function_arn: String,
+    pub(crate) trace_id: String,
+    pub(crate) client_context: Option<String>,
+}
+
+/// What the function reported for an invocation.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    Response(Bytes),
+    /// The body posted to `/error`, or made by the emulator for a timeout or a crash.
+    Error(Bytes),
+}
+
+/// Why an instance could not start, as Lambda reports it.
+#[derive(Debug)]
+pub(crate) struct StartFailure {
+    pub(crate) error: Bytes,
+    pub(crate) logs: String,
+}
+
+/// A running instance, idle or busy.
+#[derive(Debug)]
+pub(crate) struct Instance {
+    child: Child,
+    api: Arc<Api>,
+    /// The Runtime API server and the log readers: aborted when the instance is dropped.
+    tasks: JoinSet<()>,
+    logs: Arc<Mutex<String>>,
+    /// Spawn to first `/next`, reported once, with the first invocation.
+    pub(crate) init_duration: Option<Duration>,
+    /// The peak resident memory in MB, read last before the process ended or now.
+    peak_mb: u64,
+}
+
+#[derive(Debug)]
+struct Api {
+    invocations: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
+    sender: mpsc::Sender<Invocation>,
+    waiting: Notify,
+    asked: Mutex<bool>,
+    current: Mutex<Option<(String, oneshot::Sender<Outcome>)>>,
+    init_error: Mutex<Option<Bytes>>,
+}
+
+impl Instance {
+    /// Starts `binary` and waits until it asks for its first invocation.
+    pub(crate) async fn start(binary: &Path, launch: &Launch) -> Result<Self, StartFailure> {
+        let failure = |message: String| StartFailure {
+            error: error_body("Runtime.Unknown", &message),
+            logs: String::new(),
+        };
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|error| failure(format!("cannot open a Runtime API port: {error}")))?;
+        let address = listener
+            .local_addr()
+            .map_err(|error| failure(format!("cannot open a Runtime API port: {error}")))?;
+        let (sender, receiver) = mpsc::channel(1);
+        let api = Arc::new(Api {
+            invocations: tokio::sync::Mutex::new(receiver),
+            sender,
+            waiting: Notify::new(),
+            asked: Mutex::new(false),
+            current: Mutex::new(None),
+            init_error: Mutex::new(None),
+        });
+        let mut tasks = JoinSet::new();
+        tasks.spawn(serve(listener, Arc::clone(&api)));
+
+        let started = Instant::now();
+        let mut child = command(binary, launch, address)
+            .spawn()
+            .map_err(|error| failure(format!("cannot start `{}`: {error}", binary.display())))?;
+        let logs = Arc::new(Mutex::new(String::new()));
+        if let Some(stdout) = child.stdout.take() {
+            tasks.spawn(forward(BufReader::new(stdout), Arc::clone(&logs)));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tasks.spawn(forward(BufReader::new(stderr), Arc::clone(&logs)));
+        }
+        let mut instance = Self {
+            child,
+            api,
+            tasks,
+            logs,
+            init_duration: None,
+            peak_mb: 0,
+        };
+        let api = Arc::clone(&instance.api);
+        let asked = async {
+            loop {
+                let waiting = api.waiting.notified();
+                if *lock(&api.asked) || lock(&api.init_error).is_some() {
+                    return;
+                }
+                waiting.await;
+            }
+        };
+        let status = tokio::select! {
+            () = asked => None,
+            status = instance.child.wait() => Some(status),
+            () = tokio::time::sleep(INIT_TIMEOUT) => {
+                let _ = instance.child.start_kill();
+                return Err(StartFailure {
+                    error: error_body("Runtime.InitTimeout", &format!("the function did not ask for an invocation within {} s of starting", INIT_TIMEOUT.as_secs())),
+                    logs: instance.take_logs(),
+                });
+            }
+        };
+        if let Some(init_error) = lock(&instance.api.init_error).take() {
+            let _ = instance.child.start_kill();
+            return Err(StartFailure {
+                error: init_error,
+                logs: instance.take_logs(),
+            });
+        }
+        if let Some(status) = status {
+            let status = status.map_or_else(|error| error.to_string(), describe);
+            return Err(StartFailure {
+                error: error_body(
+                    "Runtime.ExitError",
+                    &format!("Runtime exited with error: {status}"),
+                ),
+                logs: instance.take_logs(),
+            });
+        }
+        instance.init_duration = Some(started.elapsed());
+        Ok(instance)
+    }
+
+    /// Hands `invocation` to the function and waits for its outcome, the timeout or its exit.
+    /// `Err` means the instance is gone (timed out or exited) and must not be used again.
+    pub(crate) async fn invoke(
+        &mut self,
+        invocation: Invocation,
+        timeout: Duration,
+    ) -> Result<Outcome, Outcome> {
+        let request_id = invocation.request_id.clone();
+        let (reply, outcome) = oneshot::channel();
+        *lock(&self.api.current) = Some((request_id.clone(), reply));
+        if self.api.sender.send(invocation).await.is_err() {
+            return Err(Outcome::Error(error_body(
+                "Runtime.Unknown",
+                "the instance's Runtime API stopped",
+            )));
+        }
+        tokio::select! {
+            outcome = outcome => outcome.map_err(|_| Outcome::Error(error_body("Runtime.Unknown", "the instance's Runtime API stopped"))),
+            status = self.child.wait() => {
+                let status = status.map_or_else(|error| error.to_string(), describe);
+                Err(Outcome::Error(error_body(
+                    "Runtime.ExitError",
+                    &format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
+                )))
+            }
+            () = tokio::time::sleep(timeout) => {
+                self.max_memory_mb();
+                let _ = self.child.start_kill();
+                let _ = self.child.wait().await;
+                Err(Outcome::Error(error_body(
+                    "Sandbox.Timedout",
+                    &format!("RequestId: {request_id} Error: Task timed out after {:.2} seconds", timeout.as_secs_f64()),
+                )))
+            }
+        }
+    }
+
+    /// The log lines written since the last call.
+    pub(crate) fn take_logs(&self) -> String {
+        std::mem::take(&mut *lock(&self.logs))
+    }
+
+    /// Adds a line of the emulator's own (START, END, REPORT) to the instance's log.
+    pub(crate) fn log(&self, line: &str) {
+        println!("{line}");
+        let mut logs = lock(&self.logs);
+        logs.push_str(line);
+        logs.push('\n');
+    }
+
+    /// The instance's peak resident memory so far, in MB (the last reading once it has ended).
+    pub(crate) fn max_memory_mb(&mut self) -> u64 {
+        let Some(pid) = self.child.id() else {
+            return self.peak_mb;
+        };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        self.peak_mb = self.peak_mb.max(kib.div_ceil(1024));
+        self.peak_mb
+    }
+
+    /// Stops the process; dropping the instance does the same.
+    pub(crate) async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        self.tasks.abort_all();
+    }
+}
+
+fn command(binary: &Path, launch: &Launch, api: SocketAddr) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .envs(&launch.environment)
+        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", &launch.function)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            launch.memory_mb.to_string(),
+        )
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", launch.function),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "$LATEST")
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("AWS_REGION", &launch.region)
+        .env("AWS_DEFAULT_REGION", &launch.region)
+        .env("_HANDLER", &launch.function)
+        .env("LAMBDA_TASK_ROOT", binary.parent().unwrap_or(binary))
+        .env("LAMBDA_RUNTIME_DIR", binary.parent().unwrap_or(binary))
+        .env("TZ", ":UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Prints the function's output as it comes, and keeps it for the invocation's log tail.
+async fn forward<R: tokio::io::AsyncRead + Unpin>(reader: BufReader<R>, logs: Arc<Mutex<String>>) {
+    let mut lines = reader.lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        println!("{line}");
+        let mut logs = lock(&logs);
+        logs.push_str(&line);
+        logs.push('\n');
+    }
+}
+
+fn describe(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => format!("signal {signal}"),
+        (None, None) => status.to_string(),
+    }
+}
+
+/// `{"errorType", "errorMessage"}`, as Lambda writes its own errors.
+pub(crate) fn error_body(error_type: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn serve(listener: TcpListener, api: Arc<Api>) {
+    let mut connections = JoinSet::new();
+    while let Ok((stream, _)) = listener.accept().await {
+        let _ = stream.set_nodelay(true);
+        let api = Arc::clone(&api);
+        connections.spawn(async move {
+            let service =
+                hyper::service::service_fn(move |request| answer(Arc::clone(&api), request));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+async fn answer(
+    api: Arc<Api>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let Some(route) = parts.uri.path().strip_prefix("/2018-06-01/runtime/") else {
+        return Ok(reply(
+            StatusCode::NOT_FOUND,
+            error_body("InvalidRequest", "unknown path"),
+        ));
+    };
+    let body = body
+        .collect()
+        .await
+        .map(|body| body.to_bytes())
+        .unwrap_or_default();
+    match (&parts.method, route) {
+        (&Method::GET, "invocation/next") => Ok(next(&api).await),
+        (&Method::POST, "init/error") => {
+            *lock(&api.init_error) = Some(body);
+            api.waiting.notify_waiters();
+            Ok(reply(
+                StatusCode::ACCEPTED,
+                Bytes::from_static(br#"{"status":"OK"}"#),
+            ))
+        }
+        (&Method::POST, route) => {
+            let Some((request_id, verb)) = route
+                .strip_prefix("invocation/")
+                .and_then(|rest| rest.rsplit_once('/'))
+            else {
+                return Ok(reply(
+                    StatusCode::NOT_FOUND,
+                    error_body("InvalidRequest", "unknown path"),
+                ));
+            };
+            let outcome = match verb {
+                "response" => Outcome::Response(body),
+                "error" => Outcome::Error(body),
+                _ => {
+                    return Ok(reply(
+                        StatusCode::NOT_FOUND,
+                        error_body("InvalidRequest", "unknown path"),
+                    ));
+                }
+            };
+            let mut current = lock(&api.current);
+            match current.take() {
+                Some((id, reply_to)) if id == request_id => {
+                    let _ = reply_to.send(outcome);
+                    Ok(reply(
+                        StatusCode::ACCEPTED,
+                        Bytes::from_static(br#"{"status":"OK"}"#),
+                    ))
+                }
+                other => {
+                    *current = other;
+                    Ok(reply(
+                        StatusCode::BAD_REQUEST,
+                        error_body("InvalidRequestID", "Invalid request ID"),
+                    ))
+                }
+            }
+        }
+        _ => Ok(reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            error_body("InvalidRequest", "method not allowed"),
+        )),
+    }
+}
+
+async fn next(api: &Api) -> Response<Full<Bytes>> {
+    *lock(&api.asked) = true;
+    api.waiting.notify_waiters();
+    let Some(invocation) = api.invocations.lock().await.recv().await else {
+        return reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_body("ServiceException", "the instance is stopping"),
+        );
+    };
+    let deadline_ms = invocation
+        .deadline
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let mut response = Response::builder()
+        .header("content-type", "application/json")
+        .header("lambda-runtime-aws-request-id", &invocation.request_id)
+        .header("lambda-runtime-deadline-ms", deadline_ms.to_string())
+        .header(
+            "lambda-runtime-invoked-function-arn",
+            &invocation.function_arn,
+        )
+        .header("lambda-runtime-trace-id", &invocation.trace_id);
+    if let Some(client_context) = &invocation.client_context {
+        response = response.header("lambda-runtime-client-context", client_context);
+    }
+    response
+        .body(Full::new(invocation.body))
+        .unwrap_or_else(|_| {
+            reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error_body("ServiceException", "invalid invocation header"),
+            )
+        })
+}
+
+fn reply(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response
+}

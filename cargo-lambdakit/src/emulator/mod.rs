@@ -1,0 +1,473 @@
+//! A local Lambda: the Invoke API on one port, and behind it, per function, a pool of
+//! instances that start on the first invocation (a cold start), stay warm, multiply under
+//! concurrent invocations up to the function's limit, and are replaced after a timeout or a
+//! crash, as on AWS.
+
+mod ids;
+mod instance;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use self::instance::{Instance, Invocation, Launch, Outcome};
+use crate::project::Function;
+
+/// The largest payload of a synchronous invocation (AWS "Lambda quotas").
+const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+/// The largest payload of an asynchronous invocation (AWS "Lambda quotas").
+const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
+/// How much of an invocation's log `X-Amz-Log-Type: Tail` returns (AWS Invoke API).
+const LOG_TAIL_BYTES: usize = 4 * 1024;
+/// The account id in the ARNs the emulator makes up.
+const ACCOUNT: &str = "123456789012";
+
+/// The functions the emulator runs, by name.
+#[derive(Debug)]
+pub struct Emulator {
+    pools: BTreeMap<String, Arc<Pool>>,
+}
+
+#[derive(Debug)]
+struct Pool {
+    function: Function,
+    binary: PathBuf,
+    launch: Launch,
+    arn: String,
+    idle: Mutex<Vec<Instance>>,
+    alive: AtomicUsize,
+}
+
+/// What an invocation came to.
+#[derive(Debug)]
+struct Invoked {
+    request_id: String,
+    outcome: Outcome,
+    logs: String,
+}
+
+impl Emulator {
+    /// An emulator for `functions`, each with its built binary.
+    pub fn new(
+        functions: Vec<(Function, PathBuf)>,
+        region: &str,
+        passed_environment: &BTreeMap<String, String>,
+    ) -> Self {
+        let pools = functions
+            .into_iter()
+            .map(|(function, binary)| {
+                let mut environment = passed_environment.clone();
+                environment.extend(function.environment.clone());
+                if let Some(format) = &function.log_format {
+                    environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.clone());
+                }
+                if let Some(level) = &function.log_level {
+                    environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.clone());
+                }
+                let launch = Launch {
+                    function: function.name.clone(),
+                    region: region.to_owned(),
+                    memory_mb: function.memory_mb,
+                    environment,
+                };
+                let arn = format!(
+                    "arn:aws:lambda:{region}:{ACCOUNT}:function:{}",
+                    function.name
+                );
+                let pool = Pool {
+                    function,
+                    binary,
+                    launch,
+                    arn,
+                    idle: Mutex::new(Vec::new()),
+                    alive: AtomicUsize::new(0),
+                };
+                (pool.function.name.clone(), Arc::new(pool))
+            })
+            .collect();
+        Self { pools }
+    }
+
+    /// The names of the functions served.
+    pub fn function_names(&self) -> impl Iterator<Item = &str> {
+        self.pools.keys().map(String::as_str)
+    }
+
+    /// Answers the Invoke API on `listener` until the future is dropped.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        let mut connections = JoinSet::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            let emulator = Arc::clone(&self);
+            connections.spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    Arc::clone(&emulator).answer(request)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+            while connections.try_join_next().is_some() {}
+        }
+    }
+
+    /// Stops every instance.
+    pub async fn shutdown(&self) {
+        for pool in self.pools.values() {
+            let idle = std::mem::take(&mut *lock(&pool.idle));
+            for instance in idle {
+                instance.stop().await;
+            }
+        }
+    }
+
+    async fn answer(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, Infallible> {
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path().to_owned();
+        let name = path
+            .strip_prefix("/2015-03-31/functions/")
+            .and_then(|rest| rest.strip_suffix("/invocations"))
+            .map(function_name);
+        let (Some(name), &Method::POST) = (name, &parts.method) else {
+            return Ok(aws_error(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                &format!(
+                    "{} {path} is not an operation of the local Lambda",
+                    parts.method
+                ),
+            ));
+        };
+        let Some(pool) = self.pools.get(&name).cloned() else {
+            return Ok(aws_error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFoundException",
+                &format!("Function not found: arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"),
+            ));
+        };
+        let payload = body
+            .collect()
+            .await
+            .map(|body| body.to_bytes())
+            .unwrap_or_default();
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let client_context =
+            match header("x-amz-client-context").map(|encoded| decode_client_context(&encoded)) {
+                Some(Ok(json)) => Some(json),
+                Some(Err(message)) => {
+                    return Ok(aws_error(
+                        StatusCode::BAD_REQUEST,
+                        "InvalidRequestContentException",
+                        &message,
+                    ));
+                }
+                None => None,
+            };
+        match header("x-amz-invocation-type")
+            .as_deref()
+            .unwrap_or("RequestResponse")
+        {
+            "RequestResponse" => {
+                if payload.len() > MAX_SYNC_PAYLOAD {
+                    return Ok(too_large(MAX_SYNC_PAYLOAD));
+                }
+                let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
+                Ok(match pool.invoke(payload, client_context).await {
+                    Ok(invoked) => respond(&invoked, tail),
+                    Err(rejection) => rejection,
+                })
+            }
+            "Event" => {
+                if payload.len() > MAX_ASYNC_PAYLOAD {
+                    return Ok(too_large(MAX_ASYNC_PAYLOAD));
+                }
+                // Run it after answering, as Lambda's queue would; its logs still show.
+                tokio::spawn(async move {
+                    let _ = pool.invoke(payload, client_context).await;
+                });
+                Ok(empty(StatusCode::ACCEPTED))
+            }
+            "DryRun" => Ok(empty(StatusCode::NO_CONTENT)),
+            other => Ok(aws_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                &format!(
+                    "X-Amz-Invocation-Type is `{other}`; expected RequestResponse, Event or DryRun"
+                ),
+            )),
+        }
+    }
+}
+
+impl Pool {
+    async fn invoke(
+        &self,
+        payload: Bytes,
+        client_context: Option<String>,
+    ) -> Result<Invoked, Response<Full<Bytes>>> {
+        let request_id = ids::request_id();
+        let idle = lock(&self.idle).pop();
+        let mut instance = match idle {
+            Some(instance) => instance,
+            None => {
+                if self.alive.fetch_add(1, Ordering::SeqCst) >= self.function.concurrency {
+                    self.alive.fetch_sub(1, Ordering::SeqCst);
+                    return Err(too_many_requests());
+                }
+                match Instance::start(&self.binary, &self.launch).await {
+                    Ok(instance) => instance,
+                    Err(failure) => {
+                        self.alive.fetch_sub(1, Ordering::SeqCst);
+                        let mut logs = failure.logs;
+                        let line = format!(
+                            "INIT_REPORT Status: error\tErrorType: {}",
+                            error_type(&failure.error)
+                        );
+                        println!("{line}");
+                        logs.push_str(&line);
+                        logs.push('\n');
+                        return Ok(Invoked {
+                            request_id,
+                            outcome: Outcome::Error(failure.error),
+                            logs,
+                        });
+                    }
+                }
+            }
+        };
+        let init_duration = instance.init_duration.take();
+        instance.log(&format!("START RequestId: {request_id} Version: $LATEST"));
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            body: payload,
+            deadline: SystemTime::now() + self.function.timeout,
+            function_arn: self.arn.clone(),
+            trace_id: ids::trace_id(),
+            client_context,
+        };
+        let started = Instant::now();
+        let result = instance.invoke(invocation, self.function.timeout).await;
+        let duration = started.elapsed();
+        // The function's last lines may still be in its pipes: give the readers a moment, so
+        // they come before END, as Lambda orders them.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let (outcome, healthy) = match result {
+            Ok(outcome) => (outcome, true),
+            Err(outcome) => (outcome, false),
+        };
+        // The instance timed out or crashed: Lambda writes why into the function's log.
+        if let (Outcome::Error(body), false) = (&outcome, healthy) {
+            let message = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|error| error["errorMessage"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            instance.log(&message);
+        }
+        instance.log(&format!("END RequestId: {request_id}"));
+        let max_memory_mb = instance.max_memory_mb();
+        instance.log(&report(
+            &request_id,
+            duration,
+            self.function.memory_mb,
+            max_memory_mb,
+            init_duration,
+        ));
+        let logs = instance.take_logs();
+        if healthy {
+            lock(&self.idle).push(instance);
+        } else {
+            instance.stop().await;
+            self.alive.fetch_sub(1, Ordering::SeqCst);
+        }
+        Ok(Invoked {
+            request_id,
+            outcome,
+            logs,
+        })
+    }
+}
+
+/// `REPORT RequestId: ... Duration: ... Billed Duration: ... Memory Size: ... Max Memory Used: ...`,
+/// with `Init Duration` after a cold start (AWS "Lambda function logs").
+fn report(
+    request_id: &str,
+    duration: Duration,
+    memory_mb: u32,
+    max_memory_mb: u64,
+    init: Option<Duration>,
+) -> String {
+    let millis = duration.as_secs_f64() * 1000.0;
+    let billed = (millis.ceil() as u64).max(1);
+    let mut line = format!(
+        "REPORT RequestId: {request_id}\tDuration: {millis:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {memory_mb} MB\tMax Memory Used: {max_memory_mb} MB"
+    );
+    if let Some(init) = init {
+        line.push_str(&format!(
+            "\tInit Duration: {:.2} ms",
+            init.as_secs_f64() * 1000.0
+        ));
+    }
+    line
+}
+
+fn respond(invoked: &Invoked, tail: bool) -> Response<Full<Bytes>> {
+    let (body, failed) = match &invoked.outcome {
+        Outcome::Response(body) => (body.clone(), false),
+        Outcome::Error(body) => (body.clone(), true),
+    };
+    let mut response = Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .header("x-amzn-requestid", &invoked.request_id)
+        .header("x-amz-executed-version", "$LATEST");
+    if failed {
+        response = response.header("x-amz-function-error", "Unhandled");
+    }
+    if tail {
+        let logs = invoked.logs.as_bytes();
+        let mut start = logs.len().saturating_sub(LOG_TAIL_BYTES);
+        while !invoked.logs.is_char_boundary(start) {
+            start += 1;
+        }
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&logs[start..]);
+        response = response.header("x-amz-log-result", encoded);
+    }
+    response.body(Full::new(body)).unwrap_or_else(|_| {
+        aws_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            "cannot build the response",
+        )
+    })
+}
+
+/// `name`, `name:qualifier` or a function ARN, to the name.
+fn function_name(identifier: &str) -> String {
+    let identifier = identifier
+        .rsplit_once(":function:")
+        .map_or(identifier, |(_, rest)| rest);
+    identifier
+        .split(':')
+        .next()
+        .unwrap_or(identifier)
+        .to_owned()
+}
+
+/// `X-Amz-Client-Context` is base64 JSON; the Runtime API passes the JSON on.
+fn decode_client_context(encoded: &str) -> Result<String, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| "X-Amz-Client-Context is not base64".to_owned())?;
+    let json = String::from_utf8(bytes)
+        .map_err(|_| "X-Amz-Client-Context is not UTF-8 JSON".to_owned())?;
+    serde_json::from_str::<serde_json::Value>(&json)
+        .map_err(|_| "X-Amz-Client-Context is not a JSON object".to_owned())?;
+    Ok(json)
+}
+
+fn error_type(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|error| error["errorType"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "Unknown".into())
+}
+
+/// An AWS API error: the type in `X-Amzn-ErrorType`, `{"Type", "message"}` in the body, the
+/// shape AWS SDKs read for the Lambda API (restJson1).
+fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({ "Type": "User", "message": message }).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers: &mut HeaderMap = response.headers_mut();
+    if let Ok(value) = error_type.parse() {
+        headers.insert("x-amzn-errortype", value);
+    }
+    if let Ok(value) = "application/json".parse() {
+        headers.insert("content-type", value);
+    }
+    response
+}
+
+fn too_large(limit: usize) -> Response<Full<Bytes>> {
+    aws_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestTooLargeException",
+        &format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+    )
+}
+
+fn too_many_requests() -> Response<Full<Bytes>> {
+    aws_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequestsException",
+        "Rate Exceeded.",
+    )
+}
+
+fn empty(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_come_from_names_qualified_names_and_arns() {
+        assert_eq!(function_name("orders"), "orders");
+        assert_eq!(function_name("orders:$LATEST"), "orders");
+        assert_eq!(
+            function_name("arn:aws:lambda:eu-west-1:123456789012:function:orders"),
+            "orders"
+        );
+        assert_eq!(
+            function_name("arn:aws:lambda:eu-west-1:123456789012:function:orders:live"),
+            "orders"
+        );
+    }
+
+    #[test]
+    fn reports_have_lambdas_fields() {
+        let line = report(
+            "id-1",
+            Duration::from_micros(1_234_567),
+            256,
+            31,
+            Some(Duration::from_millis(12)),
+        );
+        assert_eq!(
+            line,
+            "REPORT RequestId: id-1\tDuration: 1234.57 ms\tBilled Duration: 1235 ms\tMemory Size: 256 MB\tMax Memory Used: 31 MB\tInit Duration: 12.00 ms"
+        );
+        assert!(!report("id-2", Duration::ZERO, 128, 5, None).contains("Init Duration"));
+        assert!(report("id-2", Duration::ZERO, 128, 5, None).contains("Billed Duration: 1 ms"));
+    }
+}

@@ -1,0 +1,165 @@
+//! The mistakes a user can fix, each with one line of what is wrong and a hint of what to do.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// Exit codes, as scripts see them.
+pub mod exit_codes {
+    /// The command did what was asked.
+    pub const OK: u8 = 0;
+    /// The invoked function failed (`invoke`): its error was printed.
+    pub const FUNCTION_ERROR: u8 = 1;
+    /// A mistake in the command line, the project or its configuration.
+    pub const USAGE: u8 = 2;
+    /// `cargo build` failed; its output has been shown.
+    pub const BUILD_FAILED: u8 = 3;
+    /// Something outside the project failed: a port, a process, the local emulator.
+    pub const ENVIRONMENT: u8 = 4;
+}
+
+/// What went wrong, in terms the user can act on.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CliError {
+    /// `cargo metadata` could not describe the project.
+    Metadata {
+        /// Cargo's own words.
+        message: String,
+    },
+    /// No binary target of that name, or none at all.
+    NoFunction {
+        /// The name asked for.
+        wanted: Option<String>,
+        /// The functions there are.
+        available: Vec<String>,
+    },
+    /// A setting or option is wrong.
+    Config {
+        /// Where: the setting's path or the option.
+        key: String,
+        /// What is wrong and what is allowed.
+        problem: String,
+    },
+    /// `cargo build` failed; its output has been shown.
+    CargoFailed {
+        /// How it ended.
+        status: String,
+    },
+    /// The local emulator could not listen.
+    Bind {
+        /// The address asked for.
+        address: String,
+        /// Why not.
+        message: String,
+    },
+    /// A request to the local emulator failed.
+    Emulator {
+        /// What happened.
+        message: String,
+    },
+    /// The local Lambda refused the invocation.
+    Rejected {
+        /// The AWS error type, such as `ResourceNotFoundException`.
+        error_type: String,
+        /// Its message.
+        message: String,
+    },
+    /// Reading a payload failed.
+    Payload {
+        /// Where it was read from.
+        source: String,
+        /// Why it failed.
+        message: String,
+    },
+}
+
+impl CliError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Metadata { .. } => {
+                Some("run it inside a cargo project, or pass `--manifest-path`".into())
+            }
+            Self::NoFunction { available, .. } if available.is_empty() => Some(
+                "a function is a binary target: add `src/main.rs` with a `#[lambda_kit::handler]`"
+                    .into(),
+            ),
+            Self::NoFunction { available, .. } => {
+                Some(format!("the functions here are: {}", available.join(", ")))
+            }
+            Self::Config { .. } => {
+                Some("fix it in `[package.metadata.lambdakit]` of Cargo.toml".into())
+            }
+            Self::CargoFailed { .. } => None,
+            Self::Bind { .. } => Some("choose another port with `--port`".into()),
+            Self::Emulator { .. } => Some(
+                "start the local emulator with `cargo lambdakit serve`, or pass `--endpoint`"
+                    .into(),
+            ),
+            Self::Rejected { error_type, .. } if error_type == "ResourceNotFoundException" => {
+                Some("`serve` lists the functions it runs when it starts".into())
+            }
+            Self::Rejected { error_type, .. } if error_type == "TooManyRequestsException" => Some(
+                "every instance is busy: raise `concurrency` in `[package.metadata.lambdakit]`"
+                    .into(),
+            ),
+            Self::Rejected { .. } => None,
+            Self::Payload { .. } => {
+                Some("pass the event as `--data JSON`, `--data-file PATH` or on stdin".into())
+            }
+        }
+    }
+
+    /// The process's exit code for it.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::CargoFailed { .. } => exit_codes::BUILD_FAILED,
+            Self::Bind { .. } | Self::Emulator { .. } | Self::Rejected { .. } => {
+                exit_codes::ENVIRONMENT
+            }
+            _ => exit_codes::USAGE,
+        }
+    }
+
+    /// Prints `error:` and `hint:` to stderr and returns the exit code.
+    pub fn report(&self) -> ExitCode {
+        eprintln!("error: {self}");
+        if let Some(hint) = self.hint() {
+            eprintln!("hint: {hint}");
+        }
+        ExitCode::from(self.exit_code())
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Metadata { message } => write!(
+                f,
+                "cannot read the project with `cargo metadata`: {message}"
+            ),
+            Self::NoFunction {
+                wanted: Some(name), ..
+            } => write!(f, "there is no function `{name}`"),
+            Self::NoFunction { wanted: None, .. } => {
+                f.write_str("this project has no function (binary target)")
+            }
+            Self::Config { key, problem } => write!(f, "`{key}` {problem}"),
+            Self::CargoFailed { status } => write!(f, "`cargo build` failed ({status})"),
+            Self::Bind { address, message } => write!(f, "cannot listen on `{address}`: {message}"),
+            Self::Emulator { message } => write!(f, "the local Lambda did not answer: {message}"),
+            Self::Rejected {
+                error_type,
+                message,
+            } => write!(
+                f,
+                "the local Lambda refused the invocation: {error_type}: {message}"
+            ),
+            Self::Payload { source, message } => {
+                write!(f, "cannot read the payload from {source}: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CliError {}

@@ -1,0 +1,354 @@
+//! The project's functions: its binary targets, as `cargo metadata` lists them, with the
+//! settings of `[package.metadata.lambdakit]`, and their host build.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::cli::ProjectArgs;
+use crate::error::CliError;
+
+/// One Lambda function: a binary target and its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Function {
+    /// The binary target's name, which is the function's name.
+    pub name: String,
+    /// The package it is in.
+    pub package: String,
+    /// Memory in MB (128 to 10240), `memory` in the metadata.
+    pub memory_mb: u32,
+    /// Timeout (1 to 900 s), `timeout` in the metadata.
+    pub timeout: Duration,
+    /// Environment variables, `environment` in the metadata.
+    pub environment: BTreeMap<String, String>,
+    /// Instances that may run at once, `concurrency` in the metadata (local default 10).
+    pub concurrency: usize,
+    /// `Text` or `JSON`, `log_format`.
+    pub log_format: Option<String>,
+    /// `AWS_LAMBDA_LOG_LEVEL`, `log_level`.
+    pub log_level: Option<String>,
+}
+
+/// The project as `cargo metadata` describes it.
+#[derive(Debug)]
+pub struct Project {
+    /// Every function, in package and target order.
+    pub functions: Vec<Function>,
+    /// Where cargo puts what it builds.
+    pub target_dir: PathBuf,
+    manifest_path: Option<PathBuf>,
+}
+
+const KEYS: [&str; 7] = [
+    "memory",
+    "timeout",
+    "environment",
+    "concurrency",
+    "log_format",
+    "log_level",
+    "functions",
+];
+
+impl Project {
+    /// Reads the project (and, with `--package`, only that package's functions).
+    ///
+    /// # Errors
+    ///
+    /// When `cargo metadata` fails, the package is unknown, or a setting is invalid.
+    pub fn load(args: &ProjectArgs) -> Result<Self, CliError> {
+        let mut command = Command::new(cargo());
+        command.args(["metadata", "--format-version", "1", "--no-deps", "--locked"]);
+        if let Some(path) = &args.manifest_path {
+            command.arg("--manifest-path").arg(path);
+        }
+        let output = command.output().map_err(|error| CliError::Metadata {
+            message: error.to_string(),
+        })?;
+        if !output.status.success() {
+            let message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+            return Err(CliError::Metadata { message });
+        }
+        let metadata: Value =
+            serde_json::from_slice(&output.stdout).map_err(|error| CliError::Metadata {
+                message: error.to_string(),
+            })?;
+        let target_dir = PathBuf::from(metadata["target_directory"].as_str().unwrap_or("target"));
+        let members: Vec<&Value> = metadata["packages"]
+            .as_array()
+            .map(|packages| packages.iter().collect())
+            .unwrap_or_default();
+        let known = |wanted: &str| members.iter().any(|package| package["name"] == wanted);
+        if let Some(wanted) = args.package.as_deref().filter(|wanted| !known(wanted)) {
+            let available: Vec<String> = members
+                .iter()
+                .filter_map(|package| package["name"].as_str().map(str::to_owned))
+                .collect();
+            return Err(CliError::Config {
+                key: "--package".into(),
+                problem: format!(
+                    "names `{wanted}`, which is not a package here (packages: {})",
+                    join(&available)
+                ),
+            });
+        }
+        let mut functions = Vec::new();
+        for package in members {
+            let name = package["name"].as_str().unwrap_or_default();
+            if args.package.as_deref().is_some_and(|wanted| wanted != name) {
+                continue;
+            }
+            let settings = &package["metadata"]["lambdakit"];
+            let package_defaults = settings_of(settings, "package.metadata.lambdakit", true)?;
+            for target in package["targets"].as_array().into_iter().flatten() {
+                let is_bin = target["kind"]
+                    .as_array()
+                    .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bin"));
+                let Some(bin) = target["name"].as_str().filter(|_| is_bin) else {
+                    continue;
+                };
+                let overrides = &settings["functions"][bin];
+                let own = settings_of(
+                    overrides,
+                    &format!("package.metadata.lambdakit.functions.{bin}"),
+                    false,
+                )?;
+                functions.push(own.apply(package_defaults.apply(Function::defaults(bin, name))));
+            }
+        }
+        Ok(Self {
+            functions,
+            target_dir,
+            manifest_path: args.manifest_path.clone(),
+        })
+    }
+
+    /// The function named `name`, or the only one when `name` is `None`.
+    ///
+    /// # Errors
+    ///
+    /// When there is no such function, or several and none was named.
+    pub fn select(&self, name: Option<&str>) -> Result<Vec<&Function>, CliError> {
+        let available = || {
+            self.functions
+                .iter()
+                .map(|function| function.name.clone())
+                .collect()
+        };
+        match name {
+            Some(name) => match self.functions.iter().find(|function| function.name == name) {
+                Some(function) => Ok(vec![function]),
+                None => Err(CliError::NoFunction {
+                    wanted: Some(name.to_owned()),
+                    available: available(),
+                }),
+            },
+            None if self.functions.is_empty() => Err(CliError::NoFunction {
+                wanted: None,
+                available: available(),
+            }),
+            None => Ok(self.functions.iter().collect()),
+        }
+    }
+
+    /// Builds `functions` for this machine, showing cargo's progress, and returns each binary.
+    ///
+    /// # Errors
+    ///
+    /// When `cargo build` fails.
+    pub fn build_host(
+        &self,
+        functions: &[&Function],
+        release: bool,
+    ) -> Result<Vec<PathBuf>, CliError> {
+        let mut command = Command::new(cargo());
+        command.args(["build", "--locked"]);
+        if let Some(path) = &self.manifest_path {
+            command.arg("--manifest-path").arg(path);
+        }
+        if release {
+            command.arg("--release");
+        }
+        for function in functions {
+            command.args(["-p", &function.package, "--bin", &function.name]);
+        }
+        let status = command.status().map_err(|error| CliError::CargoFailed {
+            status: error.to_string(),
+        })?;
+        if !status.success() {
+            return Err(CliError::CargoFailed {
+                status: status.to_string(),
+            });
+        }
+        let profile = if release { "release" } else { "debug" };
+        Ok(functions
+            .iter()
+            .map(|function| self.target_dir.join(profile).join(&function.name))
+            .collect())
+    }
+}
+
+impl Function {
+    fn defaults(name: &str, package: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            package: package.to_owned(),
+            memory_mb: 128,
+            timeout: Duration::from_secs(3),
+            environment: BTreeMap::new(),
+            concurrency: 10,
+            log_format: None,
+            log_level: None,
+        }
+    }
+}
+
+/// Settings read from one table; `None` leaves the value as it was.
+#[derive(Default)]
+struct Settings {
+    memory_mb: Option<u32>,
+    timeout: Option<Duration>,
+    environment: BTreeMap<String, String>,
+    concurrency: Option<usize>,
+    log_format: Option<String>,
+    log_level: Option<String>,
+}
+
+impl Settings {
+    fn apply(&self, mut function: Function) -> Function {
+        if let Some(memory) = self.memory_mb {
+            function.memory_mb = memory;
+        }
+        if let Some(timeout) = self.timeout {
+            function.timeout = timeout;
+        }
+        function.environment.extend(self.environment.clone());
+        if let Some(concurrency) = self.concurrency {
+            function.concurrency = concurrency;
+        }
+        if self.log_format.is_some() {
+            function.log_format.clone_from(&self.log_format);
+        }
+        if self.log_level.is_some() {
+            function.log_level.clone_from(&self.log_level);
+        }
+        function
+    }
+}
+
+fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings, CliError> {
+    let mut settings = Settings::default();
+    let Some(table) = table.as_object() else {
+        if table.is_null() {
+            return Ok(settings);
+        }
+        return Err(CliError::Config {
+            key: at.to_owned(),
+            problem: "must be a table".into(),
+        });
+    };
+    for (key, value) in table {
+        let name = format!("{at}.{key}");
+        let invalid = |problem: &str| CliError::Config {
+            key: name.clone(),
+            problem: problem.to_owned(),
+        };
+        match key.as_str() {
+            "memory" => {
+                let memory = value.as_u64().filter(|mb| (128..=10_240).contains(mb));
+                settings.memory_mb = Some(
+                    memory.ok_or_else(|| invalid("must be a number of MB from 128 to 10240"))?
+                        as u32,
+                );
+            }
+            "timeout" => {
+                let seconds = value.as_u64().filter(|seconds| (1..=900).contains(seconds));
+                settings.timeout =
+                    Some(Duration::from_secs(seconds.ok_or_else(|| {
+                        invalid("must be a number of seconds from 1 to 900")
+                    })?));
+            }
+            "concurrency" => {
+                let instances = value.as_u64().filter(|n| (1..=1000).contains(n));
+                settings.concurrency = Some(
+                    instances
+                        .ok_or_else(|| invalid("must be a number of instances from 1 to 1000"))?
+                        as usize,
+                );
+            }
+            "environment" => {
+                let variables = value
+                    .as_object()
+                    .ok_or_else(|| invalid("must be a table of strings"))?;
+                for (variable, value) in variables {
+                    let value = value.as_str().ok_or_else(|| CliError::Config {
+                        key: format!("{name}.{variable}"),
+                        problem: "must be a string".into(),
+                    })?;
+                    settings
+                        .environment
+                        .insert(variable.clone(), value.to_owned());
+                }
+            }
+            "log_format" => {
+                let format = value
+                    .as_str()
+                    .filter(|format| ["Text", "JSON"].contains(format));
+                settings.log_format = Some(
+                    format
+                        .ok_or_else(|| invalid("must be `Text` or `JSON`"))?
+                        .to_owned(),
+                );
+            }
+            "log_level" => {
+                let levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+                let level = value.as_str().filter(|level| levels.contains(level));
+                settings.log_level = Some(
+                    level
+                        .ok_or_else(|| {
+                            invalid("must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL")
+                        })?
+                        .to_owned(),
+                );
+            }
+            "functions" if package_level => {}
+            _ => {
+                let valid = if package_level {
+                    &KEYS[..]
+                } else {
+                    &KEYS[..KEYS.len() - 1]
+                };
+                return Err(CliError::Config {
+                    key: name,
+                    problem: format!(
+                        "is not a setting; the settings are {}",
+                        join(
+                            &valid
+                                .iter()
+                                .map(|key| (*key).to_owned())
+                                .collect::<Vec<_>>()
+                        )
+                    ),
+                });
+            }
+        }
+    }
+    Ok(settings)
+}
+
+fn join(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The cargo that runs us (cargo sets `CARGO` for its subcommands), else `cargo` on PATH.
+pub(crate) fn cargo() -> PathBuf {
+    #[allow(clippy::disallowed_methods)] // The CLI reads cargo's variable, not a Lambda's.
+    let cargo = std::env::var_os("CARGO");
+    cargo.map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}

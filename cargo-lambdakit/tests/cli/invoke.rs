@@ -1,0 +1,113 @@
+//! `cargo lambdakit invoke` against a running `serve`.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::support::{Serve, lambdakit};
+
+#[test]
+fn invoke_prints_the_answer_and_the_log_tail_and_sets_the_exit_code() {
+    let serve = Serve::start("test-functions");
+    let endpoint = serve.endpoint();
+
+    let ok = lambdakit()
+        .args([
+            "invoke",
+            "behave",
+            "--endpoint",
+            &endpoint,
+            "--data",
+            r#"{"print":"from the cli"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{ok:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(answer["greeting"], "hello from the config");
+    let logs = String::from_utf8_lossy(&ok.stderr);
+    assert!(
+        logs.contains("\tfrom the cli") && logs.contains("REPORT RequestId: "),
+        "{logs}"
+    );
+
+    let failed = lambdakit()
+        .args([
+            "invoke",
+            "behave",
+            "--endpoint",
+            &endpoint,
+            "--data",
+            r#"{"fail":"bad"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&failed.stdout).trim(),
+        r#"{"errorType":"AskedToFail","errorMessage":"bad"}"#
+    );
+
+    let mut piped = lambdakit()
+        .args(["invoke", "behave", "--endpoint", &endpoint])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    piped
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"print":"from stdin"}"#)
+        .unwrap();
+    let piped = piped.wait_with_output().unwrap();
+    assert!(piped.status.success());
+
+    let missing = lambdakit()
+        .args(["invoke", "nope", "--endpoint", &endpoint, "--data", "{}"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: the local Lambda refused the invocation: ResourceNotFoundException"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: `serve` lists the functions it runs"),
+        "{stderr}"
+    );
+
+    let not_json = lambdakit()
+        .args([
+            "invoke",
+            "behave",
+            "--endpoint",
+            &endpoint,
+            "--data",
+            "{oops",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(not_json.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&not_json.stderr).contains("it is not JSON"));
+}
+
+#[test]
+fn invoke_without_a_local_lambda_says_how_to_start_one() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let output = lambdakit()
+        .args(["invoke", "behave", "--endpoint", &endpoint, "--data", "{}"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot connect to"), "{stderr}");
+    assert!(
+        stderr.contains("hint: start the local emulator with `cargo lambdakit serve`"),
+        "{stderr}"
+    );
+}

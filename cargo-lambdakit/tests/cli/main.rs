@@ -1,0 +1,9 @@
+//! `cargo lambdakit` as its users run it: the built binary, against real function binaries.
+
+// Helpers outside `#[test]` fns unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
+mod help;
+mod invoke;
+mod serve;
+mod support;

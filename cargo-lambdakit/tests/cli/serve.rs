@@ -1,0 +1,250 @@
+//! The local Lambda: the Invoke API in front, real function binaries behind it.
+
+use base64::Engine as _;
+use serde_json::json;
+
+use crate::support::{Serve, invoke};
+
+#[test]
+fn invocations_answer_as_lambda_does() {
+    let serve = Serve::start("test-functions");
+    let address = serve.address;
+
+    // A cold start, then a warm one on the same instance.
+    let first = invoke(
+        address,
+        "behave",
+        &[("X-Amz-Log-Type", "Tail")],
+        br#"{"print":"hello logs"}"#,
+    );
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("X-Amz-Executed-Version"), Some("$LATEST"));
+    assert_eq!(first.header("X-Amz-Function-Error"), None);
+    let seen = first.json();
+    assert_eq!(seen["greeting"], "hello from the config");
+    assert_eq!(seen["handler"], "behave");
+    assert_eq!(seen["memory"], 256);
+    assert_eq!(
+        seen["arn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:behave"
+    );
+    assert!(
+        seen["trace"].as_str().unwrap().starts_with("Root=1-"),
+        "{seen}"
+    );
+    let remaining = seen["remainingMs"].as_u64().unwrap();
+    assert!(
+        (1..=1000).contains(&remaining),
+        "{remaining} ms left of a 1 s timeout"
+    );
+    let request_id = seen["requestId"].as_str().unwrap().to_owned();
+    assert_eq!(first.header("x-amzn-RequestId"), Some(request_id.as_str()));
+
+    let tail = base64::engine::general_purpose::STANDARD
+        .decode(first.header("X-Amz-Log-Result").unwrap())
+        .unwrap();
+    let tail = String::from_utf8(tail).unwrap();
+    let lines: Vec<&str> = tail.lines().collect();
+    let start = lines
+        .iter()
+        .position(|line| *line == format!("START RequestId: {request_id} Version: $LATEST"))
+        .unwrap();
+    let logged = lines
+        .iter()
+        .position(|line| line.ends_with(&format!("{request_id}\thello logs")))
+        .unwrap();
+    let end = lines
+        .iter()
+        .position(|line| *line == format!("END RequestId: {request_id}"))
+        .unwrap();
+    let report = lines
+        .iter()
+        .position(|line| line.starts_with(&format!("REPORT RequestId: {request_id}\tDuration: ")))
+        .unwrap();
+    assert!(start < logged && logged < end && end < report, "{tail}");
+    for field in [
+        "\tBilled Duration: ",
+        "\tMemory Size: 256 MB\t",
+        "\tMax Memory Used: ",
+        "\tInit Duration: ",
+    ] {
+        assert!(lines[report].contains(field), "{}", lines[report]);
+    }
+
+    let second = invoke(address, "behave", &[("X-Amz-Log-Type", "Tail")], b"{}");
+    assert_eq!(
+        second.json()["pid"],
+        seen["pid"],
+        "the warm instance serves again"
+    );
+    let tail = base64::engine::general_purpose::STANDARD
+        .decode(second.header("X-Amz-Log-Result").unwrap())
+        .unwrap();
+    assert!(!String::from_utf8(tail).unwrap().contains("Init Duration"));
+
+    assert!(
+        serve
+            .output()
+            .iter()
+            .any(|line| line.ends_with("\thello logs")),
+        "{:?}",
+        serve.output()
+    );
+}
+
+#[test]
+fn function_errors_timeouts_and_crashes_are_reported_like_lambda() {
+    let serve = Serve::start("test-functions");
+    let address = serve.address;
+
+    let failed = invoke(address, "behave", &[], br#"{"fail":"not today"}"#);
+    assert_eq!(failed.status, 200);
+    assert_eq!(failed.header("X-Amz-Function-Error"), Some("Unhandled"));
+    assert_eq!(
+        failed.json(),
+        json!({"errorType": "AskedToFail", "errorMessage": "not today"})
+    );
+
+    let warm_pid = invoke(address, "behave", &[], b"{}").json()["pid"].clone();
+    let timed_out = invoke(address, "behave", &[], br#"{"sleep_ms": 3000}"#);
+    assert_eq!(timed_out.header("X-Amz-Function-Error"), Some("Unhandled"));
+    let error = timed_out.json();
+    assert_eq!(error["errorType"], "Sandbox.Timedout");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Task timed out after 1.00 seconds"),
+        "{error}"
+    );
+    let after_timeout = invoke(address, "behave", &[], b"{}").json()["pid"].clone();
+    assert_ne!(after_timeout, warm_pid, "a timed-out instance is replaced");
+
+    let crashed = invoke(address, "behave", &[], br#"{"exit": 3}"#);
+    let error = crashed.json();
+    assert_eq!(error["errorType"], "Runtime.ExitError");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Runtime exited with error: exit status 3"),
+        "{error}"
+    );
+    let after_crash = invoke(address, "behave", &[], b"{}");
+    assert_eq!(after_crash.status, 200);
+    assert_ne!(after_crash.json()["pid"], after_timeout);
+
+    let init = invoke(address, "broken-setup", &[], b"{}");
+    assert_eq!(init.header("X-Amz-Function-Error"), Some("Unhandled"));
+    assert_eq!(
+        init.json(),
+        json!({"errorType": "MissingTable", "errorMessage": "TABLE_NAME is not set"})
+    );
+}
+
+#[test]
+fn the_invoke_api_answers_invocation_types_and_refusals() {
+    let serve = Serve::start("test-functions");
+    let address = serve.address;
+
+    let dry = invoke(
+        address,
+        "behave",
+        &[("X-Amz-Invocation-Type", "DryRun")],
+        b"{}",
+    );
+    assert_eq!(dry.status, 204);
+
+    let queued = invoke(
+        address,
+        "behave",
+        &[("X-Amz-Invocation-Type", "Event")],
+        br#"{"print":"queued run"}"#,
+    );
+    assert_eq!(queued.status, 202);
+    let ran = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        serve
+            .output()
+            .iter()
+            .any(|line| line.ends_with("\tqueued run"))
+    });
+    assert!(ran, "the queued invocation never ran: {:?}", serve.output());
+
+    let missing = invoke(address, "nope", &[], b"{}");
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.header("X-Amzn-ErrorType"),
+        Some("ResourceNotFoundException")
+    );
+    assert!(
+        missing.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("function:nope")
+    );
+
+    let by_arn = invoke(
+        address,
+        "arn:aws:lambda:us-east-1:123456789012:function:behave",
+        &[],
+        b"{}",
+    );
+    assert_eq!(by_arn.status, 200);
+
+    let huge = vec![b' '; 6 * 1024 * 1024 + 1];
+    let too_large = invoke(address, "behave", &[], &huge);
+    assert_eq!(too_large.status, 413);
+    assert_eq!(
+        too_large.header("X-Amzn-ErrorType"),
+        Some("RequestTooLargeException")
+    );
+    let queued_too_large = invoke(
+        address,
+        "behave",
+        &[("X-Amz-Invocation-Type", "Event")],
+        &vec![b' '; 256 * 1024 + 1],
+    );
+    assert_eq!(queued_too_large.status, 413);
+
+    let context = base64::engine::general_purpose::STANDARD.encode(br#"{"custom":{"cart":"3"}}"#);
+    let with_context = invoke(
+        address,
+        "behave",
+        &[("X-Amz-Client-Context", &context)],
+        b"{}",
+    );
+    assert_eq!(with_context.json()["client"], json!({"cart": "3"}));
+}
+
+#[test]
+fn concurrent_invocations_start_instances_up_to_the_limit() {
+    let serve = Serve::start("test-functions");
+    let address = serve.address;
+    // `concurrency = 2`: two slow invocations take both instances, a third is refused.
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || invoke(address, "behave", &[], br#"{"sleep_ms": 900}"#))
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let refused = invoke(address, "behave", &[], b"{}");
+    let pids: Vec<_> = slow
+        .into_iter()
+        .map(|thread| thread.join().unwrap().json()["pid"].clone())
+        .collect();
+    assert_ne!(
+        pids[0], pids[1],
+        "each concurrent invocation has an instance of its own"
+    );
+    assert_eq!(
+        refused.status,
+        429,
+        "{:?}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert_eq!(
+        refused.header("X-Amzn-ErrorType"),
+        Some("TooManyRequestsException")
+    );
+}

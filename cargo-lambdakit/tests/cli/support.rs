@@ -1,0 +1,155 @@
+//! A `cargo lambdakit serve` of `tests/functions` for a test, and a raw HTTP client for it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub(crate) fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub(crate) fn lambdakit() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cargo-lambdakit"));
+    command.arg("lambdakit");
+    command
+}
+
+/// A running `serve`, stopped when dropped.
+pub(crate) struct Serve {
+    child: Child,
+    pub(crate) address: SocketAddr,
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Serve {
+    /// Serves the functions of `package` on a free port.
+    pub(crate) fn start(package: &str) -> Self {
+        let mut child = lambdakit()
+            .arg("serve")
+            .arg("--manifest-path")
+            .arg(workspace().join("Cargo.toml"))
+            .args(["-p", package, "--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let (address_tx, address_rx) = mpsc::channel();
+        let lines = BufReader::new(child.stdout.take().unwrap());
+        let collected = Arc::clone(&output);
+        // Reads the output for as long as `serve` runs, so its pipe never fills.
+        std::thread::spawn(move || {
+            for line in lines.lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("lambdakit: serving ") {
+                    let address = rest
+                        .rsplit_once("http://")
+                        .map(|(_, address)| address.to_owned());
+                    let _ = address_tx.send(address);
+                }
+                collected.lock().unwrap().push(line);
+            }
+        });
+        // The first run builds the functions.
+        let address = address_rx
+            .recv_timeout(Duration::from_secs(300))
+            .unwrap()
+            .unwrap();
+        Self {
+            child,
+            address: address.parse().unwrap(),
+            output,
+        }
+    }
+
+    /// What `serve` printed so far.
+    pub(crate) fn output(&self) -> Vec<String> {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// `--endpoint` for `invoke`.
+    pub(crate) fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response as a raw HTTP client reads it.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Answer {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// `POST /2015-03-31/functions/{name}/invocations`, as an AWS SDK sends it.
+pub(crate) fn invoke(
+    address: SocketAddr,
+    name: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut request = format!(
+        "POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (header, value) in headers {
+        request.push_str(&format!("{header}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let head_end = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap();
+    let head = String::from_utf8(raw[..head_end].to_vec()).unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: raw[head_end + 4..].to_vec(),
+    }
+}
