@@ -183,24 +183,36 @@ impl Emulator {
                 }
                 None => None,
             };
-        match header("x-amz-invocation-type")
-            .as_deref()
-            .unwrap_or("RequestResponse")
-        {
-            "RequestResponse" => {
-                if payload.len() > MAX_SYNC_PAYLOAD {
-                    return Ok(too_large(MAX_SYNC_PAYLOAD));
-                }
-                let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
-                Ok(match pool.invoke(payload, client_context).await {
-                    Ok(invoked) => respond(&invoked, tail),
-                    Err(rejection) => rejection,
-                })
+        let invocation_type =
+            header("x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
+        let limit = match invocation_type.as_str() {
+            "RequestResponse" | "DryRun" => MAX_SYNC_PAYLOAD,
+            "Event" => MAX_ASYNC_PAYLOAD,
+            other => {
+                return Ok(aws_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidParameterValueException",
+                    &format!(
+                        "X-Amz-Invocation-Type is `{other}`; expected RequestResponse, Event or DryRun"
+                    ),
+                ));
             }
+        };
+        if payload.len() > limit {
+            return Ok(too_large(limit));
+        }
+        // Lambda takes only JSON payloads (or none).
+        if !payload.is_empty()
+            && let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload)
+        {
+            return Ok(aws_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                &format!("Could not parse request body into json: {error}"),
+            ));
+        }
+        match invocation_type.as_str() {
             "Event" => {
-                if payload.len() > MAX_ASYNC_PAYLOAD {
-                    return Ok(too_large(MAX_ASYNC_PAYLOAD));
-                }
                 // Run it after answering, as Lambda's queue would; its logs still show.
                 tokio::spawn(async move {
                     let _ = pool.invoke(payload, client_context).await;
@@ -208,13 +220,13 @@ impl Emulator {
                 Ok(empty(StatusCode::ACCEPTED))
             }
             "DryRun" => Ok(empty(StatusCode::NO_CONTENT)),
-            other => Ok(aws_error(
-                StatusCode::BAD_REQUEST,
-                "InvalidParameterValueException",
-                &format!(
-                    "X-Amz-Invocation-Type is `{other}`; expected RequestResponse, Event or DryRun"
-                ),
-            )),
+            _ => {
+                let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
+                Ok(match pool.invoke(payload, client_context).await {
+                    Ok(invoked) => respond(&invoked, tail),
+                    Err(rejection) => rejection,
+                })
+            }
         }
     }
 }

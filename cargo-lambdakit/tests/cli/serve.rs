@@ -192,6 +192,13 @@ fn the_invoke_api_answers_invocation_types_and_refusals() {
     );
     assert_eq!(by_arn.status, 200);
 
+    let not_json = invoke(address, "behave", &[], b"{oops");
+    assert_eq!(not_json.status, 400);
+    assert_eq!(
+        not_json.header("X-Amzn-ErrorType"),
+        Some("InvalidRequestContentException")
+    );
+
     let huge = vec![b' '; 6 * 1024 * 1024 + 1];
     let too_large = invoke(address, "behave", &[], &huge);
     assert_eq!(too_large.status, 413);
@@ -247,4 +254,30 @@ fn concurrent_invocations_start_instances_up_to_the_limit() {
         refused.header("X-Amzn-ErrorType"),
         Some("TooManyRequestsException")
     );
+}
+
+#[test]
+fn functions_on_the_official_runtime_run_unmodified() {
+    // Conformance: a function built on `lambda_runtime` (the benchmark's echo subject).
+    let serve = Serve::start("bench-lambda-runtime-echo");
+    let event = json!({"id": "e-1", "items": [1, 2, 3]});
+    let answer = invoke(
+        serve.address,
+        "bench-lambda-runtime-echo",
+        &[("X-Amz-Log-Type", "Tail")],
+        event.to_string().as_bytes(),
+    );
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("X-Amz-Function-Error"), None);
+    assert_eq!(answer.json(), event);
+    let tail = base64::engine::general_purpose::STANDARD
+        .decode(answer.header("X-Amz-Log-Result").unwrap())
+        .unwrap();
+    assert!(
+        String::from_utf8(tail)
+            .unwrap()
+            .contains("\tInit Duration: ")
+    );
+    let again = invoke(serve.address, "bench-lambda-runtime-echo", &[], b"[true]");
+    assert_eq!(again.json(), json!([true]));
 }
