@@ -5,6 +5,7 @@
 
 mod ids;
 mod instance;
+mod url;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -138,6 +139,14 @@ impl Emulator {
     ) -> Result<Response<Full<Bytes>>, Infallible> {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path().to_owned();
+        if let Some(rest) = path.strip_prefix("/lambda-url/") {
+            let (name, below) = rest
+                .split_once('/')
+                .map_or((rest, String::from("/")), |(name, below)| {
+                    (name, format!("/{below}"))
+                });
+            return Ok(self.function_url(name, &parts, &below, body).await);
+        }
         let name = path
             .strip_prefix("/2015-03-31/functions/")
             .and_then(|rest| rest.strip_suffix("/invocations"))
@@ -227,6 +236,35 @@ impl Emulator {
                     Err(rejection) => rejection,
                 })
             }
+        }
+    }
+}
+
+impl Emulator {
+    /// A request to a function's URL, `/lambda-url/{name}/{path}`.
+    async fn function_url(
+        &self,
+        name: &str,
+        parts: &http::request::Parts,
+        path: &str,
+        body: Incoming,
+    ) -> Response<Full<Bytes>> {
+        let Some(pool) = self.pools.get(name) else {
+            return aws_error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFoundException",
+                &format!("no function `{name}` has a URL here"),
+            );
+        };
+        let body = body
+            .collect()
+            .await
+            .map(|body| body.to_bytes())
+            .unwrap_or_default();
+        let event = url::event(parts, path, &body, &ids::request_id(), ACCOUNT);
+        match pool.invoke(Bytes::from(event.to_string()), None).await {
+            Ok(invoked) => url::response(&invoked.outcome),
+            Err(rejection) => rejection,
         }
     }
 }

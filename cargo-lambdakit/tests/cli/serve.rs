@@ -281,3 +281,89 @@ fn functions_on_the_official_runtime_run_unmodified() {
     let again = invoke(serve.address, "bench-lambda-runtime-echo", &[], b"[true]");
     assert_eq!(again.json(), json!([true]));
 }
+
+#[test]
+fn function_urls_turn_http_requests_into_url_events_and_back() {
+    use std::io::{Read, Write};
+    let serve = Serve::start("test-functions");
+    let request = |raw: &[u8]| {
+        let mut stream = std::net::TcpStream::connect(serve.address).unwrap();
+        stream.write_all(raw).unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        let split = answer
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .unwrap();
+        (
+            String::from_utf8_lossy(&answer[..split]).into_owned(),
+            answer[split + 4..].to_vec(),
+        )
+    };
+
+    let body = br#"{"name":"ada"}"#;
+    let head = format!(
+        "POST /lambda-url/web/items/7?color=red&size=%20L&color=blue HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\
+         User-Agent: tests\r\nCookie: a=1; b=2\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let (head, answer) = request(&[head.as_bytes(), body].concat());
+    assert!(head.starts_with("HTTP/1.1 201"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("x-seen-method: post"),
+        "{head}"
+    );
+    assert!(
+        head.contains("set-cookie: session=abc; Path=/") && head.contains("set-cookie: theme=dark"),
+        "{head}"
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(
+        seen,
+        json!({
+            "path": "/items/7",
+            "query": {"color": "red,blue", "size": " L"},
+            "rawQuery": "color=red&size=%20L&color=blue",
+            "cookies": ["a=1", "b=2"],
+            "body": "{\"name\":\"ada\"}",
+            "base64": false,
+            "agent": "tests",
+            "version": "2.0",
+        })
+    );
+
+    let (head, answer) = request(b"POST /lambda-url/web/echo HTTP/1.1\r\nHost: local\r\nConnection: close\r\nContent-Type: image/png\r\nContent-Length: 3\r\n\r\n\x00\x01\xff");
+    assert!(head.starts_with("HTTP/1.1 201"), "{head}");
+    let seen: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(
+        (seen["body"].as_str(), seen["base64"].as_bool()),
+        (Some("AAH/"), Some(true))
+    );
+
+    let (head, answer) =
+        request(b"GET /lambda-url/web/plain HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n");
+    assert!(
+        head.starts_with("HTTP/1.1 200") && head.contains("content-type: application/json"),
+        "{head}"
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&answer).unwrap(),
+        json!({"just": "data"})
+    );
+
+    let (head, answer) =
+        request(b"GET /lambda-url/web/bytes HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n");
+    assert!(
+        head.contains("content-type: application/octet-stream"),
+        "{head}"
+    );
+    assert_eq!(answer, [0, 1, 2, 255]);
+
+    let (head, _) =
+        request(b"GET /lambda-url/web/fail HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+
+    let (head, _) =
+        request(b"GET /lambda-url/nobody/ HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+}

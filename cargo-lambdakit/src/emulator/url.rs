@@ -1,0 +1,273 @@
+//! Function URLs: a plain HTTP request to `/lambda-url/{function}/{path}` becomes the function
+//! URL event (payload format 2.0), and the function's answer becomes the HTTP response, by
+//! AWS's rules ("Lambda function URLs: request and response payloads").
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::{Map, Value, json};
+
+use super::instance::Outcome;
+
+/// The event for a request whose path below the function's URL is `path`.
+pub(crate) fn event(
+    parts: &Parts,
+    path: &str,
+    body: &Bytes,
+    request_id: &str,
+    account: &str,
+) -> Value {
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    let mut cookies = Vec::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if name == http::header::COOKIE {
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(|cookie| cookie.trim().to_owned())
+                    .filter(|cookie| !cookie.is_empty()),
+            );
+            continue;
+        }
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|joined| {
+                joined.push(',');
+                joined.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let raw_query = parts.uri.query().unwrap_or_default();
+    let mut query: BTreeMap<String, String> = BTreeMap::new();
+    for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        query
+            .entry(percent_decode(key))
+            .and_modify(|joined| {
+                joined.push(',');
+                joined.push_str(&percent_decode(value));
+            })
+            .or_insert_with(|| percent_decode(value));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": account,
+            "apiId": "local",
+            "domainName": headers.get("host").cloned().unwrap_or_default(),
+            "domainPrefix": "local",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": user_agent,
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "timeEpoch": now.as_millis() as u64,
+        },
+        "isBase64Encoded": false,
+    });
+    let object = event
+        .as_object_mut()
+        .map(|object| object as &mut Map<String, Value>);
+    if let Some(object) = object {
+        if !cookies.is_empty() {
+            object.insert("cookies".into(), json!(cookies));
+        }
+        if !query.is_empty() {
+            object.insert("queryStringParameters".into(), json!(query));
+        }
+        if !body.is_empty() {
+            let content_type = headers
+                .get("content-type")
+                .map(String::as_str)
+                .unwrap_or_default();
+            match std::str::from_utf8(body)
+                .ok()
+                .filter(|_| is_text(content_type))
+            {
+                Some(text) => {
+                    object.insert("body".into(), json!(text));
+                }
+                None => {
+                    object.insert(
+                        "body".into(),
+                        json!(base64::engine::general_purpose::STANDARD.encode(body)),
+                    );
+                    object.insert("isBase64Encoded".into(), json!(true));
+                }
+            }
+        }
+    }
+    event
+}
+
+/// The HTTP response for the function's answer: a `{"statusCode", ...}` object is taken
+/// apart; any other JSON is returned as it is, as `application/json` with status 200; a
+/// failed invocation is a 502, as a function URL answers it.
+pub(crate) fn response(outcome: &Outcome) -> Response<Full<Bytes>> {
+    let body = match outcome {
+        Outcome::Response(body) => body,
+        Outcome::Error(_) => {
+            return plain(
+                StatusCode::BAD_GATEWAY,
+                r#"{"Message":"Internal Server Error"}"#,
+            );
+        }
+    };
+    let answer: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let Some(status) = answer.get("statusCode").and_then(Value::as_u64) else {
+        let mut response = Response::new(Full::new(body.clone()));
+        response
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        return response;
+    };
+    let Ok(status) = u16::try_from(status)
+        .map_err(|_| ())
+        .and_then(|status| StatusCode::from_u16(status).map_err(|_| ()))
+    else {
+        return plain(
+            StatusCode::BAD_GATEWAY,
+            r#"{"Message":"Internal Server Error"}"#,
+        );
+    };
+    let text = answer
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let bytes = if answer.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+        match base64::engine::general_purpose::STANDARD.decode(text) {
+            Ok(bytes) => Bytes::from(bytes),
+            Err(_) => {
+                return plain(
+                    StatusCode::BAD_GATEWAY,
+                    r#"{"Message":"Internal Server Error"}"#,
+                );
+            }
+        }
+    } else {
+        Bytes::from(text.to_owned())
+    };
+    let mut response = Response::new(Full::new(bytes));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    for (name, value) in answer
+        .get("headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if let (Ok(name), Some(Ok(value))) = (
+            http::HeaderName::try_from(name.as_str()),
+            value.as_str().map(HeaderValue::from_str),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    for cookie in answer
+        .get("cookies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(Ok(cookie)) = cookie.as_str().map(HeaderValue::from_str) {
+            headers.append(http::header::SET_COOKIE, cookie);
+        }
+    }
+    response
+}
+
+fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Content types a function URL passes as text; the rest are base64-encoded.
+fn is_text(content_type: &str) -> bool {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media.is_empty()
+        || media.starts_with("text/")
+        || [
+            "application/json",
+            "application/javascript",
+            "application/xml",
+            "application/x-www-form-urlencoded",
+        ]
+        .contains(&media.as_str())
+        || media.ends_with("+json")
+        || media.ends_with("+xml")
+}
+
+/// `%41` → `A`; malformed escapes stay as they are.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = bytes
+            .get(index + 1..index + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok());
+        match (
+            bytes[index],
+            hex.and_then(|pair| u8::from_str_radix(pair, 16).ok()),
+        ) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                index += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_escapes_are_decoded() {
+        assert_eq!(percent_decode("a%20b%2Cc"), "a b,c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn text_content_types_are_recognised() {
+        assert!(is_text("application/json; charset=utf-8"));
+        assert!(is_text("text/html"));
+        assert!(is_text("application/vnd.api+json"));
+        assert!(!is_text("image/png"));
+        assert!(!is_text("application/octet-stream"));
+    }
+}
