@@ -367,3 +367,99 @@ fn function_urls_turn_http_requests_into_url_events_and_back() {
         request(b"GET /lambda-url/nobody/ HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
 }
+
+/// The AWS CLI, or why the test cannot use it: under CI it must be there.
+fn aws_cli() -> Option<std::process::Command> {
+    let found = std::process::Command::new("aws")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    #[allow(clippy::disallowed_methods)] // The test's own environment.
+    let in_ci = std::env::var("CI").is_ok_and(|value| value == "true");
+    assert!(
+        found || !in_ci,
+        "the AWS CLI is missing; install it with `pip install awscli`"
+    );
+    if !found {
+        eprintln!("skipping: the AWS CLI is missing (install it with `pip install awscli`)");
+        return None;
+    }
+    let mut command = std::process::Command::new("aws");
+    command
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    Some(command)
+}
+
+#[test]
+fn the_aws_cli_invokes_local_functions_unmodified() {
+    let Some(_) = aws_cli() else { return };
+    let serve = Serve::start("test-functions");
+    let endpoint = serve.endpoint();
+    let out = std::env::temp_dir().join(format!("lambdakit-aws-cli-{}.json", std::process::id()));
+    let invoke = |function: &str, extra: &[&str]| {
+        let output = aws_cli()
+            .unwrap()
+            .args([
+                "lambda",
+                "invoke",
+                "--endpoint-url",
+                &endpoint,
+                "--function-name",
+                function,
+            ])
+            .args(extra)
+            .arg(&out)
+            .output()
+            .unwrap();
+        let described =
+            serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_default();
+        (output, described)
+    };
+
+    let (output, described) = invoke(
+        "behave",
+        &[
+            "--payload",
+            r#"{"print":"from the aws cli"}"#,
+            "--log-type",
+            "Tail",
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(described["StatusCode"], 200);
+    assert_eq!(described["ExecutedVersion"], "$LATEST");
+    let logs = base64::engine::general_purpose::STANDARD
+        .decode(described["LogResult"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        String::from_utf8(logs)
+            .unwrap()
+            .contains("\tfrom the aws cli")
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(answer["greeting"], "hello from the config");
+
+    let (_, described) = invoke("behave", &["--payload", r#"{"fail":"cli"}"#]);
+    assert_eq!(described["FunctionError"], "Unhandled");
+    let answer: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(
+        answer,
+        json!({"errorType": "AskedToFail", "errorMessage": "cli"})
+    );
+
+    let (_, described) = invoke("behave", &["--invocation-type", "Event", "--payload", "{}"]);
+    assert_eq!(described["StatusCode"], 202);
+
+    let (output, _) = invoke("nope", &[]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("(ResourceNotFoundException)") && stderr.contains("function:nope"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_file(&out);
+}
