@@ -30,6 +30,8 @@ pub struct Function {
     pub log_format: Option<String>,
     /// `AWS_LAMBDA_LOG_LEVEL`, `log_level`.
     pub log_level: Option<String>,
+    /// `x86_64` (default) or `arm64`, `architecture`.
+    pub architecture: String,
 }
 
 /// The project as `cargo metadata` describes it.
@@ -201,6 +203,7 @@ impl Function {
             concurrency: 10,
             log_format: None,
             log_level: None,
+            architecture: "x86_64".to_owned(),
         }
     }
 }
@@ -214,6 +217,7 @@ struct Settings {
     concurrency: Option<usize>,
     log_format: Option<String>,
     log_level: Option<String>,
+    architecture: Option<String>,
 }
 
 impl Settings {
@@ -233,6 +237,9 @@ impl Settings {
         }
         if self.log_level.is_some() {
             function.log_level.clone_from(&self.log_level);
+        }
+        if let Some(architecture) = &self.architecture {
+            function.architecture.clone_from(architecture);
         }
         function
     }
@@ -313,6 +320,16 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
                         .to_owned(),
                 );
             }
+            "architecture" => {
+                let architecture = value
+                    .as_str()
+                    .filter(|architecture| ["x86_64", "arm64"].contains(architecture));
+                settings.architecture = Some(
+                    architecture
+                        .ok_or_else(|| invalid("must be `x86_64` or `arm64`"))?
+                        .to_owned(),
+                );
+            }
             "functions" if package_level => {}
             _ => {
                 let valid = if package_level {
@@ -351,4 +368,73 @@ pub(crate) fn cargo() -> PathBuf {
     #[allow(clippy::disallowed_methods)] // The CLI reads cargo's variable, not a Lambda's.
     let cargo = std::env::var_os("CARGO");
     cargo.map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn settings_apply_over_the_defaults() {
+        let table = json!({"memory": 512, "timeout": 30, "environment": {"A": "1"}, "architecture": "arm64", "log_format": "JSON"});
+        let function = settings_of(&table, "package.metadata.lambdakit", true)
+            .unwrap()
+            .apply(Function::defaults("f", "p"));
+        assert_eq!(function.memory_mb, 512);
+        assert_eq!(function.timeout, Duration::from_secs(30));
+        assert_eq!(function.environment.get("A").map(String::as_str), Some("1"));
+        assert_eq!(function.architecture, "arm64");
+        assert_eq!(function.log_format.as_deref(), Some("JSON"));
+        assert_eq!(function.concurrency, 10);
+    }
+
+    #[test]
+    fn bad_settings_name_the_key_and_what_is_allowed() {
+        let cases = [
+            (
+                json!({"memory": 64}),
+                "package.metadata.lambdakit.memory",
+                "from 128 to 10240",
+            ),
+            (
+                json!({"timeout": 901}),
+                "package.metadata.lambdakit.timeout",
+                "from 1 to 900",
+            ),
+            (
+                json!({"architecture": "x86"}),
+                "package.metadata.lambdakit.architecture",
+                "`x86_64` or `arm64`",
+            ),
+            (
+                json!({"environment": {"A": 1}}),
+                "package.metadata.lambdakit.environment.A",
+                "must be a string",
+            ),
+            (
+                json!({"memmory": 256}),
+                "package.metadata.lambdakit.memmory",
+                "the settings are `memory`",
+            ),
+        ];
+        for (table, key, problem) in cases {
+            let Err(CliError::Config {
+                key: found,
+                problem: said,
+            }) = settings_of(&table, "package.metadata.lambdakit", true)
+            else {
+                panic!("{table} was accepted");
+            };
+            assert_eq!(found, key);
+            assert!(said.contains(problem), "{said}");
+        }
+        let per_function = settings_of(
+            &json!({"functions": {}}),
+            "package.metadata.lambdakit.functions.f",
+            false,
+        );
+        assert!(matches!(per_function, Err(CliError::Config { .. })));
+    }
 }

@@ -43,6 +43,9 @@ pub struct ServeArgs {
     /// The address to listen on; keep loopback unless other machines must reach it.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
+    /// Print each invocation's estimated cost on Lambda after its REPORT line.
+    #[arg(long)]
+    pub cost: bool,
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
@@ -57,7 +60,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         .collect();
     let region = passed_region();
     let functions = functions.into_iter().cloned().zip(binaries).collect();
-    let emulator = Arc::new(Emulator::new(functions, &region, &passed));
+    let emulator = Arc::new(Emulator::new(functions, &region, &passed, args.cost));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

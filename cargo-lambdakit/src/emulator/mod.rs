@@ -3,6 +3,7 @@
 //! concurrent invocations up to the function's limit, and are replaced after a timeout or a
 //! crash, as on AWS.
 
+mod cost;
 mod ids;
 mod instance;
 mod url;
@@ -49,6 +50,8 @@ struct Pool {
     arn: String,
     idle: Mutex<Vec<Instance>>,
     alive: AtomicUsize,
+    /// Print an estimated cost after each `REPORT`.
+    cost: bool,
 }
 
 /// What an invocation came to.
@@ -65,6 +68,7 @@ impl Emulator {
         functions: Vec<(Function, PathBuf)>,
         region: &str,
         passed_environment: &BTreeMap<String, String>,
+        cost: bool,
     ) -> Self {
         let pools = functions
             .into_iter()
@@ -94,6 +98,7 @@ impl Emulator {
                     arn,
                     idle: Mutex::new(Vec::new()),
                     alive: AtomicUsize::new(0),
+                    cost,
                 };
                 (pool.function.name.clone(), Arc::new(pool))
             })
@@ -335,6 +340,7 @@ impl Pool {
         }
         instance.log(&format!("END RequestId: {request_id}"));
         let max_memory_mb = instance.max_memory_mb();
+        let billed = billed_duration(duration);
         instance.log(&report(
             &request_id,
             duration,
@@ -342,6 +348,14 @@ impl Pool {
             max_memory_mb,
             init_duration,
         ));
+        if self.cost {
+            instance.log(&cost::line(
+                &request_id,
+                billed,
+                self.function.memory_mb,
+                &self.function.architecture,
+            ));
+        }
         let logs = instance.take_logs();
         if healthy {
             lock(&self.idle).push(instance);
@@ -357,6 +371,12 @@ impl Pool {
     }
 }
 
+/// Lambda bills by the millisecond, rounded up, at least one.
+fn billed_duration(duration: Duration) -> Duration {
+    let millis = (duration.as_secs_f64() * 1000.0).ceil() as u64;
+    Duration::from_millis(millis.max(1))
+}
+
 /// `REPORT RequestId: ... Duration: ... Billed Duration: ... Memory Size: ... Max Memory Used: ...`,
 /// with `Init Duration` after a cold start (AWS "Lambda function logs").
 fn report(
@@ -367,7 +387,7 @@ fn report(
     init: Option<Duration>,
 ) -> String {
     let millis = duration.as_secs_f64() * 1000.0;
-    let billed = (millis.ceil() as u64).max(1);
+    let billed = billed_duration(duration).as_millis();
     let mut line = format!(
         "REPORT RequestId: {request_id}\tDuration: {millis:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {memory_mb} MB\tMax Memory Used: {max_memory_mb} MB"
     );

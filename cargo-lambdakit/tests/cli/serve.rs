@@ -463,3 +463,31 @@ fn the_aws_cli_invokes_local_functions_unmodified() {
     );
     let _ = std::fs::remove_file(&out);
 }
+
+#[test]
+fn cost_estimates_follow_each_report() {
+    let serve = Serve::start_with("test-functions", &["--cost"]);
+    let answer = invoke(
+        serve.address,
+        "behave",
+        &[("X-Amz-Log-Type", "Tail")],
+        b"{}",
+    );
+    let tail = base64::engine::general_purpose::STANDARD
+        .decode(answer.header("X-Amz-Log-Result").unwrap())
+        .unwrap();
+    let tail = String::from_utf8(tail).unwrap();
+    let cost = tail
+        .lines()
+        .find(|line| line.starts_with("COST RequestId: "))
+        .unwrap_or_else(|| panic!("{tail}"));
+    assert!(
+        cost.contains("per invocation") && cost.contains("per million (x86_64, us-east-1 prices)"),
+        "{cost}"
+    );
+    let report = tail
+        .lines()
+        .position(|line| line.starts_with("REPORT"))
+        .unwrap();
+    assert_eq!(tail.lines().nth(report + 1), Some(cost));
+}

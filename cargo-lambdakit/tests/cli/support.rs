@@ -28,11 +28,17 @@ pub(crate) struct Serve {
 impl Serve {
     /// Serves the functions of `package` on a free port.
     pub(crate) fn start(package: &str) -> Self {
+        Self::start_with(package, &[])
+    }
+
+    /// [`Serve::start`] with more options.
+    pub(crate) fn start_with(package: &str, options: &[&str]) -> Self {
         let mut child = lambdakit()
             .arg("serve")
             .arg("--manifest-path")
             .arg(workspace().join("Cargo.toml"))
             .args(["-p", package, "--port", "0"])
+            .args(options)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
