@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod emulator;
 pub mod error;
+pub mod events;
 pub mod project;
 
 use std::process::ExitCode;

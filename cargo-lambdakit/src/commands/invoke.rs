@@ -23,8 +23,15 @@ pub struct InvokeArgs {
     #[arg(long, conflicts_with = "data_file")]
     pub data: Option<String>,
     /// A file holding the event.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "event")]
     pub data_file: Option<PathBuf>,
+    /// A built-in example event: apigw-v1, apigw-v2, function-url, alb, s3-put, s3-delete,
+    /// sqs, sns, eventbridge, schedule, dynamodb, kinesis.
+    #[arg(long, value_name = "KIND", conflicts_with = "data")]
+    pub event: Option<String>,
+    /// A parameter of the example event, such as `--param bucket=photos` (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", requires = "event")]
+    pub params: Vec<String>,
     /// The local Lambda's address.
     #[arg(long, default_value = "http://127.0.0.1:9000")]
     pub endpoint: String,
@@ -104,6 +111,18 @@ pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
 }
 
 fn payload(args: &InvokeArgs) -> Result<Bytes, CliError> {
+    if let Some(kind) = &args.event {
+        let mut params = std::collections::BTreeMap::new();
+        for param in &args.params {
+            let (name, value) = param.split_once('=').ok_or_else(|| CliError::Config {
+                key: "--param".into(),
+                problem: format!("is `{param}`; write it `NAME=VALUE`"),
+            })?;
+            params.insert(name.to_owned(), value.to_owned());
+        }
+        let event = crate::events::example(kind, &params)?;
+        return Ok(Bytes::from(event.to_string()));
+    }
     let bytes = match (&args.data, &args.data_file) {
         (Some(data), _) => data.clone().into_bytes(),
         (None, Some(path)) => std::fs::read(path).map_err(|error| CliError::Payload {

@@ -1,0 +1,402 @@
+//! Example events, made offline in the shapes AWS services send (the sample events of AWS's
+//! Lambda documentation), with the values that matter set by parameters: `invoke --event
+//! s3-put --param bucket=photos --param key=cat.png`.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::error::CliError;
+
+/// The example events there are, with the parameters each takes and their defaults.
+pub const KINDS: [(&str, &[(&str, &str)]); 12] = [
+    ("apigw-v1", HTTP),
+    ("apigw-v2", HTTP),
+    ("function-url", HTTP),
+    ("alb", HTTP),
+    (
+        "s3-put",
+        &[
+            ("bucket", "example-bucket"),
+            ("key", "example.txt"),
+            ("size", "1024"),
+        ],
+    ),
+    (
+        "s3-delete",
+        &[("bucket", "example-bucket"), ("key", "example.txt")],
+    ),
+    (
+        "sqs",
+        &[("queue", "example-queue"), ("body", "Hello from SQS!")],
+    ),
+    (
+        "sns",
+        &[
+            ("topic", "example-topic"),
+            ("subject", "Example"),
+            ("message", "Hello from SNS!"),
+        ],
+    ),
+    (
+        "eventbridge",
+        &[
+            ("source", "com.example.orders"),
+            ("detail-type", "Order Placed"),
+            ("detail", "{}"),
+        ],
+    ),
+    ("schedule", &[("rule", "example-schedule")]),
+    (
+        "dynamodb",
+        &[
+            ("table", "example-table"),
+            ("event-name", "INSERT"),
+            ("id", "item-1"),
+        ],
+    ),
+    (
+        "kinesis",
+        &[
+            ("stream", "example-stream"),
+            ("partition-key", "key-1"),
+            ("data", "Hello from Kinesis!"),
+        ],
+    ),
+];
+
+const HTTP: &[(&str, &str)] = &[
+    ("method", "GET"),
+    ("path", "/"),
+    ("query", ""),
+    ("body", ""),
+];
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
+/// Example events are reproducible: they carry a fixed time.
+const TIME: &str = "2026-01-01T12:00:00.000Z";
+const TIME_EPOCH_MS: u64 = 1_767_268_800_000;
+
+/// The example event `kind` with `params` set over the defaults.
+///
+/// # Errors
+///
+/// When `kind` or a parameter is unknown, or a value is malformed.
+pub fn example(kind: &str, params: &BTreeMap<String, String>) -> Result<Value, CliError> {
+    let Some((_, defaults)) = KINDS.iter().find(|(name, _)| *name == kind) else {
+        let kinds: Vec<&str> = KINDS.iter().map(|(name, _)| *name).collect();
+        return Err(CliError::Config {
+            key: "--event".into(),
+            problem: format!("is `{kind}`; the example events are {}", kinds.join(", ")),
+        });
+    };
+    let mut values: BTreeMap<&str, String> = defaults
+        .iter()
+        .map(|&(name, value)| (name, value.to_owned()))
+        .collect();
+    for (name, value) in params {
+        let Some(slot) = values.get_mut(name.as_str()) else {
+            let names: Vec<&str> = defaults.iter().map(|(name, _)| *name).collect();
+            return Err(CliError::Config {
+                key: format!("--param {name}"),
+                problem: format!(
+                    "is not a parameter of `{kind}`; its parameters are {}",
+                    names.join(", ")
+                ),
+            });
+        };
+        value.clone_into(slot);
+    }
+    let get = |name: &str| values.get(name).cloned().unwrap_or_default();
+    Ok(match kind {
+        "apigw-v1" => apigw_v1(&get("method"), &get("path"), &get("query"), &get("body")),
+        "apigw-v2" => http_v2(
+            &get("method"),
+            &get("path"),
+            &get("query"),
+            &get("body"),
+            "1234567890.execute-api.us-east-1.amazonaws.com",
+        ),
+        "function-url" => http_v2(
+            &get("method"),
+            &get("path"),
+            &get("query"),
+            &get("body"),
+            "abcdefghij.lambda-url.us-east-1.on.aws",
+        ),
+        "alb" => alb(&get("method"), &get("path"), &get("query"), &get("body")),
+        "s3-put" => {
+            let size: u64 = get("size").parse().map_err(|_| CliError::Config {
+                key: "--param size".into(),
+                problem: format!("is `{}`, not a number of bytes", get("size")),
+            })?;
+            s3("ObjectCreated:Put", &get("bucket"), &get("key"), Some(size))
+        }
+        "s3-delete" => s3("ObjectRemoved:Delete", &get("bucket"), &get("key"), None),
+        "sqs" => sqs(&get("queue"), &get("body")),
+        "sns" => sns(&get("topic"), &get("subject"), &get("message")),
+        "eventbridge" => {
+            let detail: Value =
+                serde_json::from_str(&get("detail")).map_err(|error| CliError::Config {
+                    key: "--param detail".into(),
+                    problem: format!("is not JSON: {error}"),
+                })?;
+            eventbridge(&get("source"), &get("detail-type"), detail, vec![])
+        }
+        "schedule" => eventbridge(
+            "aws.events",
+            "Scheduled Event",
+            json!({}),
+            vec![format!(
+                "arn:aws:events:{REGION}:{ACCOUNT}:rule/{}",
+                get("rule")
+            )],
+        ),
+        "dynamodb" => {
+            let event_name = get("event-name");
+            if !["INSERT", "MODIFY", "REMOVE"].contains(&event_name.as_str()) {
+                return Err(CliError::Config {
+                    key: "--param event-name".into(),
+                    problem: format!("is `{event_name}`; expected INSERT, MODIFY or REMOVE"),
+                });
+            }
+            dynamodb(&get("table"), &event_name, &get("id"))
+        }
+        "kinesis" => kinesis(&get("stream"), &get("partition-key"), &get("data")),
+        _ => unreachable!("every kind in KINDS has a maker"),
+    })
+}
+
+fn query_map(query: &str) -> BTreeMap<String, Vec<String>> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        map.entry(key.to_owned())
+            .or_default()
+            .push(value.to_owned());
+    }
+    map
+}
+
+fn single(map: &BTreeMap<String, Vec<String>>) -> Value {
+    if map.is_empty() {
+        return Value::Null;
+    }
+    json!(
+        map.iter()
+            .map(|(key, values)| (key.clone(), values.last().cloned().unwrap_or_default()))
+            .collect::<BTreeMap<_, _>>()
+    )
+}
+
+fn body_value(body: &str) -> Value {
+    if body.is_empty() {
+        Value::Null
+    } else {
+        json!(body)
+    }
+}
+
+fn apigw_v1(method: &str, path: &str, query: &str, body: &str) -> Value {
+    let queries = query_map(query);
+    json!({
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": {"accept": "*/*", "host": "1234567890.execute-api.us-east-1.amazonaws.com", "user-agent": "lambdakit"},
+        "multiValueHeaders": {"accept": ["*/*"], "host": ["1234567890.execute-api.us-east-1.amazonaws.com"], "user-agent": ["lambdakit"]},
+        "queryStringParameters": single(&queries),
+        "multiValueQueryStringParameters": if queries.is_empty() { Value::Null } else { json!(queries) },
+        "pathParameters": {"proxy": path.trim_start_matches('/')},
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "resourceId": "abc123",
+            "stage": "prod",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": "lambdakit"},
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "apiId": "1234567890",
+            "path": format!("/prod{path}"),
+            "protocol": "HTTP/1.1",
+            "requestTimeEpoch": TIME_EPOCH_MS,
+        },
+        "body": body_value(body),
+        "isBase64Encoded": false,
+    })
+}
+
+fn http_v2(method: &str, path: &str, query: &str, body: &str, domain: &str) -> Value {
+    let queries = query_map(query);
+    let joined: BTreeMap<String, String> = queries
+        .iter()
+        .map(|(key, values)| (key.clone(), values.join(",")))
+        .collect();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"accept": "*/*", "host": domain, "user-agent": "lambdakit"},
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": domain.split('.').next().unwrap_or(domain),
+            "domainName": domain,
+            "domainPrefix": domain.split('.').next().unwrap_or(domain),
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "lambdakit"},
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "01/Jan/2026:12:00:00 +0000",
+            "timeEpoch": TIME_EPOCH_MS,
+        },
+        "isBase64Encoded": false,
+    });
+    if !joined.is_empty() {
+        event["queryStringParameters"] = json!(joined);
+    }
+    if !body.is_empty() {
+        event["body"] = json!(body);
+    }
+    event
+}
+
+fn alb(method: &str, path: &str, query: &str, body: &str) -> Value {
+    json!({
+        "requestContext": {"elb": {"targetGroupArn": format!("arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/lambda-target/0123456789abcdef")}},
+        "httpMethod": method,
+        "path": path,
+        "queryStringParameters": single(&query_map(query)).as_object().cloned().unwrap_or_default(),
+        "headers": {"accept": "*/*", "host": "lambda-alb-123578498.us-east-1.elb.amazonaws.com", "user-agent": "lambdakit"},
+        "body": body,
+        "isBase64Encoded": false,
+    })
+}
+
+fn s3(event_name: &str, bucket: &str, key: &str, size: Option<u64>) -> Value {
+    let mut object = json!({"key": key, "sequencer": "0A1B2C3D4E5F678901"});
+    if let Some(size) = size {
+        object["size"] = json!(size);
+        object["eTag"] = json!("0123456789abcdef0123456789abcdef");
+    }
+    json!({"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": REGION,
+        "eventTime": TIME,
+        "eventName": event_name,
+        "userIdentity": {"principalId": "EXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "EXAMPLE123456789", "x-amz-id-2": "EXAMPLE123/5678abcdefghijklambdaisawesome/mnopqrstuvwxyzABCDEFGH"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "lambdakit-example",
+            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"}, "arn": format!("arn:aws:s3:::{bucket}")},
+            "object": object,
+        },
+    }]})
+}
+
+fn sqs(queue: &str, body: &str) -> Value {
+    json!({"Records": [{
+        "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
+        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": TIME_EPOCH_MS.to_string(),
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": TIME_EPOCH_MS.to_string(),
+        },
+        "messageAttributes": {},
+        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"),
+        "awsRegion": REGION,
+    }]})
+}
+
+fn sns(topic: &str, subject: &str, message: &str) -> Value {
+    let topic_arn = format!("arn:aws:sns:{REGION}:{ACCOUNT}:{topic}");
+    json!({"Records": [{
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": format!("{topic_arn}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55"),
+        "EventSource": "aws:sns",
+        "Sns": {
+            "SignatureVersion": "1",
+            "Timestamp": TIME,
+            "Signature": "EXAMPLE",
+            "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem",
+            "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+            "Message": message,
+            "MessageAttributes": {},
+            "Type": "Notification",
+            "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+            "TopicArn": topic_arn,
+            "Subject": subject,
+        },
+    }]})
+}
+
+fn eventbridge(source: &str, detail_type: &str, detail: Value, resources: Vec<String>) -> Value {
+    json!({
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT,
+        "time": "2026-01-01T12:00:00Z",
+        "region": REGION,
+        "resources": resources,
+        "detail": detail,
+    })
+}
+
+fn dynamodb(table: &str, event_name: &str, id: &str) -> Value {
+    let keys = json!({"id": {"S": id}});
+    let image = json!({"id": {"S": id}, "status": {"S": "new"}, "quantity": {"N": "1"}});
+    let mut record = json!({
+        "ApproximateCreationDateTime": TIME_EPOCH_MS / 1000,
+        "Keys": keys,
+        "SequenceNumber": "111",
+        "SizeBytes": 26,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    });
+    if event_name != "REMOVE" {
+        record["NewImage"] = image.clone();
+    }
+    if event_name != "INSERT" {
+        record["OldImage"] = image;
+    }
+    json!({"Records": [{
+        "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": REGION,
+        "dynamodb": record,
+        "eventSourceARN": format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}/stream/2026-01-01T12:00:00.000"),
+    }]})
+}
+
+fn kinesis(stream: &str, partition_key: &str, data: &str) -> Value {
+    json!({"Records": [{
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": partition_key,
+            "sequenceNumber": "49590338271490256608559692538361571095921575989136588898",
+            "data": base64::engine::general_purpose::STANDARD.encode(data),
+            "approximateArrivalTimestamp": TIME_EPOCH_MS as f64 / 1000.0,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": "shardId-000000000006:49590338271490256608559692538361571095921575989136588898",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": format!("arn:aws:iam::{ACCOUNT}:role/lambda-role"),
+        "awsRegion": REGION,
+        "eventSourceARN": format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream}"),
+    }]})
+}

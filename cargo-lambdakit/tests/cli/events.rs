@@ -1,0 +1,144 @@
+//! The example events read as the AWS event types that functions use (aws_lambda_events), and
+//! reach a function through `invoke --event`.
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::event as aws;
+use cargo_lambdakit::events::{KINDS, example};
+use serde::de::DeserializeOwned;
+
+use crate::support::{Serve, lambdakit};
+
+fn read<T: DeserializeOwned>(kind: &str, params: &[(&str, &str)]) -> T {
+    let params: BTreeMap<String, String> = params
+        .iter()
+        .map(|&(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    let event = example(kind, &params).unwrap();
+    serde_json::from_value(event.clone()).unwrap_or_else(|error| {
+        panic!("`{kind}` does not read as its AWS type: {error}\n{event:#}")
+    })
+}
+
+#[test]
+fn every_example_reads_as_its_aws_event_type() {
+    let v1: aws::apigw::ApiGatewayProxyRequest = read(
+        "apigw-v1",
+        &[
+            ("method", "POST"),
+            ("path", "/orders"),
+            ("query", "a=1&a=2"),
+            ("body", "{}"),
+        ],
+    );
+    assert_eq!(v1.http_method, http::Method::POST);
+    assert_eq!(v1.path.as_deref(), Some("/orders"));
+    assert_eq!(
+        v1.multi_value_query_string_parameters.all("a"),
+        Some(vec!["1", "2"])
+    );
+    let v2: aws::apigw::ApiGatewayV2httpRequest =
+        read("apigw-v2", &[("path", "/items"), ("query", "q=x")]);
+    assert_eq!(v2.raw_path.as_deref(), Some("/items"));
+    assert_eq!(v2.query_string_parameters.first("q"), Some("x"));
+    let url: aws::lambda_function_urls::LambdaFunctionUrlRequest =
+        read("function-url", &[("method", "PUT"), ("body", "hi")]);
+    assert_eq!(url.request_context.http.method.as_deref(), Some("PUT"));
+    assert_eq!(url.body.as_deref(), Some("hi"));
+    let alb: aws::alb::AlbTargetGroupRequest = read("alb", &[("path", "/health")]);
+    assert_eq!(alb.path.as_deref(), Some("/health"));
+    let put: aws::s3::S3Event = read(
+        "s3-put",
+        &[("bucket", "photos"), ("key", "cat.png"), ("size", "42")],
+    );
+    let record = &put.records[0];
+    assert_eq!(record.event_name.as_deref(), Some("ObjectCreated:Put"));
+    assert_eq!(
+        (
+            record.s3.bucket.name.as_deref(),
+            record.s3.object.key.as_deref(),
+            record.s3.object.size
+        ),
+        (Some("photos"), Some("cat.png"), Some(42))
+    );
+    let delete: aws::s3::S3Event = read("s3-delete", &[]);
+    assert_eq!(
+        delete.records[0].event_name.as_deref(),
+        Some("ObjectRemoved:Delete")
+    );
+    let sqs: aws::sqs::SqsEvent = read("sqs", &[("body", "order 7"), ("queue", "orders")]);
+    assert_eq!(sqs.records[0].body.as_deref(), Some("order 7"));
+    assert_eq!(
+        sqs.records[0].event_source_arn.as_deref(),
+        Some("arn:aws:sqs:us-east-1:123456789012:orders")
+    );
+    let sns: aws::sns::SnsEvent = read("sns", &[("message", "ping")]);
+    assert_eq!(sns.records[0].sns.message, "ping");
+    let bridge: aws::eventbridge::EventBridgeEvent<serde_json::Value> =
+        read("eventbridge", &[("detail", r#"{"id": 7}"#)]);
+    assert_eq!(bridge.detail, serde_json::json!({"id": 7}));
+    let schedule: aws::cloudwatch_events::CloudWatchEvent<serde_json::Value> =
+        read("schedule", &[("rule", "nightly")]);
+    assert_eq!(schedule.detail_type.as_deref(), Some("Scheduled Event"));
+    assert_eq!(
+        schedule.resources,
+        ["arn:aws:events:us-east-1:123456789012:rule/nightly"]
+    );
+    for event_name in ["INSERT", "MODIFY", "REMOVE"] {
+        let stream: aws::dynamodb::Event =
+            read("dynamodb", &[("event-name", event_name), ("id", "o-1")]);
+        assert_eq!(stream.records[0].event_name, event_name);
+    }
+    let kinesis: aws::kinesis::KinesisEvent = read("kinesis", &[("data", "raw bytes")]);
+    assert_eq!(kinesis.records[0].kinesis.data.0, b"raw bytes");
+
+    // Every kind is covered above.
+    assert_eq!(KINDS.len(), 12);
+}
+
+#[test]
+fn unknown_kinds_and_parameters_are_named_with_the_valid_ones() {
+    let none = BTreeMap::new();
+    let error = example("s3-upload", &none).unwrap_err().to_string();
+    assert!(
+        error.contains("`s3-upload`") && error.contains("s3-put, s3-delete"),
+        "{error}"
+    );
+    let params = BTreeMap::from([("bukket".to_owned(), "x".to_owned())]);
+    let error = example("s3-put", &params).unwrap_err().to_string();
+    assert!(
+        error.contains(
+            "`--param bukket` is not a parameter of `s3-put`; its parameters are bucket, key, size"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn invoke_sends_an_example_event() {
+    let serve = Serve::start("test-functions");
+    let output = lambdakit()
+        .args([
+            "invoke",
+            "web",
+            "--endpoint",
+            &serve.endpoint(),
+            "--event",
+            "function-url",
+            "--param",
+            "path=/from/example",
+            "--param",
+            "method=POST",
+            "--param",
+            "body=payload",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let body: serde_json::Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (body["path"].as_str(), body["body"].as_str()),
+        (Some("/from/example"), Some("payload"))
+    );
+}
