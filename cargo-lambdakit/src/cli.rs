@@ -26,6 +26,8 @@ pub struct Lambdakit {
 pub enum Command {
     /// Run the project's functions on a local Lambda, without Docker.
     Serve(crate::commands::ServeArgs),
+    /// `serve`, rebuilding and restarting the functions when their sources change.
+    Watch(crate::commands::ServeArgs),
     /// Invoke a function on the local Lambda and print its answer.
     Invoke(crate::commands::InvokeArgs),
 }
@@ -42,4 +44,7 @@ pub struct ProjectArgs {
     /// Build in release mode.
     #[arg(long)]
     pub release: bool,
+    /// Require Cargo.lock to be up to date (cargo's `--locked`).
+    #[arg(long)]
+    pub locked: bool,
 }

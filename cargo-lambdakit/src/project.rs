@@ -41,7 +41,10 @@ pub struct Project {
     pub functions: Vec<Function>,
     /// Where cargo puts what it builds.
     pub target_dir: PathBuf,
+    /// The directories of the packages the functions are in, for `watch`.
+    pub package_dirs: Vec<PathBuf>,
     manifest_path: Option<PathBuf>,
+    locked: bool,
 }
 
 const KEYS: [&str; 7] = [
@@ -62,7 +65,10 @@ impl Project {
     /// When `cargo metadata` fails, the package is unknown, or a setting is invalid.
     pub fn load(args: &ProjectArgs) -> Result<Self, CliError> {
         let mut command = Command::new(cargo());
-        command.args(["metadata", "--format-version", "1", "--no-deps", "--locked"]);
+        command.args(["metadata", "--format-version", "1", "--no-deps"]);
+        if args.locked {
+            command.arg("--locked");
+        }
         if let Some(path) = &args.manifest_path {
             command.arg("--manifest-path").arg(path);
         }
@@ -97,10 +103,17 @@ impl Project {
             });
         }
         let mut functions = Vec::new();
+        let mut package_dirs = Vec::new();
         for package in members {
             let name = package["name"].as_str().unwrap_or_default();
             if args.package.as_deref().is_some_and(|wanted| wanted != name) {
                 continue;
+            }
+            if let Some(dir) = package["manifest_path"]
+                .as_str()
+                .and_then(|path| PathBuf::from(path).parent().map(PathBuf::from))
+            {
+                package_dirs.push(dir);
             }
             let settings = &package["metadata"]["lambdakit"];
             let package_defaults = settings_of(settings, "package.metadata.lambdakit", true)?;
@@ -123,7 +136,9 @@ impl Project {
         Ok(Self {
             functions,
             target_dir,
+            package_dirs,
             manifest_path: args.manifest_path.clone(),
+            locked: args.locked,
         })
     }
 
@@ -166,7 +181,10 @@ impl Project {
         release: bool,
     ) -> Result<Vec<PathBuf>, CliError> {
         let mut command = Command::new(cargo());
-        command.args(["build", "--locked"]);
+        command.arg("build");
+        if self.locked {
+            command.arg("--locked");
+        }
         if let Some(path) = &self.manifest_path {
             command.arg("--manifest-path").arg(path);
         }

@@ -13,7 +13,8 @@ use crate::error::CliError;
 
 pub(crate) fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(args, false),
+        Command::Watch(args) => serve::run(args, true),
         Command::Invoke(args) => invoke::run(args),
     }
 }

@@ -48,10 +48,15 @@ pub struct ServeArgs {
     pub cost: bool,
 }
 
-pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
+/// `serve`, and with `watch`, rebuild-and-restart when the sources change.
+pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
     let project = Project::load(&args.project)?;
     let functions = project.select(args.function.as_deref())?;
     let binaries = project.build_host(&functions, args.project.release)?;
+    let names: Vec<String> = functions
+        .iter()
+        .map(|function| function.name.clone())
+        .collect();
     // Credentials, endpoints (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`) and tools.
     let passed: BTreeMap<String, String> = std::env::vars()
         .filter(|(name, _)| {
@@ -80,8 +85,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
             address,
             message: error.to_string(),
         })?;
-        let names: Vec<&str> = emulator.function_names().collect();
-        println!("lambdakit: serving {} on http://{local}", names.join(", "));
+        let served: Vec<&str> = emulator.function_names().collect();
+        println!("lambdakit: serving {} on http://{local}", served.join(", "));
         let endpoint = if args.port == 9000 {
             String::new()
         } else {
@@ -89,7 +94,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         };
         println!(
             "lambdakit: try `cargo lambdakit invoke {}{endpoint} --data '{{}}'`",
-            names.first().copied().unwrap_or_default()
+            served.first().copied().unwrap_or_default()
         );
         let mut terminate = tokio::signal::unix::signal(
             tokio::signal::unix::SignalKind::terminate(),
@@ -97,8 +102,17 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         .map_err(|error| CliError::Emulator {
             message: error.to_string(),
         })?;
+        let rebuilds = async {
+            if watch {
+                rebuild_on_change(Arc::clone(&emulator), project, names, args.project.release)
+                    .await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
             () = Arc::clone(&emulator).serve(listener) => {}
+            () = rebuilds => {}
             _ = tokio::signal::ctrl_c() => {}
             _ = terminate.recv() => {}
         }
@@ -111,4 +125,87 @@ fn passed_region() -> String {
     #[allow(clippy::disallowed_methods)] // The CLI reads its user's shell, not a Lambda's.
     let region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION"));
     region.unwrap_or_else(|_| "us-east-1".to_owned())
+}
+
+/// How often `watch` looks at the sources.
+const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Rebuilds when a source file of the functions' packages changes, holding invocations while
+/// cargo runs; after a good build, every function starts afresh; after a failed one, the last
+/// build keeps serving.
+async fn rebuild_on_change(
+    emulator: Arc<Emulator>,
+    project: Project,
+    names: Vec<String>,
+    release: bool,
+) {
+    let project = Arc::new(project);
+    let dirs = project.package_dirs.clone();
+    let mut seen = fingerprint(dirs.clone()).await;
+    loop {
+        tokio::time::sleep(WATCH_INTERVAL).await;
+        let now = fingerprint(dirs.clone()).await;
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        println!("lambdakit: sources changed, rebuilding (invocations wait)");
+        let _held = emulator.hold_invocations().await;
+        let building = Arc::clone(&project);
+        let names = names.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let functions: Vec<_> = building
+                .functions
+                .iter()
+                .filter(|function| names.contains(&function.name))
+                .collect();
+            building.build_host(&functions, release)
+        })
+        .await;
+        match built {
+            Ok(Ok(_)) => {
+                emulator.restart().await;
+                println!("lambdakit: rebuilt; the next invocations start the new build");
+            }
+            Ok(Err(error)) => println!("lambdakit: {error}; still serving the last build"),
+            Err(error) => {
+                println!("lambdakit: the rebuild stopped ({error}); still serving the last build")
+            }
+        }
+    }
+}
+
+/// A digest of every file's path, size and modification time under `dirs` (`target` and
+/// hidden directories aside).
+async fn fingerprint(dirs: Vec<std::path::PathBuf>) -> u64 {
+    tokio::task::spawn_blocking(move || {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let mut pending = dirs;
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+            entries.sort_by_key(std::fs::DirEntry::file_name);
+            for entry in entries {
+                let name = entry.file_name();
+                let Ok(metadata) = entry.metadata() else {
+                    continue;
+                };
+                if metadata.is_dir() {
+                    if name != "target" && !name.to_string_lossy().starts_with('.') {
+                        pending.push(entry.path());
+                    }
+                    continue;
+                }
+                entry.path().hash(&mut hasher);
+                metadata.len().hash(&mut hasher);
+                metadata.modified().ok().hash(&mut hasher);
+            }
+        }
+        hasher.finish()
+    })
+    .await
+    .unwrap_or_default()
 }

@@ -72,6 +72,8 @@ pub(crate) struct Instance {
     pub(crate) init_duration: Option<Duration>,
     /// The peak resident memory in MB, read last before the process ended or now.
     peak_mb: u64,
+    /// The emulator's generation it was started in (see `Emulator::restart`).
+    pub(crate) generation: u64,
 }
 
 #[derive(Debug)]
@@ -127,6 +129,7 @@ impl Instance {
             logs,
             init_duration: None,
             peak_mb: 0,
+            generation: 0,
         };
         let api = Arc::clone(&instance.api);
         let asked = async {

@@ -11,7 +11,7 @@ mod url;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -40,6 +40,10 @@ const ACCOUNT: &str = "123456789012";
 #[derive(Debug)]
 pub struct Emulator {
     pools: BTreeMap<String, Arc<Pool>>,
+    /// Invocations hold it shared; a rebuild holds it alone, so invocations wait for it.
+    gate: Arc<tokio::sync::RwLock<()>>,
+    /// Bumped by [`Emulator::restart`]: instances of an older generation are not reused.
+    generation: Arc<AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -52,6 +56,7 @@ struct Pool {
     alive: AtomicUsize,
     /// Print an estimated cost after each `REPORT`.
     cost: bool,
+    generation: Arc<AtomicU64>,
 }
 
 /// What an invocation came to.
@@ -70,6 +75,7 @@ impl Emulator {
         passed_environment: &BTreeMap<String, String>,
         cost: bool,
     ) -> Self {
+        let generation = Arc::new(AtomicU64::new(0));
         let pools = functions
             .into_iter()
             .map(|(function, binary)| {
@@ -99,11 +105,16 @@ impl Emulator {
                     idle: Mutex::new(Vec::new()),
                     alive: AtomicUsize::new(0),
                     cost,
+                    generation: Arc::clone(&generation),
                 };
                 (pool.function.name.clone(), Arc::new(pool))
             })
             .collect();
-        Self { pools }
+        Self {
+            pools,
+            gate: Arc::default(),
+            generation,
+        }
     }
 
     /// The names of the functions served.
@@ -128,6 +139,25 @@ impl Emulator {
         }
     }
 
+    /// Holds new invocations until the guard is dropped (while a rebuild runs); waits for the
+    /// invocations under way to finish first.
+    pub async fn hold_invocations(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.gate.write().await
+    }
+
+    /// Makes every function start afresh: idle instances stop now, busy ones when their
+    /// invocation ends, and the next invocation is a cold start of the (rebuilt) binary.
+    pub async fn restart(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        for pool in self.pools.values() {
+            let idle = std::mem::take(&mut *lock(&pool.idle));
+            for instance in idle {
+                pool.alive.fetch_sub(1, Ordering::SeqCst);
+                instance.stop().await;
+            }
+        }
+    }
+
     /// Stops every instance.
     pub async fn shutdown(&self) {
         for pool in self.pools.values() {
@@ -144,6 +174,7 @@ impl Emulator {
     ) -> Result<Response<Full<Bytes>>, Infallible> {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path().to_owned();
+        let open = Arc::clone(&self.gate).read_owned().await;
         if let Some(rest) = path.strip_prefix("/lambda-url/") {
             let (name, below) = rest
                 .split_once('/')
@@ -229,6 +260,7 @@ impl Emulator {
             "Event" => {
                 // Run it after answering, as Lambda's queue would; its logs still show.
                 tokio::spawn(async move {
+                    let _open = open;
                     let _ = pool.invoke(payload, client_context).await;
                 });
                 Ok(empty(StatusCode::ACCEPTED))
@@ -289,8 +321,12 @@ impl Pool {
                     self.alive.fetch_sub(1, Ordering::SeqCst);
                     return Err(too_many_requests());
                 }
+                let generation = self.generation.load(Ordering::SeqCst);
                 match Instance::start(&self.binary, &self.launch).await {
-                    Ok(instance) => instance,
+                    Ok(mut instance) => {
+                        instance.generation = generation;
+                        instance
+                    }
                     Err(failure) => {
                         self.alive.fetch_sub(1, Ordering::SeqCst);
                         let mut logs = failure.logs;
@@ -357,7 +393,7 @@ impl Pool {
             ));
         }
         let logs = instance.take_logs();
-        if healthy {
+        if healthy && instance.generation == self.generation.load(Ordering::SeqCst) {
             lock(&self.idle).push(instance);
         } else {
             instance.stop().await;

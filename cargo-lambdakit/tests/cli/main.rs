@@ -8,3 +8,4 @@ mod help;
 mod invoke;
 mod serve;
 mod support;
+mod watch;

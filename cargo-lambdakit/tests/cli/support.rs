@@ -33,12 +33,19 @@ impl Serve {
 
     /// [`Serve::start`] with more options.
     pub(crate) fn start_with(package: &str, options: &[&str]) -> Self {
-        let mut child = lambdakit()
+        let mut command = lambdakit();
+        command
             .arg("serve")
             .arg("--manifest-path")
             .arg(workspace().join("Cargo.toml"))
-            .args(["-p", package, "--port", "0"])
-            .args(options)
+            .args(["-p", package, "--locked", "--port", "0"])
+            .args(options);
+        Self::spawn(command)
+    }
+
+    /// Runs `command` (a `serve` or `watch` on port 0) and waits until it serves.
+    pub(crate) fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
