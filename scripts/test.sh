@@ -20,8 +20,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-# PyPI tools the tests drive: the AWS CLI invokes functions on the local Lambda.
+# PyPI tools the tests drive: the AWS CLI invokes functions on the local Lambda, and a Python
+# function on AWS's runtime interface client runs on it.
 command -v aws >/dev/null 2>&1 || python3 -m pip install --quiet awscli
+python3 -c "import awslambdaric" >/dev/null 2>&1 || python3 -m pip install --quiet awslambdaric
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

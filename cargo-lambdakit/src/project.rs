@@ -211,6 +211,12 @@ impl Project {
 }
 
 impl Function {
+    /// A function that is an executable of its own rather than a binary target: Lambda's
+    /// default settings.
+    pub fn standalone(name: &str) -> Self {
+        Self::defaults(name, "")
+    }
+
     fn defaults(name: &str, package: &str) -> Self {
         Self {
             name: name.to_owned(),

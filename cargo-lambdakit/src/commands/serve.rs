@@ -46,17 +46,33 @@ pub struct ServeArgs {
     /// Print each invocation's estimated cost on Lambda after its REPORT line.
     #[arg(long)]
     pub cost: bool,
+    /// Also serve an executable as the function NAME: a bootstrap of any runtime (a script
+    /// starting a Python runtime client, say). With only these, no cargo project is needed.
+    #[arg(long = "bootstrap", value_name = "NAME=PATH")]
+    pub bootstraps: Vec<String>,
 }
 
 /// `serve`, and with `watch`, rebuild-and-restart when the sources change.
 pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
-    let project = Project::load(&args.project)?;
-    let functions = project.select(args.function.as_deref())?;
-    let binaries = project.build_host(&functions, args.project.release)?;
-    let names: Vec<String> = functions
+    let bootstraps = bootstraps(&args.bootstraps)?;
+    let only_bootstraps = !bootstraps.is_empty()
+        && args.project.package.is_none()
+        && args.project.manifest_path.is_none()
+        && args.function.is_none();
+    let (project, mut served) = if only_bootstraps {
+        (None, Vec::new())
+    } else {
+        let project = Project::load(&args.project)?;
+        let functions = project.select(args.function.as_deref())?;
+        let binaries = project.build_host(&functions, args.project.release)?;
+        let served: Vec<_> = functions.into_iter().cloned().zip(binaries).collect();
+        (Some(project), served)
+    };
+    let names: Vec<String> = served
         .iter()
-        .map(|function| function.name.clone())
+        .map(|(function, _)| function.name.clone())
         .collect();
+    served.extend(bootstraps);
     // Credentials, endpoints (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`) and tools.
     let passed: BTreeMap<String, String> = std::env::vars()
         .filter(|(name, _)| {
@@ -64,8 +80,7 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
         })
         .collect();
     let region = passed_region();
-    let functions = functions.into_iter().cloned().zip(binaries).collect();
-    let emulator = Arc::new(Emulator::new(functions, &region, &passed, args.cost));
+    let emulator = Arc::new(Emulator::new(served, &region, &passed, args.cost));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -103,11 +118,12 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
             message: error.to_string(),
         })?;
         let rebuilds = async {
-            if watch {
-                rebuild_on_change(Arc::clone(&emulator), project, names, args.project.release)
-                    .await;
-            } else {
-                std::future::pending::<()>().await;
+            match project.filter(|_| watch) {
+                Some(project) => {
+                    rebuild_on_change(Arc::clone(&emulator), project, names, args.project.release)
+                        .await;
+                }
+                None => std::future::pending::<()>().await,
             }
         };
         tokio::select! {
@@ -119,6 +135,32 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
         emulator.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `NAME=PATH` pairs into functions with Lambda's default settings.
+fn bootstraps(
+    pairs: &[String],
+) -> Result<Vec<(crate::project::Function, std::path::PathBuf)>, CliError> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let (name, path) = pair
+                .split_once('=')
+                .filter(|(name, path)| !name.is_empty() && !path.is_empty())
+                .ok_or_else(|| CliError::Config {
+                    key: "--bootstrap".into(),
+                    problem: format!("is `{pair}`; write it `NAME=PATH`"),
+                })?;
+            let path = std::path::PathBuf::from(path);
+            if !path.is_file() {
+                return Err(CliError::Config {
+                    key: "--bootstrap".into(),
+                    problem: format!("names `{}`, which is not a file", path.display()),
+                });
+            }
+            Ok((crate::project::Function::standalone(name), path))
+        })
+        .collect()
 }
 
 fn passed_region() -> String {
