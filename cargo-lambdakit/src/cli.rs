@@ -30,6 +30,8 @@ pub enum Command {
     Watch(crate::commands::ServeArgs),
     /// Invoke a function on the local Lambda and print its answer.
     Invoke(crate::commands::InvokeArgs),
+    /// Package functions as Lambda deployment zips (deterministic: same files, same bytes).
+    Zip(crate::commands::ZipArgs),
 }
 
 /// Which project, package and functions.

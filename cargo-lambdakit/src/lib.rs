@@ -10,6 +10,7 @@ pub mod commands;
 pub mod emulator;
 pub mod error;
 pub mod events;
+pub mod package;
 pub mod project;
 
 use std::process::ExitCode;

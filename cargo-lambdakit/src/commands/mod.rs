@@ -2,11 +2,13 @@
 
 pub(crate) mod invoke;
 pub(crate) mod serve;
+pub(crate) mod zip;
 
 use std::process::ExitCode;
 
 pub use invoke::InvokeArgs;
 pub use serve::ServeArgs;
+pub use zip::ZipArgs;
 
 use crate::cli::Command;
 use crate::error::CliError;
@@ -16,5 +18,6 @@ pub(crate) fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Serve(args) => serve::run(args, false),
         Command::Watch(args) => serve::run(args, true),
         Command::Invoke(args) => invoke::run(args),
+        Command::Zip(args) => zip::run(args),
     }
 }

@@ -10,3 +10,4 @@ mod invoke;
 mod serve;
 mod support;
 mod watch;
+mod zip;

@@ -1,0 +1,3 @@
+//! Lambda deployment packages: what goes in them and how they are written.
+
+pub mod zip;
