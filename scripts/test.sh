@@ -9,16 +9,22 @@ cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
 # Debian packages the tests use: valgrind counts instructions in the benchmark smoke test,
-# python3 writes the zips it sizes.
+# python3 writes and reads zips, the arm64 cross linker and libc build for Lambda's arm64, and
+# qemu runs what they build.
 missing=()
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
+
+# The Rust target for Lambda's arm64.
+rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 
 # PyPI tools the tests drive: the AWS CLI invokes functions on the local Lambda, and a Python
 # function on AWS's runtime interface client runs on it.

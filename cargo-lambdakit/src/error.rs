@@ -57,6 +57,22 @@ pub enum CliError {
         /// What happened.
         message: String,
     },
+    /// A tool the command needs is not installed.
+    Missing {
+        /// What is missing.
+        what: String,
+        /// The command that installs it.
+        install: String,
+    },
+    /// A built binary would not run on Lambda as configured.
+    Binary {
+        /// The function.
+        function: String,
+        /// What is wrong with it.
+        problem: String,
+        /// What to do.
+        hint: String,
+    },
     /// The local Lambda refused the invocation.
     Rejected {
         /// The AWS error type, such as `ResourceNotFoundException`.
@@ -96,6 +112,8 @@ impl CliError {
                 "start the local emulator with `cargo lambdakit serve`, or pass `--endpoint`"
                     .into(),
             ),
+            Self::Missing { install, .. } => Some(format!("install it with `{install}`")),
+            Self::Binary { hint, .. } => Some(hint.clone()),
             Self::Rejected { error_type, .. } if error_type == "ResourceNotFoundException" => {
                 Some("`serve` lists the functions it runs when it starts".into())
             }
@@ -148,6 +166,10 @@ impl fmt::Display for CliError {
             Self::CargoFailed { status } => write!(f, "`cargo build` failed ({status})"),
             Self::Bind { address, message } => write!(f, "cannot listen on `{address}`: {message}"),
             Self::Emulator { message } => write!(f, "the local Lambda did not answer: {message}"),
+            Self::Missing { what, .. } => write!(f, "{what} is not installed"),
+            Self::Binary {
+                function, problem, ..
+            } => write!(f, "`{function}` would not run on Lambda: {problem}"),
             Self::Rejected {
                 error_type,
                 message,

@@ -5,6 +5,7 @@
 // A command-line tool: what it prints on stdout is its output (the functions' logs included).
 #![allow(clippy::print_stdout)]
 
+pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod emulator;

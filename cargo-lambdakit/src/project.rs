@@ -170,6 +170,11 @@ impl Project {
         }
     }
 
+    /// The `--manifest-path` the project was read from, if one was given.
+    pub fn manifest_path(&self) -> Option<&std::path::Path> {
+        self.manifest_path.as_deref()
+    }
+
     /// Builds `functions` for this machine, showing cargo's progress, and returns each binary.
     ///
     /// # Errors

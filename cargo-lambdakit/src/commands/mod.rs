@@ -1,11 +1,13 @@
 //! One module per subcommand; this one only dispatches.
 
+pub(crate) mod build;
 pub(crate) mod invoke;
 pub(crate) mod serve;
 pub(crate) mod zip;
 
 use std::process::ExitCode;
 
+pub use build::BuildArgs;
 pub use invoke::InvokeArgs;
 pub use serve::ServeArgs;
 pub use zip::ZipArgs;
@@ -15,6 +17,7 @@ use crate::error::CliError;
 
 pub(crate) fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
+        Command::Build(args) => build::run(args),
         Command::Serve(args) => serve::run(args, false),
         Command::Watch(args) => serve::run(args, true),
         Command::Invoke(args) => invoke::run(args),

@@ -1,0 +1,197 @@
+//! Building functions for Lambda: the targets, the checks that a build will run there, and
+//! what must be installed for a cross build.
+
+pub mod elf;
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::error::CliError;
+
+/// A Lambda architecture and how to build for it from this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// Lambda's name for it: `x86_64` or `arm64`.
+    pub architecture: &'static str,
+    /// The Rust target triple.
+    pub triple: &'static str,
+    /// The dynamic loader its binaries must ask for.
+    pub interpreter: &'static str,
+    /// The cross linker, when this machine is not of this architecture.
+    cross_linker: &'static str,
+    /// Debian's packages that provide the cross linker and libc.
+    cross_packages: &'static str,
+}
+
+/// The architectures Lambda runs.
+pub const TARGETS: [Target; 2] = [
+    Target {
+        architecture: "x86_64",
+        triple: "x86_64-unknown-linux-gnu",
+        interpreter: "/lib64/ld-linux-x86-64.so.2",
+        cross_linker: "x86_64-linux-gnu-gcc",
+        cross_packages: "gcc-x86-64-linux-gnu libc6-dev-amd64-cross",
+    },
+    Target {
+        architecture: "arm64",
+        triple: "aarch64-unknown-linux-gnu",
+        interpreter: "/lib/ld-linux-aarch64.so.1",
+        cross_linker: "aarch64-linux-gnu-gcc",
+        cross_packages: "gcc-aarch64-linux-gnu libc6-dev-arm64-cross",
+    },
+];
+
+/// The glibc each `provided` runtime has (AWS "Lambda runtimes").
+pub const RUNTIMES: [(&str, (u32, u32)); 2] =
+    [("provided.al2023", (2, 34)), ("provided.al2", (2, 26))];
+
+impl Target {
+    /// The target for Lambda's architecture name.
+    ///
+    /// # Errors
+    ///
+    /// When `architecture` is neither `x86_64` nor `arm64`.
+    pub fn named(architecture: &str) -> Result<Self, CliError> {
+        TARGETS
+            .iter()
+            .copied()
+            .find(|target| target.architecture == architecture)
+            .ok_or_else(|| CliError::Config {
+                key: "--arch".into(),
+                problem: format!("is `{architecture}`; Lambda runs `x86_64` and `arm64`"),
+            })
+    }
+
+    /// Whether this machine runs it natively.
+    pub fn is_host(&self) -> bool {
+        let host = match std::env::consts::ARCH {
+            "aarch64" => "arm64",
+            other => other,
+        };
+        host == self.architecture
+    }
+
+    /// Checks that a cross build can start, naming what to install when it cannot.
+    ///
+    /// # Errors
+    ///
+    /// When the Rust target or the cross linker is missing.
+    pub fn check_cross_tools(&self) -> Result<(), CliError> {
+        let libdir = Command::new("rustc")
+            .args(["--print", "target-libdir", "--target", self.triple])
+            .output();
+        let installed = libdir
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .is_some_and(|dir| {
+                Path::new(&dir).join("libstd.rlib").exists()
+                    || std::fs::read_dir(&dir).is_ok_and(|mut entries| {
+                        entries.any(|entry| {
+                            entry.is_ok_and(|entry| {
+                                entry.file_name().to_string_lossy().starts_with("libstd-")
+                            })
+                        })
+                    })
+            });
+        if !installed {
+            return Err(CliError::Missing {
+                what: format!("the Rust target `{}`", self.triple),
+                install: format!("rustup target add {}", self.triple),
+            });
+        }
+        let linker = Command::new(self.cross_linker).arg("--version").output();
+        if !linker.is_ok_and(|output| output.status.success()) {
+            return Err(CliError::Missing {
+                what: format!("the cross linker `{}`", self.cross_linker),
+                install: format!("apt-get install {}", self.cross_packages),
+            });
+        }
+        Ok(())
+    }
+
+    /// The environment variable that tells cargo which linker to use for this target.
+    pub fn linker_variable(&self) -> (String, &'static str) {
+        let name = format!(
+            "CARGO_TARGET_{}_LINKER",
+            self.triple.to_uppercase().replace('-', "_")
+        );
+        (name, self.cross_linker)
+    }
+}
+
+/// The glibc of `runtime`.
+///
+/// # Errors
+///
+/// When `runtime` is not a `provided` runtime.
+pub fn runtime_glibc(runtime: &str) -> Result<(u32, u32), CliError> {
+    RUNTIMES.iter().find(|(name, _)| *name == runtime).map(|&(_, glibc)| glibc).ok_or_else(|| CliError::Config {
+        key: "--runtime".into(),
+        problem: format!("is `{runtime}`; Rust functions run on `provided.al2023` (default) or `provided.al2`"),
+    })
+}
+
+/// Checks that `binary`, built for `target`, will run on `runtime`.
+///
+/// # Errors
+///
+/// When it is for another architecture, asks for another loader, or needs a newer glibc than
+/// the runtime has: each names the problem and what to do.
+pub fn check_binary(
+    function: &str,
+    binary: &Path,
+    target: &Target,
+    runtime: &str,
+) -> Result<elf::Binary, CliError> {
+    let bad = |problem: String, hint: String| CliError::Binary {
+        function: function.to_owned(),
+        problem,
+        hint,
+    };
+    let facts = elf::inspect(binary).map_err(|problem| {
+        bad(
+            problem,
+            "build it again with `cargo lambdakit build`".into(),
+        )
+    })?;
+    if facts.architecture != target.architecture {
+        return Err(bad(
+            format!(
+                "it is built for {}, not {}",
+                facts.architecture, target.architecture
+            ),
+            format!(
+                "build it with `--arch {}`, or deploy it as an {} function",
+                target.architecture, facts.architecture
+            ),
+        ));
+    }
+    if let Some(interpreter) = facts
+        .interpreter
+        .as_deref()
+        .filter(|interpreter| *interpreter != target.interpreter)
+    {
+        return Err(bad(
+            format!(
+                "it asks for the loader `{interpreter}`, which Lambda's {} runtime does not have (`{}`)",
+                target.architecture, target.interpreter
+            ),
+            "build it with the standard glibc toolchain, or statically with musl".into(),
+        ));
+    }
+    let (major, minor) = runtime_glibc(runtime)?;
+    if let Some((need_major, need_minor)) =
+        facts.max_glibc.filter(|&needed| needed > (major, minor))
+    {
+        return Err(bad(
+            format!(
+                "it needs GLIBC_{need_major}.{need_minor}, newer than the glibc {major}.{minor} of `{runtime}`"
+            ),
+            format!(
+                "target `provided.al2023`, or build against glibc {major}.{minor} or older (an older build machine or toolchain)"
+            ),
+        ));
+    }
+    Ok(facts)
+}

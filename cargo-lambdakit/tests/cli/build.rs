@@ -1,0 +1,158 @@
+//! `cargo lambdakit build`: release builds for Lambda's architectures, checked against the
+//! runtime's glibc, and an arm64 build answering invocations under qemu.
+
+use std::process::{Command, Output};
+
+use crate::support::{Serve, invoke, lambdakit, workspace};
+
+fn build(args: &[&str]) -> Output {
+    lambdakit()
+        .args([
+            "build",
+            "--locked",
+            "-p",
+            "test-functions",
+            "--bin",
+            "behave",
+            "--manifest-path",
+        ])
+        .arg(workspace().join("Cargo.toml"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Whether the arm64 cross tools and qemu are here; under CI they must be.
+fn arm64_tools() -> bool {
+    let works = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .is_ok_and(|output| {
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .any(|line| line == "aarch64-unknown-linux-gnu")
+        });
+    let found = installed
+        && works("aarch64-linux-gnu-gcc", &["--version"])
+        && works("qemu-aarch64", &["--version"]);
+    #[allow(clippy::disallowed_methods)] // The test's own environment.
+    let in_ci = std::env::var("CI").is_ok_and(|value| value == "true");
+    assert!(
+        found || !in_ci,
+        "the arm64 tools are missing: `rustup target add aarch64-unknown-linux-gnu` and `apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user`"
+    );
+    if !found {
+        eprintln!(
+            "skipping: the arm64 tools are missing (`rustup target add aarch64-unknown-linux-gnu`, `apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user`)"
+        );
+    }
+    found
+}
+
+#[test]
+fn a_host_build_is_checked_laid_out_and_zipped() {
+    let output = build(&["--output", "json"]);
+    assert!(output.status.success(), "{output:?}");
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let built = &listed["builds"][0];
+    assert_eq!(built["architecture"], "x86_64");
+    assert_eq!(built["runtime"], "provided.al2023");
+    let bootstrap = workspace().join("target/lambda/behave/bootstrap");
+    assert_eq!(
+        built["bootstrap"].as_str().map(std::path::PathBuf::from),
+        Some(bootstrap.canonicalize().unwrap())
+    );
+    let facts = cargo_lambdakit::build::elf::inspect(&bootstrap).unwrap();
+    assert_eq!(facts.architecture, "x86_64");
+    assert!(
+        facts.max_glibc.is_some_and(|glibc| glibc <= (2, 34)),
+        "{facts:?}"
+    );
+    let zip = std::fs::read(built["zip"].as_str().unwrap()).unwrap();
+    assert_eq!(built["zip_size"], zip.len());
+}
+
+#[test]
+fn a_binary_needing_a_newer_glibc_than_the_runtime_is_refused() {
+    // The build machine's glibc is newer than 2.26: `provided.al2` cannot run what it links.
+    let output = build(&["--runtime", "provided.al2"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: `behave` would not run on Lambda: it needs GLIBC_2."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("newer than the glibc 2.26 of `provided.al2`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\nhint: "), "{stderr}");
+
+    let output = build(&["--arch", "sparc"]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("`--arch` is `sparc`; Lambda runs `x86_64` and `arm64`")
+    );
+}
+
+#[test]
+fn an_arm64_build_answers_invocations_under_qemu() {
+    if !arm64_tools() {
+        return;
+    }
+    let output = build(&["--arch", "arm64", "--output", "json"]);
+    assert!(output.status.success(), "{output:?}");
+    let bootstrap = workspace().join("target/lambda/arm64/behave/bootstrap");
+    assert_eq!(
+        cargo_lambdakit::build::elf::inspect(&bootstrap)
+            .unwrap()
+            .architecture,
+        "arm64"
+    );
+
+    // No binfmt here: a bootstrap script runs the arm64 binary under qemu, with the arm64
+    // sysroot as its prefix.
+    let dir = std::env::temp_dir().join(format!("lambdakit-arm64-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("bootstrap");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nexec qemu-aarch64 -L /usr/aarch64-linux-gnu {bootstrap:?}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut command = lambdakit();
+    command
+        .args(["serve", "--port", "0", "--bootstrap"])
+        .arg(format!("behave-arm64={}", script.display()));
+    let serve = Serve::spawn(command);
+    let answer = invoke(
+        serve.address,
+        "behave-arm64",
+        &[],
+        br#"{"print":"from arm64"}"#,
+    );
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.header("X-Amz-Function-Error"),
+        None,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.json()["handler"], "behave-arm64");
+    let failed = invoke(
+        serve.address,
+        "behave-arm64",
+        &[],
+        br#"{"fail":"on arm64"}"#,
+    );
+    assert_eq!(failed.json()["errorType"], "AskedToFail");
+    drop(serve);
+    let _ = std::fs::remove_dir_all(&dir);
+}
