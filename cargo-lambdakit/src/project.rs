@@ -185,6 +185,22 @@ impl Project {
         functions: &[&Function],
         release: bool,
     ) -> Result<Vec<PathBuf>, CliError> {
+        self.build(functions, release, None)
+    }
+
+    /// Builds `functions` for `target` (this machine's when `None`, or when it is this
+    /// machine's), showing cargo's progress, and returns each binary.
+    ///
+    /// # Errors
+    ///
+    /// When `cargo build` fails.
+    pub fn build(
+        &self,
+        functions: &[&Function],
+        release: bool,
+        target: Option<&crate::build::Target>,
+    ) -> Result<Vec<PathBuf>, CliError> {
+        let cross = target.filter(|target| !target.is_host());
         let mut command = Command::new(cargo());
         command.arg("build");
         if self.locked {
@@ -195,6 +211,12 @@ impl Project {
         }
         if release {
             command.arg("--release");
+        }
+        if let Some(target) = cross {
+            let (variable, linker) = target.linker_variable();
+            command
+                .args(["--target", target.triple])
+                .env(variable, linker);
         }
         for function in functions {
             command.args(["-p", &function.package, "--bin", &function.name]);
@@ -208,9 +230,13 @@ impl Project {
             });
         }
         let profile = if release { "release" } else { "debug" };
+        let out_dir = match cross {
+            Some(target) => self.target_dir.join(target.triple).join(profile),
+            None => self.target_dir.join(profile),
+        };
         Ok(functions
             .iter()
-            .map(|function| self.target_dir.join(profile).join(&function.name))
+            .map(|function| out_dir.join(&function.name))
             .collect())
     }
 }

@@ -54,38 +54,8 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
 
     let mut built = Vec::new();
     for target in &targets {
-        let mut command = Command::new(cargo());
-        command.args(["build", "--release"]);
-        if let Some(path) = &args.project.manifest_path {
-            command.arg("--manifest-path").arg(path);
-        }
-        if args.project.locked {
-            command.arg("--locked");
-        }
-        if !target.is_host() {
-            let (variable, linker) = target.linker_variable();
-            command
-                .args(["--target", target.triple])
-                .env(variable, linker);
-        }
-        for function in &functions {
-            command.args(["-p", &function.package, "--bin", &function.name]);
-        }
-        let status = command.status().map_err(|error| CliError::CargoFailed {
-            status: error.to_string(),
-        })?;
-        if !status.success() {
-            return Err(CliError::CargoFailed {
-                status: status.to_string(),
-            });
-        }
-        let out_dir = if target.is_host() {
-            project.target_dir.join("release")
-        } else {
-            project.target_dir.join(target.triple).join("release")
-        };
-        for function in &functions {
-            let binary = out_dir.join(&function.name);
+        let binaries = project.build(&functions, true, Some(target))?;
+        for (function, binary) in functions.iter().zip(binaries) {
             let facts = check_binary(&function.name, &binary, target, &args.runtime)?;
             let layout = match target.architecture {
                 "x86_64" => project.target_dir.join("lambda").join(&function.name),

@@ -118,20 +118,10 @@ fn an_arm64_build_answers_invocations_under_qemu() {
 
     // No binfmt here: a bootstrap script runs the arm64 binary under qemu, with the arm64
     // sysroot as its prefix.
-    let dir = std::env::temp_dir().join(format!("lambdakit-arm64-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let script = dir.join("bootstrap");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\nexec qemu-aarch64 -L /usr/aarch64-linux-gnu {bootstrap:?}\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let mut command = lambdakit();
-    command
-        .args(["serve", "--port", "0", "--bootstrap"])
-        .arg(format!("behave-arm64={}", script.display()));
-    let serve = Serve::spawn(command);
+    let serve = Serve::script(
+        "behave-arm64",
+        &format!("exec qemu-aarch64 -L /usr/aarch64-linux-gnu {bootstrap:?}"),
+    );
     let answer = invoke(
         serve.address,
         "behave-arm64",
@@ -153,6 +143,4 @@ fn an_arm64_build_answers_invocations_under_qemu() {
         br#"{"fail":"on arm64"}"#,
     );
     assert_eq!(failed.json()["errorType"], "AskedToFail");
-    drop(serve);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::support::{Serve, invoke, lambdakit};
+use crate::support::{Serve, invoke};
 
 /// The Python that has `awslambdaric`, or why the test cannot run: under CI it must.
 fn python_with_ric() -> Option<String> {
@@ -32,28 +32,11 @@ fn a_python_function_on_awslambdaric_runs_unmodified() {
     let Some(python) = python_with_ric() else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("lambdakit-python-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let code = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/python");
-    let bootstrap = dir.join("bootstrap");
-    std::fs::write(
-        &bootstrap,
-        format!(
-            "#!/bin/sh\nexport PYTHONPATH={code:?}\nexec {python:?} -m awslambdaric handler.greet\n"
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &bootstrap,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-
-    let mut command = lambdakit();
-    command
-        .args(["serve", "--port", "0", "--bootstrap"])
-        .arg(format!("greet={}", bootstrap.display()));
-    let serve = Serve::spawn(command);
+    let serve = Serve::script(
+        "greet",
+        &format!("export PYTHONPATH={code:?}\nexec {python:?} -m awslambdaric handler.greet"),
+    );
 
     let answer = invoke(
         serve.address,
@@ -107,6 +90,4 @@ fn a_python_function_on_awslambdaric_runs_unmodified() {
         invoke(serve.address, "greet", &[], b"{}").json()["hello"],
         json!("world")
     );
-    drop(serve);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,6 +23,7 @@ pub(crate) struct Serve {
     child: Child,
     pub(crate) address: SocketAddr,
     output: Arc<Mutex<Vec<String>>>,
+    scratch: Option<PathBuf>,
 }
 
 impl Serve {
@@ -76,7 +77,29 @@ impl Serve {
             child,
             address: address.parse().unwrap(),
             output,
+            scratch: None,
         }
+    }
+
+    /// Serves one function, `name`, whose bootstrap is the shell `script` (written to a
+    /// scratch directory, removed when the serve is dropped).
+    pub(crate) fn script(name: &str, script: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("lambdakit-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bootstrap = dir.join("bootstrap");
+        std::fs::write(&bootstrap, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(
+            &bootstrap,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let mut command = lambdakit();
+        command
+            .args(["serve", "--port", "0", "--bootstrap"])
+            .arg(format!("{name}={}", bootstrap.display()));
+        let mut serve = Self::spawn(command);
+        serve.scratch = Some(dir);
+        serve
     }
 
     /// What `serve` printed so far.
@@ -94,6 +117,9 @@ impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
