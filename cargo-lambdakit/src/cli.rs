@@ -24,6 +24,8 @@ pub struct Lambdakit {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a function crate for an event kind (http, s3, sqs, schedule, json).
+    New(crate::commands::NewArgs),
     /// Build functions for Lambda (x86_64 or arm64), checked against the runtime's glibc, with their zips.
     Build(crate::commands::BuildArgs),
     /// Run the project's functions on a local Lambda, without Docker.

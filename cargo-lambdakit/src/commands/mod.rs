@@ -2,6 +2,7 @@
 
 pub(crate) mod build;
 pub(crate) mod invoke;
+pub(crate) mod new;
 pub(crate) mod serve;
 pub(crate) mod zip;
 
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 
 pub use build::BuildArgs;
 pub use invoke::InvokeArgs;
+pub use new::NewArgs;
 pub use serve::ServeArgs;
 pub use zip::ZipArgs;
 
@@ -21,6 +23,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Serve(args) => serve::run(args, false),
         Command::Watch(args) => serve::run(args, true),
         Command::Invoke(args) => invoke::run(args),
+        Command::New(args) => new::run(args),
         Command::Zip(args) => zip::run(args),
     }
 }

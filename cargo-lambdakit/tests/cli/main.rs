@@ -8,6 +8,7 @@ mod conformance;
 mod events;
 mod help;
 mod invoke;
+mod new;
 mod serve;
 mod support;
 mod watch;
