@@ -30,6 +30,8 @@ rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup ta
 # function on AWS's runtime interface client runs on it.
 command -v aws >/dev/null 2>&1 || python3 -m pip install --quiet awscli
 python3 -c "import awslambdaric" >/dev/null 2>&1 || python3 -m pip install --quiet awslambdaric
+# zig links builds pinned to an older glibc (`provided.al2`).
+python3 -m ziglang version >/dev/null 2>&1 || python3 -m pip install --quiet ziglang
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

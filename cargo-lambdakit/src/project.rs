@@ -198,9 +198,9 @@ impl Project {
         &self,
         functions: &[&Function],
         release: bool,
-        target: Option<&crate::build::Target>,
+        target: Option<(&crate::build::Target, &crate::build::Linker)>,
     ) -> Result<Vec<PathBuf>, CliError> {
-        let cross = target.filter(|target| !target.is_host());
+        let targeted = target.filter(|(target, linker)| target.needs_target_flag(linker));
         let mut command = Command::new(cargo());
         command.arg("build");
         if self.locked {
@@ -212,11 +212,10 @@ impl Project {
         if release {
             command.arg("--release");
         }
-        if let Some(target) = cross {
-            let (variable, linker) = target.linker_variable();
+        if let Some((target, linker)) = targeted {
             command
                 .args(["--target", target.triple])
-                .env(variable, linker);
+                .envs(target.linker_variables(linker));
         }
         for function in functions {
             command.args(["-p", &function.package, "--bin", &function.name]);
@@ -230,8 +229,8 @@ impl Project {
             });
         }
         let profile = if release { "release" } else { "debug" };
-        let out_dir = match cross {
-            Some(target) => self.target_dir.join(target.triple).join(profile),
+        let out_dir = match targeted {
+            Some((target, _)) => self.target_dir.join(target.triple).join(profile),
             None => self.target_dir.join(profile),
         };
         Ok(functions

@@ -71,12 +71,12 @@ impl Target {
         host == self.architecture
     }
 
-    /// Checks that a cross build can start, naming what to install when it cannot.
+    /// Checks that Rust can build for this target, naming what to install when it cannot.
     ///
     /// # Errors
     ///
-    /// When the Rust target or the cross linker is missing.
-    pub fn check_cross_tools(&self) -> Result<(), CliError> {
+    /// When the Rust target is not installed.
+    pub fn check_rust_target(&self) -> Result<(), CliError> {
         let libdir = Command::new("rustc")
             .args(["--print", "target-libdir", "--target", self.triple])
             .output();
@@ -84,40 +84,116 @@ impl Target {
             .ok()
             .filter(|output| output.status.success())
             .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-            .is_some_and(|dir| {
-                Path::new(&dir).join("libstd.rlib").exists()
-                    || std::fs::read_dir(&dir).is_ok_and(|mut entries| {
-                        entries.any(|entry| {
-                            entry.is_ok_and(|entry| {
-                                entry.file_name().to_string_lossy().starts_with("libstd-")
-                            })
-                        })
+            .and_then(|dir| std::fs::read_dir(dir).ok())
+            .is_some_and(|mut entries| {
+                entries.any(|entry| {
+                    entry.is_ok_and(|entry| {
+                        entry.file_name().to_string_lossy().starts_with("libstd-")
                     })
+                })
             });
-        if !installed {
-            return Err(CliError::Missing {
+        if installed {
+            Ok(())
+        } else {
+            Err(CliError::Missing {
                 what: format!("the Rust target `{}`", self.triple),
                 install: format!("rustup target add {}", self.triple),
-            });
+            })
         }
-        let linker = Command::new(self.cross_linker).arg("--version").output();
-        if !linker.is_ok_and(|output| output.status.success()) {
-            return Err(CliError::Missing {
-                what: format!("the cross linker `{}`", self.cross_linker),
-                install: format!("apt-get install {}", self.cross_packages),
-            });
-        }
-        Ok(())
     }
 
-    /// The environment variable that tells cargo which linker to use for this target.
-    pub fn linker_variable(&self) -> (String, &'static str) {
-        let name = format!(
-            "CARGO_TARGET_{}_LINKER",
-            self.triple.to_uppercase().replace('-', "_")
-        );
-        (name, self.cross_linker)
+    /// Checks that the apt cross linker for this target is installed.
+    ///
+    /// # Errors
+    ///
+    /// When it is not, with the packages to install.
+    pub fn check_cross_linker(&self) -> Result<(), CliError> {
+        let linker = Command::new(self.cross_linker).arg("--version").output();
+        if linker.is_ok_and(|output| output.status.success()) {
+            Ok(())
+        } else {
+            Err(CliError::Missing {
+                what: format!("the cross linker `{}`", self.cross_linker),
+                install: format!("apt-get install {}", self.cross_packages),
+            })
+        }
     }
+
+    /// The environment variables that make cargo link this target with `linker`, and build
+    /// C code for it with the same compiler.
+    pub fn linker_variables(&self, linker: &Linker) -> Vec<(String, std::ffi::OsString)> {
+        let program: std::ffi::OsString = match linker {
+            Linker::System => self.cross_linker.into(),
+            Linker::Zig(wrapper) => wrapper.clone().into(),
+        };
+        let mut variables = vec![(
+            format!(
+                "CARGO_TARGET_{}_LINKER",
+                self.triple.to_uppercase().replace('-', "_")
+            ),
+            program.clone(),
+        )];
+        if matches!(linker, Linker::Zig(_)) {
+            variables.push((format!("CC_{}", self.triple.replace('-', "_")), program));
+        }
+        variables
+    }
+
+    /// Whether building for it with `linker` needs `--target` (rather than a plain host build).
+    pub fn needs_target_flag(&self, linker: &Linker) -> bool {
+        !self.is_host() || matches!(linker, Linker::Zig(_))
+    }
+}
+
+/// What links a build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Linker {
+    /// The host's C compiler, or Debian's cross gcc for the other architecture: links against
+    /// the build machine's glibc.
+    System,
+    /// zig (PyPI `ziglang`), through this wrapper script: links against a chosen glibc.
+    Zig(std::path::PathBuf),
+}
+
+/// Writes (once) a wrapper that links for `target` against glibc `glibc` with zig, under
+/// `dir`, and returns it.
+///
+/// # Errors
+///
+/// When zig is not installed, or the wrapper cannot be written.
+pub fn zig_linker(dir: &Path, target: &Target, glibc: (u32, u32)) -> Result<Linker, CliError> {
+    let zig = Command::new("python3")
+        .args(["-m", "ziglang", "version"])
+        .output();
+    if !zig.is_ok_and(|output| output.status.success()) {
+        return Err(CliError::Missing {
+            what: "zig (for builds pinned to an older glibc)".into(),
+            install: "pip install ziglang".into(),
+        });
+    }
+    let arch = if target.architecture == "arm64" {
+        "aarch64"
+    } else {
+        "x86_64"
+    };
+    let zig_target = format!("{arch}-linux-gnu.{}.{}", glibc.0, glibc.1);
+    let wrapper = dir.join(&zig_target).join("cc");
+    let script = format!(
+        "#!/bin/sh\n# Written by cargo lambdakit: links for {zig_target} with zig.\nexec python3 -m ziglang cc -target {zig_target} \"$@\"\n"
+    );
+    let written = std::fs::create_dir_all(wrapper.parent().unwrap_or(dir))
+        .and_then(|()| std::fs::write(&wrapper, script))
+        .and_then(|()| {
+            std::fs::set_permissions(
+                &wrapper,
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )
+        });
+    written.map_err(|error| CliError::Config {
+        key: wrapper.display().to_string(),
+        problem: format!("cannot be written: {error}"),
+    })?;
+    Ok(Linker::Zig(wrapper))
 }
 
 /// The glibc of `runtime`.

@@ -8,7 +8,7 @@ use std::process::{Command, ExitCode};
 use clap::Args;
 use serde_json::json;
 
-use crate::build::{Target, check_binary, runtime_glibc};
+use crate::build::{Linker, Target, check_binary, runtime_glibc, zig_linker};
 use crate::cli::ProjectArgs;
 use crate::error::CliError;
 use crate::package::zip;
@@ -29,13 +29,17 @@ pub struct BuildArgs {
     /// The runtime whose glibc the binaries must run on.
     #[arg(long, default_value = "provided.al2023")]
     pub runtime: String,
+    /// What links: `gcc` (the host's, or Debian's cross gcc: the build machine's glibc), `zig`
+    /// (PyPI `ziglang`: the runtime's glibc), or `auto`: zig for `provided.al2`, else gcc.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gcc", "zig"])]
+    pub linker: String,
     /// `text` (default) or `json`: one JSON document with each build's paths, sizes and CodeSha256.
     #[arg(long = "output", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub output: String,
 }
 
 pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
-    runtime_glibc(&args.runtime)?;
+    let glibc = runtime_glibc(&args.runtime)?;
     let names = if args.architectures.is_empty() {
         vec!["x86_64".to_owned()]
     } else {
@@ -45,16 +49,30 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
         .iter()
         .map(|name| Target::named(name))
         .collect::<Result<Vec<_>, _>>()?;
-    for target in targets.iter().filter(|target| !target.is_host()) {
-        target.check_cross_tools()?;
+    let zig = match args.linker.as_str() {
+        "zig" => true,
+        "gcc" => false,
+        _ => glibc < (2, 34),
+    };
+    for target in &targets {
+        if !target.is_host() || zig {
+            target.check_rust_target()?;
+        }
+        if !target.is_host() && !zig {
+            target.check_cross_linker()?;
+        }
     }
     let project = Project::load(&args.project)?;
     let functions = project.select(args.function.as_deref())?;
     warn_about_openssl(&project, &functions);
-
     let mut built = Vec::new();
     for target in &targets {
-        let binaries = project.build(&functions, true, Some(target))?;
+        let linker = if zig {
+            zig_linker(&project.target_dir.join("lambdakit/zig"), target, glibc)?
+        } else {
+            Linker::System
+        };
+        let binaries = project.build(&functions, true, Some((target, &linker)))?;
         for (function, binary) in functions.iter().zip(binaries) {
             let facts = check_binary(&function.name, &binary, target, &args.runtime)?;
             let layout = match target.architecture {
@@ -75,7 +93,7 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
                     key: layout.display().to_string(),
                     problem: format!("cannot be written: {error}"),
                 })?;
-            let glibc = facts
+            let needs = facts
                 .max_glibc
                 .map(|(major, minor)| format!("{major}.{minor}"));
             if args.output == "text" {
@@ -85,7 +103,7 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
                     target.architecture,
                     bootstrap.display(),
                     archive.unzipped,
-                    glibc.as_deref().unwrap_or("none"),
+                    needs.as_deref().unwrap_or("none"),
                     zip_path.display(),
                     archive.bytes.len()
                 );
@@ -99,7 +117,7 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
                 "size": archive.unzipped,
                 "zip_size": archive.bytes.len(),
                 "code_sha256": archive.code_sha256(),
-                "max_glibc": glibc,
+                "max_glibc": needs,
             }));
         }
     }

@@ -80,8 +80,9 @@ fn a_host_build_is_checked_laid_out_and_zipped() {
 
 #[test]
 fn a_binary_needing_a_newer_glibc_than_the_runtime_is_refused() {
-    // The build machine's glibc is newer than 2.26: `provided.al2` cannot run what it links.
-    let output = build(&["--runtime", "provided.al2"]);
+    // The build machine's glibc is newer than 2.26: `provided.al2` cannot run what gcc links
+    // here.
+    let output = build(&["--runtime", "provided.al2", "--linker", "gcc"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -143,4 +144,59 @@ fn an_arm64_build_answers_invocations_under_qemu() {
         br#"{"fail":"on arm64"}"#,
     );
     assert_eq!(failed.json()["errorType"], "AskedToFail");
+}
+
+/// Whether zig (PyPI `ziglang`) is here; under CI it must be.
+fn zig() -> bool {
+    let found = Command::new("python3")
+        .args(["-m", "ziglang", "version"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    #[allow(clippy::disallowed_methods)] // The test's own environment.
+    let in_ci = std::env::var("CI").is_ok_and(|value| value == "true");
+    assert!(found || !in_ci, "zig is missing: `pip install ziglang`");
+    if !found {
+        eprintln!("skipping: zig is missing (`pip install ziglang`)");
+    }
+    found
+}
+
+#[test]
+fn builds_for_provided_al2_are_linked_by_zig_against_its_glibc_and_run() {
+    if !zig() || !arm64_tools() {
+        return;
+    }
+    let output = build(&[
+        "--runtime",
+        "provided.al2",
+        "--arch",
+        "x86_64",
+        "--arch",
+        "arm64",
+        "--output",
+        "json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for built in listed["builds"].as_array().unwrap() {
+        let facts = cargo_lambdakit::build::elf::inspect(std::path::Path::new(
+            built["bootstrap"].as_str().unwrap(),
+        ))
+        .unwrap();
+        assert!(
+            facts.max_glibc.is_some_and(|glibc| glibc <= (2, 26)),
+            "{built}: {facts:?}"
+        );
+        assert_eq!(facts.architecture, built["architecture"].as_str().unwrap());
+    }
+    // The glibc-2.26 build still runs here, where the glibc is newer.
+    let bootstrap = workspace().join("target/lambda/behave/bootstrap");
+    let serve = Serve::script("behave-al2", &format!("exec {bootstrap:?}"));
+    let answer = invoke(serve.address, "behave-al2", &[], b"{}");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json()["handler"], "behave-al2");
 }
