@@ -23,8 +23,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-# The Rust target for Lambda's arm64.
-rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+# The Rust targets for Lambda's arm64, and for static x86_64 builds.
+for target in aarch64-unknown-linux-gnu x86_64-unknown-linux-musl; do
+  rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+done
 
 # PyPI tools the tests drive: the AWS CLI invokes functions on the local Lambda, and a Python
 # function on AWS's runtime interface client runs on it.

@@ -15,31 +15,41 @@ pub struct Target {
     pub architecture: &'static str,
     /// The Rust target triple.
     pub triple: &'static str,
-    /// The dynamic loader its binaries must ask for.
-    pub interpreter: &'static str,
+    /// The dynamic loader its binaries must ask for; none for static (musl) binaries.
+    pub interpreter: Option<&'static str>,
     /// The cross linker, when this machine is not of this architecture.
     cross_linker: &'static str,
     /// Debian's packages that provide the cross linker and libc.
     cross_packages: &'static str,
 }
 
-/// The architectures Lambda runs.
+/// The architectures Lambda runs, linked against glibc.
 pub const TARGETS: [Target; 2] = [
     Target {
         architecture: "x86_64",
         triple: "x86_64-unknown-linux-gnu",
-        interpreter: "/lib64/ld-linux-x86-64.so.2",
+        interpreter: Some("/lib64/ld-linux-x86-64.so.2"),
         cross_linker: "x86_64-linux-gnu-gcc",
         cross_packages: "gcc-x86-64-linux-gnu libc6-dev-amd64-cross",
     },
     Target {
         architecture: "arm64",
         triple: "aarch64-unknown-linux-gnu",
-        interpreter: "/lib/ld-linux-aarch64.so.1",
+        interpreter: Some("/lib/ld-linux-aarch64.so.1"),
         cross_linker: "aarch64-linux-gnu-gcc",
         cross_packages: "gcc-aarch64-linux-gnu libc6-dev-arm64-cross",
     },
 ];
+
+/// Static x86_64 binaries on musl: they run on any runtime, glibc or not. Rust's musl target
+/// brings its own libc and start files, so the host's `cc` links it.
+pub const MUSL: Target = Target {
+    architecture: "x86_64",
+    triple: "x86_64-unknown-linux-musl",
+    interpreter: None,
+    cross_linker: "cc",
+    cross_packages: "gcc",
+};
 
 /// The glibc each `provided` runtime has (AWS "Lambda runtimes").
 pub const RUNTIMES: [(&str, (u32, u32)); 2] =
@@ -60,6 +70,27 @@ impl Target {
                 key: "--arch".into(),
                 problem: format!("is `{architecture}`; Lambda runs `x86_64` and `arm64`"),
             })
+    }
+
+    /// The static musl target for Lambda's architecture name.
+    ///
+    /// # Errors
+    ///
+    /// For arm64: static musl builds are made for x86_64 only so far.
+    pub fn musl(architecture: &str) -> Result<Self, CliError> {
+        match architecture {
+            "x86_64" => Ok(MUSL),
+            other => Err(CliError::Config {
+                key: "--musl".into(),
+                problem: format!(
+                    "builds x86_64 only so far, not `{other}`; build {other} against glibc (without `--musl`)"
+                ),
+            }),
+        }
+    }
+
+    fn is_musl(&self) -> bool {
+        self.interpreter.is_none()
     }
 
     /// Whether this machine runs it natively.
@@ -122,6 +153,9 @@ impl Target {
     /// The environment variables that make cargo link this target with `linker`, and build
     /// C code for it with the same compiler.
     pub fn linker_variables(&self, linker: &Linker) -> Vec<(String, std::ffi::OsString)> {
+        if matches!(linker, Linker::System) && !self.needs_cross_linker() {
+            return Vec::new();
+        }
         let program: std::ffi::OsString = match linker {
             Linker::System => self.cross_linker.into(),
             Linker::Zig(wrapper) => wrapper.clone().into(),
@@ -141,7 +175,12 @@ impl Target {
 
     /// Whether building for it with `linker` needs `--target` (rather than a plain host build).
     pub fn needs_target_flag(&self, linker: &Linker) -> bool {
-        !self.is_host() || matches!(linker, Linker::Zig(_))
+        !self.is_host() || self.is_musl() || matches!(linker, Linker::Zig(_))
+    }
+
+    /// Whether a gcc-linked build needs Debian's cross gcc.
+    pub fn needs_cross_linker(&self) -> bool {
+        !self.is_host() && !self.is_musl()
     }
 }
 
@@ -243,17 +282,21 @@ pub fn check_binary(
             ),
         ));
     }
-    if let Some(interpreter) = facts
-        .interpreter
-        .as_deref()
-        .filter(|interpreter| *interpreter != target.interpreter)
-    {
+    if facts.interpreter.as_deref() != target.interpreter {
+        let asked = facts.interpreter.as_deref().map_or_else(
+            || "no loader (a static binary)".to_owned(),
+            |loader| format!("the loader `{loader}`"),
+        );
+        let expected = target.interpreter.map_or_else(
+            || "a static binary".to_owned(),
+            |loader| format!("`{loader}`"),
+        );
         return Err(bad(
             format!(
-                "it asks for the loader `{interpreter}`, which Lambda's {} runtime does not have (`{}`)",
-                target.architecture, target.interpreter
+                "it asks for {asked}, where Lambda's {} runtime takes {expected}",
+                target.architecture
             ),
-            "build it with the standard glibc toolchain, or statically with musl".into(),
+            "build it with the standard glibc toolchain, or statically with `--musl`".into(),
         ));
     }
     let (major, minor) = runtime_glibc(runtime)?;

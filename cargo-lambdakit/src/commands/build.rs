@@ -29,6 +29,9 @@ pub struct BuildArgs {
     /// The runtime whose glibc the binaries must run on.
     #[arg(long, default_value = "provided.al2023")]
     pub runtime: String,
+    /// Build static binaries on musl (x86_64), which need no glibc at all.
+    #[arg(long)]
+    pub musl: bool,
     /// What links: `gcc` (the host's, or Debian's cross gcc: the build machine's glibc), `zig`
     /// (PyPI `ziglang`: the runtime's glibc), or `auto`: zig for `provided.al2`, else gcc.
     #[arg(long, default_value = "auto", value_parser = ["auto", "gcc", "zig"])]
@@ -47,18 +50,25 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
     };
     let targets = names
         .iter()
-        .map(|name| Target::named(name))
+        .map(|name| {
+            if args.musl {
+                Target::musl(name)
+            } else {
+                Target::named(name)
+            }
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let zig = match args.linker.as_str() {
         "zig" => true,
         "gcc" => false,
-        _ => glibc < (2, 34),
+        // A static musl binary needs no glibc, so gcc does.
+        _ => glibc < (2, 34) && !args.musl,
     };
     for target in &targets {
-        if !target.is_host() || zig {
+        if target.needs_target_flag(&Linker::System) || zig {
             target.check_rust_target()?;
         }
-        if !target.is_host() && !zig {
+        if target.needs_cross_linker() && !zig {
             target.check_cross_linker()?;
         }
     }

@@ -200,3 +200,47 @@ fn builds_for_provided_al2_are_linked_by_zig_against_its_glibc_and_run() {
     assert_eq!(answer.status, 200);
     assert_eq!(answer.json()["handler"], "behave-al2");
 }
+
+#[test]
+fn musl_builds_are_static_and_run_on_any_runtime() {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .is_ok_and(|output| {
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .any(|line| line == "x86_64-unknown-linux-musl")
+        });
+    #[allow(clippy::disallowed_methods)] // The test's own environment.
+    let in_ci = std::env::var("CI").is_ok_and(|value| value == "true");
+    assert!(
+        installed || !in_ci,
+        "the musl target is missing: `rustup target add x86_64-unknown-linux-musl`"
+    );
+    if !installed {
+        eprintln!(
+            "skipping: the musl target is missing (`rustup target add x86_64-unknown-linux-musl`)"
+        );
+        return;
+    }
+    let output = build(&["--musl", "--runtime", "provided.al2", "--output", "json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let bootstrap = std::path::PathBuf::from(listed["builds"][0]["bootstrap"].as_str().unwrap());
+    let facts = cargo_lambdakit::build::elf::inspect(&bootstrap).unwrap();
+    assert_eq!(
+        (facts.interpreter, facts.max_glibc),
+        (None, None),
+        "static: no loader, no glibc"
+    );
+    let serve = Serve::script("behave-musl", &format!("exec {bootstrap:?}"));
+    let answer = invoke(serve.address, "behave-musl", &[], b"{}");
+    assert_eq!(answer.json()["handler"], "behave-musl");
+
+    let output = build(&["--musl", "--arch", "arm64"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`--musl` builds x86_64 only so far"));
+}
