@@ -108,12 +108,15 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
                 .map(|(major, minor)| format!("{major}.{minor}"));
             if args.output == "text" {
                 println!(
-                    "{} ({}): {} ({} bytes, needs glibc {}); {} ({} bytes)",
+                    "{} ({}): {} ({} bytes, {}); {} ({} bytes)",
                     function.name,
                     target.architecture,
                     bootstrap.display(),
                     archive.unzipped,
-                    needs.as_deref().unwrap_or("none"),
+                    needs.as_deref().map_or_else(
+                        || "static, no glibc".to_owned(),
+                        |glibc| format!("needs glibc {glibc}")
+                    ),
                     zip_path.display(),
                     archive.bytes.len()
                 );
