@@ -9,6 +9,7 @@ mod events;
 mod help;
 mod invoke;
 mod new;
+mod sdk;
 mod serve;
 mod support;
 mod watch;
