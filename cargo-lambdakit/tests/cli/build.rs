@@ -1,9 +1,9 @@
 //! `cargo lambdakit build`: release builds for Lambda's architectures, checked against the
 //! runtime's glibc, and an arm64 build answering invocations under qemu.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::support::{Serve, invoke, lambdakit, workspace};
+use crate::support::{Serve, invoke, lambdakit, rust_target_installed, tool, works, workspace};
 
 fn build(args: &[&str]) -> Output {
     lambdakit()
@@ -24,35 +24,14 @@ fn build(args: &[&str]) -> Output {
 
 /// Whether the arm64 cross tools and qemu are here; under CI they must be.
 fn arm64_tools() -> bool {
-    let works = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .output()
-            .is_ok_and(|output| output.status.success())
-    };
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .is_ok_and(|output| {
-            String::from_utf8_lossy(&output.stdout)
-                .lines()
-                .any(|line| line == "aarch64-unknown-linux-gnu")
-        });
-    let found = installed
+    let found = rust_target_installed("aarch64-unknown-linux-gnu")
         && works("aarch64-linux-gnu-gcc", &["--version"])
         && works("qemu-aarch64", &["--version"]);
-    #[allow(clippy::disallowed_methods)] // The test's own environment.
-    let in_ci = std::env::var("CI").is_ok_and(|value| value == "true");
-    assert!(
-        found || !in_ci,
-        "the arm64 tools are missing: `rustup target add aarch64-unknown-linux-gnu` and `apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user`"
-    );
-    if !found {
-        eprintln!(
-            "skipping: the arm64 tools are missing (`rustup target add aarch64-unknown-linux-gnu`, `apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user`)"
-        );
-    }
-    found
+    tool(
+        found,
+        "the arm64 tools",
+        "`rustup target add aarch64-unknown-linux-gnu` and `apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user`",
+    )
 }
 
 #[test]
@@ -148,17 +127,11 @@ fn an_arm64_build_answers_invocations_under_qemu() {
 
 /// Whether zig (PyPI `ziglang`) is here; under CI it must be.
 fn zig() -> bool {
-    let found = Command::new("python3")
-        .args(["-m", "ziglang", "version"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    #[allow(clippy::disallowed_methods)] // The test's own environment.
-    let in_ci = std::env::var("CI").is_ok_and(|value| value == "true");
-    assert!(found || !in_ci, "zig is missing: `pip install ziglang`");
-    if !found {
-        eprintln!("skipping: zig is missing (`pip install ziglang`)");
-    }
-    found
+    tool(
+        works("python3", &["-m", "ziglang", "version"]),
+        "zig",
+        "`pip install ziglang`",
+    )
 }
 
 #[test]
@@ -203,24 +176,12 @@ fn builds_for_provided_al2_are_linked_by_zig_against_its_glibc_and_run() {
 
 #[test]
 fn musl_builds_are_static_and_run_on_any_runtime() {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .is_ok_and(|output| {
-            String::from_utf8_lossy(&output.stdout)
-                .lines()
-                .any(|line| line == "x86_64-unknown-linux-musl")
-        });
-    #[allow(clippy::disallowed_methods)] // The test's own environment.
-    let in_ci = std::env::var("CI").is_ok_and(|value| value == "true");
-    assert!(
-        installed || !in_ci,
-        "the musl target is missing: `rustup target add x86_64-unknown-linux-musl`"
-    );
-    if !installed {
-        eprintln!(
-            "skipping: the musl target is missing (`rustup target add x86_64-unknown-linux-musl`)"
-        );
+    let installed = rust_target_installed("x86_64-unknown-linux-musl");
+    if !tool(
+        installed,
+        "the musl target",
+        "`rustup target add x86_64-unknown-linux-musl`",
+    ) {
         return;
     }
     let output = build(&["--musl", "--runtime", "provided.al2", "--output", "json"]);

@@ -6,7 +6,7 @@ use std::process::Command;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::support::{Serve, invoke};
+use crate::support::{Serve, invoke, tool};
 
 /// The Python that has `awslambdaric`, or why the test cannot run: under CI it must.
 fn python_with_ric() -> Option<String> {
@@ -15,15 +15,11 @@ fn python_with_ric() -> Option<String> {
         .output()
         .ok()
         .filter(|output| output.status.success());
-    #[allow(clippy::disallowed_methods)] // The test's own environment.
-    let in_ci = std::env::var("CI").is_ok_and(|value| value == "true");
-    assert!(
-        output.is_some() || !in_ci,
-        "awslambdaric is missing; install it with `pip install awslambdaric`"
+    tool(
+        output.is_some(),
+        "awslambdaric",
+        "`pip install awslambdaric`",
     );
-    if output.is_none() {
-        eprintln!("skipping: awslambdaric is missing (install it with `pip install awslambdaric`)");
-    }
     output.map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 

@@ -370,18 +370,11 @@ fn function_urls_turn_http_requests_into_url_events_and_back() {
 
 /// The AWS CLI, or why the test cannot use it: under CI it must be there.
 fn aws_cli() -> Option<std::process::Command> {
-    let found = std::process::Command::new("aws")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    #[allow(clippy::disallowed_methods)] // The test's own environment.
-    let in_ci = std::env::var("CI").is_ok_and(|value| value == "true");
-    assert!(
-        found || !in_ci,
-        "the AWS CLI is missing; install it with `pip install awscli`"
-    );
-    if !found {
-        eprintln!("skipping: the AWS CLI is missing (install it with `pip install awscli`)");
+    if !crate::support::tool(
+        crate::support::works("aws", &["--version"]),
+        "the AWS CLI",
+        "`pip install awscli`",
+    ) {
         return None;
     }
     let mut command = std::process::Command::new("aws");

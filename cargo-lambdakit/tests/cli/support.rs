@@ -192,3 +192,35 @@ pub(crate) fn invoke(
         body: raw[head_end + 4..].to_vec(),
     }
 }
+
+/// Whether a tool a test needs is here (`found`). Under CI it must be, since the test command
+/// installs it; elsewhere the test skips, saying what to install.
+pub(crate) fn tool(found: bool, what: &str, install: &str) -> bool {
+    #[allow(clippy::disallowed_methods)] // The test's own environment.
+    let in_ci = std::env::var("CI").is_ok_and(|value| value == "true");
+    assert!(found || !in_ci, "{what} is missing: {install}");
+    if !found {
+        eprintln!("skipping: {what} is missing ({install})");
+    }
+    found
+}
+
+/// Whether `program ARGS` runs and succeeds.
+pub(crate) fn works(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// Whether rustup has the Rust target `triple`.
+pub(crate) fn rust_target_installed(triple: &str) -> bool {
+    Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .is_ok_and(|output| {
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .any(|line| line == triple)
+        })
+}
