@@ -36,6 +36,10 @@ pub enum Command {
     Invoke(crate::commands::InvokeArgs),
     /// Package functions as Lambda deployment zips (deterministic: same files, same bytes).
     Zip(crate::commands::ZipArgs),
+    /// Build functions and create or update them on AWS, with their roles, URLs and triggers.
+    Deploy(crate::commands::DeployArgs),
+    /// Remove what `deploy` created for the project's functions, and nothing else.
+    Destroy(crate::commands::DestroyArgs),
 }
 
 /// Which project, package and functions.

@@ -13,7 +13,7 @@ pub mod exit_codes {
     pub const USAGE: u8 = 2;
     /// `cargo build` failed; its output has been shown.
     pub const BUILD_FAILED: u8 = 3;
-    /// Something outside the project failed: a port, a process, the local emulator.
+    /// Something outside the project failed: a port, a process, the local emulator, AWS.
     pub const ENVIRONMENT: u8 = 4;
 }
 
@@ -87,6 +87,31 @@ pub enum CliError {
         /// Why it failed.
         message: String,
     },
+    /// The AWS region or credentials are missing.
+    AwsSetup {
+        /// What is missing.
+        problem: String,
+        /// Where to set it.
+        hint: String,
+    },
+    /// An AWS call failed.
+    Aws {
+        /// The call, as IAM names it (`lambda:CreateFunction`).
+        operation: String,
+        /// AWS's error code, when AWS answered.
+        code: Option<String>,
+        /// AWS's message, or why AWS could not be reached.
+        message: String,
+    },
+    /// Deploying would change something it must not on its own.
+    Conflict {
+        /// The resource.
+        resource: String,
+        /// What is in the way.
+        problem: String,
+        /// What to do.
+        hint: String,
+    },
 }
 
 impl CliError {
@@ -125,6 +150,24 @@ impl CliError {
             Self::Payload { .. } => {
                 Some("pass the event as `--data JSON`, `--data-file PATH` or on stdin".into())
             }
+            Self::AwsSetup { hint, .. } | Self::Conflict { hint, .. } => Some(hint.clone()),
+            Self::Aws { operation, code, .. } => match code.as_deref() {
+                Some(code) if code.starts_with("AccessDenied") || code == "AuthorizationError" => {
+                    Some(format!(
+                        "the credentials' identity needs the IAM permission `{operation}`"
+                    ))
+                }
+                Some(
+                    "ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId"
+                    | "UnrecognizedClientException" | "SignatureDoesNotMatch"
+                    | "InvalidSignatureException",
+                ) => Some(
+                    "the AWS credentials are invalid or expired: renew them (`aws sso login`, `aws configure`)"
+                        .into(),
+                ),
+                Some(_) => None,
+                None => Some("check the network, and `AWS_ENDPOINT_URL` if it is set".into()),
+            },
         }
     }
 
@@ -132,9 +175,12 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::CargoFailed { .. } => exit_codes::BUILD_FAILED,
-            Self::Bind { .. } | Self::Emulator { .. } | Self::Rejected { .. } => {
-                exit_codes::ENVIRONMENT
-            }
+            Self::Bind { .. }
+            | Self::Emulator { .. }
+            | Self::Rejected { .. }
+            | Self::AwsSetup { .. }
+            | Self::Aws { .. }
+            | Self::Conflict { .. } => exit_codes::ENVIRONMENT,
             _ => exit_codes::USAGE,
         }
     }
@@ -180,6 +226,18 @@ impl fmt::Display for CliError {
             Self::Payload { source, message } => {
                 write!(f, "cannot read the payload from {source}: {message}")
             }
+            Self::AwsSetup { problem, .. } => f.write_str(problem),
+            Self::Aws {
+                operation,
+                code: Some(code),
+                message,
+            } => write!(f, "AWS refused `{operation}`: {code}: {message}"),
+            Self::Aws {
+                operation, message, ..
+            } => write!(f, "`{operation}` did not reach AWS: {message}"),
+            Self::Conflict {
+                resource, problem, ..
+            } => write!(f, "{resource} {problem}"),
         }
     }
 }

@@ -5,9 +5,11 @@
 // A command-line tool: what it prints on stdout is its output (the functions' logs included).
 #![allow(clippy::print_stdout)]
 
+pub mod aws;
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod deploy;
 pub mod emulator;
 pub mod error;
 pub mod events;

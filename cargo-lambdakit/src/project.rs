@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::cli::ProjectArgs;
+use crate::deploy::settings::{self as deploy_settings, DeploySettings};
 use crate::error::CliError;
 
 /// One Lambda function: a binary target and its settings.
@@ -32,6 +33,8 @@ pub struct Function {
     pub log_level: Option<String>,
     /// `x86_64` (default) or `arm64`, `architecture`.
     pub architecture: String,
+    /// What `deploy` makes of it on AWS.
+    pub deploy: DeploySettings,
 }
 
 /// The project as `cargo metadata` describes it.
@@ -47,13 +50,14 @@ pub struct Project {
     locked: bool,
 }
 
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 8] = [
     "memory",
     "timeout",
     "environment",
     "concurrency",
     "log_format",
     "log_level",
+    "architecture",
     "functions",
 ];
 
@@ -125,12 +129,11 @@ impl Project {
                     continue;
                 };
                 let overrides = &settings["functions"][bin];
-                let own = settings_of(
-                    overrides,
-                    &format!("package.metadata.lambdakit.functions.{bin}"),
-                    false,
-                )?;
-                functions.push(own.apply(package_defaults.apply(Function::defaults(bin, name))));
+                let at = format!("package.metadata.lambdakit.functions.{bin}");
+                let own = settings_of(overrides, &at, false)?;
+                let function = own.apply(package_defaults.apply(Function::defaults(bin, name)));
+                deploy_settings::check(&function.deploy, &at)?;
+                functions.push(function);
             }
         }
         Ok(Self {
@@ -258,7 +261,13 @@ impl Function {
             log_format: None,
             log_level: None,
             architecture: "x86_64".to_owned(),
+            deploy: DeploySettings::default(),
         }
+    }
+
+    /// Its name on AWS: `name` in the metadata, else the binary's.
+    pub fn aws_name(&self) -> &str {
+        self.deploy.name.as_deref().unwrap_or(&self.name)
     }
 }
 
@@ -272,6 +281,7 @@ struct Settings {
     log_format: Option<String>,
     log_level: Option<String>,
     architecture: Option<String>,
+    deploy: DeploySettings,
 }
 
 impl Settings {
@@ -295,6 +305,7 @@ impl Settings {
         if let Some(architecture) = &self.architecture {
             function.architecture.clone_from(architecture);
         }
+        function.deploy.merge(&self.deploy);
         function
     }
 }
@@ -385,23 +396,21 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
                 );
             }
             "functions" if package_level => {}
+            _ if deploy_settings::read(&mut settings.deploy, key, value, at)? => {}
             _ => {
-                let valid = if package_level {
+                let own = if package_level {
                     &KEYS[..]
                 } else {
                     &KEYS[..KEYS.len() - 1]
                 };
+                let valid: Vec<String> = own
+                    .iter()
+                    .chain(&deploy_settings::KEYS)
+                    .map(|key| (*key).to_owned())
+                    .collect();
                 return Err(CliError::Config {
                     key: name,
-                    problem: format!(
-                        "is not a setting; the settings are {}",
-                        join(
-                            &valid
-                                .iter()
-                                .map(|key| (*key).to_owned())
-                                .collect::<Vec<_>>()
-                        )
-                    ),
+                    problem: format!("is not a setting; the settings are {}", join(&valid)),
                 });
             }
         }

@@ -2,6 +2,7 @@
 //! what must be installed for a cross build.
 
 pub mod elf;
+pub mod lambda;
 
 use std::path::Path;
 use std::process::Command;

@@ -8,10 +8,9 @@ use std::process::{Command, ExitCode};
 use clap::Args;
 use serde_json::json;
 
-use crate::build::{Linker, Target, check_binary, runtime_glibc, zig_linker};
+use crate::build::lambda;
 use crate::cli::ProjectArgs;
 use crate::error::CliError;
-use crate::package::zip;
 use crate::project::{Project, cargo};
 
 /// Options of `build`.
@@ -42,7 +41,11 @@ pub struct BuildArgs {
 }
 
 pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
-    let glibc = runtime_glibc(&args.runtime)?;
+    let options = lambda::Options {
+        runtime: args.runtime.clone(),
+        musl: args.musl,
+        linker: args.linker.clone(),
+    };
     let names = if args.architectures.is_empty() {
         vec!["x86_64".to_owned()]
     } else {
@@ -50,98 +53,56 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
     };
     let targets = names
         .iter()
-        .map(|name| {
-            if args.musl {
-                Target::musl(name)
-            } else {
-                Target::named(name)
-            }
-        })
+        .map(|name| options.target(name))
         .collect::<Result<Vec<_>, _>>()?;
-    let zig = match args.linker.as_str() {
-        "zig" => true,
-        "gcc" => false,
-        // A static musl binary needs no glibc, so gcc does.
-        _ => glibc < (2, 34) && !args.musl,
-    };
     for target in &targets {
-        if target.needs_target_flag(&Linker::System) || zig {
-            target.check_rust_target()?;
-        }
-        if target.needs_cross_linker() && !zig {
-            target.check_cross_linker()?;
-        }
+        options.check_tools(target)?;
     }
     let project = Project::load(&args.project)?;
     let functions = project.select(args.function.as_deref())?;
     warn_about_openssl(&project, &functions);
-    let mut built = Vec::new();
+    let mut report = Vec::new();
     for target in &targets {
-        let linker = if zig {
-            zig_linker(&project.target_dir.join("lambdakit/zig"), target, glibc)?
-        } else {
-            Linker::System
-        };
-        let binaries = project.build(&functions, true, Some((target, &linker)))?;
-        for (function, binary) in functions.iter().zip(binaries) {
-            let facts = check_binary(&function.name, &binary, target, &args.runtime)?;
-            let layout = match target.architecture {
-                "x86_64" => project.target_dir.join("lambda").join(&function.name),
-                other => project
-                    .target_dir
-                    .join("lambda")
-                    .join(other)
-                    .join(&function.name),
-            };
-            let bootstrap = layout.join("bootstrap");
-            let archive = zip::write(zip::entries(&binary, &[])?)?;
-            let zip_path = layout.join("bootstrap.zip");
-            std::fs::create_dir_all(&layout)
-                .and_then(|()| std::fs::copy(&binary, &bootstrap))
-                .and_then(|_| std::fs::write(&zip_path, &archive.bytes))
-                .map_err(|error| CliError::Config {
-                    key: layout.display().to_string(),
-                    problem: format!("cannot be written: {error}"),
-                })?;
-            let needs = facts
+        for built in lambda::build(&project, &functions, target, &options)? {
+            let needs = built
                 .max_glibc
                 .map(|(major, minor)| format!("{major}.{minor}"));
             if args.output == "text" {
                 println!(
                     "{} ({}): {} ({} bytes, {}); {} ({} bytes)",
-                    function.name,
-                    target.architecture,
-                    bootstrap.display(),
-                    archive.unzipped,
+                    built.function,
+                    built.architecture,
+                    built.bootstrap.display(),
+                    built.archive.unzipped,
                     needs.as_deref().map_or_else(
                         || "static, no glibc".to_owned(),
                         |glibc| format!("needs glibc {glibc}")
                     ),
-                    zip_path.display(),
-                    archive.bytes.len()
+                    built.zip.display(),
+                    built.archive.bytes.len()
                 );
             }
-            built.push(json!({
-                "function": function.name,
-                "architecture": target.architecture,
+            report.push(json!({
+                "function": built.function,
+                "architecture": built.architecture,
                 "runtime": args.runtime,
-                "bootstrap": bootstrap,
-                "zip": zip_path,
-                "size": archive.unzipped,
-                "zip_size": archive.bytes.len(),
-                "code_sha256": archive.code_sha256(),
+                "bootstrap": built.bootstrap,
+                "zip": built.zip,
+                "size": built.archive.unzipped,
+                "zip_size": built.archive.bytes.len(),
+                "code_sha256": built.archive.code_sha256(),
                 "max_glibc": needs,
             }));
         }
     }
     if args.output == "json" {
-        println!("{}", json!({ "builds": built }));
+        println!("{}", json!({ "builds": report }));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `openssl-sys` is the usual reason a cross build fails: say so before it does.
-fn warn_about_openssl(project: &Project, functions: &[&crate::project::Function]) {
+pub(crate) fn warn_about_openssl(project: &Project, functions: &[&crate::project::Function]) {
     let mut packages: Vec<&str> = functions
         .iter()
         .map(|function| function.package.as_str())

@@ -1,6 +1,8 @@
 //! One module per subcommand; this one only dispatches.
 
 pub(crate) mod build;
+pub(crate) mod deploy;
+pub(crate) mod destroy;
 pub(crate) mod invoke;
 pub(crate) mod new;
 pub(crate) mod serve;
@@ -9,6 +11,8 @@ pub(crate) mod zip;
 use std::process::ExitCode;
 
 pub use build::BuildArgs;
+pub use deploy::DeployArgs;
+pub use destroy::DestroyArgs;
 pub use invoke::InvokeArgs;
 pub use new::NewArgs;
 pub use serve::ServeArgs;
@@ -25,5 +29,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Invoke(args) => invoke::run(args),
         Command::New(args) => new::run(args),
         Command::Zip(args) => zip::run(args),
+        Command::Deploy(args) => deploy::run(args),
+        Command::Destroy(args) => destroy::run(args),
     }
 }

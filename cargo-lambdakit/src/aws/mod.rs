@@ -1,0 +1,179 @@
+//! The AWS clients deploy and destroy use, built once from the standard chain (environment,
+//! profiles, SSO, `AWS_ENDPOINT_URL`), and the translation of AWS's errors into ones the user
+//! can act on.
+
+pub mod retry;
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::provider::ProvideCredentials as _;
+use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::error::CliError;
+
+/// The service clients, the account and the region they act in.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    /// Lambda.
+    pub lambda: aws_sdk_lambda::Client,
+    /// IAM, for the execution roles deploy creates.
+    pub iam: aws_sdk_iam::Client,
+    /// S3, for code uploads and bucket notifications.
+    pub s3: aws_sdk_s3::Client,
+    /// EventBridge, for schedules.
+    pub events: aws_sdk_eventbridge::Client,
+    /// SNS, for topic subscriptions.
+    pub sns: aws_sdk_sns::Client,
+    /// The account the credentials belong to.
+    pub account: String,
+    /// The region, such as `eu-west-1`.
+    pub region: String,
+    /// The partition, such as `aws`, from the caller's ARN.
+    pub partition: String,
+}
+
+/// Where to find credentials and region, beside the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    /// `--region`.
+    pub region: Option<String>,
+    /// `--profile`.
+    pub profile: Option<String>,
+}
+
+impl Aws {
+    /// Loads the configuration, checks that there is a region and credentials, and asks STS
+    /// whose they are.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError::AwsSetup`] when the region or credentials are missing, or a
+    /// [`CliError::Aws`] when STS refuses them.
+    pub async fn connect(source: &Source) -> Result<Self, CliError> {
+        let https = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https);
+        if let Some(region) = &source.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(profile) = &source.profile {
+            loader = loader.profile_name(profile);
+        }
+        let config = loader.load().await;
+        let region =
+            config
+                .region()
+                .map(ToString::to_string)
+                .ok_or_else(|| CliError::AwsSetup {
+                    problem: "no AWS region is configured".into(),
+                    hint: "set `AWS_REGION`, a `region` in your AWS profile, or pass `--region`"
+                        .into(),
+                })?;
+        let missing_credentials = |reason: String| {
+            CliError::AwsSetup {
+            problem: format!("no AWS credentials were found ({reason})"),
+            hint: "set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, run `aws configure` or `aws sso login`, or pass `--profile`".into(),
+        }
+        };
+        let provider = config
+            .credentials_provider()
+            .ok_or_else(|| missing_credentials("no credentials provider".into()))?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|error| missing_credentials(DisplayErrorContext(&error).to_string()))?;
+        let sts = aws_sdk_sts::Client::new(&config);
+        let identity = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|error| failed("sts:GetCallerIdentity", error))?;
+        let account = identity.account().unwrap_or_default().to_owned();
+        let partition = identity
+            .arn()
+            .and_then(|arn| arn.split(':').nth(1))
+            .unwrap_or("aws")
+            .to_owned();
+        // A custom endpoint (a local mock, a proxy) has no per-bucket host names.
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        Ok(Self {
+            lambda: aws_sdk_lambda::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            events: aws_sdk_eventbridge::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            account,
+            region,
+            partition,
+        })
+    }
+
+    /// The ARN of the IAM role named `name`.
+    pub fn role_arn(&self, name: &str) -> String {
+        format!("arn:{}:iam::{}:role/{name}", self.partition, self.account)
+    }
+
+    /// The ARN of a resource of `service` in this account and region.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{}:{}:{resource}",
+            self.partition, self.region, self.account
+        )
+    }
+}
+
+/// The error code of a failed call, such as `ResourceNotFoundException`.
+pub fn code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
+    match error {
+        SdkError::ServiceError(service) => service.err().code(),
+        _ => None,
+    }
+}
+
+/// Whether the call failed because what it names does not exist.
+pub fn not_found<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    matches!(
+        code(error),
+        Some(
+            "ResourceNotFoundException"
+                | "NoSuchEntity"
+                | "NoSuchBucket"
+                | "NotFound"
+                | "NotFoundException"
+        )
+    )
+}
+
+/// A failed call of `operation` (`service:Action`, as IAM names it) as the user sees it.
+pub fn failed<E, R>(operation: &str, error: SdkError<E, R>) -> CliError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = code(&error).map(str::to_owned);
+    let message = match &error {
+        SdkError::ServiceError(service) => service
+            .err()
+            .message()
+            .map_or_else(|| DisplayErrorContext(&error).to_string(), str::to_owned),
+        _ => DisplayErrorContext(&error).to_string(),
+    };
+    CliError::Aws {
+        operation: operation.to_owned(),
+        code,
+        message,
+    }
+}
+
+/// A request the SDK refused to build: a bug of ours, named by the call it was for.
+pub fn invalid(operation: &str, error: impl std::fmt::Display) -> CliError {
+    CliError::Aws {
+        operation: operation.to_owned(),
+        code: None,
+        message: format!("the request could not be built ({error}); please report this"),
+    }
+}

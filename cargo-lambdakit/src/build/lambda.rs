@@ -1,0 +1,145 @@
+//! One build for Lambda, as `build` and `deploy` both need it: cargo for the target, the
+//! binary checked against the runtime, laid out as `bootstrap` and zipped.
+
+use std::path::PathBuf;
+
+use super::{Linker, Target, check_binary, runtime_glibc, zig_linker};
+use crate::error::CliError;
+use crate::package::zip::{self, Archive};
+use crate::project::{Function, Project};
+
+/// How to build: for which runtime, statically or not, linked by what.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `provided.al2023` or `provided.al2`: whose glibc the binaries must run on.
+    pub runtime: String,
+    /// Static musl binaries (x86_64), which need no glibc at all.
+    pub musl: bool,
+    /// `auto`, `gcc` or `zig`.
+    pub linker: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            runtime: "provided.al2023".into(),
+            musl: false,
+            linker: "auto".into(),
+        }
+    }
+}
+
+/// A function built for Lambda.
+#[derive(Debug)]
+pub struct Built {
+    /// The function (binary target) name.
+    pub function: String,
+    /// `x86_64` or `arm64`.
+    pub architecture: &'static str,
+    /// `target/lambda/[arm64/]<function>/bootstrap`.
+    pub bootstrap: PathBuf,
+    /// Its zip, beside it.
+    pub zip: PathBuf,
+    /// The zip's bytes.
+    pub archive: Archive,
+    /// The newest glibc symbol version it needs; `None` for a static binary.
+    pub max_glibc: Option<(u32, u32)>,
+}
+
+impl Options {
+    /// The target for `architecture` with these options.
+    ///
+    /// # Errors
+    ///
+    /// For an unknown architecture, or musl on arm64.
+    pub fn target(&self, architecture: &str) -> Result<Target, CliError> {
+        if self.musl {
+            Target::musl(architecture)
+        } else {
+            Target::named(architecture)
+        }
+    }
+
+    /// Whether zig links (for a glibc older than the build machine's).
+    ///
+    /// # Errors
+    ///
+    /// For an unknown runtime.
+    fn zig(&self) -> Result<bool, CliError> {
+        let glibc = runtime_glibc(&self.runtime)?;
+        Ok(match self.linker.as_str() {
+            "zig" => true,
+            "gcc" => false,
+            // A static musl binary needs no glibc, so gcc does.
+            _ => glibc < (2, 34) && !self.musl,
+        })
+    }
+
+    /// Checks, before anything is built, that what building for `target` needs is installed.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError::Missing`] naming the install command.
+    pub fn check_tools(&self, target: &Target) -> Result<(), CliError> {
+        let zig = self.zig()?;
+        if target.needs_target_flag(&Linker::System) || zig {
+            target.check_rust_target()?;
+        }
+        if target.needs_cross_linker() && !zig {
+            target.check_cross_linker()?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds `functions` in release mode for `target`, checks each binary will run on the
+/// runtime, and writes its `bootstrap` and zip under `target/lambda`.
+///
+/// # Errors
+///
+/// When cargo fails, a binary would not run on Lambda, or an output cannot be written.
+pub fn build(
+    project: &Project,
+    functions: &[&Function],
+    target: &Target,
+    options: &Options,
+) -> Result<Vec<Built>, CliError> {
+    let glibc = runtime_glibc(&options.runtime)?;
+    let linker = if options.zig()? {
+        zig_linker(&project.target_dir.join("lambdakit/zig"), target, glibc)?
+    } else {
+        Linker::System
+    };
+    let binaries = project.build(functions, true, Some((target, &linker)))?;
+    let mut built = Vec::with_capacity(functions.len());
+    for (function, binary) in functions.iter().zip(binaries) {
+        let facts = check_binary(&function.name, &binary, target, &options.runtime)?;
+        let layout = match target.architecture {
+            "x86_64" => project.target_dir.join("lambda").join(&function.name),
+            other => project
+                .target_dir
+                .join("lambda")
+                .join(other)
+                .join(&function.name),
+        };
+        let bootstrap = layout.join("bootstrap");
+        let archive = zip::write(zip::entries(&binary, &[])?)?;
+        let zip_path = layout.join("bootstrap.zip");
+        std::fs::create_dir_all(&layout)
+            .and_then(|()| std::fs::copy(&binary, &bootstrap))
+            .and_then(|_| std::fs::write(&zip_path, &archive.bytes))
+            .map_err(|error| CliError::Config {
+                key: layout.display().to_string(),
+                problem: format!("cannot be written: {error}"),
+            })?;
+        built.push(Built {
+            function: function.name.clone(),
+            architecture: target.architecture,
+            bootstrap,
+            zip: zip_path,
+            archive,
+            max_glibc: facts.max_glibc,
+        });
+    }
+    Ok(built)
+}

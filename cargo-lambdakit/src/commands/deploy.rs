@@ -1,0 +1,250 @@
+//! `cargo lambdakit deploy`: build the functions for Lambda and create or update them on AWS,
+//! with their roles, URLs and triggers, as `[package.metadata.lambdakit]` describes them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+
+use crate::aws::{Aws, Source};
+use crate::build::lambda;
+use crate::cli::ProjectArgs;
+use crate::deploy::{self, Options, Unit};
+use crate::error::CliError;
+use crate::project::{Function, Project};
+
+/// Options of `deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The project's Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Only this package's functions.
+    #[arg(short, long, value_name = "NAME")]
+    pub package: Option<String>,
+    /// Require Cargo.lock to be up to date (cargo's `--locked`).
+    #[arg(long)]
+    pub locked: bool,
+    /// Only this function (a binary target); default: all of them.
+    #[arg(long = "bin", value_name = "NAME")]
+    pub function: Option<String>,
+    /// The function's name on AWS (one function only; default: `name`, else the binary's).
+    #[arg(long, value_name = "NAME", requires = "function")]
+    pub name: Option<String>,
+    /// Lambda's architecture, over the settings: `x86_64` or `arm64`.
+    #[arg(long = "arch", value_name = "ARCH", value_parser = ["x86_64", "arm64"])]
+    pub architecture: Option<String>,
+    /// Memory in MB, over the settings.
+    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u32).range(128..=10_240))]
+    pub memory: Option<u32>,
+    /// Timeout in seconds, over the settings.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=900))]
+    pub timeout: Option<u64>,
+    /// An environment variable, over the settings (repeatable).
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_variable)]
+    pub environment: Vec<(String, String)>,
+    /// The execution role's name or ARN (default: one deploy creates per function).
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// The runtime whose glibc the binaries must run on, over the settings.
+    #[arg(long, value_parser = ["provided.al2023", "provided.al2"])]
+    pub runtime: Option<String>,
+    /// Build static binaries on musl (x86_64).
+    #[arg(long)]
+    pub musl: bool,
+    /// What links: `auto`, `gcc` or `zig` (see `cargo lambdakit build --help`).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gcc", "zig"])]
+    pub linker: String,
+    /// Upload code through this S3 bucket instead of inline, over the settings.
+    #[arg(long, value_name = "BUCKET")]
+    pub upload_bucket: Option<String>,
+    /// The AWS region (default: the environment's or profile's).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The AWS profile (default: `AWS_PROFILE`, else `default`).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Print what would be created, updated or left, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Take over functions of the same name that lambdakit did not create.
+    #[arg(long)]
+    pub adopt: bool,
+    /// Move functions deployed on another architecture to this one.
+    #[arg(long)]
+    pub change_architecture: bool,
+    /// `text` (default) or `json`: one JSON document with each function's changes.
+    #[arg(long = "output", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub output: String,
+    /// No progress lines on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn parse_variable(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
+}
+
+pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
+    let project = Project::load(&ProjectArgs {
+        manifest_path: args.manifest_path.clone(),
+        package: args.package.clone(),
+        release: true,
+        locked: args.locked,
+    })?;
+    let functions: Vec<Function> = project
+        .select(args.function.as_deref())?
+        .into_iter()
+        .map(|function| overridden(function.clone(), &args))
+        .collect();
+    check(&functions)?;
+
+    // Build everything first: nothing reaches AWS unless every function built and checked.
+    let mut groups: BTreeMap<(String, String), Vec<&Function>> = BTreeMap::new();
+    for function in &functions {
+        let runtime = function
+            .deploy
+            .runtime
+            .clone()
+            .unwrap_or_else(|| "provided.al2023".into());
+        groups
+            .entry((function.architecture.clone(), runtime))
+            .or_default()
+            .push(function);
+    }
+    let mut built = Vec::new();
+    for ((architecture, runtime), group) in &groups {
+        let options = lambda::Options {
+            runtime: runtime.clone(),
+            musl: args.musl && architecture == "x86_64",
+            linker: args.linker.clone(),
+        };
+        let target = options.target(architecture)?;
+        options.check_tools(&target)?;
+        crate::commands::build::warn_about_openssl(&project, group);
+        for (function, output) in group
+            .iter()
+            .zip(lambda::build(&project, group, &target, &options)?)
+        {
+            built.push((*function, output));
+        }
+    }
+
+    let options = Options {
+        dry_run: args.dry_run,
+        adopt: args.adopt,
+        change_architecture: args.change_architecture,
+        quiet: args.quiet || args.output == "json",
+    };
+    let source = Source {
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+    };
+    let started = std::time::Instant::now();
+    let outcomes = runtime()?.block_on(async {
+        let aws = Aws::connect(&source).await?;
+        let mut outcomes = Vec::new();
+        for (function, output) in &built {
+            let unit = Unit {
+                function,
+                code: &output.archive,
+            };
+            let outcome = deploy::deploy(&aws, &unit, options).await?;
+            if args.output == "text" {
+                print!("{}", deploy::render(&outcome));
+            }
+            outcomes.push(outcome);
+        }
+        Ok::<_, CliError>(outcomes)
+    })?;
+    if args.output == "json" {
+        let functions: Vec<_> = outcomes.iter().map(deploy::to_json).collect();
+        println!(
+            "{}",
+            json!({"dry_run": args.dry_run, "functions": functions})
+        );
+    } else if args.dry_run {
+        println!("dry run: nothing was changed");
+    } else if !args.quiet {
+        eprintln!("deployed in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The function with the command line's settings over its metadata.
+fn overridden(mut function: Function, args: &DeployArgs) -> Function {
+    if let Some(architecture) = &args.architecture {
+        function.architecture.clone_from(architecture);
+    }
+    if let Some(memory) = args.memory {
+        function.memory_mb = memory;
+    }
+    if let Some(timeout) = args.timeout {
+        function.timeout = Duration::from_secs(timeout);
+    }
+    function
+        .environment
+        .extend(args.environment.iter().cloned());
+    if args.role.is_some() {
+        function.deploy.role.clone_from(&args.role);
+    }
+    if args.runtime.is_some() {
+        function.deploy.runtime.clone_from(&args.runtime);
+    }
+    if args.upload_bucket.is_some() {
+        function
+            .deploy
+            .upload_bucket
+            .clone_from(&args.upload_bucket);
+    }
+    if args.name.is_some() {
+        function.deploy.name.clone_from(&args.name);
+    }
+    function
+}
+
+/// What AWS would refuse, found before any call.
+fn check(functions: &[Function]) -> Result<(), CliError> {
+    for function in functions {
+        if function.log_level.is_some() && function.log_format.as_deref() != Some("JSON") {
+            return Err(CliError::Config {
+                key: format!(
+                    "package.metadata.lambdakit.functions.{}.log_level",
+                    function.name
+                ),
+                problem: "needs `log_format = \"JSON\"`: Lambda filters log levels only in JSON"
+                    .into(),
+            });
+        }
+        if let Some(other) = functions
+            .iter()
+            .find(|other| other.name != function.name && other.aws_name() == function.aws_name())
+        {
+            return Err(CliError::Config {
+                key: format!("package.metadata.lambdakit.functions.{}.name", other.name),
+                problem: format!(
+                    "is `{}`, the AWS name of `{}` too; each function needs its own",
+                    other.aws_name(),
+                    function.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The one async island: a runtime on this thread for the AWS calls.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::Emulator {
+            message: format!("cannot start the async runtime: {error}"),
+        })
+}

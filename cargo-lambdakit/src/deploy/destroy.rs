@@ -1,0 +1,254 @@
+//! Removing what deploy created for a package: found by the `lambdakit:` tags on functions,
+//! then, for each, its triggers (mappings, notifications marked `lambdakit-`, schedule rules,
+//! subscriptions), URL, the function, and the role deploy created for it. Nothing else.
+
+use super::{Action, Change, ID_PREFIX, Options, Outcome, TAG_FUNCTION, TAG_PACKAGE, triggers};
+use crate::aws::{self, Aws};
+use crate::error::CliError;
+
+/// The functions deployed from `packages` (only the binaries in `only`, when given): their
+/// name, ARN, package and binary.
+pub async fn deployed(
+    aws: &Aws,
+    packages: &[String],
+    only: Option<&[String]>,
+) -> Result<Vec<(String, String, String, String)>, CliError> {
+    let mut found = Vec::new();
+    let mut pages = aws.lambda.list_functions().into_paginator().items().send();
+    while let Some(function) = pages.next().await {
+        let function = function.map_err(|error| aws::failed("lambda:ListFunctions", error))?;
+        let (Some(name), Some(arn)) = (function.function_name(), function.function_arn()) else {
+            continue;
+        };
+        let tags = aws
+            .lambda
+            .list_tags()
+            .resource(arn)
+            .send()
+            .await
+            .map_err(|error| aws::failed("lambda:ListTags", error))?
+            .tags
+            .unwrap_or_default();
+        let (Some(package), Some(binary)) = (tags.get(TAG_PACKAGE), tags.get(TAG_FUNCTION)) else {
+            continue;
+        };
+        let selected = only.is_none_or(|only| only.contains(binary));
+        if packages.contains(package) && selected {
+            found.push((
+                name.to_owned(),
+                arn.to_owned(),
+                package.clone(),
+                binary.clone(),
+            ));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Removes one deployed function and what deploy created for it (with `dry_run`, only says
+/// what it would remove).
+///
+/// # Errors
+///
+/// When AWS refuses a call; what was removed stays removed, and destroying again goes on.
+pub async fn destroy(
+    aws: &Aws,
+    (name, arn, package, binary): &(String, String, String, String),
+    options: Options,
+) -> Result<Outcome, CliError> {
+    let mut changes = Vec::new();
+    let configuration = aws
+        .lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .map_err(|error| aws::failed("lambda:GetFunctionConfiguration", error))?;
+
+    let mut mappings = aws
+        .lambda
+        .list_event_source_mappings()
+        .function_name(name)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(mapping) = mappings.next().await {
+        let mapping =
+            mapping.map_err(|error| aws::failed("lambda:ListEventSourceMappings", error))?;
+        if !options.dry_run {
+            triggers::delete_mapping(aws, mapping.uuid().unwrap_or_default()).await?;
+        }
+        let source = mapping.event_source_arn().unwrap_or_default();
+        changes.push(Change::new(
+            "trigger",
+            format!("mapping {source}"),
+            Action::Delete,
+        ));
+    }
+
+    for statement in triggers::statements(aws, name, None).await? {
+        let Some(source) = statement.source_arn else {
+            continue;
+        };
+        if statement.sid.starts_with("lambdakit-s3-") {
+            let bucket = source.rsplit(':').next().unwrap_or_default();
+            if !options.dry_run {
+                triggers::remove_notifications(aws, bucket, name, arn).await?;
+            }
+            changes.push(Change::new(
+                "trigger",
+                format!("s3 {bucket}"),
+                Action::Delete,
+            ));
+        } else if statement.sid.starts_with("lambdakit-sns-") {
+            if !options.dry_run {
+                let subscriptions = triggers::subscriptions(aws, &source, arn).await?;
+                triggers::unsubscribe(aws, &subscriptions).await?;
+            }
+            changes.push(Change::new(
+                "trigger",
+                format!("sns {source}"),
+                Action::Delete,
+            ));
+        }
+    }
+
+    let prefix = format!("{ID_PREFIX}{name}-");
+    let rules = aws
+        .events
+        .list_rules()
+        .name_prefix(&prefix)
+        .send()
+        .await
+        .map_err(|error| aws::failed("events:ListRules", error))?;
+    for rule in rules.rules() {
+        let Some(rule_name) = rule.name() else {
+            continue;
+        };
+        if triggers::remove_rule(aws, name, rule_name, arn, options).await? {
+            let label = rule.schedule_expression().unwrap_or(rule_name);
+            changes.push(Change::new(
+                "trigger",
+                format!("schedule {label}"),
+                Action::Delete,
+            ));
+        }
+    }
+
+    let url = aws
+        .lambda
+        .get_function_url_config()
+        .function_name(name)
+        .send()
+        .await;
+    match url {
+        Ok(_) => {
+            if !options.dry_run {
+                aws.lambda
+                    .delete_function_url_config()
+                    .function_name(name)
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("lambda:DeleteFunctionUrlConfig", error))?;
+            }
+            changes.push(Change::new("url", name.clone(), Action::Delete));
+        }
+        Err(error) if aws::not_found(&error) => {}
+        Err(error) => return Err(aws::failed("lambda:GetFunctionUrlConfig", error)),
+    }
+
+    if !options.dry_run {
+        aws.lambda
+            .delete_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|error| aws::failed("lambda:DeleteFunction", error))?;
+    }
+    changes.push(Change::new("function", name.clone(), Action::Delete));
+
+    let role = configuration
+        .role()
+        .and_then(|role| role.rsplit('/').next())
+        .unwrap_or_default();
+    if role_is_ours(aws, role, package, binary).await? {
+        if !options.dry_run {
+            delete_role(aws, role).await?;
+        }
+        changes.push(Change::new("role", role, Action::Delete));
+    }
+    Ok(Outcome {
+        name: name.clone(),
+        arn: arn.clone(),
+        changes,
+        url: None,
+        version: None,
+    })
+}
+
+async fn role_is_ours(
+    aws: &Aws,
+    role: &str,
+    package: &str,
+    binary: &str,
+) -> Result<bool, CliError> {
+    if role.is_empty() {
+        return Ok(false);
+    }
+    let found = match aws.iam.get_role().role_name(role).send().await {
+        Ok(found) => found.role,
+        Err(error) if aws::not_found(&error) => return Ok(false),
+        Err(error) => return Err(aws::failed("iam:GetRole", error)),
+    };
+    let tagged = |key: &str, value: &str| {
+        found.as_ref().is_some_and(|role| {
+            role.tags()
+                .iter()
+                .any(|tag| tag.key() == key && tag.value() == value)
+        })
+    };
+    Ok(tagged(TAG_PACKAGE, package) && tagged(TAG_FUNCTION, binary))
+}
+
+async fn delete_role(aws: &Aws, role: &str) -> Result<(), CliError> {
+    let inline = aws
+        .iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|error| aws::failed("iam:ListRolePolicies", error))?;
+    for policy in inline.policy_names() {
+        aws.iam
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(|error| aws::failed("iam:DeleteRolePolicy", error))?;
+    }
+    let attached = aws
+        .iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|error| aws::failed("iam:ListAttachedRolePolicies", error))?;
+    for policy in attached.attached_policies() {
+        aws.iam
+            .detach_role_policy()
+            .role_name(role)
+            .set_policy_arn(policy.policy_arn().map(str::to_owned))
+            .send()
+            .await
+            .map_err(|error| aws::failed("iam:DetachRolePolicy", error))?;
+    }
+    aws.iam
+        .delete_role()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|error| aws::failed("iam:DeleteRole", error))?;
+    Ok(())
+}

@@ -1,0 +1,1000 @@
+//! The function itself: its configuration and code, tags, reserved concurrency, published
+//! version and alias, provisioned concurrency and URL.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    ApplicationLogLevel, Architecture, Cors, Environment, EphemeralStorage, FunctionCode,
+    FunctionConfiguration, FunctionUrlAuthType, InvokeMode, LastUpdateStatus, LogFormat,
+    LoggingConfig, Runtime, State, TracingConfig, TracingMode,
+};
+
+use super::settings::UrlSettings;
+use super::{Action, Change, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, Unit};
+use crate::aws::retry::{Backoff, retry};
+use crate::aws::{self, Aws};
+use crate::error::CliError;
+use crate::package::zip::MAX_DIRECT_UPLOAD_BYTES;
+
+/// How long a call is retried while AWS says "not yet" (a role still propagating, an update
+/// still running), and how long a function may take to become ready.
+const RETRY_LIMIT: Duration = Duration::from_secs(120);
+const READY_LIMIT: Duration = Duration::from_secs(600);
+
+/// Statement ids of the permissions a public (`auth = "NONE"`) URL needs.
+const URL_PUBLIC: &str = "lambdakit-url-public";
+const URL_INVOKE: &str = "lambdakit-url-invoke";
+
+pub(super) struct Deployed {
+    pub(super) arn: String,
+    pub(super) changes: Vec<Change>,
+    pub(super) url: Option<String>,
+    pub(super) version: Option<String>,
+}
+
+/// The configuration the settings ask for, in the terms `FunctionConfiguration` reports.
+#[derive(Debug, PartialEq)]
+struct Desired {
+    role: String,
+    runtime: String,
+    memory: i32,
+    timeout: i32,
+    environment: BTreeMap<String, String>,
+    description: String,
+    layers: Vec<String>,
+    tracing: String,
+    ephemeral_storage: i32,
+    log_format: String,
+    log_level: Option<String>,
+    architecture: String,
+}
+
+impl Desired {
+    fn of(unit: &Unit<'_>, role: &str) -> Self {
+        let function = unit.function;
+        let deploy = &function.deploy;
+        Self {
+            role: role.to_owned(),
+            runtime: deploy
+                .runtime
+                .clone()
+                .unwrap_or_else(|| "provided.al2023".into()),
+            memory: function.memory_mb as i32,
+            timeout: function.timeout.as_secs() as i32,
+            environment: function.environment.clone(),
+            description: deploy.description.clone().unwrap_or_default(),
+            layers: deploy.layers.clone().unwrap_or_default(),
+            tracing: deploy
+                .tracing
+                .clone()
+                .unwrap_or_else(|| "PassThrough".into()),
+            ephemeral_storage: deploy.ephemeral_storage.unwrap_or(512) as i32,
+            log_format: function.log_format.clone().unwrap_or_else(|| "Text".into()),
+            log_level: function.log_level.clone(),
+            architecture: function.architecture.clone(),
+        }
+    }
+
+    /// What AWS reports, read the same way; what it leaves out counts as Lambda's default.
+    fn reported(current: &FunctionConfiguration) -> Self {
+        let logging = current.logging_config();
+        Self {
+            role: current.role().unwrap_or_default().to_owned(),
+            runtime: current
+                .runtime()
+                .map(|runtime| runtime.as_str().to_owned())
+                .unwrap_or_default(),
+            memory: current.memory_size().unwrap_or(128),
+            timeout: current.timeout().unwrap_or(3),
+            environment: current
+                .environment()
+                .and_then(|environment| environment.variables())
+                .map(|variables| {
+                    variables
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            description: current.description().unwrap_or_default().to_owned(),
+            layers: current
+                .layers()
+                .iter()
+                .filter_map(|layer| layer.arn().map(str::to_owned))
+                .collect(),
+            tracing: current
+                .tracing_config()
+                .and_then(|tracing| tracing.mode())
+                .map_or_else(|| "PassThrough".to_owned(), |mode| mode.as_str().to_owned()),
+            ephemeral_storage: current
+                .ephemeral_storage()
+                .map_or(512, EphemeralStorage::size),
+            log_format: logging
+                .and_then(LoggingConfig::log_format)
+                .map_or_else(|| "Text".to_owned(), |format| format.as_str().to_owned()),
+            log_level: logging
+                .and_then(LoggingConfig::application_log_level)
+                .map(|level| level.as_str().to_owned())
+                .filter(|_| logging.and_then(LoggingConfig::log_format) == Some(&LogFormat::Json)),
+            architecture: current
+                .architectures()
+                .first()
+                .map_or_else(|| "x86_64".to_owned(), |arch| arch.as_str().to_owned()),
+        }
+    }
+
+    /// The configuration fields (not the architecture, which goes with the code) that differ.
+    fn differences(&self, current: &Self) -> Vec<String> {
+        let mut changed = Vec::new();
+        let mut compare = |what: &str, theirs: String, ours: String| {
+            if theirs != ours {
+                changed.push(format!("{what} {theirs} → {ours}"));
+            }
+        };
+        compare("runtime", current.runtime.clone(), self.runtime.clone());
+        compare(
+            "memory",
+            format!("{} MB", current.memory),
+            format!("{} MB", self.memory),
+        );
+        compare(
+            "timeout",
+            format!("{} s", current.timeout),
+            format!("{} s", self.timeout),
+        );
+        compare("tracing", current.tracing.clone(), self.tracing.clone());
+        compare(
+            "ephemeral storage",
+            format!("{} MB", current.ephemeral_storage),
+            format!("{} MB", self.ephemeral_storage),
+        );
+        compare(
+            "log format",
+            current.log_format.clone(),
+            self.log_format.clone(),
+        );
+        compare(
+            "log level",
+            current
+                .log_level
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            self.log_level.clone().unwrap_or_else(|| "default".into()),
+        );
+        if current.role != self.role {
+            changed.push(format!("role → {}", self.role));
+        }
+        if current.description != self.description {
+            changed.push("description".into());
+        }
+        if current.layers != self.layers {
+            changed.push("layers".into());
+        }
+        if current.environment != self.environment {
+            let mut names: Vec<&String> = current
+                .environment
+                .keys()
+                .chain(self.environment.keys())
+                .filter(|name| current.environment.get(*name) != self.environment.get(*name))
+                .collect();
+            names.sort();
+            names.dedup();
+            let names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+            changed.push(format!("environment {}", names.join(" ")));
+        }
+        changed
+    }
+
+    fn environment(&self) -> Environment {
+        Environment::builder()
+            .set_variables(Some(self.environment.clone().into_iter().collect()))
+            .build()
+    }
+
+    fn tracing(&self) -> TracingConfig {
+        TracingConfig::builder()
+            .mode(TracingMode::from(self.tracing.as_str()))
+            .build()
+    }
+
+    fn ephemeral_storage(&self) -> Result<EphemeralStorage, CliError> {
+        EphemeralStorage::builder()
+            .size(self.ephemeral_storage)
+            .build()
+            .map_err(|error| CliError::Aws {
+                operation: "lambda:UpdateFunctionConfiguration".into(),
+                code: None,
+                message: error.to_string(),
+            })
+    }
+
+    fn logging(&self) -> LoggingConfig {
+        let format = LogFormat::from(self.log_format.as_str());
+        let json = format == LogFormat::Json;
+        LoggingConfig::builder()
+            .log_format(format)
+            .set_application_log_level(
+                self.log_level
+                    .as_deref()
+                    .filter(|_| json)
+                    .map(ApplicationLogLevel::from),
+            )
+            .build()
+    }
+}
+
+/// Where the code is uploaded from.
+enum Code {
+    Inline(Vec<u8>),
+    S3 { bucket: String, key: String },
+}
+
+impl Code {
+    fn function_code(&self) -> FunctionCode {
+        match self {
+            Self::Inline(bytes) => FunctionCode::builder()
+                .zip_file(Blob::new(bytes.clone()))
+                .build(),
+            Self::S3 { bucket, key } => FunctionCode::builder()
+                .s3_bucket(bucket)
+                .s3_key(key)
+                .build(),
+        }
+    }
+}
+
+pub(super) async fn ensure(
+    aws: &Aws,
+    unit: &Unit<'_>,
+    role: &str,
+    options: Options,
+    progress: Progress,
+) -> Result<Deployed, CliError> {
+    let name = unit.function.aws_name();
+    let desired = Desired::of(unit, role);
+    let tags = tags(unit);
+    let mut changes = Vec::new();
+    let existing = match aws.lambda.get_function().function_name(name).send().await {
+        Ok(found) => Some(found),
+        Err(error) if aws::not_found(&error) => None,
+        Err(error) => return Err(aws::failed("lambda:GetFunction", error)),
+    };
+    let code_sha256 = unit.code.code_sha256();
+    let (arn, changed, reserved) = match existing {
+        None => {
+            let arn = aws.arn("lambda", &format!("function:{name}"));
+            if !options.dry_run {
+                let code = upload(aws, unit, progress).await?;
+                create(aws, name, &desired, &code, &tags).await?;
+                wait_ready(aws, name, progress).await?;
+            }
+            changes.push(Change::new("function", name, Action::Create));
+            (arn, true, None)
+        }
+        Some(found) => {
+            let current = found
+                .configuration()
+                .cloned()
+                .unwrap_or_else(|| FunctionConfiguration::builder().build());
+            let arn = current.function_arn().unwrap_or_default().to_owned();
+            check_ours(unit, name, found.tags(), options.adopt)?;
+            let reported = Desired::reported(&current);
+            if reported.architecture != desired.architecture && !options.change_architecture {
+                return Err(CliError::Conflict {
+                    resource: format!("the function `{name}`"),
+                    problem: format!(
+                        "runs on {} on AWS, but is built for {} here",
+                        reported.architecture, desired.architecture
+                    ),
+                    hint: format!(
+                        "set `architecture = \"{}\"` (or `--arch {}`) to keep it, or pass `--change-architecture` to move it",
+                        reported.architecture, reported.architecture
+                    ),
+                });
+            }
+            let mut differences = desired.differences(&reported);
+            let missing_tags = found.tags().is_none_or(|current| {
+                tags.iter()
+                    .any(|(key, value)| current.get(key) != Some(value))
+            });
+            if !options.dry_run && !differences.is_empty() {
+                update_configuration(aws, name, &desired).await?;
+                wait_ready(aws, name, progress).await?;
+            }
+            if missing_tags {
+                if !options.dry_run {
+                    aws.lambda
+                        .tag_resource()
+                        .resource(&arn)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                        .await
+                        .map_err(|error| aws::failed("lambda:TagResource", error))?;
+                }
+                differences.push("tags".into());
+            }
+            let config_changed = !differences.is_empty();
+            let action = if config_changed {
+                Action::Update(differences)
+            } else {
+                Action::Unchanged
+            };
+            changes.push(Change::new("function", name, action));
+            let deployed_sha = current.code_sha256().unwrap_or_default();
+            let code_changed =
+                deployed_sha != code_sha256 || reported.architecture != desired.architecture;
+            if code_changed {
+                if !options.dry_run {
+                    let code = upload(aws, unit, progress).await?;
+                    update_code(aws, name, &desired, &code).await?;
+                    wait_ready(aws, name, progress).await?;
+                }
+                let mut what = vec![format!(
+                    "CodeSha256 {} → {code_sha256}",
+                    short(deployed_sha)
+                )];
+                if reported.architecture != desired.architecture {
+                    what.push(format!(
+                        "architecture {} → {}",
+                        reported.architecture, desired.architecture
+                    ));
+                }
+                changes.push(Change::new("code", name, Action::Update(what)));
+            } else {
+                changes.push(Change::new("code", name, Action::Unchanged));
+            }
+            let reserved = found
+                .concurrency()
+                .and_then(|concurrency| concurrency.reserved_concurrent_executions());
+            (arn, config_changed || code_changed, reserved)
+        }
+    };
+    if let Some(change) = reserved_concurrency(aws, unit, reserved, options).await? {
+        changes.push(change);
+    }
+    let (version, alias_changes) = publish(aws, unit, changed, options).await?;
+    changes.extend(alias_changes);
+    let qualifier = unit.function.deploy.alias.as_deref();
+    let (url_change, url) = url(
+        aws,
+        name,
+        qualifier,
+        unit.function.deploy.url.as_ref(),
+        options,
+    )
+    .await?;
+    changes.extend(url_change);
+    Ok(Deployed {
+        arn,
+        changes,
+        url,
+        version,
+    })
+}
+
+/// The first characters of a CodeSha256, enough to tell two apart in a plan.
+fn short(sha: &str) -> String {
+    if sha.is_empty() {
+        return "none".into();
+    }
+    sha.chars().take(12).collect::<String>() + "…"
+}
+
+fn tags(unit: &Unit<'_>) -> HashMap<String, String> {
+    let mut tags: HashMap<String, String> = unit.function.deploy.tags.clone().into_iter().collect();
+    tags.insert(TAG_PACKAGE.into(), unit.function.package.clone());
+    tags.insert(TAG_FUNCTION.into(), unit.function.name.clone());
+    tags
+}
+
+fn check_ours(
+    unit: &Unit<'_>,
+    name: &str,
+    tags: Option<&HashMap<String, String>>,
+    adopt: bool,
+) -> Result<(), CliError> {
+    let tag = |key: &str| tags.and_then(|tags| tags.get(key)).map(String::as_str);
+    match (tag(TAG_PACKAGE), tag(TAG_FUNCTION)) {
+        (Some(package), Some(function))
+            if package == unit.function.package && function == unit.function.name =>
+        {
+            Ok(())
+        }
+        (Some(package), Some(function)) => Err(CliError::Conflict {
+            resource: format!("the function `{name}`"),
+            problem: format!("was deployed from `{function}` of the package `{package}`"),
+            hint: "give one of them another `name` in `[package.metadata.lambdakit]`".into(),
+        }),
+        _ if adopt => Ok(()),
+        _ => Err(CliError::Conflict {
+            resource: format!("the function `{name}`"),
+            problem: "exists on AWS, and lambdakit did not create it".into(),
+            hint: "pass `--adopt` to take it over, or give yours another `name`".into(),
+        }),
+    }
+}
+
+/// The code, uploaded through S3 when a bucket is set or it is too large to send inline.
+async fn upload(aws: &Aws, unit: &Unit<'_>, progress: Progress) -> Result<Code, CliError> {
+    let archive = unit.code;
+    let size = archive.bytes.len() as u64;
+    let bucket = match &unit.function.deploy.upload_bucket {
+        Some(bucket) => bucket.clone(),
+        None if size <= MAX_DIRECT_UPLOAD_BYTES => return Ok(Code::Inline(archive.bytes.clone())),
+        None => {
+            return Err(CliError::Config {
+                key: format!(
+                    "package.metadata.lambdakit.functions.{}.upload_bucket",
+                    unit.function.name
+                ),
+                problem: format!(
+                    "is needed: the zip is {size} bytes, over the {MAX_DIRECT_UPLOAD_BYTES} bytes Lambda takes inline"
+                ),
+            });
+        }
+    };
+    use sha2::Digest as _;
+    let digest: String = sha2::Sha256::digest(&archive.bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let key = format!("lambdakit/{}/{digest}.zip", unit.function.aws_name());
+    progress.note(format_args!(
+        "uploading {size} bytes to s3://{bucket}/{key}"
+    ));
+    aws.s3
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(archive.bytes.clone().into())
+        .send()
+        .await
+        .map_err(|error| aws::failed("s3:PutObject", error))?;
+    Ok(Code::S3 { bucket, key })
+}
+
+/// Whether AWS said "not yet": an update still running, a throttle, or a new role Lambda
+/// cannot assume yet (IAM is eventually consistent).
+fn not_yet<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    match aws::code(error) {
+        Some("ResourceConflictException" | "TooManyRequestsException") => true,
+        Some("InvalidParameterValueException") => {
+            let message = match error {
+                SdkError::ServiceError(service) => service.err().message().unwrap_or_default(),
+                _ => "",
+            };
+            message.contains("cannot be assumed") || message.contains("role")
+        }
+        _ => false,
+    }
+}
+
+async fn create(
+    aws: &Aws,
+    name: &str,
+    desired: &Desired,
+    code: &Code,
+    tags: &HashMap<String, String>,
+) -> Result<(), CliError> {
+    let ephemeral = desired.ephemeral_storage()?;
+    retry(
+        RETRY_LIMIT,
+        || {
+            aws.lambda
+                .create_function()
+                .function_name(name)
+                .runtime(Runtime::from(desired.runtime.as_str()))
+                .handler("bootstrap")
+                .role(&desired.role)
+                .code(code.function_code())
+                .memory_size(desired.memory)
+                .timeout(desired.timeout)
+                .environment(desired.environment())
+                .description(&desired.description)
+                .set_layers(Some(desired.layers.clone()))
+                .tracing_config(desired.tracing())
+                .ephemeral_storage(ephemeral.clone())
+                .logging_config(desired.logging())
+                .architectures(Architecture::from(desired.architecture.as_str()))
+                .set_tags(Some(tags.clone()))
+                .send()
+        },
+        not_yet,
+    )
+    .await
+    .map_err(|error| aws::failed("lambda:CreateFunction", error))?;
+    Ok(())
+}
+
+async fn update_configuration(aws: &Aws, name: &str, desired: &Desired) -> Result<(), CliError> {
+    let ephemeral = desired.ephemeral_storage()?;
+    retry(
+        RETRY_LIMIT,
+        || {
+            aws.lambda
+                .update_function_configuration()
+                .function_name(name)
+                .runtime(Runtime::from(desired.runtime.as_str()))
+                .handler("bootstrap")
+                .role(&desired.role)
+                .memory_size(desired.memory)
+                .timeout(desired.timeout)
+                .environment(desired.environment())
+                .description(&desired.description)
+                .set_layers(Some(desired.layers.clone()))
+                .tracing_config(desired.tracing())
+                .ephemeral_storage(ephemeral.clone())
+                .logging_config(desired.logging())
+                .send()
+        },
+        not_yet,
+    )
+    .await
+    .map_err(|error| aws::failed("lambda:UpdateFunctionConfiguration", error))?;
+    Ok(())
+}
+
+async fn update_code(
+    aws: &Aws,
+    name: &str,
+    desired: &Desired,
+    code: &Code,
+) -> Result<(), CliError> {
+    retry(
+        RETRY_LIMIT,
+        || {
+            let request = aws
+                .lambda
+                .update_function_code()
+                .function_name(name)
+                .architectures(Architecture::from(desired.architecture.as_str()));
+            match code {
+                Code::Inline(bytes) => request.zip_file(Blob::new(bytes.clone())),
+                Code::S3 { bucket, key } => request.s3_bucket(bucket).s3_key(key),
+            }
+            .send()
+        },
+        not_yet,
+    )
+    .await
+    .map_err(|error| aws::failed("lambda:UpdateFunctionCode", error))?;
+    Ok(())
+}
+
+/// Waits until the function is no longer `Pending` and its last update no longer
+/// `InProgress` (AWS "Lambda function states").
+async fn wait_ready(aws: &Aws, name: &str, progress: Progress) -> Result<(), CliError> {
+    let mut backoff = Backoff::new(READY_LIMIT);
+    let mut said = false;
+    loop {
+        let current = aws
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|error| aws::failed("lambda:GetFunctionConfiguration", error))?;
+        let failed = |reason: Option<&str>| CliError::Conflict {
+            resource: format!("the function `{name}`"),
+            problem: format!(
+                "failed to become ready: {}",
+                reason.unwrap_or("no reason given")
+            ),
+            hint: "fix what the reason names and deploy again".into(),
+        };
+        if current.state() == Some(&State::Failed) {
+            return Err(failed(current.state_reason()));
+        }
+        if current.last_update_status() == Some(&LastUpdateStatus::Failed) {
+            return Err(failed(current.last_update_status_reason()));
+        }
+        let busy = current.state() == Some(&State::Pending)
+            || current.last_update_status() == Some(&LastUpdateStatus::InProgress);
+        if !busy {
+            return Ok(());
+        }
+        if !said {
+            progress.note(format_args!("waiting for `{name}` to be ready"));
+            said = true;
+        }
+        if !backoff.wait().await {
+            return Err(failed(Some("still updating after 10 minutes")));
+        }
+    }
+}
+
+async fn reserved_concurrency(
+    aws: &Aws,
+    unit: &Unit<'_>,
+    current: Option<i32>,
+    options: Options,
+) -> Result<Option<Change>, CliError> {
+    let name = unit.function.aws_name();
+    let wanted = unit.function.deploy.reserved_concurrency.map(|n| n as i32);
+    let action = match (current, wanted) {
+        (None, None) => return Ok(None),
+        (Some(current), Some(wanted)) if current == wanted => Action::Unchanged,
+        (None, Some(_)) => Action::Create,
+        (Some(current), Some(wanted)) => Action::Update(vec![format!("{current} → {wanted}")]),
+        (Some(_), None) => Action::Delete,
+    };
+    if !options.dry_run {
+        match (&action, wanted) {
+            (Action::Create | Action::Update(_), Some(wanted)) => {
+                aws.lambda
+                    .put_function_concurrency()
+                    .function_name(name)
+                    .reserved_concurrent_executions(wanted)
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("lambda:PutFunctionConcurrency", error))?;
+            }
+            (Action::Delete, _) => {
+                aws.lambda
+                    .delete_function_concurrency()
+                    .function_name(name)
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("lambda:DeleteFunctionConcurrency", error))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(Change::new("reserved concurrency", name, action)))
+}
+
+/// Publishes a version when code or configuration changed (or none exists yet) and points the
+/// alias at the newest; sets the alias's provisioned concurrency.
+async fn publish(
+    aws: &Aws,
+    unit: &Unit<'_>,
+    changed: bool,
+    options: Options,
+) -> Result<(Option<String>, Vec<Change>), CliError> {
+    let deploy = &unit.function.deploy;
+    let name = unit.function.aws_name();
+    if !deploy.publish.unwrap_or(false) && deploy.alias.is_none() {
+        return Ok((None, Vec::new()));
+    }
+    let mut changes = Vec::new();
+    let mut latest = if changed && options.dry_run {
+        None
+    } else {
+        latest_version(aws, name).await?
+    };
+    let mut published = None;
+    if changed || latest.is_none() {
+        if !options.dry_run {
+            let output = retry(
+                RETRY_LIMIT,
+                || aws.lambda.publish_version().function_name(name).send(),
+                not_yet,
+            )
+            .await
+            .map_err(|error| aws::failed("lambda:PublishVersion", error))?;
+            latest = output.version().map(str::to_owned);
+            published.clone_from(&latest);
+        }
+        changes.push(Change::new(
+            "version",
+            latest.clone().unwrap_or_else(|| "next".into()),
+            Action::Create,
+        ));
+    }
+    let Some(alias) = &deploy.alias else {
+        return Ok((published, changes));
+    };
+    let current = match aws
+        .lambda
+        .get_alias()
+        .function_name(name)
+        .name(alias)
+        .send()
+        .await
+    {
+        Ok(found) => found.function_version().map(str::to_owned),
+        Err(error) if aws::not_found(&error) => None,
+        Err(error) => return Err(aws::failed("lambda:GetAlias", error)),
+    };
+    let target = latest.clone().unwrap_or_else(|| "next".into());
+    let action = match &current {
+        None => Action::Create,
+        Some(version) if *version == target => Action::Unchanged,
+        Some(version) => Action::Update(vec![format!("version {version} → {target}")]),
+    };
+    if !options.dry_run {
+        match (&action, &latest) {
+            (Action::Create, Some(version)) => {
+                aws.lambda
+                    .create_alias()
+                    .function_name(name)
+                    .name(alias)
+                    .function_version(version)
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("lambda:CreateAlias", error))?;
+            }
+            (Action::Update(_), Some(version)) => {
+                aws.lambda
+                    .update_alias()
+                    .function_name(name)
+                    .name(alias)
+                    .function_version(version)
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("lambda:UpdateAlias", error))?;
+            }
+            _ => {}
+        }
+    }
+    changes.push(Change::new("alias", alias.clone(), action));
+    if let Some(instances) = deploy.provisioned_concurrency {
+        let current = match aws
+            .lambda
+            .get_provisioned_concurrency_config()
+            .function_name(name)
+            .qualifier(alias)
+            .send()
+            .await
+        {
+            Ok(found) => found.requested_provisioned_concurrent_executions(),
+            Err(error)
+                if aws::not_found(&error)
+                    || aws::code(&error)
+                        == Some("ProvisionedConcurrencyConfigNotFoundException") =>
+            {
+                None
+            }
+            Err(error) => return Err(aws::failed("lambda:GetProvisionedConcurrencyConfig", error)),
+        };
+        let wanted = instances as i32;
+        let action = match current {
+            None => Action::Create,
+            Some(current) if current == wanted => Action::Unchanged,
+            Some(current) => Action::Update(vec![format!("{current} → {wanted}")]),
+        };
+        if !options.dry_run && action != Action::Unchanged {
+            aws.lambda
+                .put_provisioned_concurrency_config()
+                .function_name(name)
+                .qualifier(alias)
+                .provisioned_concurrent_executions(wanted)
+                .send()
+                .await
+                .map_err(|error| aws::failed("lambda:PutProvisionedConcurrencyConfig", error))?;
+        }
+        changes.push(Change::new(
+            "provisioned concurrency",
+            alias.clone(),
+            action,
+        ));
+    }
+    Ok((published, changes))
+}
+
+/// The highest published version number.
+async fn latest_version(aws: &Aws, name: &str) -> Result<Option<String>, CliError> {
+    let mut versions = aws
+        .lambda
+        .list_versions_by_function()
+        .function_name(name)
+        .into_paginator()
+        .items()
+        .send();
+    let mut latest: Option<u64> = None;
+    while let Some(version) = versions.next().await {
+        let version =
+            version.map_err(|error| aws::failed("lambda:ListVersionsByFunction", error))?;
+        if let Some(number) = version
+            .version()
+            .and_then(|version| version.parse::<u64>().ok())
+        {
+            latest = latest.max(Some(number));
+        }
+    }
+    Ok(latest.map(|number| number.to_string()))
+}
+
+/// The function URL: created, updated to the settings, or deleted when no longer asked for;
+/// with the public permissions an `auth = "NONE"` URL needs.
+async fn url(
+    aws: &Aws,
+    name: &str,
+    qualifier: Option<&str>,
+    wanted: Option<&UrlSettings>,
+    options: Options,
+) -> Result<(Vec<Change>, Option<String>), CliError> {
+    let current = match aws
+        .lambda
+        .get_function_url_config()
+        .function_name(name)
+        .set_qualifier(qualifier.map(str::to_owned))
+        .send()
+        .await
+    {
+        Ok(found) => Some(found),
+        Err(error) if aws::not_found(&error) => None,
+        Err(error) => return Err(aws::failed("lambda:GetFunctionUrlConfig", error)),
+    };
+    let mut changes = Vec::new();
+    let Some(wanted) = wanted else {
+        if current.is_some() {
+            if !options.dry_run {
+                aws.lambda
+                    .delete_function_url_config()
+                    .function_name(name)
+                    .set_qualifier(qualifier.map(str::to_owned))
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("lambda:DeleteFunctionUrlConfig", error))?;
+                public_permissions(aws, name, qualifier, false).await?;
+            }
+            changes.push(Change::new("url", name, Action::Delete));
+        }
+        return Ok((changes, None));
+    };
+    let auth = FunctionUrlAuthType::from(wanted.auth.as_str());
+    let mode = InvokeMode::from(wanted.invoke_mode.as_str());
+    let cors = wanted.cors.as_ref().map(|cors| {
+        Cors::builder()
+            .set_allow_origins(Some(cors.allow_origins.clone()).filter(|list| !list.is_empty()))
+            .set_allow_methods(Some(cors.allow_methods.clone()).filter(|list| !list.is_empty()))
+            .set_allow_headers(Some(cors.allow_headers.clone()).filter(|list| !list.is_empty()))
+            .set_expose_headers(Some(cors.expose_headers.clone()).filter(|list| !list.is_empty()))
+            .allow_credentials(cors.allow_credentials)
+            .set_max_age(cors.max_age.map(|age| age as i32))
+            .build()
+    });
+    let address = match current {
+        None => {
+            let address = if options.dry_run {
+                None
+            } else {
+                let created = aws
+                    .lambda
+                    .create_function_url_config()
+                    .function_name(name)
+                    .set_qualifier(qualifier.map(str::to_owned))
+                    .auth_type(auth.clone())
+                    .invoke_mode(mode)
+                    .set_cors(cors)
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("lambda:CreateFunctionUrlConfig", error))?;
+                Some(created.function_url().to_owned())
+            };
+            changes.push(Change::new("url", name, Action::Create));
+            address
+        }
+        Some(current) => {
+            let mut differences = Vec::new();
+            if current.auth_type() != &auth {
+                differences.push(format!(
+                    "auth {} → {}",
+                    current.auth_type().as_str(),
+                    auth.as_str()
+                ));
+            }
+            let current_mode = current
+                .invoke_mode()
+                .cloned()
+                .unwrap_or(InvokeMode::Buffered);
+            if current_mode != mode {
+                differences.push(format!(
+                    "invoke mode {} → {}",
+                    current_mode.as_str(),
+                    mode.as_str()
+                ));
+            }
+            if !same_cors(current.cors(), cors.as_ref()) {
+                differences.push("cors".into());
+            }
+            if !options.dry_run && !differences.is_empty() {
+                aws.lambda
+                    .update_function_url_config()
+                    .function_name(name)
+                    .set_qualifier(qualifier.map(str::to_owned))
+                    .auth_type(auth.clone())
+                    .invoke_mode(mode)
+                    .cors(cors.unwrap_or_else(|| Cors::builder().build()))
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("lambda:UpdateFunctionUrlConfig", error))?;
+            }
+            let action = if differences.is_empty() {
+                Action::Unchanged
+            } else {
+                Action::Update(differences)
+            };
+            changes.push(Change::new("url", name, action));
+            Some(current.function_url().to_owned())
+        }
+    };
+    if !options.dry_run {
+        public_permissions(aws, name, qualifier, auth == FunctionUrlAuthType::None).await?;
+    }
+    Ok((changes, address))
+}
+
+fn same_cors(current: Option<&Cors>, wanted: Option<&Cors>) -> bool {
+    let empty = Cors::builder().build();
+    let normal = |cors: Option<&Cors>| {
+        let cors = cors.unwrap_or(&empty);
+        (
+            cors.allow_origins().to_vec(),
+            cors.allow_methods().to_vec(),
+            cors.allow_headers().to_vec(),
+            cors.expose_headers().to_vec(),
+            cors.allow_credentials().unwrap_or(false),
+            cors.max_age(),
+        )
+    };
+    normal(current) == normal(wanted)
+}
+
+/// Adds (`public`) or removes the permissions that let anyone call the URL.
+async fn public_permissions(
+    aws: &Aws,
+    name: &str,
+    qualifier: Option<&str>,
+    public: bool,
+) -> Result<(), CliError> {
+    let present: Vec<String> = super::triggers::statements(aws, name, qualifier)
+        .await?
+        .into_iter()
+        .map(|statement| statement.sid)
+        .collect();
+    for sid in [URL_PUBLIC, URL_INVOKE] {
+        let has = present.iter().any(|id| id == sid);
+        if public && !has {
+            let request = aws
+                .lambda
+                .add_permission()
+                .function_name(name)
+                .set_qualifier(qualifier.map(str::to_owned))
+                .statement_id(sid)
+                .principal("*");
+            let request = if sid == URL_PUBLIC {
+                request
+                    .action("lambda:InvokeFunctionUrl")
+                    .function_url_auth_type(FunctionUrlAuthType::None)
+            } else {
+                // Since October 2025 a public URL also needs `lambda:InvokeFunction`, limited
+                // to calls through the URL (AWS "Control access to function URLs").
+                request
+                    .action("lambda:InvokeFunction")
+                    .invoked_via_function_url(true)
+            };
+            retry(RETRY_LIMIT, || request.clone().send(), not_yet)
+                .await
+                .map_err(|error| aws::failed("lambda:AddPermission", error))?;
+        } else if !public && has {
+            remove_permission(aws, name, qualifier, sid).await?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn remove_permission(
+    aws: &Aws,
+    name: &str,
+    qualifier: Option<&str>,
+    sid: &str,
+) -> Result<(), CliError> {
+    match aws
+        .lambda
+        .remove_permission()
+        .function_name(name)
+        .set_qualifier(qualifier.map(str::to_owned))
+        .statement_id(sid)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error) if aws::not_found(&error) => Ok(()),
+        Err(error) => Err(aws::failed("lambda:RemovePermission", error)),
+    }
+}

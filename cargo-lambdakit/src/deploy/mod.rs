@@ -1,0 +1,289 @@
+//! Deploying functions to AWS: each resource (role, function, code, URL, triggers) is read,
+//! compared with what the settings ask for, and created, updated or left alone, so that
+//! running deploy again converges and a `--dry-run` can show the same plan without changing
+//! anything.
+//!
+//! Ownership: what deploy creates carries the tags `lambdakit:package` and
+//! `lambdakit:function` (or, where AWS has no tags, an id starting with `lambdakit-`), and
+//! deploy and destroy touch nothing else.
+
+pub mod destroy;
+mod function;
+mod role;
+pub mod settings;
+mod triggers;
+
+use serde_json::{Value, json};
+
+use crate::aws::Aws;
+use crate::error::CliError;
+use crate::package::zip::Archive;
+use crate::project::Function;
+
+/// The tag naming the package a resource was deployed from.
+pub const TAG_PACKAGE: &str = "lambdakit:package";
+/// The tag naming the binary a resource was deployed for.
+pub const TAG_FUNCTION: &str = "lambdakit:function";
+/// The prefix of ids and statement ids deploy gives where AWS has no tags.
+pub const ID_PREFIX: &str = "lambdakit-";
+
+/// One function to deploy: its settings and its built code.
+#[derive(Debug)]
+pub struct Unit<'a> {
+    /// The function's settings.
+    pub function: &'a Function,
+    /// Its zip.
+    pub code: &'a Archive,
+}
+
+/// How to deploy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Read and plan, change nothing.
+    pub dry_run: bool,
+    /// Take over a function of that name that lambdakit did not create.
+    pub adopt: bool,
+    /// Move a function to another architecture instead of refusing.
+    pub change_architecture: bool,
+    /// No progress lines.
+    pub quiet: bool,
+}
+
+/// What deploy does (or, dry, would do) to one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// It does not exist yet.
+    Create,
+    /// It differs in these ways.
+    Update(Vec<String>),
+    /// It is as asked.
+    Unchanged,
+    /// It is no longer asked for.
+    Delete,
+}
+
+/// One resource's action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// What kind: `role`, `function`, `code`, `url`, `alias`, `trigger`, ...
+    pub kind: &'static str,
+    /// Which one.
+    pub name: String,
+    /// What happens to it.
+    pub action: Action,
+}
+
+impl Change {
+    fn new(kind: &'static str, name: impl Into<String>, action: Action) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+            action,
+        }
+    }
+
+    /// Whether anything is done to it.
+    pub fn changes(&self) -> bool {
+        self.action != Action::Unchanged
+    }
+}
+
+/// What happened to (or, dry, is planned for) one function.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Its name on AWS.
+    pub name: String,
+    /// Its ARN.
+    pub arn: String,
+    /// Each resource's action, in the order done.
+    pub changes: Vec<Change>,
+    /// Its function URL, when it has one (known after it is created).
+    pub url: Option<String>,
+    /// The version published by this deploy, if any.
+    pub version: Option<String>,
+}
+
+/// Says what deploy is doing on stderr, unless quiet.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Progress {
+    quiet: bool,
+}
+
+impl Progress {
+    pub(crate) fn new(quiet: bool) -> Self {
+        Self { quiet }
+    }
+
+    pub(crate) fn note(&self, message: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+}
+
+/// Deploys one function: its role, the function, its code, concurrency, version and alias,
+/// URL and triggers.
+///
+/// # Errors
+///
+/// When AWS refuses a call, or a resource is in the way (not created by lambdakit, another
+/// architecture): nothing after it is changed, and deploying again resumes.
+pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outcome, CliError> {
+    let progress = Progress::new(options.quiet || options.dry_run);
+    let name = unit.function.aws_name().to_owned();
+    progress.note(format_args!("deploying `{name}`"));
+    let mut changes = Vec::new();
+    let (role_arn, role_change) = role::ensure(aws, unit, options).await?;
+    changes.extend(role_change);
+    let deployed = function::ensure(aws, unit, &role_arn, options, progress).await?;
+    changes.extend(deployed.changes);
+    let triggers = triggers::ensure(aws, unit, &deployed.arn, options, progress).await?;
+    changes.extend(triggers);
+    Ok(Outcome {
+        name,
+        arn: deployed.arn,
+        changes,
+        url: deployed.url,
+        version: deployed.version,
+    })
+}
+
+/// The plan or the outcome, as text: one line per resource.
+pub fn render(outcome: &Outcome) -> String {
+    let mut text = format!("{} ({})\n", outcome.name, outcome.arn);
+    for change in &outcome.changes {
+        let (mark, detail) = match &change.action {
+            Action::Create => ('+', String::new()),
+            Action::Update(what) => ('~', format!(": {}", what.join(", "))),
+            Action::Unchanged => ('=', String::new()),
+            Action::Delete => ('-', String::new()),
+        };
+        text.push_str(&format!(
+            "  {mark} {:<9} {}{detail}\n",
+            change.kind, change.name
+        ));
+    }
+    if let Some(url) = &outcome.url {
+        text.push_str(&format!("  url: {url}\n"));
+    }
+    if let Some(version) = &outcome.version {
+        text.push_str(&format!("  version: {version}\n"));
+    }
+    text
+}
+
+/// The plan or the outcome, as JSON.
+pub fn to_json(outcome: &Outcome) -> Value {
+    let changes: Vec<Value> = outcome
+        .changes
+        .iter()
+        .map(|change| {
+            let (action, details) = match &change.action {
+                Action::Create => ("create", Vec::new()),
+                Action::Update(what) => ("update", what.clone()),
+                Action::Unchanged => ("unchanged", Vec::new()),
+                Action::Delete => ("delete", Vec::new()),
+            };
+            json!({"kind": change.kind, "name": change.name, "action": action, "details": details})
+        })
+        .collect();
+    json!({
+        "name": outcome.name,
+        "arn": outcome.arn,
+        "changes": changes,
+        "url": outcome.url,
+        "version": outcome.version,
+    })
+}
+
+/// `name` with `suffix`, cut (with a hash of the whole, so names stay distinct) to AWS's
+/// `max` characters.
+pub(crate) fn bounded(name: &str, suffix: &str, max: usize) -> String {
+    let whole = format!("{name}{suffix}");
+    if whole.len() <= max {
+        return whole;
+    }
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(whole.as_bytes());
+    let hash: String = hash
+        .iter()
+        .take(4)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let keep = max.saturating_sub(suffix.len() + hash.len() + 1);
+    format!("{}-{hash}{suffix}", &name[..keep.min(name.len())])
+}
+
+/// Decodes `%XX` escapes, as IAM returns policy documents.
+pub(crate) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = bytes
+            .get(index + 1..index + 3)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[index], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                index += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_names_are_cut_to_aws_limits_and_stay_distinct() {
+        assert_eq!(bounded("orders", "-lambdakit", 64), "orders-lambdakit");
+        let long = "f".repeat(60);
+        let one = bounded(&long, "-lambdakit", 64);
+        let other = bounded(&format!("{long}x"), "-lambdakit", 64);
+        assert_eq!(one.len(), 64);
+        assert!(one.ends_with("-lambdakit"));
+        assert_ne!(one, other);
+    }
+
+    #[test]
+    fn iam_documents_are_percent_decoded() {
+        assert_eq!(
+            percent_decode("%7B%22Version%22%3A%222012-10-17%22%7D"),
+            r#"{"Version":"2012-10-17"}"#
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+    }
+
+    #[test]
+    fn plans_render_one_line_per_resource() {
+        let outcome = Outcome {
+            name: "orders".into(),
+            arn: "arn:aws:lambda:eu-west-1:123456789012:function:orders".into(),
+            changes: vec![
+                Change::new("role", "orders-lambdakit", Action::Unchanged),
+                Change::new(
+                    "function",
+                    "orders",
+                    Action::Update(vec!["memory 128 → 256 MB".into()]),
+                ),
+                Change::new("url", "orders", Action::Create),
+                Change::new("trigger", "sqs jobs", Action::Delete),
+            ],
+            url: None,
+            version: None,
+        };
+        assert_eq!(
+            render(&outcome),
+            "orders (arn:aws:lambda:eu-west-1:123456789012:function:orders)\n  = role      orders-lambdakit\n  ~ function  orders: memory 128 → 256 MB\n  + url       orders\n  - trigger   sqs jobs\n"
+        );
+        assert_eq!(to_json(&outcome)["changes"][1]["action"], "update");
+    }
+}

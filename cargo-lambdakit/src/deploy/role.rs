@@ -1,0 +1,214 @@
+//! The execution role: the one named in the settings, or one deploy creates per function with
+//! least privilege: its own log group, plus what each trigger needs to be read.
+
+use serde_json::{Value, json};
+
+use super::{Action, Change, Options, TAG_FUNCTION, TAG_PACKAGE, Unit, bounded};
+use crate::aws::{self, Aws};
+use crate::error::CliError;
+
+/// The inline policy's name on the roles deploy creates.
+pub(super) const POLICY: &str = "lambdakit";
+
+/// The role deploy creates for the function named `function` on AWS.
+pub(super) fn created_name(function: &str) -> String {
+    bounded(function, "-lambdakit", 64)
+}
+
+/// Makes sure the function's role exists with the policy it needs, and returns its ARN.
+pub(super) async fn ensure(
+    aws: &Aws,
+    unit: &Unit<'_>,
+    options: Options,
+) -> Result<(String, Option<Change>), CliError> {
+    if let Some(role) = &unit.function.deploy.role {
+        let arn = if role.starts_with("arn:") {
+            role.clone()
+        } else {
+            aws.role_arn(role)
+        };
+        return Ok((arn, None));
+    }
+    let function = unit.function.aws_name();
+    let name = created_name(function);
+    let arn = aws.role_arn(&name);
+    let policy = policy(aws, unit);
+    let existing = match aws.iam.get_role().role_name(&name).send().await {
+        Ok(found) => found.role,
+        Err(error) if aws::not_found(&error) => None,
+        Err(error) => return Err(aws::failed("iam:GetRole", error)),
+    };
+    let Some(existing) = existing else {
+        if !options.dry_run {
+            create(aws, unit, &name, &policy).await?;
+        }
+        return Ok((arn, Some(Change::new("role", name, Action::Create))));
+    };
+    let ours = existing
+        .tags()
+        .iter()
+        .any(|tag| tag.key() == TAG_FUNCTION && tag.value() == unit.function.name)
+        && existing
+            .tags()
+            .iter()
+            .any(|tag| tag.key() == TAG_PACKAGE && tag.value() == unit.function.package);
+    if !ours {
+        return Err(CliError::Conflict {
+            resource: format!("the IAM role `{name}`"),
+            problem: format!("exists, and lambdakit did not create it for `{function}`"),
+            hint: format!(
+                "to use it as it is, set `role = \"{name}\"`; else give the function another `name`"
+            ),
+        });
+    }
+    let current = match aws
+        .iam
+        .get_role_policy()
+        .role_name(&name)
+        .policy_name(POLICY)
+        .send()
+        .await
+    {
+        Ok(found) => {
+            serde_json::from_str::<Value>(&super::percent_decode(found.policy_document())).ok()
+        }
+        Err(error) if aws::not_found(&error) => None,
+        Err(error) => return Err(aws::failed("iam:GetRolePolicy", error)),
+    };
+    if current.as_ref() == Some(&policy) {
+        return Ok((
+            existing.arn().to_owned(),
+            Some(Change::new("role", name, Action::Unchanged)),
+        ));
+    }
+    if !options.dry_run {
+        put_policy(aws, &name, &policy).await?;
+    }
+    let change = Change::new("role", name, Action::Update(vec!["policy".into()]));
+    Ok((existing.arn().to_owned(), Some(change)))
+}
+
+async fn create(aws: &Aws, unit: &Unit<'_>, name: &str, policy: &Value) -> Result<(), CliError> {
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }],
+    });
+    let tag = |key: &str, value: &str| {
+        aws_sdk_iam::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .map_err(|error| CliError::Aws {
+                operation: "iam:CreateRole".into(),
+                code: None,
+                message: error.to_string(),
+            })
+    };
+    aws.iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust.to_string())
+        .description(format!(
+            "Execution role of the Lambda function `{}`, created by cargo lambdakit",
+            unit.function.aws_name()
+        ))
+        .tags(tag(TAG_PACKAGE, &unit.function.package)?)
+        .tags(tag(TAG_FUNCTION, &unit.function.name)?)
+        .send()
+        .await
+        .map_err(|error| aws::failed("iam:CreateRole", error))?;
+    put_policy(aws, name, policy).await
+}
+
+async fn put_policy(aws: &Aws, role: &str, policy: &Value) -> Result<(), CliError> {
+    aws.iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(POLICY)
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .map_err(|error| aws::failed("iam:PutRolePolicy", error))?;
+    Ok(())
+}
+
+/// The least the function needs: writing its own logs, reading the queues and streams that
+/// trigger it, and X-Ray when tracing is active.
+pub(super) fn policy(aws: &Aws, unit: &Unit<'_>) -> Value {
+    let function = unit.function.aws_name();
+    let log_group = aws.arn("logs", &format!("log-group:/aws/lambda/{function}"));
+    let mut statements = vec![json!({
+        "Sid": "Logs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [log_group.clone(), format!("{log_group}:*")],
+    })];
+    let triggers = &unit.function.deploy.triggers;
+    let mut add = |sid: &str, actions: &[&str], resources: Vec<String>| {
+        if !resources.is_empty() {
+            statements.push(json!({
+                "Sid": sid,
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": resources,
+            }));
+        }
+    };
+    add(
+        "Sqs",
+        &[
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ChangeMessageVisibility",
+        ],
+        triggers
+            .sqs
+            .iter()
+            .map(|queue| super::triggers::queue_arn(aws, &queue.source))
+            .collect(),
+    );
+    add(
+        "DynamoDbStreams",
+        &[
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        ],
+        triggers
+            .dynamodb
+            .iter()
+            .map(|stream| stream.source.clone())
+            .collect(),
+    );
+    add(
+        "KinesisStreams",
+        &[
+            "kinesis:DescribeStream",
+            "kinesis:DescribeStreamSummary",
+            "kinesis:GetRecords",
+            "kinesis:GetShardIterator",
+            "kinesis:ListShards",
+            "kinesis:ListStreams",
+            "kinesis:SubscribeToShard",
+        ],
+        triggers
+            .kinesis
+            .iter()
+            .map(|stream| stream.source.clone())
+            .collect(),
+    );
+    if unit.function.deploy.tracing.as_deref() == Some("Active") {
+        add(
+            "XRay",
+            &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            vec!["*".into()],
+        );
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}

@@ -1,0 +1,965 @@
+//! The deploy settings of `[package.metadata.lambdakit]`: what a function is on AWS beyond its
+//! local settings (name, role, URL, triggers, ...), each checked here, before any AWS call,
+//! with the key's full path and the valid values in the message.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::error::CliError;
+
+/// What deploy makes of a function, beside the settings `serve` uses too.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeploySettings {
+    /// The function's name on AWS, `name` (default: the binary's name).
+    pub name: Option<String>,
+    /// `provided.al2023` (default) or `provided.al2`, `runtime`.
+    pub runtime: Option<String>,
+    /// `description`.
+    pub description: Option<String>,
+    /// The execution role's name or ARN, `role`; deploy creates one when it is absent.
+    pub role: Option<String>,
+    /// `tags`, added to lambdakit's own.
+    pub tags: BTreeMap<String, String>,
+    /// Layer version ARNs, `layers`.
+    pub layers: Option<Vec<String>>,
+    /// X-Ray tracing: `Active` or `PassThrough`, `tracing`.
+    pub tracing: Option<String>,
+    /// Reserved concurrency, `reserved_concurrency`.
+    pub reserved_concurrency: Option<u32>,
+    /// Provisioned concurrency on the alias, `provisioned_concurrency`.
+    pub provisioned_concurrency: Option<u32>,
+    /// `/tmp` size in MB (512 to 10240), `ephemeral_storage`.
+    pub ephemeral_storage: Option<u32>,
+    /// Publish a version when code or configuration changes, `publish`.
+    pub publish: Option<bool>,
+    /// An alias pointing at the newest published version, `alias` (implies `publish`).
+    pub alias: Option<String>,
+    /// A function URL, `url`.
+    pub url: Option<UrlSettings>,
+    /// Upload code through this S3 bucket instead of inline, `upload_bucket`.
+    pub upload_bucket: Option<String>,
+    /// What invokes the function, `triggers`.
+    pub triggers: Triggers,
+}
+
+impl DeploySettings {
+    /// Lays `other` (a function's own table) over these (its package's): its values win, its
+    /// tags and triggers add to these.
+    pub fn merge(&mut self, other: &Self) {
+        fn over<T: Clone>(mine: &mut Option<T>, theirs: &Option<T>) {
+            if theirs.is_some() {
+                mine.clone_from(theirs);
+            }
+        }
+        over(&mut self.name, &other.name);
+        over(&mut self.runtime, &other.runtime);
+        over(&mut self.description, &other.description);
+        over(&mut self.role, &other.role);
+        self.tags.extend(other.tags.clone());
+        over(&mut self.layers, &other.layers);
+        over(&mut self.tracing, &other.tracing);
+        over(&mut self.reserved_concurrency, &other.reserved_concurrency);
+        over(
+            &mut self.provisioned_concurrency,
+            &other.provisioned_concurrency,
+        );
+        over(&mut self.ephemeral_storage, &other.ephemeral_storage);
+        over(&mut self.publish, &other.publish);
+        over(&mut self.alias, &other.alias);
+        over(&mut self.url, &other.url);
+        over(&mut self.upload_bucket, &other.upload_bucket);
+        let triggers = &mut self.triggers;
+        triggers.s3.extend(other.triggers.s3.iter().cloned());
+        triggers.sqs.extend(other.triggers.sqs.iter().cloned());
+        triggers
+            .dynamodb
+            .extend(other.triggers.dynamodb.iter().cloned());
+        triggers
+            .kinesis
+            .extend(other.triggers.kinesis.iter().cloned());
+        triggers
+            .schedule
+            .extend(other.triggers.schedule.iter().cloned());
+        triggers.sns.extend(other.triggers.sns.iter().cloned());
+    }
+}
+
+/// `url = { auth = "AWS_IAM", invoke_mode = "BUFFERED", cors = { ... } }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrlSettings {
+    /// `AWS_IAM` (default) or `NONE` (public).
+    pub auth: String,
+    /// `BUFFERED` (default) or `RESPONSE_STREAM`.
+    pub invoke_mode: String,
+    /// CORS, when configured.
+    pub cors: Option<Cors>,
+}
+
+/// A function URL's CORS settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cors {
+    /// `allow_origins`.
+    pub allow_origins: Vec<String>,
+    /// `allow_methods`.
+    pub allow_methods: Vec<String>,
+    /// `allow_headers`.
+    pub allow_headers: Vec<String>,
+    /// `expose_headers`.
+    pub expose_headers: Vec<String>,
+    /// `allow_credentials`.
+    pub allow_credentials: bool,
+    /// `max_age` in seconds (0 to 86400).
+    pub max_age: Option<u32>,
+}
+
+/// The triggers of a function.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Triggers {
+    /// `[[triggers.s3]]`.
+    pub s3: Vec<S3Trigger>,
+    /// `[[triggers.sqs]]`.
+    pub sqs: Vec<StreamTrigger>,
+    /// `[[triggers.dynamodb]]`.
+    pub dynamodb: Vec<StreamTrigger>,
+    /// `[[triggers.kinesis]]`.
+    pub kinesis: Vec<StreamTrigger>,
+    /// `[[triggers.schedule]]`.
+    pub schedule: Vec<ScheduleTrigger>,
+    /// `[[triggers.sns]]`.
+    pub sns: Vec<SnsTrigger>,
+}
+
+impl Triggers {
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.s3.is_empty()
+            && self.sqs.is_empty()
+            && self.dynamodb.is_empty()
+            && self.kinesis.is_empty()
+            && self.schedule.is_empty()
+            && self.sns.is_empty()
+    }
+}
+
+/// S3 bucket notifications to the function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Trigger {
+    /// The bucket's name.
+    pub bucket: String,
+    /// S3 event types (default `s3:ObjectCreated:*`).
+    pub events: Vec<String>,
+    /// Only keys starting with this.
+    pub prefix: Option<String>,
+    /// Only keys ending with this.
+    pub suffix: Option<String>,
+}
+
+/// An event source mapping: an SQS queue, or a DynamoDB or Kinesis stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamTrigger {
+    /// The queue's or stream's ARN (for SQS, a queue name also does).
+    pub source: String,
+    /// Records per batch.
+    pub batch_size: Option<u32>,
+    /// Seconds to gather a batch.
+    pub batching_window: Option<u32>,
+    /// Whether the function reports partial batch failures (`ReportBatchItemFailures`).
+    pub report_batch_item_failures: bool,
+    /// For streams: `LATEST` (default) or `TRIM_HORIZON`.
+    pub starting_position: Option<String>,
+}
+
+/// An EventBridge schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleTrigger {
+    /// `rate(...)` or `cron(...)`.
+    pub expression: String,
+    /// The event the function gets, as JSON (default: EventBridge's scheduled event).
+    pub input: Option<String>,
+}
+
+/// An SNS subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnsTrigger {
+    /// The topic's ARN.
+    pub topic: String,
+}
+
+/// The deploy keys, for the "the settings are ..." list.
+pub const KEYS: [&str; 15] = [
+    "name",
+    "runtime",
+    "description",
+    "role",
+    "tags",
+    "layers",
+    "tracing",
+    "reserved_concurrency",
+    "provisioned_concurrency",
+    "ephemeral_storage",
+    "publish",
+    "alias",
+    "url",
+    "upload_bucket",
+    "triggers",
+];
+
+/// A value and where it is, for errors that name the key.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    value: &'a Value,
+    key: &'a str,
+}
+
+impl<'a> At<'a> {
+    fn invalid(&self, problem: impl Into<String>) -> CliError {
+        CliError::Config {
+            key: self.key.to_owned(),
+            problem: problem.into(),
+        }
+    }
+
+    fn string(self) -> Result<String, CliError> {
+        self.value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| self.invalid("must be a string"))
+    }
+
+    fn non_empty(self) -> Result<String, CliError> {
+        let text = self.string()?;
+        if text.is_empty() {
+            return Err(self.invalid("must not be empty"));
+        }
+        Ok(text)
+    }
+
+    fn one_of(self, allowed: &[&str]) -> Result<String, CliError> {
+        match self.value.as_str() {
+            Some(found) if allowed.contains(&found) => Ok(found.to_owned()),
+            _ => Err(self.invalid(format!("must be one of {}", quoted(allowed)))),
+        }
+    }
+
+    fn number(self, range: std::ops::RangeInclusive<u32>, unit: &str) -> Result<u32, CliError> {
+        self.value
+            .as_u64()
+            .and_then(|number| u32::try_from(number).ok())
+            .filter(|number| range.contains(number))
+            .ok_or_else(|| {
+                self.invalid(format!(
+                    "must be a number of {unit} from {} to {}",
+                    range.start(),
+                    range.end()
+                ))
+            })
+    }
+
+    fn bool(self) -> Result<bool, CliError> {
+        self.value
+            .as_bool()
+            .ok_or_else(|| self.invalid("must be `true` or `false`"))
+    }
+
+    fn strings(self) -> Result<Vec<String>, CliError> {
+        let items = self
+            .value
+            .as_array()
+            .ok_or_else(|| self.invalid("must be a list of strings"))?;
+        items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| self.invalid("must be a list of strings"))
+    }
+
+    fn string_map(self) -> Result<BTreeMap<String, String>, CliError> {
+        let table = self
+            .value
+            .as_object()
+            .ok_or_else(|| self.invalid("must be a table of strings"))?;
+        table
+            .iter()
+            .map(|(name, value)| match value.as_str() {
+                Some(value) => Ok((name.clone(), value.to_owned())),
+                None => Err(CliError::Config {
+                    key: format!("{}.{name}", self.key),
+                    problem: "must be a string".into(),
+                }),
+            })
+            .collect()
+    }
+
+    /// The table's entries, refusing keys outside `allowed`.
+    fn table(self, allowed: &[&str]) -> Result<Vec<(String, &'a Value)>, CliError> {
+        let table = self
+            .value
+            .as_object()
+            .ok_or_else(|| self.invalid("must be a table"))?;
+        table
+            .iter()
+            .map(|(name, value)| {
+                if allowed.contains(&name.as_str()) {
+                    Ok((name.clone(), value))
+                } else {
+                    Err(CliError::Config {
+                        key: format!("{}.{name}", self.key),
+                        problem: format!(
+                            "is not a setting here; the settings are {}",
+                            quoted(allowed)
+                        ),
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// The tables of an array of tables (`[[...]]`).
+    fn tables(self) -> Result<Vec<&'a Value>, CliError> {
+        self.value
+            .as_array()
+            .map(|items| items.iter().collect())
+            .ok_or_else(|| self.invalid("must be a list of tables (`[[...]]` in TOML)"))
+    }
+}
+
+/// Reads the deploy key `key` of the table at `at` into `settings`; `Ok(false)` when `key` is
+/// not a deploy key.
+///
+/// # Errors
+///
+/// When its value is invalid: the error names `at.key` and what is allowed.
+pub fn read(
+    settings: &mut DeploySettings,
+    key: &str,
+    value: &Value,
+    at: &str,
+) -> Result<bool, CliError> {
+    let path = format!("{at}.{key}");
+    let here = At { value, key: &path };
+    match key {
+        "name" => {
+            let name = here.non_empty()?;
+            let valid = name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                return Err(here.invalid(
+                    "must be 1 to 64 letters, digits, `-` or `_` (Lambda's function names)",
+                ));
+            }
+            settings.name = Some(name);
+        }
+        "runtime" => settings.runtime = Some(here.one_of(&["provided.al2023", "provided.al2"])?),
+        "description" => {
+            let description = here.string()?;
+            if description.chars().count() > 256 {
+                return Err(here.invalid("must be at most 256 characters"));
+            }
+            settings.description = Some(description);
+        }
+        "role" => settings.role = Some(here.non_empty()?),
+        "tags" => {
+            let tags = here.string_map()?;
+            if let Some(reserved) = tags.keys().find(|tag| tag.starts_with("lambdakit:")) {
+                return Err(CliError::Config {
+                    key: format!("{path}.{reserved}"),
+                    problem: "uses the `lambdakit:` prefix, which deploy keeps for its own tags"
+                        .into(),
+                });
+            }
+            settings.tags.extend(tags);
+        }
+        "layers" => {
+            let layers = here.strings()?;
+            if layers.len() > 5 {
+                return Err(here.invalid("has more than 5 layers, Lambda's limit"));
+            }
+            if let Some(layer) = layers.iter().find(|layer| !layer.starts_with("arn:")) {
+                return Err(here.invalid(format!(
+                    "has `{layer}`, which is not a layer version ARN (`arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION`)"
+                )));
+            }
+            settings.layers = Some(layers);
+        }
+        "tracing" => settings.tracing = Some(here.one_of(&["Active", "PassThrough"])?),
+        "reserved_concurrency" => {
+            settings.reserved_concurrency = Some(here.number(0..=1000, "executions")?);
+        }
+        "provisioned_concurrency" => {
+            settings.provisioned_concurrency = Some(here.number(1..=1000, "instances")?);
+        }
+        "ephemeral_storage" => settings.ephemeral_storage = Some(here.number(512..=10_240, "MB")?),
+        "publish" => settings.publish = Some(here.bool()?),
+        "alias" => {
+            let alias = here.non_empty()?;
+            let valid = alias.len() <= 128
+                && !alias.chars().all(|c| c.is_ascii_digit())
+                && alias
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                return Err(here.invalid(
+                    "must be up to 128 letters, digits, `-` or `_`, and not only digits (those name versions)",
+                ));
+            }
+            settings.alias = Some(alias);
+        }
+        "url" => settings.url = Some(url(here)?),
+        "upload_bucket" => settings.upload_bucket = Some(here.non_empty()?),
+        "triggers" => settings.triggers = triggers(here)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Checks what single keys cannot: settings that need each other.
+///
+/// # Errors
+///
+/// When `provisioned_concurrency` has no `alias` to live on.
+pub fn check(settings: &DeploySettings, at: &str) -> Result<(), CliError> {
+    if settings.provisioned_concurrency.is_some() && settings.alias.is_none() {
+        return Err(CliError::Config {
+            key: format!("{at}.provisioned_concurrency"),
+            problem: "needs an `alias`: Lambda provisions concurrency on an alias or version"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+fn url(here: At<'_>) -> Result<UrlSettings, CliError> {
+    let mut url = UrlSettings {
+        auth: "AWS_IAM".into(),
+        invoke_mode: "BUFFERED".into(),
+        cors: None,
+    };
+    if here.value.as_bool() == Some(true) {
+        return Ok(url);
+    }
+    for (key, value) in here.table(&["auth", "invoke_mode", "cors"])? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "auth" => url.auth = at.one_of(&["AWS_IAM", "NONE"])?,
+            "invoke_mode" => url.invoke_mode = at.one_of(&["BUFFERED", "RESPONSE_STREAM"])?,
+            _ => url.cors = Some(cors(at)?),
+        }
+    }
+    Ok(url)
+}
+
+fn cors(here: At<'_>) -> Result<Cors, CliError> {
+    let mut cors = Cors::default();
+    let keys = [
+        "allow_origins",
+        "allow_methods",
+        "allow_headers",
+        "expose_headers",
+        "allow_credentials",
+        "max_age",
+    ];
+    for (key, value) in here.table(&keys)? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "allow_origins" => cors.allow_origins = at.strings()?,
+            "allow_methods" => cors.allow_methods = at.strings()?,
+            "allow_headers" => cors.allow_headers = at.strings()?,
+            "expose_headers" => cors.expose_headers = at.strings()?,
+            "allow_credentials" => cors.allow_credentials = at.bool()?,
+            _ => cors.max_age = Some(at.number(0..=86_400, "seconds")?),
+        }
+    }
+    Ok(cors)
+}
+
+fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
+    let mut triggers = Triggers::default();
+    let kinds = ["s3", "sqs", "dynamodb", "kinesis", "schedule", "sns"];
+    for (kind, list) in here.table(&kinds)? {
+        let path = format!("{}.{kind}", here.key);
+        let list = At {
+            value: list,
+            key: &path,
+        };
+        for (index, value) in list.tables()?.into_iter().enumerate() {
+            let path = format!("{path}[{index}]");
+            let at = At { value, key: &path };
+            match kind.as_str() {
+                "s3" => triggers.s3.push(s3(at)?),
+                "sqs" => triggers.sqs.push(stream(at, "queue", 10_000, false)?),
+                "dynamodb" => triggers.dynamodb.push(stream(at, "stream", 10_000, true)?),
+                "kinesis" => triggers.kinesis.push(stream(at, "stream", 10_000, true)?),
+                "schedule" => triggers.schedule.push(schedule(at)?),
+                _ => triggers.sns.push(sns(at)?),
+            }
+        }
+    }
+    Ok(triggers)
+}
+
+fn s3(here: At<'_>) -> Result<S3Trigger, CliError> {
+    let mut trigger = S3Trigger {
+        bucket: String::new(),
+        events: vec!["s3:ObjectCreated:*".into()],
+        prefix: None,
+        suffix: None,
+    };
+    for (key, value) in here.table(&["bucket", "events", "prefix", "suffix"])? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "bucket" => trigger.bucket = at.non_empty()?,
+            "events" => {
+                let events = at.strings()?;
+                if let Some(event) = events.iter().find(|event| !event.starts_with("s3:")) {
+                    return Err(at.invalid(format!(
+                        "has `{event}`, which is not an S3 event type (such as `s3:ObjectCreated:*` or `s3:ObjectRemoved:Delete`)"
+                    )));
+                }
+                if events.is_empty() {
+                    return Err(at.invalid("must name at least one S3 event type"));
+                }
+                trigger.events = events;
+            }
+            "prefix" => trigger.prefix = Some(at.string()?),
+            _ => trigger.suffix = Some(at.string()?),
+        }
+    }
+    if trigger.bucket.is_empty() {
+        return Err(here.invalid("needs a `bucket`"));
+    }
+    Ok(trigger)
+}
+
+fn stream(
+    here: At<'_>,
+    source_key: &str,
+    max_batch: u32,
+    is_stream: bool,
+) -> Result<StreamTrigger, CliError> {
+    let mut trigger = StreamTrigger {
+        source: String::new(),
+        batch_size: None,
+        batching_window: None,
+        report_batch_item_failures: false,
+        starting_position: None,
+    };
+    let mut keys = vec![
+        source_key,
+        "batch_size",
+        "batching_window",
+        "report_batch_item_failures",
+    ];
+    if is_stream {
+        keys.push("starting_position");
+    }
+    for (key, value) in here.table(&keys)? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "batch_size" => trigger.batch_size = Some(at.number(1..=max_batch, "records")?),
+            "batching_window" => trigger.batching_window = Some(at.number(0..=300, "seconds")?),
+            "report_batch_item_failures" => trigger.report_batch_item_failures = at.bool()?,
+            "starting_position" => {
+                trigger.starting_position = Some(at.one_of(&["LATEST", "TRIM_HORIZON"])?);
+            }
+            _ => {
+                let source = at.non_empty()?;
+                if is_stream && !source.starts_with("arn:") {
+                    return Err(at.invalid("must be the stream's ARN"));
+                }
+                trigger.source = source;
+            }
+        }
+    }
+    if trigger.source.is_empty() {
+        return Err(here.invalid(format!("needs a `{source_key}`")));
+    }
+    // SQS takes at most 10 records per batch unless it may wait to gather them.
+    let sqs_limit = !is_stream && trigger.batching_window.unwrap_or(0) == 0;
+    if sqs_limit && trigger.batch_size.is_some_and(|size| size > 10) {
+        return Err(CliError::Config {
+            key: format!("{}.batch_size", here.key),
+            problem:
+                "is over 10, which SQS allows only with a `batching_window` of 1 second or more"
+                    .into(),
+        });
+    }
+    Ok(trigger)
+}
+
+fn schedule(here: At<'_>) -> Result<ScheduleTrigger, CliError> {
+    let mut trigger = ScheduleTrigger {
+        expression: String::new(),
+        input: None,
+    };
+    for (key, value) in here.table(&["expression", "input"])? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "expression" => {
+                let expression = at.string()?;
+                schedule_expression(&expression).map_err(|problem| at.invalid(problem))?;
+                trigger.expression = expression;
+            }
+            _ => {
+                // The input is the event itself: any JSON value, passed as its text.
+                trigger.input = Some(value.to_string());
+            }
+        }
+    }
+    if trigger.expression.is_empty() {
+        return Err(here
+            .invalid("needs an `expression`, such as `rate(5 minutes)` or `cron(0 12 * * ? *)`"));
+    }
+    Ok(trigger)
+}
+
+fn sns(here: At<'_>) -> Result<SnsTrigger, CliError> {
+    let mut topic = None;
+    for (_, value) in here.table(&["topic"])? {
+        let path = format!("{}.topic", here.key);
+        let at = At { value, key: &path };
+        let arn = at.non_empty()?;
+        if !arn.starts_with("arn:") {
+            return Err(at.invalid("must be the topic's ARN (`arn:aws:sns:REGION:ACCOUNT:NAME`)"));
+        }
+        topic = Some(arn);
+    }
+    let topic = topic.ok_or_else(|| here.invalid("needs a `topic`"))?;
+    Ok(SnsTrigger { topic })
+}
+
+/// Checks an EventBridge schedule expression (AWS "Schedule expressions for rules"):
+/// `rate(N unit)` or `cron(minutes hours day-of-month month day-of-week year)`.
+///
+/// # Errors
+///
+/// What is wrong with it, and the form it should have.
+pub fn schedule_expression(expression: &str) -> Result<(), String> {
+    if let Some(rate) = expression
+        .strip_prefix("rate(")
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        let (value, unit) = rate.split_once(' ').unwrap_or((rate, ""));
+        let value: u32 = value
+            .parse()
+            .ok()
+            .filter(|value| *value > 0)
+            .ok_or_else(|| {
+                format!("is `{expression}`, whose rate is not a positive whole number")
+            })?;
+        let singular = ["minute", "hour", "day"];
+        let plural = ["minutes", "hours", "days"];
+        let units = if value == 1 { &singular } else { &plural };
+        if !units.contains(&unit) {
+            return Err(format!(
+                "is `{expression}`; the unit of `rate({value} ...)` must be one of {}",
+                quoted(units)
+            ));
+        }
+        return Ok(());
+    }
+    if let Some(cron) = expression
+        .strip_prefix("cron(")
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        let fields: Vec<&str> = cron.split_whitespace().collect();
+        if fields.len() != 6 {
+            return Err(format!(
+                "is `{expression}`, with {} fields; cron takes 6: minutes hours day-of-month month day-of-week year, such as `cron(0 12 * * ? *)`",
+                fields.len()
+            ));
+        }
+        let names = [
+            ("minutes", 0, 59),
+            ("hours", 0, 23),
+            ("day-of-month", 1, 31),
+            ("month", 1, 12),
+            ("day-of-week", 1, 7),
+            ("year", 1970, 2199),
+        ];
+        for (field, (name, low, high)) in fields.iter().zip(names) {
+            cron_field(field, name, low, high)
+                .map_err(|problem| format!("is `{expression}`: {problem}"))?;
+        }
+        if (fields[2] == "?") == (fields[4] == "?") {
+            return Err(format!(
+                "is `{expression}`: exactly one of day-of-month and day-of-week must be `?`"
+            ));
+        }
+        return Ok(());
+    }
+    Err(format!(
+        "is `{expression}`; a schedule is `rate(N unit)` or `cron(minutes hours day-of-month month day-of-week year)`"
+    ))
+}
+
+fn cron_field(field: &str, name: &str, low: u32, high: u32) -> Result<(), String> {
+    const MONTHS: [&str; 12] = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+    if field == "*" || (field == "?" && (name == "day-of-month" || name == "day-of-week")) {
+        return Ok(());
+    }
+    let value_ok = |value: &str| -> bool {
+        let named = match name {
+            "month" => MONTHS.contains(&value),
+            "day-of-week" => DAYS.contains(&value),
+            _ => false,
+        };
+        // `L` (last) and `W` (weekday) and `#` (nth weekday) are EventBridge's extras.
+        let special = match name {
+            "day-of-month" => {
+                value == "L"
+                    || value == "LW"
+                    || value.strip_suffix('W').is_some_and(|day| {
+                        day.parse::<u32>().is_ok_and(|day| (1..=31).contains(&day))
+                    })
+            }
+            "day-of-week" => {
+                value
+                    .strip_suffix('L')
+                    .is_some_and(|day| day.parse::<u32>().is_ok_and(|day| (1..=7).contains(&day)))
+                    || value.split_once('#').is_some_and(|(day, nth)| {
+                        day.parse::<u32>().is_ok_and(|day| (1..=7).contains(&day))
+                            && nth.parse::<u32>().is_ok_and(|nth| (1..=5).contains(&nth))
+                    })
+            }
+            _ => false,
+        };
+        named
+            || special
+            || value
+                .parse::<u32>()
+                .is_ok_and(|number| (low..=high).contains(&number))
+    };
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((range, step)) => (range, Some(step)),
+            None => (part, None),
+        };
+        if step.is_some_and(|step| step.parse::<u32>().map_or(true, |step| step == 0)) {
+            return Err(format!("the {name} field `{field}` has a bad step"));
+        }
+        let ok = range == "*"
+            || match range.split_once('-') {
+                Some((from, to)) => value_ok(from) && value_ok(to),
+                None => value_ok(range),
+            };
+        if !ok {
+            return Err(format!(
+                "the {name} field `{field}` is not valid ({name} run from {low} to {high})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn read_one(key: &str, value: Value) -> Result<DeploySettings, CliError> {
+        let mut settings = DeploySettings::default();
+        assert!(read(&mut settings, key, &value, "m")?);
+        Ok(settings)
+    }
+
+    fn problem(key: &str, value: Value) -> (String, String) {
+        match read_one(key, value) {
+            Err(CliError::Config { key, problem }) => (key, problem),
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn schedules_are_checked_like_eventbridge_does() {
+        for good in [
+            "rate(1 minute)",
+            "rate(5 minutes)",
+            "rate(2 days)",
+            "cron(0 12 * * ? *)",
+            "cron(15 10 ? * 6L 2026-2030)",
+            "cron(0/15 8-17 ? * MON-FRI *)",
+            "cron(0 8 1 JAN,JUL ? *)",
+            "cron(0 9 ? * 2#1 *)",
+        ] {
+            assert_eq!(schedule_expression(good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            ("rate(1 minutes)", "must be one of `minute`"),
+            ("rate(0 hours)", "not a positive whole number"),
+            ("rate(5 weeks)", "must be one of `minutes`"),
+            ("cron(0 12 * * *)", "with 5 fields; cron takes 6"),
+            (
+                "cron(0 12 * * * *)",
+                "exactly one of day-of-month and day-of-week",
+            ),
+            ("cron(61 12 * * ? *)", "minutes field `61`"),
+            ("cron(0 25 * * ? *)", "hours field `25`"),
+            ("cron(0 0/0 * * ? *)", "bad step"),
+            ("every day", "a schedule is `rate(N unit)`"),
+        ] {
+            let said = schedule_expression(bad).expect_err(bad);
+            assert!(said.contains(says), "{bad}: {said}");
+        }
+    }
+
+    #[test]
+    fn triggers_are_read_with_their_defaults() {
+        let settings = read_one(
+            "triggers",
+            json!({
+                "s3": [{"bucket": "uploads", "suffix": ".png"}],
+                "sqs": [{"queue": "orders", "batch_size": 5, "report_batch_item_failures": true}],
+                "schedule": [{"expression": "rate(1 hour)", "input": {"job": "nightly"}}],
+                "sns": [{"topic": "arn:aws:sns:eu-west-1:123456789012:news"}],
+                "kinesis": [{"stream": "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "starting_position": "TRIM_HORIZON"}],
+            }),
+        )
+        .unwrap();
+        let triggers = settings.triggers;
+        assert_eq!(triggers.s3[0].events, ["s3:ObjectCreated:*"]);
+        assert_eq!(triggers.s3[0].suffix.as_deref(), Some(".png"));
+        assert_eq!(triggers.sqs[0].source, "orders");
+        assert!(triggers.sqs[0].report_batch_item_failures);
+        assert_eq!(
+            triggers.schedule[0].input.as_deref(),
+            Some(r#"{"job":"nightly"}"#)
+        );
+        assert_eq!(
+            triggers.kinesis[0].starting_position.as_deref(),
+            Some("TRIM_HORIZON")
+        );
+        assert_eq!(triggers.sns.len(), 1);
+        assert!(triggers.dynamodb.is_empty());
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_what_is_allowed() {
+        let cases = [
+            ("name", json!("has space"), "m.name", "letters, digits"),
+            (
+                "ephemeral_storage",
+                json!(256),
+                "m.ephemeral_storage",
+                "from 512 to 10240",
+            ),
+            (
+                "tracing",
+                json!("On"),
+                "m.tracing",
+                "`Active`, `PassThrough`",
+            ),
+            (
+                "url",
+                json!({"auth": "PUBLIC"}),
+                "m.url.auth",
+                "`AWS_IAM`, `NONE`",
+            ),
+            (
+                "url",
+                json!({"cors": {"max_age": -1}}),
+                "m.url.cors.max_age",
+                "from 0 to 86400",
+            ),
+            (
+                "url",
+                json!({"mode": "x"}),
+                "m.url.mode",
+                "the settings are `auth`",
+            ),
+            (
+                "tags",
+                json!({"lambdakit:package": "x"}),
+                "m.tags.lambdakit:package",
+                "`lambdakit:` prefix",
+            ),
+            (
+                "layers",
+                json!(["mylayer"]),
+                "m.layers",
+                "not a layer version ARN",
+            ),
+            ("alias", json!("12"), "m.alias", "not only digits"),
+            (
+                "triggers",
+                json!({"sqs": {"queue": "q"}}),
+                "m.triggers.sqs",
+                "list of tables",
+            ),
+            (
+                "triggers",
+                json!({"sqs": [{"queue": "q", "batch_size": 50}]}),
+                "m.triggers.sqs[0].batch_size",
+                "`batching_window`",
+            ),
+            (
+                "triggers",
+                json!({"schedule": [{"expression": "cron(0 12 * * *)"}]}),
+                "m.triggers.schedule[0].expression",
+                "cron takes 6",
+            ),
+            (
+                "triggers",
+                json!({"s3": [{"events": ["s3:ObjectCreated:*"]}]}),
+                "m.triggers.s3[0]",
+                "needs a `bucket`",
+            ),
+            (
+                "triggers",
+                json!({"dynamodb": [{"stream": "table"}]}),
+                "m.triggers.dynamodb[0].stream",
+                "stream's ARN",
+            ),
+            (
+                "triggers",
+                json!({"sns": [{"topic": "news"}]}),
+                "m.triggers.sns[0].topic",
+                "topic's ARN",
+            ),
+            (
+                "triggers",
+                json!({"ses": []}),
+                "m.triggers.ses",
+                "the settings are `s3`",
+            ),
+        ];
+        for (key, value, at, says) in cases {
+            let (found, said) = problem(key, value.clone());
+            assert_eq!(found, at, "{key} = {value}");
+            assert!(said.contains(says), "{key} = {value}: {said}");
+        }
+        let mut settings = read_one("provisioned_concurrency", json!(2)).unwrap();
+        let Err(CliError::Config { key, problem }) = check(&settings, "m") else {
+            panic!("provisioned concurrency without an alias was accepted");
+        };
+        assert_eq!(key, "m.provisioned_concurrency");
+        assert!(problem.contains("needs an `alias`"));
+        settings.alias = Some("live".into());
+        assert!(check(&settings, "m").is_ok());
+    }
+
+    #[test]
+    fn other_keys_are_left_to_the_caller() {
+        let mut settings = DeploySettings::default();
+        assert!(!read(&mut settings, "memory", &json!(128), "m").unwrap());
+    }
+}

@@ -1,0 +1,838 @@
+//! What invokes the function: event source mappings (SQS, DynamoDB and Kinesis streams), S3
+//! bucket notifications, EventBridge schedules and SNS subscriptions, each with the invoke
+//! permission its service needs.
+//!
+//! Deploy owns the mappings of the functions it created. Elsewhere it owns only what it
+//! marked: notification ids and statement ids starting with `lambdakit-`, and schedule rules
+//! named `lambdakit-<function>-<n>` that target the function. Other notifications on the same
+//! bucket, other subscriptions of the same topic, are left as they are. The function's
+//! resource policy records which buckets, topics and rules it granted, so a trigger removed
+//! from the settings is found and removed too.
+
+use aws_sdk_eventbridge::types::{RuleState, Target};
+use aws_sdk_lambda::types::{EventSourcePosition, FunctionResponseType};
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
+    NotificationConfigurationFilter, S3KeyFilter,
+};
+use serde_json::Value;
+
+use super::settings::{S3Trigger, StreamTrigger};
+use super::{
+    Action, Change, ID_PREFIX, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, Unit, bounded,
+};
+use crate::aws::{self, Aws};
+use crate::error::CliError;
+
+/// A queue named by its ARN, or by its name in this account and region.
+pub(super) fn queue_arn(aws: &Aws, queue: &str) -> String {
+    if queue.starts_with("arn:") {
+        queue.to_owned()
+    } else {
+        aws.arn("sqs", queue)
+    }
+}
+
+pub(super) async fn ensure(
+    aws: &Aws,
+    unit: &Unit<'_>,
+    function_arn: &str,
+    options: Options,
+    progress: Progress,
+) -> Result<Vec<Change>, CliError> {
+    let name = unit.function.aws_name();
+    let mut changes = mappings(aws, unit, options).await?;
+    let statements = statements(aws, name, None).await?;
+    changes.extend(s3(aws, unit, function_arn, &statements, options).await?);
+    changes.extend(schedules(aws, unit, function_arn, options).await?);
+    changes.extend(sns(aws, unit, function_arn, &statements, options).await?);
+    if changes.iter().any(Change::changes) {
+        progress.note(format_args!("triggers of `{name}` are set"));
+    }
+    Ok(changes)
+}
+
+/// A statement of the function's resource policy that deploy added.
+#[derive(Debug, Clone)]
+pub(super) struct Statement {
+    pub(super) sid: String,
+    pub(super) source_arn: Option<String>,
+}
+
+/// The function's resource-policy statements whose ids start with `lambdakit-`.
+pub(super) async fn statements(
+    aws: &Aws,
+    name: &str,
+    qualifier: Option<&str>,
+) -> Result<Vec<Statement>, CliError> {
+    let policy = match aws
+        .lambda
+        .get_policy()
+        .function_name(name)
+        .set_qualifier(qualifier.map(str::to_owned))
+        .send()
+        .await
+    {
+        Ok(found) => found.policy().unwrap_or_default().to_owned(),
+        Err(error) if aws::not_found(&error) => return Ok(Vec::new()),
+        Err(error) => return Err(aws::failed("lambda:GetPolicy", error)),
+    };
+    let policy: Value = serde_json::from_str(&policy).unwrap_or_default();
+    Ok(policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|statement| {
+            let sid = statement["Sid"]
+                .as_str()
+                .filter(|sid| sid.starts_with(ID_PREFIX))?;
+            let source_arn = statement["Condition"]["ArnLike"]["AWS:SourceArn"]
+                .as_str()
+                .map(str::to_owned);
+            Some(Statement {
+                sid: sid.to_owned(),
+                source_arn,
+            })
+        })
+        .collect())
+}
+
+/// Lets `principal` invoke the function from `source_arn` under `sid`, unless it already may.
+async fn permit(
+    aws: &Aws,
+    name: &str,
+    sid: &str,
+    principal: &str,
+    source_arn: &str,
+    statements: &[Statement],
+) -> Result<(), CliError> {
+    let present = statements.iter().any(|statement| {
+        statement.sid == sid && statement.source_arn.as_deref() == Some(source_arn)
+    });
+    if present {
+        return Ok(());
+    }
+    if statements.iter().any(|statement| statement.sid == sid) {
+        super::function::remove_permission(aws, name, None, sid).await?;
+    }
+    let mut request = aws
+        .lambda
+        .add_permission()
+        .function_name(name)
+        .statement_id(sid)
+        .action("lambda:InvokeFunction")
+        .principal(principal)
+        .source_arn(source_arn);
+    // A bucket's ARN names no account: say whose bucket may call (AWS "confused deputy").
+    if principal == "s3.amazonaws.com" {
+        request = request.source_account(&aws.account);
+    }
+    request
+        .send()
+        .await
+        .map_err(|error| aws::failed("lambda:AddPermission", error))?;
+    Ok(())
+}
+
+/// A statement id from a prefix and a resource's ARN: readable when it fits, hashed when not.
+fn sid(kind: &str, resource: &str) -> String {
+    let readable: String = resource
+        .rsplit([':', '/'])
+        .next()
+        .unwrap_or(resource)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    use sha2::Digest as _;
+    let hash: String = sha2::Sha256::digest(resource.as_bytes())
+        .iter()
+        .take(4)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    bounded(
+        &format!("{ID_PREFIX}{kind}-{readable}"),
+        &format!("-{hash}"),
+        100,
+    )
+}
+
+/// SQS queues and DynamoDB and Kinesis streams: one event source mapping each.
+async fn mappings(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Vec<Change>, CliError> {
+    let name = unit.function.aws_name();
+    let triggers = &unit.function.deploy.triggers;
+    let mut wanted: Vec<(&str, String, &StreamTrigger)> = Vec::new();
+    for queue in &triggers.sqs {
+        wanted.push(("sqs", queue_arn(aws, &queue.source), queue));
+    }
+    for stream in &triggers.dynamodb {
+        wanted.push(("dynamodb", stream.source.clone(), stream));
+    }
+    for stream in &triggers.kinesis {
+        wanted.push(("kinesis", stream.source.clone(), stream));
+    }
+    let mut existing = Vec::new();
+    let mut pages = aws
+        .lambda
+        .list_event_source_mappings()
+        .function_name(name)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(mapping) = pages.next().await {
+        match mapping {
+            Ok(mapping) => existing.push(mapping),
+            // A function not created yet (a dry run) has no mappings.
+            Err(error) if aws::not_found(&error) => break,
+            Err(error) => return Err(aws::failed("lambda:ListEventSourceMappings", error)),
+        }
+    }
+    let mut changes = Vec::new();
+    for (kind, source, trigger) in &wanted {
+        let label = format!("{kind} {source}");
+        let response_types = if trigger.report_batch_item_failures {
+            vec![FunctionResponseType::ReportBatchItemFailures]
+        } else {
+            Vec::new()
+        };
+        let default_batch = if *kind == "sqs" { 10 } else { 100 };
+        let batch_size = trigger.batch_size.unwrap_or(default_batch) as i32;
+        let window = trigger.batching_window.unwrap_or(0) as i32;
+        let found = existing
+            .iter()
+            .find(|mapping| mapping.event_source_arn() == Some(source.as_str()));
+        let Some(found) = found else {
+            if !options.dry_run {
+                let mut request = aws
+                    .lambda
+                    .create_event_source_mapping()
+                    .function_name(name)
+                    .event_source_arn(source)
+                    .batch_size(batch_size)
+                    .maximum_batching_window_in_seconds(window)
+                    .set_function_response_types(Some(response_types));
+                if *kind != "sqs" {
+                    let position = trigger.starting_position.as_deref().unwrap_or("LATEST");
+                    request = request.starting_position(EventSourcePosition::from(position));
+                }
+                request
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("lambda:CreateEventSourceMapping", error))?;
+            }
+            changes.push(Change::new("trigger", label, Action::Create));
+            continue;
+        };
+        let mut differences = Vec::new();
+        if found.batch_size() != Some(batch_size) {
+            differences.push(format!(
+                "batch size {} → {batch_size}",
+                found.batch_size().unwrap_or_default()
+            ));
+        }
+        if found.maximum_batching_window_in_seconds().unwrap_or(0) != window {
+            differences.push(format!(
+                "batching window {} → {window} s",
+                found.maximum_batching_window_in_seconds().unwrap_or(0)
+            ));
+        }
+        if found.function_response_types() != response_types.as_slice() {
+            differences.push(format!(
+                "report batch item failures → {}",
+                trigger.report_batch_item_failures
+            ));
+        }
+        if !options.dry_run && !differences.is_empty() {
+            aws.lambda
+                .update_event_source_mapping()
+                .uuid(found.uuid().unwrap_or_default())
+                .batch_size(batch_size)
+                .maximum_batching_window_in_seconds(window)
+                .set_function_response_types(Some(response_types))
+                .send()
+                .await
+                .map_err(|error| aws::failed("lambda:UpdateEventSourceMapping", error))?;
+        }
+        let action = if differences.is_empty() {
+            Action::Unchanged
+        } else {
+            Action::Update(differences)
+        };
+        changes.push(Change::new("trigger", label, action));
+    }
+    for mapping in &existing {
+        let source = mapping.event_source_arn().unwrap_or_default();
+        if wanted.iter().any(|(_, wanted, _)| wanted == source) {
+            continue;
+        }
+        if !options.dry_run {
+            delete_mapping(aws, mapping.uuid().unwrap_or_default()).await?;
+        }
+        changes.push(Change::new(
+            "trigger",
+            format!("mapping {source}"),
+            Action::Delete,
+        ));
+    }
+    Ok(changes)
+}
+
+pub(super) async fn delete_mapping(aws: &Aws, uuid: &str) -> Result<(), CliError> {
+    match aws
+        .lambda
+        .delete_event_source_mapping()
+        .uuid(uuid)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error) if aws::not_found(&error) => Ok(()),
+        Err(error) => Err(aws::failed("lambda:DeleteEventSourceMapping", error)),
+    }
+}
+
+/// The notification id deploy gives the `index`th S3 trigger of `function` on a bucket.
+fn notification_id(function: &str, index: usize) -> String {
+    bounded(&format!("{ID_PREFIX}{function}"), &format!("-{index}"), 255)
+}
+
+fn notification(
+    id: String,
+    function_arn: &str,
+    trigger: &S3Trigger,
+) -> Result<LambdaFunctionConfiguration, CliError> {
+    let mut rules = Vec::new();
+    if let Some(prefix) = &trigger.prefix {
+        rules.push(
+            FilterRule::builder()
+                .name(FilterRuleName::Prefix)
+                .value(prefix)
+                .build(),
+        );
+    }
+    if let Some(suffix) = &trigger.suffix {
+        rules.push(
+            FilterRule::builder()
+                .name(FilterRuleName::Suffix)
+                .value(suffix)
+                .build(),
+        );
+    }
+    let filter = (!rules.is_empty()).then(|| {
+        NotificationConfigurationFilter::builder()
+            .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+            .build()
+    });
+    LambdaFunctionConfiguration::builder()
+        .id(id)
+        .lambda_function_arn(function_arn)
+        .set_events(Some(
+            trigger
+                .events
+                .iter()
+                .map(|event| Event::from(event.as_str()))
+                .collect(),
+        ))
+        .set_filter(filter)
+        .build()
+        .map_err(|error| aws::invalid("s3:PutBucketNotificationConfiguration", error))
+}
+
+/// The parts of a notification that matter, comparable whatever order S3 returns them in.
+fn notification_key(
+    config: &LambdaFunctionConfiguration,
+) -> (String, String, Vec<String>, Vec<(String, String)>) {
+    let mut events: Vec<String> = config
+        .events()
+        .iter()
+        .map(|event| event.as_str().to_owned())
+        .collect();
+    events.sort();
+    let mut rules: Vec<(String, String)> = config
+        .filter()
+        .and_then(|filter| filter.key())
+        .map(|key| {
+            key.filter_rules()
+                .iter()
+                .map(|rule| {
+                    (
+                        rule.name()
+                            .map(|name| name.as_str().to_lowercase())
+                            .unwrap_or_default(),
+                        rule.value().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    rules.sort();
+    (
+        config.id().unwrap_or_default().to_owned(),
+        config.lambda_function_arn().to_owned(),
+        events,
+        rules,
+    )
+}
+
+async fn s3(
+    aws: &Aws,
+    unit: &Unit<'_>,
+    function_arn: &str,
+    statements: &[Statement],
+    options: Options,
+) -> Result<Vec<Change>, CliError> {
+    let name = unit.function.aws_name();
+    let mut buckets: Vec<String> = unit
+        .function
+        .deploy
+        .triggers
+        .s3
+        .iter()
+        .map(|trigger| trigger.bucket.clone())
+        .collect();
+    // Buckets granted before but no longer in the settings: their notifications go.
+    for statement in statements
+        .iter()
+        .filter(|statement| statement.sid.starts_with("lambdakit-s3-"))
+    {
+        if let Some(bucket) = statement
+            .source_arn
+            .as_deref()
+            .and_then(|arn| arn.rsplit(':').next())
+        {
+            buckets.push(bucket.to_owned());
+        }
+    }
+    buckets.sort();
+    buckets.dedup();
+    let mut changes = Vec::new();
+    for bucket in buckets {
+        let mut wanted = Vec::new();
+        let triggers = unit
+            .function
+            .deploy
+            .triggers
+            .s3
+            .iter()
+            .filter(|trigger| trigger.bucket == bucket);
+        for (index, trigger) in triggers.enumerate() {
+            wanted.push(notification(
+                notification_id(name, index),
+                function_arn,
+                trigger,
+            )?);
+        }
+        let current = aws
+            .s3
+            .get_bucket_notification_configuration()
+            .bucket(&bucket)
+            .send()
+            .await
+            .map_err(|error| aws::failed("s3:GetBucketNotificationConfiguration", error))?;
+        let own_prefix = format!("{ID_PREFIX}{name}-");
+        let is_ours = |config: &LambdaFunctionConfiguration| {
+            config.id().is_some_and(|id| id.starts_with(&own_prefix))
+                && config.lambda_function_arn() == function_arn
+        };
+        let mut ours: Vec<_> = current
+            .lambda_function_configurations()
+            .iter()
+            .filter(|c| is_ours(c))
+            .map(notification_key)
+            .collect();
+        let mut theirs: Vec<_> = wanted.iter().map(notification_key).collect();
+        ours.sort();
+        theirs.sort();
+        let label = format!("s3 {bucket}");
+        let sid = sid("s3", &format!("arn:{}:s3:::{bucket}", aws.partition));
+        let action = match (ours.is_empty(), theirs.is_empty()) {
+            _ if ours == theirs => Action::Unchanged,
+            (true, false) => Action::Create,
+            (false, true) => Action::Delete,
+            _ => Action::Update(vec!["events or filters".into()]),
+        };
+        if !options.dry_run && action != Action::Unchanged {
+            let source_arn = format!("arn:{}:s3:::{bucket}", aws.partition);
+            if !wanted.is_empty() {
+                // S3 checks that it may invoke the function when the notification is put.
+                permit(aws, name, &sid, "s3.amazonaws.com", &source_arn, statements).await?;
+            }
+            let mut lambdas: Vec<LambdaFunctionConfiguration> = current
+                .lambda_function_configurations()
+                .iter()
+                .filter(|config| !is_ours(config))
+                .cloned()
+                .collect();
+            lambdas.extend(wanted.iter().cloned());
+            let configuration = NotificationConfiguration::builder()
+                .set_topic_configurations(Some(current.topic_configurations().to_vec()))
+                .set_queue_configurations(Some(current.queue_configurations().to_vec()))
+                .set_lambda_function_configurations(Some(lambdas))
+                .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
+                .build();
+            aws.s3
+                .put_bucket_notification_configuration()
+                .bucket(&bucket)
+                .notification_configuration(configuration)
+                .send()
+                .await
+                .map_err(|error| aws::failed("s3:PutBucketNotificationConfiguration", error))?;
+            if wanted.is_empty() {
+                super::function::remove_permission(aws, name, None, &sid).await?;
+            }
+        } else if !options.dry_run && !wanted.is_empty() {
+            permit(
+                aws,
+                name,
+                &sid,
+                "s3.amazonaws.com",
+                &format!("arn:{}:s3:::{bucket}", aws.partition),
+                statements,
+            )
+            .await?;
+        }
+        changes.push(Change::new("trigger", label, action));
+    }
+    Ok(changes)
+}
+
+/// The rule deploy names for the `index`th schedule of `function`.
+pub(super) fn rule_name(function: &str, index: usize) -> String {
+    bounded(&format!("{ID_PREFIX}{function}"), &format!("-{index}"), 64)
+}
+
+async fn schedules(
+    aws: &Aws,
+    unit: &Unit<'_>,
+    function_arn: &str,
+    options: Options,
+) -> Result<Vec<Change>, CliError> {
+    let name = unit.function.aws_name();
+    let schedules = &unit.function.deploy.triggers.schedule;
+    let statements = statements(aws, name, None).await?;
+    let mut changes = Vec::new();
+    for (index, schedule) in schedules.iter().enumerate() {
+        let rule = rule_name(name, index);
+        let current = match aws.events.describe_rule().name(&rule).send().await {
+            Ok(found) => Some(found),
+            Err(error) if aws::not_found(&error) => None,
+            Err(error) => return Err(aws::failed("events:DescribeRule", error)),
+        };
+        let targets = match &current {
+            Some(_) => aws
+                .events
+                .list_targets_by_rule()
+                .rule(&rule)
+                .send()
+                .await
+                .map_err(|error| aws::failed("events:ListTargetsByRule", error))?
+                .targets
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let target_ok = targets.iter().any(|target| {
+            target.arn() == function_arn && target.input() == schedule.input.as_deref()
+        });
+        let mut differences = Vec::new();
+        if let Some(current) = &current {
+            if current.schedule_expression() != Some(schedule.expression.as_str()) {
+                differences.push(format!(
+                    "{} → {}",
+                    current.schedule_expression().unwrap_or("no schedule"),
+                    schedule.expression
+                ));
+            }
+            if current.state() != Some(&RuleState::Enabled) {
+                differences.push("enabled".into());
+            }
+            if !target_ok {
+                differences.push("target".into());
+            }
+        }
+        let label = format!("schedule {}", schedule.expression);
+        let action = match current {
+            None => Action::Create,
+            Some(_) if differences.is_empty() => Action::Unchanged,
+            Some(_) => Action::Update(differences),
+        };
+        if !options.dry_run && action != Action::Unchanged {
+            let tag = |key: &str, value: &str| {
+                aws_sdk_eventbridge::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .map_err(|error| aws::invalid("events:PutRule", error))
+            };
+            let put = aws
+                .events
+                .put_rule()
+                .name(&rule)
+                .schedule_expression(&schedule.expression)
+                .state(RuleState::Enabled)
+                .description(format!(
+                    "Schedule of the Lambda function `{name}`, by cargo lambdakit"
+                ))
+                .tags(tag(TAG_PACKAGE, &unit.function.package)?)
+                .tags(tag(TAG_FUNCTION, &unit.function.name)?)
+                .send()
+                .await
+                .map_err(|error| aws::failed("events:PutRule", error))?;
+            let target = Target::builder()
+                .id("lambdakit")
+                .arn(function_arn)
+                .set_input(schedule.input.clone())
+                .build()
+                .map_err(|error| aws::invalid("events:PutTargets", error))?;
+            aws.events
+                .put_targets()
+                .rule(&rule)
+                .targets(target)
+                .send()
+                .await
+                .map_err(|error| aws::failed("events:PutTargets", error))?;
+            let rule_arn = put
+                .rule_arn()
+                .map_or_else(|| aws.arn("events", &format!("rule/{rule}")), str::to_owned);
+            permit(
+                aws,
+                name,
+                &sid("schedule", &rule_arn),
+                "events.amazonaws.com",
+                &rule_arn,
+                &statements,
+            )
+            .await?;
+        }
+        changes.push(Change::new("trigger", label, action));
+    }
+    // Rules of schedules no longer in the settings.
+    let prefix = format!("{ID_PREFIX}{name}-");
+    let listed = aws
+        .events
+        .list_rules()
+        .name_prefix(&prefix)
+        .send()
+        .await
+        .map_err(|error| aws::failed("events:ListRules", error))?;
+    for rule in listed.rules() {
+        let Some(rule_name_found) = rule.name() else {
+            continue;
+        };
+        let index = rule_name_found
+            .strip_prefix(&prefix)
+            .and_then(|index| index.parse::<usize>().ok());
+        if index.is_some_and(|index| index < schedules.len()) {
+            continue;
+        }
+        let removed = remove_rule(aws, name, rule_name_found, function_arn, options).await?;
+        if removed {
+            changes.push(Change::new(
+                "trigger",
+                format!(
+                    "schedule {}",
+                    rule.schedule_expression().unwrap_or(rule_name_found)
+                ),
+                Action::Delete,
+            ));
+        }
+    }
+    Ok(changes)
+}
+
+/// Removes a schedule rule if it targets the function; `false` when it is not the
+/// function's (a prefix shared with another function's name).
+pub(super) async fn remove_rule(
+    aws: &Aws,
+    function: &str,
+    rule: &str,
+    function_arn: &str,
+    options: Options,
+) -> Result<bool, CliError> {
+    let targets = aws
+        .events
+        .list_targets_by_rule()
+        .rule(rule)
+        .send()
+        .await
+        .map_err(|error| aws::failed("events:ListTargetsByRule", error))?
+        .targets
+        .unwrap_or_default();
+    if !targets.iter().any(|target| target.arn() == function_arn) {
+        return Ok(false);
+    }
+    if !options.dry_run {
+        let ids: Vec<String> = targets
+            .iter()
+            .map(|target| target.id().to_owned())
+            .collect();
+        aws.events
+            .remove_targets()
+            .rule(rule)
+            .set_ids(Some(ids))
+            .send()
+            .await
+            .map_err(|error| aws::failed("events:RemoveTargets", error))?;
+        aws.events
+            .delete_rule()
+            .name(rule)
+            .send()
+            .await
+            .map_err(|error| aws::failed("events:DeleteRule", error))?;
+        let rule_arn = aws.arn("events", &format!("rule/{rule}"));
+        super::function::remove_permission(aws, function, None, &sid("schedule", &rule_arn))
+            .await?;
+    }
+    Ok(true)
+}
+
+async fn sns(
+    aws: &Aws,
+    unit: &Unit<'_>,
+    function_arn: &str,
+    statements: &[Statement],
+    options: Options,
+) -> Result<Vec<Change>, CliError> {
+    let name = unit.function.aws_name();
+    let wanted: Vec<&str> = unit
+        .function
+        .deploy
+        .triggers
+        .sns
+        .iter()
+        .map(|trigger| trigger.topic.as_str())
+        .collect();
+    let mut topics: Vec<String> = wanted.iter().map(|topic| (*topic).to_owned()).collect();
+    for statement in statements
+        .iter()
+        .filter(|statement| statement.sid.starts_with("lambdakit-sns-"))
+    {
+        topics.extend(statement.source_arn.clone());
+    }
+    topics.sort();
+    topics.dedup();
+    let mut changes = Vec::new();
+    for topic in topics {
+        let subscriptions = subscriptions(aws, &topic, function_arn).await?;
+        let keep = wanted.contains(&topic.as_str());
+        let sid = sid("sns", &topic);
+        let label = format!("sns {topic}");
+        let action = match (keep, subscriptions.is_empty()) {
+            (true, true) => Action::Create,
+            (true, false) => Action::Unchanged,
+            (false, _) => Action::Delete,
+        };
+        if !options.dry_run {
+            if keep {
+                permit(aws, name, &sid, "sns.amazonaws.com", &topic, statements).await?;
+                if subscriptions.is_empty() {
+                    aws.sns
+                        .subscribe()
+                        .topic_arn(&topic)
+                        .protocol("lambda")
+                        .endpoint(function_arn)
+                        .send()
+                        .await
+                        .map_err(|error| aws::failed("sns:Subscribe", error))?;
+                }
+            } else {
+                unsubscribe(aws, &subscriptions).await?;
+                super::function::remove_permission(aws, name, None, &sid).await?;
+            }
+        }
+        changes.push(Change::new("trigger", label, action));
+    }
+    Ok(changes)
+}
+
+/// The subscriptions of `topic` that deliver to the function.
+pub(super) async fn subscriptions(
+    aws: &Aws,
+    topic: &str,
+    function_arn: &str,
+) -> Result<Vec<String>, CliError> {
+    let mut found = Vec::new();
+    let mut pages = aws
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(topic)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(subscription) = pages.next().await {
+        let subscription = match subscription {
+            Ok(subscription) => subscription,
+            Err(error) if aws::not_found(&error) => break,
+            Err(error) => return Err(aws::failed("sns:ListSubscriptionsByTopic", error)),
+        };
+        if subscription.protocol() == Some("lambda")
+            && subscription.endpoint() == Some(function_arn)
+        {
+            found.extend(subscription.subscription_arn().map(str::to_owned));
+        }
+    }
+    Ok(found)
+}
+
+pub(super) async fn unsubscribe(aws: &Aws, subscriptions: &[String]) -> Result<(), CliError> {
+    for subscription in subscriptions {
+        aws.sns
+            .unsubscribe()
+            .subscription_arn(subscription)
+            .send()
+            .await
+            .map_err(|error| aws::failed("sns:Unsubscribe", error))?;
+    }
+    Ok(())
+}
+
+/// Removes the function's notifications (those deploy marked) from `bucket`, keeping the rest.
+pub(super) async fn remove_notifications(
+    aws: &Aws,
+    bucket: &str,
+    function: &str,
+    function_arn: &str,
+) -> Result<(), CliError> {
+    let current = match aws
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(current) => current,
+        Err(error) if aws::not_found(&error) => return Ok(()),
+        Err(error) => return Err(aws::failed("s3:GetBucketNotificationConfiguration", error)),
+    };
+    let own_prefix = format!("{ID_PREFIX}{function}-");
+    let keep: Vec<LambdaFunctionConfiguration> = current
+        .lambda_function_configurations()
+        .iter()
+        .filter(|config| {
+            !(config.id().is_some_and(|id| id.starts_with(&own_prefix))
+                && config.lambda_function_arn() == function_arn)
+        })
+        .cloned()
+        .collect();
+    if keep.len() == current.lambda_function_configurations().len() {
+        return Ok(());
+    }
+    let configuration = NotificationConfiguration::builder()
+        .set_topic_configurations(Some(current.topic_configurations().to_vec()))
+        .set_queue_configurations(Some(current.queue_configurations().to_vec()))
+        .set_lambda_function_configurations(Some(keep))
+        .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
+        .build();
+    aws.s3
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(configuration)
+        .send()
+        .await
+        .map_err(|error| aws::failed("s3:PutBucketNotificationConfiguration", error))?;
+    Ok(())
+}
