@@ -28,9 +28,11 @@ for target in aarch64-unknown-linux-gnu x86_64-unknown-linux-musl; do
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 done
 
-# PyPI tools the tests drive: the AWS CLI invokes functions on the local Lambda, and a Python
-# function on AWS's runtime interface client runs on it.
+# PyPI tools the tests drive: the AWS CLI invokes functions on the local Lambda, a Python
+# function on AWS's runtime interface client runs on it, and moto (in server mode) is the AWS
+# that deploy and destroy are tested against.
 command -v aws >/dev/null 2>&1 || python3 -m pip install --quiet awscli
+python3 -c "import moto.server, flask" >/dev/null 2>&1 || python3 -m pip install --quiet "moto[server]"
 python3 -c "import awslambdaric" >/dev/null 2>&1 || python3 -m pip install --quiet awslambdaric
 # zig links builds pinned to an older glibc (`provided.al2`).
 python3 -m ziglang version >/dev/null 2>&1 || python3 -m pip install --quiet ziglang

@@ -49,12 +49,7 @@ impl Aws {
     /// [`CliError::AwsSetup`] when the region or credentials are missing, or a
     /// [`CliError::Aws`] when STS refuses them.
     pub async fn connect(source: &Source) -> Result<Self, CliError> {
-        let https = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
         if let Some(region) = &source.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
@@ -126,6 +121,16 @@ impl Aws {
     }
 }
 
+/// The SDK's HTTP client, on rustls with ring (which builds fast and needs no cmake); it
+/// speaks plain HTTP too, for local endpoints.
+pub fn http_client() -> aws_sdk_lambda::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
 /// The error code of a failed call, such as `ResourceNotFoundException`.
 pub fn code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
     match error {
@@ -152,21 +157,59 @@ pub fn not_found<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
 pub fn failed<E, R>(operation: &str, error: SdkError<E, R>) -> CliError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Answered,
 {
-    let code = code(&error).map(str::to_owned);
-    let message = match &error {
-        SdkError::ServiceError(service) => service
-            .err()
-            .message()
-            .map_or_else(|| DisplayErrorContext(&error).to_string(), str::to_owned),
-        _ => DisplayErrorContext(&error).to_string(),
+    let (code, message) = match &error {
+        SdkError::ServiceError(service) => {
+            let parsed = service.err();
+            match parsed.code() {
+                Some(code) => (
+                    Some(code.to_owned()),
+                    parsed.message().unwrap_or_default().to_owned(),
+                ),
+                // An answer the SDK could not read (some mocks and proxies answer in another
+                // shape): its status and any `<Code>`/`<Message>` it has still say what
+                // happened.
+                None => {
+                    let (status, body) = service.raw().answer();
+                    let code = tag(&body, "Code").unwrap_or_else(|| format!("HTTP {status}"));
+                    let message = tag(&body, "Message").unwrap_or(body);
+                    (Some(code), message)
+                }
+            }
+        }
+        _ => (None, DisplayErrorContext(&error).to_string()),
     };
     CliError::Aws {
         operation: operation.to_owned(),
         code,
         message,
     }
+}
+
+/// The status and body text of a raw AWS answer.
+pub trait Answered {
+    /// Its HTTP status and body, as text.
+    fn answer(&self) -> (u16, String);
+}
+
+impl Answered for aws_sdk_lambda::config::http::HttpResponse {
+    fn answer(&self) -> (u16, String) {
+        let body = self
+            .body()
+            .bytes()
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+            .unwrap_or_default();
+        (self.status().as_u16(), body)
+    }
+}
+
+/// The text of the first `<name>...</name>` element in `xml`.
+fn tag(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{name}>"))? + start;
+    Some(xml[start..end].to_owned())
 }
 
 /// A request the SDK refused to build: a bug of ours, named by the call it was for.

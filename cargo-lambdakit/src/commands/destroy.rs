@@ -22,6 +22,9 @@ pub struct DestroyArgs {
     /// Only this package's functions.
     #[arg(short, long, value_name = "NAME")]
     pub package: Option<String>,
+    /// Require Cargo.lock to be up to date (cargo's `--locked`).
+    #[arg(long)]
+    pub locked: bool,
     /// Only this function (a binary target); default: all of them.
     #[arg(long = "bin", value_name = "NAME")]
     pub function: Option<String>,
@@ -44,7 +47,7 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
         manifest_path: args.manifest_path.clone(),
         package: args.package.clone(),
         release: false,
-        locked: false,
+        locked: args.locked,
     })?;
     let selected = project.select(args.function.as_deref())?;
     let mut packages: Vec<String> = selected

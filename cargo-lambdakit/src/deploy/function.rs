@@ -643,7 +643,14 @@ async fn reserved_concurrency(
             _ => {}
         }
     }
-    Ok(Some(Change::new("reserved concurrency", name, action)))
+    Ok(Some(Change::new(
+        "concurrency",
+        format!(
+            "reserved {}",
+            wanted.map_or_else(|| "none".to_owned(), |n| n.to_string())
+        ),
+        action,
+    )))
 }
 
 /// Publishes a version when code or configuration changed (or none exists yet) and points the
@@ -767,8 +774,8 @@ async fn publish(
                 .map_err(|error| aws::failed("lambda:PutProvisionedConcurrencyConfig", error))?;
         }
         changes.push(Change::new(
-            "provisioned concurrency",
-            alias.clone(),
+            "concurrency",
+            format!("provisioned {wanted} on `{alias}`"),
             action,
         ));
     }

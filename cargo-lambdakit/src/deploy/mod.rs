@@ -215,7 +215,7 @@ pub(crate) fn bounded(name: &str, suffix: &str, max: usize) -> String {
 }
 
 /// Decodes `%XX` escapes, as IAM returns policy documents.
-pub(crate) fn percent_decode(text: &str) -> String {
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;

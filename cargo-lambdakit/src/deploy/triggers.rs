@@ -11,6 +11,8 @@
 
 use aws_sdk_eventbridge::types::{RuleState, Target};
 use aws_sdk_lambda::types::{EventSourcePosition, FunctionResponseType};
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput;
 use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
     NotificationConfigurationFilter, S3KeyFilter,
@@ -427,13 +429,7 @@ async fn s3(
                 trigger,
             )?);
         }
-        let current = aws
-            .s3
-            .get_bucket_notification_configuration()
-            .bucket(&bucket)
-            .send()
-            .await
-            .map_err(|error| aws::failed("s3:GetBucketNotificationConfiguration", error))?;
+        let current = notifications(aws, &bucket).await?;
         let own_prefix = format!("{ID_PREFIX}{name}-");
         let is_ours = |config: &LambdaFunctionConfiguration| {
             config.id().is_some_and(|id| id.starts_with(&own_prefix))
@@ -499,6 +495,28 @@ async fn s3(
         changes.push(Change::new("trigger", label, action));
     }
     Ok(changes)
+}
+
+/// A bucket's notification configuration.
+async fn notifications(
+    aws: &Aws,
+    bucket: &str,
+) -> Result<GetBucketNotificationConfigurationOutput, CliError> {
+    match aws
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(current) => Ok(current),
+        // A success whose body the SDK cannot read: some S3 look-alikes (moto) answer an
+        // empty configuration with another root element. Empty it is.
+        Err(SdkError::ServiceError(error)) if error.raw().status().is_success() => {
+            Ok(GetBucketNotificationConfigurationOutput::builder().build())
+        }
+        Err(error) => Err(aws::failed("s3:GetBucketNotificationConfiguration", error)),
+    }
 }
 
 /// The rule deploy names for the `index`th schedule of `function`.
@@ -797,16 +815,11 @@ pub(super) async fn remove_notifications(
     function: &str,
     function_arn: &str,
 ) -> Result<(), CliError> {
-    let current = match aws
-        .s3
-        .get_bucket_notification_configuration()
-        .bucket(bucket)
-        .send()
-        .await
-    {
-        Ok(current) => current,
-        Err(error) if aws::not_found(&error) => return Ok(()),
-        Err(error) => return Err(aws::failed("s3:GetBucketNotificationConfiguration", error)),
+    let current = match notifications(aws, bucket).await {
+        Err(CliError::Aws {
+            code: Some(code), ..
+        }) if code == "NoSuchBucket" => return Ok(()),
+        current => current?,
     };
     let own_prefix = format!("{ID_PREFIX}{function}-");
     let keep: Vec<LambdaFunctionConfiguration> = current

@@ -5,9 +5,11 @@
 
 mod build;
 mod conformance;
+mod deploy;
 mod events;
 mod help;
 mod invoke;
+mod moto;
 mod new;
 mod sdk;
 mod serve;

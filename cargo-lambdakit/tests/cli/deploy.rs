@@ -1,0 +1,679 @@
+//! `cargo lambdakit deploy` and `destroy` against moto: what they create is read back through
+//! the AWS API, redeploying converges, and destroy leaves nothing of theirs behind.
+
+use std::process::Output;
+
+use aws_sdk_lambda::types::FunctionUrlAuthType;
+use serde_json::Value;
+
+use crate::moto::{ACCOUNT, Moto, REGION};
+
+fn json(output: &Output) -> Value {
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Each function's changes, as `kind name action` lines.
+fn actions(report: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    for function in report["functions"].as_array().unwrap() {
+        for change in function["changes"].as_array().unwrap() {
+            lines.push(format!(
+                "{} {} {} {}",
+                function["name"].as_str().unwrap(),
+                change["kind"].as_str().unwrap(),
+                change["name"].as_str().unwrap(),
+                change["action"].as_str().unwrap()
+            ));
+        }
+    }
+    lines
+}
+
+#[tokio::test]
+async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_trigger_sources();
+    // Someone else's notification on the bucket deploy adds its own to.
+    let theirs = format!(
+        r#"{{"TopicConfigurations":[{{"Id":"theirs","TopicArn":"arn:aws:sns:{REGION}:{ACCOUNT}:news","Events":["s3:ObjectRemoved:*"]}}]}}"#
+    );
+    moto.aws(&[
+        "s3api",
+        "put-bucket-notification-configuration",
+        "--bucket",
+        "uploads",
+        "--notification-configuration",
+        &theirs,
+    ]);
+
+    let created = json(&moto.lambdakit(&["deploy", "--output", "json"]));
+    let lines = actions(&created);
+    for expected in [
+        "behave role behave-lambdakit create",
+        "behave function behave create",
+        &format!("behave trigger sqs arn:aws:sqs:{REGION}:{ACCOUNT}:jobs create"),
+        "behave trigger s3 uploads create",
+        "behave trigger schedule rate(1 hour) create",
+        &format!("behave trigger sns arn:aws:sns:{REGION}:{ACCOUNT}:news create"),
+        "broken-setup function broken-setup create",
+        "web concurrency reserved 3 create",
+        "web version 1 create",
+        "web alias live create",
+        "web url web create",
+    ] {
+        assert!(
+            lines.iter().any(|line| line == expected),
+            "{expected} not in {lines:#?}"
+        );
+    }
+    let web = &created["functions"][2];
+    assert_eq!(web["version"], "1");
+    assert!(
+        web["url"]
+            .as_str()
+            .is_some_and(|url| url.starts_with("http")),
+        "{web}"
+    );
+
+    let config = moto.config().await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let behave = lambda
+        .get_function()
+        .function_name("behave")
+        .send()
+        .await
+        .unwrap();
+    let configuration = behave.configuration().unwrap();
+    assert_eq!(configuration.memory_size(), Some(256));
+    assert_eq!(configuration.timeout(), Some(1));
+    assert_eq!(configuration.handler(), Some("bootstrap"));
+    assert_eq!(
+        configuration.runtime().map(|runtime| runtime.as_str()),
+        Some("provided.al2023")
+    );
+    assert_eq!(configuration.description(), Some("Misbehaves on request"));
+    assert_eq!(
+        configuration
+            .environment()
+            .and_then(|environment| environment.variables())
+            .and_then(|variables| variables.get("GREETING"))
+            .map(String::as_str),
+        Some("hello from the config")
+    );
+    assert_eq!(
+        configuration.role(),
+        Some(format!("arn:aws:iam::{ACCOUNT}:role/behave-lambdakit").as_str())
+    );
+    let tags = behave.tags().unwrap();
+    assert_eq!(
+        tags.get("lambdakit:package").map(String::as_str),
+        Some("test-functions")
+    );
+    assert_eq!(
+        tags.get("lambdakit:function").map(String::as_str),
+        Some("behave")
+    );
+    assert_eq!(tags.get("team").map(String::as_str), Some("runtime"));
+    let local_sha = created_code_sha(&moto);
+    assert_eq!(configuration.code_sha256(), Some(local_sha.as_str()));
+    let last_modified = configuration.last_modified().unwrap().to_owned();
+
+    // The role: Lambda may assume it; it may write its logs and read its queue.
+    let iam = aws_sdk_iam::Client::new(&config);
+    let policy = iam
+        .get_role_policy()
+        .role_name("behave-lambdakit")
+        .policy_name("lambdakit")
+        .send()
+        .await
+        .unwrap();
+    let policy = cargo_lambdakit::deploy::percent_decode(policy.policy_document());
+    assert!(
+        policy.contains("logs:PutLogEvents") && policy.contains("sqs:ReceiveMessage"),
+        "{policy}"
+    );
+    assert!(
+        policy.contains(&format!("arn:aws:sqs:{REGION}:{ACCOUNT}:jobs")),
+        "{policy}"
+    );
+
+    // The triggers, as their services report them.
+    let mappings = lambda
+        .list_event_source_mappings()
+        .function_name("behave")
+        .send()
+        .await
+        .unwrap();
+    let mapping = &mappings.event_source_mappings()[0];
+    assert_eq!(
+        mapping.event_source_arn(),
+        Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:jobs").as_str())
+    );
+    assert_eq!(mapping.batch_size(), Some(5));
+    assert_eq!(mapping.function_response_types().len(), 1);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let notifications = s3
+        .get_bucket_notification_configuration()
+        .bucket("uploads")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        notifications.topic_configurations().len(),
+        1,
+        "someone else's notification is kept"
+    );
+    let ours = &notifications.lambda_function_configurations()[0];
+    assert!(ours.lambda_function_arn().ends_with(":function:behave"));
+    assert!(ours.id().unwrap().starts_with("lambdakit-behave-"));
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let targets = events
+        .list_targets_by_rule()
+        .rule("lambdakit-behave-0")
+        .send()
+        .await
+        .unwrap();
+    let target = &targets.targets()[0];
+    assert!(target.arn().ends_with(":function:behave"));
+    assert_eq!(target.input(), Some(r#"{"job":"hourly"}"#));
+    let rule = events
+        .describe_rule()
+        .name("lambdakit-behave-0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rule.schedule_expression(), Some("rate(1 hour)"));
+    let sns = aws_sdk_sns::Client::new(&config);
+    let topic = format!("arn:aws:sns:{REGION}:{ACCOUNT}:news");
+    let subscriptions = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap();
+    assert!(subscriptions.subscriptions().iter().any(|subscription| {
+        subscription.protocol() == Some("lambda")
+            && subscription
+                .endpoint()
+                .is_some_and(|endpoint| endpoint.ends_with(":function:behave"))
+    }));
+    let policy = lambda
+        .get_policy()
+        .function_name("behave")
+        .send()
+        .await
+        .unwrap();
+    let policy = policy.policy().unwrap();
+    for principal in [
+        "s3.amazonaws.com",
+        "events.amazonaws.com",
+        "sns.amazonaws.com",
+    ] {
+        assert!(
+            policy.contains(principal),
+            "{principal} may not invoke: {policy}"
+        );
+    }
+
+    // The web function: its alias, reserved concurrency and public URL.
+    let alias = lambda
+        .get_alias()
+        .function_name("web")
+        .name("live")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alias.function_version(), Some("1"));
+    let concurrency = lambda
+        .get_function_concurrency()
+        .function_name("web")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(concurrency.reserved_concurrent_executions(), Some(3));
+    let url = lambda
+        .get_function_url_config()
+        .function_name("web")
+        .qualifier("live")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(url.auth_type(), &FunctionUrlAuthType::None);
+    assert_eq!(
+        url.cors().map(|cors| cors.allow_methods().to_vec()),
+        Some(vec!["GET".to_owned(), "POST".to_owned()])
+    );
+    let web_policy = lambda
+        .get_policy()
+        .function_name("web")
+        .qualifier("live")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        web_policy
+            .policy()
+            .unwrap()
+            .contains("lambda:InvokeFunctionUrl")
+    );
+
+    // Deploying again changes nothing, and uploads no code.
+    let again = json(&moto.lambdakit(&["deploy", "--output", "json"]));
+    let changed: Vec<String> = actions(&again)
+        .into_iter()
+        .filter(|line| !line.ends_with(" unchanged"))
+        .collect();
+    assert!(changed.is_empty(), "a second deploy changed {changed:#?}");
+    let behave = lambda
+        .get_function_configuration()
+        .function_name("behave")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(behave.last_modified(), Some(last_modified.as_str()));
+
+    // A setting changed on the command line: the configuration is updated, the code is not.
+    let updated = json(&moto.lambdakit(&[
+        "deploy", "--bin", "behave", "--memory", "512", "--output", "json",
+    ]));
+    let lines = actions(&updated);
+    assert!(
+        lines.contains(&"behave function behave update".to_owned()),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&"behave code behave unchanged".to_owned()),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        updated["functions"][0]["changes"][1]["details"][0],
+        "memory 256 MB → 512 MB"
+    );
+    let behave = lambda
+        .get_function_configuration()
+        .function_name("behave")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(behave.memory_size(), Some(512));
+
+    // Destroy, dry: a plan, and everything still there.
+    let plan = moto.lambdakit(&["destroy", "--dry-run"]);
+    assert!(plan.status.success(), "{plan:?}");
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        plan.contains("- function  behave") && plan.contains("- role      behave-lambdakit"),
+        "{plan}"
+    );
+    assert!(plan.ends_with("dry run: nothing was removed\n"), "{plan}");
+    assert_eq!(
+        lambda
+            .list_functions()
+            .send()
+            .await
+            .unwrap()
+            .functions()
+            .len(),
+        3
+    );
+
+    let destroyed = json(&moto.lambdakit(&["destroy", "--output", "json"]));
+    assert_eq!(destroyed["functions"].as_array().unwrap().len(), 3);
+    assert!(
+        lambda
+            .list_functions()
+            .send()
+            .await
+            .unwrap()
+            .functions()
+            .is_empty()
+    );
+    let roles = iam.list_roles().send().await.unwrap();
+    assert!(
+        !roles
+            .roles()
+            .iter()
+            .any(|role| role.role_name().ends_with("-lambdakit")),
+        "roles are left"
+    );
+    let mappings = lambda.list_event_source_mappings().send().await.unwrap();
+    assert!(
+        mappings.event_source_mappings().is_empty(),
+        "mappings are left"
+    );
+    let notifications = s3
+        .get_bucket_notification_configuration()
+        .bucket("uploads")
+        .send()
+        .await
+        .unwrap();
+    assert!(notifications.lambda_function_configurations().is_empty());
+    assert_eq!(
+        notifications.topic_configurations().len(),
+        1,
+        "someone else's notification is kept"
+    );
+    let rules = events.list_rules().send().await.unwrap();
+    assert!(rules.rules().is_empty(), "rules are left");
+    let subscriptions = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        subscriptions.subscriptions().is_empty(),
+        "subscriptions are left"
+    );
+    let nothing = moto.lambdakit(&["destroy"]);
+    assert!(
+        String::from_utf8_lossy(&nothing.stdout)
+            .contains("nothing is deployed from `test-functions`")
+    );
+}
+
+/// The CodeSha256 `build` gives the function `behave` (the same binary deploy built).
+fn created_code_sha(moto: &Moto) -> String {
+    let report = json(&moto.lambdakit(&["build", "--bin", "behave", "--output", "json"]));
+    report["builds"][0]["code_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn a_dry_run_prints_the_plan_and_changes_nothing() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_trigger_sources();
+    let output = moto.lambdakit(&["deploy", "--dry-run"]);
+    assert!(output.status.success(), "{output:?}");
+    let arn = |name: &str| format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}");
+    let expected = format!(
+        "behave ({})
+  + role      behave-lambdakit
+  + function  behave
+  + trigger   sqs arn:aws:sqs:{REGION}:{ACCOUNT}:jobs
+  + trigger   s3 uploads
+  + trigger   schedule rate(1 hour)
+  + trigger   sns arn:aws:sns:{REGION}:{ACCOUNT}:news
+broken-setup ({})
+  + role      broken-setup-lambdakit
+  + function  broken-setup
+web ({})
+  + role      web-lambdakit
+  + function  web
+  + concurrency reserved 3
+  + version   next
+  + alias     live
+  + url       web
+dry run: nothing was changed
+",
+        arn("behave"),
+        arn("broken-setup"),
+        arn("web")
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
+    let functions = moto.aws(&["lambda", "list-functions"]);
+    assert!(!functions.contains("FunctionName"), "{functions}");
+    let roles = moto.aws(&["iam", "list-roles"]);
+    assert!(!roles.contains("-lambdakit"), "{roles}");
+}
+
+#[tokio::test]
+async fn code_goes_through_s3_when_a_bucket_is_given() {
+    let Some(moto) = Moto::start() else { return };
+    moto.aws(&[
+        "s3api",
+        "create-bucket",
+        "--bucket",
+        "code",
+        "--create-bucket-configuration",
+        &format!("LocationConstraint={REGION}"),
+    ]);
+    let output = moto.lambdakit(&["deploy", "--bin", "broken-setup", "--upload-bucket", "code"]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stderr(&output).contains("to s3://code/lambdakit/broken-setup/"),
+        "{}",
+        stderr(&output)
+    );
+    let config = moto.config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let objects = s3.list_objects_v2().bucket("code").send().await.unwrap();
+    let key = objects.contents()[0].key().unwrap();
+    assert!(
+        key.starts_with("lambdakit/broken-setup/") && key.ends_with(".zip"),
+        "{key}"
+    );
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let function = lambda
+        .get_function_configuration()
+        .function_name("broken-setup")
+        .send()
+        .await
+        .unwrap();
+    assert!(function.code_size() > 0);
+}
+
+#[tokio::test]
+async fn functions_in_the_way_are_refused_with_a_way_out() {
+    let Some(moto) = Moto::start() else { return };
+    let config = moto.config().await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = iam
+        .create_role()
+        .role_name("handmade")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    let role = role.role().unwrap().arn().to_owned();
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let zip =
+        std::fs::read(crate::support::workspace().join("target/lambda/broken-setup/bootstrap.zip"))
+            .or_else(|_| {
+                // Not built yet: build it.
+                let output = moto.lambdakit(&["build", "--bin", "broken-setup"]);
+                assert!(output.status.success(), "{output:?}");
+                std::fs::read(
+                    crate::support::workspace().join("target/lambda/broken-setup/bootstrap.zip"),
+                )
+            })
+            .unwrap();
+    let create = |architecture: &str, tagged: bool| {
+        let mut request = lambda
+            .create_function()
+            .function_name("broken-setup")
+            .runtime(aws_sdk_lambda::types::Runtime::from("provided.al2023"))
+            .handler("bootstrap")
+            .role(&role)
+            .architectures(aws_sdk_lambda::types::Architecture::from(architecture))
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(zip.clone()))
+                    .build(),
+            );
+        if tagged {
+            request = request
+                .tags("lambdakit:package", "test-functions")
+                .tags("lambdakit:function", "broken-setup");
+        }
+        request.send()
+    };
+
+    // A function lambdakit did not create.
+    create("x86_64", false).await.unwrap();
+    let refused = moto.lambdakit(&["deploy", "--bin", "broken-setup"]);
+    assert_eq!(refused.status.code(), Some(4));
+    assert_eq!(
+        stderr(&refused).lines().rev().take(2).collect::<Vec<_>>(),
+        [
+            "hint: pass `--adopt` to take it over, or give yours another `name`",
+            "error: the function `broken-setup` exists on AWS, and lambdakit did not create it",
+        ]
+    );
+    let adopted = moto.lambdakit(&["deploy", "--bin", "broken-setup", "--adopt"]);
+    assert!(adopted.status.success(), "{adopted:?}");
+    let tags = lambda
+        .get_function()
+        .function_name("broken-setup")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.tags()
+            .and_then(|tags| tags.get("lambdakit:function"))
+            .map(String::as_str),
+        Some("broken-setup")
+    );
+    lambda
+        .delete_function()
+        .function_name("broken-setup")
+        .send()
+        .await
+        .unwrap();
+
+    // A function of another architecture.
+    create("arm64", true).await.unwrap();
+    let refused = moto.lambdakit(&["deploy", "--bin", "broken-setup"]);
+    assert_eq!(refused.status.code(), Some(4));
+    let said = stderr(&refused);
+    assert!(
+        said.contains(
+            "error: the function `broken-setup` runs on arm64 on AWS, but is built for x86_64 here"
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("or pass `--change-architecture` to move it"),
+        "{said}"
+    );
+}
+
+#[test]
+fn missing_region_or_credentials_are_named_with_where_to_set_them() {
+    let Some(moto) = Moto::start() else { return };
+    let run = |remove: &[&str]| {
+        let mut command = crate::support::lambdakit();
+        command.args([
+            "deploy",
+            "--locked",
+            "-p",
+            "test-functions",
+            "--bin",
+            "behave",
+            "--manifest-path",
+        ]);
+        command.arg(crate::support::workspace().join("Cargo.toml"));
+        moto.environment(&mut command);
+        for variable in remove {
+            command.env_remove(variable);
+        }
+        command.output().unwrap()
+    };
+    let output = run(&["AWS_REGION"]);
+    assert_eq!(output.status.code(), Some(4));
+    let said = stderr(&output);
+    assert!(
+        said.contains("error: no AWS region is configured\nhint: set `AWS_REGION`"),
+        "{said}"
+    );
+    let output = run(&["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
+    assert_eq!(output.status.code(), Some(4));
+    let said = stderr(&output);
+    assert!(
+        said.contains("error: no AWS credentials were found"),
+        "{said}"
+    );
+    assert!(
+        said.contains("hint: set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`"),
+        "{said}"
+    );
+}
+
+#[tokio::test]
+async fn access_denied_names_the_permission_needed() {
+    // moto checks IAM permissions after its first few requests: those create a user with none.
+    let Some(moto) = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "2")]) else {
+        return;
+    };
+    let iam = aws_sdk_iam::Client::new(&moto.config().await);
+    iam.create_user().user_name("nobody").send().await.unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name("nobody")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let mut command = crate::support::lambdakit();
+    command.args([
+        "deploy",
+        "--locked",
+        "-p",
+        "test-functions",
+        "--bin",
+        "behave",
+        "--manifest-path",
+    ]);
+    command.arg(crate::support::workspace().join("Cargo.toml"));
+    moto.environment(&mut command)
+        .env("AWS_ACCESS_KEY_ID", key.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", key.secret_access_key());
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    let said = stderr(&output);
+    assert!(said.contains("error: AWS refused `"), "{said}");
+    assert!(
+        said.contains("hint: the credentials' identity needs the IAM permission `"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_binary_for_another_glibc_is_refused_before_any_aws_call() {
+    // No AWS at all: the check comes first.
+    let mut command = crate::support::lambdakit();
+    command.args([
+        "deploy",
+        "--locked",
+        "-p",
+        "test-functions",
+        "--bin",
+        "behave",
+        "--runtime",
+        "provided.al2",
+        "--linker",
+        "gcc",
+        "--manifest-path",
+    ]);
+    command.arg(crate::support::workspace().join("Cargo.toml"));
+    command
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_REGION", REGION);
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let said = stderr(&output);
+    assert!(
+        said.contains("error: `behave` would not run on Lambda: it needs GLIBC_2."),
+        "{said}"
+    );
+    assert!(
+        said.contains("newer than the glibc 2.26 of `provided.al2`"),
+        "{said}"
+    );
+}
