@@ -49,6 +49,34 @@ mod config;
 mod context;
 mod diagnostic;
 mod error;
+#[cfg(any(
+    feature = "sqs",
+    feature = "sns",
+    feature = "s3",
+    feature = "dynamodb",
+    feature = "kinesis",
+    feature = "eventbridge",
+    feature = "schedule",
+    feature = "apigw",
+    feature = "alb",
+    feature = "function-url"
+))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "sqs",
+        feature = "sns",
+        feature = "s3",
+        feature = "dynamodb",
+        feature = "kinesis",
+        feature = "eventbridge",
+        feature = "schedule",
+        feature = "apigw",
+        feature = "alb",
+        feature = "function-url"
+    )))
+)]
+pub mod events;
 mod handler;
 mod logging;
 mod runtime;

@@ -7,6 +7,7 @@
 
 mod concurrency;
 mod errors;
+mod events;
 mod invocations;
 mod logs;
 mod malformed;
