@@ -28,7 +28,7 @@
 /// Amazon SQS: the event of an SQS event source mapping, and its partial batch response.
 ///
 /// [`SqsBatchResponse`](sqs::SqsBatchResponse) lists the messages that failed, so that only those are retried (the
-/// mapping needs `ReportBatchItemFailures`); `lambda_kit::batch` builds it for you.
+/// mapping needs `ReportBatchItemFailures`); [`batch::sqs`](crate::batch::sqs) builds it for you.
 ///
 /// # Examples
 ///
@@ -112,7 +112,7 @@ pub mod s3 {
 /// The event type is named [`Event`](dynamodb::Event) as in `aws_lambda_events`; each
 /// [`EventRecord`](dynamodb::EventRecord) holds the change in its `change` field
 /// ([`StreamRecord`](dynamodb::StreamRecord): keys, images, sequence number).
-/// `lambda_kit::batch` builds the [`DynamoDbEventResponse`](dynamodb::DynamoDbEventResponse).
+/// [`batch::dynamodb`](crate::batch::dynamodb) builds the [`DynamoDbEventResponse`](dynamodb::DynamoDbEventResponse).
 ///
 /// # Examples
 ///
@@ -140,7 +140,7 @@ pub mod dynamodb {
 /// Amazon Kinesis Data Streams: records (their data already base64-decoded), and the partial
 /// batch response.
 ///
-/// `lambda_kit::batch` builds the [`KinesisEventResponse`](kinesis::KinesisEventResponse).
+/// [`batch::kinesis`](crate::batch::kinesis) builds the [`KinesisEventResponse`](kinesis::KinesisEventResponse).
 ///
 /// # Examples
 ///

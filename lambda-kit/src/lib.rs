@@ -45,6 +45,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
+#[cfg(any(feature = "sqs", feature = "kinesis", feature = "dynamodb"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqs", feature = "kinesis", feature = "dynamodb")))
+)]
+pub mod batch;
 mod config;
 mod context;
 mod diagnostic;
