@@ -9,6 +9,7 @@ mod batch;
 mod concurrency;
 mod errors;
 mod events;
+mod http;
 mod invocations;
 mod logs;
 mod malformed;
