@@ -56,8 +56,8 @@ use crate::Diagnostic;
 
 /// How a batch is processed: for now, how many records of a standard SQS queue run at once.
 ///
-/// The free functions [`sqs`], [`kinesis`] and [`dynamodb`] are `Batch::new()` with the
-/// defaults.
+/// The free functions `batch::sqs`, `batch::kinesis` and `batch::dynamodb` are
+/// `Batch::new()` with the defaults.
 ///
 /// # Examples
 ///

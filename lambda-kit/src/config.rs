@@ -392,6 +392,19 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_metrics_namespace_powertools_uses() {
+        assert_eq!(config(&[]).unwrap().metrics_namespace(), None);
+        assert_eq!(
+            config(&[("POWERTOOLS_METRICS_NAMESPACE", "")])
+                .unwrap()
+                .metrics_namespace(),
+            None
+        );
+        let config = config(&[("POWERTOOLS_METRICS_NAMESPACE", "Shop")]).unwrap();
+        assert_eq!(config.metrics_namespace(), Some("Shop"));
+    }
+
+    #[test]
     fn reads_the_url_form_with_a_prefix() {
         let config =
             config(&[("AWS_LAMBDA_RUNTIME_API", "http://localhost:9000/fn/orders/")]).unwrap();
