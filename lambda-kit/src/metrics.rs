@@ -18,7 +18,8 @@
 //! either, metrics go to the `aws-embedded-metrics` namespace, as AWS's EMF client libraries
 //! do. On the first invocation of the process, when a namespace is set, a `ColdStart` metric
 //! (`Count`, 1) is written as a document of its own with the `function_name` dimension, as
-//! Powertools does.
+//! Powertools does; not in environments Lambda starts ahead of invocations
+//! (`AWS_LAMBDA_INITIALIZATION_TYPE` other than `on-demand`).
 //!
 //! ```no_run
 //! use lambda_kit::metrics::Unit;
@@ -43,7 +44,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::{Config, Diagnostic};
+use crate::{Config, Diagnostic, InitializationType};
 
 /// The namespace AWS's EMF client libraries use when none is configured.
 const DEFAULT_NAMESPACE: &str = "aws-embedded-metrics";
@@ -135,7 +136,15 @@ impl Metrics {
     /// process serves carries the cold start.
     pub(crate) fn for_invocation(config: &Config) -> Self {
         let metrics = Self::detached(config);
-        metrics.lock().cold_start = COLD_START.swap(false, Ordering::Relaxed);
+        let first = COLD_START.swap(false, Ordering::Relaxed);
+        // Environments started ahead of any invocation (provisioned concurrency, SnapStart,
+        // managed instances) make no caller wait for their start: no cold start, as in
+        // Powertools.
+        let on_demand = matches!(
+            config.initialization_type(),
+            InitializationType::OnDemand | InitializationType::Other(_)
+        );
+        metrics.lock().cold_start = first && on_demand;
         metrics
     }
 

@@ -352,3 +352,22 @@ async fn metrics_are_written_as_emf_on_stdout_per_invocation() {
         .collect();
     assert_eq!(order, ["log", "emf", "emf", "log", "emf", "log", "emf"]);
 }
+
+#[tokio::test]
+async fn provisioned_concurrency_has_no_cold_start_metric() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let address = api.runtime_api();
+    let mut vars = lambda_vars(&address);
+    vars.push(("POWERTOOLS_METRICS_NAMESPACE", "Shop"));
+    vars.push(("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency"));
+    let child = spawn_child("child_records_metrics", &vars);
+    let id = api.push(Invocation::new(json!({"n": 3})));
+    within(30, api.outcome(&id)).await.response();
+    terminate(&child);
+    let output = within(10, child.wait_with_output()).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let documents = emf_documents(&output);
+    assert_eq!(documents.len(), 1, "{documents:#?}");
+    assert_eq!(documents[0]["Orders"], 3.0);
+    assert!(documents[0].get("ColdStart").is_none());
+}
