@@ -72,7 +72,9 @@ pub enum Source {
     ApiGatewayHttp,
     /// An Application Load Balancer target group.
     Alb,
-    /// A Lambda function URL.
+    /// A Lambda function URL, recognised by its `*.lambda-url.*` domain name. A payload 2.0
+    /// request from another domain reads as [`ApiGatewayHttp`](Self::ApiGatewayHttp), which
+    /// is answered in the same shape.
     FunctionUrl,
 }
 
