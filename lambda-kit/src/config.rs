@@ -31,6 +31,7 @@ pub struct Config {
     max_concurrency: NonZeroU32,
     log_format: LogFormat,
     log_level: LogLevel,
+    metrics_namespace: Option<String>,
 }
 
 impl Config {
@@ -130,6 +131,7 @@ impl Config {
             Some(value) => LogLevel::parse(&value)?,
             None => LogLevel::Info,
         };
+        let metrics_namespace = optional("POWERTOOLS_METRICS_NAMESPACE");
         Ok(Self {
             runtime_api,
             function_name,
@@ -142,6 +144,7 @@ impl Config {
             max_concurrency,
             log_format,
             log_level,
+            metrics_namespace,
         })
     }
 
@@ -193,6 +196,12 @@ impl Config {
     /// The lowest level that is logged (`AWS_LAMBDA_LOG_LEVEL`, default `INFO`).
     pub fn log_level(&self) -> LogLevel {
         self.log_level
+    }
+
+    /// The CloudWatch namespace for custom metrics (`POWERTOOLS_METRICS_NAMESPACE`, the
+    /// variable Powertools for AWS Lambda reads), used by the `metrics` feature.
+    pub fn metrics_namespace(&self) -> Option<&str> {
+        self.metrics_namespace.as_deref()
     }
 
     pub(crate) fn runtime_api(&self) -> &RuntimeApi {
@@ -380,6 +389,19 @@ mod tests {
         assert_eq!(config.log_format(), LogFormat::Text);
         assert_eq!(config.log_level(), LogLevel::Info);
         assert_eq!(config.initialization_type(), &InitializationType::OnDemand);
+    }
+
+    #[test]
+    fn reads_the_metrics_namespace_powertools_uses() {
+        assert_eq!(config(&[]).unwrap().metrics_namespace(), None);
+        assert_eq!(
+            config(&[("POWERTOOLS_METRICS_NAMESPACE", "")])
+                .unwrap()
+                .metrics_namespace(),
+            None
+        );
+        let config = config(&[("POWERTOOLS_METRICS_NAMESPACE", "Shop")]).unwrap();
+        assert_eq!(config.metrics_namespace(), Some("Shop"));
     }
 
     #[test]

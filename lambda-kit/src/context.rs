@@ -22,6 +22,8 @@ pub struct Context {
     pub(crate) client_context: Option<Arc<ClientContext>>,
     pub(crate) identity: Option<Arc<CognitoIdentity>>,
     pub(crate) config: Arc<Config>,
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 impl Context {
@@ -80,6 +82,23 @@ impl Context {
     /// The function's configuration: name, version, memory, log group and so on.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// This invocation's custom metrics, written in CloudWatch's Embedded Metric Format when
+    /// the invocation ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lambda_kit::metrics::Unit;
+    /// # let ctx = lambda_kit::testing::ContextBuilder::new().build();
+    /// ctx.metrics().add_metric("OrdersPlaced", 1.0, Unit::Count)?;
+    /// # Ok::<(), lambda_kit::metrics::MetricsError>(())
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 }
 

@@ -39,18 +39,65 @@
 //! `tracing` come out in Lambda's text or JSON shape (`AWS_LAMBDA_LOG_FORMAT`), filtered by
 //! `AWS_LAMBDA_LOG_LEVEL`, each line with its invocation's request id.
 //!
+//! Optional features add what functions usually assemble from other crates: the AWS event types
+//! (`sqs`, `sns`, `s3`, `dynamodb`, `kinesis`, `eventbridge`, `schedule`, `apigw`, `alb`,
+//! `function-url`, in `lambda_kit::events`), partial batch responses for SQS, Kinesis and
+//! DynamoDB streams (`lambda_kit::batch`), HTTP handlers for API Gateway, ALBs and function
+//! URLs (`http`, in `lambda_kit::http`) and CloudWatch Embedded Metric Format metrics
+//! (`metrics`, in `lambda_kit::metrics`).
+//!
 //! With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed Instances), that many invocations
 //! are served at once, interleaved on the one thread: keep blocking work in
 //! `tokio::task::spawn_blocking`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
+#[cfg(any(feature = "sqs", feature = "kinesis", feature = "dynamodb"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqs", feature = "kinesis", feature = "dynamodb")))
+)]
+pub mod batch;
 mod config;
 mod context;
 mod diagnostic;
 mod error;
+#[cfg(any(
+    feature = "sqs",
+    feature = "sns",
+    feature = "s3",
+    feature = "dynamodb",
+    feature = "kinesis",
+    feature = "eventbridge",
+    feature = "schedule",
+    feature = "apigw",
+    feature = "alb",
+    feature = "function-url"
+))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "sqs",
+        feature = "sns",
+        feature = "s3",
+        feature = "dynamodb",
+        feature = "kinesis",
+        feature = "eventbridge",
+        feature = "schedule",
+        feature = "apigw",
+        feature = "alb",
+        feature = "function-url"
+    )))
+)]
+pub mod events;
 mod handler;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod logging;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod runtime;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

@@ -301,8 +301,14 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
                     trace_env.update(context.xray_trace_id.as_ref());
                 }
                 let request_id = context.request_id.clone();
+                #[cfg(feature = "metrics")]
+                let metrics = context.metrics.clone();
                 let invocation = invoke(handler, body, context, state);
                 let outcome = logging::in_invocation(request_id.clone(), invocation).await;
+                // Written before the result is reported, so that the lines belong to this
+                // invocation, whatever its outcome.
+                #[cfg(feature = "metrics")]
+                metrics.flush();
                 (request_id, outcome)
             }
             Next::Invalid {

@@ -751,6 +751,8 @@ impl ContextBuilder {
             tenant_id: self.tenant_id.as_deref().map(text),
             client_context: self.client_context.map(Arc::new),
             identity: self.identity.map(Arc::new),
+            #[cfg(feature = "metrics")]
+            metrics: crate::metrics::Metrics::detached(&config),
             config: Arc::new(config),
         }
     }

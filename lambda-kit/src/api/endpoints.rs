@@ -197,6 +197,8 @@ impl InvocationHeaders {
             tenant_id: self.tenant_id,
             client_context: json_header(self.client_context, "Lambda-Runtime-Client-Context")?,
             identity: json_header(self.identity, "Lambda-Runtime-Cognito-Identity")?,
+            #[cfg(feature = "metrics")]
+            metrics: crate::metrics::Metrics::for_invocation(config),
             config: Arc::clone(config),
         })
     }

@@ -5,8 +5,11 @@
 // Helpers outside `#[test]` fns unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod batch;
 mod concurrency;
 mod errors;
+mod events;
+mod http;
 mod invocations;
 mod logs;
 mod malformed;

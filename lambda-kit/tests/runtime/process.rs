@@ -227,3 +227,147 @@ async fn outside_lambda_run_names_the_missing_variable() {
         "{all}"
     );
 }
+
+/// Records metrics from the event; fails (after recording) when asked to.
+async fn count_orders(event: Value, ctx: Context) -> Result<(), Diagnostic> {
+    use lambda_kit::metrics::Unit;
+    let metrics = ctx.metrics();
+    metrics.add_dimension("service", "orders")?;
+    metrics.add_metric(
+        "Orders",
+        event["n"].as_f64().unwrap_or_default(),
+        Unit::Count,
+    )?;
+    metrics.add_property("requestId", ctx.request_id())?;
+    tracing::info!("counted");
+    if event["fail"] == true {
+        return Err(Diagnostic::new(
+            "OrderFailed",
+            "the order failed after counting",
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+#[ignore = "started as a child process by `metrics_are_written_as_emf_on_stdout_per_invocation`"]
+fn child_records_metrics() -> Result<(), lambda_kit::Error> {
+    if !is_child("child_records_metrics") {
+        return Ok(());
+    }
+    Runtime::from_env()?
+        .on_shutdown(|| async {})
+        .run(count_orders)
+}
+
+/// The EMF documents on the child's stdout, in order. The test harness may write
+/// `test NAME ... ` before the first line, so each document is read from its first `{`.
+fn emf_documents(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.contains("\"_aws\":"))
+        .map(|line| {
+            let start = line.find('{').unwrap();
+            serde_json::from_str(&line[start..])
+                .unwrap_or_else(|error| panic!("`{line}` is not one JSON document: {error}"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_are_written_as_emf_on_stdout_per_invocation() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let address = api.runtime_api();
+    let mut vars = lambda_vars(&address);
+    vars.push(("POWERTOOLS_METRICS_NAMESPACE", "Shop"));
+    let child = spawn_child("child_records_metrics", &vars);
+    let first = api.push(Invocation::new(json!({"n": 2})));
+    let failing = api.push(Invocation::new(json!({"n": 5, "fail": true})));
+    let third = api.push(Invocation::new(json!({"n": 1})));
+    within(30, api.outcome(&first)).await.response();
+    assert_eq!(
+        within(30, api.outcome(&failing)).await.error().error_type(),
+        "OrderFailed"
+    );
+    within(30, api.outcome(&third)).await.response();
+
+    terminate(&child);
+    let output = within(10, child.wait_with_output()).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let documents = emf_documents(&output);
+    assert_eq!(documents.len(), 4, "{documents:#?}");
+
+    // The first invocation of the process, and only it, has a cold start.
+    let cold = &documents[0];
+    let timestamp = cold["_aws"]["Timestamp"].as_u64().unwrap();
+    assert!(timestamp > 1_700_000_000_000, "{cold}");
+    assert_eq!(
+        *cold,
+        json!({
+            "_aws": {
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [{
+                    "Namespace": "Shop",
+                    "Dimensions": [["function_name"]],
+                    "Metrics": [{"Name": "ColdStart", "Unit": "Count"}],
+                }],
+            },
+            "function_name": "child",
+            "ColdStart": 1,
+        })
+    );
+    let expected = [(&first, 2.0), (&failing, 5.0), (&third, 1.0)];
+    for (document, (request_id, orders)) in documents[1..].iter().zip(expected) {
+        let timestamp = document["_aws"]["Timestamp"].as_u64().unwrap();
+        assert_eq!(
+            *document,
+            json!({
+                "_aws": {
+                    "Timestamp": timestamp,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "Shop",
+                        "Dimensions": [["service"]],
+                        "Metrics": [{"Name": "Orders", "Unit": "Count"}],
+                    }],
+                },
+                "service": "orders",
+                "Orders": orders,
+                "requestId": request_id.as_str(),
+            })
+        );
+    }
+    // Each invocation's metrics come after its own log line and before the next one's.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let order: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| {
+            if line.contains("\"_aws\":") {
+                Some("emf")
+            } else if line.contains("\"message\":\"counted\"") {
+                Some("log")
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(order, ["log", "emf", "emf", "log", "emf", "log", "emf"]);
+}
+
+#[tokio::test]
+async fn provisioned_concurrency_has_no_cold_start_metric() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let address = api.runtime_api();
+    let mut vars = lambda_vars(&address);
+    vars.push(("POWERTOOLS_METRICS_NAMESPACE", "Shop"));
+    vars.push(("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency"));
+    let child = spawn_child("child_records_metrics", &vars);
+    let id = api.push(Invocation::new(json!({"n": 3})));
+    within(30, api.outcome(&id)).await.response();
+    terminate(&child);
+    let output = within(10, child.wait_with_output()).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let documents = emf_documents(&output);
+    assert_eq!(documents.len(), 1, "{documents:#?}");
+    assert_eq!(documents[0]["Orders"], 3.0);
+    assert!(documents[0].get("ColdStart").is_none());
+}
