@@ -23,6 +23,8 @@ pub struct Aws {
     pub events: aws_sdk_eventbridge::Client,
     /// SNS, for topic subscriptions.
     pub sns: aws_sdk_sns::Client,
+    /// DynamoDB, for the streams of tables that trigger functions.
+    pub dynamodb: aws_sdk_dynamodb::Client,
     /// The account the credentials belong to.
     pub account: String,
     /// The region, such as `eu-west-1`.
@@ -101,6 +103,7 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(s3),
             events: aws_sdk_eventbridge::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
             account,
             region,
             partition,

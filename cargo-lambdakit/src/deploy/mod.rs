@@ -133,6 +133,11 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
     let name = unit.function.aws_name().to_owned();
     progress.note(format_args!("deploying `{name}`"));
     let mut changes = Vec::new();
+    let resolved = triggers::resolve(aws, unit.function).await?;
+    let unit = &Unit {
+        function: &resolved,
+        code: unit.code,
+    };
     let (role_arn, role_change) = role::ensure(aws, unit, options).await?;
     changes.extend(role_change);
     let deployed = function::ensure(aws, unit, &role_arn, options, progress).await?;

@@ -158,8 +158,11 @@ pub struct S3Trigger {
 /// An event source mapping: an SQS queue, or a DynamoDB or Kinesis stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamTrigger {
-    /// The queue's or stream's ARN (for SQS, a queue name also does).
+    /// The queue's or stream's ARN, or (SQS, Kinesis) its name; empty while `table` is not
+    /// resolved yet.
     pub source: String,
+    /// A DynamoDB table whose stream this is (deploy asks DynamoDB for the stream's ARN).
+    pub table: Option<String>,
     /// Records per batch.
     pub batch_size: Option<u32>,
     /// Seconds to gather a batch.
@@ -491,9 +494,9 @@ fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
             let at = At { value, key: &path };
             match kind.as_str() {
                 "s3" => triggers.s3.push(s3(at)?),
-                "sqs" => triggers.sqs.push(stream(at, "queue", 10_000, false)?),
-                "dynamodb" => triggers.dynamodb.push(stream(at, "stream", 10_000, true)?),
-                "kinesis" => triggers.kinesis.push(stream(at, "stream", 10_000, true)?),
+                "sqs" => triggers.sqs.push(stream(at, "sqs")?),
+                "dynamodb" => triggers.dynamodb.push(stream(at, "dynamodb")?),
+                "kinesis" => triggers.kinesis.push(stream(at, "kinesis")?),
                 "schedule" => triggers.schedule.push(schedule(at)?),
                 _ => triggers.sns.push(sns(at)?),
             }
@@ -536,21 +539,18 @@ fn s3(here: At<'_>) -> Result<S3Trigger, CliError> {
     Ok(trigger)
 }
 
-fn stream(
-    here: At<'_>,
-    source_key: &str,
-    max_batch: u32,
-    is_stream: bool,
-) -> Result<StreamTrigger, CliError> {
+fn stream(here: At<'_>, kind: &str) -> Result<StreamTrigger, CliError> {
     let mut trigger = StreamTrigger {
         source: String::new(),
+        table: None,
         batch_size: None,
         batching_window: None,
         report_batch_item_failures: false,
         starting_position: None,
     };
+    let is_stream = kind != "sqs";
     let mut keys = vec![
-        source_key,
+        if is_stream { "stream" } else { "queue" },
         "batch_size",
         "batching_window",
         "report_batch_item_failures",
@@ -558,27 +558,43 @@ fn stream(
     if is_stream {
         keys.push("starting_position");
     }
+    if kind == "dynamodb" {
+        keys.push("table");
+    }
     for (key, value) in here.table(&keys)? {
         let path = format!("{}.{key}", here.key);
         let at = At { value, key: &path };
         match key.as_str() {
-            "batch_size" => trigger.batch_size = Some(at.number(1..=max_batch, "records")?),
+            "batch_size" => trigger.batch_size = Some(at.number(1..=10_000, "records")?),
             "batching_window" => trigger.batching_window = Some(at.number(0..=300, "seconds")?),
             "report_batch_item_failures" => trigger.report_batch_item_failures = at.bool()?,
             "starting_position" => {
                 trigger.starting_position = Some(at.one_of(&["LATEST", "TRIM_HORIZON"])?);
             }
+            "table" => trigger.table = Some(at.non_empty()?),
             _ => {
                 let source = at.non_empty()?;
-                if is_stream && !source.starts_with("arn:") {
-                    return Err(at.invalid("must be the stream's ARN"));
+                // A DynamoDB stream's ARN ends in a label AWS chooses: only `table` names it.
+                if kind == "dynamodb" && !source.starts_with("arn:") {
+                    return Err(at.invalid(
+                        "must be the stream's ARN; to name the table instead, use `table`",
+                    ));
                 }
                 trigger.source = source;
             }
         }
     }
-    if trigger.source.is_empty() {
-        return Err(here.invalid(format!("needs a `{source_key}`")));
+    match (trigger.source.is_empty(), &trigger.table) {
+        (true, None) if kind == "dynamodb" => {
+            return Err(here.invalid("needs a `table` (or the `stream` ARN)"));
+        }
+        (true, None) => {
+            return Err(here.invalid(format!("needs a `{}`", keys[0])));
+        }
+        (false, Some(_)) => {
+            return Err(here.invalid("names both a `stream` and a `table`; keep one"));
+        }
+        _ => {}
     }
     // SQS takes at most 10 records per batch unless it may wait to gather them.
     let sqs_limit = !is_stream && trigger.batching_window.unwrap_or(0) == 0;
@@ -927,7 +943,19 @@ mod tests {
                 "triggers",
                 json!({"dynamodb": [{"stream": "table"}]}),
                 "m.triggers.dynamodb[0].stream",
-                "stream's ARN",
+                "use `table`",
+            ),
+            (
+                "triggers",
+                json!({"dynamodb": [{"batch_size": 5}]}),
+                "m.triggers.dynamodb[0]",
+                "needs a `table`",
+            ),
+            (
+                "triggers",
+                json!({"dynamodb": [{"table": "t", "stream": "arn:x"}]}),
+                "m.triggers.dynamodb[0]",
+                "keep one",
             ),
             (
                 "triggers",

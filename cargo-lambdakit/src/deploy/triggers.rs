@@ -25,6 +25,7 @@ use super::{
 };
 use crate::aws::{self, Aws};
 use crate::error::CliError;
+use crate::project::Function;
 
 /// A queue named by its ARN, or by its name in this account and region.
 pub(super) fn queue_arn(aws: &Aws, queue: &str) -> String {
@@ -33,6 +34,48 @@ pub(super) fn queue_arn(aws: &Aws, queue: &str) -> String {
     } else {
         aws.arn("sqs", queue)
     }
+}
+
+/// The function with each trigger's source as an ARN: queue and Kinesis stream names in this
+/// account and region, DynamoDB tables by their stream's ARN (asked of DynamoDB).
+pub(super) async fn resolve(aws: &Aws, function: &Function) -> Result<Function, CliError> {
+    let mut function = function.clone();
+    let triggers = &mut function.deploy.triggers;
+    for queue in &mut triggers.sqs {
+        queue.source = queue_arn(aws, &queue.source);
+    }
+    for stream in &mut triggers.kinesis {
+        if !stream.source.starts_with("arn:") {
+            stream.source = aws.arn("kinesis", &format!("stream/{}", stream.source));
+        }
+    }
+    for stream in &mut triggers.dynamodb {
+        let Some(table) = &stream.table else { continue };
+        let described = aws.dynamodb.describe_table().table_name(table).send().await;
+        let resource = || format!("the DynamoDB table `{table}`");
+        let described = match described {
+            Ok(described) => described,
+            Err(error) if aws::not_found(&error) => {
+                return Err(CliError::Conflict {
+                    resource: resource(),
+                    problem: "does not exist".into(),
+                    hint: "create it first, or fix `table` in the trigger".into(),
+                });
+            }
+            Err(error) => return Err(aws::failed("dynamodb:DescribeTable", error)),
+        };
+        stream.source = described
+            .table()
+            .and_then(|table| table.latest_stream_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| CliError::Conflict {
+                resource: resource(),
+                problem: "has no stream".into(),
+                hint: "enable its stream (a `StreamSpecification`, such as NEW_AND_OLD_IMAGES)"
+                    .into(),
+            })?;
+    }
+    Ok(function)
 }
 
 pub(super) async fn ensure(

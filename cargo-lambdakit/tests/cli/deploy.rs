@@ -61,6 +61,9 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
         "behave trigger schedule rate(1 hour) create",
         &format!("behave trigger sns arn:aws:sns:{REGION}:{ACCOUNT}:news create"),
         "broken-setup function broken-setup create",
+        &format!(
+            "broken-setup trigger kinesis arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/clicks create"
+        ),
         "web concurrency reserved 3 create",
         "web version 1 create",
         "web alias live create",
@@ -223,6 +226,56 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
             "{principal} may not invoke: {policy}"
         );
     }
+
+    // The streams: Kinesis by name, DynamoDB by its table, each read by the function's role.
+    let table = aws_sdk_dynamodb::Client::new(&config)
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .await
+        .unwrap();
+    let orders_stream = table
+        .table()
+        .unwrap()
+        .latest_stream_arn()
+        .unwrap()
+        .to_owned();
+    let mappings = lambda
+        .list_event_source_mappings()
+        .function_name("broken-setup")
+        .send()
+        .await
+        .unwrap();
+    let mut sources: Vec<(&str, Option<i32>)> = mappings
+        .event_source_mappings()
+        .iter()
+        .map(|mapping| (mapping.event_source_arn().unwrap(), mapping.batch_size()))
+        .collect();
+    sources.sort();
+    let clicks = format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/clicks");
+    assert_eq!(
+        sources,
+        [
+            (orders_stream.as_str(), Some(50)),
+            (clicks.as_str(), Some(100))
+        ]
+    );
+    let policy = iam
+        .get_role_policy()
+        .role_name("broken-setup-lambdakit")
+        .policy_name("lambdakit")
+        .send()
+        .await
+        .unwrap();
+    let policy = cargo_lambdakit::deploy::percent_decode(policy.policy_document());
+    assert!(
+        policy.contains("dynamodb:GetRecords") && policy.contains(&orders_stream),
+        "{policy}"
+    );
+    assert!(
+        policy.contains("kinesis:GetRecords") && policy.contains(&clicks),
+        "{policy}"
+    );
 
     // The web function: its alias, reserved concurrency and public URL.
     let alias = lambda
@@ -396,6 +449,9 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
     moto.create_trigger_sources();
     let output = moto.lambdakit(&["deploy", "--dry-run"]);
     assert!(output.status.success(), "{output:?}");
+    let table = moto.aws(&["dynamodb", "describe-table", "--table-name", "orders"]);
+    let table: Value = serde_json::from_str(&table).unwrap();
+    let orders_stream = table["Table"]["LatestStreamArn"].as_str().unwrap();
     let arn = |name: &str| format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}");
     let expected = format!(
         "behave ({})
@@ -408,6 +464,8 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
 broken-setup ({})
   + role      broken-setup-lambdakit
   + function  broken-setup
+  + trigger   dynamodb {orders_stream}
+  + trigger   kinesis arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/clicks
 web ({})
   + role      web-lambdakit
   + function  web
@@ -431,6 +489,7 @@ dry run: nothing was changed
 #[tokio::test]
 async fn code_goes_through_s3_when_a_bucket_is_given() {
     let Some(moto) = Moto::start() else { return };
+    moto.create_trigger_sources();
     moto.aws(&[
         "s3api",
         "create-bucket",
@@ -471,6 +530,7 @@ async fn code_goes_through_s3_when_a_bucket_is_given() {
 #[tokio::test]
 async fn functions_in_the_way_are_refused_with_a_way_out() {
     let Some(moto) = Moto::start() else { return };
+    moto.create_trigger_sources();
     let config = moto.config().await;
     let iam = aws_sdk_iam::Client::new(&config);
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;

@@ -137,8 +137,30 @@ impl Moto {
             .await
     }
 
-    /// The queue, bucket and topic the functions' triggers name.
+    /// The queue, bucket, topic and streams the functions' triggers name.
     pub(crate) fn create_trigger_sources(&self) {
+        self.aws(&[
+            "kinesis",
+            "create-stream",
+            "--stream-name",
+            "clicks",
+            "--shard-count",
+            "1",
+        ]);
+        self.aws(&[
+            "dynamodb",
+            "create-table",
+            "--table-name",
+            "orders",
+            "--attribute-definitions",
+            "AttributeName=id,AttributeType=S",
+            "--key-schema",
+            "AttributeName=id,KeyType=HASH",
+            "--billing-mode",
+            "PAY_PER_REQUEST",
+            "--stream-specification",
+            "StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES",
+        ]);
         self.aws(&["sqs", "create-queue", "--queue-name", "jobs"]);
         self.aws(&[
             "s3api",
