@@ -737,3 +737,40 @@ fn a_binary_for_another_glibc_is_refused_before_any_aws_call() {
         "{said}"
     );
 }
+
+#[test]
+fn a_deploy_stopped_half_way_completes_on_the_next_run() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_trigger_sources();
+    moto.aws(&["s3api", "delete-bucket", "--bucket", "uploads"]);
+    // The bucket's trigger fails after the role, the function and the queue's mapping exist.
+    let stopped = moto.lambdakit(&["deploy", "--bin", "behave"]);
+    assert_eq!(stopped.status.code(), Some(4), "{stopped:?}");
+    assert!(
+        stderr(&stopped)
+            .contains("error: AWS refused `s3:GetBucketNotificationConfiguration`: NoSuchBucket"),
+        "{}",
+        stderr(&stopped)
+    );
+    moto.aws(&[
+        "s3api",
+        "create-bucket",
+        "--bucket",
+        "uploads",
+        "--create-bucket-configuration",
+        &format!("LocationConstraint={REGION}"),
+    ]);
+    let resumed = json(&moto.lambdakit(&["deploy", "--bin", "behave", "--output", "json"]));
+    assert_eq!(
+        actions(&resumed),
+        [
+            "behave role behave-lambdakit unchanged".to_owned(),
+            "behave function behave unchanged".to_owned(),
+            "behave code behave unchanged".to_owned(),
+            format!("behave trigger sqs arn:aws:sqs:{REGION}:{ACCOUNT}:jobs unchanged"),
+            "behave trigger s3 uploads create".to_owned(),
+            "behave trigger schedule rate(1 hour) create".to_owned(),
+            format!("behave trigger sns arn:aws:sns:{REGION}:{ACCOUNT}:news create"),
+        ]
+    );
+}
