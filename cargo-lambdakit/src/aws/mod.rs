@@ -51,36 +51,8 @@ impl Aws {
     /// [`CliError::AwsSetup`] when the region or credentials are missing, or a
     /// [`CliError::Aws`] when STS refuses them.
     pub async fn connect(source: &Source) -> Result<Self, CliError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
-        if let Some(region) = &source.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(profile) = &source.profile {
-            loader = loader.profile_name(profile);
-        }
-        let config = loader.load().await;
-        let region =
-            config
-                .region()
-                .map(ToString::to_string)
-                .ok_or_else(|| CliError::AwsSetup {
-                    problem: "no AWS region is configured".into(),
-                    hint: "set `AWS_REGION`, a `region` in your AWS profile, or pass `--region`"
-                        .into(),
-                })?;
-        let missing_credentials = |reason: String| {
-            CliError::AwsSetup {
-            problem: format!("no AWS credentials were found ({reason})"),
-            hint: "set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, run `aws configure` or `aws sso login`, or pass `--profile`".into(),
-        }
-        };
-        let provider = config
-            .credentials_provider()
-            .ok_or_else(|| missing_credentials("no credentials provider".into()))?;
-        provider
-            .provide_credentials()
-            .await
-            .map_err(|error| missing_credentials(DisplayErrorContext(&error).to_string()))?;
+        let config = load(source).await?;
+        let region = config.region().map(ToString::to_string).unwrap_or_default();
         let sts = aws_sdk_sts::Client::new(&config);
         let identity = sts
             .get_caller_identity()
@@ -122,6 +94,41 @@ impl Aws {
             self.partition, self.region, self.account
         )
     }
+}
+
+/// Loads the SDK's configuration and checks, before any call, that it has a region and
+/// credentials.
+///
+/// # Errors
+///
+/// [`CliError::AwsSetup`] naming what is missing and where to set it.
+pub async fn load(source: &Source) -> Result<aws_config::SdkConfig, CliError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
+    if let Some(region) = &source.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(profile) = &source.profile {
+        loader = loader.profile_name(profile);
+    }
+    let config = loader.load().await;
+    if config.region().is_none() {
+        return Err(CliError::AwsSetup {
+            problem: "no AWS region is configured".into(),
+            hint: "set `AWS_REGION`, a `region` in your AWS profile, or pass `--region`".into(),
+        });
+    }
+    let missing_credentials = |reason: String| CliError::AwsSetup {
+        problem: format!("no AWS credentials were found ({reason})"),
+        hint: "set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, run `aws configure` or `aws sso login`, or pass `--profile`".into(),
+    };
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| missing_credentials("no credentials provider".into()))?;
+    provider
+        .provide_credentials()
+        .await
+        .map_err(|error| missing_credentials(DisplayErrorContext(&error).to_string()))?;
+    Ok(config)
 }
 
 /// The SDK's HTTP client, on rustls with ring (which builds fast and needs no cmake); it

@@ -1,5 +1,6 @@
-//! `cargo lambdakit invoke`: invoke a function on the local Lambda through the Invoke API,
-//! print its answer, and its log tail on stderr; the exit code says whether it failed.
+//! `cargo lambdakit invoke`: invoke a function on the local Lambda through the Invoke API (or,
+//! with `--remote`, a deployed one through AWS's), print its answer, and its log tail on
+//! stderr; the exit code says whether it failed.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -38,10 +39,26 @@ pub struct InvokeArgs {
     /// Invoke asynchronously (`Event`): queue it and return at once.
     #[arg(long = "async")]
     pub asynchronous: bool,
+    /// Invoke the function deployed on AWS (the standard credential and region chain, and
+    /// `AWS_ENDPOINT_URL`), not the local one.
+    #[arg(long, conflicts_with = "endpoint")]
+    pub remote: bool,
+    /// With `--remote`: a version or alias.
+    #[arg(long, requires = "remote")]
+    pub qualifier: Option<String>,
+    /// With `--remote`: the AWS region.
+    #[arg(long, requires = "remote")]
+    pub region: Option<String>,
+    /// With `--remote`: the AWS profile.
+    #[arg(long, requires = "remote")]
+    pub profile: Option<String>,
 }
 
 pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
     let payload = payload(&args)?;
+    if args.remote {
+        return remote(&args, payload);
+    }
     let authority = args
         .endpoint
         .strip_prefix("http://")
@@ -90,24 +107,58 @@ pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
     }
     let logs = headers
         .get("x-amz-log-result")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|logs| base64::engine::general_purpose::STANDARD.decode(logs).ok());
+        .and_then(|value| value.to_str().ok());
+    Ok(answer(&body, logs, headers.contains_key("x-amz-function-error")))
+}
+
+/// Invokes the deployed function through AWS's Invoke API.
+fn remote(args: &InvokeArgs, payload: Bytes) -> Result<ExitCode, CliError> {
+    let source = crate::aws::Source {
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+    };
+    let invocation_type = if args.asynchronous {
+        aws_sdk_lambda::types::InvocationType::Event
+    } else {
+        aws_sdk_lambda::types::InvocationType::RequestResponse
+    };
+    let output = super::deploy::runtime()?.block_on(async {
+        let config = crate::aws::load(&source).await?;
+        aws_sdk_lambda::Client::new(&config)
+            .invoke()
+            .function_name(&args.name)
+            .set_qualifier(args.qualifier.clone())
+            .invocation_type(invocation_type)
+            .log_type(aws_sdk_lambda::types::LogType::Tail)
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_vec()))
+            .send()
+            .await
+            .map_err(|error| crate::aws::failed("lambda:InvokeFunction", error))
+    })?;
+    let body = output.payload().map(|payload| payload.as_ref()).unwrap_or_default();
+    Ok(answer(body, output.log_result(), output.function_error().is_some()))
+}
+
+/// Prints an invocation's log tail (base64, as the Invoke API returns it) on stderr and its
+/// answer on stdout, and returns the exit code: 1 when the function failed.
+fn answer(body: &[u8], logs: Option<&str>, failed: bool) -> ExitCode {
+    let logs = logs.and_then(|logs| base64::engine::general_purpose::STANDARD.decode(logs).ok());
     if let Some(logs) = logs {
         let _ = std::io::stderr().write_all(&logs);
     }
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error of ours.
-    let _ = stdout.write_all(&body).and_then(|()| {
+    let _ = stdout.write_all(body).and_then(|()| {
         if body.is_empty() {
             Ok(())
         } else {
             stdout.write_all(b"\n")
         }
     });
-    if headers.contains_key("x-amz-function-error") {
-        return Ok(ExitCode::from(exit_codes::FUNCTION_ERROR));
+    if failed {
+        return ExitCode::from(exit_codes::FUNCTION_ERROR);
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 fn payload(args: &InvokeArgs) -> Result<Bytes, CliError> {

@@ -111,3 +111,37 @@ fn invoke_without_a_local_lambda_says_how_to_start_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn invoke_remote_goes_through_aws_invoke_api_to_the_endpoint() {
+    // `serve` answers the Invoke API as AWS does: `--remote` reaches it through the AWS SDK, the
+    // credential chain and `AWS_ENDPOINT_URL`, as it would reach AWS.
+    let serve = Serve::start("test-functions");
+    let scratch = std::env::temp_dir().join(format!("lambdakit-remote-{}", std::process::id()));
+    let invoke = |data: &str| {
+        lambdakit()
+            .args(["invoke", "behave", "--remote", "--region", "eu-west-1", "--data", data])
+            .env("AWS_ENDPOINT_URL", serve.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_CONFIG_FILE", scratch.join("no-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", scratch.join("no-credentials"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap()
+    };
+    let ok = invoke(r#"{"print":"from afar"}"#);
+    assert!(ok.status.success(), "{ok:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(answer["greeting"], "hello from the config");
+    let logs = String::from_utf8_lossy(&ok.stderr);
+    assert!(logs.contains("\tfrom afar") && logs.contains("REPORT RequestId: "), "{logs}");
+
+    let failed = invoke(r#"{"fail":"far"}"#);
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&failed.stdout).trim(),
+        r#"{"errorType":"AskedToFail","errorMessage":"far"}"#
+    );
+}

@@ -5,6 +5,7 @@
 //! cargo run --release --locked -p lambda-kit-bench -- [--invocations N] [--callgrind N] [--write]
 //!     [--dev] [--no-cargo-lambda]
 //! cargo run --release --locked -p lambda-kit-bench -- profile BINARY INVOCATIONS OUT_FILE
+//! cargo run --release --locked -p lambda-kit-bench -- deploy [--rounds N] [--write]
 //! ```
 
 use std::fmt::Write as _;
@@ -12,6 +13,8 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use lambda_kit_bench::{Error, SUBJECTS, Subject};
+
+mod deploy;
 
 struct Options {
     invocations: usize,
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         [command, binary, invocations, out_file] if command == "profile" => {
             profile(binary, invocations, out_file)
         }
+        [command, rest @ ..] if command == "deploy" => bench_deploy(rest),
         _ => parse(args.into_iter()).and_then(|options| bench(&options)),
     };
     match result {
@@ -54,6 +58,42 @@ fn profile(binary: &str, invocations: &str, out_file: &str) -> Result<(), Error>
         .map_err(|_| format!("`{invocations}` is not a number of invocations"))?;
     let total = lambda_kit_bench::profile(binary.as_ref(), invocations, out_file.as_ref())?;
     eprintln!("{total} instructions; profile in {out_file}");
+    Ok(())
+}
+
+/// `bench deploy [--rounds N] [--write]`: deploy times against `cargo lambda deploy`.
+fn bench_deploy(args: &[String]) -> Result<(), Error> {
+    let mut rounds = 5;
+    let mut write = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .ok_or("`--rounds` needs a number")?;
+            }
+            "--write" => write = true,
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; expected `--rounds N` or `--write`"
+                )
+                .into());
+            }
+        }
+    }
+    let section = deploy::bench(rounds)?;
+    #[allow(clippy::print_stdout)] // The report is this program's output.
+    {
+        println!("{section}");
+    }
+    if write {
+        let path = lambda_kit_bench::workspace_root().join("BENCHMARKS.md");
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        std::fs::write(&path, deploy::replace_section(&current, &section))?;
+        eprintln!("wrote {}", path.display());
+    }
     Ok(())
 }
 
@@ -130,6 +170,12 @@ fn bench(options: &Options) -> Result<(), Error> {
     }
     if options.write {
         let path = lambda_kit_bench::workspace_root().join("BENCHMARKS.md");
+        // The deploy figures come from `bench deploy`: keep them.
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        let report = match deploy::section_of(&current) {
+            Some(section) => deploy::replace_section(&report, &format!("{section}\n")),
+            None => report,
+        };
         std::fs::write(&path, report)?;
         eprintln!("wrote {}", path.display());
     }
