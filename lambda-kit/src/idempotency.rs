@@ -24,12 +24,13 @@
 //! running any more.
 //!
 //! The semantics, status names and DynamoDB table layout are those of Powertools for AWS
-//! Lambda's idempotency utility (Python, TypeScript, Java); the keys differ (SHA-256 here, MD5
-//! there).
+//! Lambda's idempotency utility (Python, TypeScript, Java), so a table can be shared with
+//! functions written with it in the layout; the keys differ (SHA-256 here, MD5 there).
 //!
-//! [`MemoryStore`] comes with lambda-kit, for tests and for work that only needs to be
-//! idempotent within one execution environment; a database shared by every instance of the
-//! function implements [`Store`].
+//! Two stores come with lambda-kit: [`MemoryStore`], for tests and for work that only needs to
+//! be idempotent within one execution environment, and `DynamoDbStore` (feature
+//! `idempotency-dynamodb`), for idempotency across every instance of a function. Others
+//! implement [`Store`].
 //!
 //! ```no_run
 //! use lambda_kit::idempotency::{Idempotency, MemoryStore};
@@ -82,6 +83,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::{Context, Diagnostic};
+
+#[cfg(feature = "idempotency-dynamodb")]
+mod dynamodb;
+#[cfg(feature = "idempotency-dynamodb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "idempotency-dynamodb")))]
+pub use dynamodb::DynamoDbStore;
 
 /// How long a completed record answers repeats, unless [`Idempotency::expires_after`] says
 /// otherwise (Powertools' default too).

@@ -44,8 +44,8 @@
 //! `function-url`, in `lambda_kit::events`), partial batch responses for SQS, Kinesis and
 //! DynamoDB streams (`lambda_kit::batch`), HTTP handlers for API Gateway, ALBs and function
 //! URLs (`http`, in `lambda_kit::http`), CloudWatch Embedded Metric Format metrics
-//! (`metrics`, in `lambda_kit::metrics`) and idempotent handlers (`idempotency`, in
-//! `lambda_kit::idempotency`).
+//! (`metrics`, in `lambda_kit::metrics`) and idempotent handlers with an in-memory or DynamoDB
+//! store (`idempotency`, `idempotency-dynamodb`, in `lambda_kit::idempotency`).
 //!
 //! With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed Instances), that many invocations
 //! are served at once, interleaved on the one thread: keep blocking work in

@@ -1,5 +1,5 @@
-//! Idempotent handlers: every flow against the in-memory store, and through the runtime loop
-//! with concurrent invocations.
+//! Idempotent handlers: the same flows against the in-memory store and against DynamoDB (moto
+//! in server mode), and through the runtime loop with concurrent invocations.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lambda_kit::idempotency::{Idempotency, IdempotencyError, MemoryStore, Record, Status, Store};
+use lambda_kit::idempotency::{
+    DynamoDbStore, Idempotency, IdempotencyError, MemoryStore, Record, Status, Store,
+};
 use lambda_kit::testing::{ContextBuilder, FakeRuntimeApi, Invocation};
 use lambda_kit::{Context, Diagnostic, Runtime};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::support::within;
+use crate::support::{Moto, within};
 
 /// Reads a store's records back, to check what the flows left in it.
 trait Inspect: Store + Clone {
@@ -23,6 +25,12 @@ trait Inspect: Store + Clone {
 impl Inspect for MemoryStore {
     async fn stored(&self, key: &str) -> Option<Record> {
         self.get(key)
+    }
+}
+
+impl Inspect for DynamoDbStore {
+    async fn stored(&self, key: &str) -> Option<Record> {
+        self.get(key).await.unwrap()
     }
 }
 
@@ -269,6 +277,95 @@ async fn flows<S: Inspect>(store: S) {
 #[tokio::test]
 async fn the_memory_store_runs_each_event_once() {
     flows(MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn the_dynamodb_store_runs_each_event_once() {
+    let Some(moto) = Moto::start() else { return };
+    let client = moto.dynamodb();
+    create_table(&client, "idempotency").await;
+    flows(DynamoDbStore::new(client.clone(), "idempotency")).await;
+
+    // The item is in Powertools' layout.
+    let ctx = ContextBuilder::new().build();
+    let idempotency = Idempotency::new(DynamoDbStore::new(client.clone(), "idempotency"));
+    let key = idempotency
+        .record_key(&json!({"order": "layout"}), &ctx)
+        .unwrap()
+        .unwrap();
+    idempotency
+        .run(json!({"order": "layout"}), &ctx, |_| async {
+            Ok::<_, Diagnostic>(json!(["shipped"]))
+        })
+        .await
+        .unwrap();
+    let item = client
+        .get_item()
+        .table_name("idempotency")
+        .key("id", aws_sdk_dynamodb::types::AttributeValue::S(key))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["data", "expiration", "id", "status"]);
+    assert_eq!(item["status"].as_s().unwrap(), "COMPLETED");
+    assert_eq!(item["data"].as_s().unwrap(), r#"["shipped"]"#);
+    assert!(item["expiration"].as_n().unwrap().parse::<u64>().is_ok());
+}
+
+#[tokio::test]
+async fn dynamodb_errors_name_the_table_and_keep_the_cause() {
+    let Some(moto) = Moto::start() else { return };
+    let store = DynamoDbStore::new(moto.dynamodb(), "missing");
+    let ctx = ContextBuilder::new().build();
+    let idempotency = Idempotency::new(store);
+    let ran = Cell::new(false);
+    let error = idempotency
+        .run(json!({"order": "o-1"}), &ctx, |_| async {
+            ran.set(true);
+            Ok::<_, Diagnostic>(json!(null))
+        })
+        .await
+        .unwrap_err();
+    assert!(!ran.get());
+    let diagnostic = Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type(), "IdempotencyStoreError");
+    assert_eq!(
+        diagnostic.stack_trace()[0],
+        "caused by: cannot write the idempotency record to `missing`"
+    );
+    let causes = diagnostic.stack_trace().join("\n");
+    assert!(causes.contains("ResourceNotFoundException"), "{causes}");
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
 }
 
 /// The state of a function whose payments are idempotent.
