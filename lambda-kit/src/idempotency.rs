@@ -24,8 +24,9 @@
 //! running any more.
 //!
 //! The semantics, status names and DynamoDB table layout are those of Powertools for AWS
-//! Lambda's idempotency utility (Python, TypeScript, Java), so a table can be shared with
-//! functions written with it in the layout; the keys differ (SHA-256 here, MD5 there).
+//! Lambda's idempotency utility (Python, TypeScript, Java), so one table, set up as its docs
+//! say, serves functions written with either; their keys never meet, as they hash differently
+//! (SHA-256 here, MD5 there).
 //!
 //! Two stores come with lambda-kit: [`MemoryStore`], for tests and for work that only needs to
 //! be idempotent within one execution environment, and `DynamoDbStore` (feature

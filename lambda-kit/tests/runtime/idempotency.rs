@@ -317,6 +317,76 @@ async fn the_dynamodb_store_runs_each_event_once() {
 }
 
 #[tokio::test]
+async fn the_dynamodb_store_reads_the_blocking_item_when_the_failed_write_does_not_return_it() {
+    let Some(moto) = Moto::start() else { return };
+    let requests = Arc::new(AtomicU64::new(0));
+    let client = moto.dynamodb_with(WithoutOldItems {
+        requests: Arc::clone(&requests),
+    });
+    create_table(&client, "idempotency").await;
+    flows(DynamoDbStore::new(client.clone(), "idempotency")).await;
+
+    // A repeat takes a write that fails and a read of the item that blocked it.
+    let store = DynamoDbStore::new(client, "idempotency");
+    let ctx = ContextBuilder::new().build();
+    let idempotency = Idempotency::new(store);
+    let event = json!({"order": "fallback"});
+    for _ in 0..2 {
+        let before = requests.load(Ordering::SeqCst);
+        let answer = idempotency
+            .run(event.clone(), &ctx, |_| async {
+                Ok::<_, Diagnostic>(json!(1))
+            })
+            .await
+            .unwrap();
+        assert_eq!(answer, json!(1));
+        let made = requests.load(Ordering::SeqCst) - before;
+        // The first run writes twice (in progress, completed); the repeat writes and reads.
+        assert_eq!(made, 2);
+    }
+}
+
+/// Leaves `ReturnValuesOnConditionCheckFailure` out of every request, as DynamoDB-compatible
+/// services that predate it do, and counts the requests.
+#[derive(Debug)]
+struct WithoutOldItems {
+    requests: Arc<AtomicU64>,
+}
+
+impl aws_sdk_dynamodb::config::Intercept for WithoutOldItems {
+    fn name(&self) -> &'static str {
+        "WithoutOldItems"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextMut<
+            '_,
+        >,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        let request = context.request_mut();
+        let Some(body) = request.body().bytes() else {
+            return Ok(());
+        };
+        let mut input: Value = serde_json::from_slice(body)?;
+        let removed = input
+            .as_object_mut()
+            .and_then(|input| input.remove("ReturnValuesOnConditionCheckFailure"));
+        if removed.is_some() {
+            let body = serde_json::to_vec(&input)?;
+            request
+                .headers_mut()
+                .insert("content-length", body.len().to_string());
+            *request.body_mut() = body.into();
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
 async fn dynamodb_errors_name_the_table_and_keep_the_cause() {
     let Some(moto) = Moto::start() else { return };
     let store = DynamoDbStore::new(moto.dynamodb(), "missing");

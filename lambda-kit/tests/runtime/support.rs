@@ -91,16 +91,27 @@ impl Moto {
 
     /// A DynamoDB client for this moto, with test credentials and a plain HTTP client.
     pub(crate) fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(self.dynamodb_config().build())
+    }
+
+    /// [`dynamodb`](Self::dynamodb) with `interceptor` on every request.
+    pub(crate) fn dynamodb_with(
+        &self,
+        interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static,
+    ) -> aws_sdk_dynamodb::Client {
+        let config = self.dynamodb_config().interceptor(interceptor).build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    fn dynamodb_config(&self) -> aws_sdk_dynamodb::config::Builder {
         use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 
-        let config = aws_sdk_dynamodb::Config::builder()
+        aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
             .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
     }
 }
 
