@@ -487,12 +487,11 @@ impl<S: Store> Idempotency<S> {
         drop(value);
 
         let now = (self.clock)();
-        let mut record = Record::new(
-            key,
-            Status::InProgress,
-            epoch_seconds(now + self.expires_after),
-        )
-        .with_in_progress_expiration(epoch_millis(ctx.deadline()));
+        let expiration = now
+            .checked_add(self.expires_after)
+            .map_or(u64::MAX, epoch_seconds);
+        let mut record = Record::new(key, Status::InProgress, expiration)
+            .with_in_progress_expiration(epoch_millis(ctx.deadline()));
         record.validation = validation;
         match self
             .store
@@ -1211,6 +1210,34 @@ mod tests {
 
         let no_deadline = Record::new("k", Status::InProgress, 100);
         assert!(!no_deadline.is_replaceable(at(99, 0)));
+    }
+
+    #[test]
+    fn run_is_send_when_the_store_and_the_handler_are() {
+        fn send<T: Send>(_: T) {}
+        let ctx = crate::testing::ContextBuilder::new().build();
+        let idempotency = Idempotency::new(MemoryStore::new()).expires_after(Duration::MAX);
+        send(idempotency.run(
+            json!(1),
+            &ctx,
+            |event| async move { Ok::<_, Diagnostic>(event) },
+        ));
+    }
+
+    #[tokio::test]
+    async fn expiries_too_far_away_for_the_clock_never_come() {
+        let ctx = crate::testing::ContextBuilder::new().build();
+        let store = MemoryStore::new();
+        let idempotency = Idempotency::new(store.clone()).expires_after(Duration::MAX);
+        let event = json!({"order": 1});
+        idempotency
+            .run(event.clone(), &ctx, |event| async move {
+                Ok::<_, Diagnostic>(event)
+            })
+            .await
+            .unwrap();
+        let key = idempotency.record_key(&event, &ctx).unwrap().unwrap();
+        assert_eq!(store.get(&key).unwrap().expiration(), u64::MAX);
     }
 
     #[test]
