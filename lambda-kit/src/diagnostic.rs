@@ -108,7 +108,7 @@ impl Diagnostic {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    fn with_causes(mut self, mut cause: Option<&dyn StdError>) -> Self {
+    pub(crate) fn with_causes(mut self, mut cause: Option<&dyn StdError>) -> Self {
         while let Some(error) = cause {
             self.stack_trace.push(format!("caused by: {error}"));
             cause = error.source();

@@ -43,8 +43,9 @@
 //! (`sqs`, `sns`, `s3`, `dynamodb`, `kinesis`, `eventbridge`, `schedule`, `apigw`, `alb`,
 //! `function-url`, in `lambda_kit::events`), partial batch responses for SQS, Kinesis and
 //! DynamoDB streams (`lambda_kit::batch`), HTTP handlers for API Gateway, ALBs and function
-//! URLs (`http`, in `lambda_kit::http`) and CloudWatch Embedded Metric Format metrics
-//! (`metrics`, in `lambda_kit::metrics`).
+//! URLs (`http`, in `lambda_kit::http`), CloudWatch Embedded Metric Format metrics
+//! (`metrics`, in `lambda_kit::metrics`) and idempotent handlers with an in-memory or DynamoDB
+//! store (`idempotency`, `idempotency-dynamodb`, in `lambda_kit::idempotency`).
 //!
 //! With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed Instances), that many invocations
 //! are served at once, interleaved on the one thread: keep blocking work in
@@ -94,6 +95,9 @@ mod handler;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+#[cfg(feature = "idempotency")]
+#[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+pub mod idempotency;
 mod logging;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

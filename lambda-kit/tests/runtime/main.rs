@@ -10,6 +10,7 @@ mod concurrency;
 mod errors;
 mod events;
 mod http;
+mod idempotency;
 mod invocations;
 mod logs;
 mod malformed;

@@ -26,3 +26,98 @@ pub(crate) fn config_for(address: std::net::SocketAddr) -> lambda_kit::Config {
     })
     .unwrap()
 }
+
+/// Whether a tool the test needs is there. Under CI (`CI=true`) it must be; elsewhere the test
+/// is skipped, saying what is missing and how to install it.
+pub(crate) fn tool(found: bool, what: &str, install: &str) -> bool {
+    #[allow(clippy::disallowed_methods)] // The test's own environment.
+    let in_ci = std::env::var("CI").is_ok_and(|value| value == "true");
+    assert!(found || !in_ci, "{what} is missing: {install}");
+    if !found {
+        eprintln!("skipping: {what} is missing ({install})");
+    }
+    found
+}
+
+/// moto in server mode on a free port of 127.0.0.1: a local DynamoDB, stopped when dropped.
+pub(crate) struct Moto {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Moto {
+    /// Starts moto, or says why not and returns `None` (outside CI, when it is not installed).
+    pub(crate) fn start() -> Option<Self> {
+        use std::process::{Command, Stdio};
+
+        let found = Command::new("python3")
+            .args(["-c", "import moto.server, flask"])
+            .output()
+            .is_ok_and(|output| output.status.success());
+        if !tool(found, "moto in server mode", "pip install \"moto[server]\"") {
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto did not listen within a minute"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(moto)
+    }
+
+    /// A DynamoDB client for this moto, with test credentials and a plain HTTP client.
+    pub(crate) fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(self.dynamodb_config().build())
+    }
+
+    /// [`dynamodb`](Self::dynamodb) with `interceptor` on every request.
+    pub(crate) fn dynamodb_with(
+        &self,
+        interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static,
+    ) -> aws_sdk_dynamodb::Client {
+        let config = self.dynamodb_config().interceptor(interceptor).build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    fn dynamodb_config(&self) -> aws_sdk_dynamodb::config::Builder {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
