@@ -117,9 +117,11 @@ pub async fn load(source: &Source) -> Result<aws_config::SdkConfig, CliError> {
             hint: "set `AWS_REGION`, a `region` in your AWS profile, or pass `--region`".into(),
         });
     }
-    let missing_credentials = |reason: String| CliError::AwsSetup {
+    let missing_credentials = |reason: String| {
+        CliError::AwsSetup {
         problem: format!("no AWS credentials were found ({reason})"),
         hint: "set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, run `aws configure` or `aws sso login`, or pass `--profile`".into(),
+    }
     };
     let provider = config
         .credentials_provider()

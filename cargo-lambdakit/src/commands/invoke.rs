@@ -108,7 +108,11 @@ pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
     let logs = headers
         .get("x-amz-log-result")
         .and_then(|value| value.to_str().ok());
-    Ok(answer(&body, logs, headers.contains_key("x-amz-function-error")))
+    Ok(answer(
+        &body,
+        logs,
+        headers.contains_key("x-amz-function-error"),
+    ))
 }
 
 /// Invokes the deployed function through AWS's Invoke API.
@@ -135,8 +139,15 @@ fn remote(args: &InvokeArgs, payload: Bytes) -> Result<ExitCode, CliError> {
             .await
             .map_err(|error| crate::aws::failed("lambda:InvokeFunction", error))
     })?;
-    let body = output.payload().map(|payload| payload.as_ref()).unwrap_or_default();
-    Ok(answer(body, output.log_result(), output.function_error().is_some()))
+    let body = output
+        .payload()
+        .map(|payload| payload.as_ref())
+        .unwrap_or_default();
+    Ok(answer(
+        body,
+        output.log_result(),
+        output.function_error().is_some(),
+    ))
 }
 
 /// Prints an invocation's log tail (base64, as the Invoke API returns it) on stderr and its

@@ -278,11 +278,33 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
     );
 
     // The web function: tracing, storage, its alias, reserved concurrency and public URL.
-    let web = lambda.get_function_configuration().function_name("web").send().await.unwrap();
-    assert_eq!(web.tracing_config().and_then(|tracing| tracing.mode()).map(|mode| mode.as_str()), Some("Active"));
-    assert_eq!(web.ephemeral_storage().map(|storage| storage.size()), Some(1024));
-    let policy = iam.get_role_policy().role_name("web-lambdakit").policy_name("lambdakit").send().await.unwrap();
-    assert!(policy.policy_document().contains("xray%3APutTraceSegments") || policy.policy_document().contains("xray:PutTraceSegments"));
+    let web = lambda
+        .get_function_configuration()
+        .function_name("web")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        web.tracing_config()
+            .and_then(|tracing| tracing.mode())
+            .map(|mode| mode.as_str()),
+        Some("Active")
+    );
+    assert_eq!(
+        web.ephemeral_storage().map(|storage| storage.size()),
+        Some(1024)
+    );
+    let policy = iam
+        .get_role_policy()
+        .role_name("web-lambdakit")
+        .policy_name("lambdakit")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        policy.policy_document().contains("xray%3APutTraceSegments")
+            || policy.policy_document().contains("xray:PutTraceSegments")
+    );
     let alias = lambda
         .get_alias()
         .function_name("web")

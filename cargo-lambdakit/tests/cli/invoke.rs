@@ -120,12 +120,23 @@ fn invoke_remote_goes_through_aws_invoke_api_to_the_endpoint() {
     let scratch = std::env::temp_dir().join(format!("lambdakit-remote-{}", std::process::id()));
     let invoke = |data: &str| {
         lambdakit()
-            .args(["invoke", "behave", "--remote", "--region", "eu-west-1", "--data", data])
+            .args([
+                "invoke",
+                "behave",
+                "--remote",
+                "--region",
+                "eu-west-1",
+                "--data",
+                data,
+            ])
             .env("AWS_ENDPOINT_URL", serve.endpoint())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_CONFIG_FILE", scratch.join("no-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", scratch.join("no-credentials"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                scratch.join("no-credentials"),
+            )
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env_remove("AWS_PROFILE")
             .output()
@@ -136,7 +147,10 @@ fn invoke_remote_goes_through_aws_invoke_api_to_the_endpoint() {
     let answer: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(answer["greeting"], "hello from the config");
     let logs = String::from_utf8_lossy(&ok.stderr);
-    assert!(logs.contains("\tfrom afar") && logs.contains("REPORT RequestId: "), "{logs}");
+    assert!(
+        logs.contains("\tfrom afar") && logs.contains("REPORT RequestId: "),
+        "{logs}"
+    );
 
     let failed = invoke(r#"{"fail":"far"}"#);
     assert_eq!(failed.status.code(), Some(1), "{failed:?}");
