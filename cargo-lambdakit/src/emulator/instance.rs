@@ -10,6 +10,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -53,6 +54,35 @@ pub(crate) enum Outcome {
     Error(Bytes),
 }
 
+/// A piece of a streamed response.
+#[derive(Debug, Clone)]
+pub(crate) enum Chunk {
+    Data(Bytes),
+    /// The stream failed: the function's error (from its trailers) or the emulator's.
+    Failed(Bytes),
+}
+
+/// A response the function streams (`Lambda-Runtime-Function-Response-Mode: streaming`), its
+/// chunks as they arrive.
+#[derive(Debug)]
+pub(crate) struct Streaming {
+    pub(crate) content_type: Option<String>,
+    pub(crate) chunks: mpsc::Receiver<Chunk>,
+}
+
+/// How the function answered: whole, or as a stream that has begun.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Done(Outcome),
+    Streaming(Streaming),
+}
+
+/// The header a runtime streams its response with, and the trailers that end a failed stream
+/// (AWS "Response streaming for custom runtimes").
+const RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
+const ERROR_TYPE_TRAILER: &str = "lambda-runtime-function-error-type";
+const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
+
 /// Why an instance could not start, as Lambda reports it.
 #[derive(Debug)]
 pub(crate) struct StartFailure {
@@ -82,7 +112,7 @@ struct Api {
     sender: mpsc::Sender<Invocation>,
     waiting: Notify,
     asked: Mutex<bool>,
-    current: Mutex<Option<(String, oneshot::Sender<Outcome>)>>,
+    current: Mutex<Option<(String, oneshot::Sender<Reply>)>>,
     init_error: Mutex<Option<Bytes>>,
 }
 
@@ -173,15 +203,16 @@ impl Instance {
         Ok(instance)
     }
 
-    /// Hands `invocation` to the function and waits for its outcome, the timeout or its exit.
-    /// `Err` means the instance is gone (timed out or exited) and must not be used again.
+    /// Hands `invocation` to the function and waits for its answer (or, for a streamed
+    /// response, its start), the timeout or its exit. `Err` means the instance is gone (timed
+    /// out or exited) and must not be used again.
     pub(crate) async fn invoke(
         &mut self,
         invocation: Invocation,
         timeout: Duration,
-    ) -> Result<Outcome, Outcome> {
+    ) -> Result<Reply, Outcome> {
         let request_id = invocation.request_id.clone();
-        let (reply, outcome) = oneshot::channel();
+        let (reply, answer) = oneshot::channel();
         *lock(&self.api.current) = Some((request_id.clone(), reply));
         if self.api.sender.send(invocation).await.is_err() {
             return Err(Outcome::Error(error_body(
@@ -190,22 +221,30 @@ impl Instance {
             )));
         }
         tokio::select! {
-            outcome = outcome => outcome.map_err(|_| Outcome::Error(error_body("Runtime.Unknown", "the instance's Runtime API stopped"))),
+            answer = answer => answer.map_err(|_| Outcome::Error(error_body("Runtime.Unknown", "the instance's Runtime API stopped"))),
+            failure = self.failure(&request_id, timeout) => Err(failure),
+        }
+    }
+
+    /// Resolves when the process exits or `timeout` passes (then it is killed), with the
+    /// error Lambda reports for it.
+    pub(crate) async fn failure(&mut self, request_id: &str, timeout: Duration) -> Outcome {
+        tokio::select! {
             status = self.child.wait() => {
                 let status = status.map_or_else(|error| error.to_string(), describe);
-                Err(Outcome::Error(error_body(
+                Outcome::Error(error_body(
                     "Runtime.ExitError",
                     &format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
-                )))
+                ))
             }
             () = tokio::time::sleep(timeout) => {
                 self.max_memory_mb();
                 let _ = self.child.start_kill();
                 let _ = self.child.wait().await;
-                Err(Outcome::Error(error_body(
+                Outcome::Error(error_body(
                     "Sandbox.Timedout",
                     &format!("RequestId: {request_id} Error: Task timed out after {:.2} seconds", timeout.as_secs_f64()),
-                )))
+                ))
             }
         }
     }
@@ -335,6 +374,19 @@ async fn answer(
             error_body("InvalidRequest", "unknown path"),
         ));
     };
+    let streamed = parts
+        .headers
+        .get(RESPONSE_MODE)
+        .is_some_and(|mode| mode.as_bytes().eq_ignore_ascii_case(b"streaming"));
+    if let (true, &Method::POST, Some(request_id)) = (
+        streamed,
+        &parts.method,
+        route
+            .strip_prefix("invocation/")
+            .and_then(|rest| rest.strip_suffix("/response")),
+    ) {
+        return Ok(stream(&api, request_id, &parts, body).await);
+    }
     let body = body
         .collect()
         .await
@@ -361,8 +413,8 @@ async fn answer(
                 ));
             };
             let outcome = match verb {
-                "response" => Outcome::Response(body),
-                "error" => Outcome::Error(body),
+                "response" => Reply::Done(Outcome::Response(body)),
+                "error" => Reply::Done(Outcome::Error(body)),
                 _ => {
                     return Ok(reply(
                         StatusCode::NOT_FOUND,
@@ -393,6 +445,86 @@ async fn answer(
             error_body("InvalidRequest", "method not allowed"),
         )),
     }
+}
+
+/// A streamed `/response`: hands its chunks over as they arrive, and the error its trailers
+/// carry; answers 202 when the stream has ended.
+async fn stream(
+    api: &Api,
+    request_id: &str,
+    parts: &http::request::Parts,
+    mut body: Incoming,
+) -> Response<Full<Bytes>> {
+    let reply_to = {
+        let mut current = lock(&api.current);
+        match current.take() {
+            Some((id, reply_to)) if id == request_id => reply_to,
+            other => {
+                *current = other;
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    error_body("InvalidRequestID", "Invalid request ID"),
+                );
+            }
+        }
+    };
+    let (sender, chunks) = mpsc::channel(16);
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let _ = reply_to.send(Reply::Streaming(Streaming {
+        content_type,
+        chunks,
+    }));
+    // Whoever reads the chunks may stop; the stream is read to its end regardless, so that
+    // the runtime gets its answer.
+    while let Some(frame) = body.frame().await {
+        let chunk = match frame.map(hyper::body::Frame::into_data) {
+            Ok(Ok(data)) => Chunk::Data(data),
+            Ok(Err(frame)) => match frame
+                .into_trailers()
+                .ok()
+                .and_then(|trailers| failure(&trailers))
+            {
+                Some(error) => Chunk::Failed(error),
+                None => continue,
+            },
+            Err(error) => Chunk::Failed(error_body(
+                "Runtime.StreamError",
+                &format!("the response stream broke off: {error}"),
+            )),
+        };
+        let _ = sender.send(chunk).await;
+    }
+    reply(
+        StatusCode::ACCEPTED,
+        Bytes::from_static(br#"{"status":"OK"}"#),
+    )
+}
+
+/// The error a stream's trailers report, if they report one: its body is base64 of the error
+/// document.
+fn failure(trailers: &http::HeaderMap) -> Option<Bytes> {
+    let error_type = trailers
+        .get(ERROR_TYPE_TRAILER)?
+        .to_str()
+        .unwrap_or("Unknown");
+    let body = trailers
+        .get(ERROR_BODY_TRAILER)
+        .and_then(|body| {
+            base64::engine::general_purpose::STANDARD
+                .decode(body.as_bytes())
+                .ok()
+        })
+        .unwrap_or_default();
+    if serde_json::from_slice::<serde_json::Value>(&body)
+        .is_ok_and(|document| document.get("errorType").is_some())
+    {
+        return Some(Bytes::from(body));
+    }
+    Some(error_body(error_type, &String::from_utf8_lossy(&body)))
 }
 
 async fn next(api: &Api) -> Response<Full<Bytes>> {

@@ -24,7 +24,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use self::instance::{Instance, Invocation, Launch, Outcome};
+use self::instance::{Chunk, Instance, Invocation, Launch, Outcome, Reply};
 use crate::project::Function;
 
 /// The largest payload of a synchronous invocation (AWS "Lambda quotas").
@@ -35,6 +35,15 @@ const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
 const LOG_TAIL_BYTES: usize = 4 * 1024;
 /// The account id in the ARNs the emulator makes up.
 const ACCOUNT: &str = "123456789012";
+/// The most a function may stream in one response (AWS "Lambda quotas": 20 MB, soft).
+const MAX_STREAMED_RESPONSE: usize = 20 * 1024 * 1024;
+
+/// What the emulator answers with: whole bodies, or a function's streamed response.
+type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+
+fn boxed(response: Response<Full<Bytes>>) -> Response<Body> {
+    response.map(|body| body.map_err(|never| match never {}).boxed_unsync())
+}
 
 /// The functions the emulator runs, by name.
 #[derive(Debug)]
@@ -65,6 +74,41 @@ struct Invoked {
     request_id: String,
     outcome: Outcome,
     logs: String,
+}
+
+/// An invocation's answer: settled, or a response the function is streaming, with what it
+/// comes to when the stream ends.
+#[derive(Debug)]
+enum Answer {
+    Done(Invoked),
+    Streaming {
+        content_type: Option<String>,
+        chunks: tokio::sync::mpsc::Receiver<Chunk>,
+        finished: tokio::sync::oneshot::Receiver<Invoked>,
+    },
+}
+
+impl Answer {
+    /// What the invocation came to, the stream (if any) read to its end.
+    async fn settled(self) -> Invoked {
+        match self {
+            Self::Done(invoked) => invoked,
+            Self::Streaming {
+                chunks, finished, ..
+            } => {
+                // Nobody reads the chunks: the relay gathers them into the outcome.
+                drop(chunks);
+                finished.await.unwrap_or_else(|_| Invoked {
+                    request_id: String::new(),
+                    outcome: Outcome::Error(instance::error_body(
+                        "Runtime.Unknown",
+                        "the streamed invocation was lost",
+                    )),
+                    logs: String::new(),
+                })
+            }
+        }
+    }
 }
 
 impl Emulator {
@@ -171,7 +215,11 @@ impl Emulator {
     async fn answer(
         self: Arc<Self>,
         request: Request<Incoming>,
-    ) -> Result<Response<Full<Bytes>>, Infallible> {
+    ) -> Result<Response<Body>, Infallible> {
+        Ok(self.route(request).await)
+    }
+
+    async fn route(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path().to_owned();
         let open = Arc::clone(&self.gate).read_owned().await;
@@ -181,14 +229,14 @@ impl Emulator {
                 .map_or((rest, String::from("/")), |(name, below)| {
                     (name, format!("/{below}"))
                 });
-            return Ok(self.function_url(name, &parts, &below, body).await);
+            return self.function_url(name, &parts, &below, body).await;
         }
         let name = path
             .strip_prefix("/2015-03-31/functions/")
             .and_then(|rest| rest.strip_suffix("/invocations"))
             .map(function_name);
         let (Some(name), &Method::POST) = (name, &parts.method) else {
-            return Ok(aws_error(
+            return boxed(aws_error(
                 StatusCode::NOT_FOUND,
                 "UnknownOperationException",
                 &format!(
@@ -198,7 +246,7 @@ impl Emulator {
             ));
         };
         let Some(pool) = self.pools.get(&name).cloned() else {
-            return Ok(aws_error(
+            return boxed(aws_error(
                 StatusCode::NOT_FOUND,
                 "ResourceNotFoundException",
                 &format!("Function not found: arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"),
@@ -220,7 +268,7 @@ impl Emulator {
             match header("x-amz-client-context").map(|encoded| decode_client_context(&encoded)) {
                 Some(Ok(json)) => Some(json),
                 Some(Err(message)) => {
-                    return Ok(aws_error(
+                    return boxed(aws_error(
                         StatusCode::BAD_REQUEST,
                         "InvalidRequestContentException",
                         &message,
@@ -234,7 +282,7 @@ impl Emulator {
             "RequestResponse" | "DryRun" => MAX_SYNC_PAYLOAD,
             "Event" => MAX_ASYNC_PAYLOAD,
             other => {
-                return Ok(aws_error(
+                return boxed(aws_error(
                     StatusCode::BAD_REQUEST,
                     "InvalidParameterValueException",
                     &format!(
@@ -244,13 +292,13 @@ impl Emulator {
             }
         };
         if payload.len() > limit {
-            return Ok(too_large(limit));
+            return boxed(too_large(limit));
         }
         // Lambda takes only JSON payloads (or none).
         if !payload.is_empty()
             && let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload)
         {
-            return Ok(aws_error(
+            return boxed(aws_error(
                 StatusCode::BAD_REQUEST,
                 "InvalidRequestContentException",
                 &format!("Could not parse request body into json: {error}"),
@@ -261,15 +309,17 @@ impl Emulator {
                 // Run it after answering, as Lambda's queue would; its logs still show.
                 tokio::spawn(async move {
                     let _open = open;
-                    let _ = pool.invoke(payload, client_context).await;
+                    if let Ok(answer) = pool.invoke(payload, client_context).await {
+                        answer.settled().await;
+                    }
                 });
-                Ok(empty(StatusCode::ACCEPTED))
+                boxed(empty(StatusCode::ACCEPTED))
             }
-            "DryRun" => Ok(empty(StatusCode::NO_CONTENT)),
+            "DryRun" => boxed(empty(StatusCode::NO_CONTENT)),
             _ => {
                 let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
-                Ok(match pool.invoke(payload, client_context).await {
-                    Ok(invoked) => respond(&invoked, tail),
+                boxed(match pool.invoke(payload, client_context).await {
+                    Ok(answer) => respond(&answer.settled().await, tail),
                     Err(rejection) => rejection,
                 })
             }
@@ -285,13 +335,13 @@ impl Emulator {
         parts: &http::request::Parts,
         path: &str,
         body: Incoming,
-    ) -> Response<Full<Bytes>> {
+    ) -> Response<Body> {
         let Some(pool) = self.pools.get(name) else {
-            return aws_error(
+            return boxed(aws_error(
                 StatusCode::NOT_FOUND,
                 "ResourceNotFoundException",
                 &format!("no function `{name}` has a URL here"),
-            );
+            ));
         };
         let body = body
             .collect()
@@ -300,18 +350,23 @@ impl Emulator {
             .unwrap_or_default();
         let event = url::event(parts, path, &body, &ids::request_id(), ACCOUNT);
         match pool.invoke(Bytes::from(event.to_string()), None).await {
-            Ok(invoked) => url::response(&invoked.outcome),
-            Err(rejection) => rejection,
+            Ok(Answer::Done(invoked)) => boxed(url::response(&invoked.outcome)),
+            Ok(Answer::Streaming {
+                content_type,
+                chunks,
+                ..
+            }) => url::streamed(content_type.as_deref(), chunks).await,
+            Err(rejection) => boxed(rejection),
         }
     }
 }
 
 impl Pool {
     async fn invoke(
-        &self,
+        self: &Arc<Self>,
         payload: Bytes,
         client_context: Option<String>,
-    ) -> Result<Invoked, Response<Full<Bytes>>> {
+    ) -> Result<Answer, Response<Full<Bytes>>> {
         let request_id = ids::request_id();
         let idle = lock(&self.idle).pop();
         let mut instance = match idle {
@@ -337,11 +392,11 @@ impl Pool {
                         println!("{line}");
                         logs.push_str(&line);
                         logs.push('\n');
-                        return Ok(Invoked {
+                        return Ok(Answer::Done(Invoked {
                             request_id,
                             outcome: Outcome::Error(failure.error),
                             logs,
-                        });
+                        }));
                     }
                 }
             }
@@ -357,15 +412,65 @@ impl Pool {
             client_context,
         };
         let started = Instant::now();
-        let result = instance.invoke(invocation, self.function.timeout).await;
+        let run = Run {
+            request_id,
+            started,
+            init_duration,
+        };
+        match instance.invoke(invocation, self.function.timeout).await {
+            Ok(Reply::Done(outcome)) => Ok(Answer::Done(
+                self.finish(instance, run, outcome, true).await,
+            )),
+            Err(outcome) => Ok(Answer::Done(
+                self.finish(instance, run, outcome, false).await,
+            )),
+            Ok(Reply::Streaming(streaming)) => {
+                let (relayed, chunks) = tokio::sync::mpsc::channel(16);
+                let (done, finished) = tokio::sync::oneshot::channel();
+                let pool = Arc::clone(self);
+                // Owned by `finished`: it ends with the stream, the instance's exit or the
+                // function's timeout, whichever is first.
+                tokio::spawn(async move {
+                    let deadline = run.started + pool.function.timeout;
+                    let (outcome, healthy) = relay(
+                        &mut instance,
+                        streaming.chunks,
+                        &relayed,
+                        &run.request_id,
+                        deadline,
+                    )
+                    .await;
+                    drop(relayed);
+                    let _ = done.send(pool.finish(instance, run, outcome, healthy).await);
+                });
+                Ok(Answer::Streaming {
+                    content_type: streaming.content_type,
+                    chunks,
+                    finished,
+                })
+            }
+        }
+    }
+
+    /// Ends an invocation as Lambda does: why it failed (for a timeout or a crash), `END` and
+    /// `REPORT` in its log; the instance goes back to the pool, or away when it is broken or
+    /// of an older build.
+    async fn finish(
+        &self,
+        mut instance: Instance,
+        run: Run,
+        outcome: Outcome,
+        healthy: bool,
+    ) -> Invoked {
+        let Run {
+            request_id,
+            started,
+            init_duration,
+        } = run;
         let duration = started.elapsed();
         // The function's last lines may still be in its pipes: give the readers a moment, so
         // they come before END, as Lambda orders them.
         tokio::time::sleep(Duration::from_millis(5)).await;
-        let (outcome, healthy) = match result {
-            Ok(outcome) => (outcome, true),
-            Err(outcome) => (outcome, false),
-        };
         // The instance timed out or crashed: Lambda writes why into the function's log.
         if let (Outcome::Error(body), false) = (&outcome, healthy) {
             let message = serde_json::from_slice::<serde_json::Value>(body)
@@ -399,11 +504,66 @@ impl Pool {
             instance.stop().await;
             self.alive.fetch_sub(1, Ordering::SeqCst);
         }
-        Ok(Invoked {
+        Invoked {
             request_id,
             outcome,
             logs,
-        })
+        }
+    }
+}
+
+/// An invocation under way.
+#[derive(Debug)]
+struct Run {
+    request_id: String,
+    started: Instant,
+    init_duration: Option<Duration>,
+}
+
+/// Passes a streamed response on as it arrives (to whoever still reads it), gathering it for
+/// the invocation's outcome, until it ends, fails, grows past Lambda's limit, or the instance
+/// exits or runs out of time. Returns the outcome and whether the instance may be reused.
+async fn relay(
+    instance: &mut Instance,
+    mut chunks: tokio::sync::mpsc::Receiver<Chunk>,
+    relayed: &tokio::sync::mpsc::Sender<Chunk>,
+    request_id: &str,
+    deadline: Instant,
+) -> (Outcome, bool) {
+    let mut gathered = Vec::new();
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let chunk = tokio::select! {
+            chunk = chunks.recv() => chunk,
+            failure = instance.failure(request_id, remaining) => {
+                if let Outcome::Error(error) = &failure {
+                    let _ = relayed.send(Chunk::Failed(error.clone())).await;
+                }
+                return (failure, false);
+            }
+        };
+        match chunk {
+            Some(Chunk::Data(data)) if gathered.len() + data.len() > MAX_STREAMED_RESPONSE => {
+                let error = instance::error_body(
+                    "Function.ResponseSizeTooLarge",
+                    &format!(
+                        "Response payload size exceeded maximum allowed payload size ({MAX_STREAMED_RESPONSE} bytes)."
+                    ),
+                );
+                let _ = relayed.send(Chunk::Failed(error.clone())).await;
+                // The rest of the stream is read (and dropped) by the Runtime API.
+                return (Outcome::Error(error), true);
+            }
+            Some(Chunk::Data(data)) => {
+                gathered.extend_from_slice(&data);
+                let _ = relayed.send(Chunk::Data(data)).await;
+            }
+            Some(Chunk::Failed(error)) => {
+                let _ = relayed.send(Chunk::Failed(error.clone())).await;
+                return (Outcome::Error(error), true);
+            }
+            None => return (Outcome::Response(Bytes::from(gathered)), true),
+        }
     }
 }
 

@@ -12,7 +12,14 @@ use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{Map, Value, json};
 
-use super::instance::Outcome;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body_util::BodyExt as _;
+use tokio::sync::mpsc;
+
+use super::instance::{Chunk, Outcome};
+use super::{Body, boxed};
 
 /// The event for a request whose path below the function's URL is `path`.
 pub(crate) fn event(
@@ -168,7 +175,12 @@ pub(crate) fn response(outcome: &Outcome) -> Response<Full<Bytes>> {
     };
     let mut response = Response::new(Full::new(bytes));
     *response.status_mut() = status;
-    let headers = response.headers_mut();
+    set_headers(response.headers_mut(), &answer);
+    response
+}
+
+/// The `headers` and `cookies` (as `Set-Cookie`) of a function's HTTP answer.
+fn set_headers(headers: &mut http::HeaderMap, answer: &Value) {
     for (name, value) in answer
         .get("headers")
         .and_then(Value::as_object)
@@ -192,7 +204,105 @@ pub(crate) fn response(outcome: &Outcome) -> Response<Full<Bytes>> {
             headers.append(http::header::SET_COOKIE, cookie);
         }
     }
+}
+
+/// The content type of a streamed answer for an HTTP integration (function URLs in
+/// `RESPONSE_STREAM` mode), and the eight NUL bytes that end its JSON prelude (AWS "Response
+/// streaming for custom runtimes").
+const INTEGRATION: &str = "application/vnd.awslambda.http-integration-response";
+const DELIMITER: [u8; 8] = [0; 8];
+/// How long a prelude may get before the answer is taken as malformed.
+const MAX_PRELUDE: usize = 64 * 1024;
+
+/// The HTTP response to a streamed answer, its body passed on as the function writes it. For
+/// the HTTP integration type, a JSON prelude (`statusCode`, `headers`, `cookies`) comes first;
+/// any other stream is the body itself, with the content type the function gave.
+pub(crate) async fn streamed(
+    content_type: Option<&str>,
+    mut chunks: mpsc::Receiver<Chunk>,
+) -> Response<Body> {
+    if content_type != Some(INTEGRATION) {
+        let mut response = Response::new(
+            ChunkBody {
+                first: None,
+                chunks,
+            }
+            .boxed_unsync(),
+        );
+        let content_type = content_type.unwrap_or("application/octet-stream");
+        if let Ok(value) = HeaderValue::from_str(content_type) {
+            response.headers_mut().insert("content-type", value);
+        }
+        return response;
+    }
+    let bad_gateway = || {
+        boxed(plain(
+            StatusCode::BAD_GATEWAY,
+            r#"{"Message":"Internal Server Error"}"#,
+        ))
+    };
+    let mut prelude = Vec::new();
+    let rest = loop {
+        match chunks.recv().await {
+            Some(Chunk::Data(data)) => {
+                prelude.extend_from_slice(&data);
+                if let Some(at) = prelude
+                    .windows(DELIMITER.len())
+                    .position(|window| window == DELIMITER)
+                {
+                    let rest = prelude.split_off(at + DELIMITER.len());
+                    prelude.truncate(at);
+                    break rest;
+                }
+                if prelude.len() > MAX_PRELUDE {
+                    return bad_gateway();
+                }
+            }
+            Some(Chunk::Failed(_)) | None => return bad_gateway(),
+        }
+    };
+    let Ok(prelude) = serde_json::from_slice::<Value>(&prelude) else {
+        return bad_gateway();
+    };
+    let status = prelude
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .and_then(|status| u16::try_from(status).ok())
+        .and_then(|status| StatusCode::from_u16(status).ok())
+        .unwrap_or(StatusCode::OK);
+    let first = (!rest.is_empty()).then(|| Bytes::from(rest));
+    let mut response = Response::new(ChunkBody { first, chunks }.boxed_unsync());
+    *response.status_mut() = status;
+    set_headers(response.headers_mut(), &prelude);
     response
+}
+
+/// A streamed answer's chunks as an HTTP body; a failed stream ends it with an error, which
+/// breaks the connection off as Lambda does.
+struct ChunkBody {
+    first: Option<Bytes>,
+    chunks: mpsc::Receiver<Chunk>,
+}
+
+impl hyper::body::Body for ChunkBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(hyper::body::Frame::data(first))));
+        }
+        self.chunks.poll_recv(context).map(|chunk| match chunk {
+            Some(Chunk::Data(data)) => Some(Ok(hyper::body::Frame::data(data))),
+            Some(Chunk::Failed(error)) => Some(Err(std::io::Error::other(
+                String::from_utf8_lossy(&error).into_owned(),
+            ))),
+            None => None,
+        })
+    }
 }
 
 fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {

@@ -13,6 +13,7 @@ mod moto;
 mod new;
 mod sdk;
 mod serve;
+mod streaming;
 mod support;
 mod watch;
 mod zip;
