@@ -33,6 +33,9 @@ pub struct Function {
     pub log_level: Option<String>,
     /// `x86_64` (default) or `arm64`, `architecture`.
     pub architecture: String,
+    /// The front `serve` puts before it for plain HTTP requests, `http_event`:
+    /// `function-url` (default), `apigw-http`, `apigw-rest` or `alb`.
+    pub http_event: String,
     /// What `deploy` makes of it on AWS.
     pub deploy: DeploySettings,
 }
@@ -50,7 +53,7 @@ pub struct Project {
     locked: bool,
 }
 
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 9] = [
     "memory",
     "timeout",
     "environment",
@@ -58,6 +61,7 @@ const KEYS: [&str; 8] = [
     "log_format",
     "log_level",
     "architecture",
+    "http_event",
     "functions",
 ];
 
@@ -261,6 +265,7 @@ impl Function {
             log_format: None,
             log_level: None,
             architecture: "x86_64".to_owned(),
+            http_event: "function-url".to_owned(),
             deploy: DeploySettings::default(),
         }
     }
@@ -281,6 +286,7 @@ struct Settings {
     log_format: Option<String>,
     log_level: Option<String>,
     architecture: Option<String>,
+    http_event: Option<String>,
     deploy: DeploySettings,
 }
 
@@ -304,6 +310,9 @@ impl Settings {
         }
         if let Some(architecture) = &self.architecture {
             function.architecture.clone_from(architecture);
+        }
+        if let Some(front) = &self.http_event {
+            function.http_event.clone_from(front);
         }
         function.deploy.merge(&self.deploy);
         function
@@ -392,6 +401,17 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
                 settings.architecture = Some(
                     architecture
                         .ok_or_else(|| invalid("must be `x86_64` or `arm64`"))?
+                        .to_owned(),
+                );
+            }
+            "http_event" => {
+                let fronts = ["function-url", "apigw-http", "apigw-rest", "alb"];
+                let front = value.as_str().filter(|front| fronts.contains(front));
+                settings.http_event = Some(
+                    front
+                        .ok_or_else(|| {
+                            invalid("must be `function-url`, `apigw-http`, `apigw-rest` or `alb`")
+                        })?
                         .to_owned(),
                 );
             }

@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// starting a Python runtime client, say). With only these, no cargo project is needed.
     #[arg(long = "bootstrap", value_name = "NAME=PATH")]
     pub bootstraps: Vec<String>,
+    /// The front of every function's HTTP requests, over `http_event` in the settings:
+    /// `function-url`, `apigw-http` (HTTP API), `apigw-rest` (REST API) or `alb`.
+    #[arg(long, value_name = "FRONT", value_parser = ["function-url", "apigw-http", "apigw-rest", "alb"])]
+    pub http_event: Option<String>,
 }
 
 /// `serve`, and with `watch`, rebuild-and-restart when the sources change.
@@ -73,6 +77,11 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
         .map(|(function, _)| function.name.clone())
         .collect();
     served.extend(bootstraps);
+    if let Some(front) = &args.http_event {
+        for (function, _) in &mut served {
+            function.http_event.clone_from(front);
+        }
+    }
     // Credentials, endpoints (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`) and tools.
     let passed: BTreeMap<String, String> = std::env::vars()
         .filter(|(name, _)| {

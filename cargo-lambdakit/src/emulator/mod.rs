@@ -66,6 +66,8 @@ struct Pool {
     /// Print an estimated cost after each `REPORT`.
     cost: bool,
     generation: Arc<AtomicU64>,
+    /// The front of its HTTP requests.
+    front: url::Front,
 }
 
 /// What an invocation came to.
@@ -141,7 +143,10 @@ impl Emulator {
                     "arn:aws:lambda:{region}:{ACCOUNT}:function:{}",
                     function.name
                 );
+                let front =
+                    url::Front::named(&function.http_event).unwrap_or(url::Front::FunctionUrl);
                 let pool = Pool {
+                    front,
                     function,
                     binary,
                     launch,
@@ -348,9 +353,16 @@ impl Emulator {
             .await
             .map(|body| body.to_bytes())
             .unwrap_or_default();
-        let event = url::event(parts, path, &body, &ids::request_id(), ACCOUNT);
+        let event = url::event(
+            pool.front,
+            parts,
+            path,
+            &body,
+            &ids::request_id(),
+            (ACCOUNT, &pool.launch.region, &pool.function.name),
+        );
         match pool.invoke(Bytes::from(event.to_string()), None).await {
-            Ok(Answer::Done(invoked)) => boxed(url::response(&invoked.outcome)),
+            Ok(Answer::Done(invoked)) => boxed(url::response(pool.front, &invoked.outcome)),
             Ok(Answer::Streaming {
                 content_type,
                 chunks,

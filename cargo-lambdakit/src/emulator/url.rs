@@ -1,34 +1,233 @@
-//! Function URLs: a plain HTTP request to `/lambda-url/{function}/{path}` becomes the function
-//! URL event (payload format 2.0), and the function's answer becomes the HTTP response, by
-//! AWS's rules ("Lambda function URLs: request and response payloads").
+//! The HTTP front: a plain HTTP request to `/lambda-url/{function}/{path}` becomes the event
+//! of the front the function is configured behind (a function URL by default; an API Gateway
+//! HTTP API, REST API or an Application Load Balancer), and the function's answer becomes the
+//! HTTP response, by each one's rules (AWS "Lambda function URLs: request and response
+//! payloads", "Working with AWS Lambda proxy integrations for HTTP APIs", "Set up Lambda proxy
+//! integrations in API Gateway", "Lambda functions as targets for Application Load Balancers").
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Response, StatusCode};
+use http_body_util::BodyExt as _;
 use http_body_util::Full;
 use serde_json::{Map, Value, json};
-
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use http_body_util::BodyExt as _;
 use tokio::sync::mpsc;
 
 use super::instance::{Chunk, Outcome};
 use super::{Body, boxed};
 
-/// The event for a request whose path below the function's URL is `path`.
+/// The front a function's HTTP requests come through: `http_event` in the metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Front {
+    /// A function URL (payload format 2.0): the default.
+    FunctionUrl,
+    /// An API Gateway HTTP API (payload format 2.0).
+    HttpApi,
+    /// An API Gateway REST API (payload format 1.0).
+    RestApi,
+    /// An Application Load Balancer target group.
+    Alb,
+}
+
+impl Front {
+    /// The front named `name` in the settings.
+    pub(crate) fn named(name: &str) -> Option<Self> {
+        match name {
+            "function-url" => Some(Self::FunctionUrl),
+            "apigw-http" => Some(Self::HttpApi),
+            "apigw-rest" => Some(Self::RestApi),
+            "alb" => Some(Self::Alb),
+            _ => None,
+        }
+    }
+}
+
+/// The request as the fronts all need it.
+struct Incoming<'a> {
+    parts: &'a Parts,
+    path: &'a str,
+    raw_query: &'a str,
+    /// Each header's values, in the order they came (names are lowercase).
+    headers: BTreeMap<String, Vec<String>>,
+    /// The body, and whether it is base64 (not text).
+    body: Option<(String, bool)>,
+}
+
+impl<'a> Incoming<'a> {
+    fn read(parts: &'a Parts, path: &'a str, body: &Bytes) -> Self {
+        let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, value) in &parts.headers {
+            headers
+                .entry(name.as_str().to_owned())
+                .or_default()
+                .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+        }
+        let body = (!body.is_empty()).then(|| {
+            let content_type = headers
+                .get("content-type")
+                .and_then(|values| values.first())
+                .map(String::as_str)
+                .unwrap_or_default();
+            match std::str::from_utf8(body)
+                .ok()
+                .filter(|_| is_text(content_type))
+            {
+                Some(text) => (text.to_owned(), false),
+                None => (base64::engine::general_purpose::STANDARD.encode(body), true),
+            }
+        });
+        Self {
+            parts,
+            path,
+            raw_query: parts.uri.query().unwrap_or_default(),
+            headers,
+            body,
+        }
+    }
+
+    /// The query's `(name, value)` pairs, percent-decoded or not.
+    fn query(&self, decode: bool) -> Vec<(String, String)> {
+        self.raw_query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                if decode {
+                    (percent_decode(key), percent_decode(value))
+                } else {
+                    (key.to_owned(), value.to_owned())
+                }
+            })
+            .collect()
+    }
+
+    /// Each header's last value, as payload 1.0 and ALBs give it.
+    fn last_values(&self) -> BTreeMap<&str, &str> {
+        self.headers
+            .iter()
+            .filter_map(|(name, values)| Some((name.as_str(), values.last()?.as_str())))
+            .collect()
+    }
+}
+
+/// The event for a request to a function behind `front`, whose path below the function's URL
+/// is `path`.
 pub(crate) fn event(
+    front: Front,
     parts: &Parts,
     path: &str,
     body: &Bytes,
     request_id: &str,
-    account: &str,
+    (account, region, function): (&str, &str, &str),
 ) -> Value {
+    let request = Incoming::read(parts, path, body);
+    match front {
+        Front::FunctionUrl | Front::HttpApi => {
+            let mut event = event_v2(parts, path, body, request_id, account);
+            // A function URL's id is 32 characters; any stable one does locally.
+            let (api_id, domain) = if front == Front::FunctionUrl {
+                let id = url_id(function);
+                let domain = format!("{id}.lambda-url.{region}.on.aws");
+                (id, domain)
+            } else {
+                let id = url_id(function)[..10].to_owned();
+                let domain = format!("{id}.execute-api.{region}.amazonaws.com");
+                (id, domain)
+            };
+            event["requestContext"]["apiId"] = json!(api_id);
+            event["requestContext"]["domainPrefix"] = json!(api_id);
+            event["requestContext"]["domainName"] = json!(domain);
+            event
+        }
+        Front::RestApi => event_v1(&request, request_id, account),
+        Front::Alb => event_alb(&request, account, region, function),
+    }
+}
+
+/// A stable made-up id for `function`'s URL or API, lowercase letters and digits.
+fn url_id(function: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(function.as_bytes())
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// An API Gateway REST API's proxy event (payload format 1.0), on a stage named `local`.
+fn event_v1(request: &Incoming<'_>, request_id: &str, account: &str) -> Value {
+    let mut single: BTreeMap<String, String> = BTreeMap::new();
+    let mut multi: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in request.query(true) {
+        single.insert(name.clone(), value.clone());
+        multi.entry(name).or_default().push(value);
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let proxy = request.path.trim_start_matches('/');
+    let user_agent = request
+        .last_values()
+        .get("user-agent")
+        .map(|agent| (*agent).to_owned());
+    json!({
+        "resource": "/{proxy+}",
+        "path": request.path,
+        "httpMethod": request.parts.method.as_str(),
+        "headers": request.last_values(),
+        "multiValueHeaders": request.headers,
+        "queryStringParameters": if single.is_empty() { Value::Null } else { json!(single) },
+        "multiValueQueryStringParameters": if multi.is_empty() { Value::Null } else { json!(multi) },
+        "pathParameters": if proxy.is_empty() { Value::Null } else { json!({"proxy": proxy}) },
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": account,
+            "apiId": "local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "extendedRequestId": request_id,
+            "httpMethod": request.parts.method.as_str(),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": user_agent},
+            "path": format!("/local{}", request.path),
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "requestTimeEpoch": now.as_millis() as u64,
+            "resourceId": "local",
+            "resourcePath": "/{proxy+}",
+            "stage": "local",
+        },
+        "body": request.body.as_ref().map(|(body, _)| body.as_str()),
+        "isBase64Encoded": request.body.as_ref().is_some_and(|(_, base64)| *base64),
+    })
+}
+
+/// An Application Load Balancer's event, with single-value headers (the target group's
+/// default): the query string as sent, not decoded.
+fn event_alb(request: &Incoming<'_>, account: &str, region: &str, function: &str) -> Value {
+    let query: BTreeMap<String, String> = request.query(false).into_iter().collect();
+    json!({
+        "requestContext": {
+            "elb": {
+                "targetGroupArn": format!("arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{function}/{}", &url_id(function)[..16]),
+            },
+        },
+        "httpMethod": request.parts.method.as_str(),
+        "path": request.path,
+        "queryStringParameters": query,
+        "headers": request.last_values(),
+        "body": request.body.as_ref().map_or("", |(body, _)| body.as_str()),
+        "isBase64Encoded": request.body.as_ref().is_some_and(|(_, base64)| *base64),
+    })
+}
+
+/// The payload 2.0 event of function URLs and HTTP APIs.
+fn event_v2(parts: &Parts, path: &str, body: &Bytes, request_id: &str, account: &str) -> Value {
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     let mut cookies = Vec::new();
     for (name, value) in &parts.headers {
@@ -129,18 +328,30 @@ pub(crate) fn event(
 /// The HTTP response for the function's answer: a `{"statusCode", ...}` object is taken
 /// apart; any other JSON is returned as it is, as `application/json` with status 200; a
 /// failed invocation is a 502, as a function URL answers it.
-pub(crate) fn response(outcome: &Outcome) -> Response<Full<Bytes>> {
+pub(crate) fn response(front: Front, outcome: &Outcome) -> Response<Full<Bytes>> {
+    // What each front answers when the function fails or answers in the wrong shape.
+    let failed = || match front {
+        Front::FunctionUrl | Front::HttpApi => plain(
+            StatusCode::BAD_GATEWAY,
+            r#"{"Message":"Internal Server Error"}"#,
+        ),
+        Front::RestApi => plain(
+            StatusCode::BAD_GATEWAY,
+            r#"{"message": "Internal server error"}"#,
+        ),
+        Front::Alb => plain(StatusCode::BAD_GATEWAY, "502 Bad Gateway"),
+    };
     let body = match outcome {
         Outcome::Response(body) => body,
-        Outcome::Error(_) => {
-            return plain(
-                StatusCode::BAD_GATEWAY,
-                r#"{"Message":"Internal Server Error"}"#,
-            );
-        }
+        Outcome::Error(_) => return failed(),
     };
     let answer: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let Some(status) = answer.get("statusCode").and_then(Value::as_u64) else {
+    let status = answer.get("statusCode").and_then(Value::as_u64);
+    if status.is_none() && matches!(front, Front::RestApi | Front::Alb) {
+        // Payload 1.0 and ALBs take only the proxy shape.
+        return failed();
+    }
+    let Some(status) = status else {
         let mut response = Response::new(Full::new(body.clone()));
         response
             .headers_mut()
@@ -151,10 +362,7 @@ pub(crate) fn response(outcome: &Outcome) -> Response<Full<Bytes>> {
         .map_err(|_| ())
         .and_then(|status| StatusCode::from_u16(status).map_err(|_| ()))
     else {
-        return plain(
-            StatusCode::BAD_GATEWAY,
-            r#"{"Message":"Internal Server Error"}"#,
-        );
+        return failed();
     };
     let text = answer
         .get("body")
@@ -163,12 +371,7 @@ pub(crate) fn response(outcome: &Outcome) -> Response<Full<Bytes>> {
     let bytes = if answer.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
         match base64::engine::general_purpose::STANDARD.decode(text) {
             Ok(bytes) => Bytes::from(bytes),
-            Err(_) => {
-                return plain(
-                    StatusCode::BAD_GATEWAY,
-                    r#"{"Message":"Internal Server Error"}"#,
-                );
-            }
+            Err(_) => return failed(),
         }
     } else {
         Bytes::from(text.to_owned())
@@ -179,8 +382,24 @@ pub(crate) fn response(outcome: &Outcome) -> Response<Full<Bytes>> {
     response
 }
 
-/// The `headers` and `cookies` (as `Set-Cookie`) of a function's HTTP answer.
+/// The `headers`, `multiValueHeaders` (payload 1.0, ALBs) and `cookies` (payload 2.0, as
+/// `Set-Cookie`) of a function's HTTP answer.
 fn set_headers(headers: &mut http::HeaderMap, answer: &Value) {
+    for (name, values) in answer
+        .get("multiValueHeaders")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let Ok(name) = http::HeaderName::try_from(name.as_str()) else {
+            continue;
+        };
+        for value in values.as_array().into_iter().flatten() {
+            if let Some(Ok(value)) = value.as_str().map(HeaderValue::from_str) {
+                headers.append(name.clone(), value);
+            }
+        }
+    }
     for (name, value) in answer
         .get("headers")
         .and_then(Value::as_object)
@@ -191,7 +410,10 @@ fn set_headers(headers: &mut http::HeaderMap, answer: &Value) {
             http::HeaderName::try_from(name.as_str()),
             value.as_str().map(HeaderValue::from_str),
         ) {
-            headers.insert(name, value);
+            // Where both give a header, `multiValueHeaders` wins, as API Gateway merges them.
+            if !headers.contains_key(&name) {
+                headers.insert(name, value);
+            }
         }
     }
     for cookie in answer

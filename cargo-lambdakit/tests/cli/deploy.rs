@@ -74,7 +74,12 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
             "{expected} not in {lines:#?}"
         );
     }
-    let web = &created["functions"][2];
+    let web = created["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|function| function["name"] == "web")
+        .unwrap();
     assert_eq!(web["version"], "1");
     assert!(
         web["url"]
@@ -403,11 +408,11 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
             .unwrap()
             .functions()
             .len(),
-        3
+        4
     );
 
     let destroyed = json(&moto.lambdakit(&["destroy", "--output", "json"]));
-    assert_eq!(destroyed["functions"].as_array().unwrap().len(), 3);
+    assert_eq!(destroyed["functions"].as_array().unwrap().len(), 4);
     assert!(
         lambda
             .list_functions()
@@ -493,6 +498,9 @@ broken-setup ({})
   + function  broken-setup
   + trigger   dynamodb {orders_stream}
   + trigger   kinesis arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/clicks
+http ({})
+  + role      http-lambdakit
+  + function  http
 web ({})
   + role      web-lambdakit
   + function  web
@@ -504,6 +512,7 @@ dry run: nothing was changed
 ",
         arn("behave"),
         arn("broken-setup"),
+        arn("http"),
         arn("web")
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout), expected);

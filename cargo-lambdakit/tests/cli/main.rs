@@ -7,6 +7,7 @@ mod build;
 mod conformance;
 mod deploy;
 mod events;
+mod fronts;
 mod help;
 mod invoke;
 mod moto;
