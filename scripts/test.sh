@@ -47,4 +47,6 @@ else
   echo "cargo-nextest is not installed: running the tests with cargo test" >&2
   cargo test --workspace --locked
 fi
-cargo test --workspace --doc --locked
+# The CLI has no doc tests (its behaviour is tested through the binary, in tests/cli); leaving
+# it out saves building its AWS SDK crates a second time with the doc tests' feature set.
+cargo test --workspace --doc --locked --exclude cargo-lambdakit
