@@ -282,6 +282,22 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
         "{policy}"
     );
 
+    let http = lambda
+        .get_function_configuration()
+        .function_name("http")
+        .send()
+        .await
+        .unwrap();
+    let layers: Vec<&str> = http
+        .layers()
+        .iter()
+        .filter_map(|layer| layer.arn())
+        .collect();
+    assert_eq!(
+        layers,
+        [format!("arn:aws:lambda:{REGION}:{ACCOUNT}:layer:tools:1")]
+    );
+
     // The web function: tracing, storage, its alias, reserved concurrency and public URL.
     let web = lambda
         .get_function_configuration()
@@ -809,4 +825,51 @@ fn a_deploy_stopped_half_way_completes_on_the_next_run() {
             format!("behave trigger sns arn:aws:sns:{REGION}:{ACCOUNT}:news create"),
         ]
     );
+}
+
+#[test]
+fn bad_settings_are_refused_before_anything_is_built_or_called() {
+    let dir = std::env::temp_dir().join(format!("lambdakit-bad-settings-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let cases = [
+        (
+            "memory = 64",
+            "error: `package.metadata.lambdakit.memory` must be a number of MB from 128 to 10240",
+        ),
+        (
+            "[[package.metadata.lambdakit.triggers.schedule]]\nexpression = \"cron(0 12 * * *)\"",
+            "error: `package.metadata.lambdakit.triggers.schedule[0].expression` is `cron(0 12 * * *)`, with 5 fields; cron takes 6",
+        ),
+        (
+            "timeout = 901",
+            "error: `package.metadata.lambdakit.timeout` must be a number of seconds from 1 to 900",
+        ),
+        (
+            "rol = \"x\"",
+            "error: `package.metadata.lambdakit.rol` is not a setting; the settings are `memory`",
+        ),
+    ];
+    for (settings, expected) in cases {
+        let manifest = format!(
+            "[package]\nname = \"bad-settings\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[package.metadata.lambdakit]\n{settings}\n"
+        );
+        std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+        let output = crate::support::lambdakit()
+            .args(["deploy", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            // Nothing may reach AWS: there is none here.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{settings}: {output:?}");
+        let said = stderr(&output);
+        assert!(said.starts_with(expected), "{settings}: {said}");
+        assert!(
+            said.contains("hint: fix it in `[package.metadata.lambdakit]`"),
+            "{said}"
+        );
+        assert!(!said.contains("Compiling"), "{settings}: it built: {said}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

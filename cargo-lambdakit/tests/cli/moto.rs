@@ -137,8 +137,27 @@ impl Moto {
             .await
     }
 
-    /// The queue, bucket, topic and streams the functions' triggers name.
+    /// The queue, bucket, topic and streams the functions' triggers name, and the layer one
+    /// uses.
     pub(crate) fn create_trigger_sources(&self) {
+        let layer = self.scratch.join("layer.zip");
+        let zipped = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, zipfile; zipfile.ZipFile(sys.argv[1], 'w').writestr('bin/tool', 'tool')",
+            ])
+            .arg(&layer)
+            .status()
+            .unwrap();
+        assert!(zipped.success());
+        self.aws(&[
+            "lambda",
+            "publish-layer-version",
+            "--layer-name",
+            "tools",
+            "--zip-file",
+            &format!("fileb://{}", layer.display()),
+        ]);
         self.aws(&[
             "kinesis",
             "create-stream",
