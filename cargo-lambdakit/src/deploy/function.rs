@@ -1005,3 +1005,239 @@ pub(super) async fn remove_permission(
         Err(error) => Err(aws::failed("lambda:RemovePermission", error)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_sdk_lambda::types::TracingConfigResponse;
+    use http_body_util::{BodyExt as _, Full};
+    use hyper_util::rt::TokioIo;
+
+    use super::*;
+    use crate::package::zip::Archive;
+    use crate::project::Function;
+
+    /// The requests a fake Lambda API received, as `METHOD path?query body` lines.
+    type Seen = Arc<Mutex<Vec<String>>>;
+
+    /// How the fake answers `(method, path)`: status, error type, body.
+    type Answers = fn(&str, &str) -> (u16, Option<&'static str>, &'static str);
+
+    /// An `Aws` whose calls reach a fake Lambda API on 127.0.0.1 that answers with `answers`:
+    /// what moto does not implement is tested this way.
+    async fn aws(answers: Answers) -> (Aws, Seen) {
+        let seen: Seen = Arc::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let log = Arc::clone(&log);
+                let service = hyper::service::service_fn(
+                    move |request: http::Request<hyper::body::Incoming>| {
+                        let log = Arc::clone(&log);
+                        async move {
+                            let (parts, body) = request.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|body| body.to_bytes())
+                                .unwrap_or_default();
+                            let target = parts
+                                .uri
+                                .path_and_query()
+                                .map(ToString::to_string)
+                                .unwrap_or_default();
+                            log.lock().unwrap().push(
+                                format!(
+                                    "{} {target} {}",
+                                    parts.method,
+                                    String::from_utf8_lossy(&body)
+                                )
+                                .trim_end()
+                                .to_owned(),
+                            );
+                            let (status, error_type, body) =
+                                answers(parts.method.as_str(), parts.uri.path());
+                            let mut response = http::Response::builder()
+                                .status(status)
+                                .header("content-type", "application/json");
+                            if let Some(error_type) = error_type {
+                                response = response.header("x-amzn-errortype", error_type);
+                            }
+                            Ok::<_, std::convert::Infallible>(
+                                response
+                                    .body(Full::new(bytes::Bytes::from_static(body.as_bytes())))
+                                    .unwrap(),
+                            )
+                        }
+                    },
+                );
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "a", "b", None, None, "tests",
+            )))
+            .http_client(crate::aws::http_client())
+            .build();
+        let aws = Aws {
+            lambda: aws_sdk_lambda::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            s3: aws_sdk_s3::Client::new(&config),
+            events: aws_sdk_eventbridge::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+            partition: "aws".into(),
+        };
+        (aws, seen)
+    }
+
+    #[tokio::test]
+    async fn provisioned_concurrency_is_put_on_the_alias_of_the_new_version() {
+        let (aws, seen) = aws(|method, path| match (method, path) {
+            ("GET", "/2015-03-31/functions/web/versions") => (
+                200,
+                None,
+                r#"{"Versions":[{"Version":"$LATEST"},{"Version":"3"}]}"#,
+            ),
+            ("POST", "/2015-03-31/functions/web/versions") => (201, None, r#"{"Version":"4"}"#),
+            ("GET", "/2015-03-31/functions/web/aliases/live") => {
+                (200, None, r#"{"Name":"live","FunctionVersion":"3"}"#)
+            }
+            ("PUT", "/2015-03-31/functions/web/aliases/live") => {
+                (200, None, r#"{"Name":"live","FunctionVersion":"4"}"#)
+            }
+            ("GET", "/2019-09-30/functions/web/provisioned-concurrency") => (
+                404,
+                Some("ProvisionedConcurrencyConfigNotFoundException"),
+                r#"{"message":"No Provisioned Concurrency Config found"}"#,
+            ),
+            ("PUT", "/2019-09-30/functions/web/provisioned-concurrency") => (
+                202,
+                None,
+                r#"{"RequestedProvisionedConcurrentExecutions":2,"Status":"IN_PROGRESS"}"#,
+            ),
+            _ => (500, Some("ServiceException"), r#"{"message":"unexpected"}"#),
+        })
+        .await;
+        let mut function = Function::standalone("web");
+        function.deploy.alias = Some("live".into());
+        function.deploy.provisioned_concurrency = Some(2);
+        let code = Archive {
+            bytes: Vec::new(),
+            unzipped: 0,
+        };
+        let unit = Unit {
+            function: &function,
+            code: &code,
+        };
+        let (version, changes) = publish(&aws, &unit, true, Options::default())
+            .await
+            .unwrap();
+        assert_eq!(version.as_deref(), Some("4"));
+        let actions: Vec<String> = changes
+            .iter()
+            .map(|change| format!("{} {} {:?}", change.kind, change.name, change.action))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "version 4 Create",
+                "alias live Update([\"version 3 → 4\"])",
+                "concurrency provisioned 2 on `live` Create",
+            ]
+        );
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen.contains(
+                &r#"PUT /2015-03-31/functions/web/aliases/live {"FunctionVersion":"4"}"#.to_owned()
+            ),
+            "{seen:#?}"
+        );
+        assert!(
+            seen.contains(&r#"PUT /2019-09-30/functions/web/provisioned-concurrency?Qualifier=live {"ProvisionedConcurrentExecutions":2}"#.to_owned()),
+            "{seen:#?}"
+        );
+    }
+
+    #[test]
+    fn what_aws_reports_back_reads_as_what_was_asked() {
+        let mut function = Function::standalone("f");
+        function.memory_mb = 512;
+        function.log_format = Some("JSON".into());
+        function.log_level = Some("WARN".into());
+        function.deploy.tracing = Some("Active".into());
+        function.deploy.ephemeral_storage = Some(1024);
+        function.deploy.layers = Some(vec!["arn:aws:lambda:eu-west-1:1:layer:l:1".into()]);
+        function.environment.insert("A".into(), "1".into());
+        let code = Archive {
+            bytes: Vec::new(),
+            unzipped: 0,
+        };
+        let unit = Unit {
+            function: &function,
+            code: &code,
+        };
+        let desired = Desired::of(&unit, "arn:aws:iam::1:role/r");
+        // What Lambda reports after a create or update with that configuration.
+        let reported = FunctionConfiguration::builder()
+            .role("arn:aws:iam::1:role/r")
+            .runtime(Runtime::from("provided.al2023"))
+            .memory_size(512)
+            .timeout(3)
+            .environment(
+                aws_sdk_lambda::types::EnvironmentResponse::builder()
+                    .variables("A", "1")
+                    .build(),
+            )
+            .tracing_config(
+                TracingConfigResponse::builder()
+                    .mode(TracingMode::Active)
+                    .build(),
+            )
+            .ephemeral_storage(desired.ephemeral_storage().unwrap())
+            .logging_config(desired.logging())
+            .layers(
+                aws_sdk_lambda::types::Layer::builder()
+                    .arn("arn:aws:lambda:eu-west-1:1:layer:l:1")
+                    .build(),
+            )
+            .architectures(Architecture::X8664)
+            .build();
+        assert_eq!(
+            desired.differences(&Desired::reported(&reported)),
+            Vec::<String>::new()
+        );
+        // JSON logs carry the level; Text logs cannot (Lambda filters levels only in JSON).
+        assert_eq!(
+            desired.logging().application_log_level(),
+            Some(&ApplicationLogLevel::Warn)
+        );
+        function.log_format = Some("Text".into());
+        let unit = Unit {
+            function: &function,
+            code: &code,
+        };
+        let text = Desired::of(&unit, "r");
+        assert_eq!(text.logging().application_log_level(), None);
+        let changed = text.differences(&Desired::reported(&reported));
+        assert!(
+            changed.contains(&"log format JSON → Text".to_owned()),
+            "{changed:?}"
+        );
+    }
+}
