@@ -49,6 +49,8 @@ pub struct Project {
     pub target_dir: PathBuf,
     /// The directories of the packages the functions are in, for `watch`.
     pub package_dirs: Vec<PathBuf>,
+    /// The workspace's root manifest, where its profiles are.
+    pub root_manifest: PathBuf,
     manifest_path: Option<PathBuf>,
     locked: bool,
 }
@@ -92,6 +94,8 @@ impl Project {
                 message: error.to_string(),
             })?;
         let target_dir = PathBuf::from(metadata["target_directory"].as_str().unwrap_or("target"));
+        let root_manifest =
+            PathBuf::from(metadata["workspace_root"].as_str().unwrap_or(".")).join("Cargo.toml");
         let members: Vec<&Value> = metadata["packages"]
             .as_array()
             .map(|packages| packages.iter().collect())
@@ -144,6 +148,7 @@ impl Project {
             functions,
             target_dir,
             package_dirs,
+            root_manifest,
             manifest_path: args.manifest_path.clone(),
             locked: args.locked,
         })
@@ -192,7 +197,7 @@ impl Project {
         functions: &[&Function],
         release: bool,
     ) -> Result<Vec<PathBuf>, CliError> {
-        self.build(functions, release, None)
+        self.build(functions, release, None, &[])
     }
 
     /// Builds `functions` for `target` (this machine's when `None`, or when it is this
@@ -206,6 +211,7 @@ impl Project {
         functions: &[&Function],
         release: bool,
         target: Option<(&crate::build::Target, &crate::build::Linker)>,
+        profile: &[(String, String)],
     ) -> Result<Vec<PathBuf>, CliError> {
         let targeted = target.filter(|(target, linker)| target.needs_target_flag(linker));
         let mut command = Command::new(cargo());
@@ -217,7 +223,7 @@ impl Project {
             command.arg("--manifest-path").arg(path);
         }
         if release {
-            command.arg("--release");
+            command.arg("--release").envs(profile.iter().cloned());
         }
         if let Some((target, linker)) = targeted {
             command

@@ -110,7 +110,19 @@ pub fn build(
     } else {
         Linker::System
     };
-    let binaries = project.build(functions, true, Some((target, &linker)))?;
+    let tuning = super::profile::tuning(&project.root_manifest);
+    if !tuning.keys.is_empty() {
+        eprintln!(
+            "note: building with Lambda's release profile for what `[profile.release]` leaves unset: {}",
+            tuning.keys.join(", ")
+        );
+    }
+    if tuning.aborts {
+        eprintln!(
+            "warning: `[profile.release]` has `panic = \"abort\"`: a panicking handler ends its process instead of reporting the invocation's error\nhint: remove it to keep the default, `panic = \"unwind\"`"
+        );
+    }
+    let binaries = project.build(functions, true, Some((target, &linker)), &tuning.variables)?;
     let mut built = Vec::with_capacity(functions.len());
     for (function, binary) in functions.iter().zip(binaries) {
         let facts = check_binary(&function.name, &binary, target, &options.runtime)?;

@@ -3,6 +3,7 @@
 
 pub mod elf;
 pub mod lambda;
+pub mod profile;
 
 use std::path::Path;
 use std::process::Command;

@@ -35,8 +35,9 @@ const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
 const LOG_TAIL_BYTES: usize = 4 * 1024;
 /// The account id in the ARNs the emulator makes up.
 const ACCOUNT: &str = "123456789012";
-/// The most a function may stream in one response (AWS "Lambda quotas": 20 MB, soft).
-const MAX_STREAMED_RESPONSE: usize = 20 * 1024 * 1024;
+/// The most a function may stream in one response (AWS "Response streaming for Lambda
+/// functions": 200 MB since July 2025).
+const MAX_STREAMED_RESPONSE: usize = 200 * 1024 * 1024;
 
 /// What the emulator answers with: whole bodies, or a function's streamed response.
 type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;

@@ -205,3 +205,50 @@ fn musl_builds_are_static_and_run_on_any_runtime() {
     let output = build(&["--musl", "--arch", "arm64"]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("`--musl` builds x86_64 only so far"));
 }
+
+#[test]
+fn projects_without_a_release_profile_get_lambdas_and_keep_their_own_choices() {
+    let dir = std::env::temp_dir().join(format!("lambdakit-profile-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("src/main.rs"),
+        "fn main() {\n    println!(\"plain\");\n}\n",
+    )
+    .unwrap();
+    let build = |profile: &str| {
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            format!("[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n\n{profile}"),
+        )
+        .unwrap();
+        let output = lambdakit()
+            .args(["build", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let bootstrap = std::fs::read(dir.join("target/lambda/plain/bootstrap")).unwrap();
+        let symbols = bootstrap.windows(7).any(|window| window == b".symtab");
+        (
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+            symbols,
+        )
+    };
+    let (said, symbols) = build("");
+    assert!(
+        said.contains("note: building with Lambda's release profile for what `[profile.release]` leaves unset: lto, codegen-units, strip"),
+        "{said}"
+    );
+    assert!(!symbols, "the bootstrap keeps its symbol table");
+    let (said, symbols) = build("[profile.release]\nstrip = false\npanic = \"abort\"\n");
+    assert!(
+        said.contains("leaves unset: lto, codegen-units\n"),
+        "{said}"
+    );
+    assert!(
+        said.contains("warning: `[profile.release]` has `panic = \"abort\"`"),
+        "{said}"
+    );
+    assert!(symbols, "the project's `strip = false` was overridden");
+    let _ = std::fs::remove_dir_all(&dir);
+}
