@@ -38,6 +38,30 @@
 //!     }))
 //! }
 //! ```
+//!
+//! Behind a function URL in `RESPONSE_STREAM` mode (the event is the usual function URL event,
+//! read here with the `http` feature):
+//!
+//! ```no_run
+//! use lambda_kit::http::HttpEvent;
+//! use lambda_kit::streaming::StreamResponse;
+//! use lambda_kit::{Context, Diagnostic};
+//!
+//! #[lambda_kit::handler]
+//! async fn handler(event: HttpEvent, _ctx: Context) -> Result<StreamResponse, Diagnostic> {
+//!     let name = event.request().uri().query().unwrap_or("world").to_owned();
+//!     let body = StreamResponse::from_writer(move |mut body| async move {
+//!         body.write("<!doctype html><p>hello, ").await;
+//!         body.write(name).await;
+//!         Ok::<_, Diagnostic>(())
+//!     });
+//!     let response = http::Response::builder()
+//!         .header("content-type", "text/html")
+//!         .body(body)
+//!         .map_err(|error| Diagnostic::from_error(&error))?;
+//!     Ok(StreamResponse::from(response))
+//! }
+//! ```
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
