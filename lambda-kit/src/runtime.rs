@@ -310,6 +310,15 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
                 // invocation, whatever its outcome.
                 #[cfg(feature = "metrics")]
                 metrics.flush();
+                // A streamed body records more as it streams: flushed again when it ends.
+                #[cfg(all(feature = "metrics", feature = "streaming"))]
+                let outcome = outcome.map(|reply| match reply {
+                    Reply::Streamed(mut response) => {
+                        response.at_end(move || metrics.flush());
+                        Reply::Streamed(response)
+                    }
+                    buffered => buffered,
+                });
                 (request_id, outcome)
             }
             Next::Invalid {

@@ -132,6 +132,9 @@ pub struct StreamResponse {
     prelude: Option<Bytes>,
     content_type: HeaderValue,
     max_bytes: usize,
+    /// Run once the body ended, however it ended, before Lambda is told (the invocation's
+    /// metrics are flushed here, so that what the body recorded is written too).
+    at_end: Option<Box<dyn FnOnce()>>,
 }
 
 impl fmt::Debug for StreamResponse {
@@ -204,6 +207,7 @@ impl StreamResponse {
             prelude: None,
             content_type: OCTET_STREAM,
             max_bytes: DEFAULT_MAX_BYTES,
+            at_end: None,
         }
     }
 
@@ -272,6 +276,19 @@ impl StreamResponse {
 
     pub(crate) fn limit(&self) -> usize {
         self.max_bytes
+    }
+
+    /// Runs `at_end` once the body ended, however it ended.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn at_end(&mut self, at_end: impl FnOnce() + 'static) {
+        self.at_end = Some(Box::new(at_end));
+    }
+
+    /// The body ended: runs what [`at_end`](Self::at_end) registered.
+    pub(crate) fn ended(&mut self) {
+        if let Some(at_end) = self.at_end.take() {
+            at_end();
+        }
     }
 }
 

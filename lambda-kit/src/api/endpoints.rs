@@ -277,50 +277,63 @@ const RESPONSE_MODE: HeaderName = HeaderName::from_static("lambda-runtime-functi
 const ERROR_BODY: HeaderName = HeaderName::from_static("lambda-runtime-function-error-body");
 
 /// Hands the body's chunks to the connection one at a time; on an error, a panic or the size
-/// limit, ends the body with the error trailers instead.
+/// limit, ends the body with the error trailers instead. Dropping `frames` ends the body.
 #[cfg(feature = "streaming")]
 async fn feed(
     mut response: crate::streaming::StreamResponse,
     frames: tokio::sync::mpsc::Sender<hyper::body::Frame<Bytes>>,
 ) {
+    let failure = feed_body(&mut response, &frames).await;
+    // Before Lambda sees the end, so that what ran at the end belongs to this invocation.
+    response.ended();
+    if let Some(failure) = failure {
+        tracing::error!(
+            error_type = failure.error_type(),
+            "the streamed response failed: {}",
+            failure.error_message()
+        );
+        let trailers = hyper::body::Frame::trailers(error_trailers(&failure));
+        let _ = frames.send(trailers).await;
+    }
+}
+
+/// Sends the prelude and the chunks; returns the failure that ended the body, if any.
+#[cfg(feature = "streaming")]
+async fn feed_body(
+    response: &mut crate::streaming::StreamResponse,
+    frames: &tokio::sync::mpsc::Sender<hyper::body::Frame<Bytes>>,
+) -> Option<Diagnostic> {
     use hyper::body::Frame;
 
     if let Some(prelude) = response.take_prelude()
         && frames.send(Frame::data(prelude)).await.is_err()
     {
-        return;
+        return None;
     }
     let limit = response.limit();
     let mut sent: usize = 0;
-    let failure = loop {
-        match response.next_chunk().await {
-            None => return,
-            Some(Ok(chunk)) => {
+    loop {
+        match response.next_chunk().await? {
+            Ok(chunk) => {
                 sent = sent.saturating_add(chunk.len());
                 if sent > limit {
-                    break Diagnostic::new(
+                    return Some(Diagnostic::new(
                         "Function.ResponseSizeTooLarge",
                         format!(
                             "the streamed response reached {sent} bytes, over its limit of \
                              {limit} bytes; the rest was not sent (raise the limit with \
                              `StreamResponse::max_bytes` if your quota allows more)"
                         ),
-                    );
+                    ));
                 }
                 if frames.send(Frame::data(chunk)).await.is_err() {
-                    // The request failed; `post` reports why.
-                    return;
+                    // The request failed: `post` reports why.
+                    return None;
                 }
             }
-            Some(Err(diagnostic)) => break diagnostic,
+            Err(diagnostic) => return Some(diagnostic),
         }
-    };
-    tracing::error!(
-        error_type = failure.error_type(),
-        "the streamed response failed: {}",
-        failure.error_message()
-    );
-    let _ = frames.send(Frame::trailers(error_trailers(&failure))).await;
+    }
 }
 
 /// `Lambda-Runtime-Function-Error-Type` and `-Body`, the body being the error document in
