@@ -337,3 +337,175 @@ async fn buffered_responses_are_still_sent_whole() {
     // A buffered response ends the chunk feed without a chunk.
     assert_eq!(within(10, api.next_chunk("plain-1")).await, None);
 }
+
+/// The raw bytes of one request, read by a scripted server: the head, and the body up to the
+/// end of its chunked encoding.
+async fn read_chunked(stream: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+
+    let mut buffer = Vec::new();
+    let mut chunk = [0; 4096];
+    let head_end = loop {
+        if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
+            break end + 4;
+        }
+        let read = stream.read(&mut chunk).await.unwrap();
+        assert_ne!(read, 0, "the runtime closed the connection mid-request");
+        buffer.extend_from_slice(&chunk[..read]);
+    };
+    let head = String::from_utf8(buffer[..head_end].to_vec()).unwrap();
+    let mut body = buffer[head_end..].to_vec();
+    // The tests' chunks hold no CR or LF, so the body ends at the first empty line after a
+    // last chunk (`0`).
+    while !(body.starts_with(b"0\r\n") || body.windows(5).any(|window| window == b"\r\n0\r\n"))
+        || !body.ends_with(b"\r\n\r\n")
+    {
+        let read = stream.read(&mut chunk).await.unwrap();
+        assert_ne!(read, 0, "the runtime closed the connection mid-body");
+        body.extend_from_slice(&chunk[..read]);
+    }
+    (head, body)
+}
+
+/// Reads a request without a body (`/next`).
+async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+
+    let mut buffer = Vec::new();
+    let mut chunk = [0; 1024];
+    while !buffer.ends_with(b"\r\n\r\n") {
+        let read = stream.read(&mut chunk).await.unwrap();
+        assert_ne!(read, 0, "the runtime closed the connection");
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+    String::from_utf8(buffer).unwrap()
+}
+
+fn scripted_invocation(request_id: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: {request_id}\r\n\
+         Lambda-Runtime-Deadline-Ms: 4102444800000\r\nContent-Length: 2\r\n\r\n{{}}"
+    )
+    .into_bytes()
+}
+
+const BROKEN: &[u8] =
+    b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 14\r\n\r\nstate is gone!";
+
+#[tokio::test]
+async fn on_the_wire_the_stream_is_chunked_and_ends_with_the_trailers() {
+    use tokio::io::AsyncWriteExt;
+
+    async fn failing(_: Value, _: Context) -> Result<StreamResponse, Diagnostic> {
+        Ok(StreamResponse::new(Items::new([
+            Ok("first"),
+            Ok("second"),
+            Err(Diagnostic::new("Boom", "it broke")),
+        ])))
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let runtime =
+        lambda_kit::Runtime::new(crate::support::config_for(listener.local_addr().unwrap()))
+            .logging(false);
+    let script = async {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        read_head(&mut stream).await;
+        stream
+            .write_all(&scripted_invocation("req-wire"))
+            .await
+            .unwrap();
+        let posted = read_chunked(&mut stream).await;
+        stream
+            .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let next = read_head(&mut stream).await;
+        stream.write_all(BROKEN).await.unwrap();
+        (posted, next)
+    };
+    let (stopped, ((head, body), next)) =
+        within(10, async { tokio::join!(runtime.serve(failing), script) }).await;
+    assert!(stopped.unwrap_err().is_protocol());
+    assert!(
+        next.starts_with("GET /2018-06-01/runtime/invocation/next "),
+        "{next}"
+    );
+
+    let lines: Vec<String> = head.lines().map(str::to_ascii_lowercase).collect();
+    assert_eq!(
+        lines[0],
+        "post /2018-06-01/runtime/invocation/req-wire/response http/1.1"
+    );
+    for expected in [
+        "lambda-runtime-function-response-mode: streaming",
+        "transfer-encoding: chunked",
+        "trailer: lambda-runtime-function-error-type, lambda-runtime-function-error-body",
+        "content-type: application/octet-stream",
+    ] {
+        assert!(
+            lines.iter().any(|line| line == expected),
+            "{expected}: {head}"
+        );
+    }
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "{head}"
+    );
+    let error_body = base64::engine::general_purpose::STANDARD
+        .encode(br#"{"errorType":"Boom","errorMessage":"it broke"}"#);
+    let expected = format!(
+        "5\r\nfirst\r\n6\r\nsecond\r\n0\r\nlambda-runtime-function-error-type: Boom\r\n\
+         lambda-runtime-function-error-body: {error_body}\r\n\r\n"
+    );
+    assert_eq!(String::from_utf8(body).unwrap(), expected);
+}
+
+#[tokio::test]
+async fn a_stream_refused_early_is_abandoned_and_the_runtime_goes_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // A body that never ends: only the Runtime API's early answer can stop it.
+    async fn endless(_: Value, _: Context) -> Result<StreamResponse, Diagnostic> {
+        Ok(StreamResponse::from_writer(|mut body| async move {
+            loop {
+                body.write("more").await;
+            }
+            #[allow(unreachable_code)]
+            Ok::<_, Diagnostic>(())
+        }))
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let runtime =
+        lambda_kit::Runtime::new(crate::support::config_for(listener.local_addr().unwrap()))
+            .logging(false);
+    let script = async {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        read_head(&mut stream).await;
+        stream
+            .write_all(&scripted_invocation("req-early"))
+            .await
+            .unwrap();
+        // Some of the body, then a refusal, as Lambda answers a report it will not take.
+        let mut chunk = [0; 1024];
+        let read = stream.read(&mut chunk).await.unwrap();
+        assert!(read > 0);
+        let refused = br#"{"errorType":"InvalidRequestID","errorMessage":"no"}"#;
+        let head = format!(
+            "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            refused.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(refused).await.unwrap();
+        drop(stream);
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let next = read_head(&mut stream).await;
+        stream.write_all(BROKEN).await.unwrap();
+        next
+    };
+    let (stopped, next) = within(10, async { tokio::join!(runtime.serve(endless), script) }).await;
+    assert!(
+        next.starts_with("GET /2018-06-01/runtime/invocation/next "),
+        "{next}"
+    );
+    assert!(stopped.unwrap_err().is_protocol());
+}
