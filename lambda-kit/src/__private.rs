@@ -40,6 +40,9 @@ pub trait Response {}
 
 impl<T: serde::Serialize> Response for T {}
 
+#[cfg(feature = "streaming")]
+impl Response for crate::streaming::StreamResponse {}
+
 /// An error type a handler can fail with.
 #[diagnostic::on_unimplemented(
     message = "the error type `{Self}` cannot be reported to Lambda",

@@ -12,7 +12,8 @@ use crate::{Context, Diagnostic};
 /// or with shared state, `async fn(Event, Context, &State) -> Result<Response, Error>`.
 ///
 /// - `Event` is any [`DeserializeOwned`] type: your own struct, `serde_json::Value`, an AWS event.
-/// - `Response` is any [`Serialize`] type; `()` answers `null`.
+/// - `Response` is any [`Serialize`] type; `()` answers `null`. With the `streaming` feature it
+///   may also be a `lambda_kit::streaming::StreamResponse`, sent as it is produced.
 /// - `Error` is anything that converts [`Into<Diagnostic>`](Diagnostic), which decides the
 ///   `errorType` Lambda reports.
 ///
@@ -35,12 +36,46 @@ pub trait Handler<M, S = ()>: sealed::Sealed<M, S> {
         event: Bytes,
         context: Context,
         state: &'static S,
-    ) -> impl Future<Output = Result<Bytes, Diagnostic>>;
+    ) -> impl Future<Output = Result<sealed::Reply, Diagnostic>>;
 }
 
+pub(crate) use sealed::{IntoReply, Reply};
+
+#[allow(unreachable_pub)] // Public in a private module: nameable by no one outside the crate.
 mod sealed {
-    #[allow(unreachable_pub)] // Public in a private module: nameable by no one outside the crate.
+    use bytes::Bytes;
+
+    use crate::Diagnostic;
+
     pub trait Sealed<M, S> {}
+
+    /// What the runtime sends for an invocation that succeeded.
+    #[derive(Debug)]
+    pub enum Reply {
+        /// A response sent whole: the JSON of a `Serialize` value.
+        Buffered(Bytes),
+        /// A response sent as it is produced.
+        #[cfg(feature = "streaming")]
+        Streamed(crate::streaming::StreamResponse),
+    }
+
+    /// A handler's response type: any `Serialize` value, or a streamed body.
+    pub trait IntoReply {
+        fn into_reply(self) -> Result<Reply, Diagnostic>;
+    }
+
+    impl<T: serde::Serialize> IntoReply for T {
+        fn into_reply(self) -> Result<Reply, Diagnostic> {
+            super::encode(&self).map(Reply::Buffered)
+        }
+    }
+
+    #[cfg(feature = "streaming")]
+    impl IntoReply for crate::streaming::StreamResponse {
+        fn into_reply(self) -> Result<Reply, Diagnostic> {
+            Ok(Reply::Streamed(self))
+        }
+    }
 }
 
 impl<F, Fut, E, R, Err, S> sealed::Sealed<(E, crate::Context), S> for F
@@ -55,7 +90,7 @@ where
     F: Fn(E, Context) -> Fut,
     Fut: Future<Output = Result<R, Err>>,
     E: DeserializeOwned,
-    R: Serialize,
+    R: IntoReply,
     Err: Into<Diagnostic>,
     S: 'static,
 {
@@ -64,10 +99,10 @@ where
         event: Bytes,
         context: Context,
         _: &'static S,
-    ) -> Result<Bytes, Diagnostic> {
+    ) -> Result<Reply, Diagnostic> {
         let event = decode::<E>(&event)?;
         let response = self(event, context).await.map_err(Into::into)?;
-        encode(&response)
+        response.into_reply()
     }
 }
 
@@ -84,7 +119,7 @@ where
     F: Fn(E, Context, &'static S) -> Fut,
     Fut: Future<Output = Result<R, Err>>,
     E: DeserializeOwned,
-    R: Serialize,
+    R: IntoReply,
     Err: Into<Diagnostic>,
     S: 'static,
 {
@@ -93,10 +128,10 @@ where
         event: Bytes,
         context: Context,
         state: &'static S,
-    ) -> Result<Bytes, Diagnostic> {
+    ) -> Result<Reply, Diagnostic> {
         let event = decode::<E>(&event)?;
         let response = self(event, context, state).await.map_err(Into::into)?;
-        encode(&response)
+        response.into_reply()
     }
 }
 

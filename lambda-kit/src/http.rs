@@ -16,6 +16,10 @@
 //! - the request context, the stage and the path parameters are in a [`RequestContext`]
 //!   extension.
 //!
+//! A function URL in `RESPONSE_STREAM` mode sends the same event; to stream the answer, return
+//! a `lambda_kit::streaming::StreamResponse` made from an `http::Response` (feature
+//! `streaming`).
+//!
 //! ```no_run
 //! use bytes::Bytes;
 //! use lambda_kit::Context;

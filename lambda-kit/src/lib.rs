@@ -45,7 +45,9 @@
 //! DynamoDB streams (`lambda_kit::batch`), HTTP handlers for API Gateway, ALBs and function
 //! URLs (`http`, in `lambda_kit::http`), CloudWatch Embedded Metric Format metrics
 //! (`metrics`, in `lambda_kit::metrics`) and idempotent handlers with an in-memory or DynamoDB
-//! store (`idempotency`, `idempotency-dynamodb`, in `lambda_kit::idempotency`).
+//! store (`idempotency`, `idempotency-dynamodb`, in `lambda_kit::idempotency`) and response
+//! streaming for `InvokeWithResponseStream` and function URLs (`streaming`, in
+//! `lambda_kit::streaming`).
 //!
 //! With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed Instances), that many invocations
 //! are served at once, interleaved on the one thread: keep blocking work in
@@ -103,6 +105,9 @@ mod logging;
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
 mod runtime;
+#[cfg(feature = "streaming")]
+#[cfg_attr(docsrs, doc(cfg(feature = "streaming")))]
+pub mod streaming;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

@@ -13,6 +13,7 @@ use bytes::Bytes;
 
 use crate::api::client::Client;
 use crate::api::endpoints::{self, Endpoints, Next};
+use crate::handler::Reply;
 use crate::trace_env::TraceEnv;
 use crate::{Config, Context, Diagnostic, Error, Handler, logging};
 
@@ -309,6 +310,15 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
                 // invocation, whatever its outcome.
                 #[cfg(feature = "metrics")]
                 metrics.flush();
+                // A streamed body records more as it streams: flushed again when it ends.
+                #[cfg(all(feature = "metrics", feature = "streaming"))]
+                let outcome = outcome.map(|reply| match reply {
+                    Reply::Streamed(mut response) => {
+                        response.at_end(move || metrics.flush());
+                        Reply::Streamed(response)
+                    }
+                    buffered => buffered,
+                });
                 (request_id, outcome)
             }
             Next::Invalid {
@@ -321,8 +331,18 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
         };
         let report = async {
             let reported = match outcome {
-                Ok(response) => {
+                Ok(Reply::Buffered(response)) => {
                     endpoints::response(&mut client, endpoints, request_id.as_str(), response).await
+                }
+                #[cfg(feature = "streaming")]
+                Ok(Reply::Streamed(response)) => {
+                    endpoints::stream_response(
+                        &mut client,
+                        endpoints,
+                        request_id.as_str(),
+                        response,
+                    )
+                    .await
                 }
                 Err(diagnostic) => {
                     tracing::error!(
@@ -348,15 +368,18 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
     }
 }
 
-/// Runs one invocation, turning panics and oversized responses into diagnostics.
+/// Runs one invocation, turning panics and oversized responses into diagnostics. A streamed
+/// body is checked as it is sent.
 async fn invoke<S: 'static, H: Handler<M, S>, M>(
     handler: &H,
     body: Bytes,
     context: Context,
     state: &'static S,
-) -> Result<Bytes, Diagnostic> {
-    let response = catch_panic(handler.call(body, context, state)).await??;
-    if response.len() > MAX_RESPONSE_BYTES {
+) -> Result<Reply, Diagnostic> {
+    let reply = catch_panic(handler.call(body, context, state)).await??;
+    if let Reply::Buffered(response) = &reply
+        && response.len() > MAX_RESPONSE_BYTES
+    {
         return Err(Diagnostic::new(
             "Function.ResponseSizeTooLarge",
             format!(
@@ -366,7 +389,7 @@ async fn invoke<S: 'static, H: Handler<M, S>, M>(
             ),
         ));
     }
-    Ok(response)
+    Ok(reply)
 }
 
 /// Polls `future`, turning a panic in it into a diagnostic. Needs `panic = "unwind"` (the
@@ -383,7 +406,7 @@ async fn catch_panic<F: Future>(future: F) -> Result<F::Output, Diagnostic> {
     .await
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&str>() {
         (*message).to_owned()
     } else if let Some(message) = payload.downcast_ref::<String>() {

@@ -5,6 +5,11 @@
 //! `/init/error`, as Lambda's Runtime API does. [`invoke`] runs one event end to end;
 //! [`ContextBuilder`] makes a [`Context`] for calling a handler directly.
 //!
+//! Streamed responses (`Lambda-Runtime-Function-Response-Mode: streaming`) are read chunk by
+//! chunk as they arrive: [`FakeRuntimeApi::next_chunk`] sees each one while the handler is still
+//! producing the rest, and the [`Outcome::Streamed`] keeps the chunks, the headers and the
+//! error trailers.
+//!
 //! ```
 //! use lambda_kit::Context;
 //! use lambda_kit::testing::invoke;
@@ -84,7 +89,16 @@ struct Shared {
     reporters: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     receivers: Mutex<HashMap<String, oneshot::Receiver<Outcome>>>,
     init_errors: Mutex<Vec<ErrorReport>>,
+    /// Per invocation, the chunks of its streamed response as they arrive.
+    feeds: Mutex<HashMap<String, ChunkFeed>>,
     connections: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct ChunkFeed {
+    /// Dropped when the stream ended, which ends the feed once it is read.
+    sender: Option<mpsc::UnboundedSender<Bytes>>,
+    receiver: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Bytes>>>,
 }
 
 #[derive(Debug)]
@@ -115,6 +129,7 @@ impl FakeRuntimeApi {
             reporters: Mutex::default(),
             receivers: Mutex::default(),
             init_errors: Mutex::default(),
+            feeds: Mutex::default(),
             connections: AtomicUsize::new(0),
         });
         let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
@@ -160,6 +175,14 @@ impl FakeRuntimeApi {
         let (reporter, receiver) = oneshot::channel();
         lock(&self.shared.reporters).insert(request_id.clone(), reporter);
         lock(&self.shared.receivers).insert(request_id.clone(), receiver);
+        let (chunks, feed) = mpsc::unbounded_channel();
+        lock(&self.shared.feeds).insert(
+            request_id.clone(),
+            ChunkFeed {
+                sender: Some(chunks),
+                receiver: Arc::new(tokio::sync::Mutex::new(feed)),
+            },
+        );
         // The receiving half lives in `self.shared`, so the queue is open.
         let _ = self.shared.queue.send(Queued {
             request_id: request_id.clone(),
@@ -180,6 +203,51 @@ impl FakeRuntimeApi {
         receiver.await.unwrap_or_else(|_| {
             panic!("the fake Runtime API stopped before `{request_id}` was answered")
         })
+    }
+
+    /// Waits for the next chunk of `request_id`'s streamed response, as the fake API read it
+    /// from the connection; `None` once the stream ended (or for a buffered response, once it
+    /// arrived). A chunk the runtime sent may be read in several parts, never joined with the
+    /// next one.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `request_id` was not pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lambda_kit::streaming::StreamResponse;
+    /// use lambda_kit::testing::{FakeRuntimeApi, Invocation};
+    /// use lambda_kit::{Context, Diagnostic};
+    ///
+    /// async fn count(_: serde_json::Value, _: Context) -> Result<StreamResponse, Diagnostic> {
+    ///     Ok(StreamResponse::from_writer(|mut body| async move {
+    ///         body.write("1").await;
+    ///         body.write("2").await;
+    ///         Ok::<_, Diagnostic>(())
+    ///     }))
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let api = FakeRuntimeApi::start().await.unwrap();
+    /// let invocation = Invocation::new(()).request_id("count-1");
+    /// let (outcomes, first) = tokio::join!(
+    ///     api.run(api.config(), count, [invocation]),
+    ///     api.next_chunk("count-1"),
+    /// );
+    /// assert_eq!(first.as_deref(), Some(&b"1"[..]));
+    /// assert_eq!(outcomes.unwrap()[0].streamed().chunks(), ["1", "2"]);
+    /// # }
+    /// ```
+    pub async fn next_chunk(&self, request_id: &str) -> Option<Bytes> {
+        let receiver = lock(&self.shared.feeds)
+            .get(request_id)
+            .map(|feed| Arc::clone(&feed.receiver))
+            .unwrap_or_else(|| panic!("no invocation `{request_id}`"));
+        let mut receiver = receiver.lock().await;
+        receiver.recv().await
     }
 
     /// The reports the runtime sent to `/init/error`.
@@ -309,6 +377,18 @@ async fn answer(
     let Some(route) = parts.uri.path().strip_prefix("/2018-06-01/runtime/") else {
         return Ok(reply(StatusCode::NOT_FOUND, "UnknownPath"));
     };
+    let streaming = parts
+        .headers
+        .get("lambda-runtime-function-response-mode")
+        .is_some_and(|mode| mode == "streaming");
+    if streaming
+        && parts.method == Method::POST
+        && let Some(request_id) = route
+            .strip_prefix("invocation/")
+            .and_then(|rest| rest.strip_suffix("/response"))
+    {
+        return Ok(read_stream(&shared, request_id, parts.headers, body).await);
+    }
     let body = body
         .collect()
         .await
@@ -333,7 +413,10 @@ async fn answer(
                 return Ok(reply(StatusCode::NOT_FOUND, "UnknownPath"));
             };
             let outcome = match verb {
-                "response" => Outcome::Response(body),
+                "response" => {
+                    end_feed(&shared, request_id);
+                    Outcome::Response(body)
+                }
                 "error" => Outcome::Error(ErrorReport::new(error_type, body)),
                 _ => return Ok(reply(StatusCode::NOT_FOUND, "UnknownPath")),
             };
@@ -346,6 +429,56 @@ async fn answer(
             }
         }
         _ => Ok(reply(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed")),
+    }
+}
+
+/// Reads a streamed `/response` frame by frame, feeding each chunk to
+/// [`FakeRuntimeApi::next_chunk`] as it arrives, and records it when it ends.
+async fn read_stream(
+    shared: &Shared,
+    request_id: &str,
+    headers: http::HeaderMap,
+    mut body: Incoming,
+) -> Response<Full<Bytes>> {
+    let feed = lock(&shared.feeds)
+        .get(request_id)
+        .and_then(|feed| feed.sender.clone());
+    let mut chunks = Vec::new();
+    let mut trailers = None;
+    let mut complete = true;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            complete = false;
+            break;
+        };
+        match frame.into_data() {
+            Ok(chunk) => {
+                if let Some(feed) = &feed {
+                    let _ = feed.send(chunk.clone());
+                }
+                chunks.push(chunk);
+            }
+            Err(frame) => {
+                if let Ok(fields) = frame.into_trailers() {
+                    trailers = Some(fields);
+                }
+            }
+        }
+    }
+    end_feed(shared, request_id);
+    let outcome = Outcome::Streamed(StreamedResponse::new(headers, chunks, trailers, complete));
+    match lock(&shared.reporters).remove(request_id) {
+        Some(reporter) => {
+            let _ = reporter.send(outcome);
+            reply(StatusCode::ACCEPTED, "")
+        }
+        None => reply(StatusCode::BAD_REQUEST, "InvalidRequestID"),
+    }
+}
+
+fn end_feed(shared: &Shared, request_id: &str) {
+    if let Some(feed) = lock(&shared.feeds).get_mut(request_id) {
+        feed.sender = None;
     }
 }
 
@@ -511,6 +644,8 @@ pub enum Outcome {
     Response(Bytes),
     /// The report posted to `/error`.
     Error(ErrorReport),
+    /// A response posted to `/response` in streaming mode.
+    Streamed(StreamedResponse),
 }
 
 impl Outcome {
@@ -530,20 +665,25 @@ impl Outcome {
         })
     }
 
-    /// The response body.
+    /// The response body; for a streamed response, its chunks joined.
     ///
     /// # Panics
     ///
-    /// Panics when the invocation failed.
+    /// Panics when the invocation failed, before or while streaming.
     #[track_caller]
     pub fn response(&self) -> &Bytes {
         match self {
             Self::Response(body) => body,
             Self::Error(report) => panic!("the invocation failed: {report:?}"),
+            Self::Streamed(streamed) => match streamed.error() {
+                Some(report) => panic!("the stream failed: {report:?}"),
+                None => streamed.body(),
+            },
         }
     }
 
-    /// The error report.
+    /// The error report: the one posted to `/error`, or the one a streamed response ended
+    /// with in its trailers.
     ///
     /// # Panics
     ///
@@ -556,7 +696,146 @@ impl Outcome {
                 "the invocation succeeded with `{}`",
                 String::from_utf8_lossy(body)
             ),
+            Self::Streamed(streamed) => streamed.error().unwrap_or_else(|| {
+                panic!(
+                    "the stream succeeded with `{}`",
+                    String::from_utf8_lossy(streamed.body())
+                )
+            }),
         }
+    }
+
+    /// The streamed response.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the response was not streamed.
+    #[track_caller]
+    pub fn streamed(&self) -> &StreamedResponse {
+        match self {
+            Self::Streamed(streamed) => streamed,
+            other => panic!("the response was not streamed: {other:?}"),
+        }
+    }
+}
+
+/// A response posted in streaming mode, as the Runtime API read it.
+#[derive(Debug, Clone)]
+pub struct StreamedResponse {
+    // Boxed: `Outcome`'s other variants are small.
+    inner: Box<Streamed>,
+}
+
+#[derive(Debug, Clone)]
+struct Streamed {
+    headers: http::HeaderMap,
+    chunks: Vec<Bytes>,
+    body: Bytes,
+    trailers: Option<http::HeaderMap>,
+    error: Option<ErrorReport>,
+    complete: bool,
+}
+
+impl StreamedResponse {
+    fn new(
+        headers: http::HeaderMap,
+        chunks: Vec<Bytes>,
+        trailers: Option<http::HeaderMap>,
+        complete: bool,
+    ) -> Self {
+        let body = Bytes::from(chunks.concat());
+        let error = trailers.as_ref().and_then(|trailers| {
+            use base64::Engine as _;
+
+            let text = |name: &str| trailers.get(name).and_then(|value| value.to_str().ok());
+            let error_type = text("lambda-runtime-function-error-type");
+            let error_body = text("lambda-runtime-function-error-body");
+            if error_type.is_none() && error_body.is_none() {
+                return None;
+            }
+            let document = error_body.map(|encoded| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .map_or_else(|_| Bytes::copy_from_slice(encoded.as_bytes()), Bytes::from)
+            });
+            Some(ErrorReport::new(
+                error_type.map(str::to_owned),
+                document.unwrap_or_default(),
+            ))
+        });
+        Self {
+            inner: Box::new(Streamed {
+                headers,
+                chunks,
+                body,
+                trailers,
+                error,
+                complete,
+            }),
+        }
+    }
+
+    /// The chunks in the order they arrived (see [`FakeRuntimeApi::next_chunk`] on how they
+    /// map to the chunks sent).
+    pub fn chunks(&self) -> &[Bytes] {
+        &self.inner.chunks
+    }
+
+    /// The chunks joined.
+    pub fn body(&self) -> &Bytes {
+        &self.inner.body
+    }
+
+    /// The request's headers (`Lambda-Runtime-Function-Response-Mode`, `Transfer-Encoding`,
+    /// `Trailer`, `Content-Type`).
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.inner.headers
+    }
+
+    /// The `Content-Type` of the request.
+    pub fn content_type(&self) -> Option<&str> {
+        self.inner
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+    }
+
+    /// The trailers the stream ended with, if any.
+    pub fn trailers(&self) -> Option<&http::HeaderMap> {
+        self.inner.trailers.as_ref()
+    }
+
+    /// The error the stream ended with: `Lambda-Runtime-Function-Error-Type` as the header,
+    /// and `Lambda-Runtime-Function-Error-Body` decoded from base64 as the body.
+    pub fn error(&self) -> Option<&ErrorReport> {
+        self.inner.error.as_ref()
+    }
+
+    /// Whether the body ended as chunked encoding should (with its last chunk), rather than
+    /// with a broken connection.
+    pub fn is_complete(&self) -> bool {
+        self.inner.complete
+    }
+
+    /// For a function URL response (`application/vnd.awslambda.http-integration-response`),
+    /// the JSON prelude before the eight NUL bytes.
+    pub fn http_prelude(&self) -> Option<serde_json::Value> {
+        let (prelude, _) = self.http_split()?;
+        serde_json::from_slice(prelude).ok()
+    }
+
+    /// For a function URL response, the body after the prelude and its eight NUL bytes.
+    pub fn http_body(&self) -> Option<&[u8]> {
+        self.http_split().map(|(_, body)| body)
+    }
+
+    fn http_split(&self) -> Option<(&[u8], &[u8])> {
+        if self.content_type() != Some("application/vnd.awslambda.http-integration-response") {
+            return None;
+        }
+        let body = &self.inner.body;
+        let end = body.windows(8).position(|window| window == [0; 8])?;
+        Some((&body[..end], &body[end + 8..]))
     }
 }
 

@@ -15,8 +15,24 @@ use tokio::task::JoinHandle;
 use crate::Error;
 use crate::config::RuntimeApi;
 
-/// Every request body is sent whole: events and responses are buffered.
+/// Request bodies: sent whole (reports), or, with `streaming`, as a streamed response hands
+/// them over. Without the feature the buffered path is exactly `Full`, with no branch added.
+#[cfg(not(feature = "streaming"))]
 pub(crate) type Body = Full<Bytes>;
+#[cfg(feature = "streaming")]
+pub(crate) type Body = http_body_util::Either<Full<Bytes>, super::endpoints::StreamedBody>;
+
+/// A body sent whole.
+#[cfg(not(feature = "streaming"))]
+pub(crate) fn full(bytes: Bytes) -> Body {
+    Full::new(bytes)
+}
+
+/// A body sent whole.
+#[cfg(feature = "streaming")]
+pub(crate) fn full(bytes: Bytes) -> Body {
+    http_body_util::Either::Left(Full::new(bytes))
+}
 
 /// Pauses between attempts to open the connection. The Runtime API is on the same host, so a
 /// refused connection means it is not up yet or is gone: give it under a second in total.

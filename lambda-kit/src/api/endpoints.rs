@@ -7,10 +7,10 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::client::{Body, Client};
+use super::client::{Body, Client, full};
 use crate::context::HeaderStr;
 use crate::{Config, Context, Diagnostic, Error};
 
@@ -229,6 +229,149 @@ pub(crate) async fn response(
     post(client, request(Method::POST, uri, body), "/response").await
 }
 
+/// `POST /runtime/invocation/{id}/response` in streaming mode: the body is sent chunk by chunk
+/// as the handler's [`StreamResponse`](crate::streaming::StreamResponse) yields it, and an error
+/// while streaming is sent as trailers (AWS "Custom runtime API: response streaming").
+///
+/// The request declares both error trailers up front, since a stream cannot know in advance
+/// whether it will fail. When the body ends well, no trailer is sent.
+#[cfg(feature = "streaming")]
+pub(crate) async fn stream_response(
+    client: &mut Client,
+    endpoints: &Endpoints,
+    request_id: &str,
+    response: crate::streaming::StreamResponse,
+) -> Result<(), Error> {
+    use http::header::{TRAILER, TRANSFER_ENCODING};
+
+    let uri = endpoints.invocation(request_id, "/response")?;
+    // One frame in flight: the body waits for the connection instead of piling up in memory.
+    let (frames, receiver) = tokio::sync::mpsc::channel(1);
+    let mut request = Request::new(http_body_util::Either::Right(StreamedBody(receiver)));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.insert(RESPONSE_MODE, HeaderValue::from_static("streaming"));
+    headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+    headers.insert(
+        TRAILER,
+        HeaderValue::from_static(
+            "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+        ),
+    );
+    headers.insert(CONTENT_TYPE, response.post_content_type());
+    // The body is fed from here, on the invocation's thread (it need not be `Send`), while the
+    // connection's task writes what it is handed; the end of the feeding ends the body. A
+    // failed send drops the receiver, which stops the feeding. An answer before the body
+    // ended (the Runtime API refused it early) stops it too: the rest has nowhere to go.
+    let mut post = std::pin::pin!(post(client, request, "/response"));
+    tokio::select! {
+        reported = &mut post => reported,
+        () = feed(response, frames) => post.await,
+    }
+}
+
+#[cfg(feature = "streaming")]
+const RESPONSE_MODE: HeaderName = HeaderName::from_static("lambda-runtime-function-response-mode");
+#[cfg(feature = "streaming")]
+const ERROR_BODY: HeaderName = HeaderName::from_static("lambda-runtime-function-error-body");
+
+/// Hands the body's chunks to the connection one at a time; on an error, a panic or the size
+/// limit, ends the body with the error trailers instead. Dropping `frames` ends the body.
+#[cfg(feature = "streaming")]
+async fn feed(
+    mut response: crate::streaming::StreamResponse,
+    frames: tokio::sync::mpsc::Sender<hyper::body::Frame<Bytes>>,
+) {
+    let failure = feed_body(&mut response, &frames).await;
+    // Before Lambda sees the end, so that what ran at the end belongs to this invocation.
+    response.ended();
+    if let Some(failure) = failure {
+        tracing::error!(
+            error_type = failure.error_type(),
+            "the streamed response failed: {}",
+            failure.error_message()
+        );
+        let trailers = hyper::body::Frame::trailers(error_trailers(&failure));
+        let _ = frames.send(trailers).await;
+    }
+}
+
+/// Sends the prelude and the chunks; returns the failure that ended the body, if any.
+#[cfg(feature = "streaming")]
+async fn feed_body(
+    response: &mut crate::streaming::StreamResponse,
+    frames: &tokio::sync::mpsc::Sender<hyper::body::Frame<Bytes>>,
+) -> Option<Diagnostic> {
+    use hyper::body::Frame;
+
+    if let Some(prelude) = response.take_prelude()
+        && frames.send(Frame::data(prelude)).await.is_err()
+    {
+        return None;
+    }
+    let limit = response.limit();
+    let mut sent: usize = 0;
+    loop {
+        match response.next_chunk().await? {
+            Ok(chunk) => {
+                sent = sent.saturating_add(chunk.len());
+                if sent > limit {
+                    return Some(Diagnostic::new(
+                        "Function.ResponseSizeTooLarge",
+                        format!(
+                            "the streamed response reached {sent} bytes, over its limit of \
+                             {limit} bytes; the rest was not sent (raise the limit with \
+                             `StreamResponse::max_bytes` if your quota allows more)"
+                        ),
+                    ));
+                }
+                if frames.send(Frame::data(chunk)).await.is_err() {
+                    // The request failed: `post` reports why.
+                    return None;
+                }
+            }
+            Err(diagnostic) => return Some(diagnostic),
+        }
+    }
+}
+
+/// `Lambda-Runtime-Function-Error-Type` and `-Body`, the body being the error document in
+/// base64.
+#[cfg(feature = "streaming")]
+fn error_trailers(diagnostic: &Diagnostic) -> HeaderMap {
+    use base64::Engine as _;
+
+    let mut trailers = HeaderMap::with_capacity(2);
+    let error_type = HeaderValue::from_str(diagnostic.error_type())
+        .unwrap_or(HeaderValue::from_static("InvalidErrorType"));
+    trailers.insert(ERROR_TYPE, error_type);
+    let body = base64::engine::general_purpose::STANDARD.encode(diagnostic.to_json());
+    // Base64 is made of characters valid in a header value.
+    if let Ok(body) = HeaderValue::from_str(&body) {
+        trailers.insert(ERROR_BODY, body);
+    }
+    trailers
+}
+
+/// The body of a streamed response: the frames [`feed`] hands over.
+#[cfg(feature = "streaming")]
+#[derive(Debug)]
+pub(crate) struct StreamedBody(tokio::sync::mpsc::Receiver<hyper::body::Frame<Bytes>>);
+
+#[cfg(feature = "streaming")]
+impl hyper::body::Body for StreamedBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        self.0.poll_recv(cx).map(|frame| frame.map(Ok))
+    }
+}
+
 /// `POST /runtime/invocation/{id}/error`: the invocation failed.
 pub(crate) async fn error(
     client: &mut Client,
@@ -284,7 +427,7 @@ async fn read_body(mut body: Incoming) -> hyper::Result<Bytes> {
 }
 
 fn request(method: Method, uri: Uri, body: Bytes) -> Request<Body> {
-    let mut request = Request::new(Full::new(body));
+    let mut request = Request::new(full(body));
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     request

@@ -15,4 +15,5 @@ mod invocations;
 mod logs;
 mod malformed;
 mod process;
+mod streaming;
 mod support;

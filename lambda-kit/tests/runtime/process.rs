@@ -353,6 +353,58 @@ async fn metrics_are_written_as_emf_on_stdout_per_invocation() {
     assert_eq!(order, ["log", "emf", "emf", "log", "emf", "log", "emf"]);
 }
 
+/// Streams a body that records a metric while it streams, after the handler returned.
+async fn stream_and_count(
+    _: Value,
+    ctx: Context,
+) -> Result<lambda_kit::streaming::StreamResponse, Diagnostic> {
+    use lambda_kit::metrics::Unit;
+    let metrics = ctx.metrics().clone();
+    Ok(lambda_kit::streaming::StreamResponse::from_writer(
+        move |mut body| async move {
+            body.write("rows").await;
+            metrics.add_metric("RowsStreamed", 1.0, Unit::Count)?;
+            Ok::<_, Diagnostic>(())
+        },
+    ))
+}
+
+#[test]
+#[ignore = "started as a child process by `metrics_recorded_while_streaming_are_written`"]
+fn child_streams_metrics() -> Result<(), lambda_kit::Error> {
+    if !is_child("child_streams_metrics") {
+        return Ok(());
+    }
+    Runtime::from_env()?
+        .on_shutdown(|| async {})
+        .run(stream_and_count)
+}
+
+#[tokio::test]
+async fn metrics_recorded_while_streaming_are_written() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let address = api.runtime_api();
+    let mut vars = lambda_vars(&address);
+    vars.push(("POWERTOOLS_METRICS_NAMESPACE", "Shop"));
+    let child = spawn_child("child_streams_metrics", &vars);
+    let first = api.push(Invocation::new(json!({})));
+    let second = api.push(Invocation::new(json!({})));
+    for id in [&first, &second] {
+        assert_eq!(within(30, api.outcome(id)).await.response(), "rows");
+    }
+
+    terminate(&child);
+    let output = within(10, child.wait_with_output()).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let rows: Vec<Value> = emf_documents(&output)
+        .into_iter()
+        .filter(|document| document.get("RowsStreamed").is_some())
+        .collect();
+    // One per invocation, each written when its body ended rather than lost or carried over.
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert!(rows.iter().all(|document| document["RowsStreamed"] == 1.0));
+}
+
 #[tokio::test]
 async fn provisioned_concurrency_has_no_cold_start_metric() {
     let api = FakeRuntimeApi::start().await.unwrap();
