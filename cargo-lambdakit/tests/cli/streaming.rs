@@ -34,6 +34,10 @@ struct Streamed {
 
 impl Streamed {
     fn get(serve: &Serve, path: &str) -> Self {
+        Self::get_function(serve, "stream", path)
+    }
+
+    fn get_function(serve: &Serve, function: &str, path: &str) -> Self {
         let stream = TcpStream::connect(serve.address).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(15)))
@@ -41,7 +45,7 @@ impl Streamed {
         let mut writer = stream.try_clone().unwrap();
         write!(
             writer,
-            "GET /lambda-url/stream{path} HTTP/1.1\r\nHost: {}\r\n\r\n",
+            "GET /lambda-url/{function}{path} HTTP/1.1\r\nHost: {}\r\n\r\n",
             serve.address
         )
         .unwrap();
@@ -143,5 +147,42 @@ fn a_failed_stream_breaks_the_response_off_and_the_invoke_api_reports_the_error(
     assert!(
         logs.contains("END RequestId: ") && logs.contains("REPORT RequestId: "),
         "{logs}"
+    );
+}
+
+#[test]
+fn a_lambda_kit_function_streams_through_the_local_function_url() {
+    let serve = Serve::start("live-report");
+    let mut response = Streamed::get_function(&serve, "live-report", "/");
+    assert_eq!(response.status, 200, "{}", response.head);
+    let head = response.head.to_lowercase();
+    assert!(
+        head.contains("content-type: text/csv") && head.contains("set-cookie: report=seen"),
+        "{head}"
+    );
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().unwrap() {
+        body.extend(chunk);
+    }
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        "region,sales\neu-west-1,9000\nus-east-1,9000\nap-southeast-2,14000\n"
+    );
+
+    // A region that fails mid-way: the lines before it arrive, then the response breaks off.
+    let mut response = Streamed::get_function(&serve, "live-report", "/?also=nowhere");
+    let mut body = Vec::new();
+    let ended = loop {
+        match response.chunk() {
+            Ok(Some(chunk)) => body.extend(chunk),
+            Ok(None) => break Ok(()),
+            Err(error) => break Err(error),
+        }
+    };
+    assert!(ended.is_err(), "a failed stream ended like a complete one");
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .ends_with("ap-southeast-2,14000\n")
     );
 }
