@@ -39,6 +39,10 @@ pub struct InvokeArgs {
     /// Invoke asynchronously (`Event`): queue it and return at once.
     #[arg(long = "async")]
     pub asynchronous: bool,
+    /// A Cognito identity for the function's context, as JSON (`{"cognitoIdentityId": ..,
+    /// "cognitoIdentityPoolId": ..}`); local invocations only.
+    #[arg(long, value_name = "JSON", conflicts_with = "remote")]
+    pub identity: Option<String>,
     /// Invoke the function deployed on AWS (the standard credential and region chain, and
     /// `AWS_ENDPOINT_URL`), not the local one.
     #[arg(long, conflicts_with = "endpoint")]
@@ -78,7 +82,12 @@ pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
         .header("host", &authority)
         .header("x-amz-invocation-type", invocation_type)
         .header("x-amz-log-type", "Tail")
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    let request = match &args.identity {
+        Some(identity) => request.header("x-lambdakit-cognito-identity", identity),
+        None => request,
+    };
+    let request = request
         .body(Full::new(payload))
         .map_err(|error| CliError::Config {
             key: "NAME".into(),

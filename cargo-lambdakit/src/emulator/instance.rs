@@ -44,6 +44,7 @@ pub(crate) struct Invocation {
     pub(crate) function_arn: String,
     pub(crate) trace_id: String,
     pub(crate) client_context: Option<String>,
+    pub(crate) identity: Option<String>,
 }
 
 /// What the function reported for an invocation.
@@ -550,6 +551,9 @@ async fn next(api: &Api) -> Response<Full<Bytes>> {
             &invocation.function_arn,
         )
         .header("lambda-runtime-trace-id", &invocation.trace_id);
+    if let Some(identity) = &invocation.identity {
+        response = response.header("lambda-runtime-cognito-identity", identity);
+    }
     if let Some(client_context) = &invocation.client_context {
         response = response.header("lambda-runtime-client-context", client_context);
     }

@@ -29,8 +29,12 @@ use crate::project::Function;
 
 /// The largest payload of a synchronous invocation (AWS "Lambda quotas").
 const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
-/// The largest payload of an asynchronous invocation (AWS "Lambda quotas").
-const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
+/// The largest payload of an asynchronous invocation (AWS Invoke API: 1 MB; the deprecated
+/// InvokeAsync kept 256 KB).
+const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
+/// The header `invoke --identity` passes a Cognito identity in. AWS derives it from the
+/// caller's Cognito credentials, which a local Lambda has none of: this is lambdakit's own.
+const IDENTITY_HEADER: &str = "x-lambdakit-cognito-identity";
 /// How much of an invocation's log `X-Amz-Log-Type: Tail` returns (AWS Invoke API).
 const LOG_TAIL_BYTES: usize = 4 * 1024;
 /// The account id in the ARNs the emulator makes up.
@@ -282,6 +286,16 @@ impl Emulator {
                 }
                 None => None,
             };
+        let identity = header(IDENTITY_HEADER);
+        if let Some(identity) = &identity
+            && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(identity).is_err()
+        {
+            return boxed(aws_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                "the Cognito identity is not a JSON object such as {\"cognitoIdentityId\": \"...\", \"cognitoIdentityPoolId\": \"...\"}",
+            ));
+        }
         let invocation_type =
             header("x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
         let limit = match invocation_type.as_str() {
@@ -315,7 +329,7 @@ impl Emulator {
                 // Run it after answering, as Lambda's queue would; its logs still show.
                 tokio::spawn(async move {
                     let _open = open;
-                    if let Ok(answer) = pool.invoke(payload, client_context).await {
+                    if let Ok(answer) = pool.invoke(payload, client_context, identity).await {
                         answer.settled().await;
                     }
                 });
@@ -324,7 +338,7 @@ impl Emulator {
             "DryRun" => boxed(empty(StatusCode::NO_CONTENT)),
             _ => {
                 let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
-                boxed(match pool.invoke(payload, client_context).await {
+                boxed(match pool.invoke(payload, client_context, identity).await {
                     Ok(answer) => respond(&answer.settled().await, tail),
                     Err(rejection) => rejection,
                 })
@@ -362,7 +376,10 @@ impl Emulator {
             &ids::request_id(),
             (ACCOUNT, &pool.launch.region, &pool.function.name),
         );
-        match pool.invoke(Bytes::from(event.to_string()), None).await {
+        match pool
+            .invoke(Bytes::from(event.to_string()), None, None)
+            .await
+        {
             Ok(Answer::Done(invoked)) => boxed(url::response(pool.front, &invoked.outcome)),
             Ok(Answer::Streaming {
                 content_type,
@@ -379,6 +396,7 @@ impl Pool {
         self: &Arc<Self>,
         payload: Bytes,
         client_context: Option<String>,
+        identity: Option<String>,
     ) -> Result<Answer, Response<Full<Bytes>>> {
         let request_id = ids::request_id();
         let idle = lock(&self.idle).pop();
@@ -423,6 +441,7 @@ impl Pool {
             function_arn: self.arn.clone(),
             trace_id: ids::trace_id(),
             client_context,
+            identity,
         };
         let started = Instant::now();
         let run = Run {

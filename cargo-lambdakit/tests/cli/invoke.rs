@@ -159,3 +159,36 @@ fn invoke_remote_goes_through_aws_invoke_api_to_the_endpoint() {
         r#"{"errorType":"AskedToFail","errorMessage":"far"}"#
     );
 }
+
+#[test]
+fn invoke_passes_a_cognito_identity_to_the_function() {
+    let serve = Serve::start("test-functions");
+    let invoke = |identity: &str| {
+        lambdakit()
+            .args([
+                "invoke",
+                "behave",
+                "--endpoint",
+                &serve.endpoint(),
+                "--data",
+                "{}",
+                "--identity",
+                identity,
+            ])
+            .output()
+            .unwrap()
+    };
+    let ok = invoke(
+        r#"{"cognitoIdentityId": "eu-west-1:a1b2", "cognitoIdentityPoolId": "eu-west-1:pool"}"#,
+    );
+    assert!(ok.status.success(), "{ok:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(answer["identity"], "eu-west-1:a1b2");
+    let refused = invoke("not json");
+    assert_eq!(refused.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("InvalidRequestContentException: the Cognito identity is not a JSON object"),
+        "{refused:?}"
+    );
+}

@@ -210,9 +210,18 @@ fn the_invoke_api_answers_invocation_types_and_refusals() {
         address,
         "behave",
         &[("X-Amz-Invocation-Type", "Event")],
-        &vec![b' '; 256 * 1024 + 1],
+        &vec![b' '; 1024 * 1024 + 1],
     );
     assert_eq!(queued_too_large.status, 413);
+    // Since 2025 an asynchronous payload may be up to 1 MB (it was 256 KB).
+    let padded = format!(r#"{{"pad":"{}"}}"#, "x".repeat(512 * 1024));
+    let queued = invoke(
+        address,
+        "behave",
+        &[("X-Amz-Invocation-Type", "Event")],
+        padded.as_bytes(),
+    );
+    assert_eq!(queued.status, 202);
 
     let context = base64::engine::general_purpose::STANDARD.encode(br#"{"custom":{"cart":"3"}}"#);
     let with_context = invoke(

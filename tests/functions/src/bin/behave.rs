@@ -42,5 +42,6 @@ async fn behave(orders: Orders, ctx: Context) -> Result<Value, Diagnostic> {
         "region": ctx.config().region(),
         "pid": std::process::id(),
         "client": ctx.client_context().map(|client| client.custom().clone()),
+        "identity": ctx.identity().map(|identity| identity.identity_id()),
     }))
 }
