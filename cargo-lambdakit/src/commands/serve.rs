@@ -54,6 +54,18 @@ pub struct ServeArgs {
     /// `function-url`, `apigw-http` (HTTP API), `apigw-rest` (REST API) or `alb`.
     #[arg(long, value_name = "FRONT", value_parser = ["function-url", "apigw-http", "apigw-rest", "alb"])]
     pub http_event: Option<String>,
+    /// Memory in MB for every function, over the settings.
+    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u32).range(128..=10_240))]
+    pub memory: Option<u32>,
+    /// Timeout in seconds for every function, over the settings.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=900))]
+    pub timeout: Option<u64>,
+    /// Instances each function may run at once, over the settings.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub concurrency: Option<u64>,
+    /// An environment variable for every function, over the settings (repeatable).
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = crate::commands::deploy::parse_variable)]
+    pub environment: Vec<(String, String)>,
 }
 
 /// `serve`, and with `watch`, rebuild-and-restart when the sources change.
@@ -77,10 +89,22 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
         .map(|(function, _)| function.name.clone())
         .collect();
     served.extend(bootstraps);
-    if let Some(front) = &args.http_event {
-        for (function, _) in &mut served {
+    for (function, _) in &mut served {
+        if let Some(front) = &args.http_event {
             function.http_event.clone_from(front);
         }
+        if let Some(memory) = args.memory {
+            function.memory_mb = memory;
+        }
+        if let Some(timeout) = args.timeout {
+            function.timeout = std::time::Duration::from_secs(timeout);
+        }
+        if let Some(concurrency) = args.concurrency {
+            function.concurrency = concurrency as usize;
+        }
+        function
+            .environment
+            .extend(args.environment.iter().cloned());
     }
     // Credentials, endpoints (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`) and tools.
     let passed: BTreeMap<String, String> = std::env::vars()

@@ -493,3 +493,41 @@ fn cost_estimates_follow_each_report() {
         .unwrap();
     assert_eq!(tail.lines().nth(report + 1), Some(cost));
 }
+
+#[test]
+fn flags_override_the_settings_of_every_function() {
+    let serve = Serve::start_with(
+        "test-functions",
+        &[
+            "--bin",
+            "behave",
+            "--memory",
+            "1024",
+            "--timeout",
+            "2",
+            "--env",
+            "GREETING=from a flag",
+            "--concurrency",
+            "1",
+        ],
+    );
+    let address = serve.address;
+    let answer = invoke(address, "behave", &[], b"{}").json();
+    assert_eq!(answer["memory"], 1024);
+    assert_eq!(answer["greeting"], "from a flag");
+    // 1.5 s is past the settings' 1 s timeout, within the flag's 2 s.
+    let slow = invoke(address, "behave", &[], br#"{"sleep_ms": 1500}"#);
+    assert_eq!(
+        slow.header("X-Amz-Function-Error"),
+        None,
+        "{:?}",
+        slow.json()
+    );
+    // One instance at a time: a second invocation while one runs is refused.
+    let running =
+        std::thread::spawn(move || invoke(address, "behave", &[], br#"{"sleep_ms": 800}"#));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let refused = invoke(address, "behave", &[], b"{}");
+    assert_eq!(refused.status, 429);
+    assert_eq!(running.join().unwrap().status, 200);
+}
