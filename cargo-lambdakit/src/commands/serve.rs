@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use crate::cli::ProjectArgs;
-use crate::emulator::Emulator;
+use crate::emulator::{Emulator, Served};
 use crate::error::CliError;
 use crate::project::Project;
 
@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// `function-url`, `apigw-http` (HTTP API), `apigw-rest` (REST API) or `alb`.
     #[arg(long, value_name = "FRONT", value_parser = ["function-url", "apigw-http", "apigw-rest", "alb"])]
     pub http_event: Option<String>,
+    /// Build the functions for this Lambda architecture: `arm64` runs them under
+    /// `qemu-aarch64` on an x86_64 machine (slower, but the binary Lambda would run).
+    #[arg(long = "arch", value_name = "ARCH", value_parser = ["x86_64", "arm64"])]
+    pub architecture: Option<String>,
     /// Memory in MB for every function, over the settings.
     #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u32).range(128..=10_240))]
     pub memory: Option<u32>,
@@ -71,6 +75,12 @@ pub struct ServeArgs {
 /// `serve`, and with `watch`, rebuild-and-restart when the sources change.
 pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
     let bootstraps = bootstraps(&args.bootstraps)?;
+    let arch = args
+        .architecture
+        .as_deref()
+        .map(Arch::check)
+        .transpose()?
+        .flatten();
     let only_bootstraps = !bootstraps.is_empty()
         && args.project.package.is_none()
         && args.project.manifest_path.is_none()
@@ -80,16 +90,26 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
     } else {
         let project = Project::load(&args.project)?;
         let functions = project.select(args.function.as_deref())?;
-        let binaries = project.build_host(&functions, args.project.release)?;
-        let served: Vec<_> = functions.into_iter().cloned().zip(binaries).collect();
+        let binaries = build(&project, &functions, arch.as_ref(), args.project.release)?;
+        let runner = arch.as_ref().map(Arch::runner).unwrap_or_default();
+        let served: Vec<_> = functions
+            .into_iter()
+            .cloned()
+            .zip(binaries)
+            .map(|(function, binary)| Served {
+                function,
+                binary,
+                runner: runner.clone(),
+            })
+            .collect();
         (Some(project), served)
     };
     let names: Vec<String> = served
         .iter()
-        .map(|(function, _)| function.name.clone())
+        .map(|served| served.function.name.clone())
         .collect();
     served.extend(bootstraps);
-    for (function, _) in &mut served {
+    for Served { function, .. } in &mut served {
         if let Some(front) = &args.http_event {
             function.http_event.clone_from(front);
         }
@@ -153,8 +173,13 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
         let rebuilds = async {
             match project.filter(|_| watch) {
                 Some(project) => {
-                    rebuild_on_change(Arc::clone(&emulator), project, names, args.project.release)
-                        .await;
+                    rebuild_on_change(
+                        Arc::clone(&emulator),
+                        project,
+                        names,
+                        (arch, args.project.release),
+                    )
+                    .await;
                 }
                 None => std::future::pending::<()>().await,
             }
@@ -170,10 +195,62 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
     })
 }
 
+/// A Lambda architecture other than this machine's, built for with the cross tools and run
+/// under qemu.
+#[derive(Debug, Clone)]
+struct Arch {
+    target: crate::build::Target,
+}
+
+/// Where Debian's `libc6-arm64-cross` puts the arm64 sysroot, qemu's `-L` prefix.
+const ARM64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
+
+impl Arch {
+    /// The architecture named `name`, checked for its tools; `None` when it is this machine's.
+    fn check(name: &str) -> Result<Option<Self>, CliError> {
+        let options = crate::build::lambda::Options::default();
+        let target = options.target(name)?;
+        if target.is_host() {
+            return Ok(None);
+        }
+        options.check_tools(&target)?;
+        let qemu = std::process::Command::new("qemu-aarch64")
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success());
+        if !qemu || !std::path::Path::new(ARM64_SYSROOT).is_dir() {
+            return Err(CliError::Missing {
+                what: format!("qemu-aarch64 with the arm64 sysroot in `{ARM64_SYSROOT}`"),
+                install: "apt-get install qemu-user libc6-arm64-cross".into(),
+            });
+        }
+        Ok(Some(Self { target }))
+    }
+
+    fn runner(&self) -> Vec<String> {
+        vec!["qemu-aarch64".into(), "-L".into(), ARM64_SYSROOT.into()]
+    }
+}
+
+/// Builds `functions` for this machine, or (release, checked) for `arch`.
+fn build(
+    project: &Project,
+    functions: &[&crate::project::Function],
+    arch: Option<&Arch>,
+    release: bool,
+) -> Result<Vec<std::path::PathBuf>, CliError> {
+    match arch {
+        None => project.build_host(functions, release),
+        Some(arch) => {
+            let options = crate::build::lambda::Options::default();
+            let built = crate::build::lambda::build(project, functions, &arch.target, &options)?;
+            Ok(built.into_iter().map(|built| built.bootstrap).collect())
+        }
+    }
+}
+
 /// `NAME=PATH` pairs into functions with Lambda's default settings.
-fn bootstraps(
-    pairs: &[String],
-) -> Result<Vec<(crate::project::Function, std::path::PathBuf)>, CliError> {
+fn bootstraps(pairs: &[String]) -> Result<Vec<Served>, CliError> {
     pairs
         .iter()
         .map(|pair| {
@@ -191,7 +268,11 @@ fn bootstraps(
                     problem: format!("names `{}`, which is not a file", path.display()),
                 });
             }
-            Ok((crate::project::Function::standalone(name), path))
+            Ok(Served {
+                function: crate::project::Function::standalone(name),
+                binary: path,
+                runner: Vec::new(),
+            })
         })
         .collect()
 }
@@ -212,7 +293,7 @@ async fn rebuild_on_change(
     emulator: Arc<Emulator>,
     project: Project,
     names: Vec<String>,
-    release: bool,
+    (arch, release): (Option<Arch>, bool),
 ) {
     let project = Arc::new(project);
     let dirs = project.package_dirs.clone();
@@ -228,13 +309,14 @@ async fn rebuild_on_change(
         let _held = emulator.hold_invocations().await;
         let building = Arc::clone(&project);
         let names = names.clone();
+        let arch = arch.clone();
         let built = tokio::task::spawn_blocking(move || {
             let functions: Vec<_> = building
                 .functions
                 .iter()
                 .filter(|function| names.contains(&function.name))
                 .collect();
-            building.build_host(&functions, release)
+            build(&building, &functions, arch.as_ref(), release)
         })
         .await;
         match built {

@@ -33,6 +33,8 @@ pub(crate) struct Launch {
     pub(crate) memory_mb: u32,
     /// The whole environment of the process, Lambda's variables included.
     pub(crate) environment: BTreeMap<String, String>,
+    /// What runs the binary, when this machine cannot (qemu for another architecture).
+    pub(crate) runner: Vec<String>,
 }
 
 /// An invocation as `/next` hands it out.
@@ -287,7 +289,14 @@ impl Instance {
 }
 
 fn command(binary: &Path, launch: &Launch, api: SocketAddr) -> Command {
-    let mut command = Command::new(binary);
+    let mut command = match launch.runner.split_first() {
+        Some((runner, arguments)) => {
+            let mut command = Command::new(runner);
+            command.args(arguments).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
     command
         .env_clear()
         .envs(&launch.environment)

@@ -75,6 +75,18 @@ struct Pool {
     front: url::Front,
 }
 
+/// A function to serve: its settings, its bootstrap, and what runs the bootstrap when this
+/// machine cannot (`qemu-aarch64 -L SYSROOT` for arm64 on x86_64); empty runs it directly.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// The function's settings.
+    pub function: Function,
+    /// Its bootstrap.
+    pub binary: PathBuf,
+    /// The command (and its arguments) the bootstrap runs under, if any.
+    pub runner: Vec<String>,
+}
+
 /// What an invocation came to.
 #[derive(Debug)]
 struct Invoked {
@@ -119,9 +131,9 @@ impl Answer {
 }
 
 impl Emulator {
-    /// An emulator for `functions`, each with its built binary.
+    /// An emulator for `functions`, each with its built binary and what runs it.
     pub fn new(
-        functions: Vec<(Function, PathBuf)>,
+        functions: Vec<Served>,
         region: &str,
         passed_environment: &BTreeMap<String, String>,
         cost: bool,
@@ -129,40 +141,47 @@ impl Emulator {
         let generation = Arc::new(AtomicU64::new(0));
         let pools = functions
             .into_iter()
-            .map(|(function, binary)| {
-                let mut environment = passed_environment.clone();
-                environment.extend(function.environment.clone());
-                if let Some(format) = &function.log_format {
-                    environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.clone());
-                }
-                if let Some(level) = &function.log_level {
-                    environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.clone());
-                }
-                let launch = Launch {
-                    function: function.name.clone(),
-                    region: region.to_owned(),
-                    memory_mb: function.memory_mb,
-                    environment,
-                };
-                let arn = format!(
-                    "arn:aws:lambda:{region}:{ACCOUNT}:function:{}",
-                    function.name
-                );
-                let front =
-                    url::Front::named(&function.http_event).unwrap_or(url::Front::FunctionUrl);
-                let pool = Pool {
-                    front,
-                    function,
-                    binary,
-                    launch,
-                    arn,
-                    idle: Mutex::new(Vec::new()),
-                    alive: AtomicUsize::new(0),
-                    cost,
-                    generation: Arc::clone(&generation),
-                };
-                (pool.function.name.clone(), Arc::new(pool))
-            })
+            .map(
+                |Served {
+                     function,
+                     binary,
+                     runner,
+                 }| {
+                    let mut environment = passed_environment.clone();
+                    environment.extend(function.environment.clone());
+                    if let Some(format) = &function.log_format {
+                        environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.clone());
+                    }
+                    if let Some(level) = &function.log_level {
+                        environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.clone());
+                    }
+                    let launch = Launch {
+                        function: function.name.clone(),
+                        region: region.to_owned(),
+                        memory_mb: function.memory_mb,
+                        environment,
+                        runner,
+                    };
+                    let arn = format!(
+                        "arn:aws:lambda:{region}:{ACCOUNT}:function:{}",
+                        function.name
+                    );
+                    let front =
+                        url::Front::named(&function.http_event).unwrap_or(url::Front::FunctionUrl);
+                    let pool = Pool {
+                        front,
+                        function,
+                        binary,
+                        launch,
+                        arn,
+                        idle: Mutex::new(Vec::new()),
+                        alive: AtomicUsize::new(0),
+                        cost,
+                        generation: Arc::clone(&generation),
+                    };
+                    (pool.function.name.clone(), Arc::new(pool))
+                },
+            )
             .collect();
         Self {
             pools,

@@ -96,18 +96,10 @@ fn an_arm64_build_answers_invocations_under_qemu() {
         "arm64"
     );
 
-    // No binfmt here: a bootstrap script runs the arm64 binary under qemu, with the arm64
-    // sysroot as its prefix.
-    let serve = Serve::script(
-        "behave-arm64",
-        &format!("exec qemu-aarch64 -L /usr/aarch64-linux-gnu {bootstrap:?}"),
-    );
-    let answer = invoke(
-        serve.address,
-        "behave-arm64",
-        &[],
-        br#"{"print":"from arm64"}"#,
-    );
+    // `serve --arch arm64` builds the same binary and runs it under qemu (no binfmt here:
+    // qemu-aarch64 is called with the arm64 sysroot as its prefix).
+    let serve = Serve::start_with("test-functions", &["--bin", "behave", "--arch", "arm64"]);
+    let answer = invoke(serve.address, "behave", &[], br#"{"print":"from arm64"}"#);
     assert_eq!(answer.status, 200);
     assert_eq!(
         answer.header("X-Amz-Function-Error"),
@@ -115,14 +107,18 @@ fn an_arm64_build_answers_invocations_under_qemu() {
         "{}",
         String::from_utf8_lossy(&answer.body)
     );
-    assert_eq!(answer.json()["handler"], "behave-arm64");
-    let failed = invoke(
-        serve.address,
-        "behave-arm64",
-        &[],
-        br#"{"fail":"on arm64"}"#,
-    );
+    assert_eq!(answer.json()["arch"], "aarch64");
+    assert_eq!(answer.json()["greeting"], "hello from the config");
+    let failed = invoke(serve.address, "behave", &[], br#"{"fail":"on arm64"}"#);
     assert_eq!(failed.json()["errorType"], "AskedToFail");
+    assert!(
+        serve
+            .output()
+            .iter()
+            .any(|line| line.contains("\tfrom arm64")),
+        "{:?}",
+        serve.output()
+    );
 }
 
 /// Whether zig (PyPI `ziglang`) is here; under CI it must be.

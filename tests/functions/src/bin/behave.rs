@@ -41,6 +41,7 @@ async fn behave(orders: Orders, ctx: Context) -> Result<Value, Diagnostic> {
         "handler": env("_HANDLER"),
         "region": ctx.config().region(),
         "pid": std::process::id(),
+        "arch": std::env::consts::ARCH,
         "client": ctx.client_context().map(|client| client.custom().clone()),
         "identity": ctx.identity().map(|identity| identity.identity_id()),
     }))
