@@ -23,8 +23,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-# The Rust targets for Lambda's arm64, and for static x86_64 builds.
-for target in aarch64-unknown-linux-gnu x86_64-unknown-linux-musl; do
+# The Rust targets for Lambda's arm64, and for static (musl) builds of both architectures.
+for target in aarch64-unknown-linux-gnu x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 done
 

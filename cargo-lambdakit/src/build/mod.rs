@@ -43,15 +43,25 @@ pub const TARGETS: [Target; 2] = [
     },
 ];
 
-/// Static x86_64 binaries on musl: they run on any runtime, glibc or not. Rust's musl target
-/// brings its own libc and start files, so the host's `cc` links it.
-pub const MUSL: Target = Target {
-    architecture: "x86_64",
-    triple: "x86_64-unknown-linux-musl",
-    interpreter: None,
-    cross_linker: "cc",
-    cross_packages: "gcc",
-};
+/// Static binaries on musl: they run on any runtime, glibc or not. Rust's musl targets bring
+/// their own libc and start files, so any linker for the architecture links them: the host's
+/// `cc` for x86_64, Debian's cross gcc for arm64.
+pub const MUSL: [Target; 2] = [
+    Target {
+        architecture: "x86_64",
+        triple: "x86_64-unknown-linux-musl",
+        interpreter: None,
+        cross_linker: "cc",
+        cross_packages: "gcc",
+    },
+    Target {
+        architecture: "arm64",
+        triple: "aarch64-unknown-linux-musl",
+        interpreter: None,
+        cross_linker: "aarch64-linux-gnu-gcc",
+        cross_packages: "gcc-aarch64-linux-gnu",
+    },
+];
 
 /// The glibc each `provided` runtime has (AWS "Lambda runtimes").
 pub const RUNTIMES: [(&str, (u32, u32)); 2] =
@@ -78,17 +88,15 @@ impl Target {
     ///
     /// # Errors
     ///
-    /// For arm64: static musl builds are made for x86_64 only so far.
+    /// When `architecture` is neither `x86_64` nor `arm64`.
     pub fn musl(architecture: &str) -> Result<Self, CliError> {
-        match architecture {
-            "x86_64" => Ok(MUSL),
-            other => Err(CliError::Config {
-                key: "--musl".into(),
-                problem: format!(
-                    "builds x86_64 only so far, not `{other}`; build {other} against glibc (without `--musl`)"
-                ),
-            }),
-        }
+        MUSL.iter()
+            .copied()
+            .find(|target| target.architecture == architecture)
+            .ok_or_else(|| CliError::Config {
+                key: "--arch".into(),
+                problem: format!("is `{architecture}`; Lambda runs `x86_64` and `arm64`"),
+            })
     }
 
     fn is_musl(&self) -> bool {
@@ -182,7 +190,7 @@ impl Target {
 
     /// Whether a gcc-linked build needs Debian's cross gcc.
     pub fn needs_cross_linker(&self) -> bool {
-        !self.is_host() && !self.is_musl()
+        !self.is_host()
     }
 }
 

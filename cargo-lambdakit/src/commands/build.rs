@@ -28,7 +28,7 @@ pub struct BuildArgs {
     /// The runtime whose glibc the binaries must run on.
     #[arg(long, default_value = "provided.al2023")]
     pub runtime: String,
-    /// Build static binaries on musl (x86_64), which need no glibc at all.
+    /// Build static binaries on musl, which need no glibc at all.
     #[arg(long)]
     pub musl: bool,
     /// What links: `gcc` (the host's, or Debian's cross gcc: the build machine's glibc), `zig`

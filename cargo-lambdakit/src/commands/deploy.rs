@@ -52,7 +52,7 @@ pub struct DeployArgs {
     /// The runtime whose glibc the binaries must run on, over the settings.
     #[arg(long, value_parser = ["provided.al2023", "provided.al2"])]
     pub runtime: Option<String>,
-    /// Build static binaries on musl (x86_64).
+    /// Build static binaries on musl, which need no glibc at all.
     #[arg(long)]
     pub musl: bool,
     /// What links: `auto`, `gcc` or `zig` (see `cargo lambdakit build --help`).
@@ -122,7 +122,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
     for ((architecture, runtime), group) in &groups {
         let options = lambda::Options {
             runtime: runtime.clone(),
-            musl: args.musl && architecture == "x86_64",
+            musl: args.musl,
             linker: args.linker.clone(),
         };
         let target = options.target(architecture)?;

@@ -197,9 +197,49 @@ fn musl_builds_are_static_and_run_on_any_runtime() {
     let serve = Serve::script("behave-musl", &format!("exec {bootstrap:?}"));
     let answer = invoke(serve.address, "behave-musl", &[], b"{}");
     assert_eq!(answer.json()["handler"], "behave-musl");
+}
 
-    let output = build(&["--musl", "--arch", "arm64"]);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("`--musl` builds x86_64 only so far"));
+#[test]
+fn arm64_musl_builds_are_static_and_run_under_qemu() {
+    let found = rust_target_installed("aarch64-unknown-linux-musl")
+        && works("aarch64-linux-gnu-gcc", &["--version"])
+        && works("qemu-aarch64", &["--version"]);
+    if !tool(
+        found,
+        "the arm64 musl tools",
+        "`rustup target add aarch64-unknown-linux-musl` and `apt-get install gcc-aarch64-linux-gnu qemu-user`",
+    ) {
+        return;
+    }
+    let output = build(&["--musl", "--arch", "arm64", "--output", "json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let bootstrap = std::path::PathBuf::from(listed["builds"][0]["bootstrap"].as_str().unwrap());
+    assert!(
+        bootstrap.ends_with("lambda/arm64/behave/bootstrap"),
+        "{bootstrap:?}"
+    );
+    let facts = cargo_lambdakit::build::elf::inspect(&bootstrap).unwrap();
+    assert_eq!(
+        (
+            facts.architecture.as_str(),
+            facts.interpreter,
+            facts.max_glibc
+        ),
+        ("arm64", None, None),
+        "static arm64: no loader, no glibc"
+    );
+    // Static: qemu needs no sysroot.
+    let serve = Serve::script(
+        "behave-arm64-musl",
+        &format!("exec qemu-aarch64 {bootstrap:?}"),
+    );
+    let answer = invoke(serve.address, "behave-arm64-musl", &[], b"{}");
+    assert_eq!(answer.json()["arch"], "aarch64", "{:?}", answer);
 }
 
 #[test]
