@@ -218,11 +218,12 @@ pub(crate) fn bench(rounds: usize) -> Result<String, Error> {
     Ok(out)
 }
 
-/// `file` with its deploy section replaced by `section` (or `section` added at the end).
-pub(crate) fn replace_section(file: &str, section: &str) -> String {
-    match (file.find(START), file.find(END)) {
-        (Some(start), Some(end)) if start < end => {
-            let end = end + END.len();
+/// `file` with its section between `markers` replaced by `section` (or `section` added at
+/// the end).
+pub(crate) fn replace_section(file: &str, section: &str, (start, end): (&str, &str)) -> String {
+    match (file.find(start), file.find(end)) {
+        (Some(start), Some(end_at)) if start < end_at => {
+            let end = end_at + end.len();
             let rest = file[end..].strip_prefix('\n').unwrap_or(&file[end..]);
             format!("{}{section}{rest}", &file[..start])
         }
@@ -233,11 +234,11 @@ pub(crate) fn replace_section(file: &str, section: &str) -> String {
     }
 }
 
-/// The deploy section of `file`, if it has one.
-pub(crate) fn section_of(file: &str) -> Option<&str> {
-    let start = file.find(START)?;
-    let end = file.find(END)? + END.len();
-    (start < end).then(|| &file[start..end])
+/// The section of `file` between `markers`, if it has one.
+pub(crate) fn section_of<'a>(file: &'a str, (start, end): (&str, &str)) -> Option<&'a str> {
+    let from = file.find(start)?;
+    let to = file.find(end)? + end.len();
+    (from < to).then(|| &file[from..to])
 }
 
 #[cfg(test)]
@@ -249,17 +250,17 @@ mod tests {
         let section = format!("{START}\nnew\n{END}\n");
         let with = format!("# B\n\ntable\n\n{START}\nold\n{END}\n\n## After\n");
         assert_eq!(
-            replace_section(&with, &section),
+            replace_section(&with, &section, (START, END)),
             format!("# B\n\ntable\n\n{START}\nnew\n{END}\n\n## After\n")
         );
         assert_eq!(
-            replace_section("# B\n", &section),
+            replace_section("# B\n", &section, (START, END)),
             format!("# B\n\n{START}\nnew\n{END}\n")
         );
         assert_eq!(
-            section_of(&with),
+            section_of(&with, (START, END)),
             Some(format!("{START}\nold\n{END}").as_str())
         );
-        assert_eq!(section_of("# B\n"), None);
+        assert_eq!(section_of("# B\n", (START, END)), None);
     }
 }

@@ -6,6 +6,7 @@
 //!     [--dev] [--no-cargo-lambda]
 //! cargo run --release --locked -p lambda-kit-bench -- profile BINARY INVOCATIONS OUT_FILE
 //! cargo run --release --locked -p lambda-kit-bench -- deploy [--rounds N] [--write]
+//! cargo run --release --locked -p lambda-kit-bench -- build [--write]
 //! ```
 
 use std::fmt::Write as _;
@@ -14,6 +15,7 @@ use std::process::{Command, ExitCode};
 
 use lambda_kit_bench::{Error, SUBJECTS, Subject};
 
+mod building;
 mod deploy;
 
 struct Options {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
             profile(binary, invocations, out_file)
         }
         [command, rest @ ..] if command == "deploy" => bench_deploy(rest),
+        [command, rest @ ..] if command == "build" => bench_build(rest),
         _ => parse(args.into_iter()).and_then(|options| bench(&options)),
     };
     match result {
@@ -58,6 +61,30 @@ fn profile(binary: &str, invocations: &str, out_file: &str) -> Result<(), Error>
         .map_err(|_| format!("`{invocations}` is not a number of invocations"))?;
     let total = lambda_kit_bench::profile(binary.as_ref(), invocations, out_file.as_ref())?;
     eprintln!("{total} instructions; profile in {out_file}");
+    Ok(())
+}
+
+/// `bench build [--write]`: cold build times and zips against `cargo lambda build`.
+fn bench_build(args: &[String]) -> Result<(), Error> {
+    let write = match args {
+        [] => false,
+        [flag] if flag == "--write" => true,
+        _ => return Err("`bench build` takes only `--write`".into()),
+    };
+    let section = building::bench()?;
+    #[allow(clippy::print_stdout)] // The report is this program's output.
+    {
+        println!("{section}");
+    }
+    if write {
+        let path = lambda_kit_bench::workspace_root().join("BENCHMARKS.md");
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        std::fs::write(
+            &path,
+            deploy::replace_section(&current, &section, (building::START, building::END)),
+        )?;
+        eprintln!("wrote {}", path.display());
+    }
     Ok(())
 }
 
@@ -91,7 +118,10 @@ fn bench_deploy(args: &[String]) -> Result<(), Error> {
     if write {
         let path = lambda_kit_bench::workspace_root().join("BENCHMARKS.md");
         let current = std::fs::read_to_string(&path).unwrap_or_default();
-        std::fs::write(&path, deploy::replace_section(&current, &section))?;
+        std::fs::write(
+            &path,
+            deploy::replace_section(&current, &section, (deploy::START, deploy::END)),
+        )?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())
@@ -172,10 +202,15 @@ fn bench(options: &Options) -> Result<(), Error> {
         let path = lambda_kit_bench::workspace_root().join("BENCHMARKS.md");
         // The deploy figures come from `bench deploy`: keep them.
         let current = std::fs::read_to_string(&path).unwrap_or_default();
-        let report = match deploy::section_of(&current) {
-            Some(section) => deploy::replace_section(&report, &format!("{section}\n")),
-            None => report,
-        };
+        let mut report = report;
+        for markers in [
+            (deploy::START, deploy::END),
+            (building::START, building::END),
+        ] {
+            if let Some(section) = deploy::section_of(&current, markers) {
+                report = deploy::replace_section(&report, &format!("{section}\n"), markers);
+            }
+        }
         std::fs::write(&path, report)?;
         eprintln!("wrote {}", path.display());
     }
