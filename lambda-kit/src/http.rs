@@ -309,6 +309,117 @@ where
     }
 }
 
+/// Serves HTTP requests with a tower `Service`, such as an axum `Router`: each request goes
+/// to the service as an `http::Request` (the invocation's [`Context`] in its extensions), and
+/// its response body is gathered and answered in the front's shape.
+///
+/// The service is cloned for each invocation, as tower services are; a service error (and a
+/// response body that fails) becomes the invocation's error, `ServiceError`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use axum::Router;
+/// use axum::routing::get;
+///
+/// fn main() -> Result<(), lambda_kit::Error> {
+///     let app = Router::new().route("/orders/{id}", get(|| async { "an order" }));
+///     lambda_kit::run(lambda_kit::http::service(app))
+/// }
+/// ```
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub fn service<S, RB>(service: S) -> impl Fn(HttpEvent, Context) -> HttpFuture<crate::Diagnostic>
+where
+    S: tower_service::Service<::http::Request<Body>, Response = ::http::Response<RB>>
+        + Clone
+        + 'static,
+    S::Error: fmt::Display,
+    S::Future: 'static,
+    RB: http_body::Body + 'static,
+    RB::Error: fmt::Display,
+{
+    use http_body_util::BodyExt as _;
+
+    let failed =
+        |error: &dyn fmt::Display| crate::Diagnostic::new("ServiceError", error.to_string());
+    move |event: HttpEvent, ctx: Context| {
+        let format = event.format;
+        let mut service = service.clone();
+        let (mut parts, body) = event.request.into_parts();
+        parts.extensions.insert(ctx);
+        let request = ::http::Request::from_parts(parts, Body(Some(body)));
+        HttpFuture(Box::pin(async move {
+            std::future::poll_fn(|cx| service.poll_ready(cx))
+                .await
+                .map_err(|error| failed(&error))?;
+            let response = service
+                .call(request)
+                .await
+                .map_err(|error| failed(&error))?;
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|error| failed(&error))?
+                .to_bytes();
+            Ok(HttpResponse::new(
+                format,
+                ::http::Response::from_parts(parts, body),
+            ))
+        }))
+    }
+}
+
+/// The body of a request handed to a tower [`service`]: the whole body, in one frame (API
+/// Gateway, ALBs and function URLs deliver it whole).
+///
+/// # Examples
+///
+/// ```
+/// use http_body_util::BodyExt as _;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let body = lambda_kit::http::Body::from(bytes::Bytes::from_static(b"hello"));
+/// let bytes = body.collect().await.unwrap().to_bytes();
+/// assert_eq!(bytes, "hello");
+/// # }
+/// ```
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+#[derive(Debug, Default)]
+pub struct Body(Option<Bytes>);
+
+#[cfg(feature = "tower")]
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        Self(Some(bytes))
+    }
+}
+
+#[cfg(feature = "tower")]
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let data = self.0.take().filter(|bytes| !bytes.is_empty());
+        std::task::Poll::Ready(data.map(|bytes| Ok(http_body::Frame::data(bytes))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.as_ref().is_none_or(Bytes::is_empty)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.0.as_ref().map_or(0, |bytes| bytes.len() as u64))
+    }
+}
+
 /// The future of an [`adapt`]ed handler.
 pub struct HttpFuture<E>(Pin<Box<dyn Future<Output = Result<HttpResponse, E>>>>);
 

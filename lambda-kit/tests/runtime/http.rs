@@ -303,3 +303,80 @@ async fn an_http_api_payload_1_request_loses_its_stage_prefix_too() {
     assert_eq!(described["rawPath"], "/beta/orders");
     assert_eq!(described["source"], "rest");
 }
+
+#[tokio::test]
+async fn an_axum_router_serves_requests_with_its_routes_and_extractors() {
+    use axum::extract::{Extension, Path};
+    use axum::routing::{get, post};
+
+    let app = axum::Router::new()
+        .route(
+            "/orders/{id}",
+            get(|Path(id): Path<u32>| async move { format!("order {id}") }),
+        )
+        .route(
+            "/echo",
+            post(
+                |Extension(ctx): Extension<Context>, body: String| async move {
+                    (
+                        http::StatusCode::CREATED,
+                        [("x-request-id", ctx.request_id().to_owned())],
+                        body.to_uppercase(),
+                    )
+                },
+            ),
+        );
+    let request = |method: &str, path: &str, body: &str| {
+        json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+            "headers": {"content-type": "text/plain"},
+            "requestContext": {
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "curl"},
+                "stage": "$default", "requestId": "r-1", "domainName": "abc.lambda-url.eu-west-1.on.aws",
+            },
+            "body": body, "isBase64Encoded": false,
+        })
+    };
+    let order = within(
+        10,
+        invoke(
+            lambda_kit::http::service(app.clone()),
+            request("GET", "/orders/42", ""),
+        ),
+    )
+    .await;
+    let order: Value = order.json();
+    assert_eq!(
+        (order["statusCode"].clone(), order["body"].clone()),
+        (json!(200), json!("order 42"))
+    );
+
+    let echoed = within(
+        10,
+        invoke(
+            lambda_kit::http::service(app.clone()),
+            request("POST", "/echo", "shout"),
+        ),
+    )
+    .await;
+    let echoed: Value = echoed.json();
+    assert_eq!(echoed["statusCode"], 201);
+    assert_eq!(echoed["body"], "SHOUT");
+    // The invocation's Context reached the route through the request's extensions.
+    assert!(
+        echoed["headers"]["x-request-id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{echoed}"
+    );
+
+    let missing = within(
+        10,
+        invoke(
+            lambda_kit::http::service(app),
+            request("GET", "/nowhere", ""),
+        ),
+    )
+    .await;
+    assert_eq!(missing.json::<Value>()["statusCode"], 404);
+}
