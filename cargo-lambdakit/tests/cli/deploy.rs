@@ -424,11 +424,11 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
             .unwrap()
             .functions()
             .len(),
-        4
+        5
     );
 
     let destroyed = json(&moto.lambdakit(&["destroy", "--output", "json"]));
-    assert_eq!(destroyed["functions"].as_array().unwrap().len(), 4);
+    assert_eq!(destroyed["functions"].as_array().unwrap().len(), 5);
     assert!(
         lambda
             .list_functions()
@@ -502,7 +502,10 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
     let orders_stream = table["Table"]["LatestStreamArn"].as_str().unwrap();
     let arn = |name: &str| format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}");
     let expected = format!(
-        "behave ({})
+        "batch ({})
+  + role      batch-lambdakit
+  + function  batch
+behave ({})
   + role      behave-lambdakit
   + function  behave
   + trigger   sqs arn:aws:sqs:{REGION}:{ACCOUNT}:jobs
@@ -526,6 +529,7 @@ web ({})
   + url       web
 dry run: nothing was changed
 ",
+        arn("batch"),
         arn("behave"),
         arn("broken-setup"),
         arn("http"),

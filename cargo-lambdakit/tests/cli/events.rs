@@ -142,3 +142,62 @@ fn invoke_sends_an_example_event() {
         (Some("/from/example"), Some("payload"))
     );
 }
+
+#[test]
+fn batch_handlers_report_failed_records_and_metrics_through_serve() {
+    let serve = crate::support::Serve::start_with("test-functions", &["--bin", "batch"]);
+    let record = |id: &str, body: &str| {
+        serde_json::json!({
+            "messageId": id, "receiptHandle": "r", "body": body, "attributes": {},
+            "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:jobs", "awsRegion": "eu-west-1",
+        })
+    };
+    let event = serde_json::json!({"Records": [record("m-1", "ship"), record("m-2", "fail"), record("m-3", "ship")]});
+    let answer = crate::support::invoke(serve.address, "batch", &[], event.to_string().as_bytes());
+    assert_eq!(answer.header("X-Amz-Function-Error"), None, "{answer:?}");
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-2"}]})
+    );
+
+    // The built-in example event, through `invoke`.
+    let output = crate::support::lambdakit()
+        .args([
+            "invoke",
+            "batch",
+            "--endpoint",
+            &serve.endpoint(),
+            "--event",
+            "sqs",
+            "--param",
+            "body=fail",
+        ])
+        .output()
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        answer["batchItemFailures"].as_array().map(Vec::len),
+        Some(1),
+        "{answer}"
+    );
+
+    // The metrics: one EMF document per invocation on the function's stdout.
+    let metrics: Vec<serde_json::Value> = serve
+        .output()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some() && line.get("Processed").is_some())
+        .collect();
+    assert!(
+        metrics.iter().any(
+            |document| document["Processed"] == serde_json::json!([1.0, 1.0])
+                || document["Processed"] == 2.0
+        ),
+        "{metrics:#?}"
+    );
+    assert_eq!(
+        metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "lambdakit-tests"
+    );
+}
