@@ -201,3 +201,18 @@ fn batch_handlers_report_failed_records_and_metrics_through_serve() {
         "lambdakit-tests"
     );
 }
+
+#[test]
+fn an_idempotent_operation_runs_once_per_key_on_a_warm_instance() {
+    let serve = crate::support::Serve::start_with("test-functions", &["--bin", "behave"]);
+    let runs = |body: &str| {
+        let answer = crate::support::invoke(serve.address, "behave", &[], body.as_bytes());
+        assert_eq!(answer.header("X-Amz-Function-Error"), None, "{answer:?}");
+        answer.json()["runs"].clone()
+    };
+    assert_eq!(runs(r#"{"once": "order-1"}"#), 1);
+    // The same key again: the stored answer, the operation not run again.
+    assert_eq!(runs(r#"{"once": "order-1"}"#), 1);
+    assert_eq!(runs(r#"{"once": "order-2"}"#), 2);
+    assert_eq!(runs(r#"{"once": "order-1"}"#), 1);
+}

@@ -1,7 +1,9 @@
 //! Does what the event says: sleep, print, fail, crash, and tells what it saw.
 
+use std::cell::Cell;
 use std::time::Duration;
 
+use lambda_kit::idempotency::{Idempotency, MemoryStore};
 use lambda_kit::{Context, Diagnostic};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,10 +15,32 @@ struct Orders {
     print: Option<String>,
     fail: Option<String>,
     exit: Option<i32>,
+    /// Run at most once per value (an idempotent operation); answers how many runs there were.
+    once: Option<String>,
+}
+
+thread_local! {
+    /// The records of `once`, kept while the instance lives.
+    static ONCE: MemoryStore = MemoryStore::new();
+    static RUNS: Cell<u64> = const { Cell::new(0) };
 }
 
 #[lambda_kit::handler]
 async fn behave(orders: Orders, ctx: Context) -> Result<Value, Diagnostic> {
+    if let Some(once) = &orders.once {
+        let idempotency = Idempotency::new(ONCE.with(Clone::clone)).key("/once");
+        let event = json!({ "once": once });
+        let ran = idempotency
+            .run(event, &ctx, |_| async {
+                let runs = RUNS.with(|runs| {
+                    runs.set(runs.get() + 1);
+                    runs.get()
+                });
+                Ok::<_, Diagnostic>(json!({ "runs": runs }))
+            })
+            .await;
+        return ran.map_err(Diagnostic::from);
+    }
     if let Some(line) = &orders.print {
         tracing::info!("{line}");
     }
