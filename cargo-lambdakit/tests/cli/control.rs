@@ -70,6 +70,12 @@ async fn functions_created_from_zips_run_and_are_described_then_deleted() {
     assert_eq!(created.state(), Some(&State::Active));
     assert_eq!(created.version(), Some("$LATEST"));
     assert_eq!(created.architectures(), &[Architecture::X8664]);
+    assert!(
+        created
+            .last_modified()
+            .is_some_and(|at| at.len() == 28 && at.ends_with("+0000")),
+        "{created:?}"
+    );
 
     let answer = lambda
         .invoke()
