@@ -217,12 +217,12 @@ struct State {
 
 impl State {
     fn open(dir: Option<std::path::PathBuf>) -> Result<Self, CliError> {
-        let (dir, scratch) = match dir {
-            Some(dir) => (dir, false),
-            None => (
-                std::env::temp_dir().join(format!("lambdakit-serve-{}", std::process::id())),
-                true,
-            ),
+        let Some(dir) = dir else {
+            // Made by the first CreateFunction, if any comes.
+            return Ok(Self {
+                dir: std::env::temp_dir().join(format!("lambdakit-serve-{}", std::process::id())),
+                scratch: true,
+            });
         };
         std::fs::create_dir_all(&dir).map_err(|error| CliError::Config {
             key: "--state".into(),
@@ -231,7 +231,10 @@ impl State {
                 dir.display()
             ),
         })?;
-        Ok(Self { dir, scratch })
+        Ok(Self {
+            dir,
+            scratch: false,
+        })
     }
 }
 

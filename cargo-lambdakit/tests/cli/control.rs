@@ -20,6 +20,31 @@ fn behave_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cargo-lambdakit")).with_file_name("behave")
 }
 
+/// A `serve` of `behave` whose created functions' code goes in a directory of the test's,
+/// removed with it (the test stops `serve` with a kill, which leaves it no time to clean up).
+struct Served {
+    serve: Serve,
+    state: PathBuf,
+}
+
+impl Served {
+    fn start(test: &str) -> Self {
+        let state =
+            std::env::temp_dir().join(format!("lambdakit-control-{test}-{}", std::process::id()));
+        let serve = Serve::start_with(
+            "test-functions",
+            &["--bin", "behave", "--state", state.to_str().unwrap()],
+        );
+        Self { serve, state }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
 /// A zip of `entries` as CreateFunction takes it.
 fn zipped(entries: Vec<Entry>) -> Vec<u8> {
     zip::write(entries).unwrap().bytes
@@ -43,7 +68,8 @@ fn create(
 
 #[tokio::test]
 async fn functions_created_from_zips_run_and_are_described_then_deleted() {
-    let serve = Serve::start_with("test-functions", &["--bin", "behave"]);
+    let served = Served::start("described");
+    let serve = &served.serve;
     let lambda = client(&serve.endpoint());
     let archive = zip::write(zip::entries(&behave_binary(), &[]).unwrap()).unwrap();
 
@@ -75,6 +101,19 @@ async fn functions_created_from_zips_run_and_are_described_then_deleted() {
             .last_modified()
             .is_some_and(|at| at.len() == 28 && at.ends_with("+0000")),
         "{created:?}"
+    );
+
+    // Unpacked under `--state`, one directory per creation.
+    let unpacked = || {
+        std::fs::read_dir(served.state.join("made"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(unpacked().len(), 1);
+    assert_eq!(
+        std::fs::read(unpacked()[0].join("code/bootstrap")).unwrap(),
+        std::fs::read(behave_binary()).unwrap()
     );
 
     let answer = lambda
@@ -200,6 +239,7 @@ async fn functions_created_from_zips_run_and_are_described_then_deleted() {
         .send()
         .await
         .unwrap();
+    assert_eq!(unpacked(), Vec::<PathBuf>::new());
     let gone = lambda
         .get_function()
         .function_name("made")
@@ -248,8 +288,8 @@ async fn functions_created_from_zips_run_and_are_described_then_deleted() {
 
 #[tokio::test]
 async fn zips_lambda_could_not_run_are_refused() {
-    let serve = Serve::start_with("test-functions", &["--bin", "behave"]);
-    let lambda = client(&serve.endpoint());
+    let served = Served::start("refused");
+    let lambda = client(&served.serve.endpoint());
     let binary = std::fs::read(behave_binary()).unwrap();
     let entry = |name: &str, executable: bool| Entry {
         name: name.into(),
