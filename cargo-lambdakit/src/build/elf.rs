@@ -25,7 +25,8 @@ pub fn inspect(path: &Path) -> Result<Binary, String> {
     parse(&bytes)
 }
 
-fn parse(bytes: &[u8]) -> Result<Binary, String> {
+/// [`inspect`] of bytes already read.
+pub(crate) fn parse(bytes: &[u8]) -> Result<Binary, String> {
     if bytes.get(..4) != Some(b"\x7fELF") || bytes.get(4) != Some(&2) || bytes.get(5) != Some(&1) {
         return Err("it is not a 64-bit little-endian ELF binary".into());
     }

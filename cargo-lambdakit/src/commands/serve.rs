@@ -70,6 +70,11 @@ pub struct ServeArgs {
     /// An environment variable for every function, over the settings (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = crate::commands::deploy::parse_variable)]
     pub environment: Vec<(String, String)>,
+    /// Where functions created through the Lambda API (CreateFunction) have their code
+    /// unpacked; default: a scratch directory, removed when serve stops. Nothing is read back
+    /// from it on start yet: created functions last as long as the serve.
+    #[arg(long = "state", value_name = "DIR")]
+    pub state: Option<std::path::PathBuf>,
 }
 
 /// `serve`, and with `watch`, rebuild-and-restart when the sources change.
@@ -133,7 +138,14 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
         })
         .collect();
     let region = passed_region();
-    let emulator = Arc::new(Emulator::new(served, &region, &passed, args.cost));
+    let state = State::open(args.state.clone())?;
+    let emulator = Arc::new(Emulator::new(
+        served,
+        &region,
+        &passed,
+        args.cost,
+        state.dir.clone(),
+    ));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -153,7 +165,7 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
             address,
             message: error.to_string(),
         })?;
-        let served: Vec<&str> = emulator.function_names().collect();
+        let served = emulator.function_names();
         println!("lambdakit: serving {} on http://{local}", served.join(", "));
         let endpoint = if args.port == 9000 {
             String::new()
@@ -162,7 +174,7 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
         };
         println!(
             "lambdakit: try `cargo lambdakit invoke {}{endpoint} --data '{{}}'`",
-            served.first().copied().unwrap_or_default()
+            served.first().map(String::as_str).unwrap_or_default()
         );
         let mut terminate = tokio::signal::unix::signal(
             tokio::signal::unix::SignalKind::terminate(),
@@ -195,6 +207,45 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
     })
 }
 
+/// The directory created functions' code goes in: the user's (`--state`), kept, or a scratch
+/// one, removed when serve stops.
+#[derive(Debug)]
+struct State {
+    dir: std::path::PathBuf,
+    scratch: bool,
+}
+
+impl State {
+    fn open(dir: Option<std::path::PathBuf>) -> Result<Self, CliError> {
+        let Some(dir) = dir else {
+            // Made by the first CreateFunction, if any comes.
+            return Ok(Self {
+                dir: std::env::temp_dir().join(format!("lambdakit-serve-{}", std::process::id())),
+                scratch: true,
+            });
+        };
+        std::fs::create_dir_all(&dir).map_err(|error| CliError::Config {
+            key: "--state".into(),
+            problem: format!(
+                "names `{}`, which cannot be created: {error}",
+                dir.display()
+            ),
+        })?;
+        Ok(Self {
+            dir,
+            scratch: false,
+        })
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        if self.scratch {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 /// A Lambda architecture other than this machine's, built for with the cross tools and run
 /// under qemu.
 #[derive(Debug, Clone)]
@@ -203,7 +254,7 @@ struct Arch {
 }
 
 /// Where Debian's `libc6-arm64-cross` puts the arm64 sysroot, qemu's `-L` prefix.
-const ARM64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
+pub(crate) const ARM64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
 
 impl Arch {
     /// The architecture named `name`, checked for its tools; `None` when it is this machine's.

@@ -1,8 +1,10 @@
 //! A local Lambda: the Invoke API on one port, and behind it, per function, a pool of
 //! instances that start on the first invocation (a cold start), stay warm, multiply under
 //! concurrent invocations up to the function's limit, and are replaced after a timeout or a
-//! crash, as on AWS.
+//! crash, as on AWS. Beside the Invoke API, the control plane (`control`) creates, describes
+//! and deletes functions from zips.
 
+mod control;
 mod cost;
 mod ids;
 mod instance;
@@ -12,7 +14,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
@@ -53,7 +55,15 @@ fn boxed(response: Response<Full<Bytes>>) -> Response<Body> {
 /// The functions the emulator runs, by name.
 #[derive(Debug)]
 pub struct Emulator {
-    pools: BTreeMap<String, Arc<Pool>>,
+    /// Read on every invocation (a clone of one `Arc`), written only by the control plane
+    /// (CreateFunction, DeleteFunction).
+    pools: RwLock<BTreeMap<String, Arc<Pool>>>,
+    /// What a function created through the control plane is started with.
+    region: String,
+    passed_environment: BTreeMap<String, String>,
+    cost: bool,
+    /// Where created functions' code is unpacked.
+    state: PathBuf,
     /// Invocations hold it shared; a rebuild holds it alone, so invocations wait for it.
     gate: Arc<tokio::sync::RwLock<()>>,
     /// Bumped by [`Emulator::restart`]: instances of an older generation are not reused.
@@ -73,6 +83,9 @@ struct Pool {
     generation: Arc<AtomicU64>,
     /// The front of its HTTP requests.
     front: url::Front,
+    /// How it came to be served, when it was created through the control plane; `None` for
+    /// the project's own functions and `--bootstrap`s.
+    created: Option<control::Created>,
 }
 
 /// A function to serve: its settings, its bootstrap, and what runs the bootstrap when this
@@ -131,68 +144,54 @@ impl Answer {
 }
 
 impl Emulator {
-    /// An emulator for `functions`, each with its built binary and what runs it.
+    /// An emulator for `functions`, each with its built binary and what runs it; functions
+    /// created through the control plane have their code unpacked under `state`.
     pub fn new(
         functions: Vec<Served>,
         region: &str,
         passed_environment: &BTreeMap<String, String>,
         cost: bool,
+        state: PathBuf,
     ) -> Self {
         let generation = Arc::new(AtomicU64::new(0));
         let pools = functions
             .into_iter()
-            .map(
-                |Served {
-                     function,
-                     binary,
-                     runner,
-                 }| {
-                    let mut environment = passed_environment.clone();
-                    environment.extend(function.environment.clone());
-                    if let Some(format) = &function.log_format {
-                        environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.clone());
-                    }
-                    if let Some(level) = &function.log_level {
-                        environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.clone());
-                    }
-                    let launch = Launch {
-                        function: function.name.clone(),
-                        region: region.to_owned(),
-                        memory_mb: function.memory_mb,
-                        environment,
-                        runner,
-                    };
-                    let arn = format!(
-                        "arn:aws:lambda:{region}:{ACCOUNT}:function:{}",
-                        function.name
-                    );
-                    let front =
-                        url::Front::named(&function.http_event).unwrap_or(url::Front::FunctionUrl);
-                    let pool = Pool {
-                        front,
-                        function,
-                        binary,
-                        launch,
-                        arn,
-                        idle: Mutex::new(Vec::new()),
-                        alive: AtomicUsize::new(0),
-                        cost,
-                        generation: Arc::clone(&generation),
-                    };
-                    (pool.function.name.clone(), Arc::new(pool))
-                },
-            )
+            .map(|served| {
+                let pool = Pool::new(
+                    served,
+                    region,
+                    passed_environment,
+                    cost,
+                    Arc::clone(&generation),
+                    None,
+                );
+                (pool.function.name.clone(), Arc::new(pool))
+            })
             .collect();
         Self {
-            pools,
+            pools: RwLock::new(pools),
+            region: region.to_owned(),
+            passed_environment: passed_environment.clone(),
+            cost,
+            state,
             gate: Arc::default(),
             generation,
         }
     }
 
+    /// The pool of the function `name`, if it is served.
+    fn pool(&self, name: &str) -> Option<Arc<Pool>> {
+        read(&self.pools).get(name).cloned()
+    }
+
+    /// Every pool, in name order.
+    fn all_pools(&self) -> Vec<Arc<Pool>> {
+        read(&self.pools).values().cloned().collect()
+    }
+
     /// The names of the functions served.
-    pub fn function_names(&self) -> impl Iterator<Item = &str> {
-        self.pools.keys().map(String::as_str)
+    pub fn function_names(&self) -> Vec<String> {
+        read(&self.pools).keys().cloned().collect()
     }
 
     /// Answers the Invoke API on `listener` until the future is dropped.
@@ -222,7 +221,7 @@ impl Emulator {
     /// invocation ends, and the next invocation is a cold start of the (rebuilt) binary.
     pub async fn restart(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        for pool in self.pools.values() {
+        for pool in self.all_pools() {
             let idle = std::mem::take(&mut *lock(&pool.idle));
             for instance in idle {
                 pool.alive.fetch_sub(1, Ordering::SeqCst);
@@ -233,11 +232,8 @@ impl Emulator {
 
     /// Stops every instance.
     pub async fn shutdown(&self) {
-        for pool in self.pools.values() {
-            let idle = std::mem::take(&mut *lock(&pool.idle));
-            for instance in idle {
-                instance.stop().await;
-            }
+        for pool in self.all_pools() {
+            pool.stop_idle().await;
         }
     }
 
@@ -263,7 +259,10 @@ impl Emulator {
         let name = path
             .strip_prefix("/2015-03-31/functions/")
             .and_then(|rest| rest.strip_suffix("/invocations"))
-            .map(function_name);
+            .map(|name| function_name(&control::percent_decode(name)));
+        if name.is_none() {
+            return self.control(&parts, body).await;
+        }
         let (Some(name), &Method::POST) = (name, &parts.method) else {
             return boxed(aws_error(
                 StatusCode::NOT_FOUND,
@@ -274,12 +273,8 @@ impl Emulator {
                 ),
             ));
         };
-        let Some(pool) = self.pools.get(&name).cloned() else {
-            return boxed(aws_error(
-                StatusCode::NOT_FOUND,
-                "ResourceNotFoundException",
-                &format!("Function not found: arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"),
-            ));
+        let Some(pool) = self.pool(&name) else {
+            return boxed(self.not_found(&name));
         };
         let payload = body
             .collect()
@@ -375,7 +370,7 @@ impl Emulator {
         path: &str,
         body: Incoming,
     ) -> Response<Body> {
-        let Some(pool) = self.pools.get(name) else {
+        let Some(pool) = self.pool(name) else {
             return boxed(aws_error(
                 StatusCode::NOT_FOUND,
                 "ResourceNotFoundException",
@@ -411,6 +406,61 @@ impl Emulator {
 }
 
 impl Pool {
+    /// The pool of `served`, with the shell's `passed_environment` under its own.
+    fn new(
+        served: Served,
+        region: &str,
+        passed_environment: &BTreeMap<String, String>,
+        cost: bool,
+        generation: Arc<AtomicU64>,
+        created: Option<control::Created>,
+    ) -> Self {
+        let Served {
+            function,
+            binary,
+            runner,
+        } = served;
+        let mut environment = passed_environment.clone();
+        environment.extend(function.environment.clone());
+        if let Some(format) = &function.log_format {
+            environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.clone());
+        }
+        if let Some(level) = &function.log_level {
+            environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.clone());
+        }
+        let launch = Launch {
+            function: function.name.clone(),
+            region: region.to_owned(),
+            memory_mb: function.memory_mb,
+            environment,
+            runner,
+        };
+        let arn = function_arn(region, &function.name);
+        let front = url::Front::named(&function.http_event).unwrap_or(url::Front::FunctionUrl);
+        Self {
+            front,
+            function,
+            binary,
+            launch,
+            arn,
+            idle: Mutex::new(Vec::new()),
+            alive: AtomicUsize::new(0),
+            cost,
+            generation,
+            created,
+        }
+    }
+
+    /// Stops the idle instances; busy ones stop when their invocation ends, if the pool is
+    /// gone by then (they are dropped with it).
+    async fn stop_idle(&self) {
+        let idle = std::mem::take(&mut *lock(&self.idle));
+        for instance in idle {
+            self.alive.fetch_sub(1, Ordering::SeqCst);
+            instance.stop().await;
+        }
+    }
+
     async fn invoke(
         self: &Arc<Self>,
         payload: Bytes,
@@ -745,6 +795,21 @@ fn empty(status: StatusCode) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = status;
     response
+}
+
+/// `arn:aws:lambda:{region}:{account}:function:{name}`.
+fn function_arn(region: &str, name: &str) -> String {
+    format!("arn:aws:lambda:{region}:{ACCOUNT}:function:{name}")
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -3,7 +3,9 @@
 //! `CodeSha256` and deploy can skip its upload.
 //!
 //! The format is PKWARE's APPNOTE (local headers, central directory, end record; no zip64,
-//! which Lambda's 250 MB limit never needs), entries DEFLATE-compressed.
+//! which Lambda's 250 MB limit never needs), entries DEFLATE-compressed. [`read`] takes such
+//! archives back (stored or DEFLATE entries, as any zip tool writes them), for the local
+//! Lambda's CreateFunction.
 
 use std::path::{Path, PathBuf};
 
@@ -196,6 +198,103 @@ pub fn write(mut entries: Vec<Entry>) -> Result<Archive, CliError> {
     })
 }
 
+/// Reads the files of a zip (directories and anything but stored or DEFLATE entries left
+/// out), refusing names that would land outside the directory they are unpacked into and
+/// archives over Lambda's unzipped limit. An entry is executable when the archive was made on
+/// Unix with an execute bit in its mode, as Lambda reads it.
+///
+/// # Errors
+///
+/// A description of what is wrong with the archive.
+pub fn read(bytes: &[u8]) -> Result<Vec<Entry>, String> {
+    let truncated = || "the zip file is truncated or corrupt".to_owned();
+    let u16_at = |offset: usize| {
+        bytes
+            .get(offset..offset + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .ok_or_else(truncated)
+    };
+    let u32_at = |offset: usize| {
+        bytes
+            .get(offset..offset + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(truncated)
+    };
+    // The end record is the last 22 bytes, before a comment of up to 64 KB.
+    let lowest = bytes.len().saturating_sub(22 + usize::from(u16::MAX));
+    let end = (lowest..=bytes.len().saturating_sub(22))
+        .rev()
+        .find(|&at| bytes.get(at..at + 4) == Some(&[0x50, 0x4b, 0x05, 0x06]))
+        .ok_or_else(|| "it is not a zip file (no end of central directory record)".to_owned())?;
+    let count = usize::from(u16_at(end + 10)?);
+    let mut at = u32_at(end + 16)? as usize;
+    let mut entries = Vec::with_capacity(count);
+    let mut unzipped: u64 = 0;
+    for _ in 0..count {
+        if u32_at(at)? != 0x0201_4b50 {
+            return Err(truncated());
+        }
+        let made_by = u16_at(at + 4)?;
+        let method = u16_at(at + 10)?;
+        let compressed = u32_at(at + 20)? as usize;
+        let size = u64::from(u32_at(at + 24)?);
+        let name_len = usize::from(u16_at(at + 28)?);
+        let extra_len = usize::from(u16_at(at + 30)?);
+        let comment_len = usize::from(u16_at(at + 32)?);
+        let mode = u32_at(at + 38)? >> 16;
+        let local = u32_at(at + 42)? as usize;
+        let name = bytes
+            .get(at + 46..at + 46 + name_len)
+            .ok_or_else(truncated)?;
+        let name = String::from_utf8_lossy(name).into_owned();
+        at += 46 + name_len + extra_len + comment_len;
+        if name.ends_with('/') {
+            continue;
+        }
+        if name.starts_with('/')
+            || name.split(['/', '\\']).any(|part| part == "..")
+            || name.is_empty()
+        {
+            return Err(format!(
+                "the entry `{name}` would be unpacked outside its directory"
+            ));
+        }
+        unzipped += size;
+        if unzipped > MAX_UNZIPPED_BYTES {
+            return Err(format!(
+                "it is over {MAX_UNZIPPED_BYTES} bytes unzipped, Lambda's limit"
+            ));
+        }
+        if u32_at(local)? != 0x0403_4b50 {
+            return Err(truncated());
+        }
+        let start =
+            local + 30 + usize::from(u16_at(local + 26)?) + usize::from(u16_at(local + 28)?);
+        let raw = bytes.get(start..start + compressed).ok_or_else(truncated)?;
+        let data = match method {
+            0 => raw.to_vec(),
+            DEFLATE => miniz_oxide::inflate::decompress_to_vec_with_limit(raw, size as usize)
+                .map_err(|_| format!("the entry `{name}` does not inflate"))?,
+            other => {
+                return Err(format!(
+                    "the entry `{name}` is compressed with method {other}; only stored and DEFLATE entries are read"
+                ));
+            }
+        };
+        if data.len() as u64 != size {
+            return Err(format!(
+                "the entry `{name}` is not the size its header says"
+            ));
+        }
+        entries.push(Entry {
+            name,
+            data,
+            executable: made_by >> 8 == 3 && mode & 0o111 != 0,
+        });
+    }
+    Ok(entries)
+}
+
 fn put16(out: &mut Vec<u8>, value: u16) {
     out.extend_from_slice(&value.to_le_bytes());
 }
@@ -231,6 +330,31 @@ mod tests {
         assert_eq!(first, second);
         assert_eq!(first.code_sha256(), second.code_sha256());
         assert_eq!(first.unzipped, 9);
+    }
+
+    #[test]
+    fn written_archives_read_back() {
+        let written = write(vec![
+            entry("bootstrap", &[7; 5000], true),
+            entry("config/app.json", b"{}", false),
+        ])
+        .unwrap();
+        let read = read(&written.bytes).unwrap();
+        assert_eq!(
+            read,
+            vec![
+                entry("bootstrap", &[7; 5000], true),
+                entry("config/app.json", b"{}", false),
+            ]
+        );
+        assert!(super::read(&written.bytes[..written.bytes.len() - 30]).is_err());
+        assert!(super::read(b"not a zip").is_err());
+        let escaping = write(vec![entry("../bootstrap", b"x", true)]).unwrap();
+        assert!(
+            super::read(&escaping.bytes)
+                .unwrap_err()
+                .contains("outside its directory")
+        );
     }
 
     #[test]

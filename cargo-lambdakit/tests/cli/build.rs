@@ -119,6 +119,39 @@ fn an_arm64_build_answers_invocations_under_qemu() {
         "{:?}",
         serve.output()
     );
+
+    // The zip `build` made, created through the Lambda API, runs under qemu too.
+    let zip = std::fs::read(workspace().join("target/lambda/arm64/behave/bootstrap.zip")).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let payload = runtime.block_on(async {
+        use aws_sdk_lambda::primitives::Blob;
+        use aws_sdk_lambda::types::{Architecture, FunctionCode, Runtime};
+        let lambda = crate::sdk::client(&serve.endpoint());
+        let created = lambda
+            .create_function()
+            .function_name("zipped-for-arm64")
+            .runtime(Runtime::Providedal2023)
+            .architectures(Architecture::Arm64)
+            .code(FunctionCode::builder().zip_file(Blob::new(zip)).build())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.architectures(), &[Architecture::Arm64]);
+        let answer = lambda
+            .invoke()
+            .function_name("zipped-for-arm64")
+            .payload(Blob::new(b"{}".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.function_error(), None, "{answer:?}");
+        serde_json::from_slice::<serde_json::Value>(answer.payload().unwrap().as_ref()).unwrap()
+    });
+    assert_eq!(payload["arch"], "aarch64", "{payload}");
+    assert_eq!(
+        payload["arn"], "arn:aws:lambda:us-east-1:123456789012:function:zipped-for-arm64",
+        "{payload}"
+    );
 }
 
 /// Whether zig (PyPI `ziglang`) is here; under CI it must be.

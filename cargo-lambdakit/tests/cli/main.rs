@@ -5,6 +5,7 @@
 
 mod build;
 mod conformance;
+mod control;
 mod deploy;
 mod events;
 mod fronts;

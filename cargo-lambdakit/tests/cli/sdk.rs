@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::support::Serve;
 
-fn client(endpoint: &str) -> aws_sdk_lambda::Client {
+pub(crate) fn client(endpoint: &str) -> aws_sdk_lambda::Client {
     let config = aws_sdk_lambda::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))

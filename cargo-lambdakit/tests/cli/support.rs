@@ -166,6 +166,21 @@ pub(crate) fn invoke(
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
+    read_answer(stream)
+}
+
+/// `GET path`.
+pub(crate) fn get(address: SocketAddr, path: &str) -> Answer {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    read_answer(stream)
+}
+
+fn read_answer(mut stream: TcpStream) -> Answer {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let head_end = raw

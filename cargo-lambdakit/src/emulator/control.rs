@@ -1,0 +1,637 @@
+//! The Lambda control plane of the local Lambda (REST API version 2015-03-31), so that
+//! `aws-sdk-lambda` (or any AWS SDK, or the AWS CLI) creates and runs functions from zips in
+//! `serve`, unmodified but for its endpoint.
+//!
+//! What exists (the first slice of issue #11):
+//! - `CreateFunction` with an inline zip (`Code.ZipFile`) of an OS-only runtime
+//!   (`provided.al2023`, `provided.al2`): the zip is unpacked under the state directory, its
+//!   `bootstrap` checked (present, executable, an ELF binary of the declared architecture or a
+//!   script), and a pool added; the function is then invoked through the Invoke API as the
+//!   project's are. arm64 code runs under qemu-user on x86_64, when it is installed.
+//! - `GetFunction`, `GetFunctionConfiguration`, `ListFunctions`, `DeleteFunction`. The
+//!   project's own functions (and `--bootstrap`s) are listed too, but cannot be deleted or
+//!   replaced.
+//! - `GetFunction`'s `Code.Location` points at `/lambdakit/code/{name}.zip` on the emulator.
+//!
+//! Not yet: state surviving a restart (the code is unpacked, but nothing reads it back),
+//! `UpdateFunctionCode` / `UpdateFunctionConfiguration`, versions and aliases, function URL
+//! configuration, `AddPermission`, code from S3 and container images, `ListFunctions`
+//! paging (every function comes in one page).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{Method, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::Digest as _;
+
+use super::{Body, Emulator, Pool, Served, aws_error, boxed, empty, function_name, write};
+use crate::package::zip::Entry;
+use crate::project::Function;
+
+/// The largest CreateFunction request: a 50 MB zip, base64 (AWS "Lambda quotas"), and the
+/// JSON around it.
+const MAX_REQUEST_BYTES: usize = 70 * 1024 * 1024;
+
+/// How a function created through the control plane came to be.
+#[derive(Debug)]
+pub(crate) struct Created {
+    runtime: String,
+    role: Option<String>,
+    handler: Option<String>,
+    code_size: u64,
+    code_sha256: String,
+    /// When it was created, as `LastModified` shows it.
+    last_modified: String,
+    /// Its own directory under the state directory: `code.zip` and the unpacked `code/`.
+    dir: PathBuf,
+}
+
+/// The CreateFunction request body (AWS Lambda API reference, "CreateFunction").
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateRequest {
+    function_name: String,
+    runtime: Option<String>,
+    role: Option<String>,
+    handler: Option<String>,
+    #[serde(default)]
+    code: CodeRequest,
+    memory_size: Option<u32>,
+    timeout: Option<u64>,
+    environment: Option<EnvironmentRequest>,
+    architectures: Option<Vec<String>>,
+    package_type: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CodeRequest {
+    zip_file: Option<String>,
+    s3_bucket: Option<String>,
+    image_uri: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EnvironmentRequest {
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+}
+
+/// A control-plane call refused, as AWS answers it.
+fn refused(status: StatusCode, error_type: &str, message: &str) -> Response<Body> {
+    boxed(aws_error(status, error_type, message))
+}
+
+fn invalid(message: &str) -> Response<Body> {
+    refused(
+        StatusCode::BAD_REQUEST,
+        "InvalidParameterValueException",
+        message,
+    )
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+    *response.status_mut() = status;
+    if let Ok(value) = "application/json".parse() {
+        response.headers_mut().insert("content-type", value);
+    }
+    boxed(response)
+}
+
+impl Emulator {
+    /// Answers a request that is not an invocation nor for a function URL: a control-plane
+    /// call, a created function's code, or `UnknownOperationException`.
+    pub(super) async fn control(
+        &self,
+        parts: &http::request::Parts,
+        body: Incoming,
+    ) -> Response<Body> {
+        let path = parts.uri.path();
+        if let (Some(name), &Method::GET) = (
+            path.strip_prefix("/lambdakit/code/")
+                .and_then(|rest| rest.strip_suffix(".zip")),
+            &parts.method,
+        ) {
+            return self.code(&percent_decode(name)).await;
+        }
+        let Some(rest) = path.strip_prefix("/2015-03-31/functions") else {
+            return self.unknown(parts);
+        };
+        let rest = rest.trim_start_matches('/');
+        let (name, below) = rest.split_once('/').unwrap_or((rest, ""));
+        let name = function_name(&percent_decode(name));
+        match (&parts.method, name.as_str(), below) {
+            (&Method::POST, "", "") => self.create(body).await,
+            (&Method::GET, "", "") => {
+                let functions: Vec<Value> = self
+                    .all_pools()
+                    .iter()
+                    .map(|pool| self.configuration(pool))
+                    .collect();
+                json_response(StatusCode::OK, &json!({ "Functions": functions }))
+            }
+            (&Method::GET, name, "") if !name.is_empty() => match self.pool(name) {
+                Some(pool) => {
+                    let mut code = json!({ "RepositoryType": "S3" });
+                    if pool.created.is_some()
+                        && let Some(host) = parts
+                            .headers
+                            .get("host")
+                            .and_then(|host| host.to_str().ok())
+                    {
+                        code["Location"] =
+                            json!(format!("http://{host}/lambdakit/code/{name}.zip"));
+                    }
+                    json_response(
+                        StatusCode::OK,
+                        &json!({ "Configuration": self.configuration(&pool), "Code": code }),
+                    )
+                }
+                None => boxed(self.not_found(name)),
+            },
+            (&Method::GET, name, "configuration") if !name.is_empty() => match self.pool(name) {
+                Some(pool) => json_response(StatusCode::OK, &self.configuration(&pool)),
+                None => boxed(self.not_found(name)),
+            },
+            (&Method::DELETE, name, "") if !name.is_empty() => self.delete(name).await,
+            _ => self.unknown(parts),
+        }
+    }
+
+    fn unknown(&self, parts: &http::request::Parts) -> Response<Body> {
+        refused(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            &format!(
+                "{} {} is not an operation of the local Lambda",
+                parts.method,
+                parts.uri.path()
+            ),
+        )
+    }
+
+    /// `ResourceNotFoundException`, worded as AWS words it.
+    pub(super) fn not_found(&self, name: &str) -> Response<Full<Bytes>> {
+        aws_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            &format!(
+                "Function not found: {}",
+                super::function_arn(&self.region, name)
+            ),
+        )
+    }
+
+    /// A function's configuration, as `FunctionConfiguration` in the Lambda API.
+    fn configuration(&self, pool: &Pool) -> Value {
+        let function = &pool.function;
+        let mut configuration = json!({
+            "FunctionName": function.name,
+            "FunctionArn": pool.arn,
+            "MemorySize": function.memory_mb,
+            "Timeout": function.timeout.as_secs(),
+            "Architectures": [function.architecture],
+            "PackageType": "Zip",
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "Version": "$LATEST",
+            "Description": "",
+            "EphemeralStorage": { "Size": 512 },
+            "TracingConfig": { "Mode": "PassThrough" },
+        });
+        if !function.environment.is_empty() {
+            configuration["Environment"] = json!({ "Variables": function.environment });
+        }
+        match &pool.created {
+            Some(created) => {
+                configuration["Runtime"] = json!(created.runtime);
+                configuration["CodeSize"] = json!(created.code_size);
+                configuration["CodeSha256"] = json!(created.code_sha256);
+                configuration["LastModified"] = json!(created.last_modified);
+                if let Some(role) = &created.role {
+                    configuration["Role"] = json!(role);
+                }
+                if let Some(handler) = &created.handler {
+                    configuration["Handler"] = json!(handler);
+                }
+            }
+            None => {
+                // Built by serve: an OS-only runtime's bootstrap, its size the binary's.
+                configuration["Runtime"] = json!("provided.al2023");
+                configuration["Handler"] = json!("bootstrap");
+                if let Ok(metadata) = std::fs::metadata(&pool.binary) {
+                    configuration["CodeSize"] = json!(metadata.len());
+                    if let Ok(modified) = metadata.modified() {
+                        configuration["LastModified"] = json!(last_modified(modified));
+                    }
+                }
+            }
+        }
+        configuration
+    }
+
+    /// `CreateFunction`: unpack, check, and serve.
+    async fn create(&self, body: Incoming) -> Response<Body> {
+        let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) => {
+                return refused(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "RequestTooLargeException",
+                    &format!(
+                        "Request must be smaller than {MAX_REQUEST_BYTES} bytes for the CreateFunction operation"
+                    ),
+                );
+            }
+        };
+        let request: CreateRequest = match serde_json::from_slice(&body) {
+            Ok(request) => request,
+            Err(error) => {
+                return invalid(&format!("the CreateFunction request is not valid: {error}"));
+            }
+        };
+        let name = function_name(&request.function_name);
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return invalid(&format!(
+                "FunctionName `{name}` is not a function name: 1 to 64 letters, digits, `-` and `_`"
+            ));
+        }
+        if self.pool(&name).is_some() {
+            return self.exists(&name);
+        }
+        let settings = match Settings::check(&request) {
+            Ok(settings) => settings,
+            Err(message) => return invalid(&message),
+        };
+        let dir = self.state.join(&name).join(super::ids::request_id());
+        let (zip, architecture) = (settings.zip, settings.architecture.clone());
+        let unpacked = tokio::task::spawn_blocking({
+            let dir = dir.clone();
+            move || {
+                let entries = checked(&zip, &architecture)?;
+                let runner = runner(&architecture)?;
+                let unpacked = unpack(&entries, &zip, &dir);
+                if unpacked.is_err() {
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
+                unpacked.map(|(binary, size, sha)| (binary, size, sha, runner))
+            }
+        })
+        .await;
+        let (binary, code_size, code_sha256, runner) = match unpacked {
+            Ok(Ok(unpacked)) => unpacked,
+            Ok(Err(problem)) => return invalid(&problem),
+            Err(error) => {
+                return refused(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ServiceException",
+                    &format!("unpacking the code stopped: {error}"),
+                );
+            }
+        };
+        let mut function = Function::standalone(&name);
+        function.memory_mb = settings.memory_mb;
+        function.timeout = settings.timeout;
+        function.environment = settings.environment;
+        function.architecture = settings.architecture;
+        let created = Created {
+            runtime: settings.runtime,
+            role: request.role,
+            handler: request.handler,
+            code_size,
+            code_sha256,
+            last_modified: last_modified(std::time::SystemTime::now()),
+            dir: dir.clone(),
+        };
+        let pool = Arc::new(Pool::new(
+            Served {
+                function,
+                binary,
+                runner,
+            },
+            &self.region,
+            &self.passed_environment,
+            self.cost,
+            Arc::clone(&self.generation),
+            Some(created),
+        ));
+        let inserted = {
+            let mut pools = write(&self.pools);
+            let free = !pools.contains_key(&name);
+            if free {
+                pools.insert(name.clone(), Arc::clone(&pool));
+            }
+            free
+        };
+        if !inserted {
+            // Another CreateFunction of the same name came first.
+            remove_dir(dir).await;
+            return self.exists(&name);
+        }
+        println!("lambdakit: created {name}");
+        json_response(StatusCode::CREATED, &self.configuration(&pool))
+    }
+
+    fn exists(&self, name: &str) -> Response<Body> {
+        refused(
+            StatusCode::CONFLICT,
+            "ResourceConflictException",
+            &format!("Function already exist: {name}"),
+        )
+    }
+
+    /// `DeleteFunction`: forget it, stop its instances, remove its code.
+    async fn delete(&self, name: &str) -> Response<Body> {
+        let pool = {
+            let mut pools = write(&self.pools);
+            match pools.get(name) {
+                None => return boxed(self.not_found(name)),
+                Some(pool) if pool.created.is_none() => {
+                    return refused(
+                        StatusCode::CONFLICT,
+                        "ResourceConflictException",
+                        &format!(
+                            "`{name}` is a function of the project this serve runs; it cannot be deleted"
+                        ),
+                    );
+                }
+                Some(_) => pools.remove(name),
+            }
+        };
+        if let Some(pool) = pool {
+            // Busy instances stop when their invocation ends and drops the last `Arc`.
+            pool.stop_idle().await;
+            if let Some(created) = &pool.created {
+                remove_dir(created.dir.clone()).await;
+            }
+            println!("lambdakit: deleted {name}");
+        }
+        boxed(empty(StatusCode::NO_CONTENT))
+    }
+
+    /// The zip a function was created from.
+    async fn code(&self, name: &str) -> Response<Body> {
+        let Some(dir) = self
+            .pool(name)
+            .and_then(|pool| pool.created.as_ref().map(|created| created.dir.clone()))
+        else {
+            return boxed(self.not_found(name));
+        };
+        match tokio::fs::read(dir.join("code.zip")).await {
+            Ok(zip) => {
+                let mut response = Response::new(Full::new(Bytes::from(zip)));
+                if let Ok(value) = "application/zip".parse() {
+                    response.headers_mut().insert("content-type", value);
+                }
+                boxed(response)
+            }
+            Err(_) => boxed(self.not_found(name)),
+        }
+    }
+}
+
+/// A CreateFunction's settings, checked as Lambda checks them.
+#[derive(Debug)]
+struct Settings {
+    runtime: String,
+    memory_mb: u32,
+    timeout: Duration,
+    environment: BTreeMap<String, String>,
+    architecture: String,
+    zip: Vec<u8>,
+}
+
+impl Settings {
+    fn check(request: &CreateRequest) -> Result<Self, String> {
+        if request.package_type.as_deref() == Some("Image") || request.code.image_uri.is_some() {
+            return Err("the local Lambda runs zip packages only, not container images".into());
+        }
+        let runtime = request.runtime.clone().ok_or(
+            "Runtime is required for a zip package; the local Lambda runs `provided.al2023` and `provided.al2`",
+        )?;
+        if !matches!(
+            runtime.as_str(),
+            "provided.al2023" | "provided.al2" | "provided"
+        ) {
+            return Err(format!(
+                "the runtime parameter of {runtime} is not run by the local Lambda: it runs OS-only runtimes (`provided.al2023`, `provided.al2`)"
+            ));
+        }
+        let memory_mb = request.memory_size.unwrap_or(128);
+        if !(128..=10_240).contains(&memory_mb) {
+            return Err(format!(
+                "MemorySize is {memory_mb}; Lambda takes 128 to 10240 (MB)"
+            ));
+        }
+        let timeout = request.timeout.unwrap_or(3);
+        if !(1..=900).contains(&timeout) {
+            return Err(format!(
+                "Timeout is {timeout}; Lambda takes 1 to 900 (seconds)"
+            ));
+        }
+        let architecture = match request.architectures.as_deref() {
+            None | Some([]) => "x86_64".to_owned(),
+            Some([one]) if one == "x86_64" || one == "arm64" => one.clone(),
+            Some(other) => {
+                return Err(format!(
+                    "Architectures is {other:?}; Lambda takes one of `x86_64` and `arm64`"
+                ));
+            }
+        };
+        if request.code.s3_bucket.is_some() {
+            return Err("the local Lambda takes code as Code.ZipFile only, not from S3".into());
+        }
+        let encoded = request
+            .code
+            .zip_file
+            .as_deref()
+            .ok_or("Code.ZipFile is required: the function's zip")?;
+        let zip = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| "Code.ZipFile is not base64".to_owned())?;
+        Ok(Self {
+            runtime,
+            memory_mb,
+            timeout: Duration::from_secs(timeout),
+            environment: request
+                .environment
+                .as_ref()
+                .map(|environment| environment.variables.clone())
+                .unwrap_or_default(),
+            architecture,
+            zip,
+        })
+    }
+}
+
+/// What runs code of `architecture` here: nothing for this machine's, qemu-user for arm64
+/// on x86_64 when it is installed (as `serve --arch arm64` runs it).
+fn runner(architecture: &str) -> Result<Vec<String>, String> {
+    let host = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        other => other,
+    };
+    if architecture == host {
+        return Ok(Vec::new());
+    }
+    let sysroot = crate::commands::serve::ARM64_SYSROOT;
+    let qemu = std::process::Command::new("qemu-aarch64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if architecture == "arm64" && qemu && Path::new(sysroot).is_dir() {
+        return Ok(vec!["qemu-aarch64".into(), "-L".into(), sysroot.into()]);
+    }
+    Err(format!(
+        "this machine ({host}) cannot run {architecture} code: the local Lambda runs arm64 under qemu-aarch64 with the arm64 sysroot in `{sysroot}` (apt-get install qemu-user libc6-arm64-cross)"
+    ))
+}
+
+/// The files of `zip`, once its `bootstrap` is found fit to run as `architecture`.
+fn checked(zip: &[u8], architecture: &str) -> Result<Vec<Entry>, String> {
+    let entries = crate::package::zip::read(zip)
+        .map_err(|problem| format!("Code.ZipFile cannot be unpacked: {problem}"))?;
+    let bootstrap = entries
+        .iter()
+        .find(|entry| entry.name == "bootstrap")
+        .ok_or("the zip has no `bootstrap` at its root: an OS-only runtime starts the function by running it")?;
+    if !bootstrap.executable {
+        return Err(
+            "the zip's `bootstrap` is not executable: zip it with mode 0755 (cargo lambdakit zip does)".into(),
+        );
+    }
+    if bootstrap.data.starts_with(b"\x7fELF") {
+        let binary = crate::build::elf::parse(&bootstrap.data)
+            .map_err(|problem| format!("the zip's `bootstrap` cannot be read: {problem}"))?;
+        if binary.architecture != architecture {
+            return Err(format!(
+                "the zip's `bootstrap` is built for {}, but Architectures is `{architecture}`",
+                binary.architecture
+            ));
+        }
+    } else if !bootstrap.data.starts_with(b"#!") {
+        return Err("the zip's `bootstrap` is neither an ELF binary nor a script (`#!`)".into());
+    }
+    Ok(entries)
+}
+
+/// Unpacks `entries` into `dir/code`, keeping their `zip` as `dir/code.zip`; returns the
+/// bootstrap's path, the zip's size and its `CodeSha256`.
+fn unpack(entries: &[Entry], zip: &[u8], dir: &Path) -> Result<(PathBuf, u64, String), String> {
+    let failed = |error: std::io::Error| format!("cannot unpack the code: {error}");
+    let code = dir.join("code");
+    for entry in entries {
+        let path = code.join(&entry.name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(failed)?;
+        }
+        std::fs::write(&path, &entry.data).map_err(failed)?;
+        let mode = if entry.executable { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .map_err(failed)?;
+    }
+    std::fs::write(dir.join("code.zip"), zip).map_err(failed)?;
+    let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(zip));
+    Ok((code.join("bootstrap"), zip.len() as u64, sha))
+}
+
+/// `LastModified` as the Lambda API writes it: `2026-01-31T12:00:00.000+0000`.
+fn last_modified(time: std::time::SystemTime) -> String {
+    let since = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = since.as_secs();
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60,
+        since.subsec_millis()
+    )
+}
+
+async fn remove_dir(dir: PathBuf) {
+    let _ = tokio::fs::remove_dir_all(dir).await;
+}
+
+/// Undoes the percent-encoding SDKs put on path labels (`:` of an ARN is `%3A`).
+pub(super) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                at += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_modified_is_written_as_lambda_writes_it() {
+        let at = |seconds: u64| {
+            last_modified(std::time::UNIX_EPOCH + Duration::from_millis(seconds * 1_000 + 42))
+        };
+        assert_eq!(at(0), "1970-01-01T00:00:00.042+0000");
+        // 2024-02-29 (a leap day) 13:45:10 UTC.
+        assert_eq!(at(1_709_214_310), "2024-02-29T13:45:10.042+0000");
+        // 2000-03-01 00:00:00 UTC, after a century's leap day.
+        assert_eq!(at(951_868_800), "2000-03-01T00:00:00.042+0000");
+    }
+
+    #[test]
+    fn percent_decoding_undoes_path_labels() {
+        assert_eq!(
+            percent_decode("arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Aorders"),
+            "arn:aws:lambda:us-east-1:1:function:orders"
+        );
+        assert_eq!(percent_decode("plain"), "plain");
+        assert_eq!(percent_decode("bad%zz%4"), "bad%zz%4");
+    }
+}

@@ -1,0 +1,343 @@
+//! The local Lambda's control plane, driven by `aws-sdk-lambda` as a user would: functions
+//! created from zips, invoked, described, listed and deleted, and the errors AWS gives.
+
+use std::path::PathBuf;
+
+use aws_sdk_lambda::error::ProvideErrorMetadata as _;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Architecture, Environment, FunctionCode, InvocationType, Runtime, State,
+};
+use cargo_lambdakit::package::zip::{self, Entry};
+use serde_json::Value;
+
+use crate::sdk::client;
+use crate::support::Serve;
+
+/// `behave` as `serve` built it for this machine: beside this crate's binary, in the same
+/// target directory.
+fn behave_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cargo-lambdakit")).with_file_name("behave")
+}
+
+/// A `serve` of `behave` whose created functions' code goes in a directory of the test's,
+/// removed with it (the test stops `serve` with a kill, which leaves it no time to clean up).
+struct Served {
+    serve: Serve,
+    state: PathBuf,
+}
+
+impl Served {
+    fn start(test: &str) -> Self {
+        let state =
+            std::env::temp_dir().join(format!("lambdakit-control-{test}-{}", std::process::id()));
+        let serve = Serve::start_with(
+            "test-functions",
+            &["--bin", "behave", "--state", state.to_str().unwrap()],
+        );
+        Self { serve, state }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+/// A zip of `entries` as CreateFunction takes it.
+fn zipped(entries: Vec<Entry>) -> Vec<u8> {
+    zip::write(entries).unwrap().bytes
+}
+
+fn create(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    zip: Vec<u8>,
+    architecture: Architecture,
+) -> aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder {
+    lambda
+        .create_function()
+        .function_name(name)
+        .runtime(Runtime::Providedal2023)
+        .role("arn:aws:iam::123456789012:role/lambda")
+        .handler("bootstrap")
+        .architectures(architecture)
+        .code(FunctionCode::builder().zip_file(Blob::new(zip)).build())
+}
+
+#[tokio::test]
+async fn functions_created_from_zips_run_and_are_described_then_deleted() {
+    let served = Served::start("described");
+    let serve = &served.serve;
+    let lambda = client(&serve.endpoint());
+    let archive = zip::write(zip::entries(&behave_binary(), &[]).unwrap()).unwrap();
+
+    let created = create(&lambda, "made", archive.bytes.clone(), Architecture::X8664)
+        .memory_size(256)
+        .timeout(10)
+        .environment(
+            Environment::builder()
+                .variables("GREETING", "hello from the zip")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.function_name(), Some("made"));
+    assert_eq!(
+        created.function_arn(),
+        Some("arn:aws:lambda:us-east-1:123456789012:function:made")
+    );
+    assert_eq!(created.code_sha256(), Some(archive.code_sha256().as_str()));
+    assert_eq!(created.code_size(), archive.bytes.len() as i64);
+    assert_eq!(created.memory_size(), Some(256));
+    assert_eq!(created.timeout(), Some(10));
+    assert_eq!(created.state(), Some(&State::Active));
+    assert_eq!(created.version(), Some("$LATEST"));
+    assert_eq!(created.architectures(), &[Architecture::X8664]);
+    assert!(
+        created
+            .last_modified()
+            .is_some_and(|at| at.len() == 28 && at.ends_with("+0000")),
+        "{created:?}"
+    );
+
+    // Unpacked under `--state`, one directory per creation.
+    let unpacked = || {
+        std::fs::read_dir(served.state.join("made"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(unpacked().len(), 1);
+    assert_eq!(
+        std::fs::read(unpacked()[0].join("code/bootstrap")).unwrap(),
+        std::fs::read(behave_binary()).unwrap()
+    );
+
+    let answer = lambda
+        .invoke()
+        .function_name("made")
+        .payload(Blob::new(b"{}".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.function_error(), None);
+    let payload: Value = serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(payload["greeting"], "hello from the zip", "{payload}");
+    assert_eq!(payload["memory"], 256, "{payload}");
+    assert_eq!(
+        payload["arn"], "arn:aws:lambda:us-east-1:123456789012:function:made",
+        "{payload}"
+    );
+    let queued = lambda
+        .invoke()
+        .function_name("made")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(b"{}".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status_code(), 202);
+    let dry = lambda
+        .invoke()
+        .function_name("made")
+        .invocation_type(InvocationType::DryRun)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dry.status_code(), 204);
+
+    let got = lambda
+        .get_function()
+        .function_name("made")
+        .send()
+        .await
+        .unwrap();
+    let configuration = got.configuration().unwrap();
+    assert_eq!(configuration.runtime(), Some(&Runtime::Providedal2023));
+    assert_eq!(configuration.handler(), Some("bootstrap"));
+    assert_eq!(
+        configuration.role(),
+        Some("arn:aws:iam::123456789012:role/lambda")
+    );
+    assert_eq!(
+        configuration
+            .environment()
+            .and_then(|environment| environment.variables())
+            .and_then(|variables| variables.get("GREETING"))
+            .map(String::as_str),
+        Some("hello from the zip")
+    );
+    let location = got.code().and_then(|code| code.location()).unwrap();
+    assert_eq!(
+        got.code().and_then(|code| code.repository_type()),
+        Some("S3")
+    );
+    let path = location
+        .strip_prefix(&format!("http://{}", serve.address))
+        .unwrap();
+    let downloaded = crate::support::get(serve.address, path);
+    assert_eq!(downloaded.status, 200);
+    assert_eq!(downloaded.body, archive.bytes);
+
+    let configuration = lambda
+        .get_function_configuration()
+        .function_name("arn:aws:lambda:us-east-1:123456789012:function:made")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(configuration.memory_size(), Some(256));
+    assert_eq!(
+        configuration.code_sha256(),
+        Some(archive.code_sha256().as_str())
+    );
+
+    // The project's own function is there too, with its settings, and stays.
+    let listed = lambda.list_functions().send().await.unwrap();
+    let names: Vec<_> = listed
+        .functions()
+        .iter()
+        .filter_map(|function| function.function_name())
+        .collect();
+    assert_eq!(names, ["behave", "made"]);
+    let project = lambda
+        .get_function_configuration()
+        .function_name("behave")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        project
+            .environment()
+            .and_then(|environment| environment.variables())
+            .and_then(|variables| variables.get("GREETING"))
+            .map(String::as_str),
+        Some("hello from the config")
+    );
+    let kept = lambda
+        .delete_function()
+        .function_name("behave")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(kept.is_resource_conflict_exception(), "{kept:?}");
+    for taken in ["behave", "made"] {
+        let clash = create(&lambda, taken, archive.bytes.clone(), Architecture::X8664)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(clash.is_resource_conflict_exception(), "{clash:?}");
+    }
+
+    lambda
+        .delete_function()
+        .function_name("made")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unpacked(), Vec::<PathBuf>::new());
+    let gone = lambda
+        .get_function()
+        .function_name("made")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(gone.is_resource_not_found_exception(), "{gone:?}");
+    assert_eq!(
+        gone.message(),
+        Some("Function not found: arn:aws:lambda:us-east-1:123456789012:function:made")
+    );
+    let not_invoked = lambda
+        .invoke()
+        .function_name("made")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        not_invoked.is_resource_not_found_exception(),
+        "{not_invoked:?}"
+    );
+    let not_deleted = lambda
+        .delete_function()
+        .function_name("made")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        not_deleted.is_resource_not_found_exception(),
+        "{not_deleted:?}"
+    );
+    let names: Vec<_> = lambda
+        .list_functions()
+        .send()
+        .await
+        .unwrap()
+        .functions()
+        .iter()
+        .filter_map(|function| function.function_name().map(str::to_owned))
+        .collect();
+    assert_eq!(names, ["behave"]);
+}
+
+#[tokio::test]
+async fn zips_lambda_could_not_run_are_refused() {
+    let served = Served::start("refused");
+    let lambda = client(&served.serve.endpoint());
+    let binary = std::fs::read(behave_binary()).unwrap();
+    let entry = |name: &str, executable: bool| Entry {
+        name: name.into(),
+        data: binary.clone(),
+        executable,
+    };
+
+    let refusals = [
+        (
+            zipped(vec![entry("main", true)]),
+            Architecture::X8664,
+            "no `bootstrap`",
+        ),
+        (
+            zipped(vec![entry("bootstrap", false)]),
+            Architecture::X8664,
+            "not executable",
+        ),
+        (
+            zipped(vec![entry("bootstrap", true)]),
+            Architecture::Arm64,
+            "built for x86_64, but Architectures is `arm64`",
+        ),
+        (b"not a zip".to_vec(), Architecture::X8664, "not a zip"),
+    ];
+    for (zip, architecture, problem) in refusals {
+        let refused = create(&lambda, "refused", zip, architecture)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(
+            refused.is_invalid_parameter_value_exception(),
+            "{refused:?}"
+        );
+        assert!(
+            refused
+                .message()
+                .is_some_and(|message| message.contains(problem)),
+            "{problem}: {refused:?}"
+        );
+    }
+    let missing = lambda
+        .get_function()
+        .function_name("refused")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(missing.is_resource_not_found_exception(), "{missing:?}");
+}
