@@ -466,7 +466,9 @@ fn not_yet<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
                 SdkError::ServiceError(service) => service.err().message().unwrap_or_default(),
                 _ => "",
             };
-            message.contains("cannot be assumed") || message.contains("role")
+            // "The role defined for the function cannot be assumed by Lambda.": a new role
+            // IAM has not propagated yet. Other invalid values are mistakes: no retry.
+            message.contains("cannot be assumed")
         }
         _ => false,
     }
