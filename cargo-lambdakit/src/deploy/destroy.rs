@@ -2,7 +2,7 @@
 //! then, for each, its triggers (mappings, notifications marked `lambdakit-`, schedule rules,
 //! subscriptions), URL, the function, and the role deploy created for it. Nothing else.
 
-use super::{Action, Change, ID_PREFIX, Options, Outcome, TAG_FUNCTION, TAG_PACKAGE, triggers};
+use super::{Action, Change, Options, Outcome, TAG_FUNCTION, TAG_PACKAGE, triggers};
 use crate::aws::{self, Aws};
 use crate::error::CliError;
 
@@ -114,15 +114,7 @@ pub async fn destroy(
         }
     }
 
-    let prefix = format!("{ID_PREFIX}{name}-");
-    let rules = aws
-        .events
-        .list_rules()
-        .name_prefix(&prefix)
-        .send()
-        .await
-        .map_err(|error| aws::failed("events:ListRules", error))?;
-    for rule in rules.rules() {
+    for rule in &triggers::rules_named_for(aws, name).await? {
         let Some(rule_name) = rule.name() else {
             continue;
         };

@@ -473,11 +473,7 @@ async fn s3(
             )?);
         }
         let current = notifications(aws, &bucket).await?;
-        let own_prefix = format!("{ID_PREFIX}{name}-");
-        let is_ours = |config: &LambdaFunctionConfiguration| {
-            config.id().is_some_and(|id| id.starts_with(&own_prefix))
-                && config.lambda_function_arn() == function_arn
-        };
+        let is_ours = |config: &LambdaFunctionConfiguration| is_ours(config, name, function_arn);
         let mut ours: Vec<_> = current
             .lambda_function_configurations()
             .iter()
@@ -501,26 +497,7 @@ async fn s3(
                 // S3 checks that it may invoke the function when the notification is put.
                 permit(aws, name, &sid, "s3.amazonaws.com", &source_arn, statements).await?;
             }
-            let mut lambdas: Vec<LambdaFunctionConfiguration> = current
-                .lambda_function_configurations()
-                .iter()
-                .filter(|config| !is_ours(config))
-                .cloned()
-                .collect();
-            lambdas.extend(wanted.iter().cloned());
-            let configuration = NotificationConfiguration::builder()
-                .set_topic_configurations(Some(current.topic_configurations().to_vec()))
-                .set_queue_configurations(Some(current.queue_configurations().to_vec()))
-                .set_lambda_function_configurations(Some(lambdas))
-                .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
-                .build();
-            aws.s3
-                .put_bucket_notification_configuration()
-                .bucket(&bucket)
-                .notification_configuration(configuration)
-                .send()
-                .await
-                .map_err(|error| aws::failed("s3:PutBucketNotificationConfiguration", error))?;
+            put_notifications(aws, &bucket, &current, name, function_arn, &wanted).await?;
             if wanted.is_empty() {
                 super::function::remove_permission(aws, name, None, &sid).await?;
             }
@@ -560,6 +537,27 @@ async fn notifications(
         }
         Err(error) => Err(aws::failed("s3:GetBucketNotificationConfiguration", error)),
     }
+}
+
+/// The start of the names of `function`'s schedule rules.
+fn rule_prefix(function: &str) -> String {
+    format!("{ID_PREFIX}{function}-")
+}
+
+/// The rules whose names start as `function`'s do (another function's name may share the
+/// start: `remove_rule` checks the target).
+pub(super) async fn rules_named_for(
+    aws: &Aws,
+    function: &str,
+) -> Result<Vec<aws_sdk_eventbridge::types::Rule>, CliError> {
+    let listed = aws
+        .events
+        .list_rules()
+        .name_prefix(rule_prefix(function))
+        .send()
+        .await
+        .map_err(|error| aws::failed("events:ListRules", error))?;
+    Ok(listed.rules.unwrap_or_default())
 }
 
 /// The rule deploy names for the `index`th schedule of `function`.
@@ -672,15 +670,8 @@ async fn schedules(
         changes.push(Change::new("trigger", label, action));
     }
     // Rules of schedules no longer in the settings.
-    let prefix = format!("{ID_PREFIX}{name}-");
-    let listed = aws
-        .events
-        .list_rules()
-        .name_prefix(&prefix)
-        .send()
-        .await
-        .map_err(|error| aws::failed("events:ListRules", error))?;
-    for rule in listed.rules() {
+    let prefix = rule_prefix(name);
+    for rule in &rules_named_for(aws, name).await? {
         let Some(rule_name_found) = rule.name() else {
             continue;
         };
@@ -851,6 +842,47 @@ pub(super) async fn unsubscribe(aws: &Aws, subscriptions: &[String]) -> Result<(
     Ok(())
 }
 
+/// Whether a bucket's notification is one deploy made for the function.
+fn is_ours(config: &LambdaFunctionConfiguration, function: &str, function_arn: &str) -> bool {
+    config
+        .id()
+        .is_some_and(|id| id.starts_with(&format!("{ID_PREFIX}{function}-")))
+        && config.lambda_function_arn() == function_arn
+}
+
+/// Puts `bucket`'s notification configuration back with the function's own notifications
+/// replaced by `ours`, and everything else in it as it was.
+async fn put_notifications(
+    aws: &Aws,
+    bucket: &str,
+    current: &GetBucketNotificationConfigurationOutput,
+    function: &str,
+    function_arn: &str,
+    ours: &[LambdaFunctionConfiguration],
+) -> Result<(), CliError> {
+    let mut lambdas: Vec<LambdaFunctionConfiguration> = current
+        .lambda_function_configurations()
+        .iter()
+        .filter(|config| !is_ours(config, function, function_arn))
+        .cloned()
+        .collect();
+    lambdas.extend(ours.iter().cloned());
+    let configuration = NotificationConfiguration::builder()
+        .set_topic_configurations(Some(current.topic_configurations().to_vec()))
+        .set_queue_configurations(Some(current.queue_configurations().to_vec()))
+        .set_lambda_function_configurations(Some(lambdas))
+        .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
+        .build();
+    aws.s3
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(configuration)
+        .send()
+        .await
+        .map_err(|error| aws::failed("s3:PutBucketNotificationConfiguration", error))?;
+    Ok(())
+}
+
 /// Removes the function's notifications (those deploy marked) from `bucket`, keeping the rest.
 pub(super) async fn remove_notifications(
     aws: &Aws,
@@ -864,31 +896,12 @@ pub(super) async fn remove_notifications(
         }) if code == "NoSuchBucket" => return Ok(()),
         current => current?,
     };
-    let own_prefix = format!("{ID_PREFIX}{function}-");
-    let keep: Vec<LambdaFunctionConfiguration> = current
+    let ours = current
         .lambda_function_configurations()
         .iter()
-        .filter(|config| {
-            !(config.id().is_some_and(|id| id.starts_with(&own_prefix))
-                && config.lambda_function_arn() == function_arn)
-        })
-        .cloned()
-        .collect();
-    if keep.len() == current.lambda_function_configurations().len() {
-        return Ok(());
+        .any(|config| is_ours(config, function, function_arn));
+    if ours {
+        put_notifications(aws, bucket, &current, function, function_arn, &[]).await?;
     }
-    let configuration = NotificationConfiguration::builder()
-        .set_topic_configurations(Some(current.topic_configurations().to_vec()))
-        .set_queue_configurations(Some(current.queue_configurations().to_vec()))
-        .set_lambda_function_configurations(Some(keep))
-        .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
-        .build();
-    aws.s3
-        .put_bucket_notification_configuration()
-        .bucket(bucket)
-        .notification_configuration(configuration)
-        .send()
-        .await
-        .map_err(|error| aws::failed("s3:PutBucketNotificationConfiguration", error))?;
     Ok(())
 }
