@@ -2,13 +2,13 @@
 //! on lambda-kit's HTTP adapter as a function URL, HTTP API, REST API or ALB event, and its
 //! answer comes back as the same HTTP response.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Answer, Serve};
+use crate::support::{Answer, Serve, read_answer};
 
 fn request(address: SocketAddr, head: &str, body: &[u8]) -> Answer {
     let mut stream = TcpStream::connect(address).unwrap();
@@ -22,31 +22,7 @@ fn request(address: SocketAddr, head: &str, body: &[u8]) -> Answer {
     )
     .unwrap();
     stream.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_lowercase(), value.trim().to_owned()))
-        .collect();
-    Answer {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
+    read_answer(stream)
 }
 
 #[test]
@@ -68,7 +44,7 @@ fn every_front_carries_requests_and_answers_through_the_http_adapter() {
         let cookies: Vec<&str> = answer
             .headers
             .iter()
-            .filter(|(name, _)| name == "set-cookie")
+            .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
             .map(|(_, value)| value.as_str())
             .collect();
         if front == "alb" {

@@ -180,7 +180,7 @@ pub(crate) fn get(address: SocketAddr, path: &str) -> Answer {
     read_answer(stream)
 }
 
-fn read_answer(mut stream: TcpStream) -> Answer {
+pub(crate) fn read_answer(mut stream: TcpStream) -> Answer {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let head_end = raw
