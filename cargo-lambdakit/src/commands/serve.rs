@@ -54,8 +54,9 @@ pub struct ServeArgs {
     /// `function-url`, `apigw-http` (HTTP API), `apigw-rest` (REST API) or `alb`.
     #[arg(long, value_name = "FRONT", value_parser = ["function-url", "apigw-http", "apigw-rest", "alb"])]
     pub http_event: Option<String>,
-    /// Build the functions for this Lambda architecture: `arm64` runs them under
-    /// `qemu-aarch64` on an x86_64 machine (slower, but the binary Lambda would run).
+    /// Build the functions as `deploy` does (release, for Lambda's glibc, checked) for this
+    /// Lambda architecture, and serve the very binaries Lambda would run: `arm64` runs under
+    /// `qemu-aarch64` on an x86_64 machine (slower). Without it, a plain build for this machine.
     #[arg(long = "arch", value_name = "ARCH", value_parser = ["x86_64", "arm64"])]
     pub architecture: Option<String>,
     /// Memory in MB for every function, over the settings.
@@ -80,12 +81,7 @@ pub struct ServeArgs {
 /// `serve`, and with `watch`, rebuild-and-restart when the sources change.
 pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
     let bootstraps = bootstraps(&args.bootstraps)?;
-    let arch = args
-        .architecture
-        .as_deref()
-        .map(Arch::check)
-        .transpose()?
-        .flatten();
+    let arch = args.architecture.as_deref().map(Arch::check).transpose()?;
     let only_bootstraps = !bootstraps.is_empty()
         && args.project.package.is_none()
         && args.project.manifest_path.is_none()
@@ -246,8 +242,8 @@ impl Drop for State {
     }
 }
 
-/// A Lambda architecture other than this machine's, built for with the cross tools and run
-/// under qemu.
+/// A Lambda architecture, built for as `deploy` builds, and run under qemu when it is not this
+/// machine's.
 #[derive(Debug, Clone)]
 struct Arch {
     target: crate::build::Target,
@@ -257,14 +253,14 @@ struct Arch {
 pub(crate) const ARM64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
 
 impl Arch {
-    /// The architecture named `name`, checked for its tools; `None` when it is this machine's.
-    fn check(name: &str) -> Result<Option<Self>, CliError> {
+    /// The architecture named `name`, checked for its tools.
+    fn check(name: &str) -> Result<Self, CliError> {
         let options = crate::build::lambda::Options::default();
         let target = options.target(name)?;
-        if target.is_host() {
-            return Ok(None);
-        }
         options.check_tools(&target)?;
+        if target.is_host() {
+            return Ok(Self { target });
+        }
         let qemu = std::process::Command::new("qemu-aarch64")
             .arg("--version")
             .output()
@@ -275,10 +271,15 @@ impl Arch {
                 install: "apt-get install qemu-user libc6-arm64-cross".into(),
             });
         }
-        Ok(Some(Self { target }))
+        Ok(Self { target })
     }
 
+    /// What runs the binaries: nothing in between on this machine's architecture, qemu on
+    /// another.
     fn runner(&self) -> Vec<String> {
+        if self.target.is_host() {
+            return Vec::new();
+        }
         vec!["qemu-aarch64".into(), "-L".into(), ARM64_SYSROOT.into()]
     }
 }

@@ -684,18 +684,7 @@ async fn functions_in_the_way_are_refused_with_a_way_out() {
 fn missing_region_or_credentials_are_named_with_where_to_set_them() {
     let Some(moto) = Moto::start() else { return };
     let run = |remove: &[&str]| {
-        let mut command = crate::support::lambdakit();
-        command.args([
-            "deploy",
-            "--locked",
-            "-p",
-            "test-functions",
-            "--bin",
-            "behave",
-            "--manifest-path",
-        ]);
-        command.arg(crate::support::workspace().join("Cargo.toml"));
-        moto.environment(&mut command);
+        let mut command = moto.command("test-functions", &["deploy", "--bin", "behave"]);
         for variable in remove {
             command.env_remove(variable);
         }
@@ -736,21 +725,12 @@ async fn access_denied_names_the_permission_needed() {
         .await
         .unwrap();
     let key = key.access_key().unwrap();
-    let mut command = crate::support::lambdakit();
-    command.args([
-        "deploy",
-        "--locked",
-        "-p",
-        "test-functions",
-        "--bin",
-        "behave",
-        "--manifest-path",
-    ]);
-    command.arg(crate::support::workspace().join("Cargo.toml"));
-    moto.environment(&mut command)
+    let output = moto
+        .command("test-functions", &["deploy", "--bin", "behave"])
         .env("AWS_ACCESS_KEY_ID", key.access_key_id())
-        .env("AWS_SECRET_ACCESS_KEY", key.secret_access_key());
-    let output = command.output().unwrap();
+        .env("AWS_SECRET_ACCESS_KEY", key.secret_access_key())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(4));
     let said = stderr(&output);
     assert!(said.contains("error: AWS refused `"), "{said}");

@@ -2,28 +2,9 @@
 //! on lambda-kit's HTTP adapter as a function URL, HTTP API, REST API or ALB event, and its
 //! answer comes back as the same HTTP response.
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
-
 use serde_json::Value;
 
-use crate::support::{Answer, Serve, read_answer};
-
-fn request(address: SocketAddr, head: &str, body: &[u8]) -> Answer {
-    let mut stream = TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    write!(
-        stream,
-        "{head}\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(body).unwrap();
-    read_answer(stream)
-}
+use crate::support::{Serve, request};
 
 #[test]
 fn every_front_carries_requests_and_answers_through_the_http_adapter() {

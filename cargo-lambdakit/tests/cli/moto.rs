@@ -99,12 +99,19 @@ impl Moto {
 
     /// `cargo lambdakit ARGS` on `tests/functions`, against this moto.
     pub(crate) fn lambdakit(&self, args: &[&str]) -> Output {
+        self.command("test-functions", args).output().unwrap()
+    }
+
+    /// `cargo lambdakit ARGS` on the workspace's `package`, against this moto, to run as it
+    /// is or with more of its own environment.
+    pub(crate) fn command(&self, package: &str, args: &[&str]) -> Command {
         let mut command = lambdakit();
         command
             .args(args)
-            .args(["--locked", "-p", "test-functions", "--manifest-path"]);
+            .args(["--locked", "-p", package, "--manifest-path"]);
         command.arg(workspace().join("Cargo.toml"));
-        self.environment(&mut command).output().unwrap()
+        self.environment(&mut command);
+        command
     }
 
     /// `aws ARGS` against this moto; panics when it fails.

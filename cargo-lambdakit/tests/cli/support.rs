@@ -171,12 +171,22 @@ pub(crate) fn invoke(
 
 /// `GET path`.
 pub(crate) fn get(address: SocketAddr, path: &str) -> Answer {
+    request(address, &format!("GET {path} HTTP/1.1"), b"")
+}
+
+/// A request whose `head` is its request line and any headers of its own, with `body`.
+pub(crate) fn request(address: SocketAddr, head: &str, body: &[u8]) -> Answer {
     let mut stream = TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
+    write!(
+        stream,
+        "{head}\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
     read_answer(stream)
 }
 
