@@ -8,6 +8,7 @@ mod conformance;
 mod control;
 mod deploy;
 mod events;
+mod examples;
 mod fronts;
 mod help;
 mod invoke;

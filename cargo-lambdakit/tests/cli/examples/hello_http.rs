@@ -1,0 +1,65 @@
+//! `examples/hello-http`: a JSON API behind a public function URL.
+
+use aws_sdk_lambda::types::FunctionUrlAuthType;
+use serde_json::json;
+
+use super::{deploy, serve};
+use crate::moto::Moto;
+use crate::support::{get, request};
+
+#[tokio::test]
+async fn hello_http_deploys_a_public_url_and_answers_its_routes() {
+    let Some(moto) = Moto::start() else { return };
+    deploy(&moto, "hello-http");
+
+    let lambda = aws_sdk_lambda::Client::new(&moto.config().await);
+    let url = lambda
+        .get_function_url_config()
+        .function_name("hello-http")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(url.auth_type(), &FunctionUrlAuthType::None);
+    let policy = lambda
+        .get_policy()
+        .function_name("hello-http")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        policy
+            .policy()
+            .unwrap()
+            .contains("lambda:InvokeFunctionUrl"),
+        "{policy:?}"
+    );
+
+    let serve = serve(&moto, "hello-http", &[]);
+    let products = get(serve.address, "/lambda-url/hello-http/products");
+    assert_eq!(products.status, 200);
+    assert_eq!(products.json()[2]["sku"], "cheese");
+    assert_eq!(products.header("content-type"), Some("application/json"));
+
+    let quote = request(
+        serve.address,
+        "POST /lambda-url/hello-http/quotes HTTP/1.1\r\nContent-Type: application/json",
+        br#"{"lines": [{"sku": "cheese", "quantity": 2}]}"#,
+    );
+    assert_eq!(quote.status, 201);
+    assert_eq!(quote.json()["total_cents"], 1440);
+
+    let refused = request(
+        serve.address,
+        "POST /lambda-url/hello-http/quotes HTTP/1.1\r\nContent-Type: application/json",
+        br#"{"lines": [{"sku": "cheese", "quantity": 101}]}"#,
+    );
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        refused.json(),
+        json!({"error": "quantity 101 is not between 1 and 100", "at": "lines[0].quantity"})
+    );
+    assert_eq!(
+        get(serve.address, "/lambda-url/hello-http/nowhere").status,
+        404
+    );
+}
