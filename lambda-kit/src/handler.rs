@@ -25,7 +25,7 @@ use crate::{Context, Diagnostic};
     message = "`{Self}` is not a Lambda handler",
     label = "expected an `async fn(Event, Context) -> Result<Response, Error>`",
     note = "a handler takes the event (a `DeserializeOwned` type) and a `lambda_kit::Context`, plus `&State` when the runtime has a setup step",
-    note = "it returns `Result<Response, Error>` where `Response: Serialize` and `Error: Into<lambda_kit::Diagnostic>`",
+    note = "it returns `Result<Response, Error>` where `Response: Serialize` (or, with the `streaming` feature, a `StreamResponse`) and `Error: Into<lambda_kit::Diagnostic>`",
     note = "the `Handler` docs list the usual mistakes and their fixes"
 )]
 pub trait Handler<M, S = ()>: sealed::Sealed<M, S> {
