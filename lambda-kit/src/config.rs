@@ -32,6 +32,7 @@ pub struct Config {
     log_format: LogFormat,
     log_level: LogLevel,
     metrics_namespace: Option<String>,
+    service_name: Option<String>,
 }
 
 impl Config {
@@ -132,6 +133,7 @@ impl Config {
             None => LogLevel::Info,
         };
         let metrics_namespace = optional("POWERTOOLS_METRICS_NAMESPACE");
+        let service_name = optional("POWERTOOLS_SERVICE_NAME");
         Ok(Self {
             runtime_api,
             function_name,
@@ -145,6 +147,7 @@ impl Config {
             log_format,
             log_level,
             metrics_namespace,
+            service_name,
         })
     }
 
@@ -202,6 +205,13 @@ impl Config {
     /// variable Powertools for AWS Lambda reads), used by the `metrics` feature.
     pub fn metrics_namespace(&self) -> Option<&str> {
         self.metrics_namespace.as_deref()
+    }
+
+    /// The name of the service the function is part of (`POWERTOOLS_SERVICE_NAME`, as in
+    /// Powertools for AWS Lambda): the `metrics` feature publishes every metric with a
+    /// `service` dimension of this value.
+    pub fn service_name(&self) -> Option<&str> {
+        self.service_name.as_deref()
     }
 
     pub(crate) fn runtime_api(&self) -> &RuntimeApi {
@@ -392,7 +402,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_metrics_namespace_powertools_uses() {
+    fn reads_the_metrics_namespace_and_service_powertools_use() {
         assert_eq!(config(&[]).unwrap().metrics_namespace(), None);
         assert_eq!(
             config(&[("POWERTOOLS_METRICS_NAMESPACE", "")])
@@ -400,8 +410,11 @@ mod tests {
                 .metrics_namespace(),
             None
         );
-        let config = config(&[("POWERTOOLS_METRICS_NAMESPACE", "Shop")]).unwrap();
-        assert_eq!(config.metrics_namespace(), Some("Shop"));
+        let shop = config(&[("POWERTOOLS_METRICS_NAMESPACE", "Shop")]).unwrap();
+        assert_eq!(shop.metrics_namespace(), Some("Shop"));
+        assert_eq!(shop.service_name(), None);
+        let checkout = config(&[("POWERTOOLS_SERVICE_NAME", "checkout")]).unwrap();
+        assert_eq!(checkout.service_name(), Some("checkout"));
     }
 
     #[test]

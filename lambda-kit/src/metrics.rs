@@ -21,6 +21,9 @@
 //! Powertools does; not in environments Lambda starts ahead of invocations
 //! (`AWS_LAMBDA_INITIALIZATION_TYPE` other than `on-demand`).
 //!
+//! `POWERTOOLS_SERVICE_NAME`, when set, is a `service` dimension of every metric, the cold
+//! start's included, as in Powertools; a `service` dimension the handler adds replaces it.
+//!
 //! ```no_run
 //! use lambda_kit::metrics::Unit;
 //! use lambda_kit::{Context, Diagnostic};
@@ -52,6 +55,9 @@ const DEFAULT_NAMESPACE: &str = "aws-embedded-metrics";
 const MAX_METRICS_PER_DOCUMENT: usize = 100;
 /// EMF: a metric's value array holds at most 100 values.
 const MAX_VALUES_PER_METRIC: usize = 100;
+/// The dimension `POWERTOOLS_SERVICE_NAME` gives every metric.
+const SERVICE_DIMENSION: &str = "service";
+
 /// EMF: a dimension set holds at most 30 dimension keys.
 const MAX_DIMENSIONS_PER_SET: usize = 30;
 /// CloudWatch: namespaces, metric names and dimension names are at most 255 characters.
@@ -90,6 +96,11 @@ pub struct Metrics {
 struct Collector {
     namespace: Option<String>,
     function_name: String,
+    /// `POWERTOOLS_SERVICE_NAME`, for the cold start's dimensions.
+    service: Option<String>,
+    /// Whether the `service` dimension is still the configured one, which the handler's own
+    /// replaces rather than conflicts with.
+    default_service: bool,
     cold_start: bool,
     /// Every dimension's value, in the order added.
     dimension_values: Vec<(String, String)>,
@@ -155,6 +166,9 @@ impl Metrics {
             let mut collector = metrics.lock();
             collector.namespace = config.metrics_namespace().map(str::to_owned);
             collector.function_name = config.function_name().to_owned();
+            if let Some(service) = config.service_name() {
+                collector.set_default_service(service);
+            }
         }
         metrics
     }
@@ -429,16 +443,35 @@ impl Collector {
                 "dimension `{name}` has the name of a metric"
             )));
         }
+        let replaces_default = self.default_service && name == SERVICE_DIMENSION;
         match self.dimension_values.iter().find(|(key, _)| key == name) {
-            Some((_, existing)) if existing != value => Err(MetricsError::new(format!(
-                "dimension `{name}` is `{existing}` already and cannot also be `{value}` in one document"
-            ))),
+            Some((_, existing)) if existing != value && !replaces_default => {
+                Err(MetricsError::new(format!(
+                    "dimension `{name}` is `{existing}` already and cannot also be `{value}` in one document"
+                )))
+            }
             _ => Ok(()),
         }
     }
 
+    /// Makes `service` the `service` dimension of every metric until the handler sets one.
+    fn set_default_service(&mut self, service: &str) {
+        self.service = Some(service.to_owned());
+        // Unchecked: a value too long for CloudWatch is CloudWatch's to refuse, and the
+        // environment is no place to report it from.
+        self.dimension_values
+            .push((SERVICE_DIMENSION.to_owned(), service.to_owned()));
+        self.dimension_sets[0].push(SERVICE_DIMENSION.to_owned());
+        self.default_service = true;
+    }
+
     fn set_dimension_value(&mut self, name: &str, value: &str) -> Result<(), MetricsError> {
         self.check_dimension(name, value)?;
+        if self.default_service && name == SERVICE_DIMENSION {
+            self.default_service = false;
+            self.dimension_values
+                .retain(|(key, _)| key != SERVICE_DIMENSION);
+        }
         if !self.dimension_values.iter().any(|(key, _)| key == name) {
             self.dimension_values
                 .push((name.to_owned(), value.to_owned()));
@@ -452,16 +485,21 @@ impl Collector {
             && let Some(namespace) = &self.namespace
         {
             let mut root = Map::new();
+            let mut dimensions = vec!["function_name".to_owned()];
+            root.insert("function_name".to_owned(), json!(self.function_name));
+            if let Some(service) = &self.service {
+                dimensions.push(SERVICE_DIMENSION.to_owned());
+                root.insert(SERVICE_DIMENSION.to_owned(), json!(service));
+            }
             root.insert(
                 "_aws".to_owned(),
                 directive(
                     timestamp,
                     namespace,
-                    &[vec!["function_name".to_owned()]],
+                    &[dimensions],
                     &[("ColdStart", Unit::Count)],
                 ),
             );
-            root.insert("function_name".to_owned(), json!(self.function_name));
             root.insert("ColdStart".to_owned(), json!(1));
             documents.push(Value::Object(root).to_string());
         }
@@ -915,5 +953,55 @@ mod tests {
             documents[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             "aws-embedded-metrics"
         );
+    }
+
+    #[test]
+    fn the_configured_service_is_a_dimension_of_every_metric_until_the_handler_sets_one() {
+        let config = Config::from_lookup(|name| {
+            let value = match name {
+                "AWS_LAMBDA_RUNTIME_API" => "127.0.0.1:9001",
+                "AWS_LAMBDA_FUNCTION_NAME" => "orders-fn",
+                "AWS_LAMBDA_FUNCTION_VERSION" => "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => "128",
+                "POWERTOOLS_METRICS_NAMESPACE" => "Shop",
+                "POWERTOOLS_SERVICE_NAME" => "checkout",
+                _ => return None,
+            };
+            Some(value.to_owned())
+        })
+        .unwrap();
+        let metrics = Metrics::detached(&config);
+        metrics.lock().cold_start = true;
+        metrics.add_metric("Orders", 1.0, Unit::Count).unwrap();
+        let documents = parse(&metrics.lock().documents(5));
+        assert_eq!(
+            documents[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["function_name", "service"]])
+        );
+        assert_eq!(documents[0]["service"], "checkout");
+        assert_eq!(
+            documents[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["service"]])
+        );
+        assert_eq!(documents[1]["service"], "checkout");
+
+        // A refused value leaves the configured one; the handler's own replaces it, in place.
+        assert!(metrics.add_dimension("service", "").is_err());
+        assert_eq!(
+            parse(&metrics.lock().documents(5))[1]["service"],
+            "checkout"
+        );
+        metrics.add_dimension("region", "eu").unwrap();
+        metrics.add_dimension("service", "refunds").unwrap();
+        let documents = parse(&metrics.lock().documents(5));
+        assert_eq!(
+            documents[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["service", "region"]])
+        );
+        assert_eq!(documents[1]["service"], "refunds");
+        // ... once: after that, a different value conflicts as any dimension's would.
+        assert!(metrics.add_dimension("service", "other").is_err());
+        // The cold start keeps the configured service.
+        assert_eq!(documents[0]["service"], "checkout");
     }
 }

@@ -280,6 +280,8 @@ async fn metrics_are_written_as_emf_on_stdout_per_invocation() {
     let address = api.runtime_api();
     let mut vars = lambda_vars(&address);
     vars.push(("POWERTOOLS_METRICS_NAMESPACE", "Shop"));
+    // The handler's own `service` dimension replaces this one; the cold start keeps it.
+    vars.push(("POWERTOOLS_SERVICE_NAME", "storefront"));
     let child = spawn_child("child_records_metrics", &vars);
     let first = api.push(Invocation::new(json!({"n": 2})));
     let failing = api.push(Invocation::new(json!({"n": 5, "fail": true})));
@@ -308,11 +310,12 @@ async fn metrics_are_written_as_emf_on_stdout_per_invocation() {
                 "Timestamp": timestamp,
                 "CloudWatchMetrics": [{
                     "Namespace": "Shop",
-                    "Dimensions": [["function_name"]],
+                    "Dimensions": [["function_name", "service"]],
                     "Metrics": [{"Name": "ColdStart", "Unit": "Count"}],
                 }],
             },
             "function_name": "child",
+            "service": "storefront",
             "ColdStart": 1,
         })
     );
