@@ -1176,6 +1176,97 @@ mod tests {
         );
     }
 
+    /// A function's desired configuration, for the calls that take one.
+    fn desired(function: &Function) -> Desired {
+        let code = Archive {
+            bytes: Vec::new(),
+            unzipped: 0,
+        };
+        let unit = Unit {
+            function,
+            code: &code,
+        };
+        Desired::of(&unit, "arn:aws:iam::123456789012:role/f-lambdakit")
+    }
+
+    #[tokio::test]
+    async fn a_role_lambda_cannot_assume_yet_is_waited_for() {
+        let (aws, seen) = aws(|method, path| {
+            static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            match (method, path) {
+                ("POST", "/2015-03-31/functions") => {
+                    // What Lambda answers while IAM has not propagated a new role.
+                    if CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 2 {
+                        (
+                            400,
+                            Some("InvalidParameterValueException"),
+                            r#"{"Type":"User","message":"The role defined for the function cannot be assumed by Lambda."}"#,
+                        )
+                    } else {
+                        (201, None, r#"{"FunctionName":"f"}"#)
+                    }
+                }
+                _ => (500, Some("ServiceException"), r#"{"message":"unexpected"}"#),
+            }
+        })
+        .await;
+        let function = Function::standalone("f");
+        let code = Code::Inline(b"zip".to_vec());
+        create(&aws, "f", &desired(&function), &code, &HashMap::new())
+            .await
+            .unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn other_invalid_values_fail_at_once() {
+        let (aws, seen) = aws(|_, _| {
+            (
+                400,
+                Some("InvalidParameterValueException"),
+                r#"{"Type":"User","message":"Unzipped size must be smaller than 262144000 bytes"}"#,
+            )
+        })
+        .await;
+        let function = Function::standalone("f");
+        let code = Code::Inline(b"zip".to_vec());
+        let error = create(&aws, "f", &desired(&function), &code, &HashMap::new())
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("lambda:CreateFunction"),
+            "{error}"
+        );
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_update_still_in_progress_is_waited_for() {
+        let (aws, seen) = aws(|method, path| {
+            static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            match (method, path) {
+                ("PUT", "/2015-03-31/functions/f/configuration") => {
+                    if CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                        (
+                            409,
+                            Some("ResourceConflictException"),
+                            r#"{"Type":"User","message":"The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:eu-west-1:123456789012:function:f"}"#,
+                        )
+                    } else {
+                        (200, None, r#"{"FunctionName":"f"}"#)
+                    }
+                }
+                _ => (500, Some("ServiceException"), r#"{"message":"unexpected"}"#),
+            }
+        })
+        .await;
+        let function = Function::standalone("f");
+        update_configuration(&aws, "f", &desired(&function))
+            .await
+            .unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
     #[test]
     fn what_aws_reports_back_reads_as_what_was_asked() {
         let mut function = Function::standalone("f");
@@ -1186,18 +1277,10 @@ mod tests {
         function.deploy.ephemeral_storage = Some(1024);
         function.deploy.layers = Some(vec!["arn:aws:lambda:eu-west-1:1:layer:l:1".into()]);
         function.environment.insert("A".into(), "1".into());
-        let code = Archive {
-            bytes: Vec::new(),
-            unzipped: 0,
-        };
-        let unit = Unit {
-            function: &function,
-            code: &code,
-        };
-        let desired = Desired::of(&unit, "arn:aws:iam::1:role/r");
+        let asked = desired(&function);
         // What Lambda reports after a create or update with that configuration.
         let reported = FunctionConfiguration::builder()
-            .role("arn:aws:iam::1:role/r")
+            .role("arn:aws:iam::123456789012:role/f-lambdakit")
             .runtime(Runtime::from("provided.al2023"))
             .memory_size(512)
             .timeout(3)
@@ -1221,20 +1304,16 @@ mod tests {
             .architectures(Architecture::X8664)
             .build();
         assert_eq!(
-            desired.differences(&Desired::reported(&reported)),
+            asked.differences(&Desired::reported(&reported)),
             Vec::<String>::new()
         );
         // JSON logs carry the level; Text logs cannot (Lambda filters levels only in JSON).
         assert_eq!(
-            desired.logging().application_log_level(),
+            asked.logging().application_log_level(),
             Some(&ApplicationLogLevel::Warn)
         );
         function.log_format = Some("Text".into());
-        let unit = Unit {
-            function: &function,
-            code: &code,
-        };
-        let text = Desired::of(&unit, "r");
+        let text = desired(&function);
         assert_eq!(text.logging().application_log_level(), None);
         let changed = text.differences(&Desired::reported(&reported));
         assert!(
