@@ -1294,8 +1294,8 @@ mod tests {
                     .mode(TracingMode::Active)
                     .build(),
             )
-            .ephemeral_storage(desired.ephemeral_storage().unwrap())
-            .logging_config(desired.logging())
+            .ephemeral_storage(asked.ephemeral_storage().unwrap())
+            .logging_config(asked.logging())
             .layers(
                 aws_sdk_lambda::types::Layer::builder()
                     .arn("arn:aws:lambda:eu-west-1:1:layer:l:1")
