@@ -45,8 +45,53 @@ pub(crate) fn serve(moto: &Moto, package: &str, options: &[&str]) -> Serve {
     Serve::spawn(command)
 }
 
-/// One poll of Lambda's SQS event source mapping, which moto does not run: the messages read
-/// from the queue, and what the function answered for them.
+/// The ARN of the SQS queue `queue` in moto.
+fn queue_arn(queue: &str) -> String {
+    format!(
+        "arn:aws:sqs:{}:{}:{queue}",
+        crate::moto::REGION,
+        crate::moto::ACCOUNT
+    )
+}
+
+/// The event source mappings of the SQS queue `queue`, as `aws lambda
+/// list-event-source-mappings` lists them.
+fn mappings_of(moto: &Moto, queue: &str) -> Vec<serde_json::Value> {
+    let listed = moto.aws(&[
+        "lambda",
+        "list-event-source-mappings",
+        "--event-source-arn",
+        &queue_arn(queue),
+    ]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    listed["EventSourceMappings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Turns off the event source mappings deploy made for `queue`, so that
+/// [`deliver_from_queue`] alone plays them; call it after deploy, before sending messages.
+///
+/// moto runs an enabled SQS mapping itself, each time a message is sent: it receives a batch
+/// and invokes the function in docker. Without docker every such invocation fails, and each
+/// counts a receive of every message in the batch, so that a redrive policy moves messages to
+/// the dead-letter queue before the function under test ever gets them.
+pub(crate) fn take_over_queue(moto: &Moto, queue: &str) {
+    for mapping in mappings_of(moto, queue) {
+        let uuid = mapping["UUID"].as_str().unwrap();
+        moto.aws(&[
+            "lambda",
+            "update-event-source-mapping",
+            "--uuid",
+            uuid,
+            "--no-enabled",
+        ]);
+    }
+}
+
+/// One poll of Lambda's SQS event source mapping, played by the test: the messages read from
+/// the queue, and what the function answered for them.
 #[derive(Debug)]
 pub(crate) struct Delivery {
     pub(crate) message_ids: Vec<String>,
@@ -57,6 +102,8 @@ pub(crate) struct Delivery {
 /// invokes `function` on `serve` with them as an SQS event, and deletes the ones the function
 /// did not report failed (all of them unless it answers a partial batch response). `None`
 /// when the queue has nothing to receive.
+///
+/// The queue's mappings in moto must be off ([`take_over_queue`]), or moto would poll it too.
 pub(crate) fn deliver_from_queue(
     moto: &Moto,
     serve: &Serve,
@@ -65,6 +112,13 @@ pub(crate) fn deliver_from_queue(
 ) -> Option<Delivery> {
     use serde_json::{Value, json};
 
+    let enabled = mappings_of(moto, queue)
+        .into_iter()
+        .any(|mapping| mapping["State"] != "Disabled");
+    assert!(
+        !enabled,
+        "moto polls `{queue}` itself while its event source mapping is enabled: call `take_over_queue` after deploy"
+    );
     let url = moto.aws(&["sqs", "get-queue-url", "--queue-name", queue]);
     let url: Value = serde_json::from_str(&url).unwrap();
     let url = url["QueueUrl"].as_str().unwrap().to_owned();
@@ -83,11 +137,7 @@ pub(crate) fn deliver_from_queue(
     // The AWS CLI prints nothing at all when no message came.
     let received: Value = serde_json::from_str(&received).unwrap_or(Value::Null);
     let messages = received["Messages"].as_array().filter(|m| !m.is_empty())?;
-    let arn = format!(
-        "arn:aws:sqs:{}:{}:{queue}",
-        crate::moto::REGION,
-        crate::moto::ACCOUNT
-    );
+    let arn = queue_arn(queue);
     let records: Vec<Value> = messages
         .iter()
         .map(|message| {
