@@ -1,5 +1,6 @@
 //! The execution role: the one named in the settings, or one deploy creates per function with
-//! least privilege: its own log group, plus what each trigger needs to be read.
+//! least privilege: its own log group, plus what each trigger needs to be read, plus the
+//! `permissions` its settings grant the function's code.
 
 use serde_json::{Value, json};
 
@@ -137,7 +138,7 @@ async fn put_policy(aws: &Aws, role: &str, policy: &Value) -> Result<(), CliErro
 }
 
 /// The least the function needs: writing its own logs, reading the queues and streams that
-/// trigger it, and X-Ray when tracing is active.
+/// trigger it, and X-Ray when tracing is active; and what its settings' `permissions` grant.
 pub(super) fn policy(aws: &Aws, unit: &Unit<'_>) -> Value {
     let function = unit.function.aws_name();
     let log_group = aws.arn("logs", &format!("log-group:/aws/lambda/{function}"));
@@ -209,6 +210,15 @@ pub(super) fn policy(aws: &Aws, unit: &Unit<'_>) -> Value {
             &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
             vec!["*".into()],
         );
+    }
+    // What the settings grant the function's own code, as they are written.
+    for (index, permission) in unit.function.deploy.permissions.iter().enumerate() {
+        statements.push(json!({
+            "Sid": format!("Granted{index}"),
+            "Effect": "Allow",
+            "Action": permission.actions,
+            "Resource": permission.resources,
+        }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }

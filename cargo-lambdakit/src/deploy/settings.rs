@@ -41,6 +41,19 @@ pub struct DeploySettings {
     pub upload_bucket: Option<String>,
     /// What invokes the function, `triggers`.
     pub triggers: Triggers,
+    /// What the function's code may do on AWS, granted on the role deploy creates,
+    /// `permissions`.
+    pub permissions: Vec<Permission>,
+}
+
+/// `[[permissions]] actions = ["dynamodb:PutItem"], resources = ["arn:aws:dynamodb:*:*:table/t"]`:
+/// one statement of the execution role's policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Permission {
+    /// IAM actions, `service:Action`, wildcards allowed.
+    pub actions: Vec<String>,
+    /// Resource ARNs (wildcards allowed) or `*`.
+    pub resources: Vec<String>,
 }
 
 impl DeploySettings {
@@ -82,6 +95,7 @@ impl DeploySettings {
             .schedule
             .extend(other.triggers.schedule.iter().cloned());
         triggers.sns.extend(other.triggers.sns.iter().cloned());
+        self.permissions.extend(other.permissions.iter().cloned());
     }
 }
 
@@ -190,7 +204,7 @@ pub struct SnsTrigger {
 }
 
 /// The deploy keys, for the "the settings are ..." list.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 16] = [
     "name",
     "runtime",
     "description",
@@ -206,6 +220,7 @@ pub const KEYS: [&str; 15] = [
     "url",
     "upload_bucket",
     "triggers",
+    "permissions",
 ];
 
 /// A value and where it is, for errors that name the key.
@@ -413,6 +428,14 @@ pub fn read(
         "url" => settings.url = Some(url(here)?),
         "upload_bucket" => settings.upload_bucket = Some(here.non_empty()?),
         "triggers" => settings.triggers = triggers(here)?,
+        "permissions" => {
+            for (index, value) in here.tables()?.into_iter().enumerate() {
+                let path = format!("{path}[{index}]");
+                settings
+                    .permissions
+                    .push(permission(At { value, key: &path })?);
+            }
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -424,6 +447,16 @@ pub fn read(
 ///
 /// When `provisioned_concurrency` has no `alias` to live on.
 pub fn check(settings: &DeploySettings, at: &str) -> Result<(), CliError> {
+    if let Some(role) = &settings.role
+        && !settings.permissions.is_empty()
+    {
+        return Err(CliError::Config {
+            key: format!("{at}.permissions"),
+            problem: format!(
+                "are granted on the role deploy creates, but `role` names `{role}`: grant them on that role, or leave `role` out"
+            ),
+        });
+    }
     if settings.provisioned_concurrency.is_some() && settings.alias.is_none() {
         return Err(CliError::Config {
             key: format!("{at}.provisioned_concurrency"),
@@ -478,6 +511,61 @@ fn cors(here: At<'_>) -> Result<Cors, CliError> {
         }
     }
     Ok(cors)
+}
+
+fn permission(here: At<'_>) -> Result<Permission, CliError> {
+    let mut permission = Permission {
+        actions: Vec::new(),
+        resources: Vec::new(),
+    };
+    for (key, value) in here.table(&["actions", "resources"])? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        let items = at.strings()?;
+        if items.is_empty() {
+            return Err(at.invalid("must name at least one"));
+        }
+        if key == "actions" {
+            // `service:Action`, the action part possibly with wildcards: `s3:Get*`.
+            let valid = |action: &str| {
+                action.split_once(':').is_some_and(|(service, name)| {
+                    !service.is_empty()
+                        && service
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                        && !name.is_empty()
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?')
+                })
+            };
+            if let Some(action) = items.iter().find(|action| !valid(action)) {
+                return Err(at.invalid(format!(
+                    "has `{action}`, which is not an IAM action (`service:Action`, such as `dynamodb:PutItem` or `s3:Get*`)"
+                )));
+            }
+            permission.actions = items;
+        } else {
+            if let Some(resource) = items
+                .iter()
+                .find(|resource| *resource != "*" && !resource.starts_with("arn:"))
+            {
+                return Err(at.invalid(format!(
+                    "has `{resource}`, which is not an ARN (such as `arn:aws:dynamodb:*:*:table/orders` or `arn:aws:s3:::bucket/*`) or `*`"
+                )));
+            }
+            permission.resources = items;
+        }
+    }
+    for (key, missing) in [
+        ("actions", permission.actions.is_empty()),
+        ("resources", permission.resources.is_empty()),
+    ] {
+        if missing {
+            return Err(here.invalid(format!("needs `{key}`")));
+        }
+    }
+    Ok(permission)
 }
 
 fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
@@ -869,6 +957,35 @@ mod tests {
     }
 
     #[test]
+    fn permissions_add_up_and_need_the_role_deploy_creates() {
+        let package = read_one(
+            "permissions",
+            json!([{"actions": ["dynamodb:PutItem"], "resources": ["arn:aws:dynamodb:*:*:table/orders"]}]),
+        )
+        .unwrap();
+        let mut function = read_one(
+            "permissions",
+            json!([{"actions": ["s3:Get*", "s3:ListBucket"], "resources": ["arn:aws:s3:::in", "arn:aws:s3:::in/*"]}]),
+        )
+        .unwrap();
+        let mut merged = package.clone();
+        merged.merge(&function);
+        assert_eq!(merged.permissions.len(), 2);
+        assert_eq!(merged.permissions[1].actions, ["s3:Get*", "s3:ListBucket"]);
+        assert!(check(&merged, "m").is_ok());
+
+        function.role = Some("shared-role".into());
+        merged.merge(&function);
+        match check(&merged, "m") {
+            Err(CliError::Config { key, problem }) => {
+                assert_eq!(key, "m.permissions");
+                assert!(problem.contains("`role` names `shared-role`"), "{problem}");
+            }
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn bad_values_name_the_key_and_what_is_allowed() {
         let cases = [
             ("name", json!("has space"), "m.name", "letters, digits"),
@@ -915,6 +1032,36 @@ mod tests {
                 "not a layer version ARN",
             ),
             ("alias", json!("12"), "m.alias", "not only digits"),
+            (
+                "permissions",
+                json!([{"actions": ["PutItem"], "resources": ["*"]}]),
+                "m.permissions[0].actions",
+                "not an IAM action",
+            ),
+            (
+                "permissions",
+                json!([{"actions": ["s3:Get*"], "resources": ["my-bucket"]}]),
+                "m.permissions[0].resources",
+                "not an ARN",
+            ),
+            (
+                "permissions",
+                json!([{"actions": ["s3:GetObject"]}]),
+                "m.permissions[0]",
+                "needs `resources`",
+            ),
+            (
+                "permissions",
+                json!([{"actions": [], "resources": ["*"]}]),
+                "m.permissions[0].actions",
+                "at least one",
+            ),
+            (
+                "permissions",
+                json!([{"actions": ["s3:GetObject"], "resources": ["*"], "effect": "Deny"}]),
+                "m.permissions[0].effect",
+                "the settings are `actions`, `resources`",
+            ),
             (
                 "triggers",
                 json!({"sqs": {"queue": "q"}}),

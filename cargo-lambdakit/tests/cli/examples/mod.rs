@@ -47,6 +47,34 @@ pub(crate) fn serve(moto: &Moto, package: &str, options: &[&str]) -> Serve {
     Serve::spawn(command)
 }
 
+/// The statements of the policy deploy put on the role it created for `function`.
+pub(crate) async fn role_statements(moto: &Moto, function: &str) -> Vec<serde_json::Value> {
+    let iam = aws_sdk_iam::Client::new(&moto.config().await);
+    let policy = iam
+        .get_role_policy()
+        .role_name(format!("{function}-lambdakit"))
+        .policy_name("lambdakit")
+        .send()
+        .await
+        .unwrap();
+    let policy = cargo_lambdakit::deploy::percent_decode(policy.policy_document());
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    policy["Statement"].as_array().unwrap().clone()
+}
+
+/// Whether `statements` allow `action` on `resource`, as written in a statement.
+pub(crate) fn allows(statements: &[serde_json::Value], action: &str, resource: &str) -> bool {
+    statements.iter().any(|statement| {
+        statement["Effect"] == "Allow"
+            && statement["Action"]
+                .as_array()
+                .is_some_and(|actions| actions.iter().any(|a| a == action))
+            && statement["Resource"]
+                .as_array()
+                .is_some_and(|resources| resources.iter().any(|r| r == resource))
+    })
+}
+
 /// The ARN of the SQS queue `queue` in moto.
 fn queue_arn(queue: &str) -> String {
     format!(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use serde_json::{Value, json};
 
-use super::{deploy, serve};
+use super::{allows, deploy, role_statements, serve};
 use crate::moto::{ACCOUNT, Moto, REGION};
 use crate::support::{Answer, Serve, invoke};
 
@@ -61,6 +61,26 @@ async fn nightly_report_runs_on_its_schedule_and_writes_the_day_before() {
         "PAY_PER_REQUEST",
     ]);
     deploy(&moto, "nightly-report");
+
+    // The role scans the table and writes reports, as the settings grant, and no more.
+    let statements = role_statements(&moto, "nightly-report").await;
+    assert!(
+        allows(
+            &statements,
+            "dynamodb:Scan",
+            "arn:aws:dynamodb:*:*:table/orders"
+        ),
+        "{statements:#?}"
+    );
+    assert!(
+        allows(
+            &statements,
+            "s3:PutObject",
+            "arn:aws:s3:::reports/reports/*"
+        ),
+        "{statements:#?}"
+    );
+    assert_eq!(statements.len(), 3, "{statements:#?}");
 
     // The rule, its cron expression, and the function as its target.
     let config = moto.config().await;

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_lambda::types::FunctionResponseType;
 use serde_json::{Value, json};
 
-use super::{deliver_from_queue, deploy, serve, take_over_queue};
+use super::{allows, deliver_from_queue, deploy, role_statements, serve, take_over_queue};
 use crate::moto::{ACCOUNT, Moto, REGION};
 
 /// How long a received message stays invisible: short, so that failed messages come back
@@ -129,6 +129,25 @@ async fn sqs_worker_records_good_orders_and_leaves_poison_messages_to_the_dead_l
     assert_eq!(
         mapping.function_response_types(),
         [FunctionResponseType::ReportBatchItemFailures]
+    );
+
+    // The role reads the queue, and writes to the table, as the settings grant.
+    let statements = role_statements(&moto, "sqs-worker").await;
+    assert!(
+        allows(
+            &statements,
+            "sqs:ReceiveMessage",
+            &format!("arn:aws:sqs:{REGION}:{ACCOUNT}:orders")
+        ),
+        "{statements:#?}"
+    );
+    assert!(
+        allows(
+            &statements,
+            "dynamodb:PutItem",
+            "arn:aws:dynamodb:*:*:table/processed-orders"
+        ),
+        "{statements:#?}"
     );
 
     take_over_queue(&moto, "orders");
