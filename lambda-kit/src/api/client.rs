@@ -564,7 +564,7 @@ impl Connection {
     async fn line(&mut self, limit: usize, what: &str) -> Result<Bytes, BodyError> {
         let mut searched = 0;
         loop {
-            if let Some(at) = self.read[searched..].iter().position(|&byte| byte == b'\n') {
+            if let Some(at) = memchr::memchr(b'\n', &self.read[searched..]) {
                 let mut line = self.read.split_to(searched + at + 1);
                 line.truncate(line.len() - 1);
                 if line.last() == Some(&b'\r') {
@@ -684,13 +684,13 @@ impl Head {
         let mut rest = 0;
         std::iter::from_fn(move || {
             let remaining = &self.fields[rest..];
-            let end = remaining.iter().position(|&byte| byte == b'\n')?;
+            let end = memchr::memchr(b'\n', remaining)?;
             let start = rest;
             rest += end + 1;
             let line = &self.fields[start..start + end];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             // Parsing checked that every line has a colon.
-            let colon = line.iter().position(|&byte| byte == b':')?;
+            let colon = memchr::memchr(b':', line)?;
             let value = trim_range(line, colon + 1);
             Some((
                 &line[..colon],
@@ -730,7 +730,7 @@ enum ParsedHead {
 /// Parses the head at the start of `buffer`: `None` while it is incomplete, else its length
 /// (up to and with the empty line) and what it says.
 fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
-    let Some(status_end) = buffer.iter().position(|&byte| byte == b'\n') else {
+    let Some(status_end) = memchr::memchr(b'\n', buffer) else {
         return Ok(None);
     };
     let status_line = buffer[..status_end]
@@ -745,7 +745,7 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
     let mut transfer_encoding = false;
     let mut close = http10;
     loop {
-        let Some(end) = buffer[at..].iter().position(|&byte| byte == b'\n') else {
+        let Some(end) = memchr::memchr(b'\n', &buffer[at..]) else {
             return Ok(None);
         };
         let line = &buffer[at..at + end];
@@ -792,7 +792,7 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
         if matches!(line[0], b' ' | b'\t') {
             return Err(malformed("a header line is folded"));
         }
-        let Some(colon) = line.iter().position(|&byte| byte == b':') else {
+        let Some(colon) = memchr::memchr(b':', line) else {
             return Err(malformed(format!(
                 "`{}` is not a header line",
                 String::from_utf8_lossy(line)
@@ -875,5 +875,34 @@ fn parse_length(value: &[u8]) -> Result<u64, Malformed> {
 
 /// A character allowed in a header name (RFC 9110, 5.6.2).
 fn is_token(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+    TOKEN[usize::from(byte)]
 }
+
+/// [`is_token`] as a table: one load per byte of every header name read.
+static TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        byte += 1;
+    }
+    table
+};

@@ -59,8 +59,29 @@ impl Endpoints {
     ) -> Result<[&'a str; 3], Error> {
         // A path segment's characters (RFC 3986, 3.3): anything else could end the request
         // line or change the path.
-        let segment =
-            |byte: u8| byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@%".contains(&byte);
+        let segment = |byte: u8| {
+            byte.is_ascii_alphanumeric()
+                || matches!(
+                    byte,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b':'
+                        | b'@'
+                        | b'%'
+                )
+        };
         if request_id.is_empty() || !request_id.bytes().all(segment) {
             return Err(Error::protocol(format!(
                 "request id `{request_id}` cannot be part of a URL path"
