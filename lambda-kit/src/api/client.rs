@@ -906,3 +906,556 @@ static TOKEN: [bool; 256] = {
     }
     table
 };
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    const GET: Request<'static> = Request {
+        method: "GET",
+        path: &["/2018-06-01/runtime/invocation/next"],
+        headers: &[],
+    };
+
+    fn parsed(head: &[u8]) -> (usize, ParsedHead) {
+        parse_head(head)
+            .expect("a valid head")
+            .expect("a complete head")
+    }
+
+    fn problem(head: &[u8]) -> String {
+        parse_head(head).expect_err("a malformed head").to_string()
+    }
+
+    #[test]
+    fn a_head_is_incomplete_until_its_empty_line_at_every_split() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\n";
+        for end in 0..head.len() {
+            assert!(
+                parse_head(&head[..end]).expect("a valid start").is_none(),
+                "complete at {end}"
+            );
+        }
+        let mut with_body = head.to_vec();
+        with_body.extend_from_slice(b"hello");
+        let (length, parsed) = parsed(&with_body);
+        assert_eq!(length, head.len());
+        let ParsedHead::Final {
+            status,
+            framing,
+            close,
+            ..
+        } = parsed
+        else {
+            panic!("not a final head: {parsed:?}");
+        };
+        assert_eq!((status, framing, close), (200, Framing::Length(5), false));
+    }
+
+    #[test]
+    fn framing_headers_are_read_whatever_their_case() {
+        let framing = |head: &[u8]| match parsed(head).1 {
+            ParsedHead::Final { framing, close, .. } => (framing, close),
+            ParsedHead::Interim => panic!("interim"),
+        };
+        assert_eq!(
+            framing(b"HTTP/1.1 200 OK\r\ncontent-LENGTH: 12\r\n\r\n"),
+            (Framing::Length(12), false)
+        );
+        assert_eq!(
+            framing(
+                b"HTTP/1.1 200 OK\r\nTRANSFER-encoding: gzip, Chunked\r\nContent-Length: 3\r\n\r\n"
+            ),
+            (Framing::Chunked, false)
+        );
+        assert_eq!(
+            framing(b"HTTP/1.1 202 Accepted\r\nCONNECTION: Close\r\nContent-Length: 0\r\n\r\n"),
+            (Framing::Empty, true)
+        );
+        assert_eq!(
+            framing(b"HTTP/1.1 200 OK\r\n\r\n"),
+            (Framing::UntilClose, true)
+        );
+        assert_eq!(
+            framing(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n"),
+            (Framing::Length(1), true)
+        );
+        assert_eq!(
+            framing(b"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n"),
+            (Framing::Empty, false)
+        );
+        // Bare line feeds are read too.
+        assert_eq!(
+            framing(b"HTTP/1.1 200 OK\nContent-Length: 2\n\n"),
+            (Framing::Length(2), false)
+        );
+        assert!(matches!(
+            parsed(b"HTTP/1.1 100 Continue\r\n\r\n").1,
+            ParsedHead::Interim
+        ));
+    }
+
+    #[test]
+    fn malformed_heads_are_refused_saying_why() {
+        for (head, expected) in [
+            (&b"HTTP/2 200 OK\r\n\r\n"[..], "not an HTTP/1.1 status line"),
+            (b"HTTP/1.1 2x0 OK\r\n\r\n", "not an HTTP/1.1 status line"),
+            (b"HTTP/1.1 099 Low\r\n\r\n", "not an HTTP/1.1 status line"),
+            (b"HTTP/1.1 2000 OK\r\n\r\n", "not an HTTP/1.1 status line"),
+            (
+                b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+                "not a header line",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+                "not a header name",
+            ),
+            (b"HTTP/1.1 200 OK\r\n: x\r\n\r\n", "not a header name"),
+            (b"HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", "folded"),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+                "not a `Content-Length`",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+                "not a `Content-Length`",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                "two different",
+            ),
+            (
+                b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+                "switched protocols",
+            ),
+        ] {
+            let found = problem(head);
+            assert!(found.contains(expected), "{found} for {head:?}");
+        }
+    }
+
+    #[test]
+    fn fields_are_the_header_lines_trimmed() {
+        let head = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id:  req-1 \r\nX-Empty:\r\nX-Tab:\tv\t\r\n\r\n";
+        let (length, ParsedHead::Final { fields, .. }) = parsed(head) else {
+            panic!("interim");
+        };
+        let bytes = Bytes::copy_from_slice(&head[..length]);
+        let head = Head {
+            status: 200,
+            fields: bytes.slice(fields),
+            framing: Framing::Empty,
+            close: false,
+        };
+        let fields: Vec<(Vec<u8>, Bytes)> = head
+            .fields()
+            .map(|(name, value)| (name.to_vec(), value))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                (
+                    b"Lambda-Runtime-Aws-Request-Id".to_vec(),
+                    Bytes::from("req-1")
+                ),
+                (b"X-Empty".to_vec(), Bytes::new()),
+                (b"X-Tab".to_vec(), Bytes::from("v")),
+            ]
+        );
+    }
+
+    #[test]
+    fn chunk_sizes_are_hexadecimal_with_extensions_ignored() {
+        assert_eq!(chunk_size(b"1a").unwrap(), 26);
+        assert_eq!(chunk_size(b"1A;name=value").unwrap(), 26);
+        assert_eq!(chunk_size(b"0").unwrap(), 0);
+        for bad in [&b""[..], b"zz", b"-1", b"1 2", b"1000000000000000"] {
+            assert!(chunk_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn request_heads_carry_the_host_and_the_framing() {
+        let mut out = Vec::new();
+        write_head(&mut out, &GET, "127.0.0.1:9001", Some(0));
+        assert_eq!(
+            out,
+            b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1:9001\r\n\r\n"
+        );
+        out.clear();
+        let post = Request {
+            method: "POST",
+            path: &["/2018-06-01/runtime/invocation/", "req-1", "/error"],
+            headers: &[("Content-Type", b"application/json")],
+        };
+        write_head(&mut out, &post, "h:1", Some(1234));
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "POST /2018-06-01/runtime/invocation/req-1/error HTTP/1.1\r\nHost: h:1\r\n\
+             Content-Type: application/json\r\nContent-Length: 1234\r\n\r\n"
+        );
+        out.clear();
+        write_head(&mut out, &post, "h:1", None);
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .ends_with("Transfer-Encoding: chunked\r\n\r\n")
+        );
+    }
+
+    /// A client of a server on a fresh loopback port that `script` plays, and the script's
+    /// task (join it to see its assertions).
+    async fn scripted<S, F>(script: S) -> (Client, tokio::task::JoinHandle<F::Output>)
+    where
+        S: FnOnce(TcpListener) -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = RuntimeApi {
+            authority: listener.local_addr().unwrap().to_string(),
+            base_path: "/2018-06-01".to_owned(),
+        };
+        let server = tokio::spawn(script(listener));
+        (Client::new(&api).unwrap(), server)
+    }
+
+    /// Reads one request: its head, and its body by `Content-Length`.
+    async fn read_request(stream: &mut TcpStream) -> (String, Vec<u8>) {
+        let mut buffer = Vec::new();
+        let end = loop {
+            if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
+                break end + 4;
+            }
+            let mut chunk = [0; 4096];
+            let read = stream.read(&mut chunk).await.unwrap();
+            assert_ne!(read, 0, "the client closed the connection");
+            buffer.extend_from_slice(&chunk[..read]);
+        };
+        let head = String::from_utf8(buffer[..end].to_vec()).unwrap();
+        let length = head
+            .lines()
+            .find_map(|line| line.strip_prefix("Content-Length: "))
+            .map_or(0, |length| length.parse().unwrap());
+        let mut body = buffer[end..].to_vec();
+        while body.len() < length {
+            let mut chunk = vec![0; 64 * 1024];
+            let read = stream.read(&mut chunk).await.unwrap();
+            assert_ne!(read, 0, "the client closed the connection mid-body");
+            body.extend_from_slice(&chunk[..read]);
+        }
+        (head, body)
+    }
+
+    /// Writes `pieces` one at a time, pausing between them so that they arrive in separate
+    /// reads (or not: the client must read the same answer either way).
+    async fn write_pieces(stream: &mut TcpStream, pieces: &[&[u8]]) {
+        for piece in pieces {
+            stream.write_all(piece).await.unwrap();
+            stream.flush().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_split_over_reads_is_read_whole_and_the_connection_kept() {
+        let (mut client, server) = scripted(|listener| async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let (head, _) = read_request(&mut stream).await;
+            write_pieces(
+                &mut stream,
+                &[
+                    b"HT",
+                    b"TP/1.1 200 OK\r",
+                    b"\nlambda-runtime-aws-request-id: req-1\r\nContent-Len",
+                    b"gth: 11\r\n\r",
+                    b"\nhello",
+                    b" world",
+                ],
+            )
+            .await;
+            let (again, body) = read_request(&mut stream).await;
+            stream
+                .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            (head, again, body)
+        })
+        .await;
+        let head = client.send(&GET, &[]).await.unwrap();
+        assert_eq!(head.status, 200);
+        let (name, value) = head.fields().next().unwrap();
+        assert_eq!(
+            (name, &value[..]),
+            (&b"lambda-runtime-aws-request-id"[..], &b"req-1"[..])
+        );
+        assert_eq!(client.body(&head).await.unwrap(), "hello world");
+
+        let post = Request {
+            method: "POST",
+            path: &["/2018-06-01/runtime/invocation/", "req-1", "/response"],
+            headers: &[],
+        };
+        let head = client.send(&post, b"[1]").await.unwrap();
+        assert_eq!(head.status, 202);
+        assert!(client.body(&head).await.unwrap().is_empty());
+        let (first, second, body) = server.await.unwrap();
+        assert!(
+            first.starts_with(
+                "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1:"
+            ),
+            "{first}"
+        );
+        assert!(
+            second.starts_with("POST /2018-06-01/runtime/invocation/req-1/response HTTP/1.1\r\n"),
+            "{second}"
+        );
+        assert!(second.contains("\r\nContent-Length: 3\r\n"), "{second}");
+        assert_eq!(body, b"[1]");
+    }
+
+    #[tokio::test]
+    async fn chunked_bodies_are_joined_and_their_trailers_skipped() {
+        let (mut client, server) = scripted(|listener| async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            read_request(&mut stream).await;
+            write_pieces(
+                &mut stream,
+                &[
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhel",
+                    b"lo\r\n1",
+                    b"\r\n \r",
+                    b"\n5\r\nworld\r\n0\r\nx-trailer: 1\r\n",
+                    b"\r\n",
+                ],
+            )
+            .await;
+            read_request(&mut stream).await;
+            // A single chunk, then the same connection again.
+            stream
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                )
+                .await
+                .unwrap();
+        })
+        .await;
+        let head = client.send(&GET, &[]).await.unwrap();
+        assert_eq!(client.body(&head).await.unwrap(), "hello world");
+        let head = client.send(&GET, &[]).await.unwrap();
+        assert_eq!(client.body(&head).await.unwrap(), "abc");
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn malformed_chunks_are_protocol_errors() {
+        for body in [
+            &b"zz\r\nhello\r\n0\r\n\r\n"[..],
+            b"3\r\nhello\r\n0\r\n\r\n",
+            b"2\r\nhi\r\n0\r\nx-trailer: 1\r\nno end",
+        ] {
+            let answer = [
+                &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+                body,
+            ]
+            .concat();
+            let (mut client, server) = scripted(|listener| async move {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                read_request(&mut stream).await;
+                stream.write_all(&answer).await.unwrap();
+                // Closed: the last case ends inside its trailers.
+            })
+            .await;
+            let head = client.send(&GET, &[]).await.unwrap();
+            let error = client.body(&head).await.unwrap_err();
+            assert!(error.is_protocol() || error.is_connect(), "{error:?}");
+            if !body.ends_with(b"no end") {
+                assert!(error.is_protocol(), "{error:?}");
+            }
+            server.await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn an_oversized_head_is_a_protocol_error() {
+        let (mut client, server) = scripted(|listener| async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            read_request(&mut stream).await;
+            stream.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
+            let line = format!("X-Filler: {}\r\n", "a".repeat(1000));
+            // Stops when the client gives up and closes.
+            for _ in 0..1000 {
+                if stream.write_all(line.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        let error = client.send(&GET, &[]).await.unwrap_err();
+        assert!(error.is_protocol(), "{error:?}");
+        assert!(
+            format!("{error:?}").contains("head is over 65536 bytes"),
+            "{error:?}"
+        );
+        drop(client);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn malformed_answers_are_protocol_errors_and_the_next_request_reconnects() {
+        let (mut client, server) = scripted(|listener| async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            read_request(&mut stream).await;
+            stream.write_all(b"SSH-2.0-OpenSSH\r\n\r\n").await.unwrap();
+            let (mut stream, _) = listener.accept().await.unwrap();
+            read_request(&mut stream).await;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+        })
+        .await;
+        let error = client.send(&GET, &[]).await.unwrap_err();
+        assert!(error.is_protocol(), "{error:?}");
+        assert!(
+            format!("{error:?}").contains("not an HTTP/1.1 status line"),
+            "{error:?}"
+        );
+        let head = client.send(&GET, &[]).await.unwrap();
+        assert_eq!(client.body(&head).await.unwrap(), "ok");
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_mid_body_is_a_connect_error_and_the_next_request_reconnects() {
+        let (mut client, server) = scripted(|listener| async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            read_request(&mut stream).await;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"half")
+                .await
+                .unwrap();
+            drop(stream);
+            let (mut stream, _) = listener.accept().await.unwrap();
+            read_request(&mut stream).await;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                .await
+                .unwrap();
+        })
+        .await;
+        let head = client.send(&GET, &[]).await.unwrap();
+        let error = client.body(&head).await.unwrap_err();
+        assert!(error.is_connect(), "{error:?}");
+        assert!(
+            format!("{error:?}").contains("the connection closed after 6 of the body's 100 bytes"),
+            "{error:?}"
+        );
+        let head = client.send(&GET, &[]).await.unwrap();
+        assert_eq!(client.body(&head).await.unwrap(), "{}");
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_body_without_a_length_ends_with_the_connection() {
+        let (mut client, server) = scripted(|listener| async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            read_request(&mut stream).await;
+            write_pieces(&mut stream, &[b"HTTP/1.1 200 OK\r\n\r\nall ", b"of it"]).await;
+            drop(stream);
+            let (mut stream, _) = listener.accept().await.unwrap();
+            read_request(&mut stream).await;
+            stream
+                .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+        })
+        .await;
+        let head = client.send(&GET, &[]).await.unwrap();
+        assert_eq!(client.body(&head).await.unwrap(), "all of it");
+        let head = client.send(&GET, &[]).await.unwrap();
+        assert_eq!(head.status, 202);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_while_idle_is_replaced_before_sending() {
+        let (closed, was_closed) = tokio::sync::oneshot::channel();
+        let (mut client, server) = scripted(|listener| async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            read_request(&mut stream).await;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1")
+                .await
+                .unwrap();
+            drop(stream);
+            let _ = closed.send(());
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let (head, body) = read_request(&mut stream).await;
+            stream
+                .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            (head, body)
+        })
+        .await;
+        let head = client.send(&GET, &[]).await.unwrap();
+        assert_eq!(client.body(&head).await.unwrap(), "1");
+        was_closed.await.unwrap();
+        // Lets the runtime's I/O driver see the close, as it would have while a handler ran.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let post = Request {
+            method: "POST",
+            path: &["/r"],
+            headers: &[],
+        };
+        let head = client.send(&post, b"sent once").await.unwrap();
+        assert_eq!(head.status, 202);
+        let (_, body) = server.await.unwrap();
+        assert_eq!(body, b"sent once");
+    }
+
+    #[tokio::test]
+    async fn six_megabyte_bodies_go_both_ways_whole() {
+        const SIZE: usize = 6 * 1024 * 1024;
+        let payload: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+        let expected = payload.clone();
+        let (mut client, server) = scripted(|listener| async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            read_request(&mut stream).await;
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\n\r\n");
+            stream.write_all(head.as_bytes()).await.unwrap();
+            for piece in expected.chunks(100_000) {
+                stream.write_all(piece).await.unwrap();
+            }
+            let (head, body) = read_request(&mut stream).await;
+            stream
+                .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            (head, body)
+        })
+        .await;
+        let head = client.send(&GET, &[]).await.unwrap();
+        let body = client.body(&head).await.unwrap();
+        assert!(body == payload, "the body read differs from the one sent");
+        let post = Request {
+            method: "POST",
+            path: &["/r"],
+            headers: &[],
+        };
+        let head = client.send(&post, &body).await.unwrap();
+        assert_eq!(head.status, 202);
+        let (head, sent) = server.await.unwrap();
+        assert!(
+            head.contains(&format!("Content-Length: {SIZE}\r\n")),
+            "{head}"
+        );
+        assert!(sent == payload, "the body sent differs from the one read");
+    }
+}
