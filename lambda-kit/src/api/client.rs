@@ -37,8 +37,14 @@ const MAX_HEAD: usize = 64 * 1024;
 /// never ends a body can make the runtime hold. Lambda's events are at most 6 MB.
 const MAX_UNDECLARED_BODY: usize = 64 * 1024 * 1024;
 
-/// How much room a read is given at least.
+/// How much room a new read buffer has.
 const READ_SIZE: usize = 8 * 1024;
+
+/// The least room a read is given: below it, the buffer grows by [`READ_SIZE`]. The bytes of
+/// an answer are split off the buffer and handed on (header values, the event), which leaves
+/// the rest of its allocation to the next answers: a new one is made every few invocations
+/// instead of for every read.
+const MIN_READ: usize = 2 * 1024;
 
 /// The most a body read reserves at once ahead of its bytes arriving, so that a hostile
 /// `Content-Length` makes the runtime hold only what was really sent.
@@ -438,15 +444,22 @@ async fn reserve_and_read(
     reader: &mut tokio::net::tcp::ReadHalf<'_>,
     read: &mut BytesMut,
 ) -> std::io::Result<usize> {
-    read.reserve(READ_SIZE);
+    make_room(read);
     reader.read_buf(read).await
+}
+
+/// Makes sure a read has at least [`MIN_READ`] bytes of room.
+fn make_room(read: &mut BytesMut) {
+    if read.capacity() - read.len() < MIN_READ {
+        read.reserve(READ_SIZE);
+    }
 }
 
 impl Connection {
     /// Reads once more into the buffer; `Ok(0)` is the end of the stream. Cancel-safe: what
     /// was read is in the buffer.
     async fn fill(&mut self) -> std::io::Result<usize> {
-        self.read.reserve(READ_SIZE);
+        make_room(&mut self.read);
         self.stream.read_buf(&mut self.read).await
     }
 
