@@ -257,17 +257,27 @@ impl Client {
                     closed_early("before the answer"),
                 ));
             };
+            // Where the search for the head's end goes on: a head that arrives a few bytes at
+            // a time is parsed once it is whole, not again after every read.
+            let mut searched = None;
             let parsed = loop {
-                match parse_head(&connection.read) {
-                    Ok(Some(parsed)) => break parsed,
-                    Ok(None) if connection.read.len() > MAX_HEAD => {
-                        return Err(self.malformed(malformed(format!(
-                            "the answer's head is over {MAX_HEAD} bytes"
-                        ))));
+                let from = searched.unwrap_or(0);
+                // The first look parses what is there, so that an answer that is not HTTP
+                // fails at once.
+                if searched.is_none() || head_ends(&connection.read, from) {
+                    match parse_head(&connection.read) {
+                        Ok(Some(parsed)) => break parsed,
+                        Ok(None) => {}
+                        Err(problem) => return Err(self.malformed(problem)),
                     }
-                    Ok(None) => {}
-                    Err(problem) => return Err(self.malformed(problem)),
                 }
+                if connection.read.len() > MAX_HEAD {
+                    return Err(self.malformed(malformed(format!(
+                        "the answer's head is over {MAX_HEAD} bytes"
+                    ))));
+                }
+                // The line feed ending a line may be the last or next-to-last byte read.
+                searched = Some(connection.read.len().saturating_sub(2));
                 match connection.fill().await {
                     Ok(0) => {
                         let error = closed_early("before the answer");
@@ -726,6 +736,14 @@ fn trim_range(line: &[u8], from: usize) -> std::ops::Range<usize> {
     start..end
 }
 
+/// Whether `buffer` has an empty line (the end of a head) from a line feed at `from` or after.
+fn head_ends(buffer: &[u8], from: usize) -> bool {
+    memchr::memchr_iter(b'\n', &buffer[from.min(buffer.len())..]).any(|at| {
+        let rest = &buffer[from + at + 1..];
+        rest.starts_with(b"\n") || rest.starts_with(b"\r\n")
+    })
+}
+
 /// A head parsed from the start of a buffer.
 #[derive(Debug)]
 enum ParsedHead {
@@ -968,6 +986,17 @@ mod tests {
             panic!("not a final head: {parsed:?}");
         };
         assert_eq!((status, framing, close), (200, Framing::Length(5), false));
+    }
+
+    #[test]
+    fn the_end_of_a_head_is_found_from_where_the_last_search_stopped() {
+        let head = b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n";
+        for from in 0..=head.len() - 4 {
+            assert!(head_ends(head, from), "not found from {from}");
+        }
+        assert!(!head_ends(head, head.len() - 1));
+        assert!(!head_ends(b"HTTP/1.1 200 OK\r\nA: b\r\n", 0));
+        assert!(head_ends(b"HTTP/1.1 200 OK\nA: b\n\n", 10));
     }
 
     #[test]
