@@ -162,15 +162,36 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
     Ok(options)
 }
 
+/// How many times each subject's wall-clock figures are measured; the median round is kept.
+const WALL_CLOCK_ROUNDS: usize = 5;
+
 fn bench(options: &Options) -> Result<(), Error> {
-    let mut rows = Vec::new();
+    let mut built = Vec::new();
     for subject in SUBJECTS {
         eprintln!("building {} ...", subject.label);
         let binary = lambda_kit_bench::build(&subject, !options.dev)?;
-        eprintln!("measuring {} ...", subject.label);
         // One warm-up run so that every subject starts from the same page cache.
         lambda_kit_bench::run(&binary, 100.min(options.invocations))?;
-        let stats = lambda_kit_bench::run(&binary, options.invocations)?;
+        built.push((subject, binary));
+    }
+    // The rounds take the subjects in turn, so that a change in the machine's load (other
+    // builds share it) falls on all of them alike rather than on whichever ran then.
+    let mut rounds: Vec<Vec<lambda_kit_bench::RunStats>> =
+        built.iter().map(|_| Vec::new()).collect();
+    for round in 1..=WALL_CLOCK_ROUNDS {
+        for ((subject, binary), runs) in built.iter().zip(&mut rounds) {
+            eprintln!(
+                "measuring {} (round {round} of {WALL_CLOCK_ROUNDS}) ...",
+                subject.label
+            );
+            runs.push(lambda_kit_bench::run(binary, options.invocations)?);
+        }
+    }
+    let mut rows = Vec::new();
+    for ((subject, binary), mut runs) in built.into_iter().zip(rounds) {
+        // The round with the median throughput, whole, so that its figures belong together.
+        runs.sort_by(|a, b| a.throughput.total_cmp(&b.throughput));
+        let stats = runs.swap_remove(runs.len() / 2);
         let instructions = if options.callgrind > 0 {
             Some(lambda_kit_bench::instruction_profile(
                 &binary,
@@ -179,7 +200,11 @@ fn bench(options: &Options) -> Result<(), Error> {
         } else {
             None
         };
-        eprintln!("  {}", lambda_kit_bench::describe(&stats));
+        eprintln!(
+            "  {}: {}",
+            subject.label,
+            lambda_kit_bench::describe(&stats)
+        );
         rows.push(Row {
             subject,
             stats,
@@ -407,7 +432,9 @@ fn report(options: &Options, rows: &[Row], cargo_lambda: &Result<u64, String>) -
     let _ = writeln!(out, "\n## This run\n");
     let _ = writeln!(
         out,
-        "- {} invocations for the wall-clock figures, {} under callgrind (less a run with none, for init)",
+        "- wall-clock figures: {} invocations a round, {WALL_CLOCK_ROUNDS} rounds taking the \
+         subjects in turn, each subject's round with the median throughput shown; {} \
+         invocations under callgrind (less a run with none, for init)",
         options.invocations, options.callgrind
     );
     for (what, command) in [
