@@ -484,6 +484,8 @@ impl Connection {
         if !readable {
             return false;
         }
+        // With no room, a read would return 0 and look like a close.
+        make_room(&mut self.read);
         match self.stream.try_read_buf(&mut self.read) {
             Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => false,
             Ok(0) => {
