@@ -13,10 +13,12 @@
 //!   replaced.
 //! - `GetFunction`'s `Code.Location` points at `/lambdakit/code/{name}.zip` on the emulator.
 //!
-//! Not yet: state surviving a restart (the code is unpacked, but nothing reads it back),
-//! `UpdateFunctionCode` / `UpdateFunctionConfiguration`, versions and aliases, function URL
-//! configuration, `AddPermission`, code from S3 and container images, `ListFunctions`
-//! paging (every function comes in one page).
+//! - State: with `serve --state DIR`, created functions are kept in `DIR` (see `state`) and
+//!   served again by a serve started later on it.
+//!
+//! Not yet: `UpdateFunctionCode` / `UpdateFunctionConfiguration`, versions and aliases,
+//! function URL configuration, `AddPermission`, code from S3 and container images,
+//! `ListFunctions` paging (every function comes in one page).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +34,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-use super::{Body, Emulator, Pool, Served, aws_error, boxed, empty, function_name, write};
+use super::state::{self, Config, Record};
+use super::{Body, Emulator, Pool, Served, aws_error, boxed, empty, function_name, lock, write};
 use crate::package::zip::Entry;
 use crate::project::Function;
 
@@ -40,17 +43,11 @@ use crate::project::Function;
 /// JSON around it.
 const MAX_REQUEST_BYTES: usize = 70 * 1024 * 1024;
 
-/// How a function created through the control plane came to be.
+/// How a function created through the control plane came to be: the configuration it runs
+/// (of `$LATEST` or of a published version) and its directory under the state directory.
 #[derive(Debug)]
 pub(crate) struct Created {
-    runtime: String,
-    role: Option<String>,
-    handler: Option<String>,
-    code_size: u64,
-    code_sha256: String,
-    /// When it was created, as `LastModified` shows it.
-    last_modified: String,
-    /// Its own directory under the state directory: `code.zip` and the unpacked `code/`.
+    config: Config,
     dir: PathBuf,
 }
 
@@ -69,6 +66,7 @@ struct CreateRequest {
     environment: Option<EnvironmentRequest>,
     architectures: Option<Vec<String>>,
     package_type: Option<String>,
+    description: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,7 +202,7 @@ impl Emulator {
             "PackageType": "Zip",
             "State": "Active",
             "LastUpdateStatus": "Successful",
-            "Version": "$LATEST",
+            "Version": pool.version,
             "Description": "",
             "EphemeralStorage": { "Size": 512 },
             "TracingConfig": { "Mode": "PassThrough" },
@@ -213,15 +211,17 @@ impl Emulator {
             configuration["Environment"] = json!({ "Variables": function.environment });
         }
         match &pool.created {
-            Some(created) => {
-                configuration["Runtime"] = json!(created.runtime);
-                configuration["CodeSize"] = json!(created.code_size);
-                configuration["CodeSha256"] = json!(created.code_sha256);
-                configuration["LastModified"] = json!(created.last_modified);
-                if let Some(role) = &created.role {
+            Some(Created { config, .. }) => {
+                configuration["Runtime"] = json!(config.runtime);
+                configuration["CodeSize"] = json!(config.code_size);
+                configuration["CodeSha256"] = json!(config.code_sha256);
+                configuration["LastModified"] = json!(config.last_modified);
+                configuration["RevisionId"] = json!(config.revision_id);
+                configuration["Description"] = json!(config.description);
+                if let Some(role) = &config.role {
                     configuration["Role"] = json!(role);
                 }
-                if let Some(handler) = &created.handler {
+                if let Some(handler) = &config.handler {
                     configuration["Handler"] = json!(handler);
                 }
             }
@@ -240,25 +240,11 @@ impl Emulator {
         configuration
     }
 
-    /// `CreateFunction`: unpack, check, and serve.
+    /// `CreateFunction`: unpack, check, record, and serve.
     async fn create(&self, body: Incoming) -> Response<Body> {
-        let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(_) => {
-                return refused(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "RequestTooLargeException",
-                    &format!(
-                        "Request must be smaller than {MAX_REQUEST_BYTES} bytes for the CreateFunction operation"
-                    ),
-                );
-            }
-        };
-        let request: CreateRequest = match serde_json::from_slice(&body) {
+        let request: CreateRequest = match read_request(body, "CreateFunction").await {
             Ok(request) => request,
-            Err(error) => {
-                return invalid(&format!("the CreateFunction request is not valid: {error}"));
-            }
+            Err(refusal) => return refusal,
         };
         let name = function_name(&request.function_name);
         if name.is_empty()
@@ -271,54 +257,132 @@ impl Emulator {
                 "FunctionName `{name}` is not a function name: 1 to 64 letters, digits, `-` and `_`"
             ));
         }
-        if self.pool(&name).is_some() {
-            return self.exists(&name);
-        }
         let settings = match Settings::check(&request) {
             Ok(settings) => settings,
             Err(message) => return invalid(&message),
         };
-        let dir = self.state.join(&name).join(super::ids::request_id());
-        let (zip, architecture) = (settings.zip, settings.architecture.clone());
-        let unpacked = tokio::task::spawn_blocking({
-            let dir = dir.clone();
-            move || {
-                let entries = checked(&zip, &architecture)?;
-                let runner = runner(&architecture)?;
-                let unpacked = unpack(&entries, &zip, &dir);
-                if unpacked.is_err() {
-                    let _ = std::fs::remove_dir_all(&dir);
-                }
-                unpacked.map(|(binary, size, sha)| (binary, size, sha, runner))
-            }
-        })
-        .await;
-        let (binary, code_size, code_sha256, runner) = match unpacked {
-            Ok(Ok(unpacked)) => unpacked,
-            Ok(Err(problem)) => return invalid(&problem),
-            Err(error) => {
-                return refused(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "ServiceException",
-                    &format!("unpacking the code stopped: {error}"),
-                );
-            }
+        let _changing = self.changes.lock().await;
+        if self.pool(&name).is_some() {
+            return self.exists(&name);
+        }
+        if let Some(path) = lock(&self.kept).get(&name) {
+            return refused(
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                &format!(
+                    "the state directory holds a function `{name}` that is not served (`{}`); fix or remove it first",
+                    path.display()
+                ),
+            );
+        }
+        let dir = self.state.join(&name);
+        let code = match self
+            .unpack_code(&dir, settings.zip, &settings.architecture)
+            .await
+        {
+            Ok(code) => code,
+            Err(refusal) => return refusal,
         };
-        let mut function = Function::standalone(&name);
-        function.memory_mb = settings.memory_mb;
-        function.timeout = settings.timeout;
-        function.environment = settings.environment;
-        function.architecture = settings.architecture;
-        let created = Created {
+        let config = Config {
             runtime: settings.runtime,
             role: request.role,
             handler: request.handler,
-            code_size,
-            code_sha256,
+            description: request.description.unwrap_or_default(),
+            memory_mb: settings.memory_mb,
+            timeout_seconds: settings.timeout.as_secs(),
+            environment: settings.environment,
+            architecture: settings.architecture,
+            code: code.id,
+            code_size: code.size,
+            code_sha256: code.sha256,
             last_modified: last_modified(std::time::SystemTime::now()),
-            dir: dir.clone(),
+            revision_id: super::ids::request_id(),
         };
-        let pool = Arc::new(Pool::new(
+        let record = Record::new(&name, config);
+        let pool = match self.created_pool(&record.latest, &name, None) {
+            Ok(pool) => Arc::new(pool),
+            Err(problem) => {
+                remove_dir(dir).await;
+                return invalid(&problem);
+            }
+        };
+        if let Err(refusal) = self.save(&record).await {
+            remove_dir(dir).await;
+            return refusal;
+        }
+        lock(&self.records).insert(name.clone(), record);
+        write(&self.pools).insert(name.clone(), Arc::clone(&pool));
+        println!("lambdakit: created {name}");
+        json_response(StatusCode::CREATED, &self.configuration(&pool))
+    }
+
+    /// Unpacks `zip` into a new code directory of the function's `dir`, once it is found fit
+    /// to run as `architecture`.
+    async fn unpack_code(
+        &self,
+        dir: &Path,
+        zip: Vec<u8>,
+        architecture: &str,
+    ) -> Result<Code, Response<Body>> {
+        let id = super::ids::request_id();
+        let code_dir = dir.join(&id);
+        let architecture = architecture.to_owned();
+        let unpacked = tokio::task::spawn_blocking(move || {
+            let entries = checked(&zip, &architecture)?;
+            runner(&architecture)?;
+            let unpacked = unpack(&entries, &zip, &code_dir);
+            if unpacked.is_err() {
+                let _ = std::fs::remove_dir_all(&code_dir);
+            }
+            unpacked
+        })
+        .await;
+        match unpacked {
+            Ok(Ok((size, sha256))) => Ok(Code { id, size, sha256 }),
+            Ok(Err(problem)) => Err(invalid(&problem)),
+            Err(error) => Err(service_error(&format!(
+                "unpacking the code stopped: {error}"
+            ))),
+        }
+    }
+
+    /// Writes `record` into its function's directory.
+    async fn save(&self, record: &Record) -> Result<(), Response<Body>> {
+        let dir = self.state.join(&record.name);
+        let record = record.clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            record.save(&dir)
+        })
+        .await;
+        match saved {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(service_error(&format!(
+                "the function's record cannot be written into the state directory: {error}"
+            ))),
+            Err(error) => Err(service_error(&format!(
+                "writing the function's record stopped: {error}"
+            ))),
+        }
+    }
+
+    /// The pool running `config` of the created function `name` (of its version `version`, or
+    /// of `$LATEST`).
+    pub(super) fn created_pool(
+        &self,
+        config: &Config,
+        name: &str,
+        version: Option<u64>,
+    ) -> Result<Pool, String> {
+        let dir = self.state.join(name);
+        let mut function = Function::standalone(name);
+        function.memory_mb = config.memory_mb;
+        function.timeout = Duration::from_secs(config.timeout_seconds);
+        function.environment.clone_from(&config.environment);
+        function.architecture.clone_from(&config.architecture);
+        let runner = runner(&config.architecture)?;
+        let binary = dir.join(&config.code).join("code").join("bootstrap");
+        let mut pool = Pool::new(
             Served {
                 function,
                 binary,
@@ -328,23 +392,54 @@ impl Emulator {
             &self.passed_environment,
             self.cost,
             Arc::clone(&self.generation),
-            Some(created),
-        ));
-        let inserted = {
-            let mut pools = write(&self.pools);
-            let free = !pools.contains_key(&name);
-            if free {
-                pools.insert(name.clone(), Arc::clone(&pool));
-            }
-            free
-        };
-        if !inserted {
-            // Another CreateFunction of the same name came first.
-            remove_dir(dir).await;
-            return self.exists(&name);
+            Some(Created {
+                config: config.clone(),
+                dir,
+            }),
+        );
+        if let Some(version) = version {
+            pool.arn = format!("{}:{version}", pool.arn);
+            pool.version = version.to_string();
         }
-        println!("lambdakit: created {name}");
-        json_response(StatusCode::CREATED, &self.configuration(&pool))
+        Ok(pool)
+    }
+
+    /// Serves the functions an earlier serve created and kept in the state directory;
+    /// returns a warning (and a hint) for each that cannot be served, which is left as it is
+    /// on disk while the others are served.
+    pub fn load_state(&self) -> Vec<String> {
+        let (records, broken) = state::load(&self.state);
+        let mut warnings = Vec::new();
+        for broken in broken {
+            warnings.push(broken.warning(&self.state));
+            lock(&self.kept).insert(broken.name, broken.path);
+        }
+        for record in records {
+            let name = record.name.clone();
+            let file = self.state.join(&name).join(state::RECORD);
+            if self.pool(&name).is_some() {
+                warnings.push(format!(
+                    "warning: created function `{name}` is not served: the project has a function of that name\nhint: serve the other project elsewhere, or move `{}` out of the state directory",
+                    self.state.join(&name).display()
+                ));
+                lock(&self.kept).insert(name, file);
+                continue;
+            }
+            match self.created_pool(&record.latest, &name, None) {
+                Ok(pool) => {
+                    write(&self.pools).insert(name.clone(), Arc::new(pool));
+                    lock(&self.records).insert(name, record);
+                }
+                Err(problem) => {
+                    warnings.push(format!(
+                        "warning: created function `{name}` is not served: {problem}\nhint: its entry `{}` is kept as it is",
+                        file.display()
+                    ));
+                    lock(&self.kept).insert(name, file);
+                }
+            }
+        }
+        warnings
     }
 
     fn exists(&self, name: &str) -> Response<Body> {
@@ -357,6 +452,7 @@ impl Emulator {
 
     /// `DeleteFunction`: forget it, stop its instances, remove its code.
     async fn delete(&self, name: &str) -> Response<Body> {
+        let _changing = self.changes.lock().await;
         let pool = {
             let mut pools = write(&self.pools);
             match pools.get(name) {
@@ -373,12 +469,11 @@ impl Emulator {
                 Some(_) => pools.remove(name),
             }
         };
+        lock(&self.records).remove(name);
         if let Some(pool) = pool {
             // Busy instances stop when their invocation ends and drops the last `Arc`.
             pool.stop_idle().await;
-            if let Some(created) = &pool.created {
-                remove_dir(created.dir.clone()).await;
-            }
+            remove_dir(self.state.join(name)).await;
             println!("lambdakit: deleted {name}");
         }
         boxed(empty(StatusCode::NO_CONTENT))
@@ -386,13 +481,14 @@ impl Emulator {
 
     /// The zip a function was created from.
     async fn code(&self, name: &str) -> Response<Body> {
-        let Some(dir) = self
-            .pool(name)
-            .and_then(|pool| pool.created.as_ref().map(|created| created.dir.clone()))
-        else {
+        let Some(zip) = self.pool(name).and_then(|pool| {
+            pool.created
+                .as_ref()
+                .map(|created| created.dir.join(&created.config.code).join("code.zip"))
+        }) else {
             return boxed(self.not_found(name));
         };
-        match tokio::fs::read(dir.join("code.zip")).await {
+        match tokio::fs::read(zip).await {
             Ok(zip) => {
                 let mut response = Response::new(Full::new(Bytes::from(zip)));
                 if let Ok(value) = "application/zip".parse() {
@@ -403,6 +499,44 @@ impl Emulator {
             Err(_) => boxed(self.not_found(name)),
         }
     }
+}
+
+/// A code upload, unpacked.
+#[derive(Debug)]
+struct Code {
+    /// Its directory's name.
+    id: String,
+    size: u64,
+    sha256: String,
+}
+
+/// Reads a JSON request body of at most [`MAX_REQUEST_BYTES`].
+async fn read_request<T: serde::de::DeserializeOwned>(
+    body: Incoming,
+    operation: &str,
+) -> Result<T, Response<Body>> {
+    let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            return Err(refused(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                &format!(
+                    "Request must be smaller than {MAX_REQUEST_BYTES} bytes for the {operation} operation"
+                ),
+            ));
+        }
+    };
+    serde_json::from_slice(&body)
+        .map_err(|error| invalid(&format!("the {operation} request is not valid: {error}")))
+}
+
+fn service_error(message: &str) -> Response<Body> {
+    refused(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "ServiceException",
+        message,
+    )
 }
 
 /// A CreateFunction's settings, checked as Lambda checks them.
@@ -531,8 +665,8 @@ fn checked(zip: &[u8], architecture: &str) -> Result<Vec<Entry>, String> {
 }
 
 /// Unpacks `entries` into `dir/code`, keeping their `zip` as `dir/code.zip`; returns the
-/// bootstrap's path, the zip's size and its `CodeSha256`.
-fn unpack(entries: &[Entry], zip: &[u8], dir: &Path) -> Result<(PathBuf, u64, String), String> {
+/// zip's size and its `CodeSha256`.
+fn unpack(entries: &[Entry], zip: &[u8], dir: &Path) -> Result<(u64, String), String> {
     let failed = |error: std::io::Error| format!("cannot unpack the code: {error}");
     let code = dir.join("code");
     for entry in entries {
@@ -547,7 +681,7 @@ fn unpack(entries: &[Entry], zip: &[u8], dir: &Path) -> Result<(PathBuf, u64, St
     }
     std::fs::write(dir.join("code.zip"), zip).map_err(failed)?;
     let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(zip));
-    Ok((code.join("bootstrap"), zip.len() as u64, sha))
+    Ok((zip.len() as u64, sha))
 }
 
 /// `LastModified` as the Lambda API writes it: `2026-01-31T12:00:00.000+0000`.

@@ -8,6 +8,7 @@ mod control;
 mod cost;
 mod ids;
 mod instance;
+mod state;
 mod url;
 
 use std::collections::BTreeMap;
@@ -62,8 +63,15 @@ pub struct Emulator {
     region: String,
     passed_environment: BTreeMap<String, String>,
     cost: bool,
-    /// Where created functions' code is unpacked.
+    /// Where created functions' code is unpacked and their records kept (see `state`).
     state: PathBuf,
+    /// The records of the functions created through the control plane, as kept in `state`.
+    records: Mutex<BTreeMap<String, state::Record>>,
+    /// Functions kept in `state` that are not served (their entry cannot be read, say), by
+    /// name, with the file at fault: their names are not free for a CreateFunction.
+    kept: Mutex<BTreeMap<String, PathBuf>>,
+    /// Held by each control-plane call that changes a function, one at a time.
+    changes: tokio::sync::Mutex<()>,
     /// Invocations hold it shared; a rebuild holds it alone, so invocations wait for it.
     gate: Arc<tokio::sync::RwLock<()>>,
     /// Bumped by [`Emulator::restart`]: instances of an older generation are not reused.
@@ -75,7 +83,10 @@ struct Pool {
     function: Function,
     binary: PathBuf,
     launch: Launch,
+    /// Its ARN, qualified for a published version.
     arn: String,
+    /// `$LATEST`, or the number of the published version it runs.
+    version: String,
     idle: Mutex<Vec<Instance>>,
     alive: AtomicUsize,
     /// Print an estimated cost after each `REPORT`.
@@ -174,6 +185,9 @@ impl Emulator {
             passed_environment: passed_environment.clone(),
             cost,
             state,
+            records: Mutex::default(),
+            kept: Mutex::default(),
+            changes: tokio::sync::Mutex::default(),
             gate: Arc::default(),
             generation,
         }
@@ -443,6 +457,7 @@ impl Pool {
             binary,
             launch,
             arn,
+            version: "$LATEST".to_owned(),
             idle: Mutex::new(Vec::new()),
             alive: AtomicUsize::new(0),
             cost,

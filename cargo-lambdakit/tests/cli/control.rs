@@ -31,11 +31,22 @@ impl Served {
     fn start(test: &str) -> Self {
         let state =
             std::env::temp_dir().join(format!("lambdakit-control-{test}-{}", std::process::id()));
-        let serve = Serve::start_with(
+        let _ = std::fs::remove_dir_all(&state);
+        let serve = Self::serve(&state);
+        Self { serve, state }
+    }
+
+    fn serve(state: &std::path::Path) -> Serve {
+        Serve::start_with(
             "test-functions",
             &["--bin", "behave", "--state", state.to_str().unwrap()],
-        );
-        Self { serve, state }
+        )
+    }
+
+    /// Kills `serve` (no time to tidy up, as in a crash) and starts another on the same state.
+    fn restart(&mut self) {
+        self.serve.kill();
+        self.serve = Self::serve(&self.state);
     }
 }
 
@@ -103,14 +114,17 @@ async fn functions_created_from_zips_run_and_are_described_then_deleted() {
         "{created:?}"
     );
 
-    // Unpacked under `--state`, one directory per creation.
+    // Unpacked under `--state`, one directory per code upload, beside the function's record.
     let unpacked = || {
         std::fs::read_dir(served.state.join("made"))
-            .unwrap()
+            .into_iter()
+            .flatten()
             .map(|entry| entry.unwrap().path())
+            .filter(|path| path.is_dir())
             .collect::<Vec<_>>()
     };
     assert_eq!(unpacked().len(), 1);
+    assert!(served.state.join("made/function.json").is_file());
     assert_eq!(
         std::fs::read(unpacked()[0].join("code/bootstrap")).unwrap(),
         std::fs::read(behave_binary()).unwrap()
@@ -239,7 +253,7 @@ async fn functions_created_from_zips_run_and_are_described_then_deleted() {
         .send()
         .await
         .unwrap();
-    assert_eq!(unpacked(), Vec::<PathBuf>::new());
+    assert!(!served.state.join("made").exists());
     let gone = lambda
         .get_function()
         .function_name("made")
@@ -340,4 +354,145 @@ async fn zips_lambda_could_not_run_are_refused() {
         .unwrap_err()
         .into_service_error();
     assert!(missing.is_resource_not_found_exception(), "{missing:?}");
+}
+
+/// What `behave` answers with, invoked with `{}` as `qualifier` of `name` (unqualified: none).
+async fn invoked(lambda: &aws_sdk_lambda::Client, name: &str, qualifier: Option<&str>) -> Value {
+    let answer = lambda
+        .invoke()
+        .function_name(name)
+        .set_qualifier(qualifier.map(str::to_owned))
+        .payload(Blob::new(b"{}".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.function_error(), None, "{answer:?}");
+    serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap()
+}
+
+fn names(listed: &aws_sdk_lambda::operation::list_functions::ListFunctionsOutput) -> Vec<String> {
+    listed
+        .functions()
+        .iter()
+        .filter_map(|function| function.function_name().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn created_functions_outlive_a_restart_and_a_broken_entry_spoils_only_itself() {
+    let mut served = Served::start("restart");
+    let archive = zip::write(zip::entries(&behave_binary(), &[]).unwrap()).unwrap();
+    let lambda = client(&served.serve.endpoint());
+    for (name, greeting) in [("kept", "kept"), ("spoiled", "spoiled")] {
+        create(&lambda, name, archive.bytes.clone(), Architecture::X8664)
+            .description(format!("the {name} one"))
+            .environment(
+                Environment::builder()
+                    .variables("GREETING", greeting)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let before = lambda
+        .get_function_configuration()
+        .function_name("kept")
+        .send()
+        .await
+        .unwrap();
+
+    served.restart();
+    let lambda = client(&served.serve.endpoint());
+    assert_eq!(
+        names(&lambda.list_functions().send().await.unwrap()),
+        ["behave", "kept", "spoiled"]
+    );
+    let after = lambda
+        .get_function_configuration()
+        .function_name("kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after, before);
+    assert_eq!(after.description(), Some("the kept one"));
+    assert_eq!(invoked(&lambda, "kept", None).await["greeting"], "kept");
+    assert_eq!(
+        invoked(&lambda, "spoiled", None).await["greeting"],
+        "spoiled"
+    );
+    assert!(
+        served
+            .serve
+            .errors()
+            .iter()
+            .all(|line| !line.starts_with("warning:"))
+    );
+
+    // A record garbled (by hand, or by a disk gone bad), and a function whose CreateFunction
+    // stopped before its record was written: each is skipped and left as it is.
+    let record = served.state.join("spoiled").join("function.json");
+    std::fs::write(&record, "{\"format\": 1, \"name\": \"spo").unwrap();
+    let half = served.state.join("half").join("0123");
+    std::fs::create_dir_all(half.join("code")).unwrap();
+    served.restart();
+    let lambda = client(&served.serve.endpoint());
+    let errors = served.serve.errors().join("\n");
+    assert!(
+        errors.contains(&format!(
+            "warning: created function `spoiled` is not served: `{}` is not a function record: ",
+            record.display()
+        )),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(&format!(
+            "warning: created function `half` is not served: `{}` is missing",
+            served.state.join("half").join("function.json").display()
+        )),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(&format!(
+            "hint: fix it, or move `{}` out of the state directory",
+            served.state.join("spoiled").display()
+        )),
+        "{errors}"
+    );
+    assert_eq!(
+        names(&lambda.list_functions().send().await.unwrap()),
+        ["behave", "kept"]
+    );
+    assert_eq!(invoked(&lambda, "kept", None).await["greeting"], "kept");
+    let missing = lambda
+        .get_function()
+        .function_name("spoiled")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(missing.is_resource_not_found_exception(), "{missing:?}");
+    // Its name is not free: a CreateFunction would overwrite what the user may yet mend.
+    let clash = create(
+        &lambda,
+        "spoiled",
+        archive.bytes.clone(),
+        Architecture::X8664,
+    )
+    .send()
+    .await
+    .unwrap_err()
+    .into_service_error();
+    assert!(clash.is_resource_conflict_exception(), "{clash:?}");
+    assert!(
+        clash
+            .message()
+            .is_some_and(|message| message.contains("spoiled/function.json")),
+        "{clash:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&record).unwrap(),
+        "{\"format\": 1, \"name\": \"spo"
+    );
+    assert!(half.join("code").is_dir());
 }
