@@ -16,7 +16,13 @@
 //! - State: with `serve --state DIR`, created functions are kept in `DIR` (see `state`) and
 //!   served again by a serve started later on it.
 //!
-//! Not yet: `UpdateFunctionCode` / `UpdateFunctionConfiguration`, versions and aliases,
+//! - `UpdateFunctionCode` (a zip checked as CreateFunction checks it) and
+//!   `UpdateFunctionConfiguration` (runtime, role, handler, description, memory, timeout,
+//!   environment): `$LATEST` gets a new pool, so the next invocation starts an instance of the
+//!   new code or settings, while invocations under way finish on the old one. Both take
+//!   `RevisionId` (`PreconditionFailedException` when it is not the function's).
+//!
+//! Not yet: versions and aliases,
 //! function URL configuration, `AddPermission`, code from S3 and container images,
 //! `ListFunctions` paging (every function comes in one page).
 
@@ -67,6 +73,36 @@ struct CreateRequest {
     architectures: Option<Vec<String>>,
     package_type: Option<String>,
     description: Option<String>,
+}
+
+/// The UpdateFunctionCode request body (AWS Lambda API reference, "UpdateFunctionCode").
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateCodeRequest {
+    zip_file: Option<String>,
+    #[serde(rename = "S3Bucket")]
+    s3_bucket: Option<String>,
+    image_uri: Option<String>,
+    architectures: Option<Vec<String>>,
+    revision_id: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// The UpdateFunctionConfiguration request body (AWS Lambda API reference,
+/// "UpdateFunctionConfiguration"); what the local Lambda does not run by (VPC, layers, ...) is
+/// taken and ignored.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateConfigurationRequest {
+    runtime: Option<String>,
+    role: Option<String>,
+    handler: Option<String>,
+    description: Option<String>,
+    memory_size: Option<u32>,
+    timeout: Option<u64>,
+    environment: Option<EnvironmentRequest>,
+    revision_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,6 +198,10 @@ impl Emulator {
                 None => boxed(self.not_found(name)),
             },
             (&Method::DELETE, name, "") if !name.is_empty() => self.delete(name).await,
+            (&Method::PUT, name, "code") if !name.is_empty() => self.update_code(name, body).await,
+            (&Method::PUT, name, "configuration") if !name.is_empty() => {
+                self.update_configuration(name, body).await
+            }
             _ => self.unknown(parts),
         }
     }
@@ -289,7 +329,7 @@ impl Emulator {
             handler: request.handler,
             description: request.description.unwrap_or_default(),
             memory_mb: settings.memory_mb,
-            timeout_seconds: settings.timeout.as_secs(),
+            timeout_seconds: settings.timeout,
             environment: settings.environment,
             architecture: settings.architecture,
             code: code.id,
@@ -450,6 +490,175 @@ impl Emulator {
         )
     }
 
+    /// The record of the created function `name`, for a call that changes it: not found, or
+    /// refused for one of the project's functions.
+    fn record(&self, name: &str, operation: &str) -> Result<Record, Box<Response<Body>>> {
+        if let Some(record) = lock(&self.records).get(name) {
+            return Ok(record.clone());
+        }
+        match self.pool(name) {
+            Some(_) => Err(Box::new(refused(
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                &format!(
+                    "`{name}` is a function of the project this serve runs; {operation} changes only functions created through the Lambda API (rebuild it, or use `watch`)"
+                ),
+            ))),
+            None => Err(Box::new(boxed(self.not_found(name)))),
+        }
+    }
+
+    /// `RevisionId` given with a change must be the function's (AWS's optimistic locking).
+    fn same_revision(given: Option<&str>, config: &Config) -> Result<(), Box<Response<Body>>> {
+        match given {
+            Some(given) if given != config.revision_id => Err(Box::new(refused(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailedException",
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Keeps `record` and serves its new `$LATEST`: new invocations start instances of it,
+    /// the old idle ones stop, and busy ones stop when their invocation ends. `old_code` is
+    /// removed once nothing runs it.
+    async fn replace_latest(&self, record: Record, old_code: &str) -> Response<Body> {
+        let name = record.name.clone();
+        let pool = match self.created_pool(&record.latest, &name, None) {
+            Ok(pool) => Arc::new(pool),
+            Err(problem) => return invalid(&problem),
+        };
+        if let Err(refusal) = self.save(&record).await {
+            return refusal;
+        }
+        let unused = !record.uses(old_code);
+        lock(&self.records).insert(name.clone(), record);
+        let old = write(&self.pools).insert(name.clone(), Arc::clone(&pool));
+        if let Some(old) = old {
+            old.stop_idle().await;
+        }
+        if unused {
+            remove_dir(self.state.join(&name).join(old_code)).await;
+        }
+        json_response(StatusCode::OK, &self.configuration(&pool))
+    }
+
+    /// `UpdateFunctionCode`: a new zip, checked as CreateFunction checks it.
+    async fn update_code(&self, name: &str, body: Incoming) -> Response<Body> {
+        let request: UpdateCodeRequest = match read_request(body, "UpdateFunctionCode").await {
+            Ok(request) => request,
+            Err(refusal) => return refusal,
+        };
+        if request.image_uri.is_some() {
+            return invalid("the local Lambda runs zip packages only, not container images");
+        }
+        if request.s3_bucket.is_some() {
+            return invalid("the local Lambda takes code as ZipFile only, not from S3");
+        }
+        let zip = match decoded_zip(request.zip_file.as_deref(), "ZipFile") {
+            Ok(zip) => zip,
+            Err(problem) => return invalid(&problem),
+        };
+        let _changing = self.changes.lock().await;
+        let mut record = match self.record(name, "UpdateFunctionCode") {
+            Ok(record) => record,
+            Err(refusal) => return *refusal,
+        };
+        if let Err(refusal) = Self::same_revision(request.revision_id.as_deref(), &record.latest) {
+            return *refusal;
+        }
+        let architecture = match request.architectures.as_deref() {
+            None => record.latest.architecture.clone(),
+            given => match checked_architecture(given) {
+                Ok(architecture) => architecture,
+                Err(problem) => return invalid(&problem),
+            },
+        };
+        let dir = self.state.join(name);
+        let code = match self.unpack_code(&dir, zip, &architecture).await {
+            Ok(code) => code,
+            Err(refusal) => return refusal,
+        };
+        if request.dry_run {
+            // Checked, and nothing changes.
+            remove_dir(dir.join(&code.id)).await;
+            let pool = self.pool(name);
+            return match pool {
+                Some(pool) => json_response(StatusCode::OK, &self.configuration(&pool)),
+                None => boxed(self.not_found(name)),
+            };
+        }
+        let old_code = std::mem::replace(&mut record.latest.code, code.id);
+        record.latest.code_size = code.size;
+        record.latest.code_sha256 = code.sha256;
+        record.latest.architecture = architecture;
+        record.latest.last_modified = last_modified(std::time::SystemTime::now());
+        record.latest.revision_id = super::ids::request_id();
+        let new_code = record.latest.code.clone();
+        let response = self.replace_latest(record, &old_code).await;
+        if !response.status().is_success() {
+            remove_dir(dir.join(new_code)).await;
+        } else {
+            println!("lambdakit: updated the code of {name}");
+        }
+        response
+    }
+
+    /// `UpdateFunctionConfiguration`: what is given changes; the next invocation starts an
+    /// instance with it.
+    async fn update_configuration(&self, name: &str, body: Incoming) -> Response<Body> {
+        let request: UpdateConfigurationRequest =
+            match read_request(body, "UpdateFunctionConfiguration").await {
+                Ok(request) => request,
+                Err(refusal) => return refusal,
+            };
+        let _changing = self.changes.lock().await;
+        let mut record = match self.record(name, "UpdateFunctionConfiguration") {
+            Ok(record) => record,
+            Err(refusal) => return *refusal,
+        };
+        if let Err(refusal) = Self::same_revision(request.revision_id.as_deref(), &record.latest) {
+            return *refusal;
+        }
+        let latest = &mut record.latest;
+        let checked = (|| -> Result<(), String> {
+            if let Some(runtime) = request.runtime {
+                latest.runtime = checked_runtime(runtime)?;
+            }
+            if let Some(memory) = request.memory_size {
+                latest.memory_mb = checked_memory(memory)?;
+            }
+            if let Some(timeout) = request.timeout {
+                latest.timeout_seconds = checked_timeout(timeout)?;
+            }
+            Ok(())
+        })();
+        if let Err(problem) = checked {
+            return invalid(&problem);
+        }
+        if let Some(role) = request.role {
+            latest.role = Some(role);
+        }
+        if let Some(handler) = request.handler {
+            latest.handler = Some(handler);
+        }
+        if let Some(description) = request.description {
+            latest.description = description;
+        }
+        if let Some(environment) = request.environment {
+            latest.environment = environment.variables;
+        }
+        latest.last_modified = last_modified(std::time::SystemTime::now());
+        latest.revision_id = super::ids::request_id();
+        let code = latest.code.clone();
+        let response = self.replace_latest(record, &code).await;
+        if response.status().is_success() {
+            println!("lambdakit: updated the configuration of {name}");
+        }
+        response
+    }
+
     /// `DeleteFunction`: forget it, stop its instances, remove its code.
     async fn delete(&self, name: &str) -> Response<Body> {
         let _changing = self.changes.lock().await;
@@ -544,7 +753,7 @@ fn service_error(message: &str) -> Response<Body> {
 struct Settings {
     runtime: String,
     memory_mb: u32,
-    timeout: Duration,
+    timeout: u64,
     environment: BTreeMap<String, String>,
     architecture: String,
     zip: Vec<u8>,
@@ -555,53 +764,20 @@ impl Settings {
         if request.package_type.as_deref() == Some("Image") || request.code.image_uri.is_some() {
             return Err("the local Lambda runs zip packages only, not container images".into());
         }
-        let runtime = request.runtime.clone().ok_or(
+        let runtime = checked_runtime(request.runtime.clone().ok_or(
             "Runtime is required for a zip package; the local Lambda runs `provided.al2023` and `provided.al2`",
-        )?;
-        if !matches!(
-            runtime.as_str(),
-            "provided.al2023" | "provided.al2" | "provided"
-        ) {
-            return Err(format!(
-                "the runtime parameter of {runtime} is not run by the local Lambda: it runs OS-only runtimes (`provided.al2023`, `provided.al2`)"
-            ));
-        }
-        let memory_mb = request.memory_size.unwrap_or(128);
-        if !(128..=10_240).contains(&memory_mb) {
-            return Err(format!(
-                "MemorySize is {memory_mb}; Lambda takes 128 to 10240 (MB)"
-            ));
-        }
-        let timeout = request.timeout.unwrap_or(3);
-        if !(1..=900).contains(&timeout) {
-            return Err(format!(
-                "Timeout is {timeout}; Lambda takes 1 to 900 (seconds)"
-            ));
-        }
-        let architecture = match request.architectures.as_deref() {
-            None | Some([]) => "x86_64".to_owned(),
-            Some([one]) if one == "x86_64" || one == "arm64" => one.clone(),
-            Some(other) => {
-                return Err(format!(
-                    "Architectures is {other:?}; Lambda takes one of `x86_64` and `arm64`"
-                ));
-            }
-        };
+        )?)?;
+        let memory_mb = checked_memory(request.memory_size.unwrap_or(128))?;
+        let timeout = checked_timeout(request.timeout.unwrap_or(3))?;
+        let architecture = checked_architecture(request.architectures.as_deref())?;
         if request.code.s3_bucket.is_some() {
             return Err("the local Lambda takes code as Code.ZipFile only, not from S3".into());
         }
-        let encoded = request
-            .code
-            .zip_file
-            .as_deref()
-            .ok_or("Code.ZipFile is required: the function's zip")?;
-        let zip = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|_| "Code.ZipFile is not base64".to_owned())?;
+        let zip = decoded_zip(request.code.zip_file.as_deref(), "Code.ZipFile")?;
         Ok(Self {
             runtime,
             memory_mb,
-            timeout: Duration::from_secs(timeout),
+            timeout,
             environment: request
                 .environment
                 .as_ref()
@@ -611,6 +787,57 @@ impl Settings {
             zip,
         })
     }
+}
+
+fn checked_runtime(runtime: String) -> Result<String, String> {
+    if matches!(
+        runtime.as_str(),
+        "provided.al2023" | "provided.al2" | "provided"
+    ) {
+        Ok(runtime)
+    } else {
+        Err(format!(
+            "the runtime parameter of {runtime} is not run by the local Lambda: it runs OS-only runtimes (`provided.al2023`, `provided.al2`)"
+        ))
+    }
+}
+
+fn checked_memory(memory_mb: u32) -> Result<u32, String> {
+    if (128..=10_240).contains(&memory_mb) {
+        Ok(memory_mb)
+    } else {
+        Err(format!(
+            "MemorySize is {memory_mb}; Lambda takes 128 to 10240 (MB)"
+        ))
+    }
+}
+
+fn checked_timeout(timeout: u64) -> Result<u64, String> {
+    if (1..=900).contains(&timeout) {
+        Ok(timeout)
+    } else {
+        Err(format!(
+            "Timeout is {timeout}; Lambda takes 1 to 900 (seconds)"
+        ))
+    }
+}
+
+fn checked_architecture(architectures: Option<&[String]>) -> Result<String, String> {
+    match architectures {
+        None | Some([]) => Ok("x86_64".to_owned()),
+        Some([one]) if one == "x86_64" || one == "arm64" => Ok(one.clone()),
+        Some(other) => Err(format!(
+            "Architectures is {other:?}; Lambda takes one of `x86_64` and `arm64`"
+        )),
+    }
+}
+
+/// The zip of a request's `field`, base64 on the wire.
+fn decoded_zip(encoded: Option<&str>, field: &str) -> Result<Vec<u8>, String> {
+    let encoded = encoded.ok_or_else(|| format!("{field} is required: the function's zip"))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| format!("{field} is not base64"))
 }
 
 /// What runs code of `architecture` here: nothing for this machine's, qemu-user for arm64

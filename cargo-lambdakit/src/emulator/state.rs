@@ -77,6 +77,11 @@ impl Record {
         }
     }
 
+    /// Whether `code` (a code directory's name) is still run by `$LATEST` or a version.
+    pub(super) fn uses(&self, code: &str) -> bool {
+        self.latest.code == code || self.versions.values().any(|config| config.code == code)
+    }
+
     /// Writes the record into `dir` (the function's directory) atomically.
     pub(super) fn save(&self, dir: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;

@@ -496,3 +496,191 @@ async fn created_functions_outlive_a_restart_and_a_broken_entry_spoils_only_itse
     );
     assert!(half.join("code").is_dir());
 }
+
+#[tokio::test]
+async fn code_and_configuration_updates_reach_the_next_invocation() {
+    let mut served = Served::start("updated");
+    let behave = zip::write(zip::entries(&behave_binary(), &[]).unwrap()).unwrap();
+    let lambda = client(&served.serve.endpoint());
+    let created = create(
+        &lambda,
+        "changing",
+        behave.bytes.clone(),
+        Architecture::X8664,
+    )
+    .environment(Environment::builder().variables("GREETING", "one").build())
+    .send()
+    .await
+    .unwrap();
+    let first = invoked(&lambda, "changing", None).await;
+    assert_eq!(first["greeting"], "one");
+    assert!(first["remainingMs"].as_u64().unwrap() <= 3_000, "{first}");
+
+    let configured = lambda
+        .update_function_configuration()
+        .function_name("changing")
+        .environment(Environment::builder().variables("GREETING", "two").build())
+        .timeout(20)
+        .memory_size(512)
+        .description("the second")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(configured.timeout(), Some(20));
+    assert_eq!(configured.memory_size(), Some(512));
+    assert_eq!(configured.description(), Some("the second"));
+    assert_eq!(configured.state(), Some(&State::Active));
+    assert_eq!(
+        configured.last_update_status(),
+        Some(&aws_sdk_lambda::types::LastUpdateStatus::Successful)
+    );
+    assert_eq!(configured.code_sha256(), created.code_sha256());
+    assert_ne!(configured.revision_id(), created.revision_id());
+    assert!(configured.revision_id().is_some());
+    let second = invoked(&lambda, "changing", None).await;
+    assert_eq!(second["greeting"], "two");
+    assert_eq!(second["memory"], 512);
+    assert!(second["remainingMs"].as_u64().unwrap() > 3_000, "{second}");
+    assert_ne!(second["pid"], first["pid"], "the old instance was reused");
+
+    // Code that cannot start: the next invocation runs it, and fails as Lambda's would.
+    let broken = zipped(vec![Entry {
+        name: "bootstrap".into(),
+        data: b"#!/bin/sh\nexit 3\n".to_vec(),
+        executable: true,
+    }]);
+    let updated = lambda
+        .update_function_code()
+        .function_name("changing")
+        .zip_file(Blob::new(broken.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(updated.code_sha256(), created.code_sha256());
+    assert_eq!(updated.code_size(), broken.len() as i64);
+    assert_ne!(updated.revision_id(), configured.revision_id());
+    assert_eq!(updated.timeout(), Some(20), "the configuration stays");
+    let failed = lambda
+        .invoke()
+        .function_name("changing")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.function_error(), Some("Unhandled"), "{failed:?}");
+    let got = lambda
+        .get_function()
+        .function_name("changing")
+        .send()
+        .await
+        .unwrap();
+    let location = got.code().and_then(|code| code.location()).unwrap();
+    let path = location
+        .strip_prefix(&format!("http://{}", served.serve.address))
+        .unwrap();
+    assert_eq!(crate::support::get(served.serve.address, path).body, broken);
+
+    // A stale RevisionId, a zip Lambda could not run: refused, and nothing changes.
+    let stale = lambda
+        .update_function_code()
+        .function_name("changing")
+        .zip_file(Blob::new(behave.bytes.clone()))
+        .revision_id(configured.revision_id().unwrap())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(stale.is_precondition_failed_exception(), "{stale:?}");
+    let no_bootstrap = lambda
+        .update_function_code()
+        .function_name("changing")
+        .zip_file(Blob::new(zipped(vec![Entry {
+            name: "main".into(),
+            data: b"#!/bin/sh\n".to_vec(),
+            executable: true,
+        }])))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        no_bootstrap.is_invalid_parameter_value_exception(),
+        "{no_bootstrap:?}"
+    );
+    let too_little = lambda
+        .update_function_configuration()
+        .function_name("changing")
+        .memory_size(64)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        too_little.is_invalid_parameter_value_exception(),
+        "{too_little:?}"
+    );
+
+    let back = lambda
+        .update_function_code()
+        .function_name("changing")
+        .zip_file(Blob::new(behave.bytes.clone()))
+        .revision_id(updated.revision_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.code_sha256(), Some(behave.code_sha256().as_str()));
+    assert_eq!(invoked(&lambda, "changing", None).await["greeting"], "two");
+    // One code directory: the replaced ones are gone.
+    let code_dirs = std::fs::read_dir(served.state.join("changing"))
+        .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().path().is_dir())
+        .count();
+    assert_eq!(code_dirs, 1);
+
+    for (name, conflict) in [("nope", false), ("behave", true)] {
+        let refused = lambda
+            .update_function_configuration()
+            .function_name(name)
+            .timeout(5)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(
+            refused.is_resource_conflict_exception(),
+            conflict,
+            "{refused:?}"
+        );
+        assert_eq!(
+            refused.is_resource_not_found_exception(),
+            !conflict,
+            "{refused:?}"
+        );
+        let refused = lambda
+            .update_function_code()
+            .function_name(name)
+            .zip_file(Blob::new(behave.bytes.clone()))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(
+            refused.is_resource_conflict_exception(),
+            conflict,
+            "{refused:?}"
+        );
+    }
+
+    served.restart();
+    let lambda = client(&served.serve.endpoint());
+    let kept = lambda
+        .get_function_configuration()
+        .function_name("changing")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.revision_id(), back.revision_id());
+    assert_eq!(kept.description(), Some("the second"));
+    let third = invoked(&lambda, "changing", None).await;
+    assert_eq!(third["greeting"], "two");
+    assert_eq!(third["memory"], 512);
+}
