@@ -22,9 +22,13 @@
 //!   new code or settings, while invocations under way finish on the old one. Both take
 //!   `RevisionId` (`PreconditionFailedException` when it is not the function's).
 //!
-//! Not yet: versions and aliases,
-//! function URL configuration, `AddPermission`, code from S3 and container images,
-//! `ListFunctions` paging (every function comes in one page).
+//! - Versions and aliases (`versions`): PublishVersion, ListVersionsByFunction, DeleteFunction
+//!   of a version, CreateAlias / GetAlias / UpdateAlias / DeleteAlias / ListAliases, and a
+//!   qualifier on Invoke and the Get calls.
+//!
+//! Not yet: function URL configuration, `AddPermission`, code from S3 and container images,
+//! `ListFunctions` paging (every function comes in one page), `Publish` on CreateFunction and
+//! UpdateFunctionCode.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -121,11 +125,11 @@ struct EnvironmentRequest {
 }
 
 /// A control-plane call refused, as AWS answers it.
-fn refused(status: StatusCode, error_type: &str, message: &str) -> Response<Body> {
+pub(super) fn refused(status: StatusCode, error_type: &str, message: &str) -> Response<Body> {
     boxed(aws_error(status, error_type, message))
 }
 
-fn invalid(message: &str) -> Response<Body> {
+pub(super) fn invalid(message: &str) -> Response<Body> {
     refused(
         StatusCode::BAD_REQUEST,
         "InvalidParameterValueException",
@@ -133,7 +137,7 @@ fn invalid(message: &str) -> Response<Body> {
     )
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+pub(super) fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
     *response.status_mut() = status;
     if let Ok(value) = "application/json".parse() {
@@ -156,14 +160,24 @@ impl Emulator {
                 .and_then(|rest| rest.strip_suffix(".zip")),
             &parts.method,
         ) {
-            return self.code(&percent_decode(name)).await;
+            let identifier = percent_decode(name);
+            return self
+                .code(&function_name(&identifier), qualifier(parts, &identifier))
+                .await;
         }
         let Some(rest) = path.strip_prefix("/2015-03-31/functions") else {
             return self.unknown(parts);
         };
         let rest = rest.trim_start_matches('/');
-        let (name, below) = rest.split_once('/').unwrap_or((rest, ""));
-        let name = function_name(&percent_decode(name));
+        let (identifier, below) = rest.split_once('/').unwrap_or((rest, ""));
+        let identifier = percent_decode(identifier);
+        let name = function_name(&identifier);
+        let qualifier = qualifier(parts, &identifier);
+        let qualifier = qualifier.as_deref();
+        let (below, alias) = match below.split_once('/') {
+            Some(("aliases", alias)) => ("aliases/", Some(percent_decode(alias))),
+            _ => (below, None),
+        };
         match (&parts.method, name.as_str(), below) {
             (&Method::POST, "", "") => self.create(body).await,
             (&Method::GET, "", "") => {
@@ -174,8 +188,8 @@ impl Emulator {
                     .collect();
                 json_response(StatusCode::OK, &json!({ "Functions": functions }))
             }
-            (&Method::GET, name, "") if !name.is_empty() => match self.pool(name) {
-                Some(pool) => {
+            (&Method::GET, name, "") if !name.is_empty() => match self.described(name, qualifier) {
+                Ok((pool, configuration)) => {
                     let mut code = json!({ "RepositoryType": "S3" });
                     if pool.created.is_some()
                         && let Some(host) = parts
@@ -183,20 +197,49 @@ impl Emulator {
                             .get("host")
                             .and_then(|host| host.to_str().ok())
                     {
+                        let file = match pool.version.as_str() {
+                            "$LATEST" => name.to_owned(),
+                            version => format!("{name}:{version}"),
+                        };
                         code["Location"] =
-                            json!(format!("http://{host}/lambdakit/code/{name}.zip"));
+                            json!(format!("http://{host}/lambdakit/code/{file}.zip"));
                     }
                     json_response(
                         StatusCode::OK,
-                        &json!({ "Configuration": self.configuration(&pool), "Code": code }),
+                        &json!({ "Configuration": configuration, "Code": code }),
                     )
                 }
-                None => boxed(self.not_found(name)),
+                Err(refusal) => *refusal,
             },
-            (&Method::GET, name, "configuration") if !name.is_empty() => match self.pool(name) {
-                Some(pool) => json_response(StatusCode::OK, &self.configuration(&pool)),
-                None => boxed(self.not_found(name)),
-            },
+            (&Method::GET, name, "configuration") if !name.is_empty() => {
+                match self.described(name, qualifier) {
+                    Ok((_, configuration)) => json_response(StatusCode::OK, &configuration),
+                    Err(refusal) => *refusal,
+                }
+            }
+            (&Method::DELETE, name, "") if !name.is_empty() && qualifier.is_some() => {
+                self.delete_version(name, qualifier.unwrap_or_default())
+                    .await
+            }
+            (&Method::POST, name, "versions") if !name.is_empty() => self.publish(name, body).await,
+            (&Method::GET, name, "versions") if !name.is_empty() => self.versions(name),
+            (&Method::POST, name, "aliases") if !name.is_empty() => {
+                self.create_alias(name, body).await
+            }
+            (&Method::GET, name, "aliases") if !name.is_empty() => {
+                self.aliases(name, query(parts, "FunctionVersion").as_deref())
+            }
+            (&Method::GET, name, "aliases/") if !name.is_empty() => {
+                self.get_alias(name, alias.as_deref().unwrap_or_default())
+            }
+            (&Method::PUT, name, "aliases/") if !name.is_empty() => {
+                self.update_alias(name, alias.as_deref().unwrap_or_default(), body)
+                    .await
+            }
+            (&Method::DELETE, name, "aliases/") if !name.is_empty() => {
+                self.delete_alias(name, alias.as_deref().unwrap_or_default())
+                    .await
+            }
             (&Method::DELETE, name, "") if !name.is_empty() => self.delete(name).await,
             (&Method::PUT, name, "code") if !name.is_empty() => self.update_code(name, body).await,
             (&Method::PUT, name, "configuration") if !name.is_empty() => {
@@ -231,7 +274,7 @@ impl Emulator {
     }
 
     /// A function's configuration, as `FunctionConfiguration` in the Lambda API.
-    fn configuration(&self, pool: &Pool) -> Value {
+    pub(super) fn configuration(&self, pool: &Pool) -> Value {
         let function = &pool.function;
         let mut configuration = json!({
             "FunctionName": function.name,
@@ -387,7 +430,7 @@ impl Emulator {
     }
 
     /// Writes `record` into its function's directory.
-    async fn save(&self, record: &Record) -> Result<(), Response<Body>> {
+    pub(super) async fn save(&self, record: &Record) -> Result<(), Response<Body>> {
         let dir = self.state.join(&record.name);
         let record = record.clone();
         let saved = tokio::task::spawn_blocking(move || {
@@ -492,7 +535,11 @@ impl Emulator {
 
     /// The record of the created function `name`, for a call that changes it: not found, or
     /// refused for one of the project's functions.
-    fn record(&self, name: &str, operation: &str) -> Result<Record, Box<Response<Body>>> {
+    pub(super) fn record(
+        &self,
+        name: &str,
+        operation: &str,
+    ) -> Result<Record, Box<Response<Body>>> {
         if let Some(record) = lock(&self.records).get(name) {
             return Ok(record.clone());
         }
@@ -509,7 +556,10 @@ impl Emulator {
     }
 
     /// `RevisionId` given with a change must be the function's (AWS's optimistic locking).
-    fn same_revision(given: Option<&str>, config: &Config) -> Result<(), Box<Response<Body>>> {
+    pub(super) fn same_revision(
+        given: Option<&str>,
+        config: &Config,
+    ) -> Result<(), Box<Response<Body>>> {
         match given {
             Some(given) if given != config.revision_id => Err(Box::new(refused(
                 StatusCode::PRECONDITION_FAILED,
@@ -679,6 +729,9 @@ impl Emulator {
             }
         };
         lock(&self.records).remove(name);
+        for version in self.forget_versions(name) {
+            version.stop_idle().await;
+        }
         if let Some(pool) = pool {
             // Busy instances stop when their invocation ends and drops the last `Arc`.
             pool.stop_idle().await;
@@ -688,13 +741,16 @@ impl Emulator {
         boxed(empty(StatusCode::NO_CONTENT))
     }
 
-    /// The zip a function was created from.
-    async fn code(&self, name: &str) -> Response<Body> {
-        let Some(zip) = self.pool(name).and_then(|pool| {
-            pool.created
+    /// The zip a function (or a version of it) runs.
+    async fn code(&self, name: &str, qualifier: Option<String>) -> Response<Body> {
+        let zip = match self.resolve(name, qualifier.as_deref()) {
+            Ok((pool, _)) => pool
+                .created
                 .as_ref()
-                .map(|created| created.dir.join(&created.config.code).join("code.zip"))
-        }) else {
+                .map(|created| created.dir.join(&created.config.code).join("code.zip")),
+            Err(refusal) => return *refusal,
+        };
+        let Some(zip) = zip else {
             return boxed(self.not_found(name));
         };
         match tokio::fs::read(zip).await {
@@ -720,7 +776,7 @@ struct Code {
 }
 
 /// Reads a JSON request body of at most [`MAX_REQUEST_BYTES`].
-async fn read_request<T: serde::de::DeserializeOwned>(
+pub(super) async fn read_request<T: serde::de::DeserializeOwned>(
     body: Incoming,
     operation: &str,
 ) -> Result<T, Response<Body>> {
@@ -912,7 +968,7 @@ fn unpack(entries: &[Entry], zip: &[u8], dir: &Path) -> Result<(u64, String), St
 }
 
 /// `LastModified` as the Lambda API writes it: `2026-01-31T12:00:00.000+0000`.
-fn last_modified(time: std::time::SystemTime) -> String {
+pub(super) fn last_modified(time: std::time::SystemTime) -> String {
     let since = time
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -942,8 +998,29 @@ fn last_modified(time: std::time::SystemTime) -> String {
     )
 }
 
-async fn remove_dir(dir: PathBuf) {
+pub(super) async fn remove_dir(dir: PathBuf) {
     let _ = tokio::fs::remove_dir_all(dir).await;
+}
+
+/// The qualifier a request names: its `Qualifier` query parameter, else the one in its
+/// function identifier (`name:qualifier`, or a qualified ARN).
+pub(super) fn qualifier(parts: &http::request::Parts, identifier: &str) -> Option<String> {
+    query(parts, "Qualifier").or_else(|| {
+        let identifier = identifier
+            .rsplit_once(":function:")
+            .map_or(identifier, |(_, rest)| rest);
+        identifier
+            .split_once(':')
+            .map(|(_, qualifier)| qualifier.to_owned())
+    })
+}
+
+/// The query parameter `key` of a request, decoded.
+pub(super) fn query(parts: &http::request::Parts, key: &str) -> Option<String> {
+    parts.uri.query()?.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (name == key).then(|| percent_decode(&value.replace('+', " ")))
+    })
 }
 
 /// Undoes the percent-encoding SDKs put on path labels (`:` of an ARN is `%3A`).

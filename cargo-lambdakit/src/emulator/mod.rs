@@ -10,6 +10,7 @@ mod ids;
 mod instance;
 mod state;
 mod url;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -70,6 +71,9 @@ pub struct Emulator {
     /// Functions kept in `state` that are not served (their entry cannot be read, say), by
     /// name, with the file at fault: their names are not free for a CreateFunction.
     kept: Mutex<BTreeMap<String, PathBuf>>,
+    /// The pools of created functions' published versions, by name and number, made by
+    /// their first invocation.
+    versions: RwLock<BTreeMap<(String, u64), Arc<Pool>>>,
     /// Held by each control-plane call that changes a function, one at a time.
     changes: tokio::sync::Mutex<()>,
     /// Invocations hold it shared; a rebuild holds it alone, so invocations wait for it.
@@ -187,6 +191,7 @@ impl Emulator {
             state,
             records: Mutex::default(),
             kept: Mutex::default(),
+            versions: RwLock::default(),
             changes: tokio::sync::Mutex::default(),
             gate: Arc::default(),
             generation,
@@ -246,7 +251,8 @@ impl Emulator {
 
     /// Stops every instance.
     pub async fn shutdown(&self) {
-        for pool in self.all_pools() {
+        let versions: Vec<_> = read(&self.versions).values().cloned().collect();
+        for pool in self.all_pools().into_iter().chain(versions) {
             pool.stop_idle().await;
         }
     }
@@ -270,10 +276,12 @@ impl Emulator {
                 });
             return self.function_url(name, &parts, &below, body).await;
         }
-        let name = path
+        let identifier = path
             .strip_prefix("/2015-03-31/functions/")
             .and_then(|rest| rest.strip_suffix("/invocations"))
-            .map(|name| function_name(&control::percent_decode(name)));
+            .map(control::percent_decode);
+        let qualifier = control::qualifier(&parts, identifier.as_deref().unwrap_or_default());
+        let name = identifier.as_deref().map(function_name);
         if name.is_none() {
             return self.control(&parts, body).await;
         }
@@ -287,8 +295,9 @@ impl Emulator {
                 ),
             ));
         };
-        let Some(pool) = self.pool(&name) else {
-            return boxed(self.not_found(&name));
+        let (pool, invoked_arn) = match self.resolve(&name, qualifier.as_deref()) {
+            Ok(resolved) => resolved,
+            Err(refusal) => return *refusal,
         };
         let payload = body
             .collect()
@@ -357,7 +366,10 @@ impl Emulator {
                 // Run it after answering, as Lambda's queue would; its logs still show.
                 tokio::spawn(async move {
                     let _open = open;
-                    if let Ok(answer) = pool.invoke(payload, client_context, identity).await {
+                    if let Ok(answer) = pool
+                        .invoke(payload, client_context, identity, invoked_arn)
+                        .await
+                    {
                         answer.settled().await;
                     }
                 });
@@ -366,10 +378,15 @@ impl Emulator {
             "DryRun" => boxed(empty(StatusCode::NO_CONTENT)),
             _ => {
                 let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
-                boxed(match pool.invoke(payload, client_context, identity).await {
-                    Ok(answer) => respond(&answer.settled().await, tail),
-                    Err(rejection) => rejection,
-                })
+                boxed(
+                    match pool
+                        .invoke(payload, client_context, identity, invoked_arn)
+                        .await
+                    {
+                        Ok(answer) => respond(&answer.settled().await, tail, &pool.version),
+                        Err(rejection) => rejection,
+                    },
+                )
             }
         }
     }
@@ -405,7 +422,7 @@ impl Emulator {
             (ACCOUNT, &pool.launch.region, &pool.function.name),
         );
         match pool
-            .invoke(Bytes::from(event.to_string()), None, None)
+            .invoke(Bytes::from(event.to_string()), None, None, None)
             .await
         {
             Ok(Answer::Done(invoked)) => boxed(url::response(pool.front, &invoked.outcome)),
@@ -481,6 +498,7 @@ impl Pool {
         payload: Bytes,
         client_context: Option<String>,
         identity: Option<String>,
+        invoked_arn: Option<String>,
     ) -> Result<Answer, Response<Full<Bytes>>> {
         let request_id = ids::request_id();
         let idle = lock(&self.idle).pop();
@@ -517,12 +535,15 @@ impl Pool {
             }
         };
         let init_duration = instance.init_duration.take();
-        instance.log(&format!("START RequestId: {request_id} Version: $LATEST"));
+        instance.log(&format!(
+            "START RequestId: {request_id} Version: {}",
+            self.version
+        ));
         let invocation = Invocation {
             request_id: request_id.clone(),
             body: payload,
             deadline: SystemTime::now() + self.function.timeout,
-            function_arn: self.arn.clone(),
+            function_arn: invoked_arn.unwrap_or_else(|| self.arn.clone()),
             trace_id: ids::trace_id(),
             client_context,
             identity,
@@ -712,7 +733,7 @@ fn report(
     line
 }
 
-fn respond(invoked: &Invoked, tail: bool) -> Response<Full<Bytes>> {
+fn respond(invoked: &Invoked, tail: bool, version: &str) -> Response<Full<Bytes>> {
     let (body, failed) = match &invoked.outcome {
         Outcome::Response(body) => (body.clone(), false),
         Outcome::Error(body) => (body.clone(), true),
@@ -721,7 +742,7 @@ fn respond(invoked: &Invoked, tail: bool) -> Response<Full<Bytes>> {
         .status(StatusCode::OK)
         .header("content-type", "application/json")
         .header("x-amzn-requestid", &invoked.request_id)
-        .header("x-amz-executed-version", "$LATEST");
+        .header("x-amz-executed-version", version);
     if failed {
         response = response.header("x-amz-function-error", "Unhandled");
     }

@@ -684,3 +684,304 @@ async fn code_and_configuration_updates_reach_the_next_invocation() {
     assert_eq!(third["greeting"], "two");
     assert_eq!(third["memory"], 512);
 }
+
+#[tokio::test]
+async fn versions_and_aliases_pin_what_is_invoked() {
+    let mut served = Served::start("versions");
+    let behave = zip::write(zip::entries(&behave_binary(), &[]).unwrap()).unwrap();
+    let lambda = client(&served.serve.endpoint());
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:versioned";
+    create(
+        &lambda,
+        "versioned",
+        behave.bytes.clone(),
+        Architecture::X8664,
+    )
+    .environment(Environment::builder().variables("GREETING", "one").build())
+    .send()
+    .await
+    .unwrap();
+    let first = lambda
+        .publish_version()
+        .function_name("versioned")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.version(), Some("1"));
+    assert_eq!(first.function_arn(), Some(format!("{arn}:1").as_str()));
+    // Nothing changed since: no new version.
+    let again = lambda
+        .publish_version()
+        .function_name("versioned")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.version(), Some("1"));
+    lambda
+        .update_function_configuration()
+        .function_name("versioned")
+        .environment(Environment::builder().variables("GREETING", "two").build())
+        .send()
+        .await
+        .unwrap();
+    let wrong_code = lambda
+        .publish_version()
+        .function_name("versioned")
+        .code_sha256("not-the-code")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        wrong_code.is_invalid_parameter_value_exception(),
+        "{wrong_code:?}"
+    );
+    let second = lambda
+        .publish_version()
+        .function_name("versioned")
+        .description("the second")
+        .code_sha256(behave.code_sha256())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.version(), Some("2"));
+    assert_eq!(second.description(), Some("the second"));
+    let listed: Vec<_> = lambda
+        .list_versions_by_function()
+        .function_name("versioned")
+        .send()
+        .await
+        .unwrap()
+        .versions()
+        .iter()
+        .filter_map(|version| version.version().map(str::to_owned))
+        .collect();
+    assert_eq!(listed, ["$LATEST", "1", "2"]);
+
+    for (qualifier, greeting, invoked_arn) in [
+        ("1", "one", format!("{arn}:1")),
+        ("2", "two", format!("{arn}:2")),
+        ("$LATEST", "two", format!("{arn}:$LATEST")),
+    ] {
+        let answer = lambda
+            .invoke()
+            .function_name("versioned")
+            .qualifier(qualifier)
+            .payload(Blob::new(b"{}".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.executed_version(), Some(qualifier));
+        let payload: Value = serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap();
+        assert_eq!(payload["greeting"], greeting, "{qualifier}: {payload}");
+        assert_eq!(payload["arn"], invoked_arn.as_str(), "{payload}");
+    }
+
+    let live = lambda
+        .create_alias()
+        .function_name("versioned")
+        .name("live")
+        .function_version("1")
+        .description("what users see")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.alias_arn(), Some(format!("{arn}:live").as_str()));
+    assert_eq!(live.function_version(), Some("1"));
+    let twice = lambda
+        .create_alias()
+        .function_name("versioned")
+        .name("live")
+        .function_version("2")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(twice.is_resource_conflict_exception(), "{twice:?}");
+    let unpublished = lambda
+        .create_alias()
+        .function_name("versioned")
+        .name("later")
+        .function_version("9")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        unpublished.is_resource_not_found_exception(),
+        "{unpublished:?}"
+    );
+    // By alias: as a qualified name, as a qualified ARN.
+    let by_name = invoked(&lambda, "versioned:live", None).await;
+    assert_eq!(by_name["greeting"], "one");
+    assert_eq!(by_name["arn"], format!("{arn}:live"));
+    let by_arn = invoked(&lambda, &format!("{arn}:live"), None).await;
+    assert_eq!(by_arn["greeting"], "one");
+    let described = lambda
+        .get_function_configuration()
+        .function_name("versioned")
+        .qualifier("live")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.version(), Some("1"));
+    assert_eq!(
+        described
+            .environment()
+            .and_then(|environment| environment.variables())
+            .and_then(|variables| variables.get("GREETING"))
+            .map(String::as_str),
+        Some("one")
+    );
+
+    let moved = lambda
+        .update_alias()
+        .function_name("versioned")
+        .name("live")
+        .function_version("2")
+        .revision_id(live.revision_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.function_version(), Some("2"));
+    assert_eq!(moved.description(), Some("what users see"));
+    assert_eq!(
+        invoked(&lambda, "versioned", Some("live")).await["greeting"],
+        "two"
+    );
+    let got = lambda
+        .get_alias()
+        .function_name("versioned")
+        .name("live")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.function_version(), Some("2"));
+    let aliases = |version: Option<&str>| {
+        let lambda = lambda.clone();
+        let version = version.map(str::to_owned);
+        async move {
+            lambda
+                .list_aliases()
+                .function_name("versioned")
+                .set_function_version(version)
+                .send()
+                .await
+                .unwrap()
+                .aliases()
+                .iter()
+                .filter_map(|alias| alias.name().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(aliases(None).await, ["live"]);
+    assert_eq!(aliases(Some("2")).await, ["live"]);
+    assert_eq!(aliases(Some("1")).await, Vec::<String>::new());
+
+    let unknown_alias = lambda
+        .get_alias()
+        .function_name("versioned")
+        .name("nope")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        unknown_alias.is_resource_not_found_exception(),
+        "{unknown_alias:?}"
+    );
+    for qualifier in ["7", "nope"] {
+        let missing = lambda
+            .invoke()
+            .function_name("versioned")
+            .qualifier(qualifier)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(missing.is_resource_not_found_exception(), "{missing:?}");
+        assert_eq!(
+            missing.message(),
+            Some(format!("Function not found: {arn}:{qualifier}").as_str())
+        );
+    }
+    let named = lambda
+        .delete_function()
+        .function_name("versioned")
+        .qualifier("2")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(named.is_resource_conflict_exception(), "{named:?}");
+    lambda
+        .delete_alias()
+        .function_name("versioned")
+        .name("live")
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .delete_function()
+        .function_name("versioned")
+        .qualifier("2")
+        .send()
+        .await
+        .unwrap();
+    let deleted = lambda
+        .invoke()
+        .function_name("versioned")
+        .qualifier("2")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(deleted.is_resource_not_found_exception(), "{deleted:?}");
+    lambda
+        .create_alias()
+        .function_name("versioned")
+        .name("stable")
+        .function_version("1")
+        .send()
+        .await
+        .unwrap();
+
+    served.restart();
+    let lambda = client(&served.serve.endpoint());
+    assert_eq!(
+        invoked(&lambda, "versioned", Some("stable")).await["greeting"],
+        "one"
+    );
+    assert_eq!(invoked(&lambda, "versioned", None).await["greeting"], "two");
+    let listed: Vec<_> = lambda
+        .list_versions_by_function()
+        .function_name("versioned")
+        .send()
+        .await
+        .unwrap()
+        .versions()
+        .iter()
+        .filter_map(|version| version.version().map(str::to_owned))
+        .collect();
+    assert_eq!(listed, ["$LATEST", "1"]);
+    // The project's functions have `$LATEST` only, and no aliases to make.
+    let project = lambda
+        .create_alias()
+        .function_name("behave")
+        .name("live")
+        .function_version("$LATEST")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(project.is_resource_conflict_exception(), "{project:?}");
+    let project = lambda
+        .invoke()
+        .function_name("behave")
+        .qualifier("1")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(project.is_resource_not_found_exception(), "{project:?}");
+}
