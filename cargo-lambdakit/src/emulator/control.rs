@@ -26,7 +26,9 @@
 //!   of a version, CreateAlias / GetAlias / UpdateAlias / DeleteAlias / ListAliases, and a
 //!   qualifier on Invoke and the Get calls.
 //!
-//! Not yet: function URL configuration, `AddPermission`, code from S3 and container images,
+//! - Resource policies and function URL configurations (`access`).
+//!
+//! Not yet: code from S3 and container images,
 //! `ListFunctions` paging (every function comes in one page), `Publish` on CreateFunction and
 //! UpdateFunctionCode.
 
@@ -165,6 +167,27 @@ impl Emulator {
                 .code(&function_name(&identifier), qualifier(parts, &identifier))
                 .await;
         }
+        if let Some((identifier, "url")) = path
+            .strip_prefix("/2021-10-31/functions/")
+            .and_then(|rest| rest.split_once('/'))
+        {
+            let identifier = percent_decode(identifier);
+            let name = function_name(&identifier);
+            let qualifier = qualifier(parts, &identifier);
+            let host = parts
+                .headers
+                .get("host")
+                .and_then(|host| host.to_str().ok())
+                .unwrap_or("127.0.0.1:9000");
+            let qualified = (name.as_str(), qualifier.as_deref());
+            return match parts.method {
+                Method::POST => self.put_url(qualified, host, body, true).await,
+                Method::PUT => self.put_url(qualified, host, body, false).await,
+                Method::GET => self.get_url(&name, qualifier.as_deref(), host),
+                Method::DELETE => self.delete_url(&name, qualifier.as_deref()).await,
+                _ => self.unknown(parts),
+            };
+        }
         let Some(rest) = path.strip_prefix("/2015-03-31/functions") else {
             return self.unknown(parts);
         };
@@ -176,6 +199,7 @@ impl Emulator {
         let qualifier = qualifier.as_deref();
         let (below, alias) = match below.split_once('/') {
             Some(("aliases", alias)) => ("aliases/", Some(percent_decode(alias))),
+            Some(("policy", sid)) => ("policy/", Some(percent_decode(sid))),
             _ => (below, None),
         };
         match (&parts.method, name.as_str(), below) {
@@ -234,6 +258,14 @@ impl Emulator {
             }
             (&Method::PUT, name, "aliases/") if !name.is_empty() => {
                 self.update_alias(name, alias.as_deref().unwrap_or_default(), body)
+                    .await
+            }
+            (&Method::POST, name, "policy") if !name.is_empty() => {
+                self.add_permission(name, qualifier, body).await
+            }
+            (&Method::GET, name, "policy") if !name.is_empty() => self.policy(name, qualifier),
+            (&Method::DELETE, name, "policy/") if !name.is_empty() => {
+                self.remove_permission(name, qualifier, alias.as_deref().unwrap_or_default())
                     .await
             }
             (&Method::DELETE, name, "aliases/") if !name.is_empty() => {

@@ -4,6 +4,7 @@
 //! crash, as on AWS. Beside the Invoke API, the control plane (`control`) creates, describes
 //! and deletes functions from zips.
 
+mod access;
 mod control;
 mod cost;
 mod ids;
@@ -401,11 +402,21 @@ impl Emulator {
         path: &str,
         body: Incoming,
     ) -> Response<Body> {
-        let Some(pool) = self.pool(name) else {
+        let identifier = control::percent_decode(name);
+        let (name, qualifier) = identifier
+            .split_once(':')
+            .map_or((identifier.as_str(), None), |(name, qualifier)| {
+                (name, Some(qualifier))
+            });
+        let resolved = self
+            .has_url(name, qualifier)
+            .then(|| self.resolve(name, qualifier).ok())
+            .flatten();
+        let Some((pool, invoked_arn)) = resolved else {
             return boxed(aws_error(
                 StatusCode::NOT_FOUND,
                 "ResourceNotFoundException",
-                &format!("no function `{name}` has a URL here"),
+                &format!("no function `{identifier}` has a URL here"),
             ));
         };
         let body = body
@@ -422,7 +433,7 @@ impl Emulator {
             (ACCOUNT, &pool.launch.region, &pool.function.name),
         );
         match pool
-            .invoke(Bytes::from(event.to_string()), None, None, None)
+            .invoke(Bytes::from(event.to_string()), None, None, invoked_arn)
             .await
         {
             Ok(Answer::Done(invoked)) => boxed(url::response(pool.front, &invoked.outcome)),

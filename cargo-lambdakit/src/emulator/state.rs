@@ -64,6 +64,12 @@ pub(super) struct Record {
     pub(super) versions: BTreeMap<u64, Config>,
     #[serde(default)]
     pub(super) aliases: BTreeMap<String, Alias>,
+    /// Resource-based policy statements, by qualifier (`""` for the unqualified function).
+    #[serde(default)]
+    pub(super) policies: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Function URL configurations, by qualifier (`""` for the unqualified function).
+    #[serde(default)]
+    pub(super) urls: BTreeMap<String, super::access::Url>,
 }
 
 impl Record {
@@ -74,6 +80,8 @@ impl Record {
             latest,
             versions: BTreeMap::new(),
             aliases: BTreeMap::new(),
+            policies: BTreeMap::new(),
+            urls: BTreeMap::new(),
         }
     }
 

@@ -985,3 +985,233 @@ async fn versions_and_aliases_pin_what_is_invoked() {
         .into_service_error();
     assert!(project.is_resource_not_found_exception(), "{project:?}");
 }
+
+#[tokio::test]
+async fn permissions_and_function_urls_are_kept_and_urls_served() {
+    use aws_sdk_lambda::types::FunctionUrlAuthType;
+
+    let mut served = Served::start("access");
+    let behave = zip::write(zip::entries(&behave_binary(), &[]).unwrap()).unwrap();
+    let lambda = client(&served.serve.endpoint());
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:guarded";
+    create(
+        &lambda,
+        "guarded",
+        behave.bytes.clone(),
+        Architecture::X8664,
+    )
+    .send()
+    .await
+    .unwrap();
+
+    let none = lambda
+        .get_policy()
+        .function_name("guarded")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(none.is_resource_not_found_exception(), "{none:?}");
+    let added = lambda
+        .add_permission()
+        .function_name("guarded")
+        .statement_id("from-s3")
+        .action("lambda:InvokeFunction")
+        .principal("s3.amazonaws.com")
+        .source_arn("arn:aws:s3:::uploads")
+        .source_account("123456789012")
+        .send()
+        .await
+        .unwrap();
+    let statement: Value = serde_json::from_str(added.statement().unwrap()).unwrap();
+    assert_eq!(
+        statement,
+        serde_json::json!({
+            "Sid": "from-s3",
+            "Effect": "Allow",
+            "Principal": { "Service": "s3.amazonaws.com" },
+            "Action": "lambda:InvokeFunction",
+            "Resource": arn,
+            "Condition": {
+                "ArnLike": { "AWS:SourceArn": "arn:aws:s3:::uploads" },
+                "StringEquals": { "AWS:SourceAccount": "123456789012" },
+            },
+        })
+    );
+    let twice = lambda
+        .add_permission()
+        .function_name("guarded")
+        .statement_id("from-s3")
+        .action("lambda:InvokeFunction")
+        .principal("s3.amazonaws.com")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(twice.is_resource_conflict_exception(), "{twice:?}");
+    lambda
+        .add_permission()
+        .function_name("guarded")
+        .statement_id("public-url")
+        .action("lambda:InvokeFunctionUrl")
+        .principal("*")
+        .function_url_auth_type(FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+    let sids = |policy: &str| -> Vec<String> {
+        let policy: Value = serde_json::from_str(policy).unwrap();
+        assert_eq!(policy["Version"], "2012-10-17");
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|statement| statement["Sid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let policy = lambda
+        .get_policy()
+        .function_name("guarded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sids(policy.policy().unwrap()), ["from-s3", "public-url"]);
+    lambda
+        .remove_permission()
+        .function_name("guarded")
+        .statement_id("from-s3")
+        .send()
+        .await
+        .unwrap();
+    let gone = lambda
+        .remove_permission()
+        .function_name("guarded")
+        .statement_id("from-s3")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(gone.is_resource_not_found_exception(), "{gone:?}");
+
+    // No URL until one is configured.
+    let address = served.serve.address;
+    assert_eq!(
+        crate::support::get(address, "/lambda-url/guarded/").status,
+        404
+    );
+    let no_url = lambda
+        .get_function_url_config()
+        .function_name("guarded")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(no_url.is_resource_not_found_exception(), "{no_url:?}");
+    let url = lambda
+        .create_function_url_config()
+        .function_name("guarded")
+        .auth_type(FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        url.function_url(),
+        format!("http://{address}/lambda-url/guarded/")
+    );
+    assert_eq!(url.function_arn(), arn);
+    let twice = lambda
+        .create_function_url_config()
+        .function_name("guarded")
+        .auth_type(FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(twice.is_resource_conflict_exception(), "{twice:?}");
+    let answer = crate::support::get(address, "/lambda-url/guarded/orders?id=1");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["arn"], arn);
+    let updated = lambda
+        .update_function_url_config()
+        .function_name("guarded")
+        .auth_type(FunctionUrlAuthType::AwsIam)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.auth_type(), &FunctionUrlAuthType::AwsIam);
+
+    // An alias's URL runs the alias's version.
+    lambda
+        .publish_version()
+        .function_name("guarded")
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .create_alias()
+        .function_name("guarded")
+        .name("live")
+        .function_version("1")
+        .send()
+        .await
+        .unwrap();
+    let live = lambda
+        .create_function_url_config()
+        .function_name("guarded")
+        .qualifier("live")
+        .auth_type(FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        live.function_url(),
+        format!("http://{address}/lambda-url/guarded:live/")
+    );
+    assert_eq!(live.function_arn(), format!("{arn}:live"));
+    lambda
+        .delete_function_url_config()
+        .function_name("guarded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::support::get(address, "/lambda-url/guarded/").status,
+        404
+    );
+
+    served.restart();
+    let lambda = client(&served.serve.endpoint());
+    let address = served.serve.address;
+    let answer = crate::support::get(address, "/lambda-url/guarded:live/");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["arn"], format!("{arn}:live"));
+    let policy = lambda
+        .get_policy()
+        .function_name("guarded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sids(policy.policy().unwrap()), ["public-url"]);
+    // The project's functions always have their URL.
+    let project = lambda
+        .get_function_url_config()
+        .function_name("behave")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        project.function_url(),
+        format!("http://{address}/lambda-url/behave/")
+    );
+    let unknown = lambda
+        .add_permission()
+        .function_name("nope")
+        .statement_id("x")
+        .action("lambda:InvokeFunction")
+        .principal("s3.amazonaws.com")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(unknown.is_resource_not_found_exception(), "{unknown:?}");
+}
