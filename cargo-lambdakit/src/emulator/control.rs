@@ -27,10 +27,12 @@
 //!   qualifier on Invoke and the Get calls.
 //!
 //! - Resource policies and function URL configurations (`access`).
+//! - Reserved concurrency (Put/Get/DeleteFunctionConcurrency): it caps each of the
+//!   function's pools (created functions otherwise get the local default, 10), and `0`
+//!   throttles it. `ListFunctions` pages with `MaxItems` and `Marker`.
 //!
-//! Not yet: code from S3 and container images,
-//! `ListFunctions` paging (every function comes in one page), `Publish` on CreateFunction and
-//! UpdateFunctionCode.
+//! Not yet: code from S3 and container images, `Publish` on CreateFunction and
+//! UpdateFunctionCode, paging of ListVersionsByFunction and ListAliases.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -111,6 +113,13 @@ struct UpdateConfigurationRequest {
     revision_id: Option<String>,
 }
 
+/// The PutFunctionConcurrency request body (AWS Lambda API reference).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConcurrencyRequest {
+    reserved_concurrent_executions: u32,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct CodeRequest {
@@ -188,6 +197,19 @@ impl Emulator {
                 _ => self.unknown(parts),
             };
         }
+        if let Some((identifier, "concurrency")) = path
+            .strip_prefix("/2017-10-31/functions/")
+            .or_else(|| path.strip_prefix("/2019-09-30/functions/"))
+            .and_then(|rest| rest.split_once('/'))
+        {
+            let name = function_name(&percent_decode(identifier));
+            return match (&parts.method, path.starts_with("/2017-10-31/")) {
+                (&Method::PUT, true) => self.put_concurrency(&name, Some(body)).await,
+                (&Method::DELETE, true) => self.put_concurrency(&name, None).await,
+                (&Method::GET, false) => self.concurrency(&name),
+                _ => self.unknown(parts),
+            };
+        }
         let Some(rest) = path.strip_prefix("/2015-03-31/functions") else {
             return self.unknown(parts);
         };
@@ -204,14 +226,7 @@ impl Emulator {
         };
         match (&parts.method, name.as_str(), below) {
             (&Method::POST, "", "") => self.create(body).await,
-            (&Method::GET, "", "") => {
-                let functions: Vec<Value> = self
-                    .all_pools()
-                    .iter()
-                    .map(|pool| self.configuration(pool))
-                    .collect();
-                json_response(StatusCode::OK, &json!({ "Functions": functions }))
-            }
+            (&Method::GET, "", "") => self.list(parts),
             (&Method::GET, name, "") if !name.is_empty() => match self.described(name, qualifier) {
                 Ok((pool, configuration)) => {
                     let mut code = json!({ "RepositoryType": "S3" });
@@ -228,10 +243,14 @@ impl Emulator {
                         code["Location"] =
                             json!(format!("http://{host}/lambdakit/code/{file}.zip"));
                     }
-                    json_response(
-                        StatusCode::OK,
-                        &json!({ "Configuration": configuration, "Code": code }),
-                    )
+                    let mut answer = json!({ "Configuration": configuration, "Code": code });
+                    let reserved = lock(&self.records)
+                        .get(name)
+                        .and_then(|record| record.reserved_concurrency);
+                    if let Some(reserved) = reserved {
+                        answer["Concurrency"] = json!({ "ReservedConcurrentExecutions": reserved });
+                    }
+                    json_response(StatusCode::OK, &answer)
                 }
                 Err(refusal) => *refusal,
             },
@@ -279,6 +298,35 @@ impl Emulator {
             }
             _ => self.unknown(parts),
         }
+    }
+
+    /// `ListFunctions`, a page at a time: `MaxItems` (1 to 10000, 50 by default) after
+    /// `Marker`, the `NextMarker` of the page before (the name of its last function).
+    fn list(&self, parts: &http::request::Parts) -> Response<Body> {
+        let max_items = match query(parts, "MaxItems").map(|items| items.parse::<usize>()) {
+            None => 50,
+            Some(Ok(items)) if (1..=10_000).contains(&items) => items,
+            Some(_) => return invalid("MaxItems must be a number from 1 to 10000"),
+        };
+        let marker = query(parts, "Marker");
+        let pools = self.all_pools();
+        let after: Vec<_> = pools
+            .iter()
+            .filter(|pool| {
+                marker
+                    .as_deref()
+                    .is_none_or(|marker| pool.function.name.as_str() > marker)
+            })
+            .collect();
+        let page = &after[..after.len().min(max_items)];
+        let functions: Vec<Value> = page.iter().map(|pool| self.configuration(pool)).collect();
+        let mut answer = json!({ "Functions": functions });
+        if after.len() > page.len()
+            && let Some(last) = page.last()
+        {
+            answer["NextMarker"] = json!(last.function.name);
+        }
+        json_response(StatusCode::OK, &answer)
     }
 
     fn unknown(&self, parts: &http::request::Parts) -> Response<Body> {
@@ -414,7 +462,8 @@ impl Emulator {
             revision_id: super::ids::request_id(),
         };
         let record = Record::new(&name, config);
-        let pool = match self.created_pool(&record.latest, &name, None) {
+        let pool = match self.created_pool(&record.latest, &name, None, record.reserved_concurrency)
+        {
             Ok(pool) => Arc::new(pool),
             Err(problem) => {
                 remove_dir(dir).await;
@@ -488,6 +537,7 @@ impl Emulator {
         config: &Config,
         name: &str,
         version: Option<u64>,
+        reserved_concurrency: Option<u32>,
     ) -> Result<Pool, String> {
         let dir = self.state.join(name);
         let mut function = Function::standalone(name);
@@ -495,6 +545,9 @@ impl Emulator {
         function.timeout = Duration::from_secs(config.timeout_seconds);
         function.environment.clone_from(&config.environment);
         function.architecture.clone_from(&config.architecture);
+        if let Some(reserved) = reserved_concurrency {
+            function.concurrency = reserved as usize;
+        }
         let runner = runner(&config.architecture)?;
         let binary = dir.join(&config.code).join("code").join("bootstrap");
         let mut pool = Pool::new(
@@ -540,7 +593,7 @@ impl Emulator {
                 lock(&self.kept).insert(name, file);
                 continue;
             }
-            match self.created_pool(&record.latest, &name, None) {
+            match self.created_pool(&record.latest, &name, None, record.reserved_concurrency) {
                 Ok(pool) => {
                     write(&self.pools).insert(name.clone(), Arc::new(pool));
                     lock(&self.records).insert(name, record);
@@ -607,7 +660,8 @@ impl Emulator {
     /// removed once nothing runs it.
     async fn replace_latest(&self, record: Record, old_code: &str) -> Response<Body> {
         let name = record.name.clone();
-        let pool = match self.created_pool(&record.latest, &name, None) {
+        let pool = match self.created_pool(&record.latest, &name, None, record.reserved_concurrency)
+        {
             Ok(pool) => Arc::new(pool),
             Err(problem) => return invalid(&problem),
         };
@@ -624,6 +678,70 @@ impl Emulator {
             remove_dir(self.state.join(&name).join(old_code)).await;
         }
         json_response(StatusCode::OK, &self.configuration(&pool))
+    }
+
+    /// `PutFunctionConcurrency` (a number) and `DeleteFunctionConcurrency` (`None`): the cap
+    /// on each of the function's pools; `0` throttles every invocation, as on AWS.
+    async fn put_concurrency(&self, name: &str, reserved: Option<Incoming>) -> Response<Body> {
+        let reserved = match reserved {
+            Some(body) => {
+                let request: ConcurrencyRequest =
+                    match read_request(body, "PutFunctionConcurrency").await {
+                        Ok(request) => request,
+                        Err(refusal) => return refusal,
+                    };
+                if request.reserved_concurrent_executions > 1_000 {
+                    return invalid(&format!(
+                        "ReservedConcurrentExecutions is {}; the account's limit is 1000",
+                        request.reserved_concurrent_executions
+                    ));
+                }
+                Some(request.reserved_concurrent_executions)
+            }
+            None => None,
+        };
+        let operation = if reserved.is_some() {
+            "PutFunctionConcurrency"
+        } else {
+            "DeleteFunctionConcurrency"
+        };
+        let _changing = self.changes.lock().await;
+        let mut record = match self.record(name, operation) {
+            Ok(record) => record,
+            Err(refusal) => return *refusal,
+        };
+        record.reserved_concurrency = reserved;
+        let code = record.latest.code.clone();
+        let replaced = self.replace_latest(record, &code).await;
+        if !replaced.status().is_success() {
+            return replaced;
+        }
+        // Versions' pools are made again, with the new cap, by their next invocation.
+        for version in self.forget_versions(name) {
+            version.stop_idle().await;
+        }
+        match reserved {
+            Some(reserved) => json_response(
+                StatusCode::OK,
+                &json!({ "ReservedConcurrentExecutions": reserved }),
+            ),
+            None => boxed(empty(StatusCode::NO_CONTENT)),
+        }
+    }
+
+    /// `GetFunctionConcurrency`: `{}` when none is reserved.
+    fn concurrency(&self, name: &str) -> Response<Body> {
+        if self.pool(name).is_none() {
+            return boxed(self.not_found(name));
+        }
+        let reserved = lock(&self.records)
+            .get(name)
+            .and_then(|record| record.reserved_concurrency);
+        let answer = match reserved {
+            Some(reserved) => json!({ "ReservedConcurrentExecutions": reserved }),
+            None => json!({}),
+        };
+        json_response(StatusCode::OK, &answer)
     }
 
     /// `UpdateFunctionCode`: a new zip, checked as CreateFunction checks it.

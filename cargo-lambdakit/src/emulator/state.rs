@@ -70,6 +70,10 @@ pub(super) struct Record {
     /// Function URL configurations, by qualifier (`""` for the unqualified function).
     #[serde(default)]
     pub(super) urls: BTreeMap<String, super::access::Url>,
+    /// Reserved concurrency (PutFunctionConcurrency): the most instances each of its pools
+    /// runs at once; none, the local default.
+    #[serde(default)]
+    pub(super) reserved_concurrency: Option<u32>,
 }
 
 impl Record {
@@ -82,6 +86,7 @@ impl Record {
             aliases: BTreeMap::new(),
             policies: BTreeMap::new(),
             urls: BTreeMap::new(),
+            reserved_concurrency: None,
         }
     }
 

@@ -121,7 +121,12 @@ impl Emulator {
             return Err(no_such(&self.region, &record.name, &number.to_string()));
         };
         let pool = self
-            .created_pool(config, &record.name, Some(number))
+            .created_pool(
+                config,
+                &record.name,
+                Some(number),
+                record.reserved_concurrency,
+            )
             .map_err(|problem| Box::new(invalid(&problem)))?;
         Ok(Arc::clone(
             write(&self.versions).entry(key).or_insert(Arc::new(pool)),

@@ -1215,3 +1215,164 @@ async fn permissions_and_function_urls_are_kept_and_urls_served() {
         .into_service_error();
     assert!(unknown.is_resource_not_found_exception(), "{unknown:?}");
 }
+
+#[tokio::test]
+async fn reserved_concurrency_caps_a_function_and_functions_list_a_page_at_a_time() {
+    let served = Served::start("concurrency");
+    let behave = zip::write(zip::entries(&behave_binary(), &[]).unwrap()).unwrap();
+    let lambda = client(&served.serve.endpoint());
+    for name in ["capped", "paged-a", "paged-b"] {
+        create(&lambda, name, behave.bytes.clone(), Architecture::X8664)
+            .timeout(10)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let page = lambda.list_functions().max_items(2).send().await.unwrap();
+    assert_eq!(names(&page), ["behave", "capped"]);
+    let marker = page.next_marker().unwrap();
+    let next = lambda
+        .list_functions()
+        .max_items(2)
+        .marker(marker)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(names(&next), ["paged-a", "paged-b"]);
+    assert_eq!(next.next_marker(), None);
+    let mut all = Vec::new();
+    let mut pages = lambda
+        .list_functions()
+        .max_items(1)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(function) = pages.next().await {
+        all.push(function.unwrap().function_name().unwrap().to_owned());
+    }
+    assert_eq!(all, ["behave", "capped", "paged-a", "paged-b"]);
+
+    let none = lambda
+        .get_function_concurrency()
+        .function_name("capped")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.reserved_concurrent_executions(), None);
+    let throttle = |reserved: i32| {
+        lambda
+            .put_function_concurrency()
+            .function_name("capped")
+            .reserved_concurrent_executions(reserved)
+            .send()
+    };
+    assert_eq!(
+        throttle(0).await.unwrap().reserved_concurrent_executions(),
+        Some(0)
+    );
+    let throttled = lambda
+        .invoke()
+        .function_name("capped")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(throttled.is_too_many_requests_exception(), "{throttled:?}");
+    let got = lambda
+        .get_function()
+        .function_name("capped")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.concurrency()
+            .and_then(|concurrency| concurrency.reserved_concurrent_executions()),
+        Some(0)
+    );
+
+    // One at a time: a second invocation while the first sleeps is throttled.
+    throttle(1).await.unwrap();
+    let slow = lambda
+        .invoke()
+        .function_name("capped")
+        .payload(Blob::new(br#"{"sleep_ms": 3000}"#.to_vec()))
+        .send();
+    let second = async {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        lambda
+            .invoke()
+            .function_name("capped")
+            .payload(Blob::new(b"{}".to_vec()))
+            .send()
+            .await
+    };
+    let (slow, second) = tokio::join!(slow, second);
+    assert_eq!(slow.unwrap().function_error(), None);
+    let second = second.unwrap_err().into_service_error();
+    assert!(second.is_too_many_requests_exception(), "{second:?}");
+
+    lambda
+        .delete_function_concurrency()
+        .function_name("capped")
+        .send()
+        .await
+        .unwrap();
+    let none = lambda
+        .get_function_concurrency()
+        .function_name("capped")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.reserved_concurrent_executions(), None);
+    invoked(&lambda, "capped", None).await;
+    let project = lambda
+        .put_function_concurrency()
+        .function_name("behave")
+        .reserved_concurrent_executions(2)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(project.is_resource_conflict_exception(), "{project:?}");
+
+    // The AWS CLI, unmodified but for its endpoint, reads the same control plane.
+    let Some(mut aws) = crate::serve::aws_cli() else {
+        return;
+    };
+    let output = aws
+        .args(["lambda", "list-functions", "--endpoint-url"])
+        .arg(served.serve.endpoint())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let listed: Vec<_> = listed["Functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|function| function["FunctionName"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["behave", "capped", "paged-a", "paged-b"]);
+    let output = crate::serve::aws_cli()
+        .unwrap()
+        .args([
+            "lambda",
+            "get-function-configuration",
+            "--function-name",
+            "nope",
+            "--endpoint-url",
+        ])
+        .arg(served.serve.endpoint())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("(ResourceNotFoundException)")
+            && stderr.contains(
+                "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope"
+            ),
+        "{stderr}"
+    );
+}
