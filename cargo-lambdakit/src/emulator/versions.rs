@@ -451,6 +451,9 @@ impl Emulator {
         if record.aliases.remove(alias).is_none() {
             return self.no_alias(name, alias);
         }
+        // Its URL and policy go with it, so that an alias made again of that name starts bare.
+        record.urls.remove(alias);
+        record.policies.remove(alias);
         if let Err(refusal) = self.save(&record).await {
             return refusal;
         }
