@@ -31,8 +31,8 @@
 //!   function's pools (created functions otherwise get the local default, 10), and `0`
 //!   throttles it. `ListFunctions` pages with `MaxItems` and `Marker`.
 //!
-//! Not yet: code from S3 and container images, `Publish` on CreateFunction and
-//! UpdateFunctionCode, paging of ListVersionsByFunction and ListAliases.
+//! Not yet: code from S3 and container images, paging of ListVersionsByFunction and
+//! ListAliases, tags.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -81,6 +81,8 @@ struct CreateRequest {
     architectures: Option<Vec<String>>,
     package_type: Option<String>,
     description: Option<String>,
+    #[serde(default)]
+    publish: bool,
 }
 
 /// The UpdateFunctionCode request body (AWS Lambda API reference, "UpdateFunctionCode").
@@ -95,6 +97,8 @@ struct UpdateCodeRequest {
     revision_id: Option<String>,
     #[serde(default)]
     dry_run: bool,
+    #[serde(default)]
+    publish: bool,
 }
 
 /// The UpdateFunctionConfiguration request body (AWS Lambda API reference,
@@ -477,6 +481,12 @@ impl Emulator {
         lock(&self.records).insert(name.clone(), record);
         write(&self.pools).insert(name.clone(), Arc::clone(&pool));
         println!("lambdakit: created {name}");
+        if request.publish {
+            // Answered with version 1's configuration, as AWS answers.
+            return self
+                .publish_locked(&name, super::versions::PublishRequest::default())
+                .await;
+        }
         json_response(StatusCode::CREATED, &self.configuration(&pool))
     }
 
@@ -799,8 +809,22 @@ impl Emulator {
         let response = self.replace_latest(record, &old_code).await;
         if !response.status().is_success() {
             remove_dir(dir.join(new_code)).await;
-        } else {
-            println!("lambdakit: updated the code of {name}");
+            return response;
+        }
+        println!("lambdakit: updated the code of {name}");
+        if request.publish {
+            let published = self
+                .publish_locked(name, super::versions::PublishRequest::default())
+                .await;
+            // UpdateFunctionCode answers 200, with the new version's configuration.
+            return match published.status() {
+                StatusCode::CREATED => {
+                    let (mut parts, body) = published.into_parts();
+                    parts.status = StatusCode::OK;
+                    Response::from_parts(parts, body)
+                }
+                _ => published,
+            };
         }
         response
     }

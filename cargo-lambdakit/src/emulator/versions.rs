@@ -20,7 +20,7 @@ use super::{Body, Emulator, Pool, boxed, empty, function_arn, lock, read, write}
 /// The PublishVersion request body (AWS Lambda API reference, "PublishVersion").
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct PublishRequest {
+pub(super) struct PublishRequest {
     code_sha256: Option<String>,
     description: Option<String>,
     revision_id: Option<String>,
@@ -156,6 +156,16 @@ impl Emulator {
             Err(refusal) => return refusal,
         };
         let _changing = self.changes.lock().await;
+        self.publish_locked(name, request).await
+    }
+
+    /// Publishes `$LATEST` of `name` (with [`Emulator::changes`] held): PublishVersion's
+    /// work, and that of `Publish` on CreateFunction and UpdateFunctionCode.
+    pub(super) async fn publish_locked(
+        &self,
+        name: &str,
+        request: PublishRequest,
+    ) -> Response<Body> {
         let mut record = match self.record(name, "PublishVersion") {
             Ok(record) => record,
             Err(refusal) => return *refusal,

@@ -964,6 +964,39 @@ async fn versions_and_aliases_pin_what_is_invoked() {
         .filter_map(|version| version.version().map(str::to_owned))
         .collect();
     assert_eq!(listed, ["$LATEST", "1"]);
+    // `Publish` on CreateFunction and UpdateFunctionCode publishes in the same call.
+    let created = create(
+        &lambda,
+        "published",
+        behave.bytes.clone(),
+        Architecture::X8664,
+    )
+    .publish(true)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(created.version(), Some("1"));
+    let mut noted = zip::entries(&behave_binary(), &[]).unwrap();
+    noted.push(Entry {
+        name: "note.txt".into(),
+        data: b"the second upload".to_vec(),
+        executable: false,
+    });
+    let updated = lambda
+        .update_function_code()
+        .function_name("published")
+        .zip_file(Blob::new(zipped(noted)))
+        .publish(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.version(), Some("2"));
+    assert_eq!(
+        updated.function_arn(),
+        Some("arn:aws:lambda:us-east-1:123456789012:function:published:2")
+    );
+    assert_ne!(updated.code_sha256(), created.code_sha256());
+
     // The project's functions have `$LATEST` only, and no aliases to make.
     let project = lambda
         .create_alias()
@@ -1203,6 +1236,35 @@ async fn permissions_and_function_urls_are_kept_and_urls_served() {
         project.function_url(),
         format!("http://{address}/lambda-url/behave/")
     );
+    // An alias deleted takes its URL with it.
+    lambda
+        .delete_alias()
+        .function_name("guarded")
+        .name("live")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::support::get(address, "/lambda-url/guarded:live/").status,
+        404
+    );
+    lambda
+        .create_alias()
+        .function_name("guarded")
+        .name("live")
+        .function_version("1")
+        .send()
+        .await
+        .unwrap();
+    let bare = lambda
+        .get_function_url_config()
+        .function_name("guarded")
+        .qualifier("live")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bare.is_resource_not_found_exception(), "{bare:?}");
     let unknown = lambda
         .add_permission()
         .function_name("nope")
