@@ -31,8 +31,11 @@
 //!   function's pools (created functions otherwise get the local default, 10), and `0`
 //!   throttles it. `ListFunctions` pages with `MaxItems` and `Marker`.
 //!
+//! - Tags: CreateFunction's `Tags`, `ListTags`, `TagResource`, `UntagResource`, and `Tags` in
+//!   GetFunction.
+//!
 //! Not yet: code from S3 and container images, paging of ListVersionsByFunction and
-//! ListAliases, tags.
+//! ListAliases.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -83,6 +86,8 @@ struct CreateRequest {
     description: Option<String>,
     #[serde(default)]
     publish: bool,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 /// The UpdateFunctionCode request body (AWS Lambda API reference, "UpdateFunctionCode").
@@ -115,6 +120,13 @@ struct UpdateConfigurationRequest {
     timeout: Option<u64>,
     environment: Option<EnvironmentRequest>,
     revision_id: Option<String>,
+}
+
+/// The TagResource request body (AWS Lambda API reference, "TagResource").
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagRequest {
+    tags: BTreeMap<String, String>,
 }
 
 /// The PutFunctionConcurrency request body (AWS Lambda API reference).
@@ -214,6 +226,18 @@ impl Emulator {
                 _ => self.unknown(parts),
             };
         }
+        if let Some(arn) = path.strip_prefix("/2017-03-31/tags/") {
+            let name = function_name(&percent_decode(arn));
+            return match parts.method {
+                Method::GET => self.tags(&name),
+                Method::POST => self.tag(&name, body).await,
+                Method::DELETE => {
+                    let keys = query_all(parts, "tagKeys");
+                    self.untag(&name, &keys).await
+                }
+                _ => self.unknown(parts),
+            };
+        }
         let Some(rest) = path.strip_prefix("/2015-03-31/functions") else {
             return self.unknown(parts);
         };
@@ -253,6 +277,13 @@ impl Emulator {
                         .and_then(|record| record.reserved_concurrency);
                     if let Some(reserved) = reserved {
                         answer["Concurrency"] = json!({ "ReservedConcurrentExecutions": reserved });
+                    }
+                    let tags = lock(&self.records)
+                        .get(name)
+                        .map(|record| record.tags.clone())
+                        .filter(|tags| !tags.is_empty());
+                    if let Some(tags) = tags {
+                        answer["Tags"] = json!(tags);
                     }
                     json_response(StatusCode::OK, &answer)
                 }
@@ -465,7 +496,8 @@ impl Emulator {
             last_modified: last_modified(std::time::SystemTime::now()),
             revision_id: super::ids::request_id(),
         };
-        let record = Record::new(&name, config);
+        let mut record = Record::new(&name, config);
+        record.tags = request.tags;
         let pool = match self.created_pool(&record.latest, &name, None, record.reserved_concurrency)
         {
             Ok(pool) => Arc::new(pool),
@@ -752,6 +784,55 @@ impl Emulator {
             None => json!({}),
         };
         json_response(StatusCode::OK, &answer)
+    }
+
+    /// `ListTags`.
+    fn tags(&self, name: &str) -> Response<Body> {
+        if self.pool(name).is_none() {
+            return boxed(self.not_found(name));
+        }
+        let tags = lock(&self.records)
+            .get(name)
+            .map(|record| record.tags.clone())
+            .unwrap_or_default();
+        json_response(StatusCode::OK, &json!({ "Tags": tags }))
+    }
+
+    /// `TagResource`: tags added or changed.
+    async fn tag(&self, name: &str, body: Incoming) -> Response<Body> {
+        let request: TagRequest = match read_request(body, "TagResource").await {
+            Ok(request) => request,
+            Err(refusal) => return refusal,
+        };
+        let _changing = self.changes.lock().await;
+        let mut record = match self.record(name, "TagResource") {
+            Ok(record) => record,
+            Err(refusal) => return *refusal,
+        };
+        record.tags.extend(request.tags);
+        if record.tags.len() > 50 {
+            return invalid("a function takes at most 50 tags");
+        }
+        self.save_tags(record).await
+    }
+
+    /// `UntagResource`.
+    async fn untag(&self, name: &str, keys: &[String]) -> Response<Body> {
+        let _changing = self.changes.lock().await;
+        let mut record = match self.record(name, "UntagResource") {
+            Ok(record) => record,
+            Err(refusal) => return *refusal,
+        };
+        record.tags.retain(|key, _| !keys.contains(key));
+        self.save_tags(record).await
+    }
+
+    async fn save_tags(&self, record: Record) -> Response<Body> {
+        if let Err(refusal) = self.save(&record).await {
+            return refusal;
+        }
+        lock(&self.records).insert(record.name.clone(), record);
+        boxed(empty(StatusCode::NO_CONTENT))
     }
 
     /// `UpdateFunctionCode`: a new zip, checked as CreateFunction checks it.
@@ -1187,6 +1268,20 @@ pub(super) fn qualifier(parts: &http::request::Parts, identifier: &str) -> Optio
             .split_once(':')
             .map(|(_, qualifier)| qualifier.to_owned())
     })
+}
+
+/// Every value of the query parameter `key` of a request, decoded.
+fn query_all(parts: &http::request::Parts, key: &str) -> Vec<String> {
+    parts
+        .uri
+        .query()
+        .into_iter()
+        .flat_map(|query| query.split('&'))
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (name == key).then(|| percent_decode(&value.replace('+', " ")))
+        })
+        .collect()
 }
 
 /// The query parameter `key` of a request, decoded.

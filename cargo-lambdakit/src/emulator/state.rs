@@ -74,6 +74,9 @@ pub(super) struct Record {
     /// runs at once; none, the local default.
     #[serde(default)]
     pub(super) reserved_concurrency: Option<u32>,
+    /// Its tags (CreateFunction's `Tags`, TagResource, UntagResource).
+    #[serde(default)]
+    pub(super) tags: BTreeMap<String, String>,
 }
 
 impl Record {
@@ -87,6 +90,7 @@ impl Record {
             policies: BTreeMap::new(),
             urls: BTreeMap::new(),
             reserved_concurrency: None,
+            tags: BTreeMap::new(),
         }
     }
 

@@ -1033,9 +1033,56 @@ async fn permissions_and_function_urls_are_kept_and_urls_served() {
         behave.bytes.clone(),
         Architecture::X8664,
     )
+    .tags("team", "orders")
     .send()
     .await
     .unwrap();
+    let tags = |lambda: aws_sdk_lambda::Client| async move {
+        let listed = lambda.list_tags().resource(arn).send().await.unwrap();
+        let mut tags: Vec<_> = listed
+            .tags()
+            .unwrap()
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        tags.sort();
+        tags
+    };
+    assert_eq!(tags(lambda.clone()).await, ["team=orders"]);
+    lambda
+        .tag_resource()
+        .resource(arn)
+        .tags("stage", "dev")
+        .tags("team", "billing")
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .untag_resource()
+        .resource(arn)
+        .tag_keys("stage")
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .tag_resource()
+        .resource(arn)
+        .tags("owner", "me")
+        .send()
+        .await
+        .unwrap();
+    let got = lambda
+        .get_function()
+        .function_name("guarded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.tags()
+            .and_then(|tags| tags.get("team"))
+            .map(String::as_str),
+        Some("billing")
+    );
 
     let none = lambda
         .get_policy()
@@ -1225,6 +1272,7 @@ async fn permissions_and_function_urls_are_kept_and_urls_served() {
         .await
         .unwrap();
     assert_eq!(sids(policy.policy().unwrap()), ["public-url"]);
+    assert_eq!(tags(lambda.clone()).await, ["owner=me", "team=billing"]);
     // The project's functions always have their URL.
     let project = lambda
         .get_function_url_config()
