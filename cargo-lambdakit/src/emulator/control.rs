@@ -1333,6 +1333,35 @@ mod tests {
     }
 
     #[test]
+    fn qualifiers_come_from_the_query_or_the_identifier() {
+        let parts = |uri: &str| http::Request::get(uri).body(()).unwrap().into_parts().0;
+        let plain = parts("/2015-03-31/functions/orders/invocations");
+        assert_eq!(qualifier(&plain, "orders"), None);
+        assert_eq!(qualifier(&plain, "orders:live").as_deref(), Some("live"));
+        assert_eq!(
+            qualifier(
+                &plain,
+                "arn:aws:lambda:us-east-1:123456789012:function:orders:7"
+            )
+            .as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            qualifier(
+                &plain,
+                "arn:aws:lambda:us-east-1:123456789012:function:orders"
+            ),
+            None
+        );
+        let queried = parts("/2015-03-31/functions/orders?Qualifier=%24LATEST&MaxItems=2");
+        assert_eq!(qualifier(&queried, "orders").as_deref(), Some("$LATEST"));
+        assert_eq!(query(&queried, "MaxItems").as_deref(), Some("2"));
+        assert_eq!(query(&queried, "Marker"), None);
+        let keys = parts("/2017-03-31/tags/arn?tagKeys=a&tagKeys=b%20c");
+        assert_eq!(query_all(&keys, "tagKeys"), ["a", "b c"]);
+    }
+
+    #[test]
     fn percent_decoding_undoes_path_labels() {
         assert_eq!(
             percent_decode("arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Aorders"),
