@@ -71,9 +71,10 @@ pub struct ServeArgs {
     /// An environment variable for every function, over the settings (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = crate::commands::deploy::parse_variable)]
     pub environment: Vec<(String, String)>,
-    /// Where functions created through the Lambda API (CreateFunction) have their code
-    /// unpacked; default: a scratch directory, removed when serve stops. Nothing is read back
-    /// from it on start yet: created functions last as long as the serve.
+    /// Where functions created through the Lambda API (CreateFunction) are kept, their
+    /// configuration and code, so that a serve started again on it serves them again; default:
+    /// a scratch directory, removed when serve stops. An entry that cannot be read back is
+    /// skipped with a warning and left as it is.
     #[arg(long = "state", value_name = "DIR")]
     pub state: Option<std::path::PathBuf>,
 }
@@ -142,6 +143,10 @@ pub(crate) fn run(args: ServeArgs, watch: bool) -> Result<ExitCode, CliError> {
         args.cost,
         state.dir.clone(),
     ));
+    // A restart on the same `--state` serves what the last one created.
+    for warning in emulator.load_state() {
+        eprintln!("{warning}");
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

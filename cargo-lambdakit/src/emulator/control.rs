@@ -13,10 +13,29 @@
 //!   replaced.
 //! - `GetFunction`'s `Code.Location` points at `/lambdakit/code/{name}.zip` on the emulator.
 //!
-//! Not yet: state surviving a restart (the code is unpacked, but nothing reads it back),
-//! `UpdateFunctionCode` / `UpdateFunctionConfiguration`, versions and aliases, function URL
-//! configuration, `AddPermission`, code from S3 and container images, `ListFunctions`
-//! paging (every function comes in one page).
+//! - State: with `serve --state DIR`, created functions are kept in `DIR` (see `state`) and
+//!   served again by a serve started later on it.
+//!
+//! - `UpdateFunctionCode` (a zip checked as CreateFunction checks it) and
+//!   `UpdateFunctionConfiguration` (runtime, role, handler, description, memory, timeout,
+//!   environment): `$LATEST` gets a new pool, so the next invocation starts an instance of the
+//!   new code or settings, while invocations under way finish on the old one. Both take
+//!   `RevisionId` (`PreconditionFailedException` when it is not the function's).
+//!
+//! - Versions and aliases (`versions`): PublishVersion, ListVersionsByFunction, DeleteFunction
+//!   of a version, CreateAlias / GetAlias / UpdateAlias / DeleteAlias / ListAliases, and a
+//!   qualifier on Invoke and the Get calls.
+//!
+//! - Resource policies and function URL configurations (`access`).
+//! - Reserved concurrency (Put/Get/DeleteFunctionConcurrency): it caps each of the
+//!   function's pools (created functions otherwise get the local default, 10), and `0`
+//!   throttles it. `ListFunctions` pages with `MaxItems` and `Marker`.
+//!
+//! - Tags: CreateFunction's `Tags`, `ListTags`, `TagResource`, `UntagResource`, and `Tags` in
+//!   GetFunction.
+//!
+//! Not yet: code from S3 and container images, paging of ListVersionsByFunction and
+//! ListAliases.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +51,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-use super::{Body, Emulator, Pool, Served, aws_error, boxed, empty, function_name, write};
+use super::state::{self, Config, Record};
+use super::{Body, Emulator, Pool, Served, aws_error, boxed, empty, function_name, lock, write};
 use crate::package::zip::Entry;
 use crate::project::Function;
 
@@ -40,17 +60,11 @@ use crate::project::Function;
 /// JSON around it.
 const MAX_REQUEST_BYTES: usize = 70 * 1024 * 1024;
 
-/// How a function created through the control plane came to be.
+/// How a function created through the control plane came to be: the configuration it runs
+/// (of `$LATEST` or of a published version) and its directory under the state directory.
 #[derive(Debug)]
 pub(crate) struct Created {
-    runtime: String,
-    role: Option<String>,
-    handler: Option<String>,
-    code_size: u64,
-    code_sha256: String,
-    /// When it was created, as `LastModified` shows it.
-    last_modified: String,
-    /// Its own directory under the state directory: `code.zip` and the unpacked `code/`.
+    config: Config,
     dir: PathBuf,
 }
 
@@ -69,6 +83,57 @@ struct CreateRequest {
     environment: Option<EnvironmentRequest>,
     architectures: Option<Vec<String>>,
     package_type: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    publish: bool,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+/// The UpdateFunctionCode request body (AWS Lambda API reference, "UpdateFunctionCode").
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateCodeRequest {
+    zip_file: Option<String>,
+    #[serde(rename = "S3Bucket")]
+    s3_bucket: Option<String>,
+    image_uri: Option<String>,
+    architectures: Option<Vec<String>>,
+    revision_id: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    publish: bool,
+}
+
+/// The UpdateFunctionConfiguration request body (AWS Lambda API reference,
+/// "UpdateFunctionConfiguration"); what the local Lambda does not run by (VPC, layers, ...) is
+/// taken and ignored.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateConfigurationRequest {
+    runtime: Option<String>,
+    role: Option<String>,
+    handler: Option<String>,
+    description: Option<String>,
+    memory_size: Option<u32>,
+    timeout: Option<u64>,
+    environment: Option<EnvironmentRequest>,
+    revision_id: Option<String>,
+}
+
+/// The TagResource request body (AWS Lambda API reference, "TagResource").
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagRequest {
+    tags: BTreeMap<String, String>,
+}
+
+/// The PutFunctionConcurrency request body (AWS Lambda API reference).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConcurrencyRequest {
+    reserved_concurrent_executions: u32,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,11 +152,11 @@ struct EnvironmentRequest {
 }
 
 /// A control-plane call refused, as AWS answers it.
-fn refused(status: StatusCode, error_type: &str, message: &str) -> Response<Body> {
+pub(super) fn refused(status: StatusCode, error_type: &str, message: &str) -> Response<Body> {
     boxed(aws_error(status, error_type, message))
 }
 
-fn invalid(message: &str) -> Response<Body> {
+pub(super) fn invalid(message: &str) -> Response<Body> {
     refused(
         StatusCode::BAD_REQUEST,
         "InvalidParameterValueException",
@@ -99,7 +164,7 @@ fn invalid(message: &str) -> Response<Body> {
     )
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+pub(super) fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
     *response.status_mut() = status;
     if let Ok(value) = "application/json".parse() {
@@ -122,26 +187,76 @@ impl Emulator {
                 .and_then(|rest| rest.strip_suffix(".zip")),
             &parts.method,
         ) {
-            return self.code(&percent_decode(name)).await;
+            let identifier = percent_decode(name);
+            return self
+                .code(&function_name(&identifier), qualifier(parts, &identifier))
+                .await;
+        }
+        if let Some((identifier, "url")) = path
+            .strip_prefix("/2021-10-31/functions/")
+            .and_then(|rest| rest.split_once('/'))
+        {
+            let identifier = percent_decode(identifier);
+            let name = function_name(&identifier);
+            let qualifier = qualifier(parts, &identifier);
+            let host = parts
+                .headers
+                .get("host")
+                .and_then(|host| host.to_str().ok())
+                .unwrap_or("127.0.0.1:9000");
+            let qualified = (name.as_str(), qualifier.as_deref());
+            return match parts.method {
+                Method::POST => self.put_url(qualified, host, body, true).await,
+                Method::PUT => self.put_url(qualified, host, body, false).await,
+                Method::GET => self.get_url(&name, qualifier.as_deref(), host),
+                Method::DELETE => self.delete_url(&name, qualifier.as_deref()).await,
+                _ => self.unknown(parts),
+            };
+        }
+        if let Some((identifier, "concurrency")) = path
+            .strip_prefix("/2017-10-31/functions/")
+            .or_else(|| path.strip_prefix("/2019-09-30/functions/"))
+            .and_then(|rest| rest.split_once('/'))
+        {
+            let name = function_name(&percent_decode(identifier));
+            return match (&parts.method, path.starts_with("/2017-10-31/")) {
+                (&Method::PUT, true) => self.put_concurrency(&name, Some(body)).await,
+                (&Method::DELETE, true) => self.put_concurrency(&name, None).await,
+                (&Method::GET, false) => self.concurrency(&name),
+                _ => self.unknown(parts),
+            };
+        }
+        if let Some(arn) = path.strip_prefix("/2017-03-31/tags/") {
+            let name = function_name(&percent_decode(arn));
+            return match parts.method {
+                Method::GET => self.tags(&name),
+                Method::POST => self.tag(&name, body).await,
+                Method::DELETE => {
+                    let keys = query_all(parts, "tagKeys");
+                    self.untag(&name, &keys).await
+                }
+                _ => self.unknown(parts),
+            };
         }
         let Some(rest) = path.strip_prefix("/2015-03-31/functions") else {
             return self.unknown(parts);
         };
         let rest = rest.trim_start_matches('/');
-        let (name, below) = rest.split_once('/').unwrap_or((rest, ""));
-        let name = function_name(&percent_decode(name));
+        let (identifier, below) = rest.split_once('/').unwrap_or((rest, ""));
+        let identifier = percent_decode(identifier);
+        let name = function_name(&identifier);
+        let qualifier = qualifier(parts, &identifier);
+        let qualifier = qualifier.as_deref();
+        let (below, alias) = match below.split_once('/') {
+            Some(("aliases", alias)) => ("aliases/", Some(percent_decode(alias))),
+            Some(("policy", sid)) => ("policy/", Some(percent_decode(sid))),
+            _ => (below, None),
+        };
         match (&parts.method, name.as_str(), below) {
             (&Method::POST, "", "") => self.create(body).await,
-            (&Method::GET, "", "") => {
-                let functions: Vec<Value> = self
-                    .all_pools()
-                    .iter()
-                    .map(|pool| self.configuration(pool))
-                    .collect();
-                json_response(StatusCode::OK, &json!({ "Functions": functions }))
-            }
-            (&Method::GET, name, "") if !name.is_empty() => match self.pool(name) {
-                Some(pool) => {
+            (&Method::GET, "", "") => self.list(parts),
+            (&Method::GET, name, "") if !name.is_empty() => match self.described(name, qualifier) {
+                Ok((pool, configuration)) => {
                     let mut code = json!({ "RepositoryType": "S3" });
                     if pool.created.is_some()
                         && let Some(host) = parts
@@ -149,23 +264,104 @@ impl Emulator {
                             .get("host")
                             .and_then(|host| host.to_str().ok())
                     {
+                        let file = match pool.version.as_str() {
+                            "$LATEST" => name.to_owned(),
+                            version => format!("{name}:{version}"),
+                        };
                         code["Location"] =
-                            json!(format!("http://{host}/lambdakit/code/{name}.zip"));
+                            json!(format!("http://{host}/lambdakit/code/{file}.zip"));
                     }
-                    json_response(
-                        StatusCode::OK,
-                        &json!({ "Configuration": self.configuration(&pool), "Code": code }),
-                    )
+                    let mut answer = json!({ "Configuration": configuration, "Code": code });
+                    let reserved = lock(&self.records)
+                        .get(name)
+                        .and_then(|record| record.reserved_concurrency);
+                    if let Some(reserved) = reserved {
+                        answer["Concurrency"] = json!({ "ReservedConcurrentExecutions": reserved });
+                    }
+                    let tags = lock(&self.records)
+                        .get(name)
+                        .map(|record| record.tags.clone())
+                        .filter(|tags| !tags.is_empty());
+                    if let Some(tags) = tags {
+                        answer["Tags"] = json!(tags);
+                    }
+                    json_response(StatusCode::OK, &answer)
                 }
-                None => boxed(self.not_found(name)),
+                Err(refusal) => *refusal,
             },
-            (&Method::GET, name, "configuration") if !name.is_empty() => match self.pool(name) {
-                Some(pool) => json_response(StatusCode::OK, &self.configuration(&pool)),
-                None => boxed(self.not_found(name)),
-            },
+            (&Method::GET, name, "configuration") if !name.is_empty() => {
+                match self.described(name, qualifier) {
+                    Ok((_, configuration)) => json_response(StatusCode::OK, &configuration),
+                    Err(refusal) => *refusal,
+                }
+            }
+            (&Method::DELETE, name, "") if !name.is_empty() && qualifier.is_some() => {
+                self.delete_version(name, qualifier.unwrap_or_default())
+                    .await
+            }
+            (&Method::POST, name, "versions") if !name.is_empty() => self.publish(name, body).await,
+            (&Method::GET, name, "versions") if !name.is_empty() => self.versions(name),
+            (&Method::POST, name, "aliases") if !name.is_empty() => {
+                self.create_alias(name, body).await
+            }
+            (&Method::GET, name, "aliases") if !name.is_empty() => {
+                self.aliases(name, query(parts, "FunctionVersion").as_deref())
+            }
+            (&Method::GET, name, "aliases/") if !name.is_empty() => {
+                self.get_alias(name, alias.as_deref().unwrap_or_default())
+            }
+            (&Method::PUT, name, "aliases/") if !name.is_empty() => {
+                self.update_alias(name, alias.as_deref().unwrap_or_default(), body)
+                    .await
+            }
+            (&Method::POST, name, "policy") if !name.is_empty() => {
+                self.add_permission(name, qualifier, body).await
+            }
+            (&Method::GET, name, "policy") if !name.is_empty() => self.policy(name, qualifier),
+            (&Method::DELETE, name, "policy/") if !name.is_empty() => {
+                self.remove_permission(name, qualifier, alias.as_deref().unwrap_or_default())
+                    .await
+            }
+            (&Method::DELETE, name, "aliases/") if !name.is_empty() => {
+                self.delete_alias(name, alias.as_deref().unwrap_or_default())
+                    .await
+            }
             (&Method::DELETE, name, "") if !name.is_empty() => self.delete(name).await,
+            (&Method::PUT, name, "code") if !name.is_empty() => self.update_code(name, body).await,
+            (&Method::PUT, name, "configuration") if !name.is_empty() => {
+                self.update_configuration(name, body).await
+            }
             _ => self.unknown(parts),
         }
+    }
+
+    /// `ListFunctions`, a page at a time: `MaxItems` (1 to 10000, 50 by default) after
+    /// `Marker`, the `NextMarker` of the page before (the name of its last function).
+    fn list(&self, parts: &http::request::Parts) -> Response<Body> {
+        let max_items = match query(parts, "MaxItems").map(|items| items.parse::<usize>()) {
+            None => 50,
+            Some(Ok(items)) if (1..=10_000).contains(&items) => items,
+            Some(_) => return invalid("MaxItems must be a number from 1 to 10000"),
+        };
+        let marker = query(parts, "Marker");
+        let pools = self.all_pools();
+        let after: Vec<_> = pools
+            .iter()
+            .filter(|pool| {
+                marker
+                    .as_deref()
+                    .is_none_or(|marker| pool.function.name.as_str() > marker)
+            })
+            .collect();
+        let page = &after[..after.len().min(max_items)];
+        let functions: Vec<Value> = page.iter().map(|pool| self.configuration(pool)).collect();
+        let mut answer = json!({ "Functions": functions });
+        if after.len() > page.len()
+            && let Some(last) = page.last()
+        {
+            answer["NextMarker"] = json!(last.function.name);
+        }
+        json_response(StatusCode::OK, &answer)
     }
 
     fn unknown(&self, parts: &http::request::Parts) -> Response<Body> {
@@ -193,7 +389,7 @@ impl Emulator {
     }
 
     /// A function's configuration, as `FunctionConfiguration` in the Lambda API.
-    fn configuration(&self, pool: &Pool) -> Value {
+    pub(super) fn configuration(&self, pool: &Pool) -> Value {
         let function = &pool.function;
         let mut configuration = json!({
             "FunctionName": function.name,
@@ -204,7 +400,7 @@ impl Emulator {
             "PackageType": "Zip",
             "State": "Active",
             "LastUpdateStatus": "Successful",
-            "Version": "$LATEST",
+            "Version": pool.version,
             "Description": "",
             "EphemeralStorage": { "Size": 512 },
             "TracingConfig": { "Mode": "PassThrough" },
@@ -213,15 +409,17 @@ impl Emulator {
             configuration["Environment"] = json!({ "Variables": function.environment });
         }
         match &pool.created {
-            Some(created) => {
-                configuration["Runtime"] = json!(created.runtime);
-                configuration["CodeSize"] = json!(created.code_size);
-                configuration["CodeSha256"] = json!(created.code_sha256);
-                configuration["LastModified"] = json!(created.last_modified);
-                if let Some(role) = &created.role {
+            Some(Created { config, .. }) => {
+                configuration["Runtime"] = json!(config.runtime);
+                configuration["CodeSize"] = json!(config.code_size);
+                configuration["CodeSha256"] = json!(config.code_sha256);
+                configuration["LastModified"] = json!(config.last_modified);
+                configuration["RevisionId"] = json!(config.revision_id);
+                configuration["Description"] = json!(config.description);
+                if let Some(role) = &config.role {
                     configuration["Role"] = json!(role);
                 }
-                if let Some(handler) = &created.handler {
+                if let Some(handler) = &config.handler {
                     configuration["Handler"] = json!(handler);
                 }
             }
@@ -240,25 +438,11 @@ impl Emulator {
         configuration
     }
 
-    /// `CreateFunction`: unpack, check, and serve.
+    /// `CreateFunction`: unpack, check, record, and serve.
     async fn create(&self, body: Incoming) -> Response<Body> {
-        let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(_) => {
-                return refused(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "RequestTooLargeException",
-                    &format!(
-                        "Request must be smaller than {MAX_REQUEST_BYTES} bytes for the CreateFunction operation"
-                    ),
-                );
-            }
-        };
-        let request: CreateRequest = match serde_json::from_slice(&body) {
+        let request: CreateRequest = match read_request(body, "CreateFunction").await {
             Ok(request) => request,
-            Err(error) => {
-                return invalid(&format!("the CreateFunction request is not valid: {error}"));
-            }
+            Err(refusal) => return refusal,
         };
         let name = function_name(&request.function_name);
         if name.is_empty()
@@ -271,54 +455,144 @@ impl Emulator {
                 "FunctionName `{name}` is not a function name: 1 to 64 letters, digits, `-` and `_`"
             ));
         }
-        if self.pool(&name).is_some() {
-            return self.exists(&name);
-        }
         let settings = match Settings::check(&request) {
             Ok(settings) => settings,
             Err(message) => return invalid(&message),
         };
-        let dir = self.state.join(&name).join(super::ids::request_id());
-        let (zip, architecture) = (settings.zip, settings.architecture.clone());
-        let unpacked = tokio::task::spawn_blocking({
-            let dir = dir.clone();
-            move || {
-                let entries = checked(&zip, &architecture)?;
-                let runner = runner(&architecture)?;
-                let unpacked = unpack(&entries, &zip, &dir);
-                if unpacked.is_err() {
-                    let _ = std::fs::remove_dir_all(&dir);
-                }
-                unpacked.map(|(binary, size, sha)| (binary, size, sha, runner))
-            }
-        })
-        .await;
-        let (binary, code_size, code_sha256, runner) = match unpacked {
-            Ok(Ok(unpacked)) => unpacked,
-            Ok(Err(problem)) => return invalid(&problem),
-            Err(error) => {
-                return refused(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "ServiceException",
-                    &format!("unpacking the code stopped: {error}"),
-                );
-            }
+        let _changing = self.changes.lock().await;
+        if self.pool(&name).is_some() {
+            return self.exists(&name);
+        }
+        if let Some(path) = lock(&self.kept).get(&name) {
+            return refused(
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                &format!(
+                    "the state directory holds a function `{name}` that is not served (`{}`); fix or remove it first",
+                    path.display()
+                ),
+            );
+        }
+        let dir = self.state.join(&name);
+        let code = match self
+            .unpack_code(&dir, settings.zip, &settings.architecture)
+            .await
+        {
+            Ok(code) => code,
+            Err(refusal) => return refusal,
         };
-        let mut function = Function::standalone(&name);
-        function.memory_mb = settings.memory_mb;
-        function.timeout = settings.timeout;
-        function.environment = settings.environment;
-        function.architecture = settings.architecture;
-        let created = Created {
+        let config = Config {
             runtime: settings.runtime,
             role: request.role,
             handler: request.handler,
-            code_size,
-            code_sha256,
+            description: request.description.unwrap_or_default(),
+            memory_mb: settings.memory_mb,
+            timeout_seconds: settings.timeout,
+            environment: settings.environment,
+            architecture: settings.architecture,
+            code: code.id,
+            code_size: code.size,
+            code_sha256: code.sha256,
             last_modified: last_modified(std::time::SystemTime::now()),
-            dir: dir.clone(),
+            revision_id: super::ids::request_id(),
         };
-        let pool = Arc::new(Pool::new(
+        let mut record = Record::new(&name, config);
+        record.tags = request.tags;
+        let pool = match self.created_pool(&record.latest, &name, None, record.reserved_concurrency)
+        {
+            Ok(pool) => Arc::new(pool),
+            Err(problem) => {
+                remove_dir(dir).await;
+                return invalid(&problem);
+            }
+        };
+        if let Err(refusal) = self.save(&record).await {
+            remove_dir(dir).await;
+            return refusal;
+        }
+        lock(&self.records).insert(name.clone(), record);
+        write(&self.pools).insert(name.clone(), Arc::clone(&pool));
+        println!("lambdakit: created {name}");
+        if request.publish {
+            // Answered with version 1's configuration, as AWS answers.
+            return self
+                .publish_locked(&name, super::versions::PublishRequest::default())
+                .await;
+        }
+        json_response(StatusCode::CREATED, &self.configuration(&pool))
+    }
+
+    /// Unpacks `zip` into a new code directory of the function's `dir`, once it is found fit
+    /// to run as `architecture`.
+    async fn unpack_code(
+        &self,
+        dir: &Path,
+        zip: Vec<u8>,
+        architecture: &str,
+    ) -> Result<Code, Response<Body>> {
+        let id = super::ids::request_id();
+        let code_dir = dir.join(&id);
+        let architecture = architecture.to_owned();
+        let unpacked = tokio::task::spawn_blocking(move || {
+            let entries = checked(&zip, &architecture)?;
+            runner(&architecture)?;
+            let unpacked = unpack(&entries, &zip, &code_dir);
+            if unpacked.is_err() {
+                let _ = std::fs::remove_dir_all(&code_dir);
+            }
+            unpacked
+        })
+        .await;
+        match unpacked {
+            Ok(Ok((size, sha256))) => Ok(Code { id, size, sha256 }),
+            Ok(Err(problem)) => Err(invalid(&problem)),
+            Err(error) => Err(service_error(&format!(
+                "unpacking the code stopped: {error}"
+            ))),
+        }
+    }
+
+    /// Writes `record` into its function's directory.
+    pub(super) async fn save(&self, record: &Record) -> Result<(), Response<Body>> {
+        let dir = self.state.join(&record.name);
+        let record = record.clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            record.save(&dir)
+        })
+        .await;
+        match saved {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(service_error(&format!(
+                "the function's record cannot be written into the state directory: {error}"
+            ))),
+            Err(error) => Err(service_error(&format!(
+                "writing the function's record stopped: {error}"
+            ))),
+        }
+    }
+
+    /// The pool running `config` of the created function `name` (of its version `version`, or
+    /// of `$LATEST`).
+    pub(super) fn created_pool(
+        &self,
+        config: &Config,
+        name: &str,
+        version: Option<u64>,
+        reserved_concurrency: Option<u32>,
+    ) -> Result<Pool, String> {
+        let dir = self.state.join(name);
+        let mut function = Function::standalone(name);
+        function.memory_mb = config.memory_mb;
+        function.timeout = Duration::from_secs(config.timeout_seconds);
+        function.environment.clone_from(&config.environment);
+        function.architecture.clone_from(&config.architecture);
+        if let Some(reserved) = reserved_concurrency {
+            function.concurrency = reserved as usize;
+        }
+        let runner = runner(&config.architecture)?;
+        let binary = dir.join(&config.code).join("code").join("bootstrap");
+        let mut pool = Pool::new(
             Served {
                 function,
                 binary,
@@ -328,23 +602,54 @@ impl Emulator {
             &self.passed_environment,
             self.cost,
             Arc::clone(&self.generation),
-            Some(created),
-        ));
-        let inserted = {
-            let mut pools = write(&self.pools);
-            let free = !pools.contains_key(&name);
-            if free {
-                pools.insert(name.clone(), Arc::clone(&pool));
-            }
-            free
-        };
-        if !inserted {
-            // Another CreateFunction of the same name came first.
-            remove_dir(dir).await;
-            return self.exists(&name);
+            Some(Created {
+                config: config.clone(),
+                dir,
+            }),
+        );
+        if let Some(version) = version {
+            pool.arn = format!("{}:{version}", pool.arn);
+            pool.version = version.to_string();
         }
-        println!("lambdakit: created {name}");
-        json_response(StatusCode::CREATED, &self.configuration(&pool))
+        Ok(pool)
+    }
+
+    /// Serves the functions an earlier serve created and kept in the state directory;
+    /// returns a warning (and a hint) for each that cannot be served, which is left as it is
+    /// on disk while the others are served.
+    pub fn load_state(&self) -> Vec<String> {
+        let (records, broken) = state::load(&self.state);
+        let mut warnings = Vec::new();
+        for broken in broken {
+            warnings.push(broken.warning(&self.state));
+            lock(&self.kept).insert(broken.name, broken.path);
+        }
+        for record in records {
+            let name = record.name.clone();
+            let file = self.state.join(&name).join(state::RECORD);
+            if self.pool(&name).is_some() {
+                warnings.push(format!(
+                    "warning: created function `{name}` is not served: the project has a function of that name\nhint: serve the other project elsewhere, or move `{}` out of the state directory",
+                    self.state.join(&name).display()
+                ));
+                lock(&self.kept).insert(name, file);
+                continue;
+            }
+            match self.created_pool(&record.latest, &name, None, record.reserved_concurrency) {
+                Ok(pool) => {
+                    write(&self.pools).insert(name.clone(), Arc::new(pool));
+                    lock(&self.records).insert(name, record);
+                }
+                Err(problem) => {
+                    warnings.push(format!(
+                        "warning: created function `{name}` is not served: {problem}\nhint: its entry `{}` is kept as it is",
+                        file.display()
+                    ));
+                    lock(&self.kept).insert(name, file);
+                }
+            }
+        }
+        warnings
     }
 
     fn exists(&self, name: &str) -> Response<Body> {
@@ -355,8 +660,313 @@ impl Emulator {
         )
     }
 
+    /// The record of the created function `name`, for a call that changes it: not found, or
+    /// refused for one of the project's functions.
+    pub(super) fn record(
+        &self,
+        name: &str,
+        operation: &str,
+    ) -> Result<Record, Box<Response<Body>>> {
+        if let Some(record) = lock(&self.records).get(name) {
+            return Ok(record.clone());
+        }
+        match self.pool(name) {
+            Some(_) => Err(Box::new(refused(
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                &format!(
+                    "`{name}` is a function of the project this serve runs; {operation} changes only functions created through the Lambda API (rebuild it, or use `watch`)"
+                ),
+            ))),
+            None => Err(Box::new(boxed(self.not_found(name)))),
+        }
+    }
+
+    /// `RevisionId` given with a change must be the function's (AWS's optimistic locking).
+    pub(super) fn same_revision(
+        given: Option<&str>,
+        config: &Config,
+    ) -> Result<(), Box<Response<Body>>> {
+        match given {
+            Some(given) if given != config.revision_id => Err(Box::new(refused(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailedException",
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Keeps `record` and serves its new `$LATEST`: new invocations start instances of it,
+    /// the old idle ones stop, and busy ones stop when their invocation ends. `old_code` is
+    /// removed once nothing runs it.
+    async fn replace_latest(&self, record: Record, old_code: &str) -> Response<Body> {
+        let name = record.name.clone();
+        let pool = match self.created_pool(&record.latest, &name, None, record.reserved_concurrency)
+        {
+            Ok(pool) => Arc::new(pool),
+            Err(problem) => return invalid(&problem),
+        };
+        if let Err(refusal) = self.save(&record).await {
+            return refusal;
+        }
+        let unused = !record.uses(old_code);
+        lock(&self.records).insert(name.clone(), record);
+        let old = write(&self.pools).insert(name.clone(), Arc::clone(&pool));
+        if let Some(old) = old {
+            old.stop_idle().await;
+        }
+        if unused {
+            remove_dir(self.state.join(&name).join(old_code)).await;
+        }
+        json_response(StatusCode::OK, &self.configuration(&pool))
+    }
+
+    /// `PutFunctionConcurrency` (a number) and `DeleteFunctionConcurrency` (`None`): the cap
+    /// on each of the function's pools; `0` throttles every invocation, as on AWS.
+    async fn put_concurrency(&self, name: &str, reserved: Option<Incoming>) -> Response<Body> {
+        let reserved = match reserved {
+            Some(body) => {
+                let request: ConcurrencyRequest =
+                    match read_request(body, "PutFunctionConcurrency").await {
+                        Ok(request) => request,
+                        Err(refusal) => return refusal,
+                    };
+                if request.reserved_concurrent_executions > 1_000 {
+                    return invalid(&format!(
+                        "ReservedConcurrentExecutions is {}; the account's limit is 1000",
+                        request.reserved_concurrent_executions
+                    ));
+                }
+                Some(request.reserved_concurrent_executions)
+            }
+            None => None,
+        };
+        let operation = if reserved.is_some() {
+            "PutFunctionConcurrency"
+        } else {
+            "DeleteFunctionConcurrency"
+        };
+        let _changing = self.changes.lock().await;
+        let mut record = match self.record(name, operation) {
+            Ok(record) => record,
+            Err(refusal) => return *refusal,
+        };
+        record.reserved_concurrency = reserved;
+        let code = record.latest.code.clone();
+        let replaced = self.replace_latest(record, &code).await;
+        if !replaced.status().is_success() {
+            return replaced;
+        }
+        // Versions' pools are made again, with the new cap, by their next invocation.
+        for version in self.forget_versions(name) {
+            version.stop_idle().await;
+        }
+        match reserved {
+            Some(reserved) => json_response(
+                StatusCode::OK,
+                &json!({ "ReservedConcurrentExecutions": reserved }),
+            ),
+            None => boxed(empty(StatusCode::NO_CONTENT)),
+        }
+    }
+
+    /// `GetFunctionConcurrency`: `{}` when none is reserved.
+    fn concurrency(&self, name: &str) -> Response<Body> {
+        if self.pool(name).is_none() {
+            return boxed(self.not_found(name));
+        }
+        let reserved = lock(&self.records)
+            .get(name)
+            .and_then(|record| record.reserved_concurrency);
+        let answer = match reserved {
+            Some(reserved) => json!({ "ReservedConcurrentExecutions": reserved }),
+            None => json!({}),
+        };
+        json_response(StatusCode::OK, &answer)
+    }
+
+    /// `ListTags`.
+    fn tags(&self, name: &str) -> Response<Body> {
+        if self.pool(name).is_none() {
+            return boxed(self.not_found(name));
+        }
+        let tags = lock(&self.records)
+            .get(name)
+            .map(|record| record.tags.clone())
+            .unwrap_or_default();
+        json_response(StatusCode::OK, &json!({ "Tags": tags }))
+    }
+
+    /// `TagResource`: tags added or changed.
+    async fn tag(&self, name: &str, body: Incoming) -> Response<Body> {
+        let request: TagRequest = match read_request(body, "TagResource").await {
+            Ok(request) => request,
+            Err(refusal) => return refusal,
+        };
+        let _changing = self.changes.lock().await;
+        let mut record = match self.record(name, "TagResource") {
+            Ok(record) => record,
+            Err(refusal) => return *refusal,
+        };
+        record.tags.extend(request.tags);
+        if record.tags.len() > 50 {
+            return invalid("a function takes at most 50 tags");
+        }
+        self.save_tags(record).await
+    }
+
+    /// `UntagResource`.
+    async fn untag(&self, name: &str, keys: &[String]) -> Response<Body> {
+        let _changing = self.changes.lock().await;
+        let mut record = match self.record(name, "UntagResource") {
+            Ok(record) => record,
+            Err(refusal) => return *refusal,
+        };
+        record.tags.retain(|key, _| !keys.contains(key));
+        self.save_tags(record).await
+    }
+
+    async fn save_tags(&self, record: Record) -> Response<Body> {
+        if let Err(refusal) = self.save(&record).await {
+            return refusal;
+        }
+        lock(&self.records).insert(record.name.clone(), record);
+        boxed(empty(StatusCode::NO_CONTENT))
+    }
+
+    /// `UpdateFunctionCode`: a new zip, checked as CreateFunction checks it.
+    async fn update_code(&self, name: &str, body: Incoming) -> Response<Body> {
+        let request: UpdateCodeRequest = match read_request(body, "UpdateFunctionCode").await {
+            Ok(request) => request,
+            Err(refusal) => return refusal,
+        };
+        if request.image_uri.is_some() {
+            return invalid("the local Lambda runs zip packages only, not container images");
+        }
+        if request.s3_bucket.is_some() {
+            return invalid("the local Lambda takes code as ZipFile only, not from S3");
+        }
+        let zip = match decoded_zip(request.zip_file.as_deref(), "ZipFile") {
+            Ok(zip) => zip,
+            Err(problem) => return invalid(&problem),
+        };
+        let _changing = self.changes.lock().await;
+        let mut record = match self.record(name, "UpdateFunctionCode") {
+            Ok(record) => record,
+            Err(refusal) => return *refusal,
+        };
+        if let Err(refusal) = Self::same_revision(request.revision_id.as_deref(), &record.latest) {
+            return *refusal;
+        }
+        let architecture = match request.architectures.as_deref() {
+            None => record.latest.architecture.clone(),
+            given => match checked_architecture(given) {
+                Ok(architecture) => architecture,
+                Err(problem) => return invalid(&problem),
+            },
+        };
+        let dir = self.state.join(name);
+        let code = match self.unpack_code(&dir, zip, &architecture).await {
+            Ok(code) => code,
+            Err(refusal) => return refusal,
+        };
+        if request.dry_run {
+            // Checked, and nothing changes.
+            remove_dir(dir.join(&code.id)).await;
+            let pool = self.pool(name);
+            return match pool {
+                Some(pool) => json_response(StatusCode::OK, &self.configuration(&pool)),
+                None => boxed(self.not_found(name)),
+            };
+        }
+        let old_code = std::mem::replace(&mut record.latest.code, code.id);
+        record.latest.code_size = code.size;
+        record.latest.code_sha256 = code.sha256;
+        record.latest.architecture = architecture;
+        record.latest.last_modified = last_modified(std::time::SystemTime::now());
+        record.latest.revision_id = super::ids::request_id();
+        let new_code = record.latest.code.clone();
+        let response = self.replace_latest(record, &old_code).await;
+        if !response.status().is_success() {
+            remove_dir(dir.join(new_code)).await;
+            return response;
+        }
+        println!("lambdakit: updated the code of {name}");
+        if request.publish {
+            let published = self
+                .publish_locked(name, super::versions::PublishRequest::default())
+                .await;
+            // UpdateFunctionCode answers 200, with the new version's configuration.
+            return match published.status() {
+                StatusCode::CREATED => {
+                    let (mut parts, body) = published.into_parts();
+                    parts.status = StatusCode::OK;
+                    Response::from_parts(parts, body)
+                }
+                _ => published,
+            };
+        }
+        response
+    }
+
+    /// `UpdateFunctionConfiguration`: what is given changes; the next invocation starts an
+    /// instance with it.
+    async fn update_configuration(&self, name: &str, body: Incoming) -> Response<Body> {
+        let request: UpdateConfigurationRequest =
+            match read_request(body, "UpdateFunctionConfiguration").await {
+                Ok(request) => request,
+                Err(refusal) => return refusal,
+            };
+        let _changing = self.changes.lock().await;
+        let mut record = match self.record(name, "UpdateFunctionConfiguration") {
+            Ok(record) => record,
+            Err(refusal) => return *refusal,
+        };
+        if let Err(refusal) = Self::same_revision(request.revision_id.as_deref(), &record.latest) {
+            return *refusal;
+        }
+        let latest = &mut record.latest;
+        let checked = (|| -> Result<(), String> {
+            if let Some(runtime) = request.runtime {
+                latest.runtime = checked_runtime(runtime)?;
+            }
+            if let Some(memory) = request.memory_size {
+                latest.memory_mb = checked_memory(memory)?;
+            }
+            if let Some(timeout) = request.timeout {
+                latest.timeout_seconds = checked_timeout(timeout)?;
+            }
+            Ok(())
+        })();
+        if let Err(problem) = checked {
+            return invalid(&problem);
+        }
+        if let Some(role) = request.role {
+            latest.role = Some(role);
+        }
+        if let Some(handler) = request.handler {
+            latest.handler = Some(handler);
+        }
+        if let Some(description) = request.description {
+            latest.description = description;
+        }
+        if let Some(environment) = request.environment {
+            latest.environment = environment.variables;
+        }
+        latest.last_modified = last_modified(std::time::SystemTime::now());
+        latest.revision_id = super::ids::request_id();
+        let code = latest.code.clone();
+        let response = self.replace_latest(record, &code).await;
+        if response.status().is_success() {
+            println!("lambdakit: updated the configuration of {name}");
+        }
+        response
+    }
+
     /// `DeleteFunction`: forget it, stop its instances, remove its code.
     async fn delete(&self, name: &str) -> Response<Body> {
+        let _changing = self.changes.lock().await;
         let pool = {
             let mut pools = write(&self.pools);
             match pools.get(name) {
@@ -373,26 +983,32 @@ impl Emulator {
                 Some(_) => pools.remove(name),
             }
         };
+        lock(&self.records).remove(name);
+        for version in self.forget_versions(name) {
+            version.stop_idle().await;
+        }
         if let Some(pool) = pool {
             // Busy instances stop when their invocation ends and drops the last `Arc`.
             pool.stop_idle().await;
-            if let Some(created) = &pool.created {
-                remove_dir(created.dir.clone()).await;
-            }
+            remove_dir(self.state.join(name)).await;
             println!("lambdakit: deleted {name}");
         }
         boxed(empty(StatusCode::NO_CONTENT))
     }
 
-    /// The zip a function was created from.
-    async fn code(&self, name: &str) -> Response<Body> {
-        let Some(dir) = self
-            .pool(name)
-            .and_then(|pool| pool.created.as_ref().map(|created| created.dir.clone()))
-        else {
+    /// The zip a function (or a version of it) runs.
+    async fn code(&self, name: &str, qualifier: Option<String>) -> Response<Body> {
+        let zip = match self.resolve(name, qualifier.as_deref()) {
+            Ok((pool, _)) => pool
+                .created
+                .as_ref()
+                .map(|created| created.dir.join(&created.config.code).join("code.zip")),
+            Err(refusal) => return *refusal,
+        };
+        let Some(zip) = zip else {
             return boxed(self.not_found(name));
         };
-        match tokio::fs::read(dir.join("code.zip")).await {
+        match tokio::fs::read(zip).await {
             Ok(zip) => {
                 let mut response = Response::new(Full::new(Bytes::from(zip)));
                 if let Ok(value) = "application/zip".parse() {
@@ -405,12 +1021,50 @@ impl Emulator {
     }
 }
 
+/// A code upload, unpacked.
+#[derive(Debug)]
+struct Code {
+    /// Its directory's name.
+    id: String,
+    size: u64,
+    sha256: String,
+}
+
+/// Reads a JSON request body of at most [`MAX_REQUEST_BYTES`].
+pub(super) async fn read_request<T: serde::de::DeserializeOwned>(
+    body: Incoming,
+    operation: &str,
+) -> Result<T, Response<Body>> {
+    let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            return Err(refused(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                &format!(
+                    "Request must be smaller than {MAX_REQUEST_BYTES} bytes for the {operation} operation"
+                ),
+            ));
+        }
+    };
+    serde_json::from_slice(&body)
+        .map_err(|error| invalid(&format!("the {operation} request is not valid: {error}")))
+}
+
+fn service_error(message: &str) -> Response<Body> {
+    refused(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "ServiceException",
+        message,
+    )
+}
+
 /// A CreateFunction's settings, checked as Lambda checks them.
 #[derive(Debug)]
 struct Settings {
     runtime: String,
     memory_mb: u32,
-    timeout: Duration,
+    timeout: u64,
     environment: BTreeMap<String, String>,
     architecture: String,
     zip: Vec<u8>,
@@ -421,53 +1075,20 @@ impl Settings {
         if request.package_type.as_deref() == Some("Image") || request.code.image_uri.is_some() {
             return Err("the local Lambda runs zip packages only, not container images".into());
         }
-        let runtime = request.runtime.clone().ok_or(
+        let runtime = checked_runtime(request.runtime.clone().ok_or(
             "Runtime is required for a zip package; the local Lambda runs `provided.al2023` and `provided.al2`",
-        )?;
-        if !matches!(
-            runtime.as_str(),
-            "provided.al2023" | "provided.al2" | "provided"
-        ) {
-            return Err(format!(
-                "the runtime parameter of {runtime} is not run by the local Lambda: it runs OS-only runtimes (`provided.al2023`, `provided.al2`)"
-            ));
-        }
-        let memory_mb = request.memory_size.unwrap_or(128);
-        if !(128..=10_240).contains(&memory_mb) {
-            return Err(format!(
-                "MemorySize is {memory_mb}; Lambda takes 128 to 10240 (MB)"
-            ));
-        }
-        let timeout = request.timeout.unwrap_or(3);
-        if !(1..=900).contains(&timeout) {
-            return Err(format!(
-                "Timeout is {timeout}; Lambda takes 1 to 900 (seconds)"
-            ));
-        }
-        let architecture = match request.architectures.as_deref() {
-            None | Some([]) => "x86_64".to_owned(),
-            Some([one]) if one == "x86_64" || one == "arm64" => one.clone(),
-            Some(other) => {
-                return Err(format!(
-                    "Architectures is {other:?}; Lambda takes one of `x86_64` and `arm64`"
-                ));
-            }
-        };
+        )?)?;
+        let memory_mb = checked_memory(request.memory_size.unwrap_or(128))?;
+        let timeout = checked_timeout(request.timeout.unwrap_or(3))?;
+        let architecture = checked_architecture(request.architectures.as_deref())?;
         if request.code.s3_bucket.is_some() {
             return Err("the local Lambda takes code as Code.ZipFile only, not from S3".into());
         }
-        let encoded = request
-            .code
-            .zip_file
-            .as_deref()
-            .ok_or("Code.ZipFile is required: the function's zip")?;
-        let zip = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|_| "Code.ZipFile is not base64".to_owned())?;
+        let zip = decoded_zip(request.code.zip_file.as_deref(), "Code.ZipFile")?;
         Ok(Self {
             runtime,
             memory_mb,
-            timeout: Duration::from_secs(timeout),
+            timeout,
             environment: request
                 .environment
                 .as_ref()
@@ -477,6 +1098,57 @@ impl Settings {
             zip,
         })
     }
+}
+
+fn checked_runtime(runtime: String) -> Result<String, String> {
+    if matches!(
+        runtime.as_str(),
+        "provided.al2023" | "provided.al2" | "provided"
+    ) {
+        Ok(runtime)
+    } else {
+        Err(format!(
+            "the runtime parameter of {runtime} is not run by the local Lambda: it runs OS-only runtimes (`provided.al2023`, `provided.al2`)"
+        ))
+    }
+}
+
+fn checked_memory(memory_mb: u32) -> Result<u32, String> {
+    if (128..=10_240).contains(&memory_mb) {
+        Ok(memory_mb)
+    } else {
+        Err(format!(
+            "MemorySize is {memory_mb}; Lambda takes 128 to 10240 (MB)"
+        ))
+    }
+}
+
+fn checked_timeout(timeout: u64) -> Result<u64, String> {
+    if (1..=900).contains(&timeout) {
+        Ok(timeout)
+    } else {
+        Err(format!(
+            "Timeout is {timeout}; Lambda takes 1 to 900 (seconds)"
+        ))
+    }
+}
+
+fn checked_architecture(architectures: Option<&[String]>) -> Result<String, String> {
+    match architectures {
+        None | Some([]) => Ok("x86_64".to_owned()),
+        Some([one]) if one == "x86_64" || one == "arm64" => Ok(one.clone()),
+        Some(other) => Err(format!(
+            "Architectures is {other:?}; Lambda takes one of `x86_64` and `arm64`"
+        )),
+    }
+}
+
+/// The zip of a request's `field`, base64 on the wire.
+fn decoded_zip(encoded: Option<&str>, field: &str) -> Result<Vec<u8>, String> {
+    let encoded = encoded.ok_or_else(|| format!("{field} is required: the function's zip"))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| format!("{field} is not base64"))
 }
 
 /// What runs code of `architecture` here: nothing for this machine's, qemu-user for arm64
@@ -531,8 +1203,8 @@ fn checked(zip: &[u8], architecture: &str) -> Result<Vec<Entry>, String> {
 }
 
 /// Unpacks `entries` into `dir/code`, keeping their `zip` as `dir/code.zip`; returns the
-/// bootstrap's path, the zip's size and its `CodeSha256`.
-fn unpack(entries: &[Entry], zip: &[u8], dir: &Path) -> Result<(PathBuf, u64, String), String> {
+/// zip's size and its `CodeSha256`.
+fn unpack(entries: &[Entry], zip: &[u8], dir: &Path) -> Result<(u64, String), String> {
     let failed = |error: std::io::Error| format!("cannot unpack the code: {error}");
     let code = dir.join("code");
     for entry in entries {
@@ -547,11 +1219,11 @@ fn unpack(entries: &[Entry], zip: &[u8], dir: &Path) -> Result<(PathBuf, u64, St
     }
     std::fs::write(dir.join("code.zip"), zip).map_err(failed)?;
     let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(zip));
-    Ok((code.join("bootstrap"), zip.len() as u64, sha))
+    Ok((zip.len() as u64, sha))
 }
 
 /// `LastModified` as the Lambda API writes it: `2026-01-31T12:00:00.000+0000`.
-fn last_modified(time: std::time::SystemTime) -> String {
+pub(super) fn last_modified(time: std::time::SystemTime) -> String {
     let since = time
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -581,8 +1253,43 @@ fn last_modified(time: std::time::SystemTime) -> String {
     )
 }
 
-async fn remove_dir(dir: PathBuf) {
+pub(super) async fn remove_dir(dir: PathBuf) {
     let _ = tokio::fs::remove_dir_all(dir).await;
+}
+
+/// The qualifier a request names: its `Qualifier` query parameter, else the one in its
+/// function identifier (`name:qualifier`, or a qualified ARN).
+pub(super) fn qualifier(parts: &http::request::Parts, identifier: &str) -> Option<String> {
+    query(parts, "Qualifier").or_else(|| {
+        let identifier = identifier
+            .rsplit_once(":function:")
+            .map_or(identifier, |(_, rest)| rest);
+        identifier
+            .split_once(':')
+            .map(|(_, qualifier)| qualifier.to_owned())
+    })
+}
+
+/// Every value of the query parameter `key` of a request, decoded.
+fn query_all(parts: &http::request::Parts, key: &str) -> Vec<String> {
+    parts
+        .uri
+        .query()
+        .into_iter()
+        .flat_map(|query| query.split('&'))
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (name == key).then(|| percent_decode(&value.replace('+', " ")))
+        })
+        .collect()
+}
+
+/// The query parameter `key` of a request, decoded.
+pub(super) fn query(parts: &http::request::Parts, key: &str) -> Option<String> {
+    parts.uri.query()?.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (name == key).then(|| percent_decode(&value.replace('+', " ")))
+    })
 }
 
 /// Undoes the percent-encoding SDKs put on path labels (`:` of an ARN is `%3A`).
@@ -623,6 +1330,35 @@ mod tests {
         assert_eq!(at(1_709_214_310), "2024-02-29T13:45:10.042+0000");
         // 2000-03-01 00:00:00 UTC, after a century's leap day.
         assert_eq!(at(951_868_800), "2000-03-01T00:00:00.042+0000");
+    }
+
+    #[test]
+    fn qualifiers_come_from_the_query_or_the_identifier() {
+        let parts = |uri: &str| http::Request::get(uri).body(()).unwrap().into_parts().0;
+        let plain = parts("/2015-03-31/functions/orders/invocations");
+        assert_eq!(qualifier(&plain, "orders"), None);
+        assert_eq!(qualifier(&plain, "orders:live").as_deref(), Some("live"));
+        assert_eq!(
+            qualifier(
+                &plain,
+                "arn:aws:lambda:us-east-1:123456789012:function:orders:7"
+            )
+            .as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            qualifier(
+                &plain,
+                "arn:aws:lambda:us-east-1:123456789012:function:orders"
+            ),
+            None
+        );
+        let queried = parts("/2015-03-31/functions/orders?Qualifier=%24LATEST&MaxItems=2");
+        assert_eq!(qualifier(&queried, "orders").as_deref(), Some("$LATEST"));
+        assert_eq!(query(&queried, "MaxItems").as_deref(), Some("2"));
+        assert_eq!(query(&queried, "Marker"), None);
+        let keys = parts("/2017-03-31/tags/arn?tagKeys=a&tagKeys=b%20c");
+        assert_eq!(query_all(&keys, "tagKeys"), ["a", "b c"]);
     }
 
     #[test]

@@ -4,11 +4,14 @@
 //! crash, as on AWS. Beside the Invoke API, the control plane (`control`) creates, describes
 //! and deletes functions from zips.
 
+mod access;
 mod control;
 mod cost;
 mod ids;
 mod instance;
+mod state;
 mod url;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -62,8 +65,18 @@ pub struct Emulator {
     region: String,
     passed_environment: BTreeMap<String, String>,
     cost: bool,
-    /// Where created functions' code is unpacked.
+    /// Where created functions' code is unpacked and their records kept (see `state`).
     state: PathBuf,
+    /// The records of the functions created through the control plane, as kept in `state`.
+    records: Mutex<BTreeMap<String, state::Record>>,
+    /// Functions kept in `state` that are not served (their entry cannot be read, say), by
+    /// name, with the file at fault: their names are not free for a CreateFunction.
+    kept: Mutex<BTreeMap<String, PathBuf>>,
+    /// The pools of created functions' published versions, by name and number, made by
+    /// their first invocation.
+    versions: RwLock<BTreeMap<(String, u64), Arc<Pool>>>,
+    /// Held by each control-plane call that changes a function, one at a time.
+    changes: tokio::sync::Mutex<()>,
     /// Invocations hold it shared; a rebuild holds it alone, so invocations wait for it.
     gate: Arc<tokio::sync::RwLock<()>>,
     /// Bumped by [`Emulator::restart`]: instances of an older generation are not reused.
@@ -75,7 +88,10 @@ struct Pool {
     function: Function,
     binary: PathBuf,
     launch: Launch,
+    /// Its ARN, qualified for a published version.
     arn: String,
+    /// `$LATEST`, or the number of the published version it runs.
+    version: String,
     idle: Mutex<Vec<Instance>>,
     alive: AtomicUsize,
     /// Print an estimated cost after each `REPORT`.
@@ -174,6 +190,10 @@ impl Emulator {
             passed_environment: passed_environment.clone(),
             cost,
             state,
+            records: Mutex::default(),
+            kept: Mutex::default(),
+            versions: RwLock::default(),
+            changes: tokio::sync::Mutex::default(),
             gate: Arc::default(),
             generation,
         }
@@ -232,7 +252,8 @@ impl Emulator {
 
     /// Stops every instance.
     pub async fn shutdown(&self) {
-        for pool in self.all_pools() {
+        let versions: Vec<_> = read(&self.versions).values().cloned().collect();
+        for pool in self.all_pools().into_iter().chain(versions) {
             pool.stop_idle().await;
         }
     }
@@ -256,10 +277,12 @@ impl Emulator {
                 });
             return self.function_url(name, &parts, &below, body).await;
         }
-        let name = path
+        let identifier = path
             .strip_prefix("/2015-03-31/functions/")
             .and_then(|rest| rest.strip_suffix("/invocations"))
-            .map(|name| function_name(&control::percent_decode(name)));
+            .map(control::percent_decode);
+        let qualifier = control::qualifier(&parts, identifier.as_deref().unwrap_or_default());
+        let name = identifier.as_deref().map(function_name);
         if name.is_none() {
             return self.control(&parts, body).await;
         }
@@ -273,8 +296,9 @@ impl Emulator {
                 ),
             ));
         };
-        let Some(pool) = self.pool(&name) else {
-            return boxed(self.not_found(&name));
+        let (pool, invoked_arn) = match self.resolve(&name, qualifier.as_deref()) {
+            Ok(resolved) => resolved,
+            Err(refusal) => return *refusal,
         };
         let payload = body
             .collect()
@@ -343,7 +367,10 @@ impl Emulator {
                 // Run it after answering, as Lambda's queue would; its logs still show.
                 tokio::spawn(async move {
                     let _open = open;
-                    if let Ok(answer) = pool.invoke(payload, client_context, identity).await {
+                    if let Ok(answer) = pool
+                        .invoke(payload, client_context, identity, invoked_arn)
+                        .await
+                    {
                         answer.settled().await;
                     }
                 });
@@ -352,10 +379,15 @@ impl Emulator {
             "DryRun" => boxed(empty(StatusCode::NO_CONTENT)),
             _ => {
                 let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
-                boxed(match pool.invoke(payload, client_context, identity).await {
-                    Ok(answer) => respond(&answer.settled().await, tail),
-                    Err(rejection) => rejection,
-                })
+                boxed(
+                    match pool
+                        .invoke(payload, client_context, identity, invoked_arn)
+                        .await
+                    {
+                        Ok(answer) => respond(&answer.settled().await, tail, &pool.version),
+                        Err(rejection) => rejection,
+                    },
+                )
             }
         }
     }
@@ -370,11 +402,21 @@ impl Emulator {
         path: &str,
         body: Incoming,
     ) -> Response<Body> {
-        let Some(pool) = self.pool(name) else {
+        let identifier = control::percent_decode(name);
+        let (name, qualifier) = identifier
+            .split_once(':')
+            .map_or((identifier.as_str(), None), |(name, qualifier)| {
+                (name, Some(qualifier))
+            });
+        let resolved = self
+            .has_url(name, qualifier)
+            .then(|| self.resolve(name, qualifier).ok())
+            .flatten();
+        let Some((pool, invoked_arn)) = resolved else {
             return boxed(aws_error(
                 StatusCode::NOT_FOUND,
                 "ResourceNotFoundException",
-                &format!("no function `{name}` has a URL here"),
+                &format!("no function `{identifier}` has a URL here"),
             ));
         };
         let body = body
@@ -391,7 +433,7 @@ impl Emulator {
             (ACCOUNT, &pool.launch.region, &pool.function.name),
         );
         match pool
-            .invoke(Bytes::from(event.to_string()), None, None)
+            .invoke(Bytes::from(event.to_string()), None, None, invoked_arn)
             .await
         {
             Ok(Answer::Done(invoked)) => boxed(url::response(pool.front, &invoked.outcome)),
@@ -443,6 +485,7 @@ impl Pool {
             binary,
             launch,
             arn,
+            version: "$LATEST".to_owned(),
             idle: Mutex::new(Vec::new()),
             alive: AtomicUsize::new(0),
             cost,
@@ -466,6 +509,7 @@ impl Pool {
         payload: Bytes,
         client_context: Option<String>,
         identity: Option<String>,
+        invoked_arn: Option<String>,
     ) -> Result<Answer, Response<Full<Bytes>>> {
         let request_id = ids::request_id();
         let idle = lock(&self.idle).pop();
@@ -502,12 +546,15 @@ impl Pool {
             }
         };
         let init_duration = instance.init_duration.take();
-        instance.log(&format!("START RequestId: {request_id} Version: $LATEST"));
+        instance.log(&format!(
+            "START RequestId: {request_id} Version: {}",
+            self.version
+        ));
         let invocation = Invocation {
             request_id: request_id.clone(),
             body: payload,
             deadline: SystemTime::now() + self.function.timeout,
-            function_arn: self.arn.clone(),
+            function_arn: invoked_arn.unwrap_or_else(|| self.arn.clone()),
             trace_id: ids::trace_id(),
             client_context,
             identity,
@@ -697,7 +744,7 @@ fn report(
     line
 }
 
-fn respond(invoked: &Invoked, tail: bool) -> Response<Full<Bytes>> {
+fn respond(invoked: &Invoked, tail: bool, version: &str) -> Response<Full<Bytes>> {
     let (body, failed) = match &invoked.outcome {
         Outcome::Response(body) => (body.clone(), false),
         Outcome::Error(body) => (body.clone(), true),
@@ -706,7 +753,7 @@ fn respond(invoked: &Invoked, tail: bool) -> Response<Full<Bytes>> {
         .status(StatusCode::OK)
         .header("content-type", "application/json")
         .header("x-amzn-requestid", &invoked.request_id)
-        .header("x-amz-executed-version", "$LATEST");
+        .header("x-amz-executed-version", version);
     if failed {
         response = response.header("x-amz-function-error", "Unhandled");
     }

@@ -378,7 +378,7 @@ fn function_urls_turn_http_requests_into_url_events_and_back() {
 }
 
 /// The AWS CLI, or why the test cannot use it: under CI it must be there.
-fn aws_cli() -> Option<std::process::Command> {
+pub(crate) fn aws_cli() -> Option<std::process::Command> {
     if !crate::support::tool(
         crate::support::works("aws", &["--version"]),
         "the AWS CLI",

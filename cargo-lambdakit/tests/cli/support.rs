@@ -23,6 +23,7 @@ pub(crate) struct Serve {
     child: Child,
     pub(crate) address: SocketAddr,
     output: Arc<Mutex<Vec<String>>>,
+    errors: Arc<Mutex<Vec<String>>>,
     scratch: Option<PathBuf>,
 }
 
@@ -49,9 +50,19 @@ impl Serve {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let error_lines = BufReader::new(child.stderr.take().unwrap());
+        let collected_errors = Arc::clone(&errors);
+        // Passed on to the test's stderr as it comes (cargo's progress, warnings), and kept.
+        std::thread::spawn(move || {
+            for line in error_lines.lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                collected_errors.lock().unwrap().push(line);
+            }
+        });
         let output = Arc::new(Mutex::new(Vec::new()));
         let (address_tx, address_rx) = mpsc::channel();
         let lines = BufReader::new(child.stdout.take().unwrap());
@@ -77,6 +88,7 @@ impl Serve {
             child,
             address: address.parse().unwrap(),
             output,
+            errors,
             scratch: None,
         }
     }
@@ -107,6 +119,17 @@ impl Serve {
         self.output.lock().unwrap().clone()
     }
 
+    /// Kills `serve` now (as a crash would end it) and waits for it to exit.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// What `serve` wrote to stderr so far.
+    pub(crate) fn errors(&self) -> Vec<String> {
+        self.errors.lock().unwrap().clone()
+    }
+
     /// `--endpoint` for `invoke`.
     pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.address)
@@ -115,8 +138,7 @@ impl Serve {
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
         if let Some(dir) = &self.scratch {
             let _ = std::fs::remove_dir_all(dir);
         }

@@ -1,0 +1,278 @@
+//! What the local Lambda keeps of the functions created through its control plane, so that a
+//! `serve --state DIR` restarted on the same directory serves them again.
+//!
+//! Layout, one directory per function:
+//! - `DIR/{name}/function.json`: the function's record (its `$LATEST` configuration, its
+//!   published versions and its aliases), written whole to `function.json.tmp` and renamed
+//!   over the old one, so a crash leaves the old record or the new one, never half of one.
+//! - `DIR/{name}/{code id}/code.zip` and `code/`: one directory per code upload, written in
+//!   full before a record names it, and shared by the versions published from it.
+//!
+//! An entry that cannot be read back (no `function.json`, a `function.json` that is not a
+//! record, code it names that is gone) is skipped with a warning naming the file, and the
+//! other functions are served: serve never removes or overwrites such an entry (a
+//! CreateFunction of its name is refused until the user fixes or removes it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The version of the record's layout, written in each record.
+const FORMAT: u32 = 1;
+/// The name of a function's record in its directory.
+pub(super) const RECORD: &str = "function.json";
+
+/// The configuration and code of `$LATEST` or of a published version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Config {
+    pub(super) runtime: String,
+    pub(super) role: Option<String>,
+    pub(super) handler: Option<String>,
+    #[serde(default)]
+    pub(super) description: String,
+    pub(super) memory_mb: u32,
+    pub(super) timeout_seconds: u64,
+    #[serde(default)]
+    pub(super) environment: BTreeMap<String, String>,
+    pub(super) architecture: String,
+    /// The code directory's name, beside the record.
+    pub(super) code: String,
+    pub(super) code_size: u64,
+    pub(super) code_sha256: String,
+    pub(super) last_modified: String,
+    pub(super) revision_id: String,
+}
+
+/// An alias: a name for one published version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Alias {
+    pub(super) version: String,
+    #[serde(default)]
+    pub(super) description: String,
+    pub(super) revision_id: String,
+}
+
+/// Everything kept of one created function.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Record {
+    format: u32,
+    pub(super) name: String,
+    pub(super) latest: Config,
+    /// Published versions, by number.
+    #[serde(default)]
+    pub(super) versions: BTreeMap<u64, Config>,
+    #[serde(default)]
+    pub(super) aliases: BTreeMap<String, Alias>,
+    /// Resource-based policy statements, by qualifier (`""` for the unqualified function).
+    #[serde(default)]
+    pub(super) policies: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Function URL configurations, by qualifier (`""` for the unqualified function).
+    #[serde(default)]
+    pub(super) urls: BTreeMap<String, super::access::Url>,
+    /// Reserved concurrency (PutFunctionConcurrency): the most instances each of its pools
+    /// runs at once; none, the local default.
+    #[serde(default)]
+    pub(super) reserved_concurrency: Option<u32>,
+    /// Its tags (CreateFunction's `Tags`, TagResource, UntagResource).
+    #[serde(default)]
+    pub(super) tags: BTreeMap<String, String>,
+}
+
+impl Record {
+    pub(super) fn new(name: &str, latest: Config) -> Self {
+        Self {
+            format: FORMAT,
+            name: name.to_owned(),
+            latest,
+            versions: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+            policies: BTreeMap::new(),
+            urls: BTreeMap::new(),
+            reserved_concurrency: None,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    /// Whether `code` (a code directory's name) is still run by `$LATEST` or a version.
+    pub(super) fn uses(&self, code: &str) -> bool {
+        self.latest.code == code || self.versions.values().any(|config| config.code == code)
+    }
+
+    /// Writes the record into `dir` (the function's directory) atomically.
+    pub(super) fn save(&self, dir: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let temporary = dir.join(format!("{RECORD}.tmp"));
+        {
+            use std::io::Write as _;
+            let mut file = std::fs::File::create(&temporary)?;
+            file.write_all(&json)?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&temporary, dir.join(RECORD))?;
+        // The rename itself survives a crash once the directory is synced.
+        std::fs::File::open(dir)?.sync_all()
+    }
+}
+
+/// A function's entry that could not be read back.
+#[derive(Debug)]
+pub(super) struct Broken {
+    pub(super) name: String,
+    /// The file (or directory) at fault.
+    pub(super) path: PathBuf,
+    pub(super) problem: String,
+}
+
+impl Broken {
+    /// The warning serve prints on start: what, where, and what to do.
+    pub(super) fn warning(&self, dir: &Path) -> String {
+        format!(
+            "warning: created function `{}` is not served: `{}` {}\nhint: fix it, or move `{}` out of the state directory to drop the function; serve leaves it as it is, and the other functions are served",
+            self.name,
+            self.path.display(),
+            self.problem,
+            dir.join(&self.name).display()
+        )
+    }
+}
+
+/// Reads back every function in `state`: the records found whole, and the entries that are not.
+pub(super) fn load(state: &Path) -> (Vec<Record>, Vec<Broken>) {
+    let (mut records, mut broken) = (Vec::new(), Vec::new());
+    let Ok(entries) = std::fs::read_dir(state) else {
+        // Not made yet: nothing was created.
+        return (records, broken);
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let name = dir
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match read(&dir, &name) {
+            Ok(record) => records.push(record),
+            Err((path, problem)) => broken.push(Broken {
+                name,
+                path,
+                problem,
+            }),
+        }
+    }
+    (records, broken)
+}
+
+fn read(dir: &Path, name: &str) -> Result<Record, (PathBuf, String)> {
+    let file = dir.join(RECORD);
+    let json = std::fs::read(&file).map_err(|error| {
+        let problem = if error.kind() == std::io::ErrorKind::NotFound {
+            "is missing (a CreateFunction stopped before it finished?)".to_owned()
+        } else {
+            format!("cannot be read: {error}")
+        };
+        (file.clone(), problem)
+    })?;
+    let record: Record = serde_json::from_slice(&json)
+        .map_err(|error| (file.clone(), format!("is not a function record: {error}")))?;
+    if record.format != FORMAT {
+        return Err((
+            file,
+            format!(
+                "has format {}; this serve reads format {FORMAT}",
+                record.format
+            ),
+        ));
+    }
+    if record.name != name {
+        return Err((
+            file,
+            format!(
+                "is the record of `{}`, not of `{name}` whose directory it is in",
+                record.name
+            ),
+        ));
+    }
+    for config in std::iter::once(&record.latest).chain(record.versions.values()) {
+        let bootstrap = dir.join(&config.code).join("code").join("bootstrap");
+        if !bootstrap.is_file() {
+            return Err((
+                bootstrap,
+                format!("is missing, but `{}` names its code", file.display()),
+            ));
+        }
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(code: &str) -> Config {
+        Config {
+            runtime: "provided.al2023".into(),
+            role: None,
+            handler: Some("bootstrap".into()),
+            description: String::new(),
+            memory_mb: 128,
+            timeout_seconds: 3,
+            environment: BTreeMap::new(),
+            architecture: "x86_64".into(),
+            code: code.into(),
+            code_size: 1,
+            code_sha256: "sha".into(),
+            last_modified: "2026-01-01T00:00:00.000+0000".into(),
+            revision_id: "r".into(),
+        }
+    }
+
+    #[test]
+    fn records_are_read_back_and_broken_entries_are_named() {
+        let state = std::env::temp_dir().join(format!("lambdakit-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
+        for name in ["whole", "gone-code", "garbled", "partial"] {
+            std::fs::create_dir_all(state.join(name)).unwrap();
+        }
+        std::fs::create_dir_all(state.join("whole/c1/code")).unwrap();
+        std::fs::write(state.join("whole/c1/code/bootstrap"), "#!/bin/sh").unwrap();
+        Record::new("whole", config("c1"))
+            .save(&state.join("whole"))
+            .unwrap();
+        Record::new("gone-code", config("c2"))
+            .save(&state.join("gone-code"))
+            .unwrap();
+        std::fs::write(state.join("garbled").join(RECORD), "{\"format\": 1, \"na").unwrap();
+
+        let (records, broken) = load(&state);
+        assert_eq!(
+            records.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["whole"]
+        );
+        let problems: Vec<_> = broken
+            .iter()
+            .map(|b| (b.name.as_str(), b.path.clone()))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                ("garbled", state.join("garbled").join(RECORD)),
+                ("gone-code", state.join("gone-code/c2/code/bootstrap")),
+                ("partial", state.join("partial").join(RECORD)),
+            ]
+        );
+        assert!(
+            broken[0]
+                .warning(&state)
+                .contains("is not a function record")
+        );
+        // Nothing was removed.
+        assert!(state.join("garbled").join(RECORD).is_file());
+        assert!(!state.join("whole").join(format!("{RECORD}.tmp")).exists());
+        std::fs::remove_dir_all(&state).unwrap();
+    }
+}
