@@ -3,6 +3,7 @@
 //! AWS calls going to the same moto, driven by the events its triggers would send.
 
 mod hello_http;
+mod order_pipeline;
 mod s3_thumbnail;
 
 use std::process::Output;
