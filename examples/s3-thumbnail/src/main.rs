@@ -38,6 +38,10 @@ const THUMBNAIL_SIZE: u32 = 128;
 /// file can hold a huge image, which would not fit in the function's memory.
 const MAX_DIMENSION: u32 = 10_000;
 
+/// The most memory decoding may take, well within the function's 512 MB: a 10 000 × 10 000
+/// RGBA image alone would take 400 MB.
+const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Where the pipeline writes, from the function's environment (see `Cargo.toml`).
 #[derive(Debug, Clone, PartialEq)]
 struct Settings {
@@ -146,7 +150,8 @@ enum Outcome {
 /// Why an object cannot become a thumbnail, whatever the number of tries.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 enum Rejection {
-    /// More bytes than `MAX_IMAGE_BYTES`, or more pixels than [`MAX_DIMENSION`] a side.
+    /// More bytes than `MAX_IMAGE_BYTES`, more pixels than [`MAX_DIMENSION`] a side, or
+    /// more memory to decode than [`MAX_DECODE_BYTES`].
     TooLarge,
     /// Not a PNG or JPEG image, or a damaged one.
     NotAnImage,
@@ -252,6 +257,7 @@ fn make_thumbnail(bytes: &[u8]) -> Result<Result<Thumbnail, (Rejection, String)>
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
     let mut reader = reader;
     reader.limits(limits);
     let image = match reader.decode() {
@@ -259,7 +265,7 @@ fn make_thumbnail(bytes: &[u8]) -> Result<Result<Thumbnail, (Rejection, String)>
         Err(ImageError::Limits(error)) => {
             return Ok(Err((
                 Rejection::TooLarge,
-                format!("more than {MAX_DIMENSION} pixels a side: {error}"),
+                format!("too large to decode: {error}"),
             )));
         }
         Err(error) => return Ok(Err((Rejection::NotAnImage, error.to_string()))),
@@ -564,6 +570,48 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert_eq!(reason, Rejection::TooLarge, "{message}");
+        // 9 000 × 9 000 RGBA: within the dimensions, but 324 MB decoded.
+        let (reason, message) = make_thumbnail(&png_header_only(9_000, 9_000))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(reason, Rejection::TooLarge, "{message}");
+    }
+
+    /// A PNG that claims `width`×`height` RGBA pixels, with no pixel data: enough for the
+    /// decoder to check its limits before it reads any pixel.
+    fn png_header_only(width: u32, height: u32) -> Vec<u8> {
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut crc = !0u32;
+            for &byte in bytes {
+                crc ^= u32::from(byte);
+                for _ in 0..8 {
+                    crc = if crc & 1 == 1 {
+                        (crc >> 1) ^ 0xEDB8_8320
+                    } else {
+                        crc >> 1
+                    };
+                }
+            }
+            !crc
+        }
+        fn chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+            png.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+            let start = png.len();
+            png.extend_from_slice(kind);
+            png.extend_from_slice(data);
+            let crc = crc32(&png[start..]);
+            png.extend_from_slice(&crc.to_be_bytes());
+        }
+        let mut header = Vec::new();
+        header.extend_from_slice(&width.to_be_bytes());
+        header.extend_from_slice(&height.to_be_bytes());
+        // 8 bits a channel, colour type 6 (RGBA).
+        header.extend_from_slice(&[8, 6, 0, 0, 0]);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        chunk(&mut png, b"IHDR", &header);
+        chunk(&mut png, b"IDAT", &[]);
+        chunk(&mut png, b"IEND", &[]);
+        png
     }
 
     #[test]
