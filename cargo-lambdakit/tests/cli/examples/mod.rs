@@ -4,6 +4,8 @@
 
 mod hello_http;
 mod nightly_report;
+mod order_pipeline;
+mod s3_thumbnail;
 mod sqs_worker;
 
 use std::process::Output;
