@@ -131,6 +131,27 @@ impl Moto {
         String::from_utf8(output.stdout).unwrap()
     }
 
+    /// Creates the on-demand DynamoDB table `name`, whose partition key is the string `key`,
+    /// with `more` of the AWS CLI's options.
+    pub(crate) fn create_table(&self, name: &str, key: &str, more: &[&str]) {
+        let attribute = format!("AttributeName={key},AttributeType=S");
+        let schema = format!("AttributeName={key},KeyType=HASH");
+        let mut args = vec![
+            "dynamodb",
+            "create-table",
+            "--table-name",
+            name,
+            "--attribute-definitions",
+            &attribute,
+            "--key-schema",
+            &schema,
+            "--billing-mode",
+            "PAY_PER_REQUEST",
+        ];
+        args.extend(more);
+        self.aws(&args);
+    }
+
     /// The SDK's configuration for this moto, to read back what deploy did.
     pub(crate) async fn config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
@@ -173,20 +194,14 @@ impl Moto {
             "--shard-count",
             "1",
         ]);
-        self.aws(&[
-            "dynamodb",
-            "create-table",
-            "--table-name",
+        self.create_table(
             "orders",
-            "--attribute-definitions",
-            "AttributeName=id,AttributeType=S",
-            "--key-schema",
-            "AttributeName=id,KeyType=HASH",
-            "--billing-mode",
-            "PAY_PER_REQUEST",
-            "--stream-specification",
-            "StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES",
-        ]);
+            "id",
+            &[
+                "--stream-specification",
+                "StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES",
+            ],
+        );
         self.aws(&["sqs", "create-queue", "--queue-name", "jobs"]);
         self.aws(&[
             "s3api",

@@ -187,6 +187,22 @@ pub async fn aws_config() -> SdkConfig {
         .await
 }
 
+/// For the functions' tests: a configuration whose calls fail at once, with AWS out of reach
+/// (nothing listens on port 1 of 127.0.0.1) and no retries.
+#[doc(hidden)]
+pub async fn unreachable_aws_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .endpoint_url("http://127.0.0.1:1")
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await
+}
+
 /// The SDK's HTTPS client on rustls with ring, which builds for both Lambda architectures
 /// without cmake (the SDK's default, aws-lc, needs it).
 pub fn http_client() -> aws_sdk_sqs::config::SharedHttpClient {

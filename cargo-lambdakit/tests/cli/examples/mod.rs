@@ -49,6 +49,36 @@ pub(crate) fn serve(moto: &Moto, package: &str, options: &[&str]) -> Serve {
     Serve::spawn(command)
 }
 
+/// The event source mappings deploy made for `function`.
+pub(crate) async fn triggers_of(
+    moto: &Moto,
+    function: &str,
+) -> Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration> {
+    let lambda = aws_sdk_lambda::Client::new(&moto.config().await);
+    let listed = lambda
+        .list_event_source_mappings()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap();
+    listed.event_source_mappings().to_vec()
+}
+
+/// Checks that `function` has one trigger, on `queue`, in batches of 10 with partial batch
+/// responses.
+pub(crate) async fn assert_batches_of_ten_from(moto: &Moto, function: &str, queue: &str) {
+    let found = triggers_of(moto, function).await;
+    let [mapping] = found.as_slice() else {
+        panic!("one event source mapping of {function}: {found:?}");
+    };
+    assert_eq!(mapping.event_source_arn(), Some(queue_arn(queue).as_str()));
+    assert_eq!(mapping.batch_size(), Some(10));
+    assert_eq!(
+        mapping.function_response_types(),
+        [aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures]
+    );
+}
+
 /// The statements of the policy deploy put on the role it created for `function`.
 pub(crate) async fn role_statements(moto: &Moto, function: &str) -> Vec<serde_json::Value> {
     let iam = aws_sdk_iam::Client::new(&moto.config().await);

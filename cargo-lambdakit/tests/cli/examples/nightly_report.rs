@@ -48,18 +48,7 @@ async fn report(s3: &aws_sdk_s3::Client, key: &str) -> Value {
 #[tokio::test]
 async fn nightly_report_runs_on_its_schedule_and_writes_the_day_before() {
     let Some(moto) = Moto::start() else { return };
-    moto.aws(&[
-        "dynamodb",
-        "create-table",
-        "--table-name",
-        "orders",
-        "--attribute-definitions",
-        "AttributeName=id,AttributeType=S",
-        "--key-schema",
-        "AttributeName=id,KeyType=HASH",
-        "--billing-mode",
-        "PAY_PER_REQUEST",
-    ]);
+    moto.create_table("orders", "id", &[]);
     deploy(&moto, "nightly-report");
 
     // The role scans the table and writes reports, as the settings grant, and no more.

@@ -4,8 +4,11 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 
-use super::{allows, deliver_from_queue, deploy, role_statements, serve, take_over_queue};
-use crate::moto::{ACCOUNT, Moto, REGION};
+use super::{
+    allows, assert_batches_of_ten_from, deliver_from_queue, deploy, role_statements, serve,
+    take_over_queue, triggers_of,
+};
+use crate::moto::Moto;
 use crate::support::{Serve, invoke};
 
 fn queue_url(moto: &Moto, queue: &str) -> String {
@@ -84,54 +87,13 @@ async fn order_pipeline_validates_prices_and_loads_orders_once_each() {
         moto.aws(&["sqs", "create-queue", "--queue-name", queue]);
     }
     for table in ["orders", "order-idempotency"] {
-        moto.aws(&[
-            "dynamodb",
-            "create-table",
-            "--table-name",
-            table,
-            "--attribute-definitions",
-            "AttributeName=id,AttributeType=S",
-            "--key-schema",
-            "AttributeName=id,KeyType=HASH",
-            "--billing-mode",
-            "PAY_PER_REQUEST",
-        ]);
+        moto.create_table(table, "id", &[]);
     }
 
     deploy(&moto, "order-pipeline");
-    let config = moto.config().await;
-    let lambda = aws_sdk_lambda::Client::new(&config);
-    for (function, queue) in [("transform", "orders-validated"), ("load", "orders-priced")] {
-        let mappings = lambda
-            .list_event_source_mappings()
-            .function_name(function)
-            .send()
-            .await
-            .unwrap();
-        let [mapping] = mappings.event_source_mappings() else {
-            panic!("one trigger of {function}: {mappings:?}");
-        };
-        assert_eq!(
-            mapping.event_source_arn(),
-            Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}").as_str())
-        );
-        assert_eq!(mapping.batch_size(), Some(10));
-        assert_eq!(
-            mapping
-                .function_response_types()
-                .iter()
-                .map(|kind| kind.as_str())
-                .collect::<Vec<_>>(),
-            ["ReportBatchItemFailures"]
-        );
-    }
-    let validate_mappings = lambda
-        .list_event_source_mappings()
-        .function_name("validate")
-        .send()
-        .await
-        .unwrap();
-    assert!(validate_mappings.event_source_mappings().is_empty());
+    assert_batches_of_ten_from(&moto, "transform", "orders-validated").await;
+    assert_batches_of_ten_from(&moto, "load", "orders-priced").await;
+    assert!(triggers_of(&moto, "validate").await.is_empty());
 
     // Each role may do what its step does, as the settings grant.
     for (function, action, resource) in [
@@ -215,7 +177,7 @@ async fn order_pipeline_validates_prices_and_loads_orders_once_each() {
     assert_eq!(priced_order["lines"][0]["cents"], 640);
     deliver_one(&moto, &serve, "load", "orders-priced");
 
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&moto.config().await);
     let item = |id: &str| {
         let request = dynamodb
             .get_item()

@@ -133,18 +133,7 @@ async fn s3_thumbnail_makes_a_thumbnail_records_it_and_reports_what_it_rejects()
             &format!("LocationConstraint={REGION}"),
         ]);
     }
-    moto.aws(&[
-        "dynamodb",
-        "create-table",
-        "--table-name",
-        "images",
-        "--attribute-definitions",
-        "AttributeName=key,AttributeType=S",
-        "--key-schema",
-        "AttributeName=key,KeyType=HASH",
-        "--billing-mode",
-        "PAY_PER_REQUEST",
-    ]);
+    moto.create_table("images", "key", &[]);
     let topic: Value =
         serde_json::from_str(&moto.aws(&["sns", "create-topic", "--name", "thumbnails"])).unwrap();
     let topic = topic["TopicArn"].as_str().unwrap().to_owned();

@@ -4,10 +4,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_lambda::types::FunctionResponseType;
 use serde_json::{Value, json};
 
-use super::{allows, deliver_from_queue, deploy, role_statements, serve, take_over_queue};
+use super::{
+    allows, assert_batches_of_ten_from, deliver_from_queue, deploy, role_statements, serve,
+    take_over_queue,
+};
 use crate::moto::{ACCOUNT, Moto, REGION};
 
 /// How long a received message stays invisible: short, so that failed messages come back
@@ -34,18 +36,7 @@ fn create_queues_and_table(moto: &Moto) -> String {
         "--attributes",
         &attributes.to_string(),
     ]);
-    moto.aws(&[
-        "dynamodb",
-        "create-table",
-        "--table-name",
-        "processed-orders",
-        "--attribute-definitions",
-        "AttributeName=id,AttributeType=S",
-        "--key-schema",
-        "AttributeName=id,KeyType=HASH",
-        "--billing-mode",
-        "PAY_PER_REQUEST",
-    ]);
+    moto.create_table("processed-orders", "id", &[]);
     let created: Value = serde_json::from_str(&created).unwrap();
     created["QueueUrl"].as_str().unwrap().to_owned()
 }
@@ -110,26 +101,7 @@ async fn sqs_worker_records_good_orders_and_leaves_poison_messages_to_the_dead_l
     let queue_url = create_queues_and_table(&moto);
     deploy(&moto, "sqs-worker");
 
-    let config = moto.config().await;
-    let lambda = aws_sdk_lambda::Client::new(&config);
-    let mappings = lambda
-        .list_event_source_mappings()
-        .function_name("sqs-worker")
-        .send()
-        .await
-        .unwrap();
-    let [mapping] = mappings.event_source_mappings() else {
-        panic!("one event source mapping: {mappings:?}");
-    };
-    assert_eq!(
-        mapping.event_source_arn(),
-        Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:orders").as_str())
-    );
-    assert_eq!(mapping.batch_size(), Some(10));
-    assert_eq!(
-        mapping.function_response_types(),
-        [FunctionResponseType::ReportBatchItemFailures]
-    );
+    assert_batches_of_ten_from(&moto, "sqs-worker", "orders").await;
 
     // The role reads the queue, and writes to the table, as the settings grant.
     let statements = role_statements(&moto, "sqs-worker").await;
@@ -236,7 +208,7 @@ async fn sqs_worker_records_good_orders_and_leaves_poison_messages_to_the_dead_l
     assert_eq!(dead, expected);
 
     // The good orders are in the table, totalled, with the message each came in.
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&moto.config().await);
     let scan = dynamodb
         .scan()
         .table_name("processed-orders")

@@ -62,7 +62,6 @@ async fn validate(order: Order, ctx: Context, state: &Validate) -> Result<Accept
 
 #[cfg(test)]
 mod tests {
-    use aws_sdk_sqs::config::Credentials;
     use lambda_kit::testing::{FakeRuntimeApi, Invocation};
     use serde_json::json;
 
@@ -70,14 +69,7 @@ mod tests {
 
     /// The function with AWS out of reach: nothing listens on port 1.
     async fn unreachable(_config: Config) -> Result<Validate, Diagnostic> {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(order_pipeline::http_client())
-            .endpoint_url("http://127.0.0.1:1")
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .load()
-            .await;
+        let config = order_pipeline::unreachable_aws_config().await;
         Ok(Validate {
             sqs: aws_sdk_sqs::Client::new(&config),
             validated_queue: "http://127.0.0.1:1/123456789012/orders-validated".into(),
