@@ -419,8 +419,8 @@ fn report(options: &Options, rows: &[Row], cargo_lambda: &Result<u64, String>) -
          connecting costs about what the raw client's init shows{}; half of lambda_runtime's init \
          is below that, so the ≤ 0.5x init target is out of reach for a dynamically linked \
          binary. What a runtime adds above that floor is compared in the row after it. A \
-         statically linked build (a later `cargo lambdakit build` option) lowers the floor for \
-         both.\n\
+         static build (`cargo lambdakit build --musl`) has no loader to run and lowers the floor \
+         for every runtime; the subjects here are the default glibc builds.\n\
          - **Throughput.** {}\n\
          - **Instructions per invocation.** {}",
         ceiling
