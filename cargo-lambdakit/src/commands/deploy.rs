@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
-use crate::aws::{Aws, Source};
+use crate::aws::{Aws, DEFAULT_LOCAL_URL, Source};
 use crate::build::lambda;
 use crate::cli::ProjectArgs;
 use crate::deploy::{self, Options, Unit};
@@ -67,6 +67,11 @@ pub struct DeployArgs {
     /// The AWS profile (default: `AWS_PROFILE`, else `default`).
     #[arg(long)]
     pub profile: Option<String>,
+    /// Deploy into the Lambda API of a `cargo lambdakit serve` at URL instead of AWS
+    /// (default URL: http://127.0.0.1:9000): no AWS credentials, no IAM role, code inline, no
+    /// triggers.
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = DEFAULT_LOCAL_URL, conflicts_with = "profile")]
+    pub local: Option<String>,
     /// Print what would be created, updated or left, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -148,7 +153,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
     };
     let started = std::time::Instant::now();
     let outcomes = runtime()?.block_on(async {
-        let aws = Aws::connect(&source).await?;
+        let aws = connect(&source, args.local.as_deref()).await?;
         let mut outcomes = Vec::new();
         for (function, output) in &built {
             let unit = Unit {
@@ -237,6 +242,21 @@ fn check(functions: &[Function]) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The clients of AWS, or with `local`, of the `serve` at that URL (in `--region`, else the
+/// region serve takes from the same shell).
+pub(crate) async fn connect(source: &Source, local: Option<&str>) -> Result<Aws, CliError> {
+    match local {
+        Some(url) => {
+            let region = source
+                .region
+                .clone()
+                .unwrap_or_else(crate::commands::serve::passed_region);
+            Aws::local(url, &region).await
+        }
+        None => Aws::connect(source).await,
+    }
 }
 
 /// The one async island: a runtime on this thread for the AWS calls.

@@ -9,6 +9,7 @@
 
 pub mod destroy;
 mod function;
+mod local;
 mod role;
 pub mod settings;
 mod triggers;
@@ -133,6 +134,30 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
     let name = unit.function.aws_name().to_owned();
     progress.note(format_args!("deploying `{name}`"));
     let mut changes = Vec::new();
+    if aws.local.is_some() {
+        // serve's Lambda API: no IAM, no S3, no event sources (see `local`).
+        let (function, notes) = local::adapted(unit.function);
+        for note in notes {
+            Progress::new(options.quiet).note(note);
+        }
+        let role = match &function.deploy.role {
+            Some(role) => role::arn(aws, role),
+            None => local::ROLE.to_owned(),
+        };
+        let unit = &Unit {
+            function: &function,
+            code: unit.code,
+        };
+        let deployed = function::ensure(aws, unit, &role, options, progress).await?;
+        changes.extend(deployed.changes);
+        return Ok(Outcome {
+            name,
+            arn: deployed.arn,
+            changes,
+            url: deployed.url,
+            version: deployed.version,
+        });
+    }
     let resolved = triggers::resolve(aws, unit.function).await?;
     let unit = &Unit {
         function: &resolved,
