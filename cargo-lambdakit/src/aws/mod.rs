@@ -90,8 +90,8 @@ impl Aws {
     }
 
     /// Clients of the Lambda API of a `cargo lambdakit serve` at `url`, with fixed credentials
-    /// and serve's account and `region` (no AWS credentials, no STS); checks that serve
-    /// answers. The other services' clients point there too, and are not to be called.
+    /// and serve's account and region (the one its ARNs name, else `region`; no AWS
+    /// credentials, no STS); checks that serve answers. The other services' clients point there too, and are not to be called.
     ///
     /// # Errors
     ///
@@ -115,8 +115,14 @@ impl Aws {
             .http_client(http_client())
             .build();
         let lambda = aws_sdk_lambda::Client::new(&config);
-        match lambda.list_functions().max_items(1).send().await {
-            Ok(_) => {}
+        // The region serve's ARNs name (from its own shell), when it lists a function.
+        let serves_in = match lambda.list_functions().max_items(1).send().await {
+            Ok(listed) => listed
+                .functions()
+                .first()
+                .and_then(|function| function.function_arn())
+                .and_then(|arn| arn.split(':').nth(3))
+                .map(str::to_owned),
             Err(SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) => {
                 return Err(CliError::AwsSetup {
                     problem: format!(
@@ -128,7 +134,7 @@ impl Aws {
                 });
             }
             Err(error) => return Err(failed("lambda:ListFunctions", error)),
-        }
+        };
         let s3 = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(true)
             .build();
@@ -140,7 +146,7 @@ impl Aws {
             sns: aws_sdk_sns::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             account: crate::emulator::ACCOUNT.to_owned(),
-            region: region.to_owned(),
+            region: serves_in.unwrap_or_else(|| region.to_owned()),
             partition: "aws".to_owned(),
             local: Some(url.to_owned()),
         })
