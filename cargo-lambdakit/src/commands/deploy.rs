@@ -162,6 +162,11 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
             };
             let outcome = deploy::deploy(&aws, &unit, options).await?;
             if args.output == "text" {
+                if !args.quiet {
+                    for note in &outcome.notes {
+                        eprintln!("{note}");
+                    }
+                }
                 print!("{}", deploy::render(&outcome));
             }
             outcomes.push(outcome);

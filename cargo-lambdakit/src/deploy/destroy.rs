@@ -119,6 +119,7 @@ pub async fn destroy(
         changes,
         url: None,
         version: None,
+        notes: Vec::new(),
     })
 }
 

@@ -102,6 +102,8 @@ pub struct Outcome {
     pub url: Option<String>,
     /// The version published by this deploy, if any.
     pub version: Option<String>,
+    /// What was left out, and why (`deploy --local`: what serve does not run).
+    pub notes: Vec<String>,
 }
 
 /// Says what deploy is doing on stderr, unless quiet.
@@ -137,9 +139,6 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
     if aws.local.is_some() {
         // serve's Lambda API: no IAM, no S3, no event sources (see `local`).
         let (function, notes) = local::adapted(unit.function);
-        for note in notes {
-            Progress::new(options.quiet).note(note);
-        }
         let role = match &function.deploy.role {
             Some(role) => role::arn(aws, role),
             None => local::ROLE.to_owned(),
@@ -156,6 +155,7 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
             changes,
             url: deployed.url,
             version: deployed.version,
+            notes,
         });
     }
     let resolved = triggers::resolve(aws, unit.function).await?;
@@ -175,6 +175,7 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
         changes,
         url: deployed.url,
         version: deployed.version,
+        notes: Vec::new(),
     })
 }
 
@@ -223,6 +224,7 @@ pub fn to_json(outcome: &Outcome) -> Value {
         "changes": changes,
         "url": outcome.url,
         "version": outcome.version,
+        "notes": outcome.notes,
     })
 }
 
@@ -309,6 +311,7 @@ mod tests {
             ],
             url: None,
             version: None,
+            notes: Vec::new(),
         };
         assert_eq!(
             render(&outcome),

@@ -151,6 +151,13 @@ async fn deployed_into_serve_it_runs_converges_and_updates_then_is_destroyed() {
 
     // Nothing changed: nothing to do.
     let again = json(&local.run("deploy", &["--bin", "behave", "--output", "json"]));
+    // In JSON, the notes are in the document.
+    assert!(
+        again["functions"][0]["notes"][0]
+            .as_str()
+            .is_some_and(|note| note.starts_with("note: `behave`: serve runs no event sources;")),
+        "{again:#}"
+    );
     assert_eq!(
         actions(&again),
         ["function behave unchanged", "code behave unchanged"],
