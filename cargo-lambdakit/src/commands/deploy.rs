@@ -1,5 +1,6 @@
 //! `cargo lambdakit deploy`: build the functions for Lambda and create or update them on AWS,
-//! with their roles, URLs and triggers, as `[package.metadata.lambdakit]` describes them.
+//! with their roles, URLs and triggers, as `[package.metadata.lambdakit]` describes them; with
+//! `--local`, in the Lambda API of a `cargo lambdakit serve` instead.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
