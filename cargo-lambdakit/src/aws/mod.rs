@@ -31,7 +31,13 @@ pub struct Aws {
     pub region: String,
     /// The partition, such as `aws`, from the caller's ARN.
     pub partition: String,
+    /// The address of the `cargo lambdakit serve` these clients call instead of AWS
+    /// (`deploy --local`): only its Lambda API is there.
+    pub local: Option<String>,
 }
+
+/// The address `cargo lambdakit serve` listens on by default.
+pub const DEFAULT_LOCAL_URL: &str = "http://127.0.0.1:9000";
 
 /// Where to find credentials and region, beside the environment.
 #[derive(Debug, Clone, Default)]
@@ -79,6 +85,70 @@ impl Aws {
             account,
             region,
             partition,
+            local: None,
+        })
+    }
+
+    /// Clients of the Lambda API of a `cargo lambdakit serve` at `url`, with fixed credentials
+    /// and serve's account and region (the one its ARNs name, else `region`; no AWS
+    /// credentials, no STS); checks that serve answers. The other services' clients point there too, and are not to be called.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError::AwsSetup`] when nothing answers at `url`, or a [`CliError::Aws`] when what
+    /// answers refuses `lambda:ListFunctions`.
+    pub async fn local(url: &str, region: &str) -> Result<Self, CliError> {
+        let credentials = aws_credential_types::Credentials::new(
+            "lambdakit-local",
+            "lambdakit-local",
+            None,
+            None,
+            "lambdakit-local",
+        );
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_owned()))
+            .endpoint_url(url)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+            )
+            .http_client(http_client())
+            .build();
+        let lambda = aws_sdk_lambda::Client::new(&config);
+        // The region serve's ARNs name (from its own shell), when it lists a function.
+        let serves_in = match lambda.list_functions().max_items(1).send().await {
+            Ok(listed) => listed
+                .functions()
+                .first()
+                .and_then(|function| function.function_arn())
+                .and_then(|arn| arn.split(':').nth(3))
+                .map(str::to_owned),
+            Err(SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) => {
+                return Err(CliError::AwsSetup {
+                    problem: format!(
+                        "nothing answers at `{url}`: `cargo lambdakit serve` is not running there"
+                    ),
+                    hint: format!(
+                        "start it with `cargo lambdakit serve` (it listens on {DEFAULT_LOCAL_URL}), or pass its address: `--local URL`"
+                    ),
+                });
+            }
+            Err(error) => return Err(failed("lambda:ListFunctions", error)),
+        };
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build();
+        Ok(Self {
+            lambda,
+            iam: aws_sdk_iam::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            events: aws_sdk_eventbridge::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            account: crate::emulator::ACCOUNT.to_owned(),
+            region: serves_in.unwrap_or_else(|| region.to_owned()),
+            partition: "aws".to_owned(),
+            local: Some(url.to_owned()),
         })
     }
 

@@ -1,5 +1,6 @@
 //! `cargo lambdakit deploy`: build the functions for Lambda and create or update them on AWS,
-//! with their roles, URLs and triggers, as `[package.metadata.lambdakit]` describes them.
+//! with their roles, URLs and triggers, as `[package.metadata.lambdakit]` describes them; with
+//! `--local`, in the Lambda API of a `cargo lambdakit serve` instead.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
-use crate::aws::{Aws, Source};
+use crate::aws::{Aws, DEFAULT_LOCAL_URL, Source};
 use crate::build::lambda;
 use crate::cli::ProjectArgs;
 use crate::deploy::{self, Options, Unit};
@@ -67,6 +68,11 @@ pub struct DeployArgs {
     /// The AWS profile (default: `AWS_PROFILE`, else `default`).
     #[arg(long)]
     pub profile: Option<String>,
+    /// Deploy into the Lambda API of a `cargo lambdakit serve` at URL instead of AWS
+    /// (default URL: http://127.0.0.1:9000): no AWS credentials, no IAM role, code inline, no
+    /// triggers.
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = DEFAULT_LOCAL_URL, conflicts_with = "profile")]
+    pub local: Option<String>,
     /// Print what would be created, updated or left, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -148,7 +154,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
     };
     let started = std::time::Instant::now();
     let outcomes = runtime()?.block_on(async {
-        let aws = Aws::connect(&source).await?;
+        let aws = connect(&source, args.local.as_deref()).await?;
         let mut outcomes = Vec::new();
         for (function, output) in &built {
             let unit = Unit {
@@ -157,6 +163,11 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
             };
             let outcome = deploy::deploy(&aws, &unit, options).await?;
             if args.output == "text" {
+                if !args.quiet {
+                    for note in &outcome.notes {
+                        eprintln!("{note}");
+                    }
+                }
                 print!("{}", deploy::render(&outcome));
             }
             outcomes.push(outcome);
@@ -237,6 +248,21 @@ fn check(functions: &[Function]) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The clients of AWS, or with `local`, of the `serve` at that URL (in `--region`, else the
+/// region serve takes from the same shell).
+pub(crate) async fn connect(source: &Source, local: Option<&str>) -> Result<Aws, CliError> {
+    match local {
+        Some(url) => {
+            let region = source
+                .region
+                .clone()
+                .unwrap_or_else(crate::commands::serve::passed_region);
+            Aws::local(url, &region).await
+        }
+        None => Aws::connect(source).await,
+    }
 }
 
 /// The one async island: a runtime on this thread for the AWS calls.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
-use crate::aws::{Aws, Source};
+use crate::aws::{DEFAULT_LOCAL_URL, Source};
 use crate::cli::ProjectArgs;
 use crate::deploy::{self, Options, destroy};
 use crate::error::CliError;
@@ -34,6 +34,10 @@ pub struct DestroyArgs {
     /// The AWS profile (default: `AWS_PROFILE`, else `default`).
     #[arg(long)]
     pub profile: Option<String>,
+    /// Remove from the Lambda API of a `cargo lambdakit serve` at URL instead of AWS (default
+    /// URL: http://127.0.0.1:9000).
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = DEFAULT_LOCAL_URL, conflicts_with = "profile")]
+    pub local: Option<String>,
     /// Print what would be removed, and remove nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -66,7 +70,7 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
         profile: args.profile.clone(),
     };
     let outcomes = super::deploy::runtime()?.block_on(async {
-        let aws = Aws::connect(&source).await?;
+        let aws = super::deploy::connect(&source, args.local.as_deref()).await?;
         let mut outcomes = Vec::new();
         for function in destroy::deployed(&aws, &packages, only.as_deref()).await? {
             let outcome = destroy::destroy(&aws, &function, options).await?;

@@ -334,7 +334,9 @@ fn bootstraps(pairs: &[String]) -> Result<Vec<Served>, CliError> {
         .collect()
 }
 
-fn passed_region() -> String {
+/// The region serve's ARNs name: the shell's `AWS_REGION` (or `AWS_DEFAULT_REGION`), else
+/// `us-east-1`.
+pub(crate) fn passed_region() -> String {
     #[allow(clippy::disallowed_methods)] // The CLI reads its user's shell, not a Lambda's.
     let region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION"));
     region.unwrap_or_else(|_| "us-east-1".to_owned())

@@ -66,6 +66,72 @@ pub async fn destroy(
         .await
         .map_err(|error| aws::failed("lambda:GetFunctionConfiguration", error))?;
 
+    if aws.local.is_none() {
+        triggers_removed(aws, name, arn, options, &mut changes).await?;
+    }
+
+    let url = aws
+        .lambda
+        .get_function_url_config()
+        .function_name(name)
+        .send()
+        .await;
+    match url {
+        Ok(_) => {
+            if !options.dry_run {
+                aws.lambda
+                    .delete_function_url_config()
+                    .function_name(name)
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("lambda:DeleteFunctionUrlConfig", error))?;
+            }
+            changes.push(Change::new("url", name.clone(), Action::Delete));
+        }
+        Err(error) if aws::not_found(&error) => {}
+        Err(error) => return Err(aws::failed("lambda:GetFunctionUrlConfig", error)),
+    }
+
+    if !options.dry_run {
+        aws.lambda
+            .delete_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|error| aws::failed("lambda:DeleteFunction", error))?;
+    }
+    changes.push(Change::new("function", name.clone(), Action::Delete));
+
+    let role = configuration
+        .role()
+        .and_then(|role| role.rsplit('/').next())
+        .unwrap_or_default();
+    // serve (`--local`) has no IAM: deploy created no role there.
+    if aws.local.is_none() && role_is_ours(aws, role, package, binary).await? {
+        if !options.dry_run {
+            delete_role(aws, role).await?;
+        }
+        changes.push(Change::new("role", role, Action::Delete));
+    }
+    Ok(Outcome {
+        name: name.clone(),
+        arn: arn.clone(),
+        changes,
+        url: None,
+        version: None,
+        notes: Vec::new(),
+    })
+}
+
+/// Removes the function's triggers: its event source mappings, the S3 notifications and SNS
+/// subscriptions its resource policy names, and its schedule rules.
+async fn triggers_removed(
+    aws: &Aws,
+    name: &str,
+    arn: &str,
+    options: Options,
+    changes: &mut Vec<Change>,
+) -> Result<(), CliError> {
     let mut mappings = aws
         .lambda
         .list_event_source_mappings()
@@ -127,56 +193,7 @@ pub async fn destroy(
             ));
         }
     }
-
-    let url = aws
-        .lambda
-        .get_function_url_config()
-        .function_name(name)
-        .send()
-        .await;
-    match url {
-        Ok(_) => {
-            if !options.dry_run {
-                aws.lambda
-                    .delete_function_url_config()
-                    .function_name(name)
-                    .send()
-                    .await
-                    .map_err(|error| aws::failed("lambda:DeleteFunctionUrlConfig", error))?;
-            }
-            changes.push(Change::new("url", name.clone(), Action::Delete));
-        }
-        Err(error) if aws::not_found(&error) => {}
-        Err(error) => return Err(aws::failed("lambda:GetFunctionUrlConfig", error)),
-    }
-
-    if !options.dry_run {
-        aws.lambda
-            .delete_function()
-            .function_name(name)
-            .send()
-            .await
-            .map_err(|error| aws::failed("lambda:DeleteFunction", error))?;
-    }
-    changes.push(Change::new("function", name.clone(), Action::Delete));
-
-    let role = configuration
-        .role()
-        .and_then(|role| role.rsplit('/').next())
-        .unwrap_or_default();
-    if role_is_ours(aws, role, package, binary).await? {
-        if !options.dry_run {
-            delete_role(aws, role).await?;
-        }
-        changes.push(Change::new("role", role, Action::Delete));
-    }
-    Ok(Outcome {
-        name: name.clone(),
-        arn: arn.clone(),
-        changes,
-        url: None,
-        version: None,
-    })
+    Ok(())
 }
 
 async fn role_is_ours(

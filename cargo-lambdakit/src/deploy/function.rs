@@ -1104,6 +1104,7 @@ mod tests {
             account: "123456789012".into(),
             region: "eu-west-1".into(),
             partition: "aws".into(),
+            local: None,
         };
         (aws, seen)
     }

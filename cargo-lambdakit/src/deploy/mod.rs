@@ -9,6 +9,7 @@
 
 pub mod destroy;
 mod function;
+mod local;
 mod role;
 pub mod settings;
 mod triggers;
@@ -101,6 +102,8 @@ pub struct Outcome {
     pub url: Option<String>,
     /// The version published by this deploy, if any.
     pub version: Option<String>,
+    /// What was left out, and why (`deploy --local`: what serve does not run).
+    pub notes: Vec<String>,
 }
 
 /// Says what deploy is doing on stderr, unless quiet.
@@ -133,6 +136,28 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
     let name = unit.function.aws_name().to_owned();
     progress.note(format_args!("deploying `{name}`"));
     let mut changes = Vec::new();
+    if aws.local.is_some() {
+        // serve's Lambda API: no IAM, no S3, no event sources (see `local`).
+        let (function, notes) = local::adapted(unit.function);
+        let role = match &function.deploy.role {
+            Some(role) => role::arn(aws, role),
+            None => local::ROLE.to_owned(),
+        };
+        let unit = &Unit {
+            function: &function,
+            code: unit.code,
+        };
+        let deployed = function::ensure(aws, unit, &role, options, progress).await?;
+        changes.extend(deployed.changes);
+        return Ok(Outcome {
+            name,
+            arn: deployed.arn,
+            changes,
+            url: deployed.url,
+            version: deployed.version,
+            notes,
+        });
+    }
     let resolved = triggers::resolve(aws, unit.function).await?;
     let unit = &Unit {
         function: &resolved,
@@ -150,6 +175,7 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
         changes,
         url: deployed.url,
         version: deployed.version,
+        notes: Vec::new(),
     })
 }
 
@@ -198,6 +224,7 @@ pub fn to_json(outcome: &Outcome) -> Value {
         "changes": changes,
         "url": outcome.url,
         "version": outcome.version,
+        "notes": outcome.notes,
     })
 }
 
@@ -284,6 +311,7 @@ mod tests {
             ],
             url: None,
             version: None,
+            notes: Vec::new(),
         };
         assert_eq!(
             render(&outcome),

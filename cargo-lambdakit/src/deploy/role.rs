@@ -16,6 +16,15 @@ pub(super) fn created_name(function: &str) -> String {
     bounded(function, "-lambdakit", 64)
 }
 
+/// The ARN of the role a `role` setting names (by ARN, or by name in this account).
+pub(super) fn arn(aws: &Aws, role: &str) -> String {
+    if role.starts_with("arn:") {
+        role.to_owned()
+    } else {
+        aws.role_arn(role)
+    }
+}
+
 /// Makes sure the function's role exists with the policy it needs, and returns its ARN.
 pub(super) async fn ensure(
     aws: &Aws,
@@ -23,12 +32,7 @@ pub(super) async fn ensure(
     options: Options,
 ) -> Result<(String, Option<Change>), CliError> {
     if let Some(role) = &unit.function.deploy.role {
-        let arn = if role.starts_with("arn:") {
-            role.clone()
-        } else {
-            aws.role_arn(role)
-        };
-        return Ok((arn, None));
+        return Ok((arn(aws, role), None));
     }
     let function = unit.function.aws_name();
     let name = created_name(function);

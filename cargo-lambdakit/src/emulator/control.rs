@@ -18,7 +18,8 @@
 //!
 //! - `UpdateFunctionCode` (a zip checked as CreateFunction checks it) and
 //!   `UpdateFunctionConfiguration` (runtime, role, handler, description, memory, timeout,
-//!   environment): `$LATEST` gets a new pool, so the next invocation starts an instance of the
+//!   environment; layers, tracing, ephemeral storage and logging are kept and reported, not
+//!   run by, so `deploy --local` reads back what it set): `$LATEST` gets a new pool, so the next invocation starts an instance of the
 //!   new code or settings, while invocations under way finish on the old one. Both take
 //!   `RevisionId` (`PreconditionFailedException` when it is not the function's).
 //!
@@ -51,7 +52,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-use super::state::{self, Config, Record};
+use super::state::{self, Config, Described, Record};
 use super::{Body, Emulator, Pool, Served, aws_error, boxed, empty, function_name, lock, write};
 use crate::package::zip::Entry;
 use crate::project::Function;
@@ -88,6 +89,8 @@ struct CreateRequest {
     publish: bool,
     #[serde(default)]
     tags: BTreeMap<String, String>,
+    #[serde(flatten)]
+    described: DescribedRequest,
 }
 
 /// The UpdateFunctionCode request body (AWS Lambda API reference, "UpdateFunctionCode").
@@ -107,8 +110,8 @@ struct UpdateCodeRequest {
 }
 
 /// The UpdateFunctionConfiguration request body (AWS Lambda API reference,
-/// "UpdateFunctionConfiguration"); what the local Lambda does not run by (VPC, layers, ...) is
-/// taken and ignored.
+/// "UpdateFunctionConfiguration"); what the local Lambda does not run by is kept and reported
+/// (layers, tracing, ephemeral storage, logging) or taken and ignored (VPC, ...).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct UpdateConfigurationRequest {
@@ -120,6 +123,112 @@ struct UpdateConfigurationRequest {
     timeout: Option<u64>,
     environment: Option<EnvironmentRequest>,
     revision_id: Option<String>,
+    #[serde(flatten)]
+    described: DescribedRequest,
+}
+
+/// The settings of CreateFunction and UpdateFunctionConfiguration the local Lambda keeps and
+/// reports but does not run by (see [`Described`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DescribedRequest {
+    layers: Option<Vec<String>>,
+    tracing_config: Option<TracingRequest>,
+    ephemeral_storage: Option<EphemeralStorageRequest>,
+    logging_config: Option<LoggingRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TracingRequest {
+    mode: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EphemeralStorageRequest {
+    size: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct LoggingRequest {
+    log_format: Option<String>,
+    application_log_level: Option<String>,
+    system_log_level: Option<String>,
+    log_group: Option<String>,
+}
+
+impl DescribedRequest {
+    /// Sets what the request gives on `described`, checked as Lambda checks it (AWS Lambda API
+    /// reference, "TracingConfig", "EphemeralStorage", "LoggingConfig").
+    fn apply(self, described: &mut Described) -> Result<(), String> {
+        if let Some(layers) = self.layers {
+            if layers.len() > 5 {
+                return Err("a function takes at most 5 layers".into());
+            }
+            described.layers = layers;
+        }
+        if let Some(mode) = self.tracing_config.and_then(|tracing| tracing.mode) {
+            if mode != "Active" && mode != "PassThrough" {
+                return Err(format!(
+                    "TracingConfig.Mode is `{mode}`; Lambda takes `Active` or `PassThrough`"
+                ));
+            }
+            described.tracing_mode = mode;
+        }
+        if let Some(storage) = self.ephemeral_storage {
+            if !(512..=10_240).contains(&storage.size) {
+                return Err(format!(
+                    "EphemeralStorage.Size is {}; Lambda takes 512 to 10240 (MB)",
+                    storage.size
+                ));
+            }
+            described.ephemeral_storage_mb = storage.size;
+        }
+        if let Some(logging) = self.logging_config {
+            if let Some(format) = logging.log_format {
+                if format != "Text" && format != "JSON" {
+                    return Err(format!(
+                        "LoggingConfig.LogFormat is `{format}`; Lambda takes `Text` or `JSON`"
+                    ));
+                }
+                if format == "Text" {
+                    described.application_log_level = None;
+                    described.system_log_level = None;
+                }
+                described.log_format = format;
+            }
+            let levels = [
+                (logging.application_log_level, "ApplicationLogLevel"),
+                (logging.system_log_level, "SystemLogLevel"),
+            ];
+            for (level, field) in levels {
+                let Some(level) = level else { continue };
+                if described.log_format != "JSON" {
+                    return Err(format!(
+                        "LoggingConfig.{field} needs LogFormat `JSON`: Lambda filters log levels only in JSON"
+                    ));
+                }
+                let valid = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+                if !valid.contains(&level.as_str()) {
+                    return Err(format!(
+                        "LoggingConfig.{field} is `{level}`; Lambda takes one of {}",
+                        valid.join(", ")
+                    ));
+                }
+                if field == "SystemLogLevel" {
+                    described.system_log_level = Some(level);
+                } else {
+                    described.application_log_level = Some(level);
+                }
+            }
+            if let Some(group) = logging.log_group {
+                described.log_group = Some(group);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The TagResource request body (AWS Lambda API reference, "TagResource").
@@ -401,10 +510,38 @@ impl Emulator {
             "State": "Active",
             "LastUpdateStatus": "Successful",
             "Version": pool.version,
-            "Description": "",
-            "EphemeralStorage": { "Size": 512 },
-            "TracingConfig": { "Mode": "PassThrough" },
         });
+        let default = Described::default();
+        let described = pool
+            .created
+            .as_ref()
+            .map_or(&default, |created| &created.config.described);
+        configuration["Description"] = json!("");
+        configuration["EphemeralStorage"] = json!({ "Size": described.ephemeral_storage_mb });
+        configuration["TracingConfig"] = json!({ "Mode": described.tracing_mode });
+        let mut logging = json!({
+            "LogFormat": described.log_format,
+            "LogGroup": described
+                .log_group
+                .clone()
+                .unwrap_or_else(|| format!("/aws/lambda/{}", function.name)),
+        });
+        if let Some(level) = &described.application_log_level {
+            logging["ApplicationLogLevel"] = json!(level);
+        }
+        if let Some(level) = &described.system_log_level {
+            logging["SystemLogLevel"] = json!(level);
+        }
+        configuration["LoggingConfig"] = logging;
+        if !described.layers.is_empty() {
+            // Layers are reported, not run: the local Lambda has no copy of them.
+            let layers: Vec<Value> = described
+                .layers
+                .iter()
+                .map(|arn| json!({ "Arn": arn, "CodeSize": 0 }))
+                .collect();
+            configuration["Layers"] = json!(layers);
+        }
         if !function.environment.is_empty() {
             configuration["Environment"] = json!({ "Variables": function.environment });
         }
@@ -440,7 +577,7 @@ impl Emulator {
 
     /// `CreateFunction`: unpack, check, record, and serve.
     async fn create(&self, body: Incoming) -> Response<Body> {
-        let request: CreateRequest = match read_request(body, "CreateFunction").await {
+        let mut request: CreateRequest = match read_request(body, "CreateFunction").await {
             Ok(request) => request,
             Err(refusal) => return refusal,
         };
@@ -459,6 +596,10 @@ impl Emulator {
             Ok(settings) => settings,
             Err(message) => return invalid(&message),
         };
+        let mut described = Described::default();
+        if let Err(message) = std::mem::take(&mut request.described).apply(&mut described) {
+            return invalid(&message);
+        }
         let _changing = self.changes.lock().await;
         if self.pool(&name).is_some() {
             return self.exists(&name);
@@ -495,6 +636,7 @@ impl Emulator {
             code_sha256: code.sha256,
             last_modified: last_modified(std::time::SystemTime::now()),
             revision_id: super::ids::request_id(),
+            described,
         };
         let mut record = Record::new(&name, config);
         record.tags = request.tags;
@@ -937,7 +1079,7 @@ impl Emulator {
             if let Some(timeout) = request.timeout {
                 latest.timeout_seconds = checked_timeout(timeout)?;
             }
-            Ok(())
+            request.described.apply(&mut latest.described)
         })();
         if let Err(problem) = checked {
             return invalid(&problem);
@@ -1359,6 +1501,41 @@ mod tests {
         assert_eq!(query(&queried, "Marker"), None);
         let keys = parts("/2017-03-31/tags/arn?tagKeys=a&tagKeys=b%20c");
         assert_eq!(query_all(&keys, "tagKeys"), ["a", "b c"]);
+    }
+
+    #[test]
+    fn settings_not_run_by_are_kept_checked_as_lambda_checks_them() {
+        let request = |json: &str| serde_json::from_str::<DescribedRequest>(json).unwrap();
+        let mut described = Described::default();
+        request(
+            r#"{"Layers":["arn:aws:lambda:us-east-1:1:layer:l:1"],"TracingConfig":{"Mode":"Active"},"EphemeralStorage":{"Size":1024},"LoggingConfig":{"LogFormat":"JSON","ApplicationLogLevel":"WARN"}}"#,
+        )
+        .apply(&mut described)
+        .unwrap();
+        assert_eq!(described.layers, ["arn:aws:lambda:us-east-1:1:layer:l:1"]);
+        assert_eq!(described.tracing_mode, "Active");
+        assert_eq!(described.ephemeral_storage_mb, 1024);
+        assert_eq!(described.application_log_level.as_deref(), Some("WARN"));
+        // Back to Text: the levels go, as Lambda keeps them only for JSON.
+        request(r#"{"LoggingConfig":{"LogFormat":"Text"}}"#)
+            .apply(&mut described)
+            .unwrap();
+        assert_eq!(described.application_log_level, None);
+        assert_eq!(described.tracing_mode, "Active");
+        for (refused, because) in [
+            (
+                r#"{"LoggingConfig":{"SystemLogLevel":"INFO"}}"#,
+                "needs LogFormat `JSON`",
+            ),
+            (r#"{"EphemeralStorage":{"Size":100}}"#, "512 to 10240"),
+            (
+                r#"{"TracingConfig":{"Mode":"On"}}"#,
+                "`Active` or `PassThrough`",
+            ),
+        ] {
+            let problem = request(refused).apply(&mut described).unwrap_err();
+            assert!(problem.contains(because), "{problem}");
+        }
     }
 
     #[test]

@@ -43,7 +43,7 @@ const IDENTITY_HEADER: &str = "x-lambdakit-cognito-identity";
 /// How much of an invocation's log `X-Amz-Log-Type: Tail` returns (AWS Invoke API).
 const LOG_TAIL_BYTES: usize = 4 * 1024;
 /// The account id in the ARNs the emulator makes up.
-const ACCOUNT: &str = "123456789012";
+pub const ACCOUNT: &str = "123456789012";
 /// The most a function may stream in one response (AWS "Response streaming for Lambda
 /// functions": 200 MB since July 2025).
 const MAX_STREAMED_RESPONSE: usize = 200 * 1024 * 1024;

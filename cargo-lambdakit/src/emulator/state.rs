@@ -42,6 +42,46 @@ pub(super) struct Config {
     pub(super) code_sha256: String,
     pub(super) last_modified: String,
     pub(super) revision_id: String,
+    /// What it is given and reports, but does not run by.
+    #[serde(default)]
+    pub(super) described: Described,
+}
+
+/// Settings the local Lambda keeps and reports as Lambda does (so a deploy reading them back
+/// sees what it asked for), but does not run by: it runs no layers, traces nothing, gives
+/// `/tmp` no quota and writes logs to serve's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub(super) struct Described {
+    /// The layers' ARNs.
+    pub(super) layers: Vec<String>,
+    /// `TracingConfig.Mode`: `PassThrough` or `Active`.
+    pub(super) tracing_mode: String,
+    /// `EphemeralStorage.Size`, in MB.
+    pub(super) ephemeral_storage_mb: u32,
+    /// `LoggingConfig.LogFormat`: `Text` or `JSON`.
+    pub(super) log_format: String,
+    /// `LoggingConfig.ApplicationLogLevel`, when given.
+    pub(super) application_log_level: Option<String>,
+    /// `LoggingConfig.SystemLogLevel`, when given.
+    pub(super) system_log_level: Option<String>,
+    /// `LoggingConfig.LogGroup`, when given (default: `/aws/lambda/{name}`).
+    pub(super) log_group: Option<String>,
+}
+
+impl Default for Described {
+    /// Lambda's defaults.
+    fn default() -> Self {
+        Self {
+            layers: Vec::new(),
+            tracing_mode: "PassThrough".into(),
+            ephemeral_storage_mb: 512,
+            log_format: "Text".into(),
+            application_log_level: None,
+            system_log_level: None,
+            log_group: None,
+        }
+    }
 }
 
 /// An alias: a name for one published version.
@@ -228,6 +268,7 @@ mod tests {
             code_sha256: "sha".into(),
             last_modified: "2026-01-01T00:00:00.000+0000".into(),
             revision_id: "r".into(),
+            described: Described::default(),
         }
     }
 

@@ -70,6 +70,7 @@ fn same(config: &Config, last: &Config) -> bool {
         && config.timeout_seconds == last.timeout_seconds
         && config.environment == last.environment
         && config.architecture == last.architecture
+        && config.described == last.described
 }
 
 impl Emulator {

@@ -12,6 +12,7 @@ mod examples;
 mod fronts;
 mod help;
 mod invoke;
+mod local;
 mod moto;
 mod new;
 mod sdk;

@@ -1,0 +1,124 @@
+//! `deploy --local`: what of a function's settings `cargo lambdakit serve` takes. Its Lambda API
+//! creates, configures, publishes, aliases and gives URLs and reserved concurrency to
+//! functions as AWS does, so those go through deploy's own code paths; what lives in other
+//! services (IAM roles, S3 uploads, event sources) or what serve does not emulate
+//! (provisioned concurrency) is left out, each with a note saying so.
+
+use crate::project::Function;
+
+/// The execution role of functions deployed locally without a `role`: serve takes any role,
+/// and runs no IAM.
+pub(super) const ROLE: &str = "arn:aws:iam::123456789012:role/lambdakit-local";
+
+/// The function as serve takes it, and a note for each setting left out.
+pub(super) fn adapted(function: &Function) -> (Function, Vec<String>) {
+    let mut function = function.clone();
+    let name = function.aws_name().to_owned();
+    let mut notes = Vec::new();
+    let deploy = &mut function.deploy;
+    if let Some(bucket) = deploy.upload_bucket.take() {
+        notes.push(format!(
+            "note: `{name}`: serve takes code inline; `upload_bucket` (`{bucket}`) is not used"
+        ));
+    }
+    if let Some(instances) = deploy.provisioned_concurrency.take() {
+        notes.push(format!(
+            "note: `{name}`: serve runs no provisioned concurrency; {instances} instances were not provisioned"
+        ));
+    }
+    let triggers = std::mem::take(&mut deploy.triggers);
+    let mut skipped: Vec<String> = Vec::new();
+    skipped.extend(
+        triggers
+            .sqs
+            .iter()
+            .map(|queue| format!("the sqs trigger on `{}`", queue.source)),
+    );
+    skipped.extend(
+        triggers
+            .kinesis
+            .iter()
+            .map(|stream| format!("the kinesis trigger on `{}`", stream.source)),
+    );
+    skipped.extend(triggers.dynamodb.iter().map(|stream| {
+        format!(
+            "the dynamodb trigger on `{}`",
+            stream.table.as_deref().unwrap_or(&stream.source)
+        )
+    }));
+    skipped.extend(
+        triggers
+            .s3
+            .iter()
+            .map(|bucket| format!("the s3 trigger on `{}`", bucket.bucket)),
+    );
+    skipped.extend(
+        triggers
+            .schedule
+            .iter()
+            .map(|schedule| format!("the schedule `{}`", schedule.expression)),
+    );
+    skipped.extend(
+        triggers
+            .sns
+            .iter()
+            .map(|topic| format!("the sns trigger on `{}`", topic.topic)),
+    );
+    if !skipped.is_empty() {
+        let were = if skipped.len() == 1 { "was" } else { "were" };
+        notes.push(format!(
+            "note: `{name}`: serve runs no event sources; {} {were} not set up",
+            listed(&skipped)
+        ));
+    }
+    (function, notes)
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn listed(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::settings::{ScheduleTrigger, StreamTrigger};
+
+    #[test]
+    fn what_serve_does_not_run_is_left_out_with_a_note() {
+        let mut function = Function::standalone("sqs-worker");
+        function.deploy.name = Some("orders-worker".into());
+        function.deploy.upload_bucket = Some("artifacts".into());
+        function.deploy.provisioned_concurrency = Some(2);
+        function.deploy.triggers.sqs.push(StreamTrigger {
+            source: "orders".into(),
+            table: None,
+            batch_size: None,
+            batching_window: None,
+            report_batch_item_failures: false,
+            starting_position: None,
+        });
+        function.deploy.triggers.schedule.push(ScheduleTrigger {
+            expression: "rate(1 hour)".into(),
+            input: None,
+        });
+        let (function, notes) = adapted(&function);
+        assert!(function.deploy.triggers.is_empty());
+        assert_eq!(function.deploy.upload_bucket, None);
+        assert_eq!(function.deploy.provisioned_concurrency, None);
+        assert_eq!(
+            notes,
+            [
+                "note: `orders-worker`: serve takes code inline; `upload_bucket` (`artifacts`) is not used",
+                "note: `orders-worker`: serve runs no provisioned concurrency; 2 instances were not provisioned",
+                "note: `orders-worker`: serve runs no event sources; the sqs trigger on `orders` and the schedule `rate(1 hour)` were not set up",
+            ]
+        );
+        let (_, none) = adapted(&Function::standalone("plain"));
+        assert!(none.is_empty());
+    }
+}
