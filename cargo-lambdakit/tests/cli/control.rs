@@ -437,7 +437,10 @@ async fn created_functions_outlive_a_restart_and_a_broken_entry_spoils_only_itse
     std::fs::create_dir_all(half.join("code")).unwrap();
     served.restart();
     let lambda = client(&served.serve.endpoint());
-    let errors = served.serve.errors().join("\n");
+    let errors = served
+        .serve
+        .errors_with(&["created function `spoiled`", "created function `half`"])
+        .join("\n");
     assert!(
         errors.contains(&format!(
             "warning: created function `spoiled` is not served: `{}` is not a function record: ",

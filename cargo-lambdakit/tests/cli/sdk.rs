@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 use crate::support::Serve;
 
+/// A client of the local Lambda that reports each answer as it comes: the SDK's retries of
+/// throttles (429) and server errors would hide the very answers the tests look for.
 pub(crate) fn client(endpoint: &str) -> aws_sdk_lambda::Client {
     let config = aws_sdk_lambda::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -16,6 +18,7 @@ pub(crate) fn client(endpoint: &str) -> aws_sdk_lambda::Client {
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_lambda::Client::from_conf(config)
 }

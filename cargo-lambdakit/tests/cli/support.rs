@@ -130,6 +130,24 @@ impl Serve {
         self.errors.lock().unwrap().clone()
     }
 
+    /// What `serve` wrote to stderr, once every one of `texts` is in it: stderr comes through
+    /// a pipe of its own, which may lag behind the stdout line `serve` was seen to start by.
+    pub(crate) fn errors_with(&self, texts: &[&str]) -> Vec<String> {
+        let started = std::time::Instant::now();
+        loop {
+            let errors = self.errors();
+            let all = errors.join("\n");
+            if texts.iter().all(|text| all.contains(text)) {
+                return errors;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "serve's stderr lacks one of {texts:?}: {all}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// `--endpoint` for `invoke`.
     pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.address)
