@@ -8,17 +8,17 @@ use serde_json::Value;
 
 use crate::moto::{ACCOUNT, Moto, REGION};
 
-fn json(output: &Output) -> Value {
+pub(crate) fn json(output: &Output) -> Value {
     assert!(output.status.success(), "{output:?}");
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Each function's changes, as `kind name action` lines.
-fn actions(report: &Value) -> Vec<String> {
+pub(crate) fn actions(report: &Value) -> Vec<String> {
     let mut lines = Vec::new();
     for function in report["functions"].as_array().unwrap() {
         for change in function["changes"].as_array().unwrap() {

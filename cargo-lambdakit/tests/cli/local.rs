@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::Value;
 
+use crate::deploy::{actions, json, stderr};
 use crate::sdk::client;
 use crate::support::{Serve, get, lambdakit, workspace};
 
@@ -69,31 +70,6 @@ fn command(subcommand: &str, url: &str, args: &[&str]) -> Command {
         .env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION");
     command
-}
-
-fn json(output: &Output) -> Value {
-    assert!(output.status.success(), "{output:?}");
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Each change, as `kind name action` lines.
-fn actions(report: &Value) -> Vec<String> {
-    let mut lines = Vec::new();
-    for function in report["functions"].as_array().unwrap() {
-        for change in function["changes"].as_array().unwrap() {
-            lines.push(format!(
-                "{} {} {}",
-                change["kind"].as_str().unwrap(),
-                change["name"].as_str().unwrap(),
-                change["action"].as_str().unwrap()
-            ));
-        }
-    }
-    lines
 }
 
 /// What `behave` answers to `{}`, invoked through serve's Invoke API.
@@ -160,7 +136,10 @@ async fn deployed_into_serve_it_runs_converges_and_updates_then_is_destroyed() {
     );
     assert_eq!(
         actions(&again),
-        ["function behave unchanged", "code behave unchanged"],
+        [
+            "behave function behave unchanged",
+            "behave code behave unchanged"
+        ],
         "{again:#}"
     );
 
@@ -170,7 +149,10 @@ async fn deployed_into_serve_it_runs_converges_and_updates_then_is_destroyed() {
     ));
     assert_eq!(
         actions(&updated),
-        ["function behave update", "code behave unchanged"]
+        [
+            "behave function behave update",
+            "behave code behave unchanged"
+        ]
     );
     assert_eq!(
         updated["functions"][0]["changes"][0]["details"],
@@ -194,7 +176,7 @@ async fn deployed_into_serve_it_runs_converges_and_updates_then_is_destroyed() {
     assert_eq!(behave(&lambda).await["memory"], 512);
 
     let destroyed = json(&local.run("destroy", &["--bin", "behave", "--output", "json"]));
-    assert_eq!(actions(&destroyed), ["function behave delete"]);
+    assert_eq!(actions(&destroyed), ["behave function behave delete"]);
     let gone = lambda
         .get_function()
         .function_name("behave")
@@ -216,11 +198,11 @@ async fn an_alias_its_url_and_reserved_concurrency_are_deployed_into_serve() {
     assert_eq!(
         actions(&report),
         [
-            "function web create",
-            "concurrency reserved 3 create",
-            "version 1 create",
-            "alias live create",
-            "url web create",
+            "web function web create",
+            "web concurrency reserved 3 create",
+            "web version 1 create",
+            "web alias live create",
+            "web url web create",
         ],
         "{report:#}"
     );
@@ -257,11 +239,11 @@ async fn an_alias_its_url_and_reserved_concurrency_are_deployed_into_serve() {
     assert_eq!(
         actions(&again),
         [
-            "function web unchanged",
-            "code web unchanged",
-            "concurrency reserved 3 unchanged",
-            "alias live unchanged",
-            "url web unchanged",
+            "web function web unchanged",
+            "web code web unchanged",
+            "web concurrency reserved 3 unchanged",
+            "web alias live unchanged",
+            "web url web unchanged",
         ],
         "{again:#}"
     );
