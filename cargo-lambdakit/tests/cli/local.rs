@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::deploy::{actions, json, stderr};
 use crate::sdk::client;
-use crate::support::{Serve, get, lambdakit, workspace};
+use crate::support::{Serve, executable_script, get, lambdakit, workspace};
 
 /// A `serve` of no project, only the Lambda API (and a `--bootstrap` it needs to start), with
 /// its created functions kept in a directory of the test's.
@@ -24,13 +24,7 @@ impl Local {
             std::env::temp_dir().join(format!("lambdakit-local-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let bootstrap = dir.join("idle");
-        std::fs::write(&bootstrap, "#!/bin/sh\nsleep 600\n").unwrap();
-        std::fs::set_permissions(
-            &bootstrap,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        let bootstrap = executable_script(&dir.join("idle"), "sleep 600");
         let mut command = lambdakit();
         command
             .args(["serve", "--port", "0", "--bootstrap"])

@@ -98,13 +98,7 @@ impl Serve {
     pub(crate) fn script(name: &str, script: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("lambdakit-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let bootstrap = dir.join("bootstrap");
-        std::fs::write(&bootstrap, format!("#!/bin/sh\n{script}\n")).unwrap();
-        std::fs::set_permissions(
-            &bootstrap,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        let bootstrap = executable_script(&dir.join("bootstrap"), script);
         let mut command = lambdakit();
         command
             .args(["serve", "--port", "0", "--bootstrap"])
@@ -161,6 +155,13 @@ impl Drop for Serve {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+}
+
+/// Writes the shell `script` to `path` as an executable, and returns the path.
+pub(crate) fn executable_script(path: &std::path::Path, script: &str) -> PathBuf {
+    std::fs::write(path, format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path.to_owned()
 }
 
 /// A response as a raw HTTP client reads it.
