@@ -164,11 +164,7 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
     );
     assert_eq!(mapping.batch_size(), Some(5));
     assert_eq!(mapping.function_response_types().len(), 1);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3().await;
     let notifications = s3
         .get_bucket_notification_configuration()
         .bucket("uploads")
@@ -562,11 +558,7 @@ async fn code_goes_through_s3_when_a_bucket_is_given() {
         stderr(&output)
     );
     let config = moto.config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3().await;
     let objects = s3.list_objects_v2().bucket("code").send().await.unwrap();
     let key = objects.contents()[0].key().unwrap();
     assert!(

@@ -165,6 +165,17 @@ impl Moto {
             .await
     }
 
+    /// An S3 client of this moto, addressing buckets in the path (`127.0.0.1` has no
+    /// per-bucket host names).
+    pub(crate) async fn s3(&self) -> aws_sdk_s3::Client {
+        let config = self.config().await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
     /// The queue, bucket, topic and streams the functions' triggers name, and the layer one
     /// uses.
     pub(crate) fn create_trigger_sources(&self) {

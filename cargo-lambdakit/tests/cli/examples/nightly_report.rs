@@ -125,11 +125,7 @@ async fn nightly_report_runs_on_its_schedule_and_writes_the_day_before() {
         "--create-bucket-configuration",
         &format!("LocationConstraint={REGION}"),
     ]);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3().await;
 
     // An empty table: a report of nothing.
     let empty = run_at(&serve, "2026-11-22T02:30:00Z");

@@ -155,11 +155,7 @@ async fn s3_thumbnail_makes_a_thumbnail_records_it_and_reports_what_it_rejects()
 
     deploy(&moto, "s3-thumbnail");
     let config = moto.config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3().await;
     let notifications = s3
         .get_bucket_notification_configuration()
         .bucket("uploads")
