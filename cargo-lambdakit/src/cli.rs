@@ -58,3 +58,50 @@ pub struct ProjectArgs {
     #[arg(long)]
     pub locked: bool,
 }
+
+/// Which functions `deploy` and `destroy` act on, and where: on AWS, or in a local `serve`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ScopeArgs {
+    /// The project's Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Only this package's functions.
+    #[arg(short, long, value_name = "NAME")]
+    pub package: Option<String>,
+    /// Require Cargo.lock to be up to date (cargo's `--locked`).
+    #[arg(long)]
+    pub locked: bool,
+    /// Only this function (a binary target); default: all of them.
+    #[arg(long = "bin", value_name = "NAME")]
+    pub function: Option<String>,
+    /// The AWS region (default: the environment's or profile's).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The AWS profile (default: `AWS_PROFILE`, else `default`).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Act on the Lambda API of a `cargo lambdakit serve` at URL instead of AWS (default URL:
+    /// http://127.0.0.1:9000), with no AWS credentials, and nothing of IAM, S3 or triggers.
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = crate::aws::DEFAULT_LOCAL_URL, conflicts_with = "profile")]
+    pub local: Option<String>,
+}
+
+impl ScopeArgs {
+    /// The project to load (in release mode, which deploy builds in; destroy builds nothing).
+    pub(crate) fn project(&self) -> ProjectArgs {
+        ProjectArgs {
+            manifest_path: self.manifest_path.clone(),
+            package: self.package.clone(),
+            release: true,
+            locked: self.locked,
+        }
+    }
+
+    /// Where the AWS configuration comes from, beside the environment.
+    pub(crate) fn source(&self) -> crate::aws::Source {
+        crate::aws::Source {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+}

@@ -3,16 +3,15 @@
 //! `--local`, in the Lambda API of a `cargo lambdakit serve` instead.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
 
-use crate::aws::{Aws, DEFAULT_LOCAL_URL, Source};
+use crate::aws::{Aws, Source};
 use crate::build::lambda;
-use crate::cli::ProjectArgs;
+use crate::cli::ScopeArgs;
 use crate::deploy::{self, Options, Unit};
 use crate::error::CliError;
 use crate::project::{Function, Project};
@@ -20,18 +19,9 @@ use crate::project::{Function, Project};
 /// Options of `deploy`.
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// The project's Cargo.toml.
-    #[arg(long, value_name = "PATH")]
-    pub manifest_path: Option<PathBuf>,
-    /// Only this package's functions.
-    #[arg(short, long, value_name = "NAME")]
-    pub package: Option<String>,
-    /// Require Cargo.lock to be up to date (cargo's `--locked`).
-    #[arg(long)]
-    pub locked: bool,
-    /// Only this function (a binary target); default: all of them.
-    #[arg(long = "bin", value_name = "NAME")]
-    pub function: Option<String>,
+    /// Which functions, and where.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// The function's name on AWS (one function only; default: `name`, else the binary's).
     #[arg(long, value_name = "NAME", requires = "function")]
     pub name: Option<String>,
@@ -62,17 +52,6 @@ pub struct DeployArgs {
     /// Upload code through this S3 bucket instead of inline, over the settings.
     #[arg(long, value_name = "BUCKET")]
     pub upload_bucket: Option<String>,
-    /// The AWS region (default: the environment's or profile's).
-    #[arg(long)]
-    pub region: Option<String>,
-    /// The AWS profile (default: `AWS_PROFILE`, else `default`).
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Deploy into the Lambda API of a `cargo lambdakit serve` at URL instead of AWS
-    /// (default URL: http://127.0.0.1:9000): no AWS credentials, no IAM role, code inline, no
-    /// triggers.
-    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = DEFAULT_LOCAL_URL, conflicts_with = "profile")]
-    pub local: Option<String>,
     /// Print what would be created, updated or left, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -98,14 +77,9 @@ pub(crate) fn parse_variable(text: &str) -> Result<(String, String), String> {
 }
 
 pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
-    let project = Project::load(&ProjectArgs {
-        manifest_path: args.manifest_path.clone(),
-        package: args.package.clone(),
-        release: true,
-        locked: args.locked,
-    })?;
+    let project = Project::load(&args.scope.project())?;
     let functions: Vec<Function> = project
-        .select(args.function.as_deref())?
+        .select(args.scope.function.as_deref())?
         .into_iter()
         .map(|function| overridden(function.clone(), &args))
         .collect();
@@ -148,13 +122,9 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         change_architecture: args.change_architecture,
         quiet: args.quiet || args.output == "json",
     };
-    let source = Source {
-        region: args.region.clone(),
-        profile: args.profile.clone(),
-    };
     let started = std::time::Instant::now();
     let outcomes = runtime()?.block_on(async {
-        let aws = connect(&source, args.local.as_deref()).await?;
+        let aws = connect(&args.scope.source(), args.scope.local.as_deref()).await?;
         let mut outcomes = Vec::new();
         for (function, output) in &built {
             let unit = Unit {
