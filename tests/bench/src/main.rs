@@ -71,21 +71,7 @@ fn bench_build(args: &[String]) -> Result<(), Error> {
         [flag] if flag == "--write" => true,
         _ => return Err("`bench build` takes only `--write`".into()),
     };
-    let section = building::bench()?;
-    #[allow(clippy::print_stdout)] // The report is this program's output.
-    {
-        println!("{section}");
-    }
-    if write {
-        let path = lambda_kit_bench::workspace_root().join("BENCHMARKS.md");
-        let current = std::fs::read_to_string(&path).unwrap_or_default();
-        std::fs::write(
-            &path,
-            deploy::replace_section(&current, &section, (building::START, building::END)),
-        )?;
-        eprintln!("wrote {}", path.display());
-    }
-    Ok(())
+    publish_section(&building::bench()?, write, (building::START, building::END))
 }
 
 /// `bench deploy [--rounds N] [--write]`: deploy times against `cargo lambda deploy`.
@@ -110,7 +96,12 @@ fn bench_deploy(args: &[String]) -> Result<(), Error> {
             }
         }
     }
-    let section = deploy::bench(rounds)?;
+    publish_section(&deploy::bench(rounds)?, write, (deploy::START, deploy::END))
+}
+
+/// Prints a section of the report, and with `write`, puts it in BENCHMARKS.md between
+/// `markers`, in place of what was there.
+fn publish_section(section: &str, write: bool, markers: (&str, &str)) -> Result<(), Error> {
     #[allow(clippy::print_stdout)] // The report is this program's output.
     {
         println!("{section}");
@@ -118,10 +109,7 @@ fn bench_deploy(args: &[String]) -> Result<(), Error> {
     if write {
         let path = lambda_kit_bench::workspace_root().join("BENCHMARKS.md");
         let current = std::fs::read_to_string(&path).unwrap_or_default();
-        std::fs::write(
-            &path,
-            deploy::replace_section(&current, &section, (deploy::START, deploy::END)),
-        )?;
+        std::fs::write(&path, deploy::replace_section(&current, section, markers))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())
