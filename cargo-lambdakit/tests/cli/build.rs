@@ -22,6 +22,18 @@ fn build(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `build ARGS --output json`, which must succeed: what it lists as built.
+fn built(args: &[&str]) -> Vec<serde_json::Value> {
+    let output = build(&[args, &["--output", "json"]].concat());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    listed["builds"].as_array().unwrap().clone()
+}
+
 /// Whether the arm64 cross tools and qemu are here; under CI they must be.
 fn arm64_tools() -> bool {
     let found = rust_target_installed("aarch64-unknown-linux-gnu")
@@ -36,10 +48,8 @@ fn arm64_tools() -> bool {
 
 #[test]
 fn a_host_build_is_checked_laid_out_and_zipped() {
-    let output = build(&["--output", "json"]);
-    assert!(output.status.success(), "{output:?}");
-    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let built = &listed["builds"][0];
+    let builds = built(&[]);
+    let built = &builds[0];
     assert_eq!(built["architecture"], "x86_64");
     assert_eq!(built["runtime"], "provided.al2023");
     let bootstrap = workspace().join("target/lambda/behave/bootstrap");
@@ -168,23 +178,15 @@ fn builds_for_provided_al2_are_linked_by_zig_against_its_glibc_and_run() {
     if !zig() || !arm64_tools() {
         return;
     }
-    let output = build(&[
+    let builds = built(&[
         "--runtime",
         "provided.al2",
         "--arch",
         "x86_64",
         "--arch",
         "arm64",
-        "--output",
-        "json",
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    for built in listed["builds"].as_array().unwrap() {
+    for built in &builds {
         let facts = cargo_lambdakit::build::elf::inspect(std::path::Path::new(
             built["bootstrap"].as_str().unwrap(),
         ))
@@ -213,14 +215,8 @@ fn musl_builds_are_static_and_run_on_any_runtime() {
     ) {
         return;
     }
-    let output = build(&["--musl", "--runtime", "provided.al2", "--output", "json"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let bootstrap = std::path::PathBuf::from(listed["builds"][0]["bootstrap"].as_str().unwrap());
+    let builds = built(&["--musl", "--runtime", "provided.al2"]);
+    let bootstrap = std::path::PathBuf::from(builds[0]["bootstrap"].as_str().unwrap());
     let facts = cargo_lambdakit::build::elf::inspect(&bootstrap).unwrap();
     assert_eq!(
         (facts.interpreter, facts.max_glibc),
@@ -244,14 +240,8 @@ fn arm64_musl_builds_are_static_and_run_under_qemu() {
     ) {
         return;
     }
-    let output = build(&["--musl", "--arch", "arm64", "--output", "json"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let bootstrap = std::path::PathBuf::from(listed["builds"][0]["bootstrap"].as_str().unwrap());
+    let builds = built(&["--musl", "--arch", "arm64"]);
+    let bootstrap = std::path::PathBuf::from(builds[0]["bootstrap"].as_str().unwrap());
     assert!(
         bootstrap.ends_with("lambda/arm64/behave/bootstrap"),
         "{bootstrap:?}"
