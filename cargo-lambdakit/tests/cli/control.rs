@@ -5,13 +5,11 @@ use std::path::PathBuf;
 
 use aws_sdk_lambda::error::ProvideErrorMetadata as _;
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{
-    Architecture, Environment, FunctionCode, InvocationType, Runtime, State,
-};
+use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime, State};
 use cargo_lambdakit::package::zip::{self, Entry};
 use serde_json::Value;
 
-use crate::sdk::client;
+use crate::sdk::{client, queues_and_dry_runs};
 use crate::support::Serve;
 
 /// `behave` as `serve` built it for this machine: beside this crate's binary, in the same
@@ -145,23 +143,7 @@ async fn functions_created_from_zips_run_and_are_described_then_deleted() {
         payload["arn"], "arn:aws:lambda:us-east-1:123456789012:function:made",
         "{payload}"
     );
-    let queued = lambda
-        .invoke()
-        .function_name("made")
-        .invocation_type(InvocationType::Event)
-        .payload(Blob::new(b"{}".to_vec()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(queued.status_code(), 202);
-    let dry = lambda
-        .invoke()
-        .function_name("made")
-        .invocation_type(InvocationType::DryRun)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(dry.status_code(), 204);
+    queues_and_dry_runs(&lambda, "made").await;
 
     let got = lambda
         .get_function()

@@ -23,6 +23,27 @@ pub(crate) fn client(endpoint: &str) -> aws_sdk_lambda::Client {
     aws_sdk_lambda::Client::from_conf(config)
 }
 
+/// Checks that the function `name` takes an asynchronous invocation (202) and a dry run (204).
+pub(crate) async fn queues_and_dry_runs(lambda: &aws_sdk_lambda::Client, name: &str) {
+    let queued = lambda
+        .invoke()
+        .function_name(name)
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(b"{}".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status_code(), 202);
+    let dry = lambda
+        .invoke()
+        .function_name(name)
+        .invocation_type(InvocationType::DryRun)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dry.status_code(), 204);
+}
+
 #[tokio::test]
 async fn aws_sdk_lambda_invokes_local_functions() {
     let serve = Serve::start("test-functions");
@@ -64,23 +85,7 @@ async fn aws_sdk_lambda_invokes_local_functions() {
         json!({"errorType": "AskedToFail", "errorMessage": "sdk"})
     );
 
-    let queued = lambda
-        .invoke()
-        .function_name("behave")
-        .invocation_type(InvocationType::Event)
-        .payload(Blob::new(b"{}".to_vec()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(queued.status_code(), 202);
-    let dry = lambda
-        .invoke()
-        .function_name("behave")
-        .invocation_type(InvocationType::DryRun)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(dry.status_code(), 204);
+    queues_and_dry_runs(&lambda, "behave").await;
 
     let missing = lambda
         .invoke()
