@@ -136,46 +136,39 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
     let name = unit.function.aws_name().to_owned();
     progress.note(format_args!("deploying `{name}`"));
     let mut changes = Vec::new();
-    if aws.local.is_some() {
-        // serve's Lambda API: no IAM, no S3, no event sources (see `local`).
-        let (function, notes) = local::adapted(unit.function);
-        let role = match &function.deploy.role {
-            Some(role) => role::arn(aws, role),
-            None => local::ROLE.to_owned(),
-        };
-        let unit = &Unit {
-            function: &function,
-            code: unit.code,
-        };
-        let deployed = function::ensure(aws, unit, &role, options, progress).await?;
-        changes.extend(deployed.changes);
-        return Ok(Outcome {
-            name,
-            arn: deployed.arn,
-            changes,
-            url: deployed.url,
-            version: deployed.version,
-            notes,
-        });
-    }
-    let resolved = triggers::resolve(aws, unit.function).await?;
+    let local = aws.local.is_some();
+    // serve's Lambda API has no IAM, no S3 and no event sources (see `local`): the function
+    // goes without them, with a note for each setting left out.
+    let (function, notes) = if local {
+        local::adapted(unit.function)
+    } else {
+        (triggers::resolve(aws, unit.function).await?, Vec::new())
+    };
     let unit = &Unit {
-        function: &resolved,
+        function: &function,
         code: unit.code,
     };
-    let (role_arn, role_change) = role::ensure(aws, unit, options).await?;
-    changes.extend(role_change);
+    let role_arn = match &function.deploy.role {
+        None if local => local::ROLE.to_owned(),
+        _ => {
+            let (role_arn, role_change) = role::ensure(aws, unit, options).await?;
+            changes.extend(role_change);
+            role_arn
+        }
+    };
     let deployed = function::ensure(aws, unit, &role_arn, options, progress).await?;
     changes.extend(deployed.changes);
-    let triggers = triggers::ensure(aws, unit, &deployed.arn, options, progress).await?;
-    changes.extend(triggers);
+    if !local {
+        let triggers = triggers::ensure(aws, unit, &deployed.arn, options, progress).await?;
+        changes.extend(triggers);
+    }
     Ok(Outcome {
         name,
         arn: deployed.arn,
         changes,
         url: deployed.url,
         version: deployed.version,
-        notes: Vec::new(),
+        notes,
     })
 }
 

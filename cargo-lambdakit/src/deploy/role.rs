@@ -17,7 +17,7 @@ pub(super) fn created_name(function: &str) -> String {
 }
 
 /// The ARN of the role a `role` setting names (by ARN, or by name in this account).
-pub(super) fn arn(aws: &Aws, role: &str) -> String {
+fn arn(aws: &Aws, role: &str) -> String {
     if role.starts_with("arn:") {
         role.to_owned()
     } else {
