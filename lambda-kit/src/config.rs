@@ -12,7 +12,6 @@ use crate::Error;
 pub(crate) const RUNTIME_API_VAR: &str = "AWS_LAMBDA_RUNTIME_API";
 
 /// The Runtime API version this crate speaks.
-const API_VERSION: &str = "2018-06-01";
 
 /// The function's configuration as Lambda describes it in the environment.
 ///
@@ -259,7 +258,7 @@ impl RuntimeApi {
         }
         Ok(Self {
             authority: authority.to_owned(),
-            base_path: format!("{prefix}/{API_VERSION}"),
+            base_path: format!("{prefix}/{}", crate::api::protocol::VERSION),
         })
     }
 }

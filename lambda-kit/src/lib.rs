@@ -161,3 +161,10 @@ pub use lambda_kit_macros::handler;
 
 #[doc(hidden)]
 pub mod __private;
+
+/// Not public API: the Runtime API's server side, for `cargo lambdakit serve`. No semver promise.
+#[cfg(feature = "__server")]
+#[doc(hidden)]
+pub mod __server {
+    pub use crate::api::server::*;
+}

@@ -82,7 +82,7 @@ use crate::Diagnostic;
 
 /// Lambda's default cap on a streamed response: 200 MB (AWS "Response streaming for Lambda
 /// functions"), counted in MiB as Lambda's quotas are.
-pub const DEFAULT_MAX_BYTES: usize = 200 * 1024 * 1024;
+pub const DEFAULT_MAX_BYTES: usize = crate::api::protocol::MAX_STREAMED_RESPONSE_BYTES;
 
 /// The `Content-Type` of a plain stream, unless set with [`StreamResponse::content_type`].
 const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");

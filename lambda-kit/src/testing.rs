@@ -26,28 +26,31 @@
 //! ```
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use http::{HeaderName, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
+use crate::api::protocol::header;
+use crate::api::server::{self, Frame, Pending, Report, RuntimeApiServer};
 use crate::config::{LogFormat, LogLevel};
 use crate::context::HeaderStr;
 use crate::logging::{Logger, Sink};
 use crate::{Config, Context, Error, Handler, Runtime};
+
+#[doc(inline)]
+pub use crate::api::server::ErrorReport;
+
+/// The ARN the fake API's invocations carry unless a test sets another.
+const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:test-function";
 
 /// Lambda's default function timeout, used for invocations that set none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -72,26 +75,24 @@ where
     outcomes.remove(0)
 }
 
-/// An in-process Runtime API on `127.0.0.1`, on a port of its own.
+/// An in-process Runtime API on `127.0.0.1`, on a port of its own: the same server
+/// `cargo lambdakit serve` runs for each instance of a function, so its answers are Lambda's.
 ///
 /// Dropping it stops the server and closes its connections.
 #[derive(Debug)]
 pub struct FakeRuntimeApi {
-    address: SocketAddr,
+    server: RuntimeApiServer,
     shared: Arc<Shared>,
-    server: JoinHandle<()>,
+    /// One task per pushed invocation, turning the server's report into an [`Outcome`];
+    /// aborted with the API.
+    collectors: Mutex<JoinSet<()>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Shared {
-    queue: mpsc::UnboundedSender<Queued>,
-    next: tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>,
-    reporters: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
-    receivers: Mutex<HashMap<String, oneshot::Receiver<Outcome>>>,
-    init_errors: Mutex<Vec<ErrorReport>>,
+    outcomes: Mutex<HashMap<String, oneshot::Receiver<Outcome>>>,
     /// Per invocation, the chunks of its streamed response as they arrive.
     feeds: Mutex<HashMap<String, ChunkFeed>>,
-    connections: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -101,18 +102,6 @@ struct ChunkFeed {
     receiver: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Bytes>>>,
 }
 
-#[derive(Debug)]
-struct Queued {
-    request_id: String,
-    invocation: Invocation,
-}
-
-impl Drop for FakeRuntimeApi {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
 impl FakeRuntimeApi {
     /// Starts the server on a free port of `127.0.0.1`.
     ///
@@ -120,34 +109,21 @@ impl FakeRuntimeApi {
     ///
     /// Fails when no port can be bound.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
-        let address = listener.local_addr()?;
-        let (queue, next) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            queue,
-            next: tokio::sync::Mutex::new(next),
-            reporters: Mutex::default(),
-            receivers: Mutex::default(),
-            init_errors: Mutex::default(),
-            feeds: Mutex::default(),
-            connections: AtomicUsize::new(0),
-        });
-        let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
         Ok(Self {
-            address,
-            shared,
-            server,
+            server: RuntimeApiServer::start().await?,
+            shared: Arc::default(),
+            collectors: Mutex::default(),
         })
     }
 
     /// The address the server listens on.
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.server.address()
     }
 
     /// The value for `AWS_LAMBDA_RUNTIME_API` that points at this server.
     pub fn runtime_api(&self) -> String {
-        self.address.to_string()
+        self.address().to_string()
     }
 
     /// A configuration pointing at this server, for a function named `test-function`.
@@ -170,11 +146,15 @@ impl FakeRuntimeApi {
     }
 
     /// Queues an invocation for `/next` and returns its request id.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside a tokio runtime, or when the request id cannot be a header value.
     pub fn push(&self, invocation: Invocation) -> String {
         let request_id = invocation.request_id.clone().unwrap_or_else(new_request_id);
+        let pending = self.server.submit(invocation.into_server(&request_id));
         let (reporter, receiver) = oneshot::channel();
-        lock(&self.shared.reporters).insert(request_id.clone(), reporter);
-        lock(&self.shared.receivers).insert(request_id.clone(), receiver);
+        lock(&self.shared.outcomes).insert(request_id.clone(), receiver);
         let (chunks, feed) = mpsc::unbounded_channel();
         lock(&self.shared.feeds).insert(
             request_id.clone(),
@@ -183,10 +163,14 @@ impl FakeRuntimeApi {
                 receiver: Arc::new(tokio::sync::Mutex::new(feed)),
             },
         );
-        // The receiving half lives in `self.shared`, so the queue is open.
-        let _ = self.shared.queue.send(Queued {
-            request_id: request_id.clone(),
-            invocation,
+        let shared = Arc::clone(&self.shared);
+        let id = request_id.clone();
+        let mut collectors = lock(&self.collectors);
+        while collectors.try_join_next().is_some() {}
+        collectors.spawn(async move {
+            if let Some(outcome) = collect(&shared, &id, pending).await {
+                let _ = reporter.send(outcome);
+            }
         });
         request_id
     }
@@ -197,7 +181,7 @@ impl FakeRuntimeApi {
     ///
     /// Panics when `request_id` was not pushed, or its outcome was taken already.
     pub async fn outcome(&self, request_id: &str) -> Outcome {
-        let receiver = lock(&self.shared.receivers)
+        let receiver = lock(&self.shared.outcomes)
             .remove(request_id)
             .unwrap_or_else(|| panic!("no pending invocation `{request_id}`"));
         receiver.await.unwrap_or_else(|_| {
@@ -252,12 +236,12 @@ impl FakeRuntimeApi {
 
     /// The reports the runtime sent to `/init/error`.
     pub fn init_errors(&self) -> Vec<ErrorReport> {
-        lock(&self.shared.init_errors).clone()
+        self.server.init_errors()
     }
 
     /// How many connections the runtime has opened so far.
     pub fn connections(&self) -> usize {
-        self.shared.connections.load(Ordering::SeqCst)
+        self.server.connections()
     }
 
     /// Runs `handler` with `config` until every one of `invocations` has an outcome, and
@@ -349,192 +333,43 @@ fn new_request_id() -> String {
     )
 }
 
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    // Owned by this task: aborting it (dropping the API) closes every connection.
-    let mut connections = JoinSet::new();
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        shared.connections.fetch_add(1, Ordering::SeqCst);
-        let shared = Arc::clone(&shared);
-        connections.spawn(async move {
-            let service =
-                hyper::service::service_fn(move |request| answer(Arc::clone(&shared), request));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-        while connections.try_join_next().is_some() {}
-    }
-}
-
-async fn answer(
-    shared: Arc<Shared>,
-    request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = request.into_parts();
-    let Some(route) = parts.uri.path().strip_prefix("/2018-06-01/runtime/") else {
-        return Ok(reply(StatusCode::NOT_FOUND, "UnknownPath"));
+/// Waits for the server's report on `request_id` and turns it into an [`Outcome`], feeding a
+/// streamed response's chunks to [`FakeRuntimeApi::next_chunk`] as they arrive.
+async fn collect(shared: &Shared, request_id: &str, pending: Pending) -> Option<Outcome> {
+    let outcome = match pending.report().await? {
+        Report::Response(body) => Outcome::Response(body),
+        Report::Error(report) => Outcome::Error(report),
+        Report::Streamed(mut stream) => {
+            let feed = lock(&shared.feeds)
+                .get(request_id)
+                .and_then(|feed| feed.sender.clone());
+            let mut chunks = Vec::new();
+            let mut trailers = None;
+            let mut complete = true;
+            while let Some(frame) = stream.frames.recv().await {
+                match frame {
+                    Frame::Data(chunk) => {
+                        if let Some(feed) = &feed {
+                            let _ = feed.send(chunk.clone());
+                        }
+                        chunks.push(chunk);
+                    }
+                    Frame::Trailers(fields) => trailers = Some(fields),
+                    Frame::Broken(_) => complete = false,
+                }
+            }
+            Outcome::Streamed(StreamedResponse::new(
+                stream.headers,
+                chunks,
+                trailers,
+                complete,
+            ))
+        }
     };
-    let streaming = parts
-        .headers
-        .get("lambda-runtime-function-response-mode")
-        .is_some_and(|mode| mode == "streaming");
-    if streaming
-        && parts.method == Method::POST
-        && let Some(request_id) = route
-            .strip_prefix("invocation/")
-            .and_then(|rest| rest.strip_suffix("/response"))
-    {
-        return Ok(read_stream(&shared, request_id, parts.headers, body).await);
-    }
-    let body = body
-        .collect()
-        .await
-        .map(|body| body.to_bytes())
-        .unwrap_or_default();
-    let error_type = parts
-        .headers
-        .get("lambda-runtime-function-error-type")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    match (parts.method, route) {
-        (Method::GET, "invocation/next") => Ok(next(&shared).await),
-        (Method::POST, "init/error") => {
-            lock(&shared.init_errors).push(ErrorReport::new(error_type, body));
-            Ok(reply(StatusCode::ACCEPTED, ""))
-        }
-        (Method::POST, route) => {
-            let Some((request_id, verb)) = route
-                .strip_prefix("invocation/")
-                .and_then(|rest| rest.rsplit_once('/'))
-            else {
-                return Ok(reply(StatusCode::NOT_FOUND, "UnknownPath"));
-            };
-            let outcome = match verb {
-                "response" => {
-                    end_feed(&shared, request_id);
-                    Outcome::Response(body)
-                }
-                "error" => Outcome::Error(ErrorReport::new(error_type, body)),
-                _ => return Ok(reply(StatusCode::NOT_FOUND, "UnknownPath")),
-            };
-            match lock(&shared.reporters).remove(request_id) {
-                Some(reporter) => {
-                    let _ = reporter.send(outcome);
-                    Ok(reply(StatusCode::ACCEPTED, ""))
-                }
-                None => Ok(reply(StatusCode::BAD_REQUEST, "InvalidRequestID")),
-            }
-        }
-        _ => Ok(reply(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed")),
-    }
-}
-
-/// Reads a streamed `/response` frame by frame, feeding each chunk to
-/// [`FakeRuntimeApi::next_chunk`] as it arrives, and records it when it ends.
-async fn read_stream(
-    shared: &Shared,
-    request_id: &str,
-    headers: http::HeaderMap,
-    mut body: Incoming,
-) -> Response<Full<Bytes>> {
-    let feed = lock(&shared.feeds)
-        .get(request_id)
-        .and_then(|feed| feed.sender.clone());
-    let mut chunks = Vec::new();
-    let mut trailers = None;
-    let mut complete = true;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            complete = false;
-            break;
-        };
-        match frame.into_data() {
-            Ok(chunk) => {
-                if let Some(feed) = &feed {
-                    let _ = feed.send(chunk.clone());
-                }
-                chunks.push(chunk);
-            }
-            Err(frame) => {
-                if let Ok(fields) = frame.into_trailers() {
-                    trailers = Some(fields);
-                }
-            }
-        }
-    }
-    end_feed(shared, request_id);
-    let outcome = Outcome::Streamed(StreamedResponse::new(headers, chunks, trailers, complete));
-    match lock(&shared.reporters).remove(request_id) {
-        Some(reporter) => {
-            let _ = reporter.send(outcome);
-            reply(StatusCode::ACCEPTED, "")
-        }
-        None => reply(StatusCode::BAD_REQUEST, "InvalidRequestID"),
-    }
-}
-
-fn end_feed(shared: &Shared, request_id: &str) {
     if let Some(feed) = lock(&shared.feeds).get_mut(request_id) {
         feed.sender = None;
     }
-}
-
-async fn next(shared: &Shared) -> Response<Full<Bytes>> {
-    let Some(Queued {
-        request_id,
-        invocation,
-    }) = shared.next.lock().await.recv().await
-    else {
-        return reply(StatusCode::INTERNAL_SERVER_ERROR, "QueueClosed");
-    };
-    let deadline = SystemTime::now() + invocation.timeout;
-    let deadline_ms = deadline
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
-    let mut response = Response::new(Full::new(invocation.body));
-    let headers = response.headers_mut();
-    let mut set = |name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    set("content-type", "application/json");
-    set("lambda-runtime-aws-request-id", &request_id);
-    set("lambda-runtime-deadline-ms", &deadline_ms.to_string());
-    set(
-        "lambda-runtime-invoked-function-arn",
-        "arn:aws:lambda:us-east-1:123456789012:function:test-function",
-    );
-    for (name, value) in &invocation.headers {
-        match value {
-            Some(value) => {
-                if let Ok(value) = HeaderValue::from_str(value) {
-                    headers.insert(name.clone(), value);
-                }
-            }
-            None => {
-                headers.remove(name);
-            }
-        }
-    }
-    response
-}
-
-fn reply(status: StatusCode, error_type: &str) -> Response<Full<Bytes>> {
-    let body = if error_type.is_empty() {
-        Bytes::from_static(br#"{"status":"OK"}"#)
-    } else {
-        Bytes::from(format!(
-            r#"{{"errorType":"{error_type}","errorMessage":"{status}"}}"#
-        ))
-    };
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
-    response
+    Some(outcome)
 }
 
 /// An invocation to queue: the event and the headers `/next` sends with it.
@@ -586,25 +421,25 @@ impl Invocation {
     /// Sends the X-Ray trace header `Lambda-Runtime-Trace-Id`.
     #[must_use]
     pub fn trace_id(self, trace_id: &str) -> Self {
-        self.header("lambda-runtime-trace-id", trace_id)
+        self.header(header::TRACE_ID, trace_id)
     }
 
     /// Sends `Lambda-Runtime-Client-Context` (JSON).
     #[must_use]
     pub fn client_context(self, json: &str) -> Self {
-        self.header("lambda-runtime-client-context", json)
+        self.header(header::CLIENT_CONTEXT, json)
     }
 
     /// Sends `Lambda-Runtime-Cognito-Identity` (JSON).
     #[must_use]
     pub fn identity(self, json: &str) -> Self {
-        self.header("lambda-runtime-cognito-identity", json)
+        self.header(header::COGNITO_IDENTITY, json)
     }
 
     /// Sends `Lambda-Runtime-Aws-Tenant-Id`.
     #[must_use]
     pub fn tenant_id(self, tenant_id: &str) -> Self {
-        self.header("lambda-runtime-aws-tenant-id", tenant_id)
+        self.header(header::TENANT_ID, tenant_id)
     }
 
     /// Sends header `name` with `value`, replacing a standard one of that name.
@@ -628,6 +463,31 @@ impl Invocation {
     pub fn without_header(mut self, name: &str) -> Self {
         self.headers.push((header_name(name), None));
         self
+    }
+}
+
+impl Invocation {
+    /// The server's invocation: the standard headers, then the test's changes to them.
+    fn into_server(self, request_id: &str) -> server::Invocation {
+        let mut invocation =
+            server::Invocation::new(request_id, self.body, self.timeout, FUNCTION_ARN)
+                .unwrap_or_else(|error| {
+                    panic!("the request id `{request_id}` cannot be a header value: {error}")
+                });
+        for (name, value) in self.headers {
+            match value {
+                Some(value) => {
+                    if let Ok(value) = HeaderValue::from_str(&value) {
+                        invocation.headers_mut().insert(name, value);
+                    }
+                }
+                None if name == header::DEADLINE_MS => invocation = invocation.without_deadline(),
+                None => {
+                    invocation.headers_mut().remove(name);
+                }
+            }
+        }
+        invocation
     }
 }
 
@@ -744,25 +604,7 @@ impl StreamedResponse {
         complete: bool,
     ) -> Self {
         let body = Bytes::from(chunks.concat());
-        let error = trailers.as_ref().and_then(|trailers| {
-            use base64::Engine as _;
-
-            let text = |name: &str| trailers.get(name).and_then(|value| value.to_str().ok());
-            let error_type = text("lambda-runtime-function-error-type");
-            let error_body = text("lambda-runtime-function-error-body");
-            if error_type.is_none() && error_body.is_none() {
-                return None;
-            }
-            let document = error_body.map(|encoded| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .map_or_else(|_| Bytes::copy_from_slice(encoded.as_bytes()), Bytes::from)
-            });
-            Some(ErrorReport::new(
-                error_type.map(str::to_owned),
-                document.unwrap_or_default(),
-            ))
-        });
+        let error = trailers.as_ref().and_then(ErrorReport::from_trailers);
         Self {
             inner: Box::new(Streamed {
                 headers,
@@ -836,53 +678,6 @@ impl StreamedResponse {
         let body = &self.inner.body;
         let end = body.windows(8).position(|window| window == [0; 8])?;
         Some((&body[..end], &body[end + 8..]))
-    }
-}
-
-/// An error report as the Runtime API received it.
-#[derive(Debug, Clone)]
-pub struct ErrorReport {
-    header: Option<String>,
-    body: Bytes,
-    document: serde_json::Value,
-}
-
-impl ErrorReport {
-    fn new(header: Option<String>, body: Bytes) -> Self {
-        let document = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-        Self {
-            header,
-            body,
-            document,
-        }
-    }
-
-    /// The `Lambda-Runtime-Function-Error-Type` header.
-    pub fn error_type_header(&self) -> Option<&str> {
-        self.header.as_deref()
-    }
-
-    /// The body's `errorType`.
-    pub fn error_type(&self) -> &str {
-        self.document["errorType"].as_str().unwrap_or_default()
-    }
-
-    /// The body's `errorMessage`.
-    pub fn error_message(&self) -> &str {
-        self.document["errorMessage"].as_str().unwrap_or_default()
-    }
-
-    /// The body's `stackTrace` lines.
-    pub fn stack_trace(&self) -> Vec<&str> {
-        self.document["stackTrace"]
-            .as_array()
-            .map(|lines| lines.iter().filter_map(serde_json::Value::as_str).collect())
-            .unwrap_or_default()
-    }
-
-    /// The body as sent.
-    pub fn body(&self) -> &Bytes {
-        &self.body
     }
 }
 

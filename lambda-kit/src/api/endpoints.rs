@@ -8,18 +8,18 @@ use bytes::Bytes;
 use http::{HeaderValue, Uri};
 
 use super::client::{Client, Head, Request};
+use super::protocol::{self, header};
 use crate::context::HeaderStr;
 use crate::{Config, Context, Diagnostic, Error};
 
 // The invocation headers; compared ignoring case.
-const REQUEST_ID: &[u8] = b"lambda-runtime-aws-request-id";
-const DEADLINE_MS: &[u8] = b"lambda-runtime-deadline-ms";
-const FUNCTION_ARN: &[u8] = b"lambda-runtime-invoked-function-arn";
-const TRACE_ID: &[u8] = b"lambda-runtime-trace-id";
-const CLIENT_CONTEXT: &[u8] = b"lambda-runtime-client-context";
-const COGNITO_IDENTITY: &[u8] = b"lambda-runtime-cognito-identity";
-const TENANT_ID: &[u8] = b"lambda-runtime-aws-tenant-id";
-const ERROR_TYPE: &str = "Lambda-Runtime-Function-Error-Type";
+const REQUEST_ID: &[u8] = header::REQUEST_ID.as_bytes();
+const DEADLINE_MS: &[u8] = header::DEADLINE_MS.as_bytes();
+const FUNCTION_ARN: &[u8] = header::FUNCTION_ARN.as_bytes();
+const TRACE_ID: &[u8] = header::TRACE_ID.as_bytes();
+const CLIENT_CONTEXT: &[u8] = header::CLIENT_CONTEXT.as_bytes();
+const COGNITO_IDENTITY: &[u8] = header::COGNITO_IDENTITY.as_bytes();
+const TENANT_ID: &[u8] = header::TENANT_ID.as_bytes();
 
 /// The Runtime API's paths, built once from the configured prefix.
 #[derive(Debug)]
@@ -45,9 +45,17 @@ impl Endpoints {
             Ok::<_, Error>(path)
         };
         Ok(Self {
-            next: path(format!("{base}/runtime/invocation/next"))?,
-            init_error: path(format!("{base}/runtime/init/error"))?,
-            invocation: path(format!("{base}/runtime/invocation/"))?,
+            next: path(format!("{base}{}{}", protocol::RUNTIME, protocol::NEXT))?,
+            init_error: path(format!(
+                "{base}{}{}",
+                protocol::RUNTIME,
+                protocol::INIT_ERROR
+            ))?,
+            invocation: path(format!(
+                "{base}{}{}",
+                protocol::RUNTIME,
+                protocol::INVOCATION
+            ))?,
         })
     }
 
@@ -255,7 +263,7 @@ pub(crate) async fn response(
     request_id: &str,
     body: Bytes,
 ) -> Result<(), Error> {
-    let path = endpoints.invocation(request_id, "/response")?;
+    let path = endpoints.invocation(request_id, protocol::RESPONSE)?;
     // No `Content-Type`: Lambda takes a buffered response's bytes as they are.
     let request = Request {
         method: "POST",
@@ -279,17 +287,14 @@ pub(crate) async fn stream_response(
     request_id: &str,
     mut response: crate::streaming::StreamResponse,
 ) -> Result<(), Error> {
-    let path = endpoints.invocation(request_id, "/response")?;
+    let path = endpoints.invocation(request_id, protocol::RESPONSE)?;
     let content_type = response.post_content_type();
     let request = Request {
         method: "POST",
         path: &path,
         headers: &[
-            ("Lambda-Runtime-Function-Response-Mode", b"streaming"),
-            (
-                "Trailer",
-                b"Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
-            ),
+            (header::RESPONSE_MODE, protocol::STREAMING.as_bytes()),
+            ("Trailer", header::ERROR_TRAILERS.as_bytes()),
             ("Content-Type", content_type.as_bytes()),
         ],
     };
@@ -315,8 +320,8 @@ pub(crate) async fn stream_response(
                     let (error_type, body) = error_trailers(&failure);
                     client
                         .finish_chunks(&[
-                            ("lambda-runtime-function-error-type", error_type.as_bytes()),
-                            ("lambda-runtime-function-error-body", body.as_bytes()),
+                            (header::FUNCTION_ERROR_TYPE, error_type.as_bytes()),
+                            (header::FUNCTION_ERROR_BODY, body.as_bytes()),
                         ])
                         .await?
                 }
@@ -366,7 +371,7 @@ async fn feed(
         sent = sent.saturating_add(chunk.len());
         if sent > limit {
             return Ok(Fed::Ended(Some(Diagnostic::new(
-                "Function.ResponseSizeTooLarge",
+                protocol::RESPONSE_SIZE_TOO_LARGE,
                 format!(
                     "the streamed response reached {sent} bytes, over its limit of \
                      {limit} bytes; the rest was not sent (raise the limit with \
@@ -393,7 +398,7 @@ fn error_trailers(diagnostic: &Diagnostic) -> (HeaderValue, String) {
 /// The error type as a header value, or `InvalidErrorType` when it cannot be one.
 fn error_type(diagnostic: &Diagnostic) -> HeaderValue {
     HeaderValue::from_str(diagnostic.error_type())
-        .unwrap_or(HeaderValue::from_static("InvalidErrorType"))
+        .unwrap_or(HeaderValue::from_static(protocol::INVALID_ERROR_TYPE))
 }
 
 /// `POST /runtime/invocation/{id}/error`: the invocation failed.
@@ -403,7 +408,7 @@ pub(crate) async fn error(
     request_id: &str,
     diagnostic: &Diagnostic,
 ) -> Result<(), Error> {
-    let path = endpoints.invocation(request_id, "/error")?;
+    let path = endpoints.invocation(request_id, protocol::ERROR)?;
     post_error(client, &path, diagnostic, "/error").await
 }
 
@@ -434,7 +439,7 @@ async fn post_error(
         path,
         headers: &[
             ("Content-Type", b"application/json"),
-            (ERROR_TYPE, error_type.as_bytes()),
+            (header::FUNCTION_ERROR_TYPE, error_type.as_bytes()),
         ],
     };
     let head = client.send(&request, &diagnostic.to_json()).await?;

@@ -92,7 +92,7 @@ async fn chunks_are_sent_as_they_are_produced() {
     assert_eq!(header(outcome, "transfer-encoding"), Some("chunked"));
     assert_eq!(
         header(outcome, "trailer"),
-        Some("Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body")
+        Some("lambda-runtime-function-error-type, lambda-runtime-function-error-body")
     );
     assert_eq!(header(outcome, "content-length"), None);
     assert_eq!(streamed.content_type(), Some("application/octet-stream"));

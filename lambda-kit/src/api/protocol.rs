@@ -1,0 +1,130 @@
+//! The Lambda Runtime API's wire contract, spelled once: paths, header and trailer names, limits
+//! and the shape of its error answers. The runtime's client (`endpoints.rs`) and the server that
+//! `lambda_kit::testing` and `cargo lambdakit serve` run (`server.rs`) both speak from here.
+//!
+//! The contract is AWS's "Using the Lambda runtime API for custom runtimes" (version 2018-06-01)
+//! and "Response streaming for custom runtimes"; where the documentation is silent (status codes
+//! and error types of refused requests), the behaviour of Lambda's own Runtime API server, as its
+//! published emulator shows it, is the reference.
+
+/// Writes a piece of a path once as a macro, so that the constants built of it are one spelling.
+macro_rules! version {
+    () => {
+        "2018-06-01"
+    };
+}
+macro_rules! runtime {
+    () => {
+        "/runtime/"
+    };
+}
+
+/// The API's version, the first segment of its paths (after the prefix `AWS_LAMBDA_RUNTIME_API`
+/// may carry).
+pub(crate) const VERSION: &str = version!();
+/// Between the version and a route.
+pub(crate) const RUNTIME: &str = runtime!();
+/// The prefix of every Runtime API path the server answers.
+#[cfg(feature = "__server")]
+pub(crate) const PREFIX: &str = concat!("/", version!(), runtime!());
+/// `GET`: waits for the next invocation.
+pub(crate) const NEXT: &str = "invocation/next";
+/// `POST`: the function could not start.
+pub(crate) const INIT_ERROR: &str = "init/error";
+/// Before a request id: `invocation/{id}/response`, `invocation/{id}/error`.
+pub(crate) const INVOCATION: &str = "invocation/";
+/// After a request id: the invocation's result.
+pub(crate) const RESPONSE: &str = "/response";
+/// After a request id: the invocation failed.
+pub(crate) const ERROR: &str = "/error";
+
+/// Writes a header name once as a macro, so that the constant and the `Trailer` list that names
+/// it are one spelling.
+macro_rules! error_type_trailer {
+    () => {
+        "lambda-runtime-function-error-type"
+    };
+}
+macro_rules! error_body_trailer {
+    () => {
+        "lambda-runtime-function-error-body"
+    };
+}
+
+/// Header names, in lower case (HTTP compares them ignoring case).
+pub(crate) mod header {
+    /// `/next`: the invocation's request id.
+    pub(crate) const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
+    /// `/next`: the deadline, in milliseconds since the Unix epoch.
+    pub(crate) const DEADLINE_MS: &str = "lambda-runtime-deadline-ms";
+    /// `/next`: the ARN the function was invoked by, qualified or not.
+    pub(crate) const FUNCTION_ARN: &str = "lambda-runtime-invoked-function-arn";
+    /// `/next`: the X-Ray trace header.
+    pub(crate) const TRACE_ID: &str = "lambda-runtime-trace-id";
+    /// `/next`: the mobile client context, JSON.
+    pub(crate) const CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
+    /// `/next`: the Cognito identity, JSON.
+    pub(crate) const COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
+    /// `/next`: the tenant of a tenant-isolated function.
+    pub(crate) const TENANT_ID: &str = "lambda-runtime-aws-tenant-id";
+    /// `/error` and `/init/error` headers, and a failed stream's trailer: the error's type.
+    pub(crate) const FUNCTION_ERROR_TYPE: &str = error_type_trailer!();
+    /// A failed stream's trailer: the error document, in base64.
+    pub(crate) const FUNCTION_ERROR_BODY: &str = error_body_trailer!();
+    /// `/response`: `streaming` for a streamed response.
+    pub(crate) const RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
+    /// The `Trailer` header's value of a streamed response: both error trailers, declared up
+    /// front, since a stream cannot know whether it will fail.
+    #[cfg(feature = "streaming")]
+    pub(crate) const ERROR_TRAILERS: &str =
+        concat!(error_type_trailer!(), ", ", error_body_trailer!());
+}
+
+/// The value of [`header::RESPONSE_MODE`] that streams a response.
+pub(crate) const STREAMING: &str = "streaming";
+
+/// The largest buffered response the Runtime API takes: 6 MB and a margin of 100 bytes, as
+/// Lambda's own server counts it. A larger `/response` is refused with 413, and the invocation
+/// fails with `Function.ResponseSizeTooLarge`.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
+
+/// The most a function may stream in one response (AWS "Response streaming for Lambda
+/// functions": 200 MB since July 2025).
+pub(crate) const MAX_STREAMED_RESPONSE_BYTES: usize = 200 * 1024 * 1024;
+
+/// The error type an invocation fails with when its response is over the limit, as the caller
+/// sees it.
+pub(crate) const RESPONSE_SIZE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";
+
+/// The error type the runtime reports when the handler's error type cannot be a header value.
+pub(crate) const INVALID_ERROR_TYPE: &str = "InvalidErrorType";
+
+/// Lambda's error document, `{"errorMessage", "errorType"}`: the body of every refused
+/// Runtime API request, and of the errors Lambda reports for a function (timeouts, crashes).
+pub(crate) fn error_document(error_type: &str, message: &str) -> String {
+    serde_json::json!({ "errorMessage": message, "errorType": error_type }).to_string()
+}
+
+/// The message of [`RESPONSE_SIZE_TOO_LARGE`], for a buffered response of any size over the
+/// limit.
+pub(crate) fn response_too_large_message() -> String {
+    format!(
+        "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_documents_have_lambdas_two_fields() {
+        let document: serde_json::Value =
+            serde_json::from_str(&error_document("InvalidRequestID", "Invalid request ID"))
+                .unwrap();
+        assert_eq!(
+            document,
+            serde_json::json!({"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"})
+        );
+    }
+}
