@@ -5,6 +5,7 @@
 // Helpers outside `#[test]` fns unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod api;
 mod batch;
 mod concurrency;
 mod errors;
