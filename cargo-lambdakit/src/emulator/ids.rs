@@ -33,6 +33,44 @@ pub(crate) fn request_id() -> String {
     )
 }
 
+/// The trace header an invocation runs under: the caller's trace continued when it sent one
+/// (`X-Amzn-Trace-Id`), else a new one ([`trace_id`]).
+///
+/// Continuing keeps the caller's `Root`, `Sampled` and `Lineage`; `Parent` becomes a new id,
+/// the function's own segment, as Lambda makes it (AWS X-Ray "Tracing header"). A header
+/// without a `Root` starts a new trace.
+pub(crate) fn continued_trace(caller: Option<&str>) -> String {
+    let Some(caller) = caller else {
+        return trace_id();
+    };
+    let field = |name: &str| {
+        caller.split(';').find_map(|field| {
+            let (key, value) = field.trim().split_once('=')?;
+            (key.eq_ignore_ascii_case(name) && !value.is_empty()).then_some(value)
+        })
+    };
+    let Some(root) = field("Root") else {
+        return trace_id();
+    };
+    let parent = segment_id();
+    // `?` asks the callee to decide; locally nothing samples.
+    let sampled = field("Sampled")
+        .filter(|sampled| *sampled != "?")
+        .unwrap_or("0");
+    match field("Lineage") {
+        Some(lineage) => format!("Root={root};Parent={parent};Sampled={sampled};Lineage={lineage}"),
+        None => format!("Root={root};Parent={parent};Sampled={sampled}"),
+    }
+}
+
+/// 64 random bits in hex: an X-Ray segment id.
+fn segment_id() -> String {
+    random_bytes()[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// `Root=1-{epoch seconds}-{96 random bits};Parent={64 random bits};Sampled=0`.
 pub(crate) fn trace_id() -> String {
     let seconds = SystemTime::now()
@@ -41,10 +79,7 @@ pub(crate) fn trace_id() -> String {
         .as_secs();
     let bytes = random_bytes();
     let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    let parent: String = random_bytes()[..8]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let parent = segment_id();
     format!(
         "Root=1-{seconds:08x}-{};Parent={parent};Sampled=0",
         &hex[..24]
@@ -82,5 +117,32 @@ mod tests {
             rest.starts_with("Parent=") && rest.ends_with(";Sampled=0"),
             "{trace}"
         );
+    }
+
+    #[test]
+    fn a_callers_trace_is_continued_under_a_new_parent() {
+        let caller = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        let continued = continued_trace(Some(caller));
+        let fields: Vec<&str> = continued.split(';').collect();
+        assert_eq!(fields[0], "Root=1-5759e988-bd862e3fe1be46a994272793");
+        assert!(fields[1].starts_with("Parent=") && fields[1] != "Parent=53995c3f42cd8ad8");
+        assert_eq!(fields[1].len(), "Parent=".len() + 16);
+        assert_eq!(fields[2], "Sampled=1");
+        assert_eq!(
+            continued_trace(Some(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Lineage=a87bd80c:1|68fd508a:5"
+            ))
+            .split(';')
+            .nth(3),
+            Some("Lineage=a87bd80c:1|68fd508a:5")
+        );
+    }
+
+    #[test]
+    fn a_header_without_a_root_starts_a_new_trace() {
+        for caller in [None, Some("Parent=53995c3f42cd8ad8"), Some("")] {
+            assert!(continued_trace(caller).starts_with("Root=1-"), "{caller:?}");
+        }
+        assert_ne!(continued_trace(None), continued_trace(None));
     }
 }

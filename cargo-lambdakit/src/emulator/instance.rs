@@ -1,26 +1,24 @@
 //! One execution environment: the function's bootstrap running natively, with a Runtime API of
-//! its own on 127.0.0.1, as Lambda's contract defines it (`/next`, `/response`, `/error`,
-//! `/init/error`, version 2018-06-01).
+//! its own on 127.0.0.1. The Runtime API is lambda-kit's server (`lambda_kit::__server`, the
+//! one `lambda_kit::testing` runs too); this module keeps what is about the process: starting it,
+//! its logs, its memory, timeouts and crashes.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use http::HeaderValue;
+use lambda_kit::__server::{self as runtime_api, Frame, Report, RuntimeApiServer};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+
+pub(crate) use lambda_kit::__server::error_document as error_body;
 
 /// How long Lambda lets a function initialise (AWS "Lambda execution environment lifecycle").
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,8 +40,9 @@ pub(crate) struct Launch {
 pub(crate) struct Invocation {
     pub(crate) request_id: String,
     pub(crate) body: Bytes,
-    pub(crate) deadline: SystemTime,
+    pub(crate) timeout: Duration,
     pub(crate) function_arn: String,
+    /// The X-Ray trace header: the caller's, continued, or a new one.
     pub(crate) trace_id: String,
     pub(crate) client_context: Option<String>,
     pub(crate) identity: Option<String>,
@@ -57,7 +56,7 @@ pub(crate) enum Outcome {
     Error(Bytes),
 }
 
-/// A piece of a streamed response.
+/// A piece of a streamed response, as the emulator passes it on.
 #[derive(Debug, Clone)]
 pub(crate) enum Chunk {
     Data(Bytes),
@@ -65,12 +64,25 @@ pub(crate) enum Chunk {
     Failed(Bytes),
 }
 
-/// A response the function streams (`Lambda-Runtime-Function-Response-Mode: streaming`), its
-/// chunks as they arrive.
+/// A response the function streams, its frames as the Runtime API reads them.
 #[derive(Debug)]
 pub(crate) struct Streaming {
     pub(crate) content_type: Option<String>,
-    pub(crate) chunks: mpsc::Receiver<Chunk>,
+    pub(crate) frames: mpsc::Receiver<Frame>,
+}
+
+impl Chunk {
+    /// A frame of the function's stream as the emulator passes it on: data, or the failure its
+    /// trailers or its break report; `None` for trailers that report none.
+    pub(crate) fn of(frame: Frame) -> Option<Self> {
+        match frame {
+            Frame::Data(data) => Some(Self::Data(data)),
+            Frame::Trailers(trailers) => runtime_api::ErrorReport::from_trailers(&trailers)
+                .map(|report| Self::Failed(report.document())),
+            Frame::Broken(why) => Some(Self::Failed(error_body("Runtime.StreamError", &why))),
+            _ => None,
+        }
+    }
 }
 
 /// How the function answered: whole, or as a stream that has begun.
@@ -79,12 +91,6 @@ pub(crate) enum Reply {
     Done(Outcome),
     Streaming(Streaming),
 }
-
-/// The header a runtime streams its response with, and the trailers that end a failed stream
-/// (AWS "Response streaming for custom runtimes").
-const RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
-const ERROR_TYPE_TRAILER: &str = "lambda-runtime-function-error-type";
-const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
 
 /// Why an instance could not start, as Lambda reports it.
 #[derive(Debug)]
@@ -97,8 +103,9 @@ pub(crate) struct StartFailure {
 #[derive(Debug)]
 pub(crate) struct Instance {
     child: Child,
-    api: Arc<Api>,
-    /// The Runtime API server and the log readers: aborted when the instance is dropped.
+    /// Its Runtime API; dropped (stopped) with the instance.
+    api: RuntimeApiServer,
+    /// The log readers: aborted when the instance is dropped.
     tasks: JoinSet<()>,
     logs: Arc<Mutex<String>>,
     /// Spawn to first `/next`, reported once, with the first invocation.
@@ -109,43 +116,25 @@ pub(crate) struct Instance {
     pub(crate) generation: u64,
 }
 
-#[derive(Debug)]
-struct Api {
-    invocations: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
-    sender: mpsc::Sender<Invocation>,
-    waiting: Notify,
-    asked: Mutex<bool>,
-    current: Mutex<Option<(String, oneshot::Sender<Reply>)>>,
-    init_error: Mutex<Option<Bytes>>,
-}
-
 impl Instance {
     /// Starts `binary` and waits until it asks for its first invocation.
-    pub(crate) async fn start(binary: &Path, launch: &Launch) -> Result<Self, StartFailure> {
+    pub(crate) async fn start(
+        binary: &Path,
+        launch: &Launch,
+        version: &str,
+    ) -> Result<Self, StartFailure> {
         let failure = |message: String| StartFailure {
             error: error_body("Runtime.Unknown", &message),
             logs: String::new(),
         };
-        let listener = TcpListener::bind(("127.0.0.1", 0))
+        let api = RuntimeApiServer::start()
             .await
             .map_err(|error| failure(format!("cannot open a Runtime API port: {error}")))?;
-        let address = listener
-            .local_addr()
-            .map_err(|error| failure(format!("cannot open a Runtime API port: {error}")))?;
-        let (sender, receiver) = mpsc::channel(1);
-        let api = Arc::new(Api {
-            invocations: tokio::sync::Mutex::new(receiver),
-            sender,
-            waiting: Notify::new(),
-            asked: Mutex::new(false),
-            current: Mutex::new(None),
-            init_error: Mutex::new(None),
-        });
+        let address = api.address();
         let mut tasks = JoinSet::new();
-        tasks.spawn(serve(listener, Arc::clone(&api)));
 
         let started = Instant::now();
-        let mut child = command(binary, launch, address)
+        let mut child = command(binary, launch, version, address)
             .spawn()
             .map_err(|error| failure(format!("cannot start `{}`: {error}", binary.display())))?;
         let logs = Arc::new(Mutex::new(String::new()));
@@ -164,18 +153,17 @@ impl Instance {
             peak_mb: 0,
             generation: 0,
         };
-        let api = Arc::clone(&instance.api);
-        let asked = async {
-            loop {
-                let waiting = api.waiting.notified();
-                if *lock(&api.asked) || lock(&api.init_error).is_some() {
-                    return;
-                }
-                waiting.await;
-            }
-        };
         let status = tokio::select! {
-            () = asked => None,
+            started = instance.api.started() => match started {
+                Ok(()) => None,
+                Err(init_error) => {
+                    let _ = instance.child.start_kill();
+                    return Err(StartFailure {
+                        error: init_error.body().clone(),
+                        logs: instance.take_logs(),
+                    });
+                }
+            },
             status = instance.child.wait() => Some(status),
             () = tokio::time::sleep(INIT_TIMEOUT) => {
                 let _ = instance.child.start_kill();
@@ -185,13 +173,6 @@ impl Instance {
                 });
             }
         };
-        if let Some(init_error) = lock(&instance.api.init_error).take() {
-            let _ = instance.child.start_kill();
-            return Err(StartFailure {
-                error: init_error,
-                logs: instance.take_logs(),
-            });
-        }
         if let Some(status) = status {
             let status = status.map_or_else(|error| error.to_string(), describe);
             return Err(StartFailure {
@@ -215,17 +196,29 @@ impl Instance {
         timeout: Duration,
     ) -> Result<Reply, Outcome> {
         let request_id = invocation.request_id.clone();
-        let (reply, answer) = oneshot::channel();
-        *lock(&self.api.current) = Some((request_id.clone(), reply));
-        if self.api.sender.send(invocation).await.is_err() {
-            return Err(Outcome::Error(error_body(
+        let pending = match invocation.for_runtime_api() {
+            Ok(invocation) => self.api.submit(invocation),
+            Err(message) => return Err(Outcome::Error(error_body("Runtime.Unknown", &message))),
+        };
+        let report = tokio::select! {
+            report = pending.report() => report,
+            failure = self.failure(&request_id, timeout) => return Err(failure),
+        };
+        match report {
+            Some(Report::Response(body)) => Ok(Reply::Done(Outcome::Response(body))),
+            Some(Report::Error(report)) => Ok(Reply::Done(Outcome::Error(report.body().clone()))),
+            Some(Report::Streamed(stream)) => Ok(Reply::Streaming(Streaming {
+                content_type: stream
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_owned),
+                frames: stream.frames,
+            })),
+            _ => Err(Outcome::Error(error_body(
                 "Runtime.Unknown",
                 "the instance's Runtime API stopped",
-            )));
-        }
-        tokio::select! {
-            answer = answer => answer.map_err(|_| Outcome::Error(error_body("Runtime.Unknown", "the instance's Runtime API stopped"))),
-            failure = self.failure(&request_id, timeout) => Err(failure),
+            ))),
         }
     }
 
@@ -288,7 +281,7 @@ impl Instance {
     }
 }
 
-fn command(binary: &Path, launch: &Launch, api: SocketAddr) -> Command {
+fn command(binary: &Path, launch: &Launch, version: &str, api: SocketAddr) -> Command {
     let mut command = match launch.runner.split_first() {
         Some((runner, arguments)) => {
             let mut command = Command::new(runner);
@@ -302,7 +295,7 @@ fn command(binary: &Path, launch: &Launch, api: SocketAddr) -> Command {
         .envs(&launch.environment)
         .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", &launch.function)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", version)
         .env(
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
             launch.memory_mb.to_string(),
@@ -311,7 +304,7 @@ fn command(binary: &Path, launch: &Launch, api: SocketAddr) -> Command {
             "AWS_LAMBDA_LOG_GROUP_NAME",
             format!("/aws/lambda/{}", launch.function),
         )
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", log_stream_name(version))
         .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
         .env("AWS_REGION", &launch.region)
         .env("AWS_DEFAULT_REGION", &launch.region)
@@ -324,6 +317,14 @@ fn command(binary: &Path, launch: &Launch, api: SocketAddr) -> Command {
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     command
+}
+
+/// `YYYY/MM/DD/[VERSION]` and 32 hex digits: the log stream of one execution environment, as
+/// Lambda names it (dated the day the instance starts, in UTC).
+fn log_stream_name(version: &str) -> String {
+    let date = super::control::last_modified(std::time::SystemTime::now());
+    let instance = super::ids::request_id().replace('-', "");
+    format!("{}/[{version}]{instance}", date[..10].replace('-', "/"))
 }
 
 /// Prints the function's output as it comes, and keeps it for the invocation's log tail.
@@ -346,238 +347,58 @@ fn describe(status: std::process::ExitStatus) -> String {
     }
 }
 
-/// `{"errorType", "errorMessage"}`, as Lambda writes its own errors.
-pub(crate) fn error_body(error_type: &str, message: &str) -> Bytes {
-    Bytes::from(serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string())
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-async fn serve(listener: TcpListener, api: Arc<Api>) {
-    let mut connections = JoinSet::new();
-    while let Ok((stream, _)) = listener.accept().await {
-        let _ = stream.set_nodelay(true);
-        let api = Arc::clone(&api);
-        connections.spawn(async move {
-            let service =
-                hyper::service::service_fn(move |request| answer(Arc::clone(&api), request));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-        while connections.try_join_next().is_some() {}
-    }
-}
-
-async fn answer(
-    api: Arc<Api>,
-    request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = request.into_parts();
-    let Some(route) = parts.uri.path().strip_prefix("/2018-06-01/runtime/") else {
-        return Ok(reply(
-            StatusCode::NOT_FOUND,
-            error_body("InvalidRequest", "unknown path"),
-        ));
-    };
-    let streamed = parts
-        .headers
-        .get(RESPONSE_MODE)
-        .is_some_and(|mode| mode.as_bytes().eq_ignore_ascii_case(b"streaming"));
-    if let (true, &Method::POST, Some(request_id)) = (
-        streamed,
-        &parts.method,
-        route
-            .strip_prefix("invocation/")
-            .and_then(|rest| rest.strip_suffix("/response")),
-    ) {
-        return Ok(stream(&api, request_id, &parts, body).await);
-    }
-    let body = body
-        .collect()
-        .await
-        .map(|body| body.to_bytes())
-        .unwrap_or_default();
-    match (&parts.method, route) {
-        (&Method::GET, "invocation/next") => Ok(next(&api).await),
-        (&Method::POST, "init/error") => {
-            *lock(&api.init_error) = Some(body);
-            api.waiting.notify_waiters();
-            Ok(reply(
-                StatusCode::ACCEPTED,
-                Bytes::from_static(br#"{"status":"OK"}"#),
-            ))
-        }
-        (&Method::POST, route) => {
-            let Some((request_id, verb)) = route
-                .strip_prefix("invocation/")
-                .and_then(|rest| rest.rsplit_once('/'))
-            else {
-                return Ok(reply(
-                    StatusCode::NOT_FOUND,
-                    error_body("InvalidRequest", "unknown path"),
-                ));
-            };
-            let outcome = match verb {
-                "response" => Reply::Done(Outcome::Response(body)),
-                "error" => Reply::Done(Outcome::Error(body)),
-                _ => {
-                    return Ok(reply(
-                        StatusCode::NOT_FOUND,
-                        error_body("InvalidRequest", "unknown path"),
-                    ));
-                }
-            };
-            let mut current = lock(&api.current);
-            match current.take() {
-                Some((id, reply_to)) if id == request_id => {
-                    let _ = reply_to.send(outcome);
-                    Ok(reply(
-                        StatusCode::ACCEPTED,
-                        Bytes::from_static(br#"{"status":"OK"}"#),
-                    ))
-                }
-                other => {
-                    *current = other;
-                    Ok(reply(
-                        StatusCode::BAD_REQUEST,
-                        error_body("InvalidRequestID", "Invalid request ID"),
-                    ))
-                }
-            }
-        }
-        _ => Ok(reply(
-            StatusCode::METHOD_NOT_ALLOWED,
-            error_body("InvalidRequest", "method not allowed"),
-        )),
-    }
-}
-
-/// A streamed `/response`: hands its chunks over as they arrive, and the error its trailers
-/// carry; answers 202 when the stream has ended.
-async fn stream(
-    api: &Api,
-    request_id: &str,
-    parts: &http::request::Parts,
-    mut body: Incoming,
-) -> Response<Full<Bytes>> {
-    let reply_to = {
-        let mut current = lock(&api.current);
-        match current.take() {
-            Some((id, reply_to)) if id == request_id => reply_to,
-            other => {
-                *current = other;
-                return reply(
-                    StatusCode::BAD_REQUEST,
-                    error_body("InvalidRequestID", "Invalid request ID"),
-                );
-            }
-        }
-    };
-    let (sender, chunks) = mpsc::channel(16);
-    let content_type = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let _ = reply_to.send(Reply::Streaming(Streaming {
-        content_type,
-        chunks,
-    }));
-    // Whoever reads the chunks may stop; the stream is read to its end regardless, so that
-    // the runtime gets its answer.
-    while let Some(frame) = body.frame().await {
-        let chunk = match frame.map(hyper::body::Frame::into_data) {
-            Ok(Ok(data)) => Chunk::Data(data),
-            Ok(Err(frame)) => match frame
-                .into_trailers()
-                .ok()
-                .and_then(|trailers| failure(&trailers))
-            {
-                Some(error) => Chunk::Failed(error),
-                None => continue,
-            },
-            Err(error) => Chunk::Failed(error_body(
-                "Runtime.StreamError",
-                &format!("the response stream broke off: {error}"),
-            )),
+impl Invocation {
+    /// The invocation as the Runtime API hands it out.
+    fn for_runtime_api(self) -> Result<runtime_api::Invocation, String> {
+        let value = |what: &str, text: String| {
+            HeaderValue::try_from(text)
+                .map_err(|error| format!("the invocation's {what} cannot be a header: {error}"))
         };
-        let _ = sender.send(chunk).await;
-    }
-    reply(
-        StatusCode::ACCEPTED,
-        Bytes::from_static(br#"{"status":"OK"}"#),
-    )
-}
-
-/// The error a stream's trailers report, if they report one: its body is base64 of the error
-/// document.
-fn failure(trailers: &http::HeaderMap) -> Option<Bytes> {
-    let error_type = trailers
-        .get(ERROR_TYPE_TRAILER)?
-        .to_str()
-        .unwrap_or("Unknown");
-    let body = trailers
-        .get(ERROR_BODY_TRAILER)
-        .and_then(|body| {
-            base64::engine::general_purpose::STANDARD
-                .decode(body.as_bytes())
-                .ok()
-        })
-        .unwrap_or_default();
-    if serde_json::from_slice::<serde_json::Value>(&body)
-        .is_ok_and(|document| document.get("errorType").is_some())
-    {
-        return Some(Bytes::from(body));
-    }
-    Some(error_body(error_type, &String::from_utf8_lossy(&body)))
-}
-
-async fn next(api: &Api) -> Response<Full<Bytes>> {
-    *lock(&api.asked) = true;
-    api.waiting.notify_waiters();
-    let Some(invocation) = api.invocations.lock().await.recv().await else {
-        return reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            error_body("ServiceException", "the instance is stopping"),
-        );
-    };
-    let deadline_ms = invocation
-        .deadline
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
-    let mut response = Response::builder()
-        .header("content-type", "application/json")
-        .header("lambda-runtime-aws-request-id", &invocation.request_id)
-        .header("lambda-runtime-deadline-ms", deadline_ms.to_string())
-        .header(
-            "lambda-runtime-invoked-function-arn",
-            &invocation.function_arn,
+        let mut invocation = runtime_api::Invocation::new(
+            &self.request_id,
+            self.body,
+            self.timeout,
+            &self.function_arn,
         )
-        .header("lambda-runtime-trace-id", &invocation.trace_id);
-    if let Some(identity) = &invocation.identity {
-        response = response.header("lambda-runtime-cognito-identity", identity);
+        .map_err(|error| format!("the invocation cannot be handed out: {error}"))?
+        .trace_id(value("trace header", self.trace_id)?);
+        if let Some(identity) = self.identity {
+            invocation = invocation.identity(value("Cognito identity", identity)?);
+        }
+        if let Some(client_context) = self.client_context {
+            invocation = invocation.client_context(value("client context", client_context)?);
+        }
+        Ok(invocation)
     }
-    if let Some(client_context) = &invocation.client_context {
-        response = response.header("lambda-runtime-client-context", client_context);
-    }
-    response
-        .body(Full::new(invocation.body))
-        .unwrap_or_else(|_| {
-            reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                error_body("ServiceException", "invalid invocation header"),
-            )
-        })
 }
 
-fn reply(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
-    response
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_streams_are_named_as_lambda_names_them() {
+        let name = log_stream_name("$LATEST");
+        let (date, instance) = name.split_once("/[$LATEST]").unwrap();
+        let date: Vec<&str> = date.split('/').collect();
+        assert_eq!(
+            date.iter().map(|part| part.len()).collect::<Vec<_>>(),
+            [4, 2, 2],
+            "{name}"
+        );
+        assert!(
+            date.iter()
+                .all(|part| part.bytes().all(|b| b.is_ascii_digit()))
+        );
+        assert_eq!(instance.len(), 32, "{name}");
+        assert!(instance.bytes().all(|b| b.is_ascii_hexdigit()), "{name}");
+        assert_ne!(log_stream_name("7"), log_stream_name("7"));
+        assert!(log_stream_name("7").contains("/[7]"));
+    }
 }

@@ -18,7 +18,7 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -44,9 +44,8 @@ const IDENTITY_HEADER: &str = "x-lambdakit-cognito-identity";
 const LOG_TAIL_BYTES: usize = 4 * 1024;
 /// The account id in the ARNs the emulator makes up.
 pub const ACCOUNT: &str = "123456789012";
-/// The most a function may stream in one response (AWS "Response streaming for Lambda
-/// functions": 200 MB since July 2025).
-const MAX_STREAMED_RESPONSE: usize = 200 * 1024 * 1024;
+/// The most a function may stream in one response.
+const MAX_STREAMED_RESPONSE: usize = lambda_kit::__server::MAX_STREAMED_RESPONSE_BYTES;
 
 /// What the emulator answers with: whole bodies, or a function's streamed response.
 type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
@@ -325,6 +324,7 @@ impl Emulator {
                 None => None,
             };
         let identity = header(IDENTITY_HEADER);
+        let trace = trace_header(&parts.headers);
         if let Some(identity) = &identity
             && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(identity).is_err()
         {
@@ -368,7 +368,13 @@ impl Emulator {
                 tokio::spawn(async move {
                     let _open = open;
                     if let Ok(answer) = pool
-                        .invoke(payload, client_context, identity, invoked_arn)
+                        .invoke(
+                            payload,
+                            client_context,
+                            identity,
+                            invoked_arn,
+                            trace.clone(),
+                        )
                         .await
                     {
                         answer.settled().await;
@@ -381,7 +387,13 @@ impl Emulator {
                 let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
                 boxed(
                     match pool
-                        .invoke(payload, client_context, identity, invoked_arn)
+                        .invoke(
+                            payload,
+                            client_context,
+                            identity,
+                            invoked_arn,
+                            trace.clone(),
+                        )
                         .await
                     {
                         Ok(answer) => respond(&answer.settled().await, tail, &pool.version),
@@ -433,7 +445,13 @@ impl Emulator {
             (ACCOUNT, &pool.launch.region, &pool.function.name),
         );
         match pool
-            .invoke(Bytes::from(event.to_string()), None, None, invoked_arn)
+            .invoke(
+                Bytes::from(event.to_string()),
+                None,
+                None,
+                invoked_arn,
+                trace_header(&parts.headers),
+            )
             .await
         {
             Ok(Answer::Done(invoked)) => boxed(url::response(pool.front, &invoked.outcome)),
@@ -510,6 +528,7 @@ impl Pool {
         client_context: Option<String>,
         identity: Option<String>,
         invoked_arn: Option<String>,
+        trace: Option<String>,
     ) -> Result<Answer, Response<Full<Bytes>>> {
         let request_id = ids::request_id();
         let idle = lock(&self.idle).pop();
@@ -521,7 +540,7 @@ impl Pool {
                     return Err(too_many_requests());
                 }
                 let generation = self.generation.load(Ordering::SeqCst);
-                match Instance::start(&self.binary, &self.launch).await {
+                match Instance::start(&self.binary, &self.launch, &self.version).await {
                     Ok(mut instance) => {
                         instance.generation = generation;
                         instance
@@ -553,9 +572,9 @@ impl Pool {
         let invocation = Invocation {
             request_id: request_id.clone(),
             body: payload,
-            deadline: SystemTime::now() + self.function.timeout,
+            timeout: self.function.timeout,
             function_arn: invoked_arn.unwrap_or_else(|| self.arn.clone()),
-            trace_id: ids::trace_id(),
+            trace_id: ids::continued_trace(trace.as_deref()),
             client_context,
             identity,
         };
@@ -582,7 +601,7 @@ impl Pool {
                     let deadline = run.started + pool.function.timeout;
                     let (outcome, healthy) = relay(
                         &mut instance,
-                        streaming.chunks,
+                        streaming.frames,
                         &relayed,
                         &run.request_id,
                         deadline,
@@ -673,7 +692,7 @@ struct Run {
 /// exits or runs out of time. Returns the outcome and whether the instance may be reused.
 async fn relay(
     instance: &mut Instance,
-    mut chunks: tokio::sync::mpsc::Receiver<Chunk>,
+    mut frames: tokio::sync::mpsc::Receiver<lambda_kit::__server::Frame>,
     relayed: &tokio::sync::mpsc::Sender<Chunk>,
     request_id: &str,
     deadline: Instant,
@@ -682,7 +701,13 @@ async fn relay(
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let chunk = tokio::select! {
-            chunk = chunks.recv() => chunk,
+            frame = frames.recv() => match frame {
+                Some(frame) => match Chunk::of(frame) {
+                    Some(chunk) => Some(chunk),
+                    None => continue,
+                },
+                None => None,
+            },
             failure = instance.failure(request_id, remaining) => {
                 if let Outcome::Error(error) = &failure {
                     let _ = relayed.send(Chunk::Failed(error.clone())).await;
@@ -713,6 +738,14 @@ async fn relay(
             None => return (Outcome::Response(Bytes::from(gathered)), true),
         }
     }
+}
+
+/// The caller's X-Ray trace header, which the invocation continues.
+fn trace_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-amzn-trace-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Lambda bills by the millisecond, rounded up, at least one.

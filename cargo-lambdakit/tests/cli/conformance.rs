@@ -87,3 +87,102 @@ fn a_python_function_on_awslambdaric_runs_unmodified() {
         json!("world")
     );
 }
+
+#[test]
+fn a_runtime_that_misbehaves_gets_lambdas_answers() {
+    let found = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !tool(found, "python3", "`apt-get install python3`") {
+        return;
+    }
+    let runtime =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/python/raw_runtime.py");
+    let serve = Serve::script("raw", &format!("exec python3 {runtime:?}"));
+    let call = |headers: &[(&str, &str)], action: &str| {
+        invoke(
+            serve.address,
+            "raw",
+            headers,
+            json!({"do": action}).to_string().as_bytes(),
+        )
+    };
+
+    // The caller's trace goes on in the function; without one, each invocation starts its own.
+    let caller = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let described = call(&[("X-Amzn-Trace-Id", caller)], "describe").json();
+    let trace = described["trace"].as_str().unwrap();
+    assert!(
+        trace.starts_with("Root=1-5759e988-bd862e3fe1be46a994272793;Parent="),
+        "{trace}"
+    );
+    assert!(trace.ends_with(";Sampled=1"), "{trace}");
+    let own = call(&[], "describe").json();
+    let other = call(&[], "describe").json();
+    let root = |described: &serde_json::Value| {
+        described["trace"]
+            .as_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(root(&own).starts_with("Root=1-"), "{own}");
+    assert_ne!(root(&own), root(&other));
+    assert_ne!(root(&own), "Root=1-5759e988-bd862e3fe1be46a994272793");
+
+    // One log stream per instance, named as Lambda names it.
+    let stream = described["logStream"].as_str().unwrap();
+    let (date, instance) = stream
+        .split_once("/[$LATEST]")
+        .unwrap_or_else(|| panic!("{stream}"));
+    assert_eq!(date.len(), "2026/01/01".len(), "{stream}");
+    assert_eq!(date.split('/').count(), 3, "{stream}");
+    assert!(
+        instance.len() == 32 && instance.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{stream}"
+    );
+    assert_eq!(
+        own["logStream"], described["logStream"],
+        "the same warm instance"
+    );
+
+    // A report for a request id the runtime was not handed: 400 InvalidRequestID.
+    let stranger = call(&[], "stranger").json();
+    assert_eq!(stranger["status"], 400, "{stranger}");
+    assert_eq!(
+        stranger["answer"],
+        json!({"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"})
+    );
+
+    // A second response: the caller has the first, the runtime gets 403 InvalidStateTransition.
+    assert_eq!(call(&[], "twice").json(), json!({"first": true}));
+    serve.output_with(&[
+        "second response answered 403",
+        "\"errorType\":\"InvalidStateTransition\"",
+    ]);
+
+    // A response over 6 MB: 413 to the runtime, Function.ResponseSizeTooLarge to the caller.
+    let oversized = call(&[], "oversized");
+    assert_eq!(oversized.status, 200);
+    assert_eq!(oversized.header("X-Amz-Function-Error"), Some("Unhandled"));
+    assert_eq!(
+        oversized.json(),
+        json!({
+            "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+            "errorType": "Function.ResponseSizeTooLarge",
+        })
+    );
+    serve.output_with(&[
+        "oversized response answered 413",
+        "\"errorType\":\"RequestEntityTooLarge\"",
+    ]);
+
+    // And the instance goes on serving.
+    assert_eq!(
+        call(&[], "describe").json()["logStream"],
+        described["logStream"]
+    );
+}

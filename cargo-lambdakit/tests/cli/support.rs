@@ -127,24 +127,35 @@ impl Serve {
     /// What `serve` wrote to stderr, once every one of `texts` is in it: stderr comes through
     /// a pipe of its own, which may lag behind the stdout line `serve` was seen to start by.
     pub(crate) fn errors_with(&self, texts: &[&str]) -> Vec<String> {
-        let started = std::time::Instant::now();
-        loop {
-            let errors = self.errors();
-            let all = errors.join("\n");
-            if texts.iter().all(|text| all.contains(text)) {
-                return errors;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "serve's stderr lacks one of {texts:?}: {all}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        lines_with(&self.errors, "stderr", texts)
+    }
+
+    /// What `serve` printed, once every one of `texts` is in it (a function's lines may come
+    /// after the invocation's answer).
+    pub(crate) fn output_with(&self, texts: &[&str]) -> Vec<String> {
+        lines_with(&self.output, "output", texts)
     }
 
     /// `--endpoint` for `invoke`.
     pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.address)
+    }
+}
+
+/// `lines`, once every one of `texts` is in them; fails after a minute naming `what` lacked one.
+fn lines_with(lines: &Mutex<Vec<String>>, what: &str, texts: &[&str]) -> Vec<String> {
+    let started = std::time::Instant::now();
+    loop {
+        let lines = lines.lock().unwrap().clone();
+        let all = lines.join("\n");
+        if texts.iter().all(|text| all.contains(text)) {
+            return lines;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "serve's {what} lacks one of {texts:?}: {all}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
