@@ -79,6 +79,9 @@ pub struct Emulator {
     gate: Arc<tokio::sync::RwLock<()>>,
     /// Bumped by [`Emulator::restart`]: instances of an older generation are not reused.
     generation: Arc<AtomicU64>,
+    /// The `Event` invocations under way, run after they were answered; reaped as new ones
+    /// come, and stopped by [`Emulator::shutdown`].
+    events: Mutex<JoinSet<()>>,
 }
 
 #[derive(Debug)]
@@ -194,6 +197,7 @@ impl Emulator {
             changes: tokio::sync::Mutex::default(),
             gate: Arc::default(),
             generation,
+            events: Mutex::default(),
         }
     }
 
@@ -248,8 +252,19 @@ impl Emulator {
         }
     }
 
-    /// Stops every instance.
+    /// Stops the `Event` invocations under way, then every idle instance. An invocation
+    /// stopped takes its instance with it (its process is killed): Lambda would run it again
+    /// from its queue, and the local Lambda has no queue to keep it in.
     pub async fn shutdown(&self) {
+        let mut events = std::mem::take(&mut *lock(&self.events));
+        while events.try_join_next().is_some() {}
+        if !events.is_empty() {
+            println!(
+                "lambdakit: stopping {} asynchronous invocation(s) under way",
+                events.len()
+            );
+        }
+        events.shutdown().await;
         let versions: Vec<_> = read(&self.versions).values().cloned().collect();
         for pool in self.all_pools().into_iter().chain(versions) {
             pool.stop_idle().await;
