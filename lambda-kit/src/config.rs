@@ -11,8 +11,6 @@ use crate::Error;
 /// The variable that names the Runtime API endpoint.
 pub(crate) const RUNTIME_API_VAR: &str = "AWS_LAMBDA_RUNTIME_API";
 
-/// The Runtime API version this crate speaks.
-
 /// The function's configuration as Lambda describes it in the environment.
 ///
 /// Read once at start-up with [`Config::from_env`]; [`Context::config`](crate::Context::config)

@@ -1,17 +1,15 @@
 //! A local Lambda: the Invoke API on one port, and behind it, per function, a pool of
 //! instances that start on the first invocation (a cold start), stay warm, multiply under
 //! concurrent invocations up to the function's limit, and are replaced after a timeout or a
-//! crash, as on AWS. Beside the Invoke API, the control plane (`control`) creates, describes
-//! and deletes functions from zips.
+//! crash, as on AWS. Beside the Invoke API, the rest of the Lambda API (`lambda_api`) creates,
+//! describes and deletes functions from zips.
 
-mod access;
-mod control;
 mod cost;
 mod ids;
 mod instance;
+mod lambda_api;
 mod state;
 mod url;
-mod versions;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -22,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -40,6 +38,9 @@ const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
 /// The header `invoke --identity` passes a Cognito identity in. AWS derives it from the
 /// caller's Cognito credentials, which a local Lambda has none of: this is lambdakit's own.
 const IDENTITY_HEADER: &str = "x-lambdakit-cognito-identity";
+/// The caller's X-Ray trace header, which the invocation continues (AWS X-Ray "Tracing
+/// header"; the SDKs send it).
+const TRACE_HEADER: &str = "x-amzn-trace-id";
 /// How much of an invocation's log `X-Amz-Log-Type: Tail` returns (AWS Invoke API).
 const LOG_TAIL_BYTES: usize = 4 * 1024;
 /// The account id in the ARNs the emulator makes up.
@@ -80,6 +81,9 @@ pub struct Emulator {
     gate: Arc<tokio::sync::RwLock<()>>,
     /// Bumped by [`Emulator::restart`]: instances of an older generation are not reused.
     generation: Arc<AtomicU64>,
+    /// The `Event` invocations under way, run after they were answered; reaped as new ones
+    /// come, and stopped by [`Emulator::shutdown`].
+    events: Mutex<JoinSet<()>>,
 }
 
 #[derive(Debug)]
@@ -100,7 +104,7 @@ struct Pool {
     front: url::Front,
     /// How it came to be served, when it was created through the control plane; `None` for
     /// the project's own functions and `--bootstrap`s.
-    created: Option<control::Created>,
+    created: Option<lambda_api::Created>,
 }
 
 /// A function to serve: its settings, its bootstrap, and what runs the bootstrap when this
@@ -195,6 +199,7 @@ impl Emulator {
             changes: tokio::sync::Mutex::default(),
             gate: Arc::default(),
             generation,
+            events: Mutex::default(),
         }
     }
 
@@ -249,8 +254,19 @@ impl Emulator {
         }
     }
 
-    /// Stops every instance.
+    /// Stops the `Event` invocations under way, then every idle instance. An invocation
+    /// stopped takes its instance with it (its process is killed): Lambda would run it again
+    /// from its queue, and the local Lambda has no queue to keep it in.
     pub async fn shutdown(&self) {
+        let mut events = std::mem::take(&mut *lock(&self.events));
+        while events.try_join_next().is_some() {}
+        if !events.is_empty() {
+            println!(
+                "lambdakit: stopping {} asynchronous invocation(s) under way",
+                events.len()
+            );
+        }
+        events.shutdown().await;
         let versions: Vec<_> = read(&self.versions).values().cloned().collect();
         for pool in self.all_pools().into_iter().chain(versions) {
             pool.stop_idle().await;
@@ -266,201 +282,10 @@ impl Emulator {
 
     async fn route(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         let (parts, body) = request.into_parts();
-        let path = parts.uri.path().to_owned();
         let open = Arc::clone(&self.gate).read_owned().await;
-        if let Some(rest) = path.strip_prefix("/lambda-url/") {
-            let (name, below) = rest
-                .split_once('/')
-                .map_or((rest, String::from("/")), |(name, below)| {
-                    (name, format!("/{below}"))
-                });
-            return self.function_url(name, &parts, &below, body).await;
-        }
-        let identifier = path
-            .strip_prefix("/2015-03-31/functions/")
-            .and_then(|rest| rest.strip_suffix("/invocations"))
-            .map(control::percent_decode);
-        let qualifier = control::qualifier(&parts, identifier.as_deref().unwrap_or_default());
-        let name = identifier.as_deref().map(function_name);
-        if name.is_none() {
-            return self.control(&parts, body).await;
-        }
-        let (Some(name), &Method::POST) = (name, &parts.method) else {
-            return boxed(aws_error(
-                StatusCode::NOT_FOUND,
-                "UnknownOperationException",
-                &format!(
-                    "{} {path} is not an operation of the local Lambda",
-                    parts.method
-                ),
-            ));
-        };
-        let (pool, invoked_arn) = match self.resolve(&name, qualifier.as_deref()) {
-            Ok(resolved) => resolved,
-            Err(refusal) => return *refusal,
-        };
-        let payload = body
-            .collect()
-            .await
-            .map(|body| body.to_bytes())
-            .unwrap_or_default();
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
-        };
-        let client_context =
-            match header("x-amz-client-context").map(|encoded| decode_client_context(&encoded)) {
-                Some(Ok(json)) => Some(json),
-                Some(Err(message)) => {
-                    return boxed(aws_error(
-                        StatusCode::BAD_REQUEST,
-                        "InvalidRequestContentException",
-                        &message,
-                    ));
-                }
-                None => None,
-            };
-        let identity = header(IDENTITY_HEADER);
-        let trace = trace_header(&parts.headers);
-        if let Some(identity) = &identity
-            && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(identity).is_err()
-        {
-            return boxed(aws_error(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequestContentException",
-                "the Cognito identity is not a JSON object such as {\"cognitoIdentityId\": \"...\", \"cognitoIdentityPoolId\": \"...\"}",
-            ));
-        }
-        let invocation_type =
-            header("x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
-        let limit = match invocation_type.as_str() {
-            "RequestResponse" | "DryRun" => MAX_SYNC_PAYLOAD,
-            "Event" => MAX_ASYNC_PAYLOAD,
-            other => {
-                return boxed(aws_error(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidParameterValueException",
-                    &format!(
-                        "X-Amz-Invocation-Type is `{other}`; expected RequestResponse, Event or DryRun"
-                    ),
-                ));
-            }
-        };
-        if payload.len() > limit {
-            return boxed(too_large(limit));
-        }
-        // Lambda takes only JSON payloads (or none).
-        if !payload.is_empty()
-            && let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload)
-        {
-            return boxed(aws_error(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequestContentException",
-                &format!("Could not parse request body into json: {error}"),
-            ));
-        }
-        match invocation_type.as_str() {
-            "Event" => {
-                // Run it after answering, as Lambda's queue would; its logs still show.
-                tokio::spawn(async move {
-                    let _open = open;
-                    if let Ok(answer) = pool
-                        .invoke(
-                            payload,
-                            client_context,
-                            identity,
-                            invoked_arn,
-                            trace.clone(),
-                        )
-                        .await
-                    {
-                        answer.settled().await;
-                    }
-                });
-                boxed(empty(StatusCode::ACCEPTED))
-            }
-            "DryRun" => boxed(empty(StatusCode::NO_CONTENT)),
-            _ => {
-                let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
-                boxed(
-                    match pool
-                        .invoke(
-                            payload,
-                            client_context,
-                            identity,
-                            invoked_arn,
-                            trace.clone(),
-                        )
-                        .await
-                    {
-                        Ok(answer) => respond(&answer.settled().await, tail, &pool.version),
-                        Err(rejection) => rejection,
-                    },
-                )
-            }
-        }
-    }
-}
-
-impl Emulator {
-    /// A request to a function's URL, `/lambda-url/{name}/{path}`.
-    async fn function_url(
-        &self,
-        name: &str,
-        parts: &http::request::Parts,
-        path: &str,
-        body: Incoming,
-    ) -> Response<Body> {
-        let identifier = control::percent_decode(name);
-        let (name, qualifier) = identifier
-            .split_once(':')
-            .map_or((identifier.as_str(), None), |(name, qualifier)| {
-                (name, Some(qualifier))
-            });
-        let resolved = self
-            .has_url(name, qualifier)
-            .then(|| self.resolve(name, qualifier).ok())
-            .flatten();
-        let Some((pool, invoked_arn)) = resolved else {
-            return boxed(aws_error(
-                StatusCode::NOT_FOUND,
-                "ResourceNotFoundException",
-                &format!("no function `{identifier}` has a URL here"),
-            ));
-        };
-        let body = body
-            .collect()
-            .await
-            .map(|body| body.to_bytes())
-            .unwrap_or_default();
-        let event = url::event(
-            pool.front,
-            parts,
-            path,
-            &body,
-            &ids::request_id(),
-            (ACCOUNT, &pool.launch.region, &pool.function.name),
-        );
-        match pool
-            .invoke(
-                Bytes::from(event.to_string()),
-                None,
-                None,
-                invoked_arn,
-                trace_header(&parts.headers),
-            )
-            .await
-        {
-            Ok(Answer::Done(invoked)) => boxed(url::response(pool.front, &invoked.outcome)),
-            Ok(Answer::Streaming {
-                content_type,
-                chunks,
-                ..
-            }) => url::streamed(content_type.as_deref(), chunks).await,
-            Err(rejection) => boxed(rejection),
+        match lambda_api::Operation::parse(&parts.method, &parts.uri) {
+            Ok(operation) => self.dispatch(operation, &parts, body, open).await,
+            Err(refusal) => refusal.response(),
         }
     }
 }
@@ -473,7 +298,7 @@ impl Pool {
         passed_environment: &BTreeMap<String, String>,
         cost: bool,
         generation: Arc<AtomicU64>,
-        created: Option<control::Created>,
+        created: Option<lambda_api::Created>,
     ) -> Self {
         let Served {
             function,
@@ -738,14 +563,6 @@ async fn relay(
             None => return (Outcome::Response(Bytes::from(gathered)), true),
         }
     }
-}
-
-/// The caller's X-Ray trace header, which the invocation continues.
-fn trace_header(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-amzn-trace-id")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
 }
 
 /// Lambda bills by the millisecond, rounded up, at least one.

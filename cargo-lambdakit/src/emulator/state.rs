@@ -109,7 +109,7 @@ pub(super) struct Record {
     pub(super) policies: BTreeMap<String, Vec<serde_json::Value>>,
     /// Function URL configurations, by qualifier (`""` for the unqualified function).
     #[serde(default)]
-    pub(super) urls: BTreeMap<String, super::access::Url>,
+    pub(super) urls: BTreeMap<String, super::lambda_api::Url>,
     /// Reserved concurrency (PutFunctionConcurrency): the most instances each of its pools
     /// runs at once; none, the local default.
     #[serde(default)]

@@ -539,14 +539,14 @@ async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         Route::Response(request_id) => match response_mode(&parts.headers) {
             Ok(false) => buffered(&shared, request_id, body).await,
             Ok(true) => streamed(&shared, request_id, parts.headers, body).await,
-            Err(answer) => answer,
+            Err(answer) => *answer,
         },
         Route::Error(request_id) => error(&shared, request_id, &parts.headers, body).await,
     })
 }
 
 /// Whether a `/response` streams; a mode other than `streaming` is refused.
-fn response_mode(headers: &HeaderMap) -> Result<bool, Answer> {
+fn response_mode(headers: &HeaderMap) -> Result<bool, Box<Answer>> {
     match headers.get(header::RESPONSE_MODE) {
         None => Ok(false),
         Some(mode)
@@ -556,7 +556,7 @@ fn response_mode(headers: &HeaderMap) -> Result<bool, Answer> {
         {
             Ok(true)
         }
-        Some(mode) => Err(refuse(
+        Some(mode) => Err(Box::new(refuse(
             StatusCode::BAD_REQUEST,
             "InvalidFunctionResponseMode",
             &format!(
@@ -565,7 +565,7 @@ fn response_mode(headers: &HeaderMap) -> Result<bool, Answer> {
                 String::from_utf8_lossy(mode.as_bytes()),
                 protocol::STREAMING
             ),
-        )),
+        ))),
     }
 }
 
@@ -640,7 +640,7 @@ async fn init_error(shared: &Shared, headers: &HeaderMap, body: Incoming) -> Ans
 async fn buffered(shared: &Shared, request_id: &str, body: Incoming) -> Answer {
     let sender = match claim(shared, request_id) {
         Ok(sender) => sender,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     match read(body, protocol::MAX_RESPONSE_BYTES).await {
         Ok(body) => {
@@ -669,7 +669,7 @@ async fn buffered(shared: &Shared, request_id: &str, body: Incoming) -> Answer {
 async fn error(shared: &Shared, request_id: &str, headers: &HeaderMap, body: Incoming) -> Answer {
     let sender = match claim(shared, request_id) {
         Ok(sender) => sender,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     match read(body, protocol::MAX_RESPONSE_BYTES).await {
         Ok(body) => {
@@ -695,7 +695,7 @@ async fn streamed(
 ) -> Answer {
     let sender = match claim(shared, request_id) {
         Ok(sender) => sender,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let (frames, receiver) = mpsc::channel(STREAM_BUFFER);
     let _ = sender.send(Report::Streamed(Stream {
@@ -727,21 +727,21 @@ async fn streamed(
 }
 
 /// Takes the right to report on `request_id`, or the refusal Lambda answers with.
-fn claim(shared: &Shared, request_id: &str) -> Result<oneshot::Sender<Report>, Answer> {
+fn claim(shared: &Shared, request_id: &str) -> Result<oneshot::Sender<Report>, Box<Answer>> {
     match lock(&shared.ledger).claim(request_id) {
         Claim::Granted(sender) => Ok(sender),
-        Claim::Unknown => Err(refuse(
+        Claim::Unknown => Err(Box::new(refuse(
             StatusCode::BAD_REQUEST,
             "InvalidRequestID",
             "Invalid request ID",
-        )),
-        Claim::Settled => Err(refuse(
+        ))),
+        Claim::Settled => Err(Box::new(refuse(
             StatusCode::FORBIDDEN,
             "InvalidStateTransition",
             &format!(
                 "State transition failed for runtime: invocation `{request_id}` was reported on already"
             ),
-        )),
+        ))),
     }
 }
 

@@ -13,9 +13,9 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::control::{invalid, json_response, last_modified, read_request, refused, remove_dir};
-use super::state::{Alias, Config, Record};
-use super::{Body, Emulator, Pool, boxed, empty, function_arn, lock, read, write};
+use super::{invalid, json_response, last_modified, read_request, refused, remove_dir};
+use crate::emulator::state::{Alias, Config, Record};
+use crate::emulator::{Body, Emulator, Pool, boxed, empty, function_arn, lock, read, write};
 
 /// The PublishVersion request body (AWS Lambda API reference, "PublishVersion").
 #[derive(Debug, Default, Deserialize)]
@@ -192,7 +192,7 @@ impl Emulator {
                     config.description = description;
                 }
                 config.last_modified = last_modified(std::time::SystemTime::now());
-                config.revision_id = super::ids::request_id();
+                config.revision_id = crate::emulator::ids::request_id();
                 record.versions.insert(number, config);
                 if let Err(refusal) = self.save(&record).await {
                     return refusal;
@@ -357,7 +357,7 @@ impl Emulator {
         let config = Alias {
             version: request.function_version,
             description: request.description.unwrap_or_default(),
-            revision_id: super::ids::request_id(),
+            revision_id: crate::emulator::ids::request_id(),
         };
         record.aliases.insert(alias.clone(), config.clone());
         if let Err(refusal) = self.save(&record).await {
@@ -440,7 +440,7 @@ impl Emulator {
         if let Some(description) = request.description {
             config.description = description;
         }
-        config.revision_id = super::ids::request_id();
+        config.revision_id = crate::emulator::ids::request_id();
         record.aliases.insert(alias.to_owned(), config.clone());
         if let Err(refusal) = self.save(&record).await {
             return refusal;

@@ -1,0 +1,839 @@
+//! Functions and their settings: `CreateFunction`, `GetFunction`,
+//! `GetFunctionConfiguration`, `ListFunctions`, `UpdateFunctionCode`,
+//! `UpdateFunctionConfiguration` and `DeleteFunction`, a function's `FunctionConfiguration`,
+//! and the pools created functions run in (made again from the state directory by a later
+//! serve). The zips they bring are checked and unpacked by `code`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Response, StatusCode};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::code::{decoded_zip, runner};
+use super::{invalid, json_response, last_modified, read_request, refused, remove_dir};
+use crate::emulator::state::{self, Config, Described, Record};
+use crate::emulator::{Body, Emulator, Pool, Served, boxed, empty, function_name, lock, write};
+use crate::project::Function;
+
+/// How a function created through the control plane came to be: the configuration it runs
+/// (of `$LATEST` or of a published version) and its directory under the state directory.
+#[derive(Debug)]
+pub(crate) struct Created {
+    pub(super) config: Config,
+    pub(super) dir: PathBuf,
+}
+
+/// The CreateFunction request body (AWS Lambda API reference, "CreateFunction").
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateRequest {
+    function_name: String,
+    runtime: Option<String>,
+    role: Option<String>,
+    handler: Option<String>,
+    #[serde(default)]
+    code: CodeRequest,
+    memory_size: Option<u32>,
+    timeout: Option<u64>,
+    environment: Option<EnvironmentRequest>,
+    architectures: Option<Vec<String>>,
+    package_type: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    publish: bool,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    #[serde(flatten)]
+    described: DescribedRequest,
+}
+
+/// The UpdateFunctionCode request body (AWS Lambda API reference, "UpdateFunctionCode").
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateCodeRequest {
+    zip_file: Option<String>,
+    #[serde(rename = "S3Bucket")]
+    s3_bucket: Option<String>,
+    image_uri: Option<String>,
+    architectures: Option<Vec<String>>,
+    revision_id: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    publish: bool,
+}
+
+/// The UpdateFunctionConfiguration request body (AWS Lambda API reference,
+/// "UpdateFunctionConfiguration"); what the local Lambda does not run by is kept and reported
+/// (layers, tracing, ephemeral storage, logging) or taken and ignored (VPC, ...).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateConfigurationRequest {
+    runtime: Option<String>,
+    role: Option<String>,
+    handler: Option<String>,
+    description: Option<String>,
+    memory_size: Option<u32>,
+    timeout: Option<u64>,
+    environment: Option<EnvironmentRequest>,
+    revision_id: Option<String>,
+    #[serde(flatten)]
+    described: DescribedRequest,
+}
+
+/// The settings of CreateFunction and UpdateFunctionConfiguration the local Lambda keeps and
+/// reports but does not run by (see [`Described`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DescribedRequest {
+    layers: Option<Vec<String>>,
+    tracing_config: Option<TracingRequest>,
+    ephemeral_storage: Option<EphemeralStorageRequest>,
+    logging_config: Option<LoggingRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TracingRequest {
+    mode: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EphemeralStorageRequest {
+    size: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct LoggingRequest {
+    log_format: Option<String>,
+    application_log_level: Option<String>,
+    system_log_level: Option<String>,
+    log_group: Option<String>,
+}
+
+impl DescribedRequest {
+    /// Sets what the request gives on `described`, checked as Lambda checks it (AWS Lambda API
+    /// reference, "TracingConfig", "EphemeralStorage", "LoggingConfig").
+    fn apply(self, described: &mut Described) -> Result<(), String> {
+        if let Some(layers) = self.layers {
+            if layers.len() > 5 {
+                return Err("a function takes at most 5 layers".into());
+            }
+            described.layers = layers;
+        }
+        if let Some(mode) = self.tracing_config.and_then(|tracing| tracing.mode) {
+            if mode != "Active" && mode != "PassThrough" {
+                return Err(format!(
+                    "TracingConfig.Mode is `{mode}`; Lambda takes `Active` or `PassThrough`"
+                ));
+            }
+            described.tracing_mode = mode;
+        }
+        if let Some(storage) = self.ephemeral_storage {
+            if !(512..=10_240).contains(&storage.size) {
+                return Err(format!(
+                    "EphemeralStorage.Size is {}; Lambda takes 512 to 10240 (MB)",
+                    storage.size
+                ));
+            }
+            described.ephemeral_storage_mb = storage.size;
+        }
+        if let Some(logging) = self.logging_config {
+            if let Some(format) = logging.log_format {
+                if format != "Text" && format != "JSON" {
+                    return Err(format!(
+                        "LoggingConfig.LogFormat is `{format}`; Lambda takes `Text` or `JSON`"
+                    ));
+                }
+                if format == "Text" {
+                    described.application_log_level = None;
+                    described.system_log_level = None;
+                }
+                described.log_format = format;
+            }
+            let levels = [
+                (logging.application_log_level, "ApplicationLogLevel"),
+                (logging.system_log_level, "SystemLogLevel"),
+            ];
+            for (level, field) in levels {
+                let Some(level) = level else { continue };
+                if described.log_format != "JSON" {
+                    return Err(format!(
+                        "LoggingConfig.{field} needs LogFormat `JSON`: Lambda filters log levels only in JSON"
+                    ));
+                }
+                let valid = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+                if !valid.contains(&level.as_str()) {
+                    return Err(format!(
+                        "LoggingConfig.{field} is `{level}`; Lambda takes one of {}",
+                        valid.join(", ")
+                    ));
+                }
+                if field == "SystemLogLevel" {
+                    described.system_log_level = Some(level);
+                } else {
+                    described.application_log_level = Some(level);
+                }
+            }
+            if let Some(group) = logging.log_group {
+                described.log_group = Some(group);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CodeRequest {
+    zip_file: Option<String>,
+    s3_bucket: Option<String>,
+    image_uri: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EnvironmentRequest {
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+}
+
+impl Emulator {
+    /// `GetFunction`: the configuration, where its code is (a created function's, at
+    /// `/lambdakit/code/` on `host`), its reserved concurrency and tags.
+    pub(super) fn get_function(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+        host: Option<&str>,
+    ) -> Response<Body> {
+        let (pool, configuration) = match self.described(name, qualifier) {
+            Ok(described) => described,
+            Err(refusal) => return *refusal,
+        };
+        let mut code = json!({ "RepositoryType": "S3" });
+        if pool.created.is_some()
+            && let Some(host) = host
+        {
+            let file = match pool.version.as_str() {
+                "$LATEST" => name.to_owned(),
+                version => format!("{name}:{version}"),
+            };
+            code["Location"] = json!(format!("http://{host}/lambdakit/code/{file}.zip"));
+        }
+        let mut answer = json!({ "Configuration": configuration, "Code": code });
+        let reserved = lock(&self.records)
+            .get(name)
+            .and_then(|record| record.reserved_concurrency);
+        if let Some(reserved) = reserved {
+            answer["Concurrency"] = json!({ "ReservedConcurrentExecutions": reserved });
+        }
+        let tags = lock(&self.records)
+            .get(name)
+            .map(|record| record.tags.clone())
+            .filter(|tags| !tags.is_empty());
+        if let Some(tags) = tags {
+            answer["Tags"] = json!(tags);
+        }
+        json_response(StatusCode::OK, &answer)
+    }
+
+    /// `GetFunctionConfiguration`.
+    pub(super) fn get_configuration(&self, name: &str, qualifier: Option<&str>) -> Response<Body> {
+        match self.described(name, qualifier) {
+            Ok((_, configuration)) => json_response(StatusCode::OK, &configuration),
+            Err(refusal) => *refusal,
+        }
+    }
+
+    /// `ListFunctions`, a page at a time: `MaxItems` (1 to 10000, 50 by default) after
+    /// `Marker`, the `NextMarker` of the page before (the name of its last function).
+    pub(super) fn list(&self, marker: Option<&str>, max_items: usize) -> Response<Body> {
+        let pools = self.all_pools();
+        let after: Vec<_> = pools
+            .iter()
+            .filter(|pool| marker.is_none_or(|marker| pool.function.name.as_str() > marker))
+            .collect();
+        let page = &after[..after.len().min(max_items)];
+        let functions: Vec<Value> = page.iter().map(|pool| self.configuration(pool)).collect();
+        let mut answer = json!({ "Functions": functions });
+        if after.len() > page.len()
+            && let Some(last) = page.last()
+        {
+            answer["NextMarker"] = json!(last.function.name);
+        }
+        json_response(StatusCode::OK, &answer)
+    }
+
+    /// A function's configuration, as `FunctionConfiguration` in the Lambda API.
+    pub(super) fn configuration(&self, pool: &Pool) -> Value {
+        let function = &pool.function;
+        let mut configuration = json!({
+            "FunctionName": function.name,
+            "FunctionArn": pool.arn,
+            "MemorySize": function.memory_mb,
+            "Timeout": function.timeout.as_secs(),
+            "Architectures": [function.architecture],
+            "PackageType": "Zip",
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "Version": pool.version,
+        });
+        let default = Described::default();
+        let described = pool
+            .created
+            .as_ref()
+            .map_or(&default, |created| &created.config.described);
+        configuration["Description"] = json!("");
+        configuration["EphemeralStorage"] = json!({ "Size": described.ephemeral_storage_mb });
+        configuration["TracingConfig"] = json!({ "Mode": described.tracing_mode });
+        let mut logging = json!({
+            "LogFormat": described.log_format,
+            "LogGroup": described
+                .log_group
+                .clone()
+                .unwrap_or_else(|| format!("/aws/lambda/{}", function.name)),
+        });
+        if let Some(level) = &described.application_log_level {
+            logging["ApplicationLogLevel"] = json!(level);
+        }
+        if let Some(level) = &described.system_log_level {
+            logging["SystemLogLevel"] = json!(level);
+        }
+        configuration["LoggingConfig"] = logging;
+        if !described.layers.is_empty() {
+            // Layers are reported, not run: the local Lambda has no copy of them.
+            let layers: Vec<Value> = described
+                .layers
+                .iter()
+                .map(|arn| json!({ "Arn": arn, "CodeSize": 0 }))
+                .collect();
+            configuration["Layers"] = json!(layers);
+        }
+        if !function.environment.is_empty() {
+            configuration["Environment"] = json!({ "Variables": function.environment });
+        }
+        match &pool.created {
+            Some(Created { config, .. }) => {
+                configuration["Runtime"] = json!(config.runtime);
+                configuration["CodeSize"] = json!(config.code_size);
+                configuration["CodeSha256"] = json!(config.code_sha256);
+                configuration["LastModified"] = json!(config.last_modified);
+                configuration["RevisionId"] = json!(config.revision_id);
+                configuration["Description"] = json!(config.description);
+                if let Some(role) = &config.role {
+                    configuration["Role"] = json!(role);
+                }
+                if let Some(handler) = &config.handler {
+                    configuration["Handler"] = json!(handler);
+                }
+            }
+            None => {
+                // Built by serve: an OS-only runtime's bootstrap, its size the binary's.
+                configuration["Runtime"] = json!("provided.al2023");
+                configuration["Handler"] = json!("bootstrap");
+                if let Ok(metadata) = std::fs::metadata(&pool.binary) {
+                    configuration["CodeSize"] = json!(metadata.len());
+                    if let Ok(modified) = metadata.modified() {
+                        configuration["LastModified"] = json!(last_modified(modified));
+                    }
+                }
+            }
+        }
+        configuration
+    }
+
+    /// `CreateFunction`: unpack, check, record, and serve.
+    pub(super) async fn create(&self, body: Incoming) -> Response<Body> {
+        let mut request: CreateRequest = match read_request(body, "CreateFunction").await {
+            Ok(request) => request,
+            Err(refusal) => return refusal,
+        };
+        let name = function_name(&request.function_name);
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return invalid(&format!(
+                "FunctionName `{name}` is not a function name: 1 to 64 letters, digits, `-` and `_`"
+            ));
+        }
+        let settings = match Settings::check(&request) {
+            Ok(settings) => settings,
+            Err(message) => return invalid(&message),
+        };
+        let mut described = Described::default();
+        if let Err(message) = std::mem::take(&mut request.described).apply(&mut described) {
+            return invalid(&message);
+        }
+        let _changing = self.changes.lock().await;
+        if self.pool(&name).is_some() {
+            return self.exists(&name);
+        }
+        if let Some(path) = lock(&self.kept).get(&name) {
+            return refused(
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                &format!(
+                    "the state directory holds a function `{name}` that is not served (`{}`); fix or remove it first",
+                    path.display()
+                ),
+            );
+        }
+        let dir = self.state.join(&name);
+        let code = match self
+            .unpack_code(&dir, settings.zip, &settings.architecture)
+            .await
+        {
+            Ok(code) => code,
+            Err(refusal) => return refusal,
+        };
+        let config = Config {
+            runtime: settings.runtime,
+            role: request.role,
+            handler: request.handler,
+            description: request.description.unwrap_or_default(),
+            memory_mb: settings.memory_mb,
+            timeout_seconds: settings.timeout,
+            environment: settings.environment,
+            architecture: settings.architecture,
+            code: code.id,
+            code_size: code.size,
+            code_sha256: code.sha256,
+            last_modified: last_modified(std::time::SystemTime::now()),
+            revision_id: crate::emulator::ids::request_id(),
+            described,
+        };
+        let mut record = Record::new(&name, config);
+        record.tags = request.tags;
+        let pool = match self.created_pool(&record.latest, &name, None, record.reserved_concurrency)
+        {
+            Ok(pool) => Arc::new(pool),
+            Err(problem) => {
+                remove_dir(dir).await;
+                return invalid(&problem);
+            }
+        };
+        if let Err(refusal) = self.save(&record).await {
+            remove_dir(dir).await;
+            return refusal;
+        }
+        lock(&self.records).insert(name.clone(), record);
+        write(&self.pools).insert(name.clone(), Arc::clone(&pool));
+        println!("lambdakit: created {name}");
+        if request.publish {
+            // Answered with version 1's configuration, as AWS answers.
+            return self
+                .publish_locked(&name, super::versions::PublishRequest::default())
+                .await;
+        }
+        json_response(StatusCode::CREATED, &self.configuration(&pool))
+    }
+
+    /// The pool running `config` of the created function `name` (of its version `version`, or
+    /// of `$LATEST`).
+    pub(super) fn created_pool(
+        &self,
+        config: &Config,
+        name: &str,
+        version: Option<u64>,
+        reserved_concurrency: Option<u32>,
+    ) -> Result<Pool, String> {
+        let dir = self.state.join(name);
+        let mut function = Function::standalone(name);
+        function.memory_mb = config.memory_mb;
+        function.timeout = Duration::from_secs(config.timeout_seconds);
+        function.environment.clone_from(&config.environment);
+        function.architecture.clone_from(&config.architecture);
+        if let Some(reserved) = reserved_concurrency {
+            function.concurrency = reserved as usize;
+        }
+        let runner = runner(&config.architecture)?;
+        let binary = dir.join(&config.code).join("code").join("bootstrap");
+        let mut pool = Pool::new(
+            Served {
+                function,
+                binary,
+                runner,
+            },
+            &self.region,
+            &self.passed_environment,
+            self.cost,
+            Arc::clone(&self.generation),
+            Some(Created {
+                config: config.clone(),
+                dir,
+            }),
+        );
+        if let Some(version) = version {
+            pool.arn = format!("{}:{version}", pool.arn);
+            pool.version = version.to_string();
+        }
+        Ok(pool)
+    }
+
+    /// Serves the functions an earlier serve created and kept in the state directory;
+    /// returns a warning (and a hint) for each that cannot be served, which is left as it is
+    /// on disk while the others are served.
+    pub fn load_state(&self) -> Vec<String> {
+        let (records, broken) = state::load(&self.state);
+        let mut warnings = Vec::new();
+        for broken in broken {
+            warnings.push(broken.warning(&self.state));
+            lock(&self.kept).insert(broken.name, broken.path);
+        }
+        for record in records {
+            let name = record.name.clone();
+            let file = self.state.join(&name).join(state::RECORD);
+            if self.pool(&name).is_some() {
+                warnings.push(format!(
+                    "warning: created function `{name}` is not served: the project has a function of that name\nhint: serve the other project elsewhere, or move `{}` out of the state directory",
+                    self.state.join(&name).display()
+                ));
+                lock(&self.kept).insert(name, file);
+                continue;
+            }
+            match self.created_pool(&record.latest, &name, None, record.reserved_concurrency) {
+                Ok(pool) => {
+                    write(&self.pools).insert(name.clone(), Arc::new(pool));
+                    lock(&self.records).insert(name, record);
+                }
+                Err(problem) => {
+                    warnings.push(format!(
+                        "warning: created function `{name}` is not served: {problem}\nhint: its entry `{}` is kept as it is",
+                        file.display()
+                    ));
+                    lock(&self.kept).insert(name, file);
+                }
+            }
+        }
+        warnings
+    }
+
+    fn exists(&self, name: &str) -> Response<Body> {
+        refused(
+            StatusCode::CONFLICT,
+            "ResourceConflictException",
+            &format!("Function already exist: {name}"),
+        )
+    }
+
+    /// Keeps `record` and serves its new `$LATEST`: new invocations start instances of it,
+    /// the old idle ones stop, and busy ones stop when their invocation ends. `old_code` is
+    /// removed once nothing runs it.
+    pub(super) async fn replace_latest(&self, record: Record, old_code: &str) -> Response<Body> {
+        let name = record.name.clone();
+        let pool = match self.created_pool(&record.latest, &name, None, record.reserved_concurrency)
+        {
+            Ok(pool) => Arc::new(pool),
+            Err(problem) => return invalid(&problem),
+        };
+        if let Err(refusal) = self.save(&record).await {
+            return refusal;
+        }
+        let unused = !record.uses(old_code);
+        lock(&self.records).insert(name.clone(), record);
+        let old = write(&self.pools).insert(name.clone(), Arc::clone(&pool));
+        if let Some(old) = old {
+            old.stop_idle().await;
+        }
+        if unused {
+            remove_dir(self.state.join(&name).join(old_code)).await;
+        }
+        json_response(StatusCode::OK, &self.configuration(&pool))
+    }
+
+    /// `UpdateFunctionCode`: a new zip, checked as CreateFunction checks it.
+    pub(super) async fn update_code(&self, name: &str, body: Incoming) -> Response<Body> {
+        let request: UpdateCodeRequest = match read_request(body, "UpdateFunctionCode").await {
+            Ok(request) => request,
+            Err(refusal) => return refusal,
+        };
+        if request.image_uri.is_some() {
+            return invalid("the local Lambda runs zip packages only, not container images");
+        }
+        if request.s3_bucket.is_some() {
+            return invalid("the local Lambda takes code as ZipFile only, not from S3");
+        }
+        let zip = match decoded_zip(request.zip_file.as_deref(), "ZipFile") {
+            Ok(zip) => zip,
+            Err(problem) => return invalid(&problem),
+        };
+        let _changing = self.changes.lock().await;
+        let mut record = match self.record(name, "UpdateFunctionCode") {
+            Ok(record) => record,
+            Err(refusal) => return *refusal,
+        };
+        if let Err(refusal) = Self::same_revision(request.revision_id.as_deref(), &record.latest) {
+            return *refusal;
+        }
+        let architecture = match request.architectures.as_deref() {
+            None => record.latest.architecture.clone(),
+            given => match checked_architecture(given) {
+                Ok(architecture) => architecture,
+                Err(problem) => return invalid(&problem),
+            },
+        };
+        let dir = self.state.join(name);
+        let code = match self.unpack_code(&dir, zip, &architecture).await {
+            Ok(code) => code,
+            Err(refusal) => return refusal,
+        };
+        if request.dry_run {
+            // Checked, and nothing changes.
+            remove_dir(dir.join(&code.id)).await;
+            let pool = self.pool(name);
+            return match pool {
+                Some(pool) => json_response(StatusCode::OK, &self.configuration(&pool)),
+                None => boxed(self.not_found(name)),
+            };
+        }
+        let old_code = std::mem::replace(&mut record.latest.code, code.id);
+        record.latest.code_size = code.size;
+        record.latest.code_sha256 = code.sha256;
+        record.latest.architecture = architecture;
+        record.latest.last_modified = last_modified(std::time::SystemTime::now());
+        record.latest.revision_id = crate::emulator::ids::request_id();
+        let new_code = record.latest.code.clone();
+        let response = self.replace_latest(record, &old_code).await;
+        if !response.status().is_success() {
+            remove_dir(dir.join(new_code)).await;
+            return response;
+        }
+        println!("lambdakit: updated the code of {name}");
+        if request.publish {
+            let published = self
+                .publish_locked(name, super::versions::PublishRequest::default())
+                .await;
+            // UpdateFunctionCode answers 200, with the new version's configuration.
+            return match published.status() {
+                StatusCode::CREATED => {
+                    let (mut parts, body) = published.into_parts();
+                    parts.status = StatusCode::OK;
+                    Response::from_parts(parts, body)
+                }
+                _ => published,
+            };
+        }
+        response
+    }
+
+    /// `UpdateFunctionConfiguration`: what is given changes; the next invocation starts an
+    /// instance with it.
+    pub(super) async fn update_configuration(&self, name: &str, body: Incoming) -> Response<Body> {
+        let request: UpdateConfigurationRequest =
+            match read_request(body, "UpdateFunctionConfiguration").await {
+                Ok(request) => request,
+                Err(refusal) => return refusal,
+            };
+        let _changing = self.changes.lock().await;
+        let mut record = match self.record(name, "UpdateFunctionConfiguration") {
+            Ok(record) => record,
+            Err(refusal) => return *refusal,
+        };
+        if let Err(refusal) = Self::same_revision(request.revision_id.as_deref(), &record.latest) {
+            return *refusal;
+        }
+        let latest = &mut record.latest;
+        let checked = (|| -> Result<(), String> {
+            if let Some(runtime) = request.runtime {
+                latest.runtime = checked_runtime(runtime)?;
+            }
+            if let Some(memory) = request.memory_size {
+                latest.memory_mb = checked_memory(memory)?;
+            }
+            if let Some(timeout) = request.timeout {
+                latest.timeout_seconds = checked_timeout(timeout)?;
+            }
+            request.described.apply(&mut latest.described)
+        })();
+        if let Err(problem) = checked {
+            return invalid(&problem);
+        }
+        if let Some(role) = request.role {
+            latest.role = Some(role);
+        }
+        if let Some(handler) = request.handler {
+            latest.handler = Some(handler);
+        }
+        if let Some(description) = request.description {
+            latest.description = description;
+        }
+        if let Some(environment) = request.environment {
+            latest.environment = environment.variables;
+        }
+        latest.last_modified = last_modified(std::time::SystemTime::now());
+        latest.revision_id = crate::emulator::ids::request_id();
+        let code = latest.code.clone();
+        let response = self.replace_latest(record, &code).await;
+        if response.status().is_success() {
+            println!("lambdakit: updated the configuration of {name}");
+        }
+        response
+    }
+
+    /// `DeleteFunction`: forget it, stop its instances, remove its code.
+    pub(super) async fn delete(&self, name: &str) -> Response<Body> {
+        let _changing = self.changes.lock().await;
+        let pool = {
+            let mut pools = write(&self.pools);
+            match pools.get(name) {
+                None => return boxed(self.not_found(name)),
+                Some(pool) if pool.created.is_none() => {
+                    return refused(
+                        StatusCode::CONFLICT,
+                        "ResourceConflictException",
+                        &format!(
+                            "`{name}` is a function of the project this serve runs; it cannot be deleted"
+                        ),
+                    );
+                }
+                Some(_) => pools.remove(name),
+            }
+        };
+        lock(&self.records).remove(name);
+        for version in self.forget_versions(name) {
+            version.stop_idle().await;
+        }
+        if let Some(pool) = pool {
+            // Busy instances stop when their invocation ends and drops the last `Arc`.
+            pool.stop_idle().await;
+            remove_dir(self.state.join(name)).await;
+            println!("lambdakit: deleted {name}");
+        }
+        boxed(empty(StatusCode::NO_CONTENT))
+    }
+}
+
+/// A CreateFunction's settings, checked as Lambda checks them.
+#[derive(Debug)]
+struct Settings {
+    runtime: String,
+    memory_mb: u32,
+    timeout: u64,
+    environment: BTreeMap<String, String>,
+    architecture: String,
+    zip: Vec<u8>,
+}
+
+impl Settings {
+    fn check(request: &CreateRequest) -> Result<Self, String> {
+        if request.package_type.as_deref() == Some("Image") || request.code.image_uri.is_some() {
+            return Err("the local Lambda runs zip packages only, not container images".into());
+        }
+        let runtime = checked_runtime(request.runtime.clone().ok_or(
+            "Runtime is required for a zip package; the local Lambda runs `provided.al2023` and `provided.al2`",
+        )?)?;
+        let memory_mb = checked_memory(request.memory_size.unwrap_or(128))?;
+        let timeout = checked_timeout(request.timeout.unwrap_or(3))?;
+        let architecture = checked_architecture(request.architectures.as_deref())?;
+        if request.code.s3_bucket.is_some() {
+            return Err("the local Lambda takes code as Code.ZipFile only, not from S3".into());
+        }
+        let zip = decoded_zip(request.code.zip_file.as_deref(), "Code.ZipFile")?;
+        Ok(Self {
+            runtime,
+            memory_mb,
+            timeout,
+            environment: request
+                .environment
+                .as_ref()
+                .map(|environment| environment.variables.clone())
+                .unwrap_or_default(),
+            architecture,
+            zip,
+        })
+    }
+}
+
+fn checked_runtime(runtime: String) -> Result<String, String> {
+    if matches!(
+        runtime.as_str(),
+        "provided.al2023" | "provided.al2" | "provided"
+    ) {
+        Ok(runtime)
+    } else {
+        Err(format!(
+            "the runtime parameter of {runtime} is not run by the local Lambda: it runs OS-only runtimes (`provided.al2023`, `provided.al2`)"
+        ))
+    }
+}
+
+fn checked_memory(memory_mb: u32) -> Result<u32, String> {
+    if (128..=10_240).contains(&memory_mb) {
+        Ok(memory_mb)
+    } else {
+        Err(format!(
+            "MemorySize is {memory_mb}; Lambda takes 128 to 10240 (MB)"
+        ))
+    }
+}
+
+fn checked_timeout(timeout: u64) -> Result<u64, String> {
+    if (1..=900).contains(&timeout) {
+        Ok(timeout)
+    } else {
+        Err(format!(
+            "Timeout is {timeout}; Lambda takes 1 to 900 (seconds)"
+        ))
+    }
+}
+
+fn checked_architecture(architectures: Option<&[String]>) -> Result<String, String> {
+    match architectures {
+        None | Some([]) => Ok("x86_64".to_owned()),
+        Some([one]) if one == "x86_64" || one == "arm64" => Ok(one.clone()),
+        Some(other) => Err(format!(
+            "Architectures is {other:?}; Lambda takes one of `x86_64` and `arm64`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_not_run_by_are_kept_checked_as_lambda_checks_them() {
+        let request = |json: &str| serde_json::from_str::<DescribedRequest>(json).unwrap();
+        let mut described = Described::default();
+        request(
+            r#"{"Layers":["arn:aws:lambda:us-east-1:1:layer:l:1"],"TracingConfig":{"Mode":"Active"},"EphemeralStorage":{"Size":1024},"LoggingConfig":{"LogFormat":"JSON","ApplicationLogLevel":"WARN"}}"#,
+        )
+        .apply(&mut described)
+        .unwrap();
+        assert_eq!(described.layers, ["arn:aws:lambda:us-east-1:1:layer:l:1"]);
+        assert_eq!(described.tracing_mode, "Active");
+        assert_eq!(described.ephemeral_storage_mb, 1024);
+        assert_eq!(described.application_log_level.as_deref(), Some("WARN"));
+        // Back to Text: the levels go, as Lambda keeps them only for JSON.
+        request(r#"{"LoggingConfig":{"LogFormat":"Text"}}"#)
+            .apply(&mut described)
+            .unwrap();
+        assert_eq!(described.application_log_level, None);
+        assert_eq!(described.tracing_mode, "Active");
+        for (refused, because) in [
+            (
+                r#"{"LoggingConfig":{"SystemLogLevel":"INFO"}}"#,
+                "needs LogFormat `JSON`",
+            ),
+            (r#"{"EphemeralStorage":{"Size":100}}"#, "512 to 10240"),
+            (
+                r#"{"TracingConfig":{"Mode":"On"}}"#,
+                "`Active` or `PassThrough`",
+            ),
+        ] {
+            let problem = request(refused).apply(&mut described).unwrap_err();
+            assert!(problem.contains(because), "{problem}");
+        }
+    }
+}

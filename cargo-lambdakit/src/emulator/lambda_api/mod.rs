@@ -1,0 +1,384 @@
+//! The Lambda API of the local Lambda (REST API version 2015-03-31), so that
+//! `aws-sdk-lambda` (or any AWS SDK, or the AWS CLI) creates and runs functions from zips in
+//! `serve`, unmodified but for its endpoint.
+//!
+//! A request is read once into an [`Operation`] (`operation`), and [`Emulator::dispatch`]
+//! hands each operation to its handler in one `match`. The handlers live by resource:
+//! `invoke` (Invoke and function URL requests), `functions` (create, describe, list, update,
+//! delete) and `code` (the zips they bring), `versions` (versions and aliases),
+//! `permissions` (resource policies), `urls` (function URL configurations), `concurrency`
+//! and `tags`. What they share (AWS's error answers, reading a request body, a created
+//! function's record) is here.
+//!
+//! What exists (the first slice of issue #11):
+//! - `CreateFunction` with an inline zip (`Code.ZipFile`) of an OS-only runtime
+//!   (`provided.al2023`, `provided.al2`): the zip is unpacked under the state directory, its
+//!   `bootstrap` checked (present, executable, an ELF binary of the declared architecture or a
+//!   script), and a pool added; the function is then invoked through the Invoke API as the
+//!   project's are. arm64 code runs under qemu-user on x86_64, when it is installed.
+//! - `GetFunction`, `GetFunctionConfiguration`, `ListFunctions`, `DeleteFunction`. The
+//!   project's own functions (and `--bootstrap`s) are listed too, but cannot be deleted or
+//!   replaced.
+//! - `GetFunction`'s `Code.Location` points at `/lambdakit/code/{name}.zip` on the emulator.
+//!
+//! - State: with `serve --state DIR`, created functions are kept in `DIR` (see `state`) and
+//!   served again by a serve started later on it.
+//!
+//! - `UpdateFunctionCode` (a zip checked as CreateFunction checks it) and
+//!   `UpdateFunctionConfiguration` (runtime, role, handler, description, memory, timeout,
+//!   environment; layers, tracing, ephemeral storage and logging are kept and reported, not
+//!   run by, so `deploy --local` reads back what it set): `$LATEST` gets a new pool, so the next invocation starts an instance of the
+//!   new code or settings, while invocations under way finish on the old one. Both take
+//!   `RevisionId` (`PreconditionFailedException` when it is not the function's).
+//!
+//! - Versions and aliases (`versions`): PublishVersion, ListVersionsByFunction, DeleteFunction
+//!   of a version, CreateAlias / GetAlias / UpdateAlias / DeleteAlias / ListAliases, and a
+//!   qualifier on Invoke and the Get calls.
+//!
+//! - Resource policies (`permissions`) and function URL configurations (`urls`).
+//! - Reserved concurrency (Put/Get/DeleteFunctionConcurrency): it caps each of the
+//!   function's pools (created functions otherwise get the local default, 10), and `0`
+//!   throttles it. `ListFunctions` pages with `MaxItems` and `Marker`.
+//!
+//! - Tags: CreateFunction's `Tags`, `ListTags`, `TagResource`, `UntagResource`, and `Tags` in
+//!   GetFunction.
+//!
+//! Not yet: code from S3 and container images, paging of ListVersionsByFunction and
+//! ListAliases.
+
+mod code;
+mod concurrency;
+mod functions;
+mod invoke;
+mod operation;
+mod permissions;
+mod tags;
+mod urls;
+mod versions;
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use serde_json::Value;
+use tokio::sync::OwnedRwLockReadGuard;
+
+use crate::emulator::state::{Config, Record};
+use crate::emulator::{Body, Emulator, aws_error, boxed, function_arn, lock};
+
+pub(crate) use self::functions::Created;
+pub(crate) use self::operation::Operation;
+pub(crate) use self::urls::Url;
+
+/// The largest CreateFunction request: a 50 MB zip, base64 (AWS "Lambda quotas"), and the
+/// JSON around it.
+const MAX_REQUEST_BYTES: usize = 70 * 1024 * 1024;
+
+/// A control-plane call refused, as AWS answers it.
+fn refused(status: StatusCode, error_type: &str, message: &str) -> Response<Body> {
+    boxed(aws_error(status, error_type, message))
+}
+
+fn invalid(message: &str) -> Response<Body> {
+    refused(
+        StatusCode::BAD_REQUEST,
+        "InvalidParameterValueException",
+        message,
+    )
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+    *response.status_mut() = status;
+    if let Ok(value) = "application/json".parse() {
+        response.headers_mut().insert("content-type", value);
+    }
+    boxed(response)
+}
+
+/// Reads a JSON request body of at most [`MAX_REQUEST_BYTES`].
+async fn read_request<T: serde::de::DeserializeOwned>(
+    body: Incoming,
+    operation: &str,
+) -> Result<T, Response<Body>> {
+    let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            return Err(refused(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                &format!(
+                    "Request must be smaller than {MAX_REQUEST_BYTES} bytes for the {operation} operation"
+                ),
+            ));
+        }
+    };
+    serde_json::from_slice(&body)
+        .map_err(|error| invalid(&format!("the {operation} request is not valid: {error}")))
+}
+
+fn service_error(message: &str) -> Response<Body> {
+    refused(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "ServiceException",
+        message,
+    )
+}
+
+/// `LastModified` as the Lambda API writes it: `2026-01-31T12:00:00.000+0000`.
+pub(super) fn last_modified(time: std::time::SystemTime) -> String {
+    let since = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = since.as_secs();
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60,
+        since.subsec_millis()
+    )
+}
+
+async fn remove_dir(dir: PathBuf) {
+    let _ = tokio::fs::remove_dir_all(dir).await;
+}
+
+/// The answer AWS gives for a policy or URL configuration that is not there.
+fn does_not_exist() -> Response<Body> {
+    refused(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    )
+}
+
+impl Emulator {
+    /// Answers `operation`: the one place each operation meets its handler. `open` (the gate
+    /// held shared, see [`Emulator::hold_invocations`]) is held until the answer is made, and
+    /// by an `Event` invocation until it has run.
+    pub(crate) async fn dispatch(
+        &self,
+        operation: Operation,
+        parts: &http::request::Parts,
+        body: Incoming,
+        open: OwnedRwLockReadGuard<()>,
+    ) -> Response<Body> {
+        // The address GetFunction's `Code.Location` and function URLs are written with.
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|host| host.to_str().ok());
+        let url_host = host.unwrap_or("127.0.0.1:9000");
+        match operation {
+            Operation::Invoke { name, qualifier } => {
+                self.invoke(&name, qualifier.as_deref(), parts, body, open)
+                    .await
+            }
+            Operation::InvokeFunctionUrl {
+                name,
+                qualifier,
+                path,
+            } => {
+                self.function_url(&name, qualifier.as_deref(), parts, &path, body)
+                    .await
+            }
+            Operation::CreateFunction => self.create(body).await,
+            Operation::ListFunctions { marker, max_items } => {
+                self.list(marker.as_deref(), max_items)
+            }
+            Operation::GetFunction { name, qualifier } => {
+                self.get_function(&name, qualifier.as_deref(), host)
+            }
+            Operation::GetFunctionConfiguration { name, qualifier } => {
+                self.get_configuration(&name, qualifier.as_deref())
+            }
+            Operation::GetFunctionCode { name, qualifier } => {
+                self.code(&name, qualifier.as_deref()).await
+            }
+            Operation::UpdateFunctionCode { name } => self.update_code(&name, body).await,
+            Operation::UpdateFunctionConfiguration { name } => {
+                self.update_configuration(&name, body).await
+            }
+            Operation::DeleteFunction {
+                name,
+                qualifier: None,
+            } => self.delete(&name).await,
+            Operation::DeleteFunction {
+                name,
+                qualifier: Some(version),
+            } => self.delete_version(&name, &version).await,
+            Operation::PublishVersion { name } => self.publish(&name, body).await,
+            Operation::ListVersionsByFunction { name } => self.versions(&name),
+            Operation::CreateAlias { name } => self.create_alias(&name, body).await,
+            Operation::GetAlias { name, alias } => self.get_alias(&name, &alias),
+            Operation::ListAliases {
+                name,
+                function_version,
+            } => self.aliases(&name, function_version.as_deref()),
+            Operation::UpdateAlias { name, alias } => self.update_alias(&name, &alias, body).await,
+            Operation::DeleteAlias { name, alias } => self.delete_alias(&name, &alias).await,
+            Operation::AddPermission { name, qualifier } => {
+                self.add_permission(&name, qualifier.as_deref(), body).await
+            }
+            Operation::GetPolicy { name, qualifier } => self.policy(&name, qualifier.as_deref()),
+            Operation::RemovePermission {
+                name,
+                qualifier,
+                statement_id,
+            } => {
+                self.remove_permission(&name, qualifier.as_deref(), &statement_id)
+                    .await
+            }
+            Operation::CreateFunctionUrlConfig { name, qualifier } => {
+                self.put_url((&name, qualifier.as_deref()), url_host, body, true)
+                    .await
+            }
+            Operation::UpdateFunctionUrlConfig { name, qualifier } => {
+                self.put_url((&name, qualifier.as_deref()), url_host, body, false)
+                    .await
+            }
+            Operation::GetFunctionUrlConfig { name, qualifier } => {
+                self.get_url(&name, qualifier.as_deref(), url_host)
+            }
+            Operation::DeleteFunctionUrlConfig { name, qualifier } => {
+                self.delete_url(&name, qualifier.as_deref()).await
+            }
+            Operation::PutFunctionConcurrency { name } => {
+                self.put_concurrency(&name, Some(body)).await
+            }
+            Operation::DeleteFunctionConcurrency { name } => {
+                self.put_concurrency(&name, None).await
+            }
+            Operation::GetFunctionConcurrency { name } => self.concurrency(&name),
+            Operation::ListTags { name } => self.tags(&name),
+            Operation::TagResource { name } => self.tag(&name, body).await,
+            Operation::UntagResource { name, keys } => self.untag(&name, &keys).await,
+        }
+    }
+
+    /// `ResourceNotFoundException`, worded as AWS words it.
+    fn not_found(&self, name: &str) -> Response<Full<Bytes>> {
+        aws_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            &format!("Function not found: {}", function_arn(&self.region, name)),
+        )
+    }
+
+    /// Writes `record` into its function's directory.
+    async fn save(&self, record: &Record) -> Result<(), Response<Body>> {
+        let dir = self.state.join(&record.name);
+        let record = record.clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            record.save(&dir)
+        })
+        .await;
+        match saved {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(service_error(&format!(
+                "the function's record cannot be written into the state directory: {error}"
+            ))),
+            Err(error) => Err(service_error(&format!(
+                "writing the function's record stopped: {error}"
+            ))),
+        }
+    }
+
+    /// The record of the created function `name`, for a call that changes it: not found, or
+    /// refused for one of the project's functions.
+    fn record(&self, name: &str, operation: &str) -> Result<Record, Box<Response<Body>>> {
+        if let Some(record) = lock(&self.records).get(name) {
+            return Ok(record.clone());
+        }
+        match self.pool(name) {
+            Some(_) => Err(Box::new(refused(
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                &format!(
+                    "`{name}` is a function of the project this serve runs; {operation} changes only functions created through the Lambda API (rebuild it, or use `watch`)"
+                ),
+            ))),
+            None => Err(Box::new(boxed(self.not_found(name)))),
+        }
+    }
+
+    /// `RevisionId` given with a change must be the function's (AWS's optimistic locking).
+    fn same_revision(given: Option<&str>, config: &Config) -> Result<(), Box<Response<Body>>> {
+        match given {
+            Some(given) if given != config.revision_id => Err(Box::new(refused(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailedException",
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The ARN a qualifier's policy or URL belongs to.
+    fn qualified_arn(&self, name: &str, qualifier: Option<&str>) -> String {
+        let arn = function_arn(&self.region, name);
+        qualifier.map_or(arn.clone(), |qualifier| format!("{arn}:{qualifier}"))
+    }
+
+    /// The record of `name` for a change to its policy or URL, its `qualifier` checked: an
+    /// alias of it (or `$LATEST`, for a policy).
+    fn accessed(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+        operation: &str,
+    ) -> Result<Record, Box<Response<Body>>> {
+        let record = self.record(name, operation)?;
+        match qualifier {
+            None => Ok(record),
+            Some(alias) if record.aliases.contains_key(alias) => Ok(record),
+            Some(qualifier) => Err(Box::new(refused(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFoundException",
+                &format!(
+                    "Function not found: {}",
+                    self.qualified_arn(name, Some(qualifier))
+                ),
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn last_modified_is_written_as_lambda_writes_it() {
+        let at = |seconds: u64| {
+            last_modified(std::time::UNIX_EPOCH + Duration::from_millis(seconds * 1_000 + 42))
+        };
+        assert_eq!(at(0), "1970-01-01T00:00:00.042+0000");
+        // 2024-02-29 (a leap day) 13:45:10 UTC.
+        assert_eq!(at(1_709_214_310), "2024-02-29T13:45:10.042+0000");
+        // 2000-03-01 00:00:00 UTC, after a century's leap day.
+        assert_eq!(at(951_868_800), "2000-03-01T00:00:00.042+0000");
+    }
+}
