@@ -67,7 +67,6 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context as TaskContext, Poll, Waker};
@@ -79,6 +78,8 @@ use http::{HeaderMap, HeaderValue};
 use serde::Serialize;
 
 use crate::Diagnostic;
+use crate::api::endpoints::StreamedBody;
+use crate::panics;
 
 /// Lambda's default cap on a streamed response: 200 MB (AWS "Response streaming for Lambda
 /// functions"), counted in MiB as Lambda's quotas are.
@@ -245,28 +246,16 @@ impl StreamResponse {
         self
     }
 
-    /// Polls the body for its next chunk, turning a panic into a `Panic` diagnostic and
-    /// dropping empty chunks (an empty chunk would end a chunked body early).
-    pub(crate) async fn next_chunk(&mut self) -> Option<Result<Bytes, Diagnostic>> {
-        std::future::poll_fn(|cx| {
-            loop {
-                let polled = catch_unwind(AssertUnwindSafe(|| self.chunks.as_mut().poll_next(cx)));
-                return match polled {
-                    Ok(Poll::Ready(Some(Ok(chunk)))) if chunk.is_empty() => continue,
-                    Ok(polled) => polled,
-                    Err(payload) => Poll::Ready(Some(Err(panicked(&*payload)))),
-                };
-            }
-        })
-        .await
+    /// Runs `at_end` once the body ended, however it ended.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn at_end(&mut self, at_end: impl FnOnce() + 'static) {
+        self.at_end = Some(Box::new(at_end));
     }
+}
 
-    /// The HTTP prelude to send first, with its eight NULs.
-    pub(crate) fn take_prelude(&mut self) -> Option<Bytes> {
-        self.prelude.take()
-    }
-
-    pub(crate) fn post_content_type(&self) -> HeaderValue {
+/// What the Runtime API client sends: the body's chunks, polled here with their panic guard.
+impl StreamedBody for StreamResponse {
+    fn content_type(&self) -> HeaderValue {
         if self.prelude.is_some() {
             HTTP_INTEGRATION
         } else {
@@ -274,27 +263,32 @@ impl StreamResponse {
         }
     }
 
-    pub(crate) fn limit(&self) -> usize {
+    fn take_prelude(&mut self) -> Option<Bytes> {
+        self.prelude.take()
+    }
+
+    fn max_bytes(&self) -> usize {
         self.max_bytes
     }
 
-    /// Runs `at_end` once the body ended, however it ended.
-    #[cfg(feature = "metrics")]
-    pub(crate) fn at_end(&mut self, at_end: impl FnOnce() + 'static) {
-        self.at_end = Some(Box::new(at_end));
+    /// Polls the body for its next chunk, turning a panic into a `Panic` diagnostic and
+    /// dropping empty chunks.
+    fn poll_chunk(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<Result<Bytes, Diagnostic>>> {
+        loop {
+            return match panics::catch(|| self.chunks.as_mut().poll_next(cx)) {
+                Ok(Poll::Ready(Some(Ok(chunk)))) if chunk.is_empty() => continue,
+                Ok(polled) => polled,
+                Err(panic) => Poll::Ready(Some(Err(panic))),
+            };
+        }
     }
 
-    /// The body ended: runs what [`at_end`](Self::at_end) registered.
-    pub(crate) fn ended(&mut self) {
+    /// Runs what [`at_end`](StreamResponse::at_end) registered.
+    fn ended(&mut self) {
         if let Some(at_end) = self.at_end.take() {
             at_end();
         }
     }
-}
-
-/// A panic while producing the body, reported as the runtime reports a handler's.
-fn panicked(payload: &(dyn std::any::Any + Send)) -> Diagnostic {
-    Diagnostic::new("Panic", crate::runtime::panic_message(payload))
 }
 
 /// An HTTP response for a function URL in `RESPONSE_STREAM` mode: the status, the headers and
@@ -435,15 +429,15 @@ where
         if let Some(producer) = &mut self.producer {
             // Caught here rather than around the whole body, so that a chunk written just
             // before the panic is still sent.
-            match catch_unwind(AssertUnwindSafe(|| producer.as_mut().poll(cx))) {
+            match panics::catch(|| producer.as_mut().poll(cx)) {
                 Ok(Poll::Pending) => {}
                 Ok(Poll::Ready(result)) => {
                     self.producer = None;
                     self.failed = result.err().map(Into::into);
                 }
-                Err(payload) => {
+                Err(panic) => {
                     self.producer = None;
-                    self.failed = Some(panicked(&*payload));
+                    self.failed = Some(panic);
                 }
             }
         }

@@ -835,7 +835,9 @@ impl ContextBuilder {
 /// Captures the runtime's log lines on the current thread while it is alive.
 ///
 /// Works with a current-thread tokio runtime (the `#[tokio::test]` default), where the handler
-/// runs on the test's thread.
+/// runs on the test's thread. Lines logged on other threads, by other tests running at the
+/// same time (`cargo test` runs them on threads of one process), are not captured, and no line
+/// of this thread is lost to them.
 ///
 /// ```
 /// use lambda_kit::{LogFormat, LogLevel};
@@ -855,6 +857,7 @@ pub struct CapturedLogs {
 impl CapturedLogs {
     /// Starts capturing lines in `format` at `level` and above.
     pub fn start(format: LogFormat, level: LogLevel) -> Self {
+        ask_every_thread();
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let logger = Logger::new(format, level, Sink::Memory(Arc::clone(&buffer)));
         let guard = tracing::subscriber::set_default(logger);
@@ -885,5 +888,112 @@ impl CapturedLogs {
                     .unwrap_or_else(|error| panic!("`{line}` is not JSON: {error}"))
             })
             .collect()
+    }
+}
+
+/// Makes `tracing` ask the subscriber of the thread an event happens on, every time, instead
+/// of an answer it cached for the whole process.
+///
+/// `tracing` caches, per callsite, whether any subscriber wants its events; a callsite nobody
+/// wants is skipped from then on, without asking again. While one dispatcher exists in the
+/// process it asks only the default subscriber of the thread that hits the callsite first. So
+/// with a capture active on one test's thread, a callsite first hit on another thread (another
+/// test, capturing nothing) was cached as unwanted, and the capture lost its lines for good
+/// (it happened under `cargo test`, never under nextest's process per test).
+///
+/// A second dispatcher, alive as long as the process and nobody's default, turns that shortcut
+/// off: every dispatcher is asked about each callsite, and this one answers "sometimes", which
+/// `tracing` cannot cache. Each event then asks its own thread's default subscriber, which is
+/// what a capture per thread needs. Its level hint is `OFF`, so it lets no level through that
+/// no subscriber wants.
+fn ask_every_thread() {
+    static PER_THREAD: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    PER_THREAD.get_or_init(|| tracing::Dispatch::new(PerThread));
+}
+
+/// The dispatcher of [`ask_every_thread`]: never a default, it takes no event and no span.
+#[derive(Debug)]
+struct PerThread;
+
+impl tracing::Subscriber for PerThread {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::OFF)
+    }
+
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        // Never called: `enabled` turns every span away. Any id would do.
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, _: &tracing::Event<'_>) {}
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The callsite is first hit on a thread that captures nothing, while this thread
+    /// captures: as under `cargo test`, where another test can be first to log from a line
+    /// of the crate.
+    #[test]
+    fn a_capture_keeps_lines_from_a_callsite_first_hit_on_another_thread() {
+        fn count(n: u32) {
+            tracing::info!(n, "counted");
+        }
+        let logs = CapturedLogs::start(LogFormat::Json, LogLevel::Info);
+        std::thread::spawn(|| count(1))
+            .join()
+            .expect("logging with no subscriber does not panic");
+        count(2);
+        let lines = logs.json_lines();
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert_eq!(lines[0]["n"], 2);
+        assert_eq!(lines[0]["message"], "counted");
+    }
+
+    /// Two captures at once, on two threads, each at its own level: each gets its own lines,
+    /// from callsites they share.
+    #[test]
+    fn captures_on_two_threads_keep_their_own_lines() {
+        fn say(who: &str) {
+            tracing::debug!(who, "detail");
+            tracing::warn!(who, "warning");
+        }
+        let other = std::thread::spawn(|| {
+            let logs = CapturedLogs::start(LogFormat::Json, LogLevel::Debug);
+            say("other");
+            logs.json_lines()
+        });
+        let logs = CapturedLogs::start(LogFormat::Json, LogLevel::Warn);
+        say("main");
+        let mine = logs.json_lines();
+        let theirs = other.join().expect("the other capture does not panic");
+        assert_eq!(mine.len(), 1, "{mine:#?}");
+        assert_eq!(mine[0]["who"], "main");
+        assert_eq!(mine[0]["level"], "WARN");
+        assert_eq!(theirs.len(), 2, "{theirs:#?}");
+        assert!(
+            theirs.iter().all(|line| line["who"] == "other"),
+            "{theirs:#?}"
+        );
     }
 }

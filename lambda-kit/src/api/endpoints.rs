@@ -10,7 +10,7 @@ use http::{HeaderValue, Uri};
 use super::client::{Client, Head, Request};
 use super::protocol::{self, header};
 use crate::context::HeaderStr;
-use crate::{Config, Context, Diagnostic, Error};
+use crate::{Config, Diagnostic, Error};
 
 // The invocation headers; compared ignoring case.
 const REQUEST_ID: &[u8] = header::REQUEST_ID.as_bytes();
@@ -103,12 +103,34 @@ impl Endpoints {
 #[derive(Debug)]
 pub(crate) enum Next {
     /// An invocation to run.
-    Invocation { context: Context, body: Bytes },
+    Invocation(NextInvocation),
     /// An invocation that cannot be run; report `problem` for it and go on.
     Invalid {
         request_id: HeaderStr,
         problem: String,
     },
+}
+
+/// An invocation to run: its event and its headers, read and checked. The strings are slices
+/// of the buffer the answer was read into.
+#[derive(Debug)]
+pub(crate) struct NextInvocation {
+    /// `Lambda-Runtime-Aws-Request-Id`, never empty.
+    pub(crate) request_id: HeaderStr,
+    /// `Lambda-Runtime-Deadline-Ms`: milliseconds since the Unix epoch.
+    pub(crate) deadline_ms: u64,
+    /// `Lambda-Runtime-Invoked-Function-Arn`; empty when it was not sent.
+    pub(crate) invoked_function_arn: HeaderStr,
+    /// `Lambda-Runtime-Trace-Id`.
+    pub(crate) xray_trace_id: Option<HeaderStr>,
+    /// `Lambda-Runtime-Aws-Tenant-Id`.
+    pub(crate) tenant_id: Option<HeaderStr>,
+    /// `Lambda-Runtime-Client-Context`, parsed.
+    pub(crate) client_context: Option<Arc<crate::context::ClientContext>>,
+    /// `Lambda-Runtime-Cognito-Identity`, parsed.
+    pub(crate) identity: Option<Arc<crate::context::CognitoIdentity>>,
+    /// The event.
+    pub(crate) body: Bytes,
 }
 
 /// `GET /runtime/invocation/next`: waits for the next invocation.
@@ -117,11 +139,7 @@ pub(crate) enum Next {
 ///
 /// Fails when the Runtime API cannot be reached or answers with no usable request id, since then
 /// there is nobody to report to; every other fault comes back as [`Next::Invalid`].
-pub(crate) async fn next(
-    client: &mut Client,
-    endpoints: &Endpoints,
-    config: &Arc<Config>,
-) -> Result<Next, Error> {
+pub(crate) async fn next(client: &mut Client, endpoints: &Endpoints) -> Result<Next, Error> {
     let next = Request {
         method: "GET",
         path: &[endpoints.next.as_str()],
@@ -163,8 +181,8 @@ pub(crate) async fn next(
             });
         }
     };
-    Ok(match headers.into_context(request_id.clone(), config) {
-        Ok(context) => Next::Invocation { context, body },
+    Ok(match headers.into_invocation(request_id.clone(), body) {
+        Ok(invocation) => Next::Invocation(invocation),
         Err(problem) => Next::Invalid {
             request_id,
             problem,
@@ -172,7 +190,7 @@ pub(crate) async fn next(
     })
 }
 
-/// The headers of a `/next` answer that make the invocation's context, taken in one pass
+/// The headers of a `/next` answer that describe the invocation, taken in one pass
 /// over the head; the values are slices of the buffer the answer was read into.
 #[derive(Default)]
 struct InvocationHeaders {
@@ -214,7 +232,7 @@ impl InvocationHeaders {
         found
     }
 
-    fn into_context(self, request_id: HeaderStr, config: &Arc<Config>) -> Result<Context, String> {
+    fn into_invocation(self, request_id: HeaderStr, body: Bytes) -> Result<NextInvocation, String> {
         let deadline_ms = self
             .deadline_ms
             .as_deref()
@@ -227,7 +245,7 @@ impl InvocationHeaders {
                 ),
                 None => "the `Lambda-Runtime-Deadline-Ms` header is missing".to_owned(),
             })?;
-        Ok(Context {
+        Ok(NextInvocation {
             request_id,
             deadline_ms,
             invoked_function_arn: self
@@ -237,9 +255,7 @@ impl InvocationHeaders {
             tenant_id: self.tenant_id,
             client_context: json_header(self.client_context, "Lambda-Runtime-Client-Context")?,
             identity: json_header(self.identity, "Lambda-Runtime-Cognito-Identity")?,
-            #[cfg(feature = "metrics")]
-            metrics: crate::metrics::Metrics::for_invocation(config),
-            config: Arc::clone(config),
+            body,
         })
     }
 }
@@ -271,12 +287,40 @@ pub(crate) async fn response(
         headers: &[],
     };
     let head = client.send(&request, &body).await?;
-    report(client, head, "/response").await
+    report(client, head, protocol::RESPONSE).await
+}
+
+/// A body streamed to `/response`, as the Runtime API client sees it: the request's
+/// `Content-Type`, a prelude, then chunks until the end or a failure. The response types and
+/// their panic guard live with them (`crate::streaming`); this layer only sends what it is
+/// given.
+#[cfg(feature = "streaming")]
+pub(crate) trait StreamedBody {
+    /// The request's `Content-Type`.
+    fn content_type(&self) -> HeaderValue;
+
+    /// What to send before the first chunk (the HTTP prelude of a function URL's response),
+    /// taken once.
+    fn take_prelude(&mut self) -> Option<Bytes>;
+
+    /// The most body bytes to send before ending the stream with
+    /// `Function.ResponseSizeTooLarge`.
+    fn max_bytes(&self) -> usize;
+
+    /// The next chunk, never empty (an empty chunk would end the chunked body early); an
+    /// `Err` ends the stream with it as error trailers, `None` ends it well.
+    fn poll_chunk(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Bytes, Diagnostic>>>;
+
+    /// The body ended, however it ended; called before Lambda is told.
+    fn ended(&mut self);
 }
 
 /// `POST /runtime/invocation/{id}/response` in streaming mode: the body is sent chunk by chunk
-/// as the handler's [`StreamResponse`](crate::streaming::StreamResponse) yields it, and an error
-/// while streaming is sent as trailers (AWS "Custom runtime API: response streaming").
+/// as the handler's body yields it, and an error while streaming is sent as trailers (AWS
+/// "Custom runtime API: response streaming").
 ///
 /// The request declares both error trailers up front, since a stream cannot know in advance
 /// whether it will fail. When the body ends well, no trailer is sent.
@@ -285,10 +329,10 @@ pub(crate) async fn stream_response(
     client: &mut Client,
     endpoints: &Endpoints,
     request_id: &str,
-    mut response: crate::streaming::StreamResponse,
+    mut response: impl StreamedBody,
 ) -> Result<(), Error> {
     let path = endpoints.invocation(request_id, protocol::RESPONSE)?;
-    let content_type = response.post_content_type();
+    let content_type = response.content_type();
     let request = Request {
         method: "POST",
         path: &path,
@@ -328,7 +372,7 @@ pub(crate) async fn stream_response(
             }
         }
     };
-    report(client, head, "/response").await
+    report(client, head, protocol::RESPONSE).await
 }
 
 /// How feeding a streamed body ended.
@@ -343,16 +387,13 @@ enum Fed {
 /// Writes the prelude and the chunks; on an error, a panic or the size limit, stops with the
 /// failure to send as trailers.
 #[cfg(feature = "streaming")]
-async fn feed(
-    client: &mut Client,
-    response: &mut crate::streaming::StreamResponse,
-) -> Result<Fed, Error> {
+async fn feed(client: &mut Client, response: &mut impl StreamedBody) -> Result<Fed, Error> {
     if let Some(prelude) = response.take_prelude()
         && !client.write_chunk(&prelude).await?
     {
         return Ok(Fed::Answered);
     }
-    let limit = response.limit();
+    let limit = response.max_bytes();
     let mut sent: usize = 0;
     loop {
         let next = tokio::select! {
@@ -361,7 +402,7 @@ async fn feed(
                 answered?;
                 return Ok(Fed::Answered);
             }
-            next = response.next_chunk() => next,
+            next = std::future::poll_fn(|cx| response.poll_chunk(cx)) => next,
         };
         let chunk = match next {
             None => return Ok(Fed::Ended(None)),
@@ -409,7 +450,7 @@ pub(crate) async fn error(
     diagnostic: &Diagnostic,
 ) -> Result<(), Error> {
     let path = endpoints.invocation(request_id, protocol::ERROR)?;
-    post_error(client, &path, diagnostic, "/error").await
+    post_error(client, &path, diagnostic, protocol::ERROR).await
 }
 
 /// `POST /runtime/init/error`: the function could not start.
@@ -422,7 +463,7 @@ pub(crate) async fn init_error(
         client,
         &[endpoints.init_error.as_str()],
         diagnostic,
-        "/init/error",
+        protocol::INIT_ERROR,
     )
     .await
 }

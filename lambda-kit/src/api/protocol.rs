@@ -45,6 +45,7 @@ macro_rules! error_type_trailer {
         "lambda-runtime-function-error-type"
     };
 }
+#[cfg(any(feature = "streaming", feature = "__server"))]
 macro_rules! error_body_trailer {
     () => {
         "lambda-runtime-function-error-body"
@@ -70,8 +71,10 @@ pub(crate) mod header {
     /// `/error` and `/init/error` headers, and a failed stream's trailer: the error's type.
     pub(crate) const FUNCTION_ERROR_TYPE: &str = error_type_trailer!();
     /// A failed stream's trailer: the error document, in base64.
+    #[cfg(any(feature = "streaming", feature = "__server"))]
     pub(crate) const FUNCTION_ERROR_BODY: &str = error_body_trailer!();
     /// `/response`: `streaming` for a streamed response.
+    #[cfg(any(feature = "streaming", feature = "__server"))]
     pub(crate) const RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
     /// The `Trailer` header's value of a streamed response: both error trailers, declared up
     /// front, since a stream cannot know whether it will fail.
@@ -81,6 +84,7 @@ pub(crate) mod header {
 }
 
 /// The value of [`header::RESPONSE_MODE`] that streams a response.
+#[cfg(any(feature = "streaming", feature = "__server"))]
 pub(crate) const STREAMING: &str = "streaming";
 
 /// The largest buffered response the Runtime API takes: 6 MB and a margin of 100 bytes, as
@@ -90,6 +94,7 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 
 /// The most a function may stream in one response (AWS "Response streaming for Lambda
 /// functions": 200 MB since July 2025).
+#[cfg(any(feature = "streaming", feature = "__server"))]
 pub(crate) const MAX_STREAMED_RESPONSE_BYTES: usize = 200 * 1024 * 1024;
 
 /// The error type an invocation fails with when its response is over the limit, as the caller
@@ -101,19 +106,21 @@ pub(crate) const INVALID_ERROR_TYPE: &str = "InvalidErrorType";
 
 /// Lambda's error document, `{"errorMessage", "errorType"}`: the body of every refused
 /// Runtime API request, and of the errors Lambda reports for a function (timeouts, crashes).
+#[cfg(feature = "__server")]
 pub(crate) fn error_document(error_type: &str, message: &str) -> String {
     serde_json::json!({ "errorMessage": message, "errorType": error_type }).to_string()
 }
 
 /// The message of [`RESPONSE_SIZE_TOO_LARGE`], for a buffered response of any size over the
 /// limit.
+#[cfg(feature = "__server")]
 pub(crate) fn response_too_large_message() -> String {
     format!(
         "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
     )
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "__server"))]
 mod tests {
     use super::*;
 

@@ -1,0 +1,12 @@
+use lambda_kit::{Config, Context, Diagnostic};
+
+struct Tables;
+
+async fn setup(_: Config) -> Result<Tables, Diagnostic> {
+    Ok(Tables)
+}
+
+#[lambda_kit::handler(setup = setup)]
+async fn handler(id: String, _tables: &Tables, _ctx: Context) -> Result<String, Diagnostic> {
+    Ok(id)
+}
