@@ -14,6 +14,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
 use crate::error::{CliError, exit_codes};
+use crate::island::{self, Threads};
 
 /// Options of `invoke`.
 #[derive(Debug, Args)]
@@ -34,7 +35,7 @@ pub struct InvokeArgs {
     #[arg(long = "param", value_name = "NAME=VALUE", requires = "event")]
     pub params: Vec<String>,
     /// The local Lambda's address.
-    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    #[arg(long, default_value = crate::local::DEFAULT_URL)]
     pub endpoint: String,
     /// Invoke asynchronously (`Event`): queue it and return at once.
     #[arg(long = "async")]
@@ -93,13 +94,8 @@ pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
             key: "NAME".into(),
             problem: error.to_string(),
         })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| CliError::Emulator {
-            message: error.to_string(),
-        })?;
-    let (status, headers, body) = runtime.block_on(send(&authority, request))?;
+    let (status, headers, body) =
+        island::runtime(Threads::One)?.block_on(send(&authority, request))?;
 
     if !status.is_success() {
         let error_type = headers
@@ -135,7 +131,7 @@ fn remote(args: &InvokeArgs, payload: Bytes) -> Result<ExitCode, CliError> {
     } else {
         aws_sdk_lambda::types::InvocationType::RequestResponse
     };
-    let output = super::deploy::runtime()?.block_on(async {
+    let output = island::runtime(Threads::One)?.block_on(async {
         let config = crate::aws::load(&source).await?;
         aws_sdk_lambda::Client::new(&config)
             .invoke()

@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::control::{invalid, json_response, last_modified, read_request, refused};
+use super::control::{invalid, json_response, read_request, refused};
 use super::state::Record;
 use super::{Body, Emulator, boxed, empty, function_arn, lock};
 
@@ -64,8 +64,7 @@ fn does_not_exist() -> Response<Body> {
 
 /// A time as function URL configurations write it: `2026-01-31T12:00:00.000Z`.
 fn url_time() -> String {
-    let time = last_modified(std::time::SystemTime::now());
-    format!("{}Z", time.trim_end_matches("+0000"))
+    crate::time::rfc3339(std::time::SystemTime::now())
 }
 
 /// The problem with a URL's `AuthType` or `InvokeMode`, if any.

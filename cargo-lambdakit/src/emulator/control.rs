@@ -55,7 +55,10 @@ use sha2::Digest as _;
 use super::state::{self, Config, Described, Record};
 use super::{Body, Emulator, Pool, Served, aws_error, boxed, empty, function_name, lock, write};
 use crate::package::zip::Entry;
+use crate::percent::decode as percent_decode;
+use crate::platform::Architecture;
 use crate::project::Function;
+pub(super) use crate::time::lambda_last_modified as last_modified;
 
 /// The largest CreateFunction request: a 50 MB zip, base64 (AWS "Lambda quotas"), and the
 /// JSON around it.
@@ -728,7 +731,7 @@ impl Emulator {
         function.memory_mb = config.memory_mb;
         function.timeout = Duration::from_secs(config.timeout_seconds);
         function.environment.clone_from(&config.environment);
-        function.architecture.clone_from(&config.architecture);
+        function.architecture = architecture(&config.architecture)?;
         if let Some(reserved) = reserved_concurrency {
             function.concurrency = reserved as usize;
         }
@@ -1285,35 +1288,23 @@ fn checked_architecture(architectures: Option<&[String]>) -> Result<String, Stri
     }
 }
 
+/// The architecture the Lambda API calls `name`.
+fn architecture(name: &str) -> Result<Architecture, String> {
+    Architecture::named(name)
+        .ok_or_else(|| format!("Architectures is `{name}`; Lambda takes `x86_64` or `arm64`"))
+}
+
+/// What runs code of `architecture` here (`crate::platform::runner`), in the Lambda API's words.
+fn runner(architecture: &str) -> Result<Vec<String>, String> {
+    crate::platform::runner(self::architecture(architecture)?).map_err(|cannot| cannot.to_string())
+}
+
 /// The zip of a request's `field`, base64 on the wire.
 fn decoded_zip(encoded: Option<&str>, field: &str) -> Result<Vec<u8>, String> {
     let encoded = encoded.ok_or_else(|| format!("{field} is required: the function's zip"))?;
     base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .map_err(|_| format!("{field} is not base64"))
-}
-
-/// What runs code of `architecture` here: nothing for this machine's, qemu-user for arm64
-/// on x86_64 when it is installed (as `serve --arch arm64` runs it).
-fn runner(architecture: &str) -> Result<Vec<String>, String> {
-    let host = match std::env::consts::ARCH {
-        "aarch64" => "arm64",
-        other => other,
-    };
-    if architecture == host {
-        return Ok(Vec::new());
-    }
-    let sysroot = crate::commands::serve::ARM64_SYSROOT;
-    let qemu = std::process::Command::new("qemu-aarch64")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if architecture == "arm64" && qemu && Path::new(sysroot).is_dir() {
-        return Ok(vec!["qemu-aarch64".into(), "-L".into(), sysroot.into()]);
-    }
-    Err(format!(
-        "this machine ({host}) cannot run {architecture} code: the local Lambda runs arm64 under qemu-aarch64 with the arm64 sysroot in `{sysroot}` (apt-get install qemu-user libc6-arm64-cross)"
-    ))
 }
 
 /// The files of `zip`, once its `bootstrap` is found fit to run as `architecture`.
@@ -1364,37 +1355,6 @@ fn unpack(entries: &[Entry], zip: &[u8], dir: &Path) -> Result<(u64, String), St
     Ok((zip.len() as u64, sha))
 }
 
-/// `LastModified` as the Lambda API writes it: `2026-01-31T12:00:00.000+0000`.
-pub(super) fn last_modified(time: std::time::SystemTime) -> String {
-    let since = time
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let seconds = since.as_secs();
-    let (days, rest) = (seconds / 86_400, seconds % 86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}+0000",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60,
-        since.subsec_millis()
-    )
-}
-
 pub(super) async fn remove_dir(dir: PathBuf) {
     let _ = tokio::fs::remove_dir_all(dir).await;
 }
@@ -1434,45 +1394,9 @@ pub(super) fn query(parts: &http::request::Parts, key: &str) -> Option<String> {
     })
 }
 
-/// Undoes the percent-encoding SDKs put on path labels (`:` of an ARN is `%3A`).
-pub(super) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let hex = bytes
-            .get(at + 1..at + 3)
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (bytes[at], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                at += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                at += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn last_modified_is_written_as_lambda_writes_it() {
-        let at = |seconds: u64| {
-            last_modified(std::time::UNIX_EPOCH + Duration::from_millis(seconds * 1_000 + 42))
-        };
-        assert_eq!(at(0), "1970-01-01T00:00:00.042+0000");
-        // 2024-02-29 (a leap day) 13:45:10 UTC.
-        assert_eq!(at(1_709_214_310), "2024-02-29T13:45:10.042+0000");
-        // 2000-03-01 00:00:00 UTC, after a century's leap day.
-        assert_eq!(at(951_868_800), "2000-03-01T00:00:00.042+0000");
-    }
 
     #[test]
     fn qualifiers_come_from_the_query_or_the_identifier() {
@@ -1536,15 +1460,5 @@ mod tests {
             let problem = request(refused).apply(&mut described).unwrap_err();
             assert!(problem.contains(because), "{problem}");
         }
-    }
-
-    #[test]
-    fn percent_decoding_undoes_path_labels() {
-        assert_eq!(
-            percent_decode("arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Aorders"),
-            "arn:aws:lambda:us-east-1:1:function:orders"
-        );
-        assert_eq!(percent_decode("plain"), "plain");
-        assert_eq!(percent_decode("bad%zz%4"), "bad%zz%4");
     }
 }

@@ -30,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use self::instance::{Chunk, Instance, Invocation, Launch, Outcome, Reply};
+use crate::local::ACCOUNT;
 use crate::project::Function;
 
 /// The largest payload of a synchronous invocation (AWS "Lambda quotas").
@@ -42,8 +43,6 @@ const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
 const IDENTITY_HEADER: &str = "x-lambdakit-cognito-identity";
 /// How much of an invocation's log `X-Amz-Log-Type: Tail` returns (AWS Invoke API).
 const LOG_TAIL_BYTES: usize = 4 * 1024;
-/// The account id in the ARNs the emulator makes up.
-pub const ACCOUNT: &str = "123456789012";
 /// The most a function may stream in one response (AWS "Response streaming for Lambda
 /// functions": 200 MB since July 2025).
 const MAX_STREAMED_RESPONSE: usize = 200 * 1024 * 1024;
@@ -280,7 +279,7 @@ impl Emulator {
         let identifier = path
             .strip_prefix("/2015-03-31/functions/")
             .and_then(|rest| rest.strip_suffix("/invocations"))
-            .map(control::percent_decode);
+            .map(crate::percent::decode);
         let qualifier = control::qualifier(&parts, identifier.as_deref().unwrap_or_default());
         let name = identifier.as_deref().map(function_name);
         if name.is_none() {
@@ -402,7 +401,7 @@ impl Emulator {
         path: &str,
         body: Incoming,
     ) -> Response<Body> {
-        let identifier = control::percent_decode(name);
+        let identifier = crate::percent::decode(name);
         let (name, qualifier) = identifier
             .split_once(':')
             .map_or((identifier.as_str(), None), |(name, qualifier)| {
@@ -465,10 +464,10 @@ impl Pool {
         let mut environment = passed_environment.clone();
         environment.extend(function.environment.clone());
         if let Some(format) = &function.log_format {
-            environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.clone());
+            environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.as_str().into());
         }
         if let Some(level) = &function.log_level {
-            environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.clone());
+            environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.as_str().into());
         }
         let launch = Launch {
             function: function.name.clone(),
@@ -642,7 +641,7 @@ impl Pool {
                 &request_id,
                 billed,
                 self.function.memory_mb,
-                &self.function.architecture,
+                self.function.architecture.as_str(),
             ));
         }
         let logs = instance.take_logs();
