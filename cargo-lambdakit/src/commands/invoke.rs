@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use aws_sdk_lambda::types::InvocationType;
 use base64::Engine as _;
 use bytes::Bytes;
 use clap::Args;
@@ -59,6 +60,18 @@ pub struct InvokeArgs {
     pub profile: Option<String>,
 }
 
+impl InvokeArgs {
+    /// `Event` with `--async`, else `RequestResponse`: the Invoke API's words, for the local
+    /// Lambda's header and AWS's SDK alike.
+    fn invocation_type(&self) -> InvocationType {
+        if self.asynchronous {
+            InvocationType::Event
+        } else {
+            InvocationType::RequestResponse
+        }
+    }
+}
+
 pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
     let payload = payload(&args)?;
     if args.remote {
@@ -74,14 +87,9 @@ pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
             problem: format!("is `{}`; expected `http://host:port`", args.endpoint),
         })?
         .to_owned();
-    let invocation_type = if args.asynchronous {
-        "Event"
-    } else {
-        "RequestResponse"
-    };
     let request = Request::post(format!("/2015-03-31/functions/{}/invocations", args.name))
         .header("host", &authority)
-        .header("x-amz-invocation-type", invocation_type)
+        .header("x-amz-invocation-type", args.invocation_type().as_str())
         .header("x-amz-log-type", "Tail")
         .header("content-type", "application/json");
     let request = match &args.identity {
@@ -126,18 +134,13 @@ fn remote(args: &InvokeArgs, payload: Bytes) -> Result<ExitCode, CliError> {
         region: args.region.clone(),
         profile: args.profile.clone(),
     };
-    let invocation_type = if args.asynchronous {
-        aws_sdk_lambda::types::InvocationType::Event
-    } else {
-        aws_sdk_lambda::types::InvocationType::RequestResponse
-    };
     let output = island::runtime(Threads::One)?.block_on(async {
         let config = crate::aws::load(&source).await?;
         aws_sdk_lambda::Client::new(&config)
             .invoke()
             .function_name(&args.name)
             .set_qualifier(args.qualifier.clone())
-            .invocation_type(invocation_type)
+            .invocation_type(args.invocation_type())
             .log_type(aws_sdk_lambda::types::LogType::Tail)
             .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_vec()))
             .send()
