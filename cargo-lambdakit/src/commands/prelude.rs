@@ -278,41 +278,21 @@ mod tests {
         assert!(parse_variable("A").is_err());
     }
 
+    /// The names a value enum takes on the command line.
+    fn names<T: ValueEnum>() -> Vec<String> {
+        T::value_variants()
+            .iter()
+            .filter_map(ValueEnum::to_possible_value)
+            .map(|value| value.get_name().to_owned())
+            .collect()
+    }
+
     #[test]
     fn the_enums_take_lambdas_spellings() {
-        let names = |values: Vec<PossibleValue>| -> Vec<String> {
-            values
-                .iter()
-                .map(|value| value.get_name().to_owned())
-                .collect()
-        };
-        let all = |variants: &[Architecture]| {
-            names(
-                variants
-                    .iter()
-                    .filter_map(ValueEnum::to_possible_value)
-                    .collect(),
-            )
-        };
-        assert_eq!(all(Architecture::value_variants()), ["x86_64", "arm64"]);
-        assert_eq!(
-            names(
-                Runtime::value_variants()
-                    .iter()
-                    .filter_map(ValueEnum::to_possible_value)
-                    .collect()
-            ),
-            ["provided.al2023", "provided.al2"]
-        );
-        assert_eq!(
-            names(
-                LinkerChoice::value_variants()
-                    .iter()
-                    .filter_map(ValueEnum::to_possible_value)
-                    .collect()
-            ),
-            ["auto", "gcc", "zig"]
-        );
+        assert_eq!(names::<Architecture>(), ["x86_64", "arm64"]);
+        assert_eq!(names::<Runtime>(), ["provided.al2023", "provided.al2"]);
+        assert_eq!(names::<LinkerChoice>(), ["auto", "gcc", "zig"]);
+        assert_eq!(names::<Output>(), ["text", "json"]);
         assert_eq!(Output::from_str("json", false), Ok(Output::Json));
     }
 }
