@@ -8,6 +8,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::error::CliError;
+use crate::local::ACCOUNT;
 
 /// The example events there are, with the parameters each takes and their defaults.
 pub const KINDS: [(&str, &[(&str, &str)]); 12] = [
@@ -73,7 +74,6 @@ const HTTP: &[(&str, &str)] = &[
     ("body", ""),
 ];
 
-const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
 /// Example events are reproducible: they carry a fixed time.
 const TIME: &str = "2026-01-01T12:00:00.000Z";

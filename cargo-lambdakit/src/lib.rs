@@ -5,6 +5,11 @@
 // A command-line tool: what it prints on stdout is its output (the functions' logs included).
 #![allow(clippy::print_stdout)]
 
+// The layers, top down: `cli` (the top-level parser) and `commands` (one thin module per
+// subcommand, with the flags they share in `commands::prelude`); then what they call:
+// `serving`, `deploy`, `build`, `package`, `emulator`, `aws`, `project`, `events`; and at the
+// bottom, small shared pieces: `platform`, `local`, `island`, `time`, `percent`, `error`.
+// Nothing below `commands` imports `commands` or `cli` (`tests/cli/layers.rs` checks).
 pub mod aws;
 pub mod build;
 pub mod cli;
@@ -13,8 +18,14 @@ pub mod deploy;
 pub mod emulator;
 pub mod error;
 pub mod events;
+pub mod island;
+pub mod local;
 pub mod package;
+pub mod percent;
+pub mod platform;
 pub mod project;
+pub mod serving;
+pub mod time;
 
 use std::process::ExitCode;
 

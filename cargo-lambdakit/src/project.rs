@@ -8,9 +8,90 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::cli::ProjectArgs;
 use crate::deploy::settings::{self as deploy_settings, DeploySettings};
 use crate::error::CliError;
+use crate::platform::Architecture;
+
+/// Which project to load, and how: what `--manifest-path`, `--package` and `--locked` say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The project's Cargo.toml; default: cargo's search from the current directory.
+    pub manifest_path: Option<PathBuf>,
+    /// Only this package's functions.
+    pub package: Option<String>,
+    /// Require Cargo.lock to be up to date (cargo's `--locked`).
+    pub locked: bool,
+}
+
+/// How a function writes its logs, `log_format` (Lambda's `LoggingConfig.LogFormat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Plain lines, Lambda's default.
+    Text,
+    /// One JSON object per line, which Lambda can filter by level.
+    Json,
+}
+
+impl LogFormat {
+    /// Lambda's spelling: `Text` or `JSON`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "Text",
+            Self::Json => "JSON",
+        }
+    }
+
+    fn named(name: &str) -> Option<Self> {
+        [Self::Text, Self::Json]
+            .into_iter()
+            .find(|format| format.as_str() == name)
+    }
+}
+
+/// The least severe log lines a function keeps, `log_level` (`AWS_LAMBDA_LOG_LEVEL`, and
+/// Lambda's `ApplicationLogLevel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// `TRACE`.
+    Trace,
+    /// `DEBUG`.
+    Debug,
+    /// `INFO`.
+    Info,
+    /// `WARN`.
+    Warn,
+    /// `ERROR`.
+    Error,
+    /// `FATAL`.
+    Fatal,
+}
+
+impl LogLevel {
+    const ALL: [Self; 6] = [
+        Self::Trace,
+        Self::Debug,
+        Self::Info,
+        Self::Warn,
+        Self::Error,
+        Self::Fatal,
+    ];
+
+    /// Lambda's spelling, such as `WARN`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "TRACE",
+            Self::Debug => "DEBUG",
+            Self::Info => "INFO",
+            Self::Warn => "WARN",
+            Self::Error => "ERROR",
+            Self::Fatal => "FATAL",
+        }
+    }
+
+    fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|level| level.as_str() == name)
+    }
+}
 
 /// One Lambda function: a binary target and its settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,11 +109,11 @@ pub struct Function {
     /// Instances that may run at once, `concurrency` in the metadata (local default 10).
     pub concurrency: usize,
     /// `Text` or `JSON`, `log_format`.
-    pub log_format: Option<String>,
+    pub log_format: Option<LogFormat>,
     /// `AWS_LAMBDA_LOG_LEVEL`, `log_level`.
-    pub log_level: Option<String>,
+    pub log_level: Option<LogLevel>,
     /// `x86_64` (default) or `arm64`, `architecture`.
-    pub architecture: String,
+    pub architecture: Architecture,
     /// The front `serve` puts before it for plain HTTP requests, `http_event`:
     /// `function-url` (default), `apigw-http`, `apigw-rest` or `alb`.
     pub http_event: String,
@@ -73,7 +154,7 @@ impl Project {
     /// # Errors
     ///
     /// When `cargo metadata` fails, the package is unknown, or a setting is invalid.
-    pub fn load(args: &ProjectArgs) -> Result<Self, CliError> {
+    pub fn load(args: &LoadOptions) -> Result<Self, CliError> {
         let mut command = Command::new(cargo());
         command.args(["metadata", "--format-version", "1", "--no-deps"]);
         if args.locked {
@@ -270,7 +351,7 @@ impl Function {
             concurrency: 10,
             log_format: None,
             log_level: None,
-            architecture: "x86_64".to_owned(),
+            architecture: Architecture::X86_64,
             http_event: "function-url".to_owned(),
             deploy: DeploySettings::default(),
         }
@@ -289,9 +370,9 @@ struct Settings {
     timeout: Option<Duration>,
     environment: BTreeMap<String, String>,
     concurrency: Option<usize>,
-    log_format: Option<String>,
-    log_level: Option<String>,
-    architecture: Option<String>,
+    log_format: Option<LogFormat>,
+    log_level: Option<LogLevel>,
+    architecture: Option<Architecture>,
     http_event: Option<String>,
     deploy: DeploySettings,
 }
@@ -309,13 +390,13 @@ impl Settings {
             function.concurrency = concurrency;
         }
         if self.log_format.is_some() {
-            function.log_format.clone_from(&self.log_format);
+            function.log_format = self.log_format;
         }
         if self.log_level.is_some() {
-            function.log_level.clone_from(&self.log_level);
+            function.log_level = self.log_level;
         }
-        if let Some(architecture) = &self.architecture {
-            function.architecture.clone_from(architecture);
+        if let Some(architecture) = self.architecture {
+            function.architecture = architecture;
         }
         if let Some(front) = &self.http_event {
             function.http_event.clone_from(front);
@@ -380,35 +461,20 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
                 }
             }
             "log_format" => {
-                let format = value
-                    .as_str()
-                    .filter(|format| ["Text", "JSON"].contains(format));
-                settings.log_format = Some(
-                    format
-                        .ok_or_else(|| invalid("must be `Text` or `JSON`"))?
-                        .to_owned(),
-                );
+                let format = value.as_str().and_then(LogFormat::named);
+                settings.log_format =
+                    Some(format.ok_or_else(|| invalid("must be `Text` or `JSON`"))?);
             }
             "log_level" => {
-                let levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
-                let level = value.as_str().filter(|level| levels.contains(level));
-                settings.log_level = Some(
-                    level
-                        .ok_or_else(|| {
-                            invalid("must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL")
-                        })?
-                        .to_owned(),
-                );
+                let level = value.as_str().and_then(LogLevel::named);
+                settings.log_level = Some(level.ok_or_else(|| {
+                    invalid("must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL")
+                })?);
             }
             "architecture" => {
-                let architecture = value
-                    .as_str()
-                    .filter(|architecture| ["x86_64", "arm64"].contains(architecture));
-                settings.architecture = Some(
-                    architecture
-                        .ok_or_else(|| invalid("must be `x86_64` or `arm64`"))?
-                        .to_owned(),
-                );
+                let architecture = value.as_str().and_then(Architecture::named);
+                settings.architecture =
+                    Some(architecture.ok_or_else(|| invalid("must be `x86_64` or `arm64`"))?);
             }
             "http_event" => {
                 let fronts = ["function-url", "apigw-http", "apigw-rest", "alb"];
@@ -474,8 +540,8 @@ mod tests {
         assert_eq!(function.memory_mb, 512);
         assert_eq!(function.timeout, Duration::from_secs(30));
         assert_eq!(function.environment.get("A").map(String::as_str), Some("1"));
-        assert_eq!(function.architecture, "arm64");
-        assert_eq!(function.log_format.as_deref(), Some("JSON"));
+        assert_eq!(function.architecture, Architecture::Arm64);
+        assert_eq!(function.log_format, Some(LogFormat::Json));
         assert_eq!(function.concurrency, 10);
     }
 

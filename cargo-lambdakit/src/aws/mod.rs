@@ -36,9 +36,6 @@ pub struct Aws {
     pub local: Option<String>,
 }
 
-/// The address `cargo lambdakit serve` listens on by default.
-pub const DEFAULT_LOCAL_URL: &str = "http://127.0.0.1:9000";
-
 /// Where to find credentials and region, beside the environment.
 #[derive(Debug, Clone, Default)]
 pub struct Source {
@@ -49,6 +46,22 @@ pub struct Source {
 }
 
 impl Aws {
+    /// The clients of AWS, or with `local`, of the `cargo lambdakit serve` at that URL (in
+    /// `source`'s region, else the region serve takes from the same shell).
+    ///
+    /// # Errors
+    ///
+    /// As [`Aws::connect`] and [`Aws::local`].
+    pub async fn connect_or_local(source: &Source, local: Option<&str>) -> Result<Self, CliError> {
+        match local {
+            Some(url) => {
+                let region = source.region.clone().unwrap_or_else(crate::local::region);
+                Self::local(url, &region).await
+            }
+            None => Self::connect(source).await,
+        }
+    }
+
     /// Loads the configuration, checks that there is a region and credentials, and asks STS
     /// whose they are.
     ///
@@ -129,7 +142,8 @@ impl Aws {
                         "nothing answers at `{url}`: `cargo lambdakit serve` is not running there"
                     ),
                     hint: format!(
-                        "start it with `cargo lambdakit serve` (it listens on {DEFAULT_LOCAL_URL}), or pass its address: `--local URL`"
+                        "start it with `cargo lambdakit serve` (it listens on {}), or pass its address: `--local URL`",
+                        crate::local::DEFAULT_URL
                     ),
                 });
             }
@@ -145,7 +159,7 @@ impl Aws {
             events: aws_sdk_eventbridge::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
-            account: crate::emulator::ACCOUNT.to_owned(),
+            account: crate::local::ACCOUNT.to_owned(),
             region: serves_in.unwrap_or_else(|| region.to_owned()),
             partition: "aws".to_owned(),
             local: Some(url.to_owned()),

@@ -3,30 +3,21 @@
 
 use std::path::PathBuf;
 
-use super::{Linker, Target, check_binary, runtime_glibc, zig_linker};
+use super::{Linker, LinkerChoice, Target, check_binary, zig_linker};
 use crate::error::CliError;
 use crate::package::zip::{self, Archive};
+use crate::platform::{Architecture, Runtime};
 use crate::project::{Function, Project};
 
 /// How to build: for which runtime, statically or not, linked by what.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
-    /// `provided.al2023` or `provided.al2`: whose glibc the binaries must run on.
-    pub runtime: String,
-    /// Static musl binaries (x86_64), which need no glibc at all.
+    /// Whose glibc the binaries must run on.
+    pub runtime: Runtime,
+    /// Static musl binaries, which need no glibc at all.
     pub musl: bool,
-    /// `auto`, `gcc` or `zig`.
-    pub linker: String,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            runtime: "provided.al2023".into(),
-            musl: false,
-            linker: "auto".into(),
-        }
-    }
+    /// What links them.
+    pub linker: LinkerChoice,
 }
 
 /// A function built for Lambda.
@@ -34,8 +25,8 @@ impl Default for Options {
 pub struct Built {
     /// The function (binary target) name.
     pub function: String,
-    /// `x86_64` or `arm64`.
-    pub architecture: &'static str,
+    /// Its architecture.
+    pub architecture: Architecture,
     /// `target/lambda/[arm64/]<function>/bootstrap`.
     pub bootstrap: PathBuf,
     /// Its zip, beside it.
@@ -48,31 +39,22 @@ pub struct Built {
 
 impl Options {
     /// The target for `architecture` with these options.
-    ///
-    /// # Errors
-    ///
-    /// For an unknown architecture, or musl on arm64.
-    pub fn target(&self, architecture: &str) -> Result<Target, CliError> {
+    pub fn target(&self, architecture: Architecture) -> Target {
         if self.musl {
             Target::musl(architecture)
         } else {
-            Target::named(architecture)
+            Target::glibc(architecture)
         }
     }
 
     /// Whether zig links (for a glibc older than the build machine's).
-    ///
-    /// # Errors
-    ///
-    /// For an unknown runtime.
-    fn zig(&self) -> Result<bool, CliError> {
-        let glibc = runtime_glibc(&self.runtime)?;
-        Ok(match self.linker.as_str() {
-            "zig" => true,
-            "gcc" => false,
+    fn zig(&self) -> bool {
+        match self.linker {
+            LinkerChoice::Zig => true,
+            LinkerChoice::Gcc => false,
             // A static musl binary needs no glibc, so gcc does.
-            _ => glibc < (2, 34) && !self.musl,
-        })
+            LinkerChoice::Auto => self.runtime.glibc() < (2, 34) && !self.musl,
+        }
     }
 
     /// Checks, before anything is built, that what building for `target` needs is installed.
@@ -81,7 +63,7 @@ impl Options {
     ///
     /// [`CliError::Missing`] naming the install command.
     pub fn check_tools(&self, target: &Target) -> Result<(), CliError> {
-        let zig = self.zig()?;
+        let zig = self.zig();
         if target.needs_target_flag(&Linker::System) || zig {
             target.check_rust_target()?;
         }
@@ -104,8 +86,8 @@ pub fn build(
     target: &Target,
     options: &Options,
 ) -> Result<Vec<Built>, CliError> {
-    let glibc = runtime_glibc(&options.runtime)?;
-    let linker = if options.zig()? {
+    let glibc = options.runtime.glibc();
+    let linker = if options.zig() {
         zig_linker(&project.target_dir.join("lambdakit/zig"), target, glibc)?
     } else {
         Linker::System
@@ -125,13 +107,13 @@ pub fn build(
     let binaries = project.build(functions, true, Some((target, &linker)), &tuning.variables)?;
     let mut built = Vec::with_capacity(functions.len());
     for (function, binary) in functions.iter().zip(binaries) {
-        let facts = check_binary(&function.name, &binary, target, &options.runtime)?;
+        let facts = check_binary(&function.name, &binary, target, options.runtime)?;
         let layout = match target.architecture {
-            "x86_64" => project.target_dir.join("lambda").join(&function.name),
+            Architecture::X86_64 => project.target_dir.join("lambda").join(&function.name),
             other => project
                 .target_dir
                 .join("lambda")
-                .join(other)
+                .join(other.as_str())
                 .join(&function.name),
         };
         let bootstrap = layout.join("bootstrap");

@@ -9,12 +9,14 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::error::CliError;
+use crate::platform::{Architecture, Runtime};
+use crate::project::{Function, Project, cargo};
 
 /// A Lambda architecture and how to build for it from this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Target {
-    /// Lambda's name for it: `x86_64` or `arm64`.
-    pub architecture: &'static str,
+    /// Lambda's architecture.
+    pub architecture: Architecture,
     /// The Rust target triple.
     pub triple: &'static str,
     /// The dynamic loader its binaries must ask for; none for static (musl) binaries.
@@ -28,14 +30,14 @@ pub struct Target {
 /// The architectures Lambda runs, linked against glibc.
 pub const TARGETS: [Target; 2] = [
     Target {
-        architecture: "x86_64",
+        architecture: Architecture::X86_64,
         triple: "x86_64-unknown-linux-gnu",
         interpreter: Some("/lib64/ld-linux-x86-64.so.2"),
         cross_linker: "x86_64-linux-gnu-gcc",
         cross_packages: "gcc-x86-64-linux-gnu libc6-dev-amd64-cross",
     },
     Target {
-        architecture: "arm64",
+        architecture: Architecture::Arm64,
         triple: "aarch64-unknown-linux-gnu",
         interpreter: Some("/lib/ld-linux-aarch64.so.1"),
         cross_linker: "aarch64-linux-gnu-gcc",
@@ -48,14 +50,14 @@ pub const TARGETS: [Target; 2] = [
 /// `cc` for x86_64, Debian's cross gcc for arm64.
 pub const MUSL: [Target; 2] = [
     Target {
-        architecture: "x86_64",
+        architecture: Architecture::X86_64,
         triple: "x86_64-unknown-linux-musl",
         interpreter: None,
         cross_linker: "cc",
         cross_packages: "gcc",
     },
     Target {
-        architecture: "arm64",
+        architecture: Architecture::Arm64,
         triple: "aarch64-unknown-linux-musl",
         interpreter: None,
         cross_linker: "aarch64-linux-gnu-gcc",
@@ -63,40 +65,21 @@ pub const MUSL: [Target; 2] = [
     },
 ];
 
-/// The glibc each `provided` runtime has (AWS "Lambda runtimes").
-pub const RUNTIMES: [(&str, (u32, u32)); 2] =
-    [("provided.al2023", (2, 34)), ("provided.al2", (2, 26))];
-
 impl Target {
-    /// The target for Lambda's architecture name.
-    ///
-    /// # Errors
-    ///
-    /// When `architecture` is neither `x86_64` nor `arm64`.
-    pub fn named(architecture: &str) -> Result<Self, CliError> {
-        TARGETS
-            .iter()
-            .copied()
-            .find(|target| target.architecture == architecture)
-            .ok_or_else(|| CliError::Config {
-                key: "--arch".into(),
-                problem: format!("is `{architecture}`; Lambda runs `x86_64` and `arm64`"),
-            })
+    /// The glibc target for a Lambda architecture.
+    pub fn glibc(architecture: Architecture) -> Self {
+        match architecture {
+            Architecture::X86_64 => TARGETS[0],
+            Architecture::Arm64 => TARGETS[1],
+        }
     }
 
-    /// The static musl target for Lambda's architecture name.
-    ///
-    /// # Errors
-    ///
-    /// When `architecture` is neither `x86_64` nor `arm64`.
-    pub fn musl(architecture: &str) -> Result<Self, CliError> {
-        MUSL.iter()
-            .copied()
-            .find(|target| target.architecture == architecture)
-            .ok_or_else(|| CliError::Config {
-                key: "--arch".into(),
-                problem: format!("is `{architecture}`; Lambda runs `x86_64` and `arm64`"),
-            })
+    /// The static musl target for a Lambda architecture.
+    pub fn musl(architecture: Architecture) -> Self {
+        match architecture {
+            Architecture::X86_64 => MUSL[0],
+            Architecture::Arm64 => MUSL[1],
+        }
     }
 
     fn is_musl(&self) -> bool {
@@ -105,11 +88,7 @@ impl Target {
 
     /// Whether this machine runs it natively.
     pub fn is_host(&self) -> bool {
-        let host = match std::env::consts::ARCH {
-            "aarch64" => "arm64",
-            other => other,
-        };
-        host == self.architecture
+        Architecture::host() == Some(self.architecture)
     }
 
     /// Checks that Rust can build for this target, naming what to install when it cannot.
@@ -194,6 +173,32 @@ impl Target {
     }
 }
 
+/// What the user chose to link with (`--linker`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinkerChoice {
+    /// zig for a runtime whose glibc is older than 2.34 (`provided.al2`), else gcc.
+    #[default]
+    Auto,
+    /// The host's gcc, or Debian's cross gcc: links against the build machine's glibc.
+    Gcc,
+    /// zig (PyPI `ziglang`): links against the runtime's glibc.
+    Zig,
+}
+
+impl LinkerChoice {
+    /// Every choice, in the order help lists them.
+    pub const ALL: [Self; 3] = [Self::Auto, Self::Gcc, Self::Zig];
+
+    /// Its name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Gcc => "gcc",
+            Self::Zig => "zig",
+        }
+    }
+}
+
 /// What links a build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Linker {
@@ -220,10 +225,9 @@ pub fn zig_linker(dir: &Path, target: &Target, glibc: (u32, u32)) -> Result<Link
             install: "pip install ziglang".into(),
         });
     }
-    let arch = if target.architecture == "arm64" {
-        "aarch64"
-    } else {
-        "x86_64"
+    let arch = match target.architecture {
+        Architecture::Arm64 => "aarch64",
+        Architecture::X86_64 => "x86_64",
     };
     let zig_target = format!("{arch}-linux-gnu.{}.{}", glibc.0, glibc.1);
     let wrapper = dir.join(&zig_target).join("cc");
@@ -245,18 +249,6 @@ pub fn zig_linker(dir: &Path, target: &Target, glibc: (u32, u32)) -> Result<Link
     Ok(Linker::Zig(wrapper))
 }
 
-/// The glibc of `runtime`.
-///
-/// # Errors
-///
-/// When `runtime` is not a `provided` runtime.
-pub fn runtime_glibc(runtime: &str) -> Result<(u32, u32), CliError> {
-    RUNTIMES.iter().find(|(name, _)| *name == runtime).map(|&(_, glibc)| glibc).ok_or_else(|| CliError::Config {
-        key: "--runtime".into(),
-        problem: format!("is `{runtime}`; Rust functions run on `provided.al2023` (default) or `provided.al2`"),
-    })
-}
-
 /// Checks that `binary`, built for `target`, will run on `runtime`.
 ///
 /// # Errors
@@ -267,7 +259,7 @@ pub fn check_binary(
     function: &str,
     binary: &Path,
     target: &Target,
-    runtime: &str,
+    runtime: Runtime,
 ) -> Result<elf::Binary, CliError> {
     let bad = |problem: String, hint: String| CliError::Binary {
         function: function.to_owned(),
@@ -280,7 +272,7 @@ pub fn check_binary(
             "build it again with `cargo lambdakit build`".into(),
         )
     })?;
-    if facts.architecture != target.architecture {
+    if facts.architecture != target.architecture.as_str() {
         return Err(bad(
             format!(
                 "it is built for {}, not {}",
@@ -309,7 +301,7 @@ pub fn check_binary(
             "build it with the standard glibc toolchain, or statically with `--musl`".into(),
         ));
     }
-    let (major, minor) = runtime_glibc(runtime)?;
+    let (major, minor) = runtime.glibc();
     if let Some((need_major, need_minor)) =
         facts.max_glibc.filter(|&needed| needed > (major, minor))
     {
@@ -323,4 +315,38 @@ pub fn check_binary(
         ));
     }
     Ok(facts)
+}
+
+/// `openssl-sys` is the usual reason a cross build fails: says so on stderr, for each package
+/// of `functions` that depends on it, before the build does.
+pub fn warn_about_openssl(project: &Project, functions: &[&Function]) {
+    let mut packages: Vec<&str> = functions
+        .iter()
+        .map(|function| function.package.as_str())
+        .collect();
+    packages.dedup();
+    for package in packages {
+        let mut command = Command::new(cargo());
+        command.args([
+            "tree",
+            "--quiet",
+            "-e",
+            "normal",
+            "-p",
+            package,
+            "-i",
+            "openssl-sys",
+        ]);
+        if let Some(path) = project.manifest_path() {
+            command.arg("--manifest-path").arg(path);
+        }
+        let found = command
+            .output()
+            .is_ok_and(|output| output.status.success() && !output.stdout.is_empty());
+        if found {
+            eprintln!(
+                "warning: `{package}` depends on `openssl-sys`, which needs OpenSSL built for the target and often breaks cross builds\nhint: use the rustls features of your HTTP and AWS crates instead"
+            );
+        }
+    }
 }

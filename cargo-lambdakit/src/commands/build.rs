@@ -3,15 +3,16 @@
 //! as other Lambda tools read them: `target/lambda/<function>/bootstrap`, and
 //! `target/lambda/arm64/<function>/bootstrap` for arm64, so the two never overwrite each other.
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::json;
 
-use crate::build::lambda;
-use crate::cli::ProjectArgs;
+use super::prelude::{Output, ProjectArgs};
+use crate::build::{self, LinkerChoice, lambda};
 use crate::error::CliError;
-use crate::project::{Project, cargo};
+use crate::platform::{Architecture, Runtime};
+use crate::project::Project;
 
 /// Options of `build`.
 #[derive(Debug, Args)]
@@ -23,51 +24,51 @@ pub struct BuildArgs {
     #[arg(long = "bin", value_name = "NAME")]
     pub function: Option<String>,
     /// Lambda's architecture: `x86_64` or `arm64` (repeatable; default `x86_64`).
-    #[arg(long = "arch", value_name = "ARCH")]
-    pub architectures: Vec<String>,
+    #[arg(long = "arch", value_name = "ARCH", hide_possible_values = true)]
+    pub architectures: Vec<Architecture>,
     /// The runtime whose glibc the binaries must run on.
-    #[arg(long, default_value = "provided.al2023")]
-    pub runtime: String,
+    #[arg(long, default_value = "provided.al2023", hide_possible_values = true)]
+    pub runtime: Runtime,
     /// Build static binaries on musl, which need no glibc at all.
     #[arg(long)]
     pub musl: bool,
     /// What links: `gcc` (the host's, or Debian's cross gcc: the build machine's glibc), `zig`
     /// (PyPI `ziglang`: the runtime's glibc), or `auto`: zig for `provided.al2`, else gcc.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "gcc", "zig"])]
-    pub linker: String,
+    #[arg(long, default_value = "auto")]
+    pub linker: LinkerChoice,
     /// `text` (default) or `json`: one JSON document with each build's paths, sizes and CodeSha256.
-    #[arg(long = "output", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub output: String,
+    #[arg(long = "output", value_name = "FORMAT", default_value = "text")]
+    pub output: Output,
 }
 
 pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
     let options = lambda::Options {
-        runtime: args.runtime.clone(),
+        runtime: args.runtime,
         musl: args.musl,
-        linker: args.linker.clone(),
+        linker: args.linker,
     };
-    let names = if args.architectures.is_empty() {
-        vec!["x86_64".to_owned()]
+    let architectures = if args.architectures.is_empty() {
+        vec![Architecture::X86_64]
     } else {
         args.architectures.clone()
     };
-    let targets = names
-        .iter()
-        .map(|name| options.target(name))
-        .collect::<Result<Vec<_>, _>>()?;
+    let targets: Vec<_> = architectures
+        .into_iter()
+        .map(|architecture| options.target(architecture))
+        .collect();
     for target in &targets {
         options.check_tools(target)?;
     }
-    let project = Project::load(&args.project)?;
+    let project = Project::load(&args.project.load_options())?;
     let functions = project.select(args.function.as_deref())?;
-    warn_about_openssl(&project, &functions);
+    build::warn_about_openssl(&project, &functions);
     let mut report = Vec::new();
     for target in &targets {
         for built in lambda::build(&project, &functions, target, &options)? {
             let needs = built
                 .max_glibc
                 .map(|(major, minor)| format!("{major}.{minor}"));
-            if args.output == "text" {
+            if args.output == Output::Text {
                 println!(
                     "{} ({}): {} ({} bytes, {}); {} ({} bytes)",
                     built.function,
@@ -95,41 +96,8 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
             }));
         }
     }
-    if args.output == "json" {
+    if args.output == Output::Json {
         println!("{}", json!({ "builds": report }));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `openssl-sys` is the usual reason a cross build fails: say so before it does.
-pub(crate) fn warn_about_openssl(project: &Project, functions: &[&crate::project::Function]) {
-    let mut packages: Vec<&str> = functions
-        .iter()
-        .map(|function| function.package.as_str())
-        .collect();
-    packages.dedup();
-    for package in packages {
-        let mut command = Command::new(cargo());
-        command.args([
-            "tree",
-            "--quiet",
-            "-e",
-            "normal",
-            "-p",
-            package,
-            "-i",
-            "openssl-sys",
-        ]);
-        if let Some(path) = project.manifest_path() {
-            command.arg("--manifest-path").arg(path);
-        }
-        let found = command
-            .output()
-            .is_ok_and(|output| output.status.success() && !output.stdout.is_empty());
-        if found {
-            eprintln!(
-                "warning: `{package}` depends on `openssl-sys`, which needs OpenSSL built for the target and often breaks cross builds\nhint: use the rustls features of your HTTP and AWS crates instead"
-            );
-        }
-    }
 }

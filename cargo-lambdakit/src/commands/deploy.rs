@@ -9,12 +9,14 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
-use crate::aws::{Aws, Source};
-use crate::build::lambda;
-use crate::cli::ScopeArgs;
+use super::prelude::{Output, ScopeArgs, parse_variable};
+use crate::aws::Aws;
+use crate::build::{self, LinkerChoice, lambda};
 use crate::deploy::{self, Options, Unit};
 use crate::error::CliError;
-use crate::project::{Function, Project};
+use crate::island::{self, Threads};
+use crate::platform::{Architecture, Runtime};
+use crate::project::{Function, LogFormat, Project};
 
 /// Options of `deploy`.
 #[derive(Debug, Args)]
@@ -26,8 +28,8 @@ pub struct DeployArgs {
     #[arg(long, value_name = "NAME", requires = "function")]
     pub name: Option<String>,
     /// Lambda's architecture, over the settings: `x86_64` or `arm64`.
-    #[arg(long = "arch", value_name = "ARCH", value_parser = ["x86_64", "arm64"])]
-    pub architecture: Option<String>,
+    #[arg(long = "arch", value_name = "ARCH")]
+    pub architecture: Option<Architecture>,
     /// Memory in MB, over the settings.
     #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u32).range(128..=10_240))]
     pub memory: Option<u32>,
@@ -41,14 +43,14 @@ pub struct DeployArgs {
     #[arg(long, value_name = "ROLE")]
     pub role: Option<String>,
     /// The runtime whose glibc the binaries must run on, over the settings.
-    #[arg(long, value_parser = ["provided.al2023", "provided.al2"])]
-    pub runtime: Option<String>,
+    #[arg(long)]
+    pub runtime: Option<Runtime>,
     /// Build static binaries on musl, which need no glibc at all.
     #[arg(long)]
     pub musl: bool,
     /// What links: `auto`, `gcc` or `zig` (see `cargo lambdakit build --help`).
-    #[arg(long, default_value = "auto", value_parser = ["auto", "gcc", "zig"])]
-    pub linker: String,
+    #[arg(long, default_value = "auto")]
+    pub linker: LinkerChoice,
     /// Upload code through this S3 bucket instead of inline, over the settings.
     #[arg(long, value_name = "BUCKET")]
     pub upload_bucket: Option<String>,
@@ -62,22 +64,15 @@ pub struct DeployArgs {
     #[arg(long)]
     pub change_architecture: bool,
     /// `text` (default) or `json`: one JSON document with each function's changes.
-    #[arg(long = "output", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub output: String,
+    #[arg(long = "output", value_name = "FORMAT", default_value = "text")]
+    pub output: Output,
     /// No progress lines on stderr.
     #[arg(short, long)]
     pub quiet: bool,
 }
 
-pub(crate) fn parse_variable(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
-        _ => Err(format!("`{text}` is not NAME=VALUE")),
-    }
-}
-
 pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
-    let project = Project::load(&args.scope.project())?;
+    let project = Project::load(&args.scope.load_options())?;
     let functions: Vec<Function> = project
         .select(args.scope.function.as_deref())?
         .into_iter()
@@ -86,28 +81,24 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
     check(&functions)?;
 
     // Build everything first: nothing reaches AWS unless every function built and checked.
-    let mut groups: BTreeMap<(String, String), Vec<&Function>> = BTreeMap::new();
+    let mut groups: BTreeMap<(Architecture, Runtime), Vec<&Function>> = BTreeMap::new();
     for function in &functions {
-        let runtime = function
-            .deploy
-            .runtime
-            .clone()
-            .unwrap_or_else(|| "provided.al2023".into());
+        let runtime = function.deploy.runtime.unwrap_or_default();
         groups
-            .entry((function.architecture.clone(), runtime))
+            .entry((function.architecture, runtime))
             .or_default()
             .push(function);
     }
     let mut built = Vec::new();
-    for ((architecture, runtime), group) in &groups {
+    for (&(architecture, runtime), group) in &groups {
         let options = lambda::Options {
-            runtime: runtime.clone(),
+            runtime,
             musl: args.musl,
-            linker: args.linker.clone(),
+            linker: args.linker,
         };
-        let target = options.target(architecture)?;
+        let target = options.target(architecture);
         options.check_tools(&target)?;
-        crate::commands::build::warn_about_openssl(&project, group);
+        build::warn_about_openssl(&project, group);
         for (function, output) in group
             .iter()
             .zip(lambda::build(&project, group, &target, &options)?)
@@ -120,11 +111,11 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         dry_run: args.dry_run,
         adopt: args.adopt,
         change_architecture: args.change_architecture,
-        quiet: args.quiet || args.output == "json",
+        quiet: args.quiet || args.output == Output::Json,
     };
     let started = std::time::Instant::now();
-    let outcomes = runtime()?.block_on(async {
-        let aws = connect(&args.scope.source(), args.scope.local.as_deref()).await?;
+    let outcomes = island::runtime(Threads::One)?.block_on(async {
+        let aws = Aws::connect_or_local(&args.scope.source(), args.scope.local.as_deref()).await?;
         let mut outcomes = Vec::new();
         for (function, output) in &built {
             let unit = Unit {
@@ -132,7 +123,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
                 code: &output.archive,
             };
             let outcome = deploy::deploy(&aws, &unit, options).await?;
-            if args.output == "text" {
+            if args.output == Output::Text {
                 if !args.quiet {
                     for note in &outcome.notes {
                         eprintln!("{note}");
@@ -144,7 +135,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         }
         Ok::<_, CliError>(outcomes)
     })?;
-    if args.output == "json" {
+    if args.output == Output::Json {
         let functions: Vec<_> = outcomes.iter().map(deploy::to_json).collect();
         println!(
             "{}",
@@ -160,8 +151,8 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
 
 /// The function with the command line's settings over its metadata.
 fn overridden(mut function: Function, args: &DeployArgs) -> Function {
-    if let Some(architecture) = &args.architecture {
-        function.architecture.clone_from(architecture);
+    if let Some(architecture) = args.architecture {
+        function.architecture = architecture;
     }
     if let Some(memory) = args.memory {
         function.memory_mb = memory;
@@ -176,7 +167,7 @@ fn overridden(mut function: Function, args: &DeployArgs) -> Function {
         function.deploy.role.clone_from(&args.role);
     }
     if args.runtime.is_some() {
-        function.deploy.runtime.clone_from(&args.runtime);
+        function.deploy.runtime = args.runtime;
     }
     if args.upload_bucket.is_some() {
         function
@@ -193,7 +184,7 @@ fn overridden(mut function: Function, args: &DeployArgs) -> Function {
 /// What AWS would refuse, found before any call.
 fn check(functions: &[Function]) -> Result<(), CliError> {
     for function in functions {
-        if function.log_level.is_some() && function.log_format.as_deref() != Some("JSON") {
+        if function.log_level.is_some() && function.log_format != Some(LogFormat::Json) {
             return Err(CliError::Config {
                 key: format!(
                     "package.metadata.lambdakit.functions.{}.log_level",
@@ -218,29 +209,4 @@ fn check(functions: &[Function]) -> Result<(), CliError> {
         }
     }
     Ok(())
-}
-
-/// The clients of AWS, or with `local`, of the `serve` at that URL (in `--region`, else the
-/// region serve takes from the same shell).
-pub(crate) async fn connect(source: &Source, local: Option<&str>) -> Result<Aws, CliError> {
-    match local {
-        Some(url) => {
-            let region = source
-                .region
-                .clone()
-                .unwrap_or_else(crate::commands::serve::passed_region);
-            Aws::local(url, &region).await
-        }
-        None => Aws::connect(source).await,
-    }
-}
-
-/// The one async island: a runtime on this thread for the AWS calls.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| CliError::Emulator {
-            message: format!("cannot start the async runtime: {error}"),
-        })
 }

@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
-use crate::cli::ScopeArgs;
+use super::prelude::{Output, ScopeArgs};
+use crate::aws::Aws;
 use crate::deploy::{self, Options, destroy};
 use crate::error::CliError;
+use crate::island::{self, Threads};
 use crate::project::Project;
 
 /// Options of `destroy`.
@@ -21,12 +23,12 @@ pub struct DestroyArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// `text` (default) or `json`.
-    #[arg(long = "output", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub output: String,
+    #[arg(long = "output", value_name = "FORMAT", default_value = "text")]
+    pub output: Output,
 }
 
 pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
-    let project = Project::load(&args.scope.project())?;
+    let project = Project::load(&args.scope.load_options())?;
     let selected = project.select(args.scope.function.as_deref())?;
     let mut packages: Vec<String> = selected
         .iter()
@@ -39,19 +41,19 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
         dry_run: args.dry_run,
         ..Options::default()
     };
-    let outcomes = super::deploy::runtime()?.block_on(async {
-        let aws = super::deploy::connect(&args.scope.source(), args.scope.local.as_deref()).await?;
+    let outcomes = island::runtime(Threads::One)?.block_on(async {
+        let aws = Aws::connect_or_local(&args.scope.source(), args.scope.local.as_deref()).await?;
         let mut outcomes = Vec::new();
         for function in destroy::deployed(&aws, &packages, only.as_deref()).await? {
             let outcome = destroy::destroy(&aws, &function, options).await?;
-            if args.output == "text" {
+            if args.output == Output::Text {
                 print!("{}", deploy::render(&outcome));
             }
             outcomes.push(outcome);
         }
         Ok::<_, CliError>(outcomes)
     })?;
-    if args.output == "json" {
+    if args.output == Output::Json {
         let functions: Vec<_> = outcomes.iter().map(deploy::to_json).collect();
         println!(
             "{}",

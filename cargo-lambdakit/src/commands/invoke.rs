@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use aws_sdk_lambda::types::InvocationType;
 use base64::Engine as _;
 use bytes::Bytes;
 use clap::Args;
@@ -14,6 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
 use crate::error::{CliError, exit_codes};
+use crate::island::{self, Threads};
 
 /// Options of `invoke`.
 #[derive(Debug, Args)]
@@ -34,7 +36,7 @@ pub struct InvokeArgs {
     #[arg(long = "param", value_name = "NAME=VALUE", requires = "event")]
     pub params: Vec<String>,
     /// The local Lambda's address.
-    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    #[arg(long, default_value = crate::local::DEFAULT_URL)]
     pub endpoint: String,
     /// Invoke asynchronously (`Event`): queue it and return at once.
     #[arg(long = "async")]
@@ -58,6 +60,18 @@ pub struct InvokeArgs {
     pub profile: Option<String>,
 }
 
+impl InvokeArgs {
+    /// `Event` with `--async`, else `RequestResponse`: the Invoke API's words, for the local
+    /// Lambda's header and AWS's SDK alike.
+    fn invocation_type(&self) -> InvocationType {
+        if self.asynchronous {
+            InvocationType::Event
+        } else {
+            InvocationType::RequestResponse
+        }
+    }
+}
+
 pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
     let payload = payload(&args)?;
     if args.remote {
@@ -73,14 +87,9 @@ pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
             problem: format!("is `{}`; expected `http://host:port`", args.endpoint),
         })?
         .to_owned();
-    let invocation_type = if args.asynchronous {
-        "Event"
-    } else {
-        "RequestResponse"
-    };
     let request = Request::post(format!("/2015-03-31/functions/{}/invocations", args.name))
         .header("host", &authority)
-        .header("x-amz-invocation-type", invocation_type)
+        .header("x-amz-invocation-type", args.invocation_type().as_str())
         .header("x-amz-log-type", "Tail")
         .header("content-type", "application/json");
     let request = match &args.identity {
@@ -93,13 +102,8 @@ pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
             key: "NAME".into(),
             problem: error.to_string(),
         })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| CliError::Emulator {
-            message: error.to_string(),
-        })?;
-    let (status, headers, body) = runtime.block_on(send(&authority, request))?;
+    let (status, headers, body) =
+        island::runtime(Threads::One)?.block_on(send(&authority, request))?;
 
     if !status.is_success() {
         let error_type = headers
@@ -130,18 +134,13 @@ fn remote(args: &InvokeArgs, payload: Bytes) -> Result<ExitCode, CliError> {
         region: args.region.clone(),
         profile: args.profile.clone(),
     };
-    let invocation_type = if args.asynchronous {
-        aws_sdk_lambda::types::InvocationType::Event
-    } else {
-        aws_sdk_lambda::types::InvocationType::RequestResponse
-    };
-    let output = super::deploy::runtime()?.block_on(async {
+    let output = island::runtime(Threads::One)?.block_on(async {
         let config = crate::aws::load(&source).await?;
         aws_sdk_lambda::Client::new(&config)
             .invoke()
             .function_name(&args.name)
             .set_qualifier(args.qualifier.clone())
-            .invocation_type(invocation_type)
+            .invocation_type(args.invocation_type())
             .log_type(aws_sdk_lambda::types::LogType::Tail)
             .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_vec()))
             .send()

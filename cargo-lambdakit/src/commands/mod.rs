@@ -1,31 +1,58 @@
-//! One module per subcommand; this one only dispatches.
+//! One module per subcommand, each thin: its flags and a `run` that calls the layers below
+//! (`build/`, `package/`, `deploy/`, `serving`, `aws/`, `project`). Flags several commands
+//! share live beside them in `prelude`; no command imports another. This module holds the
+//! subcommand enum and the dispatch; `cli.rs` above it is only the top-level parser.
 
 pub(crate) mod build;
 pub(crate) mod deploy;
 pub(crate) mod destroy;
 pub(crate) mod invoke;
 pub(crate) mod new;
+pub(crate) mod prelude;
 pub(crate) mod serve;
+pub(crate) mod watch;
 pub(crate) mod zip;
 
 use std::process::ExitCode;
+
+use clap::Subcommand;
 
 pub use build::BuildArgs;
 pub use deploy::DeployArgs;
 pub use destroy::DestroyArgs;
 pub use invoke::InvokeArgs;
 pub use new::NewArgs;
-pub use serve::ServeArgs;
+pub use prelude::{Output, ProjectArgs, ScopeArgs, ServeArgs};
 pub use zip::ZipArgs;
 
-use crate::cli::Command;
 use crate::error::CliError;
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a function crate for an event kind (http, s3, sqs, schedule, json).
+    New(NewArgs),
+    /// Build functions for Lambda (x86_64 or arm64), checked against the runtime's glibc, with their zips.
+    Build(BuildArgs),
+    /// Run the project's functions on a local Lambda, without Docker.
+    Serve(ServeArgs),
+    /// `serve`, rebuilding and restarting the functions when their sources change.
+    Watch(ServeArgs),
+    /// Invoke a function on the local Lambda and print its answer.
+    Invoke(InvokeArgs),
+    /// Package functions as Lambda deployment zips (deterministic: same files, same bytes).
+    Zip(ZipArgs),
+    /// Build functions and create or update them on AWS, with their roles, URLs and triggers.
+    Deploy(DeployArgs),
+    /// Remove what `deploy` created for the project's functions, and nothing else.
+    Destroy(DestroyArgs),
+}
 
 pub(crate) fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
         Command::Build(args) => build::run(args),
-        Command::Serve(args) => serve::run(args, false),
-        Command::Watch(args) => serve::run(args, true),
+        Command::Serve(args) => serve::run(args),
+        Command::Watch(args) => watch::run(args),
         Command::Invoke(args) => invoke::run(args),
         Command::New(args) => new::run(args),
         Command::Zip(args) => zip::run(args),

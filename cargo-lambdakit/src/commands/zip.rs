@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
-use crate::cli::ProjectArgs;
+use super::prelude::{Output, ProjectArgs};
 use crate::error::CliError;
 use crate::package::zip;
 use crate::project::Project;
@@ -34,8 +34,8 @@ pub struct ZipArgs {
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
     /// `text` (default) or `json`: one JSON document with each zip's path, sizes and CodeSha256.
-    #[arg(long = "output", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub output: String,
+    #[arg(long = "output", value_name = "FORMAT", default_value = "text")]
+    pub output: Output,
 }
 
 pub(crate) fn run(args: ZipArgs) -> Result<ExitCode, CliError> {
@@ -51,7 +51,7 @@ pub(crate) fn run(args: ZipArgs) -> Result<ExitCode, CliError> {
             (vec![(name, binary.clone())], PathBuf::from("target/lambda"))
         }
         None => {
-            let project = Project::load(&args.project)?;
+            let project = Project::load(&args.project.load_options())?;
             let functions = project.select(args.function.as_deref())?;
             let binaries = project.build_host(&functions, true)?;
             let names = functions.iter().map(|function| function.name.clone());
@@ -73,7 +73,7 @@ pub(crate) fn run(args: ZipArgs) -> Result<ExitCode, CliError> {
                 key: path.display().to_string(),
                 problem: format!("cannot be written: {error}"),
             })?;
-        if args.output == "text" {
+        if args.output == Output::Text {
             println!(
                 "{name}: {} ({} bytes, {} unzipped, CodeSha256 {})",
                 path.display(),
@@ -96,7 +96,7 @@ pub(crate) fn run(args: ZipArgs) -> Result<ExitCode, CliError> {
             "code_sha256": archive.code_sha256(),
         }));
     }
-    if args.output == "json" {
+    if args.output == Output::Json {
         println!("{}", json!({ "zips": written }));
     }
     Ok(ExitCode::SUCCESS)

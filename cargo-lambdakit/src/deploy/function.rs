@@ -58,10 +58,7 @@ impl Desired {
         let deploy = &function.deploy;
         Self {
             role: role.to_owned(),
-            runtime: deploy
-                .runtime
-                .clone()
-                .unwrap_or_else(|| "provided.al2023".into()),
+            runtime: deploy.runtime.unwrap_or_default().as_str().to_owned(),
             memory: function.memory_mb as i32,
             timeout: function.timeout.as_secs() as i32,
             environment: function.environment.clone(),
@@ -72,9 +69,13 @@ impl Desired {
                 .clone()
                 .unwrap_or_else(|| "PassThrough".into()),
             ephemeral_storage: deploy.ephemeral_storage.unwrap_or(512) as i32,
-            log_format: function.log_format.clone().unwrap_or_else(|| "Text".into()),
-            log_level: function.log_level.clone(),
-            architecture: function.architecture.clone(),
+            log_format: function
+                .log_format
+                .unwrap_or(crate::project::LogFormat::Text)
+                .as_str()
+                .to_owned(),
+            log_level: function.log_level.map(|level| level.as_str().to_owned()),
+            architecture: function.architecture.as_str().to_owned(),
         }
     }
 
@@ -1272,8 +1273,8 @@ mod tests {
     fn what_aws_reports_back_reads_as_what_was_asked() {
         let mut function = Function::standalone("f");
         function.memory_mb = 512;
-        function.log_format = Some("JSON".into());
-        function.log_level = Some("WARN".into());
+        function.log_format = Some(crate::project::LogFormat::Json);
+        function.log_level = Some(crate::project::LogLevel::Warn);
         function.deploy.tracing = Some("Active".into());
         function.deploy.ephemeral_storage = Some(1024);
         function.deploy.layers = Some(vec!["arn:aws:lambda:eu-west-1:1:layer:l:1".into()]);
@@ -1313,7 +1314,7 @@ mod tests {
             asked.logging().application_log_level(),
             Some(&ApplicationLogLevel::Warn)
         );
-        function.log_format = Some("Text".into());
+        function.log_format = Some(crate::project::LogFormat::Text);
         let text = desired(&function);
         assert_eq!(text.logging().application_log_level(), None);
         let changed = text.differences(&Desired::reported(&reported));

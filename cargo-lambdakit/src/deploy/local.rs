@@ -8,7 +8,9 @@ use crate::project::Function;
 
 /// The execution role of functions deployed locally without a `role`: serve takes any role,
 /// and runs no IAM.
-pub(super) const ROLE: &str = "arn:aws:iam::123456789012:role/lambdakit-local";
+pub(super) fn role() -> String {
+    crate::local::role_arn("lambdakit-local")
+}
 
 /// The function as serve takes it, and a note for each setting left out.
 pub(super) fn adapted(function: &Function) -> (Function, Vec<String>) {

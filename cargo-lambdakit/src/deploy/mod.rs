@@ -149,7 +149,7 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
         code: unit.code,
     };
     let role_arn = match &function.deploy.role {
-        None if local => local::ROLE.to_owned(),
+        None if local => local::role(),
         _ => {
             let (role_arn, role_change) = role::ensure(aws, unit, options).await?;
             changes.extend(role_change);
@@ -239,30 +239,6 @@ pub(crate) fn bounded(name: &str, suffix: &str, max: usize) -> String {
     format!("{}-{hash}{suffix}", &name[..keep.min(name.len())])
 }
 
-/// Decodes `%XX` escapes, as IAM returns policy documents.
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = bytes
-            .get(index + 1..index + 3)
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (bytes[index], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                index += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,15 +252,6 @@ mod tests {
         assert_eq!(one.len(), 64);
         assert!(one.ends_with("-lambdakit"));
         assert_ne!(one, other);
-    }
-
-    #[test]
-    fn iam_documents_are_percent_decoded() {
-        assert_eq!(
-            percent_decode("%7B%22Version%22%3A%222012-10-17%22%7D"),
-            r#"{"Version":"2012-10-17"}"#
-        );
-        assert_eq!(percent_decode("100%"), "100%");
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub(super) async fn ensure(
         .await
     {
         Ok(found) => {
-            serde_json::from_str::<Value>(&super::percent_decode(found.policy_document())).ok()
+            serde_json::from_str::<Value>(&crate::percent::decode(found.policy_document())).ok()
         }
         Err(error) if aws::not_found(&error) => None,
         Err(error) => return Err(aws::failed("iam:GetRolePolicy", error)),

@@ -14,7 +14,7 @@ pub struct DeploySettings {
     /// The function's name on AWS, `name` (default: the binary's name).
     pub name: Option<String>,
     /// `provided.al2023` (default) or `provided.al2`, `runtime`.
-    pub runtime: Option<String>,
+    pub runtime: Option<crate::platform::Runtime>,
     /// `description`.
     pub description: Option<String>,
     /// The execution role's name or ARN, `role`; deploy creates one when it is absent.
@@ -370,7 +370,11 @@ pub fn read(
             }
             settings.name = Some(name);
         }
-        "runtime" => settings.runtime = Some(here.one_of(&["provided.al2023", "provided.al2"])?),
+        "runtime" => {
+            let names = crate::platform::Runtime::ALL.map(crate::platform::Runtime::as_str);
+            let name = here.one_of(&names)?;
+            settings.runtime = crate::platform::Runtime::named(&name);
+        }
         "description" => {
             let description = here.string()?;
             if description.chars().count() > 256 {

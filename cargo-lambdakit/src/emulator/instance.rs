@@ -322,9 +322,9 @@ fn command(binary: &Path, launch: &Launch, version: &str, api: SocketAddr) -> Co
 /// `YYYY/MM/DD/[VERSION]` and 32 hex digits: the log stream of one execution environment, as
 /// Lambda names it (dated the day the instance starts, in UTC).
 fn log_stream_name(version: &str) -> String {
-    let date = super::lambda_api::last_modified(std::time::SystemTime::now());
+    let (year, month, day) = crate::time::date(std::time::SystemTime::now());
     let instance = super::ids::request_id().replace('-', "");
-    format!("{}/[{version}]{instance}", date[..10].replace('-', "/"))
+    format!("{year:04}/{month:02}/{day:02}/[{version}]{instance}")
 }
 
 /// Prints the function's output as it comes, and keeps it for the invocation's log tail.

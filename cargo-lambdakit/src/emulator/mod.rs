@@ -28,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use self::instance::{Chunk, Instance, Invocation, Launch, Outcome, Reply};
+use crate::local::ACCOUNT;
 use crate::project::Function;
 
 /// The largest payload of a synchronous invocation (AWS "Lambda quotas").
@@ -43,8 +44,6 @@ const IDENTITY_HEADER: &str = "x-lambdakit-cognito-identity";
 const TRACE_HEADER: &str = "x-amzn-trace-id";
 /// How much of an invocation's log `X-Amz-Log-Type: Tail` returns (AWS Invoke API).
 const LOG_TAIL_BYTES: usize = 4 * 1024;
-/// The account id in the ARNs the emulator makes up.
-pub const ACCOUNT: &str = "123456789012";
 /// The most a function may stream in one response.
 const MAX_STREAMED_RESPONSE: usize = lambda_kit::__server::MAX_STREAMED_RESPONSE_BYTES;
 
@@ -308,10 +307,10 @@ impl Pool {
         let mut environment = passed_environment.clone();
         environment.extend(function.environment.clone());
         if let Some(format) = &function.log_format {
-            environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.clone());
+            environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.as_str().into());
         }
         if let Some(level) = &function.log_level {
-            environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.clone());
+            environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.as_str().into());
         }
         let launch = Launch {
             function: function.name.clone(),
@@ -486,7 +485,7 @@ impl Pool {
                 &request_id,
                 billed,
                 self.function.memory_mb,
-                &self.function.architecture,
+                self.function.architecture.as_str(),
             ));
         }
         let logs = instance.take_logs();

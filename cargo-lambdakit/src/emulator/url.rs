@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 
 use super::instance::{Chunk, Outcome};
 use super::{Body, boxed};
+use crate::percent::decode as percent_decode;
 
 /// The front a function's HTTP requests come through: `http_event` in the metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -557,42 +558,9 @@ fn is_text(content_type: &str) -> bool {
         || media.ends_with("+xml")
 }
 
-/// `%41` → `A`; malformed escapes stay as they are.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = bytes
-            .get(index + 1..index + 3)
-            .and_then(|pair| std::str::from_utf8(pair).ok());
-        match (
-            bytes[index],
-            hex.and_then(|pair| u8::from_str_radix(pair, 16).ok()),
-        ) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                index += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_escapes_are_decoded() {
-        assert_eq!(percent_decode("a%20b%2Cc"), "a b,c");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-    }
 
     #[test]
     fn text_content_types_are_recognised() {

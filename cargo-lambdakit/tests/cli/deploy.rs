@@ -140,7 +140,7 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
         .send()
         .await
         .unwrap();
-    let policy = cargo_lambdakit::deploy::percent_decode(policy.policy_document());
+    let policy = cargo_lambdakit::percent::decode(policy.policy_document());
     assert!(
         policy.contains("logs:PutLogEvents") && policy.contains("sqs:ReceiveMessage"),
         "{policy}"
@@ -268,7 +268,7 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
         .send()
         .await
         .unwrap();
-    let policy = cargo_lambdakit::deploy::percent_decode(policy.policy_document());
+    let policy = cargo_lambdakit::percent::decode(policy.policy_document());
     assert!(
         policy.contains("dynamodb:GetRecords") && policy.contains(&orders_stream),
         "{policy}"

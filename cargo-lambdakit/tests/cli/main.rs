@@ -12,6 +12,7 @@ mod examples;
 mod fronts;
 mod help;
 mod invoke;
+mod layers;
 mod local;
 mod moto;
 mod new;

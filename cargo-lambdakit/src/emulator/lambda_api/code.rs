@@ -14,6 +14,7 @@ use sha2::Digest as _;
 use super::{invalid, service_error};
 use crate::emulator::{Body, Emulator, boxed};
 use crate::package::zip::Entry;
+use crate::platform::Architecture;
 
 impl Emulator {
     /// Unpacks `zip` into a new code directory of the function's `dir`, once it is found fit
@@ -89,27 +90,15 @@ pub(super) fn decoded_zip(encoded: Option<&str>, field: &str) -> Result<Vec<u8>,
         .map_err(|_| format!("{field} is not base64"))
 }
 
-/// What runs code of `architecture` here: nothing for this machine's, qemu-user for arm64
-/// on x86_64 when it is installed (as `serve --arch arm64` runs it).
+/// What runs code of `architecture` here (`crate::platform::runner`), in the Lambda API's words.
 pub(super) fn runner(architecture: &str) -> Result<Vec<String>, String> {
-    let host = match std::env::consts::ARCH {
-        "aarch64" => "arm64",
-        other => other,
-    };
-    if architecture == host {
-        return Ok(Vec::new());
-    }
-    let sysroot = crate::commands::serve::ARM64_SYSROOT;
-    let qemu = std::process::Command::new("qemu-aarch64")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if architecture == "arm64" && qemu && Path::new(sysroot).is_dir() {
-        return Ok(vec!["qemu-aarch64".into(), "-L".into(), sysroot.into()]);
-    }
-    Err(format!(
-        "this machine ({host}) cannot run {architecture} code: the local Lambda runs arm64 under qemu-aarch64 with the arm64 sysroot in `{sysroot}` (apt-get install qemu-user libc6-arm64-cross)"
-    ))
+    crate::platform::runner(self::architecture(architecture)?).map_err(|cannot| cannot.to_string())
+}
+
+/// The architecture the Lambda API calls `name`.
+pub(super) fn architecture(name: &str) -> Result<Architecture, String> {
+    Architecture::named(name)
+        .ok_or_else(|| format!("Architectures is `{name}`; Lambda takes `x86_64` or `arm64`"))
 }
 
 /// The files of `zip`, once its `bootstrap` is found fit to run as `architecture`.

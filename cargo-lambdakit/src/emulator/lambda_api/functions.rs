@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::code::{decoded_zip, runner};
+use super::code::{architecture, decoded_zip, runner};
 use super::{invalid, json_response, last_modified, read_request, refused, remove_dir};
 use crate::emulator::state::{self, Config, Described, Record};
 use crate::emulator::{Body, Emulator, Pool, Served, boxed, empty, function_name, lock, write};
@@ -453,7 +453,7 @@ impl Emulator {
         function.memory_mb = config.memory_mb;
         function.timeout = Duration::from_secs(config.timeout_seconds);
         function.environment.clone_from(&config.environment);
-        function.architecture.clone_from(&config.architecture);
+        function.architecture = architecture(&config.architecture)?;
         if let Some(reserved) = reserved_concurrency {
             function.concurrency = reserved as usize;
         }

@@ -127,36 +127,8 @@ fn service_error(message: &str) -> Response<Body> {
     )
 }
 
-/// `LastModified` as the Lambda API writes it: `2026-01-31T12:00:00.000+0000`.
-pub(super) fn last_modified(time: std::time::SystemTime) -> String {
-    let since = time
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let seconds = since.as_secs();
-    let (days, rest) = (seconds / 86_400, seconds % 86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}+0000",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60,
-        since.subsec_millis()
-    )
-}
+/// `LastModified` as the Lambda API writes it.
+pub(super) use crate::time::lambda_last_modified as last_modified;
 
 async fn remove_dir(dir: PathBuf) {
     let _ = tokio::fs::remove_dir_all(dir).await;
@@ -361,24 +333,5 @@ impl Emulator {
                 ),
             ))),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    #[test]
-    fn last_modified_is_written_as_lambda_writes_it() {
-        let at = |seconds: u64| {
-            last_modified(std::time::UNIX_EPOCH + Duration::from_millis(seconds * 1_000 + 42))
-        };
-        assert_eq!(at(0), "1970-01-01T00:00:00.042+0000");
-        // 2024-02-29 (a leap day) 13:45:10 UTC.
-        assert_eq!(at(1_709_214_310), "2024-02-29T13:45:10.042+0000");
-        // 2000-03-01 00:00:00 UTC, after a century's leap day.
-        assert_eq!(at(951_868_800), "2000-03-01T00:00:00.042+0000");
     }
 }

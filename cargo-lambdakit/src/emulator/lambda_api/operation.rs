@@ -354,31 +354,7 @@ fn query_value(query: Option<&str>, key: &str) -> Option<String> {
 /// How the Lambda API's path labels and query values are decoded: every one goes through
 /// this name.
 fn decode(text: &str) -> String {
-    percent_decode(text)
-}
-
-/// Undoes the percent-encoding SDKs put on path labels (`:` of an ARN is `%3A`).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let hex = bytes
-            .get(at + 1..at + 3)
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (bytes[at], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                at += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                at += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::percent::decode(text)
 }
 
 #[cfg(test)]
@@ -762,15 +738,5 @@ mod tests {
             query_all(Some("tagKeys=a&tagKeys=b%20c"), "tagKeys"),
             ["a", "b c"]
         );
-    }
-
-    #[test]
-    fn percent_decoding_undoes_path_labels() {
-        assert_eq!(
-            percent_decode("arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Aorders"),
-            "arn:aws:lambda:us-east-1:1:function:orders"
-        );
-        assert_eq!(percent_decode("plain"), "plain");
-        assert_eq!(percent_decode("bad%zz%4"), "bad%zz%4");
     }
 }

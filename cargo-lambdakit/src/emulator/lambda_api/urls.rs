@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{does_not_exist, invalid, json_response, last_modified, read_request, refused};
+use super::{does_not_exist, invalid, json_response, read_request, refused};
 use crate::emulator::{Body, Emulator, boxed, empty, lock};
 
 /// A function URL's configuration, as kept.
@@ -36,8 +36,7 @@ struct UrlRequest {
 
 /// A time as function URL configurations write it: `2026-01-31T12:00:00.000Z`.
 fn url_time() -> String {
-    let time = last_modified(std::time::SystemTime::now());
-    format!("{}Z", time.trim_end_matches("+0000"))
+    crate::time::rfc3339(std::time::SystemTime::now())
 }
 
 /// The problem with a URL's `AuthType` or `InvokeMode`, if any.

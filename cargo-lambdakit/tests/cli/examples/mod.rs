@@ -89,7 +89,7 @@ pub(crate) async fn role_statements(moto: &Moto, function: &str) -> Vec<serde_js
         .send()
         .await
         .unwrap();
-    let policy = cargo_lambdakit::deploy::percent_decode(policy.policy_document());
+    let policy = cargo_lambdakit::percent::decode(policy.policy_document());
     let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
     policy["Statement"].as_array().unwrap().clone()
 }

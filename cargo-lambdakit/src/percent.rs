@@ -1,0 +1,49 @@
+//! Percent-decoding (RFC 3986 `%XX`), the one copy: SDKs percent-encode path labels (the `:` of
+//! an ARN is `%3A`), IAM returns policy documents encoded, and HTTP query strings come encoded.
+
+/// `text` with its `%XX` escapes decoded; a malformed escape (`%zz`, a `%` at the end) stays
+/// as it is, and bytes that decode to invalid UTF-8 become U+FFFD.
+pub fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = bytes
+            .get(index + 1..index + 3)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[index], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                index += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_are_decoded_and_malformed_ones_kept() {
+        assert_eq!(
+            decode("%7B%22Version%22%3A%222012-10-17%22%7D"),
+            r#"{"Version":"2012-10-17"}"#
+        );
+        assert_eq!(decode("a%20b%2Cc"), "a b,c");
+        assert_eq!(
+            decode("arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Aorders"),
+            "arn:aws:lambda:us-east-1:1:function:orders"
+        );
+        assert_eq!(decode("plain"), "plain");
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz"), "%zz");
+        assert_eq!(decode("bad%zz%4"), "bad%zz%4");
+    }
+}

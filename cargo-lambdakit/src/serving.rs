@@ -1,0 +1,363 @@
+//! `serve` and `watch` below the command line: build the project's functions (for this
+//! machine, or as Lambda runs them for an architecture), run them on the local Lambda until
+//! Ctrl-C or SIGTERM, and with watch, rebuild and restart them when their sources change.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::build::{Target, lambda};
+use crate::emulator::{Emulator, Served};
+use crate::error::CliError;
+use crate::island::{self, Threads};
+use crate::platform::{self, Architecture};
+use crate::project::{Function, LoadOptions, Project};
+
+/// Variables of this shell that functions get too: credentials and endpoints for the AWS
+/// SDK, and what a process needs to find its tools.
+const PASSED_THROUGH: [&str; 10] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL",
+    "HOME",
+    "PATH",
+    "RUST_BACKTRACE",
+];
+
+/// How often `watch` looks at the sources.
+const WATCH_INTERVAL: Duration = Duration::from_millis(300);
+
+/// What to serve, and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The project whose functions to serve; `None` serves only the `bootstraps`.
+    pub project: Option<LoadOptions>,
+    /// Only this function of the project.
+    pub function: Option<String>,
+    /// Build in release mode.
+    pub release: bool,
+    /// Build as `deploy` does for this Lambda architecture (and run it under qemu when it is
+    /// not this machine's); `None` is a plain build for this machine.
+    pub architecture: Option<Architecture>,
+    /// Executables served as functions of these names, beside the project's.
+    pub bootstraps: Vec<(String, PathBuf)>,
+    /// Where the Invoke API listens (port 0 picks a free one).
+    pub address: (IpAddr, u16),
+    /// Print each invocation's estimated cost.
+    pub cost: bool,
+    /// The front of every function's HTTP requests, over the settings.
+    pub http_event: Option<String>,
+    /// Memory in MB for every function, over the settings.
+    pub memory_mb: Option<u32>,
+    /// Timeout for every function, over the settings.
+    pub timeout: Option<Duration>,
+    /// Instances each function may run at once, over the settings.
+    pub concurrency: Option<usize>,
+    /// Environment variables for every function, over the settings.
+    pub environment: Vec<(String, String)>,
+    /// Where functions created through the Lambda API are kept; `None` is a scratch directory.
+    pub state: Option<PathBuf>,
+}
+
+/// Whether sources are watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Serve the functions as built.
+    Serve,
+    /// Also rebuild and restart them when their packages' sources change.
+    Watch,
+}
+
+/// A Lambda architecture to build for as `deploy` does, and what runs its binaries here.
+#[derive(Debug, Clone)]
+struct Arch {
+    target: Target,
+    runner: Vec<String>,
+}
+
+impl Arch {
+    /// `architecture`, checked for the tools that build it and the ones that run it here.
+    fn check(architecture: Architecture) -> Result<Self, CliError> {
+        let options = lambda::Options::default();
+        let target = options.target(architecture);
+        options.check_tools(&target)?;
+        let runner = platform::runner(architecture)?;
+        Ok(Self { target, runner })
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+///
+/// # Errors
+///
+/// When the project cannot be loaded or built, `--state` cannot be created, or the address
+/// cannot be listened on.
+pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
+    let arch = options.architecture.map(Arch::check).transpose()?;
+    let (project, mut served) = match &options.project {
+        None => (None, Vec::new()),
+        Some(load) => {
+            let project = Project::load(load)?;
+            let functions = project.select(options.function.as_deref())?;
+            let binaries = build(&project, &functions, arch.as_ref(), options.release)?;
+            let runner = arch
+                .as_ref()
+                .map(|arch| arch.runner.clone())
+                .unwrap_or_default();
+            let served: Vec<_> = functions
+                .into_iter()
+                .cloned()
+                .zip(binaries)
+                .map(|(function, binary)| Served {
+                    function,
+                    binary,
+                    runner: runner.clone(),
+                })
+                .collect();
+            (Some(project), served)
+        }
+    };
+    let names: Vec<String> = served
+        .iter()
+        .map(|served| served.function.name.clone())
+        .collect();
+    served.extend(options.bootstraps.iter().map(|(name, path)| Served {
+        function: Function::standalone(name),
+        binary: path.clone(),
+        runner: Vec::new(),
+    }));
+    for Served { function, .. } in &mut served {
+        if let Some(front) = &options.http_event {
+            function.http_event.clone_from(front);
+        }
+        if let Some(memory) = options.memory_mb {
+            function.memory_mb = memory;
+        }
+        if let Some(timeout) = options.timeout {
+            function.timeout = timeout;
+        }
+        if let Some(concurrency) = options.concurrency {
+            function.concurrency = concurrency;
+        }
+        function
+            .environment
+            .extend(options.environment.iter().cloned());
+    }
+    // Credentials, endpoints (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`) and tools.
+    let passed: BTreeMap<String, String> = std::env::vars()
+        .filter(|(name, _)| {
+            PASSED_THROUGH.contains(&name.as_str()) || name.starts_with("AWS_ENDPOINT_URL_")
+        })
+        .collect();
+    let region = crate::local::region();
+    let state = State::open(options.state.clone())?;
+    let emulator = Arc::new(Emulator::new(
+        served,
+        &region,
+        &passed,
+        options.cost,
+        state.dir.clone(),
+    ));
+    // A restart on the same `--state` serves what the last one created.
+    for warning in emulator.load_state() {
+        eprintln!("{warning}");
+    }
+
+    let (bind, port) = options.address;
+    island::runtime(Threads::PerCore)?.block_on(async {
+        let address = format!("{bind}:{port}");
+        let listener = tokio::net::TcpListener::bind((bind, port))
+            .await
+            .map_err(|error| CliError::Bind {
+                address: address.clone(),
+                message: error.to_string(),
+            })?;
+        let local = listener.local_addr().map_err(|error| CliError::Bind {
+            address,
+            message: error.to_string(),
+        })?;
+        let served = emulator.function_names();
+        println!("lambdakit: serving {} on http://{local}", served.join(", "));
+        let endpoint = if port == 9000 {
+            String::new()
+        } else {
+            format!(" --endpoint http://{local}")
+        };
+        println!(
+            "lambdakit: try `cargo lambdakit invoke {}{endpoint} --data '{{}}'`",
+            served.first().map(String::as_str).unwrap_or_default()
+        );
+        let mut terminate = tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        )
+        .map_err(|error| CliError::Emulator {
+            message: error.to_string(),
+        })?;
+        let rebuilds = async {
+            match project.filter(|_| mode == Mode::Watch) {
+                Some(project) => {
+                    rebuild_on_change(
+                        Arc::clone(&emulator),
+                        project,
+                        names,
+                        (arch, options.release),
+                    )
+                    .await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = Arc::clone(&emulator).serve(listener) => {}
+            () = rebuilds => {}
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        emulator.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The directory created functions' code goes in: the user's (`--state`), kept, or a scratch
+/// one, removed when serve stops.
+#[derive(Debug)]
+struct State {
+    dir: PathBuf,
+    scratch: bool,
+}
+
+impl State {
+    fn open(dir: Option<PathBuf>) -> Result<Self, CliError> {
+        let Some(dir) = dir else {
+            // Made by the first CreateFunction, if any comes.
+            return Ok(Self {
+                dir: std::env::temp_dir().join(format!("lambdakit-serve-{}", std::process::id())),
+                scratch: true,
+            });
+        };
+        std::fs::create_dir_all(&dir).map_err(|error| CliError::Config {
+            key: "--state".into(),
+            problem: format!(
+                "names `{}`, which cannot be created: {error}",
+                dir.display()
+            ),
+        })?;
+        Ok(Self {
+            dir,
+            scratch: false,
+        })
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        if self.scratch {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Builds `functions` for this machine, or (release, checked) for `arch`.
+fn build(
+    project: &Project,
+    functions: &[&Function],
+    arch: Option<&Arch>,
+    release: bool,
+) -> Result<Vec<PathBuf>, CliError> {
+    match arch {
+        None => project.build_host(functions, release),
+        Some(arch) => {
+            let options = lambda::Options::default();
+            let built = lambda::build(project, functions, &arch.target, &options)?;
+            Ok(built.into_iter().map(|built| built.bootstrap).collect())
+        }
+    }
+}
+
+/// Rebuilds when a source file of the functions' packages changes, holding invocations while
+/// cargo runs; after a good build, every function starts afresh; after a failed one, the last
+/// build keeps serving.
+async fn rebuild_on_change(
+    emulator: Arc<Emulator>,
+    project: Project,
+    names: Vec<String>,
+    (arch, release): (Option<Arch>, bool),
+) {
+    let project = Arc::new(project);
+    let dirs = project.package_dirs.clone();
+    let mut seen = fingerprint(dirs.clone()).await;
+    loop {
+        tokio::time::sleep(WATCH_INTERVAL).await;
+        let now = fingerprint(dirs.clone()).await;
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        println!("lambdakit: sources changed, rebuilding (invocations wait)");
+        let _held = emulator.hold_invocations().await;
+        let building = Arc::clone(&project);
+        let names = names.clone();
+        let arch = arch.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let functions: Vec<_> = building
+                .functions
+                .iter()
+                .filter(|function| names.contains(&function.name))
+                .collect();
+            build(&building, &functions, arch.as_ref(), release)
+        })
+        .await;
+        match built {
+            Ok(Ok(_)) => {
+                emulator.restart().await;
+                println!("lambdakit: rebuilt; the next invocations start the new build");
+            }
+            Ok(Err(error)) => println!("lambdakit: {error}; still serving the last build"),
+            Err(error) => {
+                println!("lambdakit: the rebuild stopped ({error}); still serving the last build")
+            }
+        }
+    }
+}
+
+/// A digest of every file's path, size and modification time under `dirs` (`target` and
+/// hidden directories aside).
+async fn fingerprint(dirs: Vec<PathBuf>) -> u64 {
+    tokio::task::spawn_blocking(move || {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let mut pending = dirs;
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+            entries.sort_by_key(std::fs::DirEntry::file_name);
+            for entry in entries {
+                let name = entry.file_name();
+                let Ok(metadata) = entry.metadata() else {
+                    continue;
+                };
+                if metadata.is_dir() {
+                    if name != "target" && !name.to_string_lossy().starts_with('.') {
+                        pending.push(entry.path());
+                    }
+                    continue;
+                }
+                entry.path().hash(&mut hasher);
+                metadata.len().hash(&mut hasher);
+                metadata.modified().ok().hash(&mut hasher);
+            }
+        }
+        hasher.finish()
+    })
+    .await
+    .unwrap_or_default()
+}

@@ -1,0 +1,99 @@
+//! UTC dates and times as the Lambda APIs write them, from a [`SystemTime`], without a date
+//! crate: the civil date of a day count is Howard Hinnant's `civil_from_days`
+//! (<https://howardhinnant.github.io/date_algorithms.html>), exact for every day after 1970.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const SECONDS_PER_DAY: u64 = 86_400;
+
+/// The UTC `(year, month, day)` of `time` (months and days from 1); a time before 1970 counts
+/// as 1970-01-01.
+pub fn date(time: SystemTime) -> (i64, u32, u32) {
+    civil_from_days(since_epoch(time).as_secs() / SECONDS_PER_DAY)
+}
+
+/// RFC 3339 in UTC with milliseconds, `2026-01-31T12:00:00.000Z`, as function URL
+/// configurations write `CreationTime` and `LastModifiedTime`.
+pub fn rfc3339(time: SystemTime) -> String {
+    format!("{}Z", date_and_time(time))
+}
+
+/// `LastModified` as the Lambda API writes a function configuration's:
+/// `2026-01-31T12:00:00.000+0000`.
+pub fn lambda_last_modified(time: SystemTime) -> String {
+    format!("{}+0000", date_and_time(time))
+}
+
+/// `2026-01-31T12:00:00.000`, in UTC.
+fn date_and_time(time: SystemTime) -> String {
+    let since = since_epoch(time);
+    let (year, month, day) = date(time);
+    let rest = since.as_secs() % SECONDS_PER_DAY;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60,
+        since.subsec_millis()
+    )
+}
+
+fn since_epoch(time: SystemTime) -> Duration {
+    time.duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+/// Days since 1970-01-01 to a civil date.
+fn civil_from_days(days: u64) -> (i64, u32, u32) {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    // Both are in range by construction: a day of 1 to 31, a month of 1 to 12.
+    (year, narrow(month), narrow(day))
+}
+
+fn narrow(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(seconds * 1_000 + 42)
+    }
+
+    #[test]
+    fn last_modified_is_written_as_lambda_writes_it() {
+        assert_eq!(lambda_last_modified(at(0)), "1970-01-01T00:00:00.042+0000");
+        // 2024-02-29 (a leap day) 13:45:10 UTC.
+        assert_eq!(
+            lambda_last_modified(at(1_709_214_310)),
+            "2024-02-29T13:45:10.042+0000"
+        );
+        // 2000-03-01 00:00:00 UTC, after a century's leap day.
+        assert_eq!(
+            lambda_last_modified(at(951_868_800)),
+            "2000-03-01T00:00:00.042+0000"
+        );
+    }
+
+    #[test]
+    fn rfc3339_and_dates_agree() {
+        assert_eq!(rfc3339(at(1_767_268_800)), "2026-01-01T12:00:00.042Z");
+        assert_eq!(date(at(1_767_268_800)), (2026, 1, 1));
+        assert_eq!(date(at(1_709_214_310)), (2024, 2, 29));
+        assert_eq!(date(UNIX_EPOCH - Duration::from_secs(1)), (1970, 1, 1));
+    }
+}
