@@ -532,7 +532,7 @@ time.sleep(60)
 
     #[tokio::test]
     async fn retiring_or_dropping_an_instance_ends_its_whole_group() {
-        let (mut instance, dir, pid_file) = shell_started_instance("group-retire").await;
+        let (instance, dir, pid_file) = shell_started_instance("group-retire").await;
         let pending = instance.api.submit(
             invocation("id-retire")
                 .for_runtime_api()
@@ -543,7 +543,7 @@ time.sleep(60)
         drop(pending);
         assert!(gone(pid).await, "the runtime (pid {pid}) outlived its stop");
 
-        let (mut instance, _, pid_file) = shell_started_instance("group-drop").await;
+        let (instance, _, pid_file) = shell_started_instance("group-drop").await;
         let _pending = instance.api.submit(
             invocation("id-drop")
                 .for_runtime_api()

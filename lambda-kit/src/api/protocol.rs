@@ -97,6 +97,12 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 #[cfg(any(feature = "streaming", feature = "__server"))]
 pub(crate) const MAX_STREAMED_RESPONSE_BYTES: usize = 200 * 1024 * 1024;
 
+/// The largest client context an invocation may carry, base64-encoded as the Invoke API's
+/// `X-Amz-Client-Context` takes it (AWS Invoke API, `ClientContext`: "up to 3,583 bytes of
+/// base64-encoded data"); `/next` hands it out decoded, in [`header::CLIENT_CONTEXT`].
+#[cfg(feature = "__server")]
+pub(crate) const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
+
 /// The error type an invocation fails with when its response is over the limit, as the caller
 /// sees it.
 pub(crate) const RESPONSE_SIZE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";

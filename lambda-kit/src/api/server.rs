@@ -36,6 +36,9 @@ use super::protocol::{self, header};
 pub const MAX_RESPONSE_BYTES: usize = protocol::MAX_RESPONSE_BYTES;
 /// The most a function may stream in one response (see the protocol's limit).
 pub const MAX_STREAMED_RESPONSE_BYTES: usize = protocol::MAX_STREAMED_RESPONSE_BYTES;
+/// The largest client context an invocation may carry, base64-encoded (see the protocol's
+/// limit).
+pub const MAX_CLIENT_CONTEXT_BYTES: usize = protocol::MAX_CLIENT_CONTEXT_BYTES;
 
 /// How many settled request ids the server remembers, to tell a second report for one of them
 /// (403) from a report for an id it never handed out (400).
