@@ -6,10 +6,11 @@
 //! under way, so none outlives serve.
 
 use std::future::Future;
+use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use tokio::sync::OwnedRwLockReadGuard;
 
@@ -243,11 +244,19 @@ impl Emulator {
     }
 }
 
+/// How much of a body over the limit is still read, and dropped, before the refusal is sent:
+/// a client that writes its whole request before it reads the answer (AWS SDKs do) then reads
+/// the 413 rather than a broken pipe. A body declared larger is refused at once, and one that
+/// goes on past it is refused there; the connection is then closed.
+const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+/// How long the drain waits for more of such a body before it refuses anyway.
+const DRAIN_IDLE: Duration = Duration::from_secs(1);
+
 /// Reads a request body of at most `limit` bytes. A `Content-Length` over the limit is refused
-/// before any of the body is read, and a chunked body as soon as its count passes the limit:
-/// what is over the limit is never read, let alone kept.
+/// before any of the body is kept, and a chunked body as soon as its count passes the limit:
+/// what is over the limit is never kept, and at most [`DRAIN_BYTES`] of it is read.
 async fn read_body(
-    body: Incoming,
+    mut body: Incoming,
     headers: &http::HeaderMap,
     limit: usize,
 ) -> Result<Bytes, Response<Full<Bytes>>> {
@@ -255,17 +264,45 @@ async fn read_body(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
+    if let Some(length) = declared
+        && length > limit as u64
+    {
+        if length <= DRAIN_BYTES as u64 {
+            drain(&mut body).await;
+        }
         return Err(too_large(limit));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(body) => Ok(body.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err(too_large(limit)),
-        Err(error) => Err(aws_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestContentException",
-            &format!("the request body broke off: {error}"),
-        )),
+    let mut gathered = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            aws_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                &format!("the request body broke off: {error}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if gathered.len() + data.len() > limit {
+            drain(&mut body).await;
+            return Err(too_large(limit));
+        }
+        gathered.extend_from_slice(&data);
+    }
+    Ok(gathered.freeze())
+}
+
+/// Reads and drops what is left of `body`, up to [`DRAIN_BYTES`], while it keeps coming.
+async fn drain(body: &mut Incoming) {
+    let mut drained = 0;
+    while drained <= DRAIN_BYTES {
+        match tokio::time::timeout(DRAIN_IDLE, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                drained += frame.data_ref().map_or(0, Bytes::len);
+            }
+            _ => return,
+        }
     }
 }
 
@@ -499,10 +536,11 @@ while True:
         )
         .await;
         assert_too_large(&declared);
+        // Just over: read and dropped, so that a client writing it all reads the refusal.
         let queued = exchange(
             address,
             &format!("{invoke}\r\nX-Amz-Invocation-Type: Event\r\nContent-Length: 1048577"),
-            Vec::new(),
+            vec![b' '; 1024 * 1024 + 1],
         )
         .await;
         assert_too_large(&queued);
