@@ -2,6 +2,10 @@
 //! its own on 127.0.0.1. The Runtime API is lambda-kit's server (`lambda_kit::__server`, the
 //! one `lambda_kit::testing` runs too); this module keeps what is about the process: starting it,
 //! its logs, its memory, timeouts and crashes.
+//!
+//! Each instance runs in a process group of its own, and a timeout, a crash or a retire ends
+//! the whole group: a `#!/bin/sh` bootstrap that starts the real runtime without `exec` leaves
+//! nothing running after it (Lambda freezes and discards the whole execution environment).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -103,6 +107,8 @@ pub(crate) struct StartFailure {
 #[derive(Debug)]
 pub(crate) struct Instance {
     child: Child,
+    /// Its process group (the bootstrap's pid); `None` once the group was killed.
+    group: Option<i32>,
     /// Its Runtime API; dropped (stopped) with the instance.
     api: RuntimeApiServer,
     /// The log readers: aborted when the instance is dropped.
@@ -137,6 +143,7 @@ impl Instance {
         let mut child = command(binary, launch, version, address)
             .spawn()
             .map_err(|error| failure(format!("cannot start `{}`: {error}", binary.display())))?;
+        let group = child.id().and_then(|pid| i32::try_from(pid).ok());
         let logs = Arc::new(Mutex::new(String::new()));
         if let Some(stdout) = child.stdout.take() {
             tasks.spawn(forward(BufReader::new(stdout), Arc::clone(&logs)));
@@ -146,6 +153,7 @@ impl Instance {
         }
         let mut instance = Self {
             child,
+            group,
             api,
             tasks,
             logs,
@@ -157,7 +165,7 @@ impl Instance {
             started = instance.api.started() => match started {
                 Ok(()) => None,
                 Err(init_error) => {
-                    let _ = instance.child.start_kill();
+                    instance.kill();
                     return Err(StartFailure {
                         error: init_error.body().clone(),
                         logs: instance.take_logs(),
@@ -166,7 +174,7 @@ impl Instance {
             },
             status = instance.child.wait() => Some(status),
             () = tokio::time::sleep(INIT_TIMEOUT) => {
-                let _ = instance.child.start_kill();
+                instance.kill();
                 return Err(StartFailure {
                     error: error_body("Runtime.InitTimeout", &format!("the function did not ask for an invocation within {} s of starting", INIT_TIMEOUT.as_secs())),
                     logs: instance.take_logs(),
@@ -235,7 +243,7 @@ impl Instance {
             }
             () = tokio::time::sleep(timeout) => {
                 self.max_memory_mb();
-                let _ = self.child.start_kill();
+                self.kill();
                 let _ = self.child.wait().await;
                 Outcome::Error(error_body(
                     "Sandbox.Timedout",
@@ -273,11 +281,42 @@ impl Instance {
         self.peak_mb
     }
 
-    /// Stops the process; dropping the instance does the same.
+    /// Stops the process and everything it started; dropping the instance does the same.
     pub(crate) async fn stop(mut self) {
-        let _ = self.child.start_kill();
+        self.kill();
         let _ = self.child.wait().await;
         self.tasks.abort_all();
+    }
+
+    /// Kills the instance's process group with SIGKILL: the bootstrap and whatever it started
+    /// that stayed in its group (a runtime started without `exec`, their children). The
+    /// bootstrap is reaped by whoever waits for it next.
+    fn kill(&mut self) {
+        if let Some(group) = self.group.take() {
+            kill_group(group);
+        }
+        // Started under another group after all (no pid to take): the bootstrap alone.
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // `kill_on_drop` ends the bootstrap only; its group goes with it here.
+        self.kill();
+    }
+}
+
+/// Sends SIGKILL to the process group `group`.
+///
+/// The group is the bootstrap's pid, which the kernel keeps from reuse while the bootstrap is
+/// unreaped or any process of its group lives; once both are gone the call finds no group.
+fn kill_group(group: i32) {
+    #[allow(unsafe_code)]
+    // SAFETY: `killpg` takes two integers and touches no memory of this process; a group
+    // that is gone makes it fail with ESRCH, which is ignored.
+    unsafe {
+        libc::killpg(group, libc::SIGKILL);
     }
 }
 
@@ -315,6 +354,8 @@ fn command(binary: &Path, launch: &Launch, version: &str, api: SocketAddr) -> Co
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // A group of its own, so that ending the instance ends everything it started.
+        .process_group(0)
         .kill_on_drop(true);
     command
 }
@@ -380,7 +421,141 @@ impl Invocation {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
+
+    /// A runtime that takes its invocation, writes its pid to `$PID_FILE` and sleeps on it.
+    const SLEEPING_RUNTIME: &str = r#"
+import os, time, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+urllib.request.urlopen(f"http://{api}/2018-06-01/runtime/invocation/next").read()
+pid_file = os.environ["PID_FILE"]
+with open(pid_file + ".tmp", "w") as file:
+    file.write(str(os.getpid()))
+os.rename(pid_file + ".tmp", pid_file)
+time.sleep(60)
+"#;
+
+    /// Whether the process `pid` runs (a zombie has ended: only its reaping is left).
+    fn running(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+                .is_some_and(|state| !matches!(state, 'Z' | 'X'))
+        })
+    }
+
+    /// An instance of a `#!/bin/sh` bootstrap that runs [`SLEEPING_RUNTIME`] without `exec`,
+    /// its scratch directory, and where the runtime's pid is written.
+    async fn shell_started_instance(name: &str) -> (Instance, PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("lambdakit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("runtime.py"), SLEEPING_RUNTIME).unwrap();
+        let bootstrap = dir.join("bootstrap");
+        // No `exec`: the shell waits for the runtime, which is its child.
+        std::fs::write(
+            &bootstrap,
+            "#!/bin/sh\n/usr/bin/python3 \"$(dirname \"$0\")/runtime.py\"\necho runtime ended\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let pid_file = dir.join("pid");
+        let launch = Launch {
+            function: name.into(),
+            region: "us-east-1".into(),
+            memory_mb: 128,
+            environment: BTreeMap::from([("PID_FILE".into(), pid_file.display().to_string())]),
+            runner: Vec::new(),
+        };
+        let instance = Instance::start(&bootstrap, &launch, "$LATEST")
+            .await
+            .unwrap_or_else(|failure| panic!("{failure:?}"));
+        (instance, dir, pid_file)
+    }
+
+    fn invocation(request_id: &str) -> Invocation {
+        Invocation {
+            request_id: request_id.into(),
+            body: Bytes::from_static(b"{}"),
+            timeout: Duration::from_secs(1),
+            function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+            trace_id: "Root=1-00000000-000000000000000000000000".into(),
+            client_context: None,
+            identity: None,
+        }
+    }
+
+    async fn pid_in(pid_file: &Path) -> u32 {
+        for _ in 0..200 {
+            if let Ok(text) = std::fs::read_to_string(pid_file)
+                && let Ok(pid) = text.trim().parse()
+            {
+                return pid;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the runtime never wrote its pid to {}", pid_file.display());
+    }
+
+    async fn gone(pid: u32) -> bool {
+        for _ in 0..80 {
+            if !running(pid) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn a_timeout_ends_what_a_shell_bootstrap_started_without_exec() {
+        let (mut instance, dir, pid_file) = shell_started_instance("group-timeout").await;
+        let timed_out = instance
+            .invoke(invocation("id-timeout"), Duration::from_secs(1))
+            .await;
+        let pid = pid_in(&pid_file).await;
+        let Err(Outcome::Error(error)) = timed_out else {
+            panic!("the invocation did not time out: {timed_out:?}");
+        };
+        assert!(String::from_utf8_lossy(&error).contains("Sandbox.Timedout"));
+        let ended = gone(pid).await;
+        instance.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            ended,
+            "the runtime (pid {pid}) still runs after the timeout"
+        );
+    }
+
+    #[tokio::test]
+    async fn retiring_or_dropping_an_instance_ends_its_whole_group() {
+        let (instance, dir, pid_file) = shell_started_instance("group-retire").await;
+        let pending = instance.api.submit(
+            invocation("id-retire")
+                .for_runtime_api()
+                .expect("the invocation's headers are plain ASCII"),
+        );
+        let pid = pid_in(&pid_file).await;
+        instance.stop().await;
+        drop(pending);
+        assert!(gone(pid).await, "the runtime (pid {pid}) outlived its stop");
+
+        let (instance, _, pid_file) = shell_started_instance("group-drop").await;
+        let _pending = instance.api.submit(
+            invocation("id-drop")
+                .for_runtime_api()
+                .expect("the invocation's headers are plain ASCII"),
+        );
+        let pid = pid_in(&pid_file).await;
+        drop(instance);
+        let ended = gone(pid).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(pid_file.parent().unwrap());
+        assert!(ended, "the runtime (pid {pid}) outlived its instance");
+    }
 
     #[test]
     fn log_streams_are_named_as_lambda_names_them() {

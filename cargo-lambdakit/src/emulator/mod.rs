@@ -47,6 +47,32 @@ const LOG_TAIL_BYTES: usize = 4 * 1024;
 /// The most a function may stream in one response.
 const MAX_STREAMED_RESPONSE: usize = lambda_kit::__server::MAX_STREAMED_RESPONSE_BYTES;
 
+/// How long a connection may take to send a request's headers before serve closes it, so
+/// that half-sent requests cannot hold connections open.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most connections serve keeps open at once. Past it, new connections wait in the
+/// listener's backlog until one closes rather than being refused: a caller that waits is
+/// served, the backlog is the kernel's and bounded, and the slots come back as connections
+/// end (the header-read timeout ends idle and half-sent ones).
+const MAX_CONNECTIONS: usize = 1024;
+/// How long serve waits before accepting again after a failed `accept`.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// The bounds of serve's listener.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    header_read_timeout: Duration,
+    max_connections: usize,
+}
+
+impl Limits {
+    /// The limits `cargo lambdakit serve` runs with.
+    const SERVE: Self = Self {
+        header_read_timeout: HEADER_READ_TIMEOUT,
+        max_connections: MAX_CONNECTIONS,
+    };
+}
+
 /// What the emulator answers with: whole bodies, or a function's streamed response.
 type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
 
@@ -219,18 +245,71 @@ impl Emulator {
 
     /// Answers the Invoke API on `listener` until the future is dropped.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        self.serve_within(listener, Limits::SERVE).await;
+    }
+
+    /// [`Emulator::serve`] within `limits`. A failed `accept` (out of file descriptors, say)
+    /// is logged and tried again: serve never ends by itself.
+    async fn serve_within(self: Arc<Self>, listener: TcpListener, limits: Limits) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+        // Owned by this future: dropping it closes every connection.
         let mut connections = JoinSet::new();
-        while let Ok((stream, _)) = listener.accept().await {
+        // Whether the last accept failed, or the cap was reached: each is logged once, when it
+        // begins, not on every try.
+        let (mut failing, mut capped) = (false, false);
+        loop {
+            while connections.try_join_next().is_some() {}
+            let slot = match Arc::clone(&slots).try_acquire_owned() {
+                Ok(slot) => {
+                    capped = false;
+                    slot
+                }
+                Err(_) => {
+                    if !capped {
+                        eprintln!(
+                            "warning: {} connections are open, the most serve keeps at once; new connections wait until one closes",
+                            limits.max_connections
+                        );
+                        capped = true;
+                    }
+                    Arc::clone(&slots)
+                        .acquire_owned()
+                        .await
+                        .expect("the semaphore is never closed: it lives in this function")
+                }
+            };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => {
+                    if failing {
+                        eprintln!("lambdakit: accepting connections again");
+                        failing = false;
+                    }
+                    stream
+                }
+                Err(error) => {
+                    if !failing {
+                        eprintln!(
+                            "warning: serve cannot accept a connection: {error}; trying again every {} ms (out of file descriptors? raise `ulimit -n`)",
+                            ACCEPT_RETRY.as_millis()
+                        );
+                        failing = true;
+                    }
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    continue;
+                }
+            };
             let emulator = Arc::clone(&self);
             connections.spawn(async move {
+                let _slot = slot;
                 let service = hyper::service::service_fn(move |request| {
                     Arc::clone(&emulator).answer(request)
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(limits.header_read_timeout)
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
             });
-            while connections.try_join_next().is_some() {}
         }
     }
 
@@ -747,5 +826,94 @@ mod tests {
         );
         assert!(!report("id-2", Duration::ZERO, 128, 5, None).contains("Init Duration"));
         assert!(report("id-2", Duration::ZERO, 128, 5, None).contains("Billed Duration: 1 ms"));
+    }
+
+    /// Serves the function `name` (whose bootstrap is never run) within `limits`.
+    async fn serve_within(
+        name: &str,
+        limits: Limits,
+    ) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+        let served = Served {
+            function: Function::standalone(name),
+            binary: PathBuf::from("/nonexistent/bootstrap"),
+            runner: Vec::new(),
+        };
+        let emulator = Arc::new(Emulator::new(
+            vec![served],
+            "us-east-1",
+            &BTreeMap::new(),
+            false,
+            std::env::temp_dir().join(format!("lambdakit-{name}-{}", std::process::id())),
+        ));
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let address = listener.local_addr().unwrap();
+        (
+            address,
+            tokio::spawn(emulator.serve_within(listener, limits)),
+        )
+    }
+
+    /// Whether the server closed `stream` (it reads the end, or a reset), within `wait`.
+    async fn closed(stream: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+        use tokio::io::AsyncReadExt as _;
+        let mut buffer = [0; 1024];
+        let started = Instant::now();
+        loop {
+            let left = wait.saturating_sub(started.elapsed());
+            match tokio::time::timeout(left, stream.read(&mut buffer)).await {
+                Err(_) => return false,
+                Ok(Ok(0) | Err(_)) => return true,
+                // A 408 or the like: the end follows.
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn half_sent_requests_are_closed_and_connections_past_the_cap_wait() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let limits = Limits {
+            header_read_timeout: Duration::from_millis(500),
+            max_connections: 100,
+        };
+        let (address, serving) = serve_within("capped", limits).await;
+        let started = Instant::now();
+        // 300 requests that never finish their headers: 100 are taken, 200 wait.
+        let mut half_sent = Vec::new();
+        for _ in 0..300 {
+            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            stream
+                .write_all(
+                    b"POST /2015-03-31/functions/capped/invocations HTTP/1.1\r\nHost: local\r\n",
+                )
+                .await
+                .unwrap();
+            half_sent.push(stream);
+        }
+        for (n, stream) in half_sent.iter_mut().enumerate() {
+            assert!(
+                closed(stream, Duration::from_secs(10)).await,
+                "half-sent request {n} is still open"
+            );
+        }
+        // 100 at a time, each held until its timeout: the last ones waited for two rounds.
+        assert!(
+            started.elapsed() >= 2 * limits.header_read_timeout,
+            "past the cap, connections were not held back: all closed in {:?}",
+            started.elapsed()
+        );
+        // Slots came back: a whole request is answered.
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /2015-03-31/functions/nope HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer))
+            .await
+            .expect("a whole request is answered")
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+        serving.abort();
     }
 }

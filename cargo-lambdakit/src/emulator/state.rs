@@ -8,8 +8,13 @@
 //! - `DIR/{name}/{code id}/code.zip` and `code/`: one directory per code upload, written in
 //!   full before a record names it, and shared by the versions published from it.
 //!
+//! Every path read from a record is checked to stay inside the state directory: a code
+//! directory is one plain name beside the record, and the bootstrap it holds, symbolic links
+//! resolved, lies inside the state directory. A tampered record cannot make serve run, serve
+//! back or delete files elsewhere.
+//!
 //! An entry that cannot be read back (no `function.json`, a `function.json` that is not a
-//! record, code it names that is gone) is skipped with a warning naming the file, and the
+//! record, code it names that is gone or outside) is skipped with a warning naming the file, and the
 //! other functions are served: serve never removes or overwrites such an entry (a
 //! CreateFunction of its name is refused until the user fixes or removes it).
 
@@ -195,7 +200,7 @@ pub(super) fn load(state: &Path) -> (Vec<Record>, Vec<Broken>) {
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match read(&dir, &name) {
+        match read(state, &dir, &name) {
             Ok(record) => records.push(record),
             Err((path, problem)) => broken.push(Broken {
                 name,
@@ -207,7 +212,7 @@ pub(super) fn load(state: &Path) -> (Vec<Record>, Vec<Broken>) {
     (records, broken)
 }
 
-fn read(dir: &Path, name: &str) -> Result<Record, (PathBuf, String)> {
+fn read(state: &Path, dir: &Path, name: &str) -> Result<Record, (PathBuf, String)> {
     let file = dir.join(RECORD);
     let json = std::fs::read(&file).map_err(|error| {
         let problem = if error.kind() == std::io::ErrorKind::NotFound {
@@ -238,6 +243,15 @@ fn read(dir: &Path, name: &str) -> Result<Record, (PathBuf, String)> {
         ));
     }
     for config in std::iter::once(&record.latest).chain(record.versions.values()) {
+        if !is_plain_name(&config.code) {
+            return Err((
+                file,
+                format!(
+                    "names the code directory `{}`, which is not one name inside the function's directory (a tampered record?)",
+                    config.code
+                ),
+            ));
+        }
         let bootstrap = dir.join(&config.code).join("code").join("bootstrap");
         if !bootstrap.is_file() {
             return Err((
@@ -245,8 +259,35 @@ fn read(dir: &Path, name: &str) -> Result<Record, (PathBuf, String)> {
                 format!("is missing, but `{}` names its code", file.display()),
             ));
         }
+        if !inside(state, &bootstrap) {
+            return Err((
+                bootstrap,
+                format!(
+                    "lies outside the state directory `{}` once its links are followed",
+                    state.display()
+                ),
+            ));
+        }
     }
     Ok(record)
+}
+
+/// Whether `name` is one plain path component: not empty, `.` or `..`, and without a
+/// separator.
+fn is_plain_name(name: &str) -> bool {
+    let mut components = Path::new(name).components();
+    matches!(
+        (components.next(), components.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    ) && !name.contains('/')
+}
+
+/// Whether `path`, its symbolic links followed, lies inside `state`.
+fn inside(state: &Path, path: &Path) -> bool {
+    match (state.canonicalize(), path.canonicalize()) {
+        (Ok(state), Ok(path)) => path.starts_with(state),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -315,5 +356,48 @@ mod tests {
         assert!(state.join("garbled").join(RECORD).is_file());
         assert!(!state.join("whole").join(format!("{RECORD}.tmp")).exists());
         std::fs::remove_dir_all(&state).unwrap();
+    }
+
+    #[test]
+    fn a_record_naming_code_outside_the_state_directory_is_not_served() {
+        let root = std::env::temp_dir().join(format!("lambdakit-outside-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let state = root.join("state");
+        // Code outside the state directory, where `state/{name}/../../x` points.
+        std::fs::create_dir_all(root.join("x/code")).unwrap();
+        std::fs::write(root.join("x/code/bootstrap"), "#!/bin/sh").unwrap();
+        std::fs::create_dir_all(state.join("dotted")).unwrap();
+        Record::new("dotted", config("../../x"))
+            .save(&state.join("dotted"))
+            .unwrap();
+        // The same through a symbolic link that looks like a code directory.
+        std::fs::create_dir_all(state.join("linked")).unwrap();
+        std::os::unix::fs::symlink(root.join("x"), state.join("linked/c1")).unwrap();
+        Record::new("linked", config("c1"))
+            .save(&state.join("linked"))
+            .unwrap();
+        // And a version of a whole function, published from tampered code.
+        std::fs::create_dir_all(state.join("versioned/c1/code")).unwrap();
+        std::fs::write(state.join("versioned/c1/code/bootstrap"), "#!/bin/sh").unwrap();
+        let mut versioned = Record::new("versioned", config("c1"));
+        versioned.versions.insert(1, config("/tmp"));
+        versioned.save(&state.join("versioned")).unwrap();
+
+        let (records, broken) = load(&state);
+        assert!(records.is_empty(), "{records:?}");
+        let problems: Vec<_> = broken
+            .iter()
+            .map(|b| (b.name.as_str(), b.problem.clone()))
+            .collect();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].1.contains("`../../x`"), "{problems:?}");
+        assert!(
+            problems[1].1.contains("outside the state directory"),
+            "{problems:?}"
+        );
+        assert!(problems[2].1.contains("`/tmp`"), "{problems:?}");
+        // Nothing was removed, inside or out.
+        assert!(root.join("x/code/bootstrap").is_file());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -531,3 +531,42 @@ fn flags_override_the_settings_of_every_function() {
     assert_eq!(refused.status, 429);
     assert_eq!(running.join().unwrap().status, 200);
 }
+
+#[test]
+fn serve_survives_running_out_of_file_descriptors() {
+    if !crate::support::works("prlimit", &["--version"]) {
+        eprintln!("skipped: no prlimit");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lambdakit-fds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let runtime =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/python/raw_runtime.py");
+    let bootstrap = crate::support::executable_script(
+        &dir.join("bootstrap"),
+        &format!("exec python3 {runtime:?}"),
+    );
+    // Few file descriptors: the connections below use up the rest, and `accept` fails.
+    let mut command = std::process::Command::new("prlimit");
+    command
+        .arg("--nofile=64:64")
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_cargo-lambdakit"))
+        .args(["lambdakit", "serve", "--port", "0", "--bootstrap"])
+        .arg(format!("raw={}", bootstrap.display()));
+    let serve = Serve::spawn(command);
+    let held: Vec<_> = (0..100)
+        .filter_map(|_| std::net::TcpStream::connect(serve.address).ok())
+        .collect();
+    serve.errors_with(&["cannot accept a connection"]);
+    drop(held);
+
+    let answer = invoke(serve.address, "raw", &[], br#"{"do":"describe"}"#);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+}

@@ -97,6 +97,23 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 #[cfg(any(feature = "streaming", feature = "__server"))]
 pub(crate) const MAX_STREAMED_RESPONSE_BYTES: usize = 200 * 1024 * 1024;
 
+/// The longest request id the server takes in a path. Lambda's ids are UUIDs (36 bytes); this
+/// leaves room for ids a test chooses, and refuses, with a message, ids no server handed out.
+#[cfg(feature = "__server")]
+pub(crate) const MAX_REQUEST_ID_BYTES: usize = 128;
+
+/// The largest header section (names, values and their separators) a request to the Runtime
+/// API may have: 1 MiB, so that the X-Ray error cause AWS's runtimes send with `/error`
+/// (`Lambda-Runtime-Function-XRay-Error-Cause`, which they keep under 1 MiB) is taken.
+#[cfg(feature = "__server")]
+pub(crate) const MAX_HEADER_BYTES: usize = 1024 * 1024;
+
+/// The largest client context an invocation may carry, base64-encoded as the Invoke API's
+/// `X-Amz-Client-Context` takes it (AWS Invoke API, `ClientContext`: "up to 3,583 bytes of
+/// base64-encoded data"); `/next` hands it out decoded, in [`header::CLIENT_CONTEXT`].
+#[cfg(feature = "__server")]
+pub(crate) const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
+
 /// The error type an invocation fails with when its response is over the limit, as the caller
 /// sees it.
 pub(crate) const RESPONSE_SIZE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";

@@ -8,7 +8,9 @@
 //! Refused requests get Lambda's status codes and `{"errorMessage", "errorType"}` bodies: an
 //! unknown request id 400 `InvalidRequestID`, a second report for an invocation 403
 //! `InvalidStateTransition`, a buffered response over the limit 413 `RequestEntityTooLarge`
-//! (the invocation then fails with `Function.ResponseSizeTooLarge`).
+//! (the invocation then fails with `Function.ResponseSizeTooLarge`), a request id longer than
+//! the protocol's limit 400 `InvalidRequestID` naming the limit, and a header section over the
+//! limit 431 `RequestHeaderFieldsTooLarge`.
 //!
 //! It is built to have neighbours: the Extensions and Telemetry APIs are further routes of the
 //! same listener and state.
@@ -36,10 +38,18 @@ use super::protocol::{self, header};
 pub const MAX_RESPONSE_BYTES: usize = protocol::MAX_RESPONSE_BYTES;
 /// The most a function may stream in one response (see the protocol's limit).
 pub const MAX_STREAMED_RESPONSE_BYTES: usize = protocol::MAX_STREAMED_RESPONSE_BYTES;
+/// The largest client context an invocation may carry, base64-encoded (see the protocol's
+/// limit).
+pub const MAX_CLIENT_CONTEXT_BYTES: usize = protocol::MAX_CLIENT_CONTEXT_BYTES;
 
 /// How many settled request ids the server remembers, to tell a second report for one of them
 /// (403) from a report for an id it never handed out (400).
 const REMEMBERED: usize = 4096;
+
+/// What the connection's read buffer holds beyond the largest header section: a request whose
+/// headers are over the limit by less than this is read whole and refused in Lambda's shape;
+/// one over by more is refused by hyper itself, with a bare 431.
+const HEADER_BUFFER_MARGIN: usize = 64 * 1024;
 
 /// How many chunks of a streamed response wait for their reader before the server stops
 /// reading the runtime's stream (backpressure, not a limit).
@@ -234,6 +244,9 @@ pub struct Invocation {
 impl Invocation {
     /// An invocation of `function_arn` with `body` as its event; its deadline is `timeout` after
     /// `/next` hands it out.
+    ///
+    /// A `request_id` longer than the protocol's limit (128 bytes) is handed out, but the
+    /// runtime's report on it is refused.
     ///
     /// # Errors
     ///
@@ -471,6 +484,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             let service =
                 hyper::service::service_fn(move |request| answer(Arc::clone(&shared), request));
             let _ = hyper::server::conn::http1::Builder::new()
+                .max_buf_size(protocol::MAX_HEADER_BYTES + HEADER_BUFFER_MARGIN)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
@@ -513,8 +527,46 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && !id.contains('/')
 }
 
+/// The request id of a report's `path`, when it is longer than any the server hands out.
+fn over_long_id(path: &str) -> Option<&str> {
+    match Route::of(path)? {
+        (Route::Response(id) | Route::Error(id), _)
+            if id.len() > protocol::MAX_REQUEST_ID_BYTES =>
+        {
+            Some(id)
+        }
+        _ => None,
+    }
+}
+
 async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answer, Infallible> {
     let (parts, body) = request.into_parts();
+    let header_bytes: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > protocol::MAX_HEADER_BYTES {
+        return Ok(refuse(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "RequestHeaderFieldsTooLarge",
+            &format!(
+                "the request's headers are {header_bytes} bytes; the Runtime API takes at most {}",
+                protocol::MAX_HEADER_BYTES
+            ),
+        ));
+    }
+    if let Some(request_id) = over_long_id(parts.uri.path()) {
+        return Ok(refuse(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            &format!(
+                "the request id is {} bytes; the Runtime API takes ids of at most {}",
+                request_id.len(),
+                protocol::MAX_REQUEST_ID_BYTES
+            ),
+        ));
+    }
     let Some((route, method)) = Route::of(parts.uri.path()) else {
         return Ok(refuse(
             StatusCode::NOT_FOUND,

@@ -396,3 +396,80 @@ async fn a_response_mode_other_than_streaming_is_refused() {
         202
     );
 }
+
+#[tokio::test]
+async fn a_request_id_over_the_limit_is_refused_naming_the_limit() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let refused = report(api.address(), &"a".repeat(129), "response", b"1").await;
+    refused.assert_refused(400, "InvalidRequestID");
+    let message = refused.json()["errorMessage"].to_string();
+    assert!(
+        message.contains("129 bytes") && message.contains("128"),
+        "{message}"
+    );
+    // At the limit, an id is looked up as any other.
+    let at_limit = api.push(Invocation::new(1).request_id(&"b".repeat(128)));
+    next(api.address()).await;
+    assert_eq!(
+        report(api.address(), &at_limit, "response", b"1")
+            .await
+            .status,
+        202
+    );
+}
+
+#[tokio::test]
+async fn headers_up_to_a_mebibyte_are_taken_and_larger_ones_refused_in_lambdas_shape() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let id = api.push(Invocation::new(1));
+    next(api.address()).await;
+    let path = format!("/2018-06-01/runtime/invocation/{id}/error");
+    // AWS's runtimes send an X-Ray error cause of up to 1 MiB with `/error`.
+    let cause = format!(
+        r#"{{"paths":[],"exceptions":[{{"message":"{}"}}]}}"#,
+        "x".repeat(600 * 1024)
+    );
+    let taken = within(
+        10,
+        send(
+            api.address(),
+            "POST",
+            &path,
+            &[
+                ("Lambda-Runtime-Function-Error-Type", "Big"),
+                ("Lambda-Runtime-Function-XRay-Error-Cause", &cause),
+            ],
+            br#"{"errorMessage":"big","errorType":"Big"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        taken.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&taken.body)
+    );
+    assert_eq!(api.outcome(&id).await.error().error_type(), "Big");
+
+    let id = api.push(Invocation::new(2));
+    next(api.address()).await;
+    let path = format!("/2018-06-01/runtime/invocation/{id}/error");
+    let over = "y".repeat(1024 * 1024 + 1024);
+    let refused = within(
+        10,
+        send(
+            api.address(),
+            "POST",
+            &path,
+            &[("Lambda-Runtime-Function-XRay-Error-Cause", &over)],
+            b"{}",
+        ),
+    )
+    .await;
+    refused.assert_refused(431, "RequestHeaderFieldsTooLarge");
+    // Refused before it was taken: the invocation can still be reported on.
+    assert_eq!(
+        report(api.address(), &id, "response", b"2").await.status,
+        202
+    );
+}

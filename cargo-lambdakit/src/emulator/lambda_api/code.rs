@@ -105,6 +105,17 @@ pub(super) fn architecture(name: &str) -> Result<Architecture, String> {
 fn checked(zip: &[u8], architecture: &str) -> Result<Vec<Entry>, String> {
     let entries = crate::package::zip::read(zip)
         .map_err(|problem| format!("Code.ZipFile cannot be unpacked: {problem}"))?;
+    // Two entries of one name would be checked as the first and unpacked as the last.
+    let mut names = std::collections::HashSet::new();
+    if let Some(twice) = entries
+        .iter()
+        .find(|entry| !names.insert(entry.name.as_str()))
+    {
+        return Err(format!(
+            "the zip has more than one entry named `{}`: zip each file once",
+            twice.name
+        ));
+    }
     let bootstrap = entries
         .iter()
         .find(|entry| entry.name == "bootstrap")
@@ -147,4 +158,47 @@ fn unpack(entries: &[Entry], zip: &[u8], dir: &Path) -> Result<(u64, String), St
     std::fs::write(dir.join("code.zip"), zip).map_err(failed)?;
     let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(zip));
     Ok((zip.len() as u64, sha))
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    /// A zip of `entries` (name, text, executable), written by Python's `zipfile`, which
+    /// writes an entry as often as it is given.
+    pub(crate) fn python_zip(entries: &[(&str, &str, bool)]) -> Vec<u8> {
+        let entries = serde_json::to_string(entries).unwrap();
+        let script = r#"
+import io, json, sys, warnings, zipfile
+warnings.simplefilter("ignore")
+out = io.BytesIO()
+with zipfile.ZipFile(out, "w") as archive:
+    for name, text, executable in json.loads(sys.argv[1]):
+        info = zipfile.ZipInfo(name)
+        info.external_attr = (0o100755 if executable else 0o100644) << 16
+        archive.writestr(info, text)
+sys.stdout.buffer.write(out.getvalue())
+"#;
+        let output = std::process::Command::new("python3")
+            .args(["-c", script, &entries])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        output.stdout
+    }
+
+    #[test]
+    fn a_zip_with_an_entry_twice_is_refused() {
+        let zip = python_zip(&[
+            ("bootstrap", "#!/bin/sh\necho checked", true),
+            ("bootstrap", "not what was checked", false),
+        ]);
+        let problem = checked(&zip, "x86_64").unwrap_err();
+        assert!(
+            problem.contains("more than one entry named `bootstrap`"),
+            "{problem}"
+        );
+        let once = python_zip(&[("bootstrap", "#!/bin/sh\necho checked", true)]);
+        assert!(checked(&once, "x86_64").is_ok());
+    }
 }

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::code::{architecture, decoded_zip, runner};
-use super::{invalid, json_response, last_modified, read_request, refused, remove_dir};
+use super::{
+    invalid, json_response, last_modified, read_request, refused, remove_dir, service_error,
+};
 use crate::emulator::state::{self, Config, Described, Record};
 use crate::emulator::{Body, Emulator, Pool, Served, boxed, empty, function_name, lock, write};
 use crate::project::Function;
@@ -390,12 +392,20 @@ impl Emulator {
             );
         }
         let dir = self.state.join(&name);
+        // The function's directory is made here and is its own: a refusal from here on
+        // removes it, so none is left to block the name after a restart.
+        if let Err(refusal) = self.make_function_dir(&dir).await {
+            return refusal;
+        }
         let code = match self
             .unpack_code(&dir, settings.zip, &settings.architecture)
             .await
         {
             Ok(code) => code,
-            Err(refusal) => return refusal,
+            Err(refusal) => {
+                remove_dir(dir).await;
+                return refusal;
+            }
         };
         let config = Config {
             runtime: settings.runtime,
@@ -517,6 +527,32 @@ impl Emulator {
             }
         }
         warnings
+    }
+
+    /// Makes `dir`, a new function's directory in the state directory; refused when something
+    /// is there already (left by hand, since serve started), which is not serve's to remove.
+    async fn make_function_dir(&self, dir: &std::path::Path) -> Result<(), Response<Body>> {
+        if let Err(error) = tokio::fs::create_dir_all(&self.state).await {
+            return Err(service_error(&format!(
+                "cannot make the state directory `{}`: {error}",
+                self.state.display()
+            )));
+        }
+        match tokio::fs::create_dir(dir).await {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Err(refused(
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                &format!(
+                    "the state directory holds `{}` already, which serve did not make; move it away first",
+                    dir.display()
+                ),
+            )),
+            Err(error) => Err(service_error(&format!(
+                "cannot make `{}`: {error}",
+                dir.display()
+            ))),
+        }
     }
 
     fn exists(&self, name: &str) -> Response<Body> {
@@ -835,5 +871,97 @@ mod tests {
             let problem = request(refused).apply(&mut described).unwrap_err();
             assert!(problem.contains(because), "{problem}");
         }
+    }
+
+    /// `CreateFunction` of `name` from `zip`, on the emulator at `address`: the status and the
+    /// whole answer.
+    async fn create_function(address: std::net::SocketAddr, name: &str, zip: &[u8]) -> String {
+        use base64::Engine as _;
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let body = json!({
+            "FunctionName": name,
+            "Runtime": "provided.al2023",
+            "Role": "arn:aws:iam::123456789012:role/local",
+            "Handler": "bootstrap",
+            "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)},
+        })
+        .to_string();
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(
+                format!(
+                    "POST /2015-03-31/functions HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer
+    }
+
+    #[tokio::test]
+    async fn a_creation_refused_half_way_leaves_nothing_behind() {
+        let root = std::env::temp_dir().join(format!("lambdakit-half-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let state = root.join("state");
+        let emulator = Arc::new(Emulator::new(
+            Vec::new(),
+            "us-east-1",
+            &BTreeMap::new(),
+            false,
+            state.clone(),
+        ));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let address = listener.local_addr().unwrap();
+        let serving = tokio::spawn(Arc::clone(&emulator).serve(listener));
+        let bootstrap = ("bootstrap", "#!/bin/sh\nsleep 1", true);
+
+        // Checked fit, but `lib` cannot be both a file and a directory: unpacking stops.
+        let refused = create_function(
+            address,
+            "half",
+            &super::super::code::tests::python_zip(&[
+                bootstrap,
+                ("lib", "a file", false),
+                ("lib/inside", "a file in a directory", false),
+            ]),
+        )
+        .await;
+        assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+        assert!(
+            refused.contains("InvalidParameterValueException"),
+            "{refused}"
+        );
+        assert!(
+            !state.join("half").exists(),
+            "the refused creation left `{}`",
+            state.join("half").display()
+        );
+        // A serve restarted on the state directory finds nothing to warn of.
+        let restarted = Emulator::new(
+            Vec::new(),
+            "us-east-1",
+            &BTreeMap::new(),
+            false,
+            state.clone(),
+        );
+        assert_eq!(restarted.load_state(), Vec::<String>::new());
+        // And the name is free.
+        let created = create_function(
+            address,
+            "half",
+            &super::super::code::tests::python_zip(&[bootstrap]),
+        )
+        .await;
+        assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+
+        serving.abort();
+        emulator.shutdown().await;
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

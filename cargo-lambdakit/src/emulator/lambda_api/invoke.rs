@@ -6,10 +6,11 @@
 //! under way, so none outlives serve.
 
 use std::future::Future;
+use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{Response, StatusCode};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use tokio::sync::OwnedRwLockReadGuard;
 
@@ -18,6 +19,14 @@ use crate::emulator::{
     TRACE_HEADER, aws_error, boxed, decode_client_context, empty, ids, lock, respond, too_large,
     url,
 };
+
+/// The largest client context an invocation takes, base64-encoded as `X-Amz-Client-Context`
+/// carries it (AWS Invoke API: "up to 3,583 bytes of base64-encoded data").
+const MAX_CLIENT_CONTEXT_BYTES: usize = lambda_kit::__server::MAX_CLIENT_CONTEXT_BYTES;
+
+/// The largest request a function URL takes (AWS "Lambda quotas": 6 MB for a function URL's
+/// request, as for a synchronous invocation's payload).
+const MAX_URL_REQUEST: usize = MAX_SYNC_PAYLOAD;
 
 /// How an invocation runs: `X-Amz-Invocation-Type` (AWS Invoke API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,11 +73,6 @@ impl Emulator {
             Ok(resolved) => resolved,
             Err(refusal) => return *refusal,
         };
-        let payload = body
-            .collect()
-            .await
-            .map(|body| body.to_bytes())
-            .unwrap_or_default();
         let header = |name: &str| {
             parts
                 .headers
@@ -76,6 +80,33 @@ impl Emulator {
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned)
         };
+        let invocation_type = match header("x-amz-invocation-type") {
+            None => InvocationType::RequestResponse,
+            Some(name) => match InvocationType::named(&name) {
+                Some(invocation_type) => invocation_type,
+                None => {
+                    return boxed(aws_error(
+                        StatusCode::BAD_REQUEST,
+                        "InvalidParameterValueException",
+                        &format!(
+                            "X-Amz-Invocation-Type is `{name}`; expected RequestResponse, Event or DryRun"
+                        ),
+                    ));
+                }
+            },
+        };
+        if let Some(encoded) = parts.headers.get("x-amz-client-context")
+            && encoded.len() > MAX_CLIENT_CONTEXT_BYTES
+        {
+            return boxed(aws_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                &format!(
+                    "X-Amz-Client-Context is {} bytes; the client context may be at most {MAX_CLIENT_CONTEXT_BYTES} bytes, base64-encoded",
+                    encoded.len()
+                ),
+            ));
+        }
         let client_context =
             match header("x-amz-client-context").map(|encoded| decode_client_context(&encoded)) {
                 Some(Ok(json)) => Some(json),
@@ -99,25 +130,11 @@ impl Emulator {
                 "the Cognito identity is not a JSON object such as {\"cognitoIdentityId\": \"...\", \"cognitoIdentityPoolId\": \"...\"}",
             ));
         }
-        let invocation_type = match header("x-amz-invocation-type") {
-            None => InvocationType::RequestResponse,
-            Some(name) => match InvocationType::named(&name) {
-                Some(invocation_type) => invocation_type,
-                None => {
-                    return boxed(aws_error(
-                        StatusCode::BAD_REQUEST,
-                        "InvalidParameterValueException",
-                        &format!(
-                            "X-Amz-Invocation-Type is `{name}`; expected RequestResponse, Event or DryRun"
-                        ),
-                    ));
-                }
-            },
+        // Read last, once the headers are found fit: the invocation type sets the limit.
+        let payload = match read_body(body, &parts.headers, invocation_type.max_payload()).await {
+            Ok(payload) => payload,
+            Err(refusal) => return boxed(refusal),
         };
-        let limit = invocation_type.max_payload();
-        if payload.len() > limit {
-            return boxed(too_large(limit));
-        }
         // Lambda takes only JSON payloads (or none).
         if !payload.is_empty()
             && let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload)
@@ -190,11 +207,10 @@ impl Emulator {
                 &format!("no function `{identifier}` has a URL here"),
             ));
         };
-        let body = body
-            .collect()
-            .await
-            .map(|body| body.to_bytes())
-            .unwrap_or_default();
+        let body = match read_body(body, &parts.headers, MAX_URL_REQUEST).await {
+            Ok(body) => body,
+            Err(refusal) => return boxed(refusal),
+        };
         let event = url::event(
             pool.front,
             parts,
@@ -224,6 +240,68 @@ impl Emulator {
                 ..
             }) => url::streamed(content_type.as_deref(), chunks).await,
             Err(rejection) => boxed(rejection),
+        }
+    }
+}
+
+/// How much of a body over the limit is still read, and dropped, before the refusal is sent:
+/// a client that writes its whole request before it reads the answer (AWS SDKs do) then reads
+/// the 413 rather than a broken pipe. A body declared larger is refused at once, and one that
+/// goes on past it is refused there; the connection is then closed.
+const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+/// How long the drain waits for more of such a body before it refuses anyway.
+const DRAIN_IDLE: Duration = Duration::from_secs(1);
+
+/// Reads a request body of at most `limit` bytes. A `Content-Length` over the limit is refused
+/// before any of the body is kept, and a chunked body as soon as its count passes the limit:
+/// what is over the limit is never kept, and at most [`DRAIN_BYTES`] of it is read.
+async fn read_body(
+    mut body: Incoming,
+    headers: &http::HeaderMap,
+    limit: usize,
+) -> Result<Bytes, Response<Full<Bytes>>> {
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if let Some(length) = declared
+        && length > limit as u64
+    {
+        if length <= DRAIN_BYTES as u64 {
+            drain(&mut body).await;
+        }
+        return Err(too_large(limit));
+    }
+    let mut gathered = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            aws_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                &format!("the request body broke off: {error}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if gathered.len() + data.len() > limit {
+            drain(&mut body).await;
+            return Err(too_large(limit));
+        }
+        gathered.extend_from_slice(&data);
+    }
+    Ok(gathered.freeze())
+}
+
+/// Reads and drops what is left of `body`, up to [`DRAIN_BYTES`], while it keeps coming.
+async fn drain(body: &mut Incoming) {
+    let mut drained = 0;
+    while drained <= DRAIN_BYTES {
+        match tokio::time::timeout(DRAIN_IDLE, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                drained += frame.data_ref().map_or(0, Bytes::len);
+            }
+            _ => return,
         }
     }
 }
@@ -332,5 +410,227 @@ time.sleep(60)
             stopped,
             "the Event invocation's function (pid {pid}) still runs after shutdown"
         );
+    }
+
+    /// A function that answers every invocation with a function URL's `ok`.
+    const OK: &str = r#"#!/usr/bin/python3
+import os, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+while True:
+    with urllib.request.urlopen(f"http://{api}/2018-06-01/runtime/invocation/next") as next:
+        request_id = next.headers["Lambda-Runtime-Aws-Request-Id"]
+        next.read()
+    answer = b'{"statusCode": 200, "body": "ok"}'
+    urllib.request.urlopen(urllib.request.Request(
+        f"http://{api}/2018-06-01/runtime/invocation/{request_id}/response", data=answer)).read()
+"#;
+
+    /// Serves the function `name` running `bootstrap`, on a free port; dropped with the
+    /// returned task, whose scratch directory is returned too.
+    async fn serve(
+        name: &str,
+        bootstrap: &str,
+    ) -> (
+        Arc<Emulator>,
+        std::net::SocketAddr,
+        tokio::task::JoinHandle<()>,
+        std::path::PathBuf,
+    ) {
+        let dir = std::env::temp_dir().join(format!("lambdakit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let binary = dir.join("bootstrap");
+        std::fs::write(&binary, bootstrap).unwrap();
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let served = Served {
+            function: Function::standalone(name),
+            binary,
+            runner: Vec::new(),
+        };
+        let emulator = Arc::new(Emulator::new(
+            vec![served],
+            "us-east-1",
+            &BTreeMap::new(),
+            false,
+            dir.join("state"),
+        ));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let address = listener.local_addr().unwrap();
+        let serving = tokio::spawn(Arc::clone(&emulator).serve(listener));
+        (emulator, address, serving, dir)
+    }
+
+    /// Sends `head` (request line and headers, without the blank line), then `body` from a task
+    /// of its own while the answer is read: the answer must come within five seconds, whether
+    /// or not the server read the whole body.
+    async fn exchange(address: std::net::SocketAddr, head: &str, body: Vec<u8>) -> String {
+        let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (mut reader, mut writer) = stream.into_split();
+        writer
+            .write_all(format!("{head}\r\nHost: local\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        // Owned by this exchange: it ends when the body is written or the server hangs up.
+        let sending = tokio::spawn(async move {
+            for piece in body.chunks(64 * 1024) {
+                if writer.write_all(piece).await.is_err() {
+                    return;
+                }
+            }
+            // Keeps the connection open, unfinished, until the answer was read.
+            std::future::pending::<()>().await;
+        });
+        let mut answer = Vec::new();
+        let mut buffer = [0; 4096];
+        let read = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match reader.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => answer.extend_from_slice(&buffer[..n]),
+                }
+                if answer.windows(4).any(|window| window == b"\r\n\r\n") {
+                    break;
+                }
+            }
+        })
+        .await;
+        sending.abort();
+        assert!(read.is_ok(), "no answer within 5 s to `{head}`");
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// `size` bytes of a JSON string, as chunks of a chunked body that does not end.
+    fn unfinished_chunked(size: usize) -> Vec<u8> {
+        let mut body = Vec::new();
+        let piece = vec![b' '; 32 * 1024];
+        for _ in 0..size.div_ceil(piece.len()) {
+            body.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            body.extend_from_slice(&piece);
+            body.extend_from_slice(b"\r\n");
+        }
+        body
+    }
+
+    fn assert_too_large(answer: &str) {
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("x-amzn-errortype: requesttoolargeexception"),
+            "{answer}"
+        );
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_refused_before_they_are_read() {
+        let (emulator, address, serving, dir) = serve("limits", OK).await;
+        let invoke = "POST /2015-03-31/functions/limits/invocations HTTP/1.1";
+
+        // A declared length over the limit: refused at once, with nothing read.
+        let declared = exchange(
+            address,
+            &format!("{invoke}\r\nContent-Length: 524288000"),
+            Vec::new(),
+        )
+        .await;
+        assert_too_large(&declared);
+        // Just over: read and dropped, so that a client writing it all reads the refusal.
+        let queued = exchange(
+            address,
+            &format!("{invoke}\r\nX-Amz-Invocation-Type: Event\r\nContent-Length: 1048577"),
+            vec![b' '; 1024 * 1024 + 1],
+        )
+        .await;
+        assert_too_large(&queued);
+        // A chunked body: refused as soon as its count passes the limit, though it never ends.
+        let chunked = exchange(
+            address,
+            &format!("{invoke}\r\nTransfer-Encoding: chunked"),
+            unfinished_chunked(7 * 1024 * 1024),
+        )
+        .await;
+        assert_too_large(&chunked);
+        let queued_chunked = exchange(
+            address,
+            &format!("{invoke}\r\nX-Amz-Invocation-Type: Event\r\nTransfer-Encoding: chunked"),
+            unfinished_chunked(2 * 1024 * 1024),
+        )
+        .await;
+        assert_too_large(&queued_chunked);
+
+        // A function URL's request: the same, at 6 MB.
+        let url = "POST /lambda-url/limits/upload HTTP/1.1";
+        let declared = exchange(
+            address,
+            &format!("{url}\r\nContent-Length: 314572800"),
+            Vec::new(),
+        )
+        .await;
+        assert_too_large(&declared);
+        let chunked = exchange(
+            address,
+            &format!("{url}\r\nTransfer-Encoding: chunked"),
+            unfinished_chunked(7 * 1024 * 1024),
+        )
+        .await;
+        assert_too_large(&chunked);
+        // Under the limit, the function runs.
+        let small = exchange(
+            address,
+            &format!("{url}\r\nContent-Length: 5\r\nConnection: close"),
+            b"hello".to_vec(),
+        )
+        .await;
+        assert!(small.starts_with("HTTP/1.1 200"), "{small}");
+
+        serving.abort();
+        emulator.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A client context whose base64 encoding is `encoded` bytes long (a multiple of 4).
+    fn client_context(encoded: usize) -> String {
+        use base64::Engine as _;
+        let raw = encoded / 4 * 3;
+        let json = format!(r#"{{"custom":{{"pad":"{}"}}}}"#, "x".repeat(raw - 23));
+        let context = base64::engine::general_purpose::STANDARD.encode(json);
+        assert_eq!(context.len(), encoded);
+        context
+    }
+
+    #[tokio::test]
+    async fn a_client_context_over_lambdas_limit_is_refused() {
+        let (emulator, address, serving, dir) = serve("context", OK).await;
+        let invoke = "POST /2015-03-31/functions/context/invocations HTTP/1.1";
+        let over = exchange(
+            address,
+            &format!(
+                "{invoke}\r\nX-Amz-Client-Context: {}\r\nContent-Length: 2\r\nConnection: close",
+                client_context(3584)
+            ),
+            b"{}".to_vec(),
+        )
+        .await;
+        assert!(over.starts_with("HTTP/1.1 400"), "{over}");
+        assert!(
+            over.to_ascii_lowercase()
+                .contains("x-amzn-errortype: invalidparametervalueexception"),
+            "{over}"
+        );
+        let within = exchange(
+            address,
+            &format!(
+                "{invoke}\r\nX-Amz-Client-Context: {}\r\nContent-Length: 2\r\nConnection: close",
+                client_context(3580)
+            ),
+            b"{}".to_vec(),
+        )
+        .await;
+        assert!(within.starts_with("HTTP/1.1 200"), "{within}");
+        serving.abort();
+        emulator.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
