@@ -122,6 +122,26 @@ pub(crate) enum Operation {
     GetFunctionConcurrency { name: String },
     /// `DELETE /2017-10-31/functions/{FunctionName}/concurrency`.
     DeleteFunctionConcurrency { name: String },
+    /// `PUT /2019-09-25/functions/{FunctionName}/event-invoke-config`.
+    PutFunctionEventInvokeConfig {
+        name: String,
+        qualifier: Option<String>,
+    },
+    /// `POST /2019-09-25/functions/{FunctionName}/event-invoke-config`.
+    UpdateFunctionEventInvokeConfig {
+        name: String,
+        qualifier: Option<String>,
+    },
+    /// `GET /2019-09-25/functions/{FunctionName}/event-invoke-config`.
+    GetFunctionEventInvokeConfig {
+        name: String,
+        qualifier: Option<String>,
+    },
+    /// `DELETE /2019-09-25/functions/{FunctionName}/event-invoke-config`.
+    DeleteFunctionEventInvokeConfig {
+        name: String,
+        qualifier: Option<String>,
+    },
     /// `GET /2017-03-31/tags/{ARN}`.
     ListTags { name: String },
     /// `POST /2017-03-31/tags/{ARN}`.
@@ -219,6 +239,19 @@ impl Operation {
                 Method::PUT => Ok(Self::UpdateFunctionUrlConfig { name, qualifier }),
                 Method::GET => Ok(Self::GetFunctionUrlConfig { name, qualifier }),
                 Method::DELETE => Ok(Self::DeleteFunctionUrlConfig { name, qualifier }),
+                _ => Err(unknown()),
+            };
+        }
+        if let Some(rest) = path.strip_prefix("/2019-09-25/functions/") {
+            let Some((identifier, "event-invoke-config")) = rest.split_once('/') else {
+                return Err(unknown());
+            };
+            let (name, qualifier) = function(identifier);
+            return match *method {
+                Method::PUT => Ok(Self::PutFunctionEventInvokeConfig { name, qualifier }),
+                Method::POST => Ok(Self::UpdateFunctionEventInvokeConfig { name, qualifier }),
+                Method::GET => Ok(Self::GetFunctionEventInvokeConfig { name, qualifier }),
+                Method::DELETE => Ok(Self::DeleteFunctionEventInvokeConfig { name, qualifier }),
                 _ => Err(unknown()),
             };
         }
