@@ -115,7 +115,7 @@ impl Default for EventConfig {
 #[derive(Debug)]
 pub(crate) struct Event {
     pub(crate) call: Call,
-    /// The pool it runs in, resolved when it was accepted.
+    /// The pool it runs in: resolved when it was accepted, and again before each attempt.
     pub(crate) pool: Arc<Pool>,
     /// The function's name and the qualifier it was invoked at (`$LATEST` when none): its
     /// event invoke config's key.
@@ -285,10 +285,23 @@ async fn work(
     let mut running: JoinSet<(Event, Invoked)> = JoinSet::new();
     loop {
         // Start what can start, in order.
-        while let Some(event) = ready.pop_front() {
+        while let Some(mut event) = ready.pop_front() {
             let Some(this) = emulator.upgrade() else {
                 return;
             };
+            // It runs on the function's code of now, as on Lambda (UpdateFunctionCode, an
+            // alias moved): the pool is looked up again for each attempt.
+            match this.resolve(&event.function, Some(&event.qualifier)) {
+                Ok((pool, _)) => event.pool = pool,
+                Err(_) => {
+                    held.release(&event);
+                    eprintln!(
+                        "lambdakit: dropped asynchronous invocation {} of `{}`: the function (at {}) is no longer served",
+                        event.call.request_id, event.function, event.qualifier
+                    );
+                    continue;
+                }
+            }
             let config = this
                 .queues
                 .config(&event.function, &event.qualifier)
@@ -512,4 +525,116 @@ fn record(event: &Event, last: Option<&Invoked>, condition: Condition) -> Value 
         record["responsePayload"] = payload;
     }
     record
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::emulator::Served;
+    use crate::project::Function;
+
+    fn event(invoked_arn: Option<&str>, payload: &str) -> Event {
+        let served = Served {
+            function: Function::standalone("orders"),
+            binary: "/nonexistent/bootstrap".into(),
+            runner: Vec::new(),
+        };
+        let pool = Pool::new(
+            served,
+            "eu-west-1",
+            &BTreeMap::new(),
+            false,
+            Arc::new(AtomicU64::new(0)),
+            None,
+        );
+        Event {
+            call: Call {
+                request_id: "id-1".into(),
+                payload: Bytes::from(payload.to_owned()),
+                client_context: None,
+                identity: None,
+                invoked_arn: invoked_arn.map(str::to_owned),
+                trace: None,
+            },
+            pool: Arc::new(pool),
+            function: "orders".into(),
+            qualifier: "$LATEST".into(),
+            accepted: Instant::now(),
+            attempts: 2,
+        }
+    }
+
+    #[test]
+    fn records_have_lambdas_shape() {
+        let invoked = Invoked {
+            request_id: "id-1".into(),
+            outcome: Outcome::Response(Bytes::from_static(b"\"done\"")),
+            logs: String::new(),
+        };
+        let alias = "arn:aws:lambda:eu-west-1:123456789012:function:orders:live";
+        let success = record(
+            &event(Some(alias), r#"{"n": 1}"#),
+            Some(&invoked),
+            Condition::Success,
+        );
+        assert_eq!(success["requestContext"]["functionArn"], alias);
+        assert_eq!(success["requestContext"]["condition"], "Success");
+        assert_eq!(success["requestContext"]["approximateInvokeCount"], 2);
+        assert_eq!(success["requestPayload"]["n"], 1);
+        assert_eq!(success["responsePayload"], "done");
+        assert_eq!(success["responseContext"]["statusCode"], 200);
+        assert!(success["responseContext"].get("functionError").is_none());
+
+        // An event that expired before any answer has no response to report.
+        let expired = record(&event(None, ""), None, Condition::EventAgeExceeded);
+        assert_eq!(
+            expired["requestContext"]["functionArn"],
+            "arn:aws:lambda:eu-west-1:123456789012:function:orders:$LATEST"
+        );
+        assert_eq!(expired["requestContext"]["condition"], "EventAgeExceeded");
+        assert_eq!(expired["requestPayload"], Value::Null);
+        assert!(expired.get("responseContext").is_none());
+        let timestamp = expired["timestamp"].as_str().unwrap();
+        assert_eq!(
+            timestamp.len(),
+            "2019-11-14T18:16:05.568Z".len(),
+            "{timestamp}"
+        );
+        assert!(timestamp.ends_with('Z'));
+    }
+
+    #[test]
+    fn a_queue_refuses_events_past_its_size() {
+        let queues = Queues::new(Settings {
+            retry_delay: Duration::from_millis(1),
+            capacity: 2,
+            capacity_bytes: 1024,
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // Pushed without a pause, before the queue's task first runs: they stay queued.
+            let nobody = Weak::new();
+            assert!(queues.push(&nobody, event(None, "{}")).is_ok());
+            assert!(queues.push(&nobody, event(None, "{}")).is_ok());
+            assert!(queues.push(&nobody, event(None, "{}")).is_err());
+            queues.shutdown().await;
+        });
+        let bytes = Queues::new(Settings {
+            retry_delay: Duration::from_millis(1),
+            capacity: 10,
+            capacity_bytes: 10,
+        });
+        runtime.block_on(async {
+            let nobody = Weak::new();
+            assert!(bytes.push(&nobody, event(None, "\"12345\"")).is_ok());
+            assert!(bytes.push(&nobody, event(None, "\"12345\"")).is_err());
+            bytes.shutdown().await;
+        });
+    }
 }

@@ -361,3 +361,90 @@ fn a_full_queue_refuses_the_event_with_429() {
         Some("TooManyRequestsException")
     );
 }
+
+#[test]
+fn event_invoke_configs_are_checked_kept_and_followed() {
+    let scratch = Scratch::new("configs");
+    let attempts = scratch.0.join("attempts");
+    let failing = scratch.bootstrap("failing", &attempts);
+    let serve = serve(&[("failing", &failing)], &[]);
+    let path = "/2019-09-25/functions/failing/event-invoke-config";
+    let call = |method: &str, body: &str| {
+        request(
+            serve.address,
+            &format!("{method} {path} HTTP/1.1"),
+            body.as_bytes(),
+        )
+    };
+
+    let none = call("GET", "");
+    assert_eq!(none.status, 404);
+    assert_eq!(
+        none.header("x-amzn-ErrorType"),
+        Some("ResourceNotFoundException")
+    );
+    for refused in [
+        r#"{"MaximumRetryAttempts": 3}"#,
+        r#"{"MaximumEventAgeInSeconds": 30}"#,
+        r#"{"DestinationConfig": {"OnFailure": {"Destination": "arn:aws:lambda:us-east-1:123456789012:function:failing"}}}"#,
+        r#"{"DestinationConfig": {"OnFailure": {"Destination": "somewhere"}}}"#,
+    ] {
+        let answer = call("PUT", refused);
+        assert_eq!(answer.status, 400, "{refused}");
+        assert_eq!(
+            answer.header("x-amzn-ErrorType"),
+            Some("InvalidParameterValueException")
+        );
+    }
+    // An update needs a config to update.
+    assert_eq!(call("POST", r#"{"MaximumRetryAttempts": 0}"#).status, 404);
+
+    let queue = "arn:aws:sqs:us-east-1:123456789012:failures";
+    let put = call(
+        "PUT",
+        &format!(
+            r#"{{"MaximumEventAgeInSeconds": 600, "DestinationConfig": {{"OnFailure": {{"Destination": "{queue}"}}}}}}"#
+        ),
+    );
+    assert_eq!(put.status, 200);
+    let updated = call("POST", r#"{"MaximumRetryAttempts": 0}"#).json();
+    assert_eq!(updated["MaximumRetryAttempts"], 0);
+    assert_eq!(updated["MaximumEventAgeInSeconds"], 600);
+    assert_eq!(
+        updated["DestinationConfig"]["OnFailure"]["Destination"],
+        queue
+    );
+    assert_eq!(
+        updated["FunctionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:failing:$LATEST"
+    );
+    assert_eq!(call("GET", "").json()["MaximumRetryAttempts"], 0);
+
+    // Tried once, then it would go to SQS, which only AWS delivers to: said so, with its id.
+    let answer = invoke(
+        serve.address,
+        "failing",
+        &[("X-Amz-Invocation-Type", "Event")],
+        br#"{"fail": true}"#,
+    );
+    assert_eq!(answer.status, 202);
+    let request_id = answer.header("x-amzn-RequestId").unwrap().to_owned();
+    let errors = serve.errors_with(&[&request_id]);
+    let line = errors
+        .iter()
+        .find(|line| line.contains(&request_id))
+        .unwrap();
+    assert!(line.contains("after 1 attempt:"), "{line}");
+    assert!(line.contains(queue) && line.contains("sqs"), "{line}");
+    assert_eq!(records(&attempts).len(), 1);
+
+    assert_eq!(call("DELETE", "").status, 204);
+    assert_eq!(call("GET", "").status, 404);
+    assert_eq!(call("DELETE", "").status, 404);
+    let elsewhere = request(
+        serve.address,
+        "GET /2019-09-25/functions/nobody/event-invoke-config HTTP/1.1",
+        b"",
+    );
+    assert_eq!(elsewhere.status, 404);
+}

@@ -710,6 +710,38 @@ mod tests {
                     keys: vec![owned("a"), owned("b c")],
                 },
             ),
+            (
+                "PUT",
+                owned("/2019-09-25/functions/orders/event-invoke-config"),
+                PutFunctionEventInvokeConfig {
+                    name: owned("orders"),
+                    qualifier: None,
+                },
+            ),
+            (
+                "POST",
+                owned("/2019-09-25/functions/orders/event-invoke-config?Qualifier=live"),
+                UpdateFunctionEventInvokeConfig {
+                    name: owned("orders"),
+                    qualifier: some("live"),
+                },
+            ),
+            (
+                "GET",
+                format!("/2019-09-25/functions/{arn}:3/event-invoke-config"),
+                GetFunctionEventInvokeConfig {
+                    name: owned("orders"),
+                    qualifier: some("3"),
+                },
+            ),
+            (
+                "DELETE",
+                owned("/2019-09-25/functions/orders/event-invoke-config"),
+                DeleteFunctionEventInvokeConfig {
+                    name: owned("orders"),
+                    qualifier: None,
+                },
+            ),
         ];
         for (method, uri, operation) in table {
             assert_eq!(parse(method, &uri), Ok(operation), "{method} {uri}");
@@ -735,6 +767,11 @@ mod tests {
             ("GET", "/2017-10-31/functions/orders/concurrency"),
             ("PUT", "/2019-09-30/functions/orders/concurrency"),
             ("PUT", "/2017-03-31/tags/orders"),
+            ("PATCH", "/2019-09-25/functions/orders/event-invoke-config"),
+            (
+                "GET",
+                "/2019-09-25/functions/orders/event-invoke-config/list",
+            ),
             ("GET", "/"),
             ("GET", "/2018-06-01/runtime/invocation/next"),
         ];
