@@ -350,7 +350,7 @@ async fn work(
                     .unwrap_or_default();
                 match invoked.outcome {
                     Outcome::Error(_) if event.attempts <= config.maximum_retry_attempts => {
-                        let delay = retry_delay * 2u32.pow(event.attempts - 1);
+                        let delay = retry_delay.saturating_mul(2u32.saturating_pow(event.attempts - 1));
                         delayed.spawn(async move {
                             tokio::time::sleep(delay).await;
                             event
