@@ -8,14 +8,16 @@ mod cost;
 mod ids;
 mod instance;
 mod lambda_api;
+mod queue;
 mod state;
 mod url;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -106,9 +108,12 @@ pub struct Emulator {
     gate: Arc<tokio::sync::RwLock<()>>,
     /// Bumped by [`Emulator::restart`]: instances of an older generation are not reused.
     generation: Arc<AtomicU64>,
-    /// The `Event` invocations under way, run after they were answered; reaped as new ones
-    /// come, and stopped by [`Emulator::shutdown`].
-    events: Mutex<JoinSet<()>>,
+    /// The queues of `Event` invocations, one per function (`queue`), and their retry
+    /// settings; stopped by [`Emulator::shutdown`].
+    queues: queue::Queues,
+    /// The emulator itself, for the queues' tasks (which deliver to destinations); set by the
+    /// first request, which every `Event` invocation comes after.
+    this: OnceLock<Weak<Emulator>>,
 }
 
 #[derive(Debug)]
@@ -121,7 +126,15 @@ struct Pool {
     /// `$LATEST`, or the number of the published version it runs.
     version: String,
     idle: Mutex<Vec<Instance>>,
+    /// Its instances, idle, busy or starting: at most the function's concurrency.
     alive: AtomicUsize,
+    /// Told each time an instance goes back idle or away, for `Event` invocations waiting
+    /// for one (see `queue`).
+    freed: tokio::sync::Notify,
+    /// Its invocations under way: each runs in a task of its own, so that it runs to its end
+    /// (END, REPORT, its instance back in the pool) when its caller hangs up; stopped by
+    /// [`Emulator::shutdown`].
+    running: Mutex<JoinSet<()>>,
     /// Print an estimated cost after each `REPORT`.
     cost: bool,
     generation: Arc<AtomicU64>,
@@ -224,7 +237,8 @@ impl Emulator {
             changes: tokio::sync::Mutex::default(),
             gate: Arc::default(),
             generation,
-            events: Mutex::default(),
+            queues: queue::Queues::new(queue::Settings::from_env()),
+            this: OnceLock::new(),
         }
     }
 
@@ -324,30 +338,19 @@ impl Emulator {
     pub async fn restart(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         for pool in self.all_pools() {
-            let idle = std::mem::take(&mut *lock(&pool.idle));
-            for instance in idle {
-                pool.alive.fetch_sub(1, Ordering::SeqCst);
-                instance.stop().await;
-            }
+            pool.stop_idle().await;
         }
     }
 
-    /// Stops the `Event` invocations under way, then every idle instance. An invocation
+    /// Stops the queues of `Event` invocations (those waiting are dropped, and counted in
+    /// one line), then the invocations under way and every idle instance. An invocation
     /// stopped takes its instance with it (its process is killed): Lambda would run it again
-    /// from its queue, and the local Lambda has no queue to keep it in.
+    /// from its queue, and the local Lambda keeps no queue across runs.
     pub async fn shutdown(&self) {
-        let mut events = std::mem::take(&mut *lock(&self.events));
-        while events.try_join_next().is_some() {}
-        if !events.is_empty() {
-            println!(
-                "lambdakit: stopping {} asynchronous invocation(s) under way",
-                events.len()
-            );
-        }
-        events.shutdown().await;
+        self.queues.shutdown().await;
         let versions: Vec<_> = read(&self.versions).values().cloned().collect();
         for pool in self.all_pools().into_iter().chain(versions) {
-            pool.stop_idle().await;
+            pool.stop().await;
         }
     }
 
@@ -359,6 +362,7 @@ impl Emulator {
     }
 
     async fn route(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        self.this.get_or_init(|| Arc::downgrade(&self));
         let (parts, body) = request.into_parts();
         let open = Arc::clone(&self.gate).read_owned().await;
         match lambda_api::Operation::parse(&parts.method, &parts.uri) {
@@ -409,6 +413,8 @@ impl Pool {
             version: "$LATEST".to_owned(),
             idle: Mutex::new(Vec::new()),
             alive: AtomicUsize::new(0),
+            freed: tokio::sync::Notify::new(),
+            running: Mutex::default(),
             cost,
             generation,
             created,
@@ -421,10 +427,20 @@ impl Pool {
         let idle = std::mem::take(&mut *lock(&self.idle));
         for instance in idle {
             self.alive.fetch_sub(1, Ordering::SeqCst);
+            self.freed.notify_one();
             instance.stop().await;
         }
     }
 
+    /// Stops its invocations under way (their instances with them), then its idle instances.
+    async fn stop(&self) {
+        let mut running = std::mem::take(&mut *lock(&self.running));
+        running.shutdown().await;
+        self.stop_idle().await;
+    }
+
+    /// Runs an invocation of `payload` now, on an idle instance or a new one, or refuses it
+    /// with `429` when the function runs as many instances as its concurrency allows.
     async fn invoke(
         self: &Arc<Self>,
         payload: Bytes,
@@ -433,15 +449,89 @@ impl Pool {
         invoked_arn: Option<String>,
         trace: Option<String>,
     ) -> Result<Answer, Response<Full<Bytes>>> {
-        let request_id = ids::request_id();
-        let idle = lock(&self.idle).pop();
-        let mut instance = match idle {
+        let Some(claim) = self.claim() else {
+            return Err(too_many_requests());
+        };
+        let request = Call {
+            request_id: ids::request_id(),
+            payload,
+            client_context,
+            identity,
+            invoked_arn,
+            trace,
+        };
+        Ok(self.start(claim, request).await)
+    }
+
+    /// One of its instances for an invocation: an idle one, or room to start one; `None` when
+    /// it runs as many as the function's concurrency allows.
+    fn claim(self: &Arc<Self>) -> Option<Claim> {
+        if let Some(instance) = lock(&self.idle).pop() {
+            return Some(Claim {
+                slot: Slot::of(self),
+                instance: Some(instance),
+            });
+        }
+        if self.alive.fetch_add(1, Ordering::SeqCst) >= self.function.concurrency {
+            self.alive.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Claim {
+            slot: Slot::of(self),
+            instance: None,
+        })
+    }
+
+    /// Runs `call` on `claim` in a task the pool owns ([`Pool::running`]), so that it runs to
+    /// its end whether or not anyone still waits for it; the future resolves with its answer.
+    fn start(
+        self: &Arc<Self>,
+        claim: Claim,
+        call: Call,
+    ) -> impl Future<Output = Answer> + Send + 'static {
+        let (answered, answer) = tokio::sync::oneshot::channel();
+        let request_id = call.request_id.clone();
+        let pool = Arc::clone(self);
+        {
+            let mut running = lock(&self.running);
+            while running.try_join_next().is_some() {}
+            running.spawn(pool.run(claim, call, answered));
+        }
+        async move {
+            answer.await.unwrap_or_else(|_| {
+                Answer::Done(Invoked {
+                    request_id,
+                    outcome: Outcome::Error(instance::error_body(
+                        "Runtime.Unknown",
+                        "the invocation was stopped (serve is stopping)",
+                    )),
+                    logs: String::new(),
+                })
+            })
+        }
+    }
+
+    /// An invocation from start to end: the instance started if it must be, the call handed
+    /// to it, its streamed response relayed, and [`Pool::finish`]. Its answer goes to
+    /// `answered` as soon as it has one (a stream once it begins); nobody may be there.
+    async fn run(
+        self: Arc<Self>,
+        claim: Claim,
+        call: Call,
+        answered: tokio::sync::oneshot::Sender<Answer>,
+    ) {
+        let Claim { slot, instance } = claim;
+        let Call {
+            request_id,
+            payload,
+            client_context,
+            identity,
+            invoked_arn,
+            trace,
+        } = call;
+        let mut instance = match instance {
             Some(instance) => instance,
             None => {
-                if self.alive.fetch_add(1, Ordering::SeqCst) >= self.function.concurrency {
-                    self.alive.fetch_sub(1, Ordering::SeqCst);
-                    return Err(too_many_requests());
-                }
                 let generation = self.generation.load(Ordering::SeqCst);
                 match Instance::start(&self.binary, &self.launch, &self.version).await {
                     Ok(mut instance) => {
@@ -449,7 +539,8 @@ impl Pool {
                         instance
                     }
                     Err(failure) => {
-                        self.alive.fetch_sub(1, Ordering::SeqCst);
+                        // Its place is given back with the slot.
+                        drop(slot);
                         let mut logs = failure.logs;
                         let line = format!(
                             "INIT_REPORT Status: error\tErrorType: {}",
@@ -458,11 +549,12 @@ impl Pool {
                         println!("{line}");
                         logs.push_str(&line);
                         logs.push('\n');
-                        return Ok(Answer::Done(Invoked {
+                        let _ = answered.send(Answer::Done(Invoked {
                             request_id,
                             outcome: Outcome::Error(failure.error),
                             logs,
                         }));
+                        return;
                     }
                 }
             }
@@ -488,45 +580,45 @@ impl Pool {
             init_duration,
         };
         match instance.invoke(invocation, self.function.timeout).await {
-            Ok(Reply::Done(outcome)) => Ok(Answer::Done(
-                self.finish(instance, run, outcome, true).await,
-            )),
-            Err(outcome) => Ok(Answer::Done(
-                self.finish(instance, run, outcome, false).await,
-            )),
+            Ok(Reply::Done(outcome)) => {
+                let invoked = self.finish(slot, instance, run, outcome, true).await;
+                let _ = answered.send(Answer::Done(invoked));
+            }
+            Err(outcome) => {
+                let invoked = self.finish(slot, instance, run, outcome, false).await;
+                let _ = answered.send(Answer::Done(invoked));
+            }
             Ok(Reply::Streaming(streaming)) => {
                 let (relayed, chunks) = tokio::sync::mpsc::channel(16);
                 let (done, finished) = tokio::sync::oneshot::channel();
-                let pool = Arc::clone(self);
-                // Owned by `finished`: it ends with the stream, the instance's exit or the
-                // function's timeout, whichever is first.
-                tokio::spawn(async move {
-                    let deadline = run.started + pool.function.timeout;
-                    let (outcome, healthy) = relay(
-                        &mut instance,
-                        streaming.frames,
-                        &relayed,
-                        &run.request_id,
-                        deadline,
-                    )
-                    .await;
-                    drop(relayed);
-                    let _ = done.send(pool.finish(instance, run, outcome, healthy).await);
-                });
-                Ok(Answer::Streaming {
+                let _ = answered.send(Answer::Streaming {
                     content_type: streaming.content_type,
                     chunks,
                     finished,
-                })
+                });
+                // It ends with the stream, the instance's exit or the function's timeout,
+                // whichever is first; a reader gone away stops nothing.
+                let deadline = run.started + self.function.timeout;
+                let (outcome, healthy) = relay(
+                    &mut instance,
+                    streaming.frames,
+                    &relayed,
+                    &run.request_id,
+                    deadline,
+                )
+                .await;
+                drop(relayed);
+                let _ = done.send(self.finish(slot, instance, run, outcome, healthy).await);
             }
         }
     }
 
     /// Ends an invocation as Lambda does: why it failed (for a timeout or a crash), `END` and
     /// `REPORT` in its log; the instance goes back to the pool, or away when it is broken or
-    /// of an older build.
+    /// of an older build (and with it, its `slot`).
     async fn finish(
         &self,
+        slot: Slot,
         mut instance: Instance,
         run: Run,
         outcome: Outcome,
@@ -569,10 +661,10 @@ impl Pool {
         }
         let logs = instance.take_logs();
         if healthy && instance.generation == self.generation.load(Ordering::SeqCst) {
-            lock(&self.idle).push(instance);
+            slot.keep(instance);
         } else {
             instance.stop().await;
-            self.alive.fetch_sub(1, Ordering::SeqCst);
+            drop(slot);
         }
         Invoked {
             request_id,
@@ -580,6 +672,55 @@ impl Pool {
             logs,
         }
     }
+}
+
+/// What an invocation is handed: its request id (which a retried `Event` invocation keeps),
+/// its payload, and what its caller sent with it.
+#[derive(Debug, Clone)]
+struct Call {
+    request_id: String,
+    payload: Bytes,
+    client_context: Option<String>,
+    identity: Option<String>,
+    invoked_arn: Option<String>,
+    trace: Option<String>,
+}
+
+/// A place among a pool's instances, counted in its `alive`. Dropped, it gives the place
+/// back (its instance is gone: stopped, timed out, crashed, or never started), and a queue
+/// waiting for one hears of it; [`Slot::keep`] hands the place on to an idle instance.
+#[derive(Debug)]
+struct Slot(Option<Arc<Pool>>);
+
+impl Slot {
+    fn of(pool: &Arc<Pool>) -> Self {
+        Self(Some(Arc::clone(pool)))
+    }
+
+    /// `instance` goes back idle, keeping the place (it is the idle instance's now).
+    fn keep(mut self, instance: Instance) {
+        if let Some(pool) = self.0.take() {
+            lock(&pool.idle).push(instance);
+            pool.freed.notify_one();
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            pool.alive.fetch_sub(1, Ordering::SeqCst);
+            pool.freed.notify_one();
+        }
+    }
+}
+
+/// What an invocation runs on: its place, and the idle instance it took, if any (else one
+/// is started).
+#[derive(Debug)]
+struct Claim {
+    slot: Slot,
+    instance: Option<Instance>,
 }
 
 /// An invocation under way.

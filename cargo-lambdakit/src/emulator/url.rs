@@ -449,6 +449,7 @@ pub(crate) async fn streamed(
             ChunkBody {
                 first: None,
                 chunks,
+                failure: None,
             }
             .boxed_unsync(),
         );
@@ -494,7 +495,14 @@ pub(crate) async fn streamed(
         .and_then(|status| StatusCode::from_u16(status).ok())
         .unwrap_or(StatusCode::OK);
     let first = (!rest.is_empty()).then(|| Bytes::from(rest));
-    let mut response = Response::new(ChunkBody { first, chunks }.boxed_unsync());
+    let mut response = Response::new(
+        ChunkBody {
+            first,
+            chunks,
+            failure: None,
+        }
+        .boxed_unsync(),
+    );
     *response.status_mut() = status;
     set_headers(response.headers_mut(), &prelude);
     response
@@ -505,6 +513,10 @@ pub(crate) async fn streamed(
 struct ChunkBody {
     first: Option<Bytes>,
     chunks: mpsc::Receiver<Chunk>,
+    /// The stream's failure, held back one poll: hyper breaks the connection off at a body
+    /// error without writing what it has buffered, so the data before it is flushed first
+    /// (hyper flushes when the body is pending).
+    failure: Option<std::io::Error>,
 }
 
 impl hyper::body::Body for ChunkBody {
@@ -518,13 +530,23 @@ impl hyper::body::Body for ChunkBody {
         if let Some(first) = self.first.take() {
             return Poll::Ready(Some(Ok(hyper::body::Frame::data(first))));
         }
-        self.chunks.poll_recv(context).map(|chunk| match chunk {
-            Some(Chunk::Data(data)) => Some(Ok(hyper::body::Frame::data(data))),
-            Some(Chunk::Failed(error)) => Some(Err(std::io::Error::other(
-                String::from_utf8_lossy(&error).into_owned(),
-            ))),
-            None => None,
-        })
+        if let Some(failure) = self.failure.take() {
+            return Poll::Ready(Some(Err(failure)));
+        }
+        match self.chunks.poll_recv(context) {
+            Poll::Ready(Some(Chunk::Data(data))) => {
+                Poll::Ready(Some(Ok(hyper::body::Frame::data(data))))
+            }
+            Poll::Ready(Some(Chunk::Failed(error))) => {
+                self.failure = Some(std::io::Error::other(
+                    String::from_utf8_lossy(&error).into_owned(),
+                ));
+                context.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

@@ -737,6 +737,7 @@ impl Emulator {
             }
         };
         lock(&self.records).remove(name);
+        self.queues.forget(name);
         for version in self.forget_versions(name) {
             version.stop_idle().await;
         }

@@ -1,12 +1,13 @@
 //! Invocations: `Invoke` (AWS Lambda API reference, "Invoke") of a function, a version or an
 //! alias, and plain HTTP requests to a function's URL, turned into its front's event.
 //!
-//! An `Event` invocation is answered at once and run after, as Lambda's queue would run it, in
-//! a task the emulator owns ([`Emulator::events`]): [`Emulator::shutdown`] stops those still
-//! under way, so none outlives serve.
+//! An `Event` invocation is answered at once (`202`, with the request id it will run under)
+//! and put in its function's queue (`emulator::queue`), which runs it as Lambda's would: when
+//! an instance is free, retried after a failure, then sent to a destination. A full queue
+//! answers `429`. [`Emulator::shutdown`] stops the queues, so none outlives serve.
 
-use std::future::Future;
-use std::time::Duration;
+use std::sync::Weak;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{Response, StatusCode};
@@ -14,10 +15,11 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use tokio::sync::OwnedRwLockReadGuard;
 
+use crate::emulator::queue::Event;
 use crate::emulator::{
-    ACCOUNT, Answer, Body, Emulator, IDENTITY_HEADER, MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD,
-    TRACE_HEADER, aws_error, boxed, decode_client_context, empty, ids, lock, respond, too_large,
-    url,
+    ACCOUNT, Answer, Body, Call, Emulator, IDENTITY_HEADER, MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD,
+    TRACE_HEADER, aws_error, boxed, decode_client_context, empty, ids, respond, too_large,
+    too_many_requests, url,
 };
 
 /// The largest client context an invocation takes, base64-encoded as `X-Amz-Client-Context`
@@ -60,7 +62,8 @@ impl InvocationType {
 }
 
 impl Emulator {
-    /// `Invoke` of `name` at `qualifier`. An `Event` invocation keeps `open` until it has run.
+    /// `Invoke` of `name` at `qualifier`. An `Event` invocation lets `open` go once queued:
+    /// its queue takes the gate again for each attempt.
     pub(super) async fn invoke(
         &self,
         name: &str,
@@ -147,17 +150,34 @@ impl Emulator {
         }
         match invocation_type {
             InvocationType::Event => {
-                // Run it after answering, as Lambda's queue would; its logs still show.
-                self.queue(async move {
-                    let _open = open;
-                    if let Ok(answer) = pool
-                        .invoke(payload, client_context, identity, invoked_arn, trace)
-                        .await
-                    {
-                        answer.settled().await;
+                drop(open);
+                let request_id = ids::request_id();
+                let event = Event {
+                    call: Call {
+                        request_id: request_id.clone(),
+                        payload,
+                        client_context,
+                        identity,
+                        invoked_arn,
+                        trace,
+                    },
+                    pool,
+                    function: name.to_owned(),
+                    qualifier: qualifier.unwrap_or("$LATEST").to_owned(),
+                    accepted: Instant::now(),
+                    attempts: 0,
+                };
+                let this = self.this.get().cloned().unwrap_or_else(Weak::new);
+                match self.queues.push(&this, event) {
+                    Ok(()) => {
+                        let mut accepted = empty(StatusCode::ACCEPTED);
+                        if let Ok(value) = request_id.parse() {
+                            accepted.headers_mut().insert("x-amzn-requestid", value);
+                        }
+                        boxed(accepted)
                     }
-                });
-                boxed(empty(StatusCode::ACCEPTED))
+                    Err(_full) => boxed(too_many_requests()),
+                }
             }
             InvocationType::DryRun => boxed(empty(StatusCode::NO_CONTENT)),
             InvocationType::RequestResponse => {
@@ -173,13 +193,6 @@ impl Emulator {
                 )
             }
         }
-    }
-
-    /// Runs an `Event` invocation in [`Emulator::events`], reaping those that have ended.
-    fn queue(&self, invocation: impl Future<Output = ()> + Send + 'static) {
-        let mut events = lock(&self.events);
-        while events.try_join_next().is_some() {}
-        events.spawn(invocation);
     }
 
     /// A request to the URL of `name` (of its alias `qualifier`),

@@ -42,12 +42,16 @@
 //!
 //! - Tags: CreateFunction's `Tags`, `ListTags`, `TagResource`, `UntagResource`, and `Tags` in
 //!   GetFunction.
+//! - Event invoke configs (`event_config`): Put/Update/Get/DeleteFunctionEventInvokeConfig,
+//!   which the queue of `Event` invocations follows (retries, maximum event age,
+//!   destinations).
 //!
 //! Not yet: code from S3 and container images, paging of ListVersionsByFunction and
 //! ListAliases.
 
 mod code;
 mod concurrency;
+mod event_config;
 mod functions;
 mod invoke;
 mod operation;
@@ -241,6 +245,20 @@ impl Emulator {
                 self.put_concurrency(&name, None).await
             }
             Operation::GetFunctionConcurrency { name } => self.concurrency(&name),
+            Operation::PutFunctionEventInvokeConfig { name, qualifier } => {
+                self.put_event_config(&name, qualifier.as_deref(), body, false)
+                    .await
+            }
+            Operation::UpdateFunctionEventInvokeConfig { name, qualifier } => {
+                self.put_event_config(&name, qualifier.as_deref(), body, true)
+                    .await
+            }
+            Operation::GetFunctionEventInvokeConfig { name, qualifier } => {
+                self.event_config(&name, qualifier.as_deref(), false)
+            }
+            Operation::DeleteFunctionEventInvokeConfig { name, qualifier } => {
+                self.event_config(&name, qualifier.as_deref(), true)
+            }
             Operation::ListTags { name } => self.tags(&name),
             Operation::TagResource { name } => self.tag(&name, body).await,
             Operation::UntagResource { name, keys } => self.untag(&name, &keys).await,

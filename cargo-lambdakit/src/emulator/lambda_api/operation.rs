@@ -122,6 +122,26 @@ pub(crate) enum Operation {
     GetFunctionConcurrency { name: String },
     /// `DELETE /2017-10-31/functions/{FunctionName}/concurrency`.
     DeleteFunctionConcurrency { name: String },
+    /// `PUT /2019-09-25/functions/{FunctionName}/event-invoke-config`.
+    PutFunctionEventInvokeConfig {
+        name: String,
+        qualifier: Option<String>,
+    },
+    /// `POST /2019-09-25/functions/{FunctionName}/event-invoke-config`.
+    UpdateFunctionEventInvokeConfig {
+        name: String,
+        qualifier: Option<String>,
+    },
+    /// `GET /2019-09-25/functions/{FunctionName}/event-invoke-config`.
+    GetFunctionEventInvokeConfig {
+        name: String,
+        qualifier: Option<String>,
+    },
+    /// `DELETE /2019-09-25/functions/{FunctionName}/event-invoke-config`.
+    DeleteFunctionEventInvokeConfig {
+        name: String,
+        qualifier: Option<String>,
+    },
     /// `GET /2017-03-31/tags/{ARN}`.
     ListTags { name: String },
     /// `POST /2017-03-31/tags/{ARN}`.
@@ -219,6 +239,19 @@ impl Operation {
                 Method::PUT => Ok(Self::UpdateFunctionUrlConfig { name, qualifier }),
                 Method::GET => Ok(Self::GetFunctionUrlConfig { name, qualifier }),
                 Method::DELETE => Ok(Self::DeleteFunctionUrlConfig { name, qualifier }),
+                _ => Err(unknown()),
+            };
+        }
+        if let Some(rest) = path.strip_prefix("/2019-09-25/functions/") {
+            let Some((identifier, "event-invoke-config")) = rest.split_once('/') else {
+                return Err(unknown());
+            };
+            let (name, qualifier) = function(identifier);
+            return match *method {
+                Method::PUT => Ok(Self::PutFunctionEventInvokeConfig { name, qualifier }),
+                Method::POST => Ok(Self::UpdateFunctionEventInvokeConfig { name, qualifier }),
+                Method::GET => Ok(Self::GetFunctionEventInvokeConfig { name, qualifier }),
+                Method::DELETE => Ok(Self::DeleteFunctionEventInvokeConfig { name, qualifier }),
                 _ => Err(unknown()),
             };
         }
@@ -653,6 +686,38 @@ mod tests {
                     keys: vec![owned("a"), owned("b c")],
                 },
             ),
+            (
+                "PUT",
+                owned("/2019-09-25/functions/orders/event-invoke-config"),
+                PutFunctionEventInvokeConfig {
+                    name: owned("orders"),
+                    qualifier: None,
+                },
+            ),
+            (
+                "POST",
+                owned("/2019-09-25/functions/orders/event-invoke-config?Qualifier=live"),
+                UpdateFunctionEventInvokeConfig {
+                    name: owned("orders"),
+                    qualifier: some("live"),
+                },
+            ),
+            (
+                "GET",
+                format!("/2019-09-25/functions/{arn}:3/event-invoke-config"),
+                GetFunctionEventInvokeConfig {
+                    name: owned("orders"),
+                    qualifier: some("3"),
+                },
+            ),
+            (
+                "DELETE",
+                owned("/2019-09-25/functions/orders/event-invoke-config"),
+                DeleteFunctionEventInvokeConfig {
+                    name: owned("orders"),
+                    qualifier: None,
+                },
+            ),
         ];
         for (method, uri, operation) in table {
             assert_eq!(parse(method, &uri), Ok(operation), "{method} {uri}");
@@ -678,6 +743,11 @@ mod tests {
             ("GET", "/2017-10-31/functions/orders/concurrency"),
             ("PUT", "/2019-09-30/functions/orders/concurrency"),
             ("PUT", "/2017-03-31/tags/orders"),
+            ("PATCH", "/2019-09-25/functions/orders/event-invoke-config"),
+            (
+                "GET",
+                "/2019-09-25/functions/orders/event-invoke-config/list",
+            ),
             ("GET", "/"),
             ("GET", "/2018-06-01/runtime/invocation/next"),
         ];

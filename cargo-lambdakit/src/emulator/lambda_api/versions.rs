@@ -76,7 +76,7 @@ fn same(config: &Config, last: &Config) -> bool {
 impl Emulator {
     /// The pool serving `name` at `qualifier` (none, `$LATEST`, a version number or an
     /// alias), and the ARN its invocations are made through, when it is not the pool's own.
-    pub(super) fn resolve(
+    pub(in crate::emulator) fn resolve(
         &self,
         name: &str,
         qualifier: Option<&str>,
