@@ -5,6 +5,7 @@
 //! describes and deletes functions from zips.
 
 mod cost;
+mod guard;
 mod ids;
 mod instance;
 mod lambda_api;
@@ -27,6 +28,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+pub use self::guard::{Access, Reach, TOKEN_HEADER, Token};
 use self::instance::{Chunk, Instance, Invocation, Launch, Outcome, Reply};
 use crate::local::ACCOUNT;
 use crate::project::Function;
@@ -60,7 +62,8 @@ pub struct Emulator {
     /// Read on every invocation (a clone of one `Arc`), written only by the control plane
     /// (CreateFunction, DeleteFunction).
     pools: RwLock<BTreeMap<String, Arc<Pool>>>,
-    /// What a function created through the control plane is started with.
+    /// What a function created through the control plane is started with (of the shell's
+    /// variables, only what `guard::created_environment` keeps).
     region: String,
     passed_environment: BTreeMap<String, String>,
     cost: bool,
@@ -83,6 +86,8 @@ pub struct Emulator {
     /// The `Event` invocations under way, run after they were answered; reaped as new ones
     /// come, and stopped by [`Emulator::shutdown`].
     events: Mutex<JoinSet<()>>,
+    /// Who the Lambda API answers (see `guard`); function URLs answer anyone.
+    access: Access,
 }
 
 #[derive(Debug)]
@@ -199,7 +204,16 @@ impl Emulator {
             gate: Arc::default(),
             generation,
             events: Mutex::default(),
+            access: Access::default(),
         }
+    }
+
+    /// This emulator, answering the Lambda API for the callers `access` admits (by default,
+    /// local callers that are not a web page).
+    #[must_use]
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
     }
 
     /// The pool of the function `name`, if it is served.
@@ -281,11 +295,16 @@ impl Emulator {
 
     async fn route(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         let (parts, body) = request.into_parts();
-        let open = Arc::clone(&self.gate).read_owned().await;
-        match lambda_api::Operation::parse(&parts.method, &parts.uri) {
-            Ok(operation) => self.dispatch(operation, &parts, body, open).await,
-            Err(refusal) => refusal.response(),
+        let operation = match lambda_api::Operation::parse(&parts.method, &parts.uri) {
+            Ok(operation) => operation,
+            Err(refusal) => return refusal.response(),
+        };
+        // The one check of who calls, before any operation (or a wait for a rebuild).
+        if let Some(refused) = guard::refusal(&self.access, &operation, &parts.headers) {
+            return refused;
         }
+        let open = Arc::clone(&self.gate).read_owned().await;
+        self.dispatch(operation, &parts, body, open).await
     }
 }
 
