@@ -2,7 +2,8 @@
 //! instances that start on the first invocation (a cold start), stay warm, multiply under
 //! concurrent invocations up to the function's limit, and are replaced after a timeout or a
 //! crash, as on AWS. Beside the Invoke API, the rest of the Lambda API (`lambda_api`) creates,
-//! describes and deletes functions from zips.
+//! describes and deletes functions from zips. In front of both, `guard` decides who may call
+//! them (function URLs answer anyone).
 
 mod cost;
 mod guard;
