@@ -103,6 +103,13 @@ pub enum CliError {
         /// AWS's message, or why AWS could not be reached.
         message: String,
     },
+    /// Serving as asked would let strangers run code as the user.
+    Exposure {
+        /// What would be exposed, and to whom.
+        problem: String,
+        /// The safe way to do it.
+        hint: String,
+    },
     /// Deploying would change something it must not on its own.
     Conflict {
         /// The resource.
@@ -150,7 +157,9 @@ impl CliError {
             Self::Payload { .. } => {
                 Some("pass the event as `--data JSON`, `--data-file PATH` or on stdin".into())
             }
-            Self::AwsSetup { hint, .. } | Self::Conflict { hint, .. } => Some(hint.clone()),
+            Self::AwsSetup { hint, .. }
+            | Self::Conflict { hint, .. }
+            | Self::Exposure { hint, .. } => Some(hint.clone()),
             Self::Aws { operation, code, .. } => match code.as_deref() {
                 Some(code) if code.starts_with("AccessDenied") || code == "AuthorizationError" => {
                     Some(format!(
@@ -226,7 +235,7 @@ impl fmt::Display for CliError {
             Self::Payload { source, message } => {
                 write!(f, "cannot read the payload from {source}: {message}")
             }
-            Self::AwsSetup { problem, .. } => f.write_str(problem),
+            Self::AwsSetup { problem, .. } | Self::Exposure { problem, .. } => f.write_str(problem),
             Self::Aws {
                 operation,
                 code: Some(code),

@@ -10,14 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::build::{Target, lambda};
-use crate::emulator::{Emulator, Served};
+use crate::emulator::{Access, Emulator, Reach, Served, Token};
 use crate::error::CliError;
 use crate::island::{self, Threads};
 use crate::platform::{self, Architecture};
 use crate::project::{Function, LoadOptions, Project};
 
-/// Variables of this shell that functions get too: credentials and endpoints for the AWS
-/// SDK, and what a process needs to find its tools.
+/// Variables of this shell that the project's functions (and `--bootstrap`s) get too:
+/// credentials and endpoints for the AWS SDK, and what a process needs to find its tools.
+/// Functions created through the Lambda API get only the endpoints and `PATH` of these (see
+/// `emulator::guard`).
 const PASSED_THROUGH: [&str; 10] = [
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -50,6 +52,11 @@ pub struct Options {
     pub bootstraps: Vec<(String, PathBuf)>,
     /// Where the Invoke API listens (port 0 picks a free one).
     pub address: (IpAddr, u16),
+    /// Whether other machines may reach it (then the Lambda API requires a token).
+    pub reach: Reach,
+    /// The token the Lambda API requires; `None` makes one up for [`Reach::Remote`], and
+    /// requires none on loopback.
+    pub token: Option<Token>,
     /// Print each invocation's estimated cost.
     pub cost: bool,
     /// The front of every function's HTTP requests, over the settings.
@@ -100,6 +107,7 @@ impl Arch {
 /// When the project cannot be loaded or built, `--state` cannot be created, or the address
 /// cannot be listened on.
 pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
+    let access = access(&options)?;
     let arch = options.architecture.map(Arch::check).transpose()?;
     let (project, mut served) = match &options.project {
         None => (None, Vec::new()),
@@ -158,13 +166,10 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         .collect();
     let region = crate::local::region();
     let state = State::open(options.state.clone())?;
-    let emulator = Arc::new(Emulator::new(
-        served,
-        &region,
-        &passed,
-        options.cost,
-        state.dir.clone(),
-    ));
+    let emulator = Arc::new(
+        Emulator::new(served, &region, &passed, options.cost, state.dir.clone())
+            .with_access(access.clone()),
+    );
     // A restart on the same `--state` serves what the last one created.
     for warning in emulator.load_state() {
         eprintln!("{warning}");
@@ -185,11 +190,27 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         })?;
         let served = emulator.function_names();
         println!("lambdakit: serving {} on http://{local}", served.join(", "));
-        let endpoint = if port == 9000 {
+        let mut endpoint = if port == 9000 {
             String::new()
         } else {
             format!(" --endpoint http://{local}")
         };
+        if access.reach == Reach::Remote {
+            eprintln!(
+                "warning: serve takes requests from other machines (`--allow-remote`): whoever reaches http://{local} with the token runs code as you, and the token crosses the network in clear text; use it on a network you trust, or reach a loopback serve through an SSH tunnel instead"
+            );
+        }
+        if let Some(token) = &access.token {
+            let shown = if options.token.is_some() {
+                "the one given (`--token` or `LAMBDAKIT_SERVE_TOKEN`)"
+            } else {
+                token.as_str()
+            };
+            println!(
+                "lambdakit: every Lambda API call (not function URLs) must carry the token {shown}: `Authorization: Bearer TOKEN`, `X-Lambdakit-Token: TOKEN`, or `AWS_ACCESS_KEY_ID=TOKEN` for an AWS SDK or the AWS CLI"
+            );
+            endpoint.push_str(" --token TOKEN");
+        }
         println!(
             "lambdakit: try `cargo lambdakit invoke {}{endpoint} --data '{{}}'`",
             served.first().map(String::as_str).unwrap_or_default()
@@ -222,6 +243,34 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         }
         emulator.shutdown().await;
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Who the Lambda API answers: beyond loopback only with `--allow-remote`, and then with a
+/// token (the one given, else one made up); on loopback, a token only when one is given.
+fn access(options: &Options) -> Result<Access, CliError> {
+    let (bind, _) = options.address;
+    if !bind.is_loopback() && options.reach == Reach::Loopback {
+        return Err(CliError::Exposure {
+            problem: format!(
+                "`--bind {bind}` lets other machines reach serve, and whoever reaches its Lambda API can run code as you"
+            ),
+            hint: "add `--allow-remote` (every Lambda API call must then carry the token serve prints), or keep the default `--bind 127.0.0.1`".into(),
+        });
+    }
+    let token = match (options.reach, &options.token) {
+        (_, Some(token)) => Some(token.clone()),
+        (Reach::Remote, None) => Some(Token::generate().map_err(|error| CliError::Exposure {
+            problem: format!(
+                "serve cannot make up a token: reading `/dev/urandom` failed: {error}"
+            ),
+            hint: "give one with `--token` (or `LAMBDAKIT_SERVE_TOKEN`)".into(),
+        })?),
+        (Reach::Loopback, None) => None,
+    };
+    Ok(Access {
+        reach: options.reach,
+        token,
     })
 }
 

@@ -52,11 +52,15 @@ impl Aws {
     /// # Errors
     ///
     /// As [`Aws::connect`] and [`Aws::local`].
-    pub async fn connect_or_local(source: &Source, local: Option<&str>) -> Result<Self, CliError> {
+    pub async fn connect_or_local(
+        source: &Source,
+        local: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Self, CliError> {
         match local {
             Some(url) => {
                 let region = source.region.clone().unwrap_or_else(crate::local::region);
-                Self::local(url, &region).await
+                Self::local(url, &region, token).await
             }
             None => Self::connect(source).await,
         }
@@ -104,15 +108,16 @@ impl Aws {
 
     /// Clients of the Lambda API of a `cargo lambdakit serve` at `url`, with fixed credentials
     /// and serve's account and region (the one its ARNs name, else `region`; no AWS
-    /// credentials, no STS); checks that serve answers. The other services' clients point there too, and are not to be called.
+    /// credentials, no STS); checks that serve answers. A serve that requires a `token` (see
+    /// `serve --allow-remote`) takes it as the access key id the requests are signed with. The other services' clients point there too, and are not to be called.
     ///
     /// # Errors
     ///
     /// [`CliError::AwsSetup`] when nothing answers at `url`, or a [`CliError::Aws`] when what
     /// answers refuses `lambda:ListFunctions`.
-    pub async fn local(url: &str, region: &str) -> Result<Self, CliError> {
+    pub async fn local(url: &str, region: &str, token: Option<&str>) -> Result<Self, CliError> {
         let credentials = aws_credential_types::Credentials::new(
-            "lambdakit-local",
+            token.unwrap_or("lambdakit-local"),
             "lambdakit-local",
             None,
             None,
@@ -145,6 +150,24 @@ impl Aws {
                         "start it with `cargo lambdakit serve` (it listens on {}), or pass its address: `--local URL`",
                         crate::local::DEFAULT_URL
                     ),
+                });
+            }
+            Err(error)
+                if matches!(
+                    code(&error),
+                    Some("MissingAuthenticationTokenException" | "UnrecognizedClientException")
+                ) =>
+            {
+                let given = if token.is_some() {
+                    "the token given is not its own"
+                } else {
+                    "none was given"
+                };
+                return Err(CliError::AwsSetup {
+                    problem: format!(
+                        "the `cargo lambdakit serve` at `{url}` requires its token, and {given}"
+                    ),
+                    hint: "pass the token serve printed when it started: `--token TOKEN`, or `LAMBDAKIT_SERVE_TOKEN`".into(),
                 });
             }
             Err(error) => return Err(failed("lambda:ListFunctions", error)),

@@ -115,7 +115,12 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
     };
     let started = std::time::Instant::now();
     let outcomes = island::runtime(Threads::One)?.block_on(async {
-        let aws = Aws::connect_or_local(&args.scope.source(), args.scope.local.as_deref()).await?;
+        let aws = Aws::connect_or_local(
+            &args.scope.source(),
+            args.scope.local.as_deref(),
+            args.scope.token.as_deref(),
+        )
+        .await?;
         let mut outcomes = Vec::new();
         for (function, output) in &built {
             let unit = Unit {

@@ -42,7 +42,12 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
         ..Options::default()
     };
     let outcomes = island::runtime(Threads::One)?.block_on(async {
-        let aws = Aws::connect_or_local(&args.scope.source(), args.scope.local.as_deref()).await?;
+        let aws = Aws::connect_or_local(
+            &args.scope.source(),
+            args.scope.local.as_deref(),
+            args.scope.token.as_deref(),
+        )
+        .await?;
         let mut outcomes = Vec::new();
         for function in destroy::deployed(&aws, &packages, only.as_deref()).await? {
             let outcome = destroy::destroy(&aws, &function, options).await?;

@@ -14,6 +14,7 @@ use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
+use super::prelude::TOKEN_ENV;
 use crate::error::{CliError, exit_codes};
 use crate::island::{self, Threads};
 
@@ -38,6 +39,9 @@ pub struct InvokeArgs {
     /// The local Lambda's address.
     #[arg(long, default_value = crate::local::DEFAULT_URL)]
     pub endpoint: String,
+    /// The token of a serve that requires one (`serve --allow-remote`); local invocations only.
+    #[arg(long, value_name = "TOKEN", env = TOKEN_ENV, hide_env_values = true)]
+    pub token: Option<String>,
     /// Invoke asynchronously (`Event`): queue it and return at once.
     #[arg(long = "async")]
     pub asynchronous: bool,
@@ -94,6 +98,10 @@ pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
         .header("content-type", "application/json");
     let request = match &args.identity {
         Some(identity) => request.header("x-lambdakit-cognito-identity", identity),
+        None => request,
+    };
+    let request = match &args.token {
+        Some(token) => request.header(crate::emulator::TOKEN_HEADER, token),
         None => request,
     };
     let request = request

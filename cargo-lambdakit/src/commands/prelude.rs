@@ -14,6 +14,7 @@ use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
 use crate::build::LinkerChoice;
+use crate::emulator::{Reach, Token};
 use crate::error::CliError;
 use crate::platform::{Architecture, Runtime};
 use crate::project::LoadOptions;
@@ -72,6 +73,9 @@ pub struct ScopeArgs {
     /// http://127.0.0.1:9000), with no AWS credentials, and nothing of IAM, S3 or triggers.
     #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = crate::local::DEFAULT_URL, conflicts_with = "profile")]
     pub local: Option<String>,
+    /// With `--local`: the token of a serve that requires one (`serve --allow-remote`).
+    #[arg(long, value_name = "TOKEN", env = TOKEN_ENV, hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 impl ScopeArgs {
@@ -105,9 +109,18 @@ pub struct ServeArgs {
     /// The port of the Invoke API (0 picks a free one).
     #[arg(long, default_value_t = 9000)]
     pub port: u16,
-    /// The address to listen on; keep loopback unless other machines must reach it.
+    /// The address to listen on; an address beyond loopback (`0.0.0.0`, say) needs
+    /// `--allow-remote`.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
+    /// Let other machines reach serve (`--bind` beyond loopback): every Lambda API call (not
+    /// function URLs) must then carry a token, printed at start. Whoever has it runs code as you.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// The token the Lambda API requires (default with `--allow-remote`: one made up at
+    /// start); given without `--allow-remote`, it is required on loopback too.
+    #[arg(long, value_name = "TOKEN", env = TOKEN_ENV, hide_env_values = true, value_parser = parse_token)]
+    pub token: Option<Token>,
     /// Print each invocation's estimated cost on Lambda after its REPORT line.
     #[arg(long)]
     pub cost: bool,
@@ -164,6 +177,12 @@ impl ServeArgs {
             architecture: self.architecture,
             bootstraps,
             address: (self.bind, self.port),
+            reach: if self.allow_remote {
+                Reach::Remote
+            } else {
+                Reach::Loopback
+            },
+            token: self.token.clone(),
             cost: self.cost,
             http_event: self.http_event.clone(),
             memory_mb: self.memory,
@@ -229,6 +248,15 @@ impl ValueEnum for LinkerChoice {
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(PossibleValue::new(self.as_str()))
     }
+}
+
+/// Where `serve`, `invoke` and `deploy --local` read a serve's token when `--token` is not
+/// given.
+pub(crate) const TOKEN_ENV: &str = "LAMBDAKIT_SERVE_TOKEN";
+
+/// `serve --token TOKEN`.
+fn parse_token(text: &str) -> Result<Token, String> {
+    Token::new(text)
 }
 
 /// `--env NAME=VALUE`.

@@ -2,9 +2,11 @@
 //! instances that start on the first invocation (a cold start), stay warm, multiply under
 //! concurrent invocations up to the function's limit, and are replaced after a timeout or a
 //! crash, as on AWS. Beside the Invoke API, the rest of the Lambda API (`lambda_api`) creates,
-//! describes and deletes functions from zips.
+//! describes and deletes functions from zips. In front of both, `guard` decides who may call
+//! them (function URLs answer anyone).
 
 mod cost;
+mod guard;
 mod ids;
 mod instance;
 mod lambda_api;
@@ -29,6 +31,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+pub use self::guard::{Access, Reach, TOKEN_HEADER, Token};
 use self::instance::{Chunk, Instance, Invocation, Launch, Outcome, Reply};
 use crate::local::ACCOUNT;
 use crate::project::Function;
@@ -88,7 +91,8 @@ pub struct Emulator {
     /// Read on every invocation (a clone of one `Arc`), written only by the control plane
     /// (CreateFunction, DeleteFunction).
     pools: RwLock<BTreeMap<String, Arc<Pool>>>,
-    /// What a function created through the control plane is started with.
+    /// What a function created through the control plane is started with (of the shell's
+    /// variables, only what `guard::created_environment` keeps).
     region: String,
     passed_environment: BTreeMap<String, String>,
     cost: bool,
@@ -114,6 +118,8 @@ pub struct Emulator {
     /// The emulator itself, for the queues' tasks (which deliver to destinations); set by the
     /// first request, which every `Event` invocation comes after.
     this: OnceLock<Weak<Emulator>>,
+    /// Who the Lambda API answers (see `guard`); function URLs answer anyone.
+    access: Access,
 }
 
 #[derive(Debug)]
@@ -239,7 +245,16 @@ impl Emulator {
             generation,
             queues: queue::Queues::new(queue::Settings::from_env()),
             this: OnceLock::new(),
+            access: Access::default(),
         }
+    }
+
+    /// This emulator, answering the Lambda API for the callers `access` admits (by default,
+    /// local callers that are not a web page).
+    #[must_use]
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
     }
 
     /// The pool of the function `name`, if it is served.
@@ -364,11 +379,16 @@ impl Emulator {
     async fn route(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         self.this.get_or_init(|| Arc::downgrade(&self));
         let (parts, body) = request.into_parts();
-        let open = Arc::clone(&self.gate).read_owned().await;
-        match lambda_api::Operation::parse(&parts.method, &parts.uri) {
-            Ok(operation) => self.dispatch(operation, &parts, body, open).await,
-            Err(refusal) => refusal.response(),
+        let operation = match lambda_api::Operation::parse(&parts.method, &parts.uri) {
+            Ok(operation) => operation,
+            Err(refusal) => return refusal.response(),
+        };
+        // The one check of who calls, before any operation (or a wait for a rebuild).
+        if let Some(refused) = guard::refusal(&self.access, &operation, &parts.headers) {
+            return refused;
         }
+        let open = Arc::clone(&self.gate).read_owned().await;
+        self.dispatch(operation, &parts, body, open).await
     }
 }
 

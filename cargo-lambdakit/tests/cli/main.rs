@@ -10,6 +10,7 @@ mod control;
 mod deploy;
 mod events;
 mod examples;
+mod exposure;
 mod fronts;
 mod help;
 mod invoke;

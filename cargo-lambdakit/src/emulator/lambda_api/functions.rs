@@ -476,7 +476,8 @@ impl Emulator {
                 runner,
             },
             &self.region,
-            &self.passed_environment,
+            // Code brought by a caller: never the shell's credentials.
+            &crate::emulator::guard::created_environment(&self.passed_environment),
             self.cost,
             Arc::clone(&self.generation),
             Some(Created {

@@ -388,7 +388,7 @@ time.sleep(60)
 
         let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
         stream
-            .write_all(b"POST /2015-03-31/functions/slow/invocations HTTP/1.1\r\nHost: local\r\nX-Amz-Invocation-Type: Event\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            .write_all(b"POST /2015-03-31/functions/slow/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Invocation-Type: Event\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
             .await
             .unwrap();
         let mut answer = String::new();
