@@ -1045,7 +1045,7 @@ mod tests {
             let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
             stream
                 .write_all(
-                    b"POST /2015-03-31/functions/capped/invocations HTTP/1.1\r\nHost: local\r\n",
+                    b"POST /2015-03-31/functions/capped/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n",
                 )
                 .await
                 .unwrap();
@@ -1066,7 +1066,7 @@ mod tests {
         // Slots came back: a whole request is answered.
         let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
         stream
-            .write_all(b"GET /2015-03-31/functions/nope HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
+            .write_all(b"GET /2015-03-31/functions/nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             .await
             .unwrap();
         let mut answer = String::new();

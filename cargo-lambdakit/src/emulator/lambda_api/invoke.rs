@@ -482,7 +482,7 @@ while True:
         let stream = tokio::net::TcpStream::connect(address).await.unwrap();
         let (mut reader, mut writer) = stream.into_split();
         writer
-            .write_all(format!("{head}\r\nHost: local\r\n\r\n").as_bytes())
+            .write_all(format!("{head}\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
             .await
             .unwrap();
         // Owned by this exchange: it ends when the body is written or the server hangs up.
