@@ -161,6 +161,15 @@ fn lines_with(lines: &Mutex<Vec<String>>, what: &str, texts: &[&str]) -> Vec<Str
 
 impl Drop for Serve {
     fn drop(&mut self) {
+        // SIGTERM first, as Ctrl-C would: serve then stops its instances, which run in process
+        // groups of their own and would outlive a SIGKILL of serve.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         self.kill();
         if let Some(dir) = &self.scratch {
             let _ = std::fs::remove_dir_all(dir);
