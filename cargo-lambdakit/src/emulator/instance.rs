@@ -425,26 +425,7 @@ mod tests {
 
     use super::*;
 
-    /// A runtime that takes its invocation, writes its pid to `$PID_FILE` and sleeps on it.
-    const SLEEPING_RUNTIME: &str = r#"
-import os, time, urllib.request
-api = os.environ["AWS_LAMBDA_RUNTIME_API"]
-urllib.request.urlopen(f"http://{api}/2018-06-01/runtime/invocation/next").read()
-pid_file = os.environ["PID_FILE"]
-with open(pid_file + ".tmp", "w") as file:
-    file.write(str(os.getpid()))
-os.rename(pid_file + ".tmp", pid_file)
-time.sleep(60)
-"#;
-
-    /// Whether the process `pid` runs (a zombie has ended: only its reaping is left).
-    fn running(pid: u32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next())
-                .is_some_and(|state| !matches!(state, 'Z' | 'X'))
-        })
-    }
+    use crate::emulator::test_support::{SLEEPING_RUNTIME, running};
 
     /// An instance of a `#!/bin/sh` bootstrap that runs [`SLEEPING_RUNTIME`] without `exec`,
     /// its scratch directory, and where the runtime's pid is written.

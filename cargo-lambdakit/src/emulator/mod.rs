@@ -954,6 +954,26 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What the emulator's unit tests share: runtimes on the raw wire format (kept beside the CLI
+/// tests' other Python runtimes) and a check on processes.
+#[cfg(test)]
+mod test_support {
+    /// Takes its invocation, writes its pid to `$PID_FILE` and sleeps for a minute.
+    pub(crate) const SLEEPING_RUNTIME: &str =
+        include_str!("../../tests/cli/python/sleeping_runtime.py");
+    /// Answers every invocation with a function URL's `ok`.
+    pub(crate) const OK: &str = include_str!("../../tests/cli/python/ok_runtime.py");
+
+    /// Whether the process `pid` runs (a zombie has ended: only its reaping is left).
+    pub(crate) fn running(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+                .is_some_and(|state| !matches!(state, 'Z' | 'X'))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

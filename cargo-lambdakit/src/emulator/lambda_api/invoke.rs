@@ -331,27 +331,7 @@ mod tests {
     use crate::emulator::{Emulator, Served};
     use crate::project::Function;
 
-    /// A function that takes its invocation, writes its pid to `$PID_FILE` and sleeps on it
-    /// for a minute.
-    const SLOW: &str = r#"#!/usr/bin/python3
-import os, time, urllib.request
-api = os.environ["AWS_LAMBDA_RUNTIME_API"]
-urllib.request.urlopen(f"http://{api}/2018-06-01/runtime/invocation/next").read()
-pid_file = os.environ["PID_FILE"]
-with open(pid_file + ".tmp", "w") as file:
-    file.write(str(os.getpid()))
-os.rename(pid_file + ".tmp", pid_file)
-time.sleep(60)
-"#;
-
-    /// Whether the process `pid` runs (a zombie has ended: only its reaping is left).
-    fn running(pid: u32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next())
-                .is_some_and(|state| !matches!(state, 'Z' | 'X'))
-        })
-    }
+    use crate::emulator::test_support::{OK, SLEEPING_RUNTIME as SLOW, running};
 
     #[tokio::test]
     async fn shutdown_stops_the_event_invocations_under_way() {
@@ -424,19 +404,6 @@ time.sleep(60)
             "the Event invocation's function (pid {pid}) still runs after shutdown"
         );
     }
-
-    /// A function that answers every invocation with a function URL's `ok`.
-    const OK: &str = r#"#!/usr/bin/python3
-import os, urllib.request
-api = os.environ["AWS_LAMBDA_RUNTIME_API"]
-while True:
-    with urllib.request.urlopen(f"http://{api}/2018-06-01/runtime/invocation/next") as next:
-        request_id = next.headers["Lambda-Runtime-Aws-Request-Id"]
-        next.read()
-    answer = b'{"statusCode": 200, "body": "ok"}'
-    urllib.request.urlopen(urllib.request.Request(
-        f"http://{api}/2018-06-01/runtime/invocation/{request_id}/response", data=answer)).read()
-"#;
 
     /// Serves the function `name` running `bootstrap`, on a free port; dropped with the
     /// returned task, whose scratch directory is returned too.
