@@ -137,6 +137,96 @@ pub(crate) fn response_too_large_message() -> String {
     )
 }
 
+/// The Extensions API (version 2020-01-01), on the Runtime API's address: extensions register
+/// during init, then each asks for its next lifecycle event (AWS "Lambda Extensions API").
+#[cfg(feature = "extension")]
+pub(crate) mod extensions {
+    /// The API's version, the first segment of its paths.
+    pub(crate) const VERSION: &str = "2020-01-01";
+    /// Between the version and a route.
+    pub(crate) const EXTENSION: &str = "/extension/";
+    /// `POST`: registers an extension for events; answers its identifier.
+    pub(crate) const REGISTER: &str = "register";
+    /// `GET`: waits for the extension's next event.
+    pub(crate) const NEXT: &str = "event/next";
+    /// `POST`: the extension could not start; the init phase fails.
+    pub(crate) const INIT_ERROR: &str = "init/error";
+    /// `POST`: the extension failed and is about to exit.
+    pub(crate) const EXIT_ERROR: &str = "exit/error";
+
+    /// Header names, in lower case.
+    pub(crate) mod header {
+        /// `register`: the extension's name; an external extension's is its file name.
+        pub(crate) const NAME: &str = "lambda-extension-name";
+        /// The identifier `register` answers with, sent with every later request.
+        pub(crate) const IDENTIFIER: &str = "lambda-extension-identifier";
+        /// `register`: features the extension accepts, comma separated.
+        pub(crate) const ACCEPT_FEATURE: &str = "lambda-extension-accept-feature";
+        /// `init/error`, `exit/error`: the error's type.
+        pub(crate) const ERROR_TYPE: &str = "lambda-extension-function-error-type";
+        /// `event/next`: an identifier of the event handed out.
+        #[cfg(feature = "__server")]
+        pub(crate) const EVENT_IDENTIFIER: &str = "lambda-extension-event-identifier";
+    }
+
+    /// The feature of [`header::ACCEPT_FEATURE`] that adds the account id to `register`'s answer.
+    pub(crate) const ACCOUNT_ID_FEATURE: &str = "accountId";
+
+    /// The event types an extension registers for, and `eventType` of the events it gets.
+    pub(crate) const INVOKE: &str = "INVOKE";
+    /// See [`INVOKE`].
+    pub(crate) const SHUTDOWN: &str = "SHUTDOWN";
+
+    /// Error types of refused Extensions API requests, as Lambda names them.
+    #[cfg(feature = "__server")]
+    pub(crate) mod error_type {
+        /// `register` without a name.
+        pub(crate) const INVALID_NAME: &str = "Extension.InvalidExtensionName";
+        /// `register` after the init phase ended.
+        pub(crate) const REGISTRATION_CLOSED: &str = "Extension.RegistrationClosed";
+        /// A request without [`super::header::IDENTIFIER`].
+        pub(crate) const MISSING_IDENTIFIER: &str = "Extension.MissingExtensionIdentifier";
+        /// An identifier no extension was given.
+        pub(crate) const UNKNOWN_IDENTIFIER: &str = "Extension.UnknownExtensionIdentifier";
+        /// A name registered twice, or a request its state does not allow.
+        pub(crate) const INVALID_STATE: &str = "Extension.InvalidExtensionState";
+        /// An event type that is not one, or `SHUTDOWN` for an internal extension.
+        pub(crate) const INVALID_EVENT_TYPE: &str = "Extension.InvalidEventType";
+        /// More extensions than Lambda runs.
+        pub(crate) const TOO_MANY: &str = "Extension.TooManyExtensions";
+        /// A body that is not the JSON the route takes.
+        pub(crate) const INVALID_REQUEST_FORMAT: &str = "InvalidRequestFormat";
+        /// How an invocation or init fails when an extension crashed (Lambda's `Extension.Crash`).
+        pub(crate) const CRASH: &str = "Extension.Crash";
+    }
+
+    /// The most extensions a function may have (AWS quotas: 10).
+    #[cfg(feature = "__server")]
+    pub(crate) const MAX_EXTENSIONS: usize = 10;
+}
+
+/// The Telemetry API (version 2022-07-01): an extension subscribes to the function's platform
+/// events and log lines, and Lambda posts them to the extension in batches (AWS "Lambda
+/// Telemetry API").
+#[cfg(feature = "extension")]
+pub(crate) mod telemetry {
+    /// The API's version and route: `PUT /2022-07-01/telemetry` subscribes.
+    pub(crate) const PATH: &str = "/2022-07-01/telemetry";
+    /// The schema version of the subscriptions this side makes and takes.
+    pub(crate) const SCHEMA_VERSION: &str = "2022-12-13";
+    /// The destination's protocol.
+    pub(crate) const HTTP: &str = "HTTP";
+    /// The host name a destination must have: the execution environment itself.
+    pub(crate) const SANDBOX_HOST: &str = "sandbox.localdomain";
+
+    /// Bounds and defaults of a subscription's buffering (`maxItems`, `maxBytes`, `timeoutMs`).
+    pub(crate) const MAX_ITEMS: (u32, u32, u32) = (25, 10_000, 1_000);
+    /// See [`MAX_ITEMS`]: (least, most, default).
+    pub(crate) const MAX_BYTES: (u32, u32, u32) = (262_144, 1_048_576, 262_144);
+    /// See [`MAX_ITEMS`]: (least, most, default), in milliseconds.
+    pub(crate) const TIMEOUT_MS: (u32, u32, u32) = (25, 30_000, 1_000);
+}
+
 #[cfg(all(test, feature = "__server"))]
 mod tests {
     use super::*;
