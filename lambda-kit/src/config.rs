@@ -223,6 +223,9 @@ pub(crate) struct RuntimeApi {
     pub(crate) authority: String,
     /// Everything before `/runtime/...`: the prefix (if any) and the API version.
     pub(crate) base_path: String,
+    /// The path prefix alone (empty, or `/fn/orders`), before the other APIs' versions.
+    #[cfg_attr(not(feature = "extension"), allow(dead_code))]
+    pub(crate) prefix: String,
 }
 
 impl RuntimeApi {
@@ -257,6 +260,7 @@ impl RuntimeApi {
         Ok(Self {
             authority: authority.to_owned(),
             base_path: format!("{prefix}/{}", crate::api::protocol::VERSION),
+            prefix: prefix.to_owned(),
         })
     }
 }

@@ -23,6 +23,9 @@ const SHUTDOWN_BUDGET: Duration = Duration::from_millis(500);
 
 type ShutdownHook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>>;
 
+/// Work that runs beside the poll loops for the process's life, and ends only by failing.
+type Beside = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
+
 /// Serves invocations with a handler: [`lambda_kit::run`](crate::run) with more control.
 ///
 /// # Examples
@@ -53,6 +56,8 @@ pub struct Runtime {
     config: Arc<Config>,
     shutdown: Option<ShutdownHook>,
     logging: bool,
+    #[cfg(feature = "extension")]
+    extensions: Vec<crate::extension::Extension>,
 }
 
 impl fmt::Debug for Runtime {
@@ -81,11 +86,19 @@ impl Runtime {
             config: Arc::new(config),
             shutdown: None,
             logging: true,
+            #[cfg(feature = "extension")]
+            extensions: Vec::new(),
         }
     }
 
-    /// Runs `hook` when Lambda sends SIGTERM (it does when extensions are registered), for at
-    /// most 500 ms, and then stops the runtime cleanly.
+    /// Runs `hook` when Lambda sends SIGTERM, for at most 500 ms, and then stops the runtime
+    /// cleanly.
+    ///
+    /// Lambda sends the runtime SIGTERM at shutdown only when an extension is registered (else
+    /// it kills it), so the runtime registers an internal extension that asks for no events,
+    /// `lambda-kit-shutdown`, before its first invocation; 500 ms is what Lambda's shutdown
+    /// phase gives a runtime with internal extensions. A Runtime API without the Extensions API
+    /// (some emulators) is told of nothing: a warning says the hook may not run.
     #[must_use]
     pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Self
     where
@@ -93,6 +106,18 @@ impl Runtime {
         Fut: Future<Output = ()> + 'static,
     {
         self.shutdown = Some(Box::new(move || Box::pin(hook())));
+        self
+    }
+
+    /// Runs `extension` inside this runtime, as an internal extension: registered before the
+    /// first invocation, its `INVOKE` hook run as each invocation begins, beside the handler.
+    /// An internal extension gets no `SHUTDOWN` (use [`on_shutdown`](Self::on_shutdown)); one
+    /// that has an `on_shutdown` hook fails the start.
+    #[cfg(feature = "extension")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "extension")))]
+    #[must_use]
+    pub fn extension(mut self, extension: crate::extension::Extension) -> Self {
+        self.extensions.push(extension);
         self
     }
 
@@ -172,13 +197,33 @@ impl Runtime {
         if self.logging {
             logging::install(self.config.log_format(), self.config.log_level());
         }
+        // Beside the poll loops: the internal extensions, each waiting for its events. They end
+        // only by failing.
+        let mut beside: Vec<Beside> = Vec::new();
+        #[cfg(feature = "extension")]
+        for extension in self.extensions {
+            let started = extension
+                .start(&self.config, crate::extension::Kind::Internal)
+                .await?;
+            beside.push(Box::pin(started.serve()));
+        }
         let Some(hook) = self.shutdown else {
-            return serve(&self.config, setup, &handler).await;
+            if beside.is_empty() {
+                return serve(&self.config, setup, &handler).await;
+            }
+            return tokio::select! {
+                result = serve(&self.config, setup, &handler) => result,
+                result = first_error(beside) => result,
+            };
         };
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|error| Error::start("cannot listen for SIGTERM", error))?;
+        if beside.is_empty() {
+            beside.push(Box::pin(shutdown_extension(&self.config).await));
+        }
         tokio::select! {
             result = serve(&self.config, setup, &handler) => result,
+            result = first_error(beside) => result,
             _ = sigterm.recv() => {
                 tracing::info!("SIGTERM received, running the shutdown hook");
                 if tokio::time::timeout(SHUTDOWN_BUDGET, hook()).await.is_err() {
@@ -196,6 +241,46 @@ fn block_on<F: Future<Output = Result<(), Error>>>(future: F) -> Result<(), Erro
         .build()
         .map_err(|error| Error::start("cannot build the tokio runtime", error))?
         .block_on(future)
+}
+
+/// The name of the internal extension that makes Lambda send SIGTERM for the shutdown hook.
+const SHUTDOWN_EXTENSION: &str = "lambda-kit-shutdown";
+
+/// Registers [`SHUTDOWN_EXTENSION`] for no events, before the runtime's first invocation, and
+/// returns the wait on its `event/next`, which completes Lambda's init for it and is never
+/// answered. The wait never ends: when the Extensions API is missing or fails, a warning says
+/// so and the runtime goes on without it.
+async fn shutdown_extension(config: &Config) -> impl Future<Output = Result<(), Error>> + use<> {
+    use crate::api::extensions::{self, Endpoints};
+
+    let api = config.runtime_api();
+    let endpoints = Endpoints::new(api);
+    let registered = async {
+        let mut client = Client::new(api)?;
+        let registration =
+            extensions::register(&mut client, &endpoints, SHUTDOWN_EXTENSION, &[], false).await?;
+        Ok::<_, Error>((client, registration.identifier))
+    }
+    .await;
+    let warn = |error: Error| {
+        tracing::warn!(
+            error = %error,
+            "could not register the internal extension that makes Lambda send SIGTERM: the shutdown hook may not run"
+        );
+    };
+    async move {
+        match registered {
+            Ok((mut client, identifier)) => loop {
+                // Registered for no events: an answer is not expected, and is asked again.
+                if let Err(error) = extensions::next(&mut client, &endpoints, &identifier).await {
+                    warn(error);
+                    break;
+                }
+            },
+            Err(error) => warn(error),
+        }
+        std::future::pending().await
+    }
 }
 
 /// Set-up, then `max_concurrency` poll loops, each with its own connection.
@@ -269,7 +354,7 @@ async fn init_failed(
 }
 
 /// Polls every loop until one of them stops, and returns what it returned.
-async fn first_error<F: Future<Output = Result<(), Error>>>(
+async fn first_error<F: Future<Output = Result<(), Error>> + ?Sized>(
     mut loops: Vec<Pin<Box<F>>>,
 ) -> Result<(), Error> {
     std::future::poll_fn(|cx| {

@@ -1164,6 +1164,7 @@ mod tests {
         let api = RuntimeApi {
             authority: listener.local_addr().unwrap().to_string(),
             base_path: "/2018-06-01".to_owned(),
+            prefix: String::new(),
         };
         let server = tokio::spawn(script(listener));
         (Client::new(&api).unwrap(), server)

@@ -6,6 +6,7 @@
 
 pub(crate) mod client;
 pub(crate) mod endpoints;
+pub(crate) mod extensions;
 pub(crate) mod protocol;
 #[cfg(feature = "__server")]
 pub(crate) mod server;

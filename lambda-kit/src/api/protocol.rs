@@ -139,7 +139,7 @@ pub(crate) fn response_too_large_message() -> String {
 
 /// The Extensions API (version 2020-01-01), on the Runtime API's address: extensions register
 /// during init, then each asks for its next lifecycle event (AWS "Lambda Extensions API").
-#[cfg(feature = "extension")]
+#[cfg_attr(not(feature = "extension"), allow(dead_code))]
 pub(crate) mod extensions {
     /// The API's version, the first segment of its paths.
     pub(crate) const VERSION: &str = "2020-01-01";
@@ -166,6 +166,7 @@ pub(crate) mod extensions {
         pub(crate) const ERROR_TYPE: &str = "lambda-extension-function-error-type";
         /// `event/next`: an identifier of the event handed out.
         #[cfg(feature = "__server")]
+        #[allow(dead_code)] // Until the server's Extensions API routes use it.
         pub(crate) const EVENT_IDENTIFIER: &str = "lambda-extension-event-identifier";
     }
 
@@ -179,6 +180,7 @@ pub(crate) mod extensions {
 
     /// Error types of refused Extensions API requests, as Lambda names them.
     #[cfg(feature = "__server")]
+    #[allow(dead_code)] // Until the server's Extensions API routes use them all.
     pub(crate) mod error_type {
         /// `register` without a name.
         pub(crate) const INVALID_NAME: &str = "Extension.InvalidExtensionName";
@@ -202,13 +204,14 @@ pub(crate) mod extensions {
 
     /// The most extensions a function may have (AWS quotas: 10).
     #[cfg(feature = "__server")]
+    #[allow(dead_code)] // Until the server's Extensions API routes use it.
     pub(crate) const MAX_EXTENSIONS: usize = 10;
 }
 
 /// The Telemetry API (version 2022-07-01): an extension subscribes to the function's platform
 /// events and log lines, and Lambda posts them to the extension in batches (AWS "Lambda
 /// Telemetry API").
-#[cfg(feature = "extension")]
+#[cfg_attr(not(feature = "extension"), allow(dead_code))]
 pub(crate) mod telemetry {
     /// The API's version and route: `PUT /2022-07-01/telemetry` subscribes.
     pub(crate) const PATH: &str = "/2022-07-01/telemetry";
