@@ -289,7 +289,7 @@ fn push_json_str(out: &mut String, value: &str) {
 }
 
 /// Appends `time` as RFC 3339 in UTC with milliseconds: `2026-11-23T09:30:00.123Z`.
-fn push_timestamp(out: &mut String, time: SystemTime) {
+pub(crate) fn push_timestamp(out: &mut String, time: SystemTime) {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let seconds = since_epoch.as_secs();
     let (year, month, day) = civil_from_days((seconds / 86_400) as i64);

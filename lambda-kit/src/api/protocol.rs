@@ -178,6 +178,20 @@ pub(crate) mod extensions {
     /// See [`INVOKE`].
     pub(crate) const SHUTDOWN: &str = "SHUTDOWN";
 
+    /// The `type` of an event's `tracing`: the X-Ray trace header's name.
+    #[cfg(feature = "__server")]
+    pub(crate) const TRACE_TYPE: &str = "X-Amzn-Trace-Id";
+
+    /// The `shutdownReason` of a `SHUTDOWN` event: the instance retires.
+    #[cfg(feature = "__server")]
+    pub(crate) const SPINDOWN: &str = "spindown";
+    /// See [`SPINDOWN`]: an invocation ran out of time.
+    #[cfg(feature = "__server")]
+    pub(crate) const TIMEOUT: &str = "timeout";
+    /// See [`SPINDOWN`]: the runtime or an extension failed.
+    #[cfg(feature = "__server")]
+    pub(crate) const FAILURE: &str = "failure";
+
     /// Error types of refused Extensions API requests, as Lambda names them.
     #[cfg(feature = "__server")]
     #[allow(dead_code)] // Until the server's Extensions API routes use them all.
@@ -188,6 +202,12 @@ pub(crate) mod extensions {
         pub(crate) const REGISTRATION_CLOSED: &str = "Extension.RegistrationClosed";
         /// A request without [`super::header::IDENTIFIER`].
         pub(crate) const MISSING_IDENTIFIER: &str = "Extension.MissingExtensionIdentifier";
+        /// An identifier that is not a UUID.
+        pub(crate) const INVALID_IDENTIFIER: &str = "Extension.InvalidExtensionIdentifier";
+        /// `init/error` or `exit/error` without [`super::header::ERROR_TYPE`].
+        pub(crate) const MISSING_HEADER: &str = "Extension.MissingHeader";
+        /// How the init phase fails when an extension posted to `init/error`.
+        pub(crate) const INIT_ERROR: &str = "Extension.InitError";
         /// An identifier no extension was given.
         pub(crate) const UNKNOWN_IDENTIFIER: &str = "Extension.UnknownExtensionIdentifier";
         /// A name registered twice, or a request its state does not allow.
@@ -221,6 +241,13 @@ pub(crate) mod telemetry {
     pub(crate) const HTTP: &str = "HTTP";
     /// The host name a destination must have: the execution environment itself.
     pub(crate) const SANDBOX_HOST: &str = "sandbox.localdomain";
+
+    /// The schema versions a subscription may name (AWS "Lambda Telemetry API reference").
+    #[cfg(feature = "__server")]
+    pub(crate) const SCHEMA_VERSIONS: [&str; 3] = ["2022-07-01", SCHEMA_VERSION, "2025-01-29"];
+    /// The error type of a refused subscription (400).
+    #[cfg(feature = "__server")]
+    pub(crate) const VALIDATION_ERROR: &str = "ValidationError";
 
     /// Bounds and defaults of a subscription's buffering (`maxItems`, `maxBytes`, `timeoutMs`).
     pub(crate) const MAX_ITEMS: (u32, u32, u32) = (25, 10_000, 1_000);

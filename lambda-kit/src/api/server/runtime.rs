@@ -1,98 +1,33 @@
-//! The Runtime API's server side: what Lambda runs inside an execution environment for the
-//! function's runtime to talk to. `lambda_kit::testing` runs it in process, and
-//! `cargo lambdakit serve` runs one per instance of a function; both hand it invocations and
-//! await what the runtime reports, and neither has a copy of its routing or answers.
-//!
-//! It speaks the contract of [`protocol`](super::protocol): `/next` hands out queued invocations;
-//! `/response` (buffered or streamed) and `/error` settle one; `/init/error` fails the start.
-//! Refused requests get Lambda's status codes and `{"errorMessage", "errorType"}` bodies: an
-//! unknown request id 400 `InvalidRequestID`, a second report for an invocation 403
-//! `InvalidStateTransition`, a buffered response over the limit 413 `RequestEntityTooLarge`
-//! (the invocation then fails with `Function.ResponseSizeTooLarge`), a request id longer than
-//! the protocol's limit 400 `InvalidRequestID` naming the limit, and a header section over the
-//! limit 431 `RequestHeaderFieldsTooLarge`.
-//!
-//! It is built to have neighbours: the Extensions and Telemetry APIs are further routes of the
-//! same listener and state.
+//! The Runtime API's routes: `/next` hands out the invocations [`submit`] queued, and
+//! `/response`, `/error` and `/init/error` take the runtime's reports on them. Each invocation
+//! handed out is told to the extensions (an `INVOKE` event) and to telemetry (`platform.start`),
+//! and each report too (`platform.runtimeDone`); see the parent module for the lifecycle.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::{JoinHandle, JoinSet};
 
-use super::protocol::{self, header};
-
-/// The largest buffered response the runtime may post (see the protocol's limit).
-pub const MAX_RESPONSE_BYTES: usize = protocol::MAX_RESPONSE_BYTES;
-/// The most a function may stream in one response (see the protocol's limit).
-pub const MAX_STREAMED_RESPONSE_BYTES: usize = protocol::MAX_STREAMED_RESPONSE_BYTES;
-/// The largest client context an invocation may carry, base64-encoded (see the protocol's
-/// limit).
-pub const MAX_CLIENT_CONTEXT_BYTES: usize = protocol::MAX_CLIENT_CONTEXT_BYTES;
+use super::{Answer, Shared, Unread, accepted, error_document, lock, read, refuse};
+use crate::api::protocol::{self, header};
+use crate::extension::telemetry::{self, Record};
 
 /// How many settled request ids the server remembers, to tell a second report for one of them
 /// (403) from a report for an id it never handed out (400).
 const REMEMBERED: usize = 4096;
 
-/// What the connection's read buffer holds beyond the largest header section: a request whose
-/// headers are over the limit by less than this is read whole and refused in Lambda's shape;
-/// one over by more is refused by hyper itself, with a bare 431.
-const HEADER_BUFFER_MARGIN: usize = 64 * 1024;
-
 /// How many chunks of a streamed response wait for their reader before the server stops
 /// reading the runtime's stream (backpressure, not a limit).
 const STREAM_BUFFER: usize = 16;
 
-/// Lambda's error document for the caller: `{"errorMessage", "errorType"}`.
-pub fn error_document(error_type: &str, message: &str) -> Bytes {
-    Bytes::from(protocol::error_document(error_type, message))
-}
-
-/// One Runtime API on `127.0.0.1`, on a port of its own. Dropping it stops the server and
-/// closes its connections.
-#[derive(Debug)]
-pub struct RuntimeApiServer {
-    address: SocketAddr,
-    shared: Arc<Shared>,
-    /// The accept loop, which owns every connection's task.
-    server: JoinHandle<()>,
-}
-
-#[derive(Debug)]
-struct Shared {
-    queue: mpsc::UnboundedSender<Invocation>,
-    next: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
-    ledger: Mutex<Ledger>,
-    start: watch::Sender<Start>,
-    init_errors: Mutex<Vec<ErrorReport>>,
-    connections: AtomicUsize,
-}
-
-/// Where the runtime's start stands.
-#[derive(Debug, Clone)]
-enum Start {
-    Starting,
-    /// It asked for its first invocation.
-    Ready,
-    /// It posted to `/init/error`.
-    Failed(ErrorReport),
-}
-
 /// The invocations the server knows of, by request id.
 #[derive(Debug, Default)]
-struct Ledger {
+pub(super) struct Ledger {
     open: HashMap<String, Open>,
     /// Settled ids, oldest first, at most [`REMEMBERED`].
     settled: VecDeque<String>,
@@ -104,13 +39,23 @@ enum Open {
     /// Waiting in the queue for `/next`.
     Queued(oneshot::Sender<Report>),
     /// Handed out, not yet reported on.
-    Running(oneshot::Sender<Report>),
+    Running(Handed),
+}
+
+/// An invocation handed out: where its report goes, and what telemetry tells of it.
+#[derive(Debug)]
+struct Handed {
+    sender: oneshot::Sender<Report>,
+    /// When `/next` handed it out, for `platform.runtimeDone`'s duration.
+    since: Instant,
+    /// Its trace header's value.
+    trace: Option<String>,
 }
 
 /// What a report may do with an invocation.
 enum Claim {
-    /// Running: the report settles it through this sender.
-    Granted(oneshot::Sender<Report>),
+    /// Running: the report settles it through this.
+    Granted(Handed),
     /// Not handed out by this server, or not yet.
     Unknown,
     /// Reported on already.
@@ -120,9 +65,9 @@ enum Claim {
 impl Ledger {
     fn claim(&mut self, request_id: &str) -> Claim {
         match self.open.remove(request_id) {
-            Some(Open::Running(sender)) => {
+            Some(Open::Running(handed)) => {
                 self.settle(request_id);
-                Claim::Granted(sender)
+                Claim::Granted(handed)
             }
             Some(queued @ Open::Queued(_)) => {
                 self.open.insert(request_id.to_owned(), queued);
@@ -134,11 +79,11 @@ impl Ledger {
     }
 
     /// Gives a claimed invocation back, its report not made after all (its body broke off).
-    fn unclaim(&mut self, request_id: &str, sender: oneshot::Sender<Report>) {
+    fn unclaim(&mut self, request_id: &str, handed: Handed) {
         self.settled_set.remove(request_id);
         self.settled.retain(|id| id != request_id);
         self.open
-            .insert(request_id.to_owned(), Open::Running(sender));
+            .insert(request_id.to_owned(), Open::Running(handed));
     }
 
     fn settle(&mut self, request_id: &str) {
@@ -149,85 +94,6 @@ impl Ledger {
         }
         self.settled.push_back(request_id.to_owned());
         self.settled_set.insert(request_id.to_owned());
-    }
-}
-
-impl Drop for RuntimeApiServer {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-impl RuntimeApiServer {
-    /// Starts a server on a free port of `127.0.0.1`.
-    ///
-    /// # Errors
-    ///
-    /// Fails when no port can be bound.
-    pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
-        let address = listener.local_addr()?;
-        let (queue, next) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            queue,
-            next: tokio::sync::Mutex::new(next),
-            ledger: Mutex::default(),
-            start: watch::Sender::new(Start::Starting),
-            init_errors: Mutex::default(),
-            connections: AtomicUsize::new(0),
-        });
-        let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
-        Ok(Self {
-            address,
-            shared,
-            server,
-        })
-    }
-
-    /// The address it listens on: the value of `AWS_LAMBDA_RUNTIME_API`.
-    pub fn address(&self) -> SocketAddr {
-        self.address
-    }
-
-    /// Queues `invocation` for `/next`; the returned [`Pending`] resolves with the runtime's
-    /// report. Dropping it before `/next` hands the invocation out withdraws it.
-    pub fn submit(&self, invocation: Invocation) -> Pending {
-        let (sender, receiver) = oneshot::channel();
-        lock(&self.shared.ledger)
-            .open
-            .insert(invocation.request_id.clone(), Open::Queued(sender));
-        // The receiving half lives in `self.shared`, so the queue is open.
-        let _ = self.shared.queue.send(invocation);
-        Pending { receiver }
-    }
-
-    /// Waits until the runtime has started: `Ok` once it asks for its first invocation, the
-    /// report it posted to `/init/error` if it failed first.
-    ///
-    /// # Errors
-    ///
-    /// The runtime's init error.
-    pub async fn started(&self) -> Result<(), ErrorReport> {
-        let mut start = self.shared.start.subscribe();
-        let outcome = start
-            .wait_for(|start| !matches!(start, Start::Starting))
-            .await
-            .map(|start| start.clone());
-        match outcome {
-            Ok(Start::Failed(report)) => Err(report),
-            // The sender lives in `self.shared`: the wait ends only with a change.
-            _ => Ok(()),
-        }
-    }
-
-    /// The reports posted to `/init/error`, in order.
-    pub fn init_errors(&self) -> Vec<ErrorReport> {
-        lock(&self.shared.init_errors).clone()
-    }
-
-    /// How many connections runtimes have opened so far.
-    pub fn connections(&self) -> usize {
-        self.shared.connections.load(Ordering::SeqCst)
     }
 }
 
@@ -331,12 +197,51 @@ impl Invocation {
 #[derive(Debug)]
 pub struct Pending {
     receiver: oneshot::Receiver<Report>,
+    completion: Completion,
 }
 
 impl Pending {
     /// Waits for the runtime's report; `None` when the server stopped first.
     pub async fn report(self) -> Option<Report> {
         self.receiver.await.ok()
+    }
+
+    /// A handle that resolves when the invocation is complete, which may be after its report:
+    /// take it before awaiting [`report`](Self::report).
+    pub fn completion(&self) -> Completion {
+        self.completion.clone()
+    }
+}
+
+/// Resolves when an invocation is complete: the runtime reported on it and every extension
+/// registered for `INVOKE` has asked for its next event since it was handed out (an extension
+/// that reported `exit/error` is not waited for). Until then, the execution environment is
+/// still busy with it, and on Lambda its duration runs on.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    done: watch::Receiver<bool>,
+}
+
+impl Completion {
+    /// Waits for the invocation to be complete; `false` when it never will be: it was
+    /// withdrawn before being handed out, or the server stopped.
+    pub async fn wait(mut self) -> bool {
+        self.done.wait_for(|done| *done).await.is_ok()
+    }
+}
+
+/// Queues `invocation` for `/next` (see [`RuntimeApiServer::submit`](super::RuntimeApiServer::submit)).
+pub(super) fn submit(shared: &Shared, invocation: Invocation) -> Pending {
+    let (sender, receiver) = oneshot::channel();
+    let done = lock(&shared.extensions).track(&invocation.request_id);
+    lock(&shared.ledger)
+        .open
+        .insert(invocation.request_id.clone(), Open::Queued(sender));
+    // The receiving half lives in `shared`, so the queue is open.
+    let _ = shared.queue.send(invocation);
+    Pending {
+        receiver,
+        completion: Completion { done },
     }
 }
 
@@ -457,46 +362,9 @@ impl ErrorReport {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic elsewhere may poison the lock; the data is still consistent at every await.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    // Owned by this task: aborting it (dropping the server) closes every connection.
-    let mut connections = JoinSet::new();
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                // Out of file descriptors, say: the runtime's connection can wait a moment.
-                tracing::warn!(%error, "the Runtime API could not accept a connection");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        shared.connections.fetch_add(1, Ordering::SeqCst);
-        let shared = Arc::clone(&shared);
-        connections.spawn(async move {
-            let service =
-                hyper::service::service_fn(move |request| answer(Arc::clone(&shared), request));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .max_buf_size(protocol::MAX_HEADER_BYTES + HEADER_BUFFER_MARGIN)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-        while connections.try_join_next().is_some() {}
-    }
-}
-
-type Answer = Response<Full<Bytes>>;
-
 /// The routes of the Runtime API.
 #[derive(Debug, PartialEq, Eq)]
-enum Route<'a> {
+pub(super) enum Route<'a> {
     Next,
     InitError,
     Response(&'a str),
@@ -505,7 +373,7 @@ enum Route<'a> {
 
 impl<'a> Route<'a> {
     /// The route of `path` and the method it takes, if `path` is one.
-    fn of(path: &'a str) -> Option<(Self, Method)> {
+    pub(super) fn of(path: &'a str) -> Option<(Self, Method)> {
         let route = path.strip_prefix(protocol::PREFIX)?;
         if route == protocol::NEXT {
             return Some((Self::Next, Method::GET));
@@ -527,74 +395,42 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && !id.contains('/')
 }
 
-/// The request id of a report's `path`, when it is longer than any the server hands out.
-fn over_long_id(path: &str) -> Option<&str> {
+/// The refusal of a report whose `path` has a request id longer than any the server hands out.
+pub(super) fn over_long_id(path: &str) -> Option<Answer> {
     match Route::of(path)? {
         (Route::Response(id) | Route::Error(id), _)
             if id.len() > protocol::MAX_REQUEST_ID_BYTES =>
         {
-            Some(id)
+            Some(refuse(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestID",
+                &format!(
+                    "the request id is {} bytes; the Runtime API takes ids of at most {}",
+                    id.len(),
+                    protocol::MAX_REQUEST_ID_BYTES
+                ),
+            ))
         }
         _ => None,
     }
 }
 
-async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answer, Infallible> {
-    let (parts, body) = request.into_parts();
-    let header_bytes: usize = parts
-        .headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum();
-    if header_bytes > protocol::MAX_HEADER_BYTES {
-        return Ok(refuse(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "RequestHeaderFieldsTooLarge",
-            &format!(
-                "the request's headers are {header_bytes} bytes; the Runtime API takes at most {}",
-                protocol::MAX_HEADER_BYTES
-            ),
-        ));
-    }
-    if let Some(request_id) = over_long_id(parts.uri.path()) {
-        return Ok(refuse(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            &format!(
-                "the request id is {} bytes; the Runtime API takes ids of at most {}",
-                request_id.len(),
-                protocol::MAX_REQUEST_ID_BYTES
-            ),
-        ));
-    }
-    let Some((route, method)) = Route::of(parts.uri.path()) else {
-        return Ok(refuse(
-            StatusCode::NOT_FOUND,
-            "InvalidRequest",
-            &format!("`{}` is not a path of the Runtime API", parts.uri.path()),
-        ));
-    };
-    if parts.method != method {
-        return Ok(refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "InvalidRequest",
-            &format!(
-                "`{}` takes {method}, not {}",
-                parts.uri.path(),
-                parts.method
-            ),
-        ));
-    }
-    Ok(match route {
-        Route::Next => next(&shared).await,
-        Route::InitError => init_error(&shared, &parts.headers, body).await,
-        Route::Response(request_id) => match response_mode(&parts.headers) {
-            Ok(false) => buffered(&shared, request_id, body).await,
-            Ok(true) => streamed(&shared, request_id, parts.headers, body).await,
+pub(super) async fn answer(
+    shared: &Shared,
+    route: Route<'_>,
+    headers: HeaderMap,
+    body: Incoming,
+) -> Answer {
+    match route {
+        Route::Next => next(shared).await,
+        Route::InitError => init_error(shared, &headers, body).await,
+        Route::Response(request_id) => match response_mode(&headers) {
+            Ok(false) => buffered(shared, request_id, body).await,
+            Ok(true) => streamed(shared, request_id, headers, body).await,
             Err(answer) => *answer,
         },
-        Route::Error(request_id) => error(&shared, request_id, &parts.headers, body).await,
-    })
+        Route::Error(request_id) => error(shared, request_id, &headers, body).await,
+    }
 }
 
 /// Whether a `/response` streams; a mode other than `streaming` is refused.
@@ -621,14 +457,26 @@ fn response_mode(headers: &HeaderMap) -> Result<bool, Box<Answer>> {
     }
 }
 
+/// The phase and type Lambda's init telemetry carries for an on-demand instance.
+fn init_runtime_done(status: &str, error_type: Option<String>) -> Record {
+    Record::InitRuntimeDone(telemetry::InitRuntimeDone {
+        initialization_type: "on-demand".to_owned(),
+        phase: "init".to_owned(),
+        status: status.to_owned(),
+        error_type,
+    })
+}
+
 async fn next(shared: &Shared) -> Answer {
-    shared.start.send_if_modified(|start| {
-        let starting = matches!(start, Start::Starting);
-        if starting {
-            *start = Start::Ready;
-        }
-        starting
-    });
+    if lock(&shared.extensions).runtime_ready() {
+        shared.emit(init_runtime_done("success", None));
+    }
+    shared.check_init();
+    // Nothing is handed out before init ended: the extensions must hear of every invocation.
+    let mut start = shared.start.subscribe();
+    let _ = start
+        .wait_for(|start| !matches!(start, super::Start::Starting))
+        .await;
     let mut queue = shared.next.lock().await;
     loop {
         let Some(invocation) = queue.recv().await else {
@@ -638,40 +486,79 @@ async fn next(shared: &Shared) -> Answer {
                 "the Runtime API is stopping",
             );
         };
+        let deadline = invocation
+            .timeout
+            .map(|timeout| SystemTime::now() + timeout);
+        let trace = invocation
+            .headers
+            .get(header::TRACE_ID)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         // An invocation whose caller gave up before it was handed out is dropped here.
         let handed_out = {
             let mut ledger = lock(&shared.ledger);
             match ledger.open.remove(&invocation.request_id) {
                 Some(Open::Queued(sender)) if !sender.is_closed() => {
+                    let handed = Handed {
+                        sender,
+                        since: Instant::now(),
+                        trace: trace.clone(),
+                    };
                     ledger
                         .open
-                        .insert(invocation.request_id.clone(), Open::Running(sender));
+                        .insert(invocation.request_id.clone(), Open::Running(handed));
                     true
                 }
                 _ => false,
             }
         };
-        if handed_out {
-            return hand_out(invocation);
+        if !handed_out {
+            lock(&shared.extensions).untrack(&invocation.request_id);
+            continue;
         }
+        let deadline_ms = deadline.map(|deadline| {
+            deadline
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64
+        });
+        let arn = invocation
+            .headers
+            .get(header::FUNCTION_ARN)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        lock(&shared.extensions).invoked(
+            &invocation.request_id,
+            deadline_ms.unwrap_or_default(),
+            arn,
+            trace.as_deref(),
+        );
+        shared.emit(Record::Start(telemetry::Start {
+            request_id: invocation.request_id.clone(),
+            version: Some(shared.function.version.clone()),
+            tracing: trace.map(tracing_of),
+        }));
+        return hand_out(invocation, deadline_ms);
     }
 }
 
-fn hand_out(invocation: Invocation) -> Answer {
+/// The trace as telemetry records carry it.
+fn tracing_of(value: String) -> telemetry::Tracing {
+    telemetry::Tracing {
+        kind: protocol::extensions::TRACE_TYPE.to_owned(),
+        value,
+        span_id: None,
+    }
+}
+
+fn hand_out(invocation: Invocation, deadline_ms: Option<u64>) -> Answer {
     let Invocation {
-        body,
-        timeout,
-        mut headers,
-        ..
+        body, mut headers, ..
     } = invocation;
-    if let Some(timeout) = timeout {
-        let deadline_ms = (SystemTime::now() + timeout)
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
+    if let Some(deadline_ms) = deadline_ms {
         headers
             .entry(HeaderName::from_static(header::DEADLINE_MS))
-            .or_insert_with(|| HeaderValue::from(deadline_ms as u64));
+            .or_insert_with(|| HeaderValue::from(deadline_ms));
     }
     let mut response = Response::new(Full::new(body));
     *response.headers_mut() = headers;
@@ -685,18 +572,67 @@ async fn init_error(shared: &Shared, headers: &HeaderMap, body: Incoming) -> Ans
     };
     let report = ErrorReport::new(error_type_header(headers), body);
     lock(&shared.init_errors).push(report.clone());
-    shared.start.send_replace(Start::Failed(report));
+    shared.emit(init_runtime_done(
+        "error",
+        Some(
+            report
+                .error_type_header()
+                .unwrap_or("Runtime.Unknown")
+                .to_owned(),
+        ),
+    ));
+    shared.fail_start(report);
     accepted()
 }
 
+/// What the runtime made of an invocation, for `platform.runtimeDone`.
+enum Done<'a> {
+    Success { produced_bytes: Option<u64> },
+    Error(&'a ErrorReport),
+}
+
+/// Tells telemetry and the extensions' bookkeeping that the runtime reported on `request_id`.
+fn reported(
+    shared: &Shared,
+    request_id: &str,
+    since: Instant,
+    trace: Option<String>,
+    done: Done<'_>,
+) {
+    let (status, error_type, produced_bytes) = match done {
+        Done::Success { produced_bytes } => ("success", None, produced_bytes),
+        Done::Error(report) => {
+            let error_type = report
+                .error_type_header()
+                .filter(|kind| !kind.is_empty())
+                .unwrap_or_else(|| report.error_type());
+            ("error", Some(error_type.to_owned()), None)
+        }
+    };
+    shared.emit(Record::RuntimeDone(telemetry::RuntimeDone {
+        request_id: request_id.to_owned(),
+        status: status.to_owned(),
+        error_type,
+        metrics: Some(telemetry::RuntimeDoneMetrics {
+            duration_ms: since.elapsed().as_secs_f64() * 1000.0,
+            produced_bytes,
+        }),
+        tracing: trace.map(tracing_of),
+    }));
+    lock(&shared.extensions).reported(request_id);
+}
+
 async fn buffered(shared: &Shared, request_id: &str, body: Incoming) -> Answer {
-    let sender = match claim(shared, request_id) {
-        Ok(sender) => sender,
+    let handed = match claim(shared, request_id) {
+        Ok(handed) => handed,
         Err(refusal) => return *refusal,
     };
     match read(body, protocol::MAX_RESPONSE_BYTES).await {
         Ok(body) => {
-            let _ = sender.send(Report::Response(body));
+            let produced_bytes = Some(body.len() as u64);
+            let _ = handed.sender.send(Report::Response(body));
+            let done = Done::Success { produced_bytes };
+            reported(shared, request_id, handed.since, handed.trace, done);
             accepted()
         }
         Err(Unread::TooLarge) => {
@@ -708,30 +644,44 @@ async fn buffered(shared: &Shared, request_id: &str, body: Incoming) -> Answer {
                     &protocol::response_too_large_message(),
                 ),
             );
-            let _ = sender.send(Report::Error(report));
+            reported(
+                shared,
+                request_id,
+                handed.since,
+                handed.trace,
+                Done::Error(&report),
+            );
+            let _ = handed.sender.send(Report::Error(report));
             Unread::TooLarge.answer()
         }
         Err(broken @ Unread::Broken(_)) => {
-            lock(&shared.ledger).unclaim(request_id, sender);
+            lock(&shared.ledger).unclaim(request_id, handed);
             broken.answer()
         }
     }
 }
 
 async fn error(shared: &Shared, request_id: &str, headers: &HeaderMap, body: Incoming) -> Answer {
-    let sender = match claim(shared, request_id) {
-        Ok(sender) => sender,
+    let handed = match claim(shared, request_id) {
+        Ok(handed) => handed,
         Err(refusal) => return *refusal,
     };
     match read(body, protocol::MAX_RESPONSE_BYTES).await {
         Ok(body) => {
             let report = ErrorReport::new(error_type_header(headers), body);
-            let _ = sender.send(Report::Error(report));
+            reported(
+                shared,
+                request_id,
+                handed.since,
+                handed.trace,
+                Done::Error(&report),
+            );
+            let _ = handed.sender.send(Report::Error(report));
             accepted()
         }
         Err(unread) => {
             if matches!(unread, Unread::Broken(_)) {
-                lock(&shared.ledger).unclaim(request_id, sender);
+                lock(&shared.ledger).unclaim(request_id, handed);
             }
             unread.answer()
         }
@@ -745,8 +695,12 @@ async fn streamed(
     headers: HeaderMap,
     mut body: Incoming,
 ) -> Answer {
-    let sender = match claim(shared, request_id) {
-        Ok(sender) => sender,
+    let Handed {
+        sender,
+        since,
+        trace,
+    } = match claim(shared, request_id) {
+        Ok(handed) => handed,
         Err(refusal) => return *refusal,
     };
     let (frames, receiver) = mpsc::channel(STREAM_BUFFER);
@@ -754,34 +708,50 @@ async fn streamed(
         headers,
         frames: receiver,
     }));
+    let mut produced_bytes = 0_u64;
+    let mut failure = None;
     // Whoever reads the frames may stop; the stream is read to its end regardless.
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(frame) => match frame.into_data() {
-                Ok(data) => Frame::Data(data),
+                Ok(data) => {
+                    produced_bytes += data.len() as u64;
+                    Frame::Data(data)
+                }
                 Err(frame) => match frame.into_trailers() {
-                    Ok(trailers) => Frame::Trailers(trailers),
+                    Ok(trailers) => {
+                        failure = ErrorReport::from_trailers(&trailers);
+                        Frame::Trailers(trailers)
+                    }
                     Err(_) => continue,
                 },
             },
             Err(error) => {
-                let _ = frames
-                    .send(Frame::Broken(format!(
-                        "the response stream broke off: {error}"
-                    )))
-                    .await;
+                let why = format!("the response stream broke off: {error}");
+                failure = Some(ErrorReport::new(
+                    Some("Runtime.TruncatedResponse".to_owned()),
+                    error_document("Runtime.TruncatedResponse", &why),
+                ));
+                let _ = frames.send(Frame::Broken(why)).await;
                 break;
             }
         };
         let _ = frames.send(frame).await;
     }
+    let done = match &failure {
+        Some(report) => Done::Error(report),
+        None => Done::Success {
+            produced_bytes: Some(produced_bytes),
+        },
+    };
+    reported(shared, request_id, since, trace, done);
     accepted()
 }
 
 /// Takes the right to report on `request_id`, or the refusal Lambda answers with.
-fn claim(shared: &Shared, request_id: &str) -> Result<oneshot::Sender<Report>, Box<Answer>> {
+fn claim(shared: &Shared, request_id: &str) -> Result<Handed, Box<Answer>> {
     match lock(&shared.ledger).claim(request_id) {
-        Claim::Granted(sender) => Ok(sender),
+        Claim::Granted(handed) => Ok(handed),
         Claim::Unknown => Err(Box::new(refuse(
             StatusCode::BAD_REQUEST,
             "InvalidRequestID",
@@ -797,74 +767,11 @@ fn claim(shared: &Shared, request_id: &str) -> Result<oneshot::Sender<Report>, B
     }
 }
 
-/// Why a request body was not read whole.
-enum Unread {
-    TooLarge,
-    Broken(String),
-}
-
-impl Unread {
-    fn answer(&self) -> Answer {
-        match self {
-            Self::TooLarge => refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                &format!(
-                    "Exceeded maximum allowed payload size ({} bytes).",
-                    protocol::MAX_RESPONSE_BYTES
-                ),
-            ),
-            Self::Broken(why) => refuse(StatusCode::BAD_REQUEST, "TruncatedHTTPRequest", why),
-        }
-    }
-}
-
-/// Reads a body of at most `limit` bytes. A larger one is read to its end and dropped, so that
-/// the runtime, still writing, reads the refusal instead of a broken connection.
-async fn read(mut body: Incoming, limit: usize) -> Result<Bytes, Unread> {
-    let mut gathered = BytesMut::new();
-    let mut over = false;
-    while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|error| Unread::Broken(format!("the body broke off: {error}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        if !over && gathered.len() + data.len() > limit {
-            over = true;
-            gathered = BytesMut::new();
-        }
-        if !over {
-            gathered.extend_from_slice(&data);
-        }
-    }
-    if over {
-        return Err(Unread::TooLarge);
-    }
-    Ok(gathered.freeze())
-}
-
 fn error_type_header(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::FUNCTION_ERROR_TYPE)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
-}
-
-fn accepted() -> Answer {
-    let mut response = Response::new(Full::new(Bytes::from_static(br#"{"status":"OK"}"#)));
-    *response.status_mut() = StatusCode::ACCEPTED;
-    response
-}
-
-fn refuse(status: StatusCode, error_type: &str, message: &str) -> Answer {
-    let mut response = Response::new(Full::new(error_document(error_type, message)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
 }
 
 #[cfg(test)]
@@ -902,7 +809,12 @@ mod tests {
     fn a_settled_id_is_remembered_and_an_old_one_forgotten() {
         let mut ledger = Ledger::default();
         let (sender, _receiver) = oneshot::channel();
-        ledger.open.insert("first".into(), Open::Running(sender));
+        let handed = Handed {
+            sender,
+            since: Instant::now(),
+            trace: None,
+        };
+        ledger.open.insert("first".into(), Open::Running(handed));
         assert!(matches!(ledger.claim("first"), Claim::Granted(_)));
         assert!(matches!(ledger.claim("first"), Claim::Settled));
         for n in 0..REMEMBERED {
