@@ -6,6 +6,18 @@
 //! Each instance runs in a process group of its own, and a timeout, a crash or a retire ends
 //! the whole group: a `#!/bin/sh` bootstrap that starts the real runtime without `exec` leaves
 //! nothing running after it (Lambda freezes and discards the whole execution environment).
+//!
+//! Extensions run as Lambda runs them: the external ones (the function's `extensions/NAME`
+//! executables) start first, in the instance's group, with the runtime's environment; init
+//! ends when the runtime and every extension have asked for their next event; an invocation
+//! is over when the extensions registered for `INVOKE` have asked again (their time counts in
+//! the REPORT's duration); an extension that exits during init or an invocation fails it with
+//! `Extension.Crash`. At the end, an instance with registered extensions gets Lambda's
+//! shutdown phase: `SHUTDOWN` (spindown, timeout or failure) to the extensions and SIGTERM to
+//! the runtime, 2 s for them to exit (500 ms with internal extensions only), then SIGKILL to
+//! the group; without extensions, SIGKILL at once, as Lambda does. The function's and the
+//! extensions' log lines, `platform.initStart`, `platform.initReport` and `platform.report` go
+//! to the Telemetry API's subscribers.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,7 +28,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::HeaderValue;
-use lambda_kit::__server::{self as runtime_api, Frame, Report, RuntimeApiServer};
+use lambda_kit::__server::{
+    self as runtime_api, Completion, ExtensionKind, Frame, Report, RuntimeApiServer, ShutdownReason,
+};
+use lambda_kit::extension::telemetry::{self, Record};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -26,6 +41,12 @@ pub(crate) use lambda_kit::__server::error_document as error_body;
 
 /// How long Lambda lets a function initialise (AWS "Lambda execution environment lifecycle").
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The shutdown phase with external extensions registered, and with internal ones only (AWS
+/// "Lambda execution environment lifecycle": 2,000 ms and 500 ms).
+const SHUTDOWN_EXTERNAL: Duration = Duration::from_millis(2000);
+/// See [`SHUTDOWN_EXTERNAL`].
+const SHUTDOWN_INTERNAL: Duration = Duration::from_millis(500);
 
 /// What an instance is started with.
 #[derive(Debug, Clone)]
@@ -37,6 +58,9 @@ pub(crate) struct Launch {
     pub(crate) environment: BTreeMap<String, String>,
     /// What runs the binary, when this machine cannot (qemu for another architecture).
     pub(crate) runner: Vec<String>,
+    /// The external extensions' executables, started before the runtime; each is named by its
+    /// file name, as `/opt/extensions/NAME` is on Lambda.
+    pub(crate) extensions: Vec<std::path::PathBuf>,
 }
 
 /// An invocation as `/next` hands it out.
@@ -107,10 +131,14 @@ pub(crate) struct StartFailure {
 #[derive(Debug)]
 pub(crate) struct Instance {
     child: Child,
-    /// Its process group (the bootstrap's pid); `None` once the group was killed.
+    /// The external extensions' processes, by name.
+    extensions: Vec<(String, Child)>,
+    /// Its process group (its first process's pid); `None` once the group was killed.
     group: Option<i32>,
-    /// Its Runtime API; dropped (stopped) with the instance.
-    api: RuntimeApiServer,
+    /// Its Runtime API; stopped when the instance and its log readers are gone.
+    api: Arc<RuntimeApiServer>,
+    /// The invocation under way, until the extensions are done with it.
+    completion: Option<Completion>,
     /// The log readers: aborted when the instance is dropped.
     tasks: JoinSet<()>,
     logs: Arc<Mutex<String>>,
@@ -123,7 +151,8 @@ pub(crate) struct Instance {
 }
 
 impl Instance {
-    /// Starts `binary` and waits until it asks for its first invocation.
+    /// Starts the external extensions, then `binary`, and waits until init has ended: the
+    /// runtime asked for its first invocation and every extension for its first event.
     pub(crate) async fn start(
         binary: &Path,
         launch: &Launch,
@@ -133,65 +162,116 @@ impl Instance {
             error: error_body("Runtime.Unknown", &message),
             logs: String::new(),
         };
-        let api = RuntimeApiServer::start()
-            .await
-            .map_err(|error| failure(format!("cannot open a Runtime API port: {error}")))?;
+        let names: Vec<String> = launch
+            .extensions
+            .iter()
+            .map(|path| file_name(path))
+            .collect();
+        let function = runtime_api::Function::new(&launch.function)
+            .version(version)
+            .handler(&launch.function)
+            .account_id(crate::local::ACCOUNT)
+            .external_extensions(names.clone());
+        let api = Arc::new(
+            RuntimeApiServer::start_for(function)
+                .await
+                .map_err(|error| failure(format!("cannot open a Runtime API port: {error}")))?,
+        );
         let address = api.address();
         let mut tasks = JoinSet::new();
+        let logs = Arc::new(Mutex::new(String::new()));
 
+        api.emit(Record::InitStart(telemetry::InitStart::new(
+            "on-demand",
+            "init",
+            &launch.function,
+            version,
+        )));
         let started = Instant::now();
-        let mut child = command(binary, launch, version, address)
+        let mut group = None;
+        let mut extensions = Vec::with_capacity(launch.extensions.len());
+        for (path, name) in launch.extensions.iter().zip(names) {
+            let mut extension = command(path, launch, version, address, group)
+                .spawn()
+                .map_err(|error| {
+                    failure(format!(
+                        "cannot start extension `{name}` ({}): {error}",
+                        path.display()
+                    ))
+                })?;
+            group = group.or_else(|| extension.id().and_then(|pid| i32::try_from(pid).ok()));
+            read_logs(
+                &mut extension,
+                &mut tasks,
+                &logs,
+                &api,
+                telemetry::Stream::Extension,
+            );
+            extensions.push((name, extension));
+        }
+        let mut child = command(binary, launch, version, address, group)
             .spawn()
             .map_err(|error| failure(format!("cannot start `{}`: {error}", binary.display())))?;
-        let group = child.id().and_then(|pid| i32::try_from(pid).ok());
-        let logs = Arc::new(Mutex::new(String::new()));
-        if let Some(stdout) = child.stdout.take() {
-            tasks.spawn(forward(BufReader::new(stdout), Arc::clone(&logs)));
-        }
-        if let Some(stderr) = child.stderr.take() {
-            tasks.spawn(forward(BufReader::new(stderr), Arc::clone(&logs)));
-        }
+        group = group.or_else(|| child.id().and_then(|pid| i32::try_from(pid).ok()));
+        read_logs(
+            &mut child,
+            &mut tasks,
+            &logs,
+            &api,
+            telemetry::Stream::Function,
+        );
         let mut instance = Self {
             child,
+            extensions,
             group,
             api,
+            completion: None,
             tasks,
             logs,
             init_duration: None,
             peak_mb: 0,
             generation: 0,
         };
-        let status = tokio::select! {
+        let failed = tokio::select! {
             started = instance.api.started() => match started {
                 Ok(()) => None,
-                Err(init_error) => {
-                    instance.kill();
-                    return Err(StartFailure {
-                        error: init_error.body().clone(),
-                        logs: instance.take_logs(),
-                    });
-                }
+                Err(init_error) => Some(init_error.body().clone()),
             },
-            status = instance.child.wait() => Some(status),
-            () = tokio::time::sleep(INIT_TIMEOUT) => {
-                instance.kill();
-                return Err(StartFailure {
-                    error: error_body("Runtime.InitTimeout", &format!("the function did not ask for an invocation within {} s of starting", INIT_TIMEOUT.as_secs())),
-                    logs: instance.take_logs(),
-                });
-            }
-        };
-        if let Some(status) = status {
-            let status = status.map_or_else(|error| error.to_string(), describe);
-            return Err(StartFailure {
-                error: error_body(
+            status = instance.child.wait() => {
+                let status = status.map_or_else(|error| error.to_string(), describe);
+                Some(error_body(
                     "Runtime.ExitError",
                     &format!("Runtime exited with error: {status}"),
-                ),
+                ))
+            }
+            (name, status) = exited(&mut instance.extensions) => Some(error_body(
+                "Extension.Crash",
+                &format!("extension `{name}` exited during init: {status}"),
+            )),
+            () = tokio::time::sleep(INIT_TIMEOUT) => Some(error_body(
+                "Runtime.InitTimeout",
+                &format!("the function did not ask for an invocation within {} s of starting", INIT_TIMEOUT.as_secs()),
+            )),
+        };
+        let duration = started.elapsed();
+        let status = if failed.is_some() { "error" } else { "success" };
+        instance
+            .api
+            .emit(Record::InitReport(telemetry::InitReport::new(
+                "on-demand",
+                "init",
+                status,
+                failed.as_deref().map(super::error_type),
+                duration.as_secs_f64() * 1000.0,
+            )));
+        if let Some(error) = failed {
+            instance.shut_down(ShutdownReason::Failure).await;
+            return Err(StartFailure {
+                error,
                 logs: instance.take_logs(),
             });
         }
-        instance.init_duration = Some(started.elapsed());
+        instance.init_duration = Some(duration);
         Ok(instance)
     }
 
@@ -208,6 +288,7 @@ impl Instance {
             Ok(invocation) => self.api.submit(invocation),
             Err(message) => return Err(Outcome::Error(error_body("Runtime.Unknown", &message))),
         };
+        self.completion = Some(pending.completion());
         let report = tokio::select! {
             report = pending.report() => report,
             failure = self.failure(&request_id, timeout) => return Err(failure),
@@ -230,8 +311,8 @@ impl Instance {
         }
     }
 
-    /// Resolves when the process exits or `timeout` passes (then it is killed), with the
-    /// error Lambda reports for it.
+    /// Resolves when the runtime or an extension exits, or `timeout` passes (then the instance
+    /// is shut down), with the error Lambda reports for it.
     pub(crate) async fn failure(&mut self, request_id: &str, timeout: Duration) -> Outcome {
         tokio::select! {
             status = self.child.wait() => {
@@ -241,16 +322,41 @@ impl Instance {
                     &format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
                 ))
             }
+            (name, status) = exited(&mut self.extensions) => Outcome::Error(error_body(
+                "Extension.Crash",
+                &format!("RequestId: {request_id} Error: extension `{name}` exited: {status}"),
+            )),
             () = tokio::time::sleep(timeout) => {
                 self.max_memory_mb();
-                self.kill();
-                let _ = self.child.wait().await;
+                self.shut_down_within(ShutdownReason::Timeout).await;
                 Outcome::Error(error_body(
                     "Sandbox.Timedout",
                     &format!("RequestId: {request_id} Error: Task timed out after {:.2} seconds", timeout.as_secs_f64()),
                 ))
             }
         }
+    }
+
+    /// Waits, at most `timeout`, until the extensions registered for `INVOKE` are done with
+    /// the invocation the runtime has answered; `Err` when an extension exits or time runs out
+    /// first (the instance is gone then).
+    pub(crate) async fn settle(
+        &mut self,
+        request_id: &str,
+        timeout: Duration,
+    ) -> Result<(), Outcome> {
+        let Some(completion) = self.completion.take() else {
+            return Ok(());
+        };
+        tokio::select! {
+            _ = completion.wait() => Ok(()),
+            failure = self.failure(request_id, timeout) => Err(failure),
+        }
+    }
+
+    /// Hands a telemetry record to the instance's subscribers (none, usually).
+    pub(crate) fn emit(&self, record: Record) {
+        self.api.emit(record);
     }
 
     /// The log lines written since the last call.
@@ -281,11 +387,54 @@ impl Instance {
         self.peak_mb
     }
 
-    /// Stops the process and everything it started; dropping the instance does the same.
+    /// Retires the instance (spindown) with Lambda's shutdown phase, then ends its process
+    /// group; dropping the instance ends the group at once.
     pub(crate) async fn stop(mut self) {
+        self.shut_down(ShutdownReason::Spindown).await;
+        self.tasks.abort_all();
+    }
+
+    /// Lambda's shutdown phase for `reason`, then SIGKILL to the group, and the bootstrap
+    /// reaped.
+    pub(crate) async fn shut_down(&mut self, reason: ShutdownReason) {
+        self.shut_down_within(reason).await;
+    }
+
+    /// With extensions registered: `SHUTDOWN` to them and SIGTERM to the runtime, and until
+    /// the phase's budget has passed for the processes to exit. Without: nothing (SIGKILL, as
+    /// Lambda). Either way the group is killed and the bootstrap reaped.
+    async fn shut_down_within(&mut self, reason: ShutdownReason) {
+        let registered = self.api.extensions();
+        if !registered.is_empty() {
+            let budget = if registered
+                .iter()
+                .any(|extension| extension.kind() == ExtensionKind::External)
+            {
+                SHUTDOWN_EXTERNAL
+            } else {
+                SHUTDOWN_INTERNAL
+            };
+            if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
+                signal(pid, libc::SIGTERM);
+            }
+            let api = Arc::clone(&self.api);
+            let deadline = tokio::time::Instant::now() + budget;
+            let everyone_gone = async {
+                let _ = self.child.wait().await;
+                for (_, extension) in &mut self.extensions {
+                    let _ = extension.wait().await;
+                }
+            };
+            let _ = tokio::time::timeout_at(deadline, async {
+                tokio::join!(api.shutdown(reason, budget), everyone_gone)
+            })
+            .await;
+        }
         self.kill();
         let _ = self.child.wait().await;
-        self.tasks.abort_all();
+        for (_, extension) in &mut self.extensions {
+            let _ = extension.wait().await;
+        }
     }
 
     /// Kills the instance's process group with SIGKILL: the bootstrap and whatever it started
@@ -295,8 +444,11 @@ impl Instance {
         if let Some(group) = self.group.take() {
             kill_group(group);
         }
-        // Started under another group after all (no pid to take): the bootstrap alone.
+        // Started under another group after all (no pid to take): each process alone.
         let _ = self.child.start_kill();
+        for (_, extension) in &mut self.extensions {
+            let _ = extension.start_kill();
+        }
     }
 }
 
@@ -320,7 +472,82 @@ fn kill_group(group: i32) {
     }
 }
 
-fn command(binary: &Path, launch: &Launch, version: &str, api: SocketAddr) -> Command {
+/// Sends `signal` to the process `pid`, a child not yet reaped (so the pid is still its).
+fn signal(pid: i32, signal: i32) {
+    #[allow(unsafe_code)]
+    // SAFETY: `kill` takes two integers and touches no memory of this process; a process that
+    // is gone makes it fail with ESRCH, which is ignored.
+    unsafe {
+        libc::kill(pid, signal);
+    }
+}
+
+/// Resolves with the name and exit status of the first of `extensions` to exit; never when
+/// there are none.
+async fn exited(extensions: &mut [(String, Child)]) -> (String, String) {
+    if extensions.is_empty() {
+        return std::future::pending().await;
+    }
+    let mut waits: Vec<_> = extensions
+        .iter_mut()
+        .map(|(name, child)| Box::pin(async move { (name.clone(), child.wait().await) }))
+        .collect();
+    let (name, status) = std::future::poll_fn(|cx| {
+        for wait in &mut waits {
+            if let std::task::Poll::Ready(done) = wait.as_mut().poll(cx) {
+                return std::task::Poll::Ready(done);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await;
+    (
+        name,
+        status.map_or_else(|error| error.to_string(), describe),
+    )
+}
+
+/// An executable's file name: an extension's name.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
+}
+
+/// Prints and keeps `child`'s output, and hands each line to telemetry as `stream`'s.
+fn read_logs(
+    child: &mut Child,
+    tasks: &mut JoinSet<()>,
+    logs: &Arc<Mutex<String>>,
+    api: &Arc<RuntimeApiServer>,
+    stream: telemetry::Stream,
+) {
+    if let Some(stdout) = child.stdout.take() {
+        tasks.spawn(forward(
+            BufReader::new(stdout),
+            Arc::clone(logs),
+            Arc::clone(api),
+            stream,
+        ));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        tasks.spawn(forward(
+            BufReader::new(stderr),
+            Arc::clone(logs),
+            Arc::clone(api),
+            stream,
+        ));
+    }
+}
+
+fn command(
+    binary: &Path,
+    launch: &Launch,
+    version: &str,
+    api: SocketAddr,
+    group: Option<i32>,
+) -> Command {
     let mut command = match launch.runner.split_first() {
         Some((runner, arguments)) => {
             let mut command = Command::new(runner);
@@ -354,8 +581,9 @@ fn command(binary: &Path, launch: &Launch, version: &str, api: SocketAddr) -> Co
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        // A group of its own, so that ending the instance ends everything it started.
-        .process_group(0)
+        // A group of the instance's own (its first process's), so that ending the instance
+        // ends everything it started.
+        .process_group(group.unwrap_or(0))
         .kill_on_drop(true);
     command
 }
@@ -368,14 +596,32 @@ fn log_stream_name(version: &str) -> String {
     format!("{year:04}/{month:02}/{day:02}/[{version}]{instance}")
 }
 
-/// Prints the function's output as it comes, and keeps it for the invocation's log tail.
-async fn forward<R: tokio::io::AsyncRead + Unpin>(reader: BufReader<R>, logs: Arc<Mutex<String>>) {
+/// Prints the output of a process of the instance as it comes, keeps it for the invocation's
+/// log tail, and hands each line to telemetry: the function's (runtime's) as `function`
+/// records, an extension's as `extension` ones; a JSON line as its object, as Lambda does for
+/// the JSON log format.
+async fn forward<R: tokio::io::AsyncRead + Unpin>(
+    reader: BufReader<R>,
+    logs: Arc<Mutex<String>>,
+    api: Arc<RuntimeApiServer>,
+    stream: telemetry::Stream,
+) {
     let mut lines = reader.lines();
     while let Ok(Some(line)) = lines.next_line().await {
         println!("{line}");
-        let mut logs = lock(&logs);
-        logs.push_str(&line);
-        logs.push('\n');
+        {
+            let mut logs = lock(&logs);
+            logs.push_str(&line);
+            logs.push('\n');
+        }
+        let record = match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(object @ serde_json::Value::Object(_)) => object,
+            _ => serde_json::Value::String(line),
+        };
+        api.emit(match stream {
+            telemetry::Stream::Extension => Record::ExtensionLog(record),
+            _ => Record::Function(record),
+        });
     }
 }
 

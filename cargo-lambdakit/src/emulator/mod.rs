@@ -28,6 +28,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use lambda_kit::extension::telemetry::{self, Record};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
@@ -421,6 +422,7 @@ impl Pool {
             memory_mb: function.memory_mb,
             environment,
             runner,
+            extensions: Vec::new(),
         };
         let arn = function_arn(region, &function.name);
         let front = url::Front::named(&function.http_event).unwrap_or(url::Front::FunctionUrl);
@@ -649,6 +651,16 @@ impl Pool {
             started,
             init_duration,
         } = run;
+        // The invocation is over when the extensions are done with it too, within its time.
+        let (outcome, healthy) = if healthy {
+            let left = (started + self.function.timeout).saturating_duration_since(Instant::now());
+            match instance.settle(&request_id, left).await {
+                Ok(()) => (outcome, true),
+                Err(failure) => (failure, false),
+            }
+        } else {
+            (outcome, healthy)
+        };
         let duration = started.elapsed();
         // The function's last lines may still be in its pipes: give the readers a moment, so
         // they come before END, as Lambda orders them.
@@ -666,6 +678,15 @@ impl Pool {
         let billed = billed_duration(duration);
         instance.log(&report(
             &request_id,
+            duration,
+            self.function.memory_mb,
+            max_memory_mb,
+            init_duration,
+        ));
+        instance.emit(platform_report(
+            &request_id,
+            &outcome,
+            healthy,
             duration,
             self.function.memory_mb,
             max_memory_mb,
@@ -831,6 +852,44 @@ fn report(
         ));
     }
     line
+}
+
+/// `platform.report`: the `REPORT` line's figures, the same numbers, for telemetry.
+fn platform_report(
+    request_id: &str,
+    outcome: &Outcome,
+    healthy: bool,
+    duration: Duration,
+    memory_mb: u32,
+    max_memory_mb: u64,
+    init: Option<Duration>,
+) -> Record {
+    let (status, error_type) = match outcome {
+        Outcome::Response(_) => ("success", None),
+        Outcome::Error(body) => {
+            let error_type = error_type(body);
+            let status = match (healthy, error_type.as_str()) {
+                (_, "Sandbox.Timedout") => "timeout",
+                (true, _) => "error",
+                (false, _) => "failure",
+            };
+            (status, Some(error_type))
+        }
+    };
+    // The figures as the line prints them: milliseconds to two places.
+    let millis = |duration: Duration| (duration.as_secs_f64() * 100_000.0).round() / 100.0;
+    Record::Report(telemetry::Report::new(
+        request_id,
+        status,
+        error_type,
+        telemetry::ReportMetrics::new(
+            millis(duration),
+            billed_duration(duration).as_millis() as u64,
+            u64::from(memory_mb),
+            max_memory_mb,
+            init.map(millis),
+        ),
+    ))
 }
 
 fn respond(invoked: &Invoked, tail: bool, version: &str) -> Response<Full<Bytes>> {

@@ -130,6 +130,20 @@ pub struct InitStart {
     pub runtime_version_arn: Option<String>,
 }
 
+impl InitStart {
+    /// The start of `function`'s (`version`'s) init, of `initialization_type` in `phase`.
+    pub fn new(initialization_type: &str, phase: &str, function: &str, version: &str) -> Self {
+        Self {
+            initialization_type: initialization_type.to_owned(),
+            phase: phase.to_owned(),
+            function_name: Some(function.to_owned()),
+            function_version: Some(version.to_owned()),
+            runtime_version: None,
+            runtime_version_arn: None,
+        }
+    }
+}
+
 /// `platform.initRuntimeDone`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -162,6 +176,25 @@ pub struct InitReport {
     pub error_type: Option<String>,
     /// How long init took.
     pub metrics: InitMetrics,
+}
+
+impl InitReport {
+    /// An init's report: its `status`, its error's type when it failed, its duration.
+    pub fn new(
+        initialization_type: &str,
+        phase: &str,
+        status: &str,
+        error_type: Option<String>,
+        duration_ms: f64,
+    ) -> Self {
+        Self {
+            initialization_type: initialization_type.to_owned(),
+            phase: phase.to_owned(),
+            status: status.to_owned(),
+            error_type,
+            metrics: InitMetrics { duration_ms },
+        }
+    }
 }
 
 /// The figures of [`InitReport`].
@@ -254,6 +287,24 @@ pub struct Report {
     pub tracing: Option<Tracing>,
 }
 
+impl Report {
+    /// An invocation's report: its `status`, its error's type when it failed, its figures.
+    pub fn new(
+        request_id: &str,
+        status: &str,
+        error_type: Option<String>,
+        metrics: ReportMetrics,
+    ) -> Self {
+        Self {
+            request_id: request_id.to_owned(),
+            status: status.to_owned(),
+            error_type,
+            metrics,
+            tracing: None,
+        }
+    }
+}
+
 /// The figures of [`Report`], as the `REPORT` log line prints them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -272,6 +323,25 @@ pub struct ReportMetrics {
     /// The init's duration, on an invocation that had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_duration_ms: Option<f64>,
+}
+
+impl ReportMetrics {
+    /// The figures of a `REPORT` line.
+    pub fn new(
+        duration_ms: f64,
+        billed_duration_ms: u64,
+        memory_size_mb: u64,
+        max_memory_used_mb: u64,
+        init_duration_ms: Option<f64>,
+    ) -> Self {
+        Self {
+            duration_ms,
+            billed_duration_ms,
+            memory_size_mb,
+            max_memory_used_mb,
+            init_duration_ms,
+        }
+    }
 }
 
 /// `platform.extension`.
