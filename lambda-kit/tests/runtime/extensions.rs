@@ -677,3 +677,122 @@ async fn bad_subscriptions_are_refused_naming_the_field() {
         "{message}"
     );
 }
+
+/// Names the child function a child process is started for; the others return at once.
+const CHILD_VAR: &str = "LAMBDA_KIT_TEST_CHILD";
+
+fn is_child(name: &str) -> bool {
+    #[allow(clippy::disallowed_methods)] // The test reads its own environment, not the runtime.
+    let wanted = std::env::var(CHILD_VAR);
+    wanted.as_deref() == Ok(name)
+}
+
+/// Run as a child process: an unmodified `lambda_extension::Extension` (the official crate,
+/// which reads `AWS_LAMBDA_RUNTIME_API` from its environment), printing each event it gets.
+#[tokio::test]
+#[ignore = "run as a child process by the_official_lambda_extension_crate_gets_invoke_and_shutdown"]
+async fn child_official_extension() {
+    use lambda_extension::{Extension, LambdaEvent, NextEvent, service_fn};
+    if !is_child("child_official_extension") {
+        return;
+    }
+    let processor = service_fn(|event: LambdaEvent| async move {
+        match event.next {
+            NextEvent::Invoke(invoke) => println!(
+                "EVENT INVOKE {} {} {}",
+                invoke.request_id, invoke.invoked_function_arn, invoke.tracing.value
+            ),
+            NextEvent::Shutdown(shutdown) => {
+                println!("EVENT SHUTDOWN {}", shutdown.shutdown_reason);
+            }
+        }
+        Ok::<(), lambda_extension::Error>(())
+    });
+    Extension::new()
+        .with_extension_name("official")
+        .with_events(&["INVOKE", "SHUTDOWN"])
+        .with_events_processor(processor)
+        .run()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_official_lambda_extension_crate_gets_invoke_and_shutdown() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let function = Function::new("conformance").external_extensions(["official"]);
+    let api = FakeRuntimeApi::start_for(function).await.unwrap();
+    let address = api.address();
+    let request_id = api.push(Invocation::new(json!({})).trace_id("Root=1-c0f;Sampled=1"));
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "extensions::child_official_extension",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api.runtime_api())
+        .env(CHILD_VAR, "child_official_extension")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut event = async || loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the extension stopped");
+        if let Some(start) = line.find("EVENT ") {
+            break line[start + 6..].to_owned();
+        }
+    };
+
+    let runtime = tokio::spawn(async move {
+        let handed = send(
+            address,
+            "GET",
+            "/2018-06-01/runtime/invocation/next",
+            &[],
+            b"",
+        )
+        .await;
+        let id = handed
+            .header("lambda-runtime-aws-request-id")
+            .unwrap()
+            .to_owned();
+        report(address, &id, "response", b"{}").await
+    });
+    within(30, api.started()).await.unwrap();
+    let registered = api.extensions();
+    assert_eq!(registered[0].name(), "official");
+    assert_eq!(registered[0].kind(), ExtensionKind::External);
+    assert!(registered[0].invoke() && registered[0].shutdown());
+    assert_eq!(within(10, runtime).await.unwrap().status, 202);
+    assert_eq!(
+        within(10, event()).await,
+        format!(
+            "INVOKE {request_id} arn:aws:lambda:us-east-1:123456789012:function:test-function \
+             Root=1-c0f;Sampled=1"
+        )
+    );
+    assert!(within(10, api.completed(&request_id)).await);
+
+    let outcome = within(
+        10,
+        api.shutdown(ShutdownReason::Spindown, Duration::from_secs(5)),
+    )
+    .await;
+    assert_eq!(within(10, event()).await, "SHUTDOWN spindown");
+    assert!(
+        outcome.unfinished().is_empty(),
+        "{:?}",
+        outcome.unfinished()
+    );
+    child.kill().await.unwrap();
+}
