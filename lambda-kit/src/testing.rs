@@ -40,14 +40,18 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::api::protocol::header;
-use crate::api::server::{self, Frame, Pending, Report, RuntimeApiServer};
+use crate::api::server::{self, Completion, Frame, Pending, Report, RuntimeApiServer};
 use crate::config::{LogFormat, LogLevel};
 use crate::context::HeaderStr;
+use crate::extension::telemetry::Record;
 use crate::logging::{Logger, Sink};
 use crate::{Config, Context, Error, Handler, Runtime};
 
 #[doc(inline)]
-pub use crate::api::server::ErrorReport;
+pub use crate::api::server::{
+    ErrorReport, ExtensionError, ExtensionKind, Function, Phase, Registered, Shutdown,
+    ShutdownReason,
+};
 
 /// The ARN the fake API's invocations carry unless a test sets another.
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:test-function";
@@ -93,6 +97,8 @@ struct Shared {
     outcomes: Mutex<HashMap<String, oneshot::Receiver<Outcome>>>,
     /// Per invocation, the chunks of its streamed response as they arrive.
     feeds: Mutex<HashMap<String, ChunkFeed>>,
+    /// Per invocation, whether it is complete (extensions included).
+    completions: Mutex<HashMap<String, Completion>>,
 }
 
 #[derive(Debug)]
@@ -109,8 +115,18 @@ impl FakeRuntimeApi {
     ///
     /// Fails when no port can be bound.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_for(Function::default()).await
+    }
+
+    /// Starts the server for `function`: the name, version and handler the Extensions API
+    /// tells extensions, and the external extensions init waits for.
+    ///
+    /// # Errors
+    ///
+    /// Fails when no port can be bound.
+    pub async fn start_for(function: Function) -> std::io::Result<Self> {
         Ok(Self {
-            server: RuntimeApiServer::start().await?,
+            server: RuntimeApiServer::start_for(function).await?,
             shared: Arc::default(),
             collectors: Mutex::default(),
         })
@@ -153,6 +169,7 @@ impl FakeRuntimeApi {
     pub fn push(&self, invocation: Invocation) -> String {
         let request_id = invocation.request_id.clone().unwrap_or_else(new_request_id);
         let pending = self.server.submit(invocation.into_server(&request_id));
+        lock(&self.shared.completions).insert(request_id.clone(), pending.completion());
         let (reporter, receiver) = oneshot::channel();
         lock(&self.shared.outcomes).insert(request_id.clone(), receiver);
         let (chunks, feed) = mpsc::unbounded_channel();
@@ -237,6 +254,54 @@ impl FakeRuntimeApi {
     /// The reports the runtime sent to `/init/error`.
     pub fn init_errors(&self) -> Vec<ErrorReport> {
         self.server.init_errors()
+    }
+
+    /// Waits until init has ended: the runtime asked for its first invocation and every
+    /// extension for its first event.
+    ///
+    /// # Errors
+    ///
+    /// The runtime's init error, or `Extension.InitError` when an extension reported one.
+    pub async fn started(&self) -> Result<(), ErrorReport> {
+        self.server.started().await
+    }
+
+    /// Waits until `request_id` is complete: the runtime reported on it and every extension
+    /// registered for `INVOKE` asked for its next event since; `false` when it never will be
+    /// (withdrawn, or the API stopped).
+    ///
+    /// # Panics
+    ///
+    /// Panics when `request_id` was not pushed.
+    pub async fn completed(&self, request_id: &str) -> bool {
+        let completion = lock(&self.shared.completions)
+            .get(request_id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no invocation `{request_id}`"));
+        completion.wait().await
+    }
+
+    /// The extensions that registered, in order.
+    pub fn extensions(&self) -> Vec<Registered> {
+        self.server.extensions()
+    }
+
+    /// What extensions posted to `init/error` and `exit/error`, in order.
+    pub fn extension_errors(&self) -> Vec<ExtensionError> {
+        self.server.extension_errors()
+    }
+
+    /// Sends `SHUTDOWN` to the extensions registered for it, with its deadline `within` from
+    /// now, and waits until each asked for its next event again or the deadline passed.
+    pub async fn shutdown(&self, reason: ShutdownReason, within: Duration) -> Shutdown {
+        self.server.shutdown(reason, within).await
+    }
+
+    /// Feeds a telemetry event, stamped now, to the extensions subscribed to its stream: the
+    /// records Lambda's platform would add (`platform.report`, the function's log lines as
+    /// `Record::Function`, ...).
+    pub fn emit(&self, record: Record) {
+        self.server.emit(record);
     }
 
     /// How many connections the runtime has opened so far.

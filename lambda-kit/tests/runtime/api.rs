@@ -16,28 +16,28 @@ use crate::support::within;
 const LIMIT: usize = 6 * 1024 * 1024 + 100;
 
 /// An answer read off the wire.
-struct Answer {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) head: String,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.head.lines().find_map(|line| {
             let (key, value) = line.split_once(':')?;
             key.eq_ignore_ascii_case(name).then(|| value.trim())
         })
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&self.body)))
     }
 
     /// Asserts a refusal: its status, and Lambda's error document with `error_type`.
     #[track_caller]
-    fn assert_refused(&self, status: u16, error_type: &str) {
+    pub(crate) fn assert_refused(&self, status: u16, error_type: &str) {
         assert_eq!(
             self.status,
             status,
@@ -61,7 +61,7 @@ impl Answer {
 }
 
 /// Sends one request (closing the connection after it) and reads the answer.
-async fn send(
+pub(crate) async fn send(
     address: SocketAddr,
     method: &str,
     path: &str,
@@ -97,7 +97,7 @@ async fn send(
     }
 }
 
-async fn next(address: SocketAddr) -> Answer {
+pub(crate) async fn next(address: SocketAddr) -> Answer {
     within(
         5,
         send(
@@ -111,7 +111,12 @@ async fn next(address: SocketAddr) -> Answer {
     .await
 }
 
-async fn report(address: SocketAddr, request_id: &str, verb: &str, body: &[u8]) -> Answer {
+pub(crate) async fn report(
+    address: SocketAddr,
+    request_id: &str,
+    verb: &str,
+    body: &[u8],
+) -> Answer {
     let path = format!("/2018-06-01/runtime/invocation/{request_id}/{verb}");
     send(address, "POST", &path, &[], body).await
 }
@@ -298,7 +303,8 @@ async fn unknown_paths_and_wrong_methods_are_refused_in_lambdas_shape() {
         "/2018-06-01/runtime/invocation/id/result",
         "/2018-06-01/runtime/invocation//response",
         "/2018-06-01/runtime/nothing",
-        "/2020-01-01/extension/register",
+        "/2020-01-01/extension/unknown",
+        "/2022-07-01/logs",
         "/",
     ] {
         send(address, "POST", path, &[], b"{}")

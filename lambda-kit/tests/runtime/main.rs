@@ -10,6 +10,7 @@ mod batch;
 mod concurrency;
 mod errors;
 mod events;
+mod extensions;
 mod http;
 mod idempotency;
 mod invocations;

@@ -495,7 +495,6 @@ pub(super) async fn answer(
 
 /// `register`'s body.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Registration {
     #[serde(default)]
     events: Vec<String>,

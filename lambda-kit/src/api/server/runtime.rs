@@ -252,7 +252,7 @@ pub enum Report {
     /// The body posted to `/response`.
     Response(Bytes),
     /// The report posted to `/error`, or the server's own when a buffered response was over
-    /// [`MAX_RESPONSE_BYTES`] (`Function.ResponseSizeTooLarge`).
+    /// [`MAX_RESPONSE_BYTES`](super::MAX_RESPONSE_BYTES) (`Function.ResponseSizeTooLarge`).
     Error(ErrorReport),
     /// A response the runtime streams, as it arrives.
     Streamed(Stream),
