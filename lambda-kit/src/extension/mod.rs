@@ -185,7 +185,7 @@ impl Extension {
             .enable_all()
             .build()
             .map_err(|error| Error::start("cannot build the tokio runtime", error))?
-            .block_on(self.serve(&Config::from_env()?))
+            .block_on(self.serve(Config::from_env()?))
     }
 
     /// [`run`](Self::run) on the caller's tokio runtime, with `config`.
@@ -193,8 +193,8 @@ impl Extension {
     /// # Errors
     ///
     /// As [`run`](Self::run).
-    pub async fn serve(self, config: &Config) -> Result<(), Error> {
-        self.start(config, Kind::External).await?.serve().await
+    pub async fn serve(self, config: Config) -> Result<(), Error> {
+        self.start(&config, Kind::External).await?.serve().await
     }
 
     /// Registers and subscribes: the part of an extension's life that belongs to Lambda's init

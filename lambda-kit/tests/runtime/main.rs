@@ -10,6 +10,7 @@ mod batch;
 mod concurrency;
 mod errors;
 mod events;
+mod extension;
 mod extensions;
 mod http;
 mod idempotency;

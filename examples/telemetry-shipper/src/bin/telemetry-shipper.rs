@@ -101,6 +101,6 @@ async fn main() -> Result<(), lambda_kit::Error> {
                 shutdown.reason()
             );
         })
-        .serve(&config)
+        .serve(config)
         .await
 }
