@@ -214,7 +214,7 @@ impl Pending {
         &self,
         parts: &http::request::Parts,
         body: &[u8],
-    ) -> Result<(), Response<Body>> {
+    ) -> Result<(), Box<Response<Body>>> {
         let signed = sigv4::Signed {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -223,7 +223,7 @@ impl Pending {
         };
         self.authorization
             .verify(&signed, self.secret.as_str(), body)
-            .map_err(|failure| Refusal::Signature(failure).response())
+            .map_err(|failure| Box::new(Refusal::Signature(failure).response()))
     }
 }
 
@@ -237,7 +237,7 @@ pub(crate) fn admit(
     access: &Access,
     operation: &Operation,
     parts: &http::request::Parts,
-) -> Result<Admission, Response<Body>> {
+) -> Result<Admission, Box<Response<Body>>> {
     if matches!(operation, Operation::InvokeFunctionUrl { .. }) {
         return Ok(Admission::Open);
     }
@@ -247,7 +247,7 @@ pub(crate) fn admit(
         parts.uri.query().unwrap_or_default(),
         SystemTime::now(),
     )
-    .map_err(|refusal| refusal.response())
+    .map_err(|refusal| Box::new(refusal.response()))
 }
 
 fn check(

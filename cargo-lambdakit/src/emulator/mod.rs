@@ -391,7 +391,7 @@ impl Emulator {
         // The one check of who calls, before any operation (or a wait for a rebuild). A signed
         // request is read whole and its signature checked before its operation sees it.
         let body: RequestBody = match guard::admit(&self.access, &operation, &parts) {
-            Err(refused) => return refused,
+            Err(refused) => return *refused,
             Ok(guard::Admission::Open) => body.boxed_unsync(),
             Ok(guard::Admission::Signed(pending)) => {
                 let read = match lambda_api::read_signed(&operation, &parts.headers, body).await {
@@ -399,7 +399,7 @@ impl Emulator {
                     Err(refused) => return refused,
                 };
                 if let Err(refused) = pending.verify(&parts, &read) {
-                    return refused;
+                    return *refused;
                 }
                 Full::new(read)
                     .map_err(|never| match never {})

@@ -598,7 +598,7 @@ mod tests {
             vector.method = "PUT".into();
             assert_eq!(verify(&vector, SECRET), Err(Failure::Mismatch), "{name}");
             let mut vector = read(text);
-            vector.path.push_str("x");
+            vector.path.push('x');
             assert_eq!(verify(&vector, SECRET), Err(Failure::Mismatch), "{name}");
             let mut vector = read(text);
             vector.query.push_str("&Param3=value3");
