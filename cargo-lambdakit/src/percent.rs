@@ -4,6 +4,12 @@
 /// `text` with its `%XX` escapes decoded; a malformed escape (`%zz`, a `%` at the end) stays
 /// as it is, and bytes that decode to invalid UTF-8 become U+FFFD.
 pub fn decode(text: &str) -> String {
+    String::from_utf8_lossy(&decode_bytes(text)).into_owned()
+}
+
+/// `text` with its `%XX` escapes decoded, as bytes (SigV4 encodes them again, whatever they
+/// are); a malformed escape stays as it is.
+pub fn decode_bytes(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;
@@ -23,7 +29,7 @@ pub fn decode(text: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 #[cfg(test)]

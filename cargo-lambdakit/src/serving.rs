@@ -197,7 +197,7 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         };
         if access.reach == Reach::Remote {
             eprintln!(
-                "warning: serve takes requests from other machines (`--allow-remote`): whoever reaches http://{local} with the token runs code as you, and the token crosses the network in clear text; use it on a network you trust, or reach a loopback serve through an SSH tunnel instead"
+                "warning: serve takes requests from other machines (`--allow-remote`): whoever reaches http://{local} with the token runs code as you; requests signed with it (AWS SDKs, the AWS CLI) keep it to themselves, but their bodies and answers cross the network in clear text, and so does the token sent as a bearer: use it on a network you trust, or reach a loopback serve through an SSH tunnel instead"
             );
         }
         if let Some(token) = &access.token {
@@ -207,7 +207,7 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
                 token.as_str()
             };
             println!(
-                "lambdakit: every Lambda API call (not function URLs) must carry the token {shown}: `Authorization: Bearer TOKEN`, `X-Lambdakit-Token: TOKEN`, or `AWS_ACCESS_KEY_ID=TOKEN` for an AWS SDK or the AWS CLI"
+                "lambdakit: every Lambda API call (not function URLs) must carry the token {shown}: `AWS_ACCESS_KEY_ID=TOKEN AWS_SECRET_ACCESS_KEY=TOKEN` for an AWS SDK or the AWS CLI (serve checks their SigV4 signature), `Authorization: Bearer TOKEN` or `X-Lambdakit-Token: TOKEN`"
             );
             endpoint.push_str(" --token TOKEN");
         }

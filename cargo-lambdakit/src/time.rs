@@ -38,6 +38,34 @@ fn date_and_time(time: SystemTime) -> String {
     )
 }
 
+/// SigV4's `X-Amz-Date`, `20260131T120000Z` (ISO 8601 basic format, UTC), as a time; `None`
+/// for anything else, or a date before 1970.
+pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
+    let digits = |range: std::ops::Range<usize>| -> Option<u64> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|byte| byte.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    if text.len() != 16 || text.as_bytes()[8] != b'T' || !text.ends_with('Z') {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+    let (hour, minute, second) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day)?;
+    let seconds = days * SECONDS_PER_DAY + hour * 3_600 + minute * 60 + second;
+    Some(UNIX_EPOCH + Duration::from_secs(seconds))
+}
+
 fn since_epoch(time: SystemTime) -> Duration {
     time.duration_since(UNIX_EPOCH).unwrap_or_default()
 }
@@ -60,6 +88,17 @@ fn civil_from_days(days: u64) -> (i64, u32, u32) {
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     // Both are in range by construction: a day of 1 to 31, a month of 1 to 12.
     (year, narrow(month), narrow(day))
+}
+
+/// A civil date to days since 1970-01-01 (Hinnant's `days_from_civil`); `None` before 1970.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let year = year - u64::from(month <= 2);
+    let era = year / 400;
+    let year_of_era = year - era * 400;
+    let month_index = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    (era * 146_097 + day_of_era).checked_sub(719_468)
 }
 
 fn narrow(value: i64) -> u32 {
@@ -95,5 +134,26 @@ mod tests {
         assert_eq!(date(at(1_767_268_800)), (2026, 1, 1));
         assert_eq!(date(at(1_709_214_310)), (2024, 2, 29));
         assert_eq!(date(UNIX_EPOCH - Duration::from_secs(1)), (1970, 1, 1));
+    }
+
+    #[test]
+    fn amz_dates_are_read() {
+        let read = |text| {
+            parse_amz_date(text).map(|time| time.duration_since(UNIX_EPOCH).unwrap().as_secs())
+        };
+        assert_eq!(read("20150830T123600Z"), Some(1_440_938_160));
+        assert_eq!(read("20240229T134510Z"), Some(1_709_214_310));
+        assert_eq!(read("19700101T000000Z"), Some(0));
+        for wrong in [
+            "2015-08-30T12:36:00Z",
+            "20150830T123600",
+            "20151330T123600Z",
+            "20150830T253600Z",
+            "2015083OT123600Z",
+            "19690101T000000Z",
+            "+0150830T123600Z",
+        ] {
+            assert_eq!(read(wrong), None, "{wrong}");
+        }
     }
 }

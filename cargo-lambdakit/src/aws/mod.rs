@@ -109,7 +109,9 @@ impl Aws {
     /// Clients of the Lambda API of a `cargo lambdakit serve` at `url`, with fixed credentials
     /// and serve's account and region (the one its ARNs name, else `region`; no AWS
     /// credentials, no STS); checks that serve answers. A serve that requires a `token` (see
-    /// `serve --allow-remote`) takes it as the access key id the requests are signed with. The other services' clients point there too, and are not to be called.
+    /// `serve --allow-remote`) takes it as both the access key id and the secret access key the
+    /// requests are signed with (serve checks the signature). The other services' clients
+    /// point there too, and are not to be called.
     ///
     /// # Errors
     ///
@@ -118,7 +120,7 @@ impl Aws {
     pub async fn local(url: &str, region: &str, token: Option<&str>) -> Result<Self, CliError> {
         let credentials = aws_credential_types::Credentials::new(
             token.unwrap_or("lambdakit-local"),
-            "lambdakit-local",
+            token.unwrap_or("lambdakit-local"),
             None,
             None,
             "lambdakit-local",
@@ -155,7 +157,11 @@ impl Aws {
             Err(error)
                 if matches!(
                     code(&error),
-                    Some("MissingAuthenticationTokenException" | "UnrecognizedClientException")
+                    Some(
+                        "MissingAuthenticationTokenException"
+                            | "UnrecognizedClientException"
+                            | "InvalidSignatureException"
+                    )
                 ) =>
             {
                 let given = if token.is_some() {

@@ -7,8 +7,14 @@
 //!   `same-site`, or one whose `Host` is a DNS name other than `localhost` (a page that had
 //!   its name re-pointed at 127.0.0.1, DNS rebinding) is refused. The AWS SDKs and CLI send
 //!   no `Origin` and a `Host` of `127.0.0.1:PORT` or `localhost:PORT`.
-//! - Beyond loopback (`serve --allow-remote`), every Lambda API call also carries serve's
-//!   token (and any `Host` is taken: the token is what keeps strangers out).
+//! - Beyond loopback (`serve --allow-remote`, or with `--token` on loopback), every Lambda API
+//!   call also carries serve's token (and any `Host` is taken: the token is what keeps
+//!   strangers out): as `Authorization: Bearer TOKEN` or `X-Lambdakit-Token: TOKEN`, or as
+//!   a SigV4 signature made with the token as both the access key id and the secret access
+//!   key, which AWS SDKs and the AWS CLI make unmodified. A signature is checked in full
+//!   (`sigv4`): the key id and date before the body is read ([`admit`]), the signature over
+//!   method, path, query, signed headers and body once it is ([`Pending::verify`]), and
+//!   nothing runs before both pass. Signed, the token itself never crosses the network.
 //! - Function URLs (`/lambda-url/...`) are meant for browsers: no check here, their CORS is
 //!   the function's.
 //!
@@ -20,11 +26,16 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read as _;
 use std::net::IpAddr;
+use std::time::SystemTime;
 
 use http::{HeaderMap, Response, StatusCode};
 
 use super::lambda_api::Operation;
+use super::sigv4::{self, Authorization, Failure};
 use super::{Body, aws_error, boxed};
+
+/// The service name Lambda API calls are signed for.
+const SERVICE: &str = "lambda";
 
 /// The header a token may come in, beside `Authorization: Bearer`.
 pub const TOKEN_HEADER: &str = "x-lambdakit-token";
@@ -119,6 +130,8 @@ enum Refusal {
     NoToken,
     /// It carries a token that is not serve's.
     WrongToken(Carrier),
+    /// Its SigV4 signature is malformed, stale or does not verify.
+    Signature(Failure),
 }
 
 /// Where a request carries its token.
@@ -134,7 +147,7 @@ impl Refusal {
     /// `403` in AWS's error shape, naming why and what to do.
     fn response(&self) -> Response<Body> {
         const CALLERS: &str = "call it from an AWS SDK, the AWS CLI or `cargo lambdakit invoke`; a web page calls a function through its URL (`/lambda-url/NAME/`)";
-        const PASS: &str = "send `Authorization: Bearer TOKEN` or `X-Lambdakit-Token: TOKEN`, sign with the token as the access key id (`AWS_ACCESS_KEY_ID=TOKEN` for an AWS SDK or the AWS CLI), or pass `--token TOKEN` (or `LAMBDAKIT_SERVE_TOKEN`) to `cargo lambdakit invoke` and `deploy --local`";
+        const PASS: &str = "sign with the token as both the access key id and the secret access key (`AWS_ACCESS_KEY_ID=TOKEN AWS_SECRET_ACCESS_KEY=TOKEN` for an AWS SDK or the AWS CLI), send `Authorization: Bearer TOKEN` or `X-Lambdakit-Token: TOKEN`, or pass `--token TOKEN` (or `LAMBDAKIT_SERVE_TOKEN`) to `cargo lambdakit invoke` and `deploy --local`";
         let (error_type, message) = match self {
             Self::Origin(origin) => (
                 "AccessDeniedException",
@@ -170,28 +183,79 @@ impl Refusal {
                     }
                 ),
             ),
+            Self::Signature(failure) => ("InvalidSignatureException", failure.message()),
         };
         boxed(aws_error(StatusCode::FORBIDDEN, error_type, &message))
     }
 }
 
-/// The answer refusing `operation` (`403` in AWS's error shape, saying why), or `None` to let
-/// it through: function URLs always pass; the Lambda API (Invoke included) only from callers
-/// `access` admits.
-pub(crate) fn refusal(
-    access: &Access,
-    operation: &Operation,
-    headers: &HeaderMap,
-) -> Option<Response<Body>> {
-    if matches!(operation, Operation::InvokeFunctionUrl { .. }) {
-        return None;
-    }
-    check(access, headers)
-        .err()
-        .map(|refusal| refusal.response())
+/// What a request let through still owes before it is run.
+#[derive(Debug)]
+pub(crate) enum Admission {
+    /// Nothing: it may run.
+    Open,
+    /// Its SigV4 signature, to check over its body once read (and before anything runs).
+    Signed(Pending),
 }
 
-fn check(access: &Access, headers: &HeaderMap) -> Result<(), Refusal> {
+/// A SigV4-signed request's signature, its key id and date found good, still to be checked
+/// over the whole request.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    authorization: Authorization,
+    /// The secret access key of the key id it is signed with.
+    secret: Token,
+}
+
+impl Pending {
+    /// `403 InvalidSignatureException` (saying why) unless the request of `parts` with `body`
+    /// is the one signed.
+    pub(crate) fn verify(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+    ) -> Result<(), Box<Response<Body>>> {
+        let signed = sigv4::Signed {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or_default(),
+            headers: &parts.headers,
+        };
+        self.authorization
+            .verify(&signed, self.secret.as_str(), body)
+            .map_err(|failure| Box::new(Refusal::Signature(failure).response()))
+    }
+}
+
+/// Whether `operation` may go on: function URLs always; the Lambda API (Invoke included)
+/// only from callers `access` admits, a signed one once its signature is verified.
+///
+/// # Errors
+///
+/// The answer refusing it: `403` in AWS's error shape, saying why.
+pub(crate) fn admit(
+    access: &Access,
+    operation: &Operation,
+    parts: &http::request::Parts,
+) -> Result<Admission, Box<Response<Body>>> {
+    if matches!(operation, Operation::InvokeFunctionUrl { .. }) {
+        return Ok(Admission::Open);
+    }
+    check(
+        access,
+        &parts.headers,
+        parts.uri.query().unwrap_or_default(),
+        SystemTime::now(),
+    )
+    .map_err(|refusal| Box::new(refusal.response()))
+}
+
+fn check(
+    access: &Access,
+    headers: &HeaderMap,
+    query: &str,
+    now: SystemTime,
+) -> Result<Admission, Refusal> {
     let text = |name: &str| {
         headers
             .get(name)
@@ -218,13 +282,56 @@ fn check(access: &Access, headers: &HeaderMap) -> Result<(), Refusal> {
     {
         return Err(Refusal::Host(host));
     }
-    if let Some(token) = &access.token {
-        let (given, carrier) = given_token(headers).ok_or(Refusal::NoToken)?;
-        if !token.matches(&given) {
-            return Err(Refusal::WrongToken(carrier));
-        }
+    match &access.token {
+        Some(token) => given(token, headers, query, now),
+        None => Ok(Admission::Open),
     }
-    Ok(())
+}
+
+/// Whether a request carries `token`: `X-Lambdakit-Token: TOKEN`, `Authorization: Bearer
+/// TOKEN`, or a SigV4 `Authorization` whose access key id is the token (its signature, made
+/// with the token as the secret, is what [`Pending::verify`] checks).
+fn given(
+    token: &Token,
+    headers: &HeaderMap,
+    query: &str,
+    now: SystemTime,
+) -> Result<Admission, Refusal> {
+    let bearer = |given: &str| {
+        if token.matches(given.trim()) {
+            Ok(Admission::Open)
+        } else {
+            Err(Refusal::WrongToken(Carrier::Header))
+        }
+    };
+    if let Some(given) = headers.get(TOKEN_HEADER) {
+        return bearer(&String::from_utf8_lossy(given.as_bytes()));
+    }
+    let Some(authorization) = headers.get(http::header::AUTHORIZATION) else {
+        if sigv4::presigned(query) {
+            return Err(Refusal::Signature(Failure::Presigned));
+        }
+        return Err(Refusal::NoToken);
+    };
+    let authorization = String::from_utf8_lossy(authorization.as_bytes());
+    if let Some(given) = authorization.strip_prefix("Bearer ") {
+        return bearer(given);
+    }
+    let authorization = match Authorization::parse(&authorization) {
+        Some(parsed) => parsed.map_err(Refusal::Signature)?,
+        // Some other scheme: no token in it.
+        None => return Err(Refusal::NoToken),
+    };
+    if !token.matches(&authorization.access_key_id) {
+        return Err(Refusal::WrongToken(Carrier::Signature));
+    }
+    authorization
+        .check(headers, SERVICE, now)
+        .map_err(Refusal::Signature)?;
+    Ok(Admission::Signed(Pending {
+        authorization,
+        secret: token.clone(),
+    }))
 }
 
 /// Whether `Host` (`name[:port]`) is an address or `localhost`: no page can make a browser
@@ -237,29 +344,6 @@ fn names_this_machine(host: &str) -> bool {
     };
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     name.parse::<IpAddr>().is_ok() || name == "localhost" || name.ends_with(".localhost")
-}
-
-/// The token a request carries: `Authorization: Bearer TOKEN`, `X-Lambdakit-Token: TOKEN`,
-/// or the access key id of a SigV4 `Authorization` (`AWS4-HMAC-SHA256 Credential=TOKEN/..`),
-/// so that AWS SDKs and the AWS CLI pass it unmodified. The signature itself is not checked:
-/// that would need the body hashed before the operation reads it, and the token is the
-/// secret either way.
-fn given_token(headers: &HeaderMap) -> Option<(String, Carrier)> {
-    let header = |token: &str| Some((token.trim().to_owned(), Carrier::Header));
-    if let Some(token) = headers.get(TOKEN_HEADER) {
-        return header(token.to_str().ok()?);
-    }
-    let authorization = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    if let Some(token) = authorization.strip_prefix("Bearer ") {
-        return header(token);
-    }
-    let credential = authorization
-        .strip_prefix("AWS4-HMAC-SHA256 ")?
-        .split(',')
-        .find_map(|part| part.trim().strip_prefix("Credential="))?;
-    credential
-        .split_once('/')
-        .map(|(access_key, _)| (access_key.to_owned(), Carrier::Signature))
 }
 
 /// The environment a function created through the Lambda API gets from serve's shell: the
@@ -281,7 +365,168 @@ pub(crate) fn created_environment(passed: &BTreeMap<String, String>) -> BTreeMap
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    /// [`super::check`] of a request with no query, now, for a request that owes nothing more.
+    fn check(access: &Access, headers: &HeaderMap) -> Result<(), Refusal> {
+        super::check(access, headers, "", SystemTime::now())
+            .map(|admission| assert!(matches!(admission, Admission::Open), "{admission:?}"))
+    }
+
+    /// A request to `uri` with `body`, signed by aws-sigv4 (the SDKs' signer) with the
+    /// credential `key`/`secret` at `time`: its parts and body.
+    fn signed(
+        uri: &str,
+        body: &[u8],
+        (key, secret): (&str, &str),
+        time: SystemTime,
+    ) -> (http::request::Parts, Vec<u8>) {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        let identity =
+            aws_credential_types::Credentials::new(key, secret, None, None, "test").into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("eu-west-1")
+            .name(SERVICE)
+            .time(time)
+            .settings(SigningSettings::default())
+            .build()
+            .expect("complete signing parameters")
+            .into();
+        let mut request = http::Request::post(uri)
+            .header("host", "devbox:9000")
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .expect("a test request");
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let signable = SignableRequest::new(
+            "POST",
+            uri,
+            headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+            SignableBody::Bytes(body),
+        )
+        .expect("a signable request");
+        let (instructions, _) = sign(signable, &params)
+            .expect("the request signs")
+            .into_parts();
+        instructions.apply_to_request_http1x(&mut request);
+        let (parts, body) = request.into_parts();
+        (parts, body)
+    }
+
+    /// Whether `access` takes the request of `parts` with `body` at `now`, as serve's
+    /// `route` asks: headers first, then the signature over the body.
+    fn taken(
+        access: &Access,
+        parts: &http::request::Parts,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), Refusal> {
+        let query = parts.uri.query().unwrap_or_default();
+        match super::check(access, &parts.headers, query, now)? {
+            Admission::Open => Ok(()),
+            Admission::Signed(pending) => pending
+                .authorization
+                .verify(
+                    &sigv4::Signed {
+                        method: parts.method.as_str(),
+                        path: parts.uri.path(),
+                        query,
+                        headers: &parts.headers,
+                    },
+                    pending.secret.as_str(),
+                    body,
+                )
+                .map_err(Refusal::Signature),
+        }
+    }
+
+    #[test]
+    fn signatures_made_with_the_token_verify_and_others_do_not() {
+        let remote = Access {
+            reach: Reach::Remote,
+            token: Some(token()),
+        };
+        let now = SystemTime::now();
+        let ours = ("0123456789abcdef0123", "0123456789abcdef0123");
+        let uri = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Afunction%3Ahello/invocations?Qualifier=%24LATEST";
+        let (parts, body) = signed(uri, b"{\"n\": 1}", ours, now);
+        assert_eq!(taken(&remote, &parts, &body, now), Ok(()));
+        // Another body than the one signed.
+        assert_eq!(
+            taken(&remote, &parts, b"{\"n\": 2}", now),
+            Err(Refusal::Signature(Failure::Mismatch))
+        );
+        // Another path, query or method.
+        for changed in [
+            "/2015-03-31/functions/other/invocations?Qualifier=%24LATEST",
+            "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Afunction%3Ahello/invocations?Qualifier=live",
+        ] {
+            let mut parts = parts.clone();
+            parts.uri = changed.parse().expect("a test uri");
+            assert_eq!(
+                taken(&remote, &parts, &body, now),
+                Err(Refusal::Signature(Failure::Mismatch)),
+                "{changed}"
+            );
+        }
+        let mut put = parts.clone();
+        put.method = http::Method::PUT;
+        assert_eq!(
+            taken(&remote, &put, &body, now),
+            Err(Refusal::Signature(Failure::Mismatch))
+        );
+        // The token as the key id, with another secret.
+        let (parts, body) = signed(uri, b"{}", ("0123456789abcdef0123", "guessed"), now);
+        assert_eq!(
+            taken(&remote, &parts, &body, now),
+            Err(Refusal::Signature(Failure::Mismatch))
+        );
+        // Another key id, signed well.
+        let (parts, body) = signed(uri, b"{}", ("AKIDEXAMPLE", "0123456789abcdef0123"), now);
+        assert_eq!(
+            taken(&remote, &parts, &body, now),
+            Err(Refusal::WrongToken(Carrier::Signature))
+        );
+        // Signed 16 minutes ago, or ahead.
+        for skewed in [
+            now - Duration::from_secs(16 * 60),
+            now + Duration::from_secs(16 * 60),
+        ] {
+            let (parts, body) = signed(uri, b"{}", ours, skewed);
+            assert!(matches!(
+                taken(&remote, &parts, &body, now),
+                Err(Refusal::Signature(Failure::Expired { .. }))
+            ));
+        }
+        // A presigned URL is named as such.
+        let presigned = headers(&[("host", "devbox:9000")]);
+        assert_eq!(
+            super::check(
+                &remote,
+                &presigned,
+                "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00",
+                now
+            )
+            .map(|_| ()),
+            Err(Refusal::Signature(Failure::Presigned))
+        );
+        // Without a token, serve checks no signature (loopback's default): any one passes.
+        let (parts, body) = signed(uri, b"{}", ("AKIDEXAMPLE", "anything"), now);
+        let open = Access {
+            reach: Reach::Remote,
+            token: None,
+        };
+        assert_eq!(taken(&open, &parts, &body, now), Ok(()));
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         pairs
@@ -433,25 +678,25 @@ mod tests {
                     ("host", "devbox:9000"),
                     (
                         "authorization",
-                        "AWS4-HMAC-SHA256 Credential=0123456789abcdef0123/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=00"
+                        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
                     )
                 ])
             ),
-            Ok(())
+            Err(Refusal::WrongToken(Carrier::Signature))
         );
-        assert_eq!(
+        assert!(matches!(
             check(
                 &remote,
                 &headers(&[
                     ("host", "devbox:9000"),
                     (
                         "authorization",
-                        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=00"
+                        "AWS4-HMAC-SHA256 Credential=0123456789abcdef0123/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=00"
                     )
                 ])
             ),
-            Err(Refusal::WrongToken(Carrier::Signature))
-        );
+            Err(Refusal::Signature(Failure::Malformed(_)))
+        ));
         // Web pages stay out, token or not.
         assert!(
             check(
@@ -473,7 +718,8 @@ mod tests {
             qualifier: None,
             path: "/".into(),
         };
-        let from_a_page = headers(&[
+        let (mut from_a_page, ()) = http::Request::post("/").body(()).unwrap().into_parts();
+        from_a_page.headers = headers(&[
             ("host", "evil.example:9000"),
             ("origin", "https://evil.example"),
             ("sec-fetch-site", "cross-site"),
@@ -482,11 +728,15 @@ mod tests {
             reach: Reach::Remote,
             token: Some(token()),
         };
-        assert!(refusal(&Access::default(), &url, &from_a_page).is_none());
-        assert!(refusal(&remote, &url, &from_a_page).is_none());
+        for access in [&Access::default(), &remote] {
+            assert!(matches!(
+                admit(access, &url, &from_a_page),
+                Ok(Admission::Open)
+            ));
+        }
         let create = Operation::CreateFunction;
-        let refused = refusal(&Access::default(), &create, &from_a_page)
-            .expect("a page's CreateFunction is refused");
+        let refused = admit(&Access::default(), &create, &from_a_page)
+            .expect_err("a page's CreateFunction is refused");
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
         assert_eq!(
             refused.headers()["x-amzn-errortype"],

@@ -11,6 +11,7 @@ mod ids;
 mod instance;
 mod lambda_api;
 mod queue;
+mod sigv4;
 mod state;
 mod url;
 
@@ -81,6 +82,10 @@ impl Limits {
 
 /// What the emulator answers with: whole bodies, or a function's streamed response.
 type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// What the Lambda API's handlers read a request's body from: the connection's, or, for a
+/// signed request, the body read whole to check its signature.
+type RequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, hyper::Error>;
 
 fn boxed(response: Response<Full<Bytes>>) -> Response<Body> {
     response.map(|body| body.map_err(|never| match never {}).boxed_unsync())
@@ -384,10 +389,24 @@ impl Emulator {
             Ok(operation) => operation,
             Err(refusal) => return refusal.response(),
         };
-        // The one check of who calls, before any operation (or a wait for a rebuild).
-        if let Some(refused) = guard::refusal(&self.access, &operation, &parts.headers) {
-            return refused;
-        }
+        // The one check of who calls, before any operation (or a wait for a rebuild). A signed
+        // request is read whole and its signature checked before its operation sees it.
+        let body: RequestBody = match guard::admit(&self.access, &operation, &parts) {
+            Err(refused) => return *refused,
+            Ok(guard::Admission::Open) => body.boxed_unsync(),
+            Ok(guard::Admission::Signed(pending)) => {
+                let read = match lambda_api::read_signed(&operation, &parts.headers, body).await {
+                    Ok(read) => read,
+                    Err(refused) => return refused,
+                };
+                if let Err(refused) = pending.verify(&parts, &read) {
+                    return *refused;
+                }
+                Full::new(read)
+                    .map_err(|never| match never {})
+                    .boxed_unsync()
+            }
+        };
         let open = Arc::clone(&self.gate).read_owned().await;
         self.dispatch(operation, &parts, body, open).await
     }

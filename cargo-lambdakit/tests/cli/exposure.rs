@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::error::ProvideErrorMetadata as _;
@@ -15,7 +15,9 @@ use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 use base64::Engine as _;
 use cargo_lambdakit::package::zip::{self, Entry};
 
-use crate::support::{Answer, Serve, executable_script, lambdakit, read_answer, workspace};
+use crate::support::{
+    Answer, Serve, executable_script, lambdakit, read_answer, tool, works, workspace,
+};
 
 /// A runtime in shell: answers each invocation with its environment (`env`'s lines).
 const ANSWERS_ITS_ENVIRONMENT: &str = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
@@ -272,13 +274,14 @@ impl Drop for Scratch {
     }
 }
 
-/// An `aws-sdk-lambda` client of `endpoint` signing with the access key id `key`.
-fn client(endpoint: &str, key: &str) -> aws_sdk_lambda::Client {
+/// An `aws-sdk-lambda` client of `endpoint` signing with the access key id `key` and the
+/// secret access key `secret`.
+fn client(endpoint: &str, key: &str, secret: &str) -> aws_sdk_lambda::Client {
     let config = aws_sdk_lambda::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(key, "any secret", None, None, "tests"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "tests"))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
         .build();
@@ -357,8 +360,8 @@ async fn beyond_loopback_takes_a_flag_and_then_a_token() {
     let answer = send(address, "GET /lambda-url/remote/ HTTP/1.1", &[], b"");
     assert_eq!(answer.status, 200);
 
-    // AWS SDKs pass it as their access key id.
-    let refused = client(&endpoint, "test")
+    // AWS SDKs sign with it as their access key id and secret.
+    let refused = client(&endpoint, "test", "test")
         .list_functions()
         .send()
         .await
@@ -368,7 +371,7 @@ async fn beyond_loopback_takes_a_flag_and_then_a_token() {
         Some("UnrecognizedClientException"),
         "{refused:?}"
     );
-    let listed = client(&endpoint, &token)
+    let listed = client(&endpoint, &token, &token)
         .list_functions()
         .send()
         .await
@@ -531,4 +534,202 @@ async fn functions_created_through_the_api_never_get_the_shells_credentials() {
             "{line}: {project}"
         );
     }
+}
+
+/// `method path` with `body`, signed by aws-sigv4 (the AWS SDKs' signer) for `lambda` with the
+/// credential `key`/`secret` at `time`: the headers to send it with.
+fn signed_headers(
+    address: SocketAddr,
+    (method, path): (&str, &str),
+    body: &[u8],
+    (key, secret): (&str, &str),
+    time: SystemTime,
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let identity = Credentials::new(key, secret, None, None, "tests").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("lambda")
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let host = address.to_string();
+    let content_type = [
+        ("host", host.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let signable = SignableRequest::new(
+        method,
+        format!("http://{address}{path}"),
+        content_type.into_iter(),
+        SignableBody::Bytes(body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let (headers, _) = instructions.into_parts();
+    headers
+        .into_iter()
+        .map(|header| (header.name().to_owned(), header.value().to_owned()))
+        .chain([("Content-Type".to_owned(), "application/json".to_owned())])
+        .collect()
+}
+
+/// `send` with owned headers.
+fn send_signed(
+    address: SocketAddr,
+    (method, path): (&str, &str),
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Answer {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    send(
+        address,
+        &format!("{method} {path} HTTP/1.1"),
+        &headers,
+        body,
+    )
+}
+
+#[tokio::test]
+async fn beyond_loopback_signatures_are_verified() {
+    let token = "signing-token-0123456789";
+    let scratch = Scratch::new("signed");
+    // `--allow-remote` on a loopback address: serve takes any `Host` and requires its token,
+    // as beyond loopback, while the test stays on loopback.
+    let serve =
+        Serve::spawn(scratch.serve("remote", "127.0.0.1", &["--allow-remote", "--token", token]));
+    let address = serve.address;
+    let endpoint = serve.endpoint();
+
+    // An AWS SDK with the token as key id and secret: taken, the body signed and checked.
+    let lambda = client(&endpoint, token, token);
+    let invoked = lambda
+        .invoke()
+        .function_name("remote")
+        .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"n": 1}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invoked.status_code(), 200);
+    assert!(
+        String::from_utf8_lossy(invoked.payload().unwrap().as_ref())
+            .contains("AWS_LAMBDA_FUNCTION_NAME=remote")
+    );
+    // With another secret: refused.
+    let refused = client(&endpoint, token, "guessed-secret")
+        .list_functions()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.as_service_error().and_then(|error| error.code()),
+        Some("InvalidSignatureException"),
+        "{refused:?}"
+    );
+
+    // A CreateFunction signed, then its body changed on the way (the zip swapped): refused,
+    // and nothing is created.
+    let ours = (token, token);
+    let create = ("POST", "/2015-03-31/functions");
+    let honest = create_request("tampered", "exit 0");
+    let swapped = create_request("tampered", "touch /tmp/owned; exit 0");
+    let headers = signed_headers(address, create, &honest, ours, SystemTime::now());
+    let (error_type, message) = refusal(&send_signed(address, create, &headers, &swapped));
+    assert_eq!(error_type, "InvalidSignatureException");
+    assert!(message.contains("does not match"), "{message}");
+    assert!(message.contains("AWS_SECRET_ACCESS_KEY=TOKEN"), "{message}");
+    let answer = send(
+        address,
+        "GET /2015-03-31/functions/tampered HTTP/1.1",
+        &[("X-Lambdakit-Token", token)],
+        b"",
+    );
+    assert_eq!(answer.status, 404);
+    // An invocation with its payload changed: refused before it runs.
+    let invoke_path = ("POST", "/2015-03-31/functions/remote/invocations");
+    let headers = signed_headers(address, invoke_path, br#"{"n":1}"#, ours, SystemTime::now());
+    let (error_type, _) = refusal(&send_signed(address, invoke_path, &headers, br#"{"n":2}"#));
+    assert_eq!(error_type, "InvalidSignatureException");
+    // The same request unchanged is taken: the refusals above were the changes'.
+    let answer = send_signed(address, invoke_path, &headers, br#"{"n":1}"#);
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    // Signed 20 minutes ago (a replay, or a clock off by as much): refused.
+    let stale = SystemTime::now() - Duration::from_secs(20 * 60);
+    let headers = signed_headers(address, invoke_path, b"{}", ours, stale);
+    let (error_type, message) = refusal(&send_signed(address, invoke_path, &headers, b"{}"));
+    assert_eq!(error_type, "InvalidSignatureException");
+    assert!(message.starts_with("Signature expired"), "{message}");
+    // Another key id, well signed: not a credential serve knows.
+    let headers = signed_headers(
+        address,
+        invoke_path,
+        b"{}",
+        ("AKIDEXAMPLE", token),
+        SystemTime::now(),
+    );
+    let (error_type, _) = refusal(&send_signed(address, invoke_path, &headers, b"{}"));
+    assert_eq!(error_type, "UnrecognizedClientException");
+
+    // The AWS CLI, as the README shows it.
+    if !tool(
+        works("aws", &["--version"]),
+        "the AWS CLI",
+        "pip install awscli",
+    ) {
+        return;
+    }
+    let aws = |secret: &str, args: &[&str]| {
+        Command::new("aws")
+            .args(args)
+            .args(["--endpoint-url", &endpoint])
+            .env("AWS_ACCESS_KEY_ID", token)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .unwrap()
+    };
+    let out = scratch.0.join("answer.json");
+    let out = out.to_str().unwrap();
+    // `fileb://` sends the file's bytes as they are in AWS CLI v1 and v2 alike.
+    let payload = scratch.0.join("payload.json");
+    std::fs::write(&payload, r#"{"from": "the cli"}"#).unwrap();
+    let payload = format!("fileb://{}", payload.display());
+    let invoke_args = [
+        "lambda",
+        "invoke",
+        "--function-name",
+        "remote",
+        "--payload",
+        &payload,
+        out,
+    ];
+    let output = aws(token, &invoke_args);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        std::fs::read_to_string(out)
+            .unwrap()
+            .contains("AWS_LAMBDA_FUNCTION_NAME=remote")
+    );
+    let output = aws("guessed-secret", &invoke_args);
+    assert!(!output.status.success(), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("InvalidSignatureException"),
+        "{output:?}"
+    );
 }

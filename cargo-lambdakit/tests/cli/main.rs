@@ -20,6 +20,7 @@ mod moto;
 mod new;
 mod sdk;
 mod serve;
+mod soak;
 mod streaming;
 mod support;
 mod watch;

@@ -136,6 +136,11 @@ impl Serve {
         lines_with(&self.output, "output", texts)
     }
 
+    /// The process id of `serve` itself.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `--endpoint` for `invoke`.
     pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.address)
@@ -254,6 +259,11 @@ pub(crate) fn request(address: SocketAddr, head: &str, body: &[u8]) -> Answer {
 pub(crate) fn read_answer(mut stream: TcpStream) -> Answer {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
+    parse_answer(&raw)
+}
+
+/// A whole HTTP/1.1 response (its connection closed after it), read.
+pub(crate) fn parse_answer(raw: &[u8]) -> Answer {
     let head_end = raw
         .windows(4)
         .position(|window| window == b"\r\n\r\n")

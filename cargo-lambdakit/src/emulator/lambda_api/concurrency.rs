@@ -2,8 +2,8 @@
 //! `DeleteFunctionConcurrency`): the cap on each of a created function's pools, kept in its
 //! record; `0` throttles every invocation, as on AWS.
 
+use crate::emulator::RequestBody;
 use http::{Response, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -23,7 +23,7 @@ impl Emulator {
     pub(super) async fn put_concurrency(
         &self,
         name: &str,
-        reserved: Option<Incoming>,
+        reserved: Option<RequestBody>,
     ) -> Response<Body> {
         let reserved = match reserved {
             Some(body) => {

@@ -7,8 +7,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::emulator::RequestBody;
 use http::{Response, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -46,7 +46,7 @@ impl Emulator {
         &self,
         name: &str,
         qualifier: Option<&str>,
-        body: Incoming,
+        body: RequestBody,
         update: bool,
     ) -> Response<Body> {
         let operation = if update {

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::emulator::RequestBody;
 use http::{Response, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -353,7 +353,7 @@ impl Emulator {
     }
 
     /// `CreateFunction`: unpack, check, record, and serve.
-    pub(super) async fn create(&self, body: Incoming) -> Response<Body> {
+    pub(super) async fn create(&self, body: RequestBody) -> Response<Body> {
         let mut request: CreateRequest = match read_request(body, "CreateFunction").await {
             Ok(request) => request,
             Err(refusal) => return refusal,
@@ -590,7 +590,7 @@ impl Emulator {
     }
 
     /// `UpdateFunctionCode`: a new zip, checked as CreateFunction checks it.
-    pub(super) async fn update_code(&self, name: &str, body: Incoming) -> Response<Body> {
+    pub(super) async fn update_code(&self, name: &str, body: RequestBody) -> Response<Body> {
         let request: UpdateCodeRequest = match read_request(body, "UpdateFunctionCode").await {
             Ok(request) => request,
             Err(refusal) => return refusal,
@@ -666,7 +666,11 @@ impl Emulator {
 
     /// `UpdateFunctionConfiguration`: what is given changes; the next invocation starts an
     /// instance with it.
-    pub(super) async fn update_configuration(&self, name: &str, body: Incoming) -> Response<Body> {
+    pub(super) async fn update_configuration(
+        &self,
+        name: &str,
+        body: RequestBody,
+    ) -> Response<Body> {
         let request: UpdateConfigurationRequest =
             match read_request(body, "UpdateFunctionConfiguration").await {
                 Ok(request) => request,

@@ -9,10 +9,10 @@
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
+use crate::emulator::RequestBody;
 use bytes::{Bytes, BytesMut};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use tokio::sync::OwnedRwLockReadGuard;
 
 use crate::emulator::queue::Event;
@@ -69,7 +69,7 @@ impl Emulator {
         name: &str,
         qualifier: Option<&str>,
         parts: &http::request::Parts,
-        body: Incoming,
+        body: RequestBody,
         open: OwnedRwLockReadGuard<()>,
     ) -> Response<Body> {
         let (pool, invoked_arn) = match self.resolve(name, qualifier) {
@@ -203,7 +203,7 @@ impl Emulator {
         qualifier: Option<&str>,
         parts: &http::request::Parts,
         path: &str,
-        body: Incoming,
+        body: RequestBody,
     ) -> Response<Body> {
         let resolved = self
             .has_url(name, qualifier)
@@ -268,8 +268,8 @@ const DRAIN_IDLE: Duration = Duration::from_secs(1);
 /// Reads a request body of at most `limit` bytes. A `Content-Length` over the limit is refused
 /// before any of the body is kept, and a chunked body as soon as its count passes the limit:
 /// what is over the limit is never kept, and at most [`DRAIN_BYTES`] of it is read.
-async fn read_body(
-    mut body: Incoming,
+pub(super) async fn read_body(
+    mut body: RequestBody,
     headers: &http::HeaderMap,
     limit: usize,
 ) -> Result<Bytes, Response<Full<Bytes>>> {
@@ -307,7 +307,7 @@ async fn read_body(
 }
 
 /// Reads and drops what is left of `body`, up to [`DRAIN_BYTES`], while it keeps coming.
-async fn drain(body: &mut Incoming) {
+async fn drain(body: &mut RequestBody) {
     let mut drained = 0;
     while drained <= DRAIN_BYTES {
         match tokio::time::timeout(DRAIN_IDLE, body.frame()).await {

@@ -62,10 +62,10 @@ mod versions;
 
 use std::path::PathBuf;
 
+use crate::emulator::RequestBody;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use serde_json::Value;
 use tokio::sync::OwnedRwLockReadGuard;
 
@@ -104,7 +104,7 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
 
 /// Reads a JSON request body of at most [`MAX_REQUEST_BYTES`].
 async fn read_request<T: serde::de::DeserializeOwned>(
-    body: Incoming,
+    body: RequestBody,
     operation: &str,
 ) -> Result<T, Response<Body>> {
     let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
@@ -121,6 +121,35 @@ async fn read_request<T: serde::de::DeserializeOwned>(
     };
     serde_json::from_slice(&body)
         .map_err(|error| invalid(&format!("the {operation} request is not valid: {error}")))
+}
+
+/// Reads a signed request's body whole, so that its signature is checked before its
+/// operation runs: an Invoke's up to the largest payload (and refused past it as Invoke
+/// refuses it; the operation applies its own, smaller, limits after), any other's up to
+/// [`MAX_REQUEST_BYTES`].
+///
+/// # Errors
+///
+/// `413 RequestTooLargeException` past the limit, `400` for a body that broke off.
+pub(crate) async fn read_signed(
+    operation: &Operation,
+    headers: &http::HeaderMap,
+    body: hyper::body::Incoming,
+) -> Result<Bytes, Response<Body>> {
+    let body = body.boxed_unsync();
+    if let Operation::Invoke { .. } = operation {
+        return invoke::read_body(body, headers, crate::emulator::MAX_SYNC_PAYLOAD)
+            .await
+            .map_err(boxed);
+    }
+    match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(_) => Err(refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            &format!("Request must be smaller than {MAX_REQUEST_BYTES} bytes"),
+        )),
+    }
 }
 
 fn service_error(message: &str) -> Response<Body> {
@@ -155,7 +184,7 @@ impl Emulator {
         &self,
         operation: Operation,
         parts: &http::request::Parts,
-        body: Incoming,
+        body: RequestBody,
         open: OwnedRwLockReadGuard<()>,
     ) -> Response<Body> {
         // The address GetFunction's `Code.Location` and function URLs are written with.

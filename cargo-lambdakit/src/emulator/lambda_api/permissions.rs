@@ -5,8 +5,8 @@
 //! The local Lambda keeps it and answers as AWS does, but does not enforce it: a policy is not
 //! evaluated.
 
+use crate::emulator::RequestBody;
 use http::{Response, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -36,7 +36,7 @@ impl Emulator {
         &self,
         name: &str,
         qualifier: Option<&str>,
-        body: Incoming,
+        body: RequestBody,
     ) -> Response<Body> {
         let request: PermissionRequest = match read_request(body, "AddPermission").await {
             Ok(request) => request,

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::emulator::RequestBody;
 use http::{Response, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -33,7 +33,7 @@ impl Emulator {
     }
 
     /// `TagResource`: tags added or changed.
-    pub(super) async fn tag(&self, name: &str, body: Incoming) -> Response<Body> {
+    pub(super) async fn tag(&self, name: &str, body: RequestBody) -> Response<Body> {
         let request: TagRequest = match read_request(body, "TagResource").await {
             Ok(request) => request,
             Err(refusal) => return refusal,

@@ -7,8 +7,8 @@
 //! `/lambda-url/{name}/` (`/lambda-url/{name}:{alias}/` for an alias's) once it has a URL
 //! configuration, as the project's functions always are.
 
+use crate::emulator::RequestBody;
 use http::{Response, StatusCode};
-use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -91,7 +91,7 @@ impl Emulator {
         &self,
         (name, qualifier): (&str, Option<&str>),
         host: &str,
-        body: Incoming,
+        body: RequestBody,
         create: bool,
     ) -> Response<Body> {
         let operation = if create {

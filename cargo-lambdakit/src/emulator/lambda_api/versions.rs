@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
+use crate::emulator::RequestBody;
 use http::{Response, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -151,7 +151,7 @@ impl Emulator {
 
     /// `PublishVersion`: `$LATEST` as it is now, numbered; nothing new when it is what the last
     /// version is (AWS then answers with that version).
-    pub(super) async fn publish(&self, name: &str, body: Incoming) -> Response<Body> {
+    pub(super) async fn publish(&self, name: &str, body: RequestBody) -> Response<Body> {
         let request: PublishRequest = match read_request(body, "PublishVersion").await {
             Ok(request) => request,
             Err(refusal) => return refusal,
@@ -319,7 +319,7 @@ impl Emulator {
     }
 
     /// `CreateAlias`.
-    pub(super) async fn create_alias(&self, name: &str, body: Incoming) -> Response<Body> {
+    pub(super) async fn create_alias(&self, name: &str, body: RequestBody) -> Response<Body> {
         let request: CreateAliasRequest = match read_request(body, "CreateAlias").await {
             Ok(request) => request,
             Err(refusal) => return refusal,
@@ -403,7 +403,7 @@ impl Emulator {
         &self,
         name: &str,
         alias: &str,
-        body: Incoming,
+        body: RequestBody,
     ) -> Response<Body> {
         let request: UpdateAliasRequest = match read_request(body, "UpdateAlias").await {
             Ok(request) => request,
