@@ -80,7 +80,7 @@ async fn an_external_extension_hears_of_invocations_gets_telemetry_and_shuts_dow
         result = runtime(&api).serve(echo) => panic!("the runtime ended: {result:?}"),
     };
     extension.unwrap();
-    assert_eq!(*invoked.borrow(), [request_id.clone()]);
+    assert_eq!(*invoked.borrow(), [request_id]);
     assert_eq!(*shut.borrow(), Some(Reason::Spindown));
     let batches = batches.borrow();
     let kinds: Vec<&str> = batches.iter().map(|event| event.record.kind()).collect();
