@@ -942,6 +942,65 @@ mod tests {
     }
 
     #[test]
+    fn extensions_are_declared_by_the_package_and_named_by_functions() {
+        let package = json!({
+            "name": "shop",
+            "targets": [
+                {"name": "shop", "kind": ["bin"]},
+                {"name": "telemetry-shipper", "kind": ["bin"]},
+                {"name": "shop", "kind": ["lib"]},
+            ],
+            "metadata": {"lambdakit": {"extensions": {
+                "telemetry-shipper": {"layer_name": "shipper", "compatible_architectures": ["arm64"]},
+            }}},
+        });
+        let declared = extensions_of(&package).unwrap();
+        assert_eq!(
+            declared,
+            [Extension {
+                name: "telemetry-shipper".into(),
+                package: "shop".into(),
+                layer: "shipper".into(),
+                description: None,
+                architectures: vec![Architecture::Arm64],
+            }]
+        );
+        assert_eq!(declared[0].layer_name(Architecture::X86_64), "shipper");
+        assert_eq!(declared[0].layer_name(Architecture::Arm64), "shipper-arm64");
+
+        let at = "package.metadata.lambdakit.functions.shop";
+        let function = settings_of(&json!({"extensions": ["telemetry-shipper"]}), at, false)
+            .unwrap()
+            .apply(Function::defaults("shop", "shop"));
+        assert_eq!(function.extensions, ["telemetry-shipper"]);
+        assert!(check_extensions_known(&function, &declared, at).is_ok());
+        for (table, says) in [
+            (json!({"extensions": "telemetry-shipper"}), "must be a list"),
+            (json!({"extensions": ["a", "a"]}), "names `a` twice"),
+        ] {
+            let Err(CliError::Config { key, problem }) = settings_of(&table, at, false) else {
+                panic!("{table} was accepted");
+            };
+            assert_eq!(key, format!("{at}.extensions"));
+            assert!(problem.contains(says), "{problem}");
+        }
+
+        let long = json!({
+            "name": "shop",
+            "targets": [{"name": "x", "kind": ["bin"]}],
+            "metadata": {"lambdakit": {"extensions": {"x": {"description": "d".repeat(250)}}}},
+        });
+        let Err(CliError::Config { key, problem }) = extensions_of(&long) else {
+            panic!("a description over Lambda's limit was accepted");
+        };
+        assert_eq!(key, "package.metadata.lambdakit.extensions.x.description");
+        assert!(
+            problem.starts_with("must be at most 209 characters: deploy adds `[lambdakit:package=shop lambdakit:extension=x]`"),
+            "{problem}"
+        );
+    }
+
+    #[test]
     fn bad_settings_name_the_key_and_what_is_allowed() {
         let cases = [
             (
