@@ -8,7 +8,8 @@
 // The layers, top down: `cli` (the top-level parser) and `commands` (one thin module per
 // subcommand, with the flags they share in `commands::prelude`); then what they call:
 // `serving`, `deploy`, `build`, `package`, `emulator`, `aws`, `project`, `events`; and at the
-// bottom, small shared pieces: `platform`, `local`, `island`, `time`, `percent`, `error`.
+// bottom, small shared pieces: `platform`, `local`, `island`, `time`, `percent`, `suggest`,
+// `error`.
 // Nothing below `commands` imports `commands` or `cli` (`tests/cli/layers.rs` checks).
 pub mod aws;
 pub mod build;
@@ -25,6 +26,7 @@ pub mod percent;
 pub mod platform;
 pub mod project;
 pub mod serving;
+pub mod suggest;
 pub mod time;
 
 use std::process::ExitCode;

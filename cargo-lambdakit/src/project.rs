@@ -1,5 +1,7 @@
-//! The project's functions: its binary targets, as `cargo metadata` lists them, with the
-//! settings of `[package.metadata.lambdakit]`, and their host build.
+//! The project's functions and extensions: its binary targets, as `cargo metadata` lists
+//! them, with the settings of `[package.metadata.lambdakit]`, and their host build. A binary
+//! target is a function unless `[package.metadata.lambdakit.extensions.NAME]` declares it an
+//! extension, which deploy publishes as a layer for the functions that name it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -117,8 +119,116 @@ pub struct Function {
     /// The front `serve` puts before it for plain HTTP requests, `http_event`:
     /// `function-url` (default), `apigw-http`, `apigw-rest` or `alb`.
     pub http_event: String,
+    /// The project's extensions it runs with (their binary targets' names), `extensions`.
+    pub extensions: Vec<String>,
     /// What `deploy` makes of it on AWS.
     pub deploy: DeploySettings,
+}
+
+/// One Lambda extension: a binary target that `[package.metadata.lambdakit.extensions.NAME]`
+/// declares, which Lambda starts from a layer as `/opt/extensions/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    /// The binary target's name, which is its name under `extensions/` in the layer.
+    pub name: String,
+    /// The package it is in.
+    pub package: String,
+    /// The layer's name on AWS, `layer_name` (default: the extension's name); see
+    /// [`Extension::layer_name`].
+    pub layer: String,
+    /// `description`, of each layer version.
+    pub description: Option<String>,
+    /// The architectures it may be built for, `compatible_architectures` (default: both).
+    pub architectures: Vec<Architecture>,
+}
+
+impl Extension {
+    /// Its layer's name for `architecture`: `layer_name` for x86_64 and `layer_name-arm64` for
+    /// arm64 (as `target/lambda/arm64/` sits beside `target/lambda/`), so that the two builds,
+    /// one binary each, never take turns as one layer's newest version.
+    pub fn layer_name(&self, architecture: Architecture) -> String {
+        match architecture {
+            Architecture::X86_64 => self.layer.clone(),
+            Architecture::Arm64 => format!("{}-arm64", self.layer),
+        }
+    }
+
+    /// Where its settings are, for errors.
+    pub fn settings_key(&self) -> String {
+        format!("package.metadata.lambdakit.extensions.{}", self.name)
+    }
+}
+
+/// What a binary target is to Lambda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A function: its binary is the `bootstrap` of the function's zip.
+    Function,
+    /// An extension: its binary is `extensions/NAME` in a layer's zip.
+    Extension,
+}
+
+impl Kind {
+    /// `function` or `extension`, as messages and `--output json` say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Function => "function",
+            Self::Extension => "extension",
+        }
+    }
+}
+
+/// A binary target to build: its package, its name and what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bin<'a> {
+    /// The package.
+    pub package: &'a str,
+    /// The binary target.
+    pub name: &'a str,
+    /// A function or an extension.
+    pub kind: Kind,
+}
+
+impl Function {
+    /// Its binary target.
+    pub fn bin(&self) -> Bin<'_> {
+        Bin {
+            package: &self.package,
+            name: &self.name,
+            kind: Kind::Function,
+        }
+    }
+}
+
+impl Extension {
+    /// Its binary target.
+    pub fn bin(&self) -> Bin<'_> {
+        Bin {
+            package: &self.package,
+            name: &self.name,
+            kind: Kind::Extension,
+        }
+    }
+}
+
+/// What `--bin` selects: functions, extensions, or (without it) all of both.
+#[derive(Debug, Default)]
+pub struct Selection<'a> {
+    /// The functions.
+    pub functions: Vec<&'a Function>,
+    /// The extensions.
+    pub extensions: Vec<&'a Extension>,
+}
+
+impl Selection<'_> {
+    /// Every selected binary target, functions first.
+    pub fn bins(&self) -> Vec<Bin<'_>> {
+        self.functions
+            .iter()
+            .map(|function| function.bin())
+            .chain(self.extensions.iter().map(|extension| extension.bin()))
+            .collect()
+    }
 }
 
 /// The project as `cargo metadata` describes it.
@@ -126,6 +236,9 @@ pub struct Function {
 pub struct Project {
     /// Every function, in package and target order.
     pub functions: Vec<Function>,
+    /// The extensions of the selected packages, and those their functions name, in package
+    /// and name order.
+    pub extensions: Vec<Extension>,
     /// Where cargo puts what it builds.
     pub target_dir: PathBuf,
     /// The directories of the packages the functions are in, for `watch`.
@@ -136,7 +249,10 @@ pub struct Project {
     locked: bool,
 }
 
-const KEYS: [&str; 9] = [
+/// The settings of both tables; the package's ends with its `functions`. `extensions` is
+/// the package's extension tables there, and the list of extensions a function uses in a
+/// function's table.
+const KEYS: [&str; 10] = [
     "memory",
     "timeout",
     "environment",
@@ -145,8 +261,12 @@ const KEYS: [&str; 9] = [
     "log_level",
     "architecture",
     "http_event",
+    "extensions",
     "functions",
 ];
+
+/// The settings of an extension's table.
+const EXTENSION_KEYS: [&str; 3] = ["layer_name", "description", "compatible_architectures"];
 
 impl Project {
     /// Reads the project (and, with `--package`, only that package's functions).
@@ -195,6 +315,22 @@ impl Project {
                 ),
             });
         }
+        // Every member's extensions: a function may name one of another package.
+        let mut declared: Vec<Extension> = Vec::new();
+        for package in &members {
+            for extension in extensions_of(package)? {
+                if let Some(other) = declared.iter().find(|other| other.name == extension.name) {
+                    return Err(CliError::Config {
+                        key: extension.settings_key(),
+                        problem: format!(
+                            "is declared by the packages `{}` and `{}`; functions name an extension by its binary's name, so each needs its own",
+                            other.package, extension.package
+                        ),
+                    });
+                }
+                declared.push(extension);
+            }
+        }
         let mut functions = Vec::new();
         let mut package_dirs = Vec::new();
         for package in members {
@@ -210,23 +346,43 @@ impl Project {
             }
             let settings = &package["metadata"]["lambdakit"];
             let package_defaults = settings_of(settings, "package.metadata.lambdakit", true)?;
-            for target in package["targets"].as_array().into_iter().flatten() {
-                let is_bin = target["kind"]
-                    .as_array()
-                    .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bin"));
-                let Some(bin) = target["name"].as_str().filter(|_| is_bin) else {
-                    continue;
-                };
+            for bin in bins(package) {
                 let overrides = &settings["functions"][bin];
                 let at = format!("package.metadata.lambdakit.functions.{bin}");
+                if declared
+                    .iter()
+                    .any(|extension| extension.package == name && extension.name == bin)
+                {
+                    if !overrides.is_null() {
+                        return Err(CliError::Config {
+                            key: at,
+                            problem: format!(
+                                "configures `{bin}`, which `[package.metadata.lambdakit.extensions.{bin}]` declares an extension, not a function"
+                            ),
+                        });
+                    }
+                    continue;
+                }
                 let own = settings_of(overrides, &at, false)?;
                 let function = own.apply(package_defaults.apply(Function::defaults(bin, name)));
                 deploy_settings::check(&function.deploy, &at)?;
+                check_extensions_known(&function, &declared, &at)?;
                 functions.push(function);
             }
         }
+        let selected = |package: &str| args.package.as_deref().is_none_or(|only| only == package);
+        let extensions = declared
+            .into_iter()
+            .filter(|extension| {
+                selected(&extension.package)
+                    || functions
+                        .iter()
+                        .any(|function| function.extensions.contains(&extension.name))
+            })
+            .collect();
         Ok(Self {
             functions,
+            extensions,
             target_dir,
             package_dirs,
             root_manifest,
@@ -263,33 +419,71 @@ impl Project {
         }
     }
 
+    /// What `--bin NAME` names, a function or an extension; without it, every function and
+    /// extension.
+    ///
+    /// # Errors
+    ///
+    /// When there is no function or extension of that name, or none at all.
+    pub fn select_bins(&self, name: Option<&str>) -> Result<Selection<'_>, CliError> {
+        let extension = name.and_then(|name| {
+            self.extensions
+                .iter()
+                .find(|extension| extension.name == name)
+        });
+        if let Some(extension) = extension {
+            return Ok(Selection {
+                functions: Vec::new(),
+                extensions: vec![extension],
+            });
+        }
+        if name.is_none() && self.functions.is_empty() && !self.extensions.is_empty() {
+            return Ok(Selection {
+                functions: Vec::new(),
+                extensions: self.extensions.iter().collect(),
+            });
+        }
+        let functions = self.select(name)?;
+        let extensions = match name {
+            Some(_) => Vec::new(),
+            None => self.extensions.iter().collect(),
+        };
+        Ok(Selection {
+            functions,
+            extensions,
+        })
+    }
+
+    /// The extension named `name`.
+    pub fn extension(&self, name: &str) -> Option<&Extension> {
+        self.extensions
+            .iter()
+            .find(|extension| extension.name == name)
+    }
+
     /// The `--manifest-path` the project was read from, if one was given.
     pub fn manifest_path(&self) -> Option<&std::path::Path> {
         self.manifest_path.as_deref()
     }
 
-    /// Builds `functions` for this machine, showing cargo's progress, and returns each binary.
+    /// Builds `bins` for this machine, showing cargo's progress, and returns each binary.
     ///
     /// # Errors
     ///
     /// When `cargo build` fails.
-    pub fn build_host(
-        &self,
-        functions: &[&Function],
-        release: bool,
-    ) -> Result<Vec<PathBuf>, CliError> {
-        self.build(functions, release, None, &[])
+    pub fn build_host(&self, bins: &[Bin<'_>], release: bool) -> Result<Vec<PathBuf>, CliError> {
+        self.build(bins, release, None, &[])
     }
 
-    /// Builds `functions` for `target` (this machine's when `None`, or when it is this
-    /// machine's), showing cargo's progress, and returns each binary.
+    /// Builds `bins` for `target` (this machine's when `None`, or when it is this machine's),
+    /// showing cargo's progress, and returns each binary.
     ///
     /// # Errors
     ///
     /// When `cargo build` fails.
     pub fn build(
         &self,
-        functions: &[&Function],
+        bins: &[Bin<'_>],
         release: bool,
         target: Option<(&crate::build::Target, &crate::build::Linker)>,
         profile: &[(String, String)],
@@ -311,8 +505,8 @@ impl Project {
                 .args(["--target", target.triple])
                 .envs(target.linker_variables(linker));
         }
-        for function in functions {
-            command.args(["-p", &function.package, "--bin", &function.name]);
+        for bin in bins {
+            command.args(["-p", bin.package, "--bin", bin.name]);
         }
         let status = command.status().map_err(|error| CliError::CargoFailed {
             status: error.to_string(),
@@ -327,10 +521,7 @@ impl Project {
             Some((target, _)) => self.target_dir.join(target.triple).join(profile),
             None => self.target_dir.join(profile),
         };
-        Ok(functions
-            .iter()
-            .map(|function| out_dir.join(&function.name))
-            .collect())
+        Ok(bins.iter().map(|bin| out_dir.join(bin.name)).collect())
     }
 }
 
@@ -353,6 +544,7 @@ impl Function {
             log_level: None,
             architecture: Architecture::X86_64,
             http_event: "function-url".to_owned(),
+            extensions: Vec::new(),
             deploy: DeploySettings::default(),
         }
     }
@@ -374,6 +566,7 @@ struct Settings {
     log_level: Option<LogLevel>,
     architecture: Option<Architecture>,
     http_event: Option<String>,
+    extensions: Option<Vec<String>>,
     deploy: DeploySettings,
 }
 
@@ -400,6 +593,9 @@ impl Settings {
         }
         if let Some(front) = &self.http_event {
             function.http_event.clone_from(front);
+        }
+        if let Some(extensions) = &self.extensions {
+            function.extensions.clone_from(extensions);
         }
         function.deploy.merge(&self.deploy);
         function
@@ -487,7 +683,25 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
                         .to_owned(),
                 );
             }
-            "functions" if package_level => {}
+            // The package's extension tables, read by `extensions_of`.
+            "extensions" | "functions" if package_level => {}
+            "extensions" => {
+                let names = value
+                    .as_array()
+                    .and_then(|names| names.iter().map(Value::as_str).collect::<Option<Vec<_>>>())
+                    .ok_or_else(|| {
+                        invalid("must be a list of the names of the project's extensions")
+                    })?;
+                if let Some(twice) = names
+                    .iter()
+                    .enumerate()
+                    .find(|(at, name)| names[..*at].contains(name))
+                    .map(|(_, name)| name)
+                {
+                    return Err(invalid(&format!("names `{twice}` twice")));
+                }
+                settings.extensions = Some(names.into_iter().map(str::to_owned).collect());
+            }
             _ if deploy_settings::read(&mut settings.deploy, key, value, at)? => {}
             _ => {
                 let own = if package_level {
@@ -508,6 +722,188 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
         }
     }
     Ok(settings)
+}
+
+/// The binary targets of a package in `cargo metadata`, in target order.
+fn bins(package: &Value) -> Vec<&str> {
+    package["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|target| {
+            target["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bin"))
+        })
+        .filter_map(|target| target["name"].as_str())
+        .collect()
+}
+
+/// The extensions `[package.metadata.lambdakit.extensions.NAME]` declares in `package`, each
+/// checked to be one of its binary targets.
+fn extensions_of(package: &Value) -> Result<Vec<Extension>, CliError> {
+    let at = "package.metadata.lambdakit.extensions";
+    let tables = &package["metadata"]["lambdakit"]["extensions"];
+    if tables.is_null() {
+        return Ok(Vec::new());
+    }
+    let Some(tables) = tables.as_object() else {
+        return Err(CliError::Config {
+            key: at.into(),
+            problem: "must be a table of extensions, `[package.metadata.lambdakit.extensions.NAME]` for each binary target that is one; a function names those it uses with `extensions = [...]` in `[package.metadata.lambdakit.functions.NAME]`".into(),
+        });
+    };
+    let package_name = package["name"].as_str().unwrap_or_default();
+    let targets = bins(package);
+    let mut extensions = Vec::new();
+    for (name, table) in tables {
+        let key = format!("{at}.{name}");
+        if !targets.contains(&name.as_str()) {
+            let listed: Vec<String> = targets.iter().map(|bin| (*bin).to_owned()).collect();
+            return Err(CliError::Config {
+                problem: format!(
+                    "names no binary target of `{package_name}`: an extension is a binary target (`src/bin/{name}.rs`, or a `[[bin]]`){} (the binary targets are {})",
+                    crate::suggest::did_you_mean(name, targets.iter().copied()),
+                    if listed.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        join(&listed)
+                    }
+                ),
+                key,
+            });
+        }
+        let mut extension = Extension {
+            name: name.clone(),
+            package: package_name.to_owned(),
+            layer: name.clone(),
+            description: None,
+            architectures: Architecture::ALL.to_vec(),
+        };
+        let table = match table {
+            Value::Object(table) => table.clone(),
+            // `[package.metadata.lambdakit.extensions]` with `NAME = {}` or `NAME = true`.
+            Value::Bool(true) => serde_json::Map::new(),
+            _ => {
+                return Err(CliError::Config {
+                    key,
+                    problem: "must be a table (`layer_name`, `description`, `compatible_architectures`), or `true`".into(),
+                });
+            }
+        };
+        for (setting, value) in &table {
+            let key = format!("{key}.{setting}");
+            let invalid = |problem: String| CliError::Config {
+                key: key.clone(),
+                problem,
+            };
+            match setting.as_str() {
+                "layer_name" => {
+                    let layer = value.as_str().filter(|layer| {
+                        (1..=128).contains(&layer.len())
+                            && layer
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    });
+                    extension.layer = layer
+                        .ok_or_else(|| {
+                            invalid(
+                                "must be 1 to 128 letters, digits, `-` or `_` (Lambda's layer names)"
+                                    .into(),
+                            )
+                        })?
+                        .to_owned();
+                }
+                "description" => {
+                    let description = value
+                        .as_str()
+                        .ok_or_else(|| invalid("must be a string".into()))?;
+                    extension.description = Some(description.to_owned());
+                }
+                "compatible_architectures" => {
+                    let architectures = value
+                        .as_array()
+                        .and_then(|names| {
+                            names
+                                .iter()
+                                .map(|name| name.as_str().and_then(Architecture::named))
+                                .collect::<Option<Vec<_>>>()
+                        })
+                        .filter(|architectures| !architectures.is_empty())
+                        .ok_or_else(|| {
+                            invalid("must be a list of one or both of `x86_64` and `arm64`".into())
+                        })?;
+                    extension.architectures = Architecture::ALL
+                        .into_iter()
+                        .filter(|architecture| architectures.contains(architecture))
+                        .collect();
+                }
+                _ => {
+                    let valid: Vec<String> =
+                        EXTENSION_KEYS.iter().map(|key| (*key).to_owned()).collect();
+                    return Err(invalid(format!(
+                        "is not a setting of an extension{}; the settings are {}",
+                        crate::suggest::did_you_mean(setting, EXTENSION_KEYS),
+                        join(&valid)
+                    )));
+                }
+            }
+        }
+        let described = crate::deploy::extension::layer_description(&extension);
+        let over = described
+            .chars()
+            .count()
+            .saturating_sub(crate::deploy::extension::MAX_DESCRIPTION);
+        if over > 0 {
+            let allowed = extension
+                .description
+                .as_deref()
+                .map_or(0, |description| description.chars().count())
+                .saturating_sub(over);
+            return Err(CliError::Config {
+                key: format!("{key}.description"),
+                problem: format!(
+                    "must be at most {allowed} characters: deploy adds `{}` to say the layer is lambdakit's, and Lambda takes {} in all",
+                    crate::deploy::extension::marker(&extension),
+                    crate::deploy::extension::MAX_DESCRIPTION
+                ),
+            });
+        }
+        extensions.push(extension);
+    }
+    Ok(extensions)
+}
+
+/// Checks that the extensions `function` names are the project's.
+fn check_extensions_known(
+    function: &Function,
+    declared: &[Extension],
+    at: &str,
+) -> Result<(), CliError> {
+    let known = || declared.iter().map(|extension| extension.name.as_str());
+    let Some(unknown) = function
+        .extensions
+        .iter()
+        .find(|name| !known().any(|known| known == name.as_str()))
+    else {
+        return Ok(());
+    };
+    let problem = if declared.is_empty() {
+        format!(
+            "names `{unknown}`, but the project declares no extension: declare it with `[package.metadata.lambdakit.extensions.{unknown}]`"
+        )
+    } else {
+        let listed: Vec<String> = known().map(str::to_owned).collect();
+        format!(
+            "names `{unknown}`, which is not an extension of the project{} (the extensions are {})",
+            crate::suggest::did_you_mean(unknown, known()),
+            join(&listed)
+        )
+    };
+    Err(CliError::Config {
+        key: format!("{at}.extensions"),
+        problem,
+    })
 }
 
 fn join(names: &[String]) -> String {
@@ -543,6 +939,65 @@ mod tests {
         assert_eq!(function.architecture, Architecture::Arm64);
         assert_eq!(function.log_format, Some(LogFormat::Json));
         assert_eq!(function.concurrency, 10);
+    }
+
+    #[test]
+    fn extensions_are_declared_by_the_package_and_named_by_functions() {
+        let package = json!({
+            "name": "shop",
+            "targets": [
+                {"name": "shop", "kind": ["bin"]},
+                {"name": "telemetry-shipper", "kind": ["bin"]},
+                {"name": "shop", "kind": ["lib"]},
+            ],
+            "metadata": {"lambdakit": {"extensions": {
+                "telemetry-shipper": {"layer_name": "shipper", "compatible_architectures": ["arm64"]},
+            }}},
+        });
+        let declared = extensions_of(&package).unwrap();
+        assert_eq!(
+            declared,
+            [Extension {
+                name: "telemetry-shipper".into(),
+                package: "shop".into(),
+                layer: "shipper".into(),
+                description: None,
+                architectures: vec![Architecture::Arm64],
+            }]
+        );
+        assert_eq!(declared[0].layer_name(Architecture::X86_64), "shipper");
+        assert_eq!(declared[0].layer_name(Architecture::Arm64), "shipper-arm64");
+
+        let at = "package.metadata.lambdakit.functions.shop";
+        let function = settings_of(&json!({"extensions": ["telemetry-shipper"]}), at, false)
+            .unwrap()
+            .apply(Function::defaults("shop", "shop"));
+        assert_eq!(function.extensions, ["telemetry-shipper"]);
+        assert!(check_extensions_known(&function, &declared, at).is_ok());
+        for (table, says) in [
+            (json!({"extensions": "telemetry-shipper"}), "must be a list"),
+            (json!({"extensions": ["a", "a"]}), "names `a` twice"),
+        ] {
+            let Err(CliError::Config { key, problem }) = settings_of(&table, at, false) else {
+                panic!("{table} was accepted");
+            };
+            assert_eq!(key, format!("{at}.extensions"));
+            assert!(problem.contains(says), "{problem}");
+        }
+
+        let long = json!({
+            "name": "shop",
+            "targets": [{"name": "x", "kind": ["bin"]}],
+            "metadata": {"lambdakit": {"extensions": {"x": {"description": "d".repeat(250)}}}},
+        });
+        let Err(CliError::Config { key, problem }) = extensions_of(&long) else {
+            panic!("a description over Lambda's limit was accepted");
+        };
+        assert_eq!(key, "package.metadata.lambdakit.extensions.x.description");
+        assert!(
+            problem.starts_with("must be at most 209 characters: deploy adds `[lambdakit:package=shop lambdakit:extension=x]`"),
+            "{problem}"
+        );
     }
 
     #[test]

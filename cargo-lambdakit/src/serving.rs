@@ -320,11 +320,12 @@ fn build(
     arch: Option<&Arch>,
     release: bool,
 ) -> Result<Vec<PathBuf>, CliError> {
+    let bins: Vec<_> = functions.iter().map(|function| function.bin()).collect();
     match arch {
-        None => project.build_host(functions, release),
+        None => project.build_host(&bins, release),
         Some(arch) => {
             let options = lambda::Options::default();
-            let built = lambda::build(project, functions, &arch.target, &options)?;
+            let built = lambda::build(project, &bins, &arch.target, &options)?;
             Ok(built.into_iter().map(|built| built.bootstrap).collect())
         }
     }

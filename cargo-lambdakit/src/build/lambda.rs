@@ -1,5 +1,6 @@
 //! One build for Lambda, as `build` and `deploy` both need it: cargo for the target, the
-//! binary checked against the runtime, laid out as `bootstrap` and zipped.
+//! binary checked against the runtime, laid out and zipped: a function as `bootstrap` in
+//! `bootstrap.zip`, an extension as `extensions/NAME` in the layer's `layer.zip`.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,7 @@ use super::{Linker, LinkerChoice, Target, check_binary, zig_linker};
 use crate::error::CliError;
 use crate::package::zip::{self, Archive};
 use crate::platform::{Architecture, Runtime};
-use crate::project::{Function, Project};
+use crate::project::{Bin, Kind, Project};
 
 /// How to build: for which runtime, statically or not, linked by what.
 #[derive(Debug, Clone, Copy, Default)]
@@ -20,16 +21,19 @@ pub struct Options {
     pub linker: LinkerChoice,
 }
 
-/// A function built for Lambda.
+/// A function or extension built for Lambda.
 #[derive(Debug)]
 pub struct Built {
-    /// The function (binary target) name.
+    /// The function's or extension's (binary target's) name.
     pub function: String,
+    /// A function or an extension.
+    pub kind: Kind,
     /// Its architecture.
     pub architecture: Architecture,
-    /// `target/lambda/[arm64/]<function>/bootstrap`.
+    /// `target/lambda/[arm64/]<function>/bootstrap`, or for an extension
+    /// `target/lambda/[arm64/]<extension>/extensions/<extension>`: what the zip holds.
     pub bootstrap: PathBuf,
-    /// Its zip, beside it.
+    /// Its zip, `bootstrap.zip` or (an extension's layer) `layer.zip`, in the same directory.
     pub zip: PathBuf,
     /// The zip's bytes.
     pub archive: Archive,
@@ -74,15 +78,61 @@ impl Options {
     }
 }
 
-/// Builds `functions` in release mode for `target`, checks each binary will run on the
-/// runtime, and writes its `bootstrap` and zip under `target/lambda`.
+/// Builds each of `bins` for its own architecture and runtime (one cargo run for each pair),
+/// with `musl` and `linker` as given, after checking that the tools for every pair are
+/// installed; returns the builds in the order of `bins`.
+///
+/// # Errors
+///
+/// As [`Options::check_tools`] and [`build`].
+pub fn build_each(
+    project: &Project,
+    bins: &[(Bin<'_>, Architecture, Runtime)],
+    musl: bool,
+    linker: LinkerChoice,
+) -> Result<Vec<Built>, CliError> {
+    let mut groups: std::collections::BTreeMap<(Architecture, Runtime), Vec<usize>> =
+        std::collections::BTreeMap::new();
+    for (index, (_, architecture, runtime)) in bins.iter().enumerate() {
+        groups
+            .entry((*architecture, *runtime))
+            .or_default()
+            .push(index);
+    }
+    let plans: Vec<_> = groups
+        .into_iter()
+        .map(|((architecture, runtime), indices)| {
+            let options = Options {
+                runtime,
+                musl,
+                linker,
+            };
+            (options.target(architecture), options, indices)
+        })
+        .collect();
+    for (target, options, _) in &plans {
+        options.check_tools(target)?;
+    }
+    let mut built: Vec<Option<Built>> = bins.iter().map(|_| None).collect();
+    for (target, options, indices) in &plans {
+        let group: Vec<Bin<'_>> = indices.iter().map(|&index| bins[index].0).collect();
+        super::warn_about_openssl(project, &group);
+        for (&index, output) in indices.iter().zip(build(project, &group, target, options)?) {
+            built[index] = Some(output);
+        }
+    }
+    Ok(built.into_iter().flatten().collect())
+}
+
+/// Builds `bins` in release mode for `target`, checks each binary will run on the runtime,
+/// and writes it and its zip under `target/lambda`.
 ///
 /// # Errors
 ///
 /// When cargo fails, a binary would not run on Lambda, or an output cannot be written.
 pub fn build(
     project: &Project,
-    functions: &[&Function],
+    bins: &[Bin<'_>],
     target: &Target,
     options: &Options,
 ) -> Result<Vec<Built>, CliError> {
@@ -104,22 +154,25 @@ pub fn build(
             "warning: `[profile.release]` has `panic = \"abort\"`: a panicking handler ends its process instead of reporting the invocation's error\nhint: remove it to keep the default, `panic = \"unwind\"`"
         );
     }
-    let binaries = project.build(functions, true, Some((target, &linker)), &tuning.variables)?;
-    let mut built = Vec::with_capacity(functions.len());
-    for (function, binary) in functions.iter().zip(binaries) {
-        let facts = check_binary(&function.name, &binary, target, options.runtime)?;
+    let binaries = project.build(bins, true, Some((target, &linker)), &tuning.variables)?;
+    let mut built = Vec::with_capacity(bins.len());
+    for (bin, binary) in bins.iter().zip(binaries) {
+        let facts = check_binary(bin.name, &binary, target, options.runtime)?;
         let layout = match target.architecture {
-            Architecture::X86_64 => project.target_dir.join("lambda").join(&function.name),
+            Architecture::X86_64 => project.target_dir.join("lambda").join(bin.name),
             other => project
                 .target_dir
                 .join("lambda")
                 .join(other.as_str())
-                .join(&function.name),
+                .join(bin.name),
         };
-        let bootstrap = layout.join("bootstrap");
-        let archive = zip::write(zip::entries(&binary, &[])?)?;
-        let zip_path = layout.join("bootstrap.zip");
-        std::fs::create_dir_all(&layout)
+        let bootstrap = match bin.kind {
+            Kind::Function => layout.join("bootstrap"),
+            Kind::Extension => layout.join("extensions").join(bin.name),
+        };
+        let archive = zip::write(zip::entries_of(bin.kind, &binary, bin.name, &[])?)?;
+        let zip_path = layout.join(zip::file_name(bin.kind));
+        std::fs::create_dir_all(bootstrap.parent().unwrap_or(&layout))
             .and_then(|()| std::fs::copy(&binary, &bootstrap))
             .and_then(|_| std::fs::write(&zip_path, &archive.bytes))
             .map_err(|error| CliError::Config {
@@ -127,7 +180,8 @@ pub fn build(
                 problem: format!("cannot be written: {error}"),
             })?;
         built.push(Built {
-            function: function.name.clone(),
+            function: bin.name.to_owned(),
+            kind: bin.kind,
             architecture: target.architecture,
             bootstrap,
             zip: zip_path,

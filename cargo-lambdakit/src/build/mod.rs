@@ -10,7 +10,7 @@ use std::process::Command;
 
 use crate::error::CliError;
 use crate::platform::{Architecture, Runtime};
-use crate::project::{Function, Project, cargo};
+use crate::project::{Bin, Project, cargo};
 
 /// A Lambda architecture and how to build for it from this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,12 +318,10 @@ pub fn check_binary(
 }
 
 /// `openssl-sys` is the usual reason a cross build fails: says so on stderr, for each package
-/// of `functions` that depends on it, before the build does.
-pub fn warn_about_openssl(project: &Project, functions: &[&Function]) {
-    let mut packages: Vec<&str> = functions
-        .iter()
-        .map(|function| function.package.as_str())
-        .collect();
+/// of `bins` that depends on it, before the build does.
+pub fn warn_about_openssl(project: &Project, bins: &[Bin<'_>]) {
+    let mut packages: Vec<&str> = bins.iter().map(|bin| bin.package).collect();
+    packages.sort_unstable();
     packages.dedup();
     for package in packages {
         let mut command = Command::new(cargo());

@@ -1,7 +1,9 @@
 //! `cargo lambdakit build`: build functions in release mode for Lambda's x86_64 or arm64,
 //! check that each binary will run on the chosen runtime, and lay them out (with their zips)
 //! as other Lambda tools read them: `target/lambda/<function>/bootstrap`, and
-//! `target/lambda/arm64/<function>/bootstrap` for arm64, so the two never overwrite each other.
+//! `target/lambda/arm64/<function>/bootstrap` for arm64, so the two never overwrite each other;
+//! an extension as its layer holds it, `target/lambda/[arm64/]<extension>/extensions/<extension>`,
+//! beside its `layer.zip`.
 
 use std::process::ExitCode;
 
@@ -12,7 +14,7 @@ use super::prelude::{Output, ProjectArgs};
 use crate::build::{self, LinkerChoice, lambda};
 use crate::error::CliError;
 use crate::platform::{Architecture, Runtime};
-use crate::project::Project;
+use crate::project::{Kind, Project};
 
 /// Options of `build`.
 #[derive(Debug, Args)]
@@ -20,7 +22,7 @@ pub struct BuildArgs {
     /// Which project and package.
     #[command(flatten)]
     pub project: ProjectArgs,
-    /// Only this function (a binary target); default: all of them.
+    /// Only this function or extension (a binary target); default: all of them.
     #[arg(long = "bin", value_name = "NAME")]
     pub function: Option<String>,
     /// Lambda's architecture: `x86_64` or `arm64` (repeatable; default `x86_64`).
@@ -60,17 +62,23 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
         options.check_tools(target)?;
     }
     let project = Project::load(&args.project.load_options())?;
-    let functions = project.select(args.function.as_deref())?;
-    build::warn_about_openssl(&project, &functions);
+    let selection = project.select_bins(args.function.as_deref())?;
+    let bins = selection.bins();
+    build::warn_about_openssl(&project, &bins);
     let mut report = Vec::new();
     for target in &targets {
-        for built in lambda::build(&project, &functions, target, &options)? {
+        for built in lambda::build(&project, &bins, target, &options)? {
             let needs = built
                 .max_glibc
                 .map(|(major, minor)| format!("{major}.{minor}"));
+            let kind = built.kind.as_str();
             if args.output == Output::Text {
+                let marked = match built.kind {
+                    Kind::Function => String::new(),
+                    Kind::Extension => format!(", {kind}"),
+                };
                 println!(
-                    "{} ({}): {} ({} bytes, {}); {} ({} bytes)",
+                    "{} ({}{marked}): {} ({} bytes, {}); {} ({} bytes)",
                     built.function,
                     built.architecture,
                     built.bootstrap.display(),
@@ -84,7 +92,8 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
                 );
             }
             report.push(json!({
-                "function": built.function,
+                kind: built.function,
+                "kind": kind,
                 "architecture": built.architecture,
                 "runtime": args.runtime,
                 "bootstrap": built.bootstrap,

@@ -1,8 +1,8 @@
 //! `cargo lambdakit deploy`: build the functions for Lambda and create or update them on AWS,
-//! with their roles, URLs and triggers, as `[package.metadata.lambdakit]` describes them; with
-//! `--local`, in the Lambda API of a `cargo lambdakit serve` instead.
+//! with their roles, URLs and triggers and the layers of the extensions they use, as
+//! `[package.metadata.lambdakit]` describes them; with `--local`, in the Lambda API of a
+//! `cargo lambdakit serve` instead.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::prelude::{Output, ScopeArgs, parse_variable};
 use crate::aws::Aws;
-use crate::build::{self, LinkerChoice, lambda};
-use crate::deploy::{self, Options, Unit};
+use crate::build::{LinkerChoice, lambda};
+use crate::deploy::{self, Options, Unit, extension};
 use crate::error::CliError;
 use crate::island::{self, Threads};
 use crate::platform::{Architecture, Runtime};
@@ -80,32 +80,29 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         .collect();
     check(&functions)?;
 
-    // Build everything first: nothing reaches AWS unless every function built and checked.
-    let mut groups: BTreeMap<(Architecture, Runtime), Vec<&Function>> = BTreeMap::new();
-    for function in &functions {
-        let runtime = function.deploy.runtime.unwrap_or_default();
-        groups
-            .entry((function.architecture, runtime))
-            .or_default()
-            .push(function);
-    }
-    let mut built = Vec::new();
-    for (&(architecture, runtime), group) in &groups {
-        let options = lambda::Options {
-            runtime,
-            musl: args.musl,
-            linker: args.linker,
-        };
-        let target = options.target(architecture);
-        options.check_tools(&target)?;
-        build::warn_about_openssl(&project, group);
-        for (function, output) in group
+    // serve publishes no layer versions: `deploy --local` leaves extensions out, with a note.
+    let layers = if args.scope.local.is_some() {
+        Vec::new()
+    } else {
+        extension::needed(&project, &functions)?
+    };
+
+    // Build everything first: nothing reaches AWS unless every function and extension built
+    // and checked.
+    let mut bins: Vec<_> = functions
+        .iter()
+        .map(|function| {
+            let runtime = function.deploy.runtime.unwrap_or_default();
+            (function.bin(), function.architecture, runtime)
+        })
+        .collect();
+    bins.extend(
+        layers
             .iter()
-            .zip(lambda::build(&project, group, &target, &options)?)
-        {
-            built.push((*function, output));
-        }
-    }
+            .map(|layer| (layer.extension.bin(), layer.architecture, layer.runtime)),
+    );
+    let mut built = lambda::build_each(&project, &bins, args.musl, args.linker)?;
+    let extension_builds = built.split_off(functions.len());
 
     let options = Options {
         dry_run: args.dry_run,
@@ -114,17 +111,34 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         quiet: args.quiet || args.output == Output::Json,
     };
     let started = std::time::Instant::now();
-    let outcomes = island::runtime(Threads::One)?.block_on(async {
+    let (layer_outcomes, outcomes) = island::runtime(Threads::One)?.block_on(async {
         let aws = Aws::connect_or_local(
             &args.scope.source(),
             args.scope.local.as_deref(),
             args.scope.token.as_deref(),
         )
         .await?;
+        // The extensions' layers first: the functions attach their versions.
+        let mut published = extension::Published::new();
+        let mut layer_outcomes = Vec::new();
+        for (needed, output) in layers.iter().zip(&extension_builds) {
+            let layer = extension::Layer {
+                needed: *needed,
+                archive: &output.archive,
+                runtimes: extension::runtimes(output.max_glibc),
+            };
+            let (outcome, arn) = extension::ensure(&aws, &layer, options).await?;
+            if args.output == Output::Text {
+                print!("{}", deploy::render(&outcome));
+            }
+            published.insert((needed.extension.name.clone(), needed.architecture), arn);
+            layer_outcomes.push(outcome);
+        }
         let mut outcomes = Vec::new();
-        for (function, output) in &built {
+        for (function, output) in functions.iter().zip(&built) {
+            let function = extension::attached(function, &published);
             let unit = Unit {
-                function,
+                function: &function,
                 code: &output.archive,
             };
             let outcome = deploy::deploy(&aws, &unit, options).await?;
@@ -138,13 +152,14 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
             }
             outcomes.push(outcome);
         }
-        Ok::<_, CliError>(outcomes)
+        Ok::<_, CliError>((layer_outcomes, outcomes))
     })?;
     if args.output == Output::Json {
         let functions: Vec<_> = outcomes.iter().map(deploy::to_json).collect();
+        let layers: Vec<_> = layer_outcomes.iter().map(deploy::to_json).collect();
         println!(
             "{}",
-            json!({"dry_run": args.dry_run, "functions": functions})
+            json!({"dry_run": args.dry_run, "layers": layers, "functions": functions})
         );
     } else if args.dry_run {
         println!("dry run: nothing was changed");

@@ -1,5 +1,6 @@
 //! `cargo lambdakit destroy`: remove what deploy created for the project's functions (found by
-//! their `lambdakit:` tags), and nothing else.
+//! their `lambdakit:` tags) and the layer versions it published for their extensions, and
+//! nothing else.
 
 use std::process::ExitCode;
 
@@ -29,10 +30,11 @@ pub struct DestroyArgs {
 
 pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
     let project = Project::load(&args.scope.load_options())?;
-    let selected = project.select(args.scope.function.as_deref())?;
+    let selected = project.select_bins(args.scope.function.as_deref())?;
     let mut packages: Vec<String> = selected
+        .bins()
         .iter()
-        .map(|function| function.package.clone())
+        .map(|bin| bin.package.to_owned())
         .collect();
     packages.sort();
     packages.dedup();
@@ -41,7 +43,7 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
         dry_run: args.dry_run,
         ..Options::default()
     };
-    let outcomes = island::runtime(Threads::One)?.block_on(async {
+    let (outcomes, layers) = island::runtime(Threads::One)?.block_on(async {
         let aws = Aws::connect_or_local(
             &args.scope.source(),
             args.scope.local.as_deref(),
@@ -56,15 +58,26 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
             }
             outcomes.push(outcome);
         }
-        Ok::<_, CliError>(outcomes)
+        // Other functions may still use the layers: they go only with the whole package.
+        let layers = match only.as_deref() {
+            Some(_) => Vec::new(),
+            None => destroy::layers(&aws, &packages, options).await?,
+        };
+        if args.output == Output::Text {
+            for outcome in &layers {
+                print!("{}", deploy::render(outcome));
+            }
+        }
+        Ok::<_, CliError>((outcomes, layers))
     })?;
     if args.output == Output::Json {
         let functions: Vec<_> = outcomes.iter().map(deploy::to_json).collect();
+        let layers: Vec<_> = layers.iter().map(deploy::to_json).collect();
         println!(
             "{}",
-            json!({"dry_run": args.dry_run, "functions": functions})
+            json!({"dry_run": args.dry_run, "functions": functions, "layers": layers})
         );
-    } else if outcomes.is_empty() {
+    } else if outcomes.is_empty() && layers.is_empty() {
         println!(
             "nothing is deployed from {}",
             packages

@@ -1,8 +1,10 @@
 //! Removing what deploy created for a package: found by the `lambdakit:` tags on functions,
 //! then, for each, its triggers (mappings, notifications marked `lambdakit-`, schedule rules,
-//! subscriptions), URL, the function, and the role deploy created for it. Nothing else.
+//! subscriptions), URL, the function, and the role deploy created for it; and the layer
+//! versions deploy published for the package's extensions, found by the marker in their
+//! descriptions. Nothing else.
 
-use super::{Action, Change, Options, Outcome, TAG_FUNCTION, TAG_PACKAGE, triggers};
+use super::{Action, Change, Options, Outcome, TAG_FUNCTION, TAG_PACKAGE, extension, triggers};
 use crate::aws::{self, Aws};
 use crate::error::CliError;
 
@@ -121,6 +123,29 @@ pub async fn destroy(
         version: None,
         notes: Vec::new(),
     })
+}
+
+/// Removes the layer versions deploy published for the extensions of `packages` (with
+/// `dry_run`, only says what it would remove): an outcome for each layer.
+///
+/// # Errors
+///
+/// When AWS refuses a call; what was removed stays removed, and destroying again goes on.
+pub async fn layers(
+    aws: &Aws,
+    packages: &[String],
+    options: Options,
+) -> Result<Vec<Outcome>, CliError> {
+    // serve (`--local`) publishes no layer versions: deploy published none there.
+    if aws.local.is_some() {
+        return Ok(Vec::new());
+    }
+    let versions = extension::published(aws, packages).await?;
+    let mut outcomes = Vec::new();
+    for layer in versions.chunk_by(|one, other| one.layer == other.layer) {
+        outcomes.extend(extension::delete(aws, layer, options).await?);
+    }
+    Ok(outcomes)
 }
 
 /// Removes the function's triggers: its event source mappings, the S3 notifications and SNS

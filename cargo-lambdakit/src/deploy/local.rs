@@ -2,7 +2,8 @@
 //! creates, configures, publishes, aliases and gives URLs and reserved concurrency to
 //! functions as AWS does, so those go through deploy's own code paths; what lives in other
 //! services (IAM roles, S3 uploads, event sources) or what serve does not emulate
-//! (provisioned concurrency) is left out, each with a note saying so.
+//! (provisioned concurrency, layer versions and so the project's extensions) is left out,
+//! each with a note saying so.
 
 use crate::project::Function;
 
@@ -17,6 +18,18 @@ pub(super) fn adapted(function: &Function) -> (Function, Vec<String>) {
     let mut function = function.clone();
     let name = function.aws_name().to_owned();
     let mut notes = Vec::new();
+    let extensions = std::mem::take(&mut function.extensions);
+    if !extensions.is_empty() {
+        let names: Vec<String> = extensions.iter().map(|name| format!("`{name}`")).collect();
+        notes.push(format!(
+            "note: `{name}`: serve does not run extensions yet; {} not published or attached",
+            if names.len() == 1 {
+                format!("{} was", names[0])
+            } else {
+                format!("{} were", listed(&names))
+            }
+        ));
+    }
     let deploy = &mut function.deploy;
     if let Some(bucket) = deploy.upload_bucket.take() {
         notes.push(format!(
@@ -108,13 +121,16 @@ mod tests {
             expression: "rate(1 hour)".into(),
             input: None,
         });
+        function.extensions = vec!["telemetry-shipper".into(), "secrets".into()];
         let (function, notes) = adapted(&function);
         assert!(function.deploy.triggers.is_empty());
+        assert!(function.extensions.is_empty());
         assert_eq!(function.deploy.upload_bucket, None);
         assert_eq!(function.deploy.provisioned_concurrency, None);
         assert_eq!(
             notes,
             [
+                "note: `orders-worker`: serve does not run extensions yet; `telemetry-shipper` and `secrets` were not published or attached",
                 "note: `orders-worker`: serve takes code inline; `upload_bucket` (`artifacts`) is not used",
                 "note: `orders-worker`: serve runs no provisioned concurrency; 2 instances were not provisioned",
                 "note: `orders-worker`: serve runs no event sources; the sqs trigger on `orders` and the schedule `rate(1 hour)` were not set up",

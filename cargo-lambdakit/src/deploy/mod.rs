@@ -4,10 +4,12 @@
 //! anything.
 //!
 //! Ownership: what deploy creates carries the tags `lambdakit:package` and
-//! `lambdakit:function` (or, where AWS has no tags, an id starting with `lambdakit-`), and
+//! `lambdakit:function` (or, where AWS has no tags, an id starting with `lambdakit-`, and for
+//! the layer versions of extensions a marker ending their description, see `extension`), and
 //! deploy and destroy touch nothing else.
 
 pub mod destroy;
+pub mod extension;
 mod function;
 mod local;
 mod role;

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use sha2::Digest as _;
 
 use crate::error::CliError;
+use crate::project::Kind;
 
 /// Lambda's limit on a function's unzipped code (AWS "Lambda quotas").
 pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
@@ -62,12 +63,58 @@ impl Archive {
 ///
 /// When a file cannot be read, or the files are over Lambda's unzipped limit.
 pub fn entries(bootstrap: &Path, includes: &[PathBuf]) -> Result<Vec<Entry>, CliError> {
+    gather(bootstrap, "bootstrap".to_owned(), includes)
+}
+
+/// The entries for an extension's layer: its binary as `extensions/NAME` (Lambda starts
+/// each executable of `/opt/extensions` as an external extension, AWS "Lambda extensions
+/// API"), and the `includes`, as [`entries`] takes them.
+///
+/// # Errors
+///
+/// As [`entries`].
+pub fn layer_entries(
+    binary: &Path,
+    name: &str,
+    includes: &[PathBuf],
+) -> Result<Vec<Entry>, CliError> {
+    gather(binary, format!("extensions/{name}"), includes)
+}
+
+/// The entries of a `kind` of binary named `name`: [`entries`] for a function,
+/// [`layer_entries`] for an extension.
+///
+/// # Errors
+///
+/// As [`entries`].
+pub fn entries_of(
+    kind: Kind,
+    binary: &Path,
+    name: &str,
+    includes: &[PathBuf],
+) -> Result<Vec<Entry>, CliError> {
+    match kind {
+        Kind::Function => entries(binary, includes),
+        Kind::Extension => layer_entries(binary, name, includes),
+    }
+}
+
+/// The file name of a `kind` of binary's zip: `bootstrap.zip`, or a layer's `layer.zip`.
+pub fn file_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Function => "bootstrap.zip",
+        Kind::Extension => "layer.zip",
+    }
+}
+
+/// The executable `main` as `main_name`, and the `includes`.
+fn gather(main: &Path, main_name: String, includes: &[PathBuf]) -> Result<Vec<Entry>, CliError> {
     let unreadable = |path: &Path, error: std::io::Error| CliError::Config {
         key: path.display().to_string(),
         problem: format!("cannot be read: {error}"),
     };
     // (path, name in the archive, executable, size)
-    let mut files = vec![(bootstrap.to_path_buf(), "bootstrap".to_owned(), true, 0)];
+    let mut files = vec![(main.to_path_buf(), main_name, true, 0)];
     for include in includes {
         let base = include.parent().unwrap_or(Path::new(""));
         let mut pending = vec![include.clone()];

@@ -11,6 +11,7 @@ mod deploy;
 mod events;
 mod examples;
 mod exposure;
+mod extensions;
 mod fronts;
 mod help;
 mod invoke;
