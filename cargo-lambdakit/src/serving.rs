@@ -114,7 +114,10 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         Some(load) => {
             let project = Project::load(load)?;
             let functions = project.select(options.function.as_deref())?;
-            let binaries = build(&project, &functions, arch.as_ref(), options.release)?;
+            let Built {
+                functions: binaries,
+                extensions,
+            } = build(&project, &functions, arch.as_ref(), options.release)?;
             let runner = arch
                 .as_ref()
                 .map(|arch| arch.runner.clone())
@@ -123,10 +126,19 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
                 .into_iter()
                 .cloned()
                 .zip(binaries)
-                .map(|(function, binary)| Served {
-                    function,
-                    binary,
-                    runner: runner.clone(),
+                .map(|(function, binary)| {
+                    // Each of the function's extensions, as `/opt/extensions/NAME`.
+                    let extensions = function
+                        .extensions
+                        .iter()
+                        .filter_map(|name| extensions.get(name).cloned())
+                        .collect();
+                    Served {
+                        function,
+                        binary,
+                        runner: runner.clone(),
+                        extensions,
+                    }
                 })
                 .collect();
             (Some(project), served)
@@ -140,6 +152,7 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         function: Function::standalone(name),
         binary: path.clone(),
         runner: Vec::new(),
+        extensions: Vec::new(),
     }));
     for Served { function, .. } in &mut served {
         if let Some(front) = &options.http_event {
@@ -313,22 +326,50 @@ impl Drop for State {
     }
 }
 
-/// Builds `functions` for this machine, or (release, checked) for `arch`.
+/// What [`build`] made: each function's binary, in order, and the extensions they use, by name.
+struct Built {
+    functions: Vec<PathBuf>,
+    extensions: std::collections::BTreeMap<String, PathBuf>,
+}
+
+/// Builds `functions` and the extensions they use for this machine, or (release, checked) for
+/// `arch`, in one cargo run.
 fn build(
     project: &Project,
     functions: &[&Function],
     arch: Option<&Arch>,
     release: bool,
-) -> Result<Vec<PathBuf>, CliError> {
-    let bins: Vec<_> = functions.iter().map(|function| function.bin()).collect();
-    match arch {
-        None => project.build_host(&bins, release),
+) -> Result<Built, CliError> {
+    let mut extensions: Vec<&crate::project::Extension> = Vec::new();
+    for name in functions.iter().flat_map(|function| &function.extensions) {
+        if let Some(extension) = project.extension(name)
+            && !extensions.iter().any(|known| known.name == extension.name)
+        {
+            extensions.push(extension);
+        }
+    }
+    let bins: Vec<_> = functions
+        .iter()
+        .map(|function| function.bin())
+        .chain(extensions.iter().map(|extension| extension.bin()))
+        .collect();
+    let mut binaries = match arch {
+        None => project.build_host(&bins, release)?,
         Some(arch) => {
             let options = lambda::Options::default();
             let built = lambda::build(project, &bins, &arch.target, &options)?;
-            Ok(built.into_iter().map(|built| built.bootstrap).collect())
+            built.into_iter().map(|built| built.bootstrap).collect()
         }
-    }
+    };
+    let built_extensions = binaries.split_off(functions.len().min(binaries.len()));
+    Ok(Built {
+        functions: binaries,
+        extensions: extensions
+            .iter()
+            .map(|extension| extension.name.clone())
+            .zip(built_extensions)
+            .collect(),
+    })
 }
 
 /// Rebuilds when a source file of the functions' packages changes, holding invocations while

@@ -167,6 +167,8 @@ pub struct Served {
     pub binary: PathBuf,
     /// The command (and its arguments) the bootstrap runs under, if any.
     pub runner: Vec<String>,
+    /// Its external extensions' executables, each named as `/opt/extensions/NAME` is.
+    pub extensions: Vec<PathBuf>,
 }
 
 /// What an invocation came to.
@@ -426,6 +428,7 @@ impl Pool {
             function,
             binary,
             runner,
+            extensions,
         } = served;
         let mut environment = passed_environment.clone();
         environment.extend(function.environment.clone());
@@ -441,7 +444,7 @@ impl Pool {
             memory_mb: function.memory_mb,
             environment,
             runner,
-            extensions: Vec::new(),
+            extensions,
         };
         let arn = function_arn(region, &function.name);
         let front = url::Front::named(&function.http_event).unwrap_or(url::Front::FunctionUrl);
@@ -1096,6 +1099,7 @@ mod tests {
             function: Function::standalone(name),
             binary: PathBuf::from("/nonexistent/bootstrap"),
             runner: Vec::new(),
+            extensions: Vec::new(),
         };
         let emulator = Arc::new(Emulator::new(
             vec![served],

@@ -541,6 +541,7 @@ mod tests {
             function: Function::standalone("orders"),
             binary: "/nonexistent/bootstrap".into(),
             runner: Vec::new(),
+            extensions: Vec::new(),
         };
         let pool = Pool::new(
             served,

@@ -474,6 +474,7 @@ impl Emulator {
                 function,
                 binary,
                 runner,
+                extensions: Vec::new(),
             },
             &self.region,
             // Code brought by a caller: never the shell's credentials.

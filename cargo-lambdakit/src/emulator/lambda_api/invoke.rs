@@ -352,6 +352,7 @@ mod tests {
             function,
             binary: bootstrap,
             runner: Vec::new(),
+            extensions: Vec::new(),
         };
         let emulator = Arc::new(Emulator::new(
             vec![served],
@@ -426,6 +427,7 @@ mod tests {
             function: Function::standalone(name),
             binary,
             runner: Vec::new(),
+            extensions: Vec::new(),
         };
         let emulator = Arc::new(Emulator::new(
             vec![served],
