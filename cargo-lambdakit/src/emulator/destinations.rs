@@ -162,12 +162,15 @@ impl Clients {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .http_client(crate::aws::http_client())
             .timeout_config(timeouts)
-            .region(
-                aws_config::meta::region::RegionProviderChain::default_provider()
-                    .or_else(aws_config::Region::new(region.to_owned())),
-            )
             .load()
             .await;
+        let config = match config.region() {
+            Some(_) => config,
+            None => config
+                .to_builder()
+                .region(aws_config::Region::new(region.to_owned()))
+                .build(),
+        };
         // A custom endpoint (a local mock, a proxy) has no per-bucket host names.
         let s3 = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(config.endpoint_url().is_some())
