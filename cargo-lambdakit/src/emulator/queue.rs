@@ -3,19 +3,23 @@
 //! concurrency), a failed one (function error, timeout, crash) is tried again after a delay,
 //! up to `MaximumRetryAttempts` more times (2 unless the function's event invoke config says
 //! 0 or 1), an event older than `MaximumEventAgeInSeconds` (6 h unless set) is not tried again,
-//! and an event that has failed for good goes to the function's on-failure destination, or is
-//! dropped with one line on stderr naming its request id. A success goes to the on-success
-//! destination when one is set.
+//! and an event that has failed for good goes to the function's on-failure destination, else
+//! to its dead-letter queue (a created function's `DeadLetterConfig`), else is dropped with one
+//! line on stderr naming its request id. A success goes to the on-success destination when one
+//! is set.
 //!
 //! Local differences, on purpose: Lambda waits about a minute, then two, between attempts;
 //! here the first retry comes after one second and the second after two
 //! (`LAMBDAKIT_ASYNC_RETRY_DELAY_MS` sets the first; each next one doubles). Each function's
 //! queue holds at most 10 000 events (`LAMBDAKIT_ASYNC_QUEUE_SIZE`) and 256 MB of payloads;
-//! past that, the `Event` call itself is answered `429 TooManyRequestsException`. Destinations
-//! are delivered only to Lambda functions this serve runs (as an `Event` invocation of the
-//! record Lambda sends); SQS, SNS, EventBridge and S3 destinations need AWS and are reported
-//! as not delivered. Event invoke configs live as long as serve (they are not kept in
-//! `--state`).
+//! past that, the `Event` call itself is answered `429 TooManyRequestsException`.
+//!
+//! Destinations get Lambda's record: a Lambda function this serve runs, as an `Event`
+//! invocation of it; an SQS queue, an SNS topic, an EventBridge bus or (failures only) an S3
+//! bucket through AWS, with serve's own AWS configuration (`destinations`), as does a
+//! dead-letter queue, which gets the event itself. A delivery AWS refuses, or that cannot
+//! reach it, is named in one line on stderr. Event invoke configs are kept in the state
+//! directory (`state::EVENT_CONFIGS`), so a serve restarted on the same `--state` follows them.
 //!
 //! Each queue is one task owned by [`Queues`] (and so by the emulator), stopped by
 //! [`Queues::shutdown`]; its invocations run in their pool's tasks, as synchronous ones do.

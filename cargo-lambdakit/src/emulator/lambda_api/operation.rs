@@ -765,7 +765,7 @@ mod tests {
             ("PUT", "/2017-03-31/tags/orders"),
             ("PATCH", "/2019-09-25/functions/orders/event-invoke-config"),
             (
-                "GET",
+                "POST",
                 "/2019-09-25/functions/orders/event-invoke-config/list",
             ),
             ("GET", "/"),
@@ -787,6 +787,27 @@ mod tests {
                 "UnknownOperationException"
             );
         }
+        // ListFunctionEventInvokeConfigs pages by up to 50.
+        assert_eq!(
+            parse(
+                "GET",
+                "/2019-09-25/functions/orders/event-invoke-config/list?Marker=1&MaxItems=2"
+            ),
+            Ok(Operation::ListFunctionEventInvokeConfigs {
+                name: "orders".into(),
+                marker: Some("1".into()),
+                max_items: 2,
+            })
+        );
+        assert_eq!(
+            parse(
+                "GET",
+                "/2019-09-25/functions/orders/event-invoke-config/list?MaxItems=51"
+            ),
+            Err(Refusal::InvalidParameter(
+                "MaxItems must be a number from 1 to 50".into()
+            ))
+        );
         for max_items in ["0", "10001", "many"] {
             let refusal = parse(
                 "GET",
