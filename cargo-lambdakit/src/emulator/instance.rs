@@ -696,6 +696,7 @@ mod tests {
             memory_mb: 128,
             environment: BTreeMap::from([("PID_FILE".into(), pid_file.display().to_string())]),
             runner: Vec::new(),
+            extensions: Vec::new(),
         };
         let instance = Instance::start(&bootstrap, &launch, "$LATEST")
             .await

@@ -6,6 +6,7 @@
 //! them (function URLs answer anyone).
 
 mod cost;
+mod destinations;
 mod guard;
 mod ids;
 mod instance;
@@ -56,7 +57,7 @@ const MAX_STREAMED_RESPONSE: usize = lambda_kit::__server::MAX_STREAMED_RESPONSE
 
 /// How long a connection may take to send a request's headers before serve closes it, so
 /// that half-sent requests cannot hold connections open.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most connections serve keeps open at once. Past it, new connections wait in the
 /// listener's backlog until one closes rather than being refused: a caller that waits is
 /// served, the backlog is the kernel's and bounded, and the slots come back as connections
@@ -121,6 +122,9 @@ pub struct Emulator {
     /// The queues of `Event` invocations, one per function (`queue`), and their retry
     /// settings; stopped by [`Emulator::shutdown`].
     queues: queue::Queues,
+    /// Deliveries of the queues' records and dead letters to AWS, and the clients they use
+    /// (made by the first).
+    destinations: destinations::Destinations,
     /// The emulator itself, for the queues' tasks (which deliver to destinations); set by the
     /// first request, which every `Event` invocation comes after.
     this: OnceLock<Weak<Emulator>>,
@@ -252,6 +256,7 @@ impl Emulator {
             gate: Arc::default(),
             generation,
             queues: queue::Queues::new(queue::Settings::from_env()),
+            destinations: destinations::Destinations::new(region),
             this: OnceLock::new(),
             access: Access::default(),
         }
@@ -371,6 +376,8 @@ impl Emulator {
     /// from its queue, and the local Lambda keeps no queue across runs.
     pub async fn shutdown(&self) {
         self.queues.shutdown().await;
+        // What the queues handed AWS is delivered, or said not to be, before serve ends.
+        self.destinations.shutdown().await;
         let versions: Vec<_> = read(&self.versions).values().cloned().collect();
         for pool in self.all_pools().into_iter().chain(versions) {
             pool.stop().await;

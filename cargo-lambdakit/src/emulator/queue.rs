@@ -3,19 +3,23 @@
 //! concurrency), a failed one (function error, timeout, crash) is tried again after a delay,
 //! up to `MaximumRetryAttempts` more times (2 unless the function's event invoke config says
 //! 0 or 1), an event older than `MaximumEventAgeInSeconds` (6 h unless set) is not tried again,
-//! and an event that has failed for good goes to the function's on-failure destination, or is
-//! dropped with one line on stderr naming its request id. A success goes to the on-success
-//! destination when one is set.
+//! and an event that has failed for good goes to the function's on-failure destination, else
+//! to its dead-letter queue (a created function's `DeadLetterConfig`), else is dropped with one
+//! line on stderr naming its request id. A success goes to the on-success destination when one
+//! is set.
 //!
 //! Local differences, on purpose: Lambda waits about a minute, then two, between attempts;
 //! here the first retry comes after one second and the second after two
 //! (`LAMBDAKIT_ASYNC_RETRY_DELAY_MS` sets the first; each next one doubles). Each function's
 //! queue holds at most 10 000 events (`LAMBDAKIT_ASYNC_QUEUE_SIZE`) and 256 MB of payloads;
-//! past that, the `Event` call itself is answered `429 TooManyRequestsException`. Destinations
-//! are delivered only to Lambda functions this serve runs (as an `Event` invocation of the
-//! record Lambda sends); SQS, SNS, EventBridge and S3 destinations need AWS and are reported
-//! as not delivered. Event invoke configs live as long as serve (they are not kept in
-//! `--state`).
+//! past that, the `Event` call itself is answered `429 TooManyRequestsException`.
+//!
+//! Destinations get Lambda's record: a Lambda function this serve runs, as an `Event`
+//! invocation of it; an SQS queue, an SNS topic, an EventBridge bus or (failures only) an S3
+//! bucket through AWS, with serve's own AWS configuration (`destinations`), as does a
+//! dead-letter queue, which gets the event itself. A delivery AWS refuses, or that cannot
+//! reach it, is named in one line on stderr. Event invoke configs are kept in the state
+//! directory (`state::EVENT_CONFIGS`), so a serve restarted on the same `--state` follows them.
 //!
 //! Each queue is one task owned by [`Queues`] (and so by the emulator), stopped by
 //! [`Queues::shutdown`]; its invocations run in their pool's tasks, as synchronous ones do.
@@ -30,7 +34,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::destinations::{Arn, Delivery, Service};
 use super::instance::Outcome;
+use super::state::EventConfigRecord;
 use super::{Call, Emulator, Invoked, Pool, function_name, lock};
 
 /// How long Lambda keeps an event by default, and at most (`MaximumEventAgeInSeconds`).
@@ -108,6 +114,40 @@ impl Default for EventConfig {
             on_failure: None,
             last_modified: SystemTime::now(),
         }
+    }
+}
+
+impl EventConfig {
+    /// The config as `--state` keeps it (see `state`).
+    pub(super) fn kept(&self, function: &str, qualifier: &str) -> EventConfigRecord {
+        let millis = self
+            .last_modified
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        EventConfigRecord {
+            function: function.to_owned(),
+            qualifier: qualifier.to_owned(),
+            maximum_retry_attempts: self.maximum_retry_attempts,
+            maximum_event_age_seconds: self.maximum_event_age.as_secs(),
+            on_success: self.on_success.clone(),
+            on_failure: self.on_failure.clone(),
+            last_modified_millis: u64::try_from(millis).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// A config read back from `--state`, its bounds checked again (a hand-edited file may
+    /// hold anything); `None` past them.
+    pub(super) fn read_back(kept: &EventConfigRecord) -> Option<Self> {
+        let age = Duration::from_secs(kept.maximum_event_age_seconds);
+        (kept.maximum_retry_attempts <= MAX_RETRY_ATTEMPTS && age <= MAX_EVENT_AGE).then(|| Self {
+            maximum_retry_attempts: kept.maximum_retry_attempts,
+            maximum_event_age: age,
+            on_success: kept.on_success.clone(),
+            on_failure: kept.on_failure.clone(),
+            last_modified: SystemTime::UNIX_EPOCH
+                + Duration::from_millis(kept.last_modified_millis),
+        })
     }
 }
 
@@ -214,6 +254,23 @@ impl Queues {
             Some(config) => configs.insert(key, config),
             None => configs.remove(&key),
         }
+    }
+
+    /// Every event invoke config, as `--state` keeps them, by function and qualifier.
+    pub(super) fn kept_configs(&self) -> Vec<EventConfigRecord> {
+        lock(&self.configs)
+            .iter()
+            .map(|((function, qualifier), config)| config.kept(function, qualifier))
+            .collect()
+    }
+
+    /// The event invoke configs of `function`, by qualifier, in order.
+    pub(crate) fn configs_of(&self, function: &str) -> Vec<(String, EventConfig)> {
+        lock(&self.configs)
+            .iter()
+            .filter(|((name, _), _)| name == function)
+            .map(|((_, qualifier), config)| (qualifier.clone(), config.clone()))
+            .collect()
     }
 
     /// Forgets the event invoke configs of `function` (it was deleted).
@@ -382,6 +439,14 @@ async fn freed(pool: Option<&Pool>) {
 }
 
 impl Emulator {
+    /// The dead-letter queue of `function` (its `DeadLetterConfig.TargetArn`), when one is
+    /// set; versions share their function's, as on Lambda.
+    fn dead_letter_target(&self, function: &str) -> Option<String> {
+        lock(&self.records)
+            .get(function)
+            .and_then(|record| record.latest.dead_letter_target.clone())
+    }
+
     /// An event done with: to its destination for `condition`, if one is set, else (for a
     /// failure) dropped with one line naming it.
     fn settle(
@@ -417,29 +482,66 @@ impl Emulator {
         };
         let request_id = &event.call.request_id;
         let function = &event.function;
+        let what = format!("asynchronous invocation {request_id} of `{function}` after {attempts}");
         let Some(destination) = destination else {
-            if condition != Condition::Success {
-                eprintln!(
-                    "lambdakit: dropped asynchronous invocation {request_id} of `{function}` after {attempts}: {why}; no on-failure destination is set (PutFunctionEventInvokeConfig)"
-                );
+            if condition == Condition::Success {
+                return;
             }
+            let Some(target) = self.dead_letter_target(function) else {
+                eprintln!(
+                    "lambdakit: dropped {what}: {why}; no on-failure destination (PutFunctionEventInvokeConfig) or dead-letter queue (DeadLetterConfig) is set"
+                );
+                return;
+            };
+            let arn = match Arn::parse(&target) {
+                Ok(arn) => arn,
+                Err(problem) => {
+                    eprintln!("lambdakit: dropped {what}: its dead-letter queue {problem}");
+                    return;
+                }
+            };
+            let error_message = match &last {
+                Some(Invoked {
+                    outcome: Outcome::Error(error),
+                    ..
+                }) => serde_json::from_slice::<Value>(error)
+                    .ok()
+                    .and_then(|error| error["errorMessage"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| why.clone()),
+                _ => why.clone(),
+            };
+            let delivery = Delivery::DeadLetter {
+                payload: event.call.payload.clone(),
+                request_id: request_id.clone(),
+                // A function's error is answered with 200 (and `X-Amz-Function-Error`).
+                status: 200,
+                error_message,
+            };
+            self.destinations.deliver(arn, target, delivery, what);
             return;
         };
         let lost = |reason: String| {
-            eprintln!(
-                "lambdakit: dropped asynchronous invocation {request_id} of `{function}` after {attempts}: its destination {destination} {reason}"
-            );
+            eprintln!("lambdakit: dropped {what}: its destination {destination} {reason}");
         };
-        let Some((kind, _)) = destination
-            .strip_prefix("arn:")
-            .and_then(|arn| arn.split(':').nth(1).map(|service| (service, arn)))
-        else {
-            return lost("is not an ARN".to_owned());
+        let arn = match Arn::parse(destination) {
+            Ok(arn) => arn,
+            Err(problem) => return lost(format!("cannot be used: {problem}")),
         };
-        if kind != "lambda" {
-            return lost(format!(
-                "is of {kind}, which the local Lambda does not deliver to (only to the functions it serves)"
-            ));
+        if arn.service != Service::Lambda {
+            let record = record(&event, last.as_ref(), condition);
+            let function_arn = record["requestContext"]["functionArn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let delivery = Delivery::Record {
+                record,
+                success: condition == Condition::Success,
+                function: function.clone(),
+                function_arn,
+            };
+            self.destinations
+                .deliver(arn, destination.to_owned(), delivery, what);
+            return;
         }
         let name = function_name(destination);
         let qualifier = destination

@@ -47,6 +47,10 @@ pub(super) struct Config {
     pub(super) code_sha256: String,
     pub(super) last_modified: String,
     pub(super) revision_id: String,
+    /// `DeadLetterConfig.TargetArn`: the SQS queue or SNS topic an `Event` invocation that
+    /// failed for good goes to when no on-failure destination is set.
+    #[serde(default)]
+    pub(super) dead_letter_target: Option<String>,
     /// What it is given and reports, but does not run by.
     #[serde(default)]
     pub(super) described: Described,
@@ -147,17 +151,99 @@ impl Record {
     /// Writes the record into `dir` (the function's directory) atomically.
     pub(super) fn save(&self, dir: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        let temporary = dir.join(format!("{RECORD}.tmp"));
-        {
-            use std::io::Write as _;
-            let mut file = std::fs::File::create(&temporary)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&temporary, dir.join(RECORD))?;
-        // The rename itself survives a crash once the directory is synced.
-        std::fs::File::open(dir)?.sync_all()
+        write_atomically(dir, RECORD, &json)
     }
+}
+
+/// Writes `dir/name` whole: to `name.tmp` (made anew, so that a link planted there is
+/// replaced, never followed), then renamed over the old one, so a crash leaves the old file
+/// or the new one, never half of one.
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let temporary = dir.join(format!("{name}.tmp"));
+    match std::fs::remove_file(&temporary) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+        _ => {}
+    }
+    {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temporary, dir.join(name))?;
+    // The rename itself survives a crash once the directory is synced.
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The file, beside the functions' directories, that keeps the event invoke configs of every
+/// function served (created ones and the project's alike). Function names hold no `.`, so no
+/// function's directory can take its name.
+pub(super) const EVENT_CONFIGS: &str = "event-invoke-configs.json";
+
+/// What [`EVENT_CONFIGS`] holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct EventConfigs {
+    format: u32,
+    configs: Vec<EventConfigRecord>,
+}
+
+/// One function's event invoke config at one qualifier, as kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct EventConfigRecord {
+    pub(super) function: String,
+    pub(super) qualifier: String,
+    pub(super) maximum_retry_attempts: u32,
+    pub(super) maximum_event_age_seconds: u64,
+    pub(super) on_success: Option<String>,
+    pub(super) on_failure: Option<String>,
+    /// Milliseconds since 1970.
+    pub(super) last_modified_millis: u64,
+}
+
+/// Writes `configs` into `state` (made if need be), in place of those kept.
+pub(super) fn save_event_configs(
+    state: &Path,
+    configs: Vec<EventConfigRecord>,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(state)?;
+    let json = serde_json::to_vec_pretty(&EventConfigs {
+        format: FORMAT,
+        configs,
+    })
+    .map_err(std::io::Error::other)?;
+    write_atomically(state, EVENT_CONFIGS, &json)
+}
+
+/// The event invoke configs kept in `state` (none when it has no [`EVENT_CONFIGS`]).
+///
+/// # Errors
+///
+/// A warning naming the file, when it is there but cannot be read as configs.
+pub(super) fn load_event_configs(state: &Path) -> Result<Vec<EventConfigRecord>, String> {
+    let file = state.join(EVENT_CONFIGS);
+    let warning = |problem: String| {
+        format!(
+            "warning: the event invoke configs are not read back: `{}` {problem}\nhint: fix it or remove it; the next change to an event invoke config writes it anew",
+            file.display()
+        )
+    };
+    let json = match std::fs::read(&file) {
+        Ok(json) => json,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(warning(format!("cannot be read: {error}"))),
+    };
+    let kept: EventConfigs = serde_json::from_slice(&json)
+        .map_err(|error| warning(format!("is not a list of event invoke configs: {error}")))?;
+    if kept.format != FORMAT {
+        return Err(warning(format!(
+            "has format {}; this serve reads format {FORMAT}",
+            kept.format
+        )));
+    }
+    Ok(kept.configs)
 }
 
 /// A function's entry that could not be read back.
@@ -309,6 +395,7 @@ mod tests {
             code_sha256: "sha".into(),
             last_modified: "2026-01-01T00:00:00.000+0000".into(),
             revision_id: "r".into(),
+            dead_letter_target: None,
             described: Described::default(),
         }
     }
@@ -356,6 +443,39 @@ mod tests {
         assert!(state.join("garbled").join(RECORD).is_file());
         assert!(!state.join("whole").join(format!("{RECORD}.tmp")).exists());
         std::fs::remove_dir_all(&state).unwrap();
+    }
+
+    #[test]
+    fn event_invoke_configs_are_written_whole_and_read_back() {
+        let state = std::env::temp_dir().join(format!("lambdakit-configs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
+        assert_eq!(load_event_configs(&state), Ok(Vec::new()));
+        let config = EventConfigRecord {
+            function: "orders".into(),
+            qualifier: "$LATEST".into(),
+            maximum_retry_attempts: 1,
+            maximum_event_age_seconds: 600,
+            on_success: None,
+            on_failure: Some("arn:aws:sqs:eu-west-1:123456789012:failures".into()),
+            last_modified_millis: 1_700_000_000_000,
+        };
+        // A link planted where the temporary file goes is replaced, not written through.
+        std::fs::create_dir_all(&state).unwrap();
+        let elsewhere = state.with_extension("elsewhere");
+        std::fs::write(&elsewhere, "untouched").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, state.join(format!("{EVENT_CONFIGS}.tmp"))).unwrap();
+        save_event_configs(&state, vec![config.clone()]).unwrap();
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "untouched");
+        assert_eq!(load_event_configs(&state), Ok(vec![config]));
+        // Not a function's entry: `load` passes it by.
+        let (records, broken) = load(&state);
+        assert!(records.is_empty() && broken.is_empty(), "{broken:?}");
+
+        std::fs::write(state.join(EVENT_CONFIGS), "{\"format\": 1, \"con").unwrap();
+        let warning = load_event_configs(&state).unwrap_err();
+        assert!(warning.contains(EVENT_CONFIGS), "{warning}");
+        std::fs::remove_dir_all(&state).unwrap();
+        std::fs::remove_file(&elsewhere).unwrap();
     }
 
     #[test]

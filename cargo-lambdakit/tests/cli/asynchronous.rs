@@ -5,8 +5,18 @@
 use std::io::Write as _;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    DeadLetterConfig, DestinationConfig, Environment, FunctionCode, OnFailure, OnSuccess, Runtime,
+};
+use cargo_lambdakit::package::zip::{self, Entry};
+use serde_json::Value;
+
+use crate::moto::{ACCOUNT, Moto, REGION};
+use crate::sdk::client;
 use crate::support::{Serve, executable_script, invoke, lambdakit, request};
 
 /// A runtime on the Runtime API's wire format alone. Each invocation is appended (its request
@@ -63,6 +73,11 @@ impl Drop for Scratch {
 
 /// `serve --port 0` of the `--bootstrap`s `functions` (name and path), with `options`.
 fn serve(functions: &[(&str, &Path)], options: &[&str]) -> Serve {
+    Serve::spawn(serve_command(functions, options))
+}
+
+/// The command [`serve`] runs, for a test to add to.
+fn serve_command(functions: &[(&str, &Path)], options: &[&str]) -> Command {
     let mut command = lambdakit();
     command.args(["serve", "--port", "0"]).args(options);
     for (name, path) in functions {
@@ -72,7 +87,22 @@ fn serve(functions: &[(&str, &Path)], options: &[&str]) -> Serve {
     }
     // Retries come 200 ms, then 400 ms, after a failure, not Lambda's minutes.
     command.env("LAMBDAKIT_ASYNC_RETRY_DELAY_MS", "200");
-    Serve::spawn(command)
+    command
+}
+
+/// Points `command`'s AWS at an endpoint nothing answers (port 1 of 127.0.0.1), with test
+/// credentials and none of the machine's configuration.
+fn unreachable_aws(command: &mut Command) -> &mut Command {
+    command
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
 }
 
 /// The JSON lines of `path` (none when it is not there yet).
@@ -367,7 +397,9 @@ fn event_invoke_configs_are_checked_kept_and_followed() {
     let scratch = Scratch::new("configs");
     let attempts = scratch.0.join("attempts");
     let failing = scratch.bootstrap("failing", &attempts);
-    let serve = serve(&[("failing", &failing)], &[]);
+    let mut command = serve_command(&[("failing", &failing)], &[]);
+    unreachable_aws(&mut command);
+    let serve = Serve::spawn(command);
     let path = "/2019-09-25/functions/failing/event-invoke-config";
     let call = |method: &str, body: &str| {
         request(
@@ -420,7 +452,8 @@ fn event_invoke_configs_are_checked_kept_and_followed() {
     );
     assert_eq!(call("GET", "").json()["MaximumRetryAttempts"], 0);
 
-    // Tried once, then it would go to SQS, which only AWS delivers to: said so, with its id.
+    // Tried once, then it goes to SQS, whose endpoint does not answer: one line says so,
+    // naming the invocation, the queue and the error.
     let answer = invoke(
         serve.address,
         "failing",
@@ -435,7 +468,8 @@ fn event_invoke_configs_are_checked_kept_and_followed() {
         .find(|line| line.contains(&request_id))
         .unwrap();
     assert!(line.contains("after 1 attempt:"), "{line}");
-    assert!(line.contains(queue) && line.contains("sqs"), "{line}");
+    assert!(line.contains(queue), "{line}");
+    assert!(line.contains("sqs:GetQueueUrl failed"), "{line}");
     assert_eq!(records(&attempts).len(), 1);
 
     assert_eq!(call("DELETE", "").status, 204);
@@ -447,4 +481,541 @@ fn event_invoke_configs_are_checked_kept_and_followed() {
         b"",
     );
     assert_eq!(elsewhere.status, 404);
+}
+
+/// A zip whose `bootstrap` runs [`RUNTIME`] from `scratch`, for CreateFunction.
+fn runtime_zip(scratch: &Scratch) -> Vec<u8> {
+    zip::write(vec![Entry {
+        name: "bootstrap".into(),
+        data: format!(
+            "#!/bin/sh\nexec python3 {:?}\n",
+            scratch.0.join("runtime.py")
+        )
+        .into_bytes(),
+        executable: true,
+    }])
+    .unwrap()
+    .bytes
+}
+
+/// Creates the function `name` from [`runtime_zip`] on `lambda`, recording into `record`, with
+/// `dead_letter` as its dead-letter queue, if any.
+async fn create_function(
+    lambda: &aws_sdk_lambda::Client,
+    scratch: &Scratch,
+    name: &str,
+    record: &Path,
+    dead_letter: Option<&str>,
+) {
+    let mut create = lambda
+        .create_function()
+        .function_name(name)
+        .runtime(Runtime::Providedal2023)
+        .role(format!("arn:aws:iam::{ACCOUNT}:role/lambda"))
+        .handler("bootstrap")
+        .environment(
+            Environment::builder()
+                .variables("RECORD", record.to_str().unwrap())
+                .build(),
+        )
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(runtime_zip(scratch)))
+                .build(),
+        );
+    if let Some(target) = dead_letter {
+        create = create.dead_letter_config(DeadLetterConfig::builder().target_arn(target).build());
+    }
+    let created = create.send().await.unwrap();
+    assert_eq!(
+        created
+            .dead_letter_config()
+            .and_then(|config| config.target_arn()),
+        dead_letter
+    );
+}
+
+/// An `Event` invocation of `name` with `event`: its request id.
+fn invoke_event(serve: &Serve, name: &str, event: &[u8]) -> String {
+    let answer = invoke(
+        serve.address,
+        name,
+        &[("X-Amz-Invocation-Type", "Event")],
+        event,
+    );
+    assert_eq!(
+        answer.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    answer.header("x-amzn-RequestId").unwrap().to_owned()
+}
+
+/// The messages of the SQS queue at `url` (received, so hidden from the next receive for its
+/// visibility timeout); waits up to a minute for the first.
+fn received(moto: &Moto, url: &str, serve: &Serve) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let output = moto.aws(&[
+            "sqs",
+            "receive-message",
+            "--queue-url",
+            url,
+            "--max-number-of-messages",
+            "10",
+            "--message-attribute-names",
+            "All",
+            "--wait-time-seconds",
+            "1",
+        ]);
+        if !output.trim().is_empty() {
+            let messages: Value = serde_json::from_str(&output).unwrap();
+            if let Some(messages) = messages["Messages"].as_array().filter(|m| !m.is_empty()) {
+                return messages.clone();
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "nothing reached {url}; serve's stderr: {:?}",
+            serve.errors()
+        );
+    }
+}
+
+/// No (more) message is in the SQS queue at `url`.
+fn drained(moto: &Moto, url: &str) -> bool {
+    moto.aws(&[
+        "sqs",
+        "receive-message",
+        "--queue-url",
+        url,
+        "--wait-time-seconds",
+        "1",
+    ])
+    .trim()
+    .is_empty()
+}
+
+/// Checks that `record` is Lambda's record of the invocation `request_id` of `function`.
+fn assert_record(record: &Value, request_id: &str, function: &str, condition: &str) {
+    assert_eq!(record["version"], "1.0", "{record}");
+    assert!(
+        record["timestamp"].as_str().unwrap().ends_with('Z'),
+        "{record}"
+    );
+    assert_eq!(
+        record["requestContext"]["requestId"], request_id,
+        "{record}"
+    );
+    assert_eq!(
+        record["requestContext"]["functionArn"],
+        format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}:$LATEST"),
+        "{record}"
+    );
+    assert_eq!(record["requestContext"]["condition"], condition, "{record}");
+    assert_eq!(record["responseContext"]["statusCode"], 200, "{record}");
+    assert_eq!(
+        record["responseContext"]["executedVersion"], "$LATEST",
+        "{record}"
+    );
+}
+
+#[tokio::test]
+async fn records_and_dead_letters_reach_sqs_sns_eventbridge_and_s3() {
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    let json = |output: String| serde_json::from_str::<Value>(&output).unwrap();
+    let queue = |name: &str| {
+        json(moto.aws(&["sqs", "create-queue", "--queue-name", name]))["QueueUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let queue_arn = |name: &str| format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}");
+    let failures = queue("failures");
+    let from_sns = queue("from-sns");
+    let from_events = queue("from-events");
+    let dead_letters = queue("dead-letters");
+    let topic = json(moto.aws(&["sns", "create-topic", "--name", "failed"]))["TopicArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    moto.aws(&[
+        "sns",
+        "subscribe",
+        "--topic-arn",
+        &topic,
+        "--protocol",
+        "sqs",
+        "--notification-endpoint",
+        &queue_arn("from-sns"),
+    ]);
+    moto.aws(&[
+        "events",
+        "put-rule",
+        "--name",
+        "lambda-results",
+        "--event-pattern",
+        r#"{"source": ["lambda"]}"#,
+    ]);
+    moto.aws(&[
+        "events",
+        "put-targets",
+        "--rule",
+        "lambda-results",
+        "--targets",
+        &format!("Id=queue,Arn={}", queue_arn("from-events")),
+    ]);
+    moto.aws(&[
+        "s3api",
+        "create-bucket",
+        "--bucket",
+        "records",
+        "--create-bucket-configuration",
+        &format!("LocationConstraint={REGION}"),
+    ]);
+
+    let scratch = Scratch::new("aws-destinations");
+    let attempts = scratch.0.join("attempts");
+    let bootstrap = scratch.bootstrap("bootstrap", &attempts);
+    let names = ["to-sqs", "to-sns", "to-events", "to-s3"];
+    let functions: Vec<(&str, &Path)> = names
+        .iter()
+        .map(|name| (*name, bootstrap.as_path()))
+        .collect();
+    let mut command = serve_command(&functions, &[]);
+    moto.environment(&mut command);
+    let serve = Serve::spawn(command);
+    let lambda = client(&serve.endpoint());
+
+    let bus = format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default");
+    for (name, on_failure, on_success, retries) in [
+        ("to-sqs", Some(queue_arn("failures")), None, 2),
+        ("to-sns", Some(topic.clone()), None, 0),
+        ("to-events", None, Some(bus.clone()), 0),
+        ("to-s3", Some("arn:aws:s3:::records".to_owned()), None, 0),
+    ] {
+        let mut destinations = DestinationConfig::builder();
+        if let Some(arn) = on_failure {
+            destinations = destinations.on_failure(OnFailure::builder().destination(arn).build());
+        }
+        if let Some(arn) = on_success {
+            destinations = destinations.on_success(OnSuccess::builder().destination(arn).build());
+        }
+        lambda
+            .put_function_event_invoke_config()
+            .function_name(name)
+            .maximum_retry_attempts(retries)
+            .destination_config(destinations.build())
+            .send()
+            .await
+            .unwrap();
+    }
+    // S3 takes failures only, as on Lambda.
+    let refused = lambda
+        .put_function_event_invoke_config()
+        .function_name("to-s3")
+        .destination_config(
+            DestinationConfig::builder()
+                .on_success(
+                    OnSuccess::builder()
+                        .destination("arn:aws:s3:::records")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    // SQS: after the retries, exactly one record, naming the request.
+    let to_sqs = invoke_event(&serve, "to-sqs", br#"{"fail": true, "order": 7}"#);
+    let messages = received(&moto, &failures, &serve);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let record: Value = serde_json::from_str(messages[0]["Body"].as_str().unwrap()).unwrap();
+    assert_record(&record, &to_sqs, "to-sqs", "RetriesExhausted");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 3);
+    assert_eq!(record["requestPayload"]["order"], 7);
+    assert_eq!(record["responseContext"]["functionError"], "Unhandled");
+    assert_eq!(record["responsePayload"]["errorType"], "Failed");
+    let tried = records(&attempts)
+        .iter()
+        .filter(|attempt| attempt["requestId"] == to_sqs.as_str())
+        .count();
+    assert_eq!(tried, 3);
+    assert!(
+        drained(&moto, &failures),
+        "a second record reached the queue"
+    );
+
+    // SNS, read through the queue subscribed to the topic.
+    let to_sns = invoke_event(&serve, "to-sns", br#"{"fail": true}"#);
+    let messages = received(&moto, &from_sns, &serve);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let notification: Value = serde_json::from_str(messages[0]["Body"].as_str().unwrap()).unwrap();
+    assert_eq!(notification["TopicArn"], topic.as_str());
+    let record: Value = serde_json::from_str(notification["Message"].as_str().unwrap()).unwrap();
+    assert_record(&record, &to_sns, "to-sns", "RetriesExhausted");
+
+    // EventBridge, on success, read through a rule's queue.
+    let to_events = invoke_event(&serve, "to-events", br#"{"n": 1}"#);
+    let messages = received(&moto, &from_events, &serve);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let event: Value = serde_json::from_str(messages[0]["Body"].as_str().unwrap()).unwrap();
+    assert_eq!(event["source"], "lambda", "{event}");
+    assert_eq!(
+        event["detail-type"], "Lambda Function Invocation Result - Success",
+        "{event}"
+    );
+    assert_record(&event["detail"], &to_events, "to-events", "Success");
+    assert_eq!(event["detail"]["responsePayload"]["ok"], true);
+
+    // S3: one object under Lambda's prefix for the function.
+    let to_s3 = invoke_event(&serve, "to-s3", br#"{"fail": true}"#);
+    let prefix = "aws/lambda/async/to-s3/";
+    let started = Instant::now();
+    let key = loop {
+        let listed = json(moto.aws(&[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            "records",
+            "--prefix",
+            prefix,
+        ]));
+        if let Some(objects) = listed["Contents"].as_array() {
+            assert_eq!(objects.len(), 1, "{listed}");
+            break objects[0]["Key"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no record in the bucket; serve's stderr: {:?}",
+            serve.errors()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // aws/lambda/async/to-s3/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-UUID
+    let rest: Vec<&str> = key[prefix.len()..].split('/').collect();
+    assert_eq!(rest.len(), 4, "{key}");
+    assert!(
+        rest[3].starts_with(&format!("{}-{}-{}T", rest[0], rest[1], rest[2])),
+        "{key}"
+    );
+    let object = scratch.0.join("object.json");
+    moto.aws(&[
+        "s3api",
+        "get-object",
+        "--bucket",
+        "records",
+        "--key",
+        &key,
+        object.to_str().unwrap(),
+    ]);
+    let record: Value = serde_json::from_slice(&std::fs::read(&object).unwrap()).unwrap();
+    assert_record(&record, &to_s3, "to-s3", "RetriesExhausted");
+
+    // A function with a dead-letter queue and no on-failure destination: the event as it came,
+    // with Lambda's attributes.
+    let dead_record = scratch.0.join("dead-attempts");
+    create_function(
+        &lambda,
+        &scratch,
+        "dead",
+        &dead_record,
+        Some(&queue_arn("dead-letters")),
+    )
+    .await;
+    let described = lambda
+        .get_function_configuration()
+        .function_name("dead")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described
+            .dead_letter_config()
+            .and_then(|config| config.target_arn()),
+        Some(queue_arn("dead-letters").as_str())
+    );
+    lambda
+        .put_function_event_invoke_config()
+        .function_name("dead")
+        .maximum_retry_attempts(1)
+        .send()
+        .await
+        .unwrap();
+    let dead = invoke_event(&serve, "dead", br#"{"fail": true, "order": 9}"#);
+    let messages = received(&moto, &dead_letters, &serve);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let body: Value = serde_json::from_str(messages[0]["Body"].as_str().unwrap()).unwrap();
+    assert_eq!(body, serde_json::json!({"fail": true, "order": 9}));
+    let attributes = &messages[0]["MessageAttributes"];
+    assert_eq!(
+        attributes["RequestID"]["StringValue"],
+        dead.as_str(),
+        "{attributes}"
+    );
+    assert_eq!(attributes["RequestID"]["DataType"], "String");
+    assert_eq!(
+        attributes["ErrorCode"]["StringValue"], "200",
+        "{attributes}"
+    );
+    assert_eq!(attributes["ErrorCode"]["DataType"], "Number");
+    assert_eq!(attributes["ErrorMessage"]["StringValue"], "asked to fail");
+    assert_eq!(records(&dead_record).len(), 2);
+
+    // Taken off the dead-letter queue, it goes nowhere: said so.
+    lambda
+        .update_function_configuration()
+        .function_name("dead")
+        .dead_letter_config(DeadLetterConfig::builder().target_arn("").build())
+        .send()
+        .await
+        .unwrap();
+    let dropped = invoke_event(&serve, "dead", br#"{"fail": true}"#);
+    let errors = serve.errors_with(&[&dropped]);
+    let line = errors.iter().find(|line| line.contains(&dropped)).unwrap();
+    assert!(
+        line.contains("dead-letter queue (DeadLetterConfig)"),
+        "{line}"
+    );
+    assert!(drained(&moto, &dead_letters));
+    // A dead-letter queue is a queue or a topic.
+    let refused = lambda
+        .update_function_configuration()
+        .function_name("dead")
+        .dead_letter_config(DeadLetterConfig::builder().target_arn(&bus).build())
+        .send()
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    // Nothing was reported lost.
+    let errors = serve.errors();
+    for delivered in [&to_sqs, &to_sns, &to_events, &to_s3, &dead] {
+        assert!(
+            !errors.iter().any(|line| line.contains(delivered.as_str())),
+            "{delivered}: {errors:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn event_invoke_configs_outlive_a_restart_and_list_a_page_at_a_time() {
+    let scratch = Scratch::new("kept-configs");
+    let state = scratch.0.join("state");
+    let state_option = ["--state", state.to_str().unwrap()];
+    // serve needs a function of its own to start without a project.
+    let idle = scratch.bootstrap("idle", &scratch.0.join("idle"));
+    let serve = serve(&[("idle", &idle)], &state_option);
+    let lambda = client(&serve.endpoint());
+    create_function(&lambda, &scratch, "kept", &scratch.0.join("record"), None).await;
+    lambda
+        .publish_version()
+        .function_name("kept")
+        .send()
+        .await
+        .unwrap();
+    let queue = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:failures");
+    for (qualifier, retries) in [("$LATEST", 0), ("1", 1)] {
+        lambda
+            .put_function_event_invoke_config()
+            .function_name("kept")
+            .qualifier(qualifier)
+            .maximum_retry_attempts(retries)
+            .maximum_event_age_in_seconds(600)
+            .destination_config(
+                DestinationConfig::builder()
+                    .on_failure(OnFailure::builder().destination(&queue).build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    drop(serve);
+
+    let serve = self::serve(&[("idle", &idle)], &state_option);
+    let lambda = client(&serve.endpoint());
+    let first = lambda
+        .list_function_event_invoke_configs()
+        .function_name("kept")
+        .max_items(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.function_event_invoke_configs().len(), 1);
+    let marker = first.next_marker().expect("a second page").to_owned();
+    let second = lambda
+        .list_function_event_invoke_configs()
+        .function_name("kept")
+        .marker(marker)
+        .max_items(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.next_marker(), None);
+    let listed: Vec<_> = first
+        .function_event_invoke_configs()
+        .iter()
+        .chain(second.function_event_invoke_configs())
+        .map(|config| {
+            (
+                config
+                    .function_arn()
+                    .unwrap()
+                    .rsplit(':')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+                config.maximum_retry_attempts(),
+                config.maximum_event_age_in_seconds(),
+                config
+                    .destination_config()
+                    .and_then(|destinations| destinations.on_failure())
+                    .and_then(|on_failure| on_failure.destination())
+                    .map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                "$LATEST".to_owned(),
+                Some(0),
+                Some(600),
+                Some(queue.clone())
+            ),
+            ("1".to_owned(), Some(1), Some(600), Some(queue.clone())),
+        ]
+    );
+    let all = lambda
+        .list_function_event_invoke_configs()
+        .function_name("kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.function_event_invoke_configs().len(), 2);
+    assert_eq!(all.next_marker(), None);
+
+    // Deleted with its function: a restart finds none.
+    lambda
+        .delete_function()
+        .function_name("kept")
+        .send()
+        .await
+        .unwrap();
+    drop(serve);
+    let serve = self::serve(&[("idle", &idle)], &state_option);
+    let lambda = client(&serve.endpoint());
+    create_function(&lambda, &scratch, "kept", &scratch.0.join("record"), None).await;
+    let none = lambda
+        .list_function_event_invoke_configs()
+        .function_name("kept")
+        .send()
+        .await
+        .unwrap();
+    assert!(none.function_event_invoke_configs().is_empty());
 }

@@ -1,9 +1,10 @@
 //! Event invoke configs (AWS Lambda API reference, "PutFunctionEventInvokeConfig",
 //! "UpdateFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig",
 //! "DeleteFunctionEventInvokeConfig"): how the queue of a function's `Event` invocations
-//! retries them, how old they may grow, and where they go when done (`emulator::queue`).
-//! Any function served has one, its own or a created one, per qualifier; they last as long
-//! as serve.
+//! retries them, how old they may grow, and where they go when done (`emulator::queue`), and
+//! "ListFunctionEventInvokeConfigs". Any function served may have one per qualifier, its
+//! own or a created one; they are kept in the state directory (`state::EVENT_CONFIGS`), so a
+//! serve restarted on the same `--state` follows them again.
 
 use std::time::{Duration, SystemTime};
 
@@ -12,9 +13,10 @@ use http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{invalid, json_response, read_request, refused};
+use super::{invalid, json_response, read_request, refused, service_error};
+use crate::emulator::destinations::{Arn, Service};
 use crate::emulator::queue::{EventConfig, MAX_EVENT_AGE, MAX_RETRY_ATTEMPTS};
-use crate::emulator::{Body, Emulator, boxed, empty, function_arn, function_name};
+use crate::emulator::{Body, Emulator, boxed, empty, function_arn, function_name, state};
 
 /// The Put/UpdateFunctionEventInvokeConfig request body.
 #[derive(Debug, Deserialize)]
@@ -62,6 +64,8 @@ impl Emulator {
             Err(refusal) => return refusal,
         };
         let qualifier = qualifier.unwrap_or("$LATEST");
+        // One change at a time, each written to the state directory whole.
+        let _changing = self.changes.lock().await;
         let current = self.queues.config(name, qualifier);
         let mut config = match (update, current) {
             (true, None) => return self.no_event_config(name, qualifier),
@@ -86,16 +90,16 @@ impl Emulator {
             config.maximum_event_age = Duration::from_secs(age);
         }
         if let Some(destinations) = request.destination_config {
-            for (given, kept) in [
-                (destinations.on_success, &mut config.on_success),
-                (destinations.on_failure, &mut config.on_failure),
+            for (given, kept, on_success) in [
+                (destinations.on_success, &mut config.on_success, true),
+                (destinations.on_failure, &mut config.on_failure, false),
             ] {
                 let Some(given) = given else {
                     continue;
                 };
                 let destination = given.destination.filter(|arn| !arn.is_empty());
                 if let Some(arn) = &destination
-                    && let Err(problem) = check_destination(arn, name)
+                    && let Err(problem) = check_destination(arn, name, on_success)
                 {
                     return invalid(&problem);
                 }
@@ -103,8 +107,13 @@ impl Emulator {
             }
         }
         config.last_modified = SystemTime::now();
-        self.queues
+        let before = self
+            .queues
             .set_config(name, qualifier, Some(config.clone()));
+        if let Err(refusal) = self.save_event_configs().await {
+            self.queues.set_config(name, qualifier, before);
+            return refusal;
+        }
         json_response(
             StatusCode::OK,
             &self.described_event_config(name, qualifier, &config),
@@ -112,7 +121,7 @@ impl Emulator {
     }
 
     /// `GetFunctionEventInvokeConfig`, or with `delete`, `DeleteFunctionEventInvokeConfig`.
-    pub(super) fn event_config(
+    pub(super) async fn event_config(
         &self,
         name: &str,
         qualifier: Option<&str>,
@@ -123,10 +132,15 @@ impl Emulator {
         }
         let qualifier = qualifier.unwrap_or("$LATEST");
         if delete {
-            return match self.queues.set_config(name, qualifier, None) {
-                Some(_) => boxed(empty(StatusCode::NO_CONTENT)),
-                None => self.no_event_config(name, qualifier),
+            let _changing = self.changes.lock().await;
+            let Some(before) = self.queues.set_config(name, qualifier, None) else {
+                return self.no_event_config(name, qualifier);
             };
+            if let Err(refusal) = self.save_event_configs().await {
+                self.queues.set_config(name, qualifier, Some(before));
+                return refusal;
+            }
+            return boxed(empty(StatusCode::NO_CONTENT));
         }
         match self.queues.config(name, qualifier) {
             Some(config) => json_response(
@@ -135,6 +149,82 @@ impl Emulator {
             ),
             None => self.no_event_config(name, qualifier),
         }
+    }
+
+    /// `ListFunctionEventInvokeConfigs`, a page at a time: `MaxItems` (1 to 50, 50 by
+    /// default) after `Marker`, the `NextMarker` of the page before (the qualifier of its last
+    /// config).
+    pub(super) fn list_event_configs(
+        &self,
+        name: &str,
+        marker: Option<&str>,
+        max_items: usize,
+    ) -> Response<Body> {
+        if let Err(refusal) = self.resolve(name, None) {
+            return *refusal;
+        }
+        let after: Vec<_> = self
+            .queues
+            .configs_of(name)
+            .into_iter()
+            .filter(|(qualifier, _)| marker.is_none_or(|marker| qualifier.as_str() > marker))
+            .collect();
+        let page = &after[..after.len().min(max_items)];
+        let configs: Vec<Value> = page
+            .iter()
+            .map(|(qualifier, config)| self.described_event_config(name, qualifier, config))
+            .collect();
+        let mut answer = json!({ "FunctionEventInvokeConfigs": configs });
+        if after.len() > page.len()
+            && let Some((last, _)) = page.last()
+        {
+            answer["NextMarker"] = json!(last);
+        }
+        json_response(StatusCode::OK, &answer)
+    }
+
+    /// Writes every event invoke config into the state directory; the caller holds
+    /// `changes`, so writes come one at a time.
+    pub(super) async fn save_event_configs(&self) -> Result<(), Response<Body>> {
+        let configs = self.queues.kept_configs();
+        let dir = self.state.clone();
+        let saved =
+            tokio::task::spawn_blocking(move || state::save_event_configs(&dir, configs)).await;
+        let problem = match saved {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
+        };
+        Err(service_error(&format!(
+            "the event invoke configs cannot be written into the state directory `{}`: {problem}",
+            self.state.display()
+        )))
+    }
+
+    /// Follows the event invoke configs an earlier serve kept in the state directory; returns
+    /// a warning for the file, or for each config that cannot be followed.
+    pub(super) fn load_event_configs(&self) -> Vec<String> {
+        let kept = match state::load_event_configs(&self.state) {
+            Ok(kept) => kept,
+            Err(warning) => return vec![warning],
+        };
+        let mut warnings = Vec::new();
+        for kept in kept {
+            match EventConfig::read_back(&kept) {
+                Some(config) => {
+                    self.queues
+                        .set_config(&kept.function, &kept.qualifier, Some(config));
+                }
+                None => warnings.push(format!(
+                    "warning: the event invoke config of `{}` at {} in `{}` is out of Lambda's bounds (MaximumRetryAttempts up to {MAX_RETRY_ATTEMPTS}, MaximumEventAgeInSeconds up to {}) and is not followed\nhint: put it again (PutFunctionEventInvokeConfig)",
+                    kept.function,
+                    kept.qualifier,
+                    self.state.join(state::EVENT_CONFIGS).display(),
+                    MAX_EVENT_AGE.as_secs()
+                )),
+            }
+        }
+        warnings
     }
 
     fn no_event_config(&self, name: &str, qualifier: &str) -> Response<Body> {
@@ -173,24 +263,16 @@ impl Emulator {
 }
 
 /// A destination Lambda takes: the ARN of a Lambda function (other than `function` itself),
-/// an SQS queue, an SNS topic, an EventBridge bus or an S3 bucket.
-fn check_destination(arn: &str, function: &str) -> Result<(), String> {
-    let service = arn
-        .strip_prefix("arn:")
-        .and_then(|rest| rest.split(':').nth(1));
-    match service {
-        Some("lambda") if arn.contains(":function:") => {
-            if function_name(arn) == function {
-                Err(format!(
-                    "the destination {arn} is the function itself; a function cannot be its own destination"
-                ))
-            } else {
-                Ok(())
-            }
-        }
-        Some("sqs" | "sns" | "events" | "s3") => Ok(()),
-        _ => Err(format!(
-            "the destination `{arn}` is not the ARN of a Lambda function, an SQS queue, an SNS topic, an EventBridge event bus or an S3 bucket"
+/// an SQS queue, an SNS topic, an EventBridge bus or, for failures only, an S3 bucket.
+fn check_destination(arn: &str, function: &str, on_success: bool) -> Result<(), String> {
+    let parsed = Arn::parse(arn).map_err(|problem| format!("the destination {problem}"))?;
+    match parsed.service {
+        Service::Lambda if function_name(arn) == function => Err(format!(
+            "the destination {arn} is the function itself; a function cannot be its own destination"
         )),
+        Service::S3 if on_success => Err(format!(
+            "the destination {arn} is an S3 bucket, which Lambda takes for failures only (OnFailure)"
+        )),
+        _ => Ok(()),
     }
 }

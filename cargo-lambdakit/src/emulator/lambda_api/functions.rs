@@ -18,6 +18,7 @@ use super::code::{architecture, decoded_zip, runner};
 use super::{
     invalid, json_response, last_modified, read_request, refused, remove_dir, service_error,
 };
+use crate::emulator::destinations::{Arn, Service};
 use crate::emulator::state::{self, Config, Described, Record};
 use crate::emulator::{Body, Emulator, Pool, Served, boxed, empty, function_name, lock, write};
 use crate::project::Function;
@@ -50,6 +51,7 @@ struct CreateRequest {
     publish: bool,
     #[serde(default)]
     tags: BTreeMap<String, String>,
+    dead_letter_config: Option<DeadLetterRequest>,
     #[serde(flatten)]
     described: DescribedRequest,
 }
@@ -84,8 +86,33 @@ struct UpdateConfigurationRequest {
     timeout: Option<u64>,
     environment: Option<EnvironmentRequest>,
     revision_id: Option<String>,
+    dead_letter_config: Option<DeadLetterRequest>,
     #[serde(flatten)]
     described: DescribedRequest,
+}
+
+/// `DeadLetterConfig` (AWS Lambda API reference, "DeadLetterConfig"): an empty or missing
+/// `TargetArn` removes the dead-letter queue.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeadLetterRequest {
+    target_arn: Option<String>,
+}
+
+impl DeadLetterRequest {
+    /// The queue or topic it names, checked: a dead-letter queue is an SQS queue or an SNS
+    /// topic (AWS "Adding a dead-letter queue").
+    fn target(self) -> Result<Option<String>, String> {
+        let Some(arn) = self.target_arn.filter(|arn| !arn.is_empty()) else {
+            return Ok(None);
+        };
+        match Arn::parse(&arn).map(|parsed| parsed.service) {
+            Ok(Service::Sqs | Service::Sns) => Ok(Some(arn)),
+            _ => Err(format!(
+                "DeadLetterConfig.TargetArn `{arn}` is not the ARN of an SQS queue or an SNS topic, the dead-letter queues Lambda takes"
+            )),
+        }
+    }
 }
 
 /// The settings of CreateFunction and UpdateFunctionConfiguration the local Lambda keeps and
@@ -329,6 +356,9 @@ impl Emulator {
                 configuration["CodeSha256"] = json!(config.code_sha256);
                 configuration["LastModified"] = json!(config.last_modified);
                 configuration["RevisionId"] = json!(config.revision_id);
+                if let Some(target) = &config.dead_letter_target {
+                    configuration["DeadLetterConfig"] = json!({ "TargetArn": target });
+                }
                 configuration["Description"] = json!(config.description);
                 if let Some(role) = &config.role {
                     configuration["Role"] = json!(role);
@@ -377,6 +407,15 @@ impl Emulator {
         if let Err(message) = std::mem::take(&mut request.described).apply(&mut described) {
             return invalid(&message);
         }
+        let dead_letter_target = match request
+            .dead_letter_config
+            .take()
+            .map(DeadLetterRequest::target)
+        {
+            None => None,
+            Some(Ok(target)) => target,
+            Some(Err(message)) => return invalid(&message),
+        };
         let _changing = self.changes.lock().await;
         if self.pool(&name).is_some() {
             return self.exists(&name);
@@ -421,6 +460,7 @@ impl Emulator {
             code_sha256: code.sha256,
             last_modified: last_modified(std::time::SystemTime::now()),
             revision_id: crate::emulator::ids::request_id(),
+            dead_letter_target,
             described,
         };
         let mut record = Record::new(&name, config);
@@ -498,7 +538,7 @@ impl Emulator {
     /// on disk while the others are served.
     pub fn load_state(&self) -> Vec<String> {
         let (records, broken) = state::load(&self.state);
-        let mut warnings = Vec::new();
+        let mut warnings = self.load_event_configs();
         for broken in broken {
             warnings.push(broken.warning(&self.state));
             lock(&self.kept).insert(broken.name, broken.path);
@@ -696,6 +736,9 @@ impl Emulator {
             if let Some(timeout) = request.timeout {
                 latest.timeout_seconds = checked_timeout(timeout)?;
             }
+            if let Some(dead_letter) = request.dead_letter_config {
+                latest.dead_letter_target = dead_letter.target()?;
+            }
             request.described.apply(&mut latest.described)
         })();
         if let Err(problem) = checked {
@@ -744,6 +787,14 @@ impl Emulator {
         };
         lock(&self.records).remove(name);
         self.queues.forget(name);
+        if let Err(refusal) = self.save_event_configs().await {
+            // The function is gone all the same; its configs would be followed again only
+            // should a function of its name be created.
+            eprintln!(
+                "warning: deleting `{name}` left its event invoke configs in the state directory ({})",
+                refusal.status()
+            );
+        }
         for version in self.forget_versions(name) {
             version.stop_idle().await;
         }

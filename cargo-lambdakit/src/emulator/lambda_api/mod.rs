@@ -42,9 +42,9 @@
 //!
 //! - Tags: CreateFunction's `Tags`, `ListTags`, `TagResource`, `UntagResource`, and `Tags` in
 //!   GetFunction.
-//! - Event invoke configs (`event_config`): Put/Update/Get/DeleteFunctionEventInvokeConfig,
+//! - Event invoke configs (`event_config`): Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s),
 //!   which the queue of `Event` invocations follows (retries, maximum event age,
-//!   destinations).
+//!   destinations), kept in the state directory; and a function's `DeadLetterConfig`.
 //!
 //! Not yet: code from S3 and container images, paging of ListVersionsByFunction and
 //! ListAliases.
@@ -61,11 +61,12 @@ mod urls;
 mod versions;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::emulator::RequestBody;
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde_json::Value;
 use tokio::sync::OwnedRwLockReadGuard;
 
@@ -102,19 +103,56 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     boxed(response)
 }
 
-/// Reads a JSON request body of at most [`MAX_REQUEST_BYTES`].
+/// How long a control-plane request's body may take to arrive, once its headers have: as long
+/// as its headers may take (`HEADER_READ_TIMEOUT`), so that a body trickled in cannot hold a
+/// connection (and its memory) open.
+const BODY_READ_TIMEOUT: Duration = crate::emulator::HEADER_READ_TIMEOUT;
+
+/// Reads a JSON request body of at most [`MAX_REQUEST_BYTES`], within [`BODY_READ_TIMEOUT`].
 async fn read_request<T: serde::de::DeserializeOwned>(
     body: RequestBody,
     operation: &str,
 ) -> Result<T, Response<Body>> {
-    let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
-        Ok(body) => body.to_bytes(),
+    read_request_within(body, operation, MAX_REQUEST_BYTES, BODY_READ_TIMEOUT).await
+}
+
+/// Reads a JSON request body of at most `limit` bytes, refused at once when its
+/// `Content-Length` is over it (none of it is read) and as soon as its count passes it, and
+/// refused with `408` when it has not arrived whole within `timeout`.
+async fn read_request_within<T: serde::de::DeserializeOwned>(
+    body: RequestBody,
+    operation: &str,
+    limit: usize,
+    timeout: Duration,
+) -> Result<T, Response<Body>> {
+    let too_large = || {
+        refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            &format!("Request must be smaller than {limit} bytes for the {operation} operation"),
+        )
+    };
+    // hyper's hint is exact for a body of a given `Content-Length`.
+    if hyper::body::Body::size_hint(&body).lower() > limit as u64 {
+        return Err(too_large());
+    }
+    let body = match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Ok(Ok(body)) => body.to_bytes(),
+        Ok(Err(error)) if error.is::<LengthLimitError>() => return Err(too_large()),
+        Ok(Err(error)) => {
+            return Err(refused(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                &format!("the {operation} request's body broke off: {error}"),
+            ));
+        }
         Err(_) => {
             return Err(refused(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestTooLargeException",
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeoutException",
                 &format!(
-                    "Request must be smaller than {MAX_REQUEST_BYTES} bytes for the {operation} operation"
+                    "the {operation} request's body did not arrive whole within {} s of its headers; send it at once",
+                    timeout.as_secs_f64()
                 ),
             ));
         }
@@ -283,11 +321,16 @@ impl Emulator {
                     .await
             }
             Operation::GetFunctionEventInvokeConfig { name, qualifier } => {
-                self.event_config(&name, qualifier.as_deref(), false)
+                self.event_config(&name, qualifier.as_deref(), false).await
             }
             Operation::DeleteFunctionEventInvokeConfig { name, qualifier } => {
-                self.event_config(&name, qualifier.as_deref(), true)
+                self.event_config(&name, qualifier.as_deref(), true).await
             }
+            Operation::ListFunctionEventInvokeConfigs {
+                name,
+                marker,
+                max_items,
+            } => self.list_event_configs(&name, marker.as_deref(), max_items),
             Operation::ListTags { name } => self.tags(&name),
             Operation::TagResource { name } => self.tag(&name, body).await,
             Operation::UntagResource { name, keys } => self.untag(&name, &keys).await,
@@ -380,5 +423,105 @@ impl Emulator {
                 ),
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// A server answering each request with what [`read_request_within`] makes of its body
+    /// (`limit` 1 KiB, `timeout` 300 ms): `200` and the JSON read, or the refusal.
+    async fn reader() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let address = listener.local_addr().unwrap();
+        let serving = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(
+                    |request: http::Request<hyper::body::Incoming>| async {
+                        let read: Result<Value, _> = read_request_within(
+                            request.into_body().boxed_unsync(),
+                            "CreateFunction",
+                            1024,
+                            Duration::from_millis(300),
+                        )
+                        .await;
+                        Ok::<_, std::convert::Infallible>(match read {
+                            Ok(value) => json_response(StatusCode::OK, &value),
+                            Err(refusal) => refusal,
+                        })
+                    },
+                );
+                connections.spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                );
+            }
+        });
+        (address, serving)
+    }
+
+    /// Sends `head` (and the headers ending it), then `body`, and reads the answer to its end.
+    async fn send(address: std::net::SocketAddr, head: &str, body: &[u8]) -> String {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(
+                format!("POST /2015-03-31/functions HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+        stream.write_all(body).await.unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(20), stream.read_to_string(&mut answer))
+            .await
+            .expect("an answer")
+            .unwrap();
+        answer
+    }
+
+    #[tokio::test]
+    async fn control_plane_bodies_are_bounded_in_size_and_time() {
+        let (address, serving) = reader().await;
+
+        // Within bounds: read.
+        let read = send(
+            address,
+            "Content-Length: 8\r\nConnection: close",
+            br#"{"a": 1}"#,
+        )
+        .await;
+        assert!(read.starts_with("HTTP/1.1 200"), "{read}");
+
+        // Declared over the limit: refused with none of it sent.
+        let declared = send(address, "Content-Length: 73400320", b"").await;
+        assert!(declared.starts_with("HTTP/1.1 413"), "{declared}");
+        assert!(declared.contains("RequestTooLargeException"), "{declared}");
+
+        // Chunked past the limit: refused there.
+        let chunk = format!("{:x}\r\n{}\r\n", 2000, "x".repeat(2000));
+        let chunked = send(address, "Transfer-Encoding: chunked", chunk.as_bytes()).await;
+        assert!(chunked.starts_with("HTTP/1.1 413"), "{chunked}");
+
+        // Headers whole, and then the body never comes in full: timed out, and said so.
+        let trickled = send(address, "Content-Length: 100", br#"{"a": "#).await;
+        assert!(trickled.starts_with("HTTP/1.1 408"), "{trickled}");
+        assert!(trickled.contains("RequestTimeoutException"), "{trickled}");
+        assert!(
+            trickled.contains("did not arrive whole within 0.3 s"),
+            "{trickled}"
+        );
+
+        serving.abort();
     }
 }

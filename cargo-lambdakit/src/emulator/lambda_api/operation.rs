@@ -142,6 +142,13 @@ pub(crate) enum Operation {
         name: String,
         qualifier: Option<String>,
     },
+    /// `GET /2019-09-25/functions/{FunctionName}/event-invoke-config/list?Marker=..&MaxItems=..`.
+    ListFunctionEventInvokeConfigs {
+        name: String,
+        marker: Option<String>,
+        /// 1 to 50, 50 when not given.
+        max_items: usize,
+    },
     /// `GET /2017-03-31/tags/{ARN}`.
     ListTags { name: String },
     /// `POST /2017-03-31/tags/{ARN}`.
@@ -243,6 +250,17 @@ impl Operation {
             };
         }
         if let Some(rest) = path.strip_prefix("/2019-09-25/functions/") {
+            if let Some((identifier, "event-invoke-config/list")) = rest.split_once('/') {
+                if method != Method::GET {
+                    return Err(unknown());
+                }
+                let name = function_name(&decode(identifier));
+                return Ok(Self::ListFunctionEventInvokeConfigs {
+                    name,
+                    marker: query_value(query, "Marker"),
+                    max_items: max_items(query, 50, 50)?,
+                });
+            }
             let Some((identifier, "event-invoke-config")) = rest.split_once('/') else {
                 return Err(unknown());
             };
@@ -339,19 +357,21 @@ impl Operation {
 /// `ListFunctions`, a page at a time: `MaxItems` (1 to 10000, 50 by default) after
 /// `Marker`, the `NextMarker` of the page before.
 fn list_functions(query: Option<&str>) -> Result<Operation, Refusal> {
-    let max_items = match query_value(query, "MaxItems").map(|items| items.parse::<usize>()) {
-        None => 50,
-        Some(Ok(items)) if (1..=10_000).contains(&items) => items,
-        Some(_) => {
-            return Err(Refusal::InvalidParameter(
-                "MaxItems must be a number from 1 to 10000".into(),
-            ));
-        }
-    };
     Ok(Operation::ListFunctions {
         marker: query_value(query, "Marker"),
-        max_items,
+        max_items: max_items(query, 50, 10_000)?,
     })
+}
+
+/// A list's `MaxItems`: `default` when not given, else a number from 1 to `most`.
+fn max_items(query: Option<&str>, default: usize, most: usize) -> Result<usize, Refusal> {
+    match query_value(query, "MaxItems").map(|items| items.parse::<usize>()) {
+        None => Ok(default),
+        Some(Ok(items)) if (1..=most).contains(&items) => Ok(items),
+        Some(_) => Err(Refusal::InvalidParameter(format!(
+            "MaxItems must be a number from 1 to {most}"
+        ))),
+    }
 }
 
 /// The qualifier a request names: its `Qualifier` query parameter, else the one in its
@@ -745,7 +765,7 @@ mod tests {
             ("PUT", "/2017-03-31/tags/orders"),
             ("PATCH", "/2019-09-25/functions/orders/event-invoke-config"),
             (
-                "GET",
+                "POST",
                 "/2019-09-25/functions/orders/event-invoke-config/list",
             ),
             ("GET", "/"),
@@ -767,6 +787,27 @@ mod tests {
                 "UnknownOperationException"
             );
         }
+        // ListFunctionEventInvokeConfigs pages by up to 50.
+        assert_eq!(
+            parse(
+                "GET",
+                "/2019-09-25/functions/orders/event-invoke-config/list?Marker=1&MaxItems=2"
+            ),
+            Ok(Operation::ListFunctionEventInvokeConfigs {
+                name: "orders".into(),
+                marker: Some("1".into()),
+                max_items: 2,
+            })
+        );
+        assert_eq!(
+            parse(
+                "GET",
+                "/2019-09-25/functions/orders/event-invoke-config/list?MaxItems=51"
+            ),
+            Err(Refusal::InvalidParameter(
+                "MaxItems must be a number from 1 to 50".into()
+            ))
+        );
         for max_items in ["0", "10001", "many"] {
             let refusal = parse(
                 "GET",
