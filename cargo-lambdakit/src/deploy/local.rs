@@ -22,7 +22,7 @@ pub(super) fn adapted(function: &Function) -> (Function, Vec<String>) {
     if !extensions.is_empty() {
         let names: Vec<String> = extensions.iter().map(|name| format!("`{name}`")).collect();
         notes.push(format!(
-            "note: `{name}`: serve does not run extensions yet; {} not published or attached",
+            "note: `{name}`: serve publishes no layers, so {} not published or attached (`cargo lambdakit serve` on the project runs its extensions)",
             if names.len() == 1 {
                 format!("{} was", names[0])
             } else {
@@ -130,7 +130,7 @@ mod tests {
         assert_eq!(
             notes,
             [
-                "note: `orders-worker`: serve does not run extensions yet; `telemetry-shipper` and `secrets` were not published or attached",
+                "note: `orders-worker`: serve publishes no layers, so `telemetry-shipper` and `secrets` were not published or attached (`cargo lambdakit serve` on the project runs its extensions)",
                 "note: `orders-worker`: serve takes code inline; `upload_bucket` (`artifacts`) is not used",
                 "note: `orders-worker`: serve runs no provisioned concurrency; 2 instances were not provisioned",
                 "note: `orders-worker`: serve runs no event sources; the sqs trigger on `orders` and the schedule `rate(1 hour)` were not set up",

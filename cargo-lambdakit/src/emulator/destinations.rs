@@ -272,21 +272,17 @@ async fn send(
                     status,
                     error_message,
                 } => {
-                    let attribute = |kind: &str, value: String| {
-                        aws_sdk_sqs::types::MessageAttributeValue::builder()
+                    let (body, attributes) =
+                        dead_letter(&payload, request_id, status, &error_message);
+                    message = message.message_body(body);
+                    for (name, kind, value) in attributes {
+                        let value = aws_sdk_sqs::types::MessageAttributeValue::builder()
                             .data_type(kind)
                             .string_value(value)
                             .build()
-                            .map_err(|error| format!("a message attribute is not valid: {error}"))
-                    };
-                    message = message
-                        .message_body(String::from_utf8_lossy(&payload))
-                        .message_attributes("RequestID", attribute("String", request_id)?)
-                        .message_attributes("ErrorCode", attribute("Number", status.to_string())?)
-                        .message_attributes(
-                            "ErrorMessage",
-                            attribute("String", first_kilobyte(&error_message))?,
-                        );
+                            .map_err(invalid_attribute)?;
+                        message = message.message_attributes(name, value);
+                    }
                 }
             }
             message
@@ -306,21 +302,17 @@ async fn send(
                     status,
                     error_message,
                 } => {
-                    let attribute = |kind: &str, value: String| {
-                        aws_sdk_sns::types::MessageAttributeValue::builder()
+                    let (body, attributes) =
+                        dead_letter(&payload, request_id, status, &error_message);
+                    publish = publish.message(body);
+                    for (name, kind, value) in attributes {
+                        let value = aws_sdk_sns::types::MessageAttributeValue::builder()
                             .data_type(kind)
                             .string_value(value)
                             .build()
-                            .map_err(|error| format!("a message attribute is not valid: {error}"))
-                    };
-                    publish = publish
-                        .message(String::from_utf8_lossy(&payload))
-                        .message_attributes("RequestID", attribute("String", request_id)?)
-                        .message_attributes("ErrorCode", attribute("Number", status.to_string())?)
-                        .message_attributes(
-                            "ErrorMessage",
-                            attribute("String", first_kilobyte(&error_message))?,
-                        );
+                            .map_err(invalid_attribute)?;
+                        publish = publish.message_attributes(name, value);
+                    }
                 }
             }
             publish
@@ -420,6 +412,29 @@ fn s3_key(function: &str, now: SystemTime, uuid: &str) -> String {
 }
 
 /// At most the first KB of `text`, cut at a character's boundary.
+/// A dead-letter message as Lambda sends it to SQS and SNS alike: the event's payload as its
+/// body, and the attributes `RequestID`, `ErrorCode` and `ErrorMessage` (name, data type,
+/// value).
+fn dead_letter(
+    payload: &Bytes,
+    request_id: String,
+    status: u16,
+    error_message: &str,
+) -> (String, [(&'static str, &'static str, String); 3]) {
+    (
+        String::from_utf8_lossy(payload).into_owned(),
+        [
+            ("RequestID", "String", request_id),
+            ("ErrorCode", "Number", status.to_string()),
+            ("ErrorMessage", "String", first_kilobyte(error_message)),
+        ],
+    )
+}
+
+fn invalid_attribute(error: impl std::fmt::Display) -> String {
+    format!("a message attribute is not valid: {error}")
+}
+
 fn first_kilobyte(text: &str) -> String {
     let mut end = text.len().min(DEAD_LETTER_MESSAGE_BYTES);
     while !text.is_char_boundary(end) {

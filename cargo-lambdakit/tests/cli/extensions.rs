@@ -411,7 +411,7 @@ fn deploying_to_serve_leaves_extensions_out_with_a_note() {
     let said = stderr(&output);
     assert!(
         said.contains(
-            "note: `shop`: serve does not run extensions yet; `telemetry-shipper` was not published or attached"
+            "note: `shop`: serve publishes no layers, so `telemetry-shipper` was not published or attached (`cargo lambdakit serve` on the project runs its extensions)"
         ),
         "{said}"
     );
