@@ -190,6 +190,7 @@ impl Instance {
         let started = Instant::now();
         let mut group = None;
         let mut extensions = Vec::with_capacity(launch.extensions.len());
+        let launched = names.clone();
         for (path, name) in launch.extensions.iter().zip(names) {
             let mut extension = command(path, launch, version, address, group)
                 .spawn()
@@ -250,7 +251,7 @@ impl Instance {
             )),
             () = tokio::time::sleep(INIT_TIMEOUT) => Some(error_body(
                 "Runtime.InitTimeout",
-                &format!("the function did not ask for an invocation within {} s of starting", INIT_TIMEOUT.as_secs()),
+                &init_timeout_message(&launched, &instance.api.extensions()),
             )),
         };
         let duration = started.elapsed();
@@ -505,6 +506,25 @@ async fn exited(extensions: &mut [(String, Child)]) -> (String, String) {
         name,
         status.map_or_else(|error| error.to_string(), describe),
     )
+}
+
+/// What init waited for in vain: the external extensions of `launched` that never registered
+/// (an extension must register before Lambda starts the runtime's init), or else the runtime.
+fn init_timeout_message(launched: &[String], registered: &[runtime_api::Registered]) -> String {
+    let waiting: Vec<String> = launched
+        .iter()
+        .filter(|name| !registered.iter().any(|known| known.name() == name.as_str()))
+        .map(|name| format!("`{name}`"))
+        .collect();
+    let seconds = INIT_TIMEOUT.as_secs();
+    match waiting.as_slice() {
+        [] => format!("the function did not ask for an invocation within {seconds} s of starting"),
+        [one] => format!("extension {one} did not register within {seconds} s of starting"),
+        many => format!(
+            "extensions {} did not register within {seconds} s of starting",
+            many.join(", ")
+        ),
+    }
 }
 
 /// An executable's file name: an extension's name.

@@ -17,6 +17,7 @@ mod help;
 mod invoke;
 mod layers;
 mod local;
+mod local_extensions;
 mod moto;
 mod new;
 mod sdk;

@@ -7,6 +7,7 @@ mod nightly_report;
 mod order_pipeline;
 mod s3_thumbnail;
 mod sqs_worker;
+mod telemetry_shipper;
 
 use std::process::Output;
 

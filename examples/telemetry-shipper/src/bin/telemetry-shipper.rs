@@ -65,8 +65,13 @@ async fn main() -> Result<(), lambda_kit::Error> {
         )
         .load()
         .await;
+    // With a custom endpoint (`AWS_ENDPOINT_URL`, as for a local S3 such as moto), bucket names
+    // cannot be host names (`telemetry.127.0.0.1`): address buckets in the path.
+    let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
     let shipper = Rc::new(Shipper {
-        s3: aws_sdk_s3::Client::new(&sdk),
+        s3: aws_sdk_s3::Client::from_conf(s3),
         bucket,
         function: config.function_name().to_owned(),
         shipped: Cell::new(0),

@@ -1,0 +1,395 @@
+//! Extensions in `cargo lambdakit serve`, as Lambda runs them: a project of its own (functions
+//! `ext-greeter`, `ext-crashy` and `ext-stuck`, and an external extension `ext-watcher`
+//! written with `lambda_kit::extension`, which each of them names in its `extensions`) served
+//! and invoked. The extension hears INVOKE and holds the invocation (its time is in REPORT), gets
+//! the function's log lines and `platform.report` from the Telemetry API, and SHUTDOWN when
+//! serve stops, as the function's shutdown hook gets SIGTERM; an extension that exits fails the
+//! invocation with `Extension.Crash`, and one that never registers fails init.
+//!
+//! The project is written once, to a directory under the test target's scratch directory,
+//! and built into the workspace's target directory with the workspace's `Cargo.lock`, so that
+//! the tests share one build and most of it is the workspace's.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{Serve, invoke, lambdakit, workspace};
+
+/// How long the extension holds each of `ext-greeter`'s invocations in its INVOKE hook.
+const HOLD_MS: u64 = 300;
+
+/// The extension: logs each INVOKE with its request id and holds it `WATCHER_SLEEP_MS`; exits
+/// on INVOKE with `WATCHER_MODE=crash`; never registers with `WATCHER_MODE=silent`; writes each
+/// telemetry event as a line of `$OUT/telemetry.jsonl` and the SHUTDOWN reason to
+/// `$OUT/extension-shutdown`.
+const WATCHER: &str = r#"use std::io::Write as _;
+use std::time::Duration;
+
+use lambda_kit::extension::telemetry::Stream;
+use lambda_kit::extension::{Extension, Subscription};
+
+fn setting(name: &str) -> String {
+    std::env::var(name).unwrap_or_default()
+}
+
+fn append(file: &str, line: &str) {
+    let path = std::path::Path::new(&setting("OUT")).join(file);
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+    writeln!(file, "{line}").unwrap();
+}
+
+fn main() -> Result<(), lambda_kit::Error> {
+    let mode = setting("WATCHER_MODE");
+    if mode == "silent" {
+        loop {
+            std::thread::sleep(Duration::from_secs(60));
+        }
+    }
+    let hold = Duration::from_millis(setting("WATCHER_SLEEP_MS").parse().unwrap_or(0));
+    Extension::new("ext-watcher")
+        .on_invoke(move |invoke| {
+            let mode = mode.clone();
+            async move {
+                eprintln!("ext-watcher: INVOKE {}", invoke.request_id());
+                if mode == "crash" {
+                    std::process::exit(3);
+                }
+                tokio::time::sleep(hold).await;
+                Ok::<_, lambda_kit::Diagnostic>(())
+            }
+        })
+        .telemetry(
+            Subscription::new([Stream::Platform, Stream::Function])
+                .timeout(Duration::from_millis(100)),
+            |batch| async move {
+                for event in batch {
+                    append("telemetry.jsonl", &serde_json::to_string(&event).unwrap());
+                }
+            },
+        )
+        .on_shutdown(|shutdown| async move {
+            append("extension-shutdown", &format!("{:?}", shutdown.reason()));
+        })
+        .run()
+}
+"#;
+
+/// A function with a shutdown hook: greets, logs a line naming the request, and writes
+/// `$OUT/function-shutdown` when SIGTERM comes.
+const GREETER: &str = r#"use lambda_kit::{Context, Diagnostic};
+
+async fn shutdown() {
+    let out = std::env::var("OUT").unwrap_or_default();
+    std::fs::write(std::path::Path::new(&out).join("function-shutdown"), "SIGTERM\n").unwrap();
+}
+
+#[lambda_kit::handler(shutdown = shutdown)]
+async fn handler(event: serde_json::Value, ctx: Context) -> Result<String, Diagnostic> {
+    println!("ext-greeter: greeting {} for {}", event["name"], ctx.request_id());
+    Ok(format!("Hello, {}!", event["name"].as_str().unwrap_or("you")))
+}
+"#;
+
+/// A function that answers its event (its extension is what misbehaves).
+const ECHO: &str = r#"#[lambda_kit::handler]
+async fn handler(event: serde_json::Value) -> Result<serde_json::Value, std::convert::Infallible> {
+    Ok(event)
+}
+"#;
+
+/// The project's directory, written (where it differs) and returned.
+fn project() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("local-extensions");
+    let lambda_kit = workspace().join("lambda-kit");
+    let manifest = format!(
+        r#"[package]
+name = "local-extensions"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[workspace]
+
+[dependencies]
+lambda-kit = {{ path = "{}", features = ["extension"] }}
+serde_json = "1"
+tokio = {{ version = "1", features = ["rt", "macros", "time"] }}
+
+[package.metadata.lambdakit]
+timeout = 20
+
+[package.metadata.lambdakit.extensions.ext-watcher]
+
+[package.metadata.lambdakit.functions.ext-greeter]
+extensions = ["ext-watcher"]
+environment = {{ WATCHER_SLEEP_MS = "{HOLD_MS}" }}
+
+[package.metadata.lambdakit.functions.ext-crashy]
+extensions = ["ext-watcher"]
+environment = {{ WATCHER_MODE = "crash" }}
+
+[package.metadata.lambdakit.functions.ext-stuck]
+extensions = ["ext-watcher"]
+environment = {{ WATCHER_MODE = "silent" }}
+"#,
+        lambda_kit.display()
+    );
+    let files = [
+        ("Cargo.toml", manifest.as_str()),
+        ("src/bin/ext-watcher.rs", WATCHER),
+        ("src/bin/ext-greeter.rs", GREETER),
+        ("src/bin/ext-crashy.rs", ECHO),
+        ("src/bin/ext-stuck.rs", ECHO),
+    ];
+    for (file, text) in files {
+        write_if_changed(&dir.join(file), text.as_bytes());
+    }
+    // The workspace's versions of every dependency: nothing to resolve, little to build.
+    if !dir.join("Cargo.lock").exists() {
+        let lock = std::fs::read(workspace().join("Cargo.lock")).unwrap();
+        write_if_changed(&dir.join("Cargo.lock"), &lock);
+    }
+    dir
+}
+
+/// Writes `text` to `path` unless it holds it already (an unchanged source keeps cargo's
+/// build fresh), through a rename, as the tests write the project at the same time.
+fn write_if_changed(path: &Path, text: &[u8]) {
+    if std::fs::read(path).is_ok_and(|old| old == text) {
+        return;
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let scratch = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&scratch, text).unwrap();
+    std::fs::rename(&scratch, path).unwrap();
+}
+
+/// A directory of the test's own for what the function and the extension write (`OUT`).
+fn scratch(test: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("lambdakit-extlocal-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `serve` of the project, its functions and extension writing to `out`.
+fn serve(out: &Path) -> Serve {
+    let mut command = lambdakit();
+    command
+        .arg("serve")
+        .arg("--manifest-path")
+        .arg(project().join("Cargo.toml"))
+        .args(["--port", "0", "--env"])
+        .arg(format!("OUT={}", out.display()))
+        // One build for the workspace and this project: the target directory the tests run from.
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap(),
+        )
+        .env("CARGO_NET_OFFLINE", "true");
+    Serve::spawn(command)
+}
+
+/// The text of `path` once `done` says it is complete; fails after a minute.
+fn file_when(path: &Path, done: impl Fn(&str) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{} never came to be complete: {text:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The REPORT line of `request_id` in `lines`, its figures by name (`Duration`, ...).
+fn report_of(lines: &[String], request_id: &str) -> Vec<(String, f64)> {
+    let prefix = format!("REPORT RequestId: {request_id}\t");
+    let line = lines
+        .iter()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no REPORT of {request_id} in {lines:#?}"));
+    line.split('\t')
+        .map(|field| {
+            let (name, value) = field.split_once(": ").unwrap();
+            let number = value.split_once(' ').map_or(value, |(number, _)| number);
+            (name.to_owned(), number.parse().unwrap())
+        })
+        .collect()
+}
+
+fn figure(report: &[(String, f64)], name: &str) -> f64 {
+    report
+        .iter()
+        .find(|(key, _)| key == name)
+        .unwrap_or_else(|| panic!("no {name} in {report:?}"))
+        .1
+}
+
+/// The telemetry events of `type` the extension wrote, whose record's `requestId` is `id`.
+fn events_of(telemetry: &str, kind: &str, request_id: &str) -> Vec<Value> {
+    telemetry
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|event| event["type"] == kind && event["record"]["requestId"] == request_id)
+        .collect()
+}
+
+/// Sends SIGTERM to `serve`, as Ctrl-C or a service manager stops it.
+fn stop(serve: &Serve) {
+    let status = Command::new("kill")
+        .args(["-TERM", &serve.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn an_extension_hears_each_invocation_holds_it_gets_its_telemetry_and_its_shutdown() {
+    let out = scratch("lifecycle");
+    let serve = serve(&out);
+    let mut ids = Vec::new();
+    for name in ["Ada", "Grace"] {
+        let body = format!(r#"{{"name": "{name}"}}"#);
+        let answer = invoke(serve.address, "ext-greeter", &[], body.as_bytes());
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.json(), format!("Hello, {name}!"));
+        ids.push(answer.header("x-amzn-requestid").unwrap().to_owned());
+    }
+
+    // The extension heard INVOKE with each request id, and held each invocation: its time is in
+    // REPORT's duration.
+    let heard: Vec<String> = ids
+        .iter()
+        .map(|id| format!("ext-watcher: INVOKE {id}"))
+        .collect();
+    let reports: Vec<String> = ids
+        .iter()
+        .map(|id| format!("REPORT RequestId: {id}\t"))
+        .collect();
+    let wanted: Vec<&str> = heard.iter().chain(&reports).map(String::as_str).collect();
+    let lines = serve.output_with(&wanted);
+    for id in &ids {
+        let report = report_of(&lines, id);
+        assert!(
+            figure(&report, "Duration") >= HOLD_MS as f64,
+            "the extension held {id} {HOLD_MS} ms: {report:?}"
+        );
+    }
+
+    // Telemetry: the function's lines, and a `platform.report` per request with REPORT's figures.
+    let telemetry_file = out.join("telemetry.jsonl");
+    let telemetry = file_when(&telemetry_file, |text| {
+        ids.iter().all(|id| {
+            text.contains(id.as_str()) && !events_of(text, "platform.report", id).is_empty()
+        })
+    });
+    for (id, name) in ids.iter().zip(["Ada", "Grace"]) {
+        let line = format!("ext-greeter: greeting \"{name}\" for {id}");
+        assert!(
+            telemetry.lines().any(|event| {
+                let event: Value = serde_json::from_str(event).unwrap();
+                event["type"] == "function"
+                    && event["record"]
+                        .as_str()
+                        .is_some_and(|record| record.contains(&line))
+            }),
+            "no `function` event with {line:?} in {telemetry}"
+        );
+        let [platform] = events_of(&telemetry, "platform.report", id)
+            .try_into()
+            .unwrap();
+        let metrics = &platform["record"]["metrics"];
+        let report = report_of(&lines, id);
+        assert_eq!(platform["record"]["status"], "success");
+        for (key, name) in [
+            ("durationMs", "Duration"),
+            ("billedDurationMs", "Billed Duration"),
+            ("memorySizeMB", "Memory Size"),
+            ("maxMemoryUsedMB", "Max Memory Used"),
+        ] {
+            assert_eq!(
+                metrics[key].as_f64(),
+                Some(figure(&report, name)),
+                "{key} of {id}: {platform} against {report:?}"
+            );
+        }
+    }
+    let first = report_of(&lines, &ids[0]);
+    assert_eq!(
+        metrics_of(&telemetry, &ids[0])["initDurationMs"].as_f64(),
+        Some(figure(&first, "Init Duration")),
+    );
+
+    // Stopped, serve retires the instance: SHUTDOWN (spindown) to the extension, and SIGTERM to
+    // the runtime, which runs its hook (the runtime's internal extension is why it gets one).
+    stop(&serve);
+    let reason = file_when(&out.join("extension-shutdown"), |text| !text.is_empty());
+    assert_eq!(reason, "Spindown\n");
+    let hooked = file_when(&out.join("function-shutdown"), |text| !text.is_empty());
+    assert_eq!(hooked, "SIGTERM\n");
+    drop(serve);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The `metrics` of the `platform.report` of `request_id`.
+fn metrics_of(telemetry: &str, request_id: &str) -> Value {
+    events_of(telemetry, "platform.report", request_id)[0]["record"]["metrics"].clone()
+}
+
+#[test]
+fn an_extension_that_exits_fails_the_invocation_and_serve_serves_on() {
+    let out = scratch("crash");
+    let serve = serve(&out);
+    let crashed = invoke(serve.address, "ext-crashy", &[], br#"{"n": 1}"#);
+    assert_eq!(crashed.status, 200, "{crashed:?}");
+    assert_eq!(crashed.header("x-amz-function-error"), Some("Unhandled"));
+    let error = crashed.json();
+    assert_eq!(error["errorType"], "Extension.Crash", "{error}");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .is_some_and(|message| message.contains("ext-watcher")),
+        "the message names the extension: {error}"
+    );
+
+    // The other functions, and this one again with a new instance.
+    let greeted = invoke(serve.address, "ext-greeter", &[], br#"{"name": "Linus"}"#);
+    assert_eq!(greeted.status, 200, "{greeted:?}");
+    assert_eq!(greeted.json(), "Hello, Linus!");
+    let again = invoke(serve.address, "ext-crashy", &[], br#"{"n": 2}"#);
+    assert_eq!(again.json()["errorType"], "Extension.Crash");
+    drop(serve);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn an_extension_that_never_registers_fails_init_naming_it() {
+    let out = scratch("stuck");
+    let serve = serve(&out);
+    let stuck = invoke(serve.address, "ext-stuck", &[], br#"{"n": 1}"#);
+    assert_eq!(stuck.status, 200, "{stuck:?}");
+    assert_eq!(stuck.header("x-amz-function-error"), Some("Unhandled"));
+    let error = stuck.json();
+    assert_eq!(error["errorType"], "Runtime.InitTimeout", "{error}");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .is_some_and(|message| message.contains("`ext-watcher` did not register")),
+        "the message names the extension: {error}"
+    );
+    serve.output_with(&["INIT_REPORT Status: error\tErrorType: Runtime.InitTimeout"]);
+    let greeted = invoke(serve.address, "ext-greeter", &[], br#"{"name": "Ken"}"#);
+    assert_eq!(greeted.json(), "Hello, Ken!");
+    drop(serve);
+    let _ = std::fs::remove_dir_all(&out);
+}
