@@ -212,8 +212,9 @@ impl Runtime {
                 return serve(&self.config, setup, &handler).await;
             }
             return tokio::select! {
+                biased;
                 result = serve(&self.config, setup, &handler) => result,
-                result = first_error(beside) => result,
+                result = WhenWoken::new(first_error(beside)) => result,
             };
         };
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -221,16 +222,26 @@ impl Runtime {
         if beside.is_empty() {
             beside.push(Box::pin(shutdown_extension(&self.config).await));
         }
-        tokio::select! {
-            result = serve(&self.config, setup, &handler) => result,
-            result = first_error(beside) => result,
-            _ = sigterm.recv() => {
-                tracing::info!("SIGTERM received, running the shutdown hook");
-                if tokio::time::timeout(SHUTDOWN_BUDGET, hook()).await.is_err() {
-                    tracing::warn!("the shutdown hook did not finish within {} ms", SHUTDOWN_BUDGET.as_millis());
-                }
-                Ok(())
+        // `None` when SIGTERM came.
+        let beside_or_sigterm = WhenWoken::new(async move {
+            tokio::select! {
+                result = first_error(beside) => Some(result),
+                _ = sigterm.recv() => None,
             }
+        });
+        tokio::select! {
+            biased;
+            result = serve(&self.config, setup, &handler) => result,
+            ended = beside_or_sigterm => match ended {
+                Some(result) => result,
+                None => {
+                    tracing::info!("SIGTERM received, running the shutdown hook");
+                    if tokio::time::timeout(SHUTDOWN_BUDGET, hook()).await.is_err() {
+                        tracing::warn!("the shutdown hook did not finish within {} ms", SHUTDOWN_BUDGET.as_millis());
+                    }
+                    Ok(())
+                }
+            },
         }
     }
 }
@@ -354,6 +365,85 @@ async fn init_failed(
 }
 
 /// Polls every loop until one of them stops, and returns what it returned.
+/// A future polled only when its own waker fired since its last poll (and on its first), not
+/// on every wake of the task it shares with the poll loop. What runs beside the loop mostly
+/// waits on its own connection or on a signal; polled at each of the loop's wakes, the shutdown
+/// hook's extension and SIGTERM cost every invocation about 1,200 instructions (BENCHMARKS.md,
+/// "Extensions"); gated, nothing.
+struct WhenWoken<F> {
+    future: Pin<Box<F>>,
+    signal: Arc<WakeSignal>,
+    waker: std::task::Waker,
+}
+
+/// Whether a [`WhenWoken`] future's waker fired, and the task to wake when it does.
+struct WakeSignal {
+    woken: std::sync::atomic::AtomicBool,
+    task: std::sync::Mutex<Option<std::task::Waker>>,
+}
+
+impl std::task::Wake for WakeSignal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, std::sync::atomic::Ordering::Release);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
+}
+
+impl<F: Future> WhenWoken<F> {
+    fn new(future: F) -> Self {
+        let signal = Arc::new(WakeSignal {
+            // Polled the first time, to start it.
+            woken: std::sync::atomic::AtomicBool::new(true),
+            task: std::sync::Mutex::new(None),
+        });
+        Self {
+            future: Box::pin(future),
+            waker: std::task::Waker::from(Arc::clone(&signal)),
+            signal,
+        }
+    }
+}
+
+impl<F: Future> Future for WhenWoken<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        {
+            // Stored before `woken` is read: a wake in between finds the task to wake.
+            let mut task = this
+                .signal
+                .task
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !task.as_ref().is_some_and(|task| task.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        if !this
+            .signal
+            .woken
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            return Poll::Pending;
+        }
+        this.future
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&this.waker))
+    }
+}
+
 async fn first_error<F: Future<Output = Result<(), Error>> + ?Sized>(
     mut loops: Vec<Pin<Box<F>>>,
 ) -> Result<(), Error> {

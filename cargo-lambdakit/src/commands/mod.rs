@@ -30,7 +30,8 @@ use crate::error::CliError;
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a function crate for an event kind (http, s3, sqs, schedule, json).
+    /// Create a function crate for an event kind (http, s3, sqs, schedule, json), or an
+    /// extension with a function that runs with it (`--extension`).
     New(NewArgs),
     /// Build functions for Lambda (x86_64 or arm64), checked against the runtime's glibc, with their zips.
     Build(BuildArgs),

@@ -1,5 +1,5 @@
-//! `cargo lambdakit new`: every kind of function it writes builds, passes its own tests, and
-//! serves.
+//! `cargo lambdakit new`: every kind of function it writes, and an extension with its
+//! function, builds, passes its own tests, and serves.
 
 use std::process::Command;
 
@@ -21,9 +21,24 @@ fn every_kind_builds_passes_its_tests_and_serves() {
         assert!(output.status.success(), "{output:?}");
         assert!(String::from_utf8_lossy(&output.stdout).contains("cargo test"));
     }
-    // One workspace for the five, on this workspace's Cargo.lock and target directory, so
+    let output = lambdakit()
+        .args(["new", "--extension", "ext-log", "--path"])
+        .arg(dir.join("ext-log"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("the function `ext-log-greeter`") && stdout.contains("cargo test"),
+        "{stdout}"
+    );
+    // One workspace for the six, on this workspace's Cargo.lock and target directory, so
     // that the dependencies are already built and nothing is fetched.
-    let members: Vec<String> = KINDS.iter().map(|kind| format!("\"fn-{kind}\"")).collect();
+    let members: Vec<String> = KINDS
+        .iter()
+        .map(|kind| format!("\"fn-{kind}\""))
+        .chain(["\"ext-log\"".to_owned()])
+        .collect();
     std::fs::write(
         dir.join("Cargo.toml"),
         format!(
@@ -51,7 +66,17 @@ fn every_kind_builds_passes_its_tests_and_serves() {
         .lines()
         .filter(|line| line.starts_with("test result: ok.") && !line.contains(" 0 passed"))
         .count();
-    assert_eq!(passed, KINDS.len(), "{stdout}");
+    // One test binary per function, and the extension's two: its own and its function's.
+    assert_eq!(passed, KINDS.len() + 2, "{stdout}");
+    for test in [
+        "logs_each_report_and_nothing_else",
+        "beside_a_function_logs_its_invocation_its_report_and_the_shutdown",
+    ] {
+        assert!(
+            stdout.contains(&format!("test tests::{test} ... ok")),
+            "{stdout}"
+        );
+    }
 
     // And one of them served, invoked with the matching example event.
     let mut command = lambdakit();
@@ -81,6 +106,38 @@ fn every_kind_builds_passes_its_tests_and_serves() {
         r#"["s3://photos/cat.png"]"#
     );
     drop(serve);
+
+    // And the extension served beside its function: it hears of the invocation and gets its
+    // report from the Telemetry API.
+    let mut command = lambdakit();
+    command
+        .args(["serve", "--port", "0", "-p", "ext-log", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", workspace().join("target"));
+    let serve = Serve::spawn(command);
+    let output = lambdakit()
+        .args([
+            "invoke",
+            "ext-log-greeter",
+            "--endpoint",
+            &serve.endpoint(),
+            "--data",
+            r#"{"name": "Ada"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("Hello, Ada!"),
+        "{output:?}"
+    );
+    let lines = serve.output_with(&["ext-log: INVOKE ", "ext-log: REPORT "]);
+    let report = lines
+        .iter()
+        .find(|line| line.contains("ext-log: REPORT "))
+        .unwrap();
+    assert!(report.contains(" success: "), "{report}");
+    drop(serve);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -102,9 +159,32 @@ fn bad_names_and_kinds_are_refused_before_anything_is_written() {
         .arg(&dir)
         .output()
         .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("invalid value 'kafka' for '--event <EVENT>'")
+            && stderr.contains("[possible values: http, s3, sqs, schedule, json]"),
+        "{stderr}"
+    );
+    let output = lambdakit()
+        .args(["new", "fine", "--extension", "--event", "s3", "--path"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&output.stderr)
-            .contains("the kinds are http, s3, sqs, schedule, json")
+            .contains("the argument '--extension' cannot be used with '--event <EVENT>'")
+    );
+    let output = lambdakit()
+        .args(["new", "--extension", "Bad", "--path"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("an extension's name starts with a lowercase letter")
     );
     assert!(!dir.exists());
 }

@@ -61,6 +61,17 @@ pub fn workspace_root() -> PathBuf {
     root.canonicalize().unwrap_or(root)
 }
 
+/// The cargo that runs this program (`CARGO`), else `cargo`.
+pub fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The target directory cargo builds in: `CARGO_TARGET_DIR`, else the workspace's.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
+}
+
 /// Builds `subject` with cargo (`--release` or the dev profile) and returns its binary's path.
 ///
 /// Each subject builds in a cargo run of its own, so no subject's features leak into another's.
@@ -69,8 +80,7 @@ pub fn workspace_root() -> PathBuf {
 ///
 /// Fails when cargo fails; its output has been streamed already.
 pub fn build(subject: &Subject, release: bool) -> Result<PathBuf, Error> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = Command::new(cargo());
     command.current_dir(workspace_root()).args([
         "build",
         "--locked",
@@ -85,9 +95,7 @@ pub fn build(subject: &Subject, release: bool) -> Result<PathBuf, Error> {
     if !status.success() {
         return Err(format!("`cargo build -p {}` failed with {status}", subject.package).into());
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
-    let binary = target
+    let binary = target_dir()
         .join(if release { "release" } else { "debug" })
         .join(subject.package);
     if !binary.is_file() {
@@ -231,6 +239,15 @@ pub fn profile(binary: &Path, invocations: usize, out_file: &Path) -> Result<u64
     let finished = server.wait_until_done(Duration::from_secs(120 + invocations as u64 / 10));
     stop(&mut child)?;
     finished?;
+    callgrind_total(out_file)
+}
+
+/// The instruction total of the callgrind profile in `out_file`.
+///
+/// # Errors
+///
+/// Fails when the file cannot be read or has no total.
+pub fn callgrind_total(out_file: &Path) -> Result<u64, Error> {
     let profile = std::fs::read_to_string(out_file)?;
     let total = profile
         .lines()
@@ -253,7 +270,13 @@ pub fn instruction_profile(binary: &Path, invocations: usize) -> Result<(u64, u6
     Ok((total.saturating_sub(init) / invocations.max(1) as u64, init))
 }
 
-fn spawn(mut command: Command, api: SocketAddr) -> Result<Child, Error> {
+/// Starts `command` (a subject, or valgrind running one) with the Lambda environment of a
+/// function whose Runtime API is at `api`, its output discarded.
+///
+/// # Errors
+///
+/// Fails when it cannot be started.
+pub fn spawn(mut command: Command, api: SocketAddr) -> Result<Child, Error> {
     command
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -272,7 +295,11 @@ fn spawn(mut command: Command, api: SocketAddr) -> Result<Child, Error> {
 }
 
 /// Sends SIGTERM and waits; SIGKILL after ten seconds.
-fn stop(child: &mut Child) -> Result<(), Error> {
+///
+/// # Errors
+///
+/// Fails when the subject had to be killed, or cannot be waited for.
+pub fn stop(child: &mut Child) -> Result<(), Error> {
     let pid = i32::try_from(child.id())?;
     // SAFETY: `kill` only sends a signal to a process id; `pid` is our own child, not yet reaped.
     #[allow(unsafe_code)]

@@ -7,6 +7,8 @@
 //! cargo run --release --locked -p lambda-kit-bench -- profile BINARY INVOCATIONS OUT_FILE
 //! cargo run --release --locked -p lambda-kit-bench -- deploy [--rounds N] [--write]
 //! cargo run --release --locked -p lambda-kit-bench -- build [--write]
+//! cargo run --release --locked -p lambda-kit-bench -- extensions [--invocations N]
+//!     [--baseline REV] [--dev] [--write]
 //! ```
 
 use std::fmt::Write as _;
@@ -17,6 +19,7 @@ use lambda_kit_bench::{Error, SUBJECTS, Subject};
 
 mod building;
 mod deploy;
+mod extensions;
 
 struct Options {
     invocations: usize,
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         }
         [command, rest @ ..] if command == "deploy" => bench_deploy(rest),
         [command, rest @ ..] if command == "build" => bench_build(rest),
+        [command, rest @ ..] if command == "extensions" => bench_extensions(rest),
         _ => parse(args.into_iter()).and_then(|options| bench(&options)),
     };
     match result {
@@ -97,6 +101,49 @@ fn bench_deploy(args: &[String]) -> Result<(), Error> {
         }
     }
     publish_section(&deploy::bench(rounds)?, write, (deploy::START, deploy::END))
+}
+
+/// `bench extensions [--invocations N] [--baseline REV] [--dev] [--write]`: what extensions
+/// cost the echo function, in instructions.
+fn bench_extensions(args: &[String]) -> Result<(), Error> {
+    let mut options = extensions::Options {
+        invocations: 200,
+        baseline: None,
+        dev: false,
+    };
+    let mut write = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--invocations" => {
+                options.invocations = args
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .ok_or("`--invocations` needs a number")?;
+            }
+            "--baseline" => {
+                options.baseline = Some(
+                    args.next()
+                        .ok_or("`--baseline` needs a commit (`REV`)")?
+                        .clone(),
+                );
+            }
+            "--dev" => options.dev = true,
+            "--write" => write = true,
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; expected `--invocations N`, `--baseline REV`, \
+                     `--dev` or `--write`"
+                )
+                .into());
+            }
+        }
+    }
+    publish_section(
+        &extensions::bench(&options)?,
+        write,
+        (extensions::START, extensions::END),
+    )
 }
 
 /// Prints a section of the report, and with `write`, puts it in BENCHMARKS.md between
@@ -219,6 +266,7 @@ fn bench(options: &Options) -> Result<(), Error> {
         for markers in [
             (deploy::START, deploy::END),
             (building::START, building::END),
+            (extensions::START, extensions::END),
         ] {
             if let Some(section) = deploy::section_of(&current, markers) {
                 report = deploy::replace_section(&report, &format!("{section}\n"), markers);
