@@ -364,7 +364,6 @@ async fn init_failed(
     ))
 }
 
-/// Polls every loop until one of them stops, and returns what it returned.
 /// A future polled only when its own waker fired since its last poll (and on its first), not
 /// on every wake of the task it shares with the poll loop. What runs beside the loop mostly
 /// waits on its own connection or on a signal; polled at each of the loop's wakes, the shutdown
@@ -444,6 +443,7 @@ impl<F: Future> Future for WhenWoken<F> {
     }
 }
 
+/// Polls every loop until one of them stops, and returns what it returned.
 async fn first_error<F: Future<Output = Result<(), Error>> + ?Sized>(
     mut loops: Vec<Pin<Box<F>>>,
 ) -> Result<(), Error> {

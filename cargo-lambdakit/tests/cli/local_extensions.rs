@@ -393,3 +393,19 @@ fn an_extension_that_never_registers_fails_init_naming_it() {
     drop(serve);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The official runtime's `spawn_graceful_shutdown_handler` registers an internal extension
+/// (for no events) so that Lambda sends SIGTERM at shutdown: in serve too, unmodified.
+#[test]
+fn the_official_runtimes_graceful_shutdown_gets_its_sigterm() {
+    let serve = Serve::start("peer-graceful");
+    let answer = invoke(serve.address, "graceful", &[], br#"{"n": 7}"#);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json(), serde_json::json!({"n": 7}));
+    stop(&serve);
+    // The instance retires with Lambda's shutdown phase: SIGTERM, then the hook's line.
+    serve.output_with(&[
+        "[runtime] SIGTERM received",
+        "graceful: the shutdown hook ran",
+    ]);
+}
