@@ -50,6 +50,8 @@ pub struct Options {
     pub architecture: Option<Architecture>,
     /// Executables served as functions of these names, beside the project's.
     pub bootstraps: Vec<(String, PathBuf)>,
+    /// Layer zips whose extensions run beside every function served.
+    pub layers: Vec<PathBuf>,
     /// Where the Invoke API listens (port 0 picks a free one).
     pub address: (IpAddr, u16),
     /// Whether other machines may reach it (then the Lambda API requires a token).
@@ -154,7 +156,18 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         runner: Vec::new(),
         extensions: Vec::new(),
     }));
-    for Served { function, .. } in &mut served {
+    let layers = Layers::unpack(&options.layers)?;
+    for Served {
+        function,
+        extensions,
+        ..
+    } in &mut served
+    {
+        for extension in &layers.extensions {
+            // A later file of the same name wins, as in Lambda's `/opt`.
+            extensions.retain(|known| known.file_name() != extension.file_name());
+            extensions.push(extension.clone());
+        }
         if let Some(front) = &options.http_event {
             function.http_event.clone_from(front);
         }
@@ -285,6 +298,79 @@ fn access(options: &Options) -> Result<Access, CliError> {
         reach: options.reach,
         token,
     })
+}
+
+/// The extensions of `--layer` zips, unpacked into a scratch directory removed when serve
+/// stops.
+#[derive(Debug)]
+struct Layers {
+    dir: PathBuf,
+    extensions: Vec<PathBuf>,
+}
+
+impl Layers {
+    /// Unpacks each zip's `extensions/NAME` files (executable, directly under `extensions/`)
+    /// into a directory of its own; a zip that cannot be read or has none is refused, naming it.
+    fn unpack(zips: &[PathBuf]) -> Result<Self, CliError> {
+        let dir = std::env::temp_dir().join(format!("lambdakit-layers-{}", std::process::id()));
+        let mut layers = Self {
+            dir,
+            extensions: Vec::new(),
+        };
+        for (index, zip) in zips.iter().enumerate() {
+            let refused = |problem: String| CliError::Config {
+                key: "--layer".into(),
+                problem: format!("names `{}`, which {problem}", zip.display()),
+            };
+            let bytes =
+                std::fs::read(zip).map_err(|error| refused(format!("cannot be read: {error}")))?;
+            let entries = crate::package::zip::read(&bytes)
+                .map_err(|problem| refused(format!("is not a zip serve can read: {problem}")))?;
+            let opt = layers.dir.join(index.to_string()).join("extensions");
+            let mut found = 0;
+            for entry in entries {
+                let Some(name) = entry.name.strip_prefix("extensions/") else {
+                    continue;
+                };
+                // One plain file name, nothing that could climb out of the directory.
+                if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                    continue;
+                }
+                if !entry.executable {
+                    return Err(refused(format!(
+                        "has `extensions/{name}` without the executable bit: zip it with mode 0755 (cargo lambdakit zip does)"
+                    )));
+                }
+                let path = opt.join(name);
+                let written = std::fs::create_dir_all(&opt)
+                    .and_then(|()| std::fs::write(&path, &entry.data))
+                    .and_then(|()| {
+                        std::fs::set_permissions(
+                            &path,
+                            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                        )
+                    });
+                written.map_err(|error| refused(format!("cannot be unpacked: {error}")))?;
+                layers
+                    .extensions
+                    .retain(|known| known.file_name() != path.file_name());
+                layers.extensions.push(path);
+                found += 1;
+            }
+            if found == 0 {
+                return Err(refused(
+                    "has no `extensions/NAME` executable: serve runs a layer's extensions, and this one has none".into(),
+                ));
+            }
+        }
+        Ok(layers)
+    }
+}
+
+impl Drop for Layers {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// The directory created functions' code goes in: the user's (`--state`), kept, or a scratch

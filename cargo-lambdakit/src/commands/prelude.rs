@@ -128,6 +128,11 @@ pub struct ServeArgs {
     /// starting a Python runtime client, say). With only these, no cargo project is needed.
     #[arg(long = "bootstrap", value_name = "NAME=PATH")]
     pub bootstraps: Vec<String>,
+    /// A layer zip whose extensions (`extensions/NAME`) run beside every function served, as
+    /// Lambda runs a function's layers' extensions (repeatable; a later layer's file of the
+    /// same name wins, as on Lambda).
+    #[arg(long = "layer", value_name = "ZIP")]
+    pub layers: Vec<std::path::PathBuf>,
     /// The front of every function's HTTP requests, over `http_event` in the settings:
     /// `function-url`, `apigw-http` (HTTP API), `apigw-rest` (REST API) or `alb`.
     #[arg(long, value_name = "FRONT", value_parser = ["function-url", "apigw-http", "apigw-rest", "alb"])]
@@ -176,6 +181,7 @@ impl ServeArgs {
             release: self.project.release,
             architecture: self.architecture,
             bootstraps,
+            layers: self.layers.clone(),
             address: (self.bind, self.port),
             reach: if self.allow_remote {
                 Reach::Remote

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Serve, invoke, lambdakit, workspace};
+use crate::support::{Serve, executable_script, invoke, lambdakit, workspace};
 
 /// How long the extension holds each of `ext-greeter`'s invocations in its INVOKE hook.
 const HOLD_MS: u64 = 300;
@@ -408,4 +408,80 @@ fn the_official_runtimes_graceful_shutdown_gets_its_sigterm() {
         "[runtime] SIGTERM received",
         "graceful: the shutdown hook ran",
     ]);
+}
+
+/// `serve --layer ZIP` runs the layer's `extensions/NAME` beside every function served: here a
+/// Python extension on the raw Extensions API, beside a Python runtime.
+#[test]
+fn a_layer_zips_extensions_run_beside_the_functions() {
+    let dir = scratch("layer");
+    std::fs::create_dir_all(&dir).unwrap();
+    let python = workspace().join("cargo-lambdakit/tests/cli/python");
+    let zip = dir.join("layer.zip");
+    // Python's zipfile, so the test does not write a zip with the code under test.
+    let zipped = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\n\
+             with zipfile.ZipFile(sys.argv[1], 'w') as z:\n\
+             \x20   info = zipfile.ZipInfo('extensions/py-ext')\n\
+             \x20   info.external_attr = 0o100755 << 16\n\
+             \x20   z.writestr(info, open(sys.argv[2]).read())\n\
+             \x20   z.writestr('README', 'not an extension')\n",
+        ])
+        .arg(&zip)
+        .arg(python.join("layer_extension.py"))
+        .status()
+        .unwrap();
+    assert!(zipped.success());
+    let bootstrap = executable_script(
+        &dir.join("bootstrap"),
+        &format!(
+            "#!/bin/sh\nexec /usr/bin/python3 {}\n",
+            python.join("ok_runtime.py").display()
+        ),
+    );
+    let mut command = lambdakit();
+    command
+        .args(["serve", "--port", "0", "--bootstrap"])
+        .arg(format!("ok={}", bootstrap.display()))
+        .arg("--layer")
+        .arg(&zip);
+    let serve = Serve::spawn(command);
+    let answer = invoke(serve.address, "ok", &[], b"{}");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let request_id = answer
+        .header("x-amzn-RequestId")
+        .unwrap_or_default()
+        .to_owned();
+    serve.output_with(&[&format!("py-ext: INVOKE {request_id}")]);
+    stop(&serve);
+    serve.output_with(&["py-ext: SHUTDOWN spindown"]);
+    drop(serve);
+
+    // A zip without extensions is refused, naming it and what serve runs of a layer.
+    let empty = dir.join("empty.zip");
+    let zipped = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\nzipfile.ZipFile(sys.argv[1], 'w').writestr('lib/x', 'x')",
+        ])
+        .arg(&empty)
+        .status()
+        .unwrap();
+    assert!(zipped.success());
+    let refused = lambdakit()
+        .args(["serve", "--port", "0", "--bootstrap"])
+        .arg(format!("ok={}", bootstrap.display()))
+        .arg("--layer")
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--layer") && stderr.contains("no `extensions/NAME` executable"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
