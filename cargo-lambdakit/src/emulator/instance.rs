@@ -48,6 +48,10 @@ const SHUTDOWN_EXTERNAL: Duration = Duration::from_millis(2000);
 /// See [`SHUTDOWN_EXTERNAL`].
 const SHUTDOWN_INTERNAL: Duration = Duration::from_millis(500);
 
+/// How long a stopped instance's last log lines may take to be read from its pipes (a process
+/// it left behind that holds them open is not waited for longer).
+const LOG_DRAIN: Duration = Duration::from_secs(1);
+
 /// What an instance is started with.
 #[derive(Debug, Clone)]
 pub(crate) struct Launch {
@@ -392,6 +396,10 @@ impl Instance {
     /// group; dropping the instance ends the group at once.
     pub(crate) async fn stop(mut self) {
         self.shut_down(ShutdownReason::Spindown).await;
+        // The processes are gone, their last lines (a shutdown hook's, say) perhaps still in
+        // the pipes: the readers end at the pipes' end, which comes at once now.
+        let drained = async { while self.tasks.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(LOG_DRAIN, drained).await;
         self.tasks.abort_all();
     }
 
