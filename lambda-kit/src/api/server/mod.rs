@@ -78,6 +78,12 @@ pub const MAX_STREAMED_RESPONSE_BYTES: usize = protocol::MAX_STREAMED_RESPONSE_B
 /// limit).
 pub const MAX_CLIENT_CONTEXT_BYTES: usize = protocol::MAX_CLIENT_CONTEXT_BYTES;
 
+/// The path a runtime asks for its next invocation on, for a neighbouring API (serve's Lambda
+/// API) to show that it does not take it as one of its own.
+pub fn next_invocation_path() -> String {
+    format!("{}{}", protocol::PREFIX, protocol::NEXT)
+}
+
 /// The error type an invocation or init fails with when an extension crashed, for the server's
 /// user to report (it sees the process end; the server does not).
 pub const EXTENSION_CRASH: &str = protocol::extensions::error_type::CRASH;
