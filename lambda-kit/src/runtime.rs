@@ -373,6 +373,9 @@ struct WhenWoken<F> {
     future: Pin<Box<F>>,
     signal: Arc<WakeSignal>,
     waker: std::task::Waker,
+    /// The task's waker as last put into `signal.task`: while the task's waker stays the same
+    /// (on one runtime, always), a poll touches no lock.
+    registered: Option<std::task::Waker>,
 }
 
 /// Whether a [`WhenWoken`] future's waker fired, and the task to wake when it does.
@@ -388,13 +391,14 @@ impl std::task::Wake for WakeSignal {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, std::sync::atomic::Ordering::Release);
-        let task = self
+        // Left in place: the next poll finds it still current and need not lock.
+        if let Some(task) = self
             .task
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            task.wake();
+            .as_ref()
+        {
+            task.wake_by_ref();
         }
     }
 }
@@ -410,6 +414,7 @@ impl<F: Future> WhenWoken<F> {
             future: Box::pin(future),
             waker: std::task::Waker::from(Arc::clone(&signal)),
             signal,
+            registered: None,
         }
     }
 }
@@ -419,16 +424,19 @@ impl<F: Future> Future for WhenWoken<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
+        if !this
+            .registered
+            .as_ref()
+            .is_some_and(|task| task.will_wake(cx.waker()))
         {
             // Stored before `woken` is read: a wake in between finds the task to wake.
-            let mut task = this
+            let task = cx.waker().clone();
+            *this
                 .signal
                 .task
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !task.as_ref().is_some_and(|task| task.will_wake(cx.waker())) {
-                *task = Some(cx.waker().clone());
-            }
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task.clone());
+            this.registered = Some(task);
         }
         if !this
             .signal
