@@ -724,9 +724,9 @@ pub(crate) struct Fields<'a> {
 impl<'a> Iterator for Fields<'a> {
     type Item = (&'a [u8], Bytes);
 
-    // Inlined into each caller: read on every answer, it costs the poll loop about 100
-    // instructions an invocation more when the compiler keeps it out of line (as it did once
-    // the Extensions API's client called it too).
+    // Inlined into each caller: read for every answer, it cost the poll loop about 140
+    // instructions an invocation when the compiler kept it out of line, as it did once the
+    // Extensions API's client called it too (BENCHMARKS.md, "Extensions").
     #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         let remaining = &self.buffer[self.rest..];
