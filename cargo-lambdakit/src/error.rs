@@ -110,6 +110,20 @@ pub enum CliError {
         /// The safe way to do it.
         hint: String,
     },
+    /// What the command reads on AWS is not there (a function, its log group).
+    Absent {
+        /// What is missing, and where it was looked for.
+        problem: String,
+        /// What to do.
+        hint: String,
+    },
+    /// Reading or writing outside AWS failed: the output, a signal.
+    Io {
+        /// What could not be done, such as `write the output`.
+        what: String,
+        /// Why.
+        message: String,
+    },
     /// Deploying would change something it must not on its own.
     Conflict {
         /// The resource.
@@ -157,7 +171,9 @@ impl CliError {
             Self::Payload { .. } => {
                 Some("pass the event as `--data JSON`, `--data-file PATH` or on stdin".into())
             }
+            Self::Io { .. } => None,
             Self::AwsSetup { hint, .. }
+            | Self::Absent { hint, .. }
             | Self::Conflict { hint, .. }
             | Self::Exposure { hint, .. } => Some(hint.clone()),
             Self::Aws { operation, code, .. } => match code.as_deref() {
@@ -189,6 +205,8 @@ impl CliError {
             | Self::Rejected { .. }
             | Self::AwsSetup { .. }
             | Self::Aws { .. }
+            | Self::Absent { .. }
+            | Self::Io { .. }
             | Self::Conflict { .. } => exit_codes::ENVIRONMENT,
             _ => exit_codes::USAGE,
         }
@@ -235,7 +253,10 @@ impl fmt::Display for CliError {
             Self::Payload { source, message } => {
                 write!(f, "cannot read the payload from {source}: {message}")
             }
-            Self::AwsSetup { problem, .. } | Self::Exposure { problem, .. } => f.write_str(problem),
+            Self::AwsSetup { problem, .. }
+            | Self::Exposure { problem, .. }
+            | Self::Absent { problem, .. } => f.write_str(problem),
+            Self::Io { what, message } => write!(f, "cannot {what}: {message}"),
             Self::Aws {
                 operation,
                 code: Some(code),

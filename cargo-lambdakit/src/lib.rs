@@ -7,9 +7,9 @@
 
 // The layers, top down: `cli` (the top-level parser) and `commands` (one thin module per
 // subcommand, with the flags they share in `commands::prelude`); then what they call:
-// `serving`, `deploy`, `build`, `package`, `emulator`, `aws`, `project`, `events`; and at the
-// bottom, small shared pieces: `platform`, `local`, `island`, `time`, `percent`, `suggest`,
-// `error`.
+// `serving`, `deploy`, `logs`, `build`, `package`, `emulator`, `aws`, `project`, `events`;
+// and at the bottom, small shared pieces: `platform`, `local`, `island`, `time`, `percent`,
+// `suggest`, `error`.
 // Nothing below `commands` imports `commands` or `cli` (`tests/cli/layers.rs` checks).
 pub mod aws;
 pub mod build;
@@ -21,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod island;
 pub mod local;
+pub mod logs;
 pub mod package;
 pub mod percent;
 pub mod platform;

@@ -1,5 +1,5 @@
-//! UTC dates and times as the Lambda APIs write them, from a [`SystemTime`], without a date
-//! crate: the civil date of a day count is Howard Hinnant's `civil_from_days`
+//! UTC dates and times as the Lambda APIs write them, from a [`SystemTime`] and back, without a
+//! date crate: the civil date of a day count is Howard Hinnant's `civil_from_days`
 //! (<https://howardhinnant.github.io/date_algorithms.html>), exact for every day after 1970.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -64,6 +64,75 @@ pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
     let days = days_from_civil(year, month, day)?;
     let seconds = days * SECONDS_PER_DAY + hour * 3_600 + minute * 60 + second;
     Some(UNIX_EPOCH + Duration::from_secs(seconds))
+}
+
+/// An RFC 3339 date and time, `2026-01-31T12:00:00Z`, `2026-01-31T12:00:00.250+01:00` (a
+/// fraction of any length, `Z` or an offset; `T`, `t` or a space between date and time), as a
+/// time; `None` for anything else, or a time before 1970.
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let bytes = text.as_bytes();
+    let number = |range: std::ops::Range<usize>| -> Option<u64> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|byte| byte.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    if bytes.len() < 20
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || !matches!(bytes[10], b'T' | b't' | b' ')
+        || bytes[13] != b':'
+        || bytes[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    // The fraction, then the offset.
+    let mut rest = &text[19..];
+    let mut nanos = 0u32;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        // Nanoseconds: the first nine digits, padded.
+        let kept = &fraction[..digits.min(9)];
+        nanos = kept.parse::<u32>().ok()? * 10u32.pow(9 - kept.len() as u32);
+        rest = &fraction[digits..];
+    }
+    let offset_seconds: i64 = match rest.as_bytes() {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let hours = rest.get(1..3)?.parse::<i64>().ok()?;
+            let minutes = rest.get(4..6)?.parse::<i64>().ok()?;
+            if !rest[1..3]
+                .bytes()
+                .chain(rest[4..6].bytes())
+                .all(|b| b.is_ascii_digit())
+                || hours > 23
+                || minutes > 59
+            {
+                return None;
+            }
+            let offset = hours * 3_600 + minutes * 60;
+            if *sign == b'+' { offset } else { -offset }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day)?;
+    let local = (days * SECONDS_PER_DAY + hour * 3_600 + minute * 60 + second) as i64;
+    let utc = u64::try_from(local - offset_seconds).ok()?;
+    Some(UNIX_EPOCH + Duration::new(utc, nanos))
 }
 
 fn since_epoch(time: SystemTime) -> Duration {
@@ -134,6 +203,36 @@ mod tests {
         assert_eq!(date(at(1_767_268_800)), (2026, 1, 1));
         assert_eq!(date(at(1_709_214_310)), (2024, 2, 29));
         assert_eq!(date(UNIX_EPOCH - Duration::from_secs(1)), (1970, 1, 1));
+    }
+
+    #[test]
+    fn rfc3339_times_are_read() {
+        let read = |text: &str| {
+            parse_rfc3339(text).map(|time| time.duration_since(UNIX_EPOCH).unwrap().as_millis())
+        };
+        assert_eq!(read("2024-02-29T13:45:10Z"), Some(1_709_214_310_000));
+        assert_eq!(read("2024-02-29t13:45:10.042z"), Some(1_709_214_310_042));
+        assert_eq!(read("2024-02-29 13:45:10.5Z"), Some(1_709_214_310_500));
+        assert_eq!(
+            read("2024-02-29T14:45:10.123456789+01:00"),
+            Some(1_709_214_310_123)
+        );
+        assert_eq!(read("2024-02-29T12:15:10-01:30"), Some(1_709_214_310_000));
+        assert_eq!(read(&rfc3339(at(1_767_268_800))), Some(1_767_268_800_042));
+        for wrong in [
+            "2024-02-29",
+            "2024-02-29T13:45:10",
+            "2024-02-29T13:45:10.Z",
+            "2024-13-29T13:45:10Z",
+            "2024-02-29T24:45:10Z",
+            "2024-02-29T13:45:10+0100",
+            "2024-02-29T13:45:10+01:0x",
+            "1969-12-31T23:59:59Z",
+            "1970-01-01T00:30:00+01:00",
+            "20240229T134510Z",
+        ] {
+            assert_eq!(read(wrong), None, "{wrong}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The AWS clients deploy and destroy use, built once from the standard chain (environment,
-//! profiles, SSO, `AWS_ENDPOINT_URL`), and the translation of AWS's errors into ones the user
-//! can act on.
+//! The AWS clients deploy, destroy and logs use, built once from the standard chain
+//! (environment, profiles, SSO, `AWS_ENDPOINT_URL`), and the translation of AWS's errors into
+//! ones the user can act on.
 
 pub mod retry;
 
@@ -25,6 +25,8 @@ pub struct Aws {
     pub sns: aws_sdk_sns::Client,
     /// DynamoDB, for the streams of tables that trigger functions.
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// CloudWatch Logs, for the functions' logs (`logs`).
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     /// The account the credentials belong to.
     pub account: String,
     /// The region, such as `eu-west-1`.
@@ -99,6 +101,7 @@ impl Aws {
             events: aws_sdk_eventbridge::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             account,
             region,
             partition,
@@ -188,6 +191,7 @@ impl Aws {
             events: aws_sdk_eventbridge::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             account: crate::local::ACCOUNT.to_owned(),
             region: serves_in.unwrap_or_else(|| region.to_owned()),
             partition: "aws".to_owned(),

@@ -1,12 +1,13 @@
 //! One module per subcommand, each thin: its flags and a `run` that calls the layers below
-//! (`build/`, `package/`, `deploy/`, `serving`, `aws/`, `project`). Flags several commands
-//! share live beside them in `prelude`; no command imports another. This module holds the
-//! subcommand enum and the dispatch; `cli.rs` above it is only the top-level parser.
+//! (`build/`, `package/`, `deploy/`, `logs/`, `serving`, `aws/`, `project`). Flags several
+//! commands share live beside them in `prelude`; no command imports another. This module holds
+//! the subcommand enum and the dispatch; `cli.rs` above it is only the top-level parser.
 
 pub(crate) mod build;
 pub(crate) mod deploy;
 pub(crate) mod destroy;
 pub(crate) mod invoke;
+pub(crate) mod logs;
 pub(crate) mod new;
 pub(crate) mod prelude;
 pub(crate) mod serve;
@@ -21,8 +22,9 @@ pub use build::BuildArgs;
 pub use deploy::DeployArgs;
 pub use destroy::DestroyArgs;
 pub use invoke::InvokeArgs;
+pub use logs::LogsArgs;
 pub use new::NewArgs;
-pub use prelude::{Output, ProjectArgs, ScopeArgs, ServeArgs};
+pub use prelude::{AwsArgs, Output, ProjectArgs, ScopeArgs, ServeArgs};
 pub use zip::ZipArgs;
 
 use crate::error::CliError;
@@ -47,6 +49,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Remove what `deploy` created for the project's functions, and nothing else.
     Destroy(DestroyArgs),
+    /// Read a deployed function's logs from CloudWatch Logs, its REPORT lines summarised.
+    Logs(LogsArgs),
 }
 
 pub(crate) fn run(command: Command) -> Result<ExitCode, CliError> {
@@ -59,5 +63,6 @@ pub(crate) fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Zip(args) => zip::run(args),
         Command::Deploy(args) => deploy::run(args),
         Command::Destroy(args) => destroy::run(args),
+        Command::Logs(args) => logs::run(args),
     }
 }

@@ -97,6 +97,28 @@ impl ScopeArgs {
     }
 }
 
+/// Which AWS account and region, for the commands that read from AWS and need no project
+/// (`logs`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct AwsArgs {
+    /// The AWS region (default: the environment's or profile's).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The AWS profile (default: `AWS_PROFILE`, else `default`).
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+impl AwsArgs {
+    /// Where the AWS configuration comes from, beside the environment.
+    pub(crate) fn source(&self) -> crate::aws::Source {
+        crate::aws::Source {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+}
+
 /// Options of `serve` and `watch`, which serve alike (watch rebuilds too).
 #[derive(Debug, Args)]
 pub struct ServeArgs {

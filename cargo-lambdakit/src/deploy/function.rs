@@ -1102,6 +1102,7 @@ mod tests {
             events: aws_sdk_eventbridge::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             account: "123456789012".into(),
             region: "eu-west-1".into(),
             partition: "aws".into(),

@@ -318,9 +318,33 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
         .send()
         .await
         .unwrap();
+    // Active tracing: the role may send X-Ray what Lambda's daemon relays, as the Lambda
+    // console grants it ("Visualize Lambda function invocations using AWS X-Ray").
+    let policy: Value =
+        serde_json::from_str(&cargo_lambdakit::percent::decode(policy.policy_document())).unwrap();
+    let xray = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|statement| statement["Sid"] == "XRay")
+        .unwrap_or_else(|| panic!("no X-Ray statement: {policy}"));
+    assert_eq!(xray["Effect"], "Allow");
+    assert_eq!(
+        xray["Action"],
+        serde_json::json!(["xray:PutTraceSegments", "xray:PutTelemetryRecords"])
+    );
+    assert_eq!(xray["Resource"], serde_json::json!(["*"]));
+    // A function without tracing gets no X-Ray permission.
+    let untraced = iam
+        .get_role_policy()
+        .role_name("behave-lambdakit")
+        .policy_name("lambdakit")
+        .send()
+        .await
+        .unwrap();
     assert!(
-        policy.policy_document().contains("xray%3APutTraceSegments")
-            || policy.policy_document().contains("xray:PutTraceSegments")
+        !cargo_lambdakit::percent::decode(untraced.policy_document()).contains("xray:"),
+        "{untraced:?}"
     );
     let alias = lambda
         .get_alias()

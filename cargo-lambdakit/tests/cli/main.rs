@@ -18,6 +18,7 @@ mod invoke;
 mod layers;
 mod local;
 mod local_extensions;
+mod logs;
 mod moto;
 mod new;
 mod sdk;
