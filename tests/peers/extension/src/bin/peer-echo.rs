@@ -1,6 +1,8 @@
 //! The function `peer-telemetry` runs beside: an echo on the official runtime that writes a line
 //! naming each request, for the extension to get as a `function` telemetry event.
 
+#![allow(clippy::print_stdout)] // Its log line is its standard output, which Lambda (and serve) capture.
+
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]

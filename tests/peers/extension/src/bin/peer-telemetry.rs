@@ -5,6 +5,8 @@
 //! is `PEER_TELEMETRY_PORT` when set (so that tests running at once do not share one), else the
 //! crate's default.
 
+#![allow(clippy::print_stdout)] // Its log lines are its standard output, which Lambda (and serve) capture.
+
 use lambda_extension::{
     Error, Extension, LambdaEvent, LambdaTelemetry, LambdaTelemetryRecord, NextEvent,
     SharedService, service_fn,
