@@ -199,10 +199,12 @@ impl Instance {
             let mut extension = command(path, launch, version, address, group)
                 .spawn()
                 .map_err(|error| {
-                    failure(format!(
-                        "cannot start extension `{name}` ({}): {error}",
-                        path.display()
-                    ))
+                    crash_before_start(&mut extensions, &logs).unwrap_or_else(|| {
+                        failure(format!(
+                            "cannot start extension `{name}` ({}): {error}",
+                            path.display()
+                        ))
+                    })
                 })?;
             group = group.or_else(|| extension.id().and_then(|pid| i32::try_from(pid).ok()));
             read_logs(
@@ -216,7 +218,11 @@ impl Instance {
         }
         let mut child = command(binary, launch, version, address, group)
             .spawn()
-            .map_err(|error| failure(format!("cannot start `{}`: {error}", binary.display())))?;
+            .map_err(|error| {
+                crash_before_start(&mut extensions, &logs).unwrap_or_else(|| {
+                    failure(format!("cannot start `{}`: {error}", binary.display()))
+                })
+            })?;
         group = group.or_else(|| child.id().and_then(|pid| i32::try_from(pid).ok()));
         read_logs(
             &mut child,
@@ -491,6 +497,26 @@ fn signal(pid: i32, signal: i32) {
     }
 }
 
+/// Lambda's `Extension.Crash` for an extension of `extensions` that has exited already, if
+/// one has: a process of the instance could not start because the first extension, whose
+/// process group the instance's processes join, was gone with its group.
+fn crash_before_start(
+    extensions: &mut [(String, Child)],
+    logs: &Mutex<String>,
+) -> Option<StartFailure> {
+    let (name, status) = extensions.iter_mut().find_map(|(name, extension)| {
+        let status = extension.try_wait().ok().flatten()?;
+        Some((name.clone(), describe(status)))
+    })?;
+    Some(StartFailure {
+        error: error_body(
+            "Extension.Crash",
+            &format!("extension `{name}` exited during init: {status}"),
+        ),
+        logs: lock(logs).clone(),
+    })
+}
+
 /// Resolves with the name and exit status of the first of `extensions` to exit; never when
 /// there are none.
 async fn exited(extensions: &mut [(String, Child)]) -> (String, String) {
@@ -517,21 +543,48 @@ async fn exited(extensions: &mut [(String, Child)]) -> (String, String) {
 }
 
 /// What init waited for in vain: the external extensions of `launched` that never registered
-/// (an extension must register before Lambda starts the runtime's init), or else the runtime.
+/// (an extension must register before Lambda starts the runtime's init), those that registered
+/// and never asked for their first event, or else the runtime.
 fn init_timeout_message(launched: &[String], registered: &[runtime_api::Registered]) -> String {
-    let waiting: Vec<String> = launched
-        .iter()
-        .filter(|name| !registered.iter().any(|known| known.name() == name.as_str()))
-        .map(|name| format!("`{name}`"))
-        .collect();
-    let seconds = INIT_TIMEOUT.as_secs();
-    match waiting.as_slice() {
-        [] => format!("the function did not ask for an invocation within {seconds} s of starting"),
-        [one] => format!("extension {one} did not register within {seconds} s of starting"),
-        many => format!(
-            "extensions {} did not register within {seconds} s of starting",
+    let quoted = |names: Vec<&str>| -> Vec<String> {
+        names.into_iter().map(|name| format!("`{name}`")).collect()
+    };
+    let unregistered = quoted(
+        launched
+            .iter()
+            .map(String::as_str)
+            .filter(|name| !registered.iter().any(|known| known.name() == *name))
+            .collect(),
+    );
+    let idle = quoted(
+        registered
+            .iter()
+            .filter(|known| !known.asked())
+            .map(runtime_api::Registered::name)
+            .collect(),
+    );
+    let mut failings = Vec::new();
+    match unregistered.as_slice() {
+        [] => {}
+        [one] => failings.push(format!("extension {one} did not register")),
+        many => failings.push(format!("extensions {} did not register", many.join(", "))),
+    }
+    let next = runtime_api::next_event_path();
+    match idle.as_slice() {
+        [] => {}
+        [one] => failings.push(format!(
+            "extension {one} registered but did not ask for its first event (GET {next})"
+        )),
+        many => failings.push(format!(
+            "extensions {} registered but did not ask for their first event (GET {next})",
             many.join(", ")
-        ),
+        )),
+    }
+    let seconds = INIT_TIMEOUT.as_secs();
+    if failings.is_empty() {
+        format!("the function did not ask for an invocation within {seconds} s of starting")
+    } else {
+        format!("{} within {seconds} s of starting", failings.join("; "))
     }
 }
 
@@ -811,6 +864,35 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::remove_dir_all(pid_file.parent().unwrap());
         assert!(ended, "the runtime (pid {pid}) outlived its instance");
+    }
+
+    /// The instance's first extension leads its process group; once that extension has
+    /// exited and been reaped the group is gone, and nothing can join it: the start fails with
+    /// `Extension.Crash` naming the extension, not with the spawn's `EPERM`.
+    #[tokio::test]
+    async fn a_process_that_cannot_join_a_gone_group_blames_the_extension_that_exited() {
+        let mut leader = Command::new("/bin/sh")
+            .args(["-c", "exit 3"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let group = leader.id().and_then(|pid| i32::try_from(pid).ok());
+        let _ = leader.wait().await;
+        let joined = Command::new("/bin/true")
+            .process_group(group.unwrap())
+            .spawn();
+        assert!(joined.is_err(), "joined a group that is gone");
+        let mut extensions = vec![("quitter".to_owned(), leader)];
+        let logs = Mutex::new("quitter: leaving\n".to_owned());
+        let failure = crash_before_start(&mut extensions, &logs).unwrap();
+        assert_eq!(
+            failure.error,
+            error_body(
+                "Extension.Crash",
+                "extension `quitter` exited during init: exit status 3"
+            )
+        );
+        assert_eq!(failure.logs, "quitter: leaving\n");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! and invoked. The extension hears INVOKE and holds the invocation (its time is in REPORT), gets
 //! the function's log lines and `platform.report` from the Telemetry API, and SHUTDOWN when
 //! serve stops, as the function's shutdown hook gets SIGTERM; an extension that exits fails the
-//! invocation with `Extension.Crash`, and one that never registers fails init.
+//! invocation with `Extension.Crash`, and one that never registers fails init. Beside them: the
+//! official `lambda_extension` and `lambda_runtime` crates as peers (`tests/peers`), and
+//! layers' extensions (`serve --layer`) that exit at once or never ask for an event.
 //!
 //! The project is written once, to a directory under the test target's scratch directory,
 //! and built into the workspace's target directory with the workspace's `Cargo.lock`, so that
@@ -410,6 +412,45 @@ fn the_official_runtimes_graceful_shutdown_gets_its_sigterm() {
     ]);
 }
 
+/// The official `lambda_extension` crate, unmodified, as an external extension in serve
+/// (`tests/peers/extension`): it registers, hears INVOKE with the request id, gets its
+/// subscription's telemetry (parsed by the crate's own types, so a batch in another shape fails
+/// it) and SHUTDOWN when serve stops.
+#[test]
+fn the_official_extension_crate_gets_its_events_and_telemetry() {
+    // The crate listens on a port it is told: one of this test's own.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let setting = format!("PEER_TELEMETRY_PORT={port}");
+    let serve = Serve::start_with("peer-extension", &["--env", &setting]);
+    let answer = invoke(serve.address, "peer-echo", &[], br#"{"n": 5}"#);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json(), serde_json::json!({"n": 5}));
+    let id = answer.header("x-amzn-requestid").unwrap().to_owned();
+    let lines = serve.output_with(&[
+        r#"TELEMETRY PlatformTelemetrySubscription { name: "peer-telemetry", state: "Subscribed", types: ["platform", "function"] }"#,
+        &format!("peer-telemetry: INVOKE {id}"),
+        &format!("peer-telemetry: TELEMETRY platform.start {id}"),
+        &format!("peer-telemetry: TELEMETRY function peer-echo: echoing {id}"),
+        &format!("peer-telemetry: TELEMETRY platform.runtimeDone {id} Success"),
+        &format!("peer-telemetry: TELEMETRY platform.report {id} "),
+    ]);
+    // `platform.report` has the REPORT line's billed duration.
+    let report = report_of(&lines, &id);
+    let billed = format!("billedDurationMs={}", figure(&report, "Billed Duration"));
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains(&format!("platform.report {id} ")) && line.ends_with(&billed)),
+        "no platform.report with {billed}: {lines:#?}"
+    );
+    stop(&serve);
+    serve.output_with(&["peer-telemetry: SHUTDOWN spindown"]);
+}
+
 /// `serve --layer ZIP` runs the layer's `extensions/NAME` beside every function served: here a
 /// Python extension on the raw Extensions API, beside a Python runtime.
 #[test]
@@ -417,37 +458,9 @@ fn a_layer_zips_extensions_run_beside_the_functions() {
     let dir = scratch("layer");
     std::fs::create_dir_all(&dir).unwrap();
     let python = workspace().join("cargo-lambdakit/tests/cli/python");
-    let zip = dir.join("layer.zip");
-    // Python's zipfile, so the test does not write a zip with the code under test.
-    let zipped = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, zipfile\n\
-             with zipfile.ZipFile(sys.argv[1], 'w') as z:\n\
-             \x20   info = zipfile.ZipInfo('extensions/py-ext')\n\
-             \x20   info.external_attr = 0o100755 << 16\n\
-             \x20   z.writestr(info, open(sys.argv[2]).read())\n\
-             \x20   z.writestr('README', 'not an extension')\n",
-        ])
-        .arg(&zip)
-        .arg(python.join("layer_extension.py"))
-        .status()
-        .unwrap();
-    assert!(zipped.success());
-    let bootstrap = executable_script(
-        &dir.join("bootstrap"),
-        &format!(
-            "#!/bin/sh\nexec /usr/bin/python3 {}\n",
-            python.join("ok_runtime.py").display()
-        ),
-    );
-    let mut command = lambdakit();
-    command
-        .args(["serve", "--port", "0", "--bootstrap"])
-        .arg(format!("ok={}", bootstrap.display()))
-        .arg("--layer")
-        .arg(&zip);
-    let serve = Serve::spawn(command);
+    let extension = std::fs::read_to_string(python.join("layer_extension.py")).unwrap();
+    let zip = layer_zip(&dir, &[("extensions/py-ext", &extension)]);
+    let (serve, bootstrap) = serve_python_with_layer(&dir, &zip);
     let answer = invoke(serve.address, "ok", &[], b"{}");
     assert_eq!(answer.status, 200, "{answer:?}");
     let request_id = answer
@@ -483,5 +496,109 @@ fn a_layer_zips_extensions_run_beside_the_functions() {
         stderr.contains("--layer") && stderr.contains("no `extensions/NAME` executable"),
         "{stderr}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `dir/layer.zip` with `files` (name, text), each executable, and a README: written with
+/// Python's zipfile, so the test does not write a zip with the code under test.
+fn layer_zip(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    let zip = dir.join("layer.zip");
+    let mut command = Command::new("python3");
+    command
+        .args([
+            "-c",
+            "import sys, zipfile\n\
+             with zipfile.ZipFile(sys.argv[1], 'w') as z:\n\
+             \x20   for name, text in zip(sys.argv[2::2], sys.argv[3::2]):\n\
+             \x20       info = zipfile.ZipInfo(name)\n\
+             \x20       info.external_attr = 0o100755 << 16\n\
+             \x20       z.writestr(info, text)\n\
+             \x20   z.writestr('README', 'not an extension')\n",
+        ])
+        .arg(&zip);
+    for (name, text) in files {
+        command.args([name, text]);
+    }
+    assert!(command.status().unwrap().success());
+    zip
+}
+
+/// `serve` of a Python runtime as function `ok`, with `--layer zip`; and its bootstrap.
+fn serve_python_with_layer(dir: &Path, zip: &Path) -> (Serve, PathBuf) {
+    let python = workspace().join("cargo-lambdakit/tests/cli/python");
+    let bootstrap = executable_script(
+        &dir.join("bootstrap"),
+        &format!(
+            "#!/bin/sh\nexec /usr/bin/python3 {}\n",
+            python.join("ok_runtime.py").display()
+        ),
+    );
+    let mut command = lambdakit();
+    command
+        .args(["serve", "--port", "0", "--bootstrap"])
+        .arg(format!("ok={}", bootstrap.display()))
+        .arg("--layer")
+        .arg(zip);
+    (Serve::spawn(command), bootstrap)
+}
+
+/// An extension that exits at once, before the runtime is started in the instance's process
+/// group (its first process's, the extension's): init fails with Lambda's `Extension.Crash`
+/// naming it, and the next invocation tries a new instance.
+#[test]
+fn an_extension_that_exits_at_once_fails_init_naming_it() {
+    let dir = scratch("quitter");
+    let zip = layer_zip(
+        &dir,
+        &[(
+            "extensions/quitter",
+            "#!/bin/sh\necho quitter: leaving\nexit 3\n",
+        )],
+    );
+    let (serve, _) = serve_python_with_layer(&dir, &zip);
+    for _ in 0..2 {
+        let answer = invoke(serve.address, "ok", &[], b"{}");
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.header("x-amz-function-error"), Some("Unhandled"));
+        let error = answer.json();
+        assert_eq!(error["errorType"], "Extension.Crash", "{error}");
+        assert_eq!(
+            error["errorMessage"], "extension `quitter` exited during init: exit status 3",
+            "{error}"
+        );
+    }
+    drop(serve);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An extension that registers and never asks for its first event holds init up: the
+/// timeout's message names it and says what it did not do.
+#[test]
+fn an_extension_that_never_asks_for_an_event_is_named_by_the_init_timeout() {
+    let dir = scratch("idler");
+    let idler = "#!/usr/bin/python3\n\
+                 import json, os, time, urllib.request\n\
+                 api = os.environ['AWS_LAMBDA_RUNTIME_API']\n\
+                 register = urllib.request.Request(\n\
+                 \x20   f'http://{api}/2020-01-01/extension/register',\n\
+                 \x20   data=json.dumps({'events': ['INVOKE']}).encode(),\n\
+                 \x20   headers={'Lambda-Extension-Name': 'idler'}, method='POST')\n\
+                 urllib.request.urlopen(register).read()\n\
+                 print('idler: registered', flush=True)\n\
+                 time.sleep(600)\n";
+    let zip = layer_zip(&dir, &[("extensions/idler", idler)]);
+    let (serve, _) = serve_python_with_layer(&dir, &zip);
+    let answer = invoke(serve.address, "ok", &[], b"{}");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let error = answer.json();
+    assert_eq!(error["errorType"], "Runtime.InitTimeout", "{error}");
+    assert_eq!(
+        error["errorMessage"],
+        "extension `idler` registered but did not ask for its first event \
+         (GET /2020-01-01/extension/event/next) within 10 s of starting",
+        "{error}"
+    );
+    serve.output_with(&["idler: registered"]);
+    drop(serve);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -255,6 +255,18 @@ pub(crate) mod telemetry {
     pub(crate) const MAX_BYTES: (u32, u32, u32) = (262_144, 1_048_576, 262_144);
     /// See [`MAX_ITEMS`]: (least, most, default), in milliseconds.
     pub(crate) const TIMEOUT_MS: (u32, u32, u32) = (25, 30_000, 1_000);
+
+    /// How many batches' worth of events (`maxItems`, `maxBytes`) a subscription holds in
+    /// memory, the batch being delivered included; what comes beyond is dropped. AWS "Lambda
+    /// Telemetry API" bounds the buffer ("Lambda might drop records to keep memory utilization
+    /// bounded") and tells subscribers to expect payloads of up to `2 * maxBytes` and metadata.
+    #[cfg(feature = "__server")]
+    pub(crate) const BUFFERED_BATCHES: usize = 2;
+    /// The `reason` of the `platform.logsDropped` event that reports dropped events, as
+    /// Lambda words it (AWS "Lambda Logs API", platform logs).
+    #[cfg(feature = "__server")]
+    pub(crate) const LOGS_DROPPED_REASON: &str =
+        "Consumer seems to have fallen behind as it has not acknowledged receipt of logs.";
 }
 
 #[cfg(all(test, feature = "__server"))]

@@ -7,6 +7,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -421,6 +423,8 @@ async fn an_extensions_init_error_fails_the_start() {
 struct Subscriber {
     port: u16,
     batches: mpsc::UnboundedReceiver<Vec<Event>>,
+    /// The batches posted to it, answered or failed.
+    attempts: Arc<AtomicUsize>,
     /// Owns the connections' tasks; aborted when the subscriber is dropped.
     server: tokio::task::JoinHandle<()>,
 }
@@ -433,14 +437,23 @@ impl Drop for Subscriber {
 
 impl Subscriber {
     async fn start() -> Self {
+        Self::start_with(0, Duration::ZERO).await
+    }
+
+    /// A subscriber that answers its first `failures` batches 500, and takes `delay` to
+    /// answer each of the others.
+    async fn start_with(failures: usize, delay: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (sender, batches) = mpsc::unbounded_channel();
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&attempts);
         let server = tokio::spawn(async move {
             let mut connections = JoinSet::new();
             loop {
                 let (mut stream, _) = listener.accept().await.unwrap();
                 let sender = sender.clone();
+                let attempts = Arc::clone(&counted);
                 connections.spawn(async move {
                     let mut read = Vec::new();
                     let mut buffer = [0; 8192];
@@ -468,6 +481,16 @@ impl Subscriber {
                         read.extend_from_slice(&buffer[..n]);
                     }
                     let batch: Vec<Event> = serde_json::from_slice(&read[end..]).unwrap();
+                    if attempts.fetch_add(1, Ordering::SeqCst) < failures {
+                        stream
+                            .write_all(
+                                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                            )
+                            .await
+                            .unwrap();
+                        return;
+                    }
+                    tokio::time::sleep(delay).await;
                     let _ = sender.send(batch);
                     stream
                         .write_all(
@@ -482,6 +505,7 @@ impl Subscriber {
         Self {
             port,
             batches,
+            attempts,
             server,
         }
     }
@@ -551,6 +575,130 @@ async fn function_lines_arrive_in_batches_of_max_items() {
         );
         assert!(batch[0].time.ends_with('Z'), "{}", batch[0].time);
     }
+}
+
+/// Registers `name`, subscribes `subscriber` to function lines with `buffering`.
+async fn subscribed(api: &FakeRuntimeApi, name: &str, subscriber: &Subscriber, buffering: Value) {
+    let id = register(api.address(), name, &["INVOKE"]).await;
+    let body = subscriber.subscription(&["function"], buffering);
+    let answer = subscribe(api.address(), &id, &body).await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+}
+
+fn line(text: &str) -> Record {
+    Record::Function(Value::from(text))
+}
+
+/// The function lines of `batch`, and its `platform.logsDropped` record if it has one.
+fn lines_of(batch: &[Event]) -> (Vec<String>, Option<(u64, u64, String)>) {
+    let mut lines = Vec::new();
+    let mut dropped = None;
+    for event in batch {
+        match &event.record {
+            Record::Function(text) => lines.push(text.as_str().unwrap().to_owned()),
+            Record::LogsDropped(record) => {
+                dropped = Some((
+                    record.dropped_records,
+                    record.dropped_bytes,
+                    record.reason.clone(),
+                ));
+            }
+            other => panic!("not a function line: {other:?}"),
+        }
+    }
+    (lines, dropped)
+}
+
+#[tokio::test]
+async fn a_batch_the_subscriber_fails_is_posted_again() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let mut subscriber = Subscriber::start_with(2, Duration::ZERO).await;
+    subscribed(&api, "flaky", &subscriber, json!({"timeoutMs": 25})).await;
+    for text in ["one", "two", "three"] {
+        api.emit(line(text));
+    }
+    let (lines, dropped) = lines_of(&subscriber.batch().await);
+    assert_eq!(lines, ["one", "two", "three"]);
+    assert_eq!(dropped, None);
+    // Two answered 500, the third 200.
+    assert_eq!(subscriber.attempts.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_batch_failed_at_every_attempt_is_dropped_and_reported() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    // Every attempt at the first batch fails (Lambda's retries are bounded here: 7).
+    let mut subscriber = Subscriber::start_with(7, Duration::ZERO).await;
+    subscribed(&api, "down", &subscriber, json!({"timeoutMs": 25})).await;
+    api.emit(line("lost 1"));
+    api.emit(line("lost 2"));
+    within(10, async {
+        while subscriber.attempts.load(Ordering::SeqCst) < 7 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    // Given up on: what comes next is delivered, after the report of what was lost.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    api.emit(line("kept"));
+    let batch = subscriber.batch().await;
+    assert_eq!(batch[0].record.kind(), "platform.logsDropped");
+    let (lines, dropped) = lines_of(&batch);
+    assert_eq!(lines, ["kept"]);
+    let (records, bytes, reason) = dropped.unwrap();
+    assert_eq!(records, 2);
+    // Each line as it was encoded: `{"time":"...","type":"function","record":"lost 1"}`.
+    assert!((100..200).contains(&bytes), "{bytes}");
+    assert!(reason.contains("fallen behind"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_loses_what_is_over_two_batches_and_hears_of_it() {
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let mut subscriber = Subscriber::start_with(0, Duration::from_millis(500)).await;
+    subscribed(
+        &api,
+        "slow",
+        &subscriber,
+        json!({"maxItems": 25, "timeoutMs": 25}),
+    )
+    .await;
+    api.emit(line("0"));
+    // The first batch is posted, and the subscriber is slow to take it.
+    within(10, async {
+        while subscriber.attempts.load(Ordering::SeqCst) < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    // Two batches' worth (50) are held, the one being delivered included: 49 more fit.
+    for n in 1..=100 {
+        api.emit(line(&n.to_string()));
+    }
+    let mut delivered = Vec::new();
+    let mut reported = Vec::new();
+    while delivered.len() < 50 {
+        let batch = subscriber.batch().await;
+        assert!(batch.len() <= 25, "a batch of {}", batch.len());
+        let (lines, dropped) = lines_of(&batch);
+        delivered.extend(lines);
+        reported.extend(dropped);
+    }
+    let expected: Vec<String> = (0..50).map(|n| n.to_string()).collect();
+    assert_eq!(delivered, expected);
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert_eq!(reported[0].0, 51);
+    // Nothing else comes.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(700), subscriber.batches.recv())
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

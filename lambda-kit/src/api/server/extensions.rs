@@ -62,6 +62,7 @@ pub struct Registered {
     kind: ExtensionKind,
     invoke: bool,
     shutdown: bool,
+    asked: bool,
 }
 
 impl Registered {
@@ -83,6 +84,12 @@ impl Registered {
     /// Whether it registered for `SHUTDOWN`.
     pub fn shutdown(&self) -> bool {
         self.shutdown
+    }
+
+    /// Whether it has asked for an event (`event/next`) since it registered, or reported an
+    /// error: until it does, init waits for it.
+    pub fn asked(&self) -> bool {
+        self.asked
     }
 }
 
@@ -435,6 +442,21 @@ impl Registry {
         Ok(asked)
     }
 
+    /// A connection extension `id` kept open closed. An extension handed `SHUTDOWN` is then
+    /// done, as it is when it asks for its next event again: it exited (an external one's
+    /// process ended, an in-process one's client was dropped when its run returned). A client
+    /// that closes its connection after each request (`Connection: close`) never keeps one
+    /// open, so its closing says nothing.
+    pub(super) fn disconnected(&mut self, id: &str) {
+        let holds_shutdown = self
+            .extensions
+            .iter()
+            .any(|ext| ext.id == id && ext.holding == Some(Held::Shutdown));
+        if holds_shutdown {
+            self.release(id, Some(&Held::Shutdown));
+        }
+    }
+
     pub(super) fn registered(&self) -> Vec<Registered> {
         self.extensions
             .iter()
@@ -443,6 +465,7 @@ impl Registry {
                 kind: ext.kind,
                 invoke: ext.invoke,
                 shutdown: ext.shutdown,
+                asked: ext.state != State::Registered,
             })
             .collect()
     }
@@ -640,6 +663,22 @@ pub(super) fn identify(headers: &HeaderMap) -> Result<&str, Box<Answer>> {
             ),
         ))),
     }
+}
+
+/// The identifier of the extension a request of the Extensions or Telemetry API comes from,
+/// when the request keeps its connection open (HTTP/1.1 without `Connection: close`).
+pub(super) fn kept_alive_by(parts: &http::request::Parts) -> Option<String> {
+    let closes = parts
+        .headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|option| option.trim().eq_ignore_ascii_case("close"));
+    if parts.version != http::Version::HTTP_11 || closes {
+        return None;
+    }
+    identify(&parts.headers).ok().map(str::to_owned)
 }
 
 /// The name of the registered extension with identifier `id`.

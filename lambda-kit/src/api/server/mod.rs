@@ -36,8 +36,9 @@
 //!   instance is free again and the invocation's duration ends (the `REPORT` line's).
 //! - **Shutdown**: [`RuntimeApiServer::shutdown`] hands `SHUTDOWN` to the extensions
 //!   registered for it and waits, up to a deadline, for each to ask for its next event again
-//!   (or to report `exit/error`). Lambda sends the runtime SIGTERM, not SIGKILL, only when an
-//!   extension registered: [`RuntimeApiServer::extensions`] says whether one did.
+//!   (or to report `exit/error`, or to close a connection it kept open: it exited). Lambda
+//!   sends the runtime SIGTERM, not SIGKILL, only when an extension registered:
+//!   [`RuntimeApiServer::extensions`] says whether one did.
 //!
 //! The platform events the server witnesses (`platform.extension`,
 //! `platform.telemetrySubscription`, `platform.initRuntimeDone`, `platform.start`,
@@ -82,6 +83,17 @@ pub const MAX_CLIENT_CONTEXT_BYTES: usize = protocol::MAX_CLIENT_CONTEXT_BYTES;
 /// API) to show that it does not take it as one of its own.
 pub fn next_invocation_path() -> String {
     format!("{}{}", protocol::PREFIX, protocol::NEXT)
+}
+
+/// The path an extension asks for its next event on, for a message that tells what an
+/// extension did not do.
+pub fn next_event_path() -> String {
+    let api = protocol::extensions::VERSION;
+    format!(
+        "/{api}{}{}",
+        protocol::extensions::EXTENSION,
+        protocol::extensions::NEXT
+    )
 }
 
 /// The error type an invocation or init fails with when an extension crashed, for the server's
@@ -236,6 +248,11 @@ impl Shared {
         self.start.send_replace(Start::Failed(report));
     }
 
+    /// A connection an extension kept open closed: see [`extensions::Registry::disconnected`].
+    fn disconnected(&self, id: &str) {
+        lock(&self.extensions).disconnected(id);
+    }
+
     /// Hands `record` to the telemetry subscribers that take its stream, stamped now.
     fn emit(&self, record: Record) {
         self.telemetry
@@ -348,8 +365,9 @@ impl RuntimeApiServer {
     /// `exit/error`, or the deadline passed. Registration is closed from then on; a second call
     /// waits for the same extensions without sending another event.
     ///
-    /// An external extension usually exits instead of asking again: whoever launched it waits
-    /// for its process as well.
+    /// An external extension usually exits instead of asking again: an extension handed
+    /// `SHUTDOWN` is done, too, when a connection it kept open closes (its process ended, or
+    /// its in-process client was dropped); whoever launched it waits for its process as well.
     pub async fn shutdown(&self, reason: ShutdownReason, within: Duration) -> Shutdown {
         extensions::shutdown(&self.shared, reason, within).await
     }
@@ -394,12 +412,20 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         shared.connections.fetch_add(1, Ordering::SeqCst);
         let shared = Arc::clone(&shared);
         connections.spawn(async move {
-            let service =
-                hyper::service::service_fn(move |request| answer(Arc::clone(&shared), request));
+            let user = Arc::new(Mutex::new(None));
+            let service = {
+                let (shared, user) = (Arc::clone(&shared), Arc::clone(&user));
+                hyper::service::service_fn(move |request| {
+                    answer(Arc::clone(&shared), Arc::clone(&user), request)
+                })
+            };
             let _ = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(protocol::MAX_HEADER_BYTES + HEADER_BUFFER_MARGIN)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
+            if let Some(id) = lock(&user).take() {
+                shared.disconnected(&id);
+            }
         });
         while connections.try_join_next().is_some() {}
     }
@@ -428,8 +454,18 @@ impl<'a> Route<'a> {
     }
 }
 
-async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answer, Infallible> {
+/// The extension (its identifier) a connection was kept open for, if any.
+type User = Arc<Mutex<Option<String>>>;
+
+async fn answer(
+    shared: Arc<Shared>,
+    user: User,
+    request: Request<Incoming>,
+) -> Result<Answer, Infallible> {
     let (parts, body) = request.into_parts();
+    if let Some(id) = extensions::kept_alive_by(&parts) {
+        *lock(&user) = Some(id);
+    }
     let header_bytes: usize = parts
         .headers
         .iter()

@@ -6,12 +6,20 @@
 //! The destination is `http://sandbox.localdomain:PORT/...`, the execution environment itself;
 //! locally that is 127.0.0.1, which nothing else resolves it to. As on Lambda, an extension
 //! gets the events from its subscription on (it subscribes during init), not those before.
-//! A batch the listener does not take is dropped with a warning, after retrying for about two
-//! seconds when nothing listens yet.
+//!
+//! Delivery follows the same page: "Lambda retries the attempt to send telemetry (with
+//! backoff) if there is no listener, or if the POST request results in an error", and "if the
+//! subscriber cannot process incoming telemetry fast enough, Lambda might drop records to keep
+//! memory utilization bounded", reporting them with a `platform.logsDropped` event. Here a
+//! batch is tried [`ATTEMPTS`] times (about two seconds) before it is dropped; a subscription
+//! holds at most [`api::BUFFERED_BATCHES`] batches' worth of events, the one being delivered
+//! included, and drops what comes beyond; and the next batch it delivers begins with a
+//! `platform.logsDropped` event counting the records and bytes dropped since the last.
 
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
@@ -20,17 +28,17 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::extensions::{identify, name_of};
-use super::{Answer, Shared, lock, read, refuse};
+use super::{Answer, Shared, lock, read, refuse, timestamp};
 use crate::api::protocol::{self, telemetry as api};
 use crate::extension::telemetry::{self, Event, Record, Stream};
 
 /// Pauses before each attempt to post a batch: a subscriber that is not listening yet (it
-/// subscribes before it serves) gets about two seconds.
+/// subscribes before it serves) or that fails a batch gets about two seconds.
 const ATTEMPTS: [Duration; 7] = [
     Duration::ZERO,
     Duration::from_millis(25),
@@ -41,7 +49,7 @@ const ATTEMPTS: [Duration; 7] = [
     Duration::from_millis(1000),
 ];
 
-/// How long a subscriber may take to answer a batch before it is given up on.
+/// How long a subscriber may take to answer a batch before the attempt counts as failed.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether `path` is the Telemetry API's (with or without the trailing slash AWS's examples
@@ -63,16 +71,18 @@ struct Subscriber {
     /// The extension's identifier: subscribing again replaces its subscription.
     extension: String,
     types: Vec<Stream>,
-    feed: mpsc::UnboundedSender<Event>,
+    buffer: Arc<Buffer>,
 }
 
 impl Hub {
     /// Hands `event` to the subscriptions that take its stream.
     pub(super) fn emit(&self, event: &Event) {
         let stream = event.record.stream();
+        let mut encoded = None;
         for subscriber in lock(&self.subscribers).iter() {
             if subscriber.types.contains(&stream) {
-                let _ = subscriber.feed.send(event.clone());
+                let encoded = encoded.get_or_insert_with(|| encode(event));
+                subscriber.buffer.push(encoded);
             }
         }
     }
@@ -84,25 +94,196 @@ impl Hub {
     }
 
     fn subscribe(&self, extension: &str, subscription: Subscription) {
-        let (feed, receiver) = mpsc::unbounded_channel();
+        let buffer = Arc::new(Buffer::new(subscription.buffering));
         {
             let mut subscribers = lock(&self.subscribers);
             // The replaced subscription's task posts what it holds and ends.
-            subscribers.retain(|subscriber| subscriber.extension != extension);
+            subscribers.retain(|subscriber| {
+                let replaced = subscriber.extension == extension;
+                if replaced {
+                    subscriber.buffer.close();
+                }
+                !replaced
+            });
             subscribers.push(Subscriber {
                 extension: extension.to_owned(),
                 types: subscription.types,
-                feed,
+                buffer: Arc::clone(&buffer),
             });
         }
         let mut deliveries = lock(&self.deliveries);
         while deliveries.try_join_next().is_some() {}
-        deliveries.spawn(deliver(
-            subscription.destination,
-            subscription.buffering,
-            receiver,
-        ));
+        deliveries.spawn(deliver(subscription.destination, buffer));
     }
+}
+
+/// A subscription's events on their way: those waiting for a batch, and the count of those
+/// dropped since the last `platform.logsDropped`.
+#[derive(Debug)]
+struct Buffer {
+    buffering: Buffering,
+    queue: Mutex<Queue>,
+    /// Wakes the delivery task: an event came, or the subscription was replaced.
+    changed: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    /// Encoded events, oldest first.
+    events: VecDeque<Vec<u8>>,
+    /// Their bytes.
+    bytes: usize,
+    /// The batch being delivered: its events and their bytes, and the dropped records and
+    /// bytes its `platform.logsDropped` event reports.
+    sending: (usize, usize),
+    reporting: (u64, u64),
+    dropped_records: u64,
+    dropped_bytes: u64,
+    /// The subscription was replaced: deliver what is left, then end.
+    closed: bool,
+}
+
+impl Buffer {
+    fn new(buffering: Buffering) -> Self {
+        Self {
+            buffering,
+            queue: Mutex::default(),
+            changed: Notify::new(),
+        }
+    }
+
+    /// Queues an encoded event, or drops it when the subscription holds all it may.
+    fn push(&self, event: &[u8]) {
+        let most_items = self.buffering.max_items * api::BUFFERED_BATCHES;
+        let most_bytes = self.buffering.max_bytes * api::BUFFERED_BATCHES;
+        let mut queue = lock(&self.queue);
+        if queue.closed {
+            return;
+        }
+        let items = queue.events.len() + queue.sending.0;
+        let bytes = queue.bytes + queue.sending.1;
+        // An event larger than a batch still goes, alone, when nothing else is held.
+        if items > 0 && (items >= most_items || bytes + event.len() > most_bytes) {
+            queue.dropped_records += 1;
+            queue.dropped_bytes += event.len() as u64;
+            return;
+        }
+        queue.bytes += event.len();
+        queue.events.push_back(event.to_vec());
+        drop(queue);
+        self.changed.notify_one();
+    }
+
+    fn close(&self) {
+        lock(&self.queue).closed = true;
+        self.changed.notify_one();
+    }
+
+    /// Waits until `ready` says the queue is, or the subscription was replaced, or `until`
+    /// passes.
+    async fn wait(&self, ready: impl Fn(&Queue) -> bool, until: Option<Instant>) {
+        loop {
+            {
+                let queue = lock(&self.queue);
+                if queue.closed || ready(&queue) {
+                    return;
+                }
+            }
+            match until {
+                Some(until) => {
+                    tokio::select! {
+                        () = self.changed.notified() => {}
+                        () = tokio::time::sleep_until(until) => return,
+                    }
+                }
+                None => self.changed.notified().await,
+            }
+        }
+    }
+
+    /// Takes the next batch: a `platform.logsDropped` event first if events were dropped,
+    /// then the oldest events, up to `maxItems` and `maxBytes` (one event at least). `None`
+    /// when no event waits (a report of dropped events goes with the next one).
+    fn take(&self) -> Option<Batch> {
+        let Buffering {
+            max_items,
+            max_bytes,
+            ..
+        } = self.buffering;
+        let mut queue = lock(&self.queue);
+        if queue.events.is_empty() {
+            return None;
+        }
+        let mut events = Vec::new();
+        let mut reporting = (0, 0);
+        if queue.dropped_records > 0 {
+            reporting = (
+                std::mem::take(&mut queue.dropped_records),
+                std::mem::take(&mut queue.dropped_bytes),
+            );
+            let dropped = Event::new(
+                timestamp(SystemTime::now()),
+                Record::LogsDropped(telemetry::LogsDropped {
+                    reason: api::LOGS_DROPPED_REASON.to_owned(),
+                    dropped_records: reporting.0,
+                    dropped_bytes: reporting.1,
+                }),
+            );
+            events.push(encode(&dropped));
+        }
+        let reports = events.len();
+        let mut taken = 0;
+        // The batch's length: `[`, `]`, and each event with a comma or the `]`.
+        let mut length = 1 + events.iter().map(|event| event.len() + 1).sum::<usize>();
+        while let Some(event) = queue.events.front() {
+            let over = length + event.len() + 1 > max_bytes;
+            if events.len() > reports && (events.len() >= max_items || over) {
+                break;
+            }
+            length += event.len() + 1;
+            if let Some(event) = queue.events.pop_front() {
+                queue.bytes -= event.len();
+                taken += event.len();
+                events.push(event);
+            }
+        }
+        let items = events.len();
+        let bytes: usize = events.iter().map(Vec::len).sum();
+        queue.sending = (items - reports, taken);
+        queue.reporting = reporting;
+        let mut body = Vec::with_capacity(bytes + items + 1);
+        body.push(b'[');
+        for (index, event) in events.iter().enumerate() {
+            if index > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(event);
+        }
+        body.push(b']');
+        Some(Batch {
+            body: Bytes::from(body),
+            items,
+        })
+    }
+
+    /// The batch being delivered was delivered, or dropped (`lost`): then its events count as
+    /// dropped, and so do the drops it reported.
+    fn sent(&self, lost: bool) {
+        let mut queue = lock(&self.queue);
+        let (items, bytes) = std::mem::take(&mut queue.sending);
+        let (records, reported_bytes) = std::mem::take(&mut queue.reporting);
+        if lost {
+            queue.dropped_records += items as u64 + records;
+            queue.dropped_bytes += bytes as u64 + reported_bytes;
+        }
+    }
+}
+
+/// A batch's JSON array, and how many events it holds.
+#[derive(Debug)]
+struct Batch {
+    body: Bytes,
+    items: usize,
 }
 
 /// A valid subscription.
@@ -245,52 +426,25 @@ fn validate(body: &[u8]) -> Result<Subscription, String> {
     })
 }
 
-/// Posts the events of `feed` in batches until the feed closes (the subscription was
-/// replaced, or the server stopped).
-async fn deliver(
-    destination: Destination,
-    buffering: Buffering,
-    mut feed: mpsc::UnboundedReceiver<Event>,
-) {
-    // An event that would have made the last batch too large starts the next.
-    let mut carried: Option<Vec<u8>> = None;
+/// Posts the subscription's events in batches until it is replaced (then what it holds
+/// goes first) or the server stops.
+async fn deliver(destination: Destination, buffer: Arc<Buffer>) {
+    let Buffering {
+        max_items,
+        max_bytes,
+        timeout,
+    } = buffer.buffering;
     loop {
-        let first = match carried.take() {
-            Some(first) => first,
-            None => match feed.recv().await {
-                Some(event) => encode(&event),
-                None => return,
-            },
-        };
-        let flush_at = Instant::now() + buffering.timeout;
-        let mut batch = Vec::with_capacity(first.len() + 2);
-        batch.push(b'[');
-        batch.extend_from_slice(&first);
-        let mut items = 1;
-        let mut closed = false;
-        while items < buffering.max_items && batch.len() < buffering.max_bytes {
-            let event = tokio::select! {
-                event = feed.recv() => event,
-                () = tokio::time::sleep_until(flush_at) => break,
-            };
-            let Some(event) = event else {
-                closed = true;
-                break;
-            };
-            let event = encode(&event);
-            if batch.len() + event.len() + 2 > buffering.max_bytes {
-                carried = Some(event);
-                break;
-            }
-            batch.push(b',');
-            batch.extend_from_slice(&event);
-            items += 1;
-        }
-        batch.push(b']');
-        post(&destination, Bytes::from(batch), items).await;
-        if closed && carried.is_none() {
+        buffer.wait(|queue| !queue.events.is_empty(), None).await;
+        let flush_at = Instant::now() + timeout;
+        let full = |queue: &Queue| queue.events.len() >= max_items || queue.bytes >= max_bytes;
+        buffer.wait(full, Some(flush_at)).await;
+        let Some(batch) = buffer.take() else {
+            // Replaced, and nothing left.
             return;
-        }
+        };
+        let delivered = post(&destination, &batch).await;
+        buffer.sent(!delivered);
     }
 }
 
@@ -299,40 +453,33 @@ fn encode(event: &Event) -> Vec<u8> {
     serde_json::to_vec(event).unwrap_or_default()
 }
 
-/// Why a batch did not arrive.
+/// Why an attempt to post a batch failed.
 enum Unsent {
-    /// Nothing listens (yet): worth another attempt.
     Refused(std::io::Error),
     Failed(String),
 }
 
-async fn post(destination: &Destination, batch: Bytes, items: usize) {
+/// Posts `batch`, retrying with backoff; whether it arrived.
+async fn post(destination: &Destination, batch: &Batch) -> bool {
     let mut last = String::new();
     for pause in ATTEMPTS {
         tokio::time::sleep(pause).await;
-        match tokio::time::timeout(ANSWER_TIMEOUT, send(destination, batch.clone())).await {
-            Ok(Ok(status)) if status.is_success() => return,
-            Ok(Ok(status)) => {
-                last = format!("it answered {status}");
-                break;
-            }
+        match tokio::time::timeout(ANSWER_TIMEOUT, send(destination, batch.body.clone())).await {
+            Ok(Ok(status)) if status.is_success() => return true,
+            Ok(Ok(status)) => last = format!("it answered {status}"),
             Ok(Err(Unsent::Refused(error))) => last = format!("cannot connect: {error}"),
-            Ok(Err(Unsent::Failed(error))) => {
-                last = error;
-                break;
-            }
-            Err(_) => {
-                last = format!("no answer within {} s", ANSWER_TIMEOUT.as_secs());
-                break;
-            }
+            Ok(Err(Unsent::Failed(error))) => last = error,
+            Err(_) => last = format!("no answer within {} s", ANSWER_TIMEOUT.as_secs()),
         }
     }
     tracing::warn!(
         port = destination.port,
         path = %destination.path,
-        items,
+        items = batch.items,
+        attempts = ATTEMPTS.len(),
         "a telemetry batch was dropped: {last}"
     );
+    false
 }
 
 async fn send(destination: &Destination, batch: Bytes) -> Result<StatusCode, Unsent> {
