@@ -320,9 +320,11 @@ impl Layers {
             };
             let bytes =
                 std::fs::read(zip).map_err(|error| refused(format!("cannot be read: {error}")))?;
-            let found =
-                crate::emulator::layer::unpack_extensions(&bytes, &layers.dir.join(index.to_string()))
-                    .map_err(refused)?;
+            let found = crate::emulator::layer::unpack_extensions(
+                &bytes,
+                &layers.dir.join(index.to_string()),
+            )
+            .map_err(refused)?;
             if found.is_empty() {
                 return Err(refused(
                     "has no `extensions/NAME` executable: serve runs a layer's extensions, and this one has none".into(),

@@ -101,12 +101,11 @@ mod tests {
         assert_eq!(extensions, [dir.join("extensions/watch")]);
         assert!(!dir.join("lib").exists());
         let libraries = zip(&[("lib/x", "x", false)]);
-        assert_eq!(unpack_extensions(&libraries, &dir.join("other")), Ok(Vec::new()));
-        let plain = zip(&[(
-            "extensions/plain",
-            "#!/bin/sh",
-            false,
-        )]);
+        assert_eq!(
+            unpack_extensions(&libraries, &dir.join("other")),
+            Ok(Vec::new())
+        );
+        let plain = zip(&[("extensions/plain", "#!/bin/sh", false)]);
         let problem = unpack_extensions(&plain, &dir.join("plain")).unwrap_err();
         assert!(problem.contains("without the executable bit"), "{problem}");
         assert!(

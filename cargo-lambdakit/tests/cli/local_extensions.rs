@@ -581,8 +581,7 @@ async fn layers_published_to_serve_run_their_extensions_in_the_functions_naming_
     assert_eq!(first.version(), 1);
     let v1 = first.layer_version_arn().unwrap().to_owned();
     assert_eq!(
-        v1,
-        "arn:aws:lambda:us-east-1:123456789012:layer:py-ext:1",
+        v1, "arn:aws:lambda:us-east-1:123456789012:layer:py-ext:1",
         "{first:?}"
     );
     assert_eq!(
@@ -621,7 +620,10 @@ async fn layers_published_to_serve_run_their_extensions_in_the_functions_naming_
         .send()
         .await
         .unwrap_err();
-    assert_eq!(gone.raw_response().map(|raw| raw.status().as_u16()), Some(404));
+    assert_eq!(
+        gone.raw_response().map(|raw| raw.status().as_u16()),
+        Some(404)
+    );
     assert_eq!(
         code_of(&gone.into_service_error()),
         (
@@ -648,7 +650,10 @@ async fn layers_published_to_serve_run_their_extensions_in_the_functions_naming_
         .into_service_error();
     let (error, message) = code_of(&refused);
     assert_eq!(error, "InvalidParameterValueException", "{message}");
-    assert!(message.contains("Content.ZipFile is not a zip"), "{message}");
+    assert!(
+        message.contains("Content.ZipFile is not a zip"),
+        "{message}"
+    );
 
     // A function naming a version serve does not have is refused, naming it, as AWS does.
     let create = |layers: Vec<String>| {
@@ -658,7 +663,11 @@ async fn layers_published_to_serve_run_their_extensions_in_the_functions_naming_
             .runtime(Runtime::Providedal2023)
             .role("arn:aws:iam::123456789012:role/local")
             .handler("bootstrap")
-            .code(FunctionCode::builder().zip_file(Blob::new(code.clone())).build())
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(code.clone()))
+                    .build(),
+            )
             .set_layers(Some(layers))
             .send()
     };
@@ -831,7 +840,10 @@ async fn deploy_local_publishes_the_extension_serve_runs_it_and_destroy_removes_
         .iter()
         .filter_map(|layer| layer.arn())
         .collect();
-    assert_eq!(arns, ["arn:aws:lambda:us-east-1:123456789012:layer:ext-watcher:1"]);
+    assert_eq!(
+        arns,
+        ["arn:aws:lambda:us-east-1:123456789012:layer:ext-watcher:1"]
+    );
 
     let answer = invoke(serve.address, "ext-greeter", &[], br#"{"name": "Ada"}"#);
     assert_eq!(answer.status, 200, "{answer:?}");
@@ -841,12 +853,14 @@ async fn deploy_local_publishes_the_extension_serve_runs_it_and_destroy_removes_
 
     // Nothing changed: the layer is attached as it is.
     let again = run("deploy", &["--bin", "ext-greeter", "--env", &env]);
-    assert_eq!(again["layers"][0]["changes"][0]["action"], "unchanged", "{again:#}");
+    assert_eq!(
+        again["layers"][0]["changes"][0]["action"], "unchanged",
+        "{again:#}"
+    );
 
     let destroyed = run("destroy", &[]);
     assert_eq!(
-        destroyed["layers"][0]["changes"][0]["name"],
-        "ext-watcher:1",
+        destroyed["layers"][0]["changes"][0]["name"], "ext-watcher:1",
         "{destroyed:#}"
     );
     assert_eq!(destroyed["layers"][0]["changes"][0]["action"], "delete");

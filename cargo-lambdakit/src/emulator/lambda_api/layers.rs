@@ -64,9 +64,10 @@ impl PublishRequest {
                 "the local Lambda takes a layer's content as Content.ZipFile only, not from S3",
             ));
         }
-        let encoded = self.content.zip_file.ok_or_else(|| {
-            invalid("Content.ZipFile is required: the layer's zip, base64")
-        })?;
+        let encoded = self
+            .content
+            .zip_file
+            .ok_or_else(|| invalid("Content.ZipFile is required: the layer's zip, base64"))?;
         let zip = base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .map_err(|_| invalid("Content.ZipFile is not base64"))?;
@@ -320,7 +321,10 @@ impl Emulator {
     /// page at a time (`NextMarker`: the last one's number). A layer never published has
     /// none, as on AWS.
     pub(super) fn list_layer_versions(&self, name: &str, list: &LayerList) -> Response<Body> {
-        let after: Option<u64> = list.marker.as_deref().and_then(|marker| marker.parse().ok());
+        let after: Option<u64> = list
+            .marker
+            .as_deref()
+            .and_then(|marker| marker.parse().ok());
         let layers = lock(&self.layers);
         let matching: Vec<(u64, &LayerVersion)> = layers
             .get(name)

@@ -345,9 +345,7 @@ impl Emulator {
             Operation::GetLayerVersionByArn { arn } => {
                 self.get_layer_version_by_arn(&arn, url_host)
             }
-            Operation::ListLayerVersions { layer, list } => {
-                self.list_layer_versions(&layer, &list)
-            }
+            Operation::ListLayerVersions { layer, list } => self.list_layer_versions(&layer, &list),
             Operation::ListLayers { list } => self.list_layers(&list),
             Operation::DeleteLayerVersion { layer, version } => {
                 self.delete_layer_version(&layer, version).await
