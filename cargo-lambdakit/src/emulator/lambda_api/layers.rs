@@ -58,7 +58,8 @@ struct ContentRequest {
 
 impl PublishRequest {
     /// The version's settings and its zip, checked as Lambda checks them.
-    fn check(self) -> Result<(LayerVersion, Vec<u8>), Response<Body>> {
+    fn check(self) -> Result<(LayerVersion, Vec<u8>), Box<Response<Body>>> {
+        let invalid = |message: &str| Box::new(invalid(message));
         if self.content.s3_bucket.is_some() {
             return Err(invalid(
                 "the local Lambda takes a layer's content as Content.ZipFile only, not from S3",
@@ -72,14 +73,14 @@ impl PublishRequest {
             .decode(encoded)
             .map_err(|_| invalid("Content.ZipFile is not base64"))?;
         if zip.len() as u64 > MAX_DIRECT_UPLOAD_BYTES {
-            return Err(refused(
+            return Err(Box::new(refused(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "RequestEntityTooLargeException",
                 &format!(
                     "Content.ZipFile is {} bytes, over the {MAX_DIRECT_UPLOAD_BYTES} bytes Lambda takes inline",
                     zip.len()
                 ),
-            ));
+            )));
         }
         let description = self.description.unwrap_or_default();
         if description.chars().count() > MAX_DESCRIPTION {
@@ -233,7 +234,7 @@ impl Emulator {
         };
         let (mut version, zip) = match request.check() {
             Ok(checked) => checked,
-            Err(refusal) => return refusal,
+            Err(refusal) => return *refusal,
         };
         let _changing = self.changes.lock().await;
         let mut record = lock(&self.layers)
@@ -249,15 +250,15 @@ impl Emulator {
                 // Left by a publish that stopped before its record was written, if anything.
                 let _ = std::fs::remove_dir_all(&dir);
                 let unpacked = crate::emulator::layer::unpack_extensions(&zip, &dir)
-                    .map_err(|problem| invalid(&format!("Content.ZipFile {problem}")))
+                    .map_err(|problem| Box::new(invalid(&format!("Content.ZipFile {problem}"))))
                     .and_then(|extensions| {
                         std::fs::create_dir_all(&dir)
                             .and_then(|()| std::fs::write(dir.join(ZIP), &zip))
                             .map(|()| extensions)
                             .map_err(|error| {
-                                super::service_error(&format!(
+                                Box::new(super::service_error(&format!(
                                     "the layer's zip cannot be kept in the state directory: {error}"
-                                ))
+                                )))
                             })
                     });
                 if unpacked.is_err() {
@@ -269,7 +270,7 @@ impl Emulator {
         .await;
         let extensions = match unpacked {
             Ok(Ok(extensions)) => extensions,
-            Ok(Err(refusal)) => return refusal,
+            Ok(Err(refusal)) => return *refusal,
             Err(error) => {
                 return super::service_error(&format!("unpacking the layer stopped: {error}"));
             }
