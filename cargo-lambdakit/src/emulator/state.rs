@@ -552,6 +552,36 @@ mod tests {
             .save(&state.join("gone-code"))
             .unwrap();
         std::fs::write(state.join("garbled").join(RECORD), "{\"format\": 1, \"na").unwrap();
+        // The layers' directory is not a function's; a layer's record is read back there, and
+        // one naming an extension outside its directory is not.
+        LayerRecord::new("tools")
+            .save(&layer_dir(&state, "tools"))
+            .unwrap();
+        let mut tampered = LayerRecord::new("tampered");
+        tampered.versions.insert(
+            1,
+            LayerVersion {
+                description: String::new(),
+                compatible_runtimes: Vec::new(),
+                compatible_architectures: Vec::new(),
+                license_info: None,
+                code_sha256: "sha".into(),
+                code_size: 1,
+                created_date: "2026-01-01T00:00:00.000+0000".into(),
+                extensions: vec!["../../../bin/sh".into()],
+                deleted: false,
+            },
+        );
+        tampered.save(&layer_dir(&state, "tampered")).unwrap();
+        let (layers, warnings) = load_layers(&state);
+        assert_eq!(
+            layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+            ["tools"]
+        );
+        assert!(
+            warnings.len() == 1 && warnings[0].contains("the layer `tampered` is not served"),
+            "{warnings:?}"
+        );
 
         let (records, broken) = load(&state);
         assert_eq!(
