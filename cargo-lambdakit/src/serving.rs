@@ -163,11 +163,7 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         ..
     } in &mut served
     {
-        for extension in &layers.extensions {
-            // A later file of the same name wins, as in Lambda's `/opt`.
-            extensions.retain(|known| known.file_name() != extension.file_name());
-            extensions.push(extension.clone());
-        }
+        crate::emulator::layer::overlay(extensions, &layers.extensions);
         if let Some(front) = &options.http_event {
             function.http_event.clone_from(front);
         }
@@ -324,44 +320,17 @@ impl Layers {
             };
             let bytes =
                 std::fs::read(zip).map_err(|error| refused(format!("cannot be read: {error}")))?;
-            let entries = crate::package::zip::read(&bytes)
-                .map_err(|problem| refused(format!("is not a zip serve can read: {problem}")))?;
-            let opt = layers.dir.join(index.to_string()).join("extensions");
-            let mut found = 0;
-            for entry in entries {
-                let Some(name) = entry.name.strip_prefix("extensions/") else {
-                    continue;
-                };
-                // One plain file name, nothing that could climb out of the directory.
-                if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-                    continue;
-                }
-                if !entry.executable {
-                    return Err(refused(format!(
-                        "has `extensions/{name}` without the executable bit: zip it with mode 0755 (cargo lambdakit zip does)"
-                    )));
-                }
-                let path = opt.join(name);
-                let written = std::fs::create_dir_all(&opt)
-                    .and_then(|()| std::fs::write(&path, &entry.data))
-                    .and_then(|()| {
-                        std::fs::set_permissions(
-                            &path,
-                            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-                        )
-                    });
-                written.map_err(|error| refused(format!("cannot be unpacked: {error}")))?;
-                layers
-                    .extensions
-                    .retain(|known| known.file_name() != path.file_name());
-                layers.extensions.push(path);
-                found += 1;
-            }
-            if found == 0 {
+            let found = crate::emulator::layer::unpack_extensions(
+                &bytes,
+                &layers.dir.join(index.to_string()),
+            )
+            .map_err(refused)?;
+            if found.is_empty() {
                 return Err(refused(
                     "has no `extensions/NAME` executable: serve runs a layer's extensions, and this one has none".into(),
                 ));
             }
+            crate::emulator::layer::overlay(&mut layers.extensions, &found);
         }
         Ok(layers)
     }

@@ -80,12 +80,9 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         .collect();
     check(&functions)?;
 
-    // serve publishes no layer versions: `deploy --local` leaves extensions out, with a note.
-    let layers = if args.scope.local.is_some() {
-        Vec::new()
-    } else {
-        extension::needed(&project, &functions)?
-    };
+    // On serve (`--local`) as on AWS: serve's Lambda API publishes layer versions and runs
+    // their extensions.
+    let layers = extension::needed(&project, &functions)?;
 
     // Build everything first: nothing reaches AWS unless every function and extension built
     // and checked.

@@ -136,10 +136,6 @@ pub async fn layers(
     packages: &[String],
     options: Options,
 ) -> Result<Vec<Outcome>, CliError> {
-    // serve (`--local`) publishes no layer versions: deploy published none there.
-    if aws.local.is_some() {
-        return Ok(Vec::new());
-    }
     let versions = extension::published(aws, packages).await?;
     let mut outcomes = Vec::new();
     for layer in versions.chunk_by(|one, other| one.layer == other.layer) {

@@ -1,10 +1,11 @@
 //! `deploy --local`: what of a function's settings `cargo lambdakit serve` takes. Its Lambda API
 //! creates, configures, publishes, aliases and gives URLs and reserved concurrency to
-//! functions as AWS does, so those go through deploy's own code paths; what lives in other
-//! services (IAM roles, S3 uploads, event sources) or what serve does not emulate
-//! (provisioned concurrency, layer versions and so the project's extensions) is left out,
-//! each with a note saying so.
+//! functions, and publishes the layer versions of the project's extensions, as AWS does, so
+//! those go through deploy's own code paths; what lives in other services (IAM roles, S3
+//! uploads, event sources, layers of other accounts or regions) or what serve does not
+//! emulate (provisioned concurrency) is left out, each with a note saying so.
 
+use crate::local::ACCOUNT;
 use crate::project::Function;
 
 /// The execution role of functions deployed locally without a `role`: serve takes any role,
@@ -13,24 +14,29 @@ pub(super) fn role() -> String {
     crate::local::role_arn("lambdakit-local")
 }
 
-/// The function as serve takes it, and a note for each setting left out.
-pub(super) fn adapted(function: &Function) -> (Function, Vec<String>) {
+/// The function as serve (whose ARNs name `region`) takes it, and a note for each setting
+/// left out.
+pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<String>) {
     let mut function = function.clone();
     let name = function.aws_name().to_owned();
     let mut notes = Vec::new();
-    let extensions = std::mem::take(&mut function.extensions);
-    if !extensions.is_empty() {
-        let names: Vec<String> = extensions.iter().map(|name| format!("`{name}`")).collect();
-        notes.push(format!(
-            "note: `{name}`: serve publishes no layers, so {} not published or attached (`cargo lambdakit serve` on the project runs its extensions)",
-            if names.len() == 1 {
-                format!("{} was", names[0])
-            } else {
-                format!("{} were", listed(&names))
-            }
-        ));
-    }
     let deploy = &mut function.deploy;
+    if let Some(layers) = &mut deploy.layers {
+        // serve has only the layer versions published to it, all in its account and region.
+        let served = format!("arn:aws:lambda:{region}:{ACCOUNT}:layer:");
+        let (kept, elsewhere): (Vec<String>, Vec<String>) = std::mem::take(layers)
+            .into_iter()
+            .partition(|arn| arn.starts_with(&served));
+        *layers = kept;
+        if !elsewhere.is_empty() {
+            let arns: Vec<String> = elsewhere.iter().map(|arn| format!("`{arn}`")).collect();
+            let were = if arns.len() == 1 { "was" } else { "were" };
+            notes.push(format!(
+                "note: `{name}`: serve has only the layers published to it; {} {were} not attached",
+                listed(&arns)
+            ));
+        }
+    }
     if let Some(bucket) = deploy.upload_bucket.take() {
         notes.push(format!(
             "note: `{name}`: serve takes code inline; `upload_bucket` (`{bucket}`) is not used"
@@ -121,22 +127,31 @@ mod tests {
             expression: "rate(1 hour)".into(),
             input: None,
         });
-        function.extensions = vec!["telemetry-shipper".into(), "secrets".into()];
-        let (function, notes) = adapted(&function);
+        function.deploy.layers = Some(vec![
+            "arn:aws:lambda:eu-west-1:123456789012:layer:tools:1".into(),
+            "arn:aws:lambda:eu-central-1:123456789012:layer:shipper:2".into(),
+            "arn:aws:lambda:eu-central-1:464622532012:layer:Datadog-Extension:60".into(),
+        ]);
+        let (function, notes) = adapted(&function, "eu-central-1");
         assert!(function.deploy.triggers.is_empty());
-        assert!(function.extensions.is_empty());
+        assert_eq!(
+            function.deploy.layers,
+            Some(vec![
+                "arn:aws:lambda:eu-central-1:123456789012:layer:shipper:2".into()
+            ])
+        );
         assert_eq!(function.deploy.upload_bucket, None);
         assert_eq!(function.deploy.provisioned_concurrency, None);
         assert_eq!(
             notes,
             [
-                "note: `orders-worker`: serve publishes no layers, so `telemetry-shipper` and `secrets` were not published or attached (`cargo lambdakit serve` on the project runs its extensions)",
+                "note: `orders-worker`: serve has only the layers published to it; `arn:aws:lambda:eu-west-1:123456789012:layer:tools:1` and `arn:aws:lambda:eu-central-1:464622532012:layer:Datadog-Extension:60` were not attached",
                 "note: `orders-worker`: serve takes code inline; `upload_bucket` (`artifacts`) is not used",
                 "note: `orders-worker`: serve runs no provisioned concurrency; 2 instances were not provisioned",
                 "note: `orders-worker`: serve runs no event sources; the sqs trigger on `orders` and the schedule `rate(1 hour)` were not set up",
             ]
         );
-        let (_, none) = adapted(&Function::standalone("plain"));
+        let (_, none) = adapted(&Function::standalone("plain"), "eu-central-1");
         assert!(none.is_empty());
     }
 }

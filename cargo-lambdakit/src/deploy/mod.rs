@@ -142,7 +142,7 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
     // serve's Lambda API has no IAM, no S3 and no event sources (see `local`): the function
     // goes without them, with a note for each setting left out.
     let (function, notes) = if local {
-        local::adapted(unit.function)
+        local::adapted(unit.function, &aws.region)
     } else {
         (triggers::resolve(aws, unit.function).await?, Vec::new())
     };

@@ -11,6 +11,7 @@ mod guard;
 mod ids;
 mod instance;
 mod lambda_api;
+pub(crate) mod layer;
 mod queue;
 mod sigv4;
 mod state;
@@ -107,6 +108,8 @@ pub struct Emulator {
     state: PathBuf,
     /// The records of the functions created through the control plane, as kept in `state`.
     records: Mutex<BTreeMap<String, state::Record>>,
+    /// The layers published through the control plane, by name, as kept in `state`.
+    layers: Mutex<BTreeMap<String, state::LayerRecord>>,
     /// Functions kept in `state` that are not served (their entry cannot be read, say), by
     /// name, with the file at fault: their names are not free for a CreateFunction.
     kept: Mutex<BTreeMap<String, PathBuf>>,
@@ -250,6 +253,7 @@ impl Emulator {
             cost,
             state,
             records: Mutex::default(),
+            layers: Mutex::default(),
             kept: Mutex::default(),
             versions: RwLock::default(),
             changes: tokio::sync::Mutex::default(),

@@ -13,6 +13,13 @@
 //! resolved, lies inside the state directory. A tampered record cannot make serve run, serve
 //! back or delete files elsewhere.
 //!
+//! - `DIR/.layers/{layer}/layer.json`: a layer's record (its versions and the highest number
+//!   it ever gave, so that a deleted version's number is never given again), and
+//!   `DIR/.layers/{layer}/{version}/layer.zip` and `extensions/`: each version's zip and its
+//!   extensions unpacked. A deleted version is marked so and its files kept while a function
+//!   runs it, as Lambda keeps serving a function with the layer version it has. Function names
+//!   cannot start with `.`, so no function's directory can take the name `.layers`.
+//!
 //! An entry that cannot be read back (no `function.json`, a `function.json` that is not a
 //! record, code it names that is gone or outside) is skipped with a warning naming the file, and the
 //! other functions are served: serve never removes or overwrites such an entry (a
@@ -57,12 +64,13 @@ pub(super) struct Config {
 }
 
 /// Settings the local Lambda keeps and reports as Lambda does (so a deploy reading them back
-/// sees what it asked for), but does not run by: it runs no layers, traces nothing, gives
-/// `/tmp` no quota and writes logs to serve's output.
+/// sees what it asked for), and runs by in part or not at all: of the layers it runs the
+/// extensions (see `lambda_api::layers`), it traces nothing, gives `/tmp` no quota and writes
+/// logs to serve's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub(super) struct Described {
-    /// The layers' ARNs.
+    /// The layers' version ARNs, in order: a later layer's extension of one name wins.
     pub(super) layers: Vec<String>,
     /// `TracingConfig.Mode`: `PassThrough` or `Active`.
     pub(super) tracing_mode: String,
@@ -153,6 +161,131 @@ impl Record {
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         write_atomically(dir, RECORD, &json)
     }
+}
+
+/// The directory, beside the functions', that keeps the layers (see [`LayerRecord`]).
+pub(super) const LAYERS: &str = ".layers";
+/// The name of a layer's record in its directory.
+const LAYER_RECORD: &str = "layer.json";
+
+/// Everything kept of one layer published through the control plane.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct LayerRecord {
+    format: u32,
+    pub(super) name: String,
+    /// The highest version number given: the next version is one more, even when this one is
+    /// deleted (AWS never gives a version number twice).
+    pub(super) last_version: u64,
+    /// Its versions, by number, deleted ones kept while a function uses them.
+    pub(super) versions: BTreeMap<u64, LayerVersion>,
+}
+
+/// One version of a layer: what PublishLayerVersion was given and what its zip is. Its files
+/// are in `DIR/.layers/{layer}/{version}/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct LayerVersion {
+    #[serde(default)]
+    pub(super) description: String,
+    #[serde(default)]
+    pub(super) compatible_runtimes: Vec<String>,
+    #[serde(default)]
+    pub(super) compatible_architectures: Vec<String>,
+    #[serde(default)]
+    pub(super) license_info: Option<String>,
+    pub(super) code_sha256: String,
+    pub(super) code_size: u64,
+    pub(super) created_date: String,
+    /// The names of its extensions, in `extensions/`.
+    #[serde(default)]
+    pub(super) extensions: Vec<String>,
+    /// Deleted (DeleteLayerVersion): no longer listed, found or attached, but run by the
+    /// functions that had it.
+    #[serde(default)]
+    pub(super) deleted: bool,
+}
+
+impl LayerRecord {
+    pub(super) fn new(name: &str) -> Self {
+        Self {
+            format: FORMAT,
+            name: name.to_owned(),
+            last_version: 0,
+            versions: BTreeMap::new(),
+        }
+    }
+
+    /// Writes the record into `dir` (the layer's directory) atomically.
+    pub(super) fn save(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        write_atomically(dir, LAYER_RECORD, &json)
+    }
+}
+
+/// The directory of the layer `name` in `state`.
+pub(super) fn layer_dir(state: &Path, name: &str) -> PathBuf {
+    state.join(LAYERS).join(name)
+}
+
+/// Reads back every layer in `state`, and a warning (with a hint) for each entry that cannot
+/// be read, which is left as it is.
+pub(super) fn load_layers(state: &Path) -> (Vec<LayerRecord>, Vec<String>) {
+    let (mut records, mut warnings) = (Vec::new(), Vec::new());
+    let Ok(entries) = std::fs::read_dir(state.join(LAYERS)) else {
+        return (records, warnings);
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let file = dir.join(LAYER_RECORD);
+        let name = dir
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let read = std::fs::read(&file)
+            .map_err(|error| format!("cannot be read: {error}"))
+            .and_then(|json| {
+                serde_json::from_slice::<LayerRecord>(&json)
+                    .map_err(|error| format!("is not a layer record: {error}"))
+            })
+            .and_then(|record| {
+                if record.format != FORMAT {
+                    Err(format!(
+                        "has format {}; this serve reads format {FORMAT}",
+                        record.format
+                    ))
+                } else if record.name != name {
+                    Err(format!(
+                        "is the record of `{}`, not of `{name}` whose directory it is in",
+                        record.name
+                    ))
+                } else if let Some(bad) = record
+                    .versions
+                    .values()
+                    .flat_map(|version| &version.extensions)
+                    .find(|extension| !is_plain_name(extension))
+                {
+                    Err(format!(
+                        "names the extension `{bad}`, which is not one file name (a tampered record?)"
+                    ))
+                } else {
+                    Ok(record)
+                }
+            });
+        match read {
+            Ok(record) => records.push(record),
+            Err(problem) => warnings.push(format!(
+                "warning: the layer `{name}` is not served: `{}` {problem}\nhint: fix it, or move `{}` out of the state directory to drop the layer",
+                file.display(),
+                dir.display()
+            )),
+        }
+    }
+    (records, warnings)
 }
 
 /// Writes `dir/name` whole: to `name.tmp` (made anew, so that a link planted there is
@@ -286,6 +419,9 @@ pub(super) fn load(state: &Path) -> (Vec<Record>, Vec<Broken>) {
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
+        if name == LAYERS {
+            continue;
+        }
         match read(state, &dir, &name) {
             Ok(record) => records.push(record),
             Err((path, problem)) => broken.push(Broken {
@@ -416,6 +552,36 @@ mod tests {
             .save(&state.join("gone-code"))
             .unwrap();
         std::fs::write(state.join("garbled").join(RECORD), "{\"format\": 1, \"na").unwrap();
+        // The layers' directory is not a function's; a layer's record is read back there, and
+        // one naming an extension outside its directory is not.
+        LayerRecord::new("tools")
+            .save(&layer_dir(&state, "tools"))
+            .unwrap();
+        let mut tampered = LayerRecord::new("tampered");
+        tampered.versions.insert(
+            1,
+            LayerVersion {
+                description: String::new(),
+                compatible_runtimes: Vec::new(),
+                compatible_architectures: Vec::new(),
+                license_info: None,
+                code_sha256: "sha".into(),
+                code_size: 1,
+                created_date: "2026-01-01T00:00:00.000+0000".into(),
+                extensions: vec!["../../../bin/sh".into()],
+                deleted: false,
+            },
+        );
+        tampered.save(&layer_dir(&state, "tampered")).unwrap();
+        let (layers, warnings) = load_layers(&state);
+        assert_eq!(
+            layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+            ["tools"]
+        );
+        assert!(
+            warnings.len() == 1 && warnings[0].contains("the layer `tampered` is not served"),
+            "{warnings:?}"
+        );
 
         let (records, broken) = load(&state);
         assert_eq!(

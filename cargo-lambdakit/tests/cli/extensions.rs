@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::deploy::{actions, json, stderr};
 use crate::moto::{ACCOUNT, Moto, REGION};
-use crate::support::{Serve, executable_script, lambdakit, rust_target_installed, tool, works};
+use crate::support::{lambdakit, rust_target_installed, tool, works};
 
 /// A project in a scratch directory, removed when dropped.
 struct Shop {
@@ -391,35 +391,6 @@ async fn a_layer_lambdakit_did_not_publish_is_refused_with_a_way_out() {
     );
     let lambda = aws_sdk_lambda::Client::new(&moto.config().await);
     assert_eq!(versions_of(&lambda, "tools").await, [1]);
-}
-
-#[test]
-fn deploying_to_serve_leaves_extensions_out_with_a_note() {
-    let dir = std::env::temp_dir().join(format!("lambdakit-ext-local-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let idle = executable_script(&dir.join("idle"), "sleep 600");
-    let mut serve = lambdakit();
-    serve
-        .args(["serve", "--port", "0", "--bootstrap"])
-        .arg(format!("idle={}", idle.display()))
-        .arg("--state")
-        .arg(dir.join("state"));
-    let mut serve = Serve::spawn(serve);
-    let shop = Shop::new("local", SETTINGS);
-    let output = shop.run(&["deploy", "--local", &serve.endpoint(), "--output", "text"]);
-    assert!(output.status.success(), "{output:?}");
-    let said = stderr(&output);
-    assert!(
-        said.contains(
-            "note: `shop`: serve publishes no layers, so `telemetry-shipper` was not published or attached (`cargo lambdakit serve` on the project runs its extensions)"
-        ),
-        "{said}"
-    );
-    let deployed = String::from_utf8_lossy(&output.stdout);
-    assert!(deployed.contains("+ function  shop"), "{deployed}");
-    assert!(!deployed.contains("layer"), "{deployed}");
-    serve.kill();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -8,6 +8,10 @@
 //! official `lambda_extension` and `lambda_runtime` crates as peers (`tests/peers`), and
 //! layers' extensions (`serve --layer`) that exit at once or never ask for an event.
 //!
+//! Layers too: a layer zip given to `serve --layer`, and layer versions published to serve's
+//! Lambda API (by the AWS SDK, and by `deploy --local` for the project's extension), whose
+//! extensions run in the functions that name them.
+//!
 //! The project is written once, to a directory under the test target's scratch directory,
 //! and built into the workspace's target directory with the workspace's `Cargo.lock`, so that
 //! the tests share one build and most of it is the workspace's.
@@ -567,6 +571,307 @@ fn an_extension_that_exits_at_once_fails_init_naming_it() {
             "{error}"
         );
     }
+/// A zip of `entries` (name, text, executable), written by Python's `zipfile`, so that the tests
+/// do not write zips with the code under test.
+fn python_zip(entries: &[(&str, &str, bool)]) -> Vec<u8> {
+    let script = "import io, json, sys, zipfile\n\
+                  out = io.BytesIO()\n\
+                  with zipfile.ZipFile(out, 'w') as z:\n\
+                  \x20   for name, text, executable in json.loads(sys.argv[1]):\n\
+                  \x20       info = zipfile.ZipInfo(name)\n\
+                  \x20       info.external_attr = (0o100755 if executable else 0o100644) << 16\n\
+                  \x20       z.writestr(info, text)\n\
+                  sys.stdout.buffer.write(out.getvalue())\n";
+    let output = Command::new("python3")
+        .args(["-c", script, &serde_json::to_string(entries).unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    output.stdout
+}
+
+/// A `serve` of no project, only the Lambda API (and a `--bootstrap` it needs to start), keeping
+/// what it is given in `state`.
+fn serve_state(dir: &Path, state: &Path) -> Serve {
+    let idle = executable_script(&dir.join("idle"), "sleep 600");
+    let mut command = lambdakit();
+    command
+        .args(["serve", "--port", "0", "--bootstrap"])
+        .arg(format!("idle={}", idle.display()))
+        .arg("--state")
+        .arg(state)
+        .env("AWS_REGION", "us-east-1");
+    Serve::spawn(command)
+}
+
+/// The error code of a refused SDK call.
+fn code_of<E: aws_sdk_lambda::error::ProvideErrorMetadata>(error: &E) -> (String, String) {
+    (
+        error.code().unwrap_or_default().to_owned(),
+        error.message().unwrap_or_default().to_owned(),
+    )
+}
+
+/// Invokes `name` and waits until the layer's extension heard the invocation.
+fn invoked_and_heard(serve: &Serve, name: &str) {
+    let answer = invoke(serve.address, name, &[], b"{}");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let request_id = answer.header("x-amzn-RequestId").unwrap().to_owned();
+    serve.output_with(&[&format!("py-ext: INVOKE {request_id}")]);
+}
+
+/// A layer published through serve's Lambda API (PublishLayerVersion with the AWS SDK) runs its
+/// extension in the functions whose `Layers` name it: a Python extension on the raw Extensions
+/// API hears INVOKE and SHUTDOWN. Versions count up and are never given twice, an unknown
+/// version is refused as AWS refuses it, a deleted version keeps running in the function that
+/// has it, and all of it survives a restart on the same `--state`.
+#[tokio::test]
+async fn layers_published_to_serve_run_their_extensions_in_the_functions_naming_them() {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{Architecture, FunctionCode, LayerVersionContentInput, Runtime};
+    use base64::Engine as _;
+    use sha2::Digest as _;
+
+    let dir = scratch("published");
+    let state = dir.join("state");
+    let python = workspace().join("cargo-lambdakit/tests/cli/python");
+    let read = |file: &str| std::fs::read_to_string(python.join(file)).unwrap();
+    let layer = python_zip(&[
+        ("extensions/py-ext", &read("layer_extension.py"), true),
+        ("python/helper.py", "HELP = 1\n", false),
+    ]);
+    let code = python_zip(&[("bootstrap", &read("ok_runtime.py"), true)]);
+    let serve = serve_state(&dir, &state);
+    let lambda = crate::sdk::client(&serve.endpoint());
+    let publish = || {
+        lambda
+            .publish_layer_version()
+            .layer_name("py-ext")
+            .description("a Python extension")
+            .compatible_runtimes(Runtime::Providedal2023)
+            .compatible_architectures(Architecture::X8664)
+            .content(
+                LayerVersionContentInput::builder()
+                    .zip_file(Blob::new(layer.clone()))
+                    .build(),
+            )
+            .send()
+    };
+
+    let first = publish().await.unwrap();
+    assert_eq!(first.version(), 1);
+    let v1 = first.layer_version_arn().unwrap().to_owned();
+    assert_eq!(
+        v1, "arn:aws:lambda:us-east-1:123456789012:layer:py-ext:1",
+        "{first:?}"
+    );
+    assert_eq!(
+        first.layer_arn(),
+        Some("arn:aws:lambda:us-east-1:123456789012:layer:py-ext")
+    );
+    let content = first.content().unwrap();
+    assert_eq!(content.code_size(), layer.len() as i64);
+    assert_eq!(
+        content.code_sha256(),
+        Some(
+            base64::engine::general_purpose::STANDARD
+                .encode(sha2::Sha256::digest(&layer))
+                .as_str()
+        )
+    );
+    let location = content.location().unwrap();
+    let path = location.split_once(&serve.endpoint()).unwrap().1;
+    let downloaded = crate::support::get(serve.address, path);
+    assert_eq!(downloaded.status, 200, "{downloaded:?}");
+    assert_eq!(downloaded.body, layer, "Content.Location serves the zip");
+
+    // Version 2, deleted: the next is 3, never 2 again, and 2 is found no more.
+    assert_eq!(publish().await.unwrap().version(), 2);
+    lambda
+        .delete_layer_version()
+        .layer_name("py-ext")
+        .version_number(2)
+        .send()
+        .await
+        .unwrap();
+    let gone = lambda
+        .get_layer_version()
+        .layer_name("py-ext")
+        .version_number(2)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        gone.raw_response().map(|raw| raw.status().as_u16()),
+        Some(404)
+    );
+    assert_eq!(
+        code_of(&gone.into_service_error()),
+        (
+            "ResourceNotFoundException".into(),
+            "The resource you requested does not exist.".into()
+        )
+    );
+    let third = publish().await.unwrap();
+    assert_eq!(third.version(), 3);
+    let v3 = third.layer_version_arn().unwrap().to_owned();
+
+    // What is not a zip is refused.
+    let refused = lambda
+        .publish_layer_version()
+        .layer_name("py-ext")
+        .content(
+            LayerVersionContentInput::builder()
+                .zip_file(Blob::new(b"not a zip".to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let (error, message) = code_of(&refused);
+    assert_eq!(error, "InvalidParameterValueException", "{message}");
+    assert!(
+        message.contains("Content.ZipFile is not a zip"),
+        "{message}"
+    );
+
+    // A function naming a version serve does not have is refused, naming it, as AWS does.
+    let create = |layers: Vec<String>| {
+        lambda
+            .create_function()
+            .function_name("layered")
+            .runtime(Runtime::Providedal2023)
+            .role("arn:aws:iam::123456789012:role/local")
+            .handler("bootstrap")
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(code.clone()))
+                    .build(),
+            )
+            .set_layers(Some(layers))
+            .send()
+    };
+    let v2 = format!("{}:2", v1.rsplit_once(':').unwrap().0);
+    for unknown in [
+        v2.clone(),
+        "arn:aws:lambda:us-east-1:123456789012:layer:elsewhere:1".to_owned(),
+    ] {
+        let refused = create(vec![unknown.clone()])
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(
+            code_of(&refused),
+            (
+                "InvalidParameterValueException".into(),
+                format!("Layer version {unknown} does not exist.")
+            )
+        );
+    }
+
+    create(vec![v1.clone()]).await.unwrap();
+    let function = lambda
+        .get_function()
+        .function_name("layered")
+        .send()
+        .await
+        .unwrap();
+    let layers: Vec<(Option<&str>, i64)> = function
+        .configuration()
+        .unwrap()
+        .layers()
+        .iter()
+        .map(|layer| (layer.arn(), layer.code_size()))
+        .collect();
+    assert_eq!(layers, [(Some(v1.as_str()), layer.len() as i64)]);
+    invoked_and_heard(&serve, "layered");
+
+    let versions: Vec<i64> = lambda
+        .list_layer_versions()
+        .layer_name("py-ext")
+        .send()
+        .await
+        .unwrap()
+        .layer_versions()
+        .iter()
+        .map(|version| version.version())
+        .collect();
+    assert_eq!(versions, [3, 1], "newest first, the deleted one left out");
+    let listed = lambda.list_layers().send().await.unwrap();
+    let latest: Vec<(Option<&str>, Option<i64>)> = listed
+        .layers()
+        .iter()
+        .map(|layer| {
+            (
+                layer.layer_name(),
+                layer
+                    .latest_matching_version()
+                    .map(|version| version.version()),
+            )
+        })
+        .collect();
+    assert_eq!(latest, [(Some("py-ext"), Some(3))]);
+    let found = lambda
+        .get_layer_version_by_arn()
+        .arn(&v1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.description(), Some("a Python extension"));
+
+    // Deleted while the function runs it: the function keeps it, through a restart too.
+    lambda
+        .delete_layer_version()
+        .layer_name("py-ext")
+        .version_number(1)
+        .send()
+        .await
+        .unwrap();
+    invoked_and_heard(&serve, "layered");
+    stop(&serve);
+    serve.output_with(&["py-ext: SHUTDOWN spindown"]);
+    drop(serve);
+
+    let serve = serve_state(&dir, &state);
+    let lambda = crate::sdk::client(&serve.endpoint());
+    let versions: Vec<i64> = lambda
+        .list_layer_versions()
+        .layer_name("py-ext")
+        .send()
+        .await
+        .unwrap()
+        .layer_versions()
+        .iter()
+        .map(|version| version.version())
+        .collect();
+    assert_eq!(versions, [3], "kept in --state");
+    invoked_and_heard(&serve, "layered");
+
+    // Moved to version 3: the deleted version 1, now run by nothing, is gone.
+    let kept = state.join(".layers/py-ext/1");
+    assert!(kept.is_dir(), "{} is kept while used", kept.display());
+    lambda
+        .update_function_configuration()
+        .function_name("layered")
+        .layers(&v3)
+        .send()
+        .await
+        .unwrap();
+    assert!(!kept.exists(), "{} outlived its last user", kept.display());
+    invoked_and_heard(&serve, "layered");
+    let next = lambda
+        .publish_layer_version()
+        .layer_name("py-ext")
+        .content(
+            LayerVersionContentInput::builder()
+                .zip_file(Blob::new(layer.clone()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.version(), 4, "numbers go on after a restart");
     drop(serve);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -601,4 +906,82 @@ fn an_extension_that_never_asks_for_an_event_is_named_by_the_init_timeout() {
     serve.output_with(&["idler: registered"]);
     drop(serve);
     let _ = std::fs::remove_dir_all(&dir);
+/// `deploy --local` publishes the project's extension as a layer version on serve and attaches
+/// it, as deploy does on AWS; serve runs it beside the function; `destroy --local` deletes it.
+#[tokio::test]
+async fn deploy_local_publishes_the_extension_serve_runs_it_and_destroy_removes_it() {
+    let out = scratch("deploy-local");
+    let serve = serve_state(&out, &out.join("state"));
+    let lambda = crate::sdk::client(&serve.endpoint());
+    let run = |subcommand: &str, args: &[&str]| {
+        let output = lambdakit()
+            .args([subcommand, "--local", &serve.endpoint()])
+            .args(args)
+            .args(["--output", "json", "--manifest-path"])
+            .arg(project().join("Cargo.toml"))
+            .env(
+                "CARGO_TARGET_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap(),
+            )
+            .env("CARGO_NET_OFFLINE", "true")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let env = format!("OUT={}", out.display());
+
+    let deployed = run("deploy", &["--bin", "ext-greeter", "--env", &env]);
+    let layer = &deployed["layers"][0];
+    assert_eq!(layer["changes"][0]["name"], "ext-watcher", "{deployed:#}");
+    assert_eq!(layer["changes"][0]["action"], "create", "{deployed:#}");
+    assert_eq!(layer["version"], "1", "{deployed:#}");
+    let notes = &deployed["functions"][0]["notes"];
+    assert_eq!(notes, &serde_json::json!([]), "nothing left out");
+    let function = lambda
+        .get_function()
+        .function_name("ext-greeter")
+        .send()
+        .await
+        .unwrap();
+    let arns: Vec<&str> = function
+        .configuration()
+        .unwrap()
+        .layers()
+        .iter()
+        .filter_map(|layer| layer.arn())
+        .collect();
+    assert_eq!(
+        arns,
+        ["arn:aws:lambda:us-east-1:123456789012:layer:ext-watcher:1"]
+    );
+
+    let answer = invoke(serve.address, "ext-greeter", &[], br#"{"name": "Ada"}"#);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json(), "Hello, Ada!");
+    let request_id = answer.header("x-amzn-RequestId").unwrap();
+    serve.output_with(&[&format!("ext-watcher: INVOKE {request_id}")]);
+
+    // Nothing changed: the layer is attached as it is.
+    let again = run("deploy", &["--bin", "ext-greeter", "--env", &env]);
+    assert_eq!(
+        again["layers"][0]["changes"][0]["action"], "unchanged",
+        "{again:#}"
+    );
+
+    let destroyed = run("destroy", &[]);
+    assert_eq!(
+        destroyed["layers"][0]["changes"][0]["name"], "ext-watcher:1",
+        "{destroyed:#}"
+    );
+    assert_eq!(destroyed["layers"][0]["changes"][0]["action"], "delete");
+    let left = lambda
+        .list_layer_versions()
+        .layer_name("ext-watcher")
+        .send()
+        .await
+        .unwrap();
+    assert!(left.layer_versions().is_empty(), "{left:?}");
+    drop(serve);
+    let _ = std::fs::remove_dir_all(&out);
 }

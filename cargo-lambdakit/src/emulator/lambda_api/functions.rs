@@ -74,7 +74,7 @@ struct UpdateCodeRequest {
 
 /// The UpdateFunctionConfiguration request body (AWS Lambda API reference,
 /// "UpdateFunctionConfiguration"); what the local Lambda does not run by is kept and reported
-/// (layers, tracing, ephemeral storage, logging) or taken and ignored (VPC, ...).
+/// (tracing, ephemeral storage, logging) or taken and ignored (VPC, ...).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct UpdateConfigurationRequest {
@@ -116,7 +116,7 @@ impl DeadLetterRequest {
 }
 
 /// The settings of CreateFunction and UpdateFunctionConfiguration the local Lambda keeps and
-/// reports but does not run by (see [`Described`]).
+/// reports, and runs by in part (the layers' extensions) or not at all (see [`Described`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct DescribedRequest {
@@ -338,11 +338,10 @@ impl Emulator {
         }
         configuration["LoggingConfig"] = logging;
         if !described.layers.is_empty() {
-            // Layers are reported, not run: the local Lambda has no copy of them.
             let layers: Vec<Value> = described
                 .layers
                 .iter()
-                .map(|arn| json!({ "Arn": arn, "CodeSize": 0 }))
+                .map(|arn| json!({ "Arn": arn, "CodeSize": self.layer_code_size(arn) }))
                 .collect();
             configuration["Layers"] = json!(layers);
         }
@@ -419,6 +418,9 @@ impl Emulator {
         let _changing = self.changes.lock().await;
         if self.pool(&name).is_some() {
             return self.exists(&name);
+        }
+        if let Err(message) = self.check_layers(&described.layers) {
+            return invalid(&message);
         }
         if let Some(path) = lock(&self.kept).get(&name) {
             return refused(
@@ -509,12 +511,13 @@ impl Emulator {
         }
         let runner = runner(&config.architecture)?;
         let binary = dir.join(&config.code).join("code").join("bootstrap");
+        let extensions = self.layer_extensions(&config.described.layers)?;
         let mut pool = Pool::new(
             Served {
                 function,
                 binary,
                 runner,
-                extensions: Vec::new(),
+                extensions,
             },
             &self.region,
             // Code brought by a caller: never the shell's credentials.
@@ -539,6 +542,8 @@ impl Emulator {
     pub fn load_state(&self) -> Vec<String> {
         let (records, broken) = state::load(&self.state);
         let mut warnings = self.load_event_configs();
+        // Before the functions, which run their extensions.
+        warnings.extend(self.load_layers());
         for broken in broken {
             warnings.push(broken.warning(&self.state));
             lock(&self.kept).insert(broken.name, broken.path);
@@ -567,6 +572,10 @@ impl Emulator {
                     lock(&self.kept).insert(name, file);
                 }
             }
+        }
+        // Deleted layer versions that only a function now gone still ran.
+        if let Err(warning) = self.unused_layer_versions().apply() {
+            warnings.push(format!("warning: {warning}"));
         }
         warnings
     }
@@ -627,6 +636,7 @@ impl Emulator {
         if unused {
             remove_dir(self.state.join(&name).join(old_code)).await;
         }
+        self.sweep_layers().await;
         json_response(StatusCode::OK, &self.configuration(&pool))
     }
 
@@ -725,6 +735,7 @@ impl Emulator {
         if let Err(refusal) = Self::same_revision(request.revision_id.as_deref(), &record.latest) {
             return *refusal;
         }
+        let layers_given = request.described.layers.is_some();
         let latest = &mut record.latest;
         let checked = (|| -> Result<(), String> {
             if let Some(runtime) = request.runtime {
@@ -739,7 +750,11 @@ impl Emulator {
             if let Some(dead_letter) = request.dead_letter_config {
                 latest.dead_letter_target = dead_letter.target()?;
             }
-            request.described.apply(&mut latest.described)
+            request.described.apply(&mut latest.described)?;
+            if layers_given {
+                self.check_layers(&latest.described.layers)?;
+            }
+            Ok(())
         })();
         if let Err(problem) = checked {
             return invalid(&problem);
@@ -804,6 +819,7 @@ impl Emulator {
             remove_dir(self.state.join(name)).await;
             println!("lambdakit: deleted {name}");
         }
+        self.sweep_layers().await;
         boxed(empty(StatusCode::NO_CONTENT))
     }
 }

@@ -26,7 +26,7 @@
 //!
 //! - `UpdateFunctionCode` (a zip checked as CreateFunction checks it) and
 //!   `UpdateFunctionConfiguration` (runtime, role, handler, description, memory, timeout,
-//!   environment; layers, tracing, ephemeral storage and logging are kept and reported, not
+//!   environment, layers; tracing, ephemeral storage and logging are kept and reported, not
 //!   run by, so `deploy --local` reads back what it set): `$LATEST` gets a new pool, so the next invocation starts an instance of the
 //!   new code or settings, while invocations under way finish on the old one. Both take
 //!   `RevisionId` (`PreconditionFailedException` when it is not the function's).
@@ -46,6 +46,10 @@
 //!   which the queue of `Event` invocations follows (retries, maximum event age,
 //!   destinations), kept in the state directory; and a function's `DeadLetterConfig`.
 //!
+//! - Layers (`layers`): PublishLayerVersion, GetLayerVersion(ByArn), ListLayerVersions,
+//!   ListLayers and DeleteLayerVersion, kept in the state directory; a function's `Layers`
+//!   must name versions published here, and their extensions run beside it.
+//!
 //! Not yet: code from S3 and container images, paging of ListVersionsByFunction and
 //! ListAliases.
 
@@ -54,6 +58,7 @@ mod concurrency;
 mod event_config;
 mod functions;
 mod invoke;
+mod layers;
 mod operation;
 mod permissions;
 mod tags;
@@ -331,6 +336,23 @@ impl Emulator {
                 marker,
                 max_items,
             } => self.list_event_configs(&name, marker.as_deref(), max_items),
+            Operation::PublishLayerVersion { layer } => {
+                self.publish_layer(&layer, body, url_host).await
+            }
+            Operation::GetLayerVersion { layer, version } => {
+                self.get_layer_version(&layer, version, url_host)
+            }
+            Operation::GetLayerVersionByArn { arn } => {
+                self.get_layer_version_by_arn(&arn, url_host)
+            }
+            Operation::ListLayerVersions { layer, list } => self.list_layer_versions(&layer, &list),
+            Operation::ListLayers { list } => self.list_layers(&list),
+            Operation::DeleteLayerVersion { layer, version } => {
+                self.delete_layer_version(&layer, version).await
+            }
+            Operation::GetLayerVersionCode { layer, version } => {
+                self.layer_code(&layer, version).await
+            }
             Operation::ListTags { name } => self.tags(&name),
             Operation::TagResource { name } => self.tag(&name, body).await,
             Operation::UntagResource { name, keys } => self.untag(&name, &keys).await,

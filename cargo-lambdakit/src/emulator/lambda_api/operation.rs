@@ -5,8 +5,9 @@
 //! look at the path again; what no operation has is refused here, as AWS refuses it.
 //!
 //! The paths are AWS's (AWS Lambda API reference, each operation's "Request Syntax"), but for
-//! two of lambdakit's own: `/lambda-url/{name}/...` (a function's URL) and
-//! `/lambdakit/code/{name}.zip` (where GetFunction's `Code.Location` points).
+//! three of lambdakit's own: `/lambda-url/{name}/...` (a function's URL),
+//! `/lambdakit/code/{name}.zip` (where GetFunction's `Code.Location` points) and
+//! `/lambdakit/layer/{layer}/{version}.zip` (where GetLayerVersion's `Content.Location` points).
 
 use http::{Method, Response, StatusCode, Uri};
 
@@ -151,10 +152,47 @@ pub(crate) enum Operation {
     },
     /// `GET /2017-03-31/tags/{ARN}`.
     ListTags { name: String },
+    /// `POST /2018-10-31/layers/{LayerName}/versions`.
+    PublishLayerVersion { layer: String },
+    /// `GET /2018-10-31/layers/{LayerName}/versions/{VersionNumber}`.
+    GetLayerVersion { layer: String, version: u64 },
+    /// `GET /2018-10-31/layers?find=LayerVersion&Arn=..`.
+    GetLayerVersionByArn { arn: String },
+    /// `GET /2018-10-31/layers/{LayerName}/versions?CompatibleRuntime=..&CompatibleArchitecture=..&Marker=..&MaxItems=..`.
+    ListLayerVersions { layer: String, list: LayerList },
+    /// `GET /2018-10-31/layers?CompatibleRuntime=..&CompatibleArchitecture=..&Marker=..&MaxItems=..`.
+    ListLayers { list: LayerList },
+    /// `DELETE /2018-10-31/layers/{LayerName}/versions/{VersionNumber}`.
+    DeleteLayerVersion { layer: String, version: u64 },
+    /// `GET /lambdakit/layer/{LayerName}/{VersionNumber}.zip`: the zip GetLayerVersion's
+    /// `Content.Location` names.
+    GetLayerVersionCode { layer: String, version: u64 },
     /// `POST /2017-03-31/tags/{ARN}`.
     TagResource { name: String },
     /// `DELETE /2017-03-31/tags/{ARN}?tagKeys=..&tagKeys=..`.
     UntagResource { name: String, keys: Vec<String> },
+}
+
+/// What ListLayers and ListLayerVersions list: the versions compatible with a runtime and an
+/// architecture (any, when not given), a page of at most `max_items` after `marker`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LayerList {
+    pub(crate) compatible_runtime: Option<String>,
+    pub(crate) compatible_architecture: Option<String>,
+    pub(crate) marker: Option<String>,
+    /// 1 to 50, 50 when not given.
+    pub(crate) max_items: usize,
+}
+
+impl LayerList {
+    fn parse(query: Option<&str>) -> Result<Self, Refusal> {
+        Ok(Self {
+            compatible_runtime: query_value(query, "CompatibleRuntime"),
+            compatible_architecture: query_value(query, "CompatibleArchitecture"),
+            marker: query_value(query, "Marker"),
+            max_items: max_items(query, 50, 50)?,
+        })
+    }
 }
 
 /// A request no operation answers, refused before any handler sees it.
@@ -235,6 +273,60 @@ impl Operation {
             }
             let (name, qualifier) = function(identifier);
             return Ok(Self::GetFunctionCode { name, qualifier });
+        }
+        if let Some(rest) = path
+            .strip_prefix("/lambdakit/layer/")
+            .and_then(|rest| rest.strip_suffix(".zip"))
+        {
+            let Some((layer, version)) = rest.split_once('/') else {
+                return Err(unknown());
+            };
+            if method != Method::GET {
+                return Err(unknown());
+            }
+            return Ok(Self::GetLayerVersionCode {
+                layer: layer_name(layer),
+                version: version_number(version)?,
+            });
+        }
+        if path == "/2018-10-31/layers" || path == "/2018-10-31/layers/" {
+            if method != Method::GET {
+                return Err(unknown());
+            }
+            if query_value(query, "find").as_deref() == Some("LayerVersion") {
+                let arn = query_value(query, "Arn").ok_or_else(|| {
+                    Refusal::InvalidParameter(
+                        "Arn is required to find a layer version: its version ARN".into(),
+                    )
+                })?;
+                return Ok(Self::GetLayerVersionByArn { arn });
+            }
+            return Ok(Self::ListLayers {
+                list: LayerList::parse(query)?,
+            });
+        }
+        if let Some(rest) = path.strip_prefix("/2018-10-31/layers/") {
+            let (layer, below) = rest.split_once('/').ok_or_else(unknown)?;
+            let layer = layer_name(layer);
+            let (below, version) = match below.split_once('/') {
+                Some(("versions", version)) => ("versions", Some(version_number(version)?)),
+                Some(_) => return Err(unknown()),
+                None => (below, None),
+            };
+            return match (method, below, version) {
+                (&Method::POST, "versions", None) => Ok(Self::PublishLayerVersion { layer }),
+                (&Method::GET, "versions", None) => Ok(Self::ListLayerVersions {
+                    layer,
+                    list: LayerList::parse(query)?,
+                }),
+                (&Method::GET, "versions", Some(version)) => {
+                    Ok(Self::GetLayerVersion { layer, version })
+                }
+                (&Method::DELETE, "versions", Some(version)) => {
+                    Ok(Self::DeleteLayerVersion { layer, version })
+                }
+                _ => Err(unknown()),
+            };
         }
         if let Some(rest) = path.strip_prefix("/2021-10-31/functions/") {
             let Some((identifier, "url")) = rest.split_once('/') else {
@@ -363,6 +455,25 @@ fn list_functions(query: Option<&str>) -> Result<Operation, Refusal> {
     })
 }
 
+/// A layer's name, from a `LayerName` label: its name, or its ARN (AWS takes either).
+fn layer_name(label: &str) -> String {
+    let label = decode(label);
+    match label.rsplit_once(":layer:") {
+        Some((_, name)) => name.split(':').next().unwrap_or_default().to_owned(),
+        None => label,
+    }
+}
+
+/// A `VersionNumber` label: a layer version's number.
+fn version_number(label: &str) -> Result<u64, Refusal> {
+    decode(label).parse().map_err(|_| {
+        Refusal::InvalidParameter(format!(
+            "VersionNumber `{}` is not a layer version's number",
+            decode(label)
+        ))
+    })
+}
+
 /// A list's `MaxItems`: `default` when not given, else a number from 1 to `most`.
 fn max_items(query: Option<&str>, default: usize, most: usize) -> Result<usize, Refusal> {
     match query_value(query, "MaxItems").map(|items| items.parse::<usize>()) {
@@ -430,6 +541,7 @@ mod tests {
     fn each_method_and_path_is_one_operation() {
         use Operation::*;
         let arn = "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aorders";
+        let layer_arn = "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Ashipper";
         let table = [
             (
                 "POST",
@@ -738,6 +850,79 @@ mod tests {
                     qualifier: None,
                 },
             ),
+            (
+                "POST",
+                owned("/2018-10-31/layers/shipper/versions"),
+                PublishLayerVersion {
+                    layer: owned("shipper"),
+                },
+            ),
+            (
+                "GET",
+                owned("/2018-10-31/layers/shipper/versions/3"),
+                GetLayerVersion {
+                    layer: owned("shipper"),
+                    version: 3,
+                },
+            ),
+            (
+                "GET",
+                format!("/2018-10-31/layers/{layer_arn}/versions/3"),
+                GetLayerVersion {
+                    layer: owned("shipper"),
+                    version: 3,
+                },
+            ),
+            (
+                "GET",
+                format!("/2018-10-31/layers?find=LayerVersion&Arn={layer_arn}%3A3"),
+                GetLayerVersionByArn {
+                    arn: owned("arn:aws:lambda:us-east-1:123456789012:layer:shipper:3"),
+                },
+            ),
+            (
+                "GET",
+                owned(
+                    "/2018-10-31/layers/shipper/versions?CompatibleRuntime=provided.al2023&Marker=4&MaxItems=2",
+                ),
+                ListLayerVersions {
+                    layer: owned("shipper"),
+                    list: LayerList {
+                        compatible_runtime: some("provided.al2023"),
+                        compatible_architecture: None,
+                        marker: some("4"),
+                        max_items: 2,
+                    },
+                },
+            ),
+            (
+                "GET",
+                owned("/2018-10-31/layers?CompatibleArchitecture=arm64"),
+                ListLayers {
+                    list: LayerList {
+                        compatible_runtime: None,
+                        compatible_architecture: some("arm64"),
+                        marker: None,
+                        max_items: 50,
+                    },
+                },
+            ),
+            (
+                "DELETE",
+                owned("/2018-10-31/layers/shipper/versions/3"),
+                DeleteLayerVersion {
+                    layer: owned("shipper"),
+                    version: 3,
+                },
+            ),
+            (
+                "GET",
+                owned("/lambdakit/layer/shipper/3.zip"),
+                GetLayerVersionCode {
+                    layer: owned("shipper"),
+                    version: 3,
+                },
+            ),
         ];
         for (method, uri, operation) in table {
             assert_eq!(parse(method, &uri), Ok(operation), "{method} {uri}");
@@ -768,6 +953,12 @@ mod tests {
                 "POST",
                 "/2019-09-25/functions/orders/event-invoke-config/list",
             ),
+            ("POST", "/2018-10-31/layers"),
+            ("PUT", "/2018-10-31/layers/shipper/versions"),
+            ("POST", "/2018-10-31/layers/shipper/versions/3"),
+            ("GET", "/2018-10-31/layers/shipper"),
+            ("GET", "/2018-10-31/layers/shipper/other"),
+            ("DELETE", "/lambdakit/layer/shipper/3.zip"),
             ("GET", "/"),
         ];
         let next = lambda_kit::__server::next_invocation_path();
@@ -804,6 +995,18 @@ mod tests {
                 "GET",
                 "/2019-09-25/functions/orders/event-invoke-config/list?MaxItems=51"
             ),
+            Err(Refusal::InvalidParameter(
+                "MaxItems must be a number from 1 to 50".into()
+            ))
+        );
+        assert_eq!(
+            parse("GET", "/2018-10-31/layers/shipper/versions/latest"),
+            Err(Refusal::InvalidParameter(
+                "VersionNumber `latest` is not a layer version's number".into()
+            ))
+        );
+        assert_eq!(
+            parse("GET", "/2018-10-31/layers?MaxItems=51"),
             Err(Refusal::InvalidParameter(
                 "MaxItems must be a number from 1 to 50".into()
             ))

@@ -269,6 +269,7 @@ impl Emulator {
         if unused {
             remove_dir(self.state.join(name).join(&config.code)).await;
         }
+        self.sweep_layers().await;
         boxed(empty(StatusCode::NO_CONTENT))
     }
 
