@@ -115,6 +115,8 @@ pub mod streaming;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+#[cfg(feature = "trace")]
+mod trace;
 mod trace_env;
 
 #[doc(inline)]
@@ -127,6 +129,8 @@ pub use diagnostic::Diagnostic;
 pub use error::Error;
 #[doc(inline)]
 pub use handler::Handler;
+#[doc(inline)]
+pub use logging::instrument;
 #[doc(inline)]
 pub use runtime::Runtime;
 
