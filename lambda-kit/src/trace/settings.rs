@@ -412,11 +412,13 @@ mod tests {
                 ),
                 (name, value),
             ];
-            let vars: Vec<_> = if name == "AWS_XRAY_DAEMON_ADDRESS" {
-                vec![(name, value)]
-            } else {
-                vars.to_vec()
-            };
+            // The endpoint and the daemon are tested alone: a traces endpoint beside them wins.
+            let vars: Vec<_> =
+                if name == "AWS_XRAY_DAEMON_ADDRESS" || name == "OTEL_EXPORTER_OTLP_ENDPOINT" {
+                    vec![(name, value)]
+                } else {
+                    vars.to_vec()
+                };
             let error = settings(&vars).unwrap_err();
             let text = error.to_string();
             assert!(

@@ -312,9 +312,9 @@ mod tests {
     #[test]
     fn a_tree_that_fits_is_one_document_and_one_that_does_not_is_split() {
         let small = [span(1, 0xaa, 10), span(2, 1, 10), span(3, 2, 10)];
-        let documents = documents(&small, &Vec::new());
-        assert_eq!(documents.len(), 1);
-        let document: Json = serde_json::from_slice(&documents[0]).unwrap();
+        let docs = documents(&small, &Vec::new());
+        assert_eq!(docs.len(), 1);
+        let document: Json = serde_json::from_slice(&docs[0]).unwrap();
         assert_eq!(document["parent_id"], "00000000000000aa");
         assert_eq!(document["start_time"], 1_700_000_000.123456);
         assert_eq!(
@@ -327,11 +327,10 @@ mod tests {
             span(2, 1, 30_000),
             span(3, 2, 30_000),
         ];
-        let documents = documents(&large, &Vec::new());
-        assert_eq!(documents.len(), 3);
+        let docs = documents(&large, &Vec::new());
+        assert_eq!(docs.len(), 3);
         for (document, parent) in
-            documents
-                .iter()
+            docs.iter()
                 .zip(["00000000000000aa", "0000000000000001", "0000000000000002"])
         {
             assert!(HEADER.len() + document.len() <= MAX_DATAGRAM);
@@ -342,8 +341,8 @@ mod tests {
         }
 
         let huge = [span(9, 0xaa, 100_000)];
-        let documents = documents(&huge, &Vec::new());
-        let document: Json = serde_json::from_slice(&documents[0]).unwrap();
+        let docs = documents(&huge, &Vec::new());
+        let document: Json = serde_json::from_slice(&docs[0]).unwrap();
         assert_eq!(document["metadata"]["default"]["truncated"], true);
     }
 
