@@ -686,3 +686,146 @@ async fn text_lines_keep_lambdas_shape_with_tracing_on() {
     assert_eq!(fields[2], "req-1");
     assert_eq!(fields[3], "loaded source=table");
 }
+
+/// Decodes an OTLP protobuf request with the `opentelemetry-proto` Python package (a peer
+/// that is not ours) into plain JSON: ids in hex, attribute values with their kind.
+const DECODE_PROTOBUF: &str = r#"
+import json, sys
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+request = ExportTraceServiceRequest()
+request.ParseFromString(sys.stdin.buffer.read())
+def values(pairs):
+    return {pair.key: [pair.value.WhichOneof("value"), getattr(pair.value, pair.value.WhichOneof("value"))] for pair in pairs}
+out = []
+for resource_spans in request.resource_spans:
+    for scope_spans in resource_spans.scope_spans:
+        for span in scope_spans.spans:
+            out.append({
+                "resource": values(resource_spans.resource.attributes),
+                "scope": scope_spans.scope.name,
+                "trace_id": span.trace_id.hex(),
+                "span_id": span.span_id.hex(),
+                "parent_span_id": span.parent_span_id.hex(),
+                "name": span.name,
+                "kind": span.kind,
+                "start": span.start_time_unix_nano,
+                "end": span.end_time_unix_nano,
+                "attributes": values(span.attributes),
+                "events": [{"name": event.name, "time": event.time_unix_nano, "attributes": values(event.attributes)} for event in span.events],
+                "status": [span.status.code, span.status.message],
+            })
+print(json.dumps(out))
+"#;
+
+#[tokio::test]
+async fn protobuf_exports_decode_with_opentelemetrys_own_definitions() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    let found = Command::new("python3")
+        .args(["-c", "import opentelemetry.proto"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !crate::support::tool(
+        found,
+        "Python's opentelemetry-proto",
+        "pip install opentelemetry-proto",
+    ) {
+        return;
+    }
+    let _logs = CapturedLogs::start(LogFormat::Text, LogLevel::Info);
+    let mut collector = Collector::start(None).await;
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let endpoint = collector.endpoint();
+    let config = api
+        .config_with(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ])
+        .unwrap();
+    let invocations = vec![
+        Invocation::new(order("o-1", 2))
+            .request_id("req-a")
+            .trace_id(&header(ROOT_A, true)),
+        Invocation::new(order("o-3", 0)).trace_id(&header(ROOT_C, true)),
+    ];
+    let exports = &mut collector.received;
+    let received = drive(&api, config, place, invocations, |_| async move {
+        [exports.recv().await.unwrap(), exports.recv().await.unwrap()]
+    })
+    .await;
+    let mut spans = Vec::new();
+    for request in received {
+        assert_eq!(request.content_type, "application/x-protobuf");
+        let mut python = Command::new("python3")
+            .args(["-c", DECODE_PROTOBUF])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        python
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&request.body)
+            .unwrap();
+        let output = python.wait_with_output().unwrap();
+        assert!(output.status.success(), "the request does not decode");
+        let decoded: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+        spans.extend(decoded);
+    }
+    let find = |root: &str, name: &str| -> Value {
+        let trace_id = root[2..].replace('-', "");
+        spans
+            .iter()
+            .find(|span| span["trace_id"] == trace_id.as_str() && span["name"] == name)
+            .unwrap_or_else(|| panic!("no span `{name}` in {root}: {spans:#?}"))
+            .clone()
+    };
+    let invocation = find(ROOT_A, "test-function");
+    assert_eq!(invocation["scope"], "lambda-kit");
+    assert_eq!(
+        invocation["resource"]["service.name"],
+        serde_json::json!(["string_value", "test-function"])
+    );
+    assert_eq!(
+        invocation["resource"]["faas.max_memory"],
+        serde_json::json!(["int_value", 134217728])
+    );
+    assert_eq!(invocation["parent_span_id"], PARENT);
+    assert_eq!(invocation["kind"], 2);
+    assert!(invocation["end"].as_u64() >= invocation["start"].as_u64());
+    assert!(invocation["start"].as_u64().unwrap() > 1_500_000_000 * 1_000_000_000);
+    assert_eq!(
+        invocation["attributes"]["faas.invocation_id"],
+        serde_json::json!(["string_value", "req-a"])
+    );
+    assert_eq!(
+        invocation["attributes"]["faas.coldstart"],
+        serde_json::json!(["bool_value", true])
+    );
+    assert_eq!(invocation["status"], serde_json::json!([0, ""]));
+    let load = find(ROOT_A, "load");
+    assert_eq!(load["parent_span_id"], invocation["span_id"]);
+    assert_eq!(
+        load["attributes"]["items"],
+        serde_json::json!(["int_value", 2])
+    );
+    assert_eq!(load["events"][0]["name"], "loaded");
+    assert_eq!(
+        load["events"][0]["attributes"]["source"],
+        serde_json::json!(["string_value", "table"])
+    );
+    let charge = find(ROOT_A, "charge");
+    assert_eq!(charge["kind"], 3);
+    assert_eq!(
+        charge["attributes"]["amount"],
+        serde_json::json!(["double_value", 12.5])
+    );
+    let failed = find(ROOT_C, "test-function");
+    assert_eq!(
+        failed["status"],
+        serde_json::json!([2, "EmptyOrder: an order needs items"])
+    );
+    assert_eq!(failed["events"][0]["name"], "exception");
+}
