@@ -47,7 +47,10 @@
 //! (`metrics`, in `lambda_kit::metrics`) and idempotent handlers with an in-memory or DynamoDB
 //! store (`idempotency`, `idempotency-dynamodb`, in `lambda_kit::idempotency`) and response
 //! streaming for `InvokeWithResponseStream` and function URLs (`streaming`, in
-//! `lambda_kit::streaming`).
+//! `lambda_kit::streaming`). With `trace`, sampled invocations become OpenTelemetry FaaS spans,
+//! the handler's `tracing` spans their children, sent after each response to the X-Ray daemon
+//! or an OTLP/HTTP collector as the OpenTelemetry and X-Ray variables say; with `log`, records
+//! of the `log` crate are written like `tracing` events.
 //!
 //! With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed Instances), that many invocations
 //! are served at once, interleaved on the one thread: keep blocking work in

@@ -537,6 +537,15 @@ impl crate::runtime::Observer for Tracer {
     fn start(&self, invocation: &NextInvocation, scope: &mut Scope) {
         // Swapped for every invocation, recorded or not: the first one is the cold start.
         let cold_start = self.cold.swap(false, Ordering::Relaxed);
+        // The common case on Lambda, an unsampled invocation, is told apart by a scan for
+        // `Sampled=1` (the only `S` in a header Lambda writes is its `Sampled` key's) before
+        // anything is parsed: the issue bounds what it may cost.
+        if let Some(header) = &invocation.xray_trace_id {
+            let header = header.as_str().as_bytes();
+            if !memchr::memchr_iter(b'S', header).any(|at| header[at..].starts_with(b"Sampled=1")) {
+                return;
+            }
+        }
         let header = invocation
             .xray_trace_id
             .as_ref()
