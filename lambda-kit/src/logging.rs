@@ -782,7 +782,7 @@ impl Visit for Fields {
 }
 
 /// Appends `value` as a JSON string, quotes included.
-fn push_json_str(out: &mut String, value: &str) {
+pub(crate) fn push_json_str(out: &mut String, value: &str) {
     out.push('"');
     let mut start = 0;
     for (index, byte) in value.bytes().enumerate() {

@@ -266,20 +266,48 @@ impl Trigger {
     /// requests.
     fn of(event: &[u8]) -> Self {
         let head = &event[..event.len().min(4096)];
-        let has = |needle: &str| memchr::memmem::find(head, needle.as_bytes()).is_some();
-        if has("\"aws:sqs\"") || has("\"aws:sns\"") || has("\"aws:kinesis\"") {
-            Self::PubSub
-        } else if has("\"aws:dynamodb\"") || has("\"aws:s3\"") {
-            Self::Datasource
-        } else if has("\"Scheduled Event\"") {
-            Self::Timer
-        } else if has("\"detail-type\"") {
-            Self::PubSub
-        } else if has("\"requestContext\"") || has("\"httpMethod\"") {
-            Self::Http
-        } else {
-            Self::Other
+        // One pass over the strings' opening quotes, comparing what follows.
+        let mut found = Self::Other;
+        for at in memchr::memchr_iter(b'"', head) {
+            let rest = &head[at + 1..];
+            let trigger = if rest.starts_with(b"aws:") {
+                let source = &rest[4..];
+                if source.starts_with(b"sqs\"")
+                    || source.starts_with(b"sns\"")
+                    || source.starts_with(b"kinesis\"")
+                {
+                    Self::PubSub
+                } else if source.starts_with(b"dynamodb\"") || source.starts_with(b"s3\"") {
+                    Self::Datasource
+                } else {
+                    continue;
+                }
+            } else if rest.starts_with(b"Scheduled Event\"") {
+                Self::Timer
+            } else if rest.starts_with(b"detail-type\"") {
+                Self::PubSub
+            } else if rest.starts_with(b"requestContext\"") || rest.starts_with(b"httpMethod\"") {
+                Self::Http
+            } else {
+                continue;
+            };
+            // A record's source or a schedule decides; an EventBridge or HTTP mark may be
+            // overruled by one later on.
+            match trigger {
+                Self::PubSub if rest.starts_with(b"detail-type") => {
+                    if found == Self::Other {
+                        found = trigger;
+                    }
+                }
+                Self::Http => {
+                    if found == Self::Other {
+                        found = trigger;
+                    }
+                }
+                decided => return decided,
+            }
         }
+        found
     }
 }
 
@@ -426,7 +454,10 @@ impl Tracer {
             }
         }
         let xray = settings.xray.map(xray::Exporter::new).transpose()?;
-        let otlp = settings.otlp.clone().map(otlp::Exporter::new);
+        let otlp = settings
+            .otlp
+            .clone()
+            .map(|otlp| otlp::Exporter::new(otlp, &resource));
         Ok(Some(Self {
             settings: settings.clone(),
             queue: Arc::default(),
@@ -508,19 +539,9 @@ impl Tracer {
         }
     }
 
-    async fn export(&self, spans: Vec<SpanRecord>) {
-        let xray = async {
-            if let Some(xray) = &self.xray {
-                xray.export(&spans, &self.resource);
-            }
-        };
-        let otlp = async {
-            if let Some(otlp) = &self.otlp {
-                otlp.export(&spans, &self.resource).await;
-            }
-        };
-        let both = async { tokio::join!(xray, otlp) };
-        if tokio::time::timeout(self.settings.timeout, both)
+    /// Sends `spans` to the OTLP collector, within the timeout.
+    async fn export_otlp(&self, otlp: &otlp::Exporter, spans: Vec<SpanRecord>) {
+        if tokio::time::timeout(self.settings.timeout, otlp.export(&spans))
             .await
             .is_err()
         {
@@ -583,7 +604,12 @@ impl crate::runtime::Observer for Tracer {
         if spans.is_empty() {
             return None;
         }
-        Some(Box::pin(self.export(spans)))
+        // A datagram is sent at once or dropped: X-Ray needs no timeout, and no future.
+        if let Some(xray) = &self.xray {
+            xray.export(&spans, &self.resource);
+        }
+        let otlp = self.otlp.as_ref()?;
+        Some(Box::pin(self.export_otlp(otlp, spans)))
     }
 }
 

@@ -27,10 +27,12 @@ pub(super) struct Exporter {
     clients: Mutex<Vec<Client>>,
     /// The configured headers, their names leaked once: the client takes `'static` names.
     headers: Vec<(&'static str, Vec<u8>)>,
+    /// The resource, encoded once: in protobuf, or as the JSON of its attributes.
+    resource: Vec<u8>,
 }
 
 impl Exporter {
-    pub(super) fn new(settings: Otlp) -> Self {
+    pub(super) fn new(settings: Otlp, resource: &Attributes) -> Self {
         let headers = settings
             .headers
             .iter()
@@ -54,16 +56,24 @@ impl Exporter {
                 base_path: String::new(),
                 prefix: String::new(),
             },
+            resource: match settings.protocol {
+                Protocol::Json => json_attributes(resource).to_string().into_bytes(),
+                Protocol::Protobuf => {
+                    let mut out = Vec::new();
+                    pb_attributes(&mut out, 1, resource);
+                    out
+                }
+            },
             settings,
             clients: Mutex::default(),
             headers,
         }
     }
 
-    pub(super) async fn export(&self, spans: &[SpanRecord], resource: &Attributes) {
+    pub(super) async fn export(&self, spans: &[SpanRecord]) {
         let body = match self.settings.protocol {
-            Protocol::Json => json_request(spans, resource).to_string().into_bytes(),
-            Protocol::Protobuf => protobuf_request(spans, resource),
+            Protocol::Json => json_request(spans, &self.resource),
+            Protocol::Protobuf => protobuf_request(spans, &self.resource),
         };
         let pooled = super::lock(&self.clients).pop();
         let mut client = match pooled {
@@ -120,8 +130,8 @@ impl Exporter {
     }
 }
 
-/// The request in OTLP's JSON mapping.
-pub(crate) fn json_request(spans: &[SpanRecord], resource: &Attributes) -> Json {
+/// The request in OTLP's JSON mapping, with the resource's attributes already in JSON.
+pub(crate) fn json_request(spans: &[SpanRecord], resource: &[u8]) -> Vec<u8> {
     let spans: Vec<Json> = spans
         .iter()
         .map(|span| {
@@ -156,15 +166,16 @@ pub(crate) fn json_request(spans: &[SpanRecord], resource: &Attributes) -> Json 
             out
         })
         .collect();
-    json!({
-        "resourceSpans": [{
-            "resource": {"attributes": json_attributes(resource)},
-            "scopeSpans": [{
-                "scope": {"name": SCOPE, "version": env!("CARGO_PKG_VERSION")},
-                "spans": spans,
-            }],
-        }],
-    })
+    let scope_spans = json!([{
+        "scope": {"name": SCOPE, "version": env!("CARGO_PKG_VERSION")},
+        "spans": spans,
+    }]);
+    let mut out = b"{\"resourceSpans\":[{\"resource\":{\"attributes\":".to_vec();
+    out.extend_from_slice(resource);
+    out.extend_from_slice(b"},\"scopeSpans\":");
+    out.extend_from_slice(scope_spans.to_string().as_bytes());
+    out.extend_from_slice(b"}]}");
+    out
 }
 
 fn json_attributes(attributes: &Attributes) -> Json {
@@ -188,13 +199,13 @@ fn json_attributes(attributes: &Attributes) -> Json {
         .collect()
 }
 
-/// The request in protobuf.
-pub(crate) fn protobuf_request(spans: &[SpanRecord], resource: &Attributes) -> Vec<u8> {
+/// The request in protobuf, with the resource's fields already encoded.
+pub(crate) fn protobuf_request(spans: &[SpanRecord], resource: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + spans.len() * 256);
     // ExportTraceServiceRequest.resource_spans = 1
     message(&mut out, 1, |resource_spans| {
         // ResourceSpans.resource = 1 { Resource.attributes = 1 }
-        message(resource_spans, 1, |out| pb_attributes(out, 1, resource));
+        bytes(resource_spans, 1, resource);
         // ResourceSpans.scope_spans = 2
         message(resource_spans, 2, |scope_spans| {
             // ScopeSpans.scope = 1 { name = 1, version = 2 }

@@ -8,14 +8,14 @@
 //! it. A tree too large for one datagram is sent as the X-Ray SDKs stream large segments: every
 //! span as an independent subsegment of its own, naming its parent.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value as Json, json};
-
 use super::{Attributes, SpanRecord, Value};
 use crate::Error;
+use crate::logging::push_json_str;
 
 /// What precedes every document in a datagram.
 const HEADER: &[u8] = b"{\"format\": \"json\", \"version\": 1}\n";
@@ -67,229 +67,285 @@ impl Exporter {
 
 /// The documents for `spans`: one per tree of spans when it fits, else one per span.
 pub(crate) fn documents(spans: &[SpanRecord], resource: &Attributes) -> Vec<Vec<u8>> {
-    let index: HashMap<(u128, u64), usize> = spans
+    // A batch holds an invocation's few spans: a linear search finds parents.
+    let parents: Vec<Option<usize>> = spans
+        .iter()
+        .map(|span| {
+            let parent = span.parent_id?;
+            spans
+                .iter()
+                .position(|other| other.trace_id == span.trace_id && other.span_id == parent)
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut text = String::with_capacity(1024);
+    for (root, _) in parents
         .iter()
         .enumerate()
-        .map(|(at, span)| ((span.trace_id, span.span_id), at))
-        .collect();
-    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
-    let mut roots = Vec::new();
-    for (at, span) in spans.iter().enumerate() {
-        match span
-            .parent_id
-            .and_then(|parent| index.get(&(span.trace_id, parent)))
-        {
-            Some(&parent) => children.entry(parent).or_default().push(at),
-            None => roots.push(at),
+        .filter(|(_, parent)| parent.is_none())
+    {
+        text.clear();
+        write_subsegment(&mut text, spans, &parents, root, resource, Some(Place::Top));
+        if HEADER.len() + text.len() <= MAX_DATAGRAM {
+            out.push(text.as_bytes().to_vec());
+            continue;
         }
-    }
-    let mut out = Vec::new();
-    for root in roots {
-        let tree = nested(spans, &children, root, resource);
-        let document = independent(&spans[root], tree);
-        match serde_json::to_vec(&document) {
-            Ok(bytes) if HEADER.len() + bytes.len() <= MAX_DATAGRAM => out.push(bytes),
-            _ => {
-                let mut stack = vec![root];
-                while let Some(at) = stack.pop() {
-                    stack.extend(children.get(&at).into_iter().flatten());
-                    out.extend(single(&spans[at], resource));
-                }
+        // Too large as one tree: each span on its own, naming its parent.
+        let mut stack = vec![root];
+        while let Some(at) = stack.pop() {
+            stack.extend(
+                parents
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, parent)| **parent == Some(at))
+                    .map(|(child, _)| child),
+            );
+            text.clear();
+            write_subsegment(&mut text, spans, &parents, at, resource, None);
+            if HEADER.len() + text.len() <= MAX_DATAGRAM {
+                out.push(text.as_bytes().to_vec());
+                continue;
+            }
+            text.clear();
+            write_truncated(&mut text, &spans[at]);
+            if HEADER.len() + text.len() <= MAX_DATAGRAM {
+                out.push(text.as_bytes().to_vec());
+            } else {
+                tracing::warn!(span = %spans[at].name, "a span is too large for an X-Ray segment document and was dropped");
             }
         }
     }
     out
 }
 
-/// One span as an independent subsegment; without its metadata and events when it is too
-/// large even alone (then `metadata.default.truncated` says so).
-fn single(span: &SpanRecord, resource: &Attributes) -> Option<Vec<u8>> {
-    let document = independent(span, subsegment(span, resource));
-    let bytes = serde_json::to_vec(&document).ok()?;
-    if HEADER.len() + bytes.len() <= MAX_DATAGRAM {
-        return Some(bytes);
-    }
-    let mut document = document;
-    if let Some(fields) = document.as_object_mut() {
-        fields.remove("annotations");
-        fields.insert("metadata".into(), json!({"default": {"truncated": true}}));
-    }
-    let bytes = serde_json::to_vec(&document).ok()?;
-    if HEADER.len() + bytes.len() <= MAX_DATAGRAM {
-        Some(bytes)
-    } else {
-        tracing::warn!(span = %span.name, "a span is too large for an X-Ray segment document and was dropped");
-        None
-    }
+/// Where a subsegment is written: as an independent document with its children nested
+/// (`Top`), nested in its parent (`Nested`), or independent alone (`None` at the call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Top,
+    Nested,
 }
 
-/// `span`'s subsegment with its children nested in `subsegments`.
-fn nested(
+/// Writes the span at `at` as a subsegment. `place` `None`: an independent subsegment
+/// without its children (they are sent on their own).
+fn write_subsegment(
+    out: &mut String,
     spans: &[SpanRecord],
-    children: &HashMap<usize, Vec<usize>>,
+    parents: &[Option<usize>],
     at: usize,
     resource: &Attributes,
-) -> Json {
-    let mut document = subsegment(&spans[at], resource);
-    if let Some(kids) = children.get(&at) {
-        let kids: Vec<Json> = kids
+    place: Option<Place>,
+) {
+    let span = &spans[at];
+    out.push('{');
+    write_head(out, span, place != Some(Place::Nested));
+    write_fields(out, span, resource);
+    if place.is_some() {
+        let mut first = true;
+        for (child, _) in parents
             .iter()
-            .map(|&kid| nested(spans, children, kid, resource))
-            .collect();
-        document["subsegments"] = Json::Array(kids);
-    }
-    document
-}
-
-/// Adds what an independent subsegment carries: its trace, its parent and its type.
-fn independent(span: &SpanRecord, mut document: Json) -> Json {
-    if let Some(fields) = document.as_object_mut() {
-        fields.insert(
-            "trace_id".into(),
-            super::xray_trace_id(span.trace_id).into(),
-        );
-        if let Some(parent) = span.parent_id {
-            fields.insert("parent_id".into(), format!("{parent:016x}").into());
+            .enumerate()
+            .filter(|(_, parent)| **parent == Some(at))
+        {
+            out.push_str(if first { ",\"subsegments\":[" } else { "," });
+            first = false;
+            write_subsegment(out, spans, parents, child, resource, Some(Place::Nested));
         }
-        fields.insert("type".into(), "subsegment".into());
+        if !first {
+            out.push(']');
+        }
     }
-    document
+    out.push('}');
 }
 
-/// The fields of `span` as a subsegment: attributes whose keys X-Ray can index (letters,
-/// digits and `_`) as annotations, the rest (OpenTelemetry's dotted names) and the span's
-/// events as metadata in the `default` namespace. The invocation's span also carries the
-/// resource's attributes (the function, its region and memory).
-fn subsegment(span: &SpanRecord, resource: &Attributes) -> Json {
-    let mut document = Map::new();
-    document.insert("name".into(), name(&span.name).into());
-    document.insert("id".into(), format!("{:016x}", span.span_id).into());
-    document.insert("start_time".into(), seconds(span.start).into());
-    document.insert("end_time".into(), seconds(span.end).into());
+/// A span too large even alone: its head, and `metadata.default.truncated`.
+fn write_truncated(out: &mut String, span: &SpanRecord) {
+    out.push('{');
+    write_head(out, span, true);
+    out.push_str(",\"metadata\":{\"default\":{\"truncated\":true}}}");
+}
+
+/// `name`, `id`, the times, and for an independent subsegment its trace, parent and type.
+fn write_head(out: &mut String, span: &SpanRecord, independent: bool) {
+    out.push_str("\"name\":");
+    push_json_str(out, &name(&span.name));
+    let _ = write!(out, ",\"id\":\"{:016x}\",\"start_time\":", span.span_id);
+    push_seconds(out, span.start);
+    out.push_str(",\"end_time\":");
+    push_seconds(out, span.end);
+    if independent {
+        out.push_str(",\"trace_id\":\"");
+        out.push_str(&super::xray_trace_id(span.trace_id));
+        out.push('"');
+        if let Some(parent) = span.parent_id {
+            let _ = write!(out, ",\"parent_id\":\"{parent:016x}\"");
+        }
+        out.push_str(",\"type\":\"subsegment\"");
+    }
+}
+
+/// The rest of a subsegment: attributes whose keys X-Ray can index (letters, digits and `_`)
+/// as annotations, the rest (OpenTelemetry's dotted names) and the span's events as metadata in
+/// the `default` namespace; `namespace`; `fault` and `cause` for a failed span. The
+/// invocation's span also carries the resource's attributes (the function, its region and
+/// memory).
+fn write_fields(out: &mut String, span: &SpanRecord, resource: &Attributes) {
     let namespace = span.attributes.iter().find_map(|(key, value)| match value {
         Value::Str(system) if key == "rpc.system" && system == "aws-api" => Some("aws"),
         _ => None,
     });
     match (namespace, span.kind) {
         (Some(namespace), _) => {
-            document.insert("namespace".into(), namespace.into());
+            let _ = write!(out, ",\"namespace\":\"{namespace}\"");
         }
         (None, super::Kind::Client | super::Kind::Producer) => {
-            document.insert("namespace".into(), "remote".into());
+            out.push_str(",\"namespace\":\"remote\"");
         }
         _ => {}
     }
-    let mut annotations = Map::new();
-    let mut metadata = Map::new();
-    let is_invocation = span
-        .attributes
-        .iter()
-        .any(|(key, _)| key == "faas.invocation_id");
-    let resource = if is_invocation { &resource[..] } else { &[] };
-    for (key, value) in span.attributes.iter().chain(resource) {
-        let indexable = key.len() <= 500
-            && key
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
-        if indexable {
-            annotations.insert(key.to_string(), json_value(value));
-        } else {
-            metadata.insert(key.to_string(), json_value(value));
-        }
-    }
-    if !span.events.is_empty() {
-        let events = span
-            .events
-            .iter()
-            .map(|event| {
-                json!({
-                    "name": event.name,
-                    "time": seconds(event.time),
-                    "attributes": event.attributes.iter()
-                        .map(|(key, value)| (key.to_string(), json_value(value)))
-                        .collect::<Map<_, _>>(),
-                })
-            })
-            .collect();
-        metadata.insert("events".into(), Json::Array(events));
-    }
     if let Some(message) = &span.error {
-        document.insert("fault".into(), true.into());
         let exception_type = span
             .events
             .iter()
             .flat_map(|event| &event.attributes)
             .find_map(|(key, value)| match value {
-                Value::Str(text) if key == "exception.type" => Some(text.to_string()),
+                Value::Str(text) if key == "exception.type" => Some(text),
                 _ => None,
             });
-        let mut exception = Map::new();
-        exception.insert("id".into(), format!("{:016x}", super::random_id()).into());
-        let message = if message.is_empty() {
-            "failed"
-        } else {
-            message.as_str()
-        };
-        exception.insert("message".into(), message.into());
-        if let Some(exception_type) = exception_type {
-            exception.insert("type".into(), exception_type.into());
-        }
-        document.insert(
-            "cause".into(),
-            json!({"exceptions": [Json::Object(exception)]}),
+        let _ = write!(
+            out,
+            ",\"fault\":true,\"cause\":{{\"exceptions\":[{{\"id\":\"{:016x}\",\"message\":",
+            super::random_id()
         );
+        push_json_str(
+            out,
+            if message.is_empty() {
+                "failed"
+            } else {
+                message
+            },
+        );
+        if let Some(exception_type) = exception_type {
+            out.push_str(",\"type\":");
+            push_json_str(out, exception_type);
+        }
+        out.push_str("}]}");
     }
-    if !annotations.is_empty() {
-        document.insert("annotations".into(), Json::Object(annotations));
+    let is_invocation = span
+        .attributes
+        .iter()
+        .any(|(key, _)| key == "faas.invocation_id");
+    let resource = if is_invocation { &resource[..] } else { &[] };
+    let indexable = |key: &str| {
+        key.len() <= 500
+            && key
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+    };
+    let mut first = true;
+    for (key, value) in span.attributes.iter().chain(resource) {
+        if indexable(key) {
+            out.push_str(if first { ",\"annotations\":{" } else { "," });
+            first = false;
+            push_pair(out, key, value);
+        }
     }
-    if !metadata.is_empty() {
-        document.insert("metadata".into(), json!({ "default": metadata }));
+    if !first {
+        out.push('}');
     }
-    Json::Object(document)
+    let mut first = true;
+    for (key, value) in span.attributes.iter().chain(resource) {
+        if !indexable(key) {
+            out.push_str(if first {
+                ",\"metadata\":{\"default\":{"
+            } else {
+                ","
+            });
+            first = false;
+            push_pair(out, key, value);
+        }
+    }
+    if !span.events.is_empty() {
+        out.push_str(if first {
+            ",\"metadata\":{\"default\":{"
+        } else {
+            ","
+        });
+        first = false;
+        out.push_str("\"events\":[");
+        for (at, event) in span.events.iter().enumerate() {
+            if at > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"name\":");
+            push_json_str(out, &event.name);
+            out.push_str(",\"time\":");
+            push_seconds(out, event.time);
+            out.push_str(",\"attributes\":{");
+            for (at, (key, value)) in event.attributes.iter().enumerate() {
+                if at > 0 {
+                    out.push(',');
+                }
+                push_pair(out, key, value);
+            }
+            out.push_str("}}");
+        }
+        out.push(']');
+    }
+    if !first {
+        out.push_str("}}");
+    }
+}
+
+fn push_pair(out: &mut String, key: &str, value: &Value) {
+    push_json_str(out, key);
+    out.push(':');
+    match value {
+        Value::Str(text) => push_json_str(out, text),
+        Value::I64(number) => {
+            let _ = write!(out, "{number}");
+        }
+        Value::U64(number) => {
+            let _ = write!(out, "{number}");
+        }
+        Value::F64(number) if number.is_finite() => {
+            let _ = write!(out, "{number:?}");
+        }
+        Value::F64(number) => push_json_str(out, &number.to_string()),
+        Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+    }
 }
 
 /// A name X-Ray takes: at most 200 characters of letters, digits, whitespace and
 /// `_ . : / % & # = + \ - @`; others become `_`.
-fn name(text: &str) -> String {
+fn name(text: &str) -> Cow<'_, str> {
+    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+\\-@".contains(c);
+    if !text.is_empty() && text.len() <= MAX_NAME && text.chars().all(allowed) {
+        return Cow::Borrowed(text);
+    }
     let name: String = text
         .chars()
         .take(MAX_NAME)
-        .map(|c| {
-            if c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+\\-@".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if allowed(c) { c } else { '_' })
         .collect();
     if name.is_empty() {
-        "span".to_owned()
+        Cow::Borrowed("span")
     } else {
-        name
+        Cow::Owned(name)
     }
 }
 
 /// Epoch seconds with microseconds, as X-Ray's `start_time` and `end_time` are.
-fn seconds(time: SystemTime) -> f64 {
+fn push_seconds(out: &mut String, time: SystemTime) {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    since.as_secs() as f64 + f64::from(since.subsec_micros()) / 1e6
-}
-
-fn json_value(value: &Value) -> Json {
-    match value {
-        Value::Str(text) => Json::String(text.to_string()),
-        Value::I64(number) => (*number).into(),
-        Value::U64(number) => (*number).into(),
-        Value::F64(number) => serde_json::Number::from_f64(*number)
-            .map_or_else(|| Json::String(number.to_string()), Json::Number),
-        Value::Bool(flag) => (*flag).into(),
-    }
+    let _ = write!(out, "{}.{:06}", since.as_secs(), since.subsec_micros());
 }
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
     use std::time::Duration;
+
+    use serde_json::Value as Json;
 
     use super::*;
     use crate::trace::Kind;

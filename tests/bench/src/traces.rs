@@ -323,7 +323,7 @@ fn report(options: &Options, columns: &[Column]) -> String {
          every invocation's trace header `Sampled=0`, and with every invocation `Sampled=1`, \
          its spans (the invocation's and the handler's) exported after each response to a UDP \
          socket of the harness (X-Ray) or to an HTTP server of the harness (OTLP, protobuf, \
-         `OTEL_EXPORTER_OTLP_ENDPOINT`); beside the plain echo function without the feature. \
+         `OTEL_EXPORTER_OTLP_ENDPOINT`); beside the plain echo function (without the feature, and without the span). \
          Under callgrind against `lambda_kit::testing`'s Runtime API server, {} invocations, \
          each complete before the next, less a run with none (init). Every export is counted: \
          the run fails unless each sampled invocation's spans arrived, and unless the others \
@@ -352,7 +352,11 @@ fn report(options: &Options, columns: &[Column]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nThe issue's bound: an unsampled invocation at most 5% above tracing off. \
+        "\nThe issue's bound: an unsampled invocation at most 5% above tracing off (the same \
+         binary, the same span). An unsampled invocation's trace header is scanned for \
+         `Sampled=1` and nothing more; its span costs what it costs without the feature. A \
+         sampled one records the invocation's span and the handler's, and sends them after the \
+         response: one datagram to X-Ray, or one OTLP request on a kept-alive connection. \
          lambda_runtime with its OpenTelemetry layer is not measured here yet.\n\n\
          Rerun: `cargo run --release --locked -p lambda-kit-bench -- traces --write` (needs \
          valgrind).\n{END}"
