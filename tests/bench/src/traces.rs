@@ -33,6 +33,10 @@ const TRACED: Subject = Subject {
     label: "with `trace`",
     package: "bench-lambda-kit-echo-trace",
 };
+const PEER: Subject = Subject {
+    label: "lambda_runtime 1.5 with its OpenTelemetry layer",
+    package: "bench-lambda-runtime-echo-otel",
+};
 
 /// How a column runs its subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +49,8 @@ enum Mode {
     SampledXray,
     /// OTLP/HTTP (protobuf) configured, every invocation `Sampled=1`.
     SampledOtlp,
+    /// The peer: every span recorded and written to its stdout, which the harness discards.
+    Peer,
 }
 
 impl Mode {
@@ -54,11 +60,17 @@ impl Mode {
             Self::Unsampled => "on, unsampled",
             Self::SampledXray => "on, sampled, to X-Ray",
             Self::SampledOtlp => "on, sampled, to OTLP",
+            Self::Peer => "sampled, to stdout",
         }
     }
 
     fn sampled(self) -> bool {
-        matches!(self, Self::SampledXray | Self::SampledOtlp)
+        matches!(self, Self::SampledXray | Self::SampledOtlp | Self::Peer)
+    }
+
+    /// Exports the harness receives per invocation.
+    fn exports(self) -> usize {
+        usize::from(matches!(self, Self::SampledXray | Self::SampledOtlp))
     }
 }
 
@@ -81,6 +93,8 @@ pub(crate) fn bench(options: &Options) -> Result<String, Error> {
     let plain = lambda_kit_bench::build(&PLAIN, !options.dev)?;
     eprintln!("building {} ...", TRACED.package);
     let traced = lambda_kit_bench::build(&TRACED, !options.dev)?;
+    eprintln!("building {} ...", PEER.package);
+    let peer = lambda_kit_bench::build(&PEER, !options.dev)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -107,16 +121,17 @@ pub(crate) fn bench(options: &Options) -> Result<String, Error> {
             &traced,
             Mode::SampledOtlp,
         ),
+        (
+            format!("{}, {}", PEER.label, Mode::Peer.label()),
+            &peer,
+            Mode::Peer,
+        ),
     ];
     for (label, binary, mode) in runs {
         eprintln!("counting {label} ...");
         let init = runtime.block_on(count(binary, mode, 0))?;
         let all = runtime.block_on(count(binary, mode, options.invocations))?;
-        let expected = if mode.sampled() {
-            options.invocations
-        } else {
-            0
-        };
+        let expected = options.invocations * mode.exports();
         if all.exports != expected {
             return Err(format!(
                 "{label}: {} exports arrived for {} invocations, expected {expected}",
@@ -149,7 +164,7 @@ async fn count(binary: &Path, mode: Mode, invocations: usize) -> Result<Count, E
     let collector = Collector::start().await?;
     let endpoint = format!("http://{}", collector.address);
     let vars: Vec<(&str, &str)> = match mode {
-        Mode::Off => Vec::new(),
+        Mode::Off | Mode::Peer => Vec::new(),
         Mode::Unsampled | Mode::SampledXray => vec![("AWS_XRAY_DAEMON_ADDRESS", &daemon_address)],
         Mode::SampledOtlp => vec![("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)],
     };
@@ -171,7 +186,7 @@ async fn count(binary: &Path, mode: Mode, invocations: usize) -> Result<Count, E
     let driven = tokio::time::timeout(limit, async {
         drive(&api, invocations, mode.sampled(), &daemon, &mut datagrams).await?;
         // The last export follows the last response: give it a moment to arrive.
-        let expected = if mode.sampled() { invocations } else { 0 };
+        let expected = invocations * mode.exports();
         for _ in 0..100 {
             drain(&daemon, &mut datagrams);
             if datagrams + collector.requests.load(Ordering::Relaxed) >= expected {
@@ -350,6 +365,23 @@ fn report(options: &Options, columns: &[Column]) -> String {
             column.exports
         );
     }
+    let peer = columns
+        .iter()
+        .find(|column| column.label.starts_with(PEER.label));
+    if let Some(peer) = peer {
+        let _ = writeln!(out);
+        for column in columns.iter().filter(|column| {
+            column.label.starts_with(TRACED.label) && column.label.contains("sampled,")
+        }) {
+            let _ = writeln!(
+                out,
+                "- {} against {}: {:.2}x (the issue's target: below 1x)",
+                column.label,
+                peer.label,
+                column.per_invocation as f64 / peer.per_invocation.max(1) as f64
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "\nThe issue's bound: an unsampled invocation at most 5% above tracing off (the same \
@@ -357,7 +389,11 @@ fn report(options: &Options, columns: &[Column]) -> String {
          `Sampled=1` and nothing more; its span costs what it costs without the feature. A \
          sampled one records the invocation's span and the handler's, and sends them after the \
          response: one datagram to X-Ray, or one OTLP request on a kept-alive connection. \
-         lambda_runtime with its OpenTelemetry layer is not measured here yet.\n\n\
+         lambda_runtime with its OpenTelemetry layer is set up as its OpenTelemetry example \
+         does (`tracing-opentelemetry` over the SDK's simple span processor and the stdout \
+         exporter, flushed after each invocation, stdout discarded by the harness: it sends \
+         nothing over the network), with the same span of its own; it records every \
+         invocation.\n\n\
          Rerun: `cargo run --release --locked -p lambda-kit-bench -- traces --write` (needs \
          valgrind).\n{END}"
     );
