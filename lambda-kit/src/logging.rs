@@ -864,6 +864,61 @@ mod tests {
         assert_eq!(out, "1970-01-01T00:00:00.000Z");
     }
 
+    /// In JSON, spans are tracked: a line carries its spans' fields, outermost first, a parent
+    /// stays open while a child holds it, and every slot is freed once all are closed. In text,
+    /// outside a recorded trace, nothing is tracked.
+    #[cfg(feature = "testing")]
+    #[test]
+    fn spans_are_tracked_only_where_read_and_freed_when_closed() {
+        use std::sync::Arc;
+
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let json = tracing::Dispatch::new(Logger::new(
+            LogFormat::Json,
+            LogLevel::Info,
+            Sink::Memory(Arc::clone(&buffer)),
+        ));
+        tracing::dispatcher::with_default(&json, || {
+            let outer = tracing::info_span!("outer", a = 1);
+            let inner = outer.in_scope(|| tracing::info_span!("inner", b = "x"));
+            drop(outer);
+            inner.record("b", "y");
+            inner.in_scope(|| tracing::info!("hello"));
+            drop(inner);
+            tracing::info!("after");
+        });
+        let logger = json.downcast_ref::<Logger>().unwrap();
+        assert!(logger.spans().slots.iter().all(Option::is_none));
+        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(
+            lines[0]["spans"],
+            serde_json::json!([{"name": "outer", "a": 1}, {"name": "inner", "b": "y"}])
+        );
+        assert!(lines[1].get("spans").is_none(), "{}", lines[1]);
+
+        let plain = tracing::Dispatch::new(Logger::new(
+            LogFormat::Text,
+            LogLevel::Info,
+            Sink::Memory(Arc::default()),
+        ));
+        tracing::dispatcher::with_default(&plain, || {
+            let span = tracing::info_span!("untracked", a = 1);
+            span.in_scope(|| tracing::info!("inside"));
+        });
+        assert!(
+            plain
+                .downcast_ref::<Logger>()
+                .unwrap()
+                .spans()
+                .slots
+                .is_empty()
+        );
+    }
+
     #[test]
     fn json_strings_are_escaped() {
         let mut out = String::new();
