@@ -24,7 +24,8 @@ const ROOT_A: &str = "1-5759e988-bd862e3fe1be46a994272793";
 const ROOT_B: &str = "1-5759e989-0123456789abcdef01234567";
 const ROOT_C: &str = "1-5759e98a-fedcba9876543210fedcba98";
 const PARENT: &str = "53995c3f42cd8ad8";
-const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:test-function:live";
+/// The ARN the fake Runtime API's invocations carry.
+const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:test-function";
 
 fn header(root: &str, sampled: bool) -> String {
     format!(
@@ -218,8 +219,7 @@ async fn sampled_invocations_reach_the_xray_daemon_as_subsegments_and_unsampled_
     let invocations = vec![
         Invocation::new(order("o-1", 2))
             .request_id("req-a")
-            .trace_id(&header(ROOT_A, true))
-            .header("lambda-runtime-invoked-function-arn", ARN),
+            .trace_id(&header(ROOT_A, true)),
         Invocation::new(order("o-2", 1)).trace_id(&header(ROOT_B, false)),
         Invocation::new(order("o-3", 0)).trace_id(&header(ROOT_C, true)),
     ];
@@ -423,9 +423,7 @@ async fn sampled_invocations_reach_an_otlp_collector_as_json() {
         ])
         .unwrap();
     let invocations = vec![
-        Invocation::new(order("o-1", 2))
-            .trace_id(&header(ROOT_A, true))
-            .header("lambda-runtime-invoked-function-arn", ARN),
+        Invocation::new(order("o-1", 2)).trace_id(&header(ROOT_A, true)),
         Invocation::new(order("o-2", 1)).trace_id(&header(ROOT_B, false)),
         Invocation::new(order("o-3", 0)).trace_id(&header(ROOT_C, true)),
     ];
