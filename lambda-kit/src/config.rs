@@ -30,6 +30,8 @@ pub struct Config {
     log_level: LogLevel,
     metrics_namespace: Option<String>,
     service_name: Option<String>,
+    #[cfg(feature = "trace")]
+    trace: crate::trace::Settings,
 }
 
 impl Config {
@@ -131,6 +133,8 @@ impl Config {
         };
         let metrics_namespace = optional("POWERTOOLS_METRICS_NAMESPACE");
         let service_name = optional("POWERTOOLS_SERVICE_NAME");
+        #[cfg(feature = "trace")]
+        let trace = crate::trace::Settings::from_lookup(&mut lookup)?;
         Ok(Self {
             runtime_api,
             function_name,
@@ -145,6 +149,8 @@ impl Config {
             log_level,
             metrics_namespace,
             service_name,
+            #[cfg(feature = "trace")]
+            trace,
         })
     }
 
@@ -209,6 +215,12 @@ impl Config {
     /// `service` dimension of this value.
     pub fn service_name(&self) -> Option<&str> {
         self.service_name.as_deref()
+    }
+
+    /// The exporters of the `trace` feature, as the OpenTelemetry and X-Ray variables set them.
+    #[cfg(feature = "trace")]
+    pub(crate) fn trace_settings(&self) -> &crate::trace::Settings {
+        &self.trace
     }
 
     pub(crate) fn runtime_api(&self) -> &RuntimeApi {

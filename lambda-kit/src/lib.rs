@@ -47,7 +47,10 @@
 //! (`metrics`, in `lambda_kit::metrics`) and idempotent handlers with an in-memory or DynamoDB
 //! store (`idempotency`, `idempotency-dynamodb`, in `lambda_kit::idempotency`) and response
 //! streaming for `InvokeWithResponseStream` and function URLs (`streaming`, in
-//! `lambda_kit::streaming`).
+//! `lambda_kit::streaming`). With `trace`, sampled invocations become OpenTelemetry FaaS spans,
+//! the handler's `tracing` spans their children, sent after each response to the X-Ray daemon
+//! or an OTLP/HTTP collector as the OpenTelemetry and X-Ray variables say; with `log`, records
+//! of the `log` crate are written like `tracing` events.
 //!
 //! With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed Instances), that many invocations
 //! are served at once, interleaved on the one thread: keep blocking work in
@@ -115,6 +118,8 @@ pub mod streaming;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+#[cfg(feature = "trace")]
+mod trace;
 mod trace_env;
 
 #[doc(inline)]
@@ -127,6 +132,8 @@ pub use diagnostic::Diagnostic;
 pub use error::Error;
 #[doc(inline)]
 pub use handler::Handler;
+#[doc(inline)]
+pub use logging::instrument;
 #[doc(inline)]
 pub use runtime::Runtime;
 

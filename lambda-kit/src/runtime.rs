@@ -13,6 +13,7 @@ use crate::api::client::Client;
 use crate::api::endpoints::{self, Endpoints, Next, NextInvocation};
 use crate::api::protocol;
 use crate::handler::Reply;
+use crate::logging::Scope;
 use crate::panics::catch_future;
 use crate::trace_env::TraceEnv;
 use crate::{Config, Context, Diagnostic, Error, Handler, logging};
@@ -25,6 +26,22 @@ type ShutdownHook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>>;
 
 /// Work that runs beside the poll loops for the process's life, and ends only by failing.
 type Beside = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
+
+/// What an integration does around every invocation, plugged into the loop without the loop
+/// knowing it (the `trace` feature's spans and their export are one).
+pub(crate) trait Observer {
+    /// As the invocation starts, before the handler runs: may add to what the logger's scope
+    /// carries for it.
+    fn start(&self, invocation: &NextInvocation, scope: &mut Scope);
+
+    /// When the handler's result is known, before it is posted; `failure` when it failed.
+    fn end(&self, scope: &Scope, failure: Option<&Diagnostic>);
+
+    /// Work to do after the result was posted and before the next `/next`: the caller has its
+    /// response, and Lambda freezes the instance only once `/next` is asked. `None` when there
+    /// is nothing to do, which costs the loop nothing more.
+    fn after_response(&self) -> Option<Pin<Box<dyn Future<Output = ()> + '_>>>;
+}
 
 /// Serves invocations with a handler: [`lambda_kit::run`](crate::run) with more control.
 ///
@@ -197,6 +214,12 @@ impl Runtime {
         if self.logging {
             logging::install(self.config.log_format(), self.config.log_level());
         }
+        #[cfg(feature = "trace")]
+        let tracer = crate::trace::Tracer::new(&self.config)?;
+        #[cfg(feature = "trace")]
+        let observer = tracer.as_ref().map(|tracer| tracer as &dyn Observer);
+        #[cfg(not(feature = "trace"))]
+        let observer: Option<&dyn Observer> = None;
         // Beside the poll loops: the internal extensions, each waiting for its events. They end
         // only by failing.
         let mut beside: Vec<Beside> = Vec::new();
@@ -209,11 +232,11 @@ impl Runtime {
         }
         let Some(hook) = self.shutdown else {
             if beside.is_empty() {
-                return serve(&self.config, setup, &handler).await;
+                return serve(&self.config, setup, &handler, observer).await;
             }
             return tokio::select! {
                 biased;
-                result = serve(&self.config, setup, &handler) => result,
+                result = serve(&self.config, setup, &handler, observer) => result,
                 result = WhenWoken::new(first_error(beside)) => result,
             };
         };
@@ -231,7 +254,7 @@ impl Runtime {
         });
         tokio::select! {
             biased;
-            result = serve(&self.config, setup, &handler) => result,
+            result = serve(&self.config, setup, &handler, observer) => result,
             ended = beside_or_sigterm => match ended {
                 Some(result) => result,
                 None => {
@@ -299,6 +322,7 @@ async fn serve<S, Setup, SetupFut, SetupErr, H, M>(
     config: &Arc<Config>,
     setup: Setup,
     handler: &H,
+    observer: Option<&dyn Observer>,
 ) -> Result<(), Error>
 where
     Setup: FnOnce(Config) -> SetupFut,
@@ -329,18 +353,19 @@ where
             handler,
             state,
             Some(TraceEnv::default()),
+            observer,
         )
         .await;
     }
     let mut workers = Vec::with_capacity(loops as usize);
     workers.push(Box::pin(poll_loop(
-        client, &endpoints, config, handler, state, None,
+        client, &endpoints, config, handler, state, None, observer,
     )));
     for _ in 1..loops {
         let mut client = Client::new(config.runtime_api())?;
         client.connect().await?;
         workers.push(Box::pin(poll_loop(
-            client, &endpoints, config, handler, state, None,
+            client, &endpoints, config, handler, state, None, observer,
         )));
     }
     first_error(workers).await
@@ -474,26 +499,34 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
     state: &'static S,
     // Set when one invocation runs at a time: one process-wide variable cannot serve several.
     mut trace_env: Option<TraceEnv>,
+    observer: Option<&dyn Observer>,
 ) -> Result<(), Error> {
     loop {
-        let (request_id, outcome) = match endpoints::next(&mut client, endpoints).await? {
+        let (scope, outcome) = match endpoints::next(&mut client, endpoints).await? {
             Next::Invocation(invocation) => {
                 if let Some(trace_env) = &mut trace_env {
                     trace_env.update(invocation.xray_trace_id.as_ref());
                 }
-                let request_id = invocation.request_id.clone();
+                let mut scope = Scope::new(invocation.request_id.clone());
+                if let Some(observer) = observer {
+                    observer.start(&invocation, &mut scope);
+                }
                 let invocation = invoke(handler, invocation, config, state);
-                let outcome = logging::in_invocation(request_id.clone(), invocation).await;
-                (request_id, outcome)
+                let outcome = logging::in_invocation(scope.clone(), invocation).await;
+                if let Some(observer) = observer {
+                    observer.end(&scope, outcome.as_ref().err());
+                }
+                (scope, outcome)
             }
             Next::Invalid {
                 request_id,
                 problem,
             } => {
                 let diagnostic = Diagnostic::new("Runtime.InvalidInvocation", problem);
-                (request_id, Err(diagnostic))
+                (Scope::new(request_id), Err(diagnostic))
             }
         };
+        let request_id = scope.request_id.clone();
         let report = async {
             let reported = match outcome {
                 Ok(Reply::Buffered(response)) => {
@@ -529,7 +562,10 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
                 reported => reported,
             }
         };
-        logging::in_invocation(request_id.clone(), report).await?;
+        logging::in_invocation(scope, report).await?;
+        if let Some(after) = observer.and_then(|observer| observer.after_response()) {
+            after.await;
+        }
     }
 }
 

@@ -923,6 +923,8 @@ impl CapturedLogs {
     /// Starts capturing lines in `format` at `level` and above.
     pub fn start(format: LogFormat, level: LogLevel) -> Self {
         ask_every_thread();
+        #[cfg(feature = "log")]
+        crate::logging::bridge_log(tracing::level_filters::LevelFilter::TRACE);
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let logger = Logger::new(format, level, Sink::Memory(Arc::clone(&buffer)));
         let guard = tracing::subscriber::set_default(logger);

@@ -20,3 +20,4 @@ mod malformed;
 mod process;
 mod streaming;
 mod support;
+mod trace;

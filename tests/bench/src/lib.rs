@@ -276,9 +276,23 @@ pub fn instruction_profile(binary: &Path, invocations: usize) -> Result<(u64, u6
 /// # Errors
 ///
 /// Fails when it cannot be started.
-pub fn spawn(mut command: Command, api: SocketAddr) -> Result<Child, Error> {
+pub fn spawn(command: Command, api: SocketAddr) -> Result<Child, Error> {
+    spawn_with(command, api, &[])
+}
+
+/// [`spawn`] with more environment variables.
+///
+/// # Errors
+///
+/// Fails when it cannot be started.
+pub fn spawn_with(
+    mut command: Command,
+    api: SocketAddr,
+    vars: &[(&str, &str)],
+) -> Result<Child, Error> {
     command
         .env_clear()
+        .envs(vars.iter().copied())
         .env("PATH", "/usr/bin:/bin")
         .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "bench")

@@ -9,6 +9,7 @@
 //! cargo run --release --locked -p lambda-kit-bench -- build [--write]
 //! cargo run --release --locked -p lambda-kit-bench -- extensions [--invocations N]
 //!     [--baseline REV] [--dev] [--write]
+//! cargo run --release --locked -p lambda-kit-bench -- traces [--invocations N] [--dev] [--write]
 //! ```
 
 use std::fmt::Write as _;
@@ -20,6 +21,7 @@ use lambda_kit_bench::{Error, SUBJECTS, Subject};
 mod building;
 mod deploy;
 mod extensions;
+mod traces;
 
 struct Options {
     invocations: usize,
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         [command, rest @ ..] if command == "deploy" => bench_deploy(rest),
         [command, rest @ ..] if command == "build" => bench_build(rest),
         [command, rest @ ..] if command == "extensions" => bench_extensions(rest),
+        [command, rest @ ..] if command == "traces" => bench_traces(rest),
         _ => parse(args.into_iter()).and_then(|options| bench(&options)),
     };
     match result {
@@ -143,6 +146,40 @@ fn bench_extensions(args: &[String]) -> Result<(), Error> {
         &extensions::bench(&options)?,
         write,
         (extensions::START, extensions::END),
+    )
+}
+
+/// `bench traces [--invocations N] [--dev] [--write]`: what the `trace` feature costs the echo
+/// function, in instructions.
+fn bench_traces(args: &[String]) -> Result<(), Error> {
+    let mut options = traces::Options {
+        invocations: 200,
+        dev: false,
+    };
+    let mut write = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--invocations" => {
+                options.invocations = args
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .ok_or("`--invocations` needs a number")?;
+            }
+            "--dev" => options.dev = true,
+            "--write" => write = true,
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; expected `--invocations N`, `--dev` or `--write`"
+                )
+                .into());
+            }
+        }
+    }
+    publish_section(
+        &traces::bench(&options)?,
+        write,
+        (traces::START, traces::END),
     )
 }
 
@@ -267,6 +304,7 @@ fn bench(options: &Options) -> Result<(), Error> {
             (deploy::START, deploy::END),
             (building::START, building::END),
             (extensions::START, extensions::END),
+            (traces::START, traces::END),
         ] {
             if let Some(section) = deploy::section_of(&current, markers) {
                 report = deploy::replace_section(&report, &format!("{section}\n"), markers);
