@@ -10,6 +10,7 @@ pub(crate) mod invoke;
 pub(crate) mod new;
 pub(crate) mod prelude;
 pub(crate) mod serve;
+pub(crate) mod traces;
 pub(crate) mod watch;
 pub(crate) mod zip;
 
@@ -23,6 +24,7 @@ pub use destroy::DestroyArgs;
 pub use invoke::InvokeArgs;
 pub use new::NewArgs;
 pub use prelude::{Output, ProjectArgs, ScopeArgs, ServeArgs};
+pub use traces::TracesArgs;
 pub use zip::ZipArgs;
 
 use crate::error::CliError;
@@ -41,6 +43,8 @@ pub enum Command {
     Watch(ServeArgs),
     /// Invoke a function on the local Lambda and print its answer.
     Invoke(InvokeArgs),
+    /// List the traces a running `serve` keeps, or print one as a waterfall.
+    Traces(TracesArgs),
     /// Package functions as Lambda deployment zips (deterministic: same files, same bytes).
     Zip(ZipArgs),
     /// Build functions and create or update them on AWS, with their roles, URLs and triggers.
@@ -55,6 +59,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Serve(args) => serve::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Invoke(args) => invoke::run(args),
+        Command::Traces(args) => traces::run(args),
         Command::New(args) => new::run(args),
         Command::Zip(args) => zip::run(args),
         Command::Deploy(args) => deploy::run(args),

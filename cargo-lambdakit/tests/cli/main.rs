@@ -25,5 +25,6 @@ mod serve;
 mod soak;
 mod streaming;
 mod support;
+mod traces;
 mod watch;
 mod zip;
