@@ -34,6 +34,10 @@ done
 command -v aws >/dev/null 2>&1 || python3 -m pip install --quiet awscli
 python3 -c "import moto.server, flask" >/dev/null 2>&1 || python3 -m pip install --quiet "moto[server]"
 python3 -c "import awslambdaric" >/dev/null 2>&1 || python3 -m pip install --quiet awslambdaric
+# OpenTelemetry's Python SDK and OTLP/HTTP exporter: a traced Python function checks serve's
+# OTLP receiver against an exporter that is not lambdakit's.
+python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http" >/dev/null 2>&1 ||
+  python3 -m pip install --quiet opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
 # zig links builds pinned to an older glibc (`provided.al2`).
 python3 -m ziglang version >/dev/null 2>&1 || python3 -m pip install --quiet ziglang
 

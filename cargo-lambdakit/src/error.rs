@@ -80,6 +80,18 @@ pub enum CliError {
         /// Its message.
         message: String,
     },
+    /// The local Lambda keeps no trace of this id (`cargo lambdakit traces ID`).
+    NoTrace {
+        /// The id asked for.
+        id: String,
+    },
+    /// The local Lambda refused `cargo lambdakit traces` (a missing token, say).
+    TracesRefused {
+        /// The AWS error type, such as `MissingAuthenticationTokenException`.
+        error_type: String,
+        /// Its message.
+        message: String,
+    },
     /// Reading a payload failed.
     Payload {
         /// Where it was read from.
@@ -168,6 +180,12 @@ impl CliError {
                     .into(),
             ),
             Self::Rejected { .. } => None,
+            Self::TracesRefused { .. } => Some(
+                "a serve started with `--token` or `--allow-remote` takes its token from `traces --token` (or `LAMBDAKIT_SERVE_TOKEN`)".into(),
+            ),
+            Self::NoTrace { .. } => Some(
+                "`cargo lambdakit traces` lists the ones serve keeps: the last 1000 traces of sampled invocations".into(),
+            ),
             Self::Payload { .. } => {
                 Some("pass the event as `--data JSON`, `--data-file PATH` or on stdin".into())
             }
@@ -203,6 +221,7 @@ impl CliError {
             Self::Bind { .. }
             | Self::Emulator { .. }
             | Self::Rejected { .. }
+            | Self::TracesRefused { .. }
             | Self::AwsSetup { .. }
             | Self::Aws { .. }
             | Self::Absent { .. }
@@ -253,6 +272,14 @@ impl fmt::Display for CliError {
             Self::Payload { source, message } => {
                 write!(f, "cannot read the payload from {source}: {message}")
             }
+            Self::NoTrace { id } => write!(f, "serve keeps no trace `{id}`"),
+            Self::TracesRefused {
+                error_type,
+                message,
+            } => write!(
+                f,
+                "serve refused to show its traces: {error_type}: {message}"
+            ),
             Self::AwsSetup { problem, .. }
             | Self::Exposure { problem, .. }
             | Self::Absent { problem, .. } => f.write_str(problem),

@@ -27,6 +27,7 @@ pub mod percent;
 pub mod platform;
 pub mod project;
 pub mod serving;
+pub mod spans;
 pub mod suggest;
 pub mod time;
 

@@ -61,6 +61,8 @@ pub struct Options {
     pub token: Option<Token>,
     /// Print each invocation's estimated cost.
     pub cost: bool,
+    /// Print each sampled invocation's trace as a waterfall once it is complete.
+    pub traces: bool,
     /// The front of every function's HTTP requests, over the settings.
     pub http_event: Option<String>,
     /// Memory in MB for every function, over the settings.
@@ -188,10 +190,12 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         .collect();
     let region = crate::local::region();
     let state = State::open(options.state.clone())?;
-    let emulator = Arc::new(
-        Emulator::new(served, &region, &passed, options.cost, state.dir.clone())
-            .with_access(access.clone()),
-    );
+    let mut emulator = Emulator::new(served, &region, &passed, options.cost, state.dir.clone())
+        .with_access(access.clone());
+    if options.traces {
+        emulator = emulator.with_traces_printed();
+    }
+    let emulator = Arc::new(emulator);
     // A restart on the same `--state` serves what the last one created.
     for warning in emulator.load_state() {
         eprintln!("{warning}");
@@ -212,6 +216,11 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         })?;
         let served = emulator.function_names();
         println!("lambdakit: serving {} on http://{local}", served.join(", "));
+        if let Some((xray, otlp)) = emulator.trace_addresses() {
+            println!(
+                "lambdakit: traces: X-Ray daemon on udp://{xray} (AWS_XRAY_DAEMON_ADDRESS), OTLP/HTTP receiver on http://{otlp} (OTEL_EXPORTER_OTLP_ENDPOINT, unless a function sets its own); `cargo lambdakit traces` lists them"
+            );
+        }
         let mut endpoint = if port == 9000 {
             String::new()
         } else {

@@ -11,6 +11,7 @@ pub(crate) mod logs;
 pub(crate) mod new;
 pub(crate) mod prelude;
 pub(crate) mod serve;
+pub(crate) mod traces;
 pub(crate) mod watch;
 pub(crate) mod zip;
 
@@ -25,6 +26,7 @@ pub use invoke::InvokeArgs;
 pub use logs::LogsArgs;
 pub use new::NewArgs;
 pub use prelude::{AwsArgs, Output, ProjectArgs, ScopeArgs, ServeArgs};
+pub use traces::TracesArgs;
 pub use zip::ZipArgs;
 
 use crate::error::CliError;
@@ -43,6 +45,8 @@ pub enum Command {
     Watch(ServeArgs),
     /// Invoke a function on the local Lambda and print its answer.
     Invoke(InvokeArgs),
+    /// List the traces a running `serve` keeps, or print one as a waterfall.
+    Traces(TracesArgs),
     /// Package functions as Lambda deployment zips (deterministic: same files, same bytes).
     Zip(ZipArgs),
     /// Build functions and create or update them on AWS, with their roles, URLs and triggers.
@@ -59,6 +63,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Serve(args) => serve::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Invoke(args) => invoke::run(args),
+        Command::Traces(args) => traces::run(args),
         Command::New(args) => new::run(args),
         Command::Zip(args) => zip::run(args),
         Command::Deploy(args) => deploy::run(args),

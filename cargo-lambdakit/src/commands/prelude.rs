@@ -146,6 +146,11 @@ pub struct ServeArgs {
     /// Print each invocation's estimated cost on Lambda after its REPORT line.
     #[arg(long)]
     pub cost: bool,
+    /// Print each invocation's trace as a waterfall once its spans are in: Lambda's function
+    /// segment and what the function sent to the local X-Ray daemon or OTLP receiver (every
+    /// invocation is sampled, unless its caller sent `Sampled=0`).
+    #[arg(long)]
+    pub traces: bool,
     /// Also serve an executable as the function NAME: a bootstrap of any runtime (a script
     /// starting a Python runtime client, say). With only these, no cargo project is needed.
     #[arg(long = "bootstrap", value_name = "NAME=PATH")]
@@ -212,6 +217,7 @@ impl ServeArgs {
             },
             token: self.token.clone(),
             cost: self.cost,
+            traces: self.traces,
             http_event: self.http_event.clone(),
             memory_mb: self.memory,
             timeout: self.timeout.map(Duration::from_secs),
@@ -278,7 +284,7 @@ impl ValueEnum for LinkerChoice {
     }
 }
 
-/// Where `serve`, `invoke` and `deploy --local` read a serve's token when `--token` is not
+/// Where `serve`, `invoke`, `traces` and `deploy --local` read a serve's token when `--token` is not
 /// given.
 pub(crate) const TOKEN_ENV: &str = "LAMBDAKIT_SERVE_TOKEN";
 

@@ -147,7 +147,7 @@ impl Refusal {
     /// `403` in AWS's error shape, naming why and what to do.
     fn response(&self) -> Response<Body> {
         const CALLERS: &str = "call it from an AWS SDK, the AWS CLI or `cargo lambdakit invoke`; a web page calls a function through its URL (`/lambda-url/NAME/`)";
-        const PASS: &str = "sign with the token as both the access key id and the secret access key (`AWS_ACCESS_KEY_ID=TOKEN AWS_SECRET_ACCESS_KEY=TOKEN` for an AWS SDK or the AWS CLI), send `Authorization: Bearer TOKEN` or `X-Lambdakit-Token: TOKEN`, or pass `--token TOKEN` (or `LAMBDAKIT_SERVE_TOKEN`) to `cargo lambdakit invoke` and `deploy --local`";
+        const PASS: &str = "sign with the token as both the access key id and the secret access key (`AWS_ACCESS_KEY_ID=TOKEN AWS_SECRET_ACCESS_KEY=TOKEN` for an AWS SDK or the AWS CLI), send `Authorization: Bearer TOKEN` or `X-Lambdakit-Token: TOKEN`, or pass `--token TOKEN` (or `LAMBDAKIT_SERVE_TOKEN`) to `cargo lambdakit invoke`, `traces` and `deploy --local`";
         let (error_type, message) = match self {
             Self::Origin(origin) => (
                 "AccessDeniedException",

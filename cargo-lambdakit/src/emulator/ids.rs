@@ -39,6 +39,11 @@ pub(crate) fn request_id() -> String {
 /// Continuing keeps the caller's `Root`, `Sampled` and `Lineage`; `Parent` becomes a new id,
 /// the function's own segment, as Lambda makes it (AWS X-Ray "Tracing header"). A header
 /// without a `Root` starts a new trace.
+///
+/// The local Lambda samples every invocation but those whose caller decided against it
+/// (`Sampled=0`): a caller's `Sampled=?` (decide for me) or none is `Sampled=1`, where
+/// Lambda would apply its sampling rules (one a second, then 5%), so that every local
+/// invocation's trace can be seen.
 pub(crate) fn continued_trace(caller: Option<&str>) -> String {
     let Some(caller) = caller else {
         return trace_id();
@@ -53,10 +58,10 @@ pub(crate) fn continued_trace(caller: Option<&str>) -> String {
         return trace_id();
     };
     let parent = segment_id();
-    // `?` asks the callee to decide; locally nothing samples.
+    // `?` asks the callee to decide; locally, everything is sampled.
     let sampled = field("Sampled")
         .filter(|sampled| *sampled != "?")
-        .unwrap_or("0");
+        .unwrap_or("1");
     match field("Lineage") {
         Some(lineage) => format!("Root={root};Parent={parent};Sampled={sampled};Lineage={lineage}"),
         None => format!("Root={root};Parent={parent};Sampled={sampled}"),
@@ -71,7 +76,8 @@ fn segment_id() -> String {
         .collect()
 }
 
-/// `Root=1-{epoch seconds}-{96 random bits};Parent={64 random bits};Sampled=0`.
+/// `Root=1-{epoch seconds}-{96 random bits};Parent={64 random bits};Sampled=1` (see
+/// [`continued_trace`] on sampling).
 pub(crate) fn trace_id() -> String {
     let seconds = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -81,7 +87,7 @@ pub(crate) fn trace_id() -> String {
     let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
     let parent = segment_id();
     format!(
-        "Root=1-{seconds:08x}-{};Parent={parent};Sampled=0",
+        "Root=1-{seconds:08x}-{};Parent={parent};Sampled=1",
         &hex[..24]
     )
 }
@@ -114,7 +120,7 @@ mod tests {
         let (time, random) = root.split_once('-').unwrap();
         assert_eq!((time.len(), random.len()), (8, 24), "{trace}");
         assert!(
-            rest.starts_with("Parent=") && rest.ends_with(";Sampled=0"),
+            rest.starts_with("Parent=") && rest.ends_with(";Sampled=1"),
             "{trace}"
         );
     }
@@ -128,6 +134,16 @@ mod tests {
         assert!(fields[1].starts_with("Parent=") && fields[1] != "Parent=53995c3f42cd8ad8");
         assert_eq!(fields[1].len(), "Parent=".len() + 16);
         assert_eq!(fields[2], "Sampled=1");
+        // The caller's decision stands; without one, or with `?`, the invocation is sampled.
+        let unsampled =
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+        assert!(continued_trace(Some(unsampled)).ends_with(";Sampled=0"));
+        for undecided in [
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?",
+            "Root=1-5759e988-bd862e3fe1be46a994272793",
+        ] {
+            assert!(continued_trace(Some(undecided)).ends_with(";Sampled=1"));
+        }
         assert_eq!(
             continued_trace(Some(
                 "Root=1-5759e988-bd862e3fe1be46a994272793;Lineage=a87bd80c:1|68fd508a:5"

@@ -3,7 +3,8 @@
 //! concurrent invocations up to the function's limit, and are replaced after a timeout or a
 //! crash, as on AWS. Beside the Invoke API, the rest of the Lambda API (`lambda_api`) creates,
 //! describes and deletes functions from zips. In front of both, `guard` decides who may call
-//! them (function URLs answer anyone).
+//! them (function URLs answer anyone). Beside them, `traces` collects what the functions trace
+//! (an X-Ray daemon, an OTLP receiver) under each invocation's function segment.
 
 mod cost;
 mod destinations;
@@ -15,6 +16,7 @@ pub(crate) mod layer;
 mod queue;
 mod sigv4;
 mod state;
+mod traces;
 mod url;
 
 use std::collections::BTreeMap;
@@ -133,6 +135,9 @@ pub struct Emulator {
     this: OnceLock<Weak<Emulator>>,
     /// Who the Lambda API answers (see `guard`); function URLs answer anyone.
     access: Access,
+    /// The traces of every function (see `traces`): its X-Ray daemon and OTLP receiver, run
+    /// by [`Emulator::serve`], and the traces kept.
+    traces: Arc<traces::Traces>,
 }
 
 #[derive(Debug)]
@@ -159,6 +164,8 @@ struct Pool {
     generation: Arc<AtomicU64>,
     /// The front of its HTTP requests.
     front: url::Front,
+    /// Where its invocations' function segments go (the emulator's).
+    traces: Arc<traces::Traces>,
     /// How it came to be served, when it was created through the control plane; `None` for
     /// the project's own functions and `--bootstrap`s.
     created: Option<lambda_api::Created>,
@@ -232,6 +239,7 @@ impl Emulator {
         state: PathBuf,
     ) -> Self {
         let generation = Arc::new(AtomicU64::new(0));
+        let traces = Arc::new(traces::Traces::open());
         let pools = functions
             .into_iter()
             .map(|served| {
@@ -240,7 +248,7 @@ impl Emulator {
                     region,
                     passed_environment,
                     cost,
-                    Arc::clone(&generation),
+                    (Arc::clone(&generation), Arc::clone(&traces)),
                     None,
                 );
                 (pool.function.name.clone(), Arc::new(pool))
@@ -263,7 +271,21 @@ impl Emulator {
             destinations: destinations::Destinations::new(region),
             this: OnceLock::new(),
             access: Access::default(),
+            traces,
         }
+    }
+
+    /// This emulator, printing each sampled invocation's trace as a waterfall once it is
+    /// complete (`serve --traces`).
+    #[must_use]
+    pub fn with_traces_printed(self) -> Self {
+        self.traces.print_each();
+        self
+    }
+
+    /// Where its X-Ray daemon (UDP) and OTLP/HTTP receiver listen, if they could open ports.
+    pub fn trace_addresses(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
+        self.traces.addresses()
     }
 
     /// This emulator, answering the Lambda API for the callers `access` admits (by default,
@@ -289,9 +311,14 @@ impl Emulator {
         read(&self.pools).keys().cloned().collect()
     }
 
-    /// Answers the Invoke API on `listener` until the future is dropped.
+    /// Answers the Invoke API on `listener`, and runs the X-Ray daemon and OTLP receiver,
+    /// until the future is dropped.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
-        self.serve_within(listener, Limits::SERVE).await;
+        let traces = Arc::clone(&self.traces);
+        tokio::select! {
+            () = self.serve_within(listener, Limits::SERVE) => {}
+            () = traces.run() => {}
+        }
     }
 
     /// [`Emulator::serve`] within `limits`. A failed `accept` (out of file descriptors, say)
@@ -432,7 +459,7 @@ impl Pool {
         region: &str,
         passed_environment: &BTreeMap<String, String>,
         cost: bool,
-        generation: Arc<AtomicU64>,
+        (generation, traces): (Arc<AtomicU64>, Arc<traces::Traces>),
         created: Option<lambda_api::Created>,
     ) -> Self {
         let Served {
@@ -449,6 +476,7 @@ impl Pool {
         if let Some(level) = &function.log_level {
             environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.as_str().into());
         }
+        traces.environment(&mut environment);
         let launch = Launch {
             function: function.name.clone(),
             region: region.to_owned(),
@@ -473,6 +501,7 @@ impl Pool {
             cost,
             generation,
             created,
+            traces,
         }
     }
 
@@ -615,6 +644,7 @@ impl Pool {
             }
         };
         let init_duration = instance.init_duration.take();
+        let trace_header = ids::continued_trace(trace.as_deref());
         instance.log(&format!(
             "START RequestId: {request_id} Version: {}",
             self.version
@@ -624,24 +654,49 @@ impl Pool {
             body: payload,
             timeout: self.function.timeout,
             function_arn: invoked_arn.unwrap_or_else(|| self.arn.clone()),
-            trace_id: ids::continued_trace(trace.as_deref()),
+            trace_id: trace_header.clone(),
             client_context,
             identity,
         };
         let started = Instant::now();
+        let wall_started = std::time::SystemTime::now();
+        let traced = |invoked: &Invoked| {
+            let error = match &invoked.outcome {
+                Outcome::Error(body) => Some(error_type(body)),
+                Outcome::Response(_) => None,
+            };
+            self.traces.function_segment(
+                &trace_header,
+                trace.as_deref(),
+                traces::Segment {
+                    function: &self.function.name,
+                    arn: &self.arn,
+                    version: &self.version,
+                    request_id: &invoked.request_id,
+                    started: wall_started,
+                    ended: std::time::SystemTime::now(),
+                    init_duration,
+                    error: error.as_deref(),
+                },
+            )
+        };
         let run = Run {
             request_id,
             started,
             init_duration,
         };
-        match instance.invoke(invocation, self.function.timeout).await {
+        let traced = match instance.invoke(invocation, self.function.timeout).await {
             Ok(Reply::Done(outcome)) => {
                 let invoked = self.finish(slot, instance, run, outcome, true).await;
+                let traced = traced(&invoked);
                 let _ = answered.send(Answer::Done(invoked));
+                traced
             }
             Err(outcome) => {
                 let invoked = self.finish(slot, instance, run, outcome, false).await;
+                let traced = traced(&invoked);
                 let _ = answered.send(Answer::Done(invoked));
+                traced
             }
             Ok(Reply::Streaming(streaming)) => {
                 let (relayed, chunks) = tokio::sync::mpsc::channel(16);
@@ -663,8 +718,15 @@ impl Pool {
                 )
                 .await;
                 drop(relayed);
-                let _ = done.send(self.finish(slot, instance, run, outcome, healthy).await);
+                let invoked = self.finish(slot, instance, run, outcome, healthy).await;
+                let traced = traced(&invoked);
+                let _ = done.send(invoked);
+                traced
             }
+        };
+        // `serve --traces`: the function's spans may come after its response.
+        if let Some(trace_id) = traced {
+            self.traces.print_when_complete(&trace_id).await;
         }
     }
 

@@ -650,7 +650,10 @@ mod tests {
             "eu-west-1",
             &BTreeMap::new(),
             false,
-            Arc::new(AtomicU64::new(0)),
+            (
+                Arc::new(AtomicU64::new(0)),
+                Arc::new(crate::emulator::traces::Traces::open()),
+            ),
             None,
         );
         Event {

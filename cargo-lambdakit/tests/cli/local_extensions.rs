@@ -571,6 +571,10 @@ fn an_extension_that_exits_at_once_fails_init_naming_it() {
             "{error}"
         );
     }
+    drop(serve);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A zip of `entries` (name, text, executable), written by Python's `zipfile`, so that the tests
 /// do not write zips with the code under test.
 fn python_zip(entries: &[(&str, &str, bool)]) -> Vec<u8> {
@@ -906,6 +910,8 @@ fn an_extension_that_never_asks_for_an_event_is_named_by_the_init_timeout() {
     serve.output_with(&["idler: registered"]);
     drop(serve);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `deploy --local` publishes the project's extension as a layer version on serve and attaches
 /// it, as deploy does on AWS; serve runs it beside the function; `destroy --local` deletes it.
 #[tokio::test]

@@ -26,5 +26,6 @@ mod serve;
 mod soak;
 mod streaming;
 mod support;
+mod traces;
 mod watch;
 mod zip;

@@ -40,6 +40,8 @@
 //!   function's pools (created functions otherwise get the local default, 10), and `0`
 //!   throttles it. `ListFunctions` pages with `MaxItems` and `Marker`.
 //!
+//! - Traces (`traces`, lambdakit's own): `GET /lambdakit/traces` lists the traces serve
+//!   keeps, `GET /lambdakit/traces/{id}` answers one, for `cargo lambdakit traces`.
 //! - Tags: CreateFunction's `Tags`, `ListTags`, `TagResource`, `UntagResource`, and `Tags` in
 //!   GetFunction.
 //! - Event invoke configs (`event_config`): Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s),
@@ -62,6 +64,7 @@ mod layers;
 mod operation;
 mod permissions;
 mod tags;
+mod traces;
 mod urls;
 mod versions;
 
@@ -262,6 +265,8 @@ impl Emulator {
             Operation::GetFunctionCode { name, qualifier } => {
                 self.code(&name, qualifier.as_deref()).await
             }
+            Operation::ListTraces => self.list_traces(),
+            Operation::GetTrace { id } => self.get_trace(&id),
             Operation::UpdateFunctionCode { name } => self.update_code(&name, body).await,
             Operation::UpdateFunctionConfiguration { name } => {
                 self.update_configuration(&name, body).await

@@ -5,9 +5,10 @@
 //! look at the path again; what no operation has is refused here, as AWS refuses it.
 //!
 //! The paths are AWS's (AWS Lambda API reference, each operation's "Request Syntax"), but for
-//! three of lambdakit's own: `/lambda-url/{name}/...` (a function's URL),
-//! `/lambdakit/code/{name}.zip` (where GetFunction's `Code.Location` points) and
-//! `/lambdakit/layer/{layer}/{version}.zip` (where GetLayerVersion's `Content.Location` points).
+//! lambdakit's own: `/lambda-url/{name}/...` (a function's URL),
+//! `/lambdakit/code/{name}.zip` (where GetFunction's `Code.Location` points),
+//! `/lambdakit/layer/{layer}/{version}.zip` (where GetLayerVersion's `Content.Location` points)
+//! and `/lambdakit/traces[/{id}]` (the traces serve keeps, for `cargo lambdakit traces`).
 
 use http::{Method, Response, StatusCode, Uri};
 
@@ -54,6 +55,10 @@ pub(crate) enum Operation {
         name: String,
         qualifier: Option<String>,
     },
+    /// `GET /lambdakit/traces`: the traces serve keeps, newest first (lambdakit's own).
+    ListTraces,
+    /// `GET /lambdakit/traces/{id}`: one of them, its id in hex or as X-Ray writes it.
+    GetTrace { id: String },
     /// `PUT /2015-03-31/functions/{FunctionName}/code`.
     UpdateFunctionCode { name: String },
     /// `PUT /2015-03-31/functions/{FunctionName}/configuration`.
@@ -324,6 +329,18 @@ impl Operation {
                 }
                 (&Method::DELETE, "versions", Some(version)) => {
                     Ok(Self::DeleteLayerVersion { layer, version })
+                }
+                _ => Err(unknown()),
+            };
+        }
+        if let Some(rest) = path.strip_prefix("/lambdakit/traces") {
+            if method != Method::GET {
+                return Err(unknown());
+            }
+            return match rest.strip_prefix('/') {
+                None if rest.is_empty() => Ok(Self::ListTraces),
+                Some(id) if !id.is_empty() && !id.contains('/') => {
+                    Ok(Self::GetTrace { id: decode(id) })
                 }
                 _ => Err(unknown()),
             };
@@ -625,6 +642,14 @@ mod tests {
                 GetFunctionConfiguration {
                     name: owned("orders"),
                     qualifier: some("live"),
+                },
+            ),
+            ("GET", owned("/lambdakit/traces"), ListTraces),
+            (
+                "GET",
+                owned("/lambdakit/traces/1-5759e988-bd862e3fe1be46a994272793"),
+                GetTrace {
+                    id: owned("1-5759e988-bd862e3fe1be46a994272793"),
                 },
             ),
             (
@@ -934,6 +959,10 @@ mod tests {
         let unknown = [
             ("GET", "/2015-03-31/functions/orders/invocations"),
             ("POST", "/lambdakit/code/orders.zip"),
+            ("POST", "/lambdakit/traces"),
+            ("GET", "/lambdakit/traces/"),
+            ("GET", "/lambdakit/traces/a/b"),
+            ("GET", "/lambdakit/tracesx"),
             ("PATCH", "/2015-03-31/functions/orders"),
             ("DELETE", "/2015-03-31/functions"),
             ("POST", "/2015-03-31/functions/orders/code"),

@@ -1,0 +1,373 @@
+//! Traces on the local Lambda, from exporters that are not lambdakit's: Python functions on
+//! awslambdaric sending spans with OpenTelemetry's own SDK and OTLP/HTTP exporter, and X-Ray
+//! segment documents over UDP, each seen as children of the function segment serve makes, in
+//! `serve --traces`' waterfalls and through `cargo lambdakit traces`; and the OTLP receiver's
+//! answers to good, partly good and bad requests.
+
+use std::net::SocketAddr;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+use crate::support::{Serve, executable_script, invoke, lambdakit, request, tool};
+
+/// The Python with awslambdaric and OpenTelemetry's SDK and OTLP/HTTP exporter, or why the
+/// test cannot run: under CI it must.
+fn python_with_otel() -> Option<String> {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, awslambdaric, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http; print(sys.executable)",
+        ])
+        .output()
+        .ok()
+        .filter(|output| output.status.success());
+    tool(
+        output.is_some(),
+        "awslambdaric and OpenTelemetry for Python",
+        "`pip install awslambdaric opentelemetry-sdk opentelemetry-exporter-otlp-proto-http`",
+    );
+    output.map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// A serve (`--traces`) of Python functions on awslambdaric, `name=module.handler` each;
+/// its scratch directory is removed with the returned guard.
+fn serve_python(python: &str, functions: &[(&str, &str)]) -> (Serve, Scratch) {
+    let code = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/python");
+    let dir = std::env::temp_dir().join(format!("lambdakit-traces-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut command = lambdakit();
+    command.args(["serve", "--port", "0", "--traces"]);
+    for (name, handler) in functions {
+        let bootstrap = executable_script(
+            &dir.join(name),
+            // The exporter gzips its requests, as OTEL_EXPORTER_OTLP_COMPRESSION asks.
+            &format!(
+                "export PYTHONPATH={code:?}\nexport OTEL_EXPORTER_OTLP_COMPRESSION=gzip\nexec {python:?} -m awslambdaric {handler}"
+            ),
+        );
+        command
+            .arg("--bootstrap")
+            .arg(format!("{name}={}", bootstrap.display()));
+    }
+    (Serve::spawn(command), Scratch(dir))
+}
+
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `cargo lambdakit traces ARGS --url` of `serve`.
+fn traces(serve: &Serve, args: &[&str]) -> Output {
+    lambdakit()
+        .arg("traces")
+        .args(args)
+        .args(["--url", &serve.endpoint()])
+        .output()
+        .unwrap()
+}
+
+/// `cargo lambdakit traces ARGS --output json`, which must succeed.
+fn traces_json(serve: &Serve, args: &[&str]) -> Value {
+    let output = traces(serve, &[args, &["--output", "json"]].concat());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The span named `name` of a trace's JSON.
+fn span<'a>(trace: &'a Value, name: &str) -> &'a Value {
+    trace["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|span| span["name"] == name)
+        .unwrap_or_else(|| panic!("no span `{name}` in {trace}"))
+}
+
+/// The span id of the function segment of `function` in a trace's JSON, checked to be Lambda's.
+fn function_segment(trace: &Value, function: &str) -> String {
+    let segment = span(trace, function);
+    assert_eq!(segment["source"], "lambda", "{segment}");
+    assert_eq!(segment["origin"], "AWS::Lambda::Function", "{segment}");
+    assert_eq!(segment["kind"], "server", "{segment}");
+    segment["span_id"].as_str().unwrap().to_owned()
+}
+
+/// The line of `lines` that has `text`.
+fn line_with<'a>(lines: &'a [String], text: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|line| line.contains(text))
+        .unwrap_or_else(|| panic!("no line has `{text}`: {lines:#?}"))
+}
+
+#[test]
+fn spans_from_pythons_otlp_exporter_and_xray_documents_join_the_function_segment() {
+    let Some(python) = python_with_otel() else {
+        return;
+    };
+    let (serve, _scratch) = serve_python(
+        &python,
+        &[
+            ("otel", "otel_handler.handle"),
+            ("xray", "xray_handler.handle"),
+        ],
+    );
+    let otel_root = "1-5759e988-bd862e3fe1be46a994272793";
+    let caller = format!("Root={otel_root};Parent=53995c3f42cd8ad8;Sampled=1");
+    let answer = invoke(
+        serve.address,
+        "otel",
+        &[("X-Amzn-Trace-Id", &caller)],
+        b"{}",
+    );
+    assert_eq!(answer.json(), json!({"traced": true}));
+    // No caller's header: serve starts a trace, sampled.
+    let xray_root = "1-6759e988-0123456789abcdef01234567";
+    let answer = invoke(
+        serve.address,
+        "xray",
+        &[("X-Amzn-Trace-Id", &format!("Root={xray_root}"))],
+        b"{}",
+    );
+    assert_eq!(answer.json(), json!({"sent": true}));
+
+    // `serve --traces` printed each waterfall once its spans were in.
+    let output = serve.output_with(&[
+        &format!("trace {otel_root}  otel  "),
+        "request OTEL-REQ-7",
+        "ERROR quantity must be at least 1",
+        &format!("trace {xray_root}  xray  "),
+        "request XRAY-REQ-42",
+        "ERROR NoSuchKey: The specified key does not exist.",
+    ]);
+    assert!(line_with(&output, "request OTEL-REQ-7").starts_with("    DynamoDB.GetItem "));
+    assert!(line_with(&output, "  handle order ").starts_with("  handle order "));
+    assert!(line_with(&output, "XRAY-REQ-42").starts_with("    S3 "));
+    assert!(
+        line_with(&output, "  checkout ").contains(" ms"),
+        "{output:#?}"
+    );
+    assert!(
+        !output.iter().any(|line| line.contains('\x1b')),
+        "no color off a terminal"
+    );
+
+    // `traces` lists both, newest first, in the JSON shape scripts read.
+    let listed = traces_json(&serve, &[]);
+    let summaries = listed["traces"].as_array().unwrap();
+    let ids: Vec<&str> = summaries
+        .iter()
+        .map(|summary| summary["xray_trace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(&ids[..2], [xray_root, otel_root], "{listed}");
+    let summary = &summaries[1];
+    assert_eq!(summary["trace_id"], "5759e988bd862e3fe1be46a994272793");
+    assert_eq!(summary["name"], "otel");
+    assert_eq!(
+        (summary["span_count"].as_u64(), summary["errors"].as_u64()),
+        (Some(4), Some(1))
+    );
+    assert_eq!(summary["in_progress"], false);
+    assert!(summary["duration_ms"].as_f64().unwrap() > 0.0);
+    assert!(summary["start_time"].as_f64().unwrap() > 1.7e9);
+
+    // The OpenTelemetry spans are children of Lambda's segment, itself the caller's child.
+    let trace = traces_json(&serve, &[otel_root]);
+    let segment = function_segment(&trace, "otel");
+    assert_eq!(span(&trace, "otel")["parent_id"], "53995c3f42cd8ad8");
+    assert!(span(&trace, "otel")["request_id"].is_string());
+    let handle = span(&trace, "handle order");
+    assert_eq!(handle["parent_id"], segment.as_str());
+    assert_eq!(handle["source"], "otlp");
+    assert_eq!(handle["attributes"]["service.name"], "otel-orders");
+    let call = span(&trace, "DynamoDB.GetItem");
+    assert_eq!(call["parent_id"], handle["span_id"]);
+    assert_eq!(
+        (&call["kind"], &call["request_id"]),
+        (&json!("client"), &json!("OTEL-REQ-7"))
+    );
+    assert_eq!(
+        span(&trace, "validate")["error"],
+        "quantity must be at least 1"
+    );
+
+    // The X-Ray subsegment, sent in progress and then complete, is kept complete.
+    let trace = traces_json(&serve, &[xray_root]);
+    let segment = function_segment(&trace, "xray");
+    assert_eq!(span(&trace, "xray").get("parent_id"), None);
+    let checkout = span(&trace, "checkout");
+    assert_eq!(checkout["parent_id"], segment.as_str());
+    assert!(checkout["end_time"].as_f64().is_some(), "{checkout}");
+    assert_eq!(checkout["attributes"]["annotation.order"], "o-1");
+    let s3 = span(&trace, "S3");
+    assert_eq!(s3["parent_id"], checkout["span_id"]);
+    assert_eq!(
+        (&s3["kind"], &s3["request_id"]),
+        (&json!("client"), &json!("XRAY-REQ-42"))
+    );
+    assert_eq!(s3["attributes"]["aws.operation"], "GetObject");
+    assert_eq!(trace["in_progress"], false);
+
+    // As text: the list, and the waterfall (plain: not a terminal).
+    let listed = traces(&serve, &[]);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(listed.starts_with("TRACE "), "{listed}");
+    assert!(
+        listed.contains(otel_root) && listed.contains(xray_root),
+        "{listed}"
+    );
+    let shown = traces(&serve, &["5759e988bd862e3fe1be46a994272793"]);
+    let shown = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        shown.starts_with(&format!("trace {otel_root}  otel  ")),
+        "{shown}"
+    );
+    assert!(shown.contains("\n    DynamoDB.GetItem "), "{shown}");
+
+    // A caller's `Sampled=0` stands: nothing is kept, and the trace is unknown.
+    let unsampled = "1-7759e988-0123456789abcdef01234567";
+    let answer = invoke(
+        serve.address,
+        "xray",
+        &[("X-Amzn-Trace-Id", &format!("Root={unsampled};Sampled=0"))],
+        b"{}",
+    );
+    assert_eq!(answer.json(), json!({"sent": false}));
+    let unknown = traces(&serve, &[unsampled]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: serve keeps no trace `{unsampled}`\nhint: `cargo lambdakit traces` lists"
+        )),
+        "{stderr}"
+    );
+    let malformed = traces(&serve, &["not-a-trace"]);
+    assert_eq!(malformed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&malformed.stderr).contains("`ID` is `not-a-trace`"));
+}
+
+/// The OTLP receiver's address, as serve prints it.
+fn receiver(serve: &Serve) -> SocketAddr {
+    let output = serve.output_with(&["OTLP/HTTP receiver on http://"]);
+    let line = line_with(&output, "OTLP/HTTP receiver on http://");
+    let (_, rest) = line.split_once("OTLP/HTTP receiver on http://").unwrap();
+    rest.split_once(' ').unwrap().0.parse().unwrap()
+}
+
+/// A POST to the receiver's `/v1/traces` of `body` as `content_type`.
+fn post(address: SocketAddr, content_type: &str, body: &[u8]) -> crate::support::Answer {
+    request(
+        address,
+        &format!("POST /v1/traces HTTP/1.1\r\nContent-Type: {content_type}"),
+        body,
+    )
+}
+
+/// The token the receiver's serve requires of its Lambda API (and so of `traces`).
+const TOKEN: &str = "traces-test-token-0123456789";
+
+#[test]
+fn the_otlp_receiver_answers_as_the_specification_says() {
+    // No instance starts: only the receiver is used. This serve requires a token, which
+    // `traces` passes on; the receiver itself, like Lambda's daemon, answers any local caller.
+    let dir = std::env::temp_dir().join(format!("lambdakit-otlp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _scratch = Scratch(dir.clone());
+    let bootstrap = executable_script(&dir.join("idle"), "exit 1");
+    let mut command = lambdakit();
+    command
+        .args(["serve", "--port", "0", "--token", TOKEN, "--bootstrap"])
+        .arg(format!("idle={}", bootstrap.display()));
+    let serve = Serve::spawn(command);
+    let address = receiver(&serve);
+    let refused = traces(&serve, &[]);
+    assert_eq!(refused.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: serve refused to show its traces: MissingAuthenticationTokenException: "
+        ) && stderr.contains("\nhint: a serve started with `--token`"),
+        "{stderr}"
+    );
+    assert_eq!(
+        traces_json(&serve, &["--token", TOKEN]),
+        json!({"traces": []})
+    );
+
+    // JSON with one good span and one whose trace id is all zeros: the good one is kept, the
+    // other counted in `partialSuccess`.
+    let span = |trace_id: &str, name: &str| {
+        json!({"traceId": trace_id, "spanId": "eee19b7ec3c1b174", "name": name, "kind": 3,
+               "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000000250000000",
+               "attributes": [{"key": "aws.request_id", "value": {"stringValue": "JSON-REQ-1"}}]})
+    };
+    let body = json!({"resourceSpans": [{"scopeSpans": [{"spans": [
+        span("8a3c60f7d188f8fa79d48a391a778fa6", "Sqs.SendMessage"),
+        span("00000000000000000000000000000000", "zero"),
+    ]}]}]});
+    let answer = post(address, "application/json", body.to_string().as_bytes());
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    let partial = &answer.json()["partialSuccess"];
+    assert_eq!(partial["rejectedSpans"], 1, "{partial}");
+    assert!(
+        partial["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("1 span was refused")
+    );
+    let trace = traces_json(
+        &serve,
+        &["8a3c60f7d188f8fa79d48a391a778fa6", "--token", TOKEN],
+    );
+    assert_eq!(trace["spans"].as_array().unwrap().len(), 1);
+    assert_eq!(trace["spans"][0]["request_id"], "JSON-REQ-1");
+    assert_eq!(trace["duration_ms"].as_f64().map(f64::round), Some(250.0));
+
+    // All good: `200` with an empty response message.
+    let body = json!({"resourceSpans": [{"scopeSpans": [{"spans": [span("9a3c60f7d188f8fa79d48a391a778fa6", "ok")]}]}]});
+    let answer = post(address, "application/json", body.to_string().as_bytes());
+    assert_eq!((answer.status, answer.json()), (200, json!({})));
+    let answer = post(address, "application/x-protobuf", b"");
+    assert_eq!((answer.status, answer.body.len()), (200, 0));
+
+    // Bodies that cannot be decoded: `400` with a `Status` in the request's encoding.
+    let answer = post(address, "application/x-protobuf", b"\x0a\x09not a message");
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/x-protobuf")
+    );
+    assert!(String::from_utf8_lossy(&answer.body).contains("cannot be decoded"));
+    let answer = post(address, "application/json", b"{\"resourceSpans\": ");
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("not JSON")
+    );
+
+    // Another content type, method or path.
+    assert_eq!(post(address, "text/plain", b"{}").status, 415);
+    assert_eq!(request(address, "GET /v1/traces HTTP/1.1", b"").status, 405);
+    assert_eq!(post_to(address, "/v1/metrics").status, 404);
+}
+
+fn post_to(address: SocketAddr, path: &str) -> crate::support::Answer {
+    request(
+        address,
+        &format!("POST {path} HTTP/1.1\r\nContent-Type: application/json"),
+        b"{}",
+    )
+}
