@@ -41,18 +41,32 @@ fn date_and_time(time: SystemTime) -> String {
 /// SigV4's `X-Amz-Date`, `20260131T120000Z` (ISO 8601 basic format, UTC), as a time; `None`
 /// for anything else, or a date before 1970.
 pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
-    let digits = |range: std::ops::Range<usize>| -> Option<u64> {
-        let part = text.get(range)?;
-        part.bytes()
-            .all(|byte| byte.is_ascii_digit())
-            .then(|| part.parse().ok())
-            .flatten()
-    };
     if text.len() != 16 || text.as_bytes()[8] != b'T' || !text.ends_with('Z') {
         return None;
     }
-    let (year, month, day) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
-    let (hour, minute, second) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
+    let number = |range| digits(text, range);
+    let seconds = civil_seconds(
+        (number(0..4)?, number(4..6)?, number(6..8)?),
+        (number(9..11)?, number(11..13)?, number(13..15)?),
+    )?;
+    Some(UNIX_EPOCH + Duration::from_secs(seconds))
+}
+
+/// `text[range]` as a number, when it is there and all ASCII digits.
+fn digits(text: &str, range: std::ops::Range<usize>) -> Option<u64> {
+    let part = text.get(range)?;
+    part.bytes()
+        .all(|byte| byte.is_ascii_digit())
+        .then(|| part.parse().ok())
+        .flatten()
+}
+
+/// Seconds since 1970 of a civil date and time in UTC; `None` when a field is out of its range
+/// (a leap second allowed) or the date is before 1970.
+fn civil_seconds(
+    (year, month, day): (u64, u64, u64),
+    (hour, minute, second): (u64, u64, u64),
+) -> Option<u64> {
     if !(1..=12).contains(&month)
         || !(1..=31).contains(&day)
         || hour > 23
@@ -62,8 +76,7 @@ pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
         return None;
     }
     let days = days_from_civil(year, month, day)?;
-    let seconds = days * SECONDS_PER_DAY + hour * 3_600 + minute * 60 + second;
-    Some(UNIX_EPOCH + Duration::from_secs(seconds))
+    Some(days * SECONDS_PER_DAY + hour * 3_600 + minute * 60 + second)
 }
 
 /// An RFC 3339 date and time, `2026-01-31T12:00:00Z`, `2026-01-31T12:00:00.250+01:00` (a
@@ -71,13 +84,6 @@ pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
 /// time; `None` for anything else, or a time before 1970.
 pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     let bytes = text.as_bytes();
-    let number = |range: std::ops::Range<usize>| -> Option<u64> {
-        let part = text.get(range)?;
-        part.bytes()
-            .all(|byte| byte.is_ascii_digit())
-            .then(|| part.parse().ok())
-            .flatten()
-    };
     if bytes.len() < 20
         || bytes[4] != b'-'
         || bytes[7] != b'-'
@@ -87,16 +93,11 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     {
         return None;
     }
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
+    let number = |range| digits(text, range);
+    let local = civil_seconds(
+        (number(0..4)?, number(5..7)?, number(8..10)?),
+        (number(11..13)?, number(14..16)?, number(17..19)?),
+    )?;
     // The fraction, then the offset.
     let mut rest = &text[19..];
     let mut nanos = 0u32;
@@ -129,9 +130,7 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day)?;
-    let local = (days * SECONDS_PER_DAY + hour * 3_600 + minute * 60 + second) as i64;
-    let utc = u64::try_from(local - offset_seconds).ok()?;
+    let utc = u64::try_from(local as i64 - offset_seconds).ok()?;
     Some(UNIX_EPOCH + Duration::new(utc, nanos))
 }
 

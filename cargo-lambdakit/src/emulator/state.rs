@@ -65,8 +65,8 @@ pub(super) struct Config {
 
 /// Settings the local Lambda keeps and reports as Lambda does (so a deploy reading them back
 /// sees what it asked for), and runs by in part or not at all: of the layers it runs the
-/// extensions (see `lambda_api::layers`), it traces nothing, gives `/tmp` no quota and writes
-/// logs to serve's output.
+/// extensions (see `lambda_api::layers`), it samples traces by the caller's header whatever the
+/// tracing mode, gives `/tmp` no quota and writes logs to serve's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub(super) struct Described {
