@@ -12,7 +12,7 @@ use aws_sdk_lambda::types::{
     LoggingConfig, Runtime, State, TracingConfig, TracingMode,
 };
 
-use super::settings::UrlSettings;
+use super::settings::{Tracing, UrlSettings, Word as _};
 use super::{Action, Change, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, Unit};
 use crate::aws::retry::{Backoff, retry};
 use crate::aws::{self, Aws};
@@ -64,10 +64,7 @@ impl Desired {
             environment: function.environment.clone(),
             description: deploy.description.clone().unwrap_or_default(),
             layers: deploy.layers.clone().unwrap_or_default(),
-            tracing: deploy
-                .tracing
-                .clone()
-                .unwrap_or_else(|| "PassThrough".into()),
+            tracing: deploy.tracing.unwrap_or_default().as_str().to_owned(),
             ephemeral_storage: deploy.ephemeral_storage.unwrap_or(512) as i32,
             log_format: function
                 .log_format
@@ -109,7 +106,10 @@ impl Desired {
             tracing: current
                 .tracing_config()
                 .and_then(|tracing| tracing.mode())
-                .map_or_else(|| "PassThrough".to_owned(), |mode| mode.as_str().to_owned()),
+                .map_or_else(
+                    || Tracing::default().as_str().to_owned(),
+                    |mode| mode.as_str().to_owned(),
+                ),
             ephemeral_storage: current
                 .ephemeral_storage()
                 .map_or(512, EphemeralStorage::size),
@@ -1276,7 +1276,7 @@ mod tests {
         function.memory_mb = 512;
         function.log_format = Some(crate::project::LogFormat::Json);
         function.log_level = Some(crate::project::LogLevel::Warn);
-        function.deploy.tracing = Some("Active".into());
+        function.deploy.tracing = Some(Tracing::Active);
         function.deploy.ephemeral_storage = Some(1024);
         function.deploy.layers = Some(vec!["arn:aws:lambda:eu-west-1:1:layer:l:1".into()]);
         function.environment.insert("A".into(), "1".into());

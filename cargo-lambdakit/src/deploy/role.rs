@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use super::settings::Tracing;
 use super::{Action, Change, Options, TAG_FUNCTION, TAG_PACKAGE, Unit, bounded};
 use crate::aws::{self, Aws};
 use crate::error::CliError;
@@ -208,7 +209,7 @@ pub(super) fn policy(aws: &Aws, unit: &Unit<'_>) -> Value {
             .map(|stream| stream.source.clone())
             .collect(),
     );
-    if unit.function.deploy.tracing.as_deref() == Some("Active") {
+    if unit.function.deploy.tracing == Some(Tracing::Active) {
         add(
             "XRay",
             &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],

@@ -23,8 +23,8 @@ pub struct DeploySettings {
     pub tags: BTreeMap<String, String>,
     /// Layer version ARNs, `layers`.
     pub layers: Option<Vec<String>>,
-    /// X-Ray tracing: `Active` or `PassThrough`, `tracing`.
-    pub tracing: Option<String>,
+    /// X-Ray tracing, `tracing`.
+    pub tracing: Option<Tracing>,
     /// Reserved concurrency, `reserved_concurrency`.
     pub reserved_concurrency: Option<u32>,
     /// Provisioned concurrency on the alias, `provisioned_concurrency`.
@@ -99,13 +99,114 @@ impl DeploySettings {
     }
 }
 
+/// A setting whose value is one of a few words, each Lambda's own spelling of it.
+pub trait Word: Copy + 'static {
+    /// Every value, in the order messages list them.
+    const ALL: &'static [Self];
+
+    /// The word, as the settings and Lambda's API spell it.
+    fn as_str(self) -> &'static str;
+}
+
+/// X-Ray tracing of a function, `tracing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tracing {
+    /// Lambda samples and records invocations (`Active`); the role may write to X-Ray.
+    Active,
+    /// Lambda records only what a caller's trace header asks for (`PassThrough`, the default).
+    #[default]
+    PassThrough,
+}
+
+impl Word for Tracing {
+    const ALL: &'static [Self] = &[Self::Active, Self::PassThrough];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::PassThrough => "PassThrough",
+        }
+    }
+}
+
+/// Who may call a function URL, `url.auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UrlAuth {
+    /// Callers sign with IAM credentials (`AWS_IAM`, the default).
+    #[default]
+    AwsIam,
+    /// Anyone (`NONE`).
+    None,
+}
+
+impl Word for UrlAuth {
+    const ALL: &'static [Self] = &[Self::AwsIam, Self::None];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::AwsIam => "AWS_IAM",
+            Self::None => "NONE",
+        }
+    }
+}
+
+/// How a function URL answers, `url.invoke_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InvokeMode {
+    /// The whole response at once (`BUFFERED`, the default).
+    #[default]
+    Buffered,
+    /// Streamed as the function writes it (`RESPONSE_STREAM`).
+    ResponseStream,
+}
+
+impl Word for InvokeMode {
+    const ALL: &'static [Self] = &[Self::Buffered, Self::ResponseStream];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Buffered => "BUFFERED",
+            Self::ResponseStream => "RESPONSE_STREAM",
+        }
+    }
+}
+
+/// Where a stream trigger starts reading, `starting_position`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartingPosition {
+    /// Records written from now on (`LATEST`, the default).
+    #[default]
+    Latest,
+    /// The oldest record the stream keeps (`TRIM_HORIZON`).
+    TrimHorizon,
+}
+
+impl Word for StartingPosition {
+    const ALL: &'static [Self] = &[Self::Latest, Self::TrimHorizon];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Latest => "LATEST",
+            Self::TrimHorizon => "TRIM_HORIZON",
+        }
+    }
+}
+
+impl Word for crate::platform::Runtime {
+    const ALL: &'static [Self] = &Self::ALL;
+
+    fn as_str(self) -> &'static str {
+        Self::as_str(self)
+    }
+}
+
 /// `url = { auth = "AWS_IAM", invoke_mode = "BUFFERED", cors = { ... } }`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UrlSettings {
-    /// `AWS_IAM` (default) or `NONE` (public).
-    pub auth: String,
-    /// `BUFFERED` (default) or `RESPONSE_STREAM`.
-    pub invoke_mode: String,
+    /// Who may call it.
+    pub auth: UrlAuth,
+    /// Buffered or streamed.
+    pub invoke_mode: InvokeMode,
     /// CORS, when configured.
     pub cors: Option<Cors>,
 }
@@ -183,8 +284,8 @@ pub struct StreamTrigger {
     pub batching_window: Option<u32>,
     /// Whether the function reports partial batch failures (`ReportBatchItemFailures`).
     pub report_batch_item_failures: bool,
-    /// For streams: `LATEST` (default) or `TRIM_HORIZON`.
-    pub starting_position: Option<String>,
+    /// For streams: where reading starts.
+    pub starting_position: Option<StartingPosition>,
 }
 
 /// An EventBridge schedule.
@@ -253,11 +354,16 @@ impl<'a> At<'a> {
         Ok(text)
     }
 
-    fn one_of(self, allowed: &[&str]) -> Result<String, CliError> {
-        match self.value.as_str() {
-            Some(found) if allowed.contains(&found) => Ok(found.to_owned()),
-            _ => Err(self.invalid(format!("must be one of {}", quoted(allowed)))),
-        }
+    fn word<W: Word>(self) -> Result<W, CliError> {
+        let found = self.value.as_str();
+        W::ALL
+            .iter()
+            .copied()
+            .find(|word| Some(word.as_str()) == found)
+            .ok_or_else(|| {
+                let words: Vec<&str> = W::ALL.iter().map(|word| word.as_str()).collect();
+                self.invalid(format!("must be one of {}", quoted(&words)))
+            })
     }
 
     fn number(self, range: std::ops::RangeInclusive<u32>, unit: &str) -> Result<u32, CliError> {
@@ -370,11 +476,7 @@ pub fn read(
             }
             settings.name = Some(name);
         }
-        "runtime" => {
-            let names = crate::platform::Runtime::ALL.map(crate::platform::Runtime::as_str);
-            let name = here.one_of(&names)?;
-            settings.runtime = crate::platform::Runtime::named(&name);
-        }
+        "runtime" => settings.runtime = Some(here.word()?),
         "description" => {
             let description = here.string()?;
             if description.chars().count() > 256 {
@@ -406,7 +508,7 @@ pub fn read(
             }
             settings.layers = Some(layers);
         }
-        "tracing" => settings.tracing = Some(here.one_of(&["Active", "PassThrough"])?),
+        "tracing" => settings.tracing = Some(here.word()?),
         "reserved_concurrency" => {
             settings.reserved_concurrency = Some(here.number(0..=1000, "executions")?);
         }
@@ -473,8 +575,8 @@ pub fn check(settings: &DeploySettings, at: &str) -> Result<(), CliError> {
 
 fn url(here: At<'_>) -> Result<UrlSettings, CliError> {
     let mut url = UrlSettings {
-        auth: "AWS_IAM".into(),
-        invoke_mode: "BUFFERED".into(),
+        auth: UrlAuth::default(),
+        invoke_mode: InvokeMode::default(),
         cors: None,
     };
     if here.value.as_bool() == Some(true) {
@@ -484,8 +586,8 @@ fn url(here: At<'_>) -> Result<UrlSettings, CliError> {
         let path = format!("{}.{key}", here.key);
         let at = At { value, key: &path };
         match key.as_str() {
-            "auth" => url.auth = at.one_of(&["AWS_IAM", "NONE"])?,
-            "invoke_mode" => url.invoke_mode = at.one_of(&["BUFFERED", "RESPONSE_STREAM"])?,
+            "auth" => url.auth = at.word()?,
+            "invoke_mode" => url.invoke_mode = at.word()?,
             _ => url.cors = Some(cors(at)?),
         }
     }
@@ -660,9 +762,7 @@ fn stream(here: At<'_>, kind: &str) -> Result<StreamTrigger, CliError> {
             "batch_size" => trigger.batch_size = Some(at.number(1..=10_000, "records")?),
             "batching_window" => trigger.batching_window = Some(at.number(0..=300, "seconds")?),
             "report_batch_item_failures" => trigger.report_batch_item_failures = at.bool()?,
-            "starting_position" => {
-                trigger.starting_position = Some(at.one_of(&["LATEST", "TRIM_HORIZON"])?);
-            }
+            "starting_position" => trigger.starting_position = Some(at.word()?),
             "table" => trigger.table = Some(at.non_empty()?),
             _ => {
                 let source = at.non_empty()?;
@@ -953,8 +1053,8 @@ mod tests {
             Some(r#"{"job":"nightly"}"#)
         );
         assert_eq!(
-            triggers.kinesis[0].starting_position.as_deref(),
-            Some("TRIM_HORIZON")
+            triggers.kinesis[0].starting_position,
+            Some(StartingPosition::TrimHorizon)
         );
         assert_eq!(triggers.sns.len(), 1);
         assert!(triggers.dynamodb.is_empty());

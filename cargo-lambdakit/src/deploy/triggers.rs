@@ -19,7 +19,7 @@ use aws_sdk_s3::types::{
 };
 use serde_json::Value;
 
-use super::settings::{S3Trigger, StreamTrigger};
+use super::settings::{S3Trigger, StreamTrigger, Word as _};
 use super::{
     Action, Change, ID_PREFIX, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, Unit, bounded,
 };
@@ -262,7 +262,7 @@ async fn mappings(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Vec<Ch
                     .maximum_batching_window_in_seconds(window)
                     .set_function_response_types(Some(response_types));
                 if *kind != "sqs" {
-                    let position = trigger.starting_position.as_deref().unwrap_or("LATEST");
+                    let position = trigger.starting_position.unwrap_or_default().as_str();
                     request = request.starting_position(EventSourcePosition::from(position));
                 }
                 request
