@@ -27,6 +27,14 @@
 //! than one without tracing. The loop knows nothing of traces: it calls a generic
 //! after-response hook (`runtime::Observer`) that this module implements, which an unsampled
 //! invocation leaves with nothing to do.
+//!
+//! Spans that end after the last export (in a task the handler spawned, or in the shutdown
+//! hook) are exported when the runtime stops on SIGTERM, within the same timeout: with a tracer
+//! the runtime listens for SIGTERM even without a shutdown hook, since Lambda sends it whenever
+//! an extension (an OpenTelemetry collector's, say) is registered.
+//!
+//! AWS SDK calls become client spans through `lambda_kit::aws::TraceInterceptor` (feature
+//! `aws`), which starts its spans under the current one as `tracing` spans are.
 
 mod otlp;
 pub(crate) mod settings;

@@ -6,7 +6,11 @@
 //! the trace header's `Parent`; so the invocation's span is an independent subsegment
 //! (`"type": "subsegment"`) of that segment, and the handler's spans are subsegments nested in
 //! it. A tree too large for one datagram is sent as the X-Ray SDKs stream large segments: every
-//! span as an independent subsegment of its own, naming its parent.
+//! span as an independent subsegment of its own, naming its parent. A span of an AWS SDK call
+//! (`rpc.system` `aws-api`) is written as the X-Ray SDKs write one: named for the service, in
+//! namespace `aws`, with an `aws` object (`operation`, `region`, `request_id`, `retries`); a
+//! span with an HTTP status gets `http.response.status`, and a failed one `error` (4xx),
+//! `throttle` too (429) or `fault` (5xx, or no answer).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -450,6 +454,46 @@ mod tests {
         let docs = documents(&huge, &Vec::new());
         let document: Json = serde_json::from_slice(&docs[0]).unwrap();
         assert_eq!(document["metadata"]["default"]["truncated"], true);
+    }
+
+    #[test]
+    fn failed_calls_are_errors_throttles_or_faults_by_their_status() {
+        let call = |status: Option<i64>| {
+            let mut span = span(7, 0xaa, 0);
+            span.kind = Kind::Client;
+            span.attributes = vec![
+                ("rpc.system".into(), Value::Str("aws-api".into())),
+                ("rpc.service".into(), Value::Str("S3".into())),
+                ("rpc.method".into(), Value::Str("GetObject".into())),
+                ("aws.extended_request_id".into(), Value::Str("id2".into())),
+            ];
+            if let Some(status) = status {
+                span.attributes
+                    .push(("http.response.status_code".into(), Value::I64(status)));
+            }
+            span.error = Some("failed".into());
+            let docs = documents(&[span], &Vec::new());
+            serde_json::from_slice::<Json>(&docs[0]).unwrap()
+        };
+        let flags = |document: &Json| -> Vec<&str> {
+            ["error", "throttle", "fault"]
+                .into_iter()
+                .filter(|flag| document[*flag] == true)
+                .collect()
+        };
+        let throttled = call(Some(429));
+        assert_eq!(flags(&throttled), ["error", "throttle"]);
+        assert_eq!(throttled["name"], "S3");
+        assert_eq!(throttled["namespace"], "aws");
+        assert_eq!(throttled["aws"]["operation"], "GetObject");
+        assert_eq!(throttled["aws"]["id_2"], "id2");
+        assert_eq!(throttled["http"]["response"]["status"], 429);
+        assert_eq!(flags(&call(Some(404))), ["error"]);
+        assert_eq!(flags(&call(Some(503))), ["fault"]);
+        // No answer at all (a timeout, a refused connection).
+        let unanswered = call(None);
+        assert_eq!(flags(&unanswered), ["fault"]);
+        assert!(unanswered.get("http").is_none());
     }
 
     #[test]
