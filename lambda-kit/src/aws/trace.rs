@@ -10,7 +10,8 @@
 //! code), an `exception` event and the error status. `aws.retries` counts the attempts after the
 //! first. The X-Ray exporter writes such a span as the X-Ray SDKs write an AWS call: an `aws`
 //! subsegment named for the service, with `aws.operation`, `aws.region`, `aws.request_id` and
-//! `aws.retries`.
+//! `aws.retries`. The span ends when the SDK hands over the output: a streamed body (S3's
+//! `GetObject`) is read after it.
 
 use std::borrow::Cow;
 use std::sync::Mutex;
