@@ -99,7 +99,7 @@ pub fn instrument<F: Future>(future: F) -> impl Future<Output = F::Output> {
 /// The recorded trace of the invocation being polled and the span a new span belongs under:
 /// the innermost recorded span entered on this thread (`Some` id), else the invocation's own
 /// (`None`). `None` outside a recorded invocation.
-#[cfg(feature = "trace")]
+#[cfg(all(feature = "trace", feature = "aws"))]
 pub(crate) fn current_trace() -> Option<(std::sync::Arc<crate::trace::Active>, Option<u64>)> {
     if let Some(current) = current() {
         // Entered spans are tracked only by the Lambda logger: another subscriber's are not

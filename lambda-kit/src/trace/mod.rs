@@ -219,6 +219,7 @@ impl Recording {
     /// Starts recording a span under the current one: the innermost recorded span entered on
     /// this thread, else the span of the invocation being polled. `None` outside a recorded
     /// invocation, which costs a thread-local and a task-local read.
+    #[cfg(feature = "aws")]
     pub(crate) fn current() -> Option<Self> {
         let (active, parent_id) = crate::logging::current_trace()?;
         Some(Self::start(active, parent_id))
@@ -243,6 +244,7 @@ impl Recording {
     }
 
     /// Marks the span failed, with `message` as its status message.
+    #[cfg(feature = "aws")]
     pub(crate) fn fail(&mut self, message: String) {
         self.error = Some(message);
     }
