@@ -49,7 +49,8 @@
 //! streaming for `InvokeWithResponseStream` and function URLs (`streaming`, in
 //! `lambda_kit::streaming`). With `trace`, sampled invocations become OpenTelemetry FaaS spans,
 //! the handler's `tracing` spans their children, sent after each response to the X-Ray daemon
-//! or an OTLP/HTTP collector as the OpenTelemetry and X-Ray variables say; with `log`, records
+//! or an OTLP/HTTP collector as the OpenTelemetry and X-Ray variables say, and with `aws` too,
+//! AWS SDK calls their client spans (`lambda_kit::aws::TraceInterceptor`); with `log`, records
 //! of the `log` crate are written like `tracing` events.
 //!
 //! With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed Instances), that many invocations
@@ -58,6 +59,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
+#[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
+pub mod aws;
 #[cfg(any(feature = "sqs", feature = "kinesis", feature = "dynamodb"))]
 #[cfg_attr(
     docsrs,
