@@ -1,4 +1,4 @@
-//! The AWS clients deploy, destroy and logs use, built once from the standard chain
+//! The AWS clients deploy, destroy, logs and traces use, built once from the standard chain
 //! (environment, profiles, SSO, `AWS_ENDPOINT_URL`), and the translation of AWS's errors into
 //! ones the user can act on.
 
@@ -27,6 +27,8 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// CloudWatch Logs, for the functions' logs (`logs`).
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// X-Ray, for the functions' traces (`traces --remote`).
+    pub xray: aws_sdk_xray::Client,
     /// The account the credentials belong to.
     pub account: String,
     /// The region, such as `eu-west-1`.
@@ -102,6 +104,7 @@ impl Aws {
             sns: aws_sdk_sns::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            xray: aws_sdk_xray::Client::new(&config),
             account,
             region,
             partition,
@@ -192,6 +195,7 @@ impl Aws {
             sns: aws_sdk_sns::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            xray: aws_sdk_xray::Client::new(&config),
             account: crate::local::ACCOUNT.to_owned(),
             region: serves_in.unwrap_or_else(|| region.to_owned()),
             partition: "aws".to_owned(),
