@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_sdk_xray::error::SdkError;
 use aws_sdk_xray::primitives::DateTime;
 
 use super::{Span, Summary, Trace, normalize_trace_id, xray_id};
@@ -35,21 +36,46 @@ pub struct Window {
 /// A [`CliError::Aws`] when X-Ray refuses (a window longer than it takes, say).
 pub async fn list(aws: &Aws, window: Window) -> Result<Vec<Summary>, CliError> {
     let mut ids = Vec::new();
-    let mut pages = aws
-        .xray
-        .get_trace_summaries()
-        .start_time(seconds(window.start, false))
-        .end_time(seconds(window.end, true))
-        .sampling(false)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|error| aws::failed("xray:GetTraceSummaries", error))?;
-        ids.extend(
-            page.trace_summaries()
-                .iter()
-                .filter_map(|summary| summary.id().map(str::to_owned)),
-        );
+    let mut next_token = None;
+    loop {
+        let asked = aws
+            .xray
+            .get_trace_summaries()
+            .start_time(seconds(window.start, false))
+            .end_time(seconds(window.end, true))
+            .sampling(false)
+            .set_next_token(next_token.take())
+            .send()
+            .await;
+        let (page, next) = match asked {
+            Ok(page) => (
+                page.trace_summaries()
+                    .iter()
+                    .filter_map(|summary| summary.id().map(str::to_owned))
+                    .collect(),
+                page.next_token().map(str::to_owned),
+            ),
+            // A success the SDK cannot read (moto writes a summary's `Users` as an object,
+            // where X-Ray writes a list): only the ids are needed, and they are there.
+            Err(SdkError::ServiceError(service)) if service.raw().status().is_success() => {
+                let body = service.raw().body().bytes().unwrap_or_default();
+                match summary_ids(body) {
+                    Some(read) => read,
+                    None => {
+                        return Err(aws::failed(
+                            "xray:GetTraceSummaries",
+                            SdkError::ServiceError(service),
+                        ));
+                    }
+                }
+            }
+            Err(error) => return Err(aws::failed("xray:GetTraceSummaries", error)),
+        };
+        ids.extend::<Vec<String>>(page);
+        match next {
+            Some(token) if !token.is_empty() => next_token = Some(token),
+            _ => break,
+        }
     }
     // An X-Ray id starts with its epoch seconds: the newest are the greatest.
     ids.sort_unstable_by(|a, b| b.cmp(a));
@@ -62,6 +88,17 @@ pub async fn list(aws: &Aws, window: Window) -> Result<Vec<Summary>, CliError> {
         .collect();
     summaries.sort_by(|a, b| b.start_time.total_cmp(&a.start_time));
     Ok(summaries)
+}
+
+/// The trace ids and the next page's token of a `GetTraceSummaries` answer read as JSON.
+fn summary_ids(body: &[u8]) -> Option<(Vec<String>, Option<String>)> {
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let ids = answer["TraceSummaries"]
+        .as_array()?
+        .iter()
+        .filter_map(|summary| summary["Id"].as_str().map(str::to_owned))
+        .collect();
+    Some((ids, answer["NextToken"].as_str().map(str::to_owned)))
 }
 
 /// The trace `id` (X-Ray's form or 32 hex digits).
@@ -196,6 +233,19 @@ mod tests {
         keep(&mut spans, span("b", None));
         assert_eq!(spans.len(), 2);
         assert_eq!(spans[0].end_time, Some(2.0));
+    }
+
+    #[test]
+    fn summary_ids_are_read_from_an_answer_the_sdk_cannot_read() {
+        let body = br#"{"TraceSummaries": [{"Id": "1-5759e988-bd862e3fe1be46a994272793", "Users": {}}], "NextToken": "n"}"#;
+        assert_eq!(
+            summary_ids(body),
+            Some((
+                vec!["1-5759e988-bd862e3fe1be46a994272793".to_owned()],
+                Some("n".to_owned())
+            ))
+        );
+        assert_eq!(summary_ids(b"{}"), None);
     }
 
     #[test]
