@@ -18,7 +18,7 @@ use super::{Kind, Source, Span};
 /// `start_time`, an id of the wrong shape, neither `end_time` nor `in_progress`, a subsegment
 /// sent on its own without its `parent_id`, nesting past 64 levels.
 pub fn document(document: &Value) -> Result<Vec<Span>, String> {
-    let trace_id = text_field(&document, "trace_id")?;
+    let trace_id = text_field(document, "trace_id")?;
     let trace_id = super::normalize_trace_id(&trace_id)
         .ok_or_else(|| format!("`trace_id` is `{trace_id}`; expected `1-{{8 hex}}-{{24 hex}}`"))?;
     let parent = document["parent_id"].as_str().map(str::to_owned);
