@@ -75,17 +75,27 @@ impl Aws {
     ///
     /// # Errors
     ///
-    /// [`CliError::AwsSetup`] when the region or credentials are missing, or a
-    /// [`CliError::Aws`] when STS refuses them.
+    /// [`CliError::AwsSetup`] when the region or credentials are missing or nothing answers at
+    /// the endpoint configured, or a [`CliError::Aws`] when STS refuses them.
     pub async fn connect(source: &Source) -> Result<Self, CliError> {
         let config = load(source).await?;
         let region = config.region().map(ToString::to_string).unwrap_or_default();
         let sts = aws_sdk_sts::Client::new(&config);
-        let identity = sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|error| failed("sts:GetCallerIdentity", error))?;
+        let identity = match sts.get_caller_identity().send().await {
+            Ok(identity) => identity,
+            // An endpoint set in the environment that nothing answers at: a mock not started.
+            Err(SdkError::DispatchFailure(_)) if config.endpoint_url().is_some() => {
+                return Err(CliError::AwsSetup {
+                    problem: format!(
+                        "nothing answers at `{}`, the AWS endpoint configured (`AWS_ENDPOINT_URL` or the profile's `endpoint_url`)",
+                        config.endpoint_url().unwrap_or_default()
+                    ),
+                    hint: "start what it points at (LocalStack, moto), or unset it to reach AWS"
+                        .into(),
+                });
+            }
+            Err(error) => return Err(failed("sts:GetCallerIdentity", error)),
+        };
         let account = identity.account().unwrap_or_default().to_owned();
         let partition = identity
             .arn()

@@ -566,8 +566,9 @@ fn traces_remote_says_what_is_missing_to_reach_xray() {
     assert_eq!(output.status.code(), Some(4), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.starts_with("error: `sts:GetCallerIdentity` did not reach AWS: ")
-            && stderr.contains("\nhint: check the network, and `AWS_ENDPOINT_URL` if it is set"),
+        stderr.starts_with(&format!(
+            "error: nothing answers at `http://{closed}`, the AWS endpoint configured (`AWS_ENDPOINT_URL`"
+        )) && stderr.contains("\nhint: start what it points at (LocalStack, moto), or unset it"),
         "{stderr}"
     );
     // Flags of one side only.
