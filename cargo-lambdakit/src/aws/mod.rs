@@ -1,4 +1,4 @@
-//! The AWS clients deploy, destroy and logs use, built once from the standard chain
+//! The AWS clients deploy, destroy, logs and traces use, built once from the standard chain
 //! (environment, profiles, SSO, `AWS_ENDPOINT_URL`), and the translation of AWS's errors into
 //! ones the user can act on.
 
@@ -27,6 +27,8 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// CloudWatch Logs, for the functions' logs (`logs`).
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// X-Ray, for the functions' traces (`traces --remote`).
+    pub xray: aws_sdk_xray::Client,
     /// The account the credentials belong to.
     pub account: String,
     /// The region, such as `eu-west-1`.
@@ -73,17 +75,27 @@ impl Aws {
     ///
     /// # Errors
     ///
-    /// [`CliError::AwsSetup`] when the region or credentials are missing, or a
-    /// [`CliError::Aws`] when STS refuses them.
+    /// [`CliError::AwsSetup`] when the region or credentials are missing or nothing answers at
+    /// the endpoint configured, or a [`CliError::Aws`] when STS refuses them.
     pub async fn connect(source: &Source) -> Result<Self, CliError> {
         let config = load(source).await?;
         let region = config.region().map(ToString::to_string).unwrap_or_default();
         let sts = aws_sdk_sts::Client::new(&config);
-        let identity = sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|error| failed("sts:GetCallerIdentity", error))?;
+        let identity = match sts.get_caller_identity().send().await {
+            Ok(identity) => identity,
+            // An endpoint set in the environment that nothing answers at: a mock not started.
+            Err(SdkError::DispatchFailure(_)) if config.endpoint_url().is_some() => {
+                return Err(CliError::AwsSetup {
+                    problem: format!(
+                        "nothing answers at `{}`, the AWS endpoint configured (`AWS_ENDPOINT_URL` or the profile's `endpoint_url`)",
+                        config.endpoint_url().unwrap_or_default()
+                    ),
+                    hint: "start what it points at (LocalStack, moto), or unset it to reach AWS"
+                        .into(),
+                });
+            }
+            Err(error) => return Err(failed("sts:GetCallerIdentity", error)),
+        };
         let account = identity.account().unwrap_or_default().to_owned();
         let partition = identity
             .arn()
@@ -102,6 +114,7 @@ impl Aws {
             sns: aws_sdk_sns::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            xray: aws_sdk_xray::Client::new(&config),
             account,
             region,
             partition,
@@ -192,6 +205,7 @@ impl Aws {
             sns: aws_sdk_sns::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            xray: aws_sdk_xray::Client::new(&config),
             account: crate::local::ACCOUNT.to_owned(),
             region: serves_in.unwrap_or_else(|| region.to_owned()),
             partition: "aws".to_owned(),

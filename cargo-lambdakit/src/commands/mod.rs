@@ -45,7 +45,8 @@ pub enum Command {
     Watch(ServeArgs),
     /// Invoke a function on the local Lambda and print its answer.
     Invoke(InvokeArgs),
-    /// List the traces a running `serve` keeps, or print one as a waterfall.
+    /// List the traces a running `serve` keeps (with `--remote`, the ones AWS X-Ray has), or
+    /// print one as a waterfall.
     Traces(TracesArgs),
     /// Package functions as Lambda deployment zips (deterministic: same files, same bytes).
     Zip(ZipArgs),

@@ -613,10 +613,12 @@ impl Pool {
             invoked_arn,
             trace,
         } = call;
+        let trace_header = ids::continued_trace(trace.as_deref());
         let mut instance = match instance {
             Some(instance) => instance,
             None => {
                 let generation = self.generation.load(Ordering::SeqCst);
+                let starting = std::time::SystemTime::now();
                 match Instance::start(&self.binary, &self.launch, &self.version).await {
                     Ok(mut instance) => {
                         instance.generation = generation;
@@ -633,18 +635,36 @@ impl Pool {
                         println!("{line}");
                         logs.push_str(&line);
                         logs.push('\n');
+                        // The invocation's segment, a fault: what failed is the init.
+                        let traced = self.traces.function_segment(
+                            &trace_header,
+                            trace.as_deref(),
+                            traces::Segment {
+                                function: &self.function.name,
+                                arn: &self.arn,
+                                version: &self.version,
+                                request_id: &request_id,
+                                started: starting,
+                                ended: std::time::SystemTime::now(),
+                                init_duration: None,
+                                error: Some(&init_error(&failure.error)),
+                                fault: true,
+                            },
+                        );
                         let _ = answered.send(Answer::Done(Invoked {
                             request_id,
                             outcome: Outcome::Error(failure.error),
                             logs,
                         }));
+                        if let Some(trace_id) = traced {
+                            self.traces.print_when_complete(&trace_id).await;
+                        }
                         return;
                     }
                 }
             }
         };
         let init_duration = instance.init_duration.take();
-        let trace_header = ids::continued_trace(trace.as_deref());
         instance.log(&format!(
             "START RequestId: {request_id} Version: {}",
             self.version
@@ -660,7 +680,8 @@ impl Pool {
         };
         let started = Instant::now();
         let wall_started = std::time::SystemTime::now();
-        let traced = |invoked: &Invoked| {
+        // The segment ends when REPORT's Duration does, not after serve's bookkeeping.
+        let traced = |invoked: &Invoked, duration: Duration| {
             let error = match &invoked.outcome {
                 Outcome::Error(body) => Some(error_type(body)),
                 Outcome::Response(_) => None,
@@ -674,9 +695,10 @@ impl Pool {
                     version: &self.version,
                     request_id: &invoked.request_id,
                     started: wall_started,
-                    ended: std::time::SystemTime::now(),
+                    ended: wall_started + duration,
                     init_duration,
                     error: error.as_deref(),
+                    fault: false,
                 },
             )
         };
@@ -687,14 +709,14 @@ impl Pool {
         };
         let traced = match instance.invoke(invocation, self.function.timeout).await {
             Ok(Reply::Done(outcome)) => {
-                let invoked = self.finish(slot, instance, run, outcome, true).await;
-                let traced = traced(&invoked);
+                let (invoked, duration) = self.finish(slot, instance, run, outcome, true).await;
+                let traced = traced(&invoked, duration);
                 let _ = answered.send(Answer::Done(invoked));
                 traced
             }
             Err(outcome) => {
-                let invoked = self.finish(slot, instance, run, outcome, false).await;
-                let traced = traced(&invoked);
+                let (invoked, duration) = self.finish(slot, instance, run, outcome, false).await;
+                let traced = traced(&invoked, duration);
                 let _ = answered.send(Answer::Done(invoked));
                 traced
             }
@@ -718,8 +740,8 @@ impl Pool {
                 )
                 .await;
                 drop(relayed);
-                let invoked = self.finish(slot, instance, run, outcome, healthy).await;
-                let traced = traced(&invoked);
+                let (invoked, duration) = self.finish(slot, instance, run, outcome, healthy).await;
+                let traced = traced(&invoked, duration);
                 let _ = done.send(invoked);
                 traced
             }
@@ -732,7 +754,7 @@ impl Pool {
 
     /// Ends an invocation as Lambda does: why it failed (for a timeout or a crash), `END` and
     /// `REPORT` in its log; the instance goes back to the pool, or away when it is broken or
-    /// of an older build (and with it, its `slot`).
+    /// of an older build (and with it, its `slot`). Returns REPORT's Duration beside it.
     async fn finish(
         &self,
         slot: Slot,
@@ -740,7 +762,7 @@ impl Pool {
         run: Run,
         outcome: Outcome,
         healthy: bool,
-    ) -> Invoked {
+    ) -> (Invoked, Duration) {
         let Run {
             request_id,
             started,
@@ -802,11 +824,14 @@ impl Pool {
             instance.stop().await;
             drop(slot);
         }
-        Invoked {
-            request_id,
-            outcome,
-            logs,
-        }
+        (
+            Invoked {
+                request_id,
+                outcome,
+                logs,
+            },
+            duration,
+        )
     }
 }
 
@@ -1040,6 +1065,18 @@ fn decode_client_context(encoded: &str) -> Result<String, String> {
     serde_json::from_str::<serde_json::Value>(&json)
         .map_err(|_| "X-Amz-Client-Context is not a JSON object".to_owned())?;
     Ok(json)
+}
+
+/// An init error's type and message, as an X-Ray cause reads (`Runtime.ExitError: ...`).
+fn init_error(body: &[u8]) -> String {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|error| error["errorMessage"].as_str().map(str::to_owned))
+        .filter(|message| !message.is_empty());
+    match message {
+        Some(message) => format!("{}: {message}", error_type(body)),
+        None => error_type(body),
+    }
 }
 
 fn error_type(body: &[u8]) -> String {

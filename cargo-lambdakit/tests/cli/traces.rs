@@ -371,3 +371,312 @@ fn post_to(address: SocketAddr, path: &str) -> crate::support::Answer {
         b"{}",
     )
 }
+
+/// `cargo lambdakit traces --remote ARGS` against `moto`; no project is needed.
+fn remote(moto: &crate::moto::Moto, args: &[&str]) -> Output {
+    let mut command = lambdakit();
+    command.args(["traces", "--remote"]).args(args);
+    moto.environment(&mut command).output().unwrap()
+}
+
+fn remote_json(moto: &crate::moto::Moto, args: &[&str]) -> Value {
+    let output = remote(moto, &[args, &["--output", "json"]].concat());
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// An X-Ray trace id of a trace started at `seconds` (since the epoch).
+fn xray_trace_id(seconds: f64, random: &str) -> String {
+    format!("1-{:08x}-{random}", seconds as u64)
+}
+
+#[test]
+fn traces_remote_reads_segments_put_into_xray() {
+    let Some(moto) = crate::moto::Moto::start() else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    // Two recent traces and one from two hours ago. The first: Lambda's function segment with
+    // an SDK call nested in it, and a subsegment sent on its own, as lambda-kit sends them.
+    let (first_at, second_at, old_at) = (now - 120.0, now - 60.0, now - 7200.0);
+    let first = xray_trace_id(first_at, "0123456789abcdef01234567");
+    let second = xray_trace_id(second_at, "89abcdef0123456789abcdef");
+    let old = xray_trace_id(old_at, "fedcba9876543210fedcba98");
+    let segment = json!({
+        "name": "orders", "id": "70de5b6f19ff9a0a", "trace_id": first,
+        "origin": "AWS::Lambda::Function", "start_time": first_at, "end_time": first_at + 0.3,
+        "aws": {"request_id": "inv-1"},
+        "subsegments": [{
+            "name": "DynamoDB", "id": "53995c3f42cd8ad8", "namespace": "aws",
+            "start_time": first_at + 0.05, "end_time": first_at + 0.1,
+            "aws": {"operation": "PutItem", "request_id": "DDB-REQ-1"},
+            "error": true, "cause": {"exceptions": [{"type": "ConditionalCheckFailedException", "message": "The conditional request failed"}]}
+        }]
+    });
+    let handler = json!({
+        "type": "subsegment", "name": "handle order", "id": "6b55dcc497934f1a", "trace_id": first,
+        "parent_id": "70de5b6f19ff9a0a", "start_time": first_at + 0.02, "end_time": first_at + 0.25
+    });
+    let later = json!({
+        "name": "refunds", "id": "1a2b3c4d5e6f7081", "trace_id": second,
+        "origin": "AWS::Lambda::Function", "start_time": second_at, "end_time": second_at + 0.04
+    });
+    let older = json!({
+        "name": "orders", "id": "0a0b0c0d0e0f1011", "trace_id": old,
+        "start_time": old_at, "end_time": old_at + 1.0
+    });
+    let documents: Vec<String> = [segment, handler, later, older]
+        .iter()
+        .map(Value::to_string)
+        .collect();
+    let mut args = vec!["xray", "put-trace-segments", "--trace-segment-documents"];
+    args.extend(documents.iter().map(String::as_str));
+    let put = moto.aws(&args);
+    assert_eq!(
+        serde_json::from_str::<Value>(&put).unwrap()["UnprocessedTraceSegments"],
+        json!([])
+    );
+
+    // The list: the last ten minutes by default, newest first, summarised as serve's are.
+    let listed = remote_json(&moto, &[]);
+    let summaries = listed["traces"].as_array().unwrap();
+    let ids: Vec<&str> = summaries
+        .iter()
+        .map(|summary| summary["xray_trace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [second.as_str(), first.as_str()], "{listed}");
+    let summary = &summaries[1];
+    assert_eq!(summary["name"], "orders");
+    assert_eq!(
+        (summary["span_count"].as_u64(), summary["errors"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(summary["duration_ms"].as_f64().map(f64::round), Some(300.0));
+    assert_eq!(summary["in_progress"], false);
+    // `--since` widens the window; `--limit` keeps the newest.
+    let wider = remote_json(&moto, &["--since", "3h"]);
+    assert_eq!(wider["traces"].as_array().unwrap().len(), 3, "{wider}");
+    assert_eq!(wider["traces"][2]["xray_trace_id"], old.as_str());
+    let newest = remote_json(&moto, &["--since", "3h", "--limit", "1"]);
+    assert_eq!(newest["traces"][0]["xray_trace_id"], second.as_str());
+    assert_eq!(newest["traces"].as_array().unwrap().len(), 1);
+    let text = remote(&moto, &[]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.starts_with("TRACE "), "{text}");
+    assert!(text.contains(&first) && text.contains(&second) && !text.contains(&old));
+
+    // One trace: every segment document read, each under its parent, as serve shows them.
+    let trace = remote_json(&moto, &[&first]);
+    assert_eq!(trace["trace_id"], first.replace("1-", "").replace('-', ""));
+    let segment = span(&trace, "orders");
+    assert_eq!(
+        (&segment["source"], &segment["kind"], &segment["origin"]),
+        (
+            &json!("xray"),
+            &json!("server"),
+            &json!("AWS::Lambda::Function")
+        )
+    );
+    assert_eq!(
+        span(&trace, "handle order")["parent_id"],
+        "70de5b6f19ff9a0a"
+    );
+    let call = span(&trace, "DynamoDB");
+    assert_eq!(call["parent_id"], "70de5b6f19ff9a0a");
+    assert_eq!(
+        (&call["kind"], &call["request_id"]),
+        (&json!("client"), &json!("DDB-REQ-1"))
+    );
+    assert_eq!(
+        call["error"],
+        "ConditionalCheckFailedException: The conditional request failed"
+    );
+    let shown = remote(&moto, &[&first]);
+    let shown = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        shown.starts_with(&format!(
+            "trace {first}  orders  300.0 ms  3 spans, 1 error"
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("\n  handle order "), "{shown}");
+    assert!(
+        line_with(
+            &shown.lines().map(str::to_owned).collect::<Vec<_>>(),
+            "DDB-REQ-1"
+        )
+        .starts_with("  DynamoDB "),
+        "{shown}"
+    );
+
+    // A trace X-Ray does not have is named, with where to look.
+    let unknown = "1-5759e988-00000000000000000000dead";
+    let missing = remote(&moto, &[unknown]);
+    assert_eq!(missing.status.code(), Some(4), "{missing:?}");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: X-Ray has no trace `{unknown}` in `eu-west-1`\nhint: `cargo lambdakit traces --remote` lists"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn traces_remote_says_what_is_missing_to_reach_xray() {
+    let Some(moto) = crate::moto::Moto::start() else {
+        return;
+    };
+    // No region anywhere.
+    let mut command = lambdakit();
+    command.args(["traces", "--remote"]);
+    moto.environment(&mut command).env_remove("AWS_REGION");
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(4), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: no AWS region is configured\nhint: set `AWS_REGION`"),
+        "{stderr}"
+    );
+    // No credentials.
+    let mut command = lambdakit();
+    command.args(["traces", "--remote"]);
+    moto.environment(&mut command)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: no AWS credentials were found"),
+        "{stderr}"
+    );
+    // An endpoint where nothing listens.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut command = lambdakit();
+    command.args(["traces", "--remote", "1-5759e988-bd862e3fe1be46a994272793"]);
+    moto.environment(&mut command)
+        .env("AWS_ENDPOINT_URL", format!("http://{closed}"));
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(4), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: nothing answers at `http://{closed}`, the AWS endpoint configured (`AWS_ENDPOINT_URL`"
+        )) && stderr.contains("\nhint: start what it points at (LocalStack, moto), or unset it"),
+        "{stderr}"
+    );
+    // Flags of one side only.
+    let output = lambdakit()
+        .args(["traces", "--since", "1h"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--remote"));
+    let output = lambdakit()
+        .args(["traces", "--region", "eu-west-1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("add `--remote`"));
+}
+
+/// REPORT's Duration, in milliseconds, of `request_id` in serve's output.
+fn report_duration(output: &[String], request_id: &str) -> f64 {
+    let line = line_with(output, &format!("REPORT RequestId: {request_id}\t"));
+    let (_, rest) = line.split_once("\tDuration: ").unwrap();
+    rest.split_once(" ms").unwrap().0.parse().unwrap()
+}
+
+#[test]
+fn a_lambda_kit_function_in_serve_is_one_trace_segment_invocation_and_handler_span() {
+    // `behave` is built with lambda-kit's `trace` feature; serve hands it both the daemon's
+    // address and the OTLP endpoint, and lambda-kit exports OTLP there.
+    let serve = Serve::start_with("test-functions", &["--bin", "behave", "--traces"]);
+    let root = "1-6759e988-00112233445566778899aabb";
+    let answer = invoke(
+        serve.address,
+        "behave",
+        &[("X-Amzn-Trace-Id", &format!("Root={root};Sampled=1"))],
+        br#"{"span": true, "sleep_ms": 30, "print": "pricing"}"#,
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let request_id = answer.json()["requestId"].as_str().unwrap().to_owned();
+    let output = serve.output_with(&[&format!("trace {root}  behave  "), "    handle orders "]);
+
+    // One trace: Lambda's segment, lambda-kit's invocation span under it, the handler's span
+    // under that; through `traces` and serve's `/lambdakit/traces` alike.
+    let trace = traces_json(&serve, &[root]);
+    let hex = "6759e98800112233445566778899aabb";
+    let served = crate::support::get(serve.address, &format!("/lambdakit/traces/{hex}"));
+    assert_eq!(served.json(), trace);
+    assert_eq!(trace["span_count"], 3, "{trace}");
+    let spans = trace["spans"].as_array().unwrap();
+    let segment = function_segment(&trace, "behave");
+    assert_eq!(span(&trace, "behave")["request_id"], request_id.as_str());
+    let invocation = spans
+        .iter()
+        .find(|span| span["source"] == "otlp" && span["name"] == "behave")
+        .unwrap_or_else(|| panic!("no invocation span in {trace}"));
+    assert_eq!(invocation["parent_id"], segment.as_str(), "{trace}");
+    assert_eq!(
+        invocation["attributes"]["faas.invocation_id"],
+        request_id.as_str()
+    );
+    let handler = span(&trace, "handle orders");
+    assert_eq!(handler["parent_id"], invocation["span_id"], "{trace}");
+    assert_eq!(handler["source"], "otlp");
+    assert!(
+        handler["end_time"].as_f64().unwrap() - handler["start_time"].as_f64().unwrap() >= 0.03
+    );
+    let listed = traces_json(&serve, &[]);
+    assert_eq!(listed["traces"][0]["xray_trace_id"], root, "{listed}");
+
+    // The segment ends when REPORT's Duration does.
+    let reported = report_duration(&output, &request_id);
+    let segment = span(&trace, "behave");
+    let lasted =
+        (segment["end_time"].as_f64().unwrap() - segment["start_time"].as_f64().unwrap()) * 1000.0;
+    assert!(
+        (lasted - reported).abs() < 0.01,
+        "segment {lasted} ms, REPORT {reported} ms"
+    );
+}
+
+#[test]
+fn an_instance_that_fails_to_start_gets_a_fault_segment_with_the_init_error() {
+    let dir = std::env::temp_dir().join(format!("lambdakit-init-fault-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _scratch = Scratch(dir.clone());
+    let bootstrap = executable_script(&dir.join("broken"), "echo 'no config' >&2\nexit 3");
+    let mut command = lambdakit();
+    command
+        .args(["serve", "--port", "0", "--bootstrap"])
+        .arg(format!("broken={}", bootstrap.display()));
+    let serve = Serve::spawn(command);
+    let root = "1-6759e988-aabbccddeeff001122334455";
+    let answer = invoke(
+        serve.address,
+        "broken",
+        &[("X-Amzn-Trace-Id", &format!("Root={root};Sampled=1"))],
+        b"{}",
+    );
+    let error_type = answer.json()["errorType"].as_str().unwrap().to_owned();
+    let trace = traces_json(&serve, &[root]);
+    assert_eq!(trace["span_count"], 1, "{trace}");
+    function_segment(&trace, "broken");
+    let segment = span(&trace, "broken");
+    assert_eq!(segment["attributes"]["fault"], true, "{segment}");
+    let error = segment["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!("{error_type}: ")) && error.len() > error_type.len() + 2,
+        "{error}"
+    );
+    assert_eq!(trace["errors"], 1);
+    assert!(segment["end_time"].as_f64().unwrap() >= segment["start_time"].as_f64().unwrap());
+}

@@ -242,6 +242,9 @@ impl Traces {
             "faas.version".to_owned(),
             serde_json::Value::from(invocation.version),
         );
+        if invocation.fault {
+            attributes.insert("fault".to_owned(), serde_json::Value::Bool(true));
+        }
         if let Some(init) = invocation.init_duration {
             attributes.insert(
                 "faas.coldstart_init_ms".to_owned(),
@@ -305,6 +308,9 @@ pub(crate) struct Segment<'a> {
     pub(crate) init_duration: Option<Duration>,
     /// The invocation's error type, when it failed.
     pub(crate) error: Option<&'a str>,
+    /// X-Ray's `fault` (a failure of the function's side, not of its caller's request): the
+    /// instance could not start, say. The span says so in its `fault` attribute.
+    pub(crate) fault: bool,
 }
 
 /// Seconds since the epoch, as X-Ray writes times.
@@ -422,6 +428,7 @@ mod tests {
             ended: UNIX_EPOCH + Duration::from_millis(100_250),
             init_duration: None,
             error: Some("Runtime.ExitError"),
+            fault: false,
         };
         let caller = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
         let handed = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=0123456789abcdef;Sampled=1";

@@ -1,4 +1,5 @@
-//! Does what the event says: sleep, print, fail, crash, and tells what it saw.
+//! Does what the event says: sleep, print (in a span of its own), fail, crash, and tells what
+//! it saw.
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -17,6 +18,9 @@ struct Orders {
     exit: Option<i32>,
     /// Run at most once per value (an idempotent operation); answers how many runs there were.
     once: Option<String>,
+    /// Print and sleep inside a `tracing` span, `handle orders` (with the `trace` feature, a
+    /// child of the invocation's span).
+    span: bool,
 }
 
 thread_local! {
@@ -41,11 +45,19 @@ async fn behave(orders: Orders, ctx: Context) -> Result<Value, Diagnostic> {
             .await;
         return ran.map_err(Diagnostic::from);
     }
-    if let Some(line) = &orders.print {
-        tracing::info!("{line}");
-    }
-    if orders.sleep_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(orders.sleep_ms)).await;
+    let work = async {
+        if let Some(line) = &orders.print {
+            tracing::info!("{line}");
+        }
+        if orders.sleep_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(orders.sleep_ms)).await;
+        }
+    };
+    if orders.span {
+        let span = tracing::info_span!("handle orders", sleep_ms = orders.sleep_ms);
+        tracing::Instrument::instrument(work, span).await;
+    } else {
+        work.await;
     }
     if let Some(message) = orders.fail {
         return Err(Diagnostic::new("AskedToFail", message));

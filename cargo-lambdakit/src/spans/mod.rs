@@ -10,6 +10,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+pub mod remote;
+pub mod xray;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::CliError;
