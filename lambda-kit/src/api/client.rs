@@ -257,14 +257,18 @@ impl Client {
                     closed_early("before the answer"),
                 ));
             };
-            // Where the search for the head's end goes on: a head that arrives a few bytes at
-            // a time is parsed once it is whole, not again after every read.
+            // Where the search for the head's end goes on, once a look found it incomplete: a
+            // head that arrives a few bytes at a time is parsed once it is whole, not again
+            // after every read.
             let mut searched = None;
             let parsed = loop {
-                let from = searched.unwrap_or(0);
-                // The first look parses what is there, so that an answer that is not HTTP
-                // fails at once.
-                if searched.is_none() || head_ends(&connection.read, from) {
+                // The first look at what was read parses it, so that an answer that is not
+                // HTTP fails at once, and one that came whole (the usual case) is read once.
+                let look = match searched {
+                    None => !connection.read.is_empty(),
+                    Some(from) => head_ends(&connection.read, from),
+                };
+                if look {
                     match parse_head(&connection.read) {
                         Ok(Some(parsed)) => break parsed,
                         Ok(None) => {}
@@ -276,8 +280,10 @@ impl Client {
                         "the answer's head is over {MAX_HEAD} bytes"
                     ))));
                 }
-                // The line feed ending a line may be the last or next-to-last byte read.
-                searched = Some(connection.read.len().saturating_sub(2));
+                if !connection.read.is_empty() {
+                    // The line feed ending a line may be the last or next-to-last byte read.
+                    searched = Some(connection.read.len().saturating_sub(2));
+                }
                 match connection.fill().await {
                     Ok(0) => {
                         let error = closed_early("before the answer");
@@ -704,45 +710,49 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
 
 impl Head {
     /// The header fields, names as sent (compare them ignoring case) and values without the
-    /// white space around them, each a slice of the buffer the answer was read into.
+    /// white space around them, each a slice of the buffer the answer was read into; keep a
+    /// value with [`share`](Self::share).
     pub(crate) fn fields(&self) -> Fields<'_> {
         Fields {
             buffer: &self.fields,
             rest: 0,
         }
     }
+
+    /// A value [`fields`](Self::fields) gave, as bytes of its own that share the buffer.
+    ///
+    /// Only the values kept are made into `Bytes`: each is a reference count taken on the
+    /// buffer, which the fields passed over (`Date`, `Content-Type`, ...) need not pay.
+    pub(crate) fn share(&self, value: &[u8]) -> Bytes {
+        self.fields.slice_ref(value)
+    }
 }
 
 /// The fields of a [`Head`], in order.
 #[derive(Debug)]
 pub(crate) struct Fields<'a> {
-    buffer: &'a Bytes,
+    buffer: &'a [u8],
     /// Where the next line starts.
     rest: usize,
 }
 
 impl<'a> Iterator for Fields<'a> {
-    type Item = (&'a [u8], Bytes);
+    type Item = (&'a [u8], &'a [u8]);
 
     // Inlined into each caller: read for every answer, it cost the poll loop about 140
     // instructions an invocation when the compiler kept it out of line, as it did once the
     // Extensions API's client called it too (BENCHMARKS.md, "Extensions").
     #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
-        let remaining = &self.buffer[self.rest..];
+        let buffer: &'a [u8] = self.buffer;
+        let remaining = &buffer[self.rest..];
         let end = memchr::memchr(b'\n', remaining)?;
-        let start = self.rest;
         self.rest += end + 1;
-        let buffer: &'a Bytes = self.buffer;
-        let line = &buffer[start..start + end];
+        let line = &remaining[..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         // Parsing checked that every line has a colon.
         let colon = memchr::memchr(b':', line)?;
-        let value = trim_range(line, colon + 1);
-        Some((
-            &line[..colon],
-            buffer.slice(start + value.start..start + value.end),
-        ))
+        Some((&line[..colon], &line[trim_range(line, colon + 1)]))
     }
 }
 
@@ -846,19 +856,15 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
         if matches!(line[0], b' ' | b'\t') {
             return Err(malformed("a header line is folded"));
         }
-        let Some(colon) = memchr::memchr(b':', line) else {
-            return Err(malformed(format!(
-                "`{}` is not a header line",
-                String::from_utf8_lossy(line)
-            )));
-        };
-        let name = &line[..colon];
-        if name.is_empty() || !name.iter().all(|&byte| is_token(byte)) {
-            return Err(malformed(format!(
-                "`{}` is not a header name",
-                String::from_utf8_lossy(name)
-            )));
+        // The name's end is found by reading its characters, which checks them on the way.
+        let colon = line
+            .iter()
+            .position(|&byte| !is_token(byte))
+            .unwrap_or(line.len());
+        if colon == 0 || line.get(colon) != Some(&b':') {
+            return Err(not_a_header_line(line));
         }
+        let name = &line[..colon];
         let value = &line[trim_range(line, colon + 1)];
         if name.eq_ignore_ascii_case(b"content-length") {
             let parsed = parse_length(value)?;
@@ -883,6 +889,21 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
                 }
             }
         }
+    }
+}
+
+/// What is wrong with a header line whose name does not end in a colon.
+#[cold]
+fn not_a_header_line(line: &[u8]) -> Malformed {
+    match memchr::memchr(b':', line) {
+        Some(colon) => malformed(format!(
+            "`{}` is not a header name",
+            String::from_utf8_lossy(&line[..colon])
+        )),
+        None => malformed(format!(
+            "`{}` is not a header line",
+            String::from_utf8_lossy(line)
+        )),
     }
 }
 
@@ -1119,7 +1140,7 @@ mod tests {
         };
         let fields: Vec<(Vec<u8>, Bytes)> = head
             .fields()
-            .map(|(name, value)| (name.to_vec(), value))
+            .map(|(name, value)| (name.to_vec(), head.share(value)))
             .collect();
         assert_eq!(
             fields,
@@ -1257,7 +1278,7 @@ mod tests {
         assert_eq!(head.status, 200);
         let (name, value) = head.fields().next().unwrap();
         assert_eq!(
-            (name, &value[..]),
+            (name, value),
             (&b"lambda-runtime-aws-request-id"[..], &b"req-1"[..])
         );
         assert_eq!(client.body(&head).await.unwrap(), "hello world");
