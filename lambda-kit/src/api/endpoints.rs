@@ -319,7 +319,7 @@ pub(crate) async fn response(
     client: &mut Client,
     endpoints: &Endpoints,
     request_id: &str,
-    body: Bytes,
+    body: &[u8],
 ) -> Result<(), Error> {
     let path = endpoints.invocation(request_id, protocol::RESPONSE)?;
     // No `Content-Type`: Lambda takes a buffered response's bytes as they are.
@@ -328,7 +328,7 @@ pub(crate) async fn response(
         path: &path,
         headers: &[],
     };
-    let head = client.send(&request, &body).await?;
+    let head = client.send(&request, body).await?;
     report(client, head, protocol::RESPONSE).await
 }
 
