@@ -95,9 +95,44 @@ pub(crate) struct Head {
     pub(crate) status: u16,
     /// The header lines, each ending in a line feed; checked when the head was parsed.
     fields: Bytes,
+    /// Where parsing found the first lines' ends and colons.
+    index: LineIndex,
     framing: Framing,
     /// The server closes the connection after this answer.
     close: bool,
+}
+
+/// How many header lines a head keeps the shape of: more than a `/next` answer has (the
+/// invocation's seven headers, `Content-Type`, `Content-Length` and `Date`).
+const INDEXED_LINES: usize = 16;
+
+/// The length (with its line feed) and colon offset of each of a head's first header lines,
+/// as parsing found them, so that reading the fields searches for neither again: two `memchr`
+/// calls a line, about 800 instructions an invocation (BENCHMARKS.md). Lines after the first
+/// [`INDEXED_LINES`], or longer than a `u16` counts, are searched for when read.
+#[derive(Debug, Clone, Copy, Default)]
+struct LineIndex {
+    lines: [(u16, u16); INDEXED_LINES],
+    len: u8,
+    /// A line could not be indexed: no later one is.
+    full: bool,
+}
+
+impl LineIndex {
+    /// Adds the next line, if there is room and its figures fit.
+    fn push(&mut self, length: usize, colon: usize) {
+        match (u16::try_from(length), u16::try_from(colon)) {
+            (Ok(length), Ok(colon)) if !self.full && usize::from(self.len) < INDEXED_LINES => {
+                self.lines[usize::from(self.len)] = (length, colon);
+                self.len += 1;
+            }
+            _ => self.full = true,
+        }
+    }
+
+    fn lines(&self) -> &[(u16, u16)] {
+        &self.lines[..usize::from(self.len)]
+    }
 }
 
 /// How an answer's body is delimited (RFC 9112, 6.3).
@@ -301,12 +336,14 @@ impl Client {
                 ParsedHead::Final {
                     status,
                     fields,
+                    index,
                     framing,
                     close,
                 } => {
                     return Ok(Head {
                         status,
                         fields: head_bytes.slice(fields),
+                        index,
                         framing,
                         close,
                     });
@@ -716,6 +753,7 @@ impl Head {
         Fields {
             buffer: &self.fields,
             rest: 0,
+            index: self.index.lines(),
         }
     }
 
@@ -734,6 +772,8 @@ pub(crate) struct Fields<'a> {
     buffer: &'a [u8],
     /// Where the next line starts.
     rest: usize,
+    /// The shape of the next lines, as far as parsing kept it.
+    index: &'a [(u16, u16)],
 }
 
 impl<'a> Iterator for Fields<'a> {
@@ -746,13 +786,24 @@ impl<'a> Iterator for Fields<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let buffer: &'a [u8] = self.buffer;
         let remaining = &buffer[self.rest..];
-        let end = memchr::memchr(b'\n', remaining)?;
-        self.rest += end + 1;
-        let line = &remaining[..end];
+        let (line, colon) = match self.index.split_first() {
+            Some((&(length, colon), index)) => {
+                self.index = index;
+                let length = usize::from(length);
+                self.rest += length;
+                // The line feed is the line's last byte.
+                (remaining.get(..length - 1)?, usize::from(colon))
+            }
+            None => {
+                let end = memchr::memchr(b'\n', remaining)?;
+                self.rest += end + 1;
+                let line = &remaining[..end];
+                // Parsing checked that every line has a colon.
+                (line, memchr::memchr(b':', line)?)
+            }
+        };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        // Parsing checked that every line has a colon.
-        let colon = memchr::memchr(b':', line)?;
-        Some((&line[..colon], &line[trim_range(line, colon + 1)]))
+        Some((line.get(..colon)?, &line[trim_range(line, colon + 1)]))
     }
 }
 
@@ -786,6 +837,7 @@ enum ParsedHead {
         status: u16,
         /// Where the header lines are in the head.
         fields: std::ops::Range<usize>,
+        index: LineIndex,
         framing: Framing,
         close: bool,
     },
@@ -808,6 +860,7 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
     let mut chunked = false;
     let mut transfer_encoding = false;
     let mut close = http10;
+    let mut index = LineIndex::default();
     loop {
         let Some(end) = memchr::memchr(b'\n', &buffer[at..]) else {
             return Ok(None);
@@ -848,6 +901,7 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
                 ParsedHead::Final {
                     status,
                     fields: fields_start..line_start,
+                    index,
                     framing,
                     close,
                 },
@@ -864,6 +918,7 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
         if colon == 0 || line.get(colon) != Some(&b':') {
             return Err(not_a_header_line(line));
         }
+        index.push(end + 1, colon);
         let name = &line[..colon];
         let value = &line[trim_range(line, colon + 1)];
         if name.eq_ignore_ascii_case(b"content-length") {
@@ -1127,32 +1182,82 @@ mod tests {
 
     #[test]
     fn fields_are_the_header_lines_trimmed() {
-        let head = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id:  req-1 \r\nX-Empty:\r\nX-Tab:\tv\t\r\n\r\n";
-        let (length, ParsedHead::Final { fields, .. }) = parsed(head) else {
+        let head = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id:  req-1 \r\nX-Empty:\r\nX-Tab:\tv\t\r\nX-Bare-Lf: lf\n\r\n";
+        assert_eq!(
+            fields_of(head),
+            [
+                (
+                    "Lambda-Runtime-Aws-Request-Id".to_owned(),
+                    "req-1".to_owned()
+                ),
+                ("X-Empty".to_owned(), String::new()),
+                ("X-Tab".to_owned(), "v".to_owned()),
+                ("X-Bare-Lf".to_owned(), "lf".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn fields_past_the_index_are_found_by_searching() {
+        // More lines than the index keeps, and a line longer than it can measure.
+        let long = "v".repeat(usize::from(u16::MAX) + 10);
+        let mut expected: Vec<(String, String)> = (0..INDEXED_LINES + 3)
+            .map(|n| (format!("X-Field-{n}"), format!("value:{n}")))
+            .collect();
+        expected.insert(3, ("X-Long".to_owned(), long));
+        let mut head = String::from("HTTP/1.1 200 OK\r\n");
+        for (name, value) in &expected {
+            head.push_str(&format!("{name}: {value} \r\n"));
+        }
+        head.push_str("\r\n");
+        assert_eq!(fields_of(head.as_bytes()), expected);
+
+        let mut short = String::from("HTTP/1.1 200 OK\r\n");
+        for (name, value) in expected.iter().filter(|(name, _)| name != "X-Long") {
+            short.push_str(&format!("{name}:{value}\r\n"));
+        }
+        short.push_str("\r\n");
+        assert_eq!(
+            fields_of(short.as_bytes()),
+            expected
+                .into_iter()
+                .filter(|(name, _)| name != "X-Long")
+                .collect::<Vec<_>>()
+        );
+    }
+
+    /// The fields of `head`, read as the client reads them.
+    fn fields_of(head: &[u8]) -> Vec<(String, String)> {
+        let (
+            length,
+            ParsedHead::Final {
+                fields,
+                index,
+                framing,
+                close,
+                ..
+            },
+        ) = parsed(head)
+        else {
             panic!("interim");
         };
         let bytes = Bytes::copy_from_slice(&head[..length]);
         let head = Head {
             status: 200,
             fields: bytes.slice(fields),
-            framing: Framing::Empty,
-            close: false,
+            index,
+            framing,
+            close,
         };
-        let fields: Vec<(Vec<u8>, Bytes)> = head
-            .fields()
-            .map(|(name, value)| (name.to_vec(), head.share(value)))
-            .collect();
-        assert_eq!(
-            fields,
-            [
+        head.fields()
+            .map(|(name, value)| {
+                let value = head.share(value);
                 (
-                    b"Lambda-Runtime-Aws-Request-Id".to_vec(),
-                    Bytes::from("req-1")
-                ),
-                (b"X-Empty".to_vec(), Bytes::new()),
-                (b"X-Tab".to_vec(), Bytes::from("v")),
-            ]
-        );
+                    String::from_utf8(name.to_vec()).unwrap(),
+                    String::from_utf8(value.to_vec()).unwrap(),
+                )
+            })
+            .collect()
     }
 
     #[test]
