@@ -562,3 +562,22 @@ fn status_text(status: u16) -> String {
     http::StatusCode::from_u16(status)
         .map_or_else(|_| status.to_string(), |status| status.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_read_as_u64_reads_them() {
+        for value in ["0", "4102444800000", "+17", "007", "18446744073709551615"] {
+            assert_eq!(
+                milliseconds(value.as_bytes()),
+                value.parse::<u64>().ok(),
+                "{value}"
+            );
+        }
+        for value in ["", "+", "-1", "1.5", " 1", "soon", "18446744073709551616"] {
+            assert_eq!(milliseconds(value.as_bytes()), None, "{value}");
+        }
+    }
+}
