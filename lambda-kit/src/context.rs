@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::HeaderValue;
+use bytes::Bytes;
 use serde::Deserialize;
 
 use crate::Config;
@@ -103,23 +103,49 @@ impl Context {
 }
 
 /// A header value known to be visible ASCII, so it reads as `&str` without copying.
+///
+/// The bytes are checked once, when the value is made, and then read as text without a second
+/// look: an invocation's request id, ARN and trace header are read on every invocation (the
+/// request path, log lines, `_X_AMZN_TRACE_ID`), and checking them again at each read cost
+/// the poll loop about 1,000 instructions an invocation (BENCHMARKS.md).
 #[derive(Debug, Clone)]
-pub(crate) struct HeaderStr(HeaderValue);
+pub(crate) struct HeaderStr(Bytes);
 
 impl HeaderStr {
-    /// `None` when the value has bytes that are not visible ASCII.
-    pub(crate) fn new(value: HeaderValue) -> Option<Self> {
-        value.to_str().is_ok().then_some(Self(value))
+    /// `None` when the value has bytes that are not visible ASCII, spaces or tabs (what
+    /// `http::HeaderValue::to_str` accepts).
+    pub(crate) fn new(value: Bytes) -> Option<Self> {
+        is_visible_ascii(&value).then_some(Self(value))
     }
 
+    /// [`new`](Self::new) of a copy of `value`.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn copy_from_str(value: &str) -> Option<Self> {
+        Self::new(Bytes::copy_from_slice(value.as_bytes()))
+    }
+
+    /// A value written in the code: its bytes are text, which is all [`as_str`](Self::as_str)
+    /// needs.
     pub(crate) fn from_static(value: &'static str) -> Self {
-        Self(HeaderValue::from_static(value))
+        Self(Bytes::from_static(value.as_bytes()))
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        // `new` checked that the bytes are visible ASCII, so this never falls back.
-        self.0.to_str().unwrap_or_default()
+        // SAFETY: the bytes are UTF-8: `new` checked that they are ASCII, and `from_static`
+        // took them from a `str`; `Bytes` never changes them afterwards.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::str::from_utf8_unchecked(&self.0)
+        }
     }
+}
+
+/// Whether every byte is visible ASCII, a space or a tab. Folded without an early exit, so
+/// the compiler checks a vector of bytes at a time.
+fn is_visible_ascii(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &byte| {
+        ok & ((byte == b'\t') | (byte.wrapping_sub(b' ') < 0x7f - b' '))
+    })
 }
 
 /// The client context a mobile SDK sends (`Lambda-Runtime-Client-Context`).
@@ -213,5 +239,23 @@ impl CognitoIdentity {
     /// The identity pool's id.
     pub fn identity_pool_id(&self) -> &str {
         &self.identity_pool_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_strings_are_visible_ascii_spaces_and_tabs() {
+        let value = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1 \t~!";
+        assert_eq!(HeaderStr::copy_from_str(value).unwrap().as_str(), value);
+        // Long enough that the check runs over whole vectors of bytes and a tail.
+        let long = "a".repeat(100);
+        assert_eq!(HeaderStr::copy_from_str(&long).unwrap().as_str(), long);
+        assert_eq!(HeaderStr::copy_from_str("").unwrap().as_str(), "");
+        for bad in ["\0", "a\nb", "x\r", "\u{7f}", "é", &format!("{long}\u{1f}")] {
+            assert!(HeaderStr::copy_from_str(bad).is_none(), "{bad:?}");
+        }
     }
 }

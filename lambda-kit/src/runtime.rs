@@ -547,7 +547,8 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
         let report = async {
             let reported = match outcome {
                 Ok(Reply::Buffered(response)) => {
-                    endpoints::response(&mut client, endpoints, request_id.as_str(), response).await
+                    endpoints::response(&mut client, endpoints, request_id.as_str(), &response)
+                        .await
                 }
                 #[cfg(feature = "streaming")]
                 Ok(Reply::Streamed(response)) => {

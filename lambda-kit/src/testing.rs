@@ -855,9 +855,7 @@ impl ContextBuilder {
     /// Panics when a value set on the builder is not valid in a header.
     pub fn build(self) -> Context {
         let text = |value: &str| {
-            HeaderValue::from_str(value)
-                .ok()
-                .and_then(HeaderStr::new)
+            HeaderStr::copy_from_str(value)
                 .unwrap_or_else(|| panic!("`{value}` cannot be sent in a header"))
         };
         let config = self.config.unwrap_or_else(|| {

@@ -95,9 +95,44 @@ pub(crate) struct Head {
     pub(crate) status: u16,
     /// The header lines, each ending in a line feed; checked when the head was parsed.
     fields: Bytes,
+    /// Where parsing found the first lines' ends and colons.
+    index: LineIndex,
     framing: Framing,
     /// The server closes the connection after this answer.
     close: bool,
+}
+
+/// How many header lines a head keeps the shape of: more than a `/next` answer has (the
+/// invocation's seven headers, `Content-Type`, `Content-Length` and `Date`).
+const INDEXED_LINES: usize = 16;
+
+/// The length (with its line feed) and colon offset of each of a head's first header lines,
+/// as parsing found them, so that reading the fields searches for neither again: two `memchr`
+/// calls a line, about 800 instructions an invocation (BENCHMARKS.md). Lines after the first
+/// [`INDEXED_LINES`], or longer than a `u16` counts, are searched for when read.
+#[derive(Debug, Clone, Copy, Default)]
+struct LineIndex {
+    lines: [(u16, u16); INDEXED_LINES],
+    len: u8,
+    /// A line could not be indexed: no later one is.
+    full: bool,
+}
+
+impl LineIndex {
+    /// Adds the next line, if there is room and its figures fit.
+    fn push(&mut self, length: usize, colon: usize) {
+        match (u16::try_from(length), u16::try_from(colon)) {
+            (Ok(length), Ok(colon)) if !self.full && usize::from(self.len) < INDEXED_LINES => {
+                self.lines[usize::from(self.len)] = (length, colon);
+                self.len += 1;
+            }
+            _ => self.full = true,
+        }
+    }
+
+    fn lines(&self) -> &[(u16, u16)] {
+        &self.lines[..usize::from(self.len)]
+    }
 }
 
 /// How an answer's body is delimited (RFC 9112, 6.3).
@@ -257,14 +292,18 @@ impl Client {
                     closed_early("before the answer"),
                 ));
             };
-            // Where the search for the head's end goes on: a head that arrives a few bytes at
-            // a time is parsed once it is whole, not again after every read.
+            // Where the search for the head's end goes on, once a look found it incomplete: a
+            // head that arrives a few bytes at a time is parsed once it is whole, not again
+            // after every read.
             let mut searched = None;
             let parsed = loop {
-                let from = searched.unwrap_or(0);
-                // The first look parses what is there, so that an answer that is not HTTP
-                // fails at once.
-                if searched.is_none() || head_ends(&connection.read, from) {
+                // The first look at what was read parses it, so that an answer that is not
+                // HTTP fails at once, and one that came whole (the usual case) is read once.
+                let look = match searched {
+                    None => !connection.read.is_empty(),
+                    Some(from) => head_ends(&connection.read, from),
+                };
+                if look {
                     match parse_head(&connection.read) {
                         Ok(Some(parsed)) => break parsed,
                         Ok(None) => {}
@@ -276,8 +315,10 @@ impl Client {
                         "the answer's head is over {MAX_HEAD} bytes"
                     ))));
                 }
-                // The line feed ending a line may be the last or next-to-last byte read.
-                searched = Some(connection.read.len().saturating_sub(2));
+                if !connection.read.is_empty() {
+                    // The line feed ending a line may be the last or next-to-last byte read.
+                    searched = Some(connection.read.len().saturating_sub(2));
+                }
                 match connection.fill().await {
                     Ok(0) => {
                         let error = closed_early("before the answer");
@@ -295,12 +336,14 @@ impl Client {
                 ParsedHead::Final {
                     status,
                     fields,
+                    index,
                     framing,
                     close,
                 } => {
                     return Ok(Head {
                         status,
                         fields: head_bytes.slice(fields),
+                        index,
                         framing,
                         close,
                     });
@@ -704,45 +747,63 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
 
 impl Head {
     /// The header fields, names as sent (compare them ignoring case) and values without the
-    /// white space around them, each a slice of the buffer the answer was read into.
+    /// white space around them, each a slice of the buffer the answer was read into; keep a
+    /// value with [`share`](Self::share).
     pub(crate) fn fields(&self) -> Fields<'_> {
         Fields {
             buffer: &self.fields,
             rest: 0,
+            index: self.index.lines(),
         }
+    }
+
+    /// A value [`fields`](Self::fields) gave, as bytes of its own that share the buffer.
+    ///
+    /// Only the values kept are made into `Bytes`: each is a reference count taken on the
+    /// buffer, which the fields passed over (`Date`, `Content-Type`, ...) need not pay.
+    pub(crate) fn share(&self, value: &[u8]) -> Bytes {
+        self.fields.slice_ref(value)
     }
 }
 
 /// The fields of a [`Head`], in order.
 #[derive(Debug)]
 pub(crate) struct Fields<'a> {
-    buffer: &'a Bytes,
+    buffer: &'a [u8],
     /// Where the next line starts.
     rest: usize,
+    /// The shape of the next lines, as far as parsing kept it.
+    index: &'a [(u16, u16)],
 }
 
 impl<'a> Iterator for Fields<'a> {
-    type Item = (&'a [u8], Bytes);
+    type Item = (&'a [u8], &'a [u8]);
 
     // Inlined into each caller: read for every answer, it cost the poll loop about 140
     // instructions an invocation when the compiler kept it out of line, as it did once the
     // Extensions API's client called it too (BENCHMARKS.md, "Extensions").
     #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
-        let remaining = &self.buffer[self.rest..];
-        let end = memchr::memchr(b'\n', remaining)?;
-        let start = self.rest;
-        self.rest += end + 1;
-        let buffer: &'a Bytes = self.buffer;
-        let line = &buffer[start..start + end];
+        let buffer: &'a [u8] = self.buffer;
+        let remaining = &buffer[self.rest..];
+        let (line, colon) = match self.index.split_first() {
+            Some((&(length, colon), index)) => {
+                self.index = index;
+                let length = usize::from(length);
+                self.rest += length;
+                // The line feed is the line's last byte.
+                (remaining.get(..length - 1)?, usize::from(colon))
+            }
+            None => {
+                let end = memchr::memchr(b'\n', remaining)?;
+                self.rest += end + 1;
+                let line = &remaining[..end];
+                // Parsing checked that every line has a colon.
+                (line, memchr::memchr(b':', line)?)
+            }
+        };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        // Parsing checked that every line has a colon.
-        let colon = memchr::memchr(b':', line)?;
-        let value = trim_range(line, colon + 1);
-        Some((
-            &line[..colon],
-            buffer.slice(start + value.start..start + value.end),
-        ))
+        Some((line.get(..colon)?, &line[trim_range(line, colon + 1)]))
     }
 }
 
@@ -776,6 +837,7 @@ enum ParsedHead {
         status: u16,
         /// Where the header lines are in the head.
         fields: std::ops::Range<usize>,
+        index: LineIndex,
         framing: Framing,
         close: bool,
     },
@@ -798,6 +860,7 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
     let mut chunked = false;
     let mut transfer_encoding = false;
     let mut close = http10;
+    let mut index = LineIndex::default();
     loop {
         let Some(end) = memchr::memchr(b'\n', &buffer[at..]) else {
             return Ok(None);
@@ -838,6 +901,7 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
                 ParsedHead::Final {
                     status,
                     fields: fields_start..line_start,
+                    index,
                     framing,
                     close,
                 },
@@ -846,22 +910,17 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
         if matches!(line[0], b' ' | b'\t') {
             return Err(malformed("a header line is folded"));
         }
-        let Some(colon) = memchr::memchr(b':', line) else {
-            return Err(malformed(format!(
-                "`{}` is not a header line",
-                String::from_utf8_lossy(line)
-            )));
-        };
-        let name = &line[..colon];
-        if name.is_empty() || !name.iter().all(|&byte| is_token(byte)) {
-            return Err(malformed(format!(
-                "`{}` is not a header name",
-                String::from_utf8_lossy(name)
-            )));
+        // The name's end is found by reading its characters, which checks them on the way.
+        let colon = token_length(line);
+        if colon == 0 || line.get(colon) != Some(&b':') {
+            return Err(not_a_header_line(line));
         }
-        let value = &line[trim_range(line, colon + 1)];
+        index.push(end + 1, colon);
+        let name = &line[..colon];
+        // Trimmed only for the fields read here: most lines are not.
+        let value = || &line[trim_range(line, colon + 1)];
         if name.eq_ignore_ascii_case(b"content-length") {
-            let parsed = parse_length(value)?;
+            let parsed = parse_length(value())?;
             if length.is_some_and(|length| length != parsed) {
                 return Err(malformed("the answer has two different `Content-Length`s"));
             }
@@ -869,12 +928,12 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             transfer_encoding = true;
             // Only the last coding decides; a later header line replaces what came before.
-            chunked = value
+            chunked = value()
                 .rsplit(|&byte| byte == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if name.eq_ignore_ascii_case(b"connection") {
-            for option in value.split(|&byte| byte == b',') {
+            for option in value().split(|&byte| byte == b',') {
                 let option = option.trim_ascii();
                 if option.eq_ignore_ascii_case(b"close") {
                     close = true;
@@ -883,6 +942,21 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(usize, ParsedHead)>, Malformed> {
                 }
             }
         }
+    }
+}
+
+/// What is wrong with a header line whose name does not end in a colon.
+#[cold]
+fn not_a_header_line(line: &[u8]) -> Malformed {
+    match memchr::memchr(b':', line) {
+        Some(colon) => malformed(format!(
+            "`{}` is not a header name",
+            String::from_utf8_lossy(&line[..colon])
+        )),
+        None => malformed(format!(
+            "`{}` is not a header line",
+            String::from_utf8_lossy(line)
+        )),
     }
 }
 
@@ -925,6 +999,27 @@ fn parse_length(value: &[u8]) -> Result<u64, Malformed> {
     Ok(value
         .iter()
         .fold(0_u64, |length, digit| length * 10 + u64::from(digit - b'0')))
+}
+
+/// How many of `line`'s first bytes are [token](is_token) characters: a header name's length.
+///
+/// Eight bytes a step, their table loads independent of each other, and byte by byte only in
+/// the step where the name ends: names are read in every answer's head, and a loop of one
+/// byte a step cost the client about 900 instructions an invocation (BENCHMARKS.md).
+fn token_length(line: &[u8]) -> usize {
+    let mut steps = line.chunks_exact(8);
+    let mut length = 0;
+    for step in &mut steps {
+        if !step.iter().fold(true, |all, &byte| all & is_token(byte)) {
+            break;
+        }
+        length += 8;
+    }
+    length
+        + line[length..]
+            .iter()
+            .position(|&byte| !is_token(byte))
+            .unwrap_or(line.len() - length)
 }
 
 /// A character allowed in a header name (RFC 9110, 5.6.2).
@@ -1106,32 +1201,105 @@ mod tests {
 
     #[test]
     fn fields_are_the_header_lines_trimmed() {
-        let head = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id:  req-1 \r\nX-Empty:\r\nX-Tab:\tv\t\r\n\r\n";
-        let (length, ParsedHead::Final { fields, .. }) = parsed(head) else {
+        let head = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id:  req-1 \r\nX-Empty:\r\nX-Tab:\tv\t\r\nX-Bare-Lf: lf\n\r\n";
+        assert_eq!(
+            fields_of(head),
+            [
+                (
+                    "Lambda-Runtime-Aws-Request-Id".to_owned(),
+                    "req-1".to_owned()
+                ),
+                ("X-Empty".to_owned(), String::new()),
+                ("X-Tab".to_owned(), "v".to_owned()),
+                ("X-Bare-Lf".to_owned(), "lf".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn names_end_at_their_first_character_that_is_not_a_token() {
+        for (line, length) in [
+            (&b""[..], 0),
+            (b":", 0),
+            (b"Date: x", 4),
+            (b"Content-Type: application/json", 12),
+            (b"abcdefgh", 8),
+            (b"abcdefgh:", 8),
+            (b"abcdefghijklmnop: value", 16),
+            (b"abcdefghi(jk: value", 9),
+            (b"abc def: value", 3),
+            (b"Lambda-Runtime-Aws-Request-Id:x", 29),
+        ] {
+            assert_eq!(
+                token_length(line),
+                length,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn fields_past_the_index_are_found_by_searching() {
+        // More lines than the index keeps, and a line longer than it can measure.
+        let long = "v".repeat(usize::from(u16::MAX) + 10);
+        let mut expected: Vec<(String, String)> = (0..INDEXED_LINES + 3)
+            .map(|n| (format!("X-Field-{n}"), format!("value:{n}")))
+            .collect();
+        expected.insert(3, ("X-Long".to_owned(), long));
+        let mut head = String::from("HTTP/1.1 200 OK\r\n");
+        for (name, value) in &expected {
+            head.push_str(&format!("{name}: {value} \r\n"));
+        }
+        head.push_str("\r\n");
+        assert_eq!(fields_of(head.as_bytes()), expected);
+
+        let mut short = String::from("HTTP/1.1 200 OK\r\n");
+        for (name, value) in expected.iter().filter(|(name, _)| name != "X-Long") {
+            short.push_str(&format!("{name}:{value}\r\n"));
+        }
+        short.push_str("\r\n");
+        assert_eq!(
+            fields_of(short.as_bytes()),
+            expected
+                .into_iter()
+                .filter(|(name, _)| name != "X-Long")
+                .collect::<Vec<_>>()
+        );
+    }
+
+    /// The fields of `head`, read as the client reads them.
+    fn fields_of(head: &[u8]) -> Vec<(String, String)> {
+        let (
+            length,
+            ParsedHead::Final {
+                fields,
+                index,
+                framing,
+                close,
+                ..
+            },
+        ) = parsed(head)
+        else {
             panic!("interim");
         };
         let bytes = Bytes::copy_from_slice(&head[..length]);
         let head = Head {
             status: 200,
             fields: bytes.slice(fields),
-            framing: Framing::Empty,
-            close: false,
+            index,
+            framing,
+            close,
         };
-        let fields: Vec<(Vec<u8>, Bytes)> = head
-            .fields()
-            .map(|(name, value)| (name.to_vec(), value))
-            .collect();
-        assert_eq!(
-            fields,
-            [
+        head.fields()
+            .map(|(name, value)| {
+                let value = head.share(value);
                 (
-                    b"Lambda-Runtime-Aws-Request-Id".to_vec(),
-                    Bytes::from("req-1")
-                ),
-                (b"X-Empty".to_vec(), Bytes::new()),
-                (b"X-Tab".to_vec(), Bytes::from("v")),
-            ]
-        );
+                    String::from_utf8(name.to_vec()).unwrap(),
+                    String::from_utf8(value.to_vec()).unwrap(),
+                )
+            })
+            .collect()
     }
 
     #[test]
@@ -1257,7 +1425,7 @@ mod tests {
         assert_eq!(head.status, 200);
         let (name, value) = head.fields().next().unwrap();
         assert_eq!(
-            (name, &value[..]),
+            (name, value),
             (&b"lambda-runtime-aws-request-id"[..], &b"req-1"[..])
         );
         assert_eq!(client.body(&head).await.unwrap(), "hello world");

@@ -65,32 +65,13 @@ impl Endpoints {
         request_id: &'a str,
         verb: &'static str,
     ) -> Result<[&'a str; 3], Error> {
-        // A path segment's characters (RFC 3986, 3.3): anything else could end the request
-        // line or change the path.
-        let segment = |byte: u8| {
-            byte.is_ascii_alphanumeric()
-                || matches!(
-                    byte,
-                    b'-' | b'.'
-                        | b'_'
-                        | b'~'
-                        | b'!'
-                        | b'$'
-                        | b'&'
-                        | b'\''
-                        | b'('
-                        | b')'
-                        | b'*'
-                        | b'+'
-                        | b','
-                        | b';'
-                        | b'='
-                        | b':'
-                        | b'@'
-                        | b'%'
-                )
-        };
-        if request_id.is_empty() || !request_id.bytes().all(segment) {
+        // Without an early exit: the id is read whole either way, one table load a byte.
+        let valid = request_id
+            .bytes()
+            .fold(!request_id.is_empty(), |valid, byte| {
+                valid & PATH_SEGMENT[usize::from(byte)]
+            });
+        if !valid {
             return Err(Error::protocol(format!(
                 "request id `{request_id}` cannot be part of a URL path"
             )));
@@ -98,6 +79,39 @@ impl Endpoints {
         Ok([self.invocation.as_str(), request_id, verb])
     }
 }
+
+/// The characters of a URL path segment (RFC 3986, 3.3): a request id with any other could
+/// end the request line or change the path.
+static PATH_SEGMENT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'%'
+            );
+        byte += 1;
+    }
+    table
+};
 
 /// What `/next` handed out.
 #[derive(Debug)]
@@ -163,7 +177,11 @@ pub(crate) async fn next(client: &mut Client, endpoints: &Endpoints) -> Result<N
         )));
     }
     let headers = InvocationHeaders::read(&head);
-    let Some(request_id) = headers.request_id.clone() else {
+    let Some(request_id) = headers
+        .request_id
+        .filter(|id| !id.is_empty())
+        .and_then(|id| text(&head, id))
+    else {
         client.reset();
         return Err(Error::protocol(
             "`/next` answered without a `Lambda-Runtime-Aws-Request-Id` header",
@@ -181,92 +199,116 @@ pub(crate) async fn next(client: &mut Client, endpoints: &Endpoints) -> Result<N
             });
         }
     };
-    Ok(match headers.into_invocation(request_id.clone(), body) {
-        Ok(invocation) => Next::Invocation(invocation),
-        Err(problem) => Next::Invalid {
-            request_id,
-            problem,
-        },
-    })
+    Ok(headers.into_invocation(&head, request_id, body))
+}
+
+/// A header value as text, sharing the buffer it was read into; `None` when it has bytes
+/// that are not visible ASCII.
+fn text(head: &Head, value: &[u8]) -> Option<HeaderStr> {
+    HeaderStr::new(head.share(value))
 }
 
 /// The headers of a `/next` answer that describe the invocation, taken in one pass
-/// over the head; the values are slices of the buffer the answer was read into.
+/// over the head; the values are slices of the head.
 #[derive(Default)]
-struct InvocationHeaders {
-    request_id: Option<HeaderStr>,
-    deadline_ms: Option<Bytes>,
-    invoked_function_arn: Option<HeaderStr>,
-    xray_trace_id: Option<HeaderStr>,
-    tenant_id: Option<HeaderStr>,
-    client_context: Option<Bytes>,
-    identity: Option<Bytes>,
+struct InvocationHeaders<'a> {
+    request_id: Option<&'a [u8]>,
+    deadline_ms: Option<&'a [u8]>,
+    invoked_function_arn: Option<&'a [u8]>,
+    xray_trace_id: Option<&'a [u8]>,
+    tenant_id: Option<&'a [u8]>,
+    client_context: Option<&'a [u8]>,
+    identity: Option<&'a [u8]>,
 }
 
-impl InvocationHeaders {
-    fn read(head: &Head) -> Self {
-        let text = |value: Bytes| {
-            HeaderValue::from_maybe_shared(value)
-                .ok()
-                .and_then(HeaderStr::new)
-        };
+impl<'a> InvocationHeaders<'a> {
+    fn read(head: &'a Head) -> Self {
         let mut found = Self::default();
         // A header sent twice counts with its last value.
         for (name, value) in head.fields() {
-            if name.eq_ignore_ascii_case(REQUEST_ID) {
-                found.request_id = text(value).filter(|id| !id.as_str().is_empty());
+            let slot = if name.eq_ignore_ascii_case(REQUEST_ID) {
+                &mut found.request_id
             } else if name.eq_ignore_ascii_case(DEADLINE_MS) {
-                found.deadline_ms = Some(value);
+                &mut found.deadline_ms
             } else if name.eq_ignore_ascii_case(FUNCTION_ARN) {
-                found.invoked_function_arn = text(value);
+                &mut found.invoked_function_arn
             } else if name.eq_ignore_ascii_case(TRACE_ID) {
-                found.xray_trace_id = text(value);
+                &mut found.xray_trace_id
             } else if name.eq_ignore_ascii_case(TENANT_ID) {
-                found.tenant_id = text(value);
+                &mut found.tenant_id
             } else if name.eq_ignore_ascii_case(CLIENT_CONTEXT) {
-                found.client_context = Some(value);
+                &mut found.client_context
             } else if name.eq_ignore_ascii_case(COGNITO_IDENTITY) {
-                found.identity = Some(value);
-            }
+                &mut found.identity
+            } else {
+                continue;
+            };
+            *slot = Some(value);
         }
         found
     }
 
-    fn into_invocation(self, request_id: HeaderStr, body: Bytes) -> Result<NextInvocation, String> {
-        let deadline_ms = self
-            .deadline_ms
-            .as_deref()
-            .and_then(|value| std::str::from_utf8(value).ok())
-            .and_then(|value| value.parse().ok())
-            .ok_or_else(|| match &self.deadline_ms {
-                Some(value) => format!(
-                    "the `Lambda-Runtime-Deadline-Ms` header is `{}`, not a number of milliseconds",
-                    String::from_utf8_lossy(value)
-                ),
-                None => "the `Lambda-Runtime-Deadline-Ms` header is missing".to_owned(),
-            })?;
-        Ok(NextInvocation {
-            request_id,
-            deadline_ms,
-            invoked_function_arn: self
-                .invoked_function_arn
-                .unwrap_or(HeaderStr::from_static("")),
-            xray_trace_id: self.xray_trace_id,
-            tenant_id: self.tenant_id,
-            client_context: json_header(self.client_context, "Lambda-Runtime-Client-Context")?,
-            identity: json_header(self.identity, "Lambda-Runtime-Cognito-Identity")?,
-            body,
-        })
+    /// The invocation, or why it cannot be run.
+    fn into_invocation(self, head: &Head, request_id: HeaderStr, body: Bytes) -> Next {
+        let parsed = (|| {
+            let deadline_ms = self
+                .deadline_ms
+                .and_then(milliseconds)
+                .ok_or_else(|| match self.deadline_ms {
+                    Some(value) => format!(
+                        "the `Lambda-Runtime-Deadline-Ms` header is `{}`, not a number of milliseconds",
+                        String::from_utf8_lossy(value)
+                    ),
+                    None => "the `Lambda-Runtime-Deadline-Ms` header is missing".to_owned(),
+                })?;
+            let client_context = json_header(self.client_context, "Lambda-Runtime-Client-Context")?;
+            let identity = json_header(self.identity, "Lambda-Runtime-Cognito-Identity")?;
+            Ok::<_, String>((deadline_ms, client_context, identity))
+        })();
+        match parsed {
+            Ok((deadline_ms, client_context, identity)) => Next::Invocation(NextInvocation {
+                request_id,
+                deadline_ms,
+                invoked_function_arn: self
+                    .invoked_function_arn
+                    .and_then(|value| text(head, value))
+                    .unwrap_or_else(|| HeaderStr::from_static("")),
+                xray_trace_id: self.xray_trace_id.and_then(|value| text(head, value)),
+                tenant_id: self.tenant_id.and_then(|value| text(head, value)),
+                client_context,
+                identity,
+                body,
+            }),
+            Err(problem) => Next::Invalid {
+                request_id,
+                problem,
+            },
+        }
     }
 }
 
+/// A decimal number of milliseconds (what `u64`'s `FromStr` reads, from bytes: no text check
+/// first, as the header is read on every invocation).
+fn milliseconds(value: &[u8]) -> Option<u64> {
+    let digits = value.strip_prefix(b"+").unwrap_or(value);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0_u64, |total, &digit| {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        total.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+    })
+}
+
 fn json_header<T: serde::de::DeserializeOwned>(
-    value: Option<Bytes>,
+    value: Option<&[u8]>,
     display_name: &str,
 ) -> Result<Option<Arc<T>>, String> {
     match value {
         None => Ok(None),
-        Some(value) => serde_json::from_slice(&value)
+        Some(value) => serde_json::from_slice(value)
             .map(|parsed| Some(Arc::new(parsed)))
             .map_err(|error| format!("the `{display_name}` header is not valid JSON: {error}")),
     }
@@ -277,7 +319,7 @@ pub(crate) async fn response(
     client: &mut Client,
     endpoints: &Endpoints,
     request_id: &str,
-    body: Bytes,
+    body: &[u8],
 ) -> Result<(), Error> {
     let path = endpoints.invocation(request_id, protocol::RESPONSE)?;
     // No `Content-Type`: Lambda takes a buffered response's bytes as they are.
@@ -286,7 +328,7 @@ pub(crate) async fn response(
         path: &path,
         headers: &[],
     };
-    let head = client.send(&request, &body).await?;
+    let head = client.send(&request, body).await?;
     report(client, head, protocol::RESPONSE).await
 }
 
@@ -519,4 +561,23 @@ async fn report(client: &mut Client, head: Head, path: &str) -> Result<(), Error
 fn status_text(status: u16) -> String {
     http::StatusCode::from_u16(status)
         .map_or_else(|_| status.to_string(), |status| status.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_read_as_u64_reads_them() {
+        for value in ["0", "4102444800000", "+17", "007", "18446744073709551615"] {
+            assert_eq!(
+                milliseconds(value.as_bytes()),
+                value.parse::<u64>().ok(),
+                "{value}"
+            );
+        }
+        for value in ["", "+", "-1", "1.5", " 1", "soon", "18446744073709551616"] {
+            assert_eq!(milliseconds(value.as_bytes()), None, "{value}");
+        }
+    }
 }
