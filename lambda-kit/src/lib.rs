@@ -58,6 +58,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
+#[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
+pub mod aws;
 #[cfg(any(feature = "sqs", feature = "kinesis", feature = "dynamodb"))]
 #[cfg_attr(
     docsrs,
