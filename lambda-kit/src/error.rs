@@ -32,6 +32,7 @@ enum Kind {
     /// The runtime's own machinery (the tokio runtime, a signal handler) could not start.
     Start(&'static str),
     /// Root certificates given to `lambda_kit::aws` are not usable PEM certificates.
+    #[cfg(feature = "aws")]
     Certificates(String),
 }
 
@@ -100,6 +101,8 @@ impl Error {
     }
 
     /// True when root certificates given to `lambda_kit::aws` could not be used.
+    #[cfg(feature = "aws")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
     pub fn is_certificates(&self) -> bool {
         matches!(self.kind, Kind::Certificates(_))
     }
@@ -135,6 +138,7 @@ impl fmt::Display for Error {
                 message,
             } => write!(f, "function setup failed with {error_type}: {message}"),
             Kind::Start(what) => write!(f, "cannot start the runtime: {what}"),
+            #[cfg(feature = "aws")]
             Kind::Certificates(problem) => write!(f, "invalid root certificates: {problem}"),
         }
     }
