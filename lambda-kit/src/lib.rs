@@ -49,7 +49,8 @@
 //! streaming for `InvokeWithResponseStream` and function URLs (`streaming`, in
 //! `lambda_kit::streaming`). With `trace`, sampled invocations become OpenTelemetry FaaS spans,
 //! the handler's `tracing` spans their children, sent after each response to the X-Ray daemon
-//! or an OTLP/HTTP collector as the OpenTelemetry and X-Ray variables say; with `log`, records
+//! or an OTLP/HTTP collector as the OpenTelemetry and X-Ray variables say, and with `aws` too,
+//! AWS SDK calls their client spans (`lambda_kit::aws::TraceInterceptor`); with `log`, records
 //! of the `log` crate are written like `tracing` events.
 //!
 //! With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed Instances), that many invocations

@@ -96,6 +96,37 @@ pub fn instrument<F: Future>(future: F) -> impl Future<Output = F::Output> {
     })
 }
 
+/// The recorded trace of the invocation being polled and the span a new span belongs under:
+/// the innermost recorded span entered on this thread (`Some` id), else the invocation's own
+/// (`None`). `None` outside a recorded invocation.
+#[cfg(all(feature = "trace", feature = "aws"))]
+pub(crate) fn current_trace() -> Option<(std::sync::Arc<crate::trace::Active>, Option<u64>)> {
+    if let Some(current) = current() {
+        // Entered spans are tracked only by the Lambda logger: another subscriber's are not
+        // read.
+        let found = tracing::dispatcher::get_default(|dispatch| {
+            let logger = dispatch.downcast_ref::<Logger>()?;
+            let spans = logger.spans();
+            let mut next = spans.get(&current);
+            while let Some(span) = next {
+                if let Some(recording) = &span.recording {
+                    return Some((
+                        std::sync::Arc::clone(&recording.active),
+                        Some(recording.span_id),
+                    ));
+                }
+                next = span.parent.as_ref().and_then(|parent| spans.get(parent));
+            }
+            None
+        });
+        if found.is_some() {
+            return found;
+        }
+    }
+    let active = SCOPE.try_with(|scope| scope.trace.clone()).ok().flatten()?;
+    Some((active, None))
+}
+
 /// Installs the Lambda logger as the global subscriber, unless one is installed already.
 pub(crate) fn install(format: LogFormat, level: LogLevel) {
     // An `Err` means the user installed their own subscriber first: theirs wins.

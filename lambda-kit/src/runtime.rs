@@ -41,6 +41,13 @@ pub(crate) trait Observer {
     /// response, and Lambda freezes the instance only once `/next` is asked. `None` when there
     /// is nothing to do, which costs the loop nothing more.
     fn after_response(&self) -> Option<Pin<Box<dyn Future<Output = ()> + '_>>>;
+
+    /// Work to do when the runtime stops on SIGTERM, after the shutdown hook: what is still
+    /// pending (work the handler left behind that ended after the last response, or in the
+    /// hook), bounded by the observer itself. By default the same as after a response.
+    fn at_shutdown(&self) -> Option<Pin<Box<dyn Future<Output = ()> + '_>>> {
+        self.after_response()
+    }
 }
 
 /// Serves invocations with a handler: [`lambda_kit::run`](crate::run) with more control.
@@ -230,7 +237,12 @@ impl Runtime {
                 .await?;
             beside.push(Box::pin(started.serve()));
         }
-        let Some(hook) = self.shutdown else {
+        // SIGTERM is listened for when there is a hook to run or an observer with work that
+        // may still be pending. Lambda sends it only when an extension is registered: the
+        // internal one below for a hook; for an observer alone, any (the OpenTelemetry
+        // collector's, say), as without one the process is killed outright.
+        let hook = self.shutdown;
+        if hook.is_none() && observer.is_none() {
             if beside.is_empty() {
                 return serve(&self.config, setup, &handler, observer).await;
             }
@@ -242,7 +254,7 @@ impl Runtime {
         };
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|error| Error::start("cannot listen for SIGTERM", error))?;
-        if beside.is_empty() {
+        if hook.is_some() && beside.is_empty() {
             beside.push(Box::pin(shutdown_extension(&self.config).await));
         }
         // `None` when SIGTERM came.
@@ -258,9 +270,14 @@ impl Runtime {
             ended = beside_or_sigterm => match ended {
                 Some(result) => result,
                 None => {
-                    tracing::info!("SIGTERM received, running the shutdown hook");
-                    if tokio::time::timeout(SHUTDOWN_BUDGET, hook()).await.is_err() {
-                        tracing::warn!("the shutdown hook did not finish within {} ms", SHUTDOWN_BUDGET.as_millis());
+                    if let Some(hook) = hook {
+                        tracing::info!("SIGTERM received, running the shutdown hook");
+                        if tokio::time::timeout(SHUTDOWN_BUDGET, hook()).await.is_err() {
+                            tracing::warn!("the shutdown hook did not finish within {} ms", SHUTDOWN_BUDGET.as_millis());
+                        }
+                    }
+                    if let Some(pending) = observer.and_then(|observer| observer.at_shutdown()) {
+                        pending.await;
                     }
                     Ok(())
                 }

@@ -28,7 +28,6 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -167,7 +166,10 @@ impl FakeRuntimeApi {
     ///
     /// Panics outside a tokio runtime, or when the request id cannot be a header value.
     pub fn push(&self, invocation: Invocation) -> String {
-        let request_id = invocation.request_id.clone().unwrap_or_else(new_request_id);
+        let request_id = invocation
+            .request_id
+            .clone()
+            .unwrap_or_else(crate::api::server::ids::uuid);
         let pending = self.server.submit(invocation.into_server(&request_id));
         lock(&self.shared.completions).insert(request_id.clone(), pending.completion());
         let (reporter, receiver) = oneshot::channel();
@@ -383,19 +385,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn new_request_id() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos();
-    format!(
-        "{nanos:08x}-{:04x}-4000-8000-{n:012x}",
-        std::process::id() & 0xffff
-    )
 }
 
 /// Waits for the server's report on `request_id` and turns it into an [`Outcome`], feeding a
@@ -778,7 +767,7 @@ impl ContextBuilder {
     /// A context with a generated request id and a deadline 3 s from now.
     pub fn new() -> Self {
         Self {
-            request_id: new_request_id(),
+            request_id: crate::api::server::ids::uuid(),
             deadline: SystemTime::now() + DEFAULT_TIMEOUT,
             invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:test-function"
                 .to_owned(),

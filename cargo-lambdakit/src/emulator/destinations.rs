@@ -14,6 +14,7 @@
 //! line on stderr naming the invocation, the destination and AWS's error. Nothing is dropped
 //! without a line: [`Destinations::shutdown`] waits for the deliveries under way.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -272,17 +273,17 @@ async fn send(
                     status,
                     error_message,
                 } => {
-                    let (body, attributes) =
-                        dead_letter(&payload, request_id, status, &error_message);
-                    message = message.message_body(body);
-                    for (name, kind, value) in attributes {
-                        let value = aws_sdk_sqs::types::MessageAttributeValue::builder()
+                    let attribute = |kind: &str, value| {
+                        aws_sdk_sqs::types::MessageAttributeValue::builder()
                             .data_type(kind)
                             .string_value(value)
                             .build()
-                            .map_err(invalid_attribute)?;
-                        message = message.message_attributes(name, value);
-                    }
+                    };
+                    let (body, attributes) =
+                        dead_letter(&payload, request_id, status, &error_message, attribute)?;
+                    message = message
+                        .message_body(body)
+                        .set_message_attributes(Some(attributes));
                 }
             }
             message
@@ -302,17 +303,17 @@ async fn send(
                     status,
                     error_message,
                 } => {
-                    let (body, attributes) =
-                        dead_letter(&payload, request_id, status, &error_message);
-                    publish = publish.message(body);
-                    for (name, kind, value) in attributes {
-                        let value = aws_sdk_sns::types::MessageAttributeValue::builder()
+                    let attribute = |kind: &str, value| {
+                        aws_sdk_sns::types::MessageAttributeValue::builder()
                             .data_type(kind)
                             .string_value(value)
                             .build()
-                            .map_err(invalid_attribute)?;
-                        publish = publish.message_attributes(name, value);
-                    }
+                    };
+                    let (body, attributes) =
+                        dead_letter(&payload, request_id, status, &error_message, attribute)?;
+                    publish = publish
+                        .message(body)
+                        .set_message_attributes(Some(attributes));
                 }
             }
             publish
@@ -411,30 +412,31 @@ fn s3_key(function: &str, now: SystemTime, uuid: &str) -> String {
     format!("aws/lambda/async/{function}/{year:04}/{month:02}/{day:02}/{stamp}-{uuid}")
 }
 
-/// At most the first KB of `text`, cut at a character's boundary.
-/// A dead-letter message as Lambda sends it to SQS and SNS alike: the event's payload as its
-/// body, and the attributes `RequestID`, `ErrorCode` and `ErrorMessage` (name, data type,
-/// value).
-fn dead_letter(
+/// A dead letter as SQS and SNS carry it: the event as the body, and Lambda's attributes
+/// (`RequestID`, `ErrorCode`, `ErrorMessage`), each made by `attribute` from its data type and
+/// value, as the service's SDK types them.
+fn dead_letter<V, E: std::fmt::Display>(
     payload: &Bytes,
     request_id: String,
     status: u16,
     error_message: &str,
-) -> (String, [(&'static str, &'static str, String); 3]) {
-    (
-        String::from_utf8_lossy(payload).into_owned(),
-        [
-            ("RequestID", "String", request_id),
-            ("ErrorCode", "Number", status.to_string()),
-            ("ErrorMessage", "String", first_kilobyte(error_message)),
-        ],
-    )
+    attribute: impl Fn(&str, String) -> Result<V, E>,
+) -> Result<(String, HashMap<String, V>), String> {
+    let attributes = [
+        ("RequestID", "String", request_id),
+        ("ErrorCode", "Number", status.to_string()),
+        ("ErrorMessage", "String", first_kilobyte(error_message)),
+    ]
+    .into_iter()
+    .map(|(name, kind, value)| match attribute(kind, value) {
+        Ok(value) => Ok((name.to_owned(), value)),
+        Err(error) => Err(format!("message attribute {name}: {error}")),
+    })
+    .collect::<Result<_, _>>()?;
+    Ok((String::from_utf8_lossy(payload).into_owned(), attributes))
 }
 
-fn invalid_attribute(error: impl std::fmt::Display) -> String {
-    format!("a message attribute is not valid: {error}")
-}
-
+/// At most the first KB of `text`, cut at a character's boundary.
 fn first_kilobyte(text: &str) -> String {
     let mut end = text.len().min(DEAD_LETTER_MESSAGE_BYTES);
     while !text.is_char_boundary(end) {

@@ -1,4 +1,6 @@
-//! The AWS SDK's configuration for a function, built straight from Lambda's environment.
+//! The AWS SDK for Rust in a Lambda function: [`config`], the SDK's configuration built
+//! straight from Lambda's environment; with feature `trace`, `TraceInterceptor` records each SDK
+//! call as a client span of the invocation's trace.
 //!
 //! A function that builds AWS SDK clients the usual way,
 //! `aws_config::defaults(BehaviorVersion::latest()).load().await`, spends most of its cold start
@@ -94,6 +96,13 @@ use aws_types::region::Region;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
 use crate::Error;
+
+#[cfg(feature = "trace")]
+mod trace;
+
+#[cfg(feature = "trace")]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "aws", feature = "trace"))))]
+pub use trace::TraceInterceptor;
 
 /// The SDK's shared configuration, which every service's `Client::new` takes: named here so
 /// that a function needs no dependency on `aws-types` or `aws-config` to hold one.

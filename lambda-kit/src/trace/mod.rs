@@ -27,6 +27,14 @@
 //! than one without tracing. The loop knows nothing of traces: it calls a generic
 //! after-response hook (`runtime::Observer`) that this module implements, which an unsampled
 //! invocation leaves with nothing to do.
+//!
+//! Spans that end after the last export (in a task the handler spawned, or in the shutdown
+//! hook) are exported when the runtime stops on SIGTERM, within the same timeout: with a tracer
+//! the runtime listens for SIGTERM even without a shutdown hook, since Lambda sends it whenever
+//! an extension (an OpenTelemetry collector's, say) is registered.
+//!
+//! AWS SDK calls become client spans through `lambda_kit::aws::TraceInterceptor` (feature
+//! `aws`), which starts its spans under the current one as `tracing` spans are.
 
 mod otlp;
 pub(crate) mod settings;
@@ -208,22 +216,41 @@ impl Recording {
         self.events.push(event);
     }
 
+    /// Starts recording a span under the current one: the innermost recorded span entered on
+    /// this thread, else the span of the invocation being polled. `None` outside a recorded
+    /// invocation, which costs a thread-local and a task-local read.
+    #[cfg(feature = "aws")]
+    pub(crate) fn current() -> Option<Self> {
+        let (active, parent_id) = crate::logging::current_trace()?;
+        Some(Self::start(active, parent_id))
+    }
+
     /// Queues the span for export, with its fields as attributes.
-    pub(crate) fn finish(self, name: &'static str, fields: Attributes) {
+    pub(crate) fn finish(mut self, name: &'static str, fields: Attributes) {
         let mut kind = Kind::Internal;
         let mut name = Cow::Borrowed(name);
-        let mut error = self.error;
         let mut attributes = Attributes::with_capacity(fields.len());
         for (key, value) in fields {
             match (key.as_ref(), &value) {
                 ("otel.kind", Value::Str(text)) => kind = Kind::from_field(text).unwrap_or(kind),
                 ("otel.name", Value::Str(text)) => name = Cow::Owned(text.to_string()),
                 ("otel.status_code", Value::Str(text)) if text.eq_ignore_ascii_case("error") => {
-                    error.get_or_insert_with(String::new);
+                    self.error.get_or_insert_with(String::new);
                 }
                 _ => attributes.push((key, value)),
             }
         }
+        self.finish_as(name, kind, attributes);
+    }
+
+    /// Marks the span failed, with `message` as its status message.
+    #[cfg(feature = "aws")]
+    pub(crate) fn fail(&mut self, message: String) {
+        self.error = Some(message);
+    }
+
+    /// Queues the span for export as it is named, of `kind`, with `attributes`.
+    pub(crate) fn finish_as(self, name: Cow<'static, str>, kind: Kind, attributes: Attributes) {
         self.active.queue.push(SpanRecord {
             trace_id: self.active.trace_id,
             span_id: self.span_id,
@@ -234,7 +261,7 @@ impl Recording {
             end: SystemTime::now(),
             attributes,
             events: self.events,
-            error,
+            error: self.error,
         });
     }
 }

@@ -6,7 +6,11 @@
 //! the trace header's `Parent`; so the invocation's span is an independent subsegment
 //! (`"type": "subsegment"`) of that segment, and the handler's spans are subsegments nested in
 //! it. A tree too large for one datagram is sent as the X-Ray SDKs stream large segments: every
-//! span as an independent subsegment of its own, naming its parent.
+//! span as an independent subsegment of its own, naming its parent. A span of an AWS SDK call
+//! (`rpc.system` `aws-api`) is written as the X-Ray SDKs write one: named for the service, in
+//! namespace `aws`, with an `aws` object (`operation`, `region`, `request_id`, `retries`); a
+//! span with an HTTP status gets `http.response.status`, and a failed one `error` (4xx),
+//! `throttle` too (429) or `fault` (5xx, or no answer).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -168,7 +172,9 @@ fn write_truncated(out: &mut String, span: &SpanRecord) {
 /// `name`, `id`, the times, and for an independent subsegment its trace, parent and type.
 fn write_head(out: &mut String, span: &SpanRecord, independent: bool) {
     out.push_str("\"name\":");
-    push_json_str(out, &name(&span.name));
+    // An AWS call's subsegment is named for the service, as the X-Ray SDKs name it.
+    let aws_service = text_attribute(span, "rpc.service").filter(|_| is_aws_call(span));
+    push_json_str(out, &name(aws_service.unwrap_or(&span.name)));
     let _ = write!(out, ",\"id\":\"{:016x}\",\"start_time\":", span.span_id);
     push_seconds(out, span.start);
     out.push_str(",\"end_time\":");
@@ -190,20 +196,33 @@ fn write_head(out: &mut String, span: &SpanRecord, independent: bool) {
 /// invocation's span also carries the resource's attributes (the function, its region and
 /// memory).
 fn write_fields(out: &mut String, span: &SpanRecord, resource: &Attributes) {
-    let namespace = span.attributes.iter().find_map(|(key, value)| match value {
-        Value::Str(system) if key == "rpc.system" && system == "aws-api" => Some("aws"),
-        _ => None,
-    });
-    match (namespace, span.kind) {
-        (Some(namespace), _) => {
-            let _ = write!(out, ",\"namespace\":\"{namespace}\"");
-        }
-        (None, super::Kind::Client | super::Kind::Producer) => {
+    let aws = is_aws_call(span);
+    match (aws, span.kind) {
+        (true, _) => out.push_str(",\"namespace\":\"aws\""),
+        (false, super::Kind::Client | super::Kind::Producer) => {
             out.push_str(",\"namespace\":\"remote\"");
         }
         _ => {}
     }
+    if aws {
+        write_aws(out, span);
+    }
+    let status = span.attributes.iter().find_map(|(key, value)| match value {
+        Value::I64(status) if key == "http.response.status_code" => Some(*status),
+        _ => None,
+    });
+    if let Some(status) = status {
+        let _ = write!(out, ",\"http\":{{\"response\":{{\"status\":{status}}}}}");
+    }
     if let Some(message) = &span.error {
+        // X-Ray's "Errors, faults, and exceptions": a client error (4xx) is an `error`, one
+        // throttled (429) also a `throttle`; a server error or a failure without an answer is a
+        // `fault`.
+        out.push_str(match status {
+            Some(429) => ",\"error\":true,\"throttle\":true",
+            Some(400..=499) => ",\"error\":true",
+            _ => ",\"fault\":true",
+        });
         let exception_type = span
             .events
             .iter()
@@ -214,7 +233,7 @@ fn write_fields(out: &mut String, span: &SpanRecord, resource: &Attributes) {
             });
         let _ = write!(
             out,
-            ",\"fault\":true,\"cause\":{{\"exceptions\":[{{\"id\":\"{:016x}\",\"message\":",
+            ",\"cause\":{{\"exceptions\":[{{\"id\":\"{:016x}\",\"message\":",
             super::random_id()
         );
         push_json_str(
@@ -295,6 +314,41 @@ fn write_fields(out: &mut String, span: &SpanRecord, resource: &Attributes) {
     if !first {
         out.push_str("}}");
     }
+}
+
+/// Whether `span` is an AWS SDK call's (`rpc.system` `aws-api`).
+fn is_aws_call(span: &SpanRecord) -> bool {
+    text_attribute(span, "rpc.system") == Some("aws-api")
+}
+
+fn text_attribute<'a>(span: &'a SpanRecord, name: &str) -> Option<&'a str> {
+    span.attributes.iter().find_map(|(key, value)| match value {
+        Value::Str(text) if key == name => Some(text.as_ref()),
+        _ => None,
+    })
+}
+
+/// An AWS call's `aws` object, as the X-Ray SDKs write it: `operation`, `region`,
+/// `request_id`, `id_2` (S3's extended request id) and `retries`.
+fn write_aws(out: &mut String, span: &SpanRecord) {
+    out.push_str(",\"aws\":{");
+    let mut first = true;
+    for (key, value) in &span.attributes {
+        let field = match key.as_ref() {
+            "rpc.method" => "operation",
+            "cloud.region" => "region",
+            "aws.request_id" => "request_id",
+            "aws.extended_request_id" => "id_2",
+            "aws.retries" => "retries",
+            _ => continue,
+        };
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        push_pair(out, field, value);
+    }
+    out.push('}');
 }
 
 fn push_pair(out: &mut String, key: &str, value: &Value) {
@@ -400,6 +454,46 @@ mod tests {
         let docs = documents(&huge, &Vec::new());
         let document: Json = serde_json::from_slice(&docs[0]).unwrap();
         assert_eq!(document["metadata"]["default"]["truncated"], true);
+    }
+
+    #[test]
+    fn failed_calls_are_errors_throttles_or_faults_by_their_status() {
+        let call = |status: Option<i64>| {
+            let mut span = span(7, 0xaa, 0);
+            span.kind = Kind::Client;
+            span.attributes = vec![
+                ("rpc.system".into(), Value::Str("aws-api".into())),
+                ("rpc.service".into(), Value::Str("S3".into())),
+                ("rpc.method".into(), Value::Str("GetObject".into())),
+                ("aws.extended_request_id".into(), Value::Str("id2".into())),
+            ];
+            if let Some(status) = status {
+                span.attributes
+                    .push(("http.response.status_code".into(), Value::I64(status)));
+            }
+            span.error = Some("failed".into());
+            let docs = documents(&[span], &Vec::new());
+            serde_json::from_slice::<Json>(&docs[0]).unwrap()
+        };
+        let flags = |document: &Json| -> Vec<&str> {
+            ["error", "throttle", "fault"]
+                .into_iter()
+                .filter(|flag| document[*flag] == true)
+                .collect()
+        };
+        let throttled = call(Some(429));
+        assert_eq!(flags(&throttled), ["error", "throttle"]);
+        assert_eq!(throttled["name"], "S3");
+        assert_eq!(throttled["namespace"], "aws");
+        assert_eq!(throttled["aws"]["operation"], "GetObject");
+        assert_eq!(throttled["aws"]["id_2"], "id2");
+        assert_eq!(throttled["http"]["response"]["status"], 429);
+        assert_eq!(flags(&call(Some(404))), ["error"]);
+        assert_eq!(flags(&call(Some(503))), ["fault"]);
+        // No answer at all (a timeout, a refused connection).
+        let unanswered = call(None);
+        assert_eq!(flags(&unanswered), ["fault"]);
+        assert!(unanswered.get("http").is_none());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod aws;
 mod aws_config;
 mod batch;
 mod concurrency;

@@ -426,3 +426,108 @@ async fn provisioned_concurrency_has_no_cold_start_metric() {
     assert_eq!(documents[0]["Orders"], 3.0);
     assert!(documents[0].get("ColdStart").is_none());
 }
+
+/// Leaves a span open in a task of its own that ends it 200 ms later, after the response and
+/// the export that follows it.
+async fn leave_a_span_open(
+    _: Value,
+    _: Context,
+    late: &'static std::sync::Mutex<tokio::task::JoinSet<()>>,
+) -> Result<(), Infallible> {
+    let span = tracing::info_span!("late", after = "response");
+    late.lock()
+        .unwrap()
+        .spawn(lambda_kit::instrument(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            drop(span);
+        }));
+    Ok(())
+}
+
+#[test]
+#[ignore = "started as a child process by `spans_still_queued_at_sigterm_are_exported_before_exit`"]
+fn child_leaves_a_span_open() -> Result<(), lambda_kit::Error> {
+    if !is_child("child_leaves_a_span_open") {
+        return Ok(());
+    }
+    Runtime::from_env()?.run_with_state(
+        |_| async { Ok::<_, Infallible>(std::sync::Mutex::new(tokio::task::JoinSet::new())) },
+        leave_a_span_open,
+    )
+}
+
+#[tokio::test]
+async fn spans_still_queued_at_sigterm_are_exported_before_exit() {
+    let daemon = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let daemon_address = daemon.local_addr().unwrap().to_string();
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let address = api.runtime_api();
+    let mut vars = lambda_vars(&address);
+    vars.push(("AWS_XRAY_DAEMON_ADDRESS", &daemon_address));
+    // No shutdown hook: the tracer alone listens for SIGTERM (which Lambda sends when any
+    // extension, an external one included, is registered).
+    let child = spawn_child("child_leaves_a_span_open", &vars);
+    let id = api.push(Invocation::new(1).trace_id(TRACE));
+    within(30, api.outcome(&id)).await.json::<()>();
+    let mut buffer = vec![0; 65_536];
+    let (length, _) = within(10, daemon.recv_from(&mut buffer)).await.unwrap();
+    let invocation = crate::trace::xray_document(&buffer[..length]);
+    assert_eq!(invocation["name"], "child");
+    assert!(invocation.get("subsegments").is_none(), "{invocation}");
+    // The span ends 200 ms after the response; no invocation follows to export it.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    terminate(&child);
+    let (length, _) = within(10, daemon.recv_from(&mut buffer)).await.unwrap();
+    let late = crate::trace::xray_document(&buffer[..length]);
+    assert_eq!(late["name"], "late");
+    assert_eq!(late["type"], "subsegment");
+    assert_eq!(late["trace_id"], invocation["trace_id"]);
+    assert_eq!(late["parent_id"], invocation["id"]);
+    assert_eq!(late["annotations"]["after"], "response");
+    let output = within(10, child.wait_with_output()).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
+
+/// A span an invocation opened and the shutdown hook ends.
+static KEPT: std::sync::Mutex<Option<tracing::Span>> = std::sync::Mutex::new(None);
+
+async fn keep_a_span(_: Value, _: Context) -> Result<(), Infallible> {
+    *KEPT.lock().unwrap() = Some(tracing::info_span!("kept"));
+    Ok(())
+}
+
+#[test]
+#[ignore = "started as a child process by `spans_ended_in_the_shutdown_hook_are_exported`"]
+fn child_ends_a_span_in_the_hook() -> Result<(), lambda_kit::Error> {
+    if !is_child("child_ends_a_span_in_the_hook") {
+        return Ok(());
+    }
+    Runtime::from_env()?
+        .on_shutdown(|| async { drop(KEPT.lock().unwrap().take()) })
+        .run(keep_a_span)
+}
+
+#[tokio::test]
+async fn spans_ended_in_the_shutdown_hook_are_exported() {
+    let daemon = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let daemon_address = daemon.local_addr().unwrap().to_string();
+    let api = FakeRuntimeApi::start().await.unwrap();
+    let address = api.runtime_api();
+    let mut vars = lambda_vars(&address);
+    vars.push(("AWS_XRAY_DAEMON_ADDRESS", &daemon_address));
+    let child = spawn_child("child_ends_a_span_in_the_hook", &vars);
+    let id = api.push(Invocation::new(1).trace_id(TRACE));
+    within(30, api.outcome(&id)).await.json::<()>();
+    let mut buffer = vec![0; 65_536];
+    let (length, _) = within(10, daemon.recv_from(&mut buffer)).await.unwrap();
+    let invocation = crate::trace::xray_document(&buffer[..length]);
+    assert!(invocation.get("subsegments").is_none(), "{invocation}");
+    terminate(&child);
+    // The hook runs first, then what is queued is exported.
+    let (length, _) = within(10, daemon.recv_from(&mut buffer)).await.unwrap();
+    let kept = crate::trace::xray_document(&buffer[..length]);
+    assert_eq!(kept["name"], "kept");
+    assert_eq!(kept["parent_id"], invocation["id"]);
+    let output = within(10, child.wait_with_output()).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+}

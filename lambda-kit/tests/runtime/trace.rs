@@ -20,14 +20,14 @@ use tokio::task::JoinSet;
 
 use crate::support::within;
 
-const ROOT_A: &str = "1-5759e988-bd862e3fe1be46a994272793";
-const ROOT_B: &str = "1-5759e989-0123456789abcdef01234567";
+pub(crate) const ROOT_A: &str = "1-5759e988-bd862e3fe1be46a994272793";
+pub(crate) const ROOT_B: &str = "1-5759e989-0123456789abcdef01234567";
 const ROOT_C: &str = "1-5759e98a-fedcba9876543210fedcba98";
-const PARENT: &str = "53995c3f42cd8ad8";
+pub(crate) const PARENT: &str = "53995c3f42cd8ad8";
 /// The ARN the fake Runtime API's invocations carry.
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:test-function";
 
-fn header(root: &str, sampled: bool) -> String {
+pub(crate) fn header(root: &str, sampled: bool) -> String {
     format!(
         "Root={root};Parent={PARENT};Sampled={}",
         if sampled { 1 } else { 0 }
@@ -67,7 +67,7 @@ fn order(id: &str, items: u64) -> Value {
 /// Runs `handler` with `config` on invocations, and keeps it running (exporting) while
 /// `then` runs with their outcomes: export happens after each response, so the runtime must
 /// outlive the last one.
-async fn drive<H, M, T, Then, Fut>(
+pub(crate) async fn drive<H, M, T, Then, Fut>(
     api: &FakeRuntimeApi,
     config: Config,
     handler: H,
@@ -98,7 +98,7 @@ where
 }
 
 /// One datagram as the X-Ray daemon reads it: the header line, then the document.
-fn xray_document(datagram: &[u8]) -> Value {
+pub(crate) fn xray_document(datagram: &[u8]) -> Value {
     let newline = datagram.iter().position(|byte| *byte == b'\n').unwrap();
     assert_eq!(
         &datagram[..newline],
@@ -108,7 +108,7 @@ fn xray_document(datagram: &[u8]) -> Value {
     serde_json::from_slice(&datagram[newline + 1..]).unwrap()
 }
 
-fn is_hex(text: &str, digits: usize) -> bool {
+pub(crate) fn is_hex(text: &str, digits: usize) -> bool {
     text.len() == digits
         && text
             .bytes()
@@ -118,7 +118,7 @@ fn is_hex(text: &str, digits: usize) -> bool {
 /// Checks `document` against AWS's segment document schema ("AWS X-Ray segment documents"),
 /// for each field kind the exporter writes; `top` for an independent subsegment. Returns the
 /// subsegments in it, itself first, by name.
-fn check_subsegment(document: &Value, top: bool, found: &mut HashMap<String, Value>) {
+pub(crate) fn check_subsegment(document: &Value, top: bool, found: &mut HashMap<String, Value>) {
     let object = document.as_object().unwrap();
     for key in object.keys() {
         assert!(
@@ -132,7 +132,11 @@ fn check_subsegment(document: &Value, top: bool, found: &mut HashMap<String, Val
                 "end_time",
                 "namespace",
                 "fault",
+                "error",
+                "throttle",
                 "cause",
+                "aws",
+                "http",
                 "annotations",
                 "metadata",
                 "subsegments",
@@ -170,8 +174,28 @@ fn check_subsegment(document: &Value, top: bool, found: &mut HashMap<String, Val
     if let Some(namespace) = document.get("namespace") {
         assert!(namespace == "aws" || namespace == "remote", "{namespace}");
     }
-    if let Some(fault) = document.get("fault") {
-        assert!(fault.is_boolean());
+    let flags: Vec<&str> = ["fault", "error", "throttle"]
+        .into_iter()
+        .filter(|flag| document.get(*flag).is_some())
+        .collect();
+    for flag in &flags {
+        assert_eq!(document[flag], true, "`{flag}` is a boolean set when true");
+    }
+    if let Some(aws) = document.get("aws") {
+        assert_eq!(document["namespace"], "aws", "{document}");
+        for (key, value) in aws.as_object().unwrap() {
+            match key.as_str() {
+                "operation" | "region" | "request_id" | "id_2" => assert!(value.is_string()),
+                "retries" => assert!(value.is_u64()),
+                other => panic!("`aws.{other}` is not written: {document}"),
+            }
+        }
+    }
+    if let Some(http) = document.get("http") {
+        assert_eq!(http.as_object().unwrap().len(), 1, "{http}");
+        assert!(http["response"]["status"].is_u64(), "{http}");
+    }
+    if !flags.is_empty() {
         for exception in document["cause"]["exceptions"].as_array().unwrap() {
             assert!(is_hex(exception["id"].as_str().unwrap(), 16));
             assert!(exception["message"].is_string());
@@ -296,22 +320,22 @@ async fn sampled_invocations_reach_the_xray_daemon_as_subsegments_and_unsampled_
 
 /// What an OTLP/HTTP collector received.
 #[derive(Debug)]
-struct Received {
-    path: String,
-    content_type: String,
-    body: Bytes,
+pub(crate) struct Received {
+    pub(crate) path: String,
+    pub(crate) content_type: String,
+    pub(crate) body: Bytes,
 }
 
 /// A real HTTP/1.1 server on 127.0.0.1 taking OTLP requests; with a gate, each answer waits
 /// until the gate is opened.
-struct Collector {
+pub(crate) struct Collector {
     address: SocketAddr,
-    received: mpsc::UnboundedReceiver<Received>,
+    pub(crate) received: mpsc::UnboundedReceiver<Received>,
     _tasks: JoinSet<()>,
 }
 
 impl Collector {
-    async fn start(gate: Option<Arc<Notify>>) -> Self {
+    pub(crate) async fn start(gate: Option<Arc<Notify>>) -> Self {
         use http_body_util::{BodyExt, Full};
         use hyper::service::service_fn;
 
@@ -364,7 +388,7 @@ impl Collector {
         }
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.address)
     }
 }
@@ -386,7 +410,7 @@ fn any_value(value: &Value) -> (&str, &Value) {
 }
 
 /// Key-values in the JSON mapping, as a map from key to (kind, value).
-fn key_values(list: &Value) -> HashMap<String, (String, Value)> {
+pub(crate) fn key_values(list: &Value) -> HashMap<String, (String, Value)> {
     list.as_array()
         .unwrap()
         .iter()

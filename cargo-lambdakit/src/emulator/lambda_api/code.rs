@@ -6,12 +6,10 @@
 use std::path::Path;
 
 use base64::Engine as _;
-use bytes::Bytes;
 use http::Response;
-use http_body_util::Full;
 use sha2::Digest as _;
 
-use super::{invalid, service_error};
+use super::{invalid, service_error, zip_download};
 use crate::emulator::{Body, Emulator, boxed};
 use crate::package::zip::Entry;
 use crate::platform::Architecture;
@@ -60,15 +58,9 @@ impl Emulator {
         let Some(zip) = zip else {
             return boxed(self.not_found(name));
         };
-        match tokio::fs::read(zip).await {
-            Ok(zip) => {
-                let mut response = Response::new(Full::new(Bytes::from(zip)));
-                if let Ok(value) = "application/zip".parse() {
-                    response.headers_mut().insert("content-type", value);
-                }
-                boxed(response)
-            }
-            Err(_) => boxed(self.not_found(name)),
+        match zip_download(zip).await {
+            Some(response) => response,
+            None => boxed(self.not_found(name)),
         }
     }
 }

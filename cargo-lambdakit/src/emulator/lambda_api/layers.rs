@@ -12,15 +12,15 @@
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use bytes::Bytes;
 use http::{Response, StatusCode};
-use http_body_util::Full;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use super::operation::LayerList;
-use super::{does_not_exist, invalid, json_response, last_modified, read_request, refused};
+use super::{
+    does_not_exist, invalid, json_response, last_modified, read_request, refused, zip_download,
+};
 use crate::emulator::state::{self, LayerRecord, LayerVersion};
 use crate::emulator::{Body, Emulator, boxed, empty, lock};
 use crate::local::ACCOUNT;
@@ -415,16 +415,7 @@ impl Emulator {
         let zip = state::layer_dir(&self.state, name)
             .join(number.to_string())
             .join(ZIP);
-        match tokio::fs::read(zip).await {
-            Ok(zip) => {
-                let mut response = Response::new(Full::new(Bytes::from(zip)));
-                if let Ok(value) = "application/zip".parse() {
-                    response.headers_mut().insert("content-type", value);
-                }
-                boxed(response)
-            }
-            Err(_) => does_not_exist(),
-        }
+        zip_download(zip).await.unwrap_or_else(does_not_exist)
     }
 
     /// Checks a function's `Layers` as Lambda does (their number is checked with the request):

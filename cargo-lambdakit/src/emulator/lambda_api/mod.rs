@@ -111,6 +111,18 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     boxed(response)
 }
 
+/// The zip at `path` as a download (`Code.Location`, `Content.Location`), or `None` when it
+/// cannot be read.
+async fn zip_download(path: PathBuf) -> Option<Response<Body>> {
+    let zip = tokio::fs::read(path).await.ok()?;
+    let mut response = Response::new(Full::new(Bytes::from(zip)));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/zip"),
+    );
+    Some(boxed(response))
+}
+
 /// How long a control-plane request's body may take to arrive, once its headers have: as long
 /// as its headers may take (`HEADER_READ_TIMEOUT`), so that a body trickled in cannot hold a
 /// connection (and its memory) open.

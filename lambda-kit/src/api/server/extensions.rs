@@ -5,8 +5,6 @@
 //! invocations and which shutdown wait for whom.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -16,6 +14,7 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use tokio::sync::{oneshot, watch};
 
+use super::ids::{is_uuid, uuid};
 use super::{Answer, ErrorReport, Shared, accepted, error_document, lock, read, refuse};
 use crate::api::protocol::{self, extensions as api};
 use crate::extension::telemetry::{self, Record};
@@ -604,7 +603,7 @@ async fn register(shared: &Shared, headers: &HeaderMap, body: Incoming) -> Answe
                 &format!("Extension limit ({}) reached", api::MAX_EXTENSIONS),
             );
         }
-        let id = new_identifier();
+        let id = uuid();
         registry.extensions.push(Extension {
             id: id.clone(),
             name: name.to_owned(),
@@ -711,7 +710,7 @@ async fn next(shared: &Shared, headers: &HeaderMap) -> Answer {
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Ok(value) = HeaderValue::from_str(&new_identifier()) {
+    if let Ok(value) = HeaderValue::from_str(&uuid()) {
         headers.insert(HeaderName::from_static(header::EVENT_IDENTIFIER), value);
     }
     response
@@ -840,54 +839,9 @@ pub(super) async fn shutdown(
     Shutdown { unfinished }
 }
 
-/// A fresh identifier in a UUID's form (version 4), as Lambda's are: 122 bits from std's
-/// randomly keyed SipHash, keyed anew for each one, and a counter so two are never equal.
-fn new_identifier() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let state = std::collections::hash_map::RandomState::new();
-    let mut hasher = state.build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let high = hasher.finish();
-    hasher.write_u64(high);
-    let low = hasher.finish();
-    let mut bits = (u128::from(high) << 64) | u128::from(low);
-    // Version 4, variant RFC 4122.
-    bits = (bits & !(0xf_u128 << 76)) | (0x4_u128 << 76);
-    bits = (bits & !(0x3_u128 << 62)) | (0x2_u128 << 62);
-    let hex = format!("{bits:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
-}
-
-/// Whether `id` is a UUID's text: 8-4-4-4-12 hexadecimal digits.
-fn is_uuid(id: &str) -> bool {
-    id.len() == 36
-        && id.char_indices().all(|(index, c)| match index {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn identifiers_are_distinct_uuids() {
-        let first = new_identifier();
-        let second = new_identifier();
-        assert!(is_uuid(&first), "{first}");
-        assert_eq!(&first[14..15], "4", "{first}");
-        assert_ne!(first, second);
-        assert!(!is_uuid("not-a-uuid"));
-        assert!(!is_uuid("0123456789abcdef0123456789abcdef0123"));
-    }
 
     #[test]
     fn extension_paths_route_by_their_verb() {

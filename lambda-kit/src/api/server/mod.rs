@@ -47,6 +47,7 @@
 //! and the extensions' log lines), with [`RuntimeApiServer::emit`].
 
 mod extensions;
+pub mod ids;
 mod runtime;
 mod telemetry;
 
