@@ -31,6 +31,9 @@ enum Kind {
     Init { error_type: String, message: String },
     /// The runtime's own machinery (the tokio runtime, a signal handler) could not start.
     Start(&'static str),
+    /// Root certificates given to `lambda_kit::aws` are not usable PEM certificates.
+    #[cfg(feature = "aws")]
+    Certificates(String),
 }
 
 impl Error {
@@ -63,6 +66,11 @@ impl Error {
         Self::new(Kind::Start(what)).with_source(source)
     }
 
+    #[cfg(feature = "aws")]
+    pub(crate) fn certificates(problem: impl Into<String>) -> Self {
+        Self::new(Kind::Certificates(problem.into()))
+    }
+
     pub(crate) fn with_source(mut self, source: impl Into<Source>) -> Self {
         self.source = Some(source.into());
         self
@@ -90,6 +98,13 @@ impl Error {
     /// True when the function's one-time setup failed (already reported to Lambda).
     pub fn is_init(&self) -> bool {
         matches!(self.kind, Kind::Init { .. })
+    }
+
+    /// True when root certificates given to `lambda_kit::aws` could not be used.
+    #[cfg(feature = "aws")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
+    pub fn is_certificates(&self) -> bool {
+        matches!(self.kind, Kind::Certificates(_))
     }
 }
 
@@ -123,6 +138,8 @@ impl fmt::Display for Error {
                 message,
             } => write!(f, "function setup failed with {error_type}: {message}"),
             Kind::Start(what) => write!(f, "cannot start the runtime: {what}"),
+            #[cfg(feature = "aws")]
+            Kind::Certificates(problem) => write!(f, "invalid root certificates: {problem}"),
         }
     }
 }

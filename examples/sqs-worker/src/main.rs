@@ -8,11 +8,8 @@
 //! that fails for a passing reason (DynamoDB throttling) is reported the same way, and usually
 //! succeeds on a later receive.
 
-use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_smithy_http_client::tls::Provider;
-use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use lambda_kit::batch::{self, Batch};
 use lambda_kit::events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_kit::{Config, Context, Diagnostic};
@@ -141,14 +138,9 @@ async fn connect(_config: Config) -> Result<Table, Diagnostic> {
             "set `ORDERS_TABLE` to the table that records processed orders",
         )
     })?;
-    // rustls with ring: it builds for both Lambda architectures without cmake.
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let aws = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .load()
-        .await;
+    // Region, the execution role's credentials and endpoints from Lambda's environment, and an
+    // HTTPS client trusting Amazon's root CAs: a tenth of the usual set-up's cold start.
+    let aws = lambda_kit::aws::config().await;
     Ok(Table {
         dynamodb: aws_sdk_dynamodb::Client::new(&aws),
         name,

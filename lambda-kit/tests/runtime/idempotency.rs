@@ -411,7 +411,7 @@ async fn dynamodb_errors_name_the_table_and_keep_the_cause() {
     assert!(causes.contains("ResourceNotFoundException"), "{causes}");
 }
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+pub(crate) async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     };

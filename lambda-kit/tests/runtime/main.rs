@@ -7,6 +7,7 @@
 
 mod api;
 mod aws;
+mod aws_config;
 mod batch;
 mod concurrency;
 mod errors;

@@ -39,7 +39,7 @@ pub(crate) fn tool(found: bool, what: &str, install: &str) -> bool {
     found
 }
 
-/// moto in server mode on a free port of 127.0.0.1: a local DynamoDB, stopped when dropped.
+/// moto in server mode on a free port of 127.0.0.1: a local AWS, stopped when dropped.
 pub(crate) struct Moto {
     child: std::process::Child,
     endpoint: String,
@@ -87,6 +87,11 @@ impl Moto {
             std::thread::sleep(Duration::from_millis(100));
         }
         Some(moto)
+    }
+
+    /// Where moto listens, as `http://127.0.0.1:PORT`.
+    pub(crate) fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// A DynamoDB client for this moto, with test credentials and a plain HTTP client.

@@ -10,6 +10,7 @@
 //! cargo run --release --locked -p lambda-kit-bench -- extensions [--invocations N]
 //!     [--baseline REV] [--dev] [--write]
 //! cargo run --release --locked -p lambda-kit-bench -- traces [--invocations N] [--dev] [--write]
+//! cargo run --release --locked -p lambda-kit-bench -- sdk [--starts N] [--dev] [--write]
 //! ```
 
 use std::fmt::Write as _;
@@ -21,6 +22,7 @@ use lambda_kit_bench::{Error, SUBJECTS, Subject};
 mod building;
 mod deploy;
 mod extensions;
+mod sdk;
 mod traces;
 
 struct Options {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         [command, rest @ ..] if command == "build" => bench_build(rest),
         [command, rest @ ..] if command == "extensions" => bench_extensions(rest),
         [command, rest @ ..] if command == "traces" => bench_traces(rest),
+        [command, rest @ ..] if command == "sdk" => bench_sdk(rest),
         _ => parse(args.into_iter()).and_then(|options| bench(&options)),
     };
     match result {
@@ -181,6 +184,37 @@ fn bench_traces(args: &[String]) -> Result<(), Error> {
         write,
         (traces::START, traces::END),
     )
+}
+
+/// `bench sdk [--starts N] [--dev] [--write]`: the cold start of an S3 and DynamoDB function,
+/// with `lambda_kit::aws` and with the usual set-up on lambda_runtime.
+fn bench_sdk(args: &[String]) -> Result<(), Error> {
+    let mut options = sdk::Options {
+        starts: 25,
+        dev: false,
+    };
+    let mut write = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--starts" => {
+                options.starts = args
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .filter(|starts| *starts > 0)
+                    .ok_or("`--starts` needs a number above 0")?;
+            }
+            "--dev" => options.dev = true,
+            "--write" => write = true,
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; expected `--starts N`, `--dev` or `--write`"
+                )
+                .into());
+            }
+        }
+    }
+    publish_section(&sdk::bench(&options)?, write, (sdk::START, sdk::END))
 }
 
 /// Prints a section of the report, and with `write`, puts it in BENCHMARKS.md between

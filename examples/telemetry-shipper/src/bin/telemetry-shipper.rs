@@ -6,8 +6,6 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use lambda_kit::extension::telemetry::{Event, Stream};
 use lambda_kit::extension::{Extension, Subscription};
 use lambda_kit::{Config, Diagnostic};
@@ -57,14 +55,7 @@ async fn main() -> Result<(), lambda_kit::Error> {
     let config = Config::from_env()?;
     #[allow(clippy::disallowed_methods)] // The extension's one setting, read once here.
     let bucket = std::env::var("TELEMETRY_BUCKET").unwrap_or_default();
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .build_https(),
-        )
-        .load()
-        .await;
+    let sdk = lambda_kit::aws::config().await;
     // With a custom endpoint (`AWS_ENDPOINT_URL`, as for a local S3 such as moto), bucket names
     // cannot be host names (`telemetry.127.0.0.1`): address buckets in the path.
     let s3 = aws_sdk_s3::config::Builder::from(&sdk)
