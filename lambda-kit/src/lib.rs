@@ -57,6 +57,8 @@
 //! `tokio::task::spawn_blocking`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(all(feature = "talc", target_env = "musl"))]
+mod allocator;
 mod api;
 #[cfg(any(feature = "sqs", feature = "kinesis", feature = "dynamodb"))]
 #[cfg_attr(

@@ -10,6 +10,8 @@
 //! cargo run --release --locked -p lambda-kit-bench -- extensions [--invocations N]
 //!     [--baseline REV] [--dev] [--write]
 //! cargo run --release --locked -p lambda-kit-bench -- traces [--invocations N] [--dev] [--write]
+//! cargo run --release --locked -p lambda-kit-bench -- static [--invocations N] [--starts N]
+//!     [--write]
 //! ```
 
 use std::fmt::Write as _;
@@ -21,6 +23,7 @@ use lambda_kit_bench::{Error, SUBJECTS, Subject};
 mod building;
 mod deploy;
 mod extensions;
+mod statics;
 mod traces;
 
 struct Options {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         [command, rest @ ..] if command == "build" => bench_build(rest),
         [command, rest @ ..] if command == "extensions" => bench_extensions(rest),
         [command, rest @ ..] if command == "traces" => bench_traces(rest),
+        [command, rest @ ..] if command == "static" => bench_static(rest),
         _ => parse(args.into_iter()).and_then(|options| bench(&options)),
     };
     match result {
@@ -183,6 +187,41 @@ fn bench_traces(args: &[String]) -> Result<(), Error> {
     )
 }
 
+/// `bench static [--invocations N] [--starts N] [--write]`: glibc against static musl builds,
+/// with musl's allocator and with talc, for both architectures.
+fn bench_static(args: &[String]) -> Result<(), Error> {
+    let mut options = statics::Options {
+        invocations: 200,
+        starts: 25,
+    };
+    let mut write = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut number = |name: &str| -> Result<usize, Error> {
+            args.next()
+                .and_then(|value| value.parse().ok())
+                .ok_or_else(|| format!("`{name}` needs a number").into())
+        };
+        match arg.as_str() {
+            "--invocations" => options.invocations = number("--invocations")?,
+            "--starts" => options.starts = number("--starts")?,
+            "--write" => write = true,
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; expected `--invocations N`, `--starts N` or \
+                     `--write`"
+                )
+                .into());
+            }
+        }
+    }
+    publish_section(
+        &statics::bench(&options)?,
+        write,
+        (statics::START, statics::END),
+    )
+}
+
 /// Prints a section of the report, and with `write`, puts it in BENCHMARKS.md between
 /// `markers`, in place of what was there.
 fn publish_section(section: &str, write: bool, markers: (&str, &str)) -> Result<(), Error> {
@@ -305,6 +344,7 @@ fn bench(options: &Options) -> Result<(), Error> {
             (building::START, building::END),
             (extensions::START, extensions::END),
             (traces::START, traces::END),
+            (statics::START, statics::END),
         ] {
             if let Some(section) = deploy::section_of(&current, markers) {
                 report = deploy::replace_section(&report, &format!("{section}\n"), markers);
