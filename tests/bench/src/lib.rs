@@ -295,7 +295,9 @@ pub fn callgrind_with(
         invocations,
         Duration::from_secs(120 + invocations as u64 / 10),
     )
-    .map_err(|error| format!("under callgrind: {error} (is valgrind installed? `apt-get install valgrind`)"))?;
+    .map_err(|error| {
+        format!("under callgrind: {error} (is valgrind installed? `apt-get install valgrind`)")
+    })?;
     let total = callgrind_total(&out_file);
     let _ = std::fs::remove_file(&out_file);
     total

@@ -11,7 +11,7 @@
 //!     [--baseline REV] [--dev] [--write]
 //! cargo run --release --locked -p lambda-kit-bench -- traces [--invocations N] [--dev] [--write]
 //! cargo run --release --locked -p lambda-kit-bench -- static [--invocations N] [--starts N]
-//!     [--write]
+//!     [--no-arm64-sdk] [--write]
 //! ```
 
 use std::fmt::Write as _;
@@ -193,6 +193,7 @@ fn bench_static(args: &[String]) -> Result<(), Error> {
     let mut options = statics::Options {
         invocations: 200,
         starts: 25,
+        arm64_sdk: true,
     };
     let mut write = false;
     let mut args = args.iter();
@@ -205,11 +206,12 @@ fn bench_static(args: &[String]) -> Result<(), Error> {
         match arg.as_str() {
             "--invocations" => options.invocations = number("--invocations")?,
             "--starts" => options.starts = number("--starts")?,
+            "--no-arm64-sdk" => options.arm64_sdk = false,
             "--write" => write = true,
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; expected `--invocations N`, `--starts N` or \
-                     `--write`"
+                    "unknown argument `{other}`; expected `--invocations N`, `--starts N`, \
+                     `--no-arm64-sdk` or `--write`"
                 )
                 .into());
             }
@@ -532,9 +534,12 @@ fn report(options: &Options, rows: &[Row], cargo_lambda: &Result<u64, String>) -
          - **Init.** Starting any dynamically linked Rust program (the loader, libc, std) and \
          connecting costs about what the raw client's init shows{}; half of lambda_runtime's init \
          is below that, so the ≤ 0.5x init target is out of reach for a dynamically linked \
-         binary. What a runtime adds above that floor is compared in the row after it. A \
-         static build (`cargo lambdakit build --musl`) has no loader to run and lowers the floor \
-         for every runtime; the subjects here are the default glibc builds.\n\
+         binary. What a runtime adds above that floor is compared in the row after it. The \
+         subjects here are glibc builds, as `cargo build --release` makes them for this machine, \
+         so that every runtime is measured alike. A static musl build, `cargo lambdakit build`'s \
+         default for `provided.al2023`, has no loader to run and lowers the floor for every \
+         runtime, for a little more per invocation than glibc: \"Static or glibc\" below has \
+         lambda-kit's figures for both, measured side by side.\n\
          - **Throughput.** {}\n\
          - **Instructions per invocation.** {}",
         ceiling
