@@ -45,6 +45,15 @@ pub enum CliError {
         /// How it ended.
         status: String,
     },
+    /// A static (musl) build failed on a C library that cannot be linked into it.
+    NotStatic {
+        /// Each crate at fault, and why: `links the system library `ssl``.
+        culprits: Vec<(String, String)>,
+        /// The Rust target it was built for.
+        triple: String,
+        /// Where cargo's full output is.
+        log: String,
+    },
     /// The local emulator could not listen.
     Bind {
         /// The address asked for.
@@ -165,6 +174,11 @@ impl CliError {
                 Some("fix it in `[package.metadata.lambdakit]` of Cargo.toml".into())
             }
             Self::CargoFailed { .. } => None,
+            Self::NotStatic { log, .. } => Some(format!(
+                "use the crate's pure-Rust alternative (the `rustls` features of your HTTP and AWS \
+                 crates rather than OpenSSL or native-tls), or link glibc with `--libc glibc`; \
+                 cargo's output is in `{log}`"
+            )),
             Self::Bind { .. } => Some("choose another port with `--port`".into()),
             Self::Emulator { .. } => Some(
                 "start the local emulator with `cargo lambdakit serve`, or pass `--endpoint`"
@@ -217,7 +231,7 @@ impl CliError {
     /// The process's exit code for it.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::CargoFailed { .. } => exit_codes::BUILD_FAILED,
+            Self::CargoFailed { .. } | Self::NotStatic { .. } => exit_codes::BUILD_FAILED,
             Self::Bind { .. }
             | Self::Emulator { .. }
             | Self::Rejected { .. }
@@ -256,6 +270,21 @@ impl fmt::Display for CliError {
             }
             Self::Config { key, problem } => write!(f, "`{key}` {problem}"),
             Self::CargoFailed { status } => write!(f, "`cargo build` failed ({status})"),
+            Self::NotStatic {
+                culprits, triple, ..
+            } => {
+                write!(
+                    f,
+                    "a static build for `{triple}` cannot link C from the system: "
+                )?;
+                for (index, (krate, why)) in culprits.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "`{krate}` {why}")?;
+                }
+                Ok(())
+            }
             Self::Bind { address, message } => write!(f, "cannot listen on `{address}`: {message}"),
             Self::Emulator { message } => write!(f, "the local Lambda did not answer: {message}"),
             Self::Missing { what, .. } => write!(f, "{what} is not installed"),

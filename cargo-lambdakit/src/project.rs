@@ -50,6 +50,33 @@ impl LogFormat {
     }
 }
 
+/// Which roots a function's TLS trusts, `trust`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Trust {
+    /// `system` (default): the runtime's bundle, as the function's TLS library reads it.
+    #[default]
+    System,
+    /// `amazon-roots`: only Amazon's root CAs, from a PEM in the zip that `SSL_CERT_FILE`
+    /// points at. Quicker to load, and refuses every server but AWS's.
+    AmazonRoots,
+}
+
+impl Trust {
+    /// Its spelling in the settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::AmazonRoots => "amazon-roots",
+        }
+    }
+
+    fn named(name: &str) -> Option<Self> {
+        [Self::System, Self::AmazonRoots]
+            .into_iter()
+            .find(|trust| trust.as_str() == name)
+    }
+}
+
 /// The least severe log lines a function keeps, `log_level` (`AWS_LAMBDA_LOG_LEVEL`, and
 /// Lambda's `ApplicationLogLevel`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +148,9 @@ pub struct Function {
     pub http_event: String,
     /// The project's extensions it runs with (their binary targets' names), `extensions`.
     pub extensions: Vec<String>,
+    /// Which roots its TLS trusts, `trust`: with `amazon-roots`, its zip holds their PEM and
+    /// `environment` has `SSL_CERT_FILE` at it.
+    pub trust: Trust,
     /// What `deploy` makes of it on AWS.
     pub deploy: DeploySettings,
 }
@@ -252,7 +282,7 @@ pub struct Project {
 /// The settings of both tables; the package's ends with its `functions`. `extensions` is
 /// the package's extension tables there, and the list of extensions a function uses in a
 /// function's table.
-const KEYS: [&str; 10] = [
+const KEYS: [&str; 11] = [
     "memory",
     "timeout",
     "environment",
@@ -262,6 +292,7 @@ const KEYS: [&str; 10] = [
     "architecture",
     "http_event",
     "extensions",
+    "trust",
     "functions",
 ];
 
@@ -475,6 +506,14 @@ impl Project {
         self.build(bins, release, None, &[])
     }
 
+    /// The `trust` of the function that is `bin` (`system` for an extension).
+    pub fn trust_of(&self, bin: &Bin<'_>) -> Trust {
+        self.functions
+            .iter()
+            .find(|function| function.name == bin.name && function.package == bin.package)
+            .map_or(Trust::System, |function| function.trust)
+    }
+
     /// Builds `bins` for `target` (this machine's when `None`, or when it is this machine's),
     /// showing cargo's progress, and returns each binary.
     ///
@@ -508,13 +547,26 @@ impl Project {
         for bin in bins {
             command.args(["-p", bin.package, "--bin", bin.name]);
         }
-        let status = command.status().map_err(|error| CliError::CargoFailed {
-            status: error.to_string(),
-        })?;
-        if !status.success() {
-            return Err(CliError::CargoFailed {
-                status: status.to_string(),
-            });
+        match targeted {
+            // A static build: a C library from the system fails it at the link, after a wall
+            // of linker output; cargo's output is kept and the crate at fault named instead.
+            Some((target, _)) if target.interpreter.is_none() => {
+                let log = self
+                    .target_dir
+                    .join("lambdakit")
+                    .join(format!("build-{}.log", target.triple));
+                crate::build::statics::build(&mut command, target.triple, &log)?;
+            }
+            _ => {
+                let status = command.status().map_err(|error| CliError::CargoFailed {
+                    status: error.to_string(),
+                })?;
+                if !status.success() {
+                    return Err(CliError::CargoFailed {
+                        status: status.to_string(),
+                    });
+                }
+            }
         }
         let profile = if release { "release" } else { "debug" };
         let out_dir = match targeted {
@@ -545,6 +597,7 @@ impl Function {
             architecture: Architecture::X86_64,
             http_event: "function-url".to_owned(),
             extensions: Vec::new(),
+            trust: Trust::System,
             deploy: DeploySettings::default(),
         }
     }
@@ -567,6 +620,7 @@ struct Settings {
     architecture: Option<Architecture>,
     http_event: Option<String>,
     extensions: Option<Vec<String>>,
+    trust: Option<Trust>,
     deploy: DeploySettings,
 }
 
@@ -593,6 +647,25 @@ impl Settings {
         }
         if let Some(front) = &self.http_event {
             function.http_event.clone_from(front);
+        }
+        if let Some(trust) = self.trust {
+            let shipped = crate::package::trust::lambda_path();
+            let variable = crate::package::trust::VARIABLE;
+            match trust {
+                // The function's own `SSL_CERT_FILE`, if it sets one, wins.
+                Trust::AmazonRoots => {
+                    function
+                        .environment
+                        .entry(variable.to_owned())
+                        .or_insert(shipped);
+                }
+                Trust::System => {
+                    if function.environment.get(variable) == Some(&shipped) {
+                        function.environment.remove(variable);
+                    }
+                }
+            }
+            function.trust = trust;
         }
         if let Some(extensions) = &self.extensions {
             function.extensions.clone_from(extensions);
@@ -655,6 +728,11 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
                         .environment
                         .insert(variable.clone(), value.to_owned());
                 }
+            }
+            "trust" => {
+                let trust = value.as_str().and_then(Trust::named);
+                settings.trust =
+                    Some(trust.ok_or_else(|| invalid("must be `system` or `amazon-roots`"))?);
             }
             "log_format" => {
                 let format = value.as_str().and_then(LogFormat::named);
@@ -939,6 +1017,47 @@ mod tests {
         assert_eq!(function.architecture, Architecture::Arm64);
         assert_eq!(function.log_format, Some(LogFormat::Json));
         assert_eq!(function.concurrency, 10);
+    }
+
+    #[test]
+    fn amazon_roots_set_ssl_cert_file_unless_the_function_does() {
+        let trusting = |table: serde_json::Value| {
+            settings_of(&table, "package.metadata.lambdakit", true)
+                .unwrap()
+                .apply(Function::defaults("f", "p"))
+        };
+        let function = trusting(json!({"trust": "amazon-roots"}));
+        assert_eq!(function.trust, Trust::AmazonRoots);
+        assert_eq!(
+            function
+                .environment
+                .get("SSL_CERT_FILE")
+                .map(String::as_str),
+            Some("/var/task/amazon-root-cas.pem")
+        );
+        let own = trusting(
+            json!({"trust": "amazon-roots", "environment": {"SSL_CERT_FILE": "/opt/mine.pem"}}),
+        );
+        assert_eq!(
+            own.environment.get("SSL_CERT_FILE").map(String::as_str),
+            Some("/opt/mine.pem")
+        );
+        // A function's `system` undoes its package's `amazon-roots`.
+        let undone = settings_of(&json!({"trust": "system"}), "f", false)
+            .unwrap()
+            .apply(function);
+        assert_eq!(undone.trust, Trust::System);
+        assert!(!undone.environment.contains_key("SSL_CERT_FILE"));
+        assert_eq!(Function::defaults("f", "p").trust, Trust::System);
+        let error = settings_of(
+            &json!({"trust": "amazon"}),
+            "package.metadata.lambdakit",
+            true,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(error.contains("`system` or `amazon-roots`"), "{error}");
     }
 
     #[test]

@@ -426,6 +426,20 @@ fn build(
         }
     };
     let built_extensions = binaries.split_off(functions.len().min(binaries.len()));
+    // `trust = "amazon-roots"`: the PEM beside the binary, as the zip has it beside
+    // `bootstrap`; the instance finds it at `SSL_CERT_FILE`'s `/var/task/..` in its task root.
+    for (function, binary) in functions.iter().zip(&binaries) {
+        if function.trust == crate::project::Trust::AmazonRoots {
+            let pem = binary
+                .parent()
+                .unwrap_or(binary)
+                .join(crate::package::trust::FILE_NAME);
+            std::fs::write(&pem, crate::package::trust::PEM).map_err(|error| CliError::Io {
+                what: format!("write `{}`", pem.display()),
+                message: error.to_string(),
+            })?;
+        }
+    }
     Ok(Built {
         functions: binaries,
         extensions: extensions

@@ -58,6 +58,8 @@
 //! `tokio::task::spawn_blocking`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(all(feature = "talc", target_env = "musl"))]
+mod allocator;
 mod api;
 #[cfg(feature = "aws")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]

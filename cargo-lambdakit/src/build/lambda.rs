@@ -4,19 +4,20 @@
 
 use std::path::PathBuf;
 
-use super::{Linker, LinkerChoice, Target, check_binary, zig_linker};
+use super::{Libc, Linker, LinkerChoice, Target, check_binary, zig_linker};
 use crate::error::CliError;
+use crate::package::trust;
 use crate::package::zip::{self, Archive};
 use crate::platform::{Architecture, Runtime};
-use crate::project::{Bin, Kind, Project};
+use crate::project::{Bin, Kind, Project, Trust};
 
 /// How to build: for which runtime, statically or not, linked by what.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     /// Whose glibc the binaries must run on.
     pub runtime: Runtime,
-    /// Static musl binaries, which need no glibc at all.
-    pub musl: bool,
+    /// The C library; `None`: the runtime's default ([`Libc::default_for`]).
+    pub libc: Option<Libc>,
     /// What links them.
     pub linker: LinkerChoice,
 }
@@ -44,11 +45,15 @@ pub struct Built {
 impl Options {
     /// The target for `architecture` with these options.
     pub fn target(&self, architecture: Architecture) -> Target {
-        if self.musl {
-            Target::musl(architecture)
-        } else {
-            Target::glibc(architecture)
+        match self.libc() {
+            Libc::Musl => Target::musl(architecture),
+            Libc::Glibc => Target::glibc(architecture),
         }
+    }
+
+    /// The C library these options build with.
+    pub fn libc(&self) -> Libc {
+        self.libc.unwrap_or_else(|| Libc::default_for(self.runtime))
     }
 
     /// Whether zig links (for a glibc older than the build machine's).
@@ -57,7 +62,7 @@ impl Options {
             LinkerChoice::Zig => true,
             LinkerChoice::Gcc => false,
             // A static musl binary needs no glibc, so gcc does.
-            LinkerChoice::Auto => self.runtime.glibc() < (2, 34) && !self.musl,
+            LinkerChoice::Auto => self.runtime.glibc() < (2, 34) && self.libc() == Libc::Glibc,
         }
     }
 
@@ -79,7 +84,7 @@ impl Options {
 }
 
 /// Builds each of `bins` for its own architecture and runtime (one cargo run for each pair),
-/// with `musl` and `linker` as given, after checking that the tools for every pair are
+/// with `libc` (`None`: each runtime's default) and `linker` as given, after checking that the tools for every pair are
 /// installed; returns the builds in the order of `bins`.
 ///
 /// # Errors
@@ -88,7 +93,7 @@ impl Options {
 pub fn build_each(
     project: &Project,
     bins: &[(Bin<'_>, Architecture, Runtime)],
-    musl: bool,
+    libc: Option<Libc>,
     linker: LinkerChoice,
 ) -> Result<Vec<Built>, CliError> {
     let mut groups: std::collections::BTreeMap<(Architecture, Runtime), Vec<usize>> =
@@ -104,7 +109,7 @@ pub fn build_each(
         .map(|((architecture, runtime), indices)| {
             let options = Options {
                 runtime,
-                musl,
+                libc,
                 linker,
             };
             (options.target(architecture), options, indices)
@@ -125,7 +130,8 @@ pub fn build_each(
 }
 
 /// Builds `bins` in release mode for `target`, checks each binary will run on the runtime,
-/// and writes it and its zip under `target/lambda`.
+/// and writes it and its zip under `target/lambda`; a function whose `trust` is
+/// `amazon-roots` gets Amazon's root CAs in its zip, beside `bootstrap`.
 ///
 /// # Errors
 ///
@@ -170,7 +176,11 @@ pub fn build(
             Kind::Function => layout.join("bootstrap"),
             Kind::Extension => layout.join("extensions").join(bin.name),
         };
-        let archive = zip::write(zip::entries_of(bin.kind, &binary, bin.name, &[])?)?;
+        let mut entries = zip::entries_of(bin.kind, &binary, bin.name, &[])?;
+        if bin.kind == Kind::Function && project.trust_of(bin) == Trust::AmazonRoots {
+            entries.push(trust::entry());
+        }
+        let archive = zip::write(entries)?;
         let zip_path = layout.join(zip::file_name(bin.kind));
         std::fs::create_dir_all(bootstrap.parent().unwrap_or(&layout))
             .and_then(|()| std::fs::copy(&binary, &bootstrap))

@@ -4,6 +4,7 @@
 pub mod elf;
 pub mod lambda;
 pub mod profile;
+pub mod statics;
 
 use std::path::Path;
 use std::process::Command;
@@ -141,8 +142,14 @@ impl Target {
 
     /// The environment variables that make cargo link this target with `linker`, and build
     /// C code for it with the same compiler.
+    ///
+    /// A musl build always names its C compiler: cc-rs would otherwise look for
+    /// `x86_64-linux-musl-gcc` or `aarch64-linux-musl-gcc`, which no Debian package installs,
+    /// and fail the build of any crate with C in it (ring's). Rust's musl targets bring their
+    /// own libc and start files, so the host's gcc (or Debian's cross gcc) compiles and links
+    /// for them.
     pub fn linker_variables(&self, linker: &Linker) -> Vec<(String, std::ffi::OsString)> {
-        if matches!(linker, Linker::System) && !self.needs_cross_linker() {
+        if matches!(linker, Linker::System) && !self.needs_cross_linker() && !self.is_musl() {
             return Vec::new();
         }
         let program: std::ffi::OsString = match linker {
@@ -156,7 +163,7 @@ impl Target {
             ),
             program.clone(),
         )];
-        if matches!(linker, Linker::Zig(_)) {
+        if matches!(linker, Linker::Zig(_)) || self.is_musl() {
             variables.push((format!("CC_{}", self.triple.replace('-', "_")), program));
         }
         variables
@@ -170,6 +177,43 @@ impl Target {
     /// Whether a gcc-linked build needs Debian's cross gcc.
     pub fn needs_cross_linker(&self) -> bool {
         !self.is_host()
+    }
+}
+
+/// Which C library a build links: glibc, dynamically, or musl, statically (`--libc`).
+///
+/// A static musl binary has no loader to run and no shared library to map at start: the
+/// echo function's init is well under half a glibc build's (BENCHMARKS.md, "Static or glibc"),
+/// and it runs on every runtime. So it is the default for `provided.al2023`. glibc is a flag
+/// away, for C dependencies that cannot be linked statically; `provided.al2` keeps glibc
+/// (2.26, through zig) by default, as a function built for it always has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Libc {
+    /// glibc, dynamically linked: the runtime's own.
+    Glibc,
+    /// musl, statically linked: a binary that needs no C library on the runtime.
+    Musl,
+}
+
+impl Libc {
+    /// Every choice, in the order help lists them.
+    pub const ALL: [Self; 2] = [Self::Glibc, Self::Musl];
+
+    /// Its name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Glibc => "glibc",
+            Self::Musl => "musl",
+        }
+    }
+
+    /// What `build` and `deploy` link for `runtime` when `--libc` is not given: musl for
+    /// `provided.al2023`, glibc for `provided.al2`.
+    pub fn default_for(runtime: Runtime) -> Self {
+        match runtime {
+            Runtime::ProvidedAl2023 => Self::Musl,
+            Runtime::ProvidedAl2 => Self::Glibc,
+        }
     }
 }
 
@@ -298,7 +342,8 @@ pub fn check_binary(
                 "it asks for {asked}, where Lambda's {} runtime takes {expected}",
                 target.architecture
             ),
-            "build it with the standard glibc toolchain, or statically with `--musl`".into(),
+            "build it with `cargo lambdakit build` (`--libc musl`, static, or `--libc glibc`)"
+                .into(),
         ));
     }
     let (major, minor) = runtime.glibc();

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
-use super::prelude::{Output, ProjectArgs};
+use super::prelude::{LibcArgs, Output, ProjectArgs};
 use crate::build::{self, LinkerChoice, lambda};
 use crate::error::CliError;
 use crate::platform::{Architecture, Runtime};
@@ -31,9 +31,9 @@ pub struct BuildArgs {
     /// The runtime whose glibc the binaries must run on.
     #[arg(long, default_value = "provided.al2023", hide_possible_values = true)]
     pub runtime: Runtime,
-    /// Build static binaries on musl, which need no glibc at all.
-    #[arg(long)]
-    pub musl: bool,
+    /// The C library: `musl` (static) or `glibc`.
+    #[command(flatten)]
+    pub libc: LibcArgs,
     /// What links: `gcc` (the host's, or Debian's cross gcc: the build machine's glibc), `zig`
     /// (PyPI `ziglang`: the runtime's glibc), or `auto`: zig for `provided.al2`, else gcc.
     #[arg(long, default_value = "auto")]
@@ -46,7 +46,7 @@ pub struct BuildArgs {
 pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
     let options = lambda::Options {
         runtime: args.runtime,
-        musl: args.musl,
+        libc: args.libc.libc(),
         linker: args.linker,
     };
     let architectures = if args.architectures.is_empty() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
-use super::prelude::{Output, ScopeArgs, parse_variable};
+use super::prelude::{LibcArgs, Output, ScopeArgs, parse_variable};
 use crate::aws::Aws;
 use crate::build::{LinkerChoice, lambda};
 use crate::deploy::{self, Options, Unit, extension};
@@ -45,9 +45,9 @@ pub struct DeployArgs {
     /// The runtime whose glibc the binaries must run on, over the settings.
     #[arg(long)]
     pub runtime: Option<Runtime>,
-    /// Build static binaries on musl, which need no glibc at all.
-    #[arg(long)]
-    pub musl: bool,
+    /// The C library: `musl` (static) or `glibc`.
+    #[command(flatten)]
+    pub libc: LibcArgs,
     /// What links: `auto`, `gcc` or `zig` (see `cargo lambdakit build --help`).
     #[arg(long, default_value = "auto")]
     pub linker: LinkerChoice,
@@ -98,7 +98,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
             .iter()
             .map(|layer| (layer.extension.bin(), layer.architecture, layer.runtime)),
     );
-    let mut built = lambda::build_each(&project, &bins, args.musl, args.linker)?;
+    let mut built = lambda::build_each(&project, &bins, args.libc.libc(), args.linker)?;
     let extension_builds = built.split_off(functions.len());
 
     let options = Options {

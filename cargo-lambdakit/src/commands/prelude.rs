@@ -3,7 +3,7 @@
 //! the words they take as enums, and the parsers of `NAME=VALUE` flags. A command imports
 //! this and nothing of another command; the logic they share lives below `commands/`.
 //!
-//! The enums of the layers below (`Architecture`, `Runtime`, `LinkerChoice`) get their clap
+//! The enums of the layers below (`Architecture`, `Runtime`, `Libc`, `LinkerChoice`) get their clap
 //! `ValueEnum` here, so that clap stops at this layer.
 
 use std::net::IpAddr;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
-use crate::build::LinkerChoice;
+use crate::build::{Libc, LinkerChoice};
 use crate::emulator::{Reach, Token};
 use crate::error::CliError;
 use crate::platform::{Architecture, Runtime};
@@ -274,6 +274,36 @@ impl ValueEnum for Runtime {
     }
 }
 
+impl ValueEnum for Libc {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Self::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
+    }
+}
+
+/// `--libc`, and the older `--musl` (hidden) that means `--libc musl`: the C library `build`
+/// and `deploy` link.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct LibcArgs {
+    /// `musl` (static; the default for `provided.al2023`) or `glibc` (the default for
+    /// `provided.al2`; for C dependencies that cannot be linked statically).
+    #[arg(long, value_name = "LIBC", hide_possible_values = true)]
+    pub libc: Option<Libc>,
+    /// Same as `--libc musl`.
+    #[arg(long, hide = true, conflicts_with = "libc")]
+    pub musl: bool,
+}
+
+impl LibcArgs {
+    /// The C library asked for; `None`: the runtime's default.
+    pub(crate) fn libc(self) -> Option<Libc> {
+        self.libc.or(self.musl.then_some(Libc::Musl))
+    }
+}
+
 impl ValueEnum for LinkerChoice {
     fn value_variants<'a>() -> &'a [Self] {
         &Self::ALL
@@ -354,6 +384,7 @@ mod tests {
         assert_eq!(names::<Architecture>(), ["x86_64", "arm64"]);
         assert_eq!(names::<Runtime>(), ["provided.al2023", "provided.al2"]);
         assert_eq!(names::<LinkerChoice>(), ["auto", "gcc", "zig"]);
+        assert_eq!(names::<Libc>(), ["glibc", "musl"]);
         assert_eq!(names::<Output>(), ["text", "json"]);
         assert_eq!(Output::from_str("json", false), Ok(Output::Json));
     }

@@ -637,9 +637,15 @@ fn command(
         }
         None => Command::new(binary),
     };
+    let task_root = binary.parent().unwrap_or(binary);
     command
         .env_clear()
-        .envs(&launch.environment)
+        .envs(
+            launch
+                .environment
+                .iter()
+                .map(|(name, value)| (name, in_task_root(value, task_root))),
+        )
         .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", &launch.function)
         .env("AWS_LAMBDA_FUNCTION_VERSION", version)
@@ -656,8 +662,8 @@ fn command(
         .env("AWS_REGION", &launch.region)
         .env("AWS_DEFAULT_REGION", &launch.region)
         .env("_HANDLER", &launch.function)
-        .env("LAMBDA_TASK_ROOT", binary.parent().unwrap_or(binary))
-        .env("LAMBDA_RUNTIME_DIR", binary.parent().unwrap_or(binary))
+        .env("LAMBDA_TASK_ROOT", task_root)
+        .env("LAMBDA_RUNTIME_DIR", task_root)
         .env("TZ", ":UTC")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -667,6 +673,19 @@ fn command(
         .process_group(group.unwrap_or(0))
         .kill_on_drop(true);
     command
+}
+
+/// A variable's `value` as the instance must see it: a path under `/var/task`, where Lambda
+/// puts the function's zip (`SSL_CERT_FILE` of `trust = "amazon-roots"`, say), is the same path
+/// under the instance's task root, where serve keeps what the zip holds.
+fn in_task_root(value: &str, task_root: &Path) -> std::ffi::OsString {
+    match value
+        .strip_prefix(crate::package::trust::TASK_ROOT)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
+        Some(rest) if !rest.is_empty() => task_root.join(rest).into_os_string(),
+        _ => value.into(),
+    }
 }
 
 /// `YYYY/MM/DD/[VERSION]` and 32 hex digits: the log stream of one execution environment, as
@@ -751,6 +770,18 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+
+    #[test]
+    fn paths_under_var_task_are_found_in_the_task_root() {
+        let root = Path::new("/srv/code");
+        assert_eq!(
+            in_task_root("/var/task/amazon-root-cas.pem", root),
+            std::ffi::OsString::from("/srv/code/amazon-root-cas.pem")
+        );
+        assert_eq!(in_task_root("/var/taskforce", root), "/var/taskforce");
+        assert_eq!(in_task_root("/var/task", root), "/var/task");
+        assert_eq!(in_task_root("hello", root), "hello");
+    }
 
     use crate::emulator::test_support::{SLEEPING_RUNTIME, running};
 

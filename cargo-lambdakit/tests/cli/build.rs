@@ -47,11 +47,13 @@ fn arm64_tools() -> bool {
 }
 
 #[test]
-fn a_host_build_is_checked_laid_out_and_zipped() {
+fn a_host_build_is_static_checked_laid_out_and_zipped() {
+    // `provided.al2023`'s default: a static musl binary.
     let builds = built(&[]);
     let built = &builds[0];
     assert_eq!(built["architecture"], "x86_64");
     assert_eq!(built["runtime"], "provided.al2023");
+    assert_eq!(built["max_glibc"], serde_json::Value::Null, "{built}");
     let bootstrap = workspace().join("target/lambda/behave/bootstrap");
     assert_eq!(
         built["bootstrap"].as_str().map(std::path::PathBuf::from),
@@ -59,12 +61,32 @@ fn a_host_build_is_checked_laid_out_and_zipped() {
     );
     let facts = cargo_lambdakit::build::elf::inspect(&bootstrap).unwrap();
     assert_eq!(facts.architecture, "x86_64");
+    assert_eq!(facts.interpreter, None, "{facts:?}");
+    let zip = std::fs::read(built["zip"].as_str().unwrap()).unwrap();
+    assert_eq!(built["zip_size"], zip.len());
+
+    // `trust = "amazon-roots"` (behave's): Amazon's root CAs beside `bootstrap`, the very
+    // bytes of lambda-kit's PEM; and the zip is the same when built again.
+    let entries = cargo_lambdakit::package::zip::read(&zip).unwrap();
+    let names: Vec<&str> = entries.iter().map(|entry| entry.name.as_str()).collect();
+    assert_eq!(names, ["amazon-root-cas.pem", "bootstrap"]);
+    assert_eq!(
+        entries[0].data,
+        std::fs::read(workspace().join("lambda-kit/src/aws/amazon-root-cas.pem")).unwrap()
+    );
+    let again = self::built(&[]);
+    assert_eq!(again[0]["code_sha256"], built["code_sha256"]);
+
+    // glibc is a flag away, and links the runtime's glibc.
+    let builds = self::built(&["--libc", "glibc"]);
+    let facts = cargo_lambdakit::build::elf::inspect(std::path::Path::new(
+        builds[0]["bootstrap"].as_str().unwrap(),
+    ))
+    .unwrap();
     assert!(
         facts.max_glibc.is_some_and(|glibc| glibc <= (2, 34)),
         "{facts:?}"
     );
-    let zip = std::fs::read(built["zip"].as_str().unwrap()).unwrap();
-    assert_eq!(built["zip_size"], zip.len());
 }
 
 #[test]
@@ -313,5 +335,94 @@ fn projects_without_a_release_profile_get_lambdas_and_keep_their_own_choices() {
         "{said}"
     );
     assert!(symbols, "the project's `strip = false` was overridden");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A project whose function depends on a `-sys` crate that links OpenSSL from the system, by
+/// name, as `openssl-sys` does once pkg-config has found it.
+fn project_linking_openssl() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lambdakit-openssl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let write = |path: &str, text: &str| {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"function\", \"fake-openssl-sys\"]\nresolver = \"3\"\n",
+    );
+    write(
+        "fake-openssl-sys/Cargo.toml",
+        "[package]\nname = \"fake-openssl-sys\"\nversion = \"0.1.0\"\nedition = \"2024\"\nlinks = \"openssl\"\n",
+    );
+    write(
+        "fake-openssl-sys/build.rs",
+        "fn main() {\n    println!(\"cargo:rustc-link-lib=ssl\");\n    println!(\"cargo:rustc-link-lib=crypto\");\n}\n",
+    );
+    write(
+        "fake-openssl-sys/src/lib.rs",
+        "unsafe extern \"C\" {\n    pub fn OpenSSL_version_num() -> core::ffi::c_ulong;\n}\n",
+    );
+    write(
+        "function/Cargo.toml",
+        "[package]\nname = \"function\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\nfake-openssl-sys = { path = \"../fake-openssl-sys\" }\n",
+    );
+    write(
+        "function/src/main.rs",
+        "fn main() {\n    println!(\"{}\", unsafe { fake_openssl_sys::OpenSSL_version_num() });\n}\n",
+    );
+    dir
+}
+
+#[test]
+fn a_static_build_names_the_crate_that_links_c_from_the_system_and_the_fix() {
+    let found = std::path::Path::new("/usr/lib/x86_64-linux-gnu/libssl.so").exists()
+        && rust_target_installed("x86_64-unknown-linux-musl");
+    if !tool(
+        found,
+        "OpenSSL's development files and the musl target",
+        "`apt-get install libssl-dev` and `rustup target add x86_64-unknown-linux-musl`",
+    ) {
+        return;
+    }
+    let dir = project_linking_openssl();
+    let build = |args: &[&str]| {
+        lambdakit()
+            .args(["build", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            .args(args)
+            .env("CARGO_TARGET_DIR", dir.join("target"))
+            .output()
+            .unwrap()
+    };
+    let output = build(&[]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "error: a static build for `x86_64-unknown-linux-musl` cannot link C from the \
+             system: `fake-openssl-sys` links the system libraries `ssl`, `crypto`"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: ") && stderr.contains("`--libc glibc`"),
+        "{stderr}"
+    );
+    // The linker's page of undefined symbols is in the log the hint names, not on the screen.
+    assert!(!stderr.contains("undefined reference"), "{stderr}");
+    let log = dir.join("target/lambdakit/build-x86_64-unknown-linux-musl.log");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("undefined reference"),
+        "{}",
+        log.display()
+    );
+
+    // The fix the hint names: glibc, which links OpenSSL's shared libraries.
+    let output = build(&["--libc", "glibc"]);
+    assert!(output.status.success(), "{output:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -113,6 +113,15 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
             .map(String::as_str),
         Some("hello from the config")
     );
+    // `trust = "amazon-roots"`: `SSL_CERT_FILE` at the PEM the zip holds, where Lambda puts it.
+    assert_eq!(
+        configuration
+            .environment()
+            .and_then(|environment| environment.variables())
+            .and_then(|variables| variables.get("SSL_CERT_FILE"))
+            .map(String::as_str),
+        Some("/var/task/amazon-root-cas.pem")
+    );
     assert_eq!(
         configuration.role(),
         Some(format!("arn:aws:iam::{ACCOUNT}:role/behave-lambdakit").as_str())

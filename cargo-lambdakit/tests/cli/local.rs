@@ -100,6 +100,15 @@ async fn deployed_into_serve_it_runs_converges_and_updates_then_is_destroyed() {
     let answer = behave(&lambda).await;
     assert_eq!(answer["greeting"], "hello from the config");
     assert_eq!(answer["memory"], 256);
+    // `trust = "amazon-roots"`: deploy sends `SSL_CERT_FILE=/var/task/..`, and the instance
+    // finds the PEM from the zip at its task root.
+    assert!(
+        answer["certs"].as_str().is_some_and(
+            |path| path.ends_with("/amazon-root-cas.pem") && !path.starts_with("/var/task")
+        ),
+        "{answer}"
+    );
+    assert_eq!(answer["certificates"], 5, "{answer}");
     let function = lambda
         .get_function()
         .function_name("behave")

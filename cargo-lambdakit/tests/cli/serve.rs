@@ -23,6 +23,14 @@ fn invocations_answer_as_lambda_does() {
     let seen = first.json();
     assert_eq!(seen["greeting"], "hello from the config");
     assert_eq!(seen["handler"], "behave");
+    // `trust = "amazon-roots"`: the PEM beside the binary serve built, `SSL_CERT_FILE` at it.
+    assert!(
+        seen["certs"]
+            .as_str()
+            .is_some_and(|path| path.ends_with("/amazon-root-cas.pem")),
+        "{seen}"
+    );
+    assert_eq!(seen["certificates"], 5, "{seen}");
     assert_eq!(seen["memory"], 256);
     assert_eq!(
         seen["arn"],

@@ -242,6 +242,67 @@ pub fn profile(binary: &Path, invocations: usize, out_file: &Path) -> Result<u64
     callgrind_total(out_file)
 }
 
+/// Runs `command` (a subject, or a tool running one) with the Lambda environment and `vars`
+/// against a fresh fake Runtime API until it has answered `invocations` invocations (with none:
+/// until it asks for the first), then stops it; returns the time from spawn to its first
+/// `/next`.
+///
+/// # Errors
+///
+/// Fails when it cannot be started, answers wrongly, or does not finish within `timeout`.
+pub fn drive(
+    command: Command,
+    vars: &[(&str, &str)],
+    invocations: usize,
+    timeout: Duration,
+) -> Result<Duration, Error> {
+    let server = FakeApi::start(invocations)?;
+    let started = Instant::now();
+    let mut child = spawn_with(command, server.address, vars)?;
+    let finished = server.wait_until_done(timeout);
+    stop(&mut child)?;
+    finished?;
+    let first_next = server
+        .record()
+        .first_next
+        .ok_or("the subject never asked for an invocation")?;
+    Ok(first_next.saturating_duration_since(started))
+}
+
+/// The instructions `binary` executes under callgrind with `vars` set, serving `invocations`
+/// invocations, from start to SIGTERM.
+///
+/// # Errors
+///
+/// Fails when valgrind is missing or the run fails.
+pub fn callgrind_with(
+    binary: &Path,
+    vars: &[(&str, &str)],
+    invocations: usize,
+) -> Result<u64, Error> {
+    let out_file = std::env::temp_dir().join(format!(
+        "lambda-kit-bench-{}.{invocations}.vars.callgrind",
+        std::process::id()
+    ));
+    let mut command = Command::new("valgrind");
+    command
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out_file.display()))
+        .arg(binary);
+    drive(
+        command,
+        vars,
+        invocations,
+        Duration::from_secs(120 + invocations as u64 / 10),
+    )
+    .map_err(|error| {
+        format!("under callgrind: {error} (is valgrind installed? `apt-get install valgrind`)")
+    })?;
+    let total = callgrind_total(&out_file);
+    let _ = std::fs::remove_file(&out_file);
+    total
+}
+
 /// The instruction total of the callgrind profile in `out_file`.
 ///
 /// # Errors

@@ -11,6 +11,8 @@
 //!     [--baseline REV] [--dev] [--write]
 //! cargo run --release --locked -p lambda-kit-bench -- traces [--invocations N] [--dev] [--write]
 //! cargo run --release --locked -p lambda-kit-bench -- sdk [--starts N] [--dev] [--write]
+//! cargo run --release --locked -p lambda-kit-bench -- static [--invocations N] [--starts N]
+//!     [--no-arm64-sdk] [--write]
 //! ```
 
 use std::fmt::Write as _;
@@ -23,6 +25,7 @@ mod building;
 mod deploy;
 mod extensions;
 mod sdk;
+mod statics;
 mod traces;
 
 struct Options {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         [command, rest @ ..] if command == "extensions" => bench_extensions(rest),
         [command, rest @ ..] if command == "traces" => bench_traces(rest),
         [command, rest @ ..] if command == "sdk" => bench_sdk(rest),
+        [command, rest @ ..] if command == "static" => bench_static(rest),
         _ => parse(args.into_iter()).and_then(|options| bench(&options)),
     };
     match result {
@@ -217,6 +221,43 @@ fn bench_sdk(args: &[String]) -> Result<(), Error> {
     publish_section(&sdk::bench(&options)?, write, (sdk::START, sdk::END))
 }
 
+/// `bench static [--invocations N] [--starts N] [--write]`: glibc against static musl builds,
+/// with musl's allocator and with talc, for both architectures.
+fn bench_static(args: &[String]) -> Result<(), Error> {
+    let mut options = statics::Options {
+        invocations: 200,
+        starts: 25,
+        arm64_sdk: true,
+    };
+    let mut write = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut number = |name: &str| -> Result<usize, Error> {
+            args.next()
+                .and_then(|value| value.parse().ok())
+                .ok_or_else(|| format!("`{name}` needs a number").into())
+        };
+        match arg.as_str() {
+            "--invocations" => options.invocations = number("--invocations")?,
+            "--starts" => options.starts = number("--starts")?,
+            "--no-arm64-sdk" => options.arm64_sdk = false,
+            "--write" => write = true,
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; expected `--invocations N`, `--starts N`, \
+                     `--no-arm64-sdk` or `--write`"
+                )
+                .into());
+            }
+        }
+    }
+    publish_section(
+        &statics::bench(&options)?,
+        write,
+        (statics::START, statics::END),
+    )
+}
+
 /// Prints a section of the report, and with `write`, puts it in BENCHMARKS.md between
 /// `markers`, in place of what was there.
 fn publish_section(section: &str, write: bool, markers: (&str, &str)) -> Result<(), Error> {
@@ -339,6 +380,7 @@ fn bench(options: &Options) -> Result<(), Error> {
             (building::START, building::END),
             (extensions::START, extensions::END),
             (traces::START, traces::END),
+            (statics::START, statics::END),
         ] {
             if let Some(section) = deploy::section_of(&current, markers) {
                 report = deploy::replace_section(&report, &format!("{section}\n"), markers);
@@ -526,9 +568,12 @@ fn report(options: &Options, rows: &[Row], cargo_lambda: &Result<u64, String>) -
          - **Init.** Starting any dynamically linked Rust program (the loader, libc, std) and \
          connecting costs about what the raw client's init shows{}; half of lambda_runtime's init \
          is below that, so the ≤ 0.5x init target is out of reach for a dynamically linked \
-         binary. What a runtime adds above that floor is compared in the row after it. A \
-         static build (`cargo lambdakit build --musl`) has no loader to run and lowers the floor \
-         for every runtime; the subjects here are the default glibc builds.\n\
+         binary. What a runtime adds above that floor is compared in the row after it. The \
+         subjects here are glibc builds, as `cargo build --release` makes them for this machine, \
+         so that every runtime is measured alike. A static musl build, `cargo lambdakit build`'s \
+         default for `provided.al2023`, has no loader to run and lowers the floor for every \
+         runtime, for a little more per invocation than glibc: \"Static or glibc\" below has \
+         lambda-kit's figures for both, measured side by side.\n\
          - **Throughput.** {}\n\
          - **Instructions per invocation.** {}",
         ceiling

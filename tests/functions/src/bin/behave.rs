@@ -67,6 +67,13 @@ async fn behave(orders: Orders, ctx: Context) -> Result<Value, Diagnostic> {
     }
     #[allow(clippy::disallowed_methods)] // Reporting the environment the emulator set is the point.
     let env = |name: &str| std::env::var(name).ok();
+    // `trust = "amazon-roots"`: where `SSL_CERT_FILE` points, and how many certificates the
+    // file there holds.
+    let certs = env("SSL_CERT_FILE");
+    let certificates = certs
+        .as_ref()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .map(|pem| pem.matches("-----BEGIN CERTIFICATE-----").count());
     Ok(json!({
         "requestId": ctx.request_id(),
         "arn": ctx.invoked_function_arn(),
@@ -80,5 +87,7 @@ async fn behave(orders: Orders, ctx: Context) -> Result<Value, Diagnostic> {
         "arch": std::env::consts::ARCH,
         "client": ctx.client_context().map(|client| client.custom().clone()),
         "identity": ctx.identity().map(|identity| identity.identity_id()),
+        "certs": certs,
+        "certificates": certificates,
     }))
 }
