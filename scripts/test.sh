@@ -9,13 +9,17 @@ cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
 # Debian packages the tests use: valgrind counts instructions in the benchmark smoke test,
-# python3 writes and reads zips, the arm64 cross linker and libc build for Lambda's arm64, and
-# qemu runs what they build.
+# python3 writes and reads zips, the arm64 cross linker and libc build for Lambda's arm64,
+# qemu runs what they build, libssl-dev is the C library of the system a static build refuses,
+# and the openssl command makes the test CA an HTTPS test server presents.
 missing=()
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
+# OpenSSL's shared libraries: a static build that links them must fail with the crate named.
+[ -e /usr/lib/x86_64-linux-gnu/libssl.so ] || missing+=(libssl-dev)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
