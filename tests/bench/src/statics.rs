@@ -76,6 +76,9 @@ const SUBJECTS: [(&str, &str); 2] = [
     ("usual SDK set-up", "bench-lambda-kit-sdk-usual"),
 ];
 
+/// lambda_runtime's echo, the peer the default build's echo is compared with.
+const PEER: &str = "bench-lambda-runtime-echo";
+
 /// Lambda sets the execution role's credentials in every function's environment; the SDK's
 /// credential chain finds them there (their values are never checked: no call is made).
 const CREDENTIALS: [(&str, &str); 3] = [
@@ -282,6 +285,21 @@ pub(crate) fn bench(options: &Options) -> Result<String, Error> {
             }
         }
     }
+    // lambda_runtime's echo, x86_64, built as its users build it (glibc) and static: the
+    // peer of the first table, for the ratio of `build`'s default build to it.
+    for variant in [Build::Glibc, Build::Musl] {
+        let binary = build(PEER, Arch::X86_64, variant)?;
+        eprintln!("measuring {PEER} X86_64 {} ...", variant.label());
+        let init = lambda_kit_bench::callgrind_with(&binary, &CREDENTIALS, 0)?;
+        let total = lambda_kit_bench::callgrind_with(&binary, &CREDENTIALS, options.invocations)?;
+        figures.push(Figures {
+            per_invocation: per_invocation(total, init, options.invocations),
+            init,
+            init_wall: None,
+            binary: std::fs::metadata(&binary)?.len(),
+        });
+        binaries.push((Arch::X86_64, PEER, variant, binary));
+    }
     // Wall-clock init of the x86_64 builds: the starts take the builds in turn, so that a
     // change in the machine's load falls on all of them alike.
     let x86: Vec<usize> = (0..binaries.len())
@@ -325,9 +343,11 @@ pub(crate) fn bench(options: &Options) -> Result<String, Error> {
 /// gives the figures of (architecture, subject, build) by index, as in [`report`].
 fn reasoning(at: &dyn Fn(usize, usize, usize) -> Option<Figures>, trusted: &[u64]) -> String {
     let ratio = |ours: u64, theirs: u64| ours as f64 / theirs.max(1) as f64;
-    let mut out = String::from("### Why static is the default
+    let mut out = String::from(
+        "### Why static is the default
 
-");
+",
+    );
     let (Some(glibc), Some(musl), Some(talc)) = (at(0, 0, 0), at(0, 0, 1), at(0, 0, 2)) else {
         return out;
     };
@@ -506,6 +526,9 @@ fn report(options: &Options, measured: &Measured<'_>, trusted: &[u64]) -> String
             );
         }
         let _ = writeln!(out);
+        if arch == 0 {
+            peer_table(&mut out, measured);
+        }
     }
     let _ = writeln!(out, "{}", reasoning(&at, trusted));
     let _ = writeln!(
@@ -516,4 +539,69 @@ fn report(options: &Options, measured: &Measured<'_>, trusted: &[u64]) -> String
     );
     let _ = writeln!(out, "{END}");
     out
+}
+
+/// The echo of `build`'s default (musl) against lambda_runtime's, glibc as its users build it
+/// and static as lambda-kit's default is.
+fn peer_table(out: &mut String, measured: &Measured<'_>) {
+    let find = |package: &str, build: Build| {
+        measured
+            .iter()
+            .find(|(key, _)| *key == (Arch::X86_64, package, build))
+            .map(|(_, figures)| *figures)
+    };
+    let (Some(ours), Some(glibc), Some(musl)) = (
+        find(SUBJECTS[0].1, Build::Musl),
+        find(PEER, Build::Glibc),
+        find(PEER, Build::Musl),
+    ) else {
+        return;
+    };
+    let ratio = |ours: u64, theirs: u64| format!("{:.2}x", ours as f64 / theirs.max(1) as f64);
+    let wall = |figures: Figures| {
+        figures.init_wall.map_or_else(
+            || "-".to_owned(),
+            |time| format!("{:.2}", time.as_secs_f64() * 1000.0),
+        )
+    };
+    let _ = writeln!(
+        out,
+        "### The default build against lambda_runtime (x86_64)\n"
+    );
+    let _ = writeln!(
+        out,
+        "lambda-kit's echo as `cargo lambdakit build` links it for `provided.al2023` (musl, \
+         static), against lambda_runtime's echo linked with glibc (as `cargo build` and \
+         `cargo lambda build` link it) and with musl, in this run.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| | lambda-kit, musl | lambda_runtime, glibc | ratio | lambda_runtime, musl | ratio | target |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| instructions, init | {} | {} | {} | {} | {} | ≤ 0.5x |",
+        ours.init,
+        glibc.init,
+        ratio(ours.init, glibc.init),
+        musl.init,
+        ratio(ours.init, musl.init)
+    );
+    let _ = writeln!(
+        out,
+        "| instructions / invocation | {} | {} | {} | {} | {} | ≤ 0.2x |",
+        ours.per_invocation,
+        glibc.per_invocation,
+        ratio(ours.per_invocation, glibc.per_invocation),
+        musl.per_invocation,
+        ratio(ours.per_invocation, musl.per_invocation)
+    );
+    let _ = writeln!(
+        out,
+        "| init, spawn to first /next (ms) | {} | {} | | {} | | |\n",
+        wall(ours),
+        wall(glibc),
+        wall(musl)
+    );
 }
