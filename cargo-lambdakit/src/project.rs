@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::deploy::settings::{self as deploy_settings, DeploySettings};
+use crate::deploy::settings::{self as deploy_settings, DeploySettings, Word};
 use crate::error::CliError;
 use crate::platform::Architecture;
 
@@ -34,19 +34,15 @@ pub enum LogFormat {
     Json,
 }
 
-impl LogFormat {
+impl Word for LogFormat {
+    const ALL: &'static [Self] = &[Self::Text, Self::Json];
+
     /// Lambda's spelling: `Text` or `JSON`.
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Self::Text => "Text",
             Self::Json => "JSON",
         }
-    }
-
-    fn named(name: &str) -> Option<Self> {
-        [Self::Text, Self::Json]
-            .into_iter()
-            .find(|format| format.as_str() == name)
     }
 }
 
@@ -61,19 +57,15 @@ pub enum Trust {
     AmazonRoots,
 }
 
-impl Trust {
+impl Word for Trust {
+    const ALL: &'static [Self] = &[Self::System, Self::AmazonRoots];
+
     /// Its spelling in the settings.
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Self::System => "system",
             Self::AmazonRoots => "amazon-roots",
         }
-    }
-
-    fn named(name: &str) -> Option<Self> {
-        [Self::System, Self::AmazonRoots]
-            .into_iter()
-            .find(|trust| trust.as_str() == name)
     }
 }
 
@@ -95,8 +87,8 @@ pub enum LogLevel {
     Fatal,
 }
 
-impl LogLevel {
-    const ALL: [Self; 6] = [
+impl Word for LogLevel {
+    const ALL: &'static [Self] = &[
         Self::Trace,
         Self::Debug,
         Self::Info,
@@ -106,7 +98,7 @@ impl LogLevel {
     ];
 
     /// Lambda's spelling, such as `WARN`.
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Self::Trace => "TRACE",
             Self::Debug => "DEBUG",
@@ -115,10 +107,6 @@ impl LogLevel {
             Self::Error => "ERROR",
             Self::Fatal => "FATAL",
         }
-    }
-
-    fn named(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|level| level.as_str() == name)
     }
 }
 
@@ -675,6 +663,14 @@ impl Settings {
     }
 }
 
+/// A setting whose `value` is one of `W`'s words; `invalid` makes the error naming the key.
+fn word<W: Word>(value: &Value, invalid: &dyn Fn(&str) -> CliError) -> Result<W, CliError> {
+    value
+        .as_str()
+        .and_then(W::named)
+        .ok_or_else(|| invalid(&W::expected()))
+}
+
 fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings, CliError> {
     let mut settings = Settings::default();
     let Some(table) = table.as_object() else {
@@ -729,27 +725,10 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
                         .insert(variable.clone(), value.to_owned());
                 }
             }
-            "trust" => {
-                let trust = value.as_str().and_then(Trust::named);
-                settings.trust =
-                    Some(trust.ok_or_else(|| invalid("must be `system` or `amazon-roots`"))?);
-            }
-            "log_format" => {
-                let format = value.as_str().and_then(LogFormat::named);
-                settings.log_format =
-                    Some(format.ok_or_else(|| invalid("must be `Text` or `JSON`"))?);
-            }
-            "log_level" => {
-                let level = value.as_str().and_then(LogLevel::named);
-                settings.log_level = Some(level.ok_or_else(|| {
-                    invalid("must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL")
-                })?);
-            }
-            "architecture" => {
-                let architecture = value.as_str().and_then(Architecture::named);
-                settings.architecture =
-                    Some(architecture.ok_or_else(|| invalid("must be `x86_64` or `arm64`"))?);
-            }
+            "trust" => settings.trust = Some(word(value, &invalid)?),
+            "log_format" => settings.log_format = Some(word(value, &invalid)?),
+            "log_level" => settings.log_level = Some(word(value, &invalid)?),
+            "architecture" => settings.architecture = Some(word(value, &invalid)?),
             "http_event" => {
                 let fronts = ["function-url", "apigw-http", "apigw-rest", "alb"];
                 let front = value.as_str().filter(|front| fronts.contains(front));
@@ -1057,7 +1036,10 @@ mod tests {
         .err()
         .unwrap()
         .to_string();
-        assert!(error.contains("`system` or `amazon-roots`"), "{error}");
+        assert!(
+            error.contains("must be one of `system`, `amazon-roots`"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -1135,7 +1117,7 @@ mod tests {
             (
                 json!({"architecture": "x86"}),
                 "package.metadata.lambdakit.architecture",
-                "`x86_64` or `arm64`",
+                "must be one of `x86_64`, `arm64`",
             ),
             (
                 json!({"environment": {"A": 1}}),

@@ -106,6 +106,17 @@ pub trait Word: Copy + 'static {
 
     /// The word, as the settings and Lambda's API spell it.
     fn as_str(self) -> &'static str;
+
+    /// The value spelled `name`.
+    fn named(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|word| word.as_str() == name)
+    }
+
+    /// What a setting of this kind must be, for its error: "must be one of `A`, `B`".
+    fn expected() -> String {
+        let words: Vec<&str> = Self::ALL.iter().map(|word| word.as_str()).collect();
+        format!("must be one of {}", quoted(&words))
+    }
 }
 
 /// X-Ray tracing of a function, `tracing`.
@@ -193,6 +204,14 @@ impl Word for StartingPosition {
 }
 
 impl Word for crate::platform::Runtime {
+    const ALL: &'static [Self] = &Self::ALL;
+
+    fn as_str(self) -> &'static str {
+        Self::as_str(self)
+    }
+}
+
+impl Word for crate::platform::Architecture {
     const ALL: &'static [Self] = &Self::ALL;
 
     fn as_str(self) -> &'static str {
@@ -355,15 +374,10 @@ impl<'a> At<'a> {
     }
 
     fn word<W: Word>(self) -> Result<W, CliError> {
-        let found = self.value.as_str();
-        W::ALL
-            .iter()
-            .copied()
-            .find(|word| Some(word.as_str()) == found)
-            .ok_or_else(|| {
-                let words: Vec<&str> = W::ALL.iter().map(|word| word.as_str()).collect();
-                self.invalid(format!("must be one of {}", quoted(&words)))
-            })
+        self.value
+            .as_str()
+            .and_then(W::named)
+            .ok_or_else(|| self.invalid(W::expected()))
     }
 
     fn number(self, range: std::ops::RangeInclusive<u32>, unit: &str) -> Result<u32, CliError> {

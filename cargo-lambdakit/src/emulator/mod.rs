@@ -39,6 +39,7 @@ use tokio::task::JoinSet;
 
 pub use self::guard::{Access, Reach, TOKEN_HEADER, Token};
 use self::instance::{Chunk, Instance, Invocation, Launch, Outcome, Reply};
+use crate::deploy::settings::Word;
 use crate::local::ACCOUNT;
 use crate::project::Function;
 

@@ -10,14 +10,21 @@ use serde_json::{Value, json};
 use crate::support::Serve;
 
 /// A client of the local Lambda that reports each answer as it comes: the SDK's retries of
-/// throttles (429) and server errors would hide the very answers the tests look for.
+/// throttles (429) and server errors would hide the very answers the tests look for. It drops
+/// a connection idle for 10 s, well before serve closes one idle for 30 s: a test whose thread
+/// blocks on a CLI run for longer would otherwise send its next request on a connection serve
+/// has closed, which the pool cannot notice while the thread is blocked.
 pub(crate) fn client(endpoint: &str) -> aws_sdk_lambda::Client {
     let config = aws_sdk_lambda::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .pool_idle_timeout(std::time::Duration::from_secs(10))
+                .build_http(),
+        )
         .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_lambda::Client::from_conf(config)

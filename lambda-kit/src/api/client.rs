@@ -1028,33 +1028,7 @@ fn is_token(byte: u8) -> bool {
 }
 
 /// [`is_token`] as a table: one load per byte of every header name read.
-static TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        byte += 1;
-    }
-    table
-};
+static TOKEN: [bool; 256] = super::endpoints::ascii_set(b"!#$%&'*+-.^_`|~");
 
 #[cfg(test)]
 mod tests {

@@ -82,36 +82,24 @@ impl Endpoints {
 
 /// The characters of a URL path segment (RFC 3986, 3.3): a request id with any other could
 /// end the request line or change the path.
-static PATH_SEGMENT: [bool; 256] = {
+static PATH_SEGMENT: [bool; 256] = ascii_set(b"-._~!$&'()*+,;=:@%");
+
+/// A table of the bytes that are ASCII letters, digits or one of `punctuation`: one load per
+/// byte checked.
+pub(crate) const fn ascii_set(punctuation: &[u8]) -> [bool; 256] {
     let mut table = [false; 256];
     let mut byte = 0;
     while byte < 256 {
-        let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-                    | b'%'
-            );
+        table[byte] = (byte as u8).is_ascii_alphanumeric();
         byte += 1;
     }
+    let mut index = 0;
+    while index < punctuation.len() {
+        table[punctuation[index] as usize] = true;
+        index += 1;
+    }
     table
-};
+}
 
 /// What `/next` handed out.
 #[derive(Debug)]
