@@ -387,8 +387,12 @@ fn reasoning(at: &dyn Fn(usize, usize, usize) -> Option<Figures>, trusted: &[u64
         let _ = write!(
             out,
             "- **Init, the usual SDK set-up.** Loading the system's root certificates allocates \
-             heavily, and there glibc's allocator is quicker: musl's init is {:.2}x glibc's in \
-             instructions, talc's {:.2}x",
+             heavily, {}: musl's init is {:.2}x glibc's in instructions, talc's {:.2}x",
+            if m.init > g.init {
+                "and there glibc's allocator is quicker"
+            } else {
+                "and musl's allocator keeps up with glibc's there"
+            },
             ratio(m.init, g.init),
             ratio(t.init, g.init)
         );
@@ -423,8 +427,16 @@ fn reasoning(at: &dyn Fn(usize, usize, usize) -> Option<Figures>, trusted: &[u64
          without `trust = \"amazon-roots\"`) is the case where glibc's allocator wins back more \
          than the loader costs: `--libc glibc` is one flag away, as for C dependencies that \
          cannot be linked statically. lambda-kit's `talc` feature puts talc in musl's place \
-         in static builds, and takes back most of musl's cost per invocation. `provided.al2` \
-         keeps glibc 2.26 (through zig) by default, as before.\n"
+         in static builds: {}. `provided.al2` keeps glibc 2.26 (through zig) by default, as \
+         before.\n",
+        if talc.per_invocation < musl.per_invocation {
+            format!(
+                "{} instructions an invocation fewer than musl's allocator here",
+                musl.per_invocation - talc.per_invocation
+            )
+        } else {
+            "no cheaper per invocation than musl's allocator here".to_owned()
+        }
     );
     out
 }
