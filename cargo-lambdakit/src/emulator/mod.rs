@@ -641,15 +641,9 @@ impl Pool {
                             &trace_header,
                             trace.as_deref(),
                             traces::Segment {
-                                function: &self.function.name,
-                                arn: &self.arn,
-                                version: &self.version,
-                                request_id: &request_id,
-                                started: starting,
-                                ended: std::time::SystemTime::now(),
-                                init_duration: None,
                                 error: Some(&init_error(&failure.error)),
                                 fault: true,
+                                ..self.segment(&request_id, starting, std::time::SystemTime::now())
                             },
                         );
                         let _ = answered.send(Answer::Done(Invoked {
@@ -691,15 +685,9 @@ impl Pool {
                 &trace_header,
                 trace.as_deref(),
                 traces::Segment {
-                    function: &self.function.name,
-                    arn: &self.arn,
-                    version: &self.version,
-                    request_id: &invoked.request_id,
-                    started: wall_started,
-                    ended: wall_started + duration,
                     init_duration,
                     error: error.as_deref(),
-                    fault: false,
+                    ..self.segment(&invoked.request_id, wall_started, wall_started + duration)
                 },
             )
         };
@@ -750,6 +738,27 @@ impl Pool {
         // `serve --traces`: the function's spans may come after its response.
         if let Some(trace_id) = traced {
             self.traces.print_when_complete(&trace_id).await;
+        }
+    }
+
+    /// Its function's segment of the invocation `request_id`, from `started` to `ended`: the
+    /// fields every segment shares, which an invocation's outcome completes.
+    fn segment<'a>(
+        &'a self,
+        request_id: &'a str,
+        started: std::time::SystemTime,
+        ended: std::time::SystemTime,
+    ) -> traces::Segment<'a> {
+        traces::Segment {
+            function: &self.function.name,
+            arn: &self.arn,
+            version: &self.version,
+            request_id,
+            started,
+            ended,
+            init_duration: None,
+            error: None,
+            fault: false,
         }
     }
 
