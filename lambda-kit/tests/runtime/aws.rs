@@ -13,10 +13,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::RequestId;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use lambda_kit::aws::TraceInterceptor;
 use lambda_kit::testing::{CapturedLogs, FakeRuntimeApi, Invocation};
@@ -24,36 +21,13 @@ use lambda_kit::{Context, Diagnostic, LogFormat, LogLevel};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
+use crate::idempotency::create_table;
 use crate::support::Moto;
 use crate::trace::{
     Collector, PARENT, ROOT_A, ROOT_B, check_subsegment, drive, header, key_values, xray_document,
 };
 
 const TABLE: &str = "orders";
-
-async fn create_table(client: &Client) {
-    client
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
 
 /// Reads the order back in a span of its own; answers with the call's request id.
 #[tracing::instrument(skip_all)]
@@ -123,7 +97,7 @@ async fn sdk_calls_reach_xray_as_aws_subsegments_with_the_request_ids_moto_gave(
     let _logs = CapturedLogs::start(LogFormat::Text, LogLevel::Info);
     let client = moto.dynamodb_with(TraceInterceptor::new());
     // Outside an invocation: recorded nothing (no datagram below is of it).
-    create_table(&client).await;
+    create_table(&client, TABLE).await;
     let daemon = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let api = FakeRuntimeApi::start().await.unwrap();
     let address = daemon.local_addr().unwrap().to_string();
@@ -228,7 +202,7 @@ async fn sdk_calls_reach_an_otlp_collector_as_client_spans() {
     };
     let _logs = CapturedLogs::start(LogFormat::Text, LogLevel::Info);
     let client = moto.dynamodb_with(TraceInterceptor::new());
-    create_table(&client).await;
+    create_table(&client, TABLE).await;
     let mut collector = Collector::start(None).await;
     let api = FakeRuntimeApi::start().await.unwrap();
     let endpoint = collector.endpoint();
