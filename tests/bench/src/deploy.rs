@@ -5,12 +5,13 @@
 //! date, and that check is timed).
 
 use std::fmt::Write as _;
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lambda_kit_bench::Error;
+
+use crate::moto::Moto;
 
 /// The markers of the deploy section in BENCHMARKS.md, which the runtime report keeps.
 pub(crate) const START: &str = "<!-- deploy:start -->";
@@ -18,48 +19,7 @@ pub(crate) const END: &str = "<!-- deploy:end -->";
 
 const REGION: &str = "eu-west-1";
 
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
 impl Moto {
-    fn start() -> Result<Self, Error> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|error| {
-                format!(
-                    "cannot start moto ({error}); install it with `pip install \"moto[server]\"`"
-                )
-            })?;
-        let moto = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if started.elapsed() > Duration::from_secs(60) {
-                return Err(
-                    "moto did not listen within a minute; is `moto[server]` installed?".into(),
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(moto)
-    }
-
     fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new(program);
         command
@@ -72,13 +32,6 @@ impl Moto {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         command
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

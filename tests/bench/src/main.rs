@@ -24,6 +24,7 @@ use lambda_kit_bench::{Error, SUBJECTS, Subject};
 mod building;
 mod deploy;
 mod extensions;
+mod moto;
 mod sdk;
 mod statics;
 mod traces;

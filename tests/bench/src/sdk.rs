@@ -12,11 +12,13 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use lambda_kit::testing::{FakeRuntimeApi, Invocation, Outcome};
 use lambda_kit_bench::{EVENT, Error, Subject};
+
+use crate::moto::Moto;
 
 /// The markers of the SDK section in BENCHMARKS.md.
 pub(crate) const START: &str = "<!-- sdk:start -->";
@@ -45,54 +47,7 @@ struct Column {
     init_wall: Duration,
 }
 
-/// moto in server mode on a free port of 127.0.0.1, stopped when dropped.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
 impl Moto {
-    fn start() -> Result<Self, Error> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|error| {
-                format!(
-                    "cannot start moto ({error}); install it with `pip install \"moto[server]\"`"
-                )
-            })?;
-        let mut moto = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = moto.child.try_wait()? {
-                return Err(format!(
-                    "moto exited with {status}; install it with `pip install \"moto[server]\"`"
-                )
-                .into());
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                return Err("moto did not listen within a minute".into());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(moto)
-    }
-
     /// The environment Lambda gives a function with an execution role, its endpoint moto.
     fn vars(&self) -> [(&str, &str); 4] {
         [
@@ -101,13 +56,6 @@ impl Moto {
             ("AWS_SESSION_TOKEN", "bench-session-token"),
             ("AWS_ENDPOINT_URL", &self.endpoint),
         ]
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
