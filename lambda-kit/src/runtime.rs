@@ -12,7 +12,7 @@ use bytes::Bytes;
 use crate::api::client::Client;
 use crate::api::endpoints::{self, Endpoints, Next, NextInvocation};
 use crate::api::protocol;
-use crate::handler::Reply;
+use crate::handler::{self, Reply};
 use crate::logging::Scope;
 use crate::panics::catch_future;
 use crate::trace_env::TraceEnv;
@@ -547,8 +547,11 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
         let report = async {
             let reported = match outcome {
                 Ok(Reply::Buffered(response)) => {
-                    endpoints::response(&mut client, endpoints, request_id.as_str(), &response)
-                        .await
+                    let sent =
+                        endpoints::response(&mut client, endpoints, request_id.as_str(), &response)
+                            .await;
+                    handler::recycle(response);
+                    sent
                 }
                 #[cfg(feature = "streaming")]
                 Ok(Reply::Streamed(response)) => {
