@@ -54,6 +54,12 @@ pub enum CliError {
         /// Where cargo's full output is.
         log: String,
     },
+    /// A static build gave lambda-kit's talc to a crate that sets a `#[global_allocator]` of
+    /// its own.
+    TwoAllocators {
+        /// Where cargo's full output is.
+        log: String,
+    },
     /// The local emulator could not listen.
     Bind {
         /// The address asked for.
@@ -179,6 +185,10 @@ impl CliError {
                  crates rather than OpenSSL or native-tls), or link glibc with `--libc glibc`; \
                  cargo's output is in `{log}`"
             )),
+            Self::TwoAllocators { log } => Some(format!(
+                "build with `--allocator system` to keep your crate's allocator; cargo's output \
+                 is in `{log}`"
+            )),
             Self::Bind { .. } => Some("choose another port with `--port`".into()),
             Self::Emulator { .. } => Some(
                 "start the local emulator with `cargo lambdakit serve`, or pass `--endpoint`"
@@ -231,7 +241,9 @@ impl CliError {
     /// The process's exit code for it.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::CargoFailed { .. } | Self::NotStatic { .. } => exit_codes::BUILD_FAILED,
+            Self::CargoFailed { .. } | Self::NotStatic { .. } | Self::TwoAllocators { .. } => {
+                exit_codes::BUILD_FAILED
+            }
             Self::Bind { .. }
             | Self::Emulator { .. }
             | Self::Rejected { .. }
@@ -270,6 +282,10 @@ impl fmt::Display for CliError {
             }
             Self::Config { key, problem } => write!(f, "`{key}` {problem}"),
             Self::CargoFailed { status } => write!(f, "`cargo build` failed ({status})"),
+            Self::TwoAllocators { .. } => f.write_str(
+                "a static build gives functions on lambda-kit talc as their allocator (its `talc` \
+                 feature), and this crate sets a `#[global_allocator]` of its own",
+            ),
             Self::NotStatic {
                 culprits, triple, ..
             } => {

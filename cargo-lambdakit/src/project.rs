@@ -263,6 +263,8 @@ pub struct Project {
     pub package_dirs: Vec<PathBuf>,
     /// The workspace's root manifest, where its profiles are.
     pub root_manifest: PathBuf,
+    /// Each package that depends on lambda-kit, and the name it depends on it by.
+    lambda_kit_dependencies: BTreeMap<String, String>,
     manifest_path: Option<PathBuf>,
     locked: bool,
 }
@@ -350,6 +352,21 @@ impl Project {
                 declared.push(extension);
             }
         }
+        let lambda_kit_dependencies = members
+            .iter()
+            .filter_map(|package| {
+                let dependency = package["dependencies"]
+                    .as_array()?
+                    .iter()
+                    .find(|dependency| {
+                        dependency["name"] == "lambda-kit" && dependency["kind"].is_null()
+                    })?;
+                let key = dependency["rename"]
+                    .as_str()
+                    .or(dependency["name"].as_str())?;
+                Some((package["name"].as_str()?.to_owned(), key.to_owned()))
+            })
+            .collect();
         let mut functions = Vec::new();
         let mut package_dirs = Vec::new();
         for package in members {
@@ -405,6 +422,7 @@ impl Project {
             target_dir,
             package_dirs,
             root_manifest,
+            lambda_kit_dependencies,
             manifest_path: args.manifest_path.clone(),
             locked: args.locked,
         })
@@ -491,7 +509,27 @@ impl Project {
     ///
     /// When `cargo build` fails.
     pub fn build_host(&self, bins: &[Bin<'_>], release: bool) -> Result<Vec<PathBuf>, CliError> {
-        self.build(bins, release, None, &[])
+        self.build(bins, release, None, &[], &[])
+    }
+
+    /// The name `package` depends on lambda-kit by (its key in `[dependencies]`), if it does.
+    pub fn lambda_kit_dependency(&self, package: &str) -> Option<&str> {
+        self.lambda_kit_dependencies
+            .get(package)
+            .map(String::as_str)
+    }
+
+    /// `feature` of lambda-kit for the packages of `bins` that depend on it, as cargo's
+    /// `--features` takes it (`lambda-kit/talc`).
+    pub fn lambda_kit_features(&self, bins: &[Bin<'_>], feature: &str) -> Vec<String> {
+        let mut features: Vec<String> = bins
+            .iter()
+            .filter_map(|bin| self.lambda_kit_dependency(bin.package))
+            .map(|dependency| format!("{dependency}/{feature}"))
+            .collect();
+        features.sort_unstable();
+        features.dedup();
+        features
     }
 
     /// The `trust` of the function that is `bin` (`system` for an extension).
@@ -514,6 +552,7 @@ impl Project {
         release: bool,
         target: Option<(&crate::build::Target, &crate::build::Linker)>,
         profile: &[(String, String)],
+        features: &[String],
     ) -> Result<Vec<PathBuf>, CliError> {
         let targeted = target.filter(|(target, linker)| target.needs_target_flag(linker));
         let mut command = Command::new(cargo());
@@ -534,6 +573,9 @@ impl Project {
         }
         for bin in bins {
             command.args(["-p", bin.package, "--bin", bin.name]);
+        }
+        if !features.is_empty() {
+            command.arg("--features").arg(features.join(","));
         }
         match targeted {
             // A static build: a C library from the system fails it at the link, after a wall

@@ -6,8 +6,9 @@
 //! `malloc` for (which maps them with `mmap`), and gives a block back when it is empty again.
 //! BENCHMARKS.md ("Static or glibc") has what each choice costs.
 //!
-//! Only one global allocator may exist in a program: a function that sets its own leaves this
-//! feature off. The lock is a spin lock: a Lambda function allocates from the one thread that
+//! A static `cargo lambdakit build` turns this feature on for every package on lambda-kit. Only
+//! one global allocator may exist in a program: a function that sets its own leaves this feature
+//! off (`cargo lambdakit build --allocator system`). The lock is a spin lock: a Lambda function allocates from the one thread that
 //! runs its handler, with other threads (a blocking pool) allocating rarely, so the lock is
 //! almost never contended.
 

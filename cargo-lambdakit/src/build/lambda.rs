@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{Libc, Linker, LinkerChoice, Target, check_binary, zig_linker};
+use super::{Allocator, Libc, Linker, LinkerChoice, Target, check_binary, zig_linker};
 use crate::error::CliError;
 use crate::package::trust;
 use crate::package::zip::{self, Archive};
@@ -20,6 +20,8 @@ pub struct Options {
     pub libc: Option<Libc>,
     /// What links them.
     pub linker: LinkerChoice,
+    /// The allocator of a static build.
+    pub allocator: Allocator,
 }
 
 /// A function or extension built for Lambda.
@@ -40,6 +42,8 @@ pub struct Built {
     pub archive: Archive,
     /// The newest glibc symbol version it needs; `None` for a static binary.
     pub max_glibc: Option<(u32, u32)>,
+    /// Its allocator: talc only in a static build of a package that depends on lambda-kit.
+    pub allocator: Allocator,
 }
 
 impl Options {
@@ -84,8 +88,9 @@ impl Options {
 }
 
 /// Builds each of `bins` for its own architecture and runtime (one cargo run for each pair),
-/// with `libc` (`None`: each runtime's default) and `linker` as given, after checking that the tools for every pair are
-/// installed; returns the builds in the order of `bins`.
+/// with `libc` (`None`: each runtime's default), `linker` and `allocator` as given, after
+/// checking that the tools for every pair are installed; returns the builds in the order of
+/// `bins`.
 ///
 /// # Errors
 ///
@@ -95,6 +100,7 @@ pub fn build_each(
     bins: &[(Bin<'_>, Architecture, Runtime)],
     libc: Option<Libc>,
     linker: LinkerChoice,
+    allocator: Allocator,
 ) -> Result<Vec<Built>, CliError> {
     let mut groups: std::collections::BTreeMap<(Architecture, Runtime), Vec<usize>> =
         std::collections::BTreeMap::new();
@@ -111,6 +117,7 @@ pub fn build_each(
                 runtime,
                 libc,
                 linker,
+                allocator,
             };
             (options.target(architecture), options, indices)
         })
@@ -160,7 +167,21 @@ pub fn build(
             "warning: `[profile.release]` has `panic = \"abort\"`: a panicking handler ends its process instead of reporting the invocation's error\nhint: remove it to keep the default, `panic = \"unwind\"`"
         );
     }
-    let binaries = project.build(bins, true, Some((target, &linker)), &tuning.variables)?;
+    // talc for the packages on lambda-kit, in a static build; what a package sets itself (its
+    // own `#[global_allocator]`) fails the build with the fix named.
+    let talc = target.interpreter.is_none() && options.allocator == Allocator::Talc;
+    let features = if talc {
+        project.lambda_kit_features(bins, "talc")
+    } else {
+        Vec::new()
+    };
+    let binaries = project.build(
+        bins,
+        true,
+        Some((target, &linker)),
+        &tuning.variables,
+        &features,
+    )?;
     let mut built = Vec::with_capacity(bins.len());
     for (bin, binary) in bins.iter().zip(binaries) {
         let facts = check_binary(bin.name, &binary, target, options.runtime)?;
@@ -197,6 +218,11 @@ pub fn build(
             zip: zip_path,
             archive,
             max_glibc: facts.max_glibc,
+            allocator: if talc && project.lambda_kit_dependency(bin.package).is_some() {
+                Allocator::Talc
+            } else {
+                Allocator::System
+            },
         });
     }
     Ok(built)

@@ -217,6 +217,35 @@ impl Libc {
     }
 }
 
+/// The allocator of a static build of a function on lambda-kit (`--allocator`).
+///
+/// musl's own allocator is small and careful rather than quick: the echo function spends about
+/// a sixth of its instructions per invocation in it. talc, a pure-Rust allocator (lambda-kit's
+/// `talc` feature), takes back most of that (BENCHMARKS.md, "Static or glibc"), so a static
+/// build turns the feature on for each package that depends on lambda-kit. A glibc build keeps
+/// glibc's allocator either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Allocator {
+    /// talc, through lambda-kit's `talc` feature, in a static build.
+    #[default]
+    Talc,
+    /// Rust's default: the C library's `malloc`, or the crate's own `#[global_allocator]`.
+    System,
+}
+
+impl Allocator {
+    /// Every choice, in the order help lists them.
+    pub const ALL: [Self; 2] = [Self::Talc, Self::System];
+
+    /// Its name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Talc => "talc",
+            Self::System => "system",
+        }
+    }
+}
+
 /// What the user chose to link with (`--linker`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LinkerChoice {

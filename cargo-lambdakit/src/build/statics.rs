@@ -71,6 +71,12 @@ pub fn build(command: &mut Command, triple: &str, log: &Path) -> Result<(), CliE
         }
         return Ok(());
     }
+    // rustc's words when two crates of one program each set a `#[global_allocator]`.
+    if kept.contains("conflicts with global allocator in: lambda_kit") {
+        return Err(CliError::TwoAllocators {
+            log: log.display().to_string(),
+        });
+    }
     let culprits = culprits(&messages, &kept);
     if culprits.is_empty() {
         eprintln!("{}", rest());

@@ -48,6 +48,7 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
         runtime: args.runtime,
         libc: args.libc.libc(),
         linker: args.linker,
+        allocator: args.libc.allocator,
     };
     let architectures = if args.architectures.is_empty() {
         vec![Architecture::X86_64]
@@ -84,7 +85,7 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
                     built.bootstrap.display(),
                     built.archive.unzipped,
                     needs.as_deref().map_or_else(
-                        || "static, no glibc".to_owned(),
+                        || format!("static, no glibc, {} allocator", built.allocator.as_str()),
                         |glibc| format!("needs glibc {glibc}")
                     ),
                     built.zip.display(),
@@ -102,6 +103,7 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
                 "zip_size": built.archive.bytes.len(),
                 "code_sha256": built.archive.code_sha256(),
                 "max_glibc": needs,
+                "allocator": built.allocator.as_str(),
             }));
         }
     }

@@ -98,7 +98,13 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
             .iter()
             .map(|layer| (layer.extension.bin(), layer.architecture, layer.runtime)),
     );
-    let mut built = lambda::build_each(&project, &bins, args.libc.libc(), args.linker)?;
+    let mut built = lambda::build_each(
+        &project,
+        &bins,
+        args.libc.libc(),
+        args.linker,
+        args.libc.allocator,
+    )?;
     let extension_builds = built.split_off(functions.len());
 
     let options = Options {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
-use crate::build::{Libc, LinkerChoice};
+use crate::build::{Allocator, Libc, LinkerChoice};
 use crate::emulator::{Reach, Token};
 use crate::error::CliError;
 use crate::platform::{Architecture, Runtime};
@@ -274,6 +274,16 @@ impl ValueEnum for Runtime {
     }
 }
 
+impl ValueEnum for Allocator {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Self::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
+    }
+}
+
 impl ValueEnum for Libc {
     fn value_variants<'a>() -> &'a [Self] {
         &Self::ALL
@@ -295,6 +305,10 @@ pub struct LibcArgs {
     /// Same as `--libc musl`.
     #[arg(long, hide = true, conflicts_with = "libc")]
     pub musl: bool,
+    /// The allocator of a static build: `talc` (lambda-kit's `talc` feature, for the packages
+    /// that depend on lambda-kit) or `system` (musl's, or the crate's own `#[global_allocator]`).
+    #[arg(long, default_value = "talc", hide_possible_values = true)]
+    pub allocator: Allocator,
 }
 
 impl LibcArgs {

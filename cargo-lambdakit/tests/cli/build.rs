@@ -54,6 +54,8 @@ fn a_host_build_is_static_checked_laid_out_and_zipped() {
     assert_eq!(built["architecture"], "x86_64");
     assert_eq!(built["runtime"], "provided.al2023");
     assert_eq!(built["max_glibc"], serde_json::Value::Null, "{built}");
+    // behave is on lambda-kit: talc is its allocator.
+    assert_eq!(built["allocator"], "talc", "{built}");
     let bootstrap = workspace().join("target/lambda/behave/bootstrap");
     assert_eq!(
         built["bootstrap"].as_str().map(std::path::PathBuf::from),
@@ -76,6 +78,11 @@ fn a_host_build_is_static_checked_laid_out_and_zipped() {
     );
     let again = self::built(&[]);
     assert_eq!(again[0]["code_sha256"], built["code_sha256"]);
+
+    // musl's own allocator is a flag away, and makes another binary.
+    let system = self::built(&["--allocator", "system"]);
+    assert_eq!(system[0]["allocator"], "system");
+    assert_ne!(system[0]["code_sha256"], built["code_sha256"]);
 
     // glibc is a flag away, and links the runtime's glibc.
     let builds = self::built(&["--libc", "glibc"]);
@@ -424,5 +431,59 @@ fn a_static_build_names_the_crate_that_links_c_from_the_system_and_the_fix() {
     // The fix the hint names: glibc, which links OpenSSL's shared libraries.
     let output = build(&["--libc", "glibc"]);
     assert!(output.status.success(), "{output:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_static_build_of_a_crate_with_its_own_allocator_names_the_flag_that_keeps_it() {
+    if !tool(
+        rust_target_installed("x86_64-unknown-linux-musl"),
+        "the musl target",
+        "`rustup target add x86_64-unknown-linux-musl`",
+    ) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lambdakit-allocator-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"own-allocator\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+             [dependencies]\nlambda-kit = {{ path = {:?} }}\nserde_json = \"1\"\n\n[workspace]\n",
+            workspace().join("lambda-kit")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("src/main.rs"),
+        "#[global_allocator]\nstatic ALLOCATOR: std::alloc::System = std::alloc::System;\n\n\
+         async fn echo(event: serde_json::Value, _: lambda_kit::Context) -> Result<serde_json::Value, lambda_kit::Error> {\n    Ok(event)\n}\n\n\
+         fn main() -> Result<(), lambda_kit::Error> {\n    lambda_kit::run(echo)\n}\n",
+    )
+    .unwrap();
+    // The workspace's lock and target: the same versions of the same crates, built once.
+    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let build = |args: &[&str]| {
+        lambdakit()
+            .args(["build", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            .args(args)
+            .env("CARGO_TARGET_DIR", workspace().join("target"))
+            .output()
+            .unwrap()
+    };
+    let output = build(&[]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("sets a `#[global_allocator]` of its own")
+            && stderr.contains("hint: build with `--allocator system`"),
+        "{stderr}"
+    );
+    let output = build(&["--allocator", "system", "--output", "json"]);
+    assert!(output.status.success(), "{output:?}");
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed["builds"][0]["allocator"], "system", "{listed}");
     let _ = std::fs::remove_dir_all(&dir);
 }

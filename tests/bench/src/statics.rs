@@ -421,21 +421,22 @@ fn reasoning(at: &dyn Fn(usize, usize, usize) -> Option<Figures>, trusted: &[u64
     }
     let _ = writeln!(
         out,
-        "\n`cargo lambdakit build` (and `deploy`) link musl statically for `provided.al2023`: \
-         it starts a function with little allocation at init in a fraction of glibc's time, and \
-         runs on any runtime. A function whose init allocates heavily (the SDK's usual set-up \
-         without `trust = \"amazon-roots\"`) is the case where glibc's allocator wins back more \
-         than the loader costs: `--libc glibc` is one flag away, as for C dependencies that \
-         cannot be linked statically. lambda-kit's `talc` feature puts talc in musl's place \
-         in static builds: {}. `provided.al2` keeps glibc 2.26 (through zig) by default, as \
-         before.\n",
+        "\n`cargo lambdakit build` (and `deploy`) link musl statically for `provided.al2023`, \
+         with talc as the allocator of every package on lambda-kit (its `talc` feature): a \
+         static build starts a function with little allocation at init in a fraction of \
+         glibc's time, and runs on any runtime; talc {}. A function whose init allocates \
+         heavily (the SDK's usual set-up without `trust = \"amazon-roots\"`) is the case where \
+         glibc's allocator wins back more than the loader costs: `--libc glibc` is one flag \
+         away, as for C dependencies that cannot be linked statically, and `--allocator \
+         system` keeps musl's allocator (or a crate's own). `provided.al2` keeps glibc 2.26 \
+         (through zig) by default, as before.\n",
         if talc.per_invocation < musl.per_invocation {
             format!(
-                "{} instructions an invocation fewer than musl's allocator here",
+                "costs {} instructions an invocation fewer than musl's allocator here",
                 musl.per_invocation - talc.per_invocation
             )
         } else {
-            "no cheaper per invocation than musl's allocator here".to_owned()
+            "is no cheaper per invocation than musl's allocator here".to_owned()
         }
     );
     out
@@ -553,7 +554,7 @@ fn report(options: &Options, measured: &Measured<'_>, trusted: &[u64]) -> String
     out
 }
 
-/// The echo of `build`'s default (musl) against lambda_runtime's, glibc as its users build it
+/// The echo of `build`'s default (musl with talc) against lambda_runtime's, glibc as its users build it
 /// and static as lambda-kit's default is.
 fn peer_table(out: &mut String, measured: &Measured<'_>) {
     let find = |package: &str, build: Build| {
@@ -563,7 +564,7 @@ fn peer_table(out: &mut String, measured: &Measured<'_>) {
             .map(|(_, figures)| *figures)
     };
     let (Some(ours), Some(glibc), Some(musl)) = (
-        find(SUBJECTS[0].1, Build::Musl),
+        find(SUBJECTS[0].1, Build::MuslTalc),
         find(PEER, Build::Glibc),
         find(PEER, Build::Musl),
     ) else {
@@ -583,12 +584,12 @@ fn peer_table(out: &mut String, measured: &Measured<'_>) {
     let _ = writeln!(
         out,
         "lambda-kit's echo as `cargo lambdakit build` links it for `provided.al2023` (musl, \
-         static), against lambda_runtime's echo linked with glibc (as `cargo build` and \
+         static, with talc), against lambda_runtime's echo linked with glibc (as `cargo build` and \
          `cargo lambda build` link it) and with musl, in this run.\n"
     );
     let _ = writeln!(
         out,
-        "| | lambda-kit, musl | lambda_runtime, glibc | ratio | lambda_runtime, musl | ratio | target |"
+        "| | lambda-kit, musl + talc | lambda_runtime, glibc | ratio | lambda_runtime, musl | ratio | target |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     let _ = writeln!(
