@@ -28,6 +28,7 @@ pub mod platform;
 pub mod project;
 pub mod serving;
 pub mod spans;
+pub mod states;
 pub mod suggest;
 pub mod time;
 
