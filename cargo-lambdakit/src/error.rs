@@ -151,6 +151,15 @@ pub enum CliError {
         /// Why.
         message: String,
     },
+    /// A state machine's definition file cannot be used as it is.
+    Definition {
+        /// The file.
+        file: String,
+        /// What is wrong, and where in it.
+        problem: String,
+        /// What to do.
+        hint: String,
+    },
     /// Deploying would change something it must not on its own.
     Conflict {
         /// The resource.
@@ -217,6 +226,7 @@ impl CliError {
             Self::AwsSetup { hint, .. }
             | Self::Absent { hint, .. }
             | Self::Conflict { hint, .. }
+            | Self::Definition { hint, .. }
             | Self::Exposure { hint, .. } => Some(hint.clone()),
             Self::Aws { operation, code, .. } => match code.as_deref() {
                 Some(code) if code.starts_with("AccessDenied") || code == "AuthorizationError" => {
@@ -340,6 +350,7 @@ impl fmt::Display for CliError {
             Self::Conflict {
                 resource, problem, ..
             } => write!(f, "{resource} {problem}"),
+            Self::Definition { file, problem, .. } => write!(f, "`{file}`: {problem}"),
         }
     }
 }

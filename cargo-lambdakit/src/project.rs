@@ -177,6 +177,24 @@ impl Extension {
     }
 }
 
+/// One Step Functions state machine, `[[package.metadata.lambdakit.state_machines]]`, whose
+/// definition names the package's functions as `${function:NAME}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateMachine {
+    /// The package it is declared in (its functions are the ones it may name).
+    pub package: String,
+    /// Where its settings are, for errors: `package.metadata.lambdakit.state_machines[0]`.
+    pub key: String,
+    /// Its settings.
+    pub settings: crate::deploy::settings::StateMachineSettings,
+    /// Its definition's file.
+    pub file: PathBuf,
+    /// The definition as the file has it, `${function:NAME}` references and all.
+    pub definition: Value,
+    /// The functions it names, each checked to be the package's.
+    pub references: Vec<crate::deploy::definition::Reference>,
+}
+
 /// What a binary target is to Lambda.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -259,6 +277,8 @@ pub struct Project {
     pub extensions: Vec<Extension>,
     /// Where cargo puts what it builds.
     pub target_dir: PathBuf,
+    /// The state machines of the selected packages.
+    pub state_machines: Vec<StateMachine>,
     /// The directories of the packages the functions are in, for `watch`.
     pub package_dirs: Vec<PathBuf>,
     /// The workspace's root manifest, where its profiles are.
@@ -269,10 +289,10 @@ pub struct Project {
     locked: bool,
 }
 
-/// The settings of both tables; the package's ends with its `functions`. `extensions` is
-/// the package's extension tables there, and the list of extensions a function uses in a
-/// function's table.
-const KEYS: [&str; 11] = [
+/// The settings of both tables; the package's ends with its `state_machines` and
+/// `functions`. `extensions` is the package's extension tables there, and the list of
+/// extensions a function uses in a function's table.
+const KEYS: [&str; 12] = [
     "memory",
     "timeout",
     "environment",
@@ -283,6 +303,7 @@ const KEYS: [&str; 11] = [
     "http_event",
     "extensions",
     "trust",
+    "state_machines",
     "functions",
 ];
 
@@ -368,18 +389,20 @@ impl Project {
             })
             .collect();
         let mut functions = Vec::new();
+        let mut state_machines = Vec::new();
         let mut package_dirs = Vec::new();
         for package in members {
             let name = package["name"].as_str().unwrap_or_default();
             if args.package.as_deref().is_some_and(|wanted| wanted != name) {
                 continue;
             }
-            if let Some(dir) = package["manifest_path"]
+            let dir = package["manifest_path"]
                 .as_str()
-                .and_then(|path| PathBuf::from(path).parent().map(PathBuf::from))
-            {
-                package_dirs.push(dir);
+                .and_then(|path| PathBuf::from(path).parent().map(PathBuf::from));
+            if let Some(dir) = &dir {
+                package_dirs.push(dir.clone());
             }
+            let first = functions.len();
             let settings = &package["metadata"]["lambdakit"];
             let package_defaults = settings_of(settings, "package.metadata.lambdakit", true)?;
             for bin in bins(package) {
@@ -405,6 +428,9 @@ impl Project {
                 check_extensions_known(&function, &declared, &at)?;
                 functions.push(function);
             }
+            let own: Vec<&Function> = functions[first..].iter().collect();
+            let dir = dir.unwrap_or_default();
+            state_machines.extend(state_machines_of(name, settings, &dir, &own)?);
         }
         let selected = |package: &str| args.package.as_deref().is_none_or(|only| only == package);
         let extensions = declared
@@ -420,6 +446,7 @@ impl Project {
             functions,
             extensions,
             target_dir,
+            state_machines,
             package_dirs,
             root_manifest,
             lambda_kit_dependencies,
@@ -782,8 +809,9 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
                         .to_owned(),
                 );
             }
-            // The package's extension tables, read by `extensions_of`.
-            "extensions" | "functions" if package_level => {}
+            // The package's extension tables, read by `extensions_of`, and its state
+            // machines, read by `state_machines_of`.
+            "extensions" | "functions" | "state_machines" if package_level => {}
             "extensions" => {
                 let names = value
                     .as_array()
@@ -806,7 +834,7 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
                 let own = if package_level {
                     &KEYS[..]
                 } else {
-                    &KEYS[..KEYS.len() - 1]
+                    &KEYS[..KEYS.len() - 2]
                 };
                 let valid: Vec<String> = own
                     .iter()
@@ -971,6 +999,53 @@ fn extensions_of(package: &Value) -> Result<Vec<Extension>, CliError> {
         extensions.push(extension);
     }
     Ok(extensions)
+}
+
+/// The state machines the package `package` (its settings at `settings`, its directory `dir`)
+/// declares, their definitions read and their references checked against `functions`, the
+/// package's.
+fn state_machines_of(
+    package: &str,
+    settings: &Value,
+    dir: &std::path::Path,
+    functions: &[&Function],
+) -> Result<Vec<StateMachine>, CliError> {
+    let at = "package.metadata.lambdakit.state_machines";
+    let declared = &settings["state_machines"];
+    if declared.is_null() {
+        return Ok(Vec::new());
+    }
+    let mut machines = Vec::new();
+    for (index, machine) in deploy_settings::state_machines(declared, at)?
+        .into_iter()
+        .enumerate()
+    {
+        let key = format!("{at}[{index}]");
+        let file = dir.join(&machine.definition);
+        let text = std::fs::read_to_string(&file).map_err(|error| CliError::Config {
+            key: format!("{key}.definition"),
+            problem: if error.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "names `{}`, which does not exist (`{}`); the path is relative to the package's directory",
+                    machine.definition,
+                    file.display()
+                )
+            } else {
+                format!("names `{}`, which cannot be read: {error}", file.display())
+            },
+        })?;
+        let definition = crate::deploy::definition::parse(&file, &text)?;
+        let references = crate::deploy::definition::references(&file, &definition, functions)?;
+        machines.push(StateMachine {
+            package: package.to_owned(),
+            key,
+            settings: machine,
+            file,
+            definition,
+            references,
+        });
+    }
+    Ok(machines)
 }
 
 /// Checks that the extensions `function` names are the project's.

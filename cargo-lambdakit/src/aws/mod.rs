@@ -29,6 +29,8 @@ pub struct Aws {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// X-Ray, for the functions' traces (`traces --remote`).
     pub xray: aws_sdk_xray::Client,
+    /// Step Functions, for the project's state machines.
+    pub sfn: aws_sdk_sfn::Client,
     /// The account the credentials belong to.
     pub account: String,
     /// The region, such as `eu-west-1`.
@@ -115,6 +117,7 @@ impl Aws {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
+            sfn: aws_sdk_sfn::Client::new(&config),
             account,
             region,
             partition,
@@ -206,6 +209,7 @@ impl Aws {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
+            sfn: aws_sdk_sfn::Client::new(&config),
             account: crate::local::ACCOUNT.to_owned(),
             region: serves_in.unwrap_or_else(|| region.to_owned()),
             partition: "aws".to_owned(),
@@ -288,6 +292,7 @@ pub fn not_found<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
         code(error),
         Some(
             "ResourceNotFoundException"
+                | "StateMachineDoesNotExist"
                 | "NoSuchEntity"
                 | "NoSuchBucket"
                 | "NotFound"

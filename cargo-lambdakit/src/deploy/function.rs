@@ -1104,6 +1104,7 @@ mod tests {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
+            sfn: aws_sdk_sfn::Client::new(&config),
             account: "123456789012".into(),
             region: "eu-west-1".into(),
             partition: "aws".into(),

@@ -8,6 +8,7 @@
 //! the layer versions of extensions a marker ending their description, see `extension`), and
 //! deploy and destroy touch nothing else.
 
+pub mod definition;
 pub mod destroy;
 pub mod extension;
 mod function;

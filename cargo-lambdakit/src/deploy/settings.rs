@@ -323,6 +323,207 @@ pub struct SnsTrigger {
     pub topic: String,
 }
 
+/// A state machine's kind, `type` (Step Functions' `StateMachineType`); AWS cannot change
+/// it on an existing machine, so deploy replaces one whose type changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MachineType {
+    /// Exactly-once executions of up to a year, with their history kept (`STANDARD`, the
+    /// default).
+    #[default]
+    Standard,
+    /// At-least-once executions of up to five minutes, for high volumes (`EXPRESS`).
+    Express,
+}
+
+impl Word for MachineType {
+    const ALL: &'static [Self] = &[Self::Standard, Self::Express];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "STANDARD",
+            Self::Express => "EXPRESS",
+        }
+    }
+}
+
+/// Which execution events a state machine logs, `logging.level` (Step Functions'
+/// `LogLevel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExecutionLogLevel {
+    /// Every event (`ALL`).
+    All,
+    /// Failures and errors (`ERROR`).
+    Error,
+    /// Failed executions only (`FATAL`).
+    Fatal,
+    /// Nothing (`OFF`, the default).
+    #[default]
+    Off,
+}
+
+impl Word for ExecutionLogLevel {
+    const ALL: &'static [Self] = &[Self::All, Self::Error, Self::Fatal, Self::Off];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "ALL",
+            Self::Error => "ERROR",
+            Self::Fatal => "FATAL",
+            Self::Off => "OFF",
+        }
+    }
+}
+
+/// `logging = { level = "ERROR", include_execution_data = true, log_group = "..." }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MachineLogging {
+    /// Which events are logged.
+    pub level: ExecutionLogLevel,
+    /// Whether the events carry the states' input and output.
+    pub include_execution_data: bool,
+    /// The CloudWatch Logs group's name; deploy creates it when it does not exist (default:
+    /// `/aws/vendedlogs/states/NAME`).
+    pub log_group: Option<String>,
+}
+
+/// One `[[package.metadata.lambdakit.state_machines]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateMachineSettings {
+    /// Its name on AWS, `name`.
+    pub name: String,
+    /// Its definition's file, relative to the package, as written: `definition`.
+    pub definition: String,
+    /// `type`.
+    pub machine_type: MachineType,
+    /// `logging`.
+    pub logging: MachineLogging,
+    /// X-Ray tracing of its executions, `tracing`.
+    pub tracing: bool,
+    /// `tags`, added to lambdakit's own.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The settings of a state machine's table.
+pub const STATE_MACHINE_KEYS: [&str; 6] =
+    ["name", "definition", "type", "logging", "tracing", "tags"];
+
+/// The state machines of `[[package.metadata.lambdakit.state_machines]]` (the value at `at`),
+/// each checked; names must differ.
+///
+/// # Errors
+///
+/// When one is invalid: the error names the key (`at[0].type`) and what is allowed.
+pub fn state_machines(value: &Value, at: &str) -> Result<Vec<StateMachineSettings>, CliError> {
+    let list = At { value, key: at };
+    let mut machines: Vec<StateMachineSettings> = Vec::new();
+    for (index, value) in list.tables()?.into_iter().enumerate() {
+        let path = format!("{at}[{index}]");
+        let machine = state_machine(At { value, key: &path })?;
+        if machines.iter().any(|other| other.name == machine.name) {
+            return Err(CliError::Config {
+                key: format!("{path}.name"),
+                problem: format!(
+                    "is `{}`, the name of another state machine of the package; each needs its own",
+                    machine.name
+                ),
+            });
+        }
+        machines.push(machine);
+    }
+    Ok(machines)
+}
+
+fn state_machine(here: At<'_>) -> Result<StateMachineSettings, CliError> {
+    let mut name = None;
+    let mut definition = None;
+    let mut machine = StateMachineSettings {
+        name: String::new(),
+        definition: String::new(),
+        machine_type: MachineType::default(),
+        logging: MachineLogging::default(),
+        tracing: false,
+        tags: BTreeMap::new(),
+    };
+    for (key, value) in here.table(&STATE_MACHINE_KEYS)? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "name" => {
+                let text = at.non_empty()?;
+                // Step Functions' names: 1 to 80 characters, and these are safe in ARNs
+                // and log group names alike.
+                let valid = text.len() <= 80
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !valid {
+                    return Err(at.invalid(
+                        "must be 1 to 80 letters, digits, `-` or `_` (Step Functions' state machine names)",
+                    ));
+                }
+                name = Some(text);
+            }
+            "definition" => {
+                let file = at.non_empty()?;
+                let known = [".json", ".yaml", ".yml"];
+                if !known.iter().any(|extension| file.ends_with(extension)) {
+                    return Err(at.invalid(format!(
+                        "is `{file}`: a definition is Amazon States Language in a `.json`, `.yaml` or `.yml` file"
+                    )));
+                }
+                definition = Some(file);
+            }
+            "type" => machine.machine_type = at.word()?,
+            "logging" => machine.logging = logging(at)?,
+            "tracing" => machine.tracing = at.bool()?,
+            _ => {
+                let tags = at.string_map()?;
+                if let Some(reserved) = tags.keys().find(|tag| tag.starts_with("lambdakit:")) {
+                    return Err(CliError::Config {
+                        key: format!("{path}.{reserved}"),
+                        problem:
+                            "uses the `lambdakit:` prefix, which deploy keeps for its own tags"
+                                .into(),
+                    });
+                }
+                machine.tags = tags;
+            }
+        }
+    }
+    machine.name = name.ok_or_else(|| here.invalid("needs a `name`"))?;
+    machine.definition = definition.ok_or_else(|| {
+        here.invalid("needs a `definition`: the path of its Amazon States Language file, such as `states/orders.asl.json`")
+    })?;
+    Ok(machine)
+}
+
+fn logging(here: At<'_>) -> Result<MachineLogging, CliError> {
+    let mut logging = MachineLogging::default();
+    for (key, value) in here.table(&["level", "include_execution_data", "log_group"])? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "level" => logging.level = at.word()?,
+            "include_execution_data" => logging.include_execution_data = at.bool()?,
+            _ => {
+                let group = at.non_empty()?;
+                // CloudWatch Logs' log group names.
+                let valid = group.len() <= 512
+                    && group.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#')
+                    });
+                if !valid {
+                    return Err(at.invalid(
+                        "must be a log group's name: up to 512 letters, digits, `.`, `-`, `_`, `/` or `#`, such as `/aws/vendedlogs/states/orders`",
+                    ));
+                }
+                logging.log_group = Some(group);
+            }
+        }
+    }
+    Ok(logging)
+}
+
 /// The deploy keys, for the "the settings are ..." list.
 pub const KEYS: [&str; 16] = [
     "name",
@@ -1248,6 +1449,119 @@ mod tests {
         assert!(problem.contains("needs an `alias`"));
         settings.alias = Some("live".into());
         assert!(check(&settings, "m").is_ok());
+    }
+
+    #[test]
+    fn state_machines_are_read_with_their_defaults() {
+        let at = "package.metadata.lambdakit.state_machines";
+        let machines = state_machines(
+            &json!([
+                {"name": "orders", "definition": "states/orders.asl.json"},
+                {
+                    "name": "nightly",
+                    "definition": "states/nightly.yaml",
+                    "type": "EXPRESS",
+                    "logging": {"level": "ERROR", "include_execution_data": true, "log_group": "/aws/vendedlogs/states/nightly"},
+                    "tracing": true,
+                    "tags": {"team": "shop"},
+                },
+            ]),
+            at,
+        )
+        .unwrap();
+        assert_eq!(machines[0].machine_type, MachineType::Standard);
+        assert_eq!(machines[0].logging.level, ExecutionLogLevel::Off);
+        assert!(!machines[0].tracing);
+        let nightly = &machines[1];
+        assert_eq!(nightly.definition, "states/nightly.yaml");
+        assert_eq!(nightly.machine_type, MachineType::Express);
+        assert_eq!(
+            nightly.logging,
+            MachineLogging {
+                level: ExecutionLogLevel::Error,
+                include_execution_data: true,
+                log_group: Some("/aws/vendedlogs/states/nightly".into()),
+            }
+        );
+        assert!(nightly.tracing);
+        assert_eq!(nightly.tags.get("team").map(String::as_str), Some("shop"));
+    }
+
+    #[test]
+    fn bad_state_machine_settings_name_the_key_and_the_fix() {
+        let at = "m";
+        let good = || json!({"name": "orders", "definition": "orders.json"});
+        let with = |key: &str, value: Value| {
+            let mut table = good();
+            table[key] = value;
+            json!([table])
+        };
+        let cases = [
+            (
+                with("type", json!("Standard")),
+                "m[0].type",
+                "must be one of `STANDARD`, `EXPRESS`",
+            ),
+            (
+                with("name", json!("has space")),
+                "m[0].name",
+                "1 to 80 letters",
+            ),
+            (
+                with("definition", json!("orders.txt")),
+                "m[0].definition",
+                "`.json`, `.yaml` or `.yml`",
+            ),
+            (
+                with("logging", json!({"level": "INFO"})),
+                "m[0].logging.level",
+                "`ALL`, `ERROR`, `FATAL`, `OFF`",
+            ),
+            (
+                with("logging", json!({"group": "x"})),
+                "m[0].logging.group",
+                "the settings are `level`",
+            ),
+            (
+                with("logging", json!({"log_group": "a b"})),
+                "m[0].logging.log_group",
+                "log group's name",
+            ),
+            (
+                with("tracing", json!("Active")),
+                "m[0].tracing",
+                "`true` or `false`",
+            ),
+            (
+                with("tags", json!({"lambdakit:x": "y"})),
+                "m[0].tags.lambdakit:x",
+                "`lambdakit:` prefix",
+            ),
+            (
+                with("definitions", json!("x.json")),
+                "m[0].definitions",
+                "the settings are `name`, `definition`",
+            ),
+            (json!([{"definition": "x.json"}]), "m[0]", "needs a `name`"),
+            (json!([{"name": "x"}]), "m[0]", "needs a `definition`"),
+            (json!({"name": "x"}), "m", "list of tables"),
+            (
+                json!([good(), good()]),
+                "m[1].name",
+                "another state machine",
+            ),
+        ];
+        for (value, key, says) in cases {
+            let Err(CliError::Config {
+                key: found,
+                problem,
+            }) = state_machines(&value, at)
+            else {
+                panic!("{value} was accepted");
+            };
+            assert_eq!(found, key, "{value}");
+            assert!(problem.contains(says), "{value}: {problem}");
+        }
     }
 
     #[test]
