@@ -19,6 +19,12 @@
 //!   at the lowest sequence number reported and retries every record from there, so reporting
 //!   the records after it too would change nothing (AWS "Configuring partial batch response
 //!   with Kinesis Data Streams and Lambda").
+//! - **Kafka** (Amazon MSK, self-managed): each topic-partition is a stream of its own, processed
+//!   in offset order and stopped at its first failure, which is reported by partition and
+//!   offset; the other partitions go on ([`Batch::kafka`]).
+//!
+//! [`Batch::firehose`] answers a Firehose transformation: every record's result (`Ok` with the
+//! new data, `Dropped`, or `ProcessingFailed` for a handler's error), not only the failures.
 //!
 //! A record whose id is missing (the services always send one) and that fails is reported with
 //! an empty `itemIdentifier`, which Lambda treats as a failure of the whole batch: everything is
@@ -293,6 +299,160 @@ impl Batch {
         }
         response
     }
+
+    /// Processes the records of a Kafka event, each partition's in offset order, stopping a
+    /// partition at its first failure, which the response reports; the other partitions go on.
+    ///
+    /// The handler gets each record decoded ([`Record`](crate::events::kafka::Record)); a
+    /// record whose key or value is not base64 fails without reaching it. Lambda retries each
+    /// reported partition from the reported offset, so the records after it are not reported
+    /// (AWS "Configuring error handling controls for Kafka event sources"). Partitions are
+    /// processed one after another.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use lambda_kit::batch::Batch;
+    /// use lambda_kit::events::kafka::{KafkaEvent, KafkaEventResponse, Record};
+    /// use lambda_kit::{Context, Diagnostic};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Payment {
+    ///     cents: u64,
+    /// }
+    ///
+    /// async fn settle(record: Record) -> Result<(), Diagnostic> {
+    ///     let payment: Payment = record.value()?;
+    ///     tracing::info!(cents = payment.cents, offset = record.offset(), "settling");
+    ///     Ok(())
+    /// }
+    ///
+    /// #[lambda_kit::handler]
+    /// async fn handler(event: KafkaEvent, _ctx: Context) -> Result<KafkaEventResponse, Diagnostic> {
+    ///     Ok(Batch::new().kafka(event, settle).await)
+    /// }
+    /// ```
+    #[cfg(feature = "kafka")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
+    pub async fn kafka<F, Fut, E>(
+        &self,
+        event: crate::events::kafka::KafkaEvent,
+        mut handler: F,
+    ) -> crate::events::kafka::KafkaEventResponse
+    where
+        F: FnMut(crate::events::kafka::Record) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+        E: Into<Diagnostic>,
+    {
+        use crate::events::kafka::Record;
+
+        let mut response = crate::events::kafka::KafkaEventResponse::default();
+        for (partition, raw) in crate::events::kafka::partitions(&event) {
+            // Records are decoded in order up to the first that does not decode: that one
+            // fails, and the partition stops there as it would at a handler's failure.
+            let mut records = Vec::with_capacity(raw.len());
+            let mut undecodable = None;
+            for raw in raw {
+                match Record::decode(raw) {
+                    Ok(record) => records.push(record),
+                    Err(error) => {
+                        tracing::error!(
+                            item_identifier = error.record_id(),
+                            error_type = "RecordDecodeError",
+                            "record failed: {error}"
+                        );
+                        undecodable = Some(raw.offset);
+                        break;
+                    }
+                }
+            }
+            let ids: Vec<String> = records.iter().map(Record::id).collect();
+            let offsets: Vec<i64> = records.iter().map(Record::offset).collect();
+            let run = process(&ids, records, NonZeroUsize::MIN, true, &mut handler).await;
+            if let Some(offset) = run.stopped_at.map(|index| offsets[index]).or(undecodable) {
+                response.add_failure(partition, offset);
+            }
+        }
+        response
+    }
+
+    /// Transforms the records of a Firehose event with `handler`, and answers each record's
+    /// result: `Ok` with the data the handler returned, `Dropped`, or `ProcessingFailed` with
+    /// the original data when the handler failed (the error is logged with the record's id).
+    ///
+    /// Records are independent: [`Batch::concurrency`] runs several at once. The answer lists
+    /// every record, in the order received, as Firehose requires.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use lambda_kit::batch::Batch;
+    /// use lambda_kit::events::firehose::{KinesisFirehoseEvent, KinesisFirehoseEventRecord, Transformation, TransformationResponse};
+    /// use lambda_kit::{Context, Diagnostic};
+    ///
+    /// #[derive(serde::Deserialize, serde::Serialize)]
+    /// struct Click {
+    ///     page: String,
+    ///     bot: bool,
+    /// }
+    ///
+    /// async fn clean(record: KinesisFirehoseEventRecord) -> Result<Transformation, Diagnostic> {
+    ///     let click: Click = serde_json::from_slice(&record.data)
+    ///         .map_err(|error| Diagnostic::new("NotAClick", error.to_string()))?;
+    ///     if click.bot {
+    ///         return Ok(Transformation::Dropped);
+    ///     }
+    ///     Transformation::json_line(&click)
+    /// }
+    ///
+    /// #[lambda_kit::handler]
+    /// async fn handler(event: KinesisFirehoseEvent, _ctx: Context) -> Result<TransformationResponse, Diagnostic> {
+    ///     Ok(Batch::new().concurrency(8).firehose(event, clean).await)
+    /// }
+    /// ```
+    #[cfg(feature = "firehose")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "firehose")))]
+    pub async fn firehose<F, Fut, E>(
+        &self,
+        event: crate::events::firehose::KinesisFirehoseEvent,
+        handler: F,
+    ) -> crate::events::firehose::TransformationResponse
+    where
+        F: FnMut(crate::events::firehose::KinesisFirehoseEventRecord) -> Fut,
+        Fut: Future<Output = Result<crate::events::firehose::Transformation, E>>,
+        E: Into<Diagnostic>,
+    {
+        use crate::events::firehose::{
+            RecordResult, Transformation, TransformationResponse, TransformedRecord,
+        };
+
+        let ids: Vec<String> = event
+            .records
+            .iter()
+            .map(|record| record.record_id.clone().unwrap_or_default())
+            .collect();
+        // The original data answers for failed and dropped records, so it is kept aside.
+        let originals: Vec<Vec<u8>> = event
+            .records
+            .iter()
+            .map(|record| record.data.to_vec())
+            .collect();
+        let run = process(&ids, event.records, self.concurrency, false, handler).await;
+        let mut response = TransformationResponse::default();
+        for ((id, original), output) in ids.into_iter().zip(originals).zip(run.outputs) {
+            let record = match output {
+                Some(Transformation::Ok(data)) => {
+                    TransformedRecord::new(id, RecordResult::Ok, data)
+                }
+                Some(Transformation::Dropped) => {
+                    TransformedRecord::new(id, RecordResult::Dropped, original)
+                }
+                None => TransformedRecord::new(id, RecordResult::ProcessingFailed, original),
+            };
+            response.records.push(record);
+        }
+        response
+    }
 }
 
 /// [`Batch::sqs`] with the defaults: one message at a time.
@@ -391,12 +551,77 @@ where
     Batch::new().dynamodb(event, handler).await
 }
 
+/// [`Batch::kafka`] with the defaults.
+///
+/// # Examples
+///
+/// ```no_run
+/// use lambda_kit::events::kafka::{KafkaEvent, KafkaEventResponse};
+/// use lambda_kit::{Context, Diagnostic};
+///
+/// #[lambda_kit::handler]
+/// async fn handler(event: KafkaEvent, _ctx: Context) -> Result<KafkaEventResponse, Diagnostic> {
+///     Ok(lambda_kit::batch::kafka(event, |record| async move {
+///         let reading: f64 = record.value()?;
+///         tracing::info!(reading, "sensor");
+///         Ok::<_, Diagnostic>(())
+///     })
+///     .await)
+/// }
+/// ```
+#[cfg(feature = "kafka")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
+pub async fn kafka<F, Fut, E>(
+    event: crate::events::kafka::KafkaEvent,
+    handler: F,
+) -> crate::events::kafka::KafkaEventResponse
+where
+    F: FnMut(crate::events::kafka::Record) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: Into<Diagnostic>,
+{
+    Batch::new().kafka(event, handler).await
+}
+
+/// [`Batch::firehose`] with the defaults: one record at a time.
+///
+/// # Examples
+///
+/// ```no_run
+/// use lambda_kit::events::firehose::{KinesisFirehoseEvent, Transformation, TransformationResponse};
+/// use lambda_kit::{Context, Diagnostic};
+///
+/// #[lambda_kit::handler]
+/// async fn handler(event: KinesisFirehoseEvent, _ctx: Context) -> Result<TransformationResponse, Diagnostic> {
+///     Ok(lambda_kit::batch::firehose(event, |record| async move {
+///         let upper = record.data.to_ascii_uppercase();
+///         Ok::<_, Diagnostic>(Transformation::Ok(upper))
+///     })
+///     .await)
+/// }
+/// ```
+#[cfg(feature = "firehose")]
+#[cfg_attr(docsrs, doc(cfg(feature = "firehose")))]
+pub async fn firehose<F, Fut, E>(
+    event: crate::events::firehose::KinesisFirehoseEvent,
+    handler: F,
+) -> crate::events::firehose::TransformationResponse
+where
+    F: FnMut(crate::events::firehose::KinesisFirehoseEventRecord) -> Fut,
+    Fut: Future<Output = Result<crate::events::firehose::Transformation, E>>,
+    E: Into<Diagnostic>,
+{
+    Batch::new().firehose(event, handler).await
+}
+
 /// What [`process`] did.
-struct Run {
+struct Run<O = ()> {
     /// The records that failed, by index, in order.
     failed: Vec<usize>,
     /// With `stop_at_first_failure`: the index of the failure processing stopped at.
     stopped_at: Option<usize>,
+    /// What each record's handler answered, by index: `None` for failed and unprocessed ones.
+    outputs: Vec<Option<O>>,
 }
 
 /// Runs `handler` on each record, at most `limit` at once, logging each failure with its id.
@@ -404,16 +629,16 @@ struct Run {
 /// The record futures are polled by hand on the caller's task rather than spawned, so they need
 /// not be `Send` or `'static` and no task outlives the invocation. Each wake-up polls every
 /// running future, which is cheap at the limits a batch uses (tens).
-async fn process<R, F, Fut, E>(
+async fn process<R, F, Fut, O, E>(
     ids: &[String],
     records: Vec<R>,
     limit: NonZeroUsize,
     stop_at_first_failure: bool,
     mut handler: F,
-) -> Run
+) -> Run<O>
 where
     F: FnMut(R) -> Fut,
-    Fut: Future<Output = Result<(), E>>,
+    Fut: Future<Output = Result<O, E>>,
     E: Into<Diagnostic>,
 {
     let mut waiting = records.into_iter().enumerate();
@@ -421,6 +646,7 @@ where
     let mut run = Run {
         failed: Vec::new(),
         stopped_at: None,
+        outputs: std::iter::repeat_with(|| None).take(ids.len()).collect(),
     };
     std::future::poll_fn(|cx| {
         loop {
@@ -442,17 +668,20 @@ where
                 };
                 let (index, _) = running.swap_remove(slot);
                 finished = true;
-                if let Err(error) = result {
-                    let diagnostic: Diagnostic = error.into();
-                    tracing::error!(
-                        item_identifier = ids[index].as_str(),
-                        error_type = diagnostic.error_type(),
-                        "record failed: {}",
-                        diagnostic.error_message()
-                    );
-                    run.failed.push(index);
-                    if stop_at_first_failure && run.stopped_at.is_none() {
-                        run.stopped_at = Some(index);
+                match result {
+                    Ok(output) => run.outputs[index] = Some(output),
+                    Err(error) => {
+                        let diagnostic: Diagnostic = error.into();
+                        tracing::error!(
+                            item_identifier = ids[index].as_str(),
+                            error_type = diagnostic.error_type(),
+                            "record failed: {}",
+                            diagnostic.error_message()
+                        );
+                        run.failed.push(index);
+                        if stop_at_first_failure && run.stopped_at.is_none() {
+                            run.stopped_at = Some(index);
+                        }
                     }
                 }
             }
@@ -564,10 +793,25 @@ where
     T: serde::de::DeserializeOwned,
     R: JsonRecord,
 {
-    let record_id = record.id().unwrap_or_default().to_owned();
-    let kind = record.kind();
+    decode_json(
+        record.kind(),
+        record.id().unwrap_or_default().to_owned(),
+        record.payload(),
+    )
+}
+
+/// Reads a record's payload as JSON into a `T`, or says which record is not a `T` and where.
+#[cfg(any(feature = "sqs", feature = "kinesis", feature = "kafka"))]
+pub(crate) fn decode_json<T>(
+    kind: &str,
+    record_id: String,
+    payload: Option<&[u8]>,
+) -> Result<T, DecodeError>
+where
+    T: serde::de::DeserializeOwned,
+{
     let target = crate::diagnostic::short_type_name::<T>();
-    let Some(payload) = record.payload() else {
+    let Some(payload) = payload else {
         return Err(DecodeError {
             message: format!("{kind} `{record_id}` has no body to read as a `{target}`"),
             record_id,
@@ -604,16 +848,24 @@ where
 /// assert!(diagnostic.error_message().contains("`m-7`"));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[cfg(any(feature = "sqs", feature = "kinesis"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "sqs", feature = "kinesis"))))]
+#[cfg(any(feature = "sqs", feature = "kinesis", feature = "kafka"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqs", feature = "kinesis", feature = "kafka")))
+)]
 #[derive(Debug, Clone)]
 pub struct DecodeError {
     record_id: String,
     message: String,
 }
 
-#[cfg(any(feature = "sqs", feature = "kinesis"))]
+#[cfg(any(feature = "sqs", feature = "kinesis", feature = "kafka"))]
 impl DecodeError {
+    #[cfg(feature = "kafka")]
+    pub(crate) fn new(record_id: String, message: String) -> Self {
+        Self { record_id, message }
+    }
+
     /// The id of the record that failed: the SQS message id, the Kinesis sequence number.
     ///
     /// # Examples
@@ -628,17 +880,17 @@ impl DecodeError {
     }
 }
 
-#[cfg(any(feature = "sqs", feature = "kinesis"))]
+#[cfg(any(feature = "sqs", feature = "kinesis", feature = "kafka"))]
 impl std::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-#[cfg(any(feature = "sqs", feature = "kinesis"))]
+#[cfg(any(feature = "sqs", feature = "kinesis", feature = "kafka"))]
 impl std::error::Error for DecodeError {}
 
-#[cfg(any(feature = "sqs", feature = "kinesis"))]
+#[cfg(any(feature = "sqs", feature = "kinesis", feature = "kafka"))]
 impl From<DecodeError> for Diagnostic {
     fn from(error: DecodeError) -> Self {
         Diagnostic::new("RecordDecodeError", error.message)

@@ -301,3 +301,100 @@ pub mod function_url {
         LambdaFunctionUrlRequestContextHttpDescription, LambdaFunctionUrlResponse,
     };
 }
+
+/// Amazon SES: the event of a receipt rule's Lambda action, with the mail's headers, its
+/// receipt (recipients, the action) and the spam, virus, SPF, DKIM and DMARC verdicts.
+///
+/// A rule that invokes the function synchronously (`RequestResponse`) reads a
+/// [`SimpleEmailDisposition`](ses::SimpleEmailDisposition) back: `CONTINUE`, `STOP_RULE` or
+/// `STOP_RULE_SET` (AWS "Invoke Lambda function action" in the SES developer guide). The
+/// message's body is not in the event; a rule stores it with an S3 action before the Lambda one.
+///
+/// # Examples
+///
+/// ```
+/// use lambda_kit::events::ses::SimpleEmailEvent;
+///
+/// let event: SimpleEmailEvent = serde_json::from_str(r#"{"Records": [{
+///     "eventSource": "aws:ses", "eventVersion": "1.0",
+///     "ses": {
+///         "mail": {
+///             "timestamp": "2026-11-23T09:30:00.000Z", "source": "ada@example.com",
+///             "messageId": "o3vrnil0e2ic", "destination": ["orders@example.com"],
+///             "headersTruncated": false, "headers": [{"name": "Subject", "value": "Order 7"}],
+///             "commonHeaders": {"from": ["Ada <ada@example.com>"], "to": ["orders@example.com"], "subject": "Order 7"}
+///         },
+///         "receipt": {
+///             "timestamp": "2026-11-23T09:30:00.000Z", "processingTimeMillis": 12,
+///             "recipients": ["orders@example.com"],
+///             "spamVerdict": {"status": "PASS"}, "virusVerdict": {"status": "PASS"},
+///             "spfVerdict": {"status": "PASS"}, "dkimVerdict": {"status": "PASS"},
+///             "dmarcVerdict": {"status": "PASS"},
+///             "action": {"type": "Lambda", "invocationType": "Event",
+///                        "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:intake"}
+///         }
+///     }
+/// }]}"#)?;
+/// let mail = &event.records[0].ses.mail;
+/// assert_eq!(mail.source.as_deref(), Some("ada@example.com"));
+/// assert_eq!(mail.common_headers.subject.as_deref(), Some("Order 7"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[cfg(feature = "ses")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ses")))]
+pub mod ses {
+    #[doc(inline)]
+    pub use aws_lambda_events::ses::{
+        SimpleEmailCommonHeaders, SimpleEmailDisposition, SimpleEmailDispositionValue,
+        SimpleEmailEvent, SimpleEmailHeader, SimpleEmailMessage, SimpleEmailReceipt,
+        SimpleEmailReceiptAction, SimpleEmailRecord, SimpleEmailService, SimpleEmailVerdict,
+    };
+}
+
+#[cfg(feature = "iot")]
+#[cfg_attr(docsrs, doc(cfg(feature = "iot")))]
+pub mod iot;
+
+#[cfg(feature = "cognito")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cognito")))]
+pub mod cognito;
+
+/// Amazon CloudWatch Logs: the event of a subscription filter, its data already decoded.
+///
+/// CloudWatch Logs sends the matching log events gzip-compressed and base64-encoded in
+/// `awslogs.data`; [`LogsEvent`](cloudwatch_logs::LogsEvent) decodes them when it is
+/// deserialized, so `event.aws_logs.data` is the [`LogData`](cloudwatch_logs::LogData): the
+/// log group and stream, the filters that matched and the [`LogEntry`](cloudwatch_logs::LogEntry)s.
+///
+/// When a filter is created, CloudWatch Logs sends one event whose `message_type` is
+/// `CONTROL_MESSAGE` to check that the function can be reached; skip it. Data events have
+/// `DATA_MESSAGE` (AWS "Using CloudWatch Logs subscription filters").
+///
+/// # Examples
+///
+/// ```
+/// use lambda_kit::events::cloudwatch_logs::LogsEvent;
+///
+/// // What CloudWatch Logs sends: its log events' JSON, gzip-compressed and base64-encoded.
+/// // (Read from text or bytes, as the runtime does: `AwsLogs` cannot be read from a `Value`.)
+/// let event: LogsEvent = serde_json::from_str(r#"{"awslogs": {"data":
+///     "H4sIAAAAAAACAzVPXQuCMBT9KzF6DOZmWvkmtHopAvUtJKa7yMA52VYS0X/vWnSfLufjnnNfxID3soPqOQLJyD6v8ttZlGV+FGRF7DSAQ5jxeJ2km+0uYhzh3nZHZ+8jMlROnvbSNEpS6xQ4/+PL4EAaFPCIp5QxymN6XZ7ySpRVLZsWVf7e+NbpMWg7HHQfZm92JeCcxa3+nhEPGMIMv4hWcxH0BY2dgzQYzza7ZM1THs2z+v+COlEUl2IxyqdB/0JB2+sBFHnX7w+xMPhB8gAAAA=="}}"#)?;
+/// let data = &event.aws_logs.data;
+/// assert_eq!(data.log_group, "/aws/lambda/orders");
+/// assert_eq!(data.log_events[0].message, "ERROR payment declined");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[cfg(feature = "cloudwatch-logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cloudwatch-logs")))]
+pub mod cloudwatch_logs {
+    #[doc(inline)]
+    pub use aws_lambda_events::cloudwatch_logs::{AwsLogs, LogData, LogEntry, LogsEvent};
+}
+
+#[cfg(feature = "kafka")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
+pub mod kafka;
+
+#[cfg(feature = "firehose")]
+#[cfg_attr(docsrs, doc(cfg(feature = "firehose")))]
+pub mod firehose;

@@ -41,8 +41,9 @@
 //!
 //! Optional features add what functions usually assemble from other crates: the AWS event types
 //! (`sqs`, `sns`, `s3`, `dynamodb`, `kinesis`, `eventbridge`, `schedule`, `apigw`, `alb`,
-//! `function-url`, in `lambda_kit::events`), partial batch responses for SQS, Kinesis and
-//! DynamoDB streams (`lambda_kit::batch`), HTTP handlers for API Gateway, ALBs and function
+//! `function-url`, `ses`, `iot`, `cognito`, `cloudwatch-logs`, `kafka`, `firehose`, in
+//! `lambda_kit::events`), partial batch responses for SQS, Kinesis, DynamoDB streams and Kafka
+//! and Firehose transformation results (`lambda_kit::batch`), HTTP handlers for API Gateway, ALBs and function
 //! URLs (`http`, in `lambda_kit::http`), CloudWatch Embedded Metric Format metrics
 //! (`metrics`, in `lambda_kit::metrics`) and idempotent handlers with an in-memory or DynamoDB
 //! store (`idempotency`, `idempotency-dynamodb`, in `lambda_kit::idempotency`) and response

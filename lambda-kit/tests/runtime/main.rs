@@ -23,3 +23,4 @@ mod process;
 mod streaming;
 mod support;
 mod trace;
+mod triggers;
