@@ -382,6 +382,21 @@ fn project_linking_openssl() -> std::path::PathBuf {
     dir
 }
 
+/// `cargo lambdakit build ARGS` of the project in `dir`, into `target`.
+fn build_project(
+    dir: &std::path::Path,
+    target: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    lambdakit()
+        .args(["build", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .args(args)
+        .env("CARGO_TARGET_DIR", target)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_static_build_names_the_crate_that_links_c_from_the_system_and_the_fix() {
     let found = std::path::Path::new("/usr/lib/x86_64-linux-gnu/libssl.so").exists()
@@ -394,15 +409,7 @@ fn a_static_build_names_the_crate_that_links_c_from_the_system_and_the_fix() {
         return;
     }
     let dir = project_linking_openssl();
-    let build = |args: &[&str]| {
-        lambdakit()
-            .args(["build", "--manifest-path"])
-            .arg(dir.join("Cargo.toml"))
-            .args(args)
-            .env("CARGO_TARGET_DIR", dir.join("target"))
-            .output()
-            .unwrap()
-    };
+    let build = |args: &[&str]| build_project(&dir, &dir.join("target"), args);
     let output = build(&[]);
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -464,15 +471,7 @@ fn a_static_build_of_a_crate_with_its_own_allocator_names_the_flag_that_keeps_it
     .unwrap();
     // The workspace's lock and target: the same versions of the same crates, built once.
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    let build = |args: &[&str]| {
-        lambdakit()
-            .args(["build", "--manifest-path"])
-            .arg(dir.join("Cargo.toml"))
-            .args(args)
-            .env("CARGO_TARGET_DIR", workspace().join("target"))
-            .output()
-            .unwrap()
-    };
+    let build = |args: &[&str]| build_project(&dir, &workspace().join("target"), args);
     let output = build(&[]);
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
