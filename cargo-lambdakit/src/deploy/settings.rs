@@ -95,6 +95,7 @@ impl DeploySettings {
             .schedule
             .extend(other.triggers.schedule.iter().cloned());
         triggers.sns.extend(other.triggers.sns.iter().cloned());
+        triggers.logs.extend(other.triggers.logs.iter().cloned());
         self.permissions.extend(other.permissions.iter().cloned());
     }
 }
@@ -262,6 +263,8 @@ pub struct Triggers {
     pub schedule: Vec<ScheduleTrigger>,
     /// `[[triggers.sns]]`.
     pub sns: Vec<SnsTrigger>,
+    /// `[[triggers.logs]]`.
+    pub logs: Vec<LogsTrigger>,
 }
 
 impl Triggers {
@@ -273,6 +276,7 @@ impl Triggers {
             && self.kinesis.is_empty()
             && self.schedule.is_empty()
             && self.sns.is_empty()
+            && self.logs.is_empty()
     }
 }
 
@@ -321,6 +325,15 @@ pub struct ScheduleTrigger {
 pub struct SnsTrigger {
     /// The topic's ARN.
     pub topic: String,
+}
+
+/// A CloudWatch Logs subscription filter sending a log group's matching events to the function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogsTrigger {
+    /// The log group's name.
+    pub group: String,
+    /// The filter pattern (empty: every event).
+    pub pattern: String,
 }
 
 /// The deploy keys, for the "the settings are ..." list.
@@ -690,7 +703,9 @@ fn permission(here: At<'_>) -> Result<Permission, CliError> {
 
 fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
     let mut triggers = Triggers::default();
-    let kinds = ["s3", "sqs", "dynamodb", "kinesis", "schedule", "sns"];
+    let kinds = [
+        "s3", "sqs", "dynamodb", "kinesis", "schedule", "sns", "logs",
+    ];
     for (kind, list) in here.table(&kinds)? {
         let path = format!("{}.{kind}", here.key);
         let list = At {
@@ -706,6 +721,7 @@ fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
                 "dynamodb" => triggers.dynamodb.push(stream(at, "dynamodb")?),
                 "kinesis" => triggers.kinesis.push(stream(at, "kinesis")?),
                 "schedule" => triggers.schedule.push(schedule(at)?),
+                "logs" => triggers.logs.push(logs(at)?),
                 _ => triggers.sns.push(sns(at)?),
             }
         }
@@ -855,6 +871,33 @@ fn sns(here: At<'_>) -> Result<SnsTrigger, CliError> {
     }
     let topic = topic.ok_or_else(|| here.invalid("needs a `topic`"))?;
     Ok(SnsTrigger { topic })
+}
+
+fn logs(here: At<'_>) -> Result<LogsTrigger, CliError> {
+    let mut trigger = LogsTrigger {
+        group: String::new(),
+        pattern: String::new(),
+    };
+    for (key, value) in here.table(&["group", "pattern"])? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "group" => {
+                let group = at.non_empty()?;
+                if group.starts_with("arn:") {
+                    return Err(at.invalid(
+                        "must be the log group's name (such as `/aws/lambda/orders`), not its ARN",
+                    ));
+                }
+                trigger.group = group;
+            }
+            _ => trigger.pattern = at.string()?,
+        }
+    }
+    if trigger.group.is_empty() {
+        return Err(here.invalid("needs a `group`, the log group's name"));
+    }
+    Ok(trigger)
 }
 
 /// Checks an EventBridge schedule expression (AWS "Schedule expressions for rules"):
