@@ -1097,10 +1097,20 @@ mod tests {
                 "schedule": [{"expression": "rate(1 hour)", "input": {"job": "nightly"}}],
                 "sns": [{"topic": "arn:aws:sns:eu-west-1:123456789012:news"}],
                 "kinesis": [{"stream": "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "starting_position": "TRIM_HORIZON"}],
+                "logs": [{"group": "/aws/lambda/orders"}, {"group": "app", "pattern": "ERROR"}],
             }),
         )
         .unwrap();
         let triggers = settings.triggers;
+        assert_eq!(
+            (
+                triggers.logs[0].group.as_str(),
+                triggers.logs[0].pattern.as_str()
+            ),
+            ("/aws/lambda/orders", ""),
+            "no pattern: every event"
+        );
+        assert_eq!(triggers.logs[1].pattern, "ERROR");
         assert_eq!(triggers.s3[0].events, ["s3:ObjectCreated:*"]);
         assert_eq!(triggers.s3[0].suffix.as_deref(), Some(".png"));
         assert_eq!(triggers.sqs[0].source, "orders");
@@ -1270,6 +1280,18 @@ mod tests {
                 json!({"sns": [{"topic": "news"}]}),
                 "m.triggers.sns[0].topic",
                 "topic's ARN",
+            ),
+            (
+                "triggers",
+                json!({"logs": [{"pattern": "ERROR"}]}),
+                "m.triggers.logs[0]",
+                "needs a `group`",
+            ),
+            (
+                "triggers",
+                json!({"logs": [{"group": "arn:aws:logs:eu-west-1:123456789012:log-group:app"}]}),
+                "m.triggers.logs[0].group",
+                "not its ARN",
             ),
             (
                 "triggers",
