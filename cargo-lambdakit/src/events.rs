@@ -11,7 +11,7 @@ use crate::error::CliError;
 use crate::local::ACCOUNT;
 
 /// The example events there are, with the parameters each takes and their defaults.
-pub const KINDS: [(&str, &[(&str, &str)]); 12] = [
+pub const KINDS: [(&str, &[(&str, &str)]); 19] = [
     ("apigw-v1", HTTP),
     ("apigw-v2", HTTP),
     ("function-url", HTTP),
@@ -64,6 +64,53 @@ pub const KINDS: [(&str, &[(&str, &str)]); 12] = [
             ("partition-key", "key-1"),
             ("data", "Hello from Kinesis!"),
         ],
+    ),
+    (
+        "ses",
+        &[
+            ("from", "sender@example.com"),
+            ("subject", "Hello from SES!"),
+            ("recipient", "recipient@example.com"),
+        ],
+    ),
+    (
+        "iot",
+        &[
+            ("topic", "devices/device-1/telemetry"),
+            ("message", r#"{"device": "device-1", "temperature": 21.5}"#),
+        ],
+    ),
+    (
+        "cognito-pre-signup",
+        &[("username", "example-user"), ("email", "user@example.com")],
+    ),
+    (
+        "cognito-pre-token",
+        &[("username", "example-user"), ("email", "user@example.com")],
+    ),
+    (
+        "logs",
+        &[
+            ("group", "/aws/lambda/example-function"),
+            (
+                "stream",
+                "2026/01/01/[$LATEST]0123456789abcdef0123456789abcdef",
+            ),
+            ("message", "ERROR something failed"),
+        ],
+    ),
+    (
+        "kafka",
+        &[
+            ("topic", "example-topic"),
+            ("key", "key-1"),
+            ("value", "Hello from Kafka!"),
+            ("partition", "0"),
+        ],
+    ),
+    (
+        "firehose",
+        &[("data", "Hello from Firehose!"), ("records", "1")],
     ),
 ];
 
@@ -165,6 +212,44 @@ pub fn example(kind: &str, params: &BTreeMap<String, String>) -> Result<Value, C
             dynamodb(&get("table"), &event_name, &get("id"))
         }
         "kinesis" => kinesis(&get("stream"), &get("partition-key"), &get("data")),
+        "ses" => ses(&get("from"), &get("subject"), &get("recipient")),
+        "iot" => {
+            let message: Value =
+                serde_json::from_str(&get("message")).map_err(|error| CliError::Config {
+                    key: "--param message".into(),
+                    problem: format!("is not JSON: {error}"),
+                })?;
+            let Value::Object(mut message) = message else {
+                return Err(CliError::Config {
+                    key: "--param message".into(),
+                    problem: "is not a JSON object; a topic rule's `SELECT *` sends the device's JSON object, e.g. `message={\"on\": true}`".into(),
+                });
+            };
+            // As `SELECT *, topic() AS topic FROM '...'` sends it.
+            message.insert("topic".into(), json!(get("topic")));
+            Value::Object(message)
+        }
+        "cognito-pre-signup" => cognito_pre_signup(&get("username"), &get("email")),
+        "cognito-pre-token" => cognito_pre_token(&get("username"), &get("email")),
+        "logs" => logs(&get("group"), &get("stream"), &get("message")),
+        "kafka" => {
+            let partition: u32 = get("partition").parse().map_err(|_| CliError::Config {
+                key: "--param partition".into(),
+                problem: format!("is `{}`, not a partition number", get("partition")),
+            })?;
+            kafka(&get("topic"), partition, &get("key"), &get("value"))
+        }
+        "firehose" => {
+            let records: usize = get("records")
+                .parse()
+                .ok()
+                .filter(|count| (1..=500).contains(count))
+                .ok_or_else(|| CliError::Config {
+                    key: "--param records".into(),
+                    problem: format!("is `{}`; expected a count from 1 to 500", get("records")),
+                })?;
+            firehose(&get("data"), records)
+        }
         _ => unreachable!("every kind in KINDS has a maker"),
     })
 }
@@ -399,4 +484,158 @@ fn kinesis(stream: &str, partition_key: &str, data: &str) -> Value {
         "awsRegion": REGION,
         "eventSourceARN": format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream}"),
     }]})
+}
+
+fn ses(from: &str, subject: &str, recipient: &str) -> Value {
+    let verdict = json!({"status": "PASS"});
+    json!({"Records": [{
+        "eventSource": "aws:ses",
+        "eventVersion": "1.0",
+        "ses": {
+            "mail": {
+                "timestamp": TIME,
+                "source": from,
+                "messageId": "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g1",
+                "destination": [recipient],
+                "headersTruncated": false,
+                "headers": [
+                    {"name": "Return-Path", "value": format!("<{from}>")},
+                    {"name": "From", "value": from},
+                    {"name": "To", "value": recipient},
+                    {"name": "Subject", "value": subject},
+                    {"name": "Date", "value": "Thu, 1 Jan 2026 12:00:00 +0000"},
+                    {"name": "Message-ID", "value": "<0123456789@example.com>"},
+                ],
+                "commonHeaders": {
+                    "returnPath": from,
+                    "from": [from],
+                    "date": "Thu, 1 Jan 2026 12:00:00 +0000",
+                    "to": [recipient],
+                    "messageId": "<0123456789@example.com>",
+                    "subject": subject,
+                },
+            },
+            "receipt": {
+                "timestamp": TIME,
+                "processingTimeMillis": 222,
+                "recipients": [recipient],
+                "spamVerdict": verdict,
+                "virusVerdict": verdict,
+                "spfVerdict": verdict,
+                "dkimVerdict": verdict,
+                "dmarcVerdict": verdict,
+                "dmarcPolicy": "none",
+                "action": {
+                    "type": "Lambda",
+                    "invocationType": "Event",
+                    "functionArn": format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:example-function"),
+                },
+            },
+        },
+    }]})
+}
+
+/// What every user pool trigger's event starts with.
+fn cognito_header(trigger_source: &str, username: &str) -> Value {
+    json!({
+        "version": "1",
+        "triggerSource": trigger_source,
+        "region": REGION,
+        "userPoolId": "us-east-1_EXAMPLE",
+        "userName": username,
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "example-client-id"},
+    })
+}
+
+fn cognito_pre_signup(username: &str, email: &str) -> Value {
+    let mut event = cognito_header("PreSignUp_SignUp", username);
+    event["request"] = json!({"userAttributes": {"email": email}, "validationData": null});
+    event["response"] =
+        json!({"autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false});
+    event
+}
+
+fn cognito_pre_token(username: &str, email: &str) -> Value {
+    let mut event = cognito_header("TokenGeneration_Authentication", username);
+    event["request"] = json!({
+        "userAttributes": {
+            "sub": "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111",
+            "email": email,
+            "email_verified": "true",
+            "cognito:user_status": "CONFIRMED",
+        },
+        "groupConfiguration": {"groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": null},
+    });
+    event["response"] = json!({"claimsOverrideDetails": null});
+    event
+}
+
+/// A subscription filter's event: the log events' JSON gzip-compressed, then base64-encoded, as
+/// CloudWatch Logs sends it.
+fn logs(group: &str, stream: &str, message: &str) -> Value {
+    let data = json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": ACCOUNT,
+        "logGroup": group,
+        "logStream": stream,
+        "subscriptionFilters": ["example-filter"],
+        "logEvents": [{
+            "id": "31953106606966983378809025079804211143289615424298221568",
+            "timestamp": TIME_EPOCH_MS,
+            "message": message,
+        }],
+    });
+    let gzipped = gzip(data.to_string().as_bytes());
+    json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(gzipped)}})
+}
+
+/// A gzip member (RFC 1952) holding `data`: no name, no time, so the same data makes the same
+/// bytes.
+fn gzip(data: &[u8]) -> Vec<u8> {
+    // Magic, deflate, no flags, no modification time, no extra flags, unknown OS.
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    out.extend(miniz_oxide::deflate::compress_to_vec(data, 6));
+    out.extend(crc32fast::hash(data).to_le_bytes());
+    // ISIZE is the length modulo 2^32 (RFC 1952, 2.3.1).
+    out.extend((data.len() as u32).to_le_bytes());
+    out
+}
+
+fn kafka(topic: &str, partition: u32, key: &str, value: &str) -> Value {
+    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    json!({
+        "eventSource": "aws:kafka",
+        "eventSourceArn": format!("arn:aws:kafka:{REGION}:{ACCOUNT}:cluster/example-cluster/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111-1"),
+        "bootstrapServers": "b-1.example-cluster.abcdef.c1.kafka.us-east-1.amazonaws.com:9098,b-2.example-cluster.abcdef.c1.kafka.us-east-1.amazonaws.com:9098",
+        "records": {
+            format!("{topic}-{partition}"): [{
+                "topic": topic,
+                "partition": partition,
+                "offset": 15,
+                "timestamp": TIME_EPOCH_MS,
+                "timestampType": "CREATE_TIME",
+                "key": encode(key),
+                "value": encode(value),
+                "headers": [{"source": b"lambdakit".to_vec()}],
+            }],
+        },
+    })
+}
+
+fn firehose(data: &str, records: usize) -> Value {
+    let records: Vec<Value> = (0..records)
+        .map(|index| {
+            json!({
+                "recordId": format!("49546986683135544286507457936321625675700192471156785154{index:03}"),
+                "approximateArrivalTimestamp": TIME_EPOCH_MS,
+                "data": base64::engine::general_purpose::STANDARD.encode(data),
+            })
+        })
+        .collect();
+    json!({
+        "invocationId": "invocationIdExample",
+        "deliveryStreamArn": format!("arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/example-stream"),
+        "region": REGION,
+        "records": records,
+    })
 }

@@ -30,7 +30,8 @@ pub struct InvokeArgs {
     #[arg(long, value_name = "PATH", conflicts_with = "event")]
     pub data_file: Option<PathBuf>,
     /// A built-in example event: apigw-v1, apigw-v2, function-url, alb, s3-put, s3-delete,
-    /// sqs, sns, eventbridge, schedule, dynamodb, kinesis.
+    /// sqs, sns, eventbridge, schedule, dynamodb, kinesis, ses, iot, cognito-pre-signup,
+    /// cognito-pre-token, logs, kafka, firehose.
     #[arg(long, value_name = "KIND", conflicts_with = "data")]
     pub event: Option<String>,
     /// A parameter of the example event, such as `--param bucket=photos` (repeatable).

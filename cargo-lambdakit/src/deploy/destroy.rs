@@ -144,8 +144,9 @@ pub async fn layers(
     Ok(outcomes)
 }
 
-/// Removes the function's triggers: its event source mappings, the S3 notifications and SNS
-/// subscriptions its resource policy names, and its schedule rules.
+/// Removes the function's triggers: its event source mappings, the S3 notifications, SNS
+/// subscriptions and log subscription filters its resource policy names, and its schedule
+/// rules.
 async fn triggers_removed(
     aws: &Aws,
     name: &str,
@@ -186,6 +187,18 @@ async fn triggers_removed(
             changes.push(Change::new(
                 "trigger",
                 format!("s3 {bucket}"),
+                Action::Delete,
+            ));
+        } else if statement.sid.starts_with("lambdakit-logs-") {
+            let Some(group) = triggers::log_group_of(&source) else {
+                continue;
+            };
+            if !options.dry_run {
+                triggers::remove_filter(aws, group, name).await?;
+            }
+            changes.push(Change::new(
+                "trigger",
+                format!("logs {group}"),
                 Action::Delete,
             ));
         } else if statement.sid.starts_with("lambdakit-sns-") {

@@ -85,6 +85,12 @@ pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<Strin
             .iter()
             .map(|topic| format!("the sns trigger on `{}`", topic.topic)),
     );
+    skipped.extend(
+        triggers
+            .logs
+            .iter()
+            .map(|logs| format!("the logs trigger on `{}`", logs.group)),
+    );
     if !skipped.is_empty() {
         let were = if skipped.len() == 1 { "was" } else { "were" };
         notes.push(format!(

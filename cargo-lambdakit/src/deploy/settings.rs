@@ -95,6 +95,7 @@ impl DeploySettings {
             .schedule
             .extend(other.triggers.schedule.iter().cloned());
         triggers.sns.extend(other.triggers.sns.iter().cloned());
+        triggers.logs.extend(other.triggers.logs.iter().cloned());
         self.permissions.extend(other.permissions.iter().cloned());
     }
 }
@@ -262,6 +263,8 @@ pub struct Triggers {
     pub schedule: Vec<ScheduleTrigger>,
     /// `[[triggers.sns]]`.
     pub sns: Vec<SnsTrigger>,
+    /// `[[triggers.logs]]`.
+    pub logs: Vec<LogsTrigger>,
 }
 
 impl Triggers {
@@ -273,6 +276,7 @@ impl Triggers {
             && self.kinesis.is_empty()
             && self.schedule.is_empty()
             && self.sns.is_empty()
+            && self.logs.is_empty()
     }
 }
 
@@ -321,6 +325,15 @@ pub struct ScheduleTrigger {
 pub struct SnsTrigger {
     /// The topic's ARN.
     pub topic: String,
+}
+
+/// A CloudWatch Logs subscription filter sending a log group's matching events to the function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogsTrigger {
+    /// The log group's name.
+    pub group: String,
+    /// The filter pattern (empty: every event).
+    pub pattern: String,
 }
 
 /// A state machine's kind, `type` (Step Functions' `StateMachineType`); AWS cannot change
@@ -891,7 +904,9 @@ fn permission(here: At<'_>) -> Result<Permission, CliError> {
 
 fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
     let mut triggers = Triggers::default();
-    let kinds = ["s3", "sqs", "dynamodb", "kinesis", "schedule", "sns"];
+    let kinds = [
+        "s3", "sqs", "dynamodb", "kinesis", "schedule", "sns", "logs",
+    ];
     for (kind, list) in here.table(&kinds)? {
         let path = format!("{}.{kind}", here.key);
         let list = At {
@@ -907,6 +922,7 @@ fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
                 "dynamodb" => triggers.dynamodb.push(stream(at, "dynamodb")?),
                 "kinesis" => triggers.kinesis.push(stream(at, "kinesis")?),
                 "schedule" => triggers.schedule.push(schedule(at)?),
+                "logs" => triggers.logs.push(logs(at)?),
                 _ => triggers.sns.push(sns(at)?),
             }
         }
@@ -1056,6 +1072,33 @@ fn sns(here: At<'_>) -> Result<SnsTrigger, CliError> {
     }
     let topic = topic.ok_or_else(|| here.invalid("needs a `topic`"))?;
     Ok(SnsTrigger { topic })
+}
+
+fn logs(here: At<'_>) -> Result<LogsTrigger, CliError> {
+    let mut trigger = LogsTrigger {
+        group: String::new(),
+        pattern: String::new(),
+    };
+    for (key, value) in here.table(&["group", "pattern"])? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "group" => {
+                let group = at.non_empty()?;
+                if group.starts_with("arn:") {
+                    return Err(at.invalid(
+                        "must be the log group's name (such as `/aws/lambda/orders`), not its ARN",
+                    ));
+                }
+                trigger.group = group;
+            }
+            _ => trigger.pattern = at.string()?,
+        }
+    }
+    if trigger.group.is_empty() {
+        return Err(here.invalid("needs a `group`, the log group's name"));
+    }
+    Ok(trigger)
 }
 
 /// Checks an EventBridge schedule expression (AWS "Schedule expressions for rules"):
@@ -1255,10 +1298,20 @@ mod tests {
                 "schedule": [{"expression": "rate(1 hour)", "input": {"job": "nightly"}}],
                 "sns": [{"topic": "arn:aws:sns:eu-west-1:123456789012:news"}],
                 "kinesis": [{"stream": "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "starting_position": "TRIM_HORIZON"}],
+                "logs": [{"group": "/aws/lambda/orders"}, {"group": "app", "pattern": "ERROR"}],
             }),
         )
         .unwrap();
         let triggers = settings.triggers;
+        assert_eq!(
+            (
+                triggers.logs[0].group.as_str(),
+                triggers.logs[0].pattern.as_str()
+            ),
+            ("/aws/lambda/orders", ""),
+            "no pattern: every event"
+        );
+        assert_eq!(triggers.logs[1].pattern, "ERROR");
         assert_eq!(triggers.s3[0].events, ["s3:ObjectCreated:*"]);
         assert_eq!(triggers.s3[0].suffix.as_deref(), Some(".png"));
         assert_eq!(triggers.sqs[0].source, "orders");
@@ -1428,6 +1481,18 @@ mod tests {
                 json!({"sns": [{"topic": "news"}]}),
                 "m.triggers.sns[0].topic",
                 "topic's ARN",
+            ),
+            (
+                "triggers",
+                json!({"logs": [{"pattern": "ERROR"}]}),
+                "m.triggers.logs[0]",
+                "needs a `group`",
+            ),
+            (
+                "triggers",
+                json!({"logs": [{"group": "arn:aws:logs:eu-west-1:123456789012:log-group:app"}]}),
+                "m.triggers.logs[0].group",
+                "not its ARN",
             ),
             (
                 "triggers",

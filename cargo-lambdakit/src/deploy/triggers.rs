@@ -1,10 +1,11 @@
 //! What invokes the function: event source mappings (SQS, DynamoDB and Kinesis streams), S3
-//! bucket notifications, EventBridge schedules and SNS subscriptions, each with the invoke
-//! permission its service needs.
+//! bucket notifications, EventBridge schedules, SNS subscriptions and CloudWatch Logs
+//! subscription filters, each with the invoke permission its service needs.
 //!
 //! Deploy owns the mappings of the functions it created. Elsewhere it owns only what it
 //! marked: notification ids and statement ids starting with `lambdakit-`, and schedule rules
-//! named `lambdakit-<function>-<n>` that target the function. Other notifications on the same
+//! named `lambdakit-<function>-<n>` that target the function, and subscription filters named
+//! `lambdakit-<function>`. Other notifications on the same
 //! bucket, other subscriptions of the same topic, are left as they are. The function's
 //! resource policy records which buckets, topics and rules it granted, so a trigger removed
 //! from the settings is found and removed too.
@@ -91,6 +92,7 @@ pub(super) async fn ensure(
     changes.extend(s3(aws, unit, function_arn, &statements, options).await?);
     changes.extend(schedules(aws, unit, function_arn, options).await?);
     changes.extend(sns(aws, unit, function_arn, &statements, options).await?);
+    changes.extend(logs(aws, unit, function_arn, &statements, options).await?);
     if changes.iter().any(Change::changes) {
         progress.note(format_args!("triggers of `{name}` are set"));
     }
@@ -904,4 +906,147 @@ pub(super) async fn remove_notifications(
         put_notifications(aws, bucket, &current, function, function_arn, &[]).await?;
     }
     Ok(())
+}
+
+/// The subscription filter deploy puts on a log group for `function`: one per group.
+pub(super) fn filter_name(function: &str) -> String {
+    format!("{ID_PREFIX}{function}")
+}
+
+/// The ARN a log group's invoke permission names (AWS "Using CloudWatch Logs subscription
+/// filters", the Lambda example).
+fn log_group_arn(aws: &Aws, group: &str) -> String {
+    aws.arn("logs", &format!("log-group:{group}:*"))
+}
+
+/// The log group a permission's source ARN names.
+pub(super) fn log_group_of(arn: &str) -> Option<&str> {
+    let (_, group) = arn.split_once(":log-group:")?;
+    Some(group.strip_suffix(":*").unwrap_or(group))
+}
+
+/// The pattern and destination of the subscription filter `filter` on `group`; `Ok(None)`
+/// without one, `Err` naming the group when it does not exist.
+async fn subscription_filter(
+    aws: &Aws,
+    group: &str,
+    filter: &str,
+) -> Result<Option<(String, String)>, CliError> {
+    let found = aws
+        .logs
+        .describe_subscription_filters()
+        .log_group_name(group)
+        .filter_name_prefix(filter)
+        .send()
+        .await;
+    let found = match found {
+        Ok(found) => found,
+        Err(error) if aws::not_found(&error) => {
+            return Err(CliError::Conflict {
+                resource: format!("the log group `{group}`"),
+                problem: "does not exist".into(),
+                hint: "create it first (a function's own is created when it first logs), or fix `group` in the logs trigger".into(),
+            });
+        }
+        Err(error) => return Err(aws::failed("logs:DescribeSubscriptionFilters", error)),
+    };
+    Ok(found
+        .subscription_filters()
+        .iter()
+        .find(|found| found.filter_name() == Some(filter))
+        .map(|found| {
+            (
+                found.filter_pattern().unwrap_or_default().to_owned(),
+                found.destination_arn().unwrap_or_default().to_owned(),
+            )
+        }))
+}
+
+/// Removes the function's subscription filter from `group`, if it is there.
+pub(super) async fn remove_filter(aws: &Aws, group: &str, function: &str) -> Result<(), CliError> {
+    match aws
+        .logs
+        .delete_subscription_filter()
+        .log_group_name(group)
+        .filter_name(filter_name(function))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error) if aws::not_found(&error) => Ok(()),
+        Err(error) => Err(aws::failed("logs:DeleteSubscriptionFilter", error)),
+    }
+}
+
+/// CloudWatch Logs subscription filters: one per log group, with the permission for
+/// `logs.amazonaws.com`; groups the policy names but the settings no longer do lose theirs.
+async fn logs(
+    aws: &Aws,
+    unit: &Unit<'_>,
+    function_arn: &str,
+    statements: &[Statement],
+    options: Options,
+) -> Result<Vec<Change>, CliError> {
+    let name = unit.function.aws_name();
+    let filter = filter_name(name);
+    let wanted = &unit.function.deploy.triggers.logs;
+    let mut groups: Vec<String> = wanted.iter().map(|trigger| trigger.group.clone()).collect();
+    for statement in statements
+        .iter()
+        .filter(|statement| statement.sid.starts_with("lambdakit-logs-"))
+    {
+        let group = statement.source_arn.as_deref().and_then(log_group_of);
+        groups.extend(group.map(str::to_owned));
+    }
+    groups.sort();
+    groups.dedup();
+    let mut changes = Vec::new();
+    for group in groups {
+        let arn = log_group_arn(aws, &group);
+        let sid = sid("logs", &arn);
+        let label = format!("logs {group}");
+        // The last trigger on a group wins: a group has one filter per function.
+        let Some(trigger) = wanted.iter().rev().find(|trigger| trigger.group == group) else {
+            if !options.dry_run {
+                remove_filter(aws, &group, name).await?;
+                super::function::remove_permission(aws, name, None, &sid).await?;
+            }
+            changes.push(Change::new("trigger", label, Action::Delete));
+            continue;
+        };
+        let action = match subscription_filter(aws, &group, &filter).await? {
+            None => Action::Create,
+            Some((pattern, destination)) => {
+                let mut differences = Vec::new();
+                if pattern != trigger.pattern {
+                    differences.push(format!("pattern `{pattern}` → `{}`", trigger.pattern));
+                }
+                if destination != function_arn {
+                    differences.push(format!("destination {destination} → {function_arn}"));
+                }
+                if differences.is_empty() {
+                    Action::Unchanged
+                } else {
+                    Action::Update(differences)
+                }
+            }
+        };
+        if !options.dry_run {
+            // CloudWatch Logs checks that it may invoke the function when the filter is put.
+            permit(aws, name, &sid, "logs.amazonaws.com", &arn, statements).await?;
+            if action != Action::Unchanged {
+                aws.logs
+                    .put_subscription_filter()
+                    .log_group_name(&group)
+                    .filter_name(&filter)
+                    .filter_pattern(&trigger.pattern)
+                    .destination_arn(function_arn)
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("logs:PutSubscriptionFilter", error))?;
+            }
+        }
+        changes.push(Change::new("trigger", label, action));
+    }
+    Ok(changes)
 }

@@ -68,6 +68,7 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
         "web version 1 create",
         "web alias live create",
         "web url web create",
+        "triggers trigger logs /aws/lambda/behave create",
     ] {
         assert!(
             lines.iter().any(|line| line == expected),
@@ -236,6 +237,38 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
             "{principal} may not invoke: {policy}"
         );
     }
+
+    // The log subscription: a filter deploy names, and the permission for CloudWatch Logs.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let filters = logs
+        .describe_subscription_filters()
+        .log_group_name("/aws/lambda/behave")
+        .send()
+        .await
+        .unwrap();
+    let filter = &filters.subscription_filters()[0];
+    assert_eq!(filter.filter_name(), Some("lambdakit-triggers"));
+    assert_eq!(filter.filter_pattern(), Some("ERROR"));
+    assert!(
+        filter
+            .destination_arn()
+            .is_some_and(|arn| arn.ends_with(":function:triggers")),
+        "{filter:?}"
+    );
+    let policy = lambda
+        .get_policy()
+        .function_name("triggers")
+        .send()
+        .await
+        .unwrap();
+    let policy = policy.policy().unwrap();
+    assert!(
+        policy.contains("logs.amazonaws.com")
+            && policy.contains(&format!(
+                "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/behave:*"
+            )),
+        "CloudWatch Logs may not invoke: {policy}"
+    );
 
     // The streams: Kinesis by name, DynamoDB by its table, each read by the function's role.
     let table = aws_sdk_dynamodb::Client::new(&config)
@@ -453,11 +486,11 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
             .unwrap()
             .functions()
             .len(),
-        5
+        6
     );
 
     let destroyed = json(&moto.lambdakit(&["destroy", "--output", "json"]));
-    assert_eq!(destroyed["functions"].as_array().unwrap().len(), 5);
+    assert_eq!(destroyed["functions"].as_array().unwrap().len(), 6);
     assert!(
         lambda
             .list_functions()
@@ -504,6 +537,16 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
         subscriptions.subscriptions().is_empty(),
         "subscriptions are left"
     );
+    let filters = logs
+        .describe_subscription_filters()
+        .log_group_name("/aws/lambda/behave")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        filters.subscription_filters().is_empty(),
+        "subscription filters are left"
+    );
     let nothing = moto.lambdakit(&["destroy"]);
     assert!(
         String::from_utf8_lossy(&nothing.stdout)
@@ -549,6 +592,10 @@ broken-setup ({})
 http ({})
   + role      http-lambdakit
   + function  http
+triggers ({})
+  + role      triggers-lambdakit
+  + function  triggers
+  + trigger   logs /aws/lambda/behave
 web ({})
   + role      web-lambdakit
   + function  web
@@ -562,6 +609,7 @@ dry run: nothing was changed
         arn("behave"),
         arn("broken-setup"),
         arn("http"),
+        arn("triggers"),
         arn("web")
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout), expected);

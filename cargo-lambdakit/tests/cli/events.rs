@@ -92,8 +92,56 @@ fn every_example_reads_as_its_aws_event_type() {
     let kinesis: aws::kinesis::KinesisEvent = read("kinesis", &[("data", "raw bytes")]);
     assert_eq!(kinesis.records[0].kinesis.data.0, b"raw bytes");
 
+    let ses: aws::ses::SimpleEmailEvent = read(
+        "ses",
+        &[
+            ("from", "ada@example.com"),
+            ("recipient", "orders@example.com"),
+        ],
+    );
+    assert_eq!(
+        ses.records[0].ses.mail.source.as_deref(),
+        Some("ada@example.com")
+    );
+    assert_eq!(
+        ses.records[0].ses.receipt.recipients,
+        ["orders@example.com"]
+    );
+    let iot: serde_json::Value = read("iot", &[("topic", "a/b"), ("message", r#"{"on": true}"#)]);
+    assert_eq!(iot, serde_json::json!({"on": true, "topic": "a/b"}));
+    let signup: aws::cognito::CognitoEventUserPoolsPreSignup =
+        read("cognito-pre-signup", &[("email", "ada@example.com")]);
+    assert_eq!(
+        signup
+            .request
+            .user_attributes
+            .get("email")
+            .map(String::as_str),
+        Some("ada@example.com")
+    );
+    let token: aws::cognito::CognitoEventUserPoolsPreTokenGen =
+        read("cognito-pre-token", &[("username", "ada")]);
+    assert_eq!(
+        token.cognito_event_user_pools_header.user_name.as_deref(),
+        Some("ada")
+    );
+    // `LogsEvent` reads from text only (its data's visitor borrows the key).
+    let logs = example(
+        "logs",
+        &BTreeMap::from([("message".to_owned(), "boom".to_owned())]),
+    )
+    .unwrap();
+    let logs: aws::cloudwatch_logs::LogsEvent = serde_json::from_str(&logs.to_string()).unwrap();
+    assert_eq!(logs.aws_logs.data.log_events[0].message, "boom");
+    let kafka: aws::kafka::KafkaEvent = read("kafka", &[("topic", "t"), ("partition", "3")]);
+    assert_eq!(kafka.records["t-3"][0].partition, 3);
+    let firehose: aws::firehose::KinesisFirehoseEvent =
+        read("firehose", &[("data", "x"), ("records", "3")]);
+    assert_eq!(firehose.records.len(), 3);
+    assert_eq!(firehose.records[2].data.0, b"x");
+
     // Every kind is covered above.
-    assert_eq!(KINDS.len(), 12);
+    assert_eq!(KINDS.len(), 19);
 }
 
 #[test]
@@ -111,6 +159,132 @@ fn unknown_kinds_and_parameters_are_named_with_the_valid_ones() {
             "`--param bukket` is not a parameter of `s3-put`; its parameters are bucket, key, size"
         ),
         "{error}"
+    );
+}
+
+#[test]
+fn malformed_trigger_parameters_are_named_with_the_fix() {
+    let error = |kind: &str, name: &str, value: &str| {
+        let params = BTreeMap::from([(name.to_owned(), value.to_owned())]);
+        example(kind, &params).unwrap_err().to_string()
+    };
+    let message = error("iot", "message", "[1, 2]");
+    assert!(
+        message.contains("`--param message` is not a JSON object") && message.contains("message={"),
+        "{message}"
+    );
+    let message = error("kafka", "partition", "first");
+    assert!(
+        message.contains("`--param partition` is `first`"),
+        "{message}"
+    );
+    let message = error("firehose", "records", "0");
+    assert!(
+        message.contains("expected a count from 1 to 500"),
+        "{message}"
+    );
+}
+
+/// Each trigger's example event, sent by `invoke --event`, as the function read it with its
+/// `lambda_kit::events` type.
+#[test]
+fn trigger_examples_reach_a_function_as_its_lambda_kit_types() {
+    let serve = Serve::start_with("test-functions", &["--bin", "triggers"]);
+    let invoke = |kind: &str, params: &[&str]| -> serde_json::Value {
+        let mut command = lambdakit();
+        command.args([
+            "invoke",
+            "triggers",
+            "--endpoint",
+            &serve.endpoint(),
+            "--event",
+            kind,
+        ]);
+        for param in params {
+            command.args(["--param", param]);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{kind}: {output:?}");
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|error| panic!("{kind}: {error}: {output:?}"))
+    };
+    use serde_json::json;
+
+    let ses = invoke(
+        "ses",
+        &[
+            "from=ada@example.com",
+            "subject=Order 7",
+            "recipient=orders@example.com",
+        ],
+    );
+    assert_eq!(
+        ses,
+        json!({"kind": "ses", "from": "ada@example.com", "subject": "Order 7", "recipients": ["orders@example.com"]})
+    );
+    let iot = invoke(
+        "iot",
+        &[
+            "topic=sensors/d-7/telemetry",
+            r#"message={"celsius": 21.5}"#,
+        ],
+    );
+    assert_eq!(
+        iot,
+        json!({"kind": "iot", "topic": "sensors/d-7/telemetry", "message": {"celsius": 21.5}})
+    );
+    let signup = invoke(
+        "cognito-pre-signup",
+        &["username=ada", "email=ada@example.com"],
+    );
+    assert_eq!(signup["userName"], "ada");
+    assert_eq!(signup["response"]["autoConfirmUser"], true, "{signup}");
+    let signup = invoke("cognito-pre-signup", &["email=bob@elsewhere.test"]);
+    assert_eq!(signup["response"]["autoConfirmUser"], false, "{signup}");
+    let token = invoke("cognito-pre-token", &["username=ada"]);
+    assert_eq!(
+        token["response"],
+        json!({"claimsOverrideDetails": {"claimsToAddOrOverride": {"greeting": "hello ada"}}})
+    );
+    let logs = invoke(
+        "logs",
+        &[
+            "group=/aws/lambda/orders",
+            "stream=s-1",
+            "message=ERROR declined",
+        ],
+    );
+    assert_eq!(
+        logs,
+        json!({"kind": "logs", "group": "/aws/lambda/orders", "stream": "s-1", "messages": ["ERROR declined"]})
+    );
+    let kafka = invoke(
+        "kafka",
+        &[
+            "topic=payments",
+            "partition=2",
+            "key=k-1",
+            r#"value={"cents": 5}"#,
+        ],
+    );
+    assert_eq!(
+        kafka,
+        json!({"kind": "kafka", "records": [{
+            "topic": "payments", "partition": 2, "key": "k-1", "value": r#"{"cents": 5}"#, "source": "lambdakit"
+        }]})
+    );
+    let firehose = invoke("firehose", &["data=click", "records=2"]);
+    assert_eq!(firehose["data"], json!(["click", "click"]));
+    let results: Vec<&str> = firehose["response"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["Ok", "Ok"]);
+    assert_eq!(
+        firehose["response"]["records"][0]["data"], "Q0xJQ0s=",
+        "CLICK, base64-encoded"
     );
 }
 

@@ -215,6 +215,12 @@ impl Moto {
         );
         self.aws(&["sqs", "create-queue", "--queue-name", "jobs"]);
         self.aws(&[
+            "logs",
+            "create-log-group",
+            "--log-group-name",
+            "/aws/lambda/behave",
+        ]);
+        self.aws(&[
             "s3api",
             "create-bucket",
             "--bucket",
