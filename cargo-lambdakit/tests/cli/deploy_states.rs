@@ -456,3 +456,52 @@ fn bad_state_machines_are_refused_before_anything_is_built_or_called() {
         "{said}"
     );
 }
+
+#[test]
+fn deploy_local_deploys_the_functions_and_says_serve_cannot_run_state_machines_yet() {
+    let fixture = Fixture::new("local", MACHINE, ("orders.asl.json", &orders("v1")));
+    // A serve of no project: only its Lambda API (and the `--bootstrap` it needs to start).
+    let idle = crate::support::executable_script(&fixture.dir.join("idle"), "sleep 600");
+    let mut command = lambdakit();
+    command
+        .args(["serve", "--port", "0", "--bootstrap"])
+        .arg(format!("idle={}", idle.display()))
+        .arg("--state")
+        .arg(fixture.dir.join("serve-state"));
+    let mut serve = crate::support::Serve::spawn(command);
+    let url = serve.endpoint();
+    let deployed = fixture
+        .command(&["deploy", "--local", &url, "--output", "json"])
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .output()
+        .unwrap();
+    let report = json(&deployed);
+    assert_eq!(report["state_machines"], json!([]), "{report}");
+    let mut names: Vec<&str> = report["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|function| function["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["load", "validate"], "{report}");
+    let said = stderr(&deployed);
+    assert_eq!(
+        said.lines()
+            .filter(|line| line.contains("state machine"))
+            .collect::<Vec<_>>(),
+        [
+            "note: serve cannot run state machines yet; `orders-flow` was not deployed (deploy them to AWS without `--local`)"
+        ],
+        "{said}"
+    );
+    let destroyed = fixture
+        .command(&["destroy", "--local", &url])
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .output()
+        .unwrap();
+    assert!(destroyed.status.success(), "{destroyed:?}");
+    serve.kill();
+}
