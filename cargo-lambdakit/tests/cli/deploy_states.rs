@@ -115,7 +115,17 @@ fn machine_actions(report: &Value) -> Vec<String> {
 #[tokio::test]
 async fn a_state_machine_is_deployed_with_its_functions_converges_updates_and_is_destroyed() {
     let Some(moto) = Moto::start() else { return };
-    let fixture = Fixture::new("deploy", MACHINE, ("orders.asl.json", &orders("v1")));
+    // A second machine, in YAML, that logs and traces.
+    let audit = "[[package.metadata.lambdakit.state_machines]]\nname = \"audit\"\ndefinition = \"states/audit.yaml\"\nlogging = { level = \"ALL\", include_execution_data = true }\ntracing = true";
+    let fixture = Fixture::new(
+        "deploy",
+        &format!("{MACHINE}\n\n{audit}"),
+        ("orders.asl.json", &orders("v1")),
+    );
+    fixture.definition(
+        "audit.yaml",
+        "StartAt: Check\nStates:\n  Check:\n    Type: Task\n    Resource: \"${function:validate}\"\n    End: true\n",
+    );
     let function = |name: &str| format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}");
     let machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders-flow");
 
@@ -124,7 +134,10 @@ async fn a_state_machine_is_deployed_with_its_functions_converges_updates_and_is
         machine_actions(&created),
         [
             "role orders-flow-states-lambdakit create",
-            "state-machine orders-flow create"
+            "state-machine orders-flow create",
+            "role audit-states-lambdakit create",
+            "log-group /aws/vendedlogs/states/audit create",
+            "state-machine audit create",
         ],
         "{created}"
     );
@@ -227,13 +240,69 @@ async fn a_state_machine_is_deployed_with_its_functions_converges_updates_and_is
             .unwrap();
     }
 
+    // The logging and tracing machine: its log group, its configuration, and its role may
+    // deliver logs and traces too.
+    let audit_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:audit");
+    let audit = sfn
+        .describe_state_machine()
+        .state_machine_arn(&audit_arn)
+        .send()
+        .await
+        .unwrap();
+    let definition: Value = serde_json::from_str(audit.definition()).unwrap();
+    assert_eq!(
+        definition["States"]["Check"]["Resource"],
+        function("validate").as_str()
+    );
+    let logging = audit.logging_configuration().unwrap();
+    assert_eq!(logging.level().map(|level| level.as_str()), Some("ALL"));
+    assert!(logging.include_execution_data());
+    let group = format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/vendedlogs/states/audit:*");
+    assert_eq!(
+        logging.destinations()[0]
+            .cloud_watch_logs_log_group()
+            .and_then(|group| group.log_group_arn()),
+        Some(group.as_str())
+    );
+    assert!(audit.tracing_configuration().unwrap().enabled());
+    let groups = aws_sdk_cloudwatchlogs::Client::new(&config)
+        .describe_log_groups()
+        .log_group_name_prefix("/aws/vendedlogs/states/audit")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.log_groups().len(), 1, "{groups:?}");
+    let policy = iam
+        .get_role_policy()
+        .role_name("audit-states-lambdakit")
+        .policy_name("lambdakit")
+        .send()
+        .await
+        .unwrap();
+    let policy: Value =
+        serde_json::from_str(&cargo_lambdakit::percent::decode(policy.policy_document())).unwrap();
+    let sids: Vec<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|statement| statement["Sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(sids, ["InvokeFunctions", "LogDelivery", "XRay"]);
+    assert_eq!(
+        policy["Statement"][0]["Resource"],
+        json!([function("validate")])
+    );
+
     // Again: nothing changes.
     let again = json(&run(&moto, &fixture, &["deploy", "--output", "json"]));
     assert_eq!(
         machine_actions(&again),
         [
             "role orders-flow-states-lambdakit unchanged",
-            "state-machine orders-flow unchanged"
+            "state-machine orders-flow unchanged",
+            "role audit-states-lambdakit unchanged",
+            "log-group /aws/vendedlogs/states/audit unchanged",
+            "state-machine audit unchanged",
         ]
     );
     let text = run(&moto, &fixture, &["deploy"]);
@@ -270,7 +339,10 @@ async fn a_state_machine_is_deployed_with_its_functions_converges_updates_and_is
         machine_actions(&updated),
         [
             "role orders-flow-states-lambdakit unchanged",
-            "state-machine orders-flow update"
+            "state-machine orders-flow update",
+            "role audit-states-lambdakit unchanged",
+            "log-group /aws/vendedlogs/states/audit unchanged",
+            "state-machine audit unchanged",
         ]
     );
     assert_eq!(
@@ -300,8 +372,10 @@ async fn a_state_machine_is_deployed_with_its_functions_converges_updates_and_is
     assert_eq!(
         machine_actions(&destroyed),
         [
+            "state-machine audit delete",
+            "role audit-states-lambdakit delete",
             "state-machine orders-flow delete",
-            "role orders-flow-states-lambdakit delete"
+            "role orders-flow-states-lambdakit delete",
         ]
     );
     let listed = sfn.list_state_machines().send().await.unwrap();
