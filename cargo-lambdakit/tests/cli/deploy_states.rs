@@ -579,3 +579,69 @@ fn deploy_local_deploys_the_functions_and_says_serve_cannot_run_state_machines_y
     assert!(destroyed.status.success(), "{destroyed:?}");
     serve.kill();
 }
+
+#[tokio::test]
+async fn a_state_machine_lambdakit_did_not_create_is_refused_unless_adopted() {
+    let Some(moto) = Moto::start() else { return };
+    let fixture = Fixture::new("adopt", MACHINE, ("orders.asl.json", &orders("v1")));
+    let sfn = aws_sdk_sfn::Client::new(&moto.config().await);
+    let theirs = r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}"#;
+    let created = sfn
+        .create_state_machine()
+        .name("orders-flow")
+        .definition(theirs)
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/handmade"))
+        .send()
+        .await
+        .unwrap();
+    let arn = created.state_machine_arn().to_owned();
+
+    let refused = run(&moto, &fixture, &["deploy"]);
+    assert_eq!(refused.status.code(), Some(4), "{refused:?}");
+    assert_eq!(
+        stderr(&refused).lines().rev().take(2).collect::<Vec<_>>(),
+        [
+            "hint: pass `--adopt` to take it over, or give yours another `name`",
+            "error: the state machine `orders-flow` exists on AWS, and lambdakit did not create it",
+        ]
+    );
+    let untouched = sfn
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(untouched.definition()).unwrap(),
+        serde_json::from_str::<Value>(theirs).unwrap()
+    );
+
+    let adopted = json(&run(
+        &moto,
+        &fixture,
+        &["deploy", "--adopt", "--output", "json"],
+    ));
+    let details = &adopted["state_machines"][0]["changes"][1];
+    assert_eq!(details["action"], "update", "{adopted}");
+    assert_eq!(
+        details["details"],
+        json!([
+            "definition",
+            format!("role → arn:aws:iam::{ACCOUNT}:role/orders-flow-states-lambdakit"),
+            "tags"
+        ])
+    );
+    let tags = sfn
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|tag| tag.key() == Some("lambdakit:state-machine")
+                && tag.value() == Some("orders-flow")),
+        "{tags:?}"
+    );
+}
