@@ -235,7 +235,8 @@ pub(super) struct Wanted<'a> {
     pub(super) service: &'a str,
     pub(super) description: String,
     pub(super) tags: [(&'a str, &'a str); 2],
-    pub(super) policy: Value,
+    /// Its inline policy; `None` when it may do nothing (IAM takes no empty policy).
+    pub(super) policy: Option<Value>,
     /// What the user may do when a role of that name is in the way.
     pub(super) hint: String,
 }
@@ -284,7 +285,9 @@ pub(super) async fn ensure_wanted(
                 .send()
                 .await
                 .map_err(|error| aws::failed("iam:CreateRole", error))?;
-            put_policy(aws, name, &wanted.policy).await?;
+            if let Some(policy) = &wanted.policy {
+                put_policy(aws, name, policy).await?;
+            }
         }
         return Ok((
             aws.role_arn(name),
@@ -319,11 +322,22 @@ pub(super) async fn ensure_wanted(
         Err(error) => return Err(aws::failed("iam:GetRolePolicy", error)),
     };
     let arn = existing.arn().to_owned();
-    if current.as_ref() == Some(&wanted.policy) {
+    if current == wanted.policy {
         return Ok((arn, Change::new("role", name.clone(), Action::Unchanged)));
     }
     if !options.dry_run {
-        put_policy(aws, name, &wanted.policy).await?;
+        match &wanted.policy {
+            Some(policy) => put_policy(aws, name, policy).await?,
+            None => {
+                aws.iam
+                    .delete_role_policy()
+                    .role_name(name)
+                    .policy_name(POLICY)
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("iam:DeleteRolePolicy", error))?;
+            }
+        }
     }
     let change = Change::new("role", name.clone(), Action::Update(vec!["policy".into()]));
     Ok((arn, change))

@@ -117,8 +117,9 @@ impl Desired {
     }
 }
 
-/// The role's policy: invoking exactly `invoked`, and log delivery and X-Ray when asked for.
-fn policy(machine: &StateMachine, invoked: &[String]) -> Value {
+/// The role's policy: invoking exactly `invoked`, and log delivery and X-Ray when asked for;
+/// `None` when that is nothing (a machine of Pass states, say).
+fn policy(machine: &StateMachine, invoked: &[String]) -> Option<Value> {
     let mut statements = Vec::new();
     if !invoked.is_empty() {
         statements.push(json!({
@@ -160,7 +161,7 @@ fn policy(machine: &StateMachine, invoked: &[String]) -> Value {
             "Resource": ["*"],
         }));
     }
-    json!({"Version": "2012-10-17", "Statement": statements})
+    (!statements.is_empty()).then(|| json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
 /// The tags the machine (and its role) carry: its own, and lambdakit's.
@@ -573,7 +574,8 @@ mod tests {
     #[test]
     fn the_role_may_invoke_what_the_definition_names_and_log_and_trace_when_asked() {
         let invoked = vec!["arn:aws:lambda:eu-west-1:1:function:load".to_owned()];
-        let plain = policy(&machine(ExecutionLogLevel::Off, false), &invoked);
+        assert_eq!(policy(&machine(ExecutionLogLevel::Off, false), &[]), None);
+        let plain = policy(&machine(ExecutionLogLevel::Off, false), &invoked).unwrap();
         assert_eq!(
             plain["Statement"],
             json!([{
@@ -583,7 +585,7 @@ mod tests {
                 "Resource": ["arn:aws:lambda:eu-west-1:1:function:load"],
             }])
         );
-        let full = policy(&machine(ExecutionLogLevel::Error, true), &invoked);
+        let full = policy(&machine(ExecutionLogLevel::Error, true), &invoked).unwrap();
         let sids: Vec<&str> = full["Statement"]
             .as_array()
             .unwrap()
