@@ -1,7 +1,8 @@
 //! `cargo lambdakit deploy`: build the functions for Lambda and create or update them on AWS,
 //! with their roles, URLs and triggers and the layers of the extensions they use, as
-//! `[package.metadata.lambdakit]` describes them; with `--local`, in the Lambda API of a
-//! `cargo lambdakit serve` instead.
+//! `[package.metadata.lambdakit]` describes them, then the package's state machines (unless
+//! `--bin` picks functions); with `--local`, in the Lambda API of a `cargo lambdakit serve`
+//! instead, which runs no state machines yet.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use serde_json::json;
 use super::prelude::{LibcArgs, Output, ScopeArgs, parse_variable};
 use crate::aws::Aws;
 use crate::build::{LinkerChoice, lambda};
-use crate::deploy::{self, Options, Unit, extension};
+use crate::deploy::{self, Options, Unit, extension, state_machine};
 use crate::error::CliError;
 use crate::island::{self, Threads};
 use crate::platform::{Architecture, Runtime};
@@ -114,55 +115,83 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         quiet: args.quiet || args.output == Output::Json,
     };
     let started = std::time::Instant::now();
-    let (layer_outcomes, outcomes) = island::runtime(Threads::One)?.block_on(async {
-        let aws = Aws::connect_or_local(
-            &args.scope.source(),
-            args.scope.local.as_deref(),
-            args.scope.token.as_deref(),
-        )
-        .await?;
-        // The extensions' layers first: the functions attach their versions.
-        let mut published = extension::Published::new();
-        let mut layer_outcomes = Vec::new();
-        for (needed, output) in layers.iter().zip(&extension_builds) {
-            let layer = extension::Layer {
-                needed: *needed,
-                archive: &output.archive,
-                runtimes: extension::runtimes(output.max_glibc),
-            };
-            let (outcome, arn) = extension::ensure(&aws, &layer, options).await?;
-            if args.output == Output::Text {
-                print!("{}", deploy::render(&outcome));
-            }
-            published.insert((needed.extension.name.clone(), needed.architecture), arn);
-            layer_outcomes.push(outcome);
-        }
-        let mut outcomes = Vec::new();
-        for (function, output) in functions.iter().zip(&built) {
-            let function = extension::attached(function, &published);
-            let unit = Unit {
-                function: &function,
-                code: &output.archive,
-            };
-            let outcome = deploy::deploy(&aws, &unit, options).await?;
-            if args.output == Output::Text {
-                if !args.quiet {
-                    for note in &outcome.notes {
-                        eprintln!("{note}");
-                    }
+    // The state machines go with the whole package, after its functions.
+    let machines: Vec<_> = match &args.scope.function {
+        Some(_) => Vec::new(),
+        None => project.state_machines.iter().collect(),
+    };
+    let (layer_outcomes, outcomes, machine_outcomes) =
+        island::runtime(Threads::One)?.block_on(async {
+            let aws = Aws::connect_or_local(
+                &args.scope.source(),
+                args.scope.local.as_deref(),
+                args.scope.token.as_deref(),
+            )
+            .await?;
+            // The extensions' layers first: the functions attach their versions.
+            let mut published = extension::Published::new();
+            let mut layer_outcomes = Vec::new();
+            for (needed, output) in layers.iter().zip(&extension_builds) {
+                let layer = extension::Layer {
+                    needed: *needed,
+                    archive: &output.archive,
+                    runtimes: extension::runtimes(output.max_glibc),
+                };
+                let (outcome, arn) = extension::ensure(&aws, &layer, options).await?;
+                if args.output == Output::Text {
+                    print!("{}", deploy::render(&outcome));
                 }
-                print!("{}", deploy::render(&outcome));
+                published.insert((needed.extension.name.clone(), needed.architecture), arn);
+                layer_outcomes.push(outcome);
             }
-            outcomes.push(outcome);
-        }
-        Ok::<_, CliError>((layer_outcomes, outcomes))
-    })?;
+            let mut outcomes = Vec::new();
+            for (function, output) in functions.iter().zip(&built) {
+                let function = extension::attached(function, &published);
+                let unit = Unit {
+                    function: &function,
+                    code: &output.archive,
+                };
+                let outcome = deploy::deploy(&aws, &unit, options).await?;
+                if args.output == Output::Text {
+                    if !args.quiet {
+                        for note in &outcome.notes {
+                            eprintln!("{note}");
+                        }
+                    }
+                    print!("{}", deploy::render(&outcome));
+                }
+                outcomes.push(outcome);
+            }
+            let mut machine_outcomes = Vec::new();
+            if aws.local.is_some() {
+                if let Some(note) = state_machine::local_note(&machines)
+                    && !args.quiet
+                {
+                    eprintln!("{note}");
+                }
+            } else {
+                for machine in &machines {
+                    let functions: Vec<&Function> = project
+                        .functions
+                        .iter()
+                        .filter(|function| function.package == machine.package)
+                        .collect();
+                    let outcome = state_machine::deploy(&aws, machine, &functions, options).await?;
+                    if args.output == Output::Text {
+                        print!("{}", deploy::render(&outcome));
+                    }
+                    machine_outcomes.push(outcome);
+                }
+            }
+            Ok::<_, CliError>((layer_outcomes, outcomes, machine_outcomes))
+        })?;
     if args.output == Output::Json {
         let functions: Vec<_> = outcomes.iter().map(deploy::to_json).collect();
         let layers: Vec<_> = layer_outcomes.iter().map(deploy::to_json).collect();
+        let machines: Vec<_> = machine_outcomes.iter().map(deploy::to_json).collect();
         println!(
             "{}",
-            json!({"dry_run": args.dry_run, "layers": layers, "functions": functions})
+            json!({"dry_run": args.dry_run, "layers": layers, "functions": functions, "state_machines": machines})
         );
     } else if args.dry_run {
         println!("dry run: nothing was changed");

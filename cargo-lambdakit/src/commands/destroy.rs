@@ -1,6 +1,6 @@
 //! `cargo lambdakit destroy`: remove what deploy created for the project's functions (found by
-//! their `lambdakit:` tags) and the layer versions it published for their extensions, and
-//! nothing else.
+//! their `lambdakit:` tags), the layer versions it published for their extensions, and (for
+//! whole packages) their state machines and those machines' roles, and nothing else.
 
 use std::process::ExitCode;
 
@@ -43,13 +43,26 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
         dry_run: args.dry_run,
         ..Options::default()
     };
-    let (outcomes, layers) = island::runtime(Threads::One)?.block_on(async {
+    let (machines, outcomes, layers) = island::runtime(Threads::One)?.block_on(async {
         let aws = Aws::connect_or_local(
             &args.scope.source(),
             args.scope.local.as_deref(),
             args.scope.token.as_deref(),
         )
         .await?;
+        // The state machines first, as they call the functions; they go only with the whole
+        // package, and serve (`--local`) has none.
+        let machines = match only.as_deref() {
+            None if aws.local.is_none() => {
+                destroy::state_machines(&aws, &packages, options).await?
+            }
+            _ => Vec::new(),
+        };
+        if args.output == Output::Text {
+            for outcome in &machines {
+                print!("{}", deploy::render(outcome));
+            }
+        }
         let mut outcomes = Vec::new();
         for function in destroy::deployed(&aws, &packages, only.as_deref()).await? {
             let outcome = destroy::destroy(&aws, &function, options).await?;
@@ -68,16 +81,17 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
                 print!("{}", deploy::render(outcome));
             }
         }
-        Ok::<_, CliError>((outcomes, layers))
+        Ok::<_, CliError>((machines, outcomes, layers))
     })?;
     if args.output == Output::Json {
         let functions: Vec<_> = outcomes.iter().map(deploy::to_json).collect();
         let layers: Vec<_> = layers.iter().map(deploy::to_json).collect();
+        let machines: Vec<_> = machines.iter().map(deploy::to_json).collect();
         println!(
             "{}",
-            json!({"dry_run": args.dry_run, "functions": functions, "layers": layers})
+            json!({"dry_run": args.dry_run, "functions": functions, "layers": layers, "state_machines": machines})
         );
-    } else if outcomes.is_empty() && layers.is_empty() {
+    } else if outcomes.is_empty() && layers.is_empty() && machines.is_empty() {
         println!(
             "nothing is deployed from {}",
             packages

@@ -2,8 +2,10 @@
 //! then, for each, its triggers (mappings, notifications marked `lambdakit-`, schedule rules,
 //! subscriptions), URL, the function, and the role deploy created for it; and the layer
 //! versions deploy published for the package's extensions, found by the marker in their
-//! descriptions. Nothing else.
+//! descriptions; and the package's state machines and the roles deploy created for them,
+//! found by their `lambdakit:` tags. Nothing else.
 
+use super::state_machine::{self, TAG_STATE_MACHINE};
 use super::{Action, Change, Options, Outcome, TAG_FUNCTION, TAG_PACKAGE, extension, triggers};
 use crate::aws::{self, Aws};
 use crate::error::CliError;
@@ -144,6 +146,63 @@ pub async fn layers(
     Ok(outcomes)
 }
 
+/// Removes the state machines deployed from `packages` and the roles deploy created for them
+/// (with `dry_run`, only says what it would remove): an outcome for each machine.
+///
+/// # Errors
+///
+/// When AWS refuses a call; what was removed stays removed, and destroying again goes on.
+pub async fn state_machines(
+    aws: &Aws,
+    packages: &[String],
+    options: Options,
+) -> Result<Vec<Outcome>, CliError> {
+    let mut outcomes = Vec::new();
+    for (name, arn, package, declared) in state_machine::deployed(aws, packages).await? {
+        let described = aws
+            .sfn
+            .describe_state_machine()
+            .state_machine_arn(&arn)
+            .send()
+            .await
+            .map_err(|error| aws::failed("states:DescribeStateMachine", error))?;
+        let role = described
+            .role_arn()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if !options.dry_run {
+            aws.sfn
+                .delete_state_machine()
+                .state_machine_arn(&arn)
+                .send()
+                .await
+                .map_err(|error| aws::failed("states:DeleteStateMachine", error))?;
+        }
+        let mut changes = vec![Change::new("state-machine", name.clone(), Action::Delete)];
+        let tags = [
+            (TAG_PACKAGE, package.as_str()),
+            (TAG_STATE_MACHINE, declared.as_str()),
+        ];
+        if role_tagged(aws, &role, &tags).await? {
+            if !options.dry_run {
+                delete_role(aws, &role).await?;
+            }
+            changes.push(Change::new("role", role, Action::Delete));
+        }
+        outcomes.push(Outcome {
+            name,
+            arn,
+            changes,
+            url: None,
+            version: None,
+            notes: Vec::new(),
+        });
+    }
+    Ok(outcomes)
+}
+
 /// Removes the function's triggers: its event source mappings, the S3 notifications, SNS
 /// subscriptions and log subscription filters its resource policy names, and its schedule
 /// rules.
@@ -236,6 +295,11 @@ async fn role_is_ours(
     package: &str,
     binary: &str,
 ) -> Result<bool, CliError> {
+    role_tagged(aws, role, &[(TAG_PACKAGE, package), (TAG_FUNCTION, binary)]).await
+}
+
+/// Whether the role `role` exists and carries every tag of `tags`.
+async fn role_tagged(aws: &Aws, role: &str, tags: &[(&str, &str)]) -> Result<bool, CliError> {
     if role.is_empty() {
         return Ok(false);
     }
@@ -251,7 +315,7 @@ async fn role_is_ours(
                 .any(|tag| tag.key() == key && tag.value() == value)
         })
     };
-    Ok(tagged(TAG_PACKAGE, package) && tagged(TAG_FUNCTION, binary))
+    Ok(tags.iter().all(|(key, value)| tagged(key, value)))
 }
 
 async fn delete_role(aws: &Aws, role: &str) -> Result<(), CliError> {

@@ -4,7 +4,7 @@
 //! anything.
 //!
 //! Ownership: what deploy creates carries the tags `lambdakit:package` and
-//! `lambdakit:function` (or, where AWS has no tags, an id starting with `lambdakit-`, and for
+//! `lambdakit:function` (`lambdakit:state-machine` for state machines and their roles) (or, where AWS has no tags, an id starting with `lambdakit-`, and for
 //! the layer versions of extensions a marker ending their description, see `extension`), and
 //! deploy and destroy touch nothing else.
 
@@ -15,6 +15,7 @@ mod function;
 mod local;
 mod role;
 pub mod settings;
+pub mod state_machine;
 mod triggers;
 
 use serde_json::{Value, json};

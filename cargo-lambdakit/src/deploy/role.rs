@@ -227,3 +227,118 @@ pub(super) fn policy(aws: &Aws, unit: &Unit<'_>) -> Value {
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
+
+/// A role deploy creates for another service than Lambda (Step Functions): its name, the
+/// service that assumes it, its description, the tags that make it deploy's, and its policy.
+pub(super) struct Wanted<'a> {
+    pub(super) name: String,
+    pub(super) service: &'a str,
+    pub(super) description: String,
+    pub(super) tags: [(&'a str, &'a str); 2],
+    /// Its inline policy; `None` when it may do nothing (IAM takes no empty policy).
+    pub(super) policy: Option<Value>,
+    /// What the user may do when a role of that name is in the way.
+    pub(super) hint: String,
+}
+
+/// Makes sure the role `wanted` describes exists, with its policy, and returns its ARN.
+///
+/// # Errors
+///
+/// When AWS refuses a call, or a role of that name exists without `wanted`'s tags.
+pub(super) async fn ensure_wanted(
+    aws: &Aws,
+    wanted: &Wanted<'_>,
+    options: Options,
+) -> Result<(String, Change), CliError> {
+    let name = &wanted.name;
+    let existing = match aws.iam.get_role().role_name(name).send().await {
+        Ok(found) => found.role,
+        Err(error) if aws::not_found(&error) => None,
+        Err(error) => return Err(aws::failed("iam:GetRole", error)),
+    };
+    let Some(existing) = existing else {
+        if !options.dry_run {
+            let trust = json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": wanted.service},
+                    "Action": "sts:AssumeRole",
+                }],
+            });
+            let mut request = aws
+                .iam
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(trust.to_string())
+                .description(&wanted.description);
+            for (key, value) in wanted.tags {
+                let tag = aws_sdk_iam::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .map_err(|error| aws::invalid("iam:CreateRole", error))?;
+                request = request.tags(tag);
+            }
+            request
+                .send()
+                .await
+                .map_err(|error| aws::failed("iam:CreateRole", error))?;
+            if let Some(policy) = &wanted.policy {
+                put_policy(aws, name, policy).await?;
+            }
+        }
+        return Ok((
+            aws.role_arn(name),
+            Change::new("role", name.clone(), Action::Create),
+        ));
+    };
+    let ours = wanted.tags.iter().all(|(key, value)| {
+        existing
+            .tags()
+            .iter()
+            .any(|tag| tag.key() == *key && tag.value() == *value)
+    });
+    if !ours {
+        return Err(CliError::Conflict {
+            resource: format!("the IAM role `{name}`"),
+            problem: "exists, and lambdakit did not create it".into(),
+            hint: wanted.hint.clone(),
+        });
+    }
+    let current = match aws
+        .iam
+        .get_role_policy()
+        .role_name(name)
+        .policy_name(POLICY)
+        .send()
+        .await
+    {
+        Ok(found) => {
+            serde_json::from_str::<Value>(&crate::percent::decode(found.policy_document())).ok()
+        }
+        Err(error) if aws::not_found(&error) => None,
+        Err(error) => return Err(aws::failed("iam:GetRolePolicy", error)),
+    };
+    let arn = existing.arn().to_owned();
+    if current == wanted.policy {
+        return Ok((arn, Change::new("role", name.clone(), Action::Unchanged)));
+    }
+    if !options.dry_run {
+        match &wanted.policy {
+            Some(policy) => put_policy(aws, name, policy).await?,
+            None => {
+                aws.iam
+                    .delete_role_policy()
+                    .role_name(name)
+                    .policy_name(POLICY)
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("iam:DeleteRolePolicy", error))?;
+            }
+        }
+    }
+    let change = Change::new("role", name.clone(), Action::Update(vec!["policy".into()]));
+    Ok((arn, change))
+}

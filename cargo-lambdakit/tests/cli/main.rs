@@ -8,6 +8,7 @@ mod build;
 mod conformance;
 mod control;
 mod deploy;
+mod deploy_states;
 mod events;
 mod examples;
 mod exposure;
