@@ -1036,6 +1036,7 @@ fn state_machines_of(
         })?;
         let definition = crate::deploy::definition::parse(&file, &text)?;
         let references = crate::deploy::definition::references(&file, &definition, functions)?;
+        check_states(&file, &definition, functions)?;
         machines.push(StateMachine {
             package: package.to_owned(),
             key,
@@ -1046,6 +1047,27 @@ fn state_machines_of(
         });
     }
     Ok(machines)
+}
+
+/// Checks the Amazon States Language of `definition` (the file `file`) whole, its function
+/// references standing for the functions' ARNs: every problem at once, each naming its state
+/// and field.
+fn check_states(
+    file: &std::path::Path,
+    definition: &Value,
+    functions: &[&Function],
+) -> Result<(), CliError> {
+    let stand_in = |name: &str| format!("arn:aws:lambda:us-east-1:000000000000:function:{name}");
+    let (resolved, _) = crate::deploy::definition::resolve(definition, functions, &stand_in);
+    crate::states::validate(&resolved)
+        .map(drop)
+        .map_err(|invalid| CliError::Definition {
+            file: file.display().to_string(),
+            problem: format!("the definition is not valid Amazon States Language:\n{invalid}"),
+            hint: "mend each state and field named; the Amazon States Language specification \
+                   has every state's fields"
+                .to_owned(),
+        })
 }
 
 /// Checks that the extensions `function` names are the project's.

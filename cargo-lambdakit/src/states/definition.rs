@@ -132,6 +132,8 @@ pub enum Resource {
     Function(String),
     /// [`LAMBDA_INVOKE`]: `Parameters` name the function and its `Payload`.
     LambdaInvoke,
+    /// Another service's integration or an activity: valid to deploy, but not run locally.
+    Service(String),
 }
 
 /// A number of seconds, given or read from the input.
@@ -998,11 +1000,12 @@ impl Checker {
                 Resource::LambdaInvoke
             }
             Some(Value::String(arn)) if is_function_arn(arn) => Resource::Function(arn.clone()),
+            Some(Value::String(arn)) if arn.starts_with("arn:") => Resource::Service(arn.clone()),
             Some(Value::String(arn)) => {
                 self.push(
                     Some("Resource"),
                     format!(
-                        "`{arn}` is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME) or `{LAMBDA_INVOKE}`: only Lambda tasks run locally"
+                        "`{arn}` is not an ARN: a Lambda function's (arn:aws:lambda:REGION:ACCOUNT:function:NAME), `{LAMBDA_INVOKE}` or another service integration's"
                     ),
                 );
                 Resource::Function(arn.clone())
@@ -1467,7 +1470,7 @@ mod tests {
             "A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 0,
                   "Retry": [{"ErrorEquals": ["X"], "BackoffRate": 0.5, "JitterStrategy": "SOME", "MaxAttemps": 1}],
                   "Next": "B"},
-            "B": {"Type": "Task", "Resource": "arn:aws:s3:::bucket", "End": true},
+            "B": {"Type": "Task", "Resource": "orders-bucket", "End": true},
             "C": {"Type": "Map", "ItemProcessor": {"StartAt": "D", "States": {"D": {"Type": "Wait", "End": true}}}, "Next": "A"}
         }}));
         let expected = [
@@ -1476,7 +1479,7 @@ mod tests {
             r#"state "A": field "Retry[0].JitterStrategy": must be "FULL" or "NONE", not "SOME""#,
             r#"state "A": field "Parameters": a `arn:aws:states:::lambda:invoke` task names its function in `Parameters.FunctionName`"#,
             r#"state "A": field "TimeoutSeconds": must be a positive integer, not 0"#,
-            r#"state "B": field "Resource": `arn:aws:s3:::bucket` is not a Lambda function ARN"#,
+            r#"state "B": field "Resource": `orders-bucket` is not an ARN"#,
             r#"state "C", ItemProcessor, state "D": a Wait state takes exactly one of Seconds, Timestamp, SecondsPath and TimestampPath, not none"#,
             r#"state "C": is never reached"#,
         ];

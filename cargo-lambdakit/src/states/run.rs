@@ -744,6 +744,15 @@ async fn task(
     let history = &runner.history;
     let (function, payload, optimised) = match resource {
         Resource::Function(arn) => (arn.clone(), effective.clone(), false),
+        // Not catchable, as AWS's own `States.Runtime` failures are not.
+        Resource::Service(arn) => {
+            return Err(Failure::new(
+                "States.Runtime",
+                format!(
+                    "the task's resource `{arn}` is not a Lambda function: only Lambda tasks run locally"
+                ),
+            ));
+        }
         Resource::LambdaInvoke => {
             let function = match effective.get("FunctionName") {
                 Some(Value::String(name)) => name.clone(),
@@ -1550,6 +1559,25 @@ mod tests {
             (
                 "Lambda.ResourceNotFoundException",
                 "Function not found: nope"
+            )
+        );
+
+        // Another service's integration deploys, but does not run locally; `States.ALL` does
+        // not catch `States.Runtime`.
+        let service = finish(
+            json!({"StartAt": "Put", "States": {
+                "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": true,
+                        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]},
+                "Caught": {"Type": "Succeed"}
+            }}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            failed(&service),
+            (
+                "States.Runtime",
+                "the task's resource `arn:aws:states:::dynamodb:putItem` is not a Lambda function: only Lambda tasks run locally"
             )
         );
     }

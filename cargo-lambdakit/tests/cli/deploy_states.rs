@@ -450,7 +450,18 @@ fn bad_state_machines_are_refused_before_anything_is_built_or_called() {
         "{said}"
     );
 
-    // The definition file is missing.
+    // Amazon States Language that does not hold together: every problem, each with its state
+    // and field.
+    let broken = orders("v1").replace(r#""Next":"Lines""#, r#""Next":"Line""#);
+    assert_ne!(broken, orders("v1"));
+    fixture.definition("orders.asl.json", &broken);
+    let said = refused(&fixture);
+    assert!(
+        said.contains("the definition is not valid Amazon States Language:")
+            && said.contains(r#"state "Validate": field "Next": no state is named "Line""#)
+            && said.contains(r#"state "Lines""#),
+        "{said}"
+    );
     let fixture = Fixture::new(
         "missing",
         &MACHINE.replace("orders.asl.json", "order.asl.json"),
