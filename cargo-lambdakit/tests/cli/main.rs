@@ -25,6 +25,7 @@ mod new;
 mod sdk;
 mod serve;
 mod soak;
+mod states;
 mod streaming;
 mod support;
 mod traces;
