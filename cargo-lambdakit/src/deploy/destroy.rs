@@ -173,12 +173,7 @@ pub async fn state_machines(
             .unwrap_or_default()
             .to_owned();
         if !options.dry_run {
-            aws.sfn
-                .delete_state_machine()
-                .state_machine_arn(&arn)
-                .send()
-                .await
-                .map_err(|error| aws::failed("states:DeleteStateMachine", error))?;
+            state_machine::delete(aws, &arn).await?;
         }
         let mut changes = vec![Change::new("state-machine", name.clone(), Action::Delete)];
         let tags = [

@@ -67,20 +67,7 @@ pub(super) async fn ensure(
             ),
         });
     }
-    let current = match aws
-        .iam
-        .get_role_policy()
-        .role_name(&name)
-        .policy_name(POLICY)
-        .send()
-        .await
-    {
-        Ok(found) => {
-            serde_json::from_str::<Value>(&crate::percent::decode(found.policy_document())).ok()
-        }
-        Err(error) if aws::not_found(&error) => None,
-        Err(error) => return Err(aws::failed("iam:GetRolePolicy", error)),
-    };
+    let current = inline_policy(aws, &name).await?;
     if current.as_ref() == Some(&policy) {
         return Ok((
             existing.arn().to_owned(),
@@ -307,20 +294,7 @@ pub(super) async fn ensure_wanted(
             hint: wanted.hint.clone(),
         });
     }
-    let current = match aws
-        .iam
-        .get_role_policy()
-        .role_name(name)
-        .policy_name(POLICY)
-        .send()
-        .await
-    {
-        Ok(found) => {
-            serde_json::from_str::<Value>(&crate::percent::decode(found.policy_document())).ok()
-        }
-        Err(error) if aws::not_found(&error) => None,
-        Err(error) => return Err(aws::failed("iam:GetRolePolicy", error)),
-    };
+    let current = inline_policy(aws, name).await?;
     let arn = existing.arn().to_owned();
     if current == wanted.policy {
         return Ok((arn, Change::new("role", name.clone(), Action::Unchanged)));
@@ -341,4 +315,23 @@ pub(super) async fn ensure_wanted(
     }
     let change = Change::new("role", name.clone(), Action::Update(vec!["policy".into()]));
     Ok((arn, change))
+}
+
+/// The role `name`'s inline policy that deploy writes, if it has one that parses.
+async fn inline_policy(aws: &Aws, name: &str) -> Result<Option<Value>, CliError> {
+    match aws
+        .iam
+        .get_role_policy()
+        .role_name(name)
+        .policy_name(POLICY)
+        .send()
+        .await
+    {
+        Ok(found) => Ok(serde_json::from_str::<Value>(&crate::percent::decode(
+            found.policy_document(),
+        ))
+        .ok()),
+        Err(error) if aws::not_found(&error) => Ok(None),
+        Err(error) => Err(aws::failed("iam:GetRolePolicy", error)),
+    }
 }

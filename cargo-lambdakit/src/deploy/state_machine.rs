@@ -302,12 +302,7 @@ pub async fn deploy(
     let replace = current.machine_type != desired.machine_type;
     if !options.dry_run {
         if replace {
-            aws.sfn
-                .delete_state_machine()
-                .state_machine_arn(&arn)
-                .send()
-                .await
-                .map_err(|error| aws::failed("states:DeleteStateMachine", error))?;
+            delete(aws, &arn).await?;
             create(aws, &name, &desired, &tags).await?;
         } else if !differences.is_empty() {
             update(aws, &arn, &desired).await?;
@@ -542,6 +537,21 @@ pub(super) async fn deployed(
     }
     found.sort();
     Ok(found)
+}
+
+/// Deletes the state machine `arn`.
+///
+/// # Errors
+///
+/// When Step Functions refuses.
+pub async fn delete(aws: &Aws, arn: &str) -> Result<(), CliError> {
+    aws.sfn
+        .delete_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await
+        .map_err(|error| aws::failed("states:DeleteStateMachine", error))?;
+    Ok(())
 }
 
 #[cfg(test)]

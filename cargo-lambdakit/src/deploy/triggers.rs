@@ -426,6 +426,25 @@ fn notification_key(
     )
 }
 
+/// `wanted`, with what the resource policy's statements whose id starts with `prefix` grant
+/// (read from their source ARN by `of`): sorted, once each. What was granted but is no longer
+/// wanted is what deploy removes.
+fn with_granted(
+    mut wanted: Vec<String>,
+    statements: &[Statement],
+    prefix: &str,
+    of: impl Fn(&str) -> Option<&str>,
+) -> Vec<String> {
+    let granted = statements
+        .iter()
+        .filter(|statement| statement.sid.starts_with(prefix))
+        .filter_map(|statement| statement.source_arn.as_deref().and_then(&of));
+    wanted.extend(granted.map(str::to_owned));
+    wanted.sort();
+    wanted.dedup();
+    wanted
+}
+
 async fn s3(
     aws: &Aws,
     unit: &Unit<'_>,
@@ -434,7 +453,7 @@ async fn s3(
     options: Options,
 ) -> Result<Vec<Change>, CliError> {
     let name = unit.function.aws_name();
-    let mut buckets: Vec<String> = unit
+    let buckets: Vec<String> = unit
         .function
         .deploy
         .triggers
@@ -443,20 +462,9 @@ async fn s3(
         .map(|trigger| trigger.bucket.clone())
         .collect();
     // Buckets granted before but no longer in the settings: their notifications go.
-    for statement in statements
-        .iter()
-        .filter(|statement| statement.sid.starts_with("lambdakit-s3-"))
-    {
-        if let Some(bucket) = statement
-            .source_arn
-            .as_deref()
-            .and_then(|arn| arn.rsplit(':').next())
-        {
-            buckets.push(bucket.to_owned());
-        }
-    }
-    buckets.sort();
-    buckets.dedup();
+    let buckets = with_granted(buckets, statements, "lambdakit-s3-", |arn| {
+        arn.rsplit(':').next()
+    });
     let mut changes = Vec::new();
     for bucket in buckets {
         let mut wanted = Vec::new();
@@ -990,16 +998,8 @@ async fn logs(
     let name = unit.function.aws_name();
     let filter = filter_name(name);
     let wanted = &unit.function.deploy.triggers.logs;
-    let mut groups: Vec<String> = wanted.iter().map(|trigger| trigger.group.clone()).collect();
-    for statement in statements
-        .iter()
-        .filter(|statement| statement.sid.starts_with("lambdakit-logs-"))
-    {
-        let group = statement.source_arn.as_deref().and_then(log_group_of);
-        groups.extend(group.map(str::to_owned));
-    }
-    groups.sort();
-    groups.dedup();
+    let groups: Vec<String> = wanted.iter().map(|trigger| trigger.group.clone()).collect();
+    let groups = with_granted(groups, statements, "lambdakit-logs-", log_group_of);
     let mut changes = Vec::new();
     for group in groups {
         let arn = log_group_arn(aws, &group);

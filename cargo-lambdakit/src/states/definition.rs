@@ -817,21 +817,37 @@ impl Checker {
         names
     }
 
-    fn retriers(&mut self, map: &Map<String, Value>) -> Vec<Retrier> {
-        let Some(value) = map.get("Retry") else {
+    /// The objects of the array at `key` (`Retry`, `Catch`), each with its field name
+    /// (`Retry[0]`) and whether it is the array's last; what is not an array or an object is
+    /// reported, `what` and `fields` saying what belongs there.
+    fn entries<'v>(
+        &mut self,
+        map: &'v Map<String, Value>,
+        key: &str,
+        what: &str,
+        fields: &str,
+    ) -> Vec<(String, &'v Map<String, Value>, bool)> {
+        let Some(value) = map.get(key) else {
             return Vec::new();
         };
         let Value::Array(entries) = value else {
-            self.push(Some("Retry"), "must be an array of retriers");
+            self.push(Some(key), format!("must be an array of {what}"));
             return Vec::new();
         };
-        let mut retriers = Vec::new();
+        let mut objects = Vec::new();
         for (index, entry) in entries.iter().enumerate() {
-            let field = format!("Retry[{index}]");
-            let Value::Object(entry) = entry else {
-                self.push(Some(&field), "must be an object with `ErrorEquals`");
-                continue;
-            };
+            let field = format!("{key}[{index}]");
+            match entry {
+                Value::Object(entry) => objects.push((field, entry, index + 1 == entries.len())),
+                _ => self.push(Some(&field), format!("must be an object with {fields}")),
+            }
+        }
+        objects
+    }
+
+    fn retriers(&mut self, map: &Map<String, Value>) -> Vec<Retrier> {
+        let mut retriers = Vec::new();
+        for (field, entry, last) in self.entries(map, "Retry", "retriers", "`ErrorEquals`") {
             for key in entry.keys() {
                 let known = [
                     "ErrorEquals",
@@ -850,7 +866,7 @@ impl Checker {
                     );
                 }
             }
-            let error_equals = self.error_equals(entry, &field, index + 1 == entries.len());
+            let error_equals = self.error_equals(entry, &field, last);
             let mut number =
                 |name: &str, default: f64, minimum: f64, integer: bool| -> Option<f64> {
                     match entry.get(name) {
@@ -905,23 +921,9 @@ impl Checker {
     }
 
     fn catchers(&mut self, map: &Map<String, Value>, names: &[&str]) -> Vec<Catcher> {
-        let Some(value) = map.get("Catch") else {
-            return Vec::new();
-        };
-        let Value::Array(entries) = value else {
-            self.push(Some("Catch"), "must be an array of catchers");
-            return Vec::new();
-        };
         let mut catchers = Vec::new();
-        for (index, entry) in entries.iter().enumerate() {
-            let field = format!("Catch[{index}]");
-            let Value::Object(entry) = entry else {
-                self.push(
-                    Some(&field),
-                    "must be an object with `ErrorEquals` and `Next`",
-                );
-                continue;
-            };
+        let entries = self.entries(map, "Catch", "catchers", "`ErrorEquals` and `Next`");
+        for (field, entry, last) in entries {
             for key in entry.keys() {
                 let known = ["ErrorEquals", "Next", "ResultPath", "Comment"];
                 if !known.contains(&key.as_str()) {
@@ -932,7 +934,7 @@ impl Checker {
                     );
                 }
             }
-            let error_equals = self.error_equals(entry, &field, index + 1 == entries.len());
+            let error_equals = self.error_equals(entry, &field, last);
             let next = match entry.get("Next") {
                 Some(Value::String(next)) => {
                     self.target(&format!("{field}.Next"), next, names);
