@@ -75,6 +75,8 @@ pub struct Options {
     pub environment: Vec<(String, String)>,
     /// Where functions created through the Lambda API are kept; `None` is a scratch directory.
     pub state: Option<PathBuf>,
+    /// How many times faster than real time state machines' waits pass.
+    pub wait_speed: f64,
 }
 
 /// Whether sources are watched.
@@ -191,7 +193,8 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
     let region = crate::local::region();
     let state = State::open(options.state.clone())?;
     let mut emulator = Emulator::new(served, &region, &passed, options.cost, state.dir.clone())
-        .with_access(access.clone());
+        .with_access(access.clone())
+        .with_wait_speed(options.wait_speed);
     if options.traces {
         emulator = emulator.with_traces_printed();
     }

@@ -51,6 +51,46 @@ pub struct Source {
     pub profile: Option<String>,
 }
 
+/// A Step Functions client of `config`, whose endpoint is a local one (serve's): as
+/// [`WithoutHostPrefix`] explains.
+pub fn local_sfn(config: &aws_config::SdkConfig) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::config::Builder::from(config)
+        .interceptor(WithoutHostPrefix)
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
+
+/// Leaves out the host prefix the SDK puts before a local endpoint's host name.
+///
+/// Step Functions' StartSyncExecution goes to `sync-` and the endpoint's host (the
+/// operation's `hostPrefix`), which does not resolve for an endpoint such as serve's
+/// `127.0.0.1`. The other SDKs and the AWS CLI leave it out when
+/// `AWS_DISABLE_HOST_PREFIX_INJECTION=true`; the Rust SDK has no such setting, so a client of
+/// a local endpoint takes this interceptor, which takes the prefix out again before the
+/// request is signed.
+#[derive(Debug, Clone, Copy)]
+pub struct WithoutHostPrefix;
+
+impl aws_sdk_sfn::config::Intercept for WithoutHostPrefix {
+    fn name(&self) -> &'static str {
+        "WithoutHostPrefix"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _components: &aws_sdk_sfn::config::RuntimeComponents,
+        _config: &mut aws_sdk_sfn::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
+        let request = context.request_mut();
+        if let Some((scheme, host)) = request.uri().split_once("://sync-") {
+            let uri = format!("{scheme}://{host}");
+            request.set_uri(uri)?;
+        }
+        Ok(())
+    }
+}
+
 impl Aws {
     /// The clients of AWS, or with `local`, of the `cargo lambdakit serve` at that URL (in
     /// `source`'s region, else the region serve takes from the same shell).
@@ -209,7 +249,7 @@ impl Aws {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
-            sfn: aws_sdk_sfn::Client::new(&config),
+            sfn: local_sfn(&config),
             account: crate::local::ACCOUNT.to_owned(),
             region: serves_in.unwrap_or_else(|| region.to_owned()),
             partition: "aws".to_owned(),

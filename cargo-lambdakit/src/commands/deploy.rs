@@ -163,25 +163,17 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
                 outcomes.push(outcome);
             }
             let mut machine_outcomes = Vec::new();
-            if aws.local.is_some() {
-                if let Some(note) = state_machine::local_note(&machines)
-                    && !args.quiet
-                {
-                    eprintln!("{note}");
+            for machine in &machines {
+                let functions: Vec<&Function> = project
+                    .functions
+                    .iter()
+                    .filter(|function| function.package == machine.package)
+                    .collect();
+                let outcome = state_machine::deploy(&aws, machine, &functions, options).await?;
+                if args.output == Output::Text {
+                    print!("{}", deploy::render(&outcome));
                 }
-            } else {
-                for machine in &machines {
-                    let functions: Vec<&Function> = project
-                        .functions
-                        .iter()
-                        .filter(|function| function.package == machine.package)
-                        .collect();
-                    let outcome = state_machine::deploy(&aws, machine, &functions, options).await?;
-                    if args.output == Output::Text {
-                        print!("{}", deploy::render(&outcome));
-                    }
-                    machine_outcomes.push(outcome);
-                }
+                machine_outcomes.push(outcome);
             }
             Ok::<_, CliError>((layer_outcomes, outcomes, machine_outcomes))
         })?;

@@ -51,12 +51,10 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
         )
         .await?;
         // The state machines first, as they call the functions; they go only with the whole
-        // package, and serve (`--local`) has none.
+        // package.
         let machines = match only.as_deref() {
-            None if aws.local.is_none() => {
-                destroy::state_machines(&aws, &packages, options).await?
-            }
-            _ => Vec::new(),
+            None => destroy::state_machines(&aws, &packages, options).await?,
+            Some(_) => Vec::new(),
         };
         if args.output == Output::Text {
             for outcome in &machines {

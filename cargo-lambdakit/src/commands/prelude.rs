@@ -187,6 +187,20 @@ pub struct ServeArgs {
     /// skipped with a warning and left as it is.
     #[arg(long = "state", value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// How many times faster than real time state machines' Wait states and retry intervals
+    /// pass (Step Functions API); timeouts stay in real time.
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.0, value_parser = parse_speed)]
+    pub wait_speed: f64,
+}
+
+/// `--wait-speed`: a factor of at least 1.
+fn parse_speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(speed) if speed.is_finite() && speed >= 1.0 => Ok(speed),
+        _ => Err(format!(
+            "`{text}` is not a speed-up: give a factor of at least 1, such as 10 (waits pass ten times faster)"
+        )),
+    }
 }
 
 impl ServeArgs {
@@ -224,6 +238,7 @@ impl ServeArgs {
             concurrency: self.concurrency.map(|instances| instances as usize),
             environment: self.environment.clone(),
             state: self.state.clone(),
+            wait_speed: self.wait_speed,
         })
     }
 }

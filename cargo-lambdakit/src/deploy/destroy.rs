@@ -180,7 +180,8 @@ pub async fn state_machines(
             (TAG_PACKAGE, package.as_str()),
             (TAG_STATE_MACHINE, declared.as_str()),
         ];
-        if role_tagged(aws, &role, &tags).await? {
+        // serve (`--local`) has no IAM: deploy created no role there.
+        if aws.local.is_none() && role_tagged(aws, &role, &tags).await? {
             if !options.dry_run {
                 delete_role(aws, &role).await?;
             }

@@ -177,22 +177,6 @@ pub(super) fn arn(aws: &Aws, name: &str) -> String {
     aws.arn("states", &format!("stateMachine:{name}"))
 }
 
-/// What `deploy --local` says of the state machines it leaves out, if there are any.
-pub fn local_note(machines: &[&StateMachine]) -> Option<String> {
-    if machines.is_empty() {
-        return None;
-    }
-    let names: Vec<String> = machines
-        .iter()
-        .map(|machine| format!("`{}`", machine.settings.name))
-        .collect();
-    Some(format!(
-        "note: serve cannot run state machines yet; {} {} not deployed (deploy them to AWS without `--local`)",
-        names.join(", "),
-        if names.len() == 1 { "was" } else { "were" }
-    ))
-}
-
 /// Deploys one state machine, whose definition names `functions` (its package's): its role,
 /// its log group, and the machine.
 ///
@@ -229,14 +213,24 @@ pub async fn deploy(
             machine.key
         ),
     };
-    let (role_arn, role_change) = role::ensure_wanted(aws, &wanted, options).await?;
-    changes.push(role_change);
+    // serve (`deploy --local`) has no IAM and no CloudWatch Logs: it takes the role's ARN
+    // as given and keeps the logging settings as it is told them.
+    let local = aws.local.is_some();
+    let role_arn = if local {
+        aws.role_arn(&wanted.name)
+    } else {
+        let (role_arn, role_change) = role::ensure_wanted(aws, &wanted, options).await?;
+        changes.push(role_change);
+        role_arn
+    };
 
     let logging = &machine.settings.logging;
     let mut destinations = Vec::new();
     if logging.level != ExecutionLogLevel::Off {
         let group = log_group(machine);
-        changes.push(ensure_log_group(aws, machine, &group, options).await?);
+        if !local {
+            changes.push(ensure_log_group(aws, machine, &group, options).await?);
+        }
         destinations.push(aws.arn("logs", &format!("log-group:{group}:*")));
     }
     let desired = Desired {
@@ -643,15 +637,6 @@ mod tests {
                 "logging ALL → OFF",
                 "tracing on → off",
             ]
-        );
-    }
-
-    #[test]
-    fn deploy_local_names_what_it_leaves_out() {
-        assert_eq!(local_note(&[]), None);
-        assert_eq!(
-            local_note(&[&machine(ExecutionLogLevel::Off, false)]).unwrap(),
-            "note: serve cannot run state machines yet; `orders` was not deployed (deploy them to AWS without `--local`)"
         );
     }
 }

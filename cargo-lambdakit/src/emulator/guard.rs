@@ -34,9 +34,6 @@ use super::lambda_api::Operation;
 use super::sigv4::{self, Authorization, Failure};
 use super::{Body, aws_error, boxed};
 
-/// The service name Lambda API calls are signed for.
-const SERVICE: &str = "lambda";
-
 /// The header a token may come in, beside `Authorization: Bearer`.
 pub const TOKEN_HEADER: &str = "x-lambdakit-token";
 
@@ -245,15 +242,19 @@ pub(crate) fn admit(
         access,
         &parts.headers,
         parts.uri.query().unwrap_or_default(),
+        operation.signing_service(),
         SystemTime::now(),
     )
     .map_err(|refusal| Box::new(refusal.response()))
 }
 
+/// Whether `access` admits a request with `headers` and `query`, signed (if it is) for
+/// `service`.
 fn check(
     access: &Access,
     headers: &HeaderMap,
     query: &str,
+    service: &'static str,
     now: SystemTime,
 ) -> Result<Admission, Refusal> {
     let text = |name: &str| {
@@ -283,7 +284,7 @@ fn check(
         return Err(Refusal::Host(host));
     }
     match &access.token {
-        Some(token) => given(token, headers, query, now),
+        Some(token) => given(token, headers, (query, service), now),
         None => Ok(Admission::Open),
     }
 }
@@ -294,7 +295,7 @@ fn check(
 fn given(
     token: &Token,
     headers: &HeaderMap,
-    query: &str,
+    (query, service): (&str, &'static str),
     now: SystemTime,
 ) -> Result<Admission, Refusal> {
     let bearer = |given: &str| {
@@ -326,7 +327,7 @@ fn given(
         return Err(Refusal::WrongToken(Carrier::Signature));
     }
     authorization
-        .check(headers, SERVICE, now)
+        .check(headers, service, now)
         .map_err(Refusal::Signature)?;
     Ok(Admission::Signed(Pending {
         authorization,
@@ -369,9 +370,12 @@ mod tests {
 
     use super::*;
 
+    /// The service Lambda API calls are signed for.
+    const SERVICE: &str = crate::emulator::lambda_api::SERVICE;
+
     /// [`super::check`] of a request with no query, now, for a request that owes nothing more.
     fn check(access: &Access, headers: &HeaderMap) -> Result<(), Refusal> {
-        super::check(access, headers, "", SystemTime::now())
+        super::check(access, headers, "", SERVICE, SystemTime::now())
             .map(|admission| assert!(matches!(admission, Admission::Open), "{admission:?}"))
     }
 
@@ -431,7 +435,7 @@ mod tests {
         now: SystemTime,
     ) -> Result<(), Refusal> {
         let query = parts.uri.query().unwrap_or_default();
-        match super::check(access, &parts.headers, query, now)? {
+        match super::check(access, &parts.headers, query, SERVICE, now)? {
             Admission::Open => Ok(()),
             Admission::Signed(pending) => pending
                 .authorization
@@ -514,6 +518,7 @@ mod tests {
                 &remote,
                 &presigned,
                 "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00",
+                SERVICE,
                 now
             )
             .map(|_| ()),

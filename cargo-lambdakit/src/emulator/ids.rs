@@ -3,6 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lambda_kit::__server::ids::random_bytes;
+pub(crate) use lambda_kit::__server::ids::uuid;
 pub(crate) use lambda_kit::__server::ids::uuid as request_id;
 
 /// The trace header an invocation runs under: the caller's trace continued when it sent one

@@ -16,6 +16,7 @@ pub(crate) mod layer;
 mod queue;
 mod sigv4;
 mod state;
+pub(crate) mod states_api;
 mod traces;
 mod url;
 
@@ -139,6 +140,8 @@ pub struct Emulator {
     /// The traces of every function (see `traces`): its X-Ray daemon and OTLP receiver, run
     /// by [`Emulator::serve`], and the traces kept.
     traces: Arc<traces::Traces>,
+    /// The state machines created through the Step Functions API, and their executions.
+    step_functions: states_api::StepFunctions,
 }
 
 #[derive(Debug)]
@@ -273,7 +276,16 @@ impl Emulator {
             this: OnceLock::new(),
             access: Access::default(),
             traces,
+            step_functions: states_api::StepFunctions::new(1.0),
         }
+    }
+
+    /// This emulator, running state machines' Wait states and retry intervals `speed` times
+    /// faster than real time (`serve --wait-speed`).
+    #[must_use]
+    pub fn with_wait_speed(mut self, speed: f64) -> Self {
+        self.step_functions = states_api::StepFunctions::new(speed);
+        self
     }
 
     /// This emulator, printing each sampled invocation's trace as a waterfall once it is
@@ -407,6 +419,7 @@ impl Emulator {
     /// stopped takes its instance with it (its process is killed): Lambda would run it again
     /// from its queue, and the local Lambda keeps no queue across runs.
     pub async fn shutdown(&self) {
+        self.step_functions.shutdown().await;
         self.queues.shutdown().await;
         // What the queues handed AWS is delivered, or said not to be, before serve ends.
         self.destinations.shutdown().await;
@@ -426,10 +439,11 @@ impl Emulator {
     async fn route(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         self.this.get_or_init(|| Arc::downgrade(&self));
         let (parts, body) = request.into_parts();
-        let operation = match lambda_api::Operation::parse(&parts.method, &parts.uri) {
-            Ok(operation) => operation,
-            Err(refusal) => return refusal.response(),
-        };
+        let operation =
+            match lambda_api::Operation::parse(&parts.method, &parts.uri, &parts.headers) {
+                Ok(operation) => operation,
+                Err(refusal) => return refusal.response(),
+            };
         // The one check of who calls, before any operation (or a wait for a rebuild). A signed
         // request is read whole and its signature checked before its operation sees it.
         let body: RequestBody = match guard::admit(&self.access, &operation, &parts) {
@@ -1063,6 +1077,16 @@ fn function_name(identifier: &str) -> String {
         .next()
         .unwrap_or(identifier)
         .to_owned()
+}
+
+/// The qualifier of `name:qualifier` or of a qualified function ARN, if it has one.
+fn function_qualifier(identifier: &str) -> Option<String> {
+    let identifier = identifier
+        .rsplit_once(":function:")
+        .map_or(identifier, |(_, rest)| rest);
+    identifier
+        .split_once(':')
+        .map(|(_, qualifier)| qualifier.to_owned())
 }
 
 /// `X-Amz-Client-Context` is base64 JSON; the Runtime API passes the JSON on.

@@ -55,8 +55,8 @@ pub(crate) enum Failure {
     Malformed(String),
     /// A presigned URL (the signature in the query string).
     Presigned,
-    /// Signed for another service than the one serve is.
-    Service(String),
+    /// Signed for another service (the first) than the API called (the second).
+    Service(String, &'static str),
     /// `X-Amz-Date` is missing, unreadable, unsigned, or not the scope's date: what is wrong.
     Date(String),
     /// `X-Amz-Date` is more than [`CLOCK_SKEW`] away from serve's clock.
@@ -80,8 +80,8 @@ impl Failure {
                 "the `Authorization` header is not AWS Signature Version 4: {what}; sign with an AWS SDK or the AWS CLI"
             ),
             Self::Presigned => "presigned URLs (SigV4 in the query string) are not taken by the local Lambda: sign the `Authorization` header (AWS SDKs and the AWS CLI do)".to_owned(),
-            Self::Service(service) => format!(
-                "the request is signed for the service `{service}`; the Lambda API is `lambda`: sign it with a Lambda client"
+            Self::Service(signed, expected) => format!(
+                "the request is signed for the service `{signed}`; the API it calls is `{expected}`: sign it with a client of that service"
             ),
             Self::Date(what) => format!(
                 "{what}: AWS SDKs and the AWS CLI sign the date in `X-Amz-Date`"
@@ -183,11 +183,11 @@ impl Authorization {
     pub(crate) fn check(
         &self,
         headers: &HeaderMap,
-        service: &str,
+        expected: &'static str,
         now: SystemTime,
     ) -> Result<(), Failure> {
-        if self.service != service {
-            return Err(Failure::Service(self.service.clone()));
+        if self.service != expected {
+            return Err(Failure::Service(self.service.clone(), expected));
         }
         let signed = |name: &str| self.signed_headers.iter().any(|signed| signed == name);
         if !signed("host") {
@@ -643,7 +643,7 @@ mod tests {
             vector
                 .authorization
                 .check(&vector.headers, "lambda", at(SIGNED_AT)),
-            Err(Failure::Service("service".into()))
+            Err(Failure::Service("service".into(), "lambda"))
         );
         let mut unsigned_date = vector.authorization.clone();
         unsigned_date.signed_headers = vec!["host".into()];

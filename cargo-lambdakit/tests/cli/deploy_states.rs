@@ -542,10 +542,10 @@ fn bad_state_machines_are_refused_before_anything_is_built_or_called() {
     );
 }
 
-#[test]
-fn deploy_local_deploys_the_functions_and_says_serve_cannot_run_state_machines_yet() {
+#[tokio::test]
+async fn deploy_local_creates_the_state_machine_on_serve_where_it_runs_and_destroy_removes_it() {
     let fixture = Fixture::new("local", MACHINE, ("orders.asl.json", &orders("v1")));
-    // A serve of no project: only its Lambda API (and the `--bootstrap` it needs to start).
+    // A serve of no project: only its APIs (and the `--bootstrap` it needs to start).
     let idle = crate::support::executable_script(&fixture.dir.join("idle"), "sleep 600");
     let mut command = lambdakit();
     command
@@ -555,14 +555,15 @@ fn deploy_local_deploys_the_functions_and_says_serve_cannot_run_state_machines_y
         .arg(fixture.dir.join("serve-state"));
     let mut serve = crate::support::Serve::spawn(command);
     let url = serve.endpoint();
-    let deployed = fixture
-        .command(&["deploy", "--local", &url, "--output", "json"])
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .output()
-        .unwrap();
-    let report = json(&deployed);
-    assert_eq!(report["state_machines"], json!([]), "{report}");
+    let deploy = || {
+        fixture
+            .command(&["deploy", "--local", &url, "--output", "json"])
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .output()
+            .unwrap()
+    };
+    let report = json(&deploy());
     let mut names: Vec<&str> = report["functions"]
         .as_array()
         .unwrap()
@@ -571,16 +572,53 @@ fn deploy_local_deploys_the_functions_and_says_serve_cannot_run_state_machines_y
         .collect();
     names.sort_unstable();
     assert_eq!(names, ["load", "validate"], "{report}");
-    let said = stderr(&deployed);
+    // No role and no log group on serve: only the machine.
     assert_eq!(
-        said.lines()
-            .filter(|line| line.contains("state machine"))
-            .collect::<Vec<_>>(),
-        [
-            "note: serve cannot run state machines yet; `orders-flow` was not deployed (deploy them to AWS without `--local`)"
-        ],
-        "{said}"
+        machine_actions(&report),
+        ["state-machine orders-flow create"],
+        "{report}"
     );
+    assert_eq!(
+        machine_actions(&json(&deploy())),
+        ["state-machine orders-flow unchanged"]
+    );
+
+    // Deployed with the functions' ARNs, as on AWS.
+    let sfn = crate::local_states::client(&url).await;
+    let listed = sfn.list_state_machines().send().await.unwrap();
+    let [machine] = listed.state_machines() else {
+        panic!("{listed:?}")
+    };
+    let described = sfn
+        .describe_state_machine()
+        .state_machine_arn(machine.state_machine_arn())
+        .send()
+        .await
+        .unwrap();
+    let region = machine.state_machine_arn().split(':').nth(3).unwrap();
+    let definition: Value = serde_json::from_str(described.definition()).unwrap();
+    assert_eq!(
+        definition["States"]["Validate"]["Resource"],
+        format!("arn:aws:lambda:{region}:{ACCOUNT}:function:validate")
+    );
+    assert_eq!(
+        described.role_arn(),
+        format!("arn:aws:iam::{ACCOUNT}:role/orders-flow-states-lambdakit")
+    );
+
+    // It runs there: `validate` is a program that exits at once, so its Task fails with the
+    // error Lambda gives such a function, and the execution with it.
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .input(r#"{"lines": [1, 2]}"#)
+        .send()
+        .await
+        .unwrap();
+    let ended = crate::local_states::ended(&sfn, started.execution_arn()).await;
+    assert_eq!(ended.status().as_str(), "FAILED", "{ended:?}");
+    assert_eq!(ended.error(), Some("Runtime.ExitError"), "{ended:?}");
+
     let destroyed = fixture
         .command(&["destroy", "--local", &url])
         .env_remove("AWS_REGION")
@@ -588,6 +626,8 @@ fn deploy_local_deploys_the_functions_and_says_serve_cannot_run_state_machines_y
         .output()
         .unwrap();
     assert!(destroyed.status.success(), "{destroyed:?}");
+    let listed = sfn.list_state_machines().send().await.unwrap();
+    assert!(listed.state_machines().is_empty(), "{listed:?}");
     serve.kill();
 }
 

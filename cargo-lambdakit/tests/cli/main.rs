@@ -19,6 +19,7 @@ mod invoke;
 mod layers;
 mod local;
 mod local_extensions;
+mod local_states;
 mod logs;
 mod moto;
 mod new;

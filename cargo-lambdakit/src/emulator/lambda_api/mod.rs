@@ -85,6 +85,9 @@ pub(crate) use self::functions::Created;
 pub(crate) use self::operation::Operation;
 pub(crate) use self::urls::Url;
 
+/// The service name Lambda API calls are signed for.
+pub(crate) const SERVICE: &str = "lambda";
+
 /// The largest CreateFunction request: a 50 MB zip, base64 (AWS "Lambda quotas"), and the
 /// JSON around it.
 const MAX_REQUEST_BYTES: usize = 70 * 1024 * 1024;
@@ -373,6 +376,12 @@ impl Emulator {
             Operation::ListTags { name } => self.tags(&name),
             Operation::TagResource { name } => self.tag(&name, body).await,
             Operation::UntagResource { name, keys } => self.untag(&name, &keys).await,
+            Operation::StepFunctions(action) => {
+                // Executions take the gate for each of their invocations, as Invoke does:
+                // holding it for a whole execution would keep a rebuild waiting on it.
+                drop(open);
+                self.step_functions(action, body).await
+            }
         }
     }
 

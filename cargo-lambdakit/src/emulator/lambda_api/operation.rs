@@ -10,10 +10,11 @@
 //! `/lambdakit/layer/{layer}/{version}.zip` (where GetLayerVersion's `Content.Location` points)
 //! and `/lambdakit/traces[/{id}]` (the traces serve keeps, for `cargo lambdakit traces`).
 
-use http::{Method, Response, StatusCode, Uri};
+use http::{HeaderMap, Method, Response, StatusCode, Uri};
 
 use super::refused;
-use crate::emulator::{Body, function_name};
+use crate::emulator::states_api::{Action, TARGET_HEADER};
+use crate::emulator::{Body, function_name, function_qualifier};
 
 /// A request the local Lambda answers, as its method, path and query name it (AWS's names).
 /// `name` is a function's name; `qualifier` a version, an alias or `$LATEST`.
@@ -176,6 +177,9 @@ pub(crate) enum Operation {
     TagResource { name: String },
     /// `DELETE /2017-03-31/tags/{ARN}?tagKeys=..&tagKeys=..`.
     UntagResource { name: String, keys: Vec<String> },
+    /// `POST /` with `X-Amz-Target: AWSStepFunctions.{Action}`: the Step Functions API (see
+    /// `states_api`).
+    StepFunctions(Action),
 }
 
 /// What ListLayers and ListLayerVersions list: the versions compatible with a runtime and an
@@ -207,6 +211,8 @@ pub(crate) enum Refusal {
     UnknownOperation { method: Method, path: String },
     /// A query parameter out of its range: `InvalidParameterValueException`.
     InvalidParameter(String),
+    /// `X-Amz-Target` names no action of an API serve has.
+    UnknownTarget(String),
 }
 
 impl Refusal {
@@ -219,24 +225,44 @@ impl Refusal {
                 &format!("{method} {path} is not an operation of the local Lambda"),
             ),
             Self::InvalidParameter(message) => super::invalid(message),
+            Self::UnknownTarget(target) => crate::emulator::states_api::unknown_target(target),
         }
     }
 }
 
 impl Operation {
-    /// The operation `method` on `uri` asks for.
+    /// The service name its requests are signed for.
+    pub(crate) fn signing_service(&self) -> &'static str {
+        match self {
+            Self::StepFunctions(_) => crate::emulator::states_api::SERVICE,
+            _ => super::SERVICE,
+        }
+    }
+
+    /// The operation `method` on `uri` asks for (with, for the APIs of the AWS JSON protocol,
+    /// the action its `X-Amz-Target` header names).
     ///
     /// # Errors
     ///
-    /// [`Refusal::UnknownOperation`] for a method and path no operation has, and
+    /// [`Refusal::UnknownOperation`] for a method and path no operation has,
+    /// [`Refusal::UnknownTarget`] for an `X-Amz-Target` no API of serve's answers, and
     /// [`Refusal::InvalidParameter`] for a `MaxItems` out of range.
-    pub(crate) fn parse(method: &Method, uri: &Uri) -> Result<Self, Refusal> {
+    pub(crate) fn parse(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<Self, Refusal> {
         let path = uri.path();
         let query = uri.query();
         let unknown = || Refusal::UnknownOperation {
             method: method.clone(),
             path: path.to_owned(),
         };
+        if let Some(target) = headers.get(TARGET_HEADER) {
+            let target = String::from_utf8_lossy(target.as_bytes());
+            if path != "/" || method != Method::POST {
+                return Err(unknown());
+            }
+            return Action::targeted(&target)
+                .map(Self::StepFunctions)
+                .ok_or_else(|| Refusal::UnknownTarget(target.into_owned()));
+        }
         // `name`, `name:qualifier` or an ARN, decoded: the function's name and qualifier.
         let function = |identifier: &str| {
             let identifier = decode(identifier);
@@ -505,14 +531,7 @@ fn max_items(query: Option<&str>, default: usize, most: usize) -> Result<usize, 
 /// The qualifier a request names: its `Qualifier` query parameter, else the one in its
 /// function identifier (`name:qualifier`, or a qualified ARN).
 fn qualifier(query: Option<&str>, identifier: &str) -> Option<String> {
-    query_value(query, "Qualifier").or_else(|| {
-        let identifier = identifier
-            .rsplit_once(":function:")
-            .map_or(identifier, |(_, rest)| rest);
-        identifier
-            .split_once(':')
-            .map(|(_, qualifier)| qualifier.to_owned())
-    })
+    query_value(query, "Qualifier").or_else(|| function_qualifier(identifier))
 }
 
 /// Every value of the parameter `key` of a request's `query`, decoded.
@@ -543,7 +562,11 @@ mod tests {
     use super::*;
 
     fn parse(method: &str, uri: &str) -> Result<Operation, Refusal> {
-        Operation::parse(&method.parse().unwrap(), &uri.parse().unwrap())
+        Operation::parse(
+            &method.parse().unwrap(),
+            &uri.parse().unwrap(),
+            &HeaderMap::new(),
+        )
     }
 
     fn owned(text: &str) -> String {
