@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderValue, Uri};
 
-use super::client::{Client, Head, Request};
+use super::client::{Client, Head, Request, write_head};
 use super::protocol::{self, header};
 use crate::context::HeaderStr;
 use crate::{Config, Diagnostic, Error};
@@ -24,7 +24,8 @@ const TENANT_ID: &[u8] = header::TENANT_ID.as_bytes();
 /// The Runtime API's paths, built once from the configured prefix.
 #[derive(Debug)]
 pub(crate) struct Endpoints {
-    next: String,
+    /// The whole `/next` request, `Host` and all: the same every time.
+    next: Vec<u8>,
     init_error: String,
     /// `{prefix}/2018-06-01/runtime/invocation/`, to which a request id and a verb are added.
     invocation: String,
@@ -44,8 +45,20 @@ impl Endpoints {
             })?;
             Ok::<_, Error>(path)
         };
+        let next = path(format!("{base}{}{}", protocol::RUNTIME, protocol::NEXT))?;
+        let mut next_request = Vec::new();
+        write_head(
+            &mut next_request,
+            &Request {
+                method: "GET",
+                path: &[next.as_str()],
+                headers: &[],
+            },
+            &config.runtime_api().authority,
+            Some(0),
+        );
         Ok(Self {
-            next: path(format!("{base}{}{}", protocol::RUNTIME, protocol::NEXT))?,
+            next: next_request,
             init_error: path(format!(
                 "{base}{}{}",
                 protocol::RUNTIME,
@@ -142,17 +155,12 @@ pub(crate) struct NextInvocation {
 /// Fails when the Runtime API cannot be reached or answers with no usable request id, since then
 /// there is nobody to report to; every other fault comes back as [`Next::Invalid`].
 pub(crate) async fn next(client: &mut Client, endpoints: &Endpoints) -> Result<Next, Error> {
-    let next = Request {
-        method: "GET",
-        path: &[endpoints.next.as_str()],
-        headers: &[],
-    };
-    let head = match client.send(&next, &[]).await {
+    let head = match client.send_written(&endpoints.next).await {
         Ok(head) => head,
         // The connection broke while waiting. Asking again is safe: `/next` changes nothing.
         Err(error) if error.is_connect() => {
             tracing::warn!(error = ?error, "the Runtime API connection broke during `/next`; asking again");
-            client.send(&next, &[]).await?
+            client.send_written(&endpoints.next).await?
         }
         Err(error) => return Err(error),
     };
