@@ -522,9 +522,9 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
         let (scope, outcome) = match endpoints::next(&mut client, endpoints).await? {
             Next::Invocation(invocation) => {
                 if let Some(trace_env) = &mut trace_env {
-                    trace_env.update(invocation.xray_trace_id.as_ref());
+                    trace_env.update(&invocation.text);
                 }
-                let mut scope = Scope::new(invocation.request_id.clone());
+                let mut scope = Scope::new(invocation.text.share_request_id());
                 if let Some(observer) = observer {
                     observer.start(&invocation, &mut scope);
                 }
@@ -597,21 +597,15 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
 /// The handler's view of `invocation`, with this invocation's metrics, and its event.
 fn context(invocation: NextInvocation, config: &Arc<Config>) -> (Context, Bytes) {
     let NextInvocation {
-        request_id,
+        text,
         deadline_ms,
-        invoked_function_arn,
-        xray_trace_id,
-        tenant_id,
         client_context,
         identity,
         body,
     } = invocation;
     let context = Context {
-        request_id,
+        text,
         deadline_ms,
-        invoked_function_arn,
-        xray_trace_id,
-        tenant_id,
         client_context,
         identity,
         config: Arc::clone(config),

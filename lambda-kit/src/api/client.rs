@@ -789,12 +789,10 @@ impl Head {
         }
     }
 
-    /// A value [`fields`](Self::fields) gave, as bytes of its own that share the buffer.
-    ///
-    /// Only the values kept are made into `Bytes`: each is a reference count taken on the
-    /// buffer, which the fields passed over (`Date`, `Content-Type`, ...) need not pay.
-    pub(crate) fn share(&self, value: &[u8]) -> Bytes {
-        self.fields.slice_ref(value)
+    /// The buffer the header lines are in, which the values [`fields`](Self::fields) gives
+    /// are slices of.
+    pub(crate) fn buffer(&self) -> &Bytes {
+        &self.fields
     }
 }
 
@@ -1299,7 +1297,7 @@ mod tests {
         };
         head.fields()
             .map(|(name, value)| {
-                let value = head.share(value);
+                let value = head.buffer().slice_ref(value);
                 (
                     String::from_utf8(name.to_vec()).unwrap(),
                     String::from_utf8(value.to_vec()).unwrap(),

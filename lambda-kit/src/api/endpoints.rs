@@ -9,7 +9,7 @@ use http::{HeaderValue, Uri};
 
 use super::client::{Client, Head, Request, write_head};
 use super::protocol::{self, header};
-use crate::context::HeaderStr;
+use crate::context::{HeaderStr, InvocationText};
 use crate::{Config, Diagnostic, Error};
 
 // The invocation headers; compared ignoring case.
@@ -130,16 +130,10 @@ pub(crate) enum Next {
 /// of the buffer the answer was read into.
 #[derive(Debug)]
 pub(crate) struct NextInvocation {
-    /// `Lambda-Runtime-Aws-Request-Id`, never empty.
-    pub(crate) request_id: HeaderStr,
+    /// The request id (never empty), the invoked ARN, the trace header and the tenant id.
+    pub(crate) text: InvocationText,
     /// `Lambda-Runtime-Deadline-Ms`: milliseconds since the Unix epoch.
     pub(crate) deadline_ms: u64,
-    /// `Lambda-Runtime-Invoked-Function-Arn`; empty when it was not sent.
-    pub(crate) invoked_function_arn: HeaderStr,
-    /// `Lambda-Runtime-Trace-Id`.
-    pub(crate) xray_trace_id: Option<HeaderStr>,
-    /// `Lambda-Runtime-Aws-Tenant-Id`.
-    pub(crate) tenant_id: Option<HeaderStr>,
     /// `Lambda-Runtime-Client-Context`, parsed.
     pub(crate) client_context: Option<Arc<crate::context::ClientContext>>,
     /// `Lambda-Runtime-Cognito-Identity`, parsed.
@@ -173,11 +167,7 @@ pub(crate) async fn next(client: &mut Client, endpoints: &Endpoints) -> Result<N
         )));
     }
     let headers = InvocationHeaders::read(&head);
-    let Some(request_id) = headers
-        .request_id
-        .filter(|id| !id.is_empty())
-        .and_then(|id| text(&head, id))
-    else {
+    let Some(text) = headers.text(&head) else {
         client.reset();
         return Err(Error::protocol(
             "`/next` answered without a `Lambda-Runtime-Aws-Request-Id` header",
@@ -190,18 +180,12 @@ pub(crate) async fn next(client: &mut Client, endpoints: &Endpoints) -> Result<N
             let cause = std::error::Error::source(&error)
                 .map_or_else(|| error.to_string(), ToString::to_string);
             return Ok(Next::Invalid {
-                request_id,
+                request_id: text.share_request_id(),
                 problem: format!("the event body could not be read: {cause}"),
             });
         }
     };
-    Ok(headers.into_invocation(&head, request_id, body))
-}
-
-/// A header value as text, sharing the buffer it was read into; `None` when it has bytes
-/// that are not visible ASCII.
-fn text(head: &Head, value: &[u8]) -> Option<HeaderStr> {
-    HeaderStr::new(head.share(value))
+    Ok(headers.into_invocation(text, body))
 }
 
 /// The headers of a `/next` answer that describe the invocation, taken in one pass
@@ -244,8 +228,21 @@ impl<'a> InvocationHeaders<'a> {
         found
     }
 
+    /// The text headers, sharing the head's buffer; `None` without a request id that can be
+    /// read as text.
+    fn text(&self, head: &Head) -> Option<InvocationText> {
+        let request_id = self.request_id.filter(|id| !id.is_empty())?;
+        InvocationText::new(
+            head.buffer().clone(),
+            request_id,
+            self.invoked_function_arn,
+            self.xray_trace_id,
+            self.tenant_id,
+        )
+    }
+
     /// The invocation, or why it cannot be run.
-    fn into_invocation(self, head: &Head, request_id: HeaderStr, body: Bytes) -> Next {
+    fn into_invocation(self, text: InvocationText, body: Bytes) -> Next {
         let parsed = (|| {
             let deadline_ms = self
                 .deadline_ms
@@ -263,20 +260,14 @@ impl<'a> InvocationHeaders<'a> {
         })();
         match parsed {
             Ok((deadline_ms, client_context, identity)) => Next::Invocation(NextInvocation {
-                request_id,
+                text,
                 deadline_ms,
-                invoked_function_arn: self
-                    .invoked_function_arn
-                    .and_then(|value| text(head, value))
-                    .unwrap_or_else(|| HeaderStr::from_static("")),
-                xray_trace_id: self.xray_trace_id.and_then(|value| text(head, value)),
-                tenant_id: self.tenant_id.and_then(|value| text(head, value)),
                 client_context,
                 identity,
                 body,
             }),
             Err(problem) => Next::Invalid {
-                request_id,
+                request_id: text.share_request_id(),
                 problem,
             },
         }
