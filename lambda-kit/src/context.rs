@@ -14,11 +14,8 @@ use crate::Config;
 /// Cloning is cheap: the strings share the buffers the Runtime API response was read into.
 #[derive(Debug, Clone)]
 pub struct Context {
-    pub(crate) request_id: HeaderStr,
+    pub(crate) text: InvocationText,
     pub(crate) deadline_ms: u64,
-    pub(crate) invoked_function_arn: HeaderStr,
-    pub(crate) xray_trace_id: Option<HeaderStr>,
-    pub(crate) tenant_id: Option<HeaderStr>,
     pub(crate) client_context: Option<Arc<ClientContext>>,
     pub(crate) identity: Option<Arc<CognitoIdentity>>,
     pub(crate) config: Arc<Config>,
@@ -29,7 +26,7 @@ pub struct Context {
 impl Context {
     /// The id Lambda gave this invocation (`Lambda-Runtime-Aws-Request-Id`).
     pub fn request_id(&self) -> &str {
-        self.request_id.as_str()
+        self.text.request_id()
     }
 
     /// When Lambda stops this invocation, as Lambda's clock has it.
@@ -56,17 +53,17 @@ impl Context {
 
     /// The ARN the caller invoked, with the version or alias when it named one.
     pub fn invoked_function_arn(&self) -> &str {
-        self.invoked_function_arn.as_str()
+        self.text.invoked_function_arn()
     }
 
     /// The X-Ray trace header (`Root=1-...;Parent=...;Sampled=...`), when tracing is active.
     pub fn xray_trace_id(&self) -> Option<&str> {
-        self.xray_trace_id.as_ref().map(HeaderStr::as_str)
+        self.text.xray_trace_id()
     }
 
     /// The tenant this invocation is for, on functions with tenant isolation.
     pub fn tenant_id(&self) -> Option<&str> {
-        self.tenant_id.as_ref().map(HeaderStr::as_str)
+        self.text.tenant_id()
     }
 
     /// The client context a mobile SDK sent with the invocation.
@@ -112,31 +109,174 @@ impl Context {
 pub(crate) struct HeaderStr(Bytes);
 
 impl HeaderStr {
-    /// `None` when the value has bytes that are not visible ASCII, spaces or tabs (what
-    /// `http::HeaderValue::to_str` accepts).
-    pub(crate) fn new(value: Bytes) -> Option<Self> {
-        is_visible_ascii(&value).then_some(Self(value))
-    }
-
-    /// [`new`](Self::new) of a copy of `value`.
-    #[cfg(any(test, feature = "testing"))]
+    /// A copy of `value`; `None` when it has bytes that are not visible ASCII, spaces or tabs
+    /// (what `http::HeaderValue::to_str` accepts). Outside tests, values are made by
+    /// [`InvocationText`], which checks them so.
+    #[cfg(test)]
     pub(crate) fn copy_from_str(value: &str) -> Option<Self> {
-        Self::new(Bytes::copy_from_slice(value.as_bytes()))
-    }
-
-    /// A value written in the code: its bytes are text, which is all [`as_str`](Self::as_str)
-    /// needs.
-    pub(crate) fn from_static(value: &'static str) -> Self {
-        Self(Bytes::from_static(value.as_bytes()))
+        is_visible_ascii(value.as_bytes()).then(|| Self(Bytes::copy_from_slice(value.as_bytes())))
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        // SAFETY: the bytes are UTF-8: `new` checked that they are ASCII, and `from_static`
-        // took them from a `str`; `Bytes` never changes them afterwards.
+        // SAFETY: the bytes are UTF-8: they are a value of an `InvocationText`, whose `new`
+        // checked that they are ASCII (or `copy_from_str` did, in tests); `Bytes` never
+        // changes them afterwards.
         #[allow(unsafe_code)]
         unsafe {
             std::str::from_utf8_unchecked(&self.0)
         }
+    }
+}
+
+/// An invocation's text headers (its request id, the invoked ARN, the X-Ray trace header and
+/// the tenant id) as ranges of one buffer, the head of the `/next` answer they were read from,
+/// each checked once, when the value is made, as [`HeaderStr`] is.
+///
+/// One buffer and four ranges rather than four `HeaderStr`s: a `Context` holds one reference
+/// count on the buffer where it held four (taken and dropped on every invocation), and at 104
+/// bytes rather than 160 it is moved (into the handler's future, and on with it) with a few
+/// stores rather than a call to `memcpy`, which is dear on musl (BENCHMARKS.md, "Static or
+/// glibc").
+#[derive(Debug, Clone)]
+pub(crate) struct InvocationText {
+    buffer: Bytes,
+    request_id: Span,
+    invoked_function_arn: Span,
+    xray_trace_id: Option<Span>,
+    tenant_id: Option<Span>,
+}
+
+/// Where a value is in an [`InvocationText`]'s buffer.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl InvocationText {
+    /// The values, each a slice of `buffer`, kept as ranges of it. `None` when the request id
+    /// is not visible ASCII (what [`HeaderStr::new`] accepts); another value that is not is
+    /// left out, as a header that cannot be read as text (the ARN is empty then).
+    pub(crate) fn new(
+        buffer: Bytes,
+        request_id: &[u8],
+        invoked_function_arn: Option<&[u8]>,
+        xray_trace_id: Option<&[u8]>,
+        tenant_id: Option<&[u8]>,
+    ) -> Option<Self> {
+        let span = |value: &[u8]| {
+            // Where `value` starts in `buffer`; `None` for a slice of something else.
+            let start = (value.as_ptr() as usize).checked_sub(buffer.as_ptr() as usize)?;
+            let end = start.checked_add(value.len())?;
+            if end > buffer.len() || !is_visible_ascii(value) {
+                return None;
+            }
+            Some(Span {
+                start: u32::try_from(start).ok()?,
+                end: u32::try_from(end).ok()?,
+            })
+        };
+        Some(Self {
+            request_id: span(request_id)?,
+            invoked_function_arn: invoked_function_arn
+                .and_then(span)
+                .unwrap_or(Span { start: 0, end: 0 }),
+            xray_trace_id: xray_trace_id.and_then(span),
+            tenant_id: tenant_id.and_then(span),
+            buffer,
+        })
+    }
+
+    /// [`new`](Self::new) of copies of the values in a buffer of their own; `Err` names the
+    /// first value that is not visible ASCII.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn from_strs<'a>(
+        request_id: &'a str,
+        invoked_function_arn: &'a str,
+        xray_trace_id: Option<&'a str>,
+        tenant_id: Option<&'a str>,
+    ) -> Result<Self, &'a str> {
+        let values = [
+            Some(request_id),
+            Some(invoked_function_arn),
+            xray_trace_id,
+            tenant_id,
+        ];
+        if let Some(bad) = values
+            .into_iter()
+            .flatten()
+            .find(|value| !is_visible_ascii(value.as_bytes()))
+        {
+            return Err(bad);
+        }
+        let buffer = Bytes::from(values.into_iter().flatten().collect::<String>());
+        // The values' places in `buffer`, in the order they were joined.
+        let mut at = 0;
+        let [request_id, invoked_function_arn, xray_trace_id, tenant_id] = values.map(|value| {
+            value.map(|value| {
+                at += value.len();
+                buffer.slice(at - value.len()..at)
+            })
+        });
+        let text = Self::new(
+            buffer.clone(),
+            request_id.as_deref().unwrap_or_default(),
+            invoked_function_arn.as_deref(),
+            xray_trace_id.as_deref(),
+            tenant_id.as_deref(),
+        );
+        // Every value was checked above and is a slice of `buffer`.
+        Ok(text.expect("the values are visible ASCII slices of the buffer"))
+    }
+
+    fn get(&self, span: Span) -> &str {
+        let bytes = &self.buffer[span.start as usize..span.end as usize];
+        // SAFETY: the bytes are UTF-8: `new` checked that every span's bytes are ASCII, and
+        // `Bytes` never changes them afterwards.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::str::from_utf8_unchecked(bytes)
+        }
+    }
+
+    fn share(&self, span: Span) -> HeaderStr {
+        HeaderStr(self.buffer.slice(span.start as usize..span.end as usize))
+    }
+
+    /// `Lambda-Runtime-Aws-Request-Id`.
+    pub(crate) fn request_id(&self) -> &str {
+        self.get(self.request_id)
+    }
+
+    /// [`request_id`](Self::request_id), sharing the buffer.
+    pub(crate) fn share_request_id(&self) -> HeaderStr {
+        self.share(self.request_id)
+    }
+
+    /// `Lambda-Runtime-Invoked-Function-Arn`; empty when it was not sent.
+    pub(crate) fn invoked_function_arn(&self) -> &str {
+        self.get(self.invoked_function_arn)
+    }
+
+    /// [`invoked_function_arn`](Self::invoked_function_arn), sharing the buffer.
+    #[cfg(feature = "trace")]
+    pub(crate) fn share_invoked_function_arn(&self) -> HeaderStr {
+        self.share(self.invoked_function_arn)
+    }
+
+    /// `Lambda-Runtime-Trace-Id`.
+    pub(crate) fn xray_trace_id(&self) -> Option<&str> {
+        self.xray_trace_id.map(|span| self.get(span))
+    }
+
+    /// [`xray_trace_id`](Self::xray_trace_id), sharing the buffer.
+    pub(crate) fn share_xray_trace_id(&self) -> Option<HeaderStr> {
+        self.xray_trace_id.map(|span| self.share(span))
+    }
+
+    /// `Lambda-Runtime-Aws-Tenant-Id`.
+    pub(crate) fn tenant_id(&self) -> Option<&str> {
+        self.tenant_id.map(|span| self.get(span))
     }
 }
 
@@ -245,6 +385,53 @@ impl CognitoIdentity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invocation_text_reads_its_values_from_one_buffer() {
+        let head = Bytes::from_static(b"id-1 arn:x Root=1-2;Sampled=1 t\xe9");
+        let text = InvocationText::new(
+            head.clone(),
+            &head[..4],
+            Some(&head[5..10]),
+            Some(&head[11..29]),
+            Some(&head[30..]),
+        )
+        .unwrap();
+        assert_eq!(text.request_id(), "id-1");
+        assert_eq!(text.share_request_id().as_str(), "id-1");
+        assert_eq!(text.invoked_function_arn(), "arn:x");
+        assert_eq!(text.xray_trace_id(), Some("Root=1-2;Sampled=1"));
+        assert_eq!(
+            text.share_xray_trace_id().as_ref().map(HeaderStr::as_str),
+            Some("Root=1-2;Sampled=1")
+        );
+        // Not text: left out.
+        assert_eq!(text.tenant_id(), None);
+        // A request id that is not text, or not in the buffer, makes none.
+        assert!(InvocationText::new(head.clone(), &head[30..], None, None, None).is_none());
+        assert!(InvocationText::new(head.clone(), b"id-1", None, None, None).is_none());
+        // Without an ARN, it reads as empty.
+        let text = InvocationText::new(head.clone(), &head[..4], None, None, None).unwrap();
+        assert_eq!(text.invoked_function_arn(), "");
+        assert_eq!(text.xray_trace_id(), None);
+    }
+
+    #[test]
+    fn invocation_text_from_strings_names_the_one_that_is_not_text() {
+        let text = InvocationText::from_strs("id", "arn", None, Some("tenant")).unwrap();
+        assert_eq!(
+            (text.request_id(), text.invoked_function_arn()),
+            ("id", "arn")
+        );
+        assert_eq!(
+            (text.xray_trace_id(), text.tenant_id()),
+            (None, Some("tenant"))
+        );
+        assert_eq!(
+            InvocationText::from_strs("id", "arn", Some("a\nb"), None).err(),
+            Some("a\nb")
+        );
+    }
 
     #[test]
     fn header_strings_are_visible_ascii_spaces_and_tabs() {

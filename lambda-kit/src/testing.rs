@@ -41,7 +41,7 @@ use tokio::task::JoinSet;
 use crate::api::protocol::header;
 use crate::api::server::{self, Completion, Frame, Pending, Report, RuntimeApiServer};
 use crate::config::{LogFormat, LogLevel};
-use crate::context::HeaderStr;
+use crate::context::InvocationText;
 use crate::extension::telemetry::Record;
 use crate::logging::{Logger, Sink};
 use crate::{Config, Context, Error, Handler, Runtime};
@@ -854,10 +854,13 @@ impl ContextBuilder {
     ///
     /// Panics when a value set on the builder is not valid in a header.
     pub fn build(self) -> Context {
-        let text = |value: &str| {
-            HeaderStr::copy_from_str(value)
-                .unwrap_or_else(|| panic!("`{value}` cannot be sent in a header"))
-        };
+        let text = InvocationText::from_strs(
+            &self.request_id,
+            &self.invoked_function_arn,
+            self.xray_trace_id.as_deref(),
+            self.tenant_id.as_deref(),
+        )
+        .unwrap_or_else(|value| panic!("`{value}` cannot be sent in a header"));
         let config = self.config.unwrap_or_else(|| {
             let vars: HashMap<&str, &str> = default_vars("127.0.0.1:9001").into_iter().collect();
             Config::from_lookup(|name| vars.get(name).map(|value| (*value).to_owned()))
@@ -866,15 +869,12 @@ impl ContextBuilder {
                 })
         });
         Context {
-            request_id: text(&self.request_id),
+            text,
             deadline_ms: self
                 .deadline
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_millis() as u64,
-            invoked_function_arn: text(&self.invoked_function_arn),
-            xray_trace_id: self.xray_trace_id.as_deref().map(text),
-            tenant_id: self.tenant_id.as_deref().map(text),
             client_context: self.client_context.map(Arc::new),
             identity: self.identity.map(Arc::new),
             #[cfg(feature = "metrics")]

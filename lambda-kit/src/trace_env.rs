@@ -9,7 +9,7 @@
 use std::ffi::c_char;
 use std::ptr::NonNull;
 
-use crate::context::HeaderStr;
+use crate::context::{HeaderStr, InvocationText};
 
 const TRACE_ID_VAR: &str = "_X_AMZN_TRACE_ID";
 const PREFIX: &[u8] = b"_X_AMZN_TRACE_ID=";
@@ -28,24 +28,23 @@ pub(crate) struct TraceEnv {
 }
 
 impl TraceEnv {
-    /// Makes `_X_AMZN_TRACE_ID` hold `trace_id`, or removes it.
+    /// Makes `_X_AMZN_TRACE_ID` hold the invocation's trace header, or removes it.
     ///
     /// Call it only between invocations of a loop that runs one at a time.
-    pub(crate) fn update(&mut self, trace_id: Option<&HeaderStr>) {
+    pub(crate) fn update(&mut self, text: &InvocationText) {
+        let trace_id = text.xray_trace_id();
         let unchanged = match (&self.last, trace_id) {
-            (Some(last), Some(new)) => last.as_str() == new.as_str(),
+            (Some(last), Some(new)) => last.as_str() == new,
             (None, None) => true,
             _ => false,
         };
         if unchanged {
             return;
         }
-        self.last = trace_id.cloned();
+        self.last = text.share_xray_trace_id();
         match trace_id {
-            Some(value) if PREFIX.len() + value.as_str().len() < CAPACITY => {
-                self.write_in_place(value.as_str())
-            }
-            other => self.set_or_remove(other.map(HeaderStr::as_str)),
+            Some(value) if PREFIX.len() + value.len() < CAPACITY => self.write_in_place(value),
+            other => self.set_or_remove(other),
         }
     }
 

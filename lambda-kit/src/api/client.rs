@@ -215,10 +215,23 @@ impl Client {
         self.out.clear();
         write_head(&mut self.out, request, &self.authority, Some(body.len()));
         let inline = body.len() <= COALESCE;
-        if inline {
+        if inline && !body.is_empty() {
             self.out.extend_from_slice(body);
         }
-        self.write_request((!inline).then_some(body)).await?;
+        self.write_request(None, (!inline).then_some(body)).await?;
+        self.head().await
+    }
+
+    /// [`send`](Self::send) of a request without a body that was written whole beforehand
+    /// with [`write_head`] (for this client's host): sent from where it is, with no copy. The
+    /// poll loop's `/next` is the same request every time; written afresh, its pieces cost
+    /// about 100 instructions an invocation on musl (BENCHMARKS.md, "Static or glibc").
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub(crate) async fn send_written(&mut self, request: &[u8]) -> Result<Head, Error> {
+        self.write_request(Some(request), None).await?;
         self.head().await
     }
 
@@ -267,8 +280,13 @@ impl Client {
         Ok(())
     }
 
-    /// Writes the request in `out`, then `body` unless it is `None`, on a usable connection.
-    async fn write_request(&mut self, body: Option<&[u8]>) -> Result<(), Error> {
+    /// Writes `written`, or else the request in `out`, then `body` unless it is `None`, on a
+    /// usable connection.
+    async fn write_request(
+        &mut self,
+        written: Option<&[u8]>,
+        body: Option<&[u8]>,
+    ) -> Result<(), Error> {
         self.make_usable().await?;
         let Some(connection) = &mut self.connection else {
             return Err(Error::connect(
@@ -276,7 +294,8 @@ impl Client {
                 closed_early("as it opened"),
             ));
         };
-        let mut written = connection.stream.write_all(&self.out).await;
+        let head = written.unwrap_or(&self.out);
+        let mut written = connection.stream.write_all(head).await;
         if let (Ok(()), Some(body)) = (&written, body) {
             written = connection.stream.write_all(body).await;
         }
@@ -399,7 +418,7 @@ impl Client {
     pub(crate) async fn send_chunked_head(&mut self, request: &Request<'_>) -> Result<(), Error> {
         self.out.clear();
         write_head(&mut self.out, request, &self.authority, None);
-        self.write_request(None).await
+        self.write_request(None, None).await
     }
 
     /// Writes one chunk of the body, unless the server answers first: then returns `false`,
@@ -699,9 +718,22 @@ fn chunk_size(line: &[u8]) -> Result<usize, Malformed> {
 
 /// `METHOD path HTTP/1.1`, `Host`, the request's headers and the body's framing: a
 /// `Content-Length` for a body of `length`, chunked without one.
-fn write_head(out: &mut Vec<u8>, request: &Request<'_>, host: &str, length: Option<usize>) {
-    out.extend_from_slice(request.method.as_bytes());
-    out.push(b' ');
+pub(crate) fn write_head(
+    out: &mut Vec<u8>,
+    request: &Request<'_>,
+    host: &str,
+    length: Option<usize>,
+) {
+    // The usual methods as constants: a copy of known length is a few stores, where one of a
+    // length known only when it runs is a call to `memcpy` (about 30 instructions on musl).
+    match request.method {
+        "GET" => out.extend_from_slice(b"GET "),
+        "POST" => out.extend_from_slice(b"POST "),
+        method => {
+            out.extend_from_slice(method.as_bytes());
+            out.push(b' ');
+        }
+    }
     for piece in request.path {
         out.extend_from_slice(piece.as_bytes());
     }
@@ -757,12 +789,10 @@ impl Head {
         }
     }
 
-    /// A value [`fields`](Self::fields) gave, as bytes of its own that share the buffer.
-    ///
-    /// Only the values kept are made into `Bytes`: each is a reference count taken on the
-    /// buffer, which the fields passed over (`Date`, `Content-Type`, ...) need not pay.
-    pub(crate) fn share(&self, value: &[u8]) -> Bytes {
-        self.fields.slice_ref(value)
+    /// The buffer the header lines are in, which the values [`fields`](Self::fields) gives
+    /// are slices of.
+    pub(crate) fn buffer(&self) -> &Bytes {
+        &self.fields
     }
 }
 
@@ -1267,7 +1297,7 @@ mod tests {
         };
         head.fields()
             .map(|(name, value)| {
-                let value = head.share(value);
+                let value = head.buffer().slice_ref(value);
                 (
                     String::from_utf8(name.to_vec()).unwrap(),
                     String::from_utf8(value.to_vec()).unwrap(),

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderValue, Uri};
 
-use super::client::{Client, Head, Request};
+use super::client::{Client, Head, Request, write_head};
 use super::protocol::{self, header};
-use crate::context::HeaderStr;
+use crate::context::{HeaderStr, InvocationText};
 use crate::{Config, Diagnostic, Error};
 
 // The invocation headers; compared ignoring case.
@@ -24,7 +24,8 @@ const TENANT_ID: &[u8] = header::TENANT_ID.as_bytes();
 /// The Runtime API's paths, built once from the configured prefix.
 #[derive(Debug)]
 pub(crate) struct Endpoints {
-    next: String,
+    /// The whole `/next` request, `Host` and all: the same every time.
+    next: Vec<u8>,
     init_error: String,
     /// `{prefix}/2018-06-01/runtime/invocation/`, to which a request id and a verb are added.
     invocation: String,
@@ -44,8 +45,20 @@ impl Endpoints {
             })?;
             Ok::<_, Error>(path)
         };
+        let next = path(format!("{base}{}{}", protocol::RUNTIME, protocol::NEXT))?;
+        let mut next_request = Vec::new();
+        write_head(
+            &mut next_request,
+            &Request {
+                method: "GET",
+                path: &[next.as_str()],
+                headers: &[],
+            },
+            &config.runtime_api().authority,
+            Some(0),
+        );
         Ok(Self {
-            next: path(format!("{base}{}{}", protocol::RUNTIME, protocol::NEXT))?,
+            next: next_request,
             init_error: path(format!(
                 "{base}{}{}",
                 protocol::RUNTIME,
@@ -117,16 +130,10 @@ pub(crate) enum Next {
 /// of the buffer the answer was read into.
 #[derive(Debug)]
 pub(crate) struct NextInvocation {
-    /// `Lambda-Runtime-Aws-Request-Id`, never empty.
-    pub(crate) request_id: HeaderStr,
+    /// The request id (never empty), the invoked ARN, the trace header and the tenant id.
+    pub(crate) text: InvocationText,
     /// `Lambda-Runtime-Deadline-Ms`: milliseconds since the Unix epoch.
     pub(crate) deadline_ms: u64,
-    /// `Lambda-Runtime-Invoked-Function-Arn`; empty when it was not sent.
-    pub(crate) invoked_function_arn: HeaderStr,
-    /// `Lambda-Runtime-Trace-Id`.
-    pub(crate) xray_trace_id: Option<HeaderStr>,
-    /// `Lambda-Runtime-Aws-Tenant-Id`.
-    pub(crate) tenant_id: Option<HeaderStr>,
     /// `Lambda-Runtime-Client-Context`, parsed.
     pub(crate) client_context: Option<Arc<crate::context::ClientContext>>,
     /// `Lambda-Runtime-Cognito-Identity`, parsed.
@@ -142,17 +149,12 @@ pub(crate) struct NextInvocation {
 /// Fails when the Runtime API cannot be reached or answers with no usable request id, since then
 /// there is nobody to report to; every other fault comes back as [`Next::Invalid`].
 pub(crate) async fn next(client: &mut Client, endpoints: &Endpoints) -> Result<Next, Error> {
-    let next = Request {
-        method: "GET",
-        path: &[endpoints.next.as_str()],
-        headers: &[],
-    };
-    let head = match client.send(&next, &[]).await {
+    let head = match client.send_written(&endpoints.next).await {
         Ok(head) => head,
         // The connection broke while waiting. Asking again is safe: `/next` changes nothing.
         Err(error) if error.is_connect() => {
             tracing::warn!(error = ?error, "the Runtime API connection broke during `/next`; asking again");
-            client.send(&next, &[]).await?
+            client.send_written(&endpoints.next).await?
         }
         Err(error) => return Err(error),
     };
@@ -165,11 +167,7 @@ pub(crate) async fn next(client: &mut Client, endpoints: &Endpoints) -> Result<N
         )));
     }
     let headers = InvocationHeaders::read(&head);
-    let Some(request_id) = headers
-        .request_id
-        .filter(|id| !id.is_empty())
-        .and_then(|id| text(&head, id))
-    else {
+    let Some(text) = headers.text(&head) else {
         client.reset();
         return Err(Error::protocol(
             "`/next` answered without a `Lambda-Runtime-Aws-Request-Id` header",
@@ -182,18 +180,12 @@ pub(crate) async fn next(client: &mut Client, endpoints: &Endpoints) -> Result<N
             let cause = std::error::Error::source(&error)
                 .map_or_else(|| error.to_string(), ToString::to_string);
             return Ok(Next::Invalid {
-                request_id,
+                request_id: text.share_request_id(),
                 problem: format!("the event body could not be read: {cause}"),
             });
         }
     };
-    Ok(headers.into_invocation(&head, request_id, body))
-}
-
-/// A header value as text, sharing the buffer it was read into; `None` when it has bytes
-/// that are not visible ASCII.
-fn text(head: &Head, value: &[u8]) -> Option<HeaderStr> {
-    HeaderStr::new(head.share(value))
+    Ok(headers.into_invocation(text, body))
 }
 
 /// The headers of a `/next` answer that describe the invocation, taken in one pass
@@ -236,8 +228,21 @@ impl<'a> InvocationHeaders<'a> {
         found
     }
 
+    /// The text headers, sharing the head's buffer; `None` without a request id that can be
+    /// read as text.
+    fn text(&self, head: &Head) -> Option<InvocationText> {
+        let request_id = self.request_id.filter(|id| !id.is_empty())?;
+        InvocationText::new(
+            head.buffer().clone(),
+            request_id,
+            self.invoked_function_arn,
+            self.xray_trace_id,
+            self.tenant_id,
+        )
+    }
+
     /// The invocation, or why it cannot be run.
-    fn into_invocation(self, head: &Head, request_id: HeaderStr, body: Bytes) -> Next {
+    fn into_invocation(self, text: InvocationText, body: Bytes) -> Next {
         let parsed = (|| {
             let deadline_ms = self
                 .deadline_ms
@@ -255,20 +260,14 @@ impl<'a> InvocationHeaders<'a> {
         })();
         match parsed {
             Ok((deadline_ms, client_context, identity)) => Next::Invocation(NextInvocation {
-                request_id,
+                text,
                 deadline_ms,
-                invoked_function_arn: self
-                    .invoked_function_arn
-                    .and_then(|value| text(head, value))
-                    .unwrap_or_else(|| HeaderStr::from_static("")),
-                xray_trace_id: self.xray_trace_id.and_then(|value| text(head, value)),
-                tenant_id: self.tenant_id.and_then(|value| text(head, value)),
                 client_context,
                 identity,
                 body,
             }),
             Err(problem) => Next::Invalid {
-                request_id,
+                request_id: text.share_request_id(),
                 problem,
             },
         }

@@ -588,16 +588,13 @@ impl crate::runtime::Observer for Tracer {
         // The common case on Lambda, an unsampled invocation, is told apart by a scan for
         // `Sampled=1` (the only `S` in a header Lambda writes is its `Sampled` key's) before
         // anything is parsed: the issue bounds what it may cost.
-        if let Some(header) = &invocation.xray_trace_id {
-            let header = header.as_str().as_bytes();
+        if let Some(header) = invocation.text.xray_trace_id() {
+            let header = header.as_bytes();
             if !memchr::memchr_iter(b'S', header).any(|at| header[at..].starts_with(b"Sampled=1")) {
                 return;
             }
         }
-        let header = invocation
-            .xray_trace_id
-            .as_ref()
-            .and_then(|header| TraceHeader::parse(header.as_str()));
+        let header = invocation.text.xray_trace_id().and_then(TraceHeader::parse);
         let (trace_id, parent_id) = match header {
             Some(header) if header.sampled => (header.trace_id, header.parent_id),
             Some(_) => return,
@@ -613,8 +610,8 @@ impl crate::runtime::Observer for Tracer {
             start: SystemTime::now(),
             cold_start,
             trigger: Trigger::of(&invocation.body),
-            request_id: invocation.request_id.clone(),
-            invoked_arn: invocation.invoked_function_arn.clone(),
+            request_id: invocation.text.share_request_id(),
+            invoked_arn: invocation.text.share_invoked_function_arn(),
             queue: Arc::clone(&self.queue),
             events: Mutex::default(),
         }));
