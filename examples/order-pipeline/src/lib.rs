@@ -1,13 +1,24 @@
-//! What the three functions of the order pipeline share: the orders as they travel, the
-//! catalogue, the checks and the pricing, and the AWS setup.
+//! What the functions of the order pipeline share: the orders as they travel, the catalogue,
+//! the checks and the pricing, the `orders` table ([`table`]) and the AWS setup.
+//!
+//! The pipeline comes in two forms over the same code. Chained through SQS:
 //!
 //! ```text
 //! caller ──▶ validate ──▶ SQS orders-validated ──▶ transform ──▶ SQS orders-priced ──▶ load ──▶ DynamoDB orders
 //! ```
 //!
-//! Each step is idempotent on the order id (`lambda_kit::idempotency`, with the records in a
-//! DynamoDB table): a caller retrying `validate`, or SQS delivering a message twice, gets the
-//! first answer again without a second message or a second write.
+//! and as the state machine `order-flow` (`states/order-flow.asl.yaml`), whose Task states are
+//! functions of their own:
+//!
+//! ```text
+//! Validate (check-order) ──▶ Transform (Map: price-line per line) ──▶ Load (store-order) ──▶ DynamoDB orders
+//!     └─ Catch InvalidOrder ──▶ Reject (record-rejection) ──▶ Rejected (Fail)
+//! ```
+//!
+//! Each step with an effect is idempotent on the order id (`lambda_kit::idempotency`, with the
+//! records in a DynamoDB table): a caller retrying `validate`, SQS delivering a message twice,
+//! or Step Functions retrying `store-order` gets the first answer again without a second
+//! message or a second write.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,6 +28,8 @@ use lambda_kit::Diagnostic;
 use lambda_kit::aws::SdkConfig;
 use lambda_kit::idempotency::{DynamoDbStore, Idempotency};
 use serde::{Deserialize, Serialize};
+
+pub mod table;
 
 /// The most of one item an order may hold.
 pub const MAX_QUANTITY: u32 = 100;
@@ -81,7 +94,6 @@ pub fn price_cents(sku: &str) -> Option<u64> {
 /// Checks `order`; an order that fails is refused with `errorType` `InvalidOrder` and a
 /// message saying what to fix.
 pub fn check(order: &Order) -> Result<(), Diagnostic> {
-    let invalid = |problem: String| Diagnostic::new("InvalidOrder", problem);
     if order.id.trim().is_empty() {
         return Err(invalid("the order has no id".to_owned()));
     }
@@ -92,44 +104,61 @@ pub fn check(order: &Order) -> Result<(), Diagnostic> {
         return Err(invalid(format!("order {} has no lines", order.id)));
     }
     for (index, line) in order.lines.iter().enumerate() {
-        if price_cents(&line.sku).is_none() {
-            return Err(invalid(format!(
-                "lines[{index}]: `{}` is not for sale",
-                line.sku
-            )));
-        }
-        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
-            return Err(invalid(format!(
-                "lines[{index}]: quantity {} is not between 1 and {MAX_QUANTITY}",
-                line.quantity
-            )));
-        }
+        check_line(line).map_err(|problem| invalid(format!("lines[{index}]: {problem}")))?;
     }
     Ok(())
+}
+
+fn invalid(problem: String) -> Diagnostic {
+    Diagnostic::new("InvalidOrder", problem)
+}
+
+/// What is wrong with `line`, if anything.
+fn check_line(line: &Line) -> Result<u64, String> {
+    let Some(unit_cents) = price_cents(&line.sku) else {
+        return Err(format!("`{}` is not for sale", line.sku));
+    };
+    if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+        return Err(format!(
+            "quantity {} is not between 1 and {MAX_QUANTITY}",
+            line.quantity
+        ));
+    }
+    Ok(unit_cents)
+}
+
+/// Prices one line, refusing with `InvalidOrder` what [`check`] refuses in a line.
+pub fn price_line(line: Line) -> Result<PricedLine, Diagnostic> {
+    let unit_cents = check_line(&line).map_err(invalid)?;
+    Ok(PricedLine {
+        cents: unit_cents * u64::from(line.quantity),
+        sku: line.sku,
+        quantity: line.quantity,
+        unit_cents,
+    })
 }
 
 /// Prices a [checked](check) order, refusing with `InvalidOrder` what the check refuses.
 pub fn price(order: Order) -> Result<PricedOrder, Diagnostic> {
     check(&order)?;
-    let lines: Vec<PricedLine> = order
+    let lines = order
         .lines
         .into_iter()
-        .map(|line| {
-            let unit_cents = price_cents(&line.sku).unwrap_or_default();
-            PricedLine {
-                cents: unit_cents * u64::from(line.quantity),
-                sku: line.sku,
-                quantity: line.quantity,
-                unit_cents,
-            }
-        })
-        .collect();
-    Ok(PricedOrder {
-        id: order.id,
-        customer: order.customer,
-        total_cents: lines.iter().map(|line| line.cents).sum(),
-        lines,
-    })
+        .map(price_line)
+        .collect::<Result<_, _>>()?;
+    Ok(PricedOrder::new(order.id, order.customer, lines))
+}
+
+impl PricedOrder {
+    /// The order of `customer` with these `lines`, and their sum.
+    pub fn new(id: String, customer: String, lines: Vec<PricedLine>) -> Self {
+        Self {
+            total_cents: lines.iter().map(|line| line.cents).sum(),
+            id,
+            customer,
+            lines,
+        }
+    }
 }
 
 /// The environment variables of the functions, read once at cold start.
