@@ -19,6 +19,7 @@ pub mod deploy;
 pub mod emulator;
 pub mod error;
 pub mod events;
+pub mod executions;
 pub mod island;
 pub mod local;
 pub mod logs;

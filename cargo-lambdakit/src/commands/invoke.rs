@@ -1,6 +1,7 @@
 //! `cargo lambdakit invoke`: invoke a function on the local Lambda through the Invoke API (or,
 //! with `--remote`, a deployed one through AWS's), print its answer, and its log tail on
-//! stderr; the exit code says whether it failed.
+//! stderr; the exit code says whether it failed. With `--state-machine`, run a state machine
+//! instead (see `executions`): its output on stdout, the path it took on stderr.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -21,8 +22,12 @@ use crate::island::{self, Threads};
 /// Options of `invoke`.
 #[derive(Debug, Args)]
 pub struct InvokeArgs {
-    /// The function to invoke.
+    /// The function to invoke (with `--state-machine`, the state machine to run).
     pub name: String,
+    /// Run the state machine NAME (deployed on serve, or with `--remote` on AWS) with the
+    /// event as its input, print its output, and the states it went through on stderr.
+    #[arg(long, conflicts_with_all = ["asynchronous", "identity", "qualifier"])]
+    pub state_machine: bool,
     /// The event, as JSON.
     #[arg(long, conflicts_with = "data_file")]
     pub data: Option<String>,
@@ -79,6 +84,9 @@ impl InvokeArgs {
 
 pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
     let payload = payload(&args)?;
+    if args.state_machine {
+        return state_machine(&args, &payload);
+    }
     if args.remote {
         return remote(&args, payload);
     }
@@ -165,6 +173,36 @@ fn remote(args: &InvokeArgs, payload: Bytes) -> Result<ExitCode, CliError> {
         output.log_result(),
         output.function_error().is_some(),
     ))
+}
+
+/// Runs the state machine `args.name` with `input`, on serve or (`--remote`) on AWS.
+fn state_machine(args: &InvokeArgs, input: &[u8]) -> Result<ExitCode, CliError> {
+    let source = crate::aws::Source {
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+    };
+    let input = String::from_utf8_lossy(input);
+    let ended = island::runtime(Threads::One)?.block_on(async {
+        let local = (!args.remote).then_some(args.endpoint.as_str());
+        let aws = crate::aws::Aws::connect_or_local(&source, local, args.token.as_deref()).await?;
+        crate::executions::run(&aws, &args.name, &input).await
+    })?;
+    let mut stderr = std::io::stderr().lock();
+    if let Some(timeline) = &ended.timeline {
+        let _ = stderr.write_all(timeline.render().as_bytes());
+    }
+    let took = ended
+        .timeline
+        .as_ref()
+        .map(|timeline| format!(" in {:.0} ms", timeline.total_ms))
+        .unwrap_or_default();
+    let _ = writeln!(stderr, "{}{took}: {}", ended.status, ended.arn);
+    if let Some((error, cause)) = &ended.error {
+        let _ = writeln!(stderr, "error: {error}: {cause}");
+    }
+    drop(stderr);
+    let output = ended.output.as_deref().unwrap_or_default();
+    Ok(answer(output.as_bytes(), None, !ended.succeeded()))
 }
 
 /// Prints an invocation's log tail (base64, as the Invoke API returns it) on stderr and its

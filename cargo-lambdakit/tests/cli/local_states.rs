@@ -349,6 +349,66 @@ async fn state_machines_run_on_serve_through_the_step_functions_api() {
     names.sort_unstable();
     assert_eq!(names, ["orders", "quick", "waits"]);
 
+    // `invoke --state-machine`: the output on stdout, the path on stderr.
+    let invoked = crate::support::lambdakit()
+        .args(["invoke", "--state-machine", "orders", "--endpoint", &url])
+        .args([
+            "--data",
+            r#"{"note": "from invoke", "lines": [{"sku": "A"}, {"sku": "B"}]}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(invoked.status.success(), "{invoked:?}");
+    let output: Value = serde_json::from_slice(&invoked.stdout).unwrap();
+    assert_eq!(output["caught"]["Error"], "AskedToFail", "{output}");
+    let path = String::from_utf8_lossy(&invoked.stderr);
+    let rows: Vec<Vec<&str>> = path
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    let states: Vec<&str> = rows.iter().filter_map(|row| row.get(2).copied()).collect();
+    assert_eq!(
+        states[..6],
+        ["Check", "Pause", "Lines", "Line", "Try", "Done"],
+        "{path}"
+    );
+    assert!(path.contains("×2"), "{path}");
+    assert!(path.contains("2 attempts, caught AskedToFail"), "{path}");
+    assert!(
+        path.lines()
+            .any(|line| line.starts_with("SUCCEEDED in ") && line.contains(":execution:orders:")),
+        "{path}"
+    );
+    // An EXPRESS machine whose function crashes: the error, and exit code 1.
+    let crashed = crate::support::lambdakit()
+        .args(["invoke", "--state-machine", "quick", "--endpoint", &url])
+        .args(["--data", r#"{"exit": 3}"#])
+        .output()
+        .unwrap();
+    assert_eq!(crashed.status.code(), Some(1), "{crashed:?}");
+    let said = String::from_utf8_lossy(&crashed.stderr);
+    assert!(said.contains("error: Runtime.ExitError"), "{said}");
+    assert!(said.contains("failed with Runtime.ExitError"), "{said}");
+    // A name that is not there: said so, with the closest one.
+    let unknown = crate::support::lambdakit()
+        .args([
+            "invoke",
+            "--state-machine",
+            "order",
+            "--endpoint",
+            &url,
+            "--data",
+            "{}",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success());
+    assert!(
+        said.contains("there is no state machine `order` there; did you mean `orders`?"),
+        "{said}"
+    );
+
     // The AWS CLI, with the host prefix it would put before serve's address left out.
     if let Some(mut aws) = crate::serve::aws_cli() {
         let synced = aws
