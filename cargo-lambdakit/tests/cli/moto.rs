@@ -176,8 +176,8 @@ impl Moto {
         )
     }
 
-    /// The queue, bucket, topic and streams the functions' triggers name, and the layer one
-    /// uses.
+    /// The queue, bucket, topic, streams and delivery stream the functions' triggers name, and
+    /// the layer one uses.
     pub(crate) fn create_trigger_sources(&self) {
         let layer = self.scratch.join("layer.zip");
         let zipped = Command::new("python3")
@@ -229,6 +229,18 @@ impl Moto {
             &format!("LocationConstraint={REGION}"),
         ]);
         self.aws(&["sns", "create-topic", "--name", "news"]);
+        // A delivery stream into the bucket, with a processor of its own that deploy keeps.
+        let destination = format!(
+            r#"{{"RoleARN":"arn:aws:iam::{ACCOUNT}:role/firehose","BucketARN":"arn:aws:s3:::uploads","ProcessingConfiguration":{{"Enabled":true,"Processors":[{{"Type":"AppendDelimiterToRecord"}}]}}}}"#
+        );
+        self.aws(&[
+            "firehose",
+            "create-delivery-stream",
+            "--delivery-stream-name",
+            "clicks-delivery",
+            "--extended-s3-destination-configuration",
+            &destination,
+        ]);
     }
 }
 
