@@ -24,7 +24,8 @@ const TENANT_ID: &[u8] = header::TENANT_ID.as_bytes();
 /// The Runtime API's paths, built once from the configured prefix.
 #[derive(Debug)]
 pub(crate) struct Endpoints {
-    /// The whole `/next` request, `Host` and all: the same every time.
+    /// The whole `/next` request, `Host` and all: the same every time. Sent only by clients
+    /// of the same configuration, whose `Client::new` checked the host.
     next: Vec<u8>,
     init_error: String,
     /// `{prefix}/2018-06-01/runtime/invocation/`, to which a request id and a verb are added.
@@ -46,7 +47,9 @@ impl Endpoints {
             Ok::<_, Error>(path)
         };
         let next = path(format!("{base}{}{}", protocol::RUNTIME, protocol::NEXT))?;
-        let mut next_request = Vec::new();
+        let authority = &config.runtime_api().authority;
+        // The method, the protocol, `Host: ` and the line ends fit in 32 bytes: one allocation.
+        let mut next_request = Vec::with_capacity(next.len() + authority.len() + 32);
         write_head(
             &mut next_request,
             &Request {
@@ -54,7 +57,7 @@ impl Endpoints {
                 path: &[next.as_str()],
                 headers: &[],
             },
-            &config.runtime_api().authority,
+            authority,
             Some(0),
         );
         Ok(Self {
