@@ -531,7 +531,7 @@ async fn poll_loop<S: 'static, H: Handler<M, S>, M>(
                 // Pinned where it is made, and the scope wrapped around a reference to it:
                 // handed over by value, the invocation's future (the handler's inside it, about
                 // 1 KiB for a small handler) was copied into the wrapper, about 150
-                // instructions an invocation on musl (BENCHMARKS.md, "Static builds").
+                // instructions an invocation on musl (BENCHMARKS.md, "Static or glibc").
                 let invocation = std::pin::pin!(invoke(handler, invocation, config, state));
                 let outcome = logging::in_invocation(scope.clone(), invocation).await;
                 if let Some(observer) = observer {
