@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::{
-    Code, Fault, KEPT_EXECUTIONS, checked_name, epoch_seconds, page, paged, required, states_arn,
-    text,
+    Code, Fault, KEPT_EXECUTIONS, checked_name, epoch_seconds, listing, required, states_arn, text,
 };
 use crate::deploy::settings::MachineType;
 use crate::emulator::instance::Outcome as Answered;
@@ -342,12 +341,7 @@ impl Emulator {
         if request.get("reverseOrder").and_then(Value::as_bool) == Some(true) {
             events.reverse();
         }
-        let (events, next) = paged(events, page(request)?);
-        let mut answer = json!({"events": events});
-        if let (Some(next), Value::Object(map)) = (next, &mut answer) {
-            map.insert("nextToken".into(), json!(next));
-        }
-        Ok(answer)
+        listing(request, "events", events)
     }
 
     pub(super) fn list_executions(&self, request: &Value) -> Result<Value, Fault> {
@@ -373,12 +367,7 @@ impl Emulator {
             .filter(|run| filter.is_none_or(|status| run.status() == status))
             .map(|run| run.summary())
             .collect();
-        let (executions, next) = paged(listed, page(request)?);
-        let mut answer = json!({"executions": executions});
-        if let (Some(next), Value::Object(map)) = (next, &mut answer) {
-            map.insert("nextToken".into(), json!(next));
-        }
-        Ok(answer)
+        listing(request, "executions", listed)
     }
 
     pub(super) fn stop_execution(&self, request: &Value) -> Result<Value, Fault> {

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
-use super::{Code, Fault, checked_name, epoch_seconds, page, paged, required, states_arn, text};
+use super::{Code, Fault, checked_name, epoch_seconds, listing, required, states_arn, text};
 use crate::deploy::settings::{MachineType, Word as _};
 use crate::emulator::{Emulator, lock};
 use crate::states::StateMachine;
@@ -295,12 +295,7 @@ impl Emulator {
                 })
             })
             .collect();
-        let (machines, next) = paged(listed, page(request)?);
-        let mut answer = json!({"stateMachines": machines});
-        if let (Some(next), Value::Object(map)) = (next, &mut answer) {
-            map.insert("nextToken".into(), json!(next));
-        }
-        Ok(answer)
+        listing(request, "stateMachines", listed)
     }
 
     /// Runs `change` on the tags of the machine `resourceArn` names.

@@ -389,6 +389,18 @@ fn page(request: &Value) -> Result<(usize, usize), Fault> {
     Ok((start, max))
 }
 
+/// A List call's answer: `{FIELD: [...], "nextToken": ...}`, the page of `items` its
+/// `maxResults` and `nextToken` ask for.
+fn listing(request: &Value, field: &str, items: Vec<Value>) -> Result<Value, Fault> {
+    let (items, next) = paged(items, page(request)?);
+    let mut answer = serde_json::Map::new();
+    answer.insert(field.to_owned(), Value::Array(items));
+    if let Some(next) = next {
+        answer.insert("nextToken".into(), json!(next));
+    }
+    Ok(Value::Object(answer))
+}
+
 /// `items`' page from `start`, at most `max` long, and the token of the next page if any.
 fn paged<T>(items: Vec<T>, (start, max): (usize, usize)) -> (Vec<T>, Option<String>) {
     let total = items.len();
