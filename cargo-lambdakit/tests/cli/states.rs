@@ -361,3 +361,55 @@ async fn definitions_run_as_on_motos_interpreter() {
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
+
+#[test]
+fn invoke_runs_a_state_machine_on_aws_with_remote() {
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    let (status, answer) = post(
+        &moto,
+        "/moto-api/config",
+        None,
+        &json!({"stepfunctions": {"execute_state_machine": true}}),
+    );
+    assert!((200..300).contains(&status), "{status}: {answer}");
+    let definition = json!({"StartAt": "Shape", "States": {
+        "Shape": {"Type": "Pass", "Parameters": {"total.$": "$.amount"}, "Next": "Big"},
+        "Big": {"Type": "Choice",
+                "Choices": [{"Variable": "$.total", "NumericGreaterThan": 100, "Next": "Refuse"}],
+                "Default": "Done"},
+        "Refuse": {"Type": "Fail", "Error": "TooBig", "Cause": "over 100"},
+        "Done": {"Type": "Succeed"},
+    }});
+    call(
+        &moto,
+        "CreateStateMachine",
+        json!({"name": "amounts", "definition": definition.to_string(),
+               "roleArn": format!("arn:aws:iam::{ACCOUNT}:role/states")}),
+    );
+    let invoke = |data: &str| {
+        let mut command = crate::support::lambdakit();
+        command.args([
+            "invoke",
+            "--state-machine",
+            "amounts",
+            "--remote",
+            "--data",
+            data,
+        ]);
+        moto.environment(&mut command);
+        command.output().unwrap()
+    };
+    let small = invoke(r#"{"amount": 7}"#);
+    assert!(small.status.success(), "{small:?}");
+    let output: Value = serde_json::from_slice(&small.stdout).unwrap();
+    assert_eq!(output, json!({"total": 7}));
+    let path = String::from_utf8_lossy(&small.stderr);
+    let states: Vec<&str> = path
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(states[..3], ["Shape", "Big", "Done"], "{path}");
+    assert!(path.contains("SUCCEEDED"), "{path}");
+}
