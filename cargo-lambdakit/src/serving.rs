@@ -241,7 +241,7 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
                 token.as_str()
             };
             println!(
-                "lambdakit: every Lambda API call (not function URLs) must carry the token {shown}: `AWS_ACCESS_KEY_ID=TOKEN AWS_SECRET_ACCESS_KEY=TOKEN` for an AWS SDK or the AWS CLI (serve checks their SigV4 signature), `Authorization: Bearer TOKEN` or `X-Lambdakit-Token: TOKEN`"
+                "lambdakit: every Lambda and Step Functions API call (not function URLs) must carry the token {shown}: `AWS_ACCESS_KEY_ID=TOKEN AWS_SECRET_ACCESS_KEY=TOKEN` for an AWS SDK or the AWS CLI (serve checks their SigV4 signature), `Authorization: Bearer TOKEN` or `X-Lambdakit-Token: TOKEN`"
             );
             endpoint.push_str(" --token TOKEN");
         }
