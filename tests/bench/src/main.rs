@@ -13,6 +13,7 @@
 //! cargo run --release --locked -p lambda-kit-bench -- sdk [--starts N] [--dev] [--write]
 //! cargo run --release --locked -p lambda-kit-bench -- static [--invocations N] [--starts N]
 //!     [--no-arm64-sdk] [--write]
+//! cargo run --release --locked -p lambda-kit-bench -- states [--runs N] [--items N] [--write]
 //! ```
 
 use std::fmt::Write as _;
@@ -26,6 +27,7 @@ mod deploy;
 mod extensions;
 mod moto;
 mod sdk;
+mod states;
 mod statics;
 mod traces;
 
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         [command, rest @ ..] if command == "traces" => bench_traces(rest),
         [command, rest @ ..] if command == "sdk" => bench_sdk(rest),
         [command, rest @ ..] if command == "static" => bench_static(rest),
+        [command, rest @ ..] if command == "states" => bench_states(rest),
         _ => parse(args.into_iter()).and_then(|options| bench(&options)),
     };
     match result {
@@ -87,6 +90,38 @@ fn bench_build(args: &[String]) -> Result<(), Error> {
         _ => return Err("`bench build` takes only `--write`".into()),
     };
     publish_section(&building::bench()?, write, (building::START, building::END))
+}
+
+/// `bench states [--runs N] [--items N] [--write]`: a Map of Pass states over many items, on
+/// our States Language interpreter and on moto's.
+fn bench_states(args: &[String]) -> Result<(), Error> {
+    let mut runs = 5;
+    let mut items = 10_000;
+    let mut write = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut number = |name: &str| -> Result<usize, Error> {
+            args.next()
+                .and_then(|value| value.parse().ok())
+                .ok_or_else(|| format!("`{name}` needs a number").into())
+        };
+        match arg.as_str() {
+            "--runs" => runs = number("--runs")?,
+            "--items" => items = number("--items")?,
+            "--write" => write = true,
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; expected `--runs N`, `--items N` or `--write`"
+                )
+                .into());
+            }
+        }
+    }
+    publish_section(
+        &states::bench(runs, items)?,
+        write,
+        (states::START, states::END),
+    )
 }
 
 /// `bench deploy [--rounds N] [--write]`: deploy times against `cargo lambda deploy`.

@@ -1,5 +1,5 @@
 //! `examples/order-pipeline`: validate → SQS → transform → SQS → load → DynamoDB, each step
-//! idempotent on the order id.
+//! idempotent on the order id; and the same pipeline as the state machine `order-flow`.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
@@ -8,7 +8,7 @@ use super::{
     allows, assert_batches_of_ten_from, deliver_from_queue, deploy, role_statements, serve,
     take_over_queue, triggers_of,
 };
-use crate::moto::Moto;
+use crate::moto::{ACCOUNT, Moto, REGION};
 use crate::support::{Serve, invoke};
 
 fn queue_url(moto: &Moto, queue: &str) -> String {
@@ -83,12 +83,7 @@ fn deliver_one(moto: &Moto, serve: &Serve, function: &str, queue: &str) {
 #[tokio::test]
 async fn order_pipeline_validates_prices_and_loads_orders_once_each() {
     let Some(moto) = Moto::start() else { return };
-    for queue in ["orders-validated", "orders-priced"] {
-        moto.aws(&["sqs", "create-queue", "--queue-name", queue]);
-    }
-    for table in ["orders", "order-idempotency"] {
-        moto.create_table(table, "id", &[]);
-    }
+    create_resources(&moto);
 
     deploy(&moto, "order-pipeline");
     assert_batches_of_ten_from(&moto, "transform", "orders-validated").await;
@@ -221,4 +216,281 @@ async fn order_pipeline_validates_prices_and_loads_orders_once_each() {
     assert_eq!(totals["total_cents"], number(1480));
     assert_eq!(waiting(&moto, "orders-validated"), 0);
     assert_eq!(waiting(&moto, "orders-priced"), 0);
+}
+
+/// Creates what the package's functions use: the queues and the tables.
+fn create_resources(moto: &Moto) {
+    for queue in ["orders-validated", "orders-priced"] {
+        moto.aws(&["sqs", "create-queue", "--queue-name", queue]);
+    }
+    for table in ["orders", "order-idempotency"] {
+        moto.create_table(table, "id", &[]);
+    }
+}
+
+fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
+}
+
+/// The execution of `machine` on `serve` that `input` starts, once it has ended.
+async fn execute(
+    sfn: &aws_sdk_sfn::Client,
+    machine: &str,
+    name: &str,
+    input: &Value,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(machine)
+        .name(name)
+        .input(input.to_string())
+        .send()
+        .await
+        .unwrap();
+    crate::local_states::ended(sfn, started.execution_arn()).await
+}
+
+/// The functions an execution's Task states invoked, in the order they were scheduled, and
+/// the errors of those that failed.
+async fn invoked(sfn: &aws_sdk_sfn::Client, execution: &str) -> (Vec<String>, Vec<String>) {
+    let history = sfn
+        .get_execution_history()
+        .execution_arn(execution)
+        .send()
+        .await
+        .unwrap();
+    let mut functions = Vec::new();
+    let mut errors = Vec::new();
+    for event in history.events() {
+        if let Some(scheduled) = event.lambda_function_scheduled_event_details() {
+            let name = scheduled.resource().rsplit(':').next().unwrap();
+            functions.push(name.to_owned());
+        }
+        if let Some(failed) = event.lambda_function_failed_event_details() {
+            errors.push(failed.error().unwrap_or_default().to_owned());
+        }
+    }
+    (functions, errors)
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The key of `order_id`'s record among load's idempotency records, as
+/// `order_pipeline::idempotency` makes it: the step's prefix and the SHA-256 of the id as
+/// JSON.
+fn load_record_key(order_id: &str) -> String {
+    format!(
+        "order-pipeline.load#{}",
+        sha256_hex(&json!(order_id).to_string())
+    )
+}
+
+/// The order o-2 as store-order holds it (priced, the members of each object in order), whose
+/// SHA-256 its idempotency record keeps to tell a repeat from another order of the same id.
+const HELD_ORDER: &str = r#"{"customer":"bob","id":"o-2","lines":[{"cents":720,"quantity":1,"sku":"cheese","unit_cents":720}],"total_cents":720}"#;
+
+#[tokio::test]
+async fn order_pipeline_runs_as_a_state_machine_deployed_to_moto_and_run_on_serve() {
+    let Some(moto) = Moto::start() else { return };
+    create_resources(&moto);
+    deploy(&moto, "order-pipeline");
+
+    // The machine, its references turned into the functions' ARNs.
+    let config = moto.config().await;
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:order-flow");
+    let described = sfn
+        .describe_state_machine()
+        .state_machine_arn(&machine_arn)
+        .send()
+        .await
+        .unwrap();
+    let definition: Value = serde_json::from_str(described.definition()).unwrap();
+    let states = &definition["States"];
+    assert_eq!(states["Validate"]["Resource"], function_arn("check-order"));
+    assert_eq!(
+        states["Transform"]["ItemProcessor"]["States"]["PriceLine"]["Resource"],
+        function_arn("price-line")
+    );
+    assert_eq!(states["Load"]["Resource"], function_arn("store-order"));
+    assert_eq!(
+        states["Reject"]["Resource"],
+        function_arn("record-rejection")
+    );
+    assert_eq!(
+        states["Load"]["Retry"][1]["ErrorEquals"],
+        json!(["IdempotencyAlreadyInProgress"])
+    );
+    assert_eq!(
+        described.role_arn(),
+        format!("arn:aws:iam::{ACCOUNT}:role/order-flow-states-lambdakit")
+    );
+
+    // Its role may invoke the four functions it names, and nothing else.
+    let iam = aws_sdk_iam::Client::new(&config);
+    let policy = iam
+        .get_role_policy()
+        .role_name("order-flow-states-lambdakit")
+        .policy_name("lambdakit")
+        .send()
+        .await
+        .unwrap();
+    let policy: Value =
+        serde_json::from_str(&cargo_lambdakit::percent::decode(policy.policy_document())).unwrap();
+    let mut steps: Vec<String> = [
+        "check-order",
+        "price-line",
+        "record-rejection",
+        "store-order",
+    ]
+    .map(function_arn)
+    .to_vec();
+    steps.sort();
+    assert_eq!(
+        policy["Statement"],
+        json!([{
+            "Sid": "InvokeFunctions",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": steps,
+        }])
+    );
+    // The steps may write what they write.
+    for function in ["store-order", "record-rejection"] {
+        let statements = role_statements(&moto, function).await;
+        assert!(
+            allows(
+                &statements,
+                "dynamodb:PutItem",
+                "arn:aws:dynamodb:*:*:table/orders"
+            ),
+            "{function}: {statements:#?}"
+        );
+    }
+
+    // On serve, its functions' AWS calls going to moto: the machine as deploy made it.
+    let serve = serve(&moto, "order-pipeline", &[]);
+    let local = crate::local_states::client(&serve.endpoint()).await;
+    let created = local
+        .create_state_machine()
+        .name("order-flow")
+        .role_arn(described.role_arn())
+        .definition(described.definition())
+        .send()
+        .await
+        .unwrap();
+    let machine = created.state_machine_arn();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let item = |id: String| {
+        let request = dynamodb
+            .get_item()
+            .table_name("orders")
+            .key("id", AttributeValue::S(id))
+            .send();
+        async move { request.await.unwrap().item }
+    };
+    let number = |value: u64| AttributeValue::N(value.to_string());
+
+    // A good order: each line priced by the Map, the order loaded.
+    let order = json!({
+        "id": "o-1",
+        "customer": "ada",
+        "lines": [{"sku": "melon", "quantity": 2}, {"sku": "apple", "quantity": 3}]
+    });
+    let ended = execute(&local, machine, "o-1", &order).await;
+    assert_eq!(ended.status().as_str(), "SUCCEEDED", "{ended:?}");
+    let output: Value = serde_json::from_str(ended.output().unwrap()).unwrap();
+    assert_eq!(
+        output["lines"],
+        json!([
+            {"sku": "melon", "quantity": 2, "unit_cents": 320, "cents": 640},
+            {"sku": "apple", "quantity": 3, "unit_cents": 40, "cents": 120},
+        ])
+    );
+    assert_eq!(
+        output["loaded"],
+        json!({"order_id": "o-1", "total_cents": 760})
+    );
+    let (functions, errors) = invoked(&local, ended.execution_arn()).await;
+    assert_eq!(
+        functions,
+        ["check-order", "price-line", "price-line", "store-order"]
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let loaded = item("o-1".into()).await.unwrap();
+    assert_eq!(loaded["total_cents"], number(760));
+    assert_eq!(loaded["lines"].as_l().unwrap().len(), 2);
+    let totals = item("customer#ada".into()).await.unwrap();
+    assert_eq!(totals["order_count"], number(1));
+
+    // A bad order: caught, recorded, and the execution fails saying why.
+    let bad = json!({"id": "o-9", "customer": "ada", "lines": [{"sku": "kiwi", "quantity": 1}]});
+    let ended = execute(&local, machine, "o-9", &bad).await;
+    assert_eq!(ended.status().as_str(), "FAILED", "{ended:?}");
+    assert_eq!(ended.error(), Some("OrderRejected"));
+    assert_eq!(ended.cause(), Some("lines[0]: `kiwi` is not for sale"));
+    let (functions, _) = invoked(&local, ended.execution_arn()).await;
+    assert_eq!(functions, ["check-order", "record-rejection"]);
+    let rejection = item(format!("rejection#{}", ended.execution_arn()))
+        .await
+        .expect("the rejection is recorded");
+    assert_eq!(rejection["order_id"], AttributeValue::S("o-9".into()));
+    assert_eq!(rejection["error"], AttributeValue::S("InvalidOrder".into()));
+    assert_eq!(
+        serde_json::from_str::<Value>(rejection["order"].as_s().unwrap()).unwrap(),
+        bad
+    );
+    assert!(
+        item("o-9".into()).await.is_none(),
+        "a rejected order was loaded"
+    );
+
+    // An order another attempt still holds (its record in progress for 4 more seconds, as a
+    // timed-out attempt leaves it): Load fails with IdempotencyAlreadyInProgress, the Retry
+    // waits it out, and the order is loaded once.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    dynamodb
+        .put_item()
+        .table_name("order-idempotency")
+        .item("id", AttributeValue::S(load_record_key("o-2")))
+        .item("status", AttributeValue::S("INPROGRESS".into()))
+        .item("validation", AttributeValue::S(sha256_hex(HELD_ORDER)))
+        .item("expiration", number(now.as_secs() + 3600))
+        .item(
+            "in_progress_expiration",
+            number(u64::try_from(now.as_millis()).unwrap() + 4000),
+        )
+        .send()
+        .await
+        .unwrap();
+    let held = json!({"id": "o-2", "customer": "bob", "lines": [{"sku": "cheese", "quantity": 1}]});
+    let ended = execute(&local, machine, "o-2", &held).await;
+    assert_eq!(
+        ended.status().as_str(),
+        "SUCCEEDED",
+        "{:?}: {:?}",
+        ended.error(),
+        ended.cause()
+    );
+    let (functions, errors) = invoked(&local, ended.execution_arn()).await;
+    assert_eq!(functions[..2], ["check-order", "price-line"]);
+    assert!(
+        !errors.is_empty()
+            && errors
+                .iter()
+                .all(|error| error == "IdempotencyAlreadyInProgress"),
+        "{errors:?}"
+    );
+    assert_eq!(functions.len(), 2 + errors.len() + 1, "{functions:?}");
+    let totals = item("customer#bob".into()).await.unwrap();
+    assert_eq!(totals["order_count"], number(1));
+    assert_eq!(totals["total_cents"], number(720));
 }
