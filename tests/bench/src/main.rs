@@ -13,7 +13,8 @@
 //! cargo run --release --locked -p lambda-kit-bench -- sdk [--starts N] [--dev] [--write]
 //! cargo run --release --locked -p lambda-kit-bench -- static [--invocations N] [--starts N]
 //!     [--no-arm64-sdk] [--write]
-//! cargo run --release --locked -p lambda-kit-bench -- states [--runs N] [--items N] [--write]
+//! cargo run --release --locked -p lambda-kit-bench --features states -- states [--runs N]
+//!     [--items N] [--write]
 //! ```
 
 use std::fmt::Write as _;
@@ -27,6 +28,7 @@ mod deploy;
 mod extensions;
 mod moto;
 mod sdk;
+#[cfg(feature = "states")]
 mod states;
 mod statics;
 mod traces;
@@ -117,11 +119,17 @@ fn bench_states(args: &[String]) -> Result<(), Error> {
             }
         }
     }
-    publish_section(
+    #[cfg(feature = "states")]
+    return publish_section(
         &states::bench(runs, items)?,
         write,
         (states::START, states::END),
-    )
+    );
+    #[cfg(not(feature = "states"))]
+    {
+        let _ = (runs, items, write);
+        Err("`bench states` is built with the `states` feature: `cargo run --release --locked -p lambda-kit-bench --features states -- states`".into())
+    }
 }
 
 /// `bench deploy [--rounds N] [--write]`: deploy times against `cargo lambda deploy`.
