@@ -305,7 +305,7 @@ pub(crate) fn bench(runs: usize, items: usize) -> Result<String, Error> {
     writeln!(section)?;
     writeln!(
         section,
-        "Rerun: `cargo run --release --locked -p lambda-kit-bench -- states --write` (needs moto)."
+        "Rerun: `cargo run --release --locked -p lambda-kit-bench --features states -- states --write` (needs moto)."
     )?;
     write!(section, "{END}")?;
     Ok(section)
