@@ -27,6 +27,8 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// CloudWatch Logs, for the functions' logs (`logs`).
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// Kinesis Data Firehose, for delivery streams whose records functions transform.
+    pub firehose: aws_sdk_firehose::Client,
     /// X-Ray, for the functions' traces (`traces --remote`).
     pub xray: aws_sdk_xray::Client,
     /// Step Functions, for the project's state machines.
@@ -116,6 +118,7 @@ impl Aws {
             sns: aws_sdk_sns::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            firehose: aws_sdk_firehose::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
             account,
@@ -208,6 +211,7 @@ impl Aws {
             sns: aws_sdk_sns::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            firehose: aws_sdk_firehose::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
             account: crate::local::ACCOUNT.to_owned(),

@@ -1,8 +1,8 @@
 //! Removing what deploy created for a package: found by the `lambdakit:` tags on functions,
 //! then, for each, its triggers (mappings, notifications marked `lambdakit-`, schedule rules,
-//! subscriptions), URL, the function, and the role deploy created for it; and the layer
-//! versions deploy published for the package's extensions, found by the marker in their
-//! descriptions; and the package's state machines and the roles deploy created for them,
+//! subscriptions, Firehose processors), URL, the function, and the role deploy created for it;
+//! and the layer versions deploy published for the package's extensions, found by the marker
+//! in their descriptions; and the package's state machines and the roles deploy created for them,
 //! found by their `lambdakit:` tags. Nothing else.
 
 use super::state_machine::{self, TAG_STATE_MACHINE};
@@ -199,8 +199,8 @@ pub async fn state_machines(
 }
 
 /// Removes the function's triggers: its event source mappings, the S3 notifications, SNS
-/// subscriptions and log subscription filters its resource policy names, and its schedule
-/// rules.
+/// subscriptions and log subscription filters its resource policy names, its Lambda processors
+/// on the delivery streams its `lambdakit:firehose` tag names, and its schedule rules.
 async fn triggers_removed(
     aws: &Aws,
     name: &str,
@@ -263,6 +263,16 @@ async fn triggers_removed(
             changes.push(Change::new(
                 "trigger",
                 format!("sns {source}"),
+                Action::Delete,
+            ));
+        }
+    }
+
+    for stream in triggers::firehose_streams(aws, arn).await? {
+        if triggers::remove_processor(aws, &stream, arn, options).await? {
+            changes.push(Change::new(
+                "trigger",
+                format!("firehose {stream}"),
                 Action::Delete,
             ));
         }

@@ -1103,6 +1103,7 @@ mod tests {
             sns: aws_sdk_sns::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            firehose: aws_sdk_firehose::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
             account: "123456789012".into(),

@@ -91,6 +91,12 @@ pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<Strin
             .iter()
             .map(|logs| format!("the logs trigger on `{}`", logs.group)),
     );
+    skipped.extend(
+        triggers
+            .firehose
+            .iter()
+            .map(|firehose| format!("the firehose trigger on `{}`", firehose.stream)),
+    );
     if !skipped.is_empty() {
         let were = if skipped.len() == 1 { "was" } else { "were" };
         notes.push(format!(

@@ -96,6 +96,9 @@ impl DeploySettings {
             .extend(other.triggers.schedule.iter().cloned());
         triggers.sns.extend(other.triggers.sns.iter().cloned());
         triggers.logs.extend(other.triggers.logs.iter().cloned());
+        triggers
+            .firehose
+            .extend(other.triggers.firehose.iter().cloned());
         self.permissions.extend(other.permissions.iter().cloned());
     }
 }
@@ -265,6 +268,8 @@ pub struct Triggers {
     pub sns: Vec<SnsTrigger>,
     /// `[[triggers.logs]]`.
     pub logs: Vec<LogsTrigger>,
+    /// `[[triggers.firehose]]`.
+    pub firehose: Vec<FirehoseTrigger>,
 }
 
 impl Triggers {
@@ -277,6 +282,7 @@ impl Triggers {
             && self.schedule.is_empty()
             && self.sns.is_empty()
             && self.logs.is_empty()
+            && self.firehose.is_empty()
     }
 }
 
@@ -334,6 +340,19 @@ pub struct LogsTrigger {
     pub group: String,
     /// The filter pattern (empty: every event).
     pub pattern: String,
+}
+
+/// A Kinesis Data Firehose delivery stream whose records the function transforms: its
+/// destination's Lambda processor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirehoseTrigger {
+    /// The delivery stream's name.
+    pub stream: String,
+    /// MB of records per invocation, `buffer_size` (Firehose's `BufferSizeInMBs`, 1 to 3;
+    /// Firehose's default when absent).
+    pub buffer_size: Option<u32>,
+    /// Seconds to gather them, `buffer_interval` (`BufferIntervalInSeconds`, 60 to 900).
+    pub buffer_interval: Option<u32>,
 }
 
 /// A state machine's kind, `type` (Step Functions' `StateMachineType`); AWS cannot change
@@ -905,7 +924,7 @@ fn permission(here: At<'_>) -> Result<Permission, CliError> {
 fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
     let mut triggers = Triggers::default();
     let kinds = [
-        "s3", "sqs", "dynamodb", "kinesis", "schedule", "sns", "logs",
+        "s3", "sqs", "dynamodb", "kinesis", "schedule", "sns", "logs", "firehose",
     ];
     for (kind, list) in here.table(&kinds)? {
         let path = format!("{}.{kind}", here.key);
@@ -923,9 +942,28 @@ fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
                 "kinesis" => triggers.kinesis.push(stream(at, "kinesis")?),
                 "schedule" => triggers.schedule.push(schedule(at)?),
                 "logs" => triggers.logs.push(logs(at)?),
+                "firehose" => {
+                    let trigger = firehose(at)?;
+                    // A destination has one Lambda processor.
+                    if triggers.firehose.iter().any(|t| t.stream == trigger.stream) {
+                        return Err(at.invalid(format!(
+                            "names the delivery stream `{}` again; a stream has one Lambda processor, so keep one of these triggers",
+                            trigger.stream
+                        )));
+                    }
+                    triggers.firehose.push(trigger);
+                }
                 _ => triggers.sns.push(sns(at)?),
             }
         }
+    }
+    // Deploy records the streams it set in one function tag (see `deploy::triggers`).
+    let streams: usize = triggers.firehose.iter().map(|t| t.stream.len() + 1).sum();
+    if streams > 257 {
+        return Err(CliError::Config {
+            key: format!("{}.firehose", here.key),
+            problem: "names more delivery streams than deploy can record: their names, with a space between each, must fit in 256 characters (a Lambda tag's value)".into(),
+        });
     }
     Ok(triggers)
 }
@@ -1097,6 +1135,40 @@ fn logs(here: At<'_>) -> Result<LogsTrigger, CliError> {
     }
     if trigger.group.is_empty() {
         return Err(here.invalid("needs a `group`, the log group's name"));
+    }
+    Ok(trigger)
+}
+
+fn firehose(here: At<'_>) -> Result<FirehoseTrigger, CliError> {
+    let mut trigger = FirehoseTrigger {
+        stream: String::new(),
+        buffer_size: None,
+        buffer_interval: None,
+    };
+    for (key, value) in here.table(&["stream", "buffer_size", "buffer_interval"])? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "stream" => {
+                let stream = at.non_empty()?;
+                // Firehose's delivery stream names.
+                let valid = stream.len() <= 64
+                    && stream
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+                if !valid {
+                    return Err(at.invalid(
+                        "must be the delivery stream's name (not its ARN): up to 64 letters, digits, `_`, `.` or `-`",
+                    ));
+                }
+                trigger.stream = stream;
+            }
+            "buffer_size" => trigger.buffer_size = Some(at.number(1..=3, "MB")?),
+            _ => trigger.buffer_interval = Some(at.number(60..=900, "seconds")?),
+        }
+    }
+    if trigger.stream.is_empty() {
+        return Err(here.invalid("needs a `stream`, the delivery stream's name"));
     }
     Ok(trigger)
 }
@@ -1299,6 +1371,7 @@ mod tests {
                 "sns": [{"topic": "arn:aws:sns:eu-west-1:123456789012:news"}],
                 "kinesis": [{"stream": "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "starting_position": "TRIM_HORIZON"}],
                 "logs": [{"group": "/aws/lambda/orders"}, {"group": "app", "pattern": "ERROR"}],
+                "firehose": [{"stream": "clicks", "buffer_interval": 120}],
             }),
         )
         .unwrap();
@@ -1312,6 +1385,14 @@ mod tests {
             "no pattern: every event"
         );
         assert_eq!(triggers.logs[1].pattern, "ERROR");
+        assert_eq!(
+            triggers.firehose,
+            [FirehoseTrigger {
+                stream: "clicks".into(),
+                buffer_size: None,
+                buffer_interval: Some(120),
+            }]
+        );
         assert_eq!(triggers.s3[0].events, ["s3:ObjectCreated:*"]);
         assert_eq!(triggers.s3[0].suffix.as_deref(), Some(".png"));
         assert_eq!(triggers.sqs[0].source, "orders");
@@ -1496,8 +1577,32 @@ mod tests {
             ),
             (
                 "triggers",
-                json!({"ses": []}),
-                "m.triggers.ses",
+                json!({"firehose": [{"buffer_size": 1}]}),
+                "m.triggers.firehose[0]",
+                "needs a `stream`",
+            ),
+            (
+                "triggers",
+                json!({"firehose": [{"stream": "arn:aws:firehose:eu-west-1:123456789012:deliverystream/clicks"}]}),
+                "m.triggers.firehose[0].stream",
+                "not its ARN",
+            ),
+            (
+                "triggers",
+                json!({"firehose": [{"stream": "clicks", "buffer_size": 5}]}),
+                "m.triggers.firehose[0].buffer_size",
+                "from 1 to 3",
+            ),
+            (
+                "triggers",
+                json!({"firehose": [{"stream": "clicks"}, {"stream": "clicks"}]}),
+                "m.triggers.firehose[1]",
+                "one Lambda processor",
+            ),
+            (
+                "triggers",
+                json!({"mq": []}),
+                "m.triggers.mq",
                 "the settings are `s3`",
             ),
         ];

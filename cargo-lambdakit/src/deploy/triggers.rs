@@ -1,16 +1,23 @@
 //! What invokes the function: event source mappings (SQS, DynamoDB and Kinesis streams), S3
 //! bucket notifications, EventBridge schedules, SNS subscriptions and CloudWatch Logs
-//! subscription filters, each with the invoke permission its service needs.
+//! subscription filters, each with the invoke permission its service needs, and Kinesis Data
+//! Firehose transformations (the delivery stream's Lambda processor; Firehose invokes with the
+//! stream's role, which needs `lambda:InvokeFunction` on the function).
 //!
 //! Deploy owns the mappings of the functions it created. Elsewhere it owns only what it
 //! marked: notification ids and statement ids starting with `lambdakit-`, and schedule rules
 //! named `lambdakit-<function>-<n>` that target the function, and subscription filters named
-//! `lambdakit-<function>`. Other notifications on the same
+//! `lambdakit-<function>`, and Lambda processors naming the function on the delivery streams
+//! its `lambdakit:firehose` tag records. Other notifications on the same
 //! bucket, other subscriptions of the same topic, are left as they are. The function's
 //! resource policy records which buckets, topics and rules it granted, so a trigger removed
 //! from the settings is found and removed too.
 
 use aws_sdk_eventbridge::types::{RuleState, Target};
+use aws_sdk_firehose::operation::update_destination::builders::UpdateDestinationFluentBuilder;
+use aws_sdk_firehose::types::{
+    ProcessingConfiguration, Processor, ProcessorParameter, ProcessorParameterName, ProcessorType,
+};
 use aws_sdk_lambda::types::{EventSourcePosition, FunctionResponseType};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput;
@@ -20,7 +27,7 @@ use aws_sdk_s3::types::{
 };
 use serde_json::Value;
 
-use super::settings::{S3Trigger, StreamTrigger, Word as _};
+use super::settings::{FirehoseTrigger, S3Trigger, StreamTrigger, Word as _};
 use super::{
     Action, Change, ID_PREFIX, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, Unit, bounded,
 };
@@ -93,6 +100,7 @@ pub(super) async fn ensure(
     changes.extend(schedules(aws, unit, function_arn, options).await?);
     changes.extend(sns(aws, unit, function_arn, &statements, options).await?);
     changes.extend(logs(aws, unit, function_arn, &statements, options).await?);
+    changes.extend(firehose(aws, unit, function_arn, options).await?);
     if changes.iter().any(Change::changes) {
         progress.note(format_args!("triggers of `{name}` are set"));
     }
@@ -1047,6 +1055,350 @@ async fn logs(
             }
         }
         changes.push(Change::new("trigger", label, action));
+    }
+    Ok(changes)
+}
+
+/// The function's tag where deploy records the delivery streams whose Lambda processor it
+/// set, their names with a space between each: Firehose calls the function with the stream's
+/// own role, so no statement of the function's resource policy records them, as it does the
+/// other triggers' sources.
+pub(super) const TAG_FIREHOSE: &str = "lambdakit:firehose";
+
+/// The delivery streams the function's `lambdakit:firehose` tag names; none for a function
+/// not created yet (a dry run).
+pub(super) async fn firehose_streams(
+    aws: &Aws,
+    function_arn: &str,
+) -> Result<Vec<String>, CliError> {
+    match aws.lambda.list_tags().resource(function_arn).send().await {
+        Ok(listed) => Ok(listed
+            .tags()
+            .and_then(|tags| tags.get(TAG_FIREHOSE))
+            .map(|streams| streams.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default()),
+        Err(error) if aws::not_found(&error) => Ok(Vec::new()),
+        Err(error) => Err(aws::failed("lambda:ListTags", error)),
+    }
+}
+
+/// The kinds of Firehose destination that take processors, each with how DescribeDeliveryStream
+/// describes it and how UpdateDestination names it (a plain S3 destination takes none: only
+/// its extended form does).
+macro_rules! processed_destinations {
+    ($($kind:ident: $description:ident, $update:ident, $set:ident;)*) => {
+        #[derive(Debug, Clone, Copy)]
+        enum DestinationKind {
+            $($kind,)*
+        }
+
+        /// The destination's kind and processing configuration, if its kind takes processors.
+        fn processed(
+            described: &aws_sdk_firehose::types::DestinationDescription,
+        ) -> Option<(DestinationKind, Option<&ProcessingConfiguration>)> {
+            $(if let Some(destination) = described.$description() {
+                return Some((DestinationKind::$kind, destination.processing_configuration()));
+            })*
+            None
+        }
+
+        /// `request` updating only the processing configuration of a destination of `kind`.
+        fn with_processing(
+            request: UpdateDestinationFluentBuilder,
+            kind: DestinationKind,
+            processing: ProcessingConfiguration,
+        ) -> UpdateDestinationFluentBuilder {
+            match kind {
+                $(DestinationKind::$kind => request.$set(
+                    aws_sdk_firehose::types::$update::builder()
+                        .processing_configuration(processing)
+                        .build(),
+                ),)*
+            }
+        }
+    };
+}
+
+processed_destinations! {
+    ExtendedS3: extended_s3_destination_description, ExtendedS3DestinationUpdate, extended_s3_destination_update;
+    Redshift: redshift_destination_description, RedshiftDestinationUpdate, redshift_destination_update;
+    Elasticsearch: elasticsearch_destination_description, ElasticsearchDestinationUpdate, elasticsearch_destination_update;
+    OpenSearch: amazonopensearchservice_destination_description, AmazonopensearchserviceDestinationUpdate, amazonopensearchservice_destination_update;
+    OpenSearchServerless: amazon_open_search_serverless_destination_description, AmazonOpenSearchServerlessDestinationUpdate, amazon_open_search_serverless_destination_update;
+    Splunk: splunk_destination_description, SplunkDestinationUpdate, splunk_destination_update;
+    HttpEndpoint: http_endpoint_destination_description, HttpEndpointDestinationUpdate, http_endpoint_destination_update;
+    Snowflake: snowflake_destination_description, SnowflakeDestinationUpdate, snowflake_destination_update;
+    Iceberg: iceberg_destination_description, IcebergDestinationUpdate, iceberg_destination_update;
+}
+
+/// A delivery stream's destination as UpdateDestination needs it.
+#[derive(Debug)]
+struct Destination {
+    stream_version: String,
+    id: String,
+    kind: DestinationKind,
+    processors: Vec<Processor>,
+}
+
+/// The destination of the delivery stream `stream`; `Ok(None)` when there is no such stream.
+async fn destination(aws: &Aws, stream: &str) -> Result<Option<Destination>, CliError> {
+    let described = match aws
+        .firehose
+        .describe_delivery_stream()
+        .delivery_stream_name(stream)
+        .send()
+        .await
+    {
+        Ok(described) => described,
+        Err(error) if aws::not_found(&error) => return Ok(None),
+        Err(error) => return Err(aws::failed("firehose:DescribeDeliveryStream", error)),
+    };
+    let described = described.delivery_stream_description();
+    // A delivery stream has one destination.
+    let found = described.and_then(|described| described.destinations().first());
+    let Some((kind, processing)) = found.and_then(processed) else {
+        return Err(CliError::Conflict {
+            resource: format!("the delivery stream `{stream}`"),
+            problem: "has no destination that takes a Lambda processor".into(),
+            hint: "give it an extended S3 (not plain S3), Redshift, OpenSearch, Splunk, HTTP endpoint, Snowflake or Iceberg destination, or remove the firehose trigger".into(),
+        });
+    };
+    Ok(Some(Destination {
+        stream_version: described
+            .map(|described| described.version_id().to_owned())
+            .unwrap_or_default(),
+        id: found
+            .map(|found| found.destination_id().to_owned())
+            .unwrap_or_default(),
+        kind,
+        processors: processing
+            .map(|processing| processing.processors().to_vec())
+            .unwrap_or_default(),
+    }))
+}
+
+/// The value of a processor's parameter `name`.
+fn parameter<'a>(processor: &'a Processor, name: &ProcessorParameterName) -> Option<&'a str> {
+    processor
+        .parameters()
+        .iter()
+        .find(|parameter| parameter.parameter_name() == name)
+        .map(ProcessorParameter::parameter_value)
+}
+
+/// The Lambda processor's function, unqualified.
+fn processor_function(processor: &Processor) -> Option<&str> {
+    if processor.r#type() != &ProcessorType::Lambda {
+        return None;
+    }
+    let arn = parameter(processor, &ProcessorParameterName::LambdaArn)?;
+    // `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`
+    Some(match arn.match_indices(':').nth(6) {
+        Some((qualifier, _)) => &arn[..qualifier],
+        None => arn,
+    })
+}
+
+/// Puts the destination's processors back as `processors`, enabled when there is one.
+async fn put_processors(
+    aws: &Aws,
+    stream: &str,
+    destination: &Destination,
+    processors: Vec<Processor>,
+) -> Result<(), CliError> {
+    let processing = ProcessingConfiguration::builder()
+        .enabled(!processors.is_empty())
+        .set_processors(Some(processors))
+        .build();
+    let request = aws
+        .firehose
+        .update_destination()
+        .delivery_stream_name(stream)
+        .current_delivery_stream_version_id(&destination.stream_version)
+        .destination_id(&destination.id);
+    with_processing(request, destination.kind, processing)
+        .send()
+        .await
+        .map_err(|error| aws::failed("firehose:UpdateDestination", error))?;
+    Ok(())
+}
+
+/// Removes the function's Lambda processor from the delivery stream `stream`, keeping its
+/// other processors; `false` when it has none (or there is no such stream).
+pub(super) async fn remove_processor(
+    aws: &Aws,
+    stream: &str,
+    function_arn: &str,
+    options: Options,
+) -> Result<bool, CliError> {
+    let Some(destination) = destination(aws, stream).await? else {
+        return Ok(false);
+    };
+    let (ours, others): (Vec<Processor>, Vec<Processor>) = destination
+        .processors
+        .iter()
+        .cloned()
+        .partition(|processor| processor_function(processor) == Some(function_arn));
+    if ours.is_empty() {
+        return Ok(false);
+    }
+    if !options.dry_run {
+        put_processors(aws, stream, &destination, others).await?;
+    }
+    Ok(true)
+}
+
+/// The Lambda processor a firehose trigger asks for: `current`'s parameters (retries, role,
+/// ...) kept, the function and the buffer settings given set.
+fn lambda_processor(
+    current: Option<&Processor>,
+    function_arn: &str,
+    trigger: &FirehoseTrigger,
+) -> Result<Processor, CliError> {
+    let invalid = |error| aws::invalid("firehose:UpdateDestination", error);
+    let mut set = vec![(ProcessorParameterName::LambdaArn, function_arn.to_owned())];
+    if let Some(size) = trigger.buffer_size {
+        set.push((ProcessorParameterName::BufferSizeInMb, size.to_string()));
+    }
+    if let Some(interval) = trigger.buffer_interval {
+        set.push((
+            ProcessorParameterName::BufferIntervalInSeconds,
+            interval.to_string(),
+        ));
+    }
+    let mut parameters: Vec<ProcessorParameter> = current
+        .map(|current| current.parameters().to_vec())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|kept| !set.iter().any(|(name, _)| kept.parameter_name() == name))
+        .collect();
+    for (name, value) in set {
+        parameters.push(
+            ProcessorParameter::builder()
+                .parameter_name(name)
+                .parameter_value(value)
+                .build()
+                .map_err(invalid)?,
+        );
+    }
+    Processor::builder()
+        .r#type(ProcessorType::Lambda)
+        .set_parameters(Some(parameters))
+        .build()
+        .map_err(invalid)
+}
+
+/// Kinesis Data Firehose transformations: the function as the Lambda processor of each
+/// delivery stream named, recorded in the function's `lambdakit:firehose` tag; streams the
+/// tag names but the settings no longer do lose it.
+async fn firehose(
+    aws: &Aws,
+    unit: &Unit<'_>,
+    function_arn: &str,
+    options: Options,
+) -> Result<Vec<Change>, CliError> {
+    let wanted = &unit.function.deploy.triggers.firehose;
+    let recorded = firehose_streams(aws, function_arn).await?;
+    let mut keep: Vec<String> = wanted
+        .iter()
+        .map(|trigger| trigger.stream.clone())
+        .collect();
+    keep.sort();
+    keep.dedup();
+    let mut streams = keep.clone();
+    streams.extend(recorded.iter().cloned());
+    streams.sort();
+    streams.dedup();
+    let mut changes = Vec::new();
+    for stream in &streams {
+        let label = format!("firehose {stream}");
+        // The last trigger on a stream wins: a destination has one Lambda processor.
+        let Some(trigger) = wanted
+            .iter()
+            .rev()
+            .find(|trigger| &trigger.stream == stream)
+        else {
+            if remove_processor(aws, stream, function_arn, options).await? {
+                changes.push(Change::new("trigger", label, Action::Delete));
+            }
+            continue;
+        };
+        let destination = destination(aws, stream)
+            .await?
+            .ok_or_else(|| CliError::Conflict {
+                resource: format!("the delivery stream `{stream}`"),
+                problem: "does not exist".into(),
+                hint: "create it first, or fix `stream` in the firehose trigger".into(),
+            })?;
+        let mut lambdas = destination.processors.iter().filter_map(processor_function);
+        if let Some(other) = lambdas.find(|other| *other != function_arn) {
+            return Err(CliError::Conflict {
+                resource: format!("the delivery stream `{stream}`"),
+                problem: format!("already transforms its records with `{other}`"),
+                hint: "a destination has one Lambda processor: remove that one, or this firehose trigger".into(),
+            });
+        }
+        let current = destination
+            .processors
+            .iter()
+            .position(|processor| processor_function(processor) == Some(function_arn));
+        let processor = lambda_processor(
+            current.map(|index| &destination.processors[index]),
+            function_arn,
+            trigger,
+        )?;
+        let mut processors = destination.processors.clone();
+        let action = match current {
+            None => {
+                processors.push(processor);
+                Action::Create
+            }
+            Some(index) => {
+                let name =
+                    |parameter: &ProcessorParameter| parameter.parameter_name().as_str().to_owned();
+                let mut differences = Vec::new();
+                for wanted in processor.parameters() {
+                    let found = parameter(&processors[index], wanted.parameter_name());
+                    if found != Some(wanted.parameter_value()) {
+                        differences.push(format!(
+                            "{} {} → {}",
+                            name(wanted),
+                            found.unwrap_or("unset"),
+                            wanted.parameter_value()
+                        ));
+                    }
+                }
+                processors[index] = processor;
+                if differences.is_empty() {
+                    Action::Unchanged
+                } else {
+                    Action::Update(differences)
+                }
+            }
+        };
+        if !options.dry_run && action != Action::Unchanged {
+            put_processors(aws, stream, &destination, processors).await?;
+        }
+        changes.push(Change::new("trigger", label, action));
+    }
+    if !options.dry_run && keep != recorded {
+        if keep.is_empty() {
+            aws.lambda
+                .untag_resource()
+                .resource(function_arn)
+                .tag_keys(TAG_FIREHOSE)
+                .send()
+                .await
+                .map_err(|error| aws::failed("lambda:UntagResource", error))?;
+        } else {
+            aws.lambda
+                .tag_resource()
+                .resource(function_arn)
+                .tags(TAG_FIREHOSE, keep.join(" "))
+                .send()
+                .await
+                .map_err(|error| aws::failed("lambda:TagResource", error))?;
+        }
     }
     Ok(changes)
 }

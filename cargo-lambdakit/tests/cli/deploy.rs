@@ -69,6 +69,7 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
         "web alias live create",
         "web url web create",
         "triggers trigger logs /aws/lambda/behave create",
+        "triggers trigger firehose clicks-delivery create",
     ] {
         assert!(
             lines.iter().any(|line| line == expected),
@@ -270,6 +271,37 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
         "CloudWatch Logs may not invoke: {policy}"
     );
 
+    // The delivery stream: the function as its Lambda processor, beside the processor it had,
+    // and recorded in the function's tag.
+    let firehose = aws_sdk_firehose::Client::new(&config);
+    let triggers_arn = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:triggers");
+    assert_eq!(
+        processors(&firehose).await,
+        (
+            true,
+            vec![
+                vec!["AppendDelimiterToRecord".to_owned()],
+                vec![
+                    "Lambda".to_owned(),
+                    format!("LambdaArn={triggers_arn}"),
+                    "BufferIntervalInSeconds=60".to_owned(),
+                ],
+            ]
+        )
+    );
+    let tags = lambda
+        .list_tags()
+        .resource(&triggers_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.tags()
+            .and_then(|tags| tags.get("lambdakit:firehose"))
+            .map(String::as_str),
+        Some("clicks-delivery")
+    );
+
     // The streams: Kinesis by name, DynamoDB by its table, each read by the function's role.
     let table = aws_sdk_dynamodb::Client::new(&config)
         .describe_table()
@@ -436,6 +468,66 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
         .filter(|line| !line.ends_with(" unchanged"))
         .collect();
     assert!(changed.is_empty(), "a second deploy changed {changed:#?}");
+
+    // A processor changed behind deploy's back is put back as the settings say.
+    let described = firehose
+        .describe_delivery_stream()
+        .delivery_stream_name("clicks-delivery")
+        .send()
+        .await
+        .unwrap();
+    let described = described.delivery_stream_description().unwrap();
+    let parameter = |name: &str, value: &str| {
+        aws_sdk_firehose::types::ProcessorParameter::builder()
+            .parameter_name(name.into())
+            .parameter_value(value)
+            .build()
+            .unwrap()
+    };
+    let processing = aws_sdk_firehose::types::ProcessingConfiguration::builder()
+        .enabled(true)
+        .processors(
+            aws_sdk_firehose::types::Processor::builder()
+                .r#type(aws_sdk_firehose::types::ProcessorType::Lambda)
+                .parameters(parameter("LambdaArn", &triggers_arn))
+                .parameters(parameter("BufferIntervalInSeconds", "300"))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    firehose
+        .update_destination()
+        .delivery_stream_name("clicks-delivery")
+        .current_delivery_stream_version_id(described.version_id())
+        .destination_id(described.destinations()[0].destination_id())
+        .http_endpoint_destination_update(
+            aws_sdk_firehose::types::HttpEndpointDestinationUpdate::builder()
+                .processing_configuration(processing)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mended = json(&moto.lambdakit(&["deploy", "--bin", "triggers", "--output", "json"]));
+    let firehose_change = mended["functions"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|change| change["name"] == "firehose clicks-delivery")
+        .unwrap();
+    assert_eq!(firehose_change["action"], "update", "{mended}");
+    assert_eq!(
+        firehose_change["details"],
+        serde_json::json!(["BufferIntervalInSeconds 300 → 60"])
+    );
+    assert_eq!(
+        processors(&firehose).await.1,
+        [vec![
+            "Lambda".to_owned(),
+            format!("LambdaArn={triggers_arn}"),
+            "BufferIntervalInSeconds=60".to_owned(),
+        ]]
+    );
     let behave = lambda
         .get_function_configuration()
         .function_name("behave")
@@ -547,11 +639,52 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
         filters.subscription_filters().is_empty(),
         "subscription filters are left"
     );
+    assert_eq!(
+        processors(&firehose).await,
+        (false, Vec::new()),
+        "the Lambda processor is left"
+    );
     let nothing = moto.lambdakit(&["destroy"]);
     assert!(
         String::from_utf8_lossy(&nothing.stdout)
             .contains("nothing is deployed from `test-functions`")
     );
+}
+
+/// Whether the delivery stream `clicks-delivery` processes records, and its processors: each
+/// its type, then its parameters as `name=value`.
+async fn processors(firehose: &aws_sdk_firehose::Client) -> (bool, Vec<Vec<String>>) {
+    let described = firehose
+        .describe_delivery_stream()
+        .delivery_stream_name("clicks-delivery")
+        .send()
+        .await
+        .unwrap();
+    let destination = &described
+        .delivery_stream_description()
+        .unwrap()
+        .destinations()[0];
+    let processing = destination
+        .http_endpoint_destination_description()
+        .unwrap()
+        .processing_configuration()
+        .unwrap();
+    let processors = processing
+        .processors()
+        .iter()
+        .map(|processor| {
+            let mut described = vec![processor.r#type().as_str().to_owned()];
+            described.extend(processor.parameters().iter().map(|parameter| {
+                format!(
+                    "{}={}",
+                    parameter.parameter_name().as_str(),
+                    parameter.parameter_value()
+                )
+            }));
+            described
+        })
+        .collect();
+    (processing.enabled().unwrap_or(false), processors)
 }
 
 /// The CodeSha256 `build` gives the function `behave` (the same binary deploy built).
@@ -596,6 +729,7 @@ triggers ({})
   + role      triggers-lambdakit
   + function  triggers
   + trigger   logs /aws/lambda/behave
+  + trigger   firehose clicks-delivery
 web ({})
   + role      web-lambdakit
   + function  web
