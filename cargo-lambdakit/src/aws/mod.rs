@@ -29,6 +29,8 @@ pub struct Aws {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// Kinesis Data Firehose, for delivery streams whose records functions transform.
     pub firehose: aws_sdk_firehose::Client,
+    /// SES, for the receipt rules that hand mail to functions.
+    pub ses: aws_sdk_ses::Client,
     /// X-Ray, for the functions' traces (`traces --remote`).
     pub xray: aws_sdk_xray::Client,
     /// Step Functions, for the project's state machines.
@@ -159,6 +161,7 @@ impl Aws {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             firehose: aws_sdk_firehose::Client::new(&config),
+            ses: aws_sdk_ses::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
             account,
@@ -252,6 +255,7 @@ impl Aws {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             firehose: aws_sdk_firehose::Client::new(&config),
+            ses: aws_sdk_ses::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
             sfn: local_sfn(&config),
             account: crate::local::ACCOUNT.to_owned(),

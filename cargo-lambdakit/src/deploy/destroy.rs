@@ -200,7 +200,7 @@ pub async fn state_machines(
 }
 
 /// Removes the function's triggers: its event source mappings, the S3 notifications, SNS
-/// subscriptions and log subscription filters its resource policy names, its Lambda processors
+/// subscriptions, log subscription filters and SES receipt rules its resource policy names, its Lambda processors
 /// on the delivery streams its `lambdakit:firehose` tag names, and its schedule rules.
 async fn triggers_removed(
     aws: &Aws,
@@ -254,6 +254,18 @@ async fn triggers_removed(
             changes.push(Change::new(
                 "trigger",
                 format!("logs {group}"),
+                Action::Delete,
+            ));
+        } else if statement.sid.starts_with("lambdakit-ses-") {
+            let Some((rule_set, rule)) = triggers::receipt_rule_of(&source) else {
+                continue;
+            };
+            if !options.dry_run {
+                triggers::remove_receipt_rule(aws, rule_set, rule).await?;
+            }
+            changes.push(Change::new(
+                "trigger",
+                format!("ses {rule_set}"),
                 Action::Delete,
             ));
         } else if statement.sid.starts_with("lambdakit-sns-") {

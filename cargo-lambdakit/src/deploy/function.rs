@@ -1010,7 +1010,7 @@ pub(super) async fn remove_permission(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::{Arc, Mutex};
 
     use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -1025,14 +1025,15 @@ mod tests {
     use crate::project::Function;
 
     /// The requests a fake Lambda API received, as `METHOD path?query body` lines.
-    type Seen = Arc<Mutex<Vec<String>>>;
+    pub(in crate::deploy) type Seen = Arc<Mutex<Vec<String>>>;
 
     /// How the fake answers `(method, path)`: status, error type, body.
-    type Answers = fn(&str, &str) -> (u16, Option<&'static str>, &'static str);
+    pub(in crate::deploy) type Answers =
+        fn(&str, &str) -> (u16, Option<&'static str>, &'static str);
 
     /// An `Aws` whose calls reach a fake Lambda API on 127.0.0.1 that answers with `answers`:
     /// what moto does not implement is tested this way.
-    async fn aws(answers: Answers) -> (Aws, Seen) {
+    pub(in crate::deploy) async fn aws(answers: Answers) -> (Aws, Seen) {
         let seen: Seen = Arc::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
@@ -1104,6 +1105,7 @@ mod tests {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             firehose: aws_sdk_firehose::Client::new(&config),
+            ses: aws_sdk_ses::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
             account: "123456789012".into(),

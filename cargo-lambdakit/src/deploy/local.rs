@@ -97,6 +97,12 @@ pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<Strin
             .iter()
             .map(|firehose| format!("the firehose trigger on `{}`", firehose.stream)),
     );
+    skipped.extend(
+        triggers
+            .ses
+            .iter()
+            .map(|ses| format!("the ses trigger in `{}`", ses.rule_set)),
+    );
     if !skipped.is_empty() {
         let were = if skipped.len() == 1 { "was" } else { "were" };
         notes.push(format!(

@@ -99,6 +99,7 @@ impl DeploySettings {
         triggers
             .firehose
             .extend(other.triggers.firehose.iter().cloned());
+        triggers.ses.extend(other.triggers.ses.iter().cloned());
         self.permissions.extend(other.permissions.iter().cloned());
     }
 }
@@ -270,6 +271,8 @@ pub struct Triggers {
     pub logs: Vec<LogsTrigger>,
     /// `[[triggers.firehose]]`.
     pub firehose: Vec<FirehoseTrigger>,
+    /// `[[triggers.ses]]`.
+    pub ses: Vec<SesTrigger>,
 }
 
 impl Triggers {
@@ -283,6 +286,7 @@ impl Triggers {
             && self.sns.is_empty()
             && self.logs.is_empty()
             && self.firehose.is_empty()
+            && self.ses.is_empty()
     }
 }
 
@@ -353,6 +357,39 @@ pub struct FirehoseTrigger {
     pub buffer_size: Option<u32>,
     /// Seconds to gather them, `buffer_interval` (`BufferIntervalInSeconds`, 60 to 900).
     pub buffer_interval: Option<u32>,
+}
+
+/// How SES calls the function, a receipt rule's `invocation_type` (SES's `InvocationType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SesInvocation {
+    /// SES goes on without waiting (`Event`, the default).
+    #[default]
+    Event,
+    /// SES waits for the function's answer, which can stop the rule set (`RequestResponse`).
+    RequestResponse,
+}
+
+impl Word for SesInvocation {
+    const ALL: &'static [Self] = &[Self::Event, Self::RequestResponse];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Event => "Event",
+            Self::RequestResponse => "RequestResponse",
+        }
+    }
+}
+
+/// An SES receipt rule that hands received mail to the function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SesTrigger {
+    /// The receipt rule set's name; deploy creates it when it does not exist.
+    pub rule_set: String,
+    /// The addresses and domains the rule takes mail for (none: every recipient of the
+    /// account's verified domains).
+    pub recipients: Vec<String>,
+    /// How SES calls the function.
+    pub invocation_type: SesInvocation,
 }
 
 /// A state machine's kind, `type` (Step Functions' `StateMachineType`); AWS cannot change
@@ -924,7 +961,7 @@ fn permission(here: At<'_>) -> Result<Permission, CliError> {
 fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
     let mut triggers = Triggers::default();
     let kinds = [
-        "s3", "sqs", "dynamodb", "kinesis", "schedule", "sns", "logs", "firehose",
+        "s3", "sqs", "dynamodb", "kinesis", "schedule", "sns", "logs", "firehose", "ses",
     ];
     for (kind, list) in here.table(&kinds)? {
         let path = format!("{}.{kind}", here.key);
@@ -952,6 +989,17 @@ fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
                         )));
                     }
                     triggers.firehose.push(trigger);
+                }
+                "ses" => {
+                    let trigger = ses(at)?;
+                    // Deploy puts one rule per function in a rule set.
+                    if triggers.ses.iter().any(|t| t.rule_set == trigger.rule_set) {
+                        return Err(at.invalid(format!(
+                            "names the rule set `{}` again; the function has one rule in a rule set, so put all its recipients in one trigger",
+                            trigger.rule_set
+                        )));
+                    }
+                    triggers.ses.push(trigger);
                 }
                 _ => triggers.sns.push(sns(at)?),
             }
@@ -1173,6 +1221,55 @@ fn firehose(here: At<'_>) -> Result<FirehoseTrigger, CliError> {
     Ok(trigger)
 }
 
+fn ses(here: At<'_>) -> Result<SesTrigger, CliError> {
+    let mut trigger = SesTrigger {
+        rule_set: String::new(),
+        recipients: Vec::new(),
+        invocation_type: SesInvocation::default(),
+    };
+    for (key, value) in here.table(&["rule_set", "recipients", "invocation_type"])? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "rule_set" => {
+                let name = at.non_empty()?;
+                // SES's rule set names.
+                let valid = name.len() <= 64
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                    && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+                if !valid {
+                    return Err(at.invalid(
+                        "must be a receipt rule set's name: up to 64 letters, digits, `_`, `-` or `.`, starting and ending with a letter or digit",
+                    ));
+                }
+                trigger.rule_set = name;
+            }
+            "recipients" => {
+                let recipients = at.strings()?;
+                if let Some(bad) = recipients.iter().find(|recipient| {
+                    recipient.is_empty() || recipient.contains(char::is_whitespace)
+                }) {
+                    return Err(at.invalid(format!(
+                        "has `{bad}`, which is not an address or domain (such as `orders@example.com` or `example.com`)"
+                    )));
+                }
+                if recipients.len() > 100 {
+                    return Err(at.invalid("has more than 100 recipients, SES's limit for a rule"));
+                }
+                trigger.recipients = recipients;
+            }
+            _ => trigger.invocation_type = at.word()?,
+        }
+    }
+    if trigger.rule_set.is_empty() {
+        return Err(here.invalid("needs a `rule_set`, the receipt rule set's name"));
+    }
+    Ok(trigger)
+}
+
 /// Checks an EventBridge schedule expression (AWS "Schedule expressions for rules"):
 /// `rate(N unit)` or `cron(minutes hours day-of-month month day-of-week year)`.
 ///
@@ -1372,6 +1469,7 @@ mod tests {
                 "kinesis": [{"stream": "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "starting_position": "TRIM_HORIZON"}],
                 "logs": [{"group": "/aws/lambda/orders"}, {"group": "app", "pattern": "ERROR"}],
                 "firehose": [{"stream": "clicks", "buffer_interval": 120}],
+                "ses": [{"rule_set": "inbound", "recipients": ["orders@example.com", "example.org"]}],
             }),
         )
         .unwrap();
@@ -1392,6 +1490,15 @@ mod tests {
                 buffer_size: None,
                 buffer_interval: Some(120),
             }]
+        );
+        assert_eq!(
+            triggers.ses,
+            [SesTrigger {
+                rule_set: "inbound".into(),
+                recipients: vec!["orders@example.com".into(), "example.org".into()],
+                invocation_type: SesInvocation::Event,
+            }],
+            "SES calls without waiting unless asked"
         );
         assert_eq!(triggers.s3[0].events, ["s3:ObjectCreated:*"]);
         assert_eq!(triggers.s3[0].suffix.as_deref(), Some(".png"));
@@ -1598,6 +1705,36 @@ mod tests {
                 json!({"firehose": [{"stream": "clicks"}, {"stream": "clicks"}]}),
                 "m.triggers.firehose[1]",
                 "one Lambda processor",
+            ),
+            (
+                "triggers",
+                json!({"ses": [{"recipients": ["orders@example.com"]}]}),
+                "m.triggers.ses[0]",
+                "needs a `rule_set`",
+            ),
+            (
+                "triggers",
+                json!({"ses": [{"rule_set": "-inbound"}]}),
+                "m.triggers.ses[0].rule_set",
+                "starting and ending with a letter or digit",
+            ),
+            (
+                "triggers",
+                json!({"ses": [{"rule_set": "inbound", "invocation_type": "event"}]}),
+                "m.triggers.ses[0].invocation_type",
+                "must be one of `Event`, `RequestResponse`",
+            ),
+            (
+                "triggers",
+                json!({"ses": [{"rule_set": "inbound", "recipients": ["orders @example.com"]}]}),
+                "m.triggers.ses[0].recipients",
+                "not an address or domain",
+            ),
+            (
+                "triggers",
+                json!({"ses": [{"rule_set": "inbound"}, {"rule_set": "inbound"}]}),
+                "m.triggers.ses[1]",
+                "put all its recipients in one trigger",
             ),
             (
                 "triggers",

@@ -2,12 +2,12 @@
 //! bucket notifications, EventBridge schedules, SNS subscriptions and CloudWatch Logs
 //! subscription filters, each with the invoke permission its service needs, and Kinesis Data
 //! Firehose transformations (the delivery stream's Lambda processor; Firehose invokes with the
-//! stream's role, which needs `lambda:InvokeFunction` on the function).
+//! stream's role, which needs `lambda:InvokeFunction` on the function), and SES receipt rules.
 //!
 //! Deploy owns the mappings of the functions it created. Elsewhere it owns only what it
 //! marked: notification ids and statement ids starting with `lambdakit-`, and schedule rules
 //! named `lambdakit-<function>-<n>` that target the function, and subscription filters named
-//! `lambdakit-<function>`, and Lambda processors naming the function on the delivery streams
+//! `lambdakit-<function>`, receipt rules named `lambdakit-<function>`, and Lambda processors naming the function on the delivery streams
 //! its `lambdakit:firehose` tag records. Other notifications on the same
 //! bucket, other subscriptions of the same topic, are left as they are. The function's
 //! resource policy records which buckets, topics and rules it granted, so a trigger removed
@@ -25,9 +25,10 @@ use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
     NotificationConfigurationFilter, S3KeyFilter,
 };
+use aws_sdk_ses::types::{InvocationType, LambdaAction, ReceiptAction, ReceiptRule};
 use serde_json::Value;
 
-use super::settings::{FirehoseTrigger, S3Trigger, StreamTrigger, Word as _};
+use super::settings::{FirehoseTrigger, S3Trigger, SesTrigger, StreamTrigger, Word as _};
 use super::{
     Action, Change, ID_PREFIX, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, Unit, bounded,
 };
@@ -101,6 +102,7 @@ pub(super) async fn ensure(
     changes.extend(sns(aws, unit, function_arn, &statements, options).await?);
     changes.extend(logs(aws, unit, function_arn, &statements, options).await?);
     changes.extend(firehose(aws, unit, function_arn, options).await?);
+    changes.extend(ses(aws, unit, function_arn, &statements, options).await?);
     if changes.iter().any(Change::changes) {
         progress.note(format_args!("triggers of `{name}` are set"));
     }
@@ -178,8 +180,9 @@ async fn permit(
         .action("lambda:InvokeFunction")
         .principal(principal)
         .source_arn(source_arn);
-    // A bucket's ARN names no account: say whose bucket may call (AWS "confused deputy").
-    if principal == "s3.amazonaws.com" {
+    // A bucket's ARN names no account, and SES's guide asks for the account beside the rule's
+    // ARN: say whose bucket or rule may call (AWS "confused deputy").
+    if matches!(principal, "s3.amazonaws.com" | "ses.amazonaws.com") {
         request = request.source_account(&aws.account);
     }
     request
@@ -1401,4 +1404,297 @@ async fn firehose(
         }
     }
     Ok(changes)
+}
+
+/// The receipt rule deploy puts in a rule set for `function`: one per rule set.
+pub(super) fn receipt_rule_name(function: &str) -> String {
+    bounded(&format!("{ID_PREFIX}{function}"), "", 64)
+}
+
+/// The ARN a receipt rule's invoke permission names (AWS "Giving permissions to Amazon SES
+/// for email receiving").
+fn receipt_rule_arn(aws: &Aws, rule_set: &str, rule: &str) -> String {
+    aws.arn(
+        "ses",
+        &format!("receipt-rule-set/{rule_set}:receipt-rule/{rule}"),
+    )
+}
+
+/// The rule set and rule a permission's source ARN names.
+pub(super) fn receipt_rule_of(arn: &str) -> Option<(&str, &str)> {
+    let (_, rest) = arn.split_once(":receipt-rule-set/")?;
+    rest.split_once(":receipt-rule/")
+}
+
+/// What DescribeReceiptRule found.
+enum Receipt {
+    NoRuleSet,
+    NoRule,
+    Rule(ReceiptRule),
+}
+
+async fn described_rule(aws: &Aws, rule_set: &str, rule: &str) -> Result<Receipt, CliError> {
+    match aws
+        .ses
+        .describe_receipt_rule()
+        .rule_set_name(rule_set)
+        .rule_name(rule)
+        .send()
+        .await
+    {
+        Ok(found) => Ok(found.rule().cloned().map_or(Receipt::NoRule, Receipt::Rule)),
+        Err(error) => match aws::code(&error) {
+            Some("RuleSetDoesNotExist") => Ok(Receipt::NoRuleSet),
+            Some("RuleDoesNotExist") => Ok(Receipt::NoRule),
+            _ => Err(aws::failed("ses:DescribeReceiptRule", error)),
+        },
+    }
+}
+
+/// Removes the receipt rule `rule` from `rule_set`, if it is there.
+pub(super) async fn remove_receipt_rule(
+    aws: &Aws,
+    rule_set: &str,
+    rule: &str,
+) -> Result<(), CliError> {
+    match aws
+        .ses
+        .delete_receipt_rule()
+        .rule_set_name(rule_set)
+        .rule_name(rule)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error)
+            if matches!(
+                aws::code(&error),
+                Some("RuleSetDoesNotExist" | "RuleDoesNotExist")
+            ) =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(aws::failed("ses:DeleteReceiptRule", error)),
+    }
+}
+
+/// The receipt rule an SES trigger asks for: enabled, for its recipients, with one action,
+/// the function's.
+fn wanted_rule(
+    rule: &str,
+    function_arn: &str,
+    trigger: &SesTrigger,
+) -> Result<ReceiptRule, CliError> {
+    let invalid = |error| aws::invalid("ses:CreateReceiptRule", error);
+    let action = LambdaAction::builder()
+        .function_arn(function_arn)
+        .invocation_type(InvocationType::from(trigger.invocation_type.as_str()))
+        .build()
+        .map_err(invalid)?;
+    ReceiptRule::builder()
+        .name(rule)
+        .enabled(true)
+        .set_recipients(Some(trigger.recipients.clone()))
+        .actions(ReceiptAction::builder().lambda_action(action).build())
+        .build()
+        .map_err(invalid)
+}
+
+/// How `found` differs from `wanted`, as the plan says it.
+fn rule_differences(found: &ReceiptRule, wanted: &ReceiptRule) -> Vec<String> {
+    let mut differences = Vec::new();
+    if !found.enabled() {
+        differences.push("enabled → true".into());
+    }
+    let sorted = |rule: &ReceiptRule| {
+        let mut recipients = rule.recipients().to_vec();
+        recipients.sort();
+        recipients
+    };
+    let (was, is) = (sorted(found), sorted(wanted));
+    if was != is {
+        let listed = |recipients: &[String]| {
+            if recipients.is_empty() {
+                "every recipient".to_owned()
+            } else {
+                recipients.join(", ")
+            }
+        };
+        differences.push(format!("recipients {} → {}", listed(&was), listed(&is)));
+    }
+    let lambda = |rule: &ReceiptRule| -> Vec<(String, String)> {
+        rule.actions()
+            .iter()
+            .map(|action| match action.lambda_action() {
+                Some(lambda) => (
+                    lambda.function_arn().to_owned(),
+                    // SES's default.
+                    lambda
+                        .invocation_type()
+                        .map_or("Event", InvocationType::as_str)
+                        .to_owned(),
+                ),
+                None => (String::new(), "another action".to_owned()),
+            })
+            .collect()
+    };
+    let (was, is) = (lambda(found), lambda(wanted));
+    if was != is {
+        let described = |actions: &[(String, String)]| {
+            actions
+                .iter()
+                .map(|(arn, how)| format!("{arn} ({how})").trim_start().to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        differences.push(format!("actions {} → {}", described(&was), described(&is)));
+    }
+    differences
+}
+
+/// SES receipt rules: one per rule set, named `lambdakit-<function>`, with the permission for
+/// `ses.amazonaws.com`; rule sets the policy names but the settings no longer do lose theirs.
+async fn ses(
+    aws: &Aws,
+    unit: &Unit<'_>,
+    function_arn: &str,
+    statements: &[Statement],
+    options: Options,
+) -> Result<Vec<Change>, CliError> {
+    let name = unit.function.aws_name();
+    let rule = receipt_rule_name(name);
+    let wanted = &unit.function.deploy.triggers.ses;
+    let sets: Vec<String> = wanted
+        .iter()
+        .map(|trigger| trigger.rule_set.clone())
+        .collect();
+    let sets = with_granted(sets, statements, "lambdakit-ses-", |arn| {
+        receipt_rule_of(arn).map(|(set, _)| set)
+    });
+    let mut changes = Vec::new();
+    for set in sets {
+        let arn = receipt_rule_arn(aws, &set, &rule);
+        let sid = sid("ses", &arn);
+        let label = format!("ses {set}");
+        // The last trigger on a rule set wins: a rule set has one rule per function.
+        let Some(trigger) = wanted.iter().rev().find(|trigger| trigger.rule_set == set) else {
+            if !options.dry_run {
+                remove_receipt_rule(aws, &set, &rule).await?;
+                super::function::remove_permission(aws, name, None, &sid).await?;
+            }
+            changes.push(Change::new("trigger", label, Action::Delete));
+            continue;
+        };
+        let desired = wanted_rule(&rule, function_arn, trigger)?;
+        let found = described_rule(aws, &set, &rule).await?;
+        let action = match &found {
+            Receipt::NoRuleSet | Receipt::NoRule => Action::Create,
+            Receipt::Rule(found) => {
+                let differences = rule_differences(found, &desired);
+                if differences.is_empty() {
+                    Action::Unchanged
+                } else {
+                    Action::Update(differences)
+                }
+            }
+        };
+        if !options.dry_run {
+            // SES checks that it may invoke the function when the rule is put.
+            permit(aws, name, &sid, "ses.amazonaws.com", &arn, statements).await?;
+            if matches!(found, Receipt::NoRuleSet) {
+                aws.ses
+                    .create_receipt_rule_set()
+                    .rule_set_name(&set)
+                    .send()
+                    .await
+                    .map_err(|error| aws::failed("ses:CreateReceiptRuleSet", error))?;
+            }
+            match (&found, &action) {
+                (Receipt::NoRuleSet | Receipt::NoRule, _) => {
+                    aws.ses
+                        .create_receipt_rule()
+                        .rule_set_name(&set)
+                        .rule(desired)
+                        .send()
+                        .await
+                        .map_err(|error| aws::failed("ses:CreateReceiptRule", error))?;
+                }
+                (Receipt::Rule(_), Action::Update(_)) => {
+                    aws.ses
+                        .update_receipt_rule()
+                        .rule_set_name(&set)
+                        .rule(desired)
+                        .send()
+                        .await
+                        .map_err(|error| aws::failed("ses:UpdateReceiptRule", error))?;
+                }
+                _ => {}
+            }
+        }
+        changes.push(Change::new("trigger", label, action));
+    }
+    Ok(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::package::zip::Archive;
+
+    #[tokio::test]
+    async fn a_receipt_rule_no_longer_wanted_is_deleted_with_its_permission() {
+        // moto 5.2.1 has no DeleteReceiptRule: a fake answers, and the requests are read.
+        let (aws, seen) = super::super::function::tests::aws(|_, path| match path {
+            "/" => (
+                200,
+                None,
+                r#"<DeleteReceiptRuleResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><DeleteReceiptRuleResult/></DeleteReceiptRuleResponse>"#,
+            ),
+            _ => (204, None, ""),
+        })
+        .await;
+        let function = Function::standalone("intake");
+        let code = Archive {
+            bytes: Vec::new(),
+            unzipped: 0,
+        };
+        let unit = Unit {
+            function: &function,
+            code: &code,
+        };
+        let arn = receipt_rule_arn(&aws, "inbound", "lambdakit-intake");
+        assert_eq!(receipt_rule_of(&arn), Some(("inbound", "lambdakit-intake")));
+        let granted = sid("ses", &arn);
+        let statements = [Statement {
+            sid: granted.clone(),
+            source_arn: Some(arn),
+        }];
+        let changes = ses(
+            &aws,
+            &unit,
+            "arn:aws:lambda:eu-west-1:123456789012:function:intake",
+            &statements,
+            Options::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            changes,
+            [Change::new("trigger", "ses inbound", Action::Delete)]
+        );
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen.iter().any(|line| line.starts_with("POST / ")
+                && line.contains("Action=DeleteReceiptRule")
+                && line.contains("RuleSetName=inbound")
+                && line.contains("RuleName=lambdakit-intake")),
+            "{seen:#?}"
+        );
+        assert!(
+            seen.contains(&format!(
+                "DELETE /2015-03-31/functions/intake/policy/{granted}"
+            )),
+            "{seen:#?}"
+        );
+    }
 }

@@ -500,8 +500,8 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
         .delivery_stream_name("clicks-delivery")
         .current_delivery_stream_version_id(described.version_id())
         .destination_id(described.destinations()[0].destination_id())
-        .extended_s3_destination_update(
-            aws_sdk_firehose::types::ExtendedS3DestinationUpdate::builder()
+        .http_endpoint_destination_update(
+            aws_sdk_firehose::types::HttpEndpointDestinationUpdate::builder()
                 .processing_configuration(processing)
                 .build(),
         )
@@ -665,7 +665,7 @@ async fn processors(firehose: &aws_sdk_firehose::Client) -> (bool, Vec<Vec<Strin
         .unwrap()
         .destinations()[0];
     let processing = destination
-        .extended_s3_destination_description()
+        .http_endpoint_destination_description()
         .unwrap()
         .processing_configuration()
         .unwrap();

@@ -9,6 +9,7 @@ mod conformance;
 mod control;
 mod deploy;
 mod deploy_states;
+mod deploy_triggers;
 mod events;
 mod examples;
 mod exposure;

@@ -229,16 +229,21 @@ impl Moto {
             &format!("LocationConstraint={REGION}"),
         ]);
         self.aws(&["sns", "create-topic", "--name", "news"]);
-        // A delivery stream into the bucket, with a processor of its own that deploy keeps.
+        // A delivery stream to an HTTP endpoint (backed up to the bucket), with a processor of
+        // its own that deploy keeps. (Not extended S3: after an update, moto 5.2.1 describes
+        // the S3 destination it adds beside one as empty, which the SDK refuses.)
+        let s3 = format!(
+            r#"{{"RoleARN":"arn:aws:iam::{ACCOUNT}:role/firehose","BucketARN":"arn:aws:s3:::uploads","BufferingHints":{{"SizeInMBs":5,"IntervalInSeconds":300}},"CompressionFormat":"UNCOMPRESSED","EncryptionConfiguration":{{"NoEncryptionConfig":"NoEncryption"}}}}"#
+        );
         let destination = format!(
-            r#"{{"RoleARN":"arn:aws:iam::{ACCOUNT}:role/firehose","BucketARN":"arn:aws:s3:::uploads","ProcessingConfiguration":{{"Enabled":true,"Processors":[{{"Type":"AppendDelimiterToRecord"}}]}}}}"#
+            r#"{{"EndpointConfiguration":{{"Url":"https://ingest.example.com/records"}},"RoleARN":"arn:aws:iam::{ACCOUNT}:role/firehose","S3Configuration":{s3},"ProcessingConfiguration":{{"Enabled":true,"Processors":[{{"Type":"AppendDelimiterToRecord"}}]}}}}"#
         );
         self.aws(&[
             "firehose",
             "create-delivery-stream",
             "--delivery-stream-name",
             "clicks-delivery",
-            "--extended-s3-destination-configuration",
+            "--http-endpoint-destination-configuration",
             &destination,
         ]);
     }
