@@ -223,10 +223,10 @@ pub struct Row {
     pub runs: usize,
     /// Calls of its function or service (more than `runs` when retried).
     pub attempts: usize,
-    /// The last error of its calls, and whether the state exited anyway (it was retried past
-    /// it, or caught it) or not.
+    /// The last error of its calls (or its own time-out).
     pub error: Option<String>,
-    /// Whether it exited (a state whose error was caught, or that failed, did not).
+    /// Whether it exited: one retried past its error did; one whose error was caught, or that
+    /// failed the execution, did not.
     pub exited: bool,
 }
 
