@@ -1713,6 +1713,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_map_over_what_is_not_an_array_fails_the_execution_with_states_runtime() {
+        let definition = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.lines", "End": true,
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
+        let outcome = finish(definition, json!({"lines": {"sku": "A"}})).await;
+        let Outcome::Failed { error, cause } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(error, "States.Runtime");
+        assert!(cause.contains("not an array"), "{cause}");
+    }
+
+    #[tokio::test]
     async fn stop_aborts_waits_and_invocations_in_flight() {
         let slow = Arc::new(Functions {
             handlers: [(FN.to_owned(), Box::new(|_| Ok(json!(1))) as Handler)]
