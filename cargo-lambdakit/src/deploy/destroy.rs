@@ -200,8 +200,8 @@ pub async fn state_machines(
 }
 
 /// Removes the function's triggers: its event source mappings, the S3 notifications, SNS
-/// subscriptions, log subscription filters, SES receipt rules and IoT topic rules its resource
-/// policy names, its Lambda processors on the delivery streams its `lambdakit:firehose` tag
+/// subscriptions, log subscription filters, SES receipt rules, IoT topic rules and Cognito user pools its
+/// resource policy names, its Lambda processors on the delivery streams its `lambdakit:firehose` tag
 /// names, and its schedule rules.
 async fn triggers_removed(
     aws: &Aws,
@@ -279,6 +279,18 @@ async fn triggers_removed(
             changes.push(Change::new(
                 "trigger",
                 format!("iot {rule}"),
+                Action::Delete,
+            ));
+        } else if statement.sid.starts_with("lambdakit-cognito-") {
+            let Some(pool) = triggers::user_pool_of(&source) else {
+                continue;
+            };
+            if !options.dry_run {
+                triggers::remove_from_pool(aws, pool, arn).await?;
+            }
+            changes.push(Change::new(
+                "trigger",
+                format!("cognito {pool}"),
                 Action::Delete,
             ));
         } else if statement.sid.starts_with("lambdakit-sns-") {

@@ -109,6 +109,12 @@ pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<Strin
             .iter()
             .map(|iot| format!("the iot trigger `{}`", iot.sql)),
     );
+    skipped.extend(
+        triggers
+            .cognito
+            .iter()
+            .map(|cognito| format!("the cognito trigger of `{}`", cognito.user_pool)),
+    );
     if !skipped.is_empty() {
         let were = if skipped.len() == 1 { "was" } else { "were" };
         notes.push(format!(

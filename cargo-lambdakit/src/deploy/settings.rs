@@ -101,6 +101,9 @@ impl DeploySettings {
             .extend(other.triggers.firehose.iter().cloned());
         triggers.ses.extend(other.triggers.ses.iter().cloned());
         triggers.iot.extend(other.triggers.iot.iter().cloned());
+        triggers
+            .cognito
+            .extend(other.triggers.cognito.iter().cloned());
         self.permissions.extend(other.permissions.iter().cloned());
     }
 }
@@ -276,6 +279,8 @@ pub struct Triggers {
     pub ses: Vec<SesTrigger>,
     /// `[[triggers.iot]]`.
     pub iot: Vec<IotTrigger>,
+    /// `[[triggers.cognito]]`.
+    pub cognito: Vec<CognitoTrigger>,
 }
 
 impl Triggers {
@@ -291,6 +296,7 @@ impl Triggers {
             && self.firehose.is_empty()
             && self.ses.is_empty()
             && self.iot.is_empty()
+            && self.cognito.is_empty()
     }
 }
 
@@ -401,6 +407,116 @@ pub struct SesTrigger {
 pub struct IotTrigger {
     /// The rule's SQL, such as `SELECT * FROM 'devices/+/telemetry'` (IoT SQL 2016-03-23).
     pub sql: String,
+}
+
+/// A point of a Cognito user pool's flows that calls a function: a key of the pool's
+/// `LambdaConfig` (Cognito's "Lambda triggers").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolTrigger {
+    /// Before a user signs up (`PreSignUp`): accept, confirm or verify.
+    PreSignUp,
+    /// The text of verification and invitation messages (`CustomMessage`).
+    CustomMessage,
+    /// After a user is confirmed (`PostConfirmation`).
+    PostConfirmation,
+    /// Before a user signs in (`PreAuthentication`).
+    PreAuthentication,
+    /// After a user signed in (`PostAuthentication`).
+    PostAuthentication,
+    /// Custom authentication: which challenge comes next (`DefineAuthChallenge`).
+    DefineAuthChallenge,
+    /// Custom authentication: the challenge (`CreateAuthChallenge`).
+    CreateAuthChallenge,
+    /// Custom authentication: the answer checked (`VerifyAuthChallengeResponse`).
+    VerifyAuthChallengeResponse,
+    /// The claims of the tokens issued (`PreTokenGeneration`).
+    PreTokenGeneration,
+    /// A user signing in who is not in the pool yet, looked up elsewhere (`UserMigration`).
+    UserMigration,
+}
+
+impl Word for PoolTrigger {
+    const ALL: &'static [Self] = &[
+        Self::PreSignUp,
+        Self::CustomMessage,
+        Self::PostConfirmation,
+        Self::PreAuthentication,
+        Self::PostAuthentication,
+        Self::DefineAuthChallenge,
+        Self::CreateAuthChallenge,
+        Self::VerifyAuthChallengeResponse,
+        Self::PreTokenGeneration,
+        Self::UserMigration,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::PreSignUp => "pre-sign-up",
+            Self::CustomMessage => "custom-message",
+            Self::PostConfirmation => "post-confirmation",
+            Self::PreAuthentication => "pre-authentication",
+            Self::PostAuthentication => "post-authentication",
+            Self::DefineAuthChallenge => "define-auth-challenge",
+            Self::CreateAuthChallenge => "create-auth-challenge",
+            Self::VerifyAuthChallengeResponse => "verify-auth-challenge-response",
+            Self::PreTokenGeneration => "pre-token-generation",
+            Self::UserMigration => "user-migration",
+        }
+    }
+}
+
+impl PoolTrigger {
+    /// Its key in the pool's `LambdaConfig`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::PreSignUp => "PreSignUp",
+            Self::CustomMessage => "CustomMessage",
+            Self::PostConfirmation => "PostConfirmation",
+            Self::PreAuthentication => "PreAuthentication",
+            Self::PostAuthentication => "PostAuthentication",
+            Self::DefineAuthChallenge => "DefineAuthChallenge",
+            Self::CreateAuthChallenge => "CreateAuthChallenge",
+            Self::VerifyAuthChallengeResponse => "VerifyAuthChallengeResponse",
+            Self::PreTokenGeneration => "PreTokenGeneration",
+            Self::UserMigration => "UserMigration",
+        }
+    }
+}
+
+/// The version of the pre token generation event, `pre_token_version` (Cognito's
+/// `LambdaVersion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenEventVersion {
+    /// ID token claims and groups (`V1_0`, the default; `lambda_kit::events::cognito::PreTokenGeneration`).
+    #[default]
+    V1,
+    /// Access tokens too (`V2_0`; the pool's Essentials or Plus tier).
+    V2,
+    /// Access tokens of machine-to-machine clients too (`V3_0`; Essentials or Plus).
+    V3,
+}
+
+impl Word for TokenEventVersion {
+    const ALL: &'static [Self] = &[Self::V1, Self::V2, Self::V3];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::V1 => "V1_0",
+            Self::V2 => "V2_0",
+            Self::V3 => "V3_0",
+        }
+    }
+}
+
+/// A Cognito user pool that calls the function at the chosen points of its flows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CognitoTrigger {
+    /// The pool's id, such as `eu-west-1_aBcDeF123` (its region, `_`, its name).
+    pub user_pool: String,
+    /// The points that call the function, `triggers`.
+    pub triggers: Vec<PoolTrigger>,
+    /// The pre token generation event's version.
+    pub token_version: TokenEventVersion,
 }
 
 /// A state machine's kind, `type` (Step Functions' `StateMachineType`); AWS cannot change
@@ -973,6 +1089,7 @@ fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
     let mut triggers = Triggers::default();
     let kinds = [
         "s3", "sqs", "dynamodb", "kinesis", "schedule", "sns", "logs", "firehose", "ses", "iot",
+        "cognito",
     ];
     for (kind, list) in here.table(&kinds)? {
         let path = format!("{}.{kind}", here.key);
@@ -1013,6 +1130,21 @@ fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
                     triggers.ses.push(trigger);
                 }
                 "iot" => triggers.iot.push(iot(at)?),
+                "cognito" => {
+                    let trigger = cognito(at)?;
+                    // Deploy converges a pool's whole `LambdaConfig` for the function at once.
+                    if triggers
+                        .cognito
+                        .iter()
+                        .any(|t| t.user_pool == trigger.user_pool)
+                    {
+                        return Err(at.invalid(format!(
+                            "names the user pool `{}` again; list all its triggers in one entry",
+                            trigger.user_pool
+                        )));
+                    }
+                    triggers.cognito.push(trigger);
+                }
                 _ => triggers.sns.push(sns(at)?),
             }
         }
@@ -1304,6 +1436,66 @@ fn iot(here: At<'_>) -> Result<IotTrigger, CliError> {
     Ok(IotTrigger { sql })
 }
 
+fn cognito(here: At<'_>) -> Result<CognitoTrigger, CliError> {
+    let mut trigger = CognitoTrigger {
+        user_pool: String::new(),
+        triggers: Vec::new(),
+        token_version: TokenEventVersion::default(),
+    };
+    for (key, value) in here.table(&["user_pool", "triggers", "pre_token_version"])? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "user_pool" => {
+                let id = at.non_empty()?;
+                // Cognito's `UserPoolId`: `[\w-]+_[0-9a-zA-Z]+`, at most 55 characters.
+                let valid = id.len() <= 55
+                    && id.split_once('_').is_some_and(|(region, name)| {
+                        !region.is_empty()
+                            && region
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                            && !name.is_empty()
+                            && name.chars().all(|c| c.is_ascii_alphanumeric())
+                    });
+                if !valid {
+                    return Err(at.invalid(
+                        "must be a user pool's id, its region, `_` and letters and digits, such as `eu-west-1_aBcDeF123` (`aws cognito-idp list-user-pools --max-results 10` lists them)",
+                    ));
+                }
+                trigger.user_pool = id;
+            }
+            "triggers" => {
+                let names = at.strings()?;
+                for name in &names {
+                    let Some(point) = PoolTrigger::named(name) else {
+                        return Err(
+                            at.invalid(format!("has `{name}`, which {}", PoolTrigger::expected()))
+                        );
+                    };
+                    if trigger.triggers.contains(&point) {
+                        return Err(at.invalid(format!("has `{name}` twice")));
+                    }
+                    trigger.triggers.push(point);
+                }
+            }
+            _ => trigger.token_version = at.word()?,
+        }
+    }
+    if trigger.user_pool.is_empty() {
+        return Err(
+            here.invalid("needs a `user_pool`, the id of the pool, such as `eu-west-1_aBcDeF123`")
+        );
+    }
+    if trigger.triggers.is_empty() {
+        return Err(here.invalid(format!(
+            "needs `triggers`, the points of the pool's flows that call the function, such as [\"pre-sign-up\"]; each {}",
+            PoolTrigger::expected()
+        )));
+    }
+    Ok(trigger)
+}
+
 /// Checks an EventBridge schedule expression (AWS "Schedule expressions for rules"):
 /// `rate(N unit)` or `cron(minutes hours day-of-month month day-of-week year)`.
 ///
@@ -1505,6 +1697,7 @@ mod tests {
                 "firehose": [{"stream": "clicks", "buffer_interval": 120}],
                 "ses": [{"rule_set": "inbound", "recipients": ["orders@example.com", "example.org"]}],
                 "iot": [{"sql": "SELECT * FROM 'devices/+/telemetry'"}],
+                "cognito": [{"user_pool": "eu-west-1_aBc123", "triggers": ["pre-sign-up", "pre-token-generation"]}],
             }),
         )
         .unwrap();
@@ -1536,6 +1729,15 @@ mod tests {
             "SES calls without waiting unless asked"
         );
         assert_eq!(triggers.iot[0].sql, "SELECT * FROM 'devices/+/telemetry'");
+        assert_eq!(
+            triggers.cognito,
+            [CognitoTrigger {
+                user_pool: "eu-west-1_aBc123".into(),
+                triggers: vec![PoolTrigger::PreSignUp, PoolTrigger::PreTokenGeneration],
+                token_version: TokenEventVersion::V1,
+            }],
+            "the version lambda-kit's typed event reads, unless asked"
+        );
         assert_eq!(triggers.s3[0].events, ["s3:ObjectCreated:*"]);
         assert_eq!(triggers.s3[0].suffix.as_deref(), Some(".png"));
         assert_eq!(triggers.sqs[0].source, "orders");
@@ -1783,6 +1985,39 @@ mod tests {
                 json!({"iot": [{"sql": "devices/+/telemetry"}]}),
                 "m.triggers.iot[0].sql",
                 "must be an IoT SQL statement",
+            ),
+            (
+                "triggers",
+                json!({"cognito": [{"user_pool": "my-pool", "triggers": ["pre-sign-up"]}]}),
+                "m.triggers.cognito[0].user_pool",
+                "such as `eu-west-1_aBcDeF123`",
+            ),
+            (
+                "triggers",
+                json!({"cognito": [{"user_pool": "eu-west-1_a", "triggers": ["pre-signup"]}]}),
+                "m.triggers.cognito[0].triggers",
+                "has `pre-signup`, which must be one of `pre-sign-up`",
+            ),
+            (
+                "triggers",
+                json!({"cognito": [{"user_pool": "eu-west-1_a"}]}),
+                "m.triggers.cognito[0]",
+                "needs `triggers`",
+            ),
+            (
+                "triggers",
+                json!({"cognito": [
+                    {"user_pool": "eu-west-1_a", "triggers": ["pre-sign-up"]},
+                    {"user_pool": "eu-west-1_a", "triggers": ["user-migration"]},
+                ]}),
+                "m.triggers.cognito[1]",
+                "list all its triggers in one entry",
+            ),
+            (
+                "triggers",
+                json!({"cognito": [{"user_pool": "eu-west-1_a", "triggers": ["pre-sign-up"], "pre_token_version": "2"}]}),
+                "m.triggers.cognito[0].pre_token_version",
+                "`V1_0`, `V2_0`, `V3_0`",
             ),
             (
                 "triggers",

@@ -260,3 +260,92 @@ async fn an_iot_topic_rule_sends_messages_to_the_function_and_follows_its_settin
     assert!(destroyed.status.success(), "{destroyed:?}");
     assert!(rules().is_empty(), "{:?}", rules());
 }
+
+#[tokio::test]
+async fn a_cognito_user_pool_calls_the_function_and_keeps_its_other_settings() {
+    let Some(moto) = Moto::start() else { return };
+    let other = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:audit");
+    let created = moto.aws(&[
+        "cognito-idp",
+        "create-user-pool",
+        "--pool-name",
+        "customers",
+        "--policies",
+        r#"{"PasswordPolicy": {"MinimumLength": 12}}"#,
+        "--user-pool-tags",
+        "team=identity",
+        "--lambda-config",
+        &format!(r#"{{"PostAuthentication": "{other}"}}"#),
+    ]);
+    let created: Value = serde_json::from_str(&created).unwrap();
+    let pool = created["UserPool"]["Id"].as_str().unwrap().to_owned();
+    let describe = || -> Value {
+        let described = moto.aws(&["cognito-idp", "describe-user-pool", "--user-pool-id", &pool]);
+        serde_json::from_str::<Value>(&described).unwrap()["UserPool"].take()
+    };
+    let table = "[[package.metadata.lambdakit.functions.intake.triggers.cognito]]";
+    let settings = |triggers: &str| {
+        format!(
+            "{table}\nuser_pool = \"{pool}\"\ntriggers = {triggers}\npre_token_version = \"V2_0\""
+        )
+    };
+    let fixture = Fixture::new(
+        "cognito",
+        &settings(r#"["pre-sign-up", "pre-token-generation"]"#),
+    );
+    let label = format!("cognito {pool}");
+
+    let plan = fixture.run(&moto, &["deploy", "--dry-run"]);
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.contains(&format!("+ trigger   {label}")), "{plan}");
+
+    let deployed = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert_eq!(trigger(&deployed, &label).0, "create");
+    // The function in the keys asked; what the pool had besides, untouched (UpdateUserPool
+    // resets whatever its request leaves out).
+    let described = describe();
+    let config = &described["LambdaConfig"];
+    assert_eq!(config["PreSignUp"], INTAKE);
+    assert_eq!(config["PreTokenGenerationConfig"]["LambdaArn"], INTAKE);
+    assert_eq!(config["PreTokenGenerationConfig"]["LambdaVersion"], "V2_0");
+    assert_eq!(config["PostAuthentication"], other.as_str());
+    assert_eq!(described["Policies"]["PasswordPolicy"]["MinimumLength"], 12);
+    assert_eq!(described["UserPoolTags"]["team"], "identity");
+    let granted = statement(&policy(&moto).await, "cognito-idp.amazonaws.com").clone();
+    assert_eq!(
+        granted["Condition"]["ArnLike"]["AWS:SourceArn"],
+        format!("arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{pool}")
+    );
+
+    let again = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert!(changed(&again).is_empty(), "{again}");
+
+    fixture.settings(&settings(r#"["pre-sign-up"]"#));
+    let updated = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert_eq!(
+        trigger(&updated, &label),
+        (
+            "update".to_owned(),
+            serde_json::json!(["pre-token-generation removed"])
+        )
+    );
+    assert!(describe()["LambdaConfig"]["PreTokenGenerationConfig"].is_null());
+
+    // A key another function holds is not taken over.
+    fixture.settings(&settings(r#"["pre-sign-up", "post-authentication"]"#));
+    let refused = fixture.run(&moto, &["deploy"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(stderr.contains("calls another function"), "{stderr}");
+    assert!(stderr.contains(&other), "{stderr}");
+    assert_eq!(
+        describe()["LambdaConfig"]["PostAuthentication"],
+        other.as_str()
+    );
+
+    let destroyed = fixture.run(&moto, &["destroy", "--output", "json"]);
+    assert!(destroyed.status.success(), "{destroyed:?}");
+    let config = describe()["LambdaConfig"].take();
+    assert!(config["PreSignUp"].is_null(), "{config}");
+    assert_eq!(config["PostAuthentication"], other.as_str());
+}

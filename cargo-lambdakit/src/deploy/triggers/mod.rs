@@ -38,8 +38,10 @@ use crate::aws::{self, Aws};
 use crate::error::CliError;
 use crate::project::Function;
 
+mod cognito;
 mod iot;
 
+pub(super) use cognito::{remove_from_pool, user_pool_of};
 pub(super) use iot::{remove_topic_rule, topic_rule_of};
 
 /// A queue named by its ARN, or by its name in this account and region.
@@ -110,6 +112,7 @@ pub(super) async fn ensure(
     changes.extend(firehose(aws, unit, function_arn, options).await?);
     changes.extend(ses(aws, unit, function_arn, &statements, options).await?);
     changes.extend(iot::ensure(aws, unit, function_arn, &statements, options).await?);
+    changes.extend(cognito::ensure(aws, unit, function_arn, &statements, options).await?);
     if changes.iter().any(Change::changes) {
         progress.note(format_args!("triggers of `{name}` are set"));
     }
@@ -191,7 +194,10 @@ async fn permit(
     // ARN: say whose bucket or rule may call (AWS "confused deputy").
     if matches!(
         principal,
-        "s3.amazonaws.com" | "ses.amazonaws.com" | "iot.amazonaws.com"
+        "s3.amazonaws.com"
+            | "ses.amazonaws.com"
+            | "iot.amazonaws.com"
+            | "cognito-idp.amazonaws.com"
     ) {
         request = request.source_account(&aws.account);
     }
