@@ -3,6 +3,7 @@
 //! ones the user can act on.
 
 pub mod retry;
+pub mod signed;
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::provider::ProvideCredentials as _;
@@ -27,6 +28,8 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// CloudWatch Logs, for the functions' logs (`logs`).
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// IoT Core and Cognito user pools, whose SDK crates are not built (see [`signed`]).
+    pub signed: signed::Signed,
     /// Kinesis Data Firehose, for delivery streams whose records functions transform.
     pub firehose: aws_sdk_firehose::Client,
     /// SES, for the receipt rules that hand mail to functions.
@@ -161,6 +164,7 @@ impl Aws {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             firehose: aws_sdk_firehose::Client::new(&config),
+            signed: signed::Signed::new(&config, &partition),
             ses: aws_sdk_ses::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
@@ -255,6 +259,7 @@ impl Aws {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             firehose: aws_sdk_firehose::Client::new(&config),
+            signed: signed::Signed::new(&config, "aws"),
             ses: aws_sdk_ses::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
             sfn: local_sfn(&config),

@@ -200,8 +200,9 @@ pub async fn state_machines(
 }
 
 /// Removes the function's triggers: its event source mappings, the S3 notifications, SNS
-/// subscriptions, log subscription filters and SES receipt rules its resource policy names, its Lambda processors
-/// on the delivery streams its `lambdakit:firehose` tag names, and its schedule rules.
+/// subscriptions, log subscription filters, SES receipt rules and IoT topic rules its resource
+/// policy names, its Lambda processors on the delivery streams its `lambdakit:firehose` tag
+/// names, and its schedule rules.
 async fn triggers_removed(
     aws: &Aws,
     name: &str,
@@ -266,6 +267,18 @@ async fn triggers_removed(
             changes.push(Change::new(
                 "trigger",
                 format!("ses {rule_set}"),
+                Action::Delete,
+            ));
+        } else if statement.sid.starts_with("lambdakit-iot-") {
+            let Some(rule) = triggers::topic_rule_of(&source) else {
+                continue;
+            };
+            if !options.dry_run {
+                triggers::remove_topic_rule(aws, rule).await?;
+            }
+            changes.push(Change::new(
+                "trigger",
+                format!("iot {rule}"),
                 Action::Delete,
             ));
         } else if statement.sid.starts_with("lambdakit-sns-") {

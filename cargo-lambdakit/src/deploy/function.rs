@@ -1105,6 +1105,7 @@ pub(super) mod tests {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             firehose: aws_sdk_firehose::Client::new(&config),
+            signed: crate::aws::signed::Signed::new(&config, "aws"),
             ses: aws_sdk_ses::Client::new(&config),
             xray: aws_sdk_xray::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),

@@ -103,6 +103,12 @@ pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<Strin
             .iter()
             .map(|ses| format!("the ses trigger in `{}`", ses.rule_set)),
     );
+    skipped.extend(
+        triggers
+            .iot
+            .iter()
+            .map(|iot| format!("the iot trigger `{}`", iot.sql)),
+    );
     if !skipped.is_empty() {
         let were = if skipped.len() == 1 { "was" } else { "were" };
         notes.push(format!(

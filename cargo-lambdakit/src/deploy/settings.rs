@@ -100,6 +100,7 @@ impl DeploySettings {
             .firehose
             .extend(other.triggers.firehose.iter().cloned());
         triggers.ses.extend(other.triggers.ses.iter().cloned());
+        triggers.iot.extend(other.triggers.iot.iter().cloned());
         self.permissions.extend(other.permissions.iter().cloned());
     }
 }
@@ -273,6 +274,8 @@ pub struct Triggers {
     pub firehose: Vec<FirehoseTrigger>,
     /// `[[triggers.ses]]`.
     pub ses: Vec<SesTrigger>,
+    /// `[[triggers.iot]]`.
+    pub iot: Vec<IotTrigger>,
 }
 
 impl Triggers {
@@ -287,6 +290,7 @@ impl Triggers {
             && self.logs.is_empty()
             && self.firehose.is_empty()
             && self.ses.is_empty()
+            && self.iot.is_empty()
     }
 }
 
@@ -390,6 +394,13 @@ pub struct SesTrigger {
     pub recipients: Vec<String>,
     /// How SES calls the function.
     pub invocation_type: SesInvocation,
+}
+
+/// An IoT Core topic rule whose SQL picks the messages the function gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IotTrigger {
+    /// The rule's SQL, such as `SELECT * FROM 'devices/+/telemetry'` (IoT SQL 2016-03-23).
+    pub sql: String,
 }
 
 /// A state machine's kind, `type` (Step Functions' `StateMachineType`); AWS cannot change
@@ -961,7 +972,7 @@ fn permission(here: At<'_>) -> Result<Permission, CliError> {
 fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
     let mut triggers = Triggers::default();
     let kinds = [
-        "s3", "sqs", "dynamodb", "kinesis", "schedule", "sns", "logs", "firehose", "ses",
+        "s3", "sqs", "dynamodb", "kinesis", "schedule", "sns", "logs", "firehose", "ses", "iot",
     ];
     for (kind, list) in here.table(&kinds)? {
         let path = format!("{}.{kind}", here.key);
@@ -1001,6 +1012,7 @@ fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
                     }
                     triggers.ses.push(trigger);
                 }
+                "iot" => triggers.iot.push(iot(at)?),
                 _ => triggers.sns.push(sns(at)?),
             }
         }
@@ -1270,6 +1282,28 @@ fn ses(here: At<'_>) -> Result<SesTrigger, CliError> {
     Ok(trigger)
 }
 
+fn iot(here: At<'_>) -> Result<IotTrigger, CliError> {
+    let mut sql = None;
+    for (_, value) in here.table(&["sql"])? {
+        let path = format!("{}.sql", here.key);
+        let at = At { value, key: &path };
+        let text = at.non_empty()?;
+        let select = text
+            .get(..7)
+            .is_some_and(|start| start.eq_ignore_ascii_case("SELECT "));
+        if !select {
+            return Err(at.invalid(
+                "must be an IoT SQL statement, such as `SELECT * FROM 'devices/+/telemetry'`",
+            ));
+        }
+        sql = Some(text);
+    }
+    let sql = sql.ok_or_else(|| {
+        here.invalid("needs a `sql`, such as `SELECT * FROM 'devices/+/telemetry'`")
+    })?;
+    Ok(IotTrigger { sql })
+}
+
 /// Checks an EventBridge schedule expression (AWS "Schedule expressions for rules"):
 /// `rate(N unit)` or `cron(minutes hours day-of-month month day-of-week year)`.
 ///
@@ -1470,6 +1504,7 @@ mod tests {
                 "logs": [{"group": "/aws/lambda/orders"}, {"group": "app", "pattern": "ERROR"}],
                 "firehose": [{"stream": "clicks", "buffer_interval": 120}],
                 "ses": [{"rule_set": "inbound", "recipients": ["orders@example.com", "example.org"]}],
+                "iot": [{"sql": "SELECT * FROM 'devices/+/telemetry'"}],
             }),
         )
         .unwrap();
@@ -1500,6 +1535,7 @@ mod tests {
             }],
             "SES calls without waiting unless asked"
         );
+        assert_eq!(triggers.iot[0].sql, "SELECT * FROM 'devices/+/telemetry'");
         assert_eq!(triggers.s3[0].events, ["s3:ObjectCreated:*"]);
         assert_eq!(triggers.s3[0].suffix.as_deref(), Some(".png"));
         assert_eq!(triggers.sqs[0].source, "orders");
@@ -1735,6 +1771,18 @@ mod tests {
                 json!({"ses": [{"rule_set": "inbound"}, {"rule_set": "inbound"}]}),
                 "m.triggers.ses[1]",
                 "put all its recipients in one trigger",
+            ),
+            (
+                "triggers",
+                json!({"iot": [{}]}),
+                "m.triggers.iot[0]",
+                "needs a `sql`",
+            ),
+            (
+                "triggers",
+                json!({"iot": [{"sql": "devices/+/telemetry"}]}),
+                "m.triggers.iot[0].sql",
+                "must be an IoT SQL statement",
             ),
             (
                 "triggers",

@@ -14,7 +14,7 @@ mod instance;
 mod lambda_api;
 pub(crate) mod layer;
 mod queue;
-mod sigv4;
+pub(crate) mod sigv4;
 mod state;
 pub(crate) mod states_api;
 mod traces;

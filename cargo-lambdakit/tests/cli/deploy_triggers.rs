@@ -185,3 +185,78 @@ async fn an_ses_receipt_rule_hands_mail_to_the_function_and_follows_its_settings
     let plan = String::from_utf8_lossy(&plan.stdout);
     assert!(plan.contains("- trigger   ses inbound"), "{plan}");
 }
+
+#[tokio::test]
+async fn an_iot_topic_rule_sends_messages_to_the_function_and_follows_its_settings() {
+    let Some(moto) = Moto::start() else { return };
+    let table = "[[package.metadata.lambdakit.functions.intake.triggers.iot]]";
+    let fixture = Fixture::new(
+        "iot",
+        &format!("{table}\nsql = \"SELECT * FROM 'devices/+/telemetry'\""),
+    );
+    let created = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert_eq!(trigger(&created, "iot lambdakit_intake_0").0, "create");
+
+    // The rule, with its SQL and the function as its action; IoT may invoke for that rule.
+    let rule = |name: &str| -> Value {
+        let found = moto.aws(&["iot", "get-topic-rule", "--rule-name", name]);
+        serde_json::from_str::<Value>(&found).unwrap()["rule"].take()
+    };
+    let rules = || -> Vec<String> {
+        let listed: Value = serde_json::from_str(&moto.aws(&["iot", "list-topic-rules"])).unwrap();
+        listed["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|rule| rule["ruleName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let found = rule("lambdakit_intake_0");
+    assert_eq!(found["sql"], "SELECT * FROM 'devices/+/telemetry'");
+    assert_eq!(found["awsIotSqlVersion"], "2016-03-23");
+    assert_eq!(found["actions"][0]["lambda"]["functionArn"], INTAKE);
+    let rule_arn =
+        |index: usize| format!("arn:aws:iot:{REGION}:{ACCOUNT}:rule/lambdakit_intake_{index}");
+    let policy_now = policy(&moto).await;
+    let granted = statement(&policy_now, "iot.amazonaws.com");
+    assert_eq!(
+        granted["Condition"]["ArnLike"]["AWS:SourceArn"],
+        rule_arn(0)
+    );
+
+    let again = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert!(changed(&again).is_empty(), "{again}");
+
+    // A changed SQL replaces the rule; a second trigger adds one.
+    let hot = "SELECT temperature FROM 'devices/+/telemetry' WHERE temperature > 40";
+    fixture.settings(&format!(
+        "{table}\nsql = \"{hot}\"\n\n{table}\nsql = \"SELECT * FROM 'devices/+/alarms'\""
+    ));
+    let updated = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert_eq!(
+        trigger(&updated, "iot lambdakit_intake_0"),
+        (
+            "update".to_owned(),
+            serde_json::json!([format!(
+                "sql `SELECT * FROM 'devices/+/telemetry'` → `{hot}`"
+            )])
+        )
+    );
+    assert_eq!(trigger(&updated, "iot lambdakit_intake_1").0, "create");
+    assert_eq!(rule("lambdakit_intake_0")["sql"], hot);
+    assert_eq!(rules(), ["lambdakit_intake_0", "lambdakit_intake_1"]);
+
+    // The second trigger taken out: its rule and its permission go.
+    fixture.settings(&format!("{table}\nsql = \"{hot}\""));
+    let removed = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert_eq!(trigger(&removed, "iot lambdakit_intake_1").0, "delete");
+    assert_eq!(rules(), ["lambdakit_intake_0"]);
+    assert!(
+        !policy(&moto).await.to_string().contains(&rule_arn(1)),
+        "the permission for the removed rule is left"
+    );
+
+    let destroyed = fixture.run(&moto, &["destroy", "--output", "json"]);
+    assert!(destroyed.status.success(), "{destroyed:?}");
+    assert!(rules().is_empty(), "{:?}", rules());
+}

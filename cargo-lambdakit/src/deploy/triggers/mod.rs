@@ -2,12 +2,14 @@
 //! bucket notifications, EventBridge schedules, SNS subscriptions and CloudWatch Logs
 //! subscription filters, each with the invoke permission its service needs, and Kinesis Data
 //! Firehose transformations (the delivery stream's Lambda processor; Firehose invokes with the
-//! stream's role, which needs `lambda:InvokeFunction` on the function), and SES receipt rules.
+//! stream's role, which needs `lambda:InvokeFunction` on the function), SES receipt rules and
+//! IoT Core topic rules.
 //!
 //! Deploy owns the mappings of the functions it created. Elsewhere it owns only what it
 //! marked: notification ids and statement ids starting with `lambdakit-`, and schedule rules
 //! named `lambdakit-<function>-<n>` that target the function, and subscription filters named
-//! `lambdakit-<function>`, receipt rules named `lambdakit-<function>`, and Lambda processors naming the function on the delivery streams
+//! `lambdakit-<function>`, receipt rules named `lambdakit-<function>`, topic rules named
+//! `lambdakit_<function>_<n>`, and Lambda processors naming the function on the delivery streams
 //! its `lambdakit:firehose` tag records. Other notifications on the same
 //! bucket, other subscriptions of the same topic, are left as they are. The function's
 //! resource policy records which buckets, topics and rules it granted, so a trigger removed
@@ -35,6 +37,10 @@ use super::{
 use crate::aws::{self, Aws};
 use crate::error::CliError;
 use crate::project::Function;
+
+mod iot;
+
+pub(super) use iot::{remove_topic_rule, topic_rule_of};
 
 /// A queue named by its ARN, or by its name in this account and region.
 pub(super) fn queue_arn(aws: &Aws, queue: &str) -> String {
@@ -103,6 +109,7 @@ pub(super) async fn ensure(
     changes.extend(logs(aws, unit, function_arn, &statements, options).await?);
     changes.extend(firehose(aws, unit, function_arn, options).await?);
     changes.extend(ses(aws, unit, function_arn, &statements, options).await?);
+    changes.extend(iot::ensure(aws, unit, function_arn, &statements, options).await?);
     if changes.iter().any(Change::changes) {
         progress.note(format_args!("triggers of `{name}` are set"));
     }
@@ -182,7 +189,10 @@ async fn permit(
         .source_arn(source_arn);
     // A bucket's ARN names no account, and SES's guide asks for the account beside the rule's
     // ARN: say whose bucket or rule may call (AWS "confused deputy").
-    if matches!(principal, "s3.amazonaws.com" | "ses.amazonaws.com") {
+    if matches!(
+        principal,
+        "s3.amazonaws.com" | "ses.amazonaws.com" | "iot.amazonaws.com"
+    ) {
         request = request.source_account(&aws.account);
     }
     request
