@@ -65,10 +65,22 @@ mod api;
 #[cfg(feature = "aws")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
 pub mod aws;
-#[cfg(any(feature = "sqs", feature = "kinesis", feature = "dynamodb"))]
+#[cfg(any(
+    feature = "sqs",
+    feature = "kinesis",
+    feature = "dynamodb",
+    feature = "kafka",
+    feature = "firehose"
+))]
 #[cfg_attr(
     docsrs,
-    doc(cfg(any(feature = "sqs", feature = "kinesis", feature = "dynamodb")))
+    doc(cfg(any(
+        feature = "sqs",
+        feature = "kinesis",
+        feature = "dynamodb",
+        feature = "kafka",
+        feature = "firehose"
+    )))
 )]
 pub mod batch;
 mod config;
@@ -85,7 +97,13 @@ mod error;
     feature = "schedule",
     feature = "apigw",
     feature = "alb",
-    feature = "function-url"
+    feature = "function-url",
+    feature = "ses",
+    feature = "iot",
+    feature = "cognito",
+    feature = "cloudwatch-logs",
+    feature = "kafka",
+    feature = "firehose"
 ))]
 #[cfg_attr(
     docsrs,
@@ -99,7 +117,13 @@ mod error;
         feature = "schedule",
         feature = "apigw",
         feature = "alb",
-        feature = "function-url"
+        feature = "function-url",
+        feature = "ses",
+        feature = "iot",
+        feature = "cognito",
+        feature = "cloudwatch-logs",
+        feature = "kafka",
+        feature = "firehose"
     )))
 )]
 pub mod events;

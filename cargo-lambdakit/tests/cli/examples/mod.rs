@@ -2,6 +2,7 @@
 //! deploy` to moto, its triggers read back, and then run in `cargo lambdakit serve` with its
 //! AWS calls going to the same moto, driven by the events its triggers would send.
 
+mod device_telemetry;
 mod hello_http;
 mod nightly_report;
 mod order_pipeline;
