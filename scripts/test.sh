@@ -42,6 +42,8 @@ python3 -c "import awslambdaric" >/dev/null 2>&1 || python3 -m pip install --qui
 # OTLP receiver against an exporter that is not lambdakit's.
 python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http" >/dev/null 2>&1 ||
   python3 -m pip install --quiet opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
+# cfn-lint checks the templates `cargo lambdakit template` writes.
+command -v cfn-lint >/dev/null 2>&1 || python3 -m pip install --quiet cfn-lint
 # zig links builds pinned to an older glibc (`provided.al2`).
 python3 -m ziglang version >/dev/null 2>&1 || python3 -m pip install --quiet ziglang
 

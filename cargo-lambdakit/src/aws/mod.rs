@@ -272,6 +272,40 @@ impl Aws {
 
     /// The ARN of the IAM role named `name`.
     pub fn role_arn(&self, name: &str) -> String {
+        self.place().role_arn(name)
+    }
+
+    /// The ARN of a resource of `service` in this account and region.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        self.place().arn(service, resource)
+    }
+
+    /// The partition, region and account these clients act in.
+    pub fn place(&self) -> Place<'_> {
+        Place {
+            partition: &self.partition,
+            region: &self.region,
+            account: &self.account,
+        }
+    }
+}
+
+/// Where ARNs point: a partition, a region and an account. Deploy's are the caller's;
+/// `template`'s are CloudFormation's pseudo parameters, so that the code computing a policy
+/// or an ARN is the same for both.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    /// Such as `aws`.
+    pub partition: &'a str,
+    /// Such as `eu-west-1`.
+    pub region: &'a str,
+    /// Such as `123456789012`.
+    pub account: &'a str,
+}
+
+impl Place<'_> {
+    /// The ARN of the IAM role named `name`.
+    pub fn role_arn(&self, name: &str) -> String {
         format!("arn:{}:iam::{}:role/{name}", self.partition, self.account)
     }
 

@@ -17,7 +17,7 @@ use crate::deploy::{self, Options, Unit, extension, state_machine};
 use crate::error::CliError;
 use crate::island::{self, Threads};
 use crate::platform::{Architecture, Runtime};
-use crate::project::{Function, LogFormat, Project};
+use crate::project::{Function, Project};
 
 /// Options of `deploy`.
 #[derive(Debug, Args)]
@@ -79,7 +79,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         .into_iter()
         .map(|function| overridden(function.clone(), &args))
         .collect();
-    check(&functions)?;
+    deploy::check(&functions)?;
 
     // On serve (`--local`) as on AWS: serve's Lambda API publishes layer versions and runs
     // their extensions.
@@ -223,34 +223,4 @@ fn overridden(mut function: Function, args: &DeployArgs) -> Function {
         function.deploy.name.clone_from(&args.name);
     }
     function
-}
-
-/// What AWS would refuse, found before any call.
-fn check(functions: &[Function]) -> Result<(), CliError> {
-    for function in functions {
-        if function.log_level.is_some() && function.log_format != Some(LogFormat::Json) {
-            return Err(CliError::Config {
-                key: format!(
-                    "package.metadata.lambdakit.functions.{}.log_level",
-                    function.name
-                ),
-                problem: "needs `log_format = \"JSON\"`: Lambda filters log levels only in JSON"
-                    .into(),
-            });
-        }
-        if let Some(other) = functions
-            .iter()
-            .find(|other| other.name != function.name && other.aws_name() == function.aws_name())
-        {
-            return Err(CliError::Config {
-                key: format!("package.metadata.lambdakit.functions.{}.name", other.name),
-                problem: format!(
-                    "is `{}`, the AWS name of `{}` too; each function needs its own",
-                    other.aws_name(),
-                    function.name
-                ),
-            });
-        }
-    }
-    Ok(())
 }

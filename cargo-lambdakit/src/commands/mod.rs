@@ -11,6 +11,7 @@ pub(crate) mod logs;
 pub(crate) mod new;
 pub(crate) mod prelude;
 pub(crate) mod serve;
+pub(crate) mod template;
 pub(crate) mod traces;
 pub(crate) mod watch;
 pub(crate) mod zip;
@@ -26,6 +27,7 @@ pub use invoke::InvokeArgs;
 pub use logs::LogsArgs;
 pub use new::NewArgs;
 pub use prelude::{AwsArgs, Output, ProjectArgs, ScopeArgs, ServeArgs};
+pub use template::TemplateArgs;
 pub use traces::TracesArgs;
 pub use zip::ZipArgs;
 
@@ -54,6 +56,9 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Remove what `deploy` created for the project's functions, and nothing else.
     Destroy(DestroyArgs),
+    /// Write what `deploy` would create as a CloudFormation or SAM template, the zips as
+    /// parameters.
+    Template(TemplateArgs),
     /// Read a deployed function's logs from CloudWatch Logs, its REPORT lines summarised.
     Logs(LogsArgs),
 }
@@ -69,6 +74,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Zip(args) => zip::run(args),
         Command::Deploy(args) => deploy::run(args),
         Command::Destroy(args) => destroy::run(args),
+        Command::Template(args) => template::run(args),
         Command::Logs(args) => logs::run(args),
     }
 }

@@ -3,7 +3,8 @@
 //! the words they take as enums, and the parsers of `NAME=VALUE` flags. A command imports
 //! this and nothing of another command; the logic they share lives below `commands/`.
 //!
-//! The enums of the layers below (`Architecture`, `Runtime`, `Libc`, `LinkerChoice`) get their clap
+//! The enums of the layers below (`Architecture`, `Runtime`, `Libc`, `LinkerChoice`, the
+//! template's `Format` and `Syntax`) get their clap
 //! `ValueEnum` here, so that clap stops at this layer.
 
 use std::net::IpAddr;
@@ -14,6 +15,7 @@ use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
 use crate::build::{Allocator, Libc, LinkerChoice};
+use crate::deploy::template::{Format, Syntax};
 use crate::emulator::{Reach, Token};
 use crate::error::CliError;
 use crate::platform::{Architecture, Runtime};
@@ -269,6 +271,26 @@ impl ValueEnum for Output {
     }
 }
 
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Self::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
+    }
+}
+
+impl ValueEnum for Syntax {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Self::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
+    }
+}
+
 impl ValueEnum for Architecture {
     fn value_variants<'a>() -> &'a [Self] {
         &Self::ALL
@@ -415,6 +437,8 @@ mod tests {
         assert_eq!(names::<LinkerChoice>(), ["auto", "gcc", "zig"]);
         assert_eq!(names::<Libc>(), ["glibc", "musl"]);
         assert_eq!(names::<Output>(), ["text", "json"]);
+        assert_eq!(names::<Format>(), ["cloudformation", "sam"]);
+        assert_eq!(names::<Syntax>(), ["json", "yaml"]);
         assert_eq!(Output::from_str("json", false), Ok(Output::Json));
     }
 }

@@ -18,6 +18,7 @@ use crate::aws::retry::{Backoff, retry};
 use crate::aws::{self, Aws};
 use crate::error::CliError;
 use crate::package::zip::MAX_DIRECT_UPLOAD_BYTES;
+use crate::project::Function;
 
 /// How long a call is retried while AWS says "not yet" (a role still propagating, an update
 /// still running), and how long a function may take to become ready.
@@ -35,26 +36,26 @@ pub(super) struct Deployed {
     pub(super) version: Option<String>,
 }
 
-/// The configuration the settings ask for, in the terms `FunctionConfiguration` reports.
+/// The configuration the settings ask for, in the terms `FunctionConfiguration` reports (and
+/// `template` writes).
 #[derive(Debug, PartialEq)]
-struct Desired {
-    role: String,
-    runtime: String,
-    memory: i32,
-    timeout: i32,
-    environment: BTreeMap<String, String>,
-    description: String,
-    layers: Vec<String>,
-    tracing: String,
-    ephemeral_storage: i32,
-    log_format: String,
-    log_level: Option<String>,
-    architecture: String,
+pub(super) struct Desired {
+    pub(super) role: String,
+    pub(super) runtime: String,
+    pub(super) memory: i32,
+    pub(super) timeout: i32,
+    pub(super) environment: BTreeMap<String, String>,
+    pub(super) description: String,
+    pub(super) layers: Vec<String>,
+    pub(super) tracing: String,
+    pub(super) ephemeral_storage: i32,
+    pub(super) log_format: String,
+    pub(super) log_level: Option<String>,
+    pub(super) architecture: String,
 }
 
 impl Desired {
-    fn of(unit: &Unit<'_>, role: &str) -> Self {
-        let function = unit.function;
+    pub(super) fn of(function: &Function, role: &str) -> Self {
         let deploy = &function.deploy;
         Self {
             role: role.to_owned(),
@@ -255,8 +256,8 @@ pub(super) async fn ensure(
     progress: Progress,
 ) -> Result<Deployed, CliError> {
     let name = unit.function.aws_name();
-    let desired = Desired::of(unit, role);
-    let tags = tags(unit);
+    let desired = Desired::of(unit.function, role);
+    let tags = tags(unit.function);
     let mut changes = Vec::new();
     let existing = match aws.lambda.get_function().function_name(name).send().await {
         Ok(found) => Some(found),
@@ -384,10 +385,11 @@ fn short(sha: &str) -> String {
     sha.chars().take(12).collect::<String>() + "…"
 }
 
-fn tags(unit: &Unit<'_>) -> HashMap<String, String> {
-    let mut tags: HashMap<String, String> = unit.function.deploy.tags.clone().into_iter().collect();
-    tags.insert(TAG_PACKAGE.into(), unit.function.package.clone());
-    tags.insert(TAG_FUNCTION.into(), unit.function.name.clone());
+/// The function's tags: its settings' and deploy's own.
+pub(super) fn tags(function: &Function) -> HashMap<String, String> {
+    let mut tags: HashMap<String, String> = function.deploy.tags.clone().into_iter().collect();
+    tags.insert(TAG_PACKAGE.into(), function.package.clone());
+    tags.insert(TAG_FUNCTION.into(), function.name.clone());
     tags
 }
 
@@ -1187,15 +1189,7 @@ pub(super) mod tests {
 
     /// A function's desired configuration, for the calls that take one.
     fn desired(function: &Function) -> Desired {
-        let code = Archive {
-            bytes: Vec::new(),
-            unzipped: 0,
-        };
-        let unit = Unit {
-            function,
-            code: &code,
-        };
-        Desired::of(&unit, "arn:aws:iam::123456789012:role/f-lambdakit")
+        Desired::of(function, "arn:aws:iam::123456789012:role/f-lambdakit")
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ mod local;
 mod role;
 pub mod settings;
 pub mod state_machine;
+pub mod template;
 mod triggers;
 
 use serde_json::{Value, json};
@@ -223,6 +224,43 @@ pub fn to_json(outcome: &Outcome) -> Value {
         "version": outcome.version,
         "notes": outcome.notes,
     })
+}
+
+/// What AWS would refuse, found before any call: the checks `deploy` and `template` share,
+/// beside those each setting had when the project was read.
+///
+/// # Errors
+///
+/// [`CliError::Config`] naming the key and the fix.
+pub fn check(functions: &[Function]) -> Result<(), CliError> {
+    for function in functions {
+        if function.log_level.is_some()
+            && function.log_format != Some(crate::project::LogFormat::Json)
+        {
+            return Err(CliError::Config {
+                key: format!(
+                    "package.metadata.lambdakit.functions.{}.log_level",
+                    function.name
+                ),
+                problem: "needs `log_format = \"JSON\"`: Lambda filters log levels only in JSON"
+                    .into(),
+            });
+        }
+        if let Some(other) = functions
+            .iter()
+            .find(|other| other.name != function.name && other.aws_name() == function.aws_name())
+        {
+            return Err(CliError::Config {
+                key: format!("package.metadata.lambdakit.functions.{}.name", other.name),
+                problem: format!(
+                    "is `{}`, the AWS name of `{}` too; each function needs its own",
+                    other.aws_name(),
+                    function.name
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `name` with `suffix`, cut (with a hash of the whole, so names stay distinct) to AWS's

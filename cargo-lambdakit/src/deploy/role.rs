@@ -6,8 +6,9 @@ use serde_json::{Value, json};
 
 use super::settings::Tracing;
 use super::{Action, Change, Options, TAG_FUNCTION, TAG_PACKAGE, Unit, bounded};
-use crate::aws::{self, Aws};
+use crate::aws::{self, Aws, Place};
 use crate::error::CliError;
+use crate::project::Function;
 
 /// The inline policy's name on the roles deploy creates.
 pub(super) const POLICY: &str = "lambdakit";
@@ -38,7 +39,7 @@ pub(super) async fn ensure(
     let function = unit.function.aws_name();
     let name = created_name(function);
     let arn = aws.role_arn(&name);
-    let policy = policy(aws, unit);
+    let policy = policy(&aws.place(), unit.function);
     let existing = match aws.iam.get_role().role_name(&name).send().await {
         Ok(found) => found.role,
         Err(error) if aws::not_found(&error) => None,
@@ -81,15 +82,26 @@ pub(super) async fn ensure(
     Ok((existing.arn().to_owned(), Some(change)))
 }
 
-async fn create(aws: &Aws, unit: &Unit<'_>, name: &str, policy: &Value) -> Result<(), CliError> {
-    let trust = json!({
+/// The trust policy of a role deploy creates: `service` (such as `lambda.amazonaws.com`) may
+/// assume it.
+pub(super) fn trust(service: &str) -> Value {
+    json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Principal": {"Service": service},
             "Action": "sts:AssumeRole",
         }],
-    });
+    })
+}
+
+/// The description of the role deploy creates for the function named `function` on AWS.
+pub(super) fn description(function: &str) -> String {
+    format!("Execution role of the Lambda function `{function}`, created by cargo lambdakit")
+}
+
+async fn create(aws: &Aws, unit: &Unit<'_>, name: &str, policy: &Value) -> Result<(), CliError> {
+    let trust = trust("lambda.amazonaws.com");
     let tag = |key: &str, value: &str| {
         aws_sdk_iam::types::Tag::builder()
             .key(key)
@@ -105,10 +117,7 @@ async fn create(aws: &Aws, unit: &Unit<'_>, name: &str, policy: &Value) -> Resul
         .create_role()
         .role_name(name)
         .assume_role_policy_document(trust.to_string())
-        .description(format!(
-            "Execution role of the Lambda function `{}`, created by cargo lambdakit",
-            unit.function.aws_name()
-        ))
+        .description(description(unit.function.aws_name()))
         .tags(tag(TAG_PACKAGE, &unit.function.package)?)
         .tags(tag(TAG_FUNCTION, &unit.function.name)?)
         .send()
@@ -131,16 +140,17 @@ async fn put_policy(aws: &Aws, role: &str, policy: &Value) -> Result<(), CliErro
 
 /// The least the function needs: writing its own logs, reading the queues and streams that
 /// trigger it, and X-Ray when tracing is active; and what its settings' `permissions` grant.
-pub(super) fn policy(aws: &Aws, unit: &Unit<'_>) -> Value {
-    let function = unit.function.aws_name();
-    let log_group = aws.arn("logs", &format!("log-group:/aws/lambda/{function}"));
+pub(super) fn policy(place: &Place<'_>, function: &Function) -> Value {
+    let settings = &function.deploy;
+    let function = function.aws_name();
+    let log_group = place.arn("logs", &format!("log-group:/aws/lambda/{function}"));
     let mut statements = vec![json!({
         "Sid": "Logs",
         "Effect": "Allow",
         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": [log_group.clone(), format!("{log_group}:*")],
     })];
-    let triggers = &unit.function.deploy.triggers;
+    let triggers = &settings.triggers;
     let mut add = |sid: &str, actions: &[&str], resources: Vec<String>| {
         if !resources.is_empty() {
             statements.push(json!({
@@ -162,7 +172,7 @@ pub(super) fn policy(aws: &Aws, unit: &Unit<'_>) -> Value {
         triggers
             .sqs
             .iter()
-            .map(|queue| super::triggers::queue_arn(aws, &queue.source))
+            .map(|queue| super::triggers::queue_arn(place, &queue.source))
             .collect(),
     );
     add(
@@ -196,7 +206,7 @@ pub(super) fn policy(aws: &Aws, unit: &Unit<'_>) -> Value {
             .map(|stream| stream.source.clone())
             .collect(),
     );
-    if unit.function.deploy.tracing == Some(Tracing::Active) {
+    if settings.tracing == Some(Tracing::Active) {
         add(
             "XRay",
             &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
@@ -204,7 +214,7 @@ pub(super) fn policy(aws: &Aws, unit: &Unit<'_>) -> Value {
         );
     }
     // What the settings grant the function's own code, as they are written.
-    for (index, permission) in unit.function.deploy.permissions.iter().enumerate() {
+    for (index, permission) in settings.permissions.iter().enumerate() {
         statements.push(json!({
             "Sid": format!("Granted{index}"),
             "Effect": "Allow",
@@ -246,14 +256,7 @@ pub(super) async fn ensure_wanted(
     };
     let Some(existing) = existing else {
         if !options.dry_run {
-            let trust = json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": {"Service": wanted.service},
-                    "Action": "sts:AssumeRole",
-                }],
-            });
+            let trust = trust(wanted.service);
             let mut request = aws
                 .iam
                 .create_role()

@@ -36,7 +36,7 @@ pub(super) fn role_name(machine: &str) -> String {
 /// The log group a machine's logging writes to: its `log_group`, else
 /// `/aws/vendedlogs/states/NAME` (the prefix AWS recommends for vended logs, whose resource
 /// policy size stays small).
-fn log_group(machine: &StateMachine) -> String {
+pub(super) fn log_group(machine: &StateMachine) -> String {
     machine
         .settings
         .logging
@@ -119,7 +119,7 @@ impl Desired {
 
 /// The role's policy: invoking exactly `invoked`, and log delivery and X-Ray when asked for;
 /// `None` when that is nothing (a machine of Pass states, say).
-fn policy(machine: &StateMachine, invoked: &[String]) -> Option<Value> {
+pub(super) fn policy(machine: &StateMachine, invoked: &[String]) -> Option<Value> {
     let mut statements = Vec::new();
     if !invoked.is_empty() {
         statements.push(json!({
@@ -165,7 +165,7 @@ fn policy(machine: &StateMachine, invoked: &[String]) -> Option<Value> {
 }
 
 /// The tags the machine (and its role) carry: its own, and lambdakit's.
-fn tags(machine: &StateMachine) -> BTreeMap<String, String> {
+pub(super) fn tags(machine: &StateMachine) -> BTreeMap<String, String> {
     let mut tags = machine.settings.tags.clone();
     tags.insert(TAG_PACKAGE.into(), machine.package.clone());
     tags.insert(TAG_STATE_MACHINE.into(), machine.settings.name.clone());

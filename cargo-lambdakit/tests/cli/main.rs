@@ -30,6 +30,7 @@ mod soak;
 mod states;
 mod streaming;
 mod support;
+mod template;
 mod traces;
 mod watch;
 mod zip;

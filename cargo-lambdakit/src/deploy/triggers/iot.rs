@@ -36,7 +36,7 @@ fn rule_prefix(function: &str) -> String {
 
 /// The topic rule deploy makes for the `index`th IoT trigger of `function` (at most 10 + 64
 /// + 1 + a few digits: within IoT's 128 characters).
-fn rule_name(function: &str, index: usize) -> String {
+pub(in crate::deploy) fn rule_name(function: &str, index: usize) -> String {
     format!("{}{index}", rule_prefix(function))
 }
 
@@ -125,8 +125,8 @@ fn differences(found: &TopicRule, sql: &str, function_arn: &str) -> Vec<String> 
     differences
 }
 
-/// The rule's `TopicRulePayload`.
-fn payload(name: &str, sql: &str, function_arn: &str) -> Value {
+/// The rule's `TopicRulePayload`, as IoT's REST API spells it.
+pub(in crate::deploy) fn payload(name: &str, sql: &str, function_arn: &str) -> Value {
     json!({
         "sql": sql,
         "awsIotSqlVersion": SQL_VERSION,

@@ -34,7 +34,7 @@ use super::settings::{FirehoseTrigger, S3Trigger, SesTrigger, StreamTrigger, Wor
 use super::{
     Action, Change, ID_PREFIX, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, Unit, bounded,
 };
-use crate::aws::{self, Aws};
+use crate::aws::{self, Aws, Place};
 use crate::error::CliError;
 use crate::project::Function;
 
@@ -42,14 +42,16 @@ mod cognito;
 mod iot;
 
 pub(super) use cognito::{remove_from_pool, user_pool_of};
-pub(super) use iot::{remove_topic_rule, topic_rule_of};
+pub(super) use iot::{
+    payload as topic_rule_payload, remove_topic_rule, rule_name as topic_rule_name, topic_rule_of,
+};
 
 /// A queue named by its ARN, or by its name in this account and region.
-pub(super) fn queue_arn(aws: &Aws, queue: &str) -> String {
+pub(super) fn queue_arn(place: &Place<'_>, queue: &str) -> String {
     if queue.starts_with("arn:") {
         queue.to_owned()
     } else {
-        aws.arn("sqs", queue)
+        place.arn("sqs", queue)
     }
 }
 
@@ -59,7 +61,7 @@ pub(super) async fn resolve(aws: &Aws, function: &Function) -> Result<Function, 
     let mut function = function.clone();
     let triggers = &mut function.deploy.triggers;
     for queue in &mut triggers.sqs {
-        queue.source = queue_arn(aws, &queue.source);
+        queue.source = queue_arn(&aws.place(), &queue.source);
     }
     for stream in &mut triggers.kinesis {
         if !stream.source.starts_with("arn:") {
@@ -242,7 +244,7 @@ async fn mappings(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Vec<Ch
     let triggers = &unit.function.deploy.triggers;
     let mut wanted: Vec<(&str, String, &StreamTrigger)> = Vec::new();
     for queue in &triggers.sqs {
-        wanted.push(("sqs", queue_arn(aws, &queue.source), queue));
+        wanted.push(("sqs", queue_arn(&aws.place(), &queue.source), queue));
     }
     for stream in &triggers.dynamodb {
         wanted.push(("dynamodb", stream.source.clone(), stream));

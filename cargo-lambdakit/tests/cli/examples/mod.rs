@@ -25,7 +25,7 @@ const QUICK_RELEASE: [(&str, &str); 3] = [
 ];
 
 /// This machine's architecture, as Lambda names it.
-fn host_arch() -> &'static str {
+pub(crate) fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
         "aarch64" => "arm64",
         other => other,

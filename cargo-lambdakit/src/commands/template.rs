@@ -1,0 +1,82 @@
+//! `cargo lambdakit template`: write what `deploy` would create for the package as a
+//! CloudFormation or SAM template (the functions, their roles, URLs and triggers, the layers
+//! of their extensions and the package's state machines), for the teams whose changes to AWS
+//! go through CloudFormation. The zips are parameters: `build` or `zip` makes them, and they
+//! are uploaded to S3 before the stack is created.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::deploy::template::{self, Format, Syntax};
+use crate::error::CliError;
+use crate::project::{Function, LoadOptions, Project};
+
+/// Options of `template`.
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    /// The project's Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Only this package's functions.
+    #[arg(short, long, value_name = "NAME")]
+    pub package: Option<String>,
+    /// Require Cargo.lock to be up to date (cargo's `--locked`).
+    #[arg(long)]
+    pub locked: bool,
+    /// Only this function (a binary target), without the state machines; default: all.
+    #[arg(long = "bin", value_name = "NAME")]
+    pub function: Option<String>,
+    /// `cloudformation` (plain resources) or `sam` (the SAM transform, whose
+    /// `AutoPublishAlias` publishes a version on each change, as deploy does).
+    #[arg(long, value_name = "FORMAT", default_value = "cloudformation")]
+    pub format: Format,
+    /// `json` or `yaml` (default: `yaml` for an `--output` ending in `.yaml` or `.yml`, else
+    /// `json`).
+    #[arg(long, value_name = "SYNTAX")]
+    pub syntax: Option<Syntax>,
+    /// Write the template to FILE instead of stdout.
+    #[arg(short, long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: TemplateArgs) -> Result<ExitCode, CliError> {
+    let project = Project::load(&LoadOptions {
+        manifest_path: args.manifest_path.clone(),
+        package: args.package.clone(),
+        locked: args.locked,
+    })?;
+    let functions: Vec<Function> = project
+        .select(args.function.as_deref())?
+        .into_iter()
+        .cloned()
+        .collect();
+    // As deploy: the state machines go with the whole package.
+    let machines: Vec<_> = match &args.function {
+        Some(_) => Vec::new(),
+        None => project.state_machines.iter().collect(),
+    };
+    let template = template::template(&project, &functions, &machines, args.format)?;
+    for note in &template.notes {
+        eprintln!("note: not in the template: {note}");
+    }
+    let yaml_file = args.output.as_ref().is_some_and(|file| {
+        file.extension()
+            .is_some_and(|extension| extension == "yaml" || extension == "yml")
+    });
+    let syntax = args.syntax.unwrap_or(if yaml_file {
+        Syntax::Yaml
+    } else {
+        Syntax::Json
+    });
+    let text = template::render(&template.document, syntax);
+    match &args.output {
+        Some(file) => std::fs::write(file, text).map_err(|error| CliError::Io {
+            what: format!("write `{}`", file.display()),
+            message: error.to_string(),
+        })?,
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
