@@ -5,6 +5,7 @@
 //! uploads, event sources, layers of other accounts or regions) or what serve does not
 //! emulate (provisioned concurrency) is left out, each with a note saying so.
 
+use super::settings::Word as _;
 use crate::local::ACCOUNT;
 use crate::project::Function;
 
@@ -45,6 +46,25 @@ pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<Strin
     if let Some(instances) = deploy.provisioned_concurrency.take() {
         notes.push(format!(
             "note: `{name}`: serve runs no provisioned concurrency; {instances} instances were not provisioned"
+        ));
+    }
+    if let Some(vpc) = deploy.vpc.take() {
+        notes.push(format!(
+            "note: `{name}`: serve runs functions on this machine's network; `vpc` (`{}`) is not used",
+            vpc.subnets.join(" ")
+        ));
+    }
+    let retention = deploy.log_retention.take().is_some();
+    let key = deploy.log_kms_key.take().is_some();
+    if retention || key {
+        notes.push(format!(
+            "note: `{name}`: serve prints logs and keeps no log group; `log_retention` and `log_kms_key` are not used"
+        ));
+    }
+    if let Some(setting) = deploy.recursive_loop.take() {
+        notes.push(format!(
+            "note: `{name}`: serve detects no recursive loops; `recursive_loop = \"{}\"` is not used",
+            setting.as_str()
         ));
     }
     let triggers = std::mem::take(&mut deploy.triggers);

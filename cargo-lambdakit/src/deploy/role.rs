@@ -196,6 +196,35 @@ pub(super) fn policy(aws: &Aws, unit: &Unit<'_>) -> Value {
             .map(|stream| stream.source.clone())
             .collect(),
     );
+    // Lambda sends asynchronous invocations' records and failed events with the function's
+    // role (AWS "Adding a destination", "Dead-letter queues").
+    if let Some(asynchronous) = &unit.function.deploy.asynchronous {
+        let targets = [
+            &asynchronous.on_success,
+            &asynchronous.on_failure,
+            &asynchronous.dead_letter,
+        ];
+        for (index, arn) in targets.into_iter().flatten().enumerate() {
+            let (actions, resources) = delivery(arn);
+            add(&format!("Destination{index}"), actions, resources);
+        }
+    }
+    if unit.function.deploy.vpc.is_some() {
+        // The network interfaces Lambda makes in the VPC (the actions of AWS's
+        // `AWSLambdaVPCAccessExecutionRole`); EC2 scopes none of them to a resource.
+        add(
+            "Vpc",
+            &[
+                "ec2:CreateNetworkInterface",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSubnets",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            vec!["*".into()],
+        );
+    }
     if unit.function.deploy.tracing == Some(Tracing::Active) {
         add(
             "XRay",
@@ -213,6 +242,20 @@ pub(super) fn policy(aws: &Aws, unit: &Unit<'_>) -> Value {
         }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// What the role needs to deliver to a destination or dead-letter queue, by its ARN's service.
+fn delivery(arn: &str) -> (&'static [&'static str], Vec<String>) {
+    match arn.split(':').nth(2).unwrap_or_default() {
+        "sqs" => (&["sqs:SendMessage"], vec![arn.to_owned()]),
+        "sns" => (&["sns:Publish"], vec![arn.to_owned()]),
+        "events" => (&["events:PutEvents"], vec![arn.to_owned()]),
+        "s3" => (
+            &["s3:PutObject", "s3:ListBucket"],
+            vec![arn.to_owned(), format!("{arn}/*")],
+        ),
+        _ => (&["lambda:InvokeFunction"], vec![arn.to_owned()]),
+    }
 }
 
 /// A role deploy creates for another service than Lambda (Step Functions): its name, the

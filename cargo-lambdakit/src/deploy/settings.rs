@@ -44,7 +44,82 @@ pub struct DeploySettings {
     /// What the function's code may do on AWS, granted on the role deploy creates,
     /// `permissions`.
     pub permissions: Vec<Permission>,
+    /// What becomes of asynchronous (`Event`) invocations, `async`.
+    pub asynchronous: Option<AsyncSettings>,
+    /// The VPC the function reaches, `vpc`.
+    pub vpc: Option<VpcSettings>,
+    /// Days the function's log group keeps events, `log_retention` (deploy creates the group).
+    pub log_retention: Option<u32>,
+    /// The KMS key the function's log group is encrypted with, `log_kms_key`.
+    pub log_kms_key: Option<String>,
+    /// What Lambda does when it finds the function in a recursive loop, `recursive_loop`.
+    pub recursive_loop: Option<RecursiveLoop>,
 }
+
+/// `async = { retries, max_event_age, on_success, on_failure, dead_letter }`: Lambda's
+/// event invoke config and dead-letter queue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AsyncSettings {
+    /// Retries after a failed attempt, 0 to 2 (`MaximumRetryAttempts`; Lambda's default 2).
+    pub retries: Option<u32>,
+    /// Seconds an event may wait, 60 to 21600 (`MaximumEventAgeInSeconds`; default 21600).
+    pub max_event_age: Option<u32>,
+    /// Where a successful invocation's record goes: an SQS queue, SNS topic, EventBridge bus or
+    /// Lambda function, by ARN.
+    pub on_success: Option<String>,
+    /// Where a failed one's record goes: those, or an S3 bucket.
+    pub on_failure: Option<String>,
+    /// The SQS queue or SNS topic a failed event itself goes to (`DeadLetterConfig`).
+    pub dead_letter: Option<String>,
+}
+
+impl AsyncSettings {
+    /// Whether it asks for an event invoke config (anything but the dead-letter queue).
+    pub fn invoke_config(&self) -> bool {
+        self.retries.is_some()
+            || self.max_event_age.is_some()
+            || self.on_success.is_some()
+            || self.on_failure.is_some()
+    }
+}
+
+/// `vpc = { subnets, security_groups, ipv6_dual_stack }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VpcSettings {
+    /// Subnet ids, `subnet-...`.
+    pub subnets: Vec<String>,
+    /// Security group ids, `sg-...`.
+    pub security_groups: Vec<String>,
+    /// IPv6 traffic on dual-stack subnets (`Ipv6AllowedForDualStack`).
+    pub ipv6_dual_stack: bool,
+}
+
+/// What Lambda does with a recursive loop it detects (`RecursiveLoop`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecursiveLoop {
+    /// Stops the loop after about 16 invocations (`Terminate`, Lambda's default).
+    #[default]
+    Terminate,
+    /// Lets it run (`Allow`), for functions meant to call themselves.
+    Allow,
+}
+
+impl Word for RecursiveLoop {
+    const ALL: &'static [Self] = &[Self::Terminate, Self::Allow];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Terminate => "Terminate",
+            Self::Allow => "Allow",
+        }
+    }
+}
+
+/// The days CloudWatch Logs can keep events for (`PutRetentionPolicy`'s `retentionInDays`).
+pub const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
 
 /// `[[permissions]] actions = ["dynamodb:PutItem"], resources = ["arn:aws:dynamodb:*:*:table/t"]`:
 /// one statement of the execution role's policy.
@@ -82,6 +157,11 @@ impl DeploySettings {
         over(&mut self.alias, &other.alias);
         over(&mut self.url, &other.url);
         over(&mut self.upload_bucket, &other.upload_bucket);
+        over(&mut self.asynchronous, &other.asynchronous);
+        over(&mut self.vpc, &other.vpc);
+        over(&mut self.log_retention, &other.log_retention);
+        over(&mut self.log_kms_key, &other.log_kms_key);
+        over(&mut self.recursive_loop, &other.recursive_loop);
         let triggers = &mut self.triggers;
         triggers.s3.extend(other.triggers.s3.iter().cloned());
         triggers.sqs.extend(other.triggers.sqs.iter().cloned());
@@ -721,7 +801,7 @@ fn logging(here: At<'_>) -> Result<MachineLogging, CliError> {
 }
 
 /// The deploy keys, for the "the settings are ..." list.
-pub const KEYS: [&str; 16] = [
+pub const KEYS: [&str; 21] = [
     "name",
     "runtime",
     "description",
@@ -736,6 +816,11 @@ pub const KEYS: [&str; 16] = [
     "alias",
     "url",
     "upload_bucket",
+    "async",
+    "vpc",
+    "log_retention",
+    "log_kms_key",
+    "recursive_loop",
     "triggers",
     "permissions",
 ];
@@ -944,6 +1029,30 @@ pub fn read(
         }
         "url" => settings.url = Some(url(here)?),
         "upload_bucket" => settings.upload_bucket = Some(here.non_empty()?),
+        "async" => settings.asynchronous = Some(asynchronous(here)?),
+        "vpc" => settings.vpc = Some(vpc(here)?),
+        "log_retention" => {
+            let days = here.number(1..=3653, "days")?;
+            if !LOG_RETENTION_DAYS.contains(&days) {
+                let allowed: Vec<String> =
+                    LOG_RETENTION_DAYS.iter().map(ToString::to_string).collect();
+                return Err(here.invalid(format!(
+                    "is {days} days, which CloudWatch Logs does not keep; it keeps {}",
+                    allowed.join(", ")
+                )));
+            }
+            settings.log_retention = Some(days);
+        }
+        "log_kms_key" => {
+            let key = here.non_empty()?;
+            if !arn_of(&key, &["kms"]) || !key.contains(":key/") {
+                return Err(here.invalid(
+                    "must be a KMS key's ARN, `arn:aws:kms:REGION:ACCOUNT:key/ID` (CloudWatch Logs takes no alias)",
+                ));
+            }
+            settings.log_kms_key = Some(key);
+        }
+        "recursive_loop" => settings.recursive_loop = Some(here.word()?),
         "triggers" => settings.triggers = triggers(here)?,
         "permissions" => {
             for (index, value) in here.tables()?.into_iter().enumerate() {
@@ -982,6 +1091,116 @@ pub fn check(settings: &DeploySettings, at: &str) -> Result<(), CliError> {
         });
     }
     Ok(())
+}
+
+/// Whether `arn` is an ARN of one of `services`.
+fn arn_of(arn: &str, services: &[&str]) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && !parts[1].is_empty()
+        && services.contains(&parts[2])
+        && !parts[5].is_empty()
+}
+
+fn asynchronous(here: At<'_>) -> Result<AsyncSettings, CliError> {
+    let mut settings = AsyncSettings::default();
+    let keys = [
+        "retries",
+        "max_event_age",
+        "on_success",
+        "on_failure",
+        "dead_letter",
+    ];
+    for (key, value) in here.table(&keys)? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "retries" => settings.retries = Some(at.number(0..=2, "retries")?),
+            "max_event_age" => settings.max_event_age = Some(at.number(60..=21_600, "seconds")?),
+            "dead_letter" => {
+                let arn = at.non_empty()?;
+                if !arn_of(&arn, &["sqs", "sns"]) {
+                    return Err(at.invalid(format!(
+                        "is `{arn}`; a dead-letter queue is the ARN of an SQS queue or an SNS topic (`arn:aws:sqs:REGION:ACCOUNT:NAME`)"
+                    )));
+                }
+                settings.dead_letter = Some(arn);
+            }
+            _ => {
+                let arn = at.non_empty()?;
+                let failure = key == "on_failure";
+                let services: &[&str] = if failure {
+                    &["sqs", "sns", "events", "lambda", "s3"]
+                } else {
+                    &["sqs", "sns", "events", "lambda"]
+                };
+                if !arn_of(&arn, services) {
+                    let also = if failure { ", or an S3 bucket" } else { "" };
+                    return Err(at.invalid(format!(
+                        "is `{arn}`; a destination is the ARN of an SQS queue, an SNS topic, an EventBridge bus or a Lambda function{also}"
+                    )));
+                }
+                if failure {
+                    settings.on_failure = Some(arn);
+                } else {
+                    settings.on_success = Some(arn);
+                }
+            }
+        }
+    }
+    Ok(settings)
+}
+
+fn vpc(here: At<'_>) -> Result<VpcSettings, CliError> {
+    let mut vpc = VpcSettings {
+        subnets: Vec::new(),
+        security_groups: Vec::new(),
+        ipv6_dual_stack: false,
+    };
+    for (key, value) in here.table(&["subnets", "security_groups", "ipv6_dual_stack"])? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "subnets" | "security_groups" => {
+                let (prefix, limit) = if key == "subnets" {
+                    ("subnet-", 16)
+                } else {
+                    ("sg-", 5)
+                };
+                let ids = at.strings()?;
+                if let Some(bad) = ids.iter().find(|id| {
+                    !id.strip_prefix(prefix).is_some_and(|rest| {
+                        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
+                    })
+                }) {
+                    return Err(at.invalid(format!(
+                        "has `{bad}`, which is not an id of the form `{prefix}0123456789abcdef0`"
+                    )));
+                }
+                if ids.len() > limit {
+                    return Err(at.invalid(format!("has more than {limit}, Lambda's limit")));
+                }
+                if key == "subnets" {
+                    vpc.subnets = ids;
+                } else {
+                    vpc.security_groups = ids;
+                }
+            }
+            _ => vpc.ipv6_dual_stack = at.bool()?,
+        }
+    }
+    if vpc.subnets.is_empty() {
+        return Err(here.invalid(
+            "needs `subnets`, the ids of the subnets the function's network interfaces go in (two or more, in different availability zones, for availability)",
+        ));
+    }
+    if vpc.security_groups.is_empty() {
+        return Err(here.invalid(
+            "needs `security_groups` beside its `subnets`: Lambda puts the function's network interfaces in the VPC with at least one, such as `security_groups = [\"sg-0123456789abcdef0\"]`",
+        ));
+    }
+    Ok(vpc)
 }
 
 fn url(here: At<'_>) -> Result<UrlSettings, CliError> {
@@ -1792,6 +2011,60 @@ mod tests {
                 json!(256),
                 "m.ephemeral_storage",
                 "from 512 to 10240",
+            ),
+            (
+                "async",
+                json!({"on_failure": "failed-orders"}),
+                "m.async.on_failure",
+                "a destination is the ARN of an SQS queue",
+            ),
+            (
+                "async",
+                json!({"on_success": "arn:aws:s3:::records"}),
+                "m.async.on_success",
+                "an EventBridge bus or a Lambda function",
+            ),
+            (
+                "async",
+                json!({"dead_letter": "arn:aws:events:eu-west-1:1:event-bus/default"}),
+                "m.async.dead_letter",
+                "the ARN of an SQS queue or an SNS topic",
+            ),
+            (
+                "async",
+                json!({"retries": 3}),
+                "m.async.retries",
+                "from 0 to 2",
+            ),
+            (
+                "vpc",
+                json!({"subnets": ["subnet-0a"]}),
+                "m.vpc",
+                "needs `security_groups` beside its `subnets`",
+            ),
+            (
+                "vpc",
+                json!({"subnets": ["0a"], "security_groups": ["sg-1"]}),
+                "m.vpc.subnets",
+                "`subnet-0123456789abcdef0`",
+            ),
+            (
+                "log_retention",
+                json!(10),
+                "m.log_retention",
+                "1, 3, 5, 7, 14",
+            ),
+            (
+                "log_kms_key",
+                json!("alias/logs"),
+                "m.log_kms_key",
+                "must be a KMS key's ARN",
+            ),
+            (
+                "recursive_loop",
+                json!("Stop"),
+                "m.recursive_loop",
+                "`Terminate`, `Allow`",
             ),
             (
                 "tracing",

@@ -14,12 +14,12 @@ use crate::support::lambdakit;
 
 /// A package of its own in a scratch directory with one function that does nothing (moto
 /// runs none), `intake`, whose settings a test rewrites between deploys.
-struct Fixture {
-    dir: PathBuf,
+pub(crate) struct Fixture {
+    pub(crate) dir: PathBuf,
 }
 
 impl Fixture {
-    fn new(label: &str, settings: &str) -> Self {
+    pub(crate) fn new(label: &str, settings: &str) -> Self {
         let dir =
             std::env::temp_dir().join(format!("lambdakit-triggers-{label}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -31,14 +31,14 @@ impl Fixture {
     }
 
     /// Rewrites the manifest with `settings` for `intake`.
-    fn settings(&self, settings: &str) {
+    pub(crate) fn settings(&self, settings: &str) {
         let manifest = format!(
             "[package]\nname = \"triggers-fixture\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n\n{settings}\n"
         );
         std::fs::write(self.dir.join("Cargo.toml"), manifest).unwrap();
     }
 
-    fn run(&self, moto: &Moto, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, moto: &Moto, args: &[&str]) -> Output {
         let mut command = lambdakit();
         command
             .args(args)
@@ -55,7 +55,7 @@ impl Drop for Fixture {
     }
 }
 
-const INTAKE: &str = "arn:aws:lambda:eu-west-1:123456789012:function:intake";
+pub(crate) const INTAKE: &str = "arn:aws:lambda:eu-west-1:123456789012:function:intake";
 
 /// The change to the trigger named `name` in a deploy's report: its action and details.
 fn trigger(report: &Value, name: &str) -> (String, Value) {
@@ -94,7 +94,7 @@ fn statement<'a>(policy: &'a Value, principal: &str) -> &'a Value {
 }
 
 /// Every change of a report that is not `unchanged`.
-fn changed(report: &Value) -> Vec<String> {
+pub(crate) fn changed(report: &Value) -> Vec<String> {
     actions(report)
         .into_iter()
         .filter(|line| !line.ends_with(" unchanged"))
