@@ -250,3 +250,52 @@ async fn a_kafka_trigger_is_planned_and_its_mistakes_are_refused_before_any_aws_
         );
     }
 }
+
+#[tokio::test]
+async fn a_changed_logs_filter_pattern_is_put_on_the_deployed_filter() {
+    let Some(moto) = Moto::start() else { return };
+    moto.aws(&["logs", "create-log-group", "--log-group-name", "app"]);
+    let fixture = Fixture::new(
+        "logs",
+        "[[package.metadata.lambdakit.functions.intake.triggers.logs]]\ngroup = \"app\"\npattern = \"ERROR\"",
+    );
+    let created = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert_eq!(trigger(&created, "logs app").0, "create");
+
+    fixture.settings(
+        "[[package.metadata.lambdakit.functions.intake.triggers.logs]]\ngroup = \"app\"\npattern = \"?ERROR ?WARN\"",
+    );
+    let updated = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert_eq!(
+        trigger(&updated, "logs app"),
+        (
+            "update".to_owned(),
+            serde_json::json!(["pattern `ERROR` → `?ERROR ?WARN`"])
+        )
+    );
+    let config = moto.config().await;
+    let filters = aws_sdk_cloudwatchlogs::Client::new(&config)
+        .describe_subscription_filters()
+        .log_group_name("app")
+        .send()
+        .await
+        .unwrap();
+    let filters: Vec<(Option<&str>, Option<&str>, Option<&str>)> = filters
+        .subscription_filters()
+        .iter()
+        .map(|filter| {
+            (
+                filter.filter_name(),
+                filter.filter_pattern(),
+                filter.destination_arn(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        filters,
+        [(Some("lambdakit-intake"), Some("?ERROR ?WARN"), Some(INTAKE))],
+        "the filter is replaced in place, not added beside"
+    );
+    let again = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert!(changed(&again).is_empty(), "{again}");
+}
