@@ -223,10 +223,9 @@ async fn triggers_removed(
         if !options.dry_run {
             triggers::delete_mapping(aws, mapping.uuid().unwrap_or_default()).await?;
         }
-        let source = mapping.event_source_arn().unwrap_or_default();
         changes.push(Change::new(
             "trigger",
-            format!("mapping {source}"),
+            triggers::described(&mapping),
             Action::Delete,
         ));
     }
@@ -401,4 +400,65 @@ async fn delete_role(aws: &Aws, role: &str) -> Result<(), CliError> {
         .await
         .map_err(|error| aws::failed("iam:DeleteRole", error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn destroy_removes_kafka_mappings_with_the_others() {
+        let (aws, seen) = super::super::function::tests::aws(|method, path| match (method, path) {
+            ("GET", "/2015-03-31/event-source-mappings") => (
+                200,
+                None,
+                r#"{"EventSourceMappings":[
+                    {"UUID":"m-1","EventSourceArn":"arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c-1","Topics":["orders"]},
+                    {"UUID":"m-2","SelfManagedEventSource":{"Endpoints":{"KAFKA_BOOTSTRAP_SERVERS":["b-2.example.com:9092","b-1.example.com:9092"]}},"Topics":["clicks"]},
+                    {"UUID":"m-3","EventSourceArn":"arn:aws:sqs:eu-west-1:123456789012:jobs"}
+                ]}"#,
+            ),
+            ("DELETE", _) => (202, None, r#"{"State":"Deleting"}"#),
+            // EventBridge's ListRules: no schedule.
+            ("POST", "/") => (200, None, "{}"),
+            _ => (
+                404,
+                Some("ResourceNotFoundException"),
+                r#"{"message":"not found"}"#,
+            ),
+        })
+        .await;
+        let arn = "arn:aws:lambda:eu-west-1:123456789012:function:intake";
+        let mut changes = Vec::new();
+        triggers_removed(&aws, "intake", arn, Options::default(), &mut changes)
+            .await
+            .unwrap();
+        assert_eq!(
+            changes,
+            [
+                Change::new(
+                    "trigger",
+                    "mapping arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c-1 topic orders",
+                    Action::Delete
+                ),
+                Change::new(
+                    "trigger",
+                    "mapping b-1.example.com:9092,b-2.example.com:9092 topic clicks",
+                    Action::Delete
+                ),
+                Change::new(
+                    "trigger",
+                    "mapping arn:aws:sqs:eu-west-1:123456789012:jobs",
+                    Action::Delete
+                ),
+            ]
+        );
+        let seen = seen.lock().unwrap();
+        for uuid in ["m-1", "m-2", "m-3"] {
+            assert!(
+                seen.contains(&format!("DELETE /2015-03-31/event-source-mappings/{uuid}")),
+                "{seen:#?}"
+            );
+        }
+    }
 }

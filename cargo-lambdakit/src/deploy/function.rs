@@ -7,9 +7,9 @@ use std::time::Duration;
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    ApplicationLogLevel, Architecture, Cors, Environment, EphemeralStorage, FunctionCode,
-    FunctionConfiguration, FunctionUrlAuthType, InvokeMode, LastUpdateStatus, LogFormat,
-    LoggingConfig, Runtime, State, TracingConfig, TracingMode,
+    ApplicationLogLevel, Architecture, Cors, DeadLetterConfig, Environment, EphemeralStorage,
+    FunctionCode, FunctionConfiguration, FunctionUrlAuthType, InvokeMode, LastUpdateStatus,
+    LogFormat, LoggingConfig, Runtime, State, TracingConfig, TracingMode, VpcConfig,
 };
 
 use super::settings::{Tracing, UrlSettings, Word as _};
@@ -52,6 +52,10 @@ pub(super) struct Desired {
     pub(super) log_format: String,
     pub(super) log_level: Option<String>,
     pub(super) architecture: String,
+    /// `DeadLetterConfig.TargetArn`, empty for none.
+    pub(super) dead_letter: String,
+    /// The VPC's subnets and security groups (sorted, empty for none) and dual-stack IPv6.
+    pub(super) vpc: (Vec<String>, Vec<String>, bool),
 }
 
 impl Desired {
@@ -74,6 +78,18 @@ impl Desired {
                 .to_owned(),
             log_level: function.log_level.map(|level| level.as_str().to_owned()),
             architecture: function.architecture.as_str().to_owned(),
+            dead_letter: deploy
+                .asynchronous
+                .as_ref()
+                .and_then(|asynchronous| asynchronous.dead_letter.clone())
+                .unwrap_or_default(),
+            vpc: deploy.vpc.as_ref().map_or_else(Default::default, |vpc| {
+                (
+                    sorted(&vpc.subnets),
+                    sorted(&vpc.security_groups),
+                    vpc.ipv6_dual_stack,
+                )
+            }),
         }
     }
 
@@ -125,6 +141,18 @@ impl Desired {
                 .architectures()
                 .first()
                 .map_or_else(|| "x86_64".to_owned(), |arch| arch.as_str().to_owned()),
+            dead_letter: current
+                .dead_letter_config()
+                .and_then(DeadLetterConfig::target_arn)
+                .unwrap_or_default()
+                .to_owned(),
+            vpc: current.vpc_config().map_or_else(Default::default, |vpc| {
+                (
+                    sorted(vpc.subnet_ids()),
+                    sorted(vpc.security_group_ids()),
+                    vpc.ipv6_allowed_for_dual_stack().unwrap_or(false),
+                )
+            }),
         }
     }
 
@@ -166,6 +194,25 @@ impl Desired {
                 .unwrap_or_else(|| "default".into()),
             self.log_level.clone().unwrap_or_else(|| "default".into()),
         );
+        let none = |arn: &str| {
+            if arn.is_empty() {
+                "none".to_owned()
+            } else {
+                arn.to_owned()
+            }
+        };
+        compare(
+            "dead-letter queue",
+            none(&current.dead_letter),
+            none(&self.dead_letter),
+        );
+        if current.vpc != self.vpc {
+            changed.push(if self.vpc.0.is_empty() {
+                "vpc → none".to_owned()
+            } else {
+                format!("vpc → {}", self.vpc.0.join(" "))
+            });
+        }
         if current.role != self.role {
             changed.push(format!("role → {}", self.role));
         }
@@ -193,6 +240,23 @@ impl Desired {
     fn environment(&self) -> Environment {
         Environment::builder()
             .set_variables(Some(self.environment.clone().into_iter().collect()))
+            .build()
+    }
+
+    fn dead_letter(&self) -> DeadLetterConfig {
+        // An empty target takes the queue away (Lambda API reference, "DeadLetterConfig").
+        DeadLetterConfig::builder()
+            .target_arn(&self.dead_letter)
+            .build()
+    }
+
+    fn vpc(&self) -> VpcConfig {
+        // Empty lists take the function out of its VPC.
+        let (subnets, security_groups, ipv6) = &self.vpc;
+        VpcConfig::builder()
+            .set_subnet_ids(Some(subnets.clone()))
+            .set_security_group_ids(Some(security_groups.clone()))
+            .ipv6_allowed_for_dual_stack(*ipv6)
             .build()
     }
 
@@ -226,6 +290,13 @@ impl Desired {
             )
             .build()
     }
+}
+
+/// `ids` sorted, as a set compares.
+fn sorted(ids: &[String]) -> Vec<String> {
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids
 }
 
 /// Where the code is uploaded from.
@@ -303,7 +374,7 @@ pub(super) async fn ensure(
                     .any(|(key, value)| current.get(key) != Some(value))
             });
             if !options.dry_run && !differences.is_empty() {
-                update_configuration(aws, name, &desired).await?;
+                update_configuration(aws, name, &desired, &reported).await?;
                 wait_ready(aws, name, progress).await?;
             }
             if missing_tags {
@@ -503,6 +574,10 @@ async fn create(
                 .tracing_config(desired.tracing())
                 .ephemeral_storage(ephemeral.clone())
                 .logging_config(desired.logging())
+                .set_dead_letter_config(
+                    (!desired.dead_letter.is_empty()).then(|| desired.dead_letter()),
+                )
+                .set_vpc_config((!desired.vpc.0.is_empty()).then(|| desired.vpc()))
                 .architectures(Architecture::from(desired.architecture.as_str()))
                 .set_tags(Some(tags.clone()))
                 .send()
@@ -514,7 +589,12 @@ async fn create(
     Ok(())
 }
 
-async fn update_configuration(aws: &Aws, name: &str, desired: &Desired) -> Result<(), CliError> {
+async fn update_configuration(
+    aws: &Aws,
+    name: &str,
+    desired: &Desired,
+    reported: &Desired,
+) -> Result<(), CliError> {
     let ephemeral = desired.ephemeral_storage()?;
     retry(
         RETRY_LIMIT,
@@ -533,6 +613,12 @@ async fn update_configuration(aws: &Aws, name: &str, desired: &Desired) -> Resul
                 .tracing_config(desired.tracing())
                 .ephemeral_storage(ephemeral.clone())
                 .logging_config(desired.logging())
+                // Sent only to change them: a VPC update makes Lambda rebuild the function's
+                // network interfaces.
+                .set_dead_letter_config(
+                    (desired.dead_letter != reported.dead_letter).then(|| desired.dead_letter()),
+                )
+                .set_vpc_config((desired.vpc != reported.vpc).then(|| desired.vpc()))
                 .send()
         },
         not_yet,
@@ -1264,10 +1350,55 @@ pub(super) mod tests {
         })
         .await;
         let function = Function::standalone("f");
-        update_configuration(&aws, "f", &desired(&function))
+        let wanted = desired(&function);
+        update_configuration(&aws, "f", &wanted, &wanted)
             .await
             .unwrap();
         assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_dead_letter_queue_or_vpc_is_sent_only_to_change_it() {
+        let (aws, seen) = aws(|method, path| match (method, path) {
+            ("PUT", "/2015-03-31/functions/f/configuration") => {
+                (200, None, r#"{"FunctionName":"f"}"#)
+            }
+            _ => (500, Some("ServiceException"), r#"{"message":"unexpected"}"#),
+        })
+        .await;
+        let mut function = Function::standalone("f");
+        let before = desired(&function);
+        function.deploy.asynchronous = Some(crate::deploy::settings::AsyncSettings {
+            dead_letter: Some("arn:aws:sqs:eu-west-1:123456789012:dead".into()),
+            ..Default::default()
+        });
+        let after = desired(&function);
+        assert_eq!(
+            after.differences(&before),
+            ["dead-letter queue none → arn:aws:sqs:eu-west-1:123456789012:dead"]
+        );
+        update_configuration(&aws, "f", &after, &before)
+            .await
+            .unwrap();
+        // Taken away again: an empty target.
+        update_configuration(&aws, "f", &before, &after)
+            .await
+            .unwrap();
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen[0].contains(
+                r#""DeadLetterConfig":{"TargetArn":"arn:aws:sqs:eu-west-1:123456789012:dead"}"#
+            ),
+            "{seen:?}"
+        );
+        assert!(
+            seen[1].contains(r#""DeadLetterConfig":{"TargetArn":""}"#),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter().all(|request| !request.contains("VpcConfig")),
+            "{seen:?}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! uploads, event sources, layers of other accounts or regions) or what serve does not
 //! emulate (provisioned concurrency) is left out, each with a note saying so.
 
+use super::settings::Word as _;
 use crate::local::ACCOUNT;
 use crate::project::Function;
 
@@ -45,6 +46,25 @@ pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<Strin
     if let Some(instances) = deploy.provisioned_concurrency.take() {
         notes.push(format!(
             "note: `{name}`: serve runs no provisioned concurrency; {instances} instances were not provisioned"
+        ));
+    }
+    if let Some(vpc) = deploy.vpc.take() {
+        notes.push(format!(
+            "note: `{name}`: serve runs functions on this machine's network; `vpc` (`{}`) is not used",
+            vpc.subnets.join(" ")
+        ));
+    }
+    let retention = deploy.log_retention.take().is_some();
+    let key = deploy.log_kms_key.take().is_some();
+    if retention || key {
+        notes.push(format!(
+            "note: `{name}`: serve prints logs and keeps no log group; `log_retention` and `log_kms_key` are not used"
+        ));
+    }
+    if let Some(setting) = deploy.recursive_loop.take() {
+        notes.push(format!(
+            "note: `{name}`: serve detects no recursive loops; `recursive_loop = \"{}\"` is not used",
+            setting.as_str()
         ));
     }
     let triggers = std::mem::take(&mut deploy.triggers);
@@ -115,6 +135,12 @@ pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<Strin
             .iter()
             .map(|cognito| format!("the cognito trigger of `{}`", cognito.user_pool)),
     );
+    skipped.extend(
+        triggers
+            .kafka
+            .iter()
+            .map(|kafka| format!("the kafka trigger on `{}`", kafka.topic)),
+    );
     if !skipped.is_empty() {
         let were = if skipped.len() == 1 { "was" } else { "were" };
         notes.push(format!(
@@ -137,7 +163,7 @@ fn listed(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::settings::{ScheduleTrigger, StreamTrigger};
+    use crate::deploy::settings::{KafkaCluster, KafkaTrigger, ScheduleTrigger, StreamTrigger};
 
     #[test]
     fn what_serve_does_not_run_is_left_out_with_a_note() {
@@ -156,6 +182,17 @@ mod tests {
         function.deploy.triggers.schedule.push(ScheduleTrigger {
             expression: "rate(1 hour)".into(),
             input: None,
+        });
+        function.deploy.triggers.kafka.push(KafkaTrigger {
+            cluster: KafkaCluster::SelfManaged(vec!["b-1.example.com:9092".into()]),
+            topic: "clicks".into(),
+            batch_size: None,
+            batching_window: None,
+            starting_position: None,
+            consumer_group_id: None,
+            auth: None,
+            vpc_subnets: Vec::new(),
+            vpc_security_groups: Vec::new(),
         });
         function.deploy.layers = Some(vec![
             "arn:aws:lambda:eu-west-1:123456789012:layer:tools:1".into(),
@@ -178,7 +215,7 @@ mod tests {
                 "note: `orders-worker`: serve has only the layers published to it; `arn:aws:lambda:eu-west-1:123456789012:layer:tools:1` and `arn:aws:lambda:eu-central-1:464622532012:layer:Datadog-Extension:60` were not attached",
                 "note: `orders-worker`: serve takes code inline; `upload_bucket` (`artifacts`) is not used",
                 "note: `orders-worker`: serve runs no provisioned concurrency; 2 instances were not provisioned",
-                "note: `orders-worker`: serve runs no event sources; the sqs trigger on `orders` and the schedule `rate(1 hour)` were not set up",
+                "note: `orders-worker`: serve runs no event sources; the sqs trigger on `orders`, the schedule `rate(1 hour)` and the kafka trigger on `clicks` were not set up",
             ]
         );
         let (_, none) = adapted(&Function::standalone("plain"), "eu-central-1");

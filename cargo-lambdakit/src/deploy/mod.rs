@@ -13,6 +13,7 @@ pub mod destroy;
 pub mod extension;
 mod function;
 mod local;
+mod operation;
 mod role;
 pub mod settings;
 pub mod state_machine;
@@ -161,9 +162,15 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
             role_arn
         }
     };
+    if !local {
+        // Before the function: Lambda would make a bare one at its first log line.
+        changes.extend(operation::log_group(aws, unit, options).await?);
+    }
     let deployed = function::ensure(aws, unit, &role_arn, options, progress).await?;
     changes.extend(deployed.changes);
+    changes.extend(operation::invoke_config(aws, unit, options).await?);
     if !local {
+        changes.extend(operation::recursion(aws, unit, options).await?);
         let triggers = triggers::ensure(aws, unit, &deployed.arn, options, progress).await?;
         changes.extend(triggers);
     }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::settings::Tracing;
+use super::settings::{KafkaCluster, KafkaTrigger, Tracing};
 use super::{Action, Change, Options, TAG_FUNCTION, TAG_PACKAGE, Unit, bounded};
 use crate::aws::{self, Aws, Place};
 use crate::error::CliError;
@@ -138,8 +138,9 @@ async fn put_policy(aws: &Aws, role: &str, policy: &Value) -> Result<(), CliErro
     Ok(())
 }
 
-/// The least the function needs: writing its own logs, reading the queues and streams that
-/// trigger it, and X-Ray when tracing is active; and what its settings' `permissions` grant.
+/// The least the function needs: writing its own logs, reading the queues, streams and Kafka
+/// topics that trigger it, and X-Ray when tracing is active; and what its settings'
+/// `permissions` grant.
 pub(super) fn policy(place: &Place<'_>, function: &Function) -> Value {
     let settings = &function.deploy;
     let function = function.aws_name();
@@ -206,6 +207,36 @@ pub(super) fn policy(place: &Place<'_>, function: &Function) -> Value {
             .map(|stream| stream.source.clone())
             .collect(),
     );
+    // Lambda sends asynchronous invocations' records and failed events with the function's
+    // role (AWS "Adding a destination", "Dead-letter queues").
+    if let Some(asynchronous) = &settings.asynchronous {
+        let targets = [
+            &asynchronous.on_success,
+            &asynchronous.on_failure,
+            &asynchronous.dead_letter,
+        ];
+        for (index, arn) in targets.into_iter().flatten().enumerate() {
+            let (actions, resources) = delivery(arn);
+            add(&format!("Destination{index}"), actions, resources);
+        }
+    }
+    if settings.vpc.is_some() {
+        // The network interfaces Lambda makes in the VPC (the actions of AWS's
+        // `AWSLambdaVPCAccessExecutionRole`); EC2 scopes none of them to a resource.
+        add(
+            "Vpc",
+            &[
+                "ec2:CreateNetworkInterface",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSubnets",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            vec!["*".into()],
+        );
+    }
+    kafka(&triggers.kafka, &mut add);
     if settings.tracing == Some(Tracing::Active) {
         add(
             "XRay",
@@ -223,6 +254,100 @@ pub(super) fn policy(place: &Place<'_>, function: &Function) -> Value {
         }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// What the role needs to deliver to a destination or dead-letter queue, by its ARN's service.
+fn delivery(arn: &str) -> (&'static [&'static str], Vec<String>) {
+    match arn.split(':').nth(2).unwrap_or_default() {
+        "sqs" => (&["sqs:SendMessage"], vec![arn.to_owned()]),
+        "sns" => (&["sns:Publish"], vec![arn.to_owned()]),
+        "events" => (&["events:PutEvents"], vec![arn.to_owned()]),
+        "s3" => (
+            &["s3:PutObject", "s3:ListBucket"],
+            vec![arn.to_owned(), format!("{arn}/*")],
+        ),
+        _ => (&["lambda:InvokeFunction"], vec![arn.to_owned()]),
+    }
+}
+
+/// What Lambda needs of the execution role to read Kafka topics (AWS "Configuring Lambda
+/// execution role permissions" for Amazon MSK and for self-managed Apache Kafka): describing
+/// the MSK clusters and their brokers; reading a topic with IAM access control where no secret
+/// is named (Lambda then signs in with the role); the network interfaces it puts in the
+/// cluster's VPC (an MSK cluster's, or the subnets a self-managed trigger names); and the
+/// secrets holding the credentials.
+fn kafka(triggers: &[KafkaTrigger], add: &mut impl FnMut(&str, &[&str], Vec<String>)) {
+    let mut clusters = Vec::new();
+    let mut iam = Vec::new();
+    let mut network = false;
+    let mut secrets = Vec::new();
+    for trigger in triggers {
+        match &trigger.cluster {
+            KafkaCluster::Msk(cluster) => {
+                clusters.push(cluster.clone());
+                network = true;
+                if trigger.auth.is_none() {
+                    // `...:cluster/NAME/UUID` → `...:topic/NAME/UUID/TOPIC` and
+                    // `...:group/NAME/UUID/GROUP` (any group: Lambda's default is named after
+                    // the mapping's UUID).
+                    let within = |kind: &str, name: &str| {
+                        format!(
+                            "{}/{name}",
+                            cluster.replacen(":cluster/", &format!(":{kind}/"), 1)
+                        )
+                    };
+                    iam.push(cluster.clone());
+                    iam.push(within("topic", &trigger.topic));
+                    iam.push(within(
+                        "group",
+                        trigger.consumer_group_id.as_deref().unwrap_or("*"),
+                    ));
+                }
+            }
+            KafkaCluster::SelfManaged(_) => network |= !trigger.vpc_subnets.is_empty(),
+        }
+        secrets.extend(trigger.auth.iter().map(|(_, secret)| secret.clone()));
+    }
+    let mut add = |sid: &str, actions: &[&str], mut resources: Vec<String>| {
+        resources.sort();
+        resources.dedup();
+        add(sid, actions, resources);
+    };
+    add(
+        "KafkaClusters",
+        &["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
+        clusters,
+    );
+    add(
+        "KafkaIamAccess",
+        &[
+            "kafka-cluster:Connect",
+            "kafka-cluster:DescribeClusterDynamicConfiguration",
+            "kafka-cluster:DescribeTopic",
+            "kafka-cluster:ReadData",
+            "kafka-cluster:DescribeGroup",
+            "kafka-cluster:AlterGroup",
+        ],
+        iam,
+    );
+    // EC2's Describe actions take no resource: Lambda's managed policies grant these on `*`.
+    add(
+        "KafkaNetwork",
+        &[
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeVpcs",
+            "ec2:DeleteNetworkInterface",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeSecurityGroups",
+        ],
+        if network {
+            vec!["*".into()]
+        } else {
+            Vec::new()
+        },
+    );
+    add("KafkaSecrets", &["secretsmanager:GetSecretValue"], secrets);
 }
 
 /// A role deploy creates for another service than Lambda (Step Functions): its name, the
@@ -336,5 +461,122 @@ async fn inline_policy(aws: &Aws, name: &str) -> Result<Option<Value>, CliError>
         .ok()),
         Err(error) if aws::not_found(&error) => Ok(None),
         Err(error) => Err(aws::failed("iam:GetRolePolicy", error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::settings::KafkaAuth;
+    use crate::package::zip::Archive;
+    use crate::project::Function;
+
+    #[tokio::test]
+    async fn the_role_may_read_the_kafka_topics_that_trigger_the_function() {
+        let (aws, seen) = super::super::function::tests::aws(|_, _| {
+            (500, Some("ServiceException"), r#"{"message":"unexpected"}"#)
+        })
+        .await;
+        let cluster = "arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c-1";
+        let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-AbCdEf";
+        let msk = |topic: &str| KafkaTrigger {
+            cluster: KafkaCluster::Msk(cluster.into()),
+            topic: topic.into(),
+            batch_size: None,
+            batching_window: None,
+            starting_position: None,
+            consumer_group_id: None,
+            auth: None,
+            vpc_subnets: Vec::new(),
+            vpc_security_groups: Vec::new(),
+        };
+        let mut function = Function::standalone("intake");
+        let code = Archive {
+            bytes: Vec::new(),
+            unzipped: 0,
+        };
+        let statement = |function: &Function, sid: &str| {
+            let unit = Unit {
+                function,
+                code: &code,
+            };
+            policy(&aws, &unit)["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|statement| statement["Sid"] == sid)
+                .cloned()
+        };
+
+        // A self-managed cluster on the internet: nothing beyond the function's logs.
+        function.deploy.triggers.kafka = vec![KafkaTrigger {
+            cluster: KafkaCluster::SelfManaged(vec!["b-1.example.com:9092".into()]),
+            ..msk("clicks")
+        }];
+        for sid in [
+            "KafkaClusters",
+            "KafkaIamAccess",
+            "KafkaNetwork",
+            "KafkaSecrets",
+        ] {
+            assert_eq!(statement(&function, sid), None, "{sid}");
+        }
+
+        // In a VPC, signed in to with a secret: the network interfaces, and that secret.
+        function.deploy.triggers.kafka[0].auth = Some((KafkaAuth::SaslScram512, secret.into()));
+        function.deploy.triggers.kafka[0].vpc_subnets = vec!["subnet-0a1b".into()];
+        function.deploy.triggers.kafka[0].vpc_security_groups = vec!["sg-0c2d".into()];
+        assert_eq!(
+            statement(&function, "KafkaSecrets").unwrap(),
+            json!({
+                "Sid": "KafkaSecrets",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": [secret],
+            })
+        );
+        assert_eq!(
+            statement(&function, "KafkaNetwork").unwrap()["Resource"],
+            json!(["*"])
+        );
+        assert_eq!(statement(&function, "KafkaClusters"), None);
+
+        // MSK, twice on one cluster, once with IAM access: the cluster described, its
+        // network, and with IAM the topic read and the group joined.
+        let mut grouped = msk("orders");
+        grouped.consumer_group_id = Some("orders-reader".into());
+        let mut scram = msk("audit");
+        scram.auth = Some((KafkaAuth::SaslScram512, secret.into()));
+        function.deploy.triggers.kafka = vec![grouped, scram];
+        assert_eq!(
+            statement(&function, "KafkaClusters").unwrap(),
+            json!({
+                "Sid": "KafkaClusters",
+                "Effect": "Allow",
+                "Action": ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
+                "Resource": [cluster],
+            })
+        );
+        assert_eq!(
+            statement(&function, "KafkaIamAccess").unwrap()["Resource"],
+            json!([
+                cluster,
+                "arn:aws:kafka:eu-west-1:123456789012:group/shop/0b1c-1/orders-reader",
+                "arn:aws:kafka:eu-west-1:123456789012:topic/shop/0b1c-1/orders",
+            ])
+        );
+        let network = statement(&function, "KafkaNetwork").unwrap();
+        assert!(
+            network["Action"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("ec2:CreateNetworkInterface")),
+            "{network}"
+        );
+        assert_eq!(
+            statement(&function, "KafkaSecrets").unwrap()["Resource"],
+            json!([secret])
+        );
+        assert!(seen.lock().unwrap().is_empty(), "no AWS call");
     }
 }

@@ -44,7 +44,82 @@ pub struct DeploySettings {
     /// What the function's code may do on AWS, granted on the role deploy creates,
     /// `permissions`.
     pub permissions: Vec<Permission>,
+    /// What becomes of asynchronous (`Event`) invocations, `async`.
+    pub asynchronous: Option<AsyncSettings>,
+    /// The VPC the function reaches, `vpc`.
+    pub vpc: Option<VpcSettings>,
+    /// Days the function's log group keeps events, `log_retention` (deploy creates the group).
+    pub log_retention: Option<u32>,
+    /// The KMS key the function's log group is encrypted with, `log_kms_key`.
+    pub log_kms_key: Option<String>,
+    /// What Lambda does when it finds the function in a recursive loop, `recursive_loop`.
+    pub recursive_loop: Option<RecursiveLoop>,
 }
+
+/// `async = { retries, max_event_age, on_success, on_failure, dead_letter }`: Lambda's
+/// event invoke config and dead-letter queue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AsyncSettings {
+    /// Retries after a failed attempt, 0 to 2 (`MaximumRetryAttempts`; Lambda's default 2).
+    pub retries: Option<u32>,
+    /// Seconds an event may wait, 60 to 21600 (`MaximumEventAgeInSeconds`; default 21600).
+    pub max_event_age: Option<u32>,
+    /// Where a successful invocation's record goes: an SQS queue, SNS topic, EventBridge bus or
+    /// Lambda function, by ARN.
+    pub on_success: Option<String>,
+    /// Where a failed one's record goes: those, or an S3 bucket.
+    pub on_failure: Option<String>,
+    /// The SQS queue or SNS topic a failed event itself goes to (`DeadLetterConfig`).
+    pub dead_letter: Option<String>,
+}
+
+impl AsyncSettings {
+    /// Whether it asks for an event invoke config (anything but the dead-letter queue).
+    pub fn invoke_config(&self) -> bool {
+        self.retries.is_some()
+            || self.max_event_age.is_some()
+            || self.on_success.is_some()
+            || self.on_failure.is_some()
+    }
+}
+
+/// `vpc = { subnets, security_groups, ipv6_dual_stack }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VpcSettings {
+    /// Subnet ids, `subnet-...`.
+    pub subnets: Vec<String>,
+    /// Security group ids, `sg-...`.
+    pub security_groups: Vec<String>,
+    /// IPv6 traffic on dual-stack subnets (`Ipv6AllowedForDualStack`).
+    pub ipv6_dual_stack: bool,
+}
+
+/// What Lambda does with a recursive loop it detects (`RecursiveLoop`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecursiveLoop {
+    /// Stops the loop after about 16 invocations (`Terminate`, Lambda's default).
+    #[default]
+    Terminate,
+    /// Lets it run (`Allow`), for functions meant to call themselves.
+    Allow,
+}
+
+impl Word for RecursiveLoop {
+    const ALL: &'static [Self] = &[Self::Terminate, Self::Allow];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Terminate => "Terminate",
+            Self::Allow => "Allow",
+        }
+    }
+}
+
+/// The days CloudWatch Logs can keep events for (`PutRetentionPolicy`'s `retentionInDays`).
+pub const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
 
 /// `[[permissions]] actions = ["dynamodb:PutItem"], resources = ["arn:aws:dynamodb:*:*:table/t"]`:
 /// one statement of the execution role's policy.
@@ -82,6 +157,11 @@ impl DeploySettings {
         over(&mut self.alias, &other.alias);
         over(&mut self.url, &other.url);
         over(&mut self.upload_bucket, &other.upload_bucket);
+        over(&mut self.asynchronous, &other.asynchronous);
+        over(&mut self.vpc, &other.vpc);
+        over(&mut self.log_retention, &other.log_retention);
+        over(&mut self.log_kms_key, &other.log_kms_key);
+        over(&mut self.recursive_loop, &other.recursive_loop);
         let triggers = &mut self.triggers;
         triggers.s3.extend(other.triggers.s3.iter().cloned());
         triggers.sqs.extend(other.triggers.sqs.iter().cloned());
@@ -100,6 +180,7 @@ impl DeploySettings {
             .firehose
             .extend(other.triggers.firehose.iter().cloned());
         triggers.ses.extend(other.triggers.ses.iter().cloned());
+        triggers.kafka.extend(other.triggers.kafka.iter().cloned());
         triggers.iot.extend(other.triggers.iot.iter().cloned());
         triggers
             .cognito
@@ -277,6 +358,8 @@ pub struct Triggers {
     pub firehose: Vec<FirehoseTrigger>,
     /// `[[triggers.ses]]`.
     pub ses: Vec<SesTrigger>,
+    /// `[[triggers.kafka]]`.
+    pub kafka: Vec<KafkaTrigger>,
     /// `[[triggers.iot]]`.
     pub iot: Vec<IotTrigger>,
     /// `[[triggers.cognito]]`.
@@ -295,6 +378,7 @@ impl Triggers {
             && self.logs.is_empty()
             && self.firehose.is_empty()
             && self.ses.is_empty()
+            && self.kafka.is_empty()
             && self.iot.is_empty()
             && self.cognito.is_empty()
     }
@@ -400,6 +484,73 @@ pub struct SesTrigger {
     pub recipients: Vec<String>,
     /// How SES calls the function.
     pub invocation_type: SesInvocation,
+}
+
+/// The Kafka cluster a Kafka trigger reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KafkaCluster {
+    /// An Amazon MSK cluster, by its ARN, `cluster` (the mapping's `EventSourceArn`).
+    Msk(String),
+    /// A self-managed cluster, by its bootstrap servers (`host:port`), `bootstrap_servers`
+    /// (the mapping's `SelfManagedEventSource`).
+    SelfManaged(Vec<String>),
+}
+
+/// How Lambda signs in to a Kafka cluster, `auth` (the type of the mapping's source access
+/// configuration that names the secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaAuth {
+    /// SASL/PLAIN with a user name and password (`BASIC_AUTH`; self-managed clusters only).
+    Basic,
+    /// SASL/SCRAM-SHA-256 (`SASL_SCRAM_256_AUTH`; self-managed clusters only).
+    SaslScram256,
+    /// SASL/SCRAM-SHA-512 (`SASL_SCRAM_512_AUTH`).
+    SaslScram512,
+    /// Mutual TLS with a client certificate (`CLIENT_CERTIFICATE_TLS_AUTH`).
+    ClientCertificateTls,
+}
+
+impl Word for KafkaAuth {
+    const ALL: &'static [Self] = &[
+        Self::Basic,
+        Self::SaslScram256,
+        Self::SaslScram512,
+        Self::ClientCertificateTls,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "BASIC_AUTH",
+            Self::SaslScram256 => "SASL_SCRAM_256_AUTH",
+            Self::SaslScram512 => "SASL_SCRAM_512_AUTH",
+            Self::ClientCertificateTls => "CLIENT_CERTIFICATE_TLS_AUTH",
+        }
+    }
+}
+
+/// A Kafka topic read by an event source mapping (AWS "Using Lambda with Amazon MSK" and
+/// "Using Lambda with self-managed Apache Kafka").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaTrigger {
+    /// The cluster.
+    pub cluster: KafkaCluster,
+    /// The topic (a mapping reads exactly one).
+    pub topic: String,
+    /// Records per batch (Lambda's default: 100).
+    pub batch_size: Option<u32>,
+    /// Seconds to gather a batch (Lambda's default: 500 ms, which cannot be asked for in
+    /// seconds: absent, the window is left as it is).
+    pub batching_window: Option<u32>,
+    /// Where reading starts (default `LATEST`).
+    pub starting_position: Option<StartingPosition>,
+    /// The Kafka consumer group Lambda joins (Lambda's default: the mapping's UUID).
+    pub consumer_group_id: Option<String>,
+    /// How Lambda signs in, and the Secrets Manager secret's ARN holding the credentials.
+    pub auth: Option<(KafkaAuth, String)>,
+    /// The subnets Lambda reaches a self-managed cluster in a VPC through (`subnet-...`).
+    pub vpc_subnets: Vec<String>,
+    /// Their security groups (`sg-...`).
+    pub vpc_security_groups: Vec<String>,
 }
 
 /// An IoT Core topic rule whose SQL picks the messages the function gets.
@@ -721,7 +872,7 @@ fn logging(here: At<'_>) -> Result<MachineLogging, CliError> {
 }
 
 /// The deploy keys, for the "the settings are ..." list.
-pub const KEYS: [&str; 16] = [
+pub const KEYS: [&str; 21] = [
     "name",
     "runtime",
     "description",
@@ -736,6 +887,11 @@ pub const KEYS: [&str; 16] = [
     "alias",
     "url",
     "upload_bucket",
+    "async",
+    "vpc",
+    "log_retention",
+    "log_kms_key",
+    "recursive_loop",
     "triggers",
     "permissions",
 ];
@@ -944,6 +1100,30 @@ pub fn read(
         }
         "url" => settings.url = Some(url(here)?),
         "upload_bucket" => settings.upload_bucket = Some(here.non_empty()?),
+        "async" => settings.asynchronous = Some(asynchronous(here)?),
+        "vpc" => settings.vpc = Some(vpc(here)?),
+        "log_retention" => {
+            let days = here.number(1..=3653, "days")?;
+            if !LOG_RETENTION_DAYS.contains(&days) {
+                let allowed: Vec<String> =
+                    LOG_RETENTION_DAYS.iter().map(ToString::to_string).collect();
+                return Err(here.invalid(format!(
+                    "is {days} days, which CloudWatch Logs does not keep; it keeps {}",
+                    allowed.join(", ")
+                )));
+            }
+            settings.log_retention = Some(days);
+        }
+        "log_kms_key" => {
+            let key = here.non_empty()?;
+            if !arn_of(&key, &["kms"]) || !key.contains(":key/") {
+                return Err(here.invalid(
+                    "must be a KMS key's ARN, `arn:aws:kms:REGION:ACCOUNT:key/ID` (CloudWatch Logs takes no alias)",
+                ));
+            }
+            settings.log_kms_key = Some(key);
+        }
+        "recursive_loop" => settings.recursive_loop = Some(here.word()?),
         "triggers" => settings.triggers = triggers(here)?,
         "permissions" => {
             for (index, value) in here.tables()?.into_iter().enumerate() {
@@ -982,6 +1162,116 @@ pub fn check(settings: &DeploySettings, at: &str) -> Result<(), CliError> {
         });
     }
     Ok(())
+}
+
+/// Whether `arn` is an ARN of one of `services`.
+fn arn_of(arn: &str, services: &[&str]) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && !parts[1].is_empty()
+        && services.contains(&parts[2])
+        && !parts[5].is_empty()
+}
+
+fn asynchronous(here: At<'_>) -> Result<AsyncSettings, CliError> {
+    let mut settings = AsyncSettings::default();
+    let keys = [
+        "retries",
+        "max_event_age",
+        "on_success",
+        "on_failure",
+        "dead_letter",
+    ];
+    for (key, value) in here.table(&keys)? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "retries" => settings.retries = Some(at.number(0..=2, "retries")?),
+            "max_event_age" => settings.max_event_age = Some(at.number(60..=21_600, "seconds")?),
+            "dead_letter" => {
+                let arn = at.non_empty()?;
+                if !arn_of(&arn, &["sqs", "sns"]) {
+                    return Err(at.invalid(format!(
+                        "is `{arn}`; a dead-letter queue is the ARN of an SQS queue or an SNS topic (`arn:aws:sqs:REGION:ACCOUNT:NAME`)"
+                    )));
+                }
+                settings.dead_letter = Some(arn);
+            }
+            _ => {
+                let arn = at.non_empty()?;
+                let failure = key == "on_failure";
+                let services: &[&str] = if failure {
+                    &["sqs", "sns", "events", "lambda", "s3"]
+                } else {
+                    &["sqs", "sns", "events", "lambda"]
+                };
+                if !arn_of(&arn, services) {
+                    let also = if failure { ", or an S3 bucket" } else { "" };
+                    return Err(at.invalid(format!(
+                        "is `{arn}`; a destination is the ARN of an SQS queue, an SNS topic, an EventBridge bus or a Lambda function{also}"
+                    )));
+                }
+                if failure {
+                    settings.on_failure = Some(arn);
+                } else {
+                    settings.on_success = Some(arn);
+                }
+            }
+        }
+    }
+    Ok(settings)
+}
+
+fn vpc(here: At<'_>) -> Result<VpcSettings, CliError> {
+    let mut vpc = VpcSettings {
+        subnets: Vec::new(),
+        security_groups: Vec::new(),
+        ipv6_dual_stack: false,
+    };
+    for (key, value) in here.table(&["subnets", "security_groups", "ipv6_dual_stack"])? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "subnets" | "security_groups" => {
+                let (prefix, limit) = if key == "subnets" {
+                    ("subnet-", 16)
+                } else {
+                    ("sg-", 5)
+                };
+                let ids = at.strings()?;
+                if let Some(bad) = ids.iter().find(|id| {
+                    !id.strip_prefix(prefix).is_some_and(|rest| {
+                        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
+                    })
+                }) {
+                    return Err(at.invalid(format!(
+                        "has `{bad}`, which is not an id of the form `{prefix}0123456789abcdef0`"
+                    )));
+                }
+                if ids.len() > limit {
+                    return Err(at.invalid(format!("has more than {limit}, Lambda's limit")));
+                }
+                if key == "subnets" {
+                    vpc.subnets = ids;
+                } else {
+                    vpc.security_groups = ids;
+                }
+            }
+            _ => vpc.ipv6_dual_stack = at.bool()?,
+        }
+    }
+    if vpc.subnets.is_empty() {
+        return Err(here.invalid(
+            "needs `subnets`, the ids of the subnets the function's network interfaces go in (two or more, in different availability zones, for availability)",
+        ));
+    }
+    if vpc.security_groups.is_empty() {
+        return Err(here.invalid(
+            "needs `security_groups` beside its `subnets`: Lambda puts the function's network interfaces in the VPC with at least one, such as `security_groups = [\"sg-0123456789abcdef0\"]`",
+        ));
+    }
+    Ok(vpc)
 }
 
 fn url(here: At<'_>) -> Result<UrlSettings, CliError> {
@@ -1089,7 +1379,7 @@ fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
     let mut triggers = Triggers::default();
     let kinds = [
         "s3", "sqs", "dynamodb", "kinesis", "schedule", "sns", "logs", "firehose", "ses", "iot",
-        "cognito",
+        "cognito", "kafka",
     ];
     for (kind, list) in here.table(&kinds)? {
         let path = format!("{}.{kind}", here.key);
@@ -1128,6 +1418,21 @@ fn triggers(here: At<'_>) -> Result<Triggers, CliError> {
                         )));
                     }
                     triggers.ses.push(trigger);
+                }
+                "kafka" => {
+                    let trigger = kafka(at)?;
+                    // Lambda maps a topic of a cluster to a function once.
+                    let again = triggers
+                        .kafka
+                        .iter()
+                        .any(|t| t.cluster == trigger.cluster && t.topic == trigger.topic);
+                    if again {
+                        return Err(at.invalid(format!(
+                            "reads the topic `{}` of the same cluster again; a function has one mapping per topic of a cluster, so keep one of these triggers",
+                            trigger.topic
+                        )));
+                    }
+                    triggers.kafka.push(trigger);
                 }
                 "iot" => triggers.iot.push(iot(at)?),
                 "cognito" => {
@@ -1412,6 +1717,240 @@ fn ses(here: At<'_>) -> Result<SesTrigger, CliError> {
         return Err(here.invalid("needs a `rule_set`, the receipt rule set's name"));
     }
     Ok(trigger)
+}
+
+/// The settings of a `[[triggers.kafka]]` table.
+const KAFKA_KEYS: [&str; 11] = [
+    "cluster",
+    "bootstrap_servers",
+    "topic",
+    "batch_size",
+    "batching_window",
+    "starting_position",
+    "consumer_group_id",
+    "auth",
+    "secret",
+    "vpc_subnets",
+    "vpc_security_groups",
+];
+
+fn kafka(here: At<'_>) -> Result<KafkaTrigger, CliError> {
+    let mut trigger = KafkaTrigger {
+        cluster: KafkaCluster::SelfManaged(Vec::new()),
+        topic: String::new(),
+        batch_size: None,
+        batching_window: None,
+        starting_position: None,
+        consumer_group_id: None,
+        auth: None,
+        vpc_subnets: Vec::new(),
+        vpc_security_groups: Vec::new(),
+    };
+    let (mut cluster, mut servers, mut auth, mut secret) = (None, None, None, None);
+    for (key, value) in here.table(&KAFKA_KEYS)? {
+        let path = format!("{}.{key}", here.key);
+        let at = At { value, key: &path };
+        match key.as_str() {
+            "cluster" => {
+                let arn = at.non_empty()?;
+                if !is_arn(&arn, "kafka", "cluster/") {
+                    return Err(at.invalid(
+                        "must be an Amazon MSK cluster's ARN (`arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID`); for a self-managed cluster, use `bootstrap_servers`",
+                    ));
+                }
+                cluster = Some(arn);
+            }
+            "bootstrap_servers" => {
+                let brokers = at.strings()?;
+                // Lambda's `KAFKA_BOOTSTRAP_SERVERS`: 1 to 10 `host:port`.
+                if brokers.is_empty() || brokers.len() > 10 {
+                    return Err(at.invalid(
+                        "must name 1 to 10 brokers (Lambda's limit), such as `[\"b-1.example.com:9092\"]`",
+                    ));
+                }
+                if let Some(bad) = brokers.iter().find(|broker| !is_broker(broker)) {
+                    return Err(at.invalid(format!(
+                        "has `{bad}`, which is not a broker's `host:port` (such as `b-1.example.com:9092`)"
+                    )));
+                }
+                servers = Some(brokers);
+            }
+            "topic" => {
+                let topic = at.string()?;
+                if topic.is_empty() {
+                    return Err(at.invalid("must not be empty: name the one Kafka topic it reads"));
+                }
+                // Kafka's topic names, as Lambda's `Topics` takes them.
+                let valid = topic.len() <= 249
+                    && !topic.starts_with('.')
+                    && topic
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+                if !valid {
+                    return Err(at.invalid(
+                        "must be a Kafka topic's name: up to 249 letters, digits, `.`, `_` or `-`, not starting with `.`",
+                    ));
+                }
+                trigger.topic = topic;
+            }
+            "batch_size" => trigger.batch_size = Some(at.number(1..=10_000, "records")?),
+            "batching_window" => trigger.batching_window = Some(at.number(0..=300, "seconds")?),
+            "starting_position" => trigger.starting_position = Some(at.word()?),
+            "consumer_group_id" => {
+                let group = at.non_empty()?;
+                // Lambda's `ConsumerGroupId`.
+                let valid = group.len() <= 200
+                    && group.chars().all(|c| {
+                        c.is_ascii_alphanumeric()
+                            || matches!(c, '-' | '/' | '*' | ':' | '_' | '+' | '=' | '.' | '@')
+                    });
+                if !valid {
+                    return Err(at.invalid(
+                        "must be up to 200 letters, digits, or `-/*:_+=.@` (Lambda's consumer group ids)",
+                    ));
+                }
+                trigger.consumer_group_id = Some(group);
+            }
+            "auth" => auth = Some(at.word::<KafkaAuth>()?),
+            "secret" => {
+                let arn = at.non_empty()?;
+                if !is_arn(&arn, "secretsmanager", "secret:") {
+                    return Err(at.invalid(
+                        "must be a Secrets Manager secret's ARN (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME`)",
+                    ));
+                }
+                secret = Some(arn);
+            }
+            "vpc_subnets" => trigger.vpc_subnets = ids(at, "subnet-", "a subnet's id")?,
+            _ => trigger.vpc_security_groups = ids(at, "sg-", "a security group's id")?,
+        }
+    }
+    trigger.cluster = match (cluster, servers) {
+        (Some(arn), None) => KafkaCluster::Msk(arn),
+        (None, Some(servers)) => KafkaCluster::SelfManaged(servers),
+        (Some(_), Some(_)) => {
+            return Err(here.invalid(
+                "names both a `cluster` and `bootstrap_servers`; keep `cluster` for an Amazon MSK cluster, or `bootstrap_servers` for a self-managed one",
+            ));
+        }
+        (None, None) => {
+            return Err(here.invalid(
+                "needs a `cluster` (an Amazon MSK cluster's ARN) or `bootstrap_servers` (a self-managed cluster's brokers)",
+            ));
+        }
+    };
+    if trigger.topic.is_empty() {
+        return Err(here.invalid("needs a `topic`, the one Kafka topic it reads"));
+    }
+    let field = |key: &str, problem: String| CliError::Config {
+        key: format!("{}.{key}", here.key),
+        problem,
+    };
+    trigger.auth = match (auth, secret) {
+        (Some(auth), Some(secret)) => Some((auth, secret)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(field(
+                "auth",
+                "needs a `secret`: the ARN of the Secrets Manager secret holding the credentials"
+                    .into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(field(
+                "secret",
+                format!(
+                    "needs an `auth`, how Lambda signs in with it: {}",
+                    KafkaAuth::expected()
+                ),
+            ));
+        }
+    };
+    if matches!(trigger.cluster, KafkaCluster::Msk(_)) {
+        if let Some((auth @ (KafkaAuth::Basic | KafkaAuth::SaslScram256), _)) = trigger.auth {
+            return Err(field(
+                "auth",
+                format!(
+                    "is `{}`, which Amazon MSK does not offer: use `SASL_SCRAM_512_AUTH` or `CLIENT_CERTIFICATE_TLS_AUTH`, or no `auth` for IAM or unauthenticated access",
+                    auth.as_str()
+                ),
+            ));
+        }
+        for (key, ids) in [
+            ("vpc_subnets", &trigger.vpc_subnets),
+            ("vpc_security_groups", &trigger.vpc_security_groups),
+        ] {
+            if !ids.is_empty() {
+                return Err(field(
+                    key,
+                    "is for self-managed clusters: Lambda reaches an MSK cluster through the cluster's own subnets and security groups".into(),
+                ));
+            }
+        }
+    }
+    match (
+        trigger.vpc_subnets.is_empty(),
+        trigger.vpc_security_groups.is_empty(),
+    ) {
+        (false, true) => Err(field(
+            "vpc_subnets",
+            "needs `vpc_security_groups` too: Lambda reaches a cluster in a VPC through both"
+                .into(),
+        )),
+        (true, false) => Err(field(
+            "vpc_security_groups",
+            "needs `vpc_subnets` too: Lambda reaches a cluster in a VPC through both".into(),
+        )),
+        _ => Ok(trigger),
+    }
+}
+
+/// Whether `arn` is an ARN of `service` whose resource starts with `resource`:
+/// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
+fn is_arn(arn: &str, service: &str, resource: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", partition, found, region, account, rest] => {
+            partition.starts_with("aws")
+                && *found == service
+                && !region.is_empty()
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && rest.len() > resource.len()
+                && rest.starts_with(resource)
+        }
+        _ => false,
+    }
+}
+
+/// Whether `broker` is a `host:port` Lambda takes among a cluster's bootstrap servers.
+fn is_broker(broker: &str) -> bool {
+    let Some((host, port)) = broker.rsplit_once(':') else {
+        return false;
+    };
+    let label = |label: &str| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    host.split('.').all(label) && port.len() <= 5 && port.parse::<u16>().is_ok_and(|port| port > 0)
+}
+
+/// A list of AWS resource ids starting with `prefix` (`subnet-`, `sg-`), at least one.
+fn ids(at: At<'_>, prefix: &str, what: &str) -> Result<Vec<String>, CliError> {
+    let ids = at.strings()?;
+    if ids.is_empty() {
+        return Err(at.invalid(format!("must name at least one (`{prefix}...`)")));
+    }
+    let valid = |id: &String| {
+        id.strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()))
+    };
+    if let Some(bad) = ids.iter().find(|id| !valid(id)) {
+        return Err(at.invalid(format!("has `{bad}`, which is not {what} (`{prefix}...`)")));
+    }
+    Ok(ids)
 }
 
 fn iot(here: At<'_>) -> Result<IotTrigger, CliError> {
@@ -1755,6 +2294,222 @@ mod tests {
     }
 
     #[test]
+    fn kafka_triggers_read_an_msk_or_a_self_managed_cluster() {
+        let msk = "arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e-1";
+        let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-AbCdEf";
+        let settings = read_one(
+            "triggers",
+            json!({"kafka": [
+                {"cluster": msk, "topic": "orders"},
+                {
+                    "bootstrap_servers": ["b-1.example.com:9092", "b-2.example.com:9092"],
+                    "topic": "clicks",
+                    "batch_size": 500,
+                    "batching_window": 5,
+                    "starting_position": "TRIM_HORIZON",
+                    "consumer_group_id": "clicks-reader",
+                    "auth": "SASL_SCRAM_256_AUTH",
+                    "secret": secret,
+                    "vpc_subnets": ["subnet-0a1b"],
+                    "vpc_security_groups": ["sg-0c2d"],
+                },
+            ]}),
+        )
+        .unwrap();
+        let kafka = settings.triggers.kafka;
+        assert_eq!(
+            kafka[0],
+            KafkaTrigger {
+                cluster: KafkaCluster::Msk(msk.into()),
+                topic: "orders".into(),
+                batch_size: None,
+                batching_window: None,
+                starting_position: None,
+                consumer_group_id: None,
+                auth: None,
+                vpc_subnets: Vec::new(),
+                vpc_security_groups: Vec::new(),
+            },
+            "Lambda's defaults stay Lambda's"
+        );
+        assert_eq!(
+            kafka[1],
+            KafkaTrigger {
+                cluster: KafkaCluster::SelfManaged(vec![
+                    "b-1.example.com:9092".into(),
+                    "b-2.example.com:9092".into()
+                ]),
+                topic: "clicks".into(),
+                batch_size: Some(500),
+                batching_window: Some(5),
+                starting_position: Some(StartingPosition::TrimHorizon),
+                consumer_group_id: Some("clicks-reader".into()),
+                auth: Some((KafkaAuth::SaslScram256, secret.into())),
+                vpc_subnets: vec!["subnet-0a1b".into()],
+                vpc_security_groups: vec!["sg-0c2d".into()],
+            }
+        );
+        let mut merged = DeploySettings::default();
+        merged.merge(
+            &read_one(
+                "triggers",
+                json!({"kafka": [{"cluster": msk, "topic": "t"}]}),
+            )
+            .unwrap(),
+        );
+        assert!(!merged.triggers.is_empty());
+        assert_eq!(merged.triggers.kafka.len(), 1);
+    }
+
+    #[test]
+    fn bad_kafka_triggers_name_the_key_and_the_fix() {
+        let msk = "arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c2d3e";
+        let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-AbCdEf";
+        let brokers = json!(["b-1.example.com:9092"]);
+        let cases = [
+            (
+                json!({"cluster": msk, "bootstrap_servers": brokers, "topic": "t"}),
+                "m.triggers.kafka[0]",
+                "names both a `cluster` and `bootstrap_servers`; keep `cluster`",
+            ),
+            (
+                json!({"topic": "t"}),
+                "m.triggers.kafka[0]",
+                "needs a `cluster` (an Amazon MSK cluster's ARN) or `bootstrap_servers`",
+            ),
+            (
+                json!({"cluster": msk}),
+                "m.triggers.kafka[0]",
+                "needs a `topic`",
+            ),
+            (
+                json!({"cluster": msk, "topic": ""}),
+                "m.triggers.kafka[0].topic",
+                "must not be empty: name the one Kafka topic",
+            ),
+            (
+                json!({"cluster": msk, "topic": ["a", "b"]}),
+                "m.triggers.kafka[0].topic",
+                "must be a string",
+            ),
+            (
+                json!({"cluster": msk, "topic": "a topic"}),
+                "m.triggers.kafka[0].topic",
+                "Kafka topic's name",
+            ),
+            (
+                json!({"cluster": msk, "topic": "t", "batch_size": 10_001}),
+                "m.triggers.kafka[0].batch_size",
+                "from 1 to 10000",
+            ),
+            (
+                json!({"cluster": msk, "topic": "t", "batch_size": 0}),
+                "m.triggers.kafka[0].batch_size",
+                "from 1 to 10000",
+            ),
+            (
+                json!({"cluster": msk, "topic": "t", "batching_window": 301}),
+                "m.triggers.kafka[0].batching_window",
+                "from 0 to 300",
+            ),
+            (
+                json!({"cluster": msk, "topic": "t", "starting_position": "AT_TIMESTAMP"}),
+                "m.triggers.kafka[0].starting_position",
+                "must be one of `LATEST`, `TRIM_HORIZON`",
+            ),
+            (
+                json!({"cluster": "shop", "topic": "t"}),
+                "m.triggers.kafka[0].cluster",
+                "for a self-managed cluster, use `bootstrap_servers`",
+            ),
+            (
+                json!({"cluster": "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "topic": "t"}),
+                "m.triggers.kafka[0].cluster",
+                "Amazon MSK cluster's ARN",
+            ),
+            (
+                json!({"bootstrap_servers": [], "topic": "t"}),
+                "m.triggers.kafka[0].bootstrap_servers",
+                "1 to 10 brokers",
+            ),
+            (
+                json!({"bootstrap_servers": ["b-1.example.com"], "topic": "t"}),
+                "m.triggers.kafka[0].bootstrap_servers",
+                "not a broker's `host:port`",
+            ),
+            (
+                json!({"cluster": msk, "topic": "t", "consumer_group_id": "a group"}),
+                "m.triggers.kafka[0].consumer_group_id",
+                "consumer group ids",
+            ),
+            (
+                json!({"bootstrap_servers": brokers, "topic": "t", "auth": "SASL_SCRAM_512_AUTH", "secret": "kafka-credentials"}),
+                "m.triggers.kafka[0].secret",
+                "Secrets Manager secret's ARN",
+            ),
+            (
+                json!({"bootstrap_servers": brokers, "topic": "t", "auth": "SASL_SCRAM_512_AUTH", "secret": "arn:aws:kms:eu-west-1:123456789012:key/k"}),
+                "m.triggers.kafka[0].secret",
+                "Secrets Manager secret's ARN",
+            ),
+            (
+                json!({"bootstrap_servers": brokers, "topic": "t", "auth": "SCRAM"}),
+                "m.triggers.kafka[0].auth",
+                "must be one of `BASIC_AUTH`, `SASL_SCRAM_256_AUTH`, `SASL_SCRAM_512_AUTH`, `CLIENT_CERTIFICATE_TLS_AUTH`",
+            ),
+            (
+                json!({"bootstrap_servers": brokers, "topic": "t", "auth": "BASIC_AUTH"}),
+                "m.triggers.kafka[0].auth",
+                "needs a `secret`",
+            ),
+            (
+                json!({"bootstrap_servers": brokers, "topic": "t", "secret": secret}),
+                "m.triggers.kafka[0].secret",
+                "needs an `auth`",
+            ),
+            (
+                json!({"cluster": msk, "topic": "t", "auth": "BASIC_AUTH", "secret": secret}),
+                "m.triggers.kafka[0].auth",
+                "Amazon MSK does not offer",
+            ),
+            (
+                json!({"cluster": msk, "topic": "t", "vpc_subnets": ["subnet-1"], "vpc_security_groups": ["sg-1"]}),
+                "m.triggers.kafka[0].vpc_subnets",
+                "is for self-managed clusters",
+            ),
+            (
+                json!({"bootstrap_servers": brokers, "topic": "t", "vpc_subnets": ["subnet-1"]}),
+                "m.triggers.kafka[0].vpc_subnets",
+                "needs `vpc_security_groups` too",
+            ),
+            (
+                json!({"bootstrap_servers": brokers, "topic": "t", "vpc_subnets": ["subnet-1"], "vpc_security_groups": ["default"]}),
+                "m.triggers.kafka[0].vpc_security_groups",
+                "not a security group's id (`sg-...`)",
+            ),
+            (
+                json!({"bootstrap_servers": brokers, "topic": "t", "topics": ["u"]}),
+                "m.triggers.kafka[0].topics",
+                "the settings are `cluster`, `bootstrap_servers`, `topic`",
+            ),
+        ];
+        for (table, at, says) in cases {
+            let (found, said) = problem("triggers", json!({"kafka": [table]}));
+            assert_eq!(found, at, "{table}");
+            assert!(said.contains(says), "{table}: {said}");
+        }
+        let (found, said) = problem(
+            "triggers",
+            json!({"kafka": [{"cluster": msk, "topic": "t"}, {"cluster": msk, "topic": "t", "batch_size": 5}]}),
+        );
+        assert_eq!(found, "m.triggers.kafka[1]");
+        assert!(
+            said.contains("one mapping per topic of a cluster"),
+            "{said}"
+        );
+    }
+
+    #[test]
     fn permissions_add_up_and_need_the_role_deploy_creates() {
         let package = read_one(
             "permissions",
@@ -1792,6 +2547,60 @@ mod tests {
                 json!(256),
                 "m.ephemeral_storage",
                 "from 512 to 10240",
+            ),
+            (
+                "async",
+                json!({"on_failure": "failed-orders"}),
+                "m.async.on_failure",
+                "a destination is the ARN of an SQS queue",
+            ),
+            (
+                "async",
+                json!({"on_success": "arn:aws:s3:::records"}),
+                "m.async.on_success",
+                "an EventBridge bus or a Lambda function",
+            ),
+            (
+                "async",
+                json!({"dead_letter": "arn:aws:events:eu-west-1:1:event-bus/default"}),
+                "m.async.dead_letter",
+                "the ARN of an SQS queue or an SNS topic",
+            ),
+            (
+                "async",
+                json!({"retries": 3}),
+                "m.async.retries",
+                "from 0 to 2",
+            ),
+            (
+                "vpc",
+                json!({"subnets": ["subnet-0a"]}),
+                "m.vpc",
+                "needs `security_groups` beside its `subnets`",
+            ),
+            (
+                "vpc",
+                json!({"subnets": ["0a"], "security_groups": ["sg-1"]}),
+                "m.vpc.subnets",
+                "`subnet-0123456789abcdef0`",
+            ),
+            (
+                "log_retention",
+                json!(10),
+                "m.log_retention",
+                "1, 3, 5, 7, 14",
+            ),
+            (
+                "log_kms_key",
+                json!("alias/logs"),
+                "m.log_kms_key",
+                "must be a KMS key's ARN",
+            ),
+            (
+                "recursive_loop",
+                json!("Stop"),
+                "m.recursive_loop",
+                "`Terminate`, `Allow`",
             ),
             (
                 "tracing",

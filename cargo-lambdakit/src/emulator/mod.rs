@@ -257,7 +257,16 @@ impl Emulator {
                 );
                 (pool.function.name.clone(), Arc::new(pool))
             })
-            .collect();
+            .collect::<BTreeMap<_, _>>();
+        // The project's own `async` settings, as deploy puts them on Lambda.
+        let queues = queue::Queues::new(queue::Settings::from_env());
+        for (name, pool) in &pools {
+            if let Some(settings) = &pool.function.deploy.asynchronous
+                && settings.invoke_config()
+            {
+                queues.set_config(name, "$LATEST", Some(queue::EventConfig::of(settings)));
+            }
+        }
         Self {
             pools: RwLock::new(pools),
             region: region.to_owned(),
@@ -271,7 +280,7 @@ impl Emulator {
             changes: tokio::sync::Mutex::default(),
             gate: Arc::default(),
             generation,
-            queues: queue::Queues::new(queue::Settings::from_env()),
+            queues,
             destinations: destinations::Destinations::new(region),
             this: OnceLock::new(),
             access: Access::default(),

@@ -118,6 +118,19 @@ impl Default for EventConfig {
 }
 
 impl EventConfig {
+    /// The config a function's `async` settings ask for, Lambda's defaults for the rest.
+    pub(crate) fn of(settings: &crate::deploy::settings::AsyncSettings) -> Self {
+        Self {
+            maximum_retry_attempts: settings.retries.unwrap_or(MAX_RETRY_ATTEMPTS),
+            maximum_event_age: settings
+                .max_event_age
+                .map_or(MAX_EVENT_AGE, |seconds| Duration::from_secs(seconds.into())),
+            on_success: settings.on_success.clone(),
+            on_failure: settings.on_failure.clone(),
+            last_modified: SystemTime::now(),
+        }
+    }
+
     /// The config as `--state` keeps it (see `state`).
     pub(super) fn kept(&self, function: &str, qualifier: &str) -> EventConfigRecord {
         let millis = self
@@ -439,12 +452,19 @@ async fn freed(pool: Option<&Pool>) {
 }
 
 impl Emulator {
-    /// The dead-letter queue of `function` (its `DeadLetterConfig.TargetArn`), when one is
-    /// set; versions share their function's, as on Lambda.
+    /// The dead-letter queue of `function` (its `DeadLetterConfig.TargetArn`, or for a
+    /// function of the project its `async.dead_letter`), when one is set; versions share their
+    /// function's, as on Lambda.
     fn dead_letter_target(&self, function: &str) -> Option<String> {
-        lock(&self.records)
+        let created = lock(&self.records)
             .get(function)
-            .and_then(|record| record.latest.dead_letter_target.clone())
+            .and_then(|record| record.latest.dead_letter_target.clone());
+        created.or_else(|| {
+            self.pool(function)
+                .filter(|pool| pool.created.is_none())
+                .and_then(|pool| pool.function.deploy.asynchronous.clone())
+                .and_then(|settings| settings.dead_letter)
+        })
     }
 
     /// An event done with: to its destination for `condition`, if one is set, else (for a

@@ -14,12 +14,12 @@ use crate::support::lambdakit;
 
 /// A package of its own in a scratch directory with one function that does nothing (moto
 /// runs none), `intake`, whose settings a test rewrites between deploys.
-struct Fixture {
-    dir: PathBuf,
+pub(crate) struct Fixture {
+    pub(crate) dir: PathBuf,
 }
 
 impl Fixture {
-    fn new(label: &str, settings: &str) -> Self {
+    pub(crate) fn new(label: &str, settings: &str) -> Self {
         let dir =
             std::env::temp_dir().join(format!("lambdakit-triggers-{label}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -31,14 +31,14 @@ impl Fixture {
     }
 
     /// Rewrites the manifest with `settings` for `intake`.
-    fn settings(&self, settings: &str) {
+    pub(crate) fn settings(&self, settings: &str) {
         let manifest = format!(
             "[package]\nname = \"triggers-fixture\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n\n{settings}\n"
         );
         std::fs::write(self.dir.join("Cargo.toml"), manifest).unwrap();
     }
 
-    fn run(&self, moto: &Moto, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, moto: &Moto, args: &[&str]) -> Output {
         let mut command = lambdakit();
         command
             .args(args)
@@ -55,7 +55,7 @@ impl Drop for Fixture {
     }
 }
 
-const INTAKE: &str = "arn:aws:lambda:eu-west-1:123456789012:function:intake";
+pub(crate) const INTAKE: &str = "arn:aws:lambda:eu-west-1:123456789012:function:intake";
 
 /// The change to the trigger named `name` in a deploy's report: its action and details.
 fn trigger(report: &Value, name: &str) -> (String, Value) {
@@ -94,7 +94,7 @@ fn statement<'a>(policy: &'a Value, principal: &str) -> &'a Value {
 }
 
 /// Every change of a report that is not `unchanged`.
-fn changed(report: &Value) -> Vec<String> {
+pub(crate) fn changed(report: &Value) -> Vec<String> {
     actions(report)
         .into_iter()
         .filter(|line| !line.ends_with(" unchanged"))
@@ -193,6 +193,12 @@ async fn an_iot_topic_rule_sends_messages_to_the_function_and_follows_its_settin
     let fixture = Fixture::new(
         "iot",
         &format!("{table}\nsql = \"SELECT * FROM 'devices/+/telemetry'\""),
+    );
+    let plan = fixture.run(&moto, &["deploy", "--dry-run"]);
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        plan.contains("+ trigger   iot lambdakit_intake_0"),
+        "{plan}"
     );
     let created = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
     assert_eq!(trigger(&created, "iot lambdakit_intake_0").0, "create");
@@ -348,4 +354,118 @@ async fn a_cognito_user_pool_calls_the_function_and_keeps_its_other_settings() {
     let config = describe()["LambdaConfig"].take();
     assert!(config["PreSignUp"].is_null(), "{config}");
     assert_eq!(config["PostAuthentication"], other.as_str());
+}
+
+#[tokio::test]
+async fn a_kafka_trigger_is_planned_and_its_mistakes_are_refused_before_any_aws_call() {
+    // moto 5.2.1 maps only SQS, DynamoDB and Kinesis sources: the plan is read here, and
+    // creating, converging and removing Kafka mappings is `triggers::tests`' to prove.
+    let Some(moto) = Moto::start() else { return };
+    let cluster = format!("arn:aws:kafka:{REGION}:{ACCOUNT}:cluster/shop/0b1c-1");
+    let fixture = Fixture::new(
+        "kafka",
+        &format!(
+            "[[package.metadata.lambdakit.functions.intake.triggers.kafka]]\ncluster = \"{cluster}\"\ntopic = \"orders\"\nbatch_size = 500\n\n[[package.metadata.lambdakit.functions.intake.triggers.kafka]]\nbootstrap_servers = [\"b-1.example.com:9092\", \"b-2.example.com:9092\"]\ntopic = \"clicks\"\nauth = \"SASL_SCRAM_512_AUTH\"\nsecret = \"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:kafka-AbCdEf\""
+        ),
+    );
+    let plan = json(&fixture.run(&moto, &["deploy", "--dry-run", "--output", "json"]));
+    let orders = format!("kafka {cluster} topic orders");
+    assert_eq!(trigger(&plan, &orders).0, "create");
+    let clicks = "kafka b-1.example.com:9092,b-2.example.com:9092 topic clicks";
+    assert_eq!(trigger(&plan, clicks).0, "create");
+    let text = fixture.run(&moto, &["deploy", "--dry-run"]);
+    assert!(text.status.success(), "{text:?}");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!("+ trigger   {orders}\n"))
+            && text.contains(&format!("+ trigger   {clicks}\n")),
+        "{text}"
+    );
+    let config = moto.config().await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let functions = lambda.list_functions().send().await.unwrap();
+    assert!(
+        functions.functions().is_empty(),
+        "a dry run created {functions:?}"
+    );
+
+    for (settings, key, says) in [
+        (
+            format!(
+                "cluster = \"{cluster}\"\nbootstrap_servers = [\"b-1.example.com:9092\"]\ntopic = \"orders\""
+            ),
+            "`package.metadata.lambdakit.functions.intake.triggers.kafka[0]` names both a `cluster` and `bootstrap_servers`",
+            "keep `cluster` for an Amazon MSK cluster",
+        ),
+        (
+            format!("cluster = \"{cluster}\"\ntopic = \"orders\"\nbatch_size = 20000"),
+            "`package.metadata.lambdakit.functions.intake.triggers.kafka[0].batch_size`",
+            "from 1 to 10000",
+        ),
+        (
+            "bootstrap_servers = [\"b-1.example.com:9092\"]\ntopic = \"clicks\"\nauth = \"SASL_SCRAM_512_AUTH\"\nsecret = \"kafka-credentials\"".to_owned(),
+            "`package.metadata.lambdakit.functions.intake.triggers.kafka[0].secret`",
+            "must be a Secrets Manager secret's ARN",
+        ),
+    ] {
+        fixture.settings(&format!(
+            "[[package.metadata.lambdakit.functions.intake.triggers.kafka]]\n{settings}"
+        ));
+        let refused = fixture.run(&moto, &["deploy", "--dry-run"]);
+        assert!(!refused.status.success(), "{refused:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains(key) && stderr.contains(says),
+            "{settings}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_changed_logs_filter_pattern_is_put_on_the_deployed_filter() {
+    let Some(moto) = Moto::start() else { return };
+    moto.aws(&["logs", "create-log-group", "--log-group-name", "app"]);
+    let fixture = Fixture::new(
+        "logs",
+        "[[package.metadata.lambdakit.functions.intake.triggers.logs]]\ngroup = \"app\"\npattern = \"ERROR\"",
+    );
+    let created = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert_eq!(trigger(&created, "logs app").0, "create");
+
+    fixture.settings(
+        "[[package.metadata.lambdakit.functions.intake.triggers.logs]]\ngroup = \"app\"\npattern = \"?ERROR ?WARN\"",
+    );
+    let updated = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert_eq!(
+        trigger(&updated, "logs app"),
+        (
+            "update".to_owned(),
+            serde_json::json!(["pattern `ERROR` → `?ERROR ?WARN`"])
+        )
+    );
+    let config = moto.config().await;
+    let filters = aws_sdk_cloudwatchlogs::Client::new(&config)
+        .describe_subscription_filters()
+        .log_group_name("app")
+        .send()
+        .await
+        .unwrap();
+    let filters: Vec<(Option<&str>, Option<&str>, Option<&str>)> = filters
+        .subscription_filters()
+        .iter()
+        .map(|filter| {
+            (
+                filter.filter_name(),
+                filter.filter_pattern(),
+                filter.destination_arn(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        filters,
+        [(Some("lambdakit-intake"), Some("?ERROR ?WARN"), Some(INTAKE))],
+        "the filter is replaced in place, not added beside"
+    );
+    let again = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    assert!(changed(&again).is_empty(), "{again}");
 }

@@ -8,6 +8,7 @@ mod build;
 mod conformance;
 mod control;
 mod deploy;
+mod deploy_operation;
 mod deploy_states;
 mod deploy_triggers;
 mod events;

@@ -1,4 +1,5 @@
-//! What invokes the function: event source mappings (SQS, DynamoDB and Kinesis streams), S3
+//! What invokes the function: event source mappings (SQS, DynamoDB and Kinesis streams, Kafka
+//! topics of Amazon MSK or self-managed clusters), S3
 //! bucket notifications, EventBridge schedules, SNS subscriptions and CloudWatch Logs
 //! subscription filters, each with the invoke permission its service needs, and Kinesis Data
 //! Firehose transformations (the delivery stream's Lambda processor; Firehose invokes with the
@@ -15,12 +16,18 @@
 //! resource policy records which buckets, topics and rules it granted, so a trigger removed
 //! from the settings is found and removed too.
 
+use std::time::Duration;
+
 use aws_sdk_eventbridge::types::{RuleState, Target};
 use aws_sdk_firehose::operation::update_destination::builders::UpdateDestinationFluentBuilder;
 use aws_sdk_firehose::types::{
     ProcessingConfiguration, Processor, ProcessorParameter, ProcessorParameterName, ProcessorType,
 };
-use aws_sdk_lambda::types::{EventSourcePosition, FunctionResponseType};
+use aws_sdk_lambda::types::{
+    AmazonManagedKafkaEventSourceConfig, EndPointType, EventSourceMappingConfiguration,
+    EventSourcePosition, FunctionResponseType, SelfManagedEventSource,
+    SelfManagedKafkaEventSourceConfig, SourceAccessConfiguration, SourceAccessType,
+};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput;
 use aws_sdk_s3::types::{
@@ -30,10 +37,14 @@ use aws_sdk_s3::types::{
 use aws_sdk_ses::types::{InvocationType, LambdaAction, ReceiptAction, ReceiptRule};
 use serde_json::Value;
 
-use super::settings::{FirehoseTrigger, S3Trigger, SesTrigger, StreamTrigger, Word as _};
+use super::settings::{
+    FirehoseTrigger, KafkaCluster, KafkaTrigger, S3Trigger, SesTrigger, StartingPosition,
+    StreamTrigger, Word as _,
+};
 use super::{
     Action, Change, ID_PREFIX, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, Unit, bounded,
 };
+use crate::aws::retry::retry;
 use crate::aws::{self, Aws, Place};
 use crate::error::CliError;
 use crate::project::Function;
@@ -238,20 +249,349 @@ fn sid(kind: &str, resource: &str) -> String {
     )
 }
 
-/// SQS queues and DynamoDB and Kinesis streams: one event source mapping each.
+/// How long creating a mapping that replaces another is retried: Lambda deletes the old one
+/// in the background, and refuses its twin (`ResourceConflictException`) until it is gone.
+const REPLACE_LIMIT: Duration = Duration::from_secs(120);
+
+/// An event source mapping the settings ask for, of any kind, in the terms Lambda's API takes
+/// and reports.
+#[derive(Debug)]
+struct Mapping<'a> {
+    /// `sqs`, `dynamodb`, `kinesis` or `kafka`.
+    kind: &'static str,
+    /// The source's ARN (an MSK cluster's too); `None` for a self-managed Kafka cluster.
+    arn: Option<String>,
+    /// A self-managed Kafka cluster's bootstrap servers.
+    servers: &'a [String],
+    /// The Kafka topic.
+    topic: Option<&'a str>,
+    batch_size: i32,
+    /// `None`: Lambda's default, neither sent nor compared (Kafka's is 500 ms, which the API's
+    /// whole seconds cannot ask for).
+    window: Option<i32>,
+    /// `None`: not sent (Kafka).
+    response_types: Option<Vec<FunctionResponseType>>,
+    /// Where reading starts (streams and Kafka). Lambda cannot change it: a mapping starting
+    /// elsewhere is replaced.
+    position: Option<StartingPosition>,
+    /// The Kafka consumer group; `None`: Lambda's default, the mapping's UUID. Lambda cannot
+    /// change it either.
+    group: Option<&'a str>,
+    /// Kafka's source access configurations, `(type, URI)`, sorted.
+    access: Vec<(String, String)>,
+}
+
+impl<'a> Mapping<'a> {
+    /// A queue's or stream's mapping.
+    fn stream(kind: &'static str, arn: String, trigger: &StreamTrigger) -> Self {
+        let response_types = if trigger.report_batch_item_failures {
+            vec![FunctionResponseType::ReportBatchItemFailures]
+        } else {
+            Vec::new()
+        };
+        let default_batch = if kind == "sqs" { 10 } else { 100 };
+        Self {
+            kind,
+            arn: Some(arn),
+            servers: &[],
+            topic: None,
+            batch_size: trigger.batch_size.unwrap_or(default_batch) as i32,
+            window: Some(trigger.batching_window.unwrap_or(0) as i32),
+            response_types: Some(response_types),
+            position: (kind != "sqs").then(|| trigger.starting_position.unwrap_or_default()),
+            group: None,
+            access: Vec::new(),
+        }
+    }
+
+    /// A Kafka topic's mapping (AWS "Using Lambda with Amazon MSK", "Using Lambda with
+    /// self-managed Apache Kafka"): the batch size defaults to 100, the position to `LATEST`.
+    fn kafka(trigger: &'a KafkaTrigger) -> Self {
+        let (arn, servers) = match &trigger.cluster {
+            KafkaCluster::Msk(arn) => (Some(arn.clone()), &[][..]),
+            KafkaCluster::SelfManaged(servers) => (None, servers.as_slice()),
+        };
+        let mut access: Vec<(String, String)> = trigger
+            .auth
+            .iter()
+            .map(|(auth, secret)| (auth.as_str().to_owned(), secret.clone()))
+            .collect();
+        access.extend(
+            trigger
+                .vpc_subnets
+                .iter()
+                .map(|id| ("VPC_SUBNET".to_owned(), format!("subnet:{id}"))),
+        );
+        access.extend(trigger.vpc_security_groups.iter().map(|id| {
+            (
+                "VPC_SECURITY_GROUP".to_owned(),
+                format!("security_group:{id}"),
+            )
+        }));
+        access.sort();
+        Self {
+            kind: "kafka",
+            arn,
+            servers,
+            topic: Some(&trigger.topic),
+            batch_size: trigger.batch_size.unwrap_or(100) as i32,
+            window: trigger.batching_window.map(|window| window as i32),
+            response_types: None,
+            position: Some(trigger.starting_position.unwrap_or_default()),
+            group: trigger.consumer_group_id.as_deref(),
+            access,
+        }
+    }
+
+    /// What the plan calls it: `sqs ARN`, `kafka CLUSTER topic TOPIC`.
+    fn label(&self) -> String {
+        let source = self.arn.clone().unwrap_or_else(|| self.servers.join(","));
+        match self.topic {
+            Some(topic) => format!("{} {source} topic {topic}", self.kind),
+            None => format!("{} {source}", self.kind),
+        }
+    }
+
+    /// Whether `found` reads the same source (and topic), which Lambda cannot change.
+    fn is(&self, found: &EventSourceMappingConfiguration) -> bool {
+        let source = match &self.arn {
+            Some(arn) => found.event_source_arn() == Some(arn.as_str()),
+            None => {
+                let mut servers = self.servers.to_vec();
+                servers.sort();
+                found.event_source_arn().is_none() && servers_of(found) == servers
+            }
+        };
+        source && self.topic.is_none_or(|topic| found.topics() == [topic])
+    }
+
+    /// How `found` differs: what Lambda updates in place, and what it cannot change (then the
+    /// mapping is replaced).
+    fn differences(&self, found: &EventSourceMappingConfiguration) -> (Vec<String>, Vec<String>) {
+        let mut update = Vec::new();
+        if found.batch_size() != Some(self.batch_size) {
+            update.push(format!(
+                "batch size {} → {}",
+                found.batch_size().unwrap_or_default(),
+                self.batch_size
+            ));
+        }
+        let window = found.maximum_batching_window_in_seconds().unwrap_or(0);
+        if let Some(wanted) = self.window
+            && window != wanted
+        {
+            update.push(format!("batching window {window} → {wanted} s"));
+        }
+        if let Some(types) = &self.response_types
+            && found.function_response_types() != types.as_slice()
+        {
+            update.push(format!(
+                "report batch item failures → {}",
+                !types.is_empty()
+            ));
+        }
+        let access = access_of(found);
+        if access != self.access {
+            let listed = |access: &[(String, String)]| {
+                if access.is_empty() {
+                    return "none".to_owned();
+                }
+                access
+                    .iter()
+                    .map(|(kind, uri)| format!("{kind} {uri}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            update.push(format!(
+                "source access {} → {}",
+                listed(&access),
+                listed(&self.access)
+            ));
+        }
+        let mut replace = Vec::new();
+        let cannot = "(replaced: Lambda cannot change it)";
+        if let (Some(wanted), Some(position)) = (self.position, found.starting_position())
+            && position.as_str() != wanted.as_str()
+        {
+            replace.push(format!(
+                "starting position {} → {} {cannot}",
+                position.as_str(),
+                wanted.as_str()
+            ));
+        }
+        // Without one asked for, Lambda names the group after the mapping's UUID.
+        let group = group_of(found).filter(|group| Some(*group) != found.uuid());
+        if group != self.group {
+            let named = |group: Option<&str>| group.unwrap_or("default").to_owned();
+            replace.push(format!(
+                "consumer group {} → {} {cannot}",
+                named(group),
+                named(self.group)
+            ));
+        }
+        (update, replace)
+    }
+
+    fn access_configurations(&self) -> Vec<SourceAccessConfiguration> {
+        self.access
+            .iter()
+            .map(|(kind, uri)| {
+                SourceAccessConfiguration::builder()
+                    .r#type(SourceAccessType::from(kind.as_str()))
+                    .uri(uri)
+                    .build()
+            })
+            .collect()
+    }
+
+    /// Creates it; when it replaces a mapping just deleted, retried until Lambda has let go of
+    /// that one.
+    async fn create(&self, aws: &Aws, function: &str, replacing: bool) -> Result<(), CliError> {
+        let request = || {
+            let mut request = aws
+                .lambda
+                .create_event_source_mapping()
+                .function_name(function)
+                .set_event_source_arn(self.arn.clone())
+                .batch_size(self.batch_size)
+                .set_maximum_batching_window_in_seconds(self.window)
+                .set_function_response_types(self.response_types.clone())
+                .set_starting_position(
+                    self.position
+                        .map(|position| EventSourcePosition::from(position.as_str())),
+                )
+                .set_topics(self.topic.map(|topic| vec![topic.to_owned()]));
+            if !self.servers.is_empty() {
+                request = request.self_managed_event_source(
+                    SelfManagedEventSource::builder()
+                        .endpoints(EndPointType::KafkaBootstrapServers, self.servers.to_vec())
+                        .build(),
+                );
+            }
+            if let Some(group) = self.group {
+                request = if self.arn.is_some() {
+                    request.amazon_managed_kafka_event_source_config(
+                        AmazonManagedKafkaEventSourceConfig::builder()
+                            .consumer_group_id(group)
+                            .build(),
+                    )
+                } else {
+                    request.self_managed_kafka_event_source_config(
+                        SelfManagedKafkaEventSourceConfig::builder()
+                            .consumer_group_id(group)
+                            .build(),
+                    )
+                };
+            }
+            if !self.access.is_empty() {
+                request =
+                    request.set_source_access_configurations(Some(self.access_configurations()));
+            }
+            request.send()
+        };
+        let created = if replacing {
+            retry(REPLACE_LIMIT, request, |error| {
+                aws::code(error) == Some("ResourceConflictException")
+            })
+            .await
+        } else {
+            request().await
+        };
+        created.map_err(|error| aws::failed("lambda:CreateEventSourceMapping", error))?;
+        Ok(())
+    }
+
+    /// Updates what Lambda changes in place.
+    async fn update(&self, aws: &Aws, uuid: &str) -> Result<(), CliError> {
+        let kafka = self.kind == "kafka";
+        aws.lambda
+            .update_event_source_mapping()
+            .uuid(uuid)
+            .batch_size(self.batch_size)
+            .set_maximum_batching_window_in_seconds(self.window)
+            .set_function_response_types(self.response_types.clone())
+            .set_source_access_configurations(kafka.then(|| self.access_configurations()))
+            .send()
+            .await
+            .map_err(|error| aws::failed("lambda:UpdateEventSourceMapping", error))?;
+        Ok(())
+    }
+}
+
+/// A self-managed Kafka mapping's bootstrap servers, sorted.
+fn servers_of(found: &EventSourceMappingConfiguration) -> Vec<String> {
+    let mut servers = found
+        .self_managed_event_source()
+        .and_then(|source| source.endpoints())
+        .and_then(|endpoints| endpoints.get(&EndPointType::KafkaBootstrapServers))
+        .cloned()
+        .unwrap_or_default();
+    servers.sort();
+    servers
+}
+
+/// A mapping's source access configurations, `(type, URI)`, sorted.
+fn access_of(found: &EventSourceMappingConfiguration) -> Vec<(String, String)> {
+    let mut access: Vec<(String, String)> = found
+        .source_access_configurations()
+        .iter()
+        .map(|access| {
+            (
+                access
+                    .r#type()
+                    .map_or("", SourceAccessType::as_str)
+                    .to_owned(),
+                access.uri().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    access.sort();
+    access
+}
+
+/// A Kafka mapping's consumer group, as Lambda reports it.
+fn group_of(found: &EventSourceMappingConfiguration) -> Option<&str> {
+    found
+        .amazon_managed_kafka_event_source_config()
+        .and_then(|config| config.consumer_group_id())
+        .or_else(|| {
+            found
+                .self_managed_kafka_event_source_config()
+                .and_then(|config| config.consumer_group_id())
+        })
+}
+
+/// What the plan calls a mapping found on AWS: `mapping SOURCE`, with ` topic TOPIC` for Kafka.
+pub(super) fn described(found: &EventSourceMappingConfiguration) -> String {
+    let source = match found.event_source_arn() {
+        Some(arn) => arn.to_owned(),
+        None => servers_of(found).join(","),
+    };
+    match found.topics() {
+        [] => format!("mapping {source}"),
+        topics => format!("mapping {source} topic {}", topics.join(",")),
+    }
+}
+
+/// SQS queues, DynamoDB and Kinesis streams and Kafka topics: one event source mapping each.
 async fn mappings(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Vec<Change>, CliError> {
     let name = unit.function.aws_name();
     let triggers = &unit.function.deploy.triggers;
-    let mut wanted: Vec<(&str, String, &StreamTrigger)> = Vec::new();
+    let mut wanted: Vec<Mapping<'_>> = Vec::new();
     for queue in &triggers.sqs {
-        wanted.push(("sqs", queue_arn(&aws.place(), &queue.source), queue));
+        wanted.push(Mapping::stream(
+            "sqs",
+            queue_arn(&aws.place(), &queue.source),
+            queue,
+        ));
     }
     for stream in &triggers.dynamodb {
-        wanted.push(("dynamodb", stream.source.clone(), stream));
+        wanted.push(Mapping::stream("dynamodb", stream.source.clone(), stream));
     }
     for stream in &triggers.kinesis {
-        wanted.push(("kinesis", stream.source.clone(), stream));
+        wanted.push(Mapping::stream("kinesis", stream.source.clone(), stream));
     }
+    wanted.extend(triggers.kafka.iter().map(Mapping::kafka));
     let mut existing = Vec::new();
     let mut pages = aws
         .lambda
@@ -269,71 +609,26 @@ async fn mappings(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Vec<Ch
         }
     }
     let mut changes = Vec::new();
-    for (kind, source, trigger) in &wanted {
-        let label = format!("{kind} {source}");
-        let response_types = if trigger.report_batch_item_failures {
-            vec![FunctionResponseType::ReportBatchItemFailures]
-        } else {
-            Vec::new()
-        };
-        let default_batch = if *kind == "sqs" { 10 } else { 100 };
-        let batch_size = trigger.batch_size.unwrap_or(default_batch) as i32;
-        let window = trigger.batching_window.unwrap_or(0) as i32;
-        let found = existing
-            .iter()
-            .find(|mapping| mapping.event_source_arn() == Some(source.as_str()));
-        let Some(found) = found else {
+    for mapping in &wanted {
+        let label = mapping.label();
+        let Some(found) = existing.iter().find(|found| mapping.is(found)) else {
             if !options.dry_run {
-                let mut request = aws
-                    .lambda
-                    .create_event_source_mapping()
-                    .function_name(name)
-                    .event_source_arn(source)
-                    .batch_size(batch_size)
-                    .maximum_batching_window_in_seconds(window)
-                    .set_function_response_types(Some(response_types));
-                if *kind != "sqs" {
-                    let position = trigger.starting_position.unwrap_or_default().as_str();
-                    request = request.starting_position(EventSourcePosition::from(position));
-                }
-                request
-                    .send()
-                    .await
-                    .map_err(|error| aws::failed("lambda:CreateEventSourceMapping", error))?;
+                mapping.create(aws, name, false).await?;
             }
             changes.push(Change::new("trigger", label, Action::Create));
             continue;
         };
-        let mut differences = Vec::new();
-        if found.batch_size() != Some(batch_size) {
-            differences.push(format!(
-                "batch size {} → {batch_size}",
-                found.batch_size().unwrap_or_default()
-            ));
+        let (mut differences, replaced) = mapping.differences(found);
+        if !options.dry_run {
+            let uuid = found.uuid().unwrap_or_default();
+            if !replaced.is_empty() {
+                delete_mapping(aws, uuid).await?;
+                mapping.create(aws, name, true).await?;
+            } else if !differences.is_empty() {
+                mapping.update(aws, uuid).await?;
+            }
         }
-        if found.maximum_batching_window_in_seconds().unwrap_or(0) != window {
-            differences.push(format!(
-                "batching window {} → {window} s",
-                found.maximum_batching_window_in_seconds().unwrap_or(0)
-            ));
-        }
-        if found.function_response_types() != response_types.as_slice() {
-            differences.push(format!(
-                "report batch item failures → {}",
-                trigger.report_batch_item_failures
-            ));
-        }
-        if !options.dry_run && !differences.is_empty() {
-            aws.lambda
-                .update_event_source_mapping()
-                .uuid(found.uuid().unwrap_or_default())
-                .batch_size(batch_size)
-                .maximum_batching_window_in_seconds(window)
-                .set_function_response_types(Some(response_types))
-                .send()
-                .await
-                .map_err(|error| aws::failed("lambda:UpdateEventSourceMapping", error))?;
-        }
+        differences.extend(replaced);
         let action = if differences.is_empty() {
             Action::Unchanged
         } else {
@@ -341,19 +636,14 @@ async fn mappings(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Vec<Ch
         };
         changes.push(Change::new("trigger", label, action));
     }
-    for mapping in &existing {
-        let source = mapping.event_source_arn().unwrap_or_default();
-        if wanted.iter().any(|(_, wanted, _)| wanted == source) {
+    for found in &existing {
+        if wanted.iter().any(|mapping| mapping.is(found)) {
             continue;
         }
         if !options.dry_run {
-            delete_mapping(aws, mapping.uuid().unwrap_or_default()).await?;
+            delete_mapping(aws, found.uuid().unwrap_or_default()).await?;
         }
-        changes.push(Change::new(
-            "trigger",
-            format!("mapping {source}"),
-            Action::Delete,
-        ));
+        changes.push(Change::new("trigger", described(found), Action::Delete));
     }
     Ok(changes)
 }
@@ -1657,6 +1947,7 @@ async fn ses(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploy::settings::KafkaAuth;
     use crate::package::zip::Archive;
 
     #[tokio::test]
@@ -1714,5 +2005,304 @@ mod tests {
             )),
             "{seen:#?}"
         );
+    }
+
+    const CLUSTER: &str = "arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c-1";
+    const SECRET: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-AbCdEf";
+    const MAPPINGS: &str = "/2015-03-31/event-source-mappings";
+
+    /// A trigger on the topic `topic` of the MSK cluster, with Lambda's defaults.
+    fn msk(topic: &str) -> KafkaTrigger {
+        KafkaTrigger {
+            cluster: KafkaCluster::Msk(CLUSTER.into()),
+            topic: topic.into(),
+            batch_size: None,
+            batching_window: None,
+            starting_position: None,
+            consumer_group_id: None,
+            auth: None,
+            vpc_subnets: Vec::new(),
+            vpc_security_groups: Vec::new(),
+        }
+    }
+
+    /// A trigger on the topic `clicks` of a self-managed cluster in a VPC, signed in to with
+    /// SASL/SCRAM.
+    fn self_managed() -> KafkaTrigger {
+        KafkaTrigger {
+            cluster: KafkaCluster::SelfManaged(vec![
+                "b-2.example.com:9092".into(),
+                "b-1.example.com:9092".into(),
+            ]),
+            auth: Some((KafkaAuth::SaslScram512, SECRET.into())),
+            vpc_subnets: vec!["subnet-0a1b".into()],
+            vpc_security_groups: vec!["sg-0c2d".into()],
+            ..msk("clicks")
+        }
+    }
+
+    /// Converges the mappings of `intake`, whose Kafka triggers are `kafka`, against the
+    /// fake Lambda API answering with `answers`: the changes, and the requests it received.
+    async fn converged(
+        kafka: Vec<KafkaTrigger>,
+        answers: super::super::function::tests::Answers,
+        options: Options,
+    ) -> (Vec<Change>, Vec<String>) {
+        let (aws, seen) = super::super::function::tests::aws(answers).await;
+        let mut function = Function::standalone("intake");
+        function.deploy.triggers.kafka = kafka;
+        let code = Archive {
+            bytes: Vec::new(),
+            unzipped: 0,
+        };
+        let unit = Unit {
+            function: &function,
+            code: &code,
+        };
+        let changes = mappings(&aws, &unit, options).await.unwrap();
+        let seen = seen.lock().unwrap().clone();
+        (changes, seen)
+    }
+
+    /// The JSON bodies of the requests `METHOD PATH...` among `seen`.
+    fn bodies(seen: &[String], request: &str) -> Vec<Value> {
+        seen.iter()
+            .filter_map(|line| line.strip_prefix(request))
+            .map(|rest| {
+                let body = &rest[rest.find(' ').map_or(rest.len(), |space| space + 1)..];
+                serde_json::from_str(body).unwrap_or(Value::Null)
+            })
+            .collect()
+    }
+
+    /// Lambda's answers when the function has no mapping yet.
+    fn none_yet(method: &str, path: &str) -> (u16, Option<&'static str>, &'static str) {
+        match (method, path) {
+            ("GET", MAPPINGS) => (200, None, r#"{"EventSourceMappings":[]}"#),
+            ("POST", MAPPINGS) => (202, None, r#"{"UUID":"new","State":"Creating"}"#),
+            _ => (500, Some("ServiceException"), r#"{"message":"unexpected"}"#),
+        }
+    }
+
+    #[tokio::test]
+    async fn kafka_triggers_create_an_msk_mapping_and_a_self_managed_one() {
+        let mut orders = msk("orders");
+        orders.consumer_group_id = Some("orders-reader".into());
+        orders.batching_window = Some(5);
+        let wanted = vec![orders, self_managed()];
+        let clicks = "kafka b-2.example.com:9092,b-1.example.com:9092 topic clicks";
+        let created = [
+            Change::new(
+                "trigger",
+                format!("kafka {CLUSTER} topic orders"),
+                Action::Create,
+            ),
+            Change::new("trigger", clicks, Action::Create),
+        ];
+
+        // A dry run plans them, and writes nothing.
+        let dry = Options {
+            dry_run: true,
+            ..Options::default()
+        };
+        let (changes, seen) = converged(wanted.clone(), none_yet, dry).await;
+        assert_eq!(changes, created);
+        assert_eq!(seen.len(), 1, "{seen:#?}");
+        assert!(seen[0].starts_with("GET /2015-03-31/event-source-mappings?"));
+
+        let (changes, seen) = converged(wanted, none_yet, Options::default()).await;
+        assert_eq!(changes, created);
+        assert_eq!(
+            bodies(&seen, &format!("POST {MAPPINGS}")),
+            [
+                serde_json::json!({
+                    "FunctionName": "intake",
+                    "EventSourceArn": CLUSTER,
+                    "Topics": ["orders"],
+                    "BatchSize": 100,
+                    "MaximumBatchingWindowInSeconds": 5,
+                    "StartingPosition": "LATEST",
+                    "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "orders-reader"},
+                }),
+                serde_json::json!({
+                    "FunctionName": "intake",
+                    "SelfManagedEventSource": {
+                        "Endpoints": {
+                            "KAFKA_BOOTSTRAP_SERVERS": ["b-2.example.com:9092", "b-1.example.com:9092"]
+                        }
+                    },
+                    "Topics": ["clicks"],
+                    "BatchSize": 100,
+                    "StartingPosition": "LATEST",
+                    "SourceAccessConfigurations": [
+                        {"Type": "SASL_SCRAM_512_AUTH", "URI": SECRET},
+                        {"Type": "VPC_SECURITY_GROUP", "URI": "security_group:sg-0c2d"},
+                        {"Type": "VPC_SUBNET", "URI": "subnet:subnet-0a1b"},
+                    ],
+                }),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn kafka_mappings_as_asked_are_left_alone() {
+        // As Lambda reports them: the default group named after the UUID, the default
+        // window (500 ms) in whole seconds, the servers and access in another order.
+        let answers = |method: &str, path: &str| match (method, path) {
+            ("GET", MAPPINGS) => (
+                200,
+                None,
+                r#"{"EventSourceMappings":[
+                    {"UUID":"m-1","EventSourceArn":"arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c-1","Topics":["orders"],"BatchSize":100,"MaximumBatchingWindowInSeconds":0,"StartingPosition":"LATEST","AmazonManagedKafkaEventSourceConfig":{"ConsumerGroupId":"m-1"},"State":"Enabled"},
+                    {"UUID":"m-2","SelfManagedEventSource":{"Endpoints":{"KAFKA_BOOTSTRAP_SERVERS":["b-1.example.com:9092","b-2.example.com:9092"]}},"Topics":["clicks"],"BatchSize":100,"MaximumBatchingWindowInSeconds":0,"StartingPosition":"LATEST","SourceAccessConfigurations":[{"Type":"VPC_SUBNET","URI":"subnet:subnet-0a1b"},{"Type":"SASL_SCRAM_512_AUTH","URI":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-AbCdEf"},{"Type":"VPC_SECURITY_GROUP","URI":"security_group:sg-0c2d"}],"State":"Enabled"}
+                ]}"#,
+            ),
+            _ => (500, Some("ServiceException"), r#"{"message":"unexpected"}"#),
+        };
+        let (changes, seen) = converged(
+            vec![msk("orders"), self_managed()],
+            answers,
+            Options::default(),
+        )
+        .await;
+        assert!(
+            changes.iter().all(|change| !change.changes()),
+            "{changes:#?}"
+        );
+        assert_eq!(seen.len(), 1, "only the list: {seen:#?}");
+    }
+
+    #[tokio::test]
+    async fn a_changed_batch_size_window_or_secret_is_updated_in_place() {
+        let answers = |method: &str, path: &str| match (method, path) {
+            ("GET", MAPPINGS) => (
+                200,
+                None,
+                r#"{"EventSourceMappings":[
+                    {"UUID":"m-2","SelfManagedEventSource":{"Endpoints":{"KAFKA_BOOTSTRAP_SERVERS":["b-1.example.com:9092","b-2.example.com:9092"]}},"Topics":["clicks"],"BatchSize":100,"MaximumBatchingWindowInSeconds":0,"StartingPosition":"LATEST","SourceAccessConfigurations":[{"Type":"VPC_SUBNET","URI":"subnet:subnet-0a1b"},{"Type":"VPC_SECURITY_GROUP","URI":"security_group:sg-0c2d"}]}
+                ]}"#,
+            ),
+            ("PUT", "/2015-03-31/event-source-mappings/m-2") => {
+                (202, None, r#"{"UUID":"m-2","State":"Updating"}"#)
+            }
+            _ => (500, Some("ServiceException"), r#"{"message":"unexpected"}"#),
+        };
+        let mut clicks = self_managed();
+        clicks.batch_size = Some(500);
+        clicks.batching_window = Some(2);
+        let (changes, seen) = converged(vec![clicks], answers, Options::default()).await;
+        assert_eq!(
+            changes,
+            [Change::new(
+                "trigger",
+                "kafka b-2.example.com:9092,b-1.example.com:9092 topic clicks",
+                Action::Update(vec![
+                    "batch size 100 → 500".into(),
+                    "batching window 0 → 2 s".into(),
+                    format!(
+                        "source access VPC_SECURITY_GROUP security_group:sg-0c2d, VPC_SUBNET subnet:subnet-0a1b → SASL_SCRAM_512_AUTH {SECRET}, VPC_SECURITY_GROUP security_group:sg-0c2d, VPC_SUBNET subnet:subnet-0a1b"
+                    ),
+                ])
+            )]
+        );
+        assert_eq!(
+            bodies(&seen, "PUT /2015-03-31/event-source-mappings/m-2"),
+            [serde_json::json!({
+                "BatchSize": 500,
+                "MaximumBatchingWindowInSeconds": 2,
+                "SourceAccessConfigurations": [
+                    {"Type": "SASL_SCRAM_512_AUTH", "URI": SECRET},
+                    {"Type": "VPC_SECURITY_GROUP", "URI": "security_group:sg-0c2d"},
+                    {"Type": "VPC_SUBNET", "URI": "subnet:subnet-0a1b"},
+                ],
+            })]
+        );
+        assert!(
+            !seen
+                .iter()
+                .any(|line| line.starts_with("POST ") || line.starts_with("DELETE ")),
+            "{seen:#?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn what_lambda_cannot_change_replaces_the_mapping_and_what_is_gone_is_deleted() {
+        let answers = |method: &str, path: &str| {
+            static CREATES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            match (method, path) {
+                ("GET", MAPPINGS) => (
+                    200,
+                    None,
+                    r#"{"EventSourceMappings":[
+                        {"UUID":"m-1","EventSourceArn":"arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c-1","Topics":["orders"],"BatchSize":100,"StartingPosition":"LATEST","AmazonManagedKafkaEventSourceConfig":{"ConsumerGroupId":"m-1"}},
+                        {"UUID":"m-2","EventSourceArn":"arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c-1","Topics":["old"],"BatchSize":100,"StartingPosition":"LATEST"},
+                        {"UUID":"m-3","SelfManagedEventSource":{"Endpoints":{"KAFKA_BOOTSTRAP_SERVERS":["b-1.example.com:9092"]}},"Topics":["clicks"],"BatchSize":100,"StartingPosition":"LATEST"}
+                    ]}"#,
+                ),
+                ("DELETE", _) => (202, None, r#"{"State":"Deleting"}"#),
+                ("POST", MAPPINGS) => {
+                    // Lambda holds on to the replaced mapping a while.
+                    if CREATES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                        (
+                            409,
+                            Some("ResourceConflictException"),
+                            r#"{"Type":"User","message":"An event source mapping with this topic and cluster already exists."}"#,
+                        )
+                    } else {
+                        (202, None, r#"{"UUID":"new","State":"Creating"}"#)
+                    }
+                }
+                _ => (500, Some("ServiceException"), r#"{"message":"unexpected"}"#),
+            }
+        };
+        let mut orders = msk("orders");
+        orders.starting_position = Some(StartingPosition::TrimHorizon);
+        orders.consumer_group_id = Some("orders-reader".into());
+        let (changes, seen) =
+            converged(vec![orders, msk("new")], answers, Options::default()).await;
+        assert_eq!(
+            changes,
+            [
+                Change::new(
+                    "trigger",
+                    format!("kafka {CLUSTER} topic orders"),
+                    Action::Update(vec![
+                        "starting position LATEST → TRIM_HORIZON (replaced: Lambda cannot change it)".into(),
+                        "consumer group default → orders-reader (replaced: Lambda cannot change it)".into(),
+                    ])
+                ),
+                Change::new("trigger", format!("kafka {CLUSTER} topic new"), Action::Create),
+                Change::new("trigger", format!("mapping {CLUSTER} topic old"), Action::Delete),
+                Change::new(
+                    "trigger",
+                    "mapping b-1.example.com:9092 topic clicks",
+                    Action::Delete
+                ),
+            ]
+        );
+        let writes: Vec<String> = seen
+            .iter()
+            .filter(|line| !line.starts_with("GET "))
+            .map(|line| line.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(
+            writes,
+            [
+                "DELETE /2015-03-31/event-source-mappings/m-1",
+                "POST /2015-03-31/event-source-mappings",
+                "POST /2015-03-31/event-source-mappings",
+                "POST /2015-03-31/event-source-mappings",
+                "DELETE /2015-03-31/event-source-mappings/m-2",
+                "DELETE /2015-03-31/event-source-mappings/m-3",
+            ],
+            "the replacement is retried while Lambda still holds the old one"
+        );
+        let created = bodies(&seen, &format!("POST {MAPPINGS}"));
+        assert_eq!(created[1]["StartingPosition"], "TRIM_HORIZON");
+        assert_eq!(
+            created[1]["AmazonManagedKafkaEventSourceConfig"]["ConsumerGroupId"],
+            "orders-reader"
+        );
+        assert_eq!(created[2]["Topics"], serde_json::json!(["new"]));
     }
 }
