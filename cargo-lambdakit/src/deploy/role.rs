@@ -468,7 +468,6 @@ async fn inline_policy(aws: &Aws, name: &str) -> Result<Option<Value>, CliError>
 mod tests {
     use super::*;
     use crate::deploy::settings::KafkaAuth;
-    use crate::package::zip::Archive;
     use crate::project::Function;
 
     #[tokio::test]
@@ -491,16 +490,8 @@ mod tests {
             vpc_security_groups: Vec::new(),
         };
         let mut function = Function::standalone("intake");
-        let code = Archive {
-            bytes: Vec::new(),
-            unzipped: 0,
-        };
         let statement = |function: &Function, sid: &str| {
-            let unit = Unit {
-                function,
-                code: &code,
-            };
-            policy(&aws, &unit)["Statement"]
+            policy(&aws.place(), function)["Statement"]
                 .as_array()
                 .unwrap()
                 .iter()
