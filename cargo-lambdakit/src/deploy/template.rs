@@ -439,6 +439,28 @@ fn function_resources(
     if let Some(reserved) = deploy.reserved_concurrency {
         properties["ReservedConcurrentExecutions"] = json!(reserved);
     }
+    if !desired.dead_letter.is_empty() {
+        if sam {
+            // SAM's name for it, with the queue's or topic's kind.
+            properties["DeadLetterQueue"] = json!({
+                "Type": destination_kind(&desired.dead_letter),
+                "TargetArn": desired.dead_letter,
+            });
+        } else {
+            properties["DeadLetterConfig"] = json!({"TargetArn": desired.dead_letter});
+        }
+    }
+    let (subnets, security_groups, ipv6) = &desired.vpc;
+    if !subnets.is_empty() {
+        properties["VpcConfig"] = json!({
+            "SubnetIds": subnets,
+            "SecurityGroupIds": security_groups,
+            "Ipv6AllowedForDualStack": ipv6,
+        });
+    }
+    if let Some(recursion) = deploy.recursive_loop {
+        properties["RecursiveLoop"] = json!(recursion.as_str());
+    }
     let tags = function::tags(function);
     if sam {
         properties["CodeUri"] = json!({"Bucket": reference(&bucket), "Key": reference(&key)});
@@ -538,14 +560,90 @@ fn function_resources(
         (None, _) => {}
     }
 
+    // What becomes of asynchronous invocations, on the alias when there is one, as deploy
+    // puts it.
+    if let Some(settings) = deploy
+        .asynchronous
+        .as_ref()
+        .filter(|settings| settings.invoke_config())
+    {
+        let mut config = Map::new();
+        if let Some(retries) = settings.retries {
+            config.insert("MaximumRetryAttempts".into(), json!(retries));
+        }
+        if let Some(age) = settings.max_event_age {
+            config.insert("MaximumEventAgeInSeconds".into(), json!(age));
+        }
+        let mut destinations = Map::new();
+        for (key, arn) in [
+            ("OnSuccess", &settings.on_success),
+            ("OnFailure", &settings.on_failure),
+        ] {
+            let Some(arn) = arn else { continue };
+            let mut destination = json!({"Destination": arn});
+            if sam {
+                // SAM's `EventInvokeConfig` wants the destination's kind beside its ARN.
+                destination["Type"] = json!(destination_kind(arn));
+            }
+            destinations.insert(key.into(), destination);
+        }
+        if !destinations.is_empty() {
+            config.insert("DestinationConfig".into(), Value::Object(destinations));
+        }
+        if sam {
+            properties["EventInvokeConfig"] = Value::Object(config);
+        } else {
+            let invoke = builder.id(name, "EventInvokeConfig");
+            config.insert("FunctionName".into(), reference(&id));
+            let qualifier = deploy.alias.as_deref().unwrap_or("$LATEST");
+            config.insert("Qualifier".into(), json!(qualifier));
+            let mut resource =
+                json!({"Type": "AWS::Lambda::EventInvokeConfig", "Properties": config});
+            if let Some(alias) = target.get("Ref") {
+                resource["DependsOn"] = alias.clone();
+            }
+            builder.resources.insert(invoke, resource);
+        }
+    }
+
     let kind = if sam {
         "AWS::Serverless::Function"
     } else {
         "AWS::Lambda::Function"
     };
-    builder.resource(&id, kind, properties);
+    // The log group, when its retention or key is set: created before the function, so that
+    // Lambda does not create it bare.
+    if deploy.log_retention.is_some() || deploy.log_kms_key.is_some() {
+        let group = builder.id(name, "LogGroup");
+        let mut group_properties = json!({"LogGroupName": format!("/aws/lambda/{name}")});
+        if let Some(days) = deploy.log_retention {
+            group_properties["RetentionInDays"] = json!(days);
+        }
+        if let Some(key) = &deploy.log_kms_key {
+            group_properties["KmsKeyId"] = json!(key);
+        }
+        builder.resource(&group, "AWS::Logs::LogGroup", group_properties);
+        builder.notes.push(format!(
+            "`{}`: the template creates the log group `/aws/lambda/{name}`, which deploy reuses when it exists (Lambda creates it at the function's first log); delete an existing one, or import it into the stack, before creating it",
+            function.name
+        ));
+        builder.resource_after(&id, kind, properties, &group);
+    } else {
+        builder.resource(&id, kind, properties);
+    }
     trigger_resources(builder, place, function, &id);
     Ok(id)
+}
+
+/// The kind of an asynchronous invocation's destination, as SAM names it, from its ARN.
+fn destination_kind(arn: &str) -> &'static str {
+    match arn.split(':').nth(2) {
+        Some("sqs") => "SQS",
+        Some("sns") => "SNS",
+        Some("s3") => "S3",
+        Some("events") => "EventBridge",
+        _ => "Lambda",
+    }
 }
 
 /// A function URL's `AuthType`, `InvokeMode` and `Cors`, as deploy sets them.
@@ -581,34 +679,16 @@ fn trigger_resources(builder: &mut Builder, place: &Place<'_>, function: &Functi
     let triggers = &function.deploy.triggers;
     let arn = || attribute(id, "Arn");
 
-    let mappings = triggers
-        .sqs
-        .iter()
-        .map(|trigger| ("Sqs", trigger))
-        .chain(triggers.kinesis.iter().map(|trigger| ("Kinesis", trigger)))
-        .chain(
-            triggers
-                .dynamodb
-                .iter()
-                .map(|trigger| ("Dynamodb", trigger)),
+    for mapping in triggers::wanted_mappings(place, function) {
+        let kind = logical(mapping.kind());
+        let id_of_mapping = builder.id(name, &format!("{kind}Mapping"));
+        let mut properties = mapping.properties();
+        properties["FunctionName"] = reference(id);
+        builder.resource(
+            &id_of_mapping,
+            "AWS::Lambda::EventSourceMapping",
+            properties,
         );
-    for (kind, trigger) in mappings {
-        let mapping = builder.id(name, &format!("{kind}Mapping"));
-        let default_batch = if kind == "Sqs" { 10 } else { 100 };
-        let mut properties = json!({
-            "FunctionName": reference(id),
-            "EventSourceArn": trigger.source,
-            "BatchSize": trigger.batch_size.unwrap_or(default_batch),
-            "MaximumBatchingWindowInSeconds": trigger.batching_window.unwrap_or(0),
-        });
-        if trigger.report_batch_item_failures {
-            properties["FunctionResponseTypes"] = json!(["ReportBatchItemFailures"]);
-        }
-        if kind != "Sqs" {
-            properties["StartingPosition"] =
-                json!(trigger.starting_position.unwrap_or_default().as_str());
-        }
-        builder.resource(&mapping, "AWS::Lambda::EventSourceMapping", properties);
     }
 
     // One permission per bucket, as deploy's statement ids are.

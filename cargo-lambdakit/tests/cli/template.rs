@@ -51,9 +51,33 @@ publish = false
 
 [package.metadata.lambdakit.functions.mail]
 extensions = ["watcher"]
-publish = true
+alias = "live"
 tracing = "Active"
+log_retention = 30
+log_kms_key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+recursive_loop = "Allow"
+vpc = {{ subnets = ["subnet-0a1b2c3d4e5f60718"], security_groups = ["sg-0123456789abcdef0"] }}
 {extra}
+
+[package.metadata.lambdakit.functions.mail.async]
+retries = 0
+max_event_age = 3600
+on_failure = "arn:aws:sqs:eu-west-1:123456789012:failed"
+dead_letter = "arn:aws:sqs:eu-west-1:123456789012:dlq"
+
+[[package.metadata.lambdakit.functions.mail.triggers.kafka]]
+cluster = "arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c-1"
+topic = "orders"
+consumer_group_id = "mail"
+auth = "SASL_SCRAM_512_AUTH"
+secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-AbCdEf"
+
+[[package.metadata.lambdakit.functions.mail.triggers.kafka]]
+bootstrap_servers = ["b-1.example.com:9092"]
+topic = "clicks"
+batching_window = 5
+vpc_subnets = ["subnet-0a1b2c3d4e5f60718"]
+vpc_security_groups = ["sg-0123456789abcdef0"]
 
 [[package.metadata.lambdakit.functions.mail.triggers.ses]]
 rule_set = "inbound"
@@ -334,6 +358,48 @@ fn fixtures_layers_triggers_and_state_machines_are_in_the_template() {
         "{notes}"
     );
     assert!(notes.contains("rule set `inbound`"), "{notes}");
+
+    // The settings of the functions' operation: async, VPC, log group, recursion, Kafka.
+    assert_eq!(
+        mail["DeadLetterConfig"]["TargetArn"],
+        "arn:aws:sqs:eu-west-1:123456789012:dlq"
+    );
+    assert_eq!(
+        mail["VpcConfig"]["SubnetIds"][0],
+        "subnet-0a1b2c3d4e5f60718"
+    );
+    assert_eq!(mail["RecursiveLoop"], "Allow");
+    let invoke = &resource(&document, "MailEventInvokeConfig");
+    assert_eq!(invoke["Properties"]["Qualifier"], "live");
+    assert_eq!(invoke["Properties"]["MaximumRetryAttempts"], 0);
+    assert_eq!(
+        invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"],
+        "arn:aws:sqs:eu-west-1:123456789012:failed"
+    );
+    let group = &resource(&document, "MailLogGroup")["Properties"];
+    assert_eq!(group["LogGroupName"], "/aws/lambda/mail");
+    assert_eq!(group["RetentionInDays"], 30);
+    assert_eq!(
+        resource(&document, "MailFunction")["DependsOn"],
+        "MailLogGroup"
+    );
+    let msk = &resource(&document, "MailKafkaMapping")["Properties"];
+    assert_eq!(msk["Topics"][0], "orders");
+    assert_eq!(
+        msk["AmazonManagedKafkaEventSourceConfig"]["ConsumerGroupId"],
+        "mail"
+    );
+    assert_eq!(
+        msk["SourceAccessConfigurations"][0]["Type"],
+        "SASL_SCRAM_512_AUTH"
+    );
+    let brokers = &resource(&document, "Mail2KafkaMapping")["Properties"];
+    assert_eq!(
+        brokers["SelfManagedEventSource"]["Endpoints"]["KafkaBootstrapServers"][0],
+        "b-1.example.com:9092"
+    );
+    assert_eq!(brokers["MaximumBatchingWindowInSeconds"], 5);
+    assert!(brokers.get("EventSourceArn").is_none());
 
     let machine = &resource(&document, "FlowStateMachine")["Properties"];
     assert_eq!(

@@ -253,10 +253,32 @@ fn sid(kind: &str, resource: &str) -> String {
 /// in the background, and refuses its twin (`ResourceConflictException`) until it is gone.
 const REPLACE_LIMIT: Duration = Duration::from_secs(120);
 
+/// The event source mappings `function`'s triggers ask for: its queues, streams and Kafka
+/// topics, in that order.
+pub(super) fn wanted_mappings<'a>(place: &Place<'_>, function: &'a Function) -> Vec<Mapping<'a>> {
+    let triggers = &function.deploy.triggers;
+    let mut wanted: Vec<Mapping<'_>> = Vec::new();
+    for queue in &triggers.sqs {
+        wanted.push(Mapping::stream(
+            "sqs",
+            queue_arn(place, &queue.source),
+            queue,
+        ));
+    }
+    for stream in &triggers.dynamodb {
+        wanted.push(Mapping::stream("dynamodb", stream.source.clone(), stream));
+    }
+    for stream in &triggers.kinesis {
+        wanted.push(Mapping::stream("kinesis", stream.source.clone(), stream));
+    }
+    wanted.extend(triggers.kafka.iter().map(Mapping::kafka));
+    wanted
+}
+
 /// An event source mapping the settings ask for, of any kind, in the terms Lambda's API takes
 /// and reports.
 #[derive(Debug)]
-struct Mapping<'a> {
+pub(super) struct Mapping<'a> {
     /// `sqs`, `dynamodb`, `kinesis` or `kafka`.
     kind: &'static str,
     /// The source's ARN (an MSK cluster's too); `None` for a self-managed Kafka cluster.
@@ -341,6 +363,58 @@ impl<'a> Mapping<'a> {
             group: trigger.consumer_group_id.as_deref(),
             access,
         }
+    }
+
+    /// Its kind: `sqs`, `dynamodb`, `kinesis` or `kafka`.
+    pub(super) fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The properties of an `AWS::Lambda::EventSourceMapping` making it (`template`), but the
+    /// function's name: what `create` sends, in CloudFormation's words.
+    pub(super) fn properties(&self) -> Value {
+        let mut properties = serde_json::json!({"BatchSize": self.batch_size});
+        if let Some(arn) = &self.arn {
+            properties["EventSourceArn"] = arn.clone().into();
+        }
+        if let Some(window) = self.window {
+            properties["MaximumBatchingWindowInSeconds"] = window.into();
+        }
+        if let Some(types) = self
+            .response_types
+            .as_ref()
+            .filter(|types| !types.is_empty())
+        {
+            let types: Vec<&str> = types.iter().map(FunctionResponseType::as_str).collect();
+            properties["FunctionResponseTypes"] = serde_json::json!(types);
+        }
+        if let Some(position) = self.position {
+            properties["StartingPosition"] = position.as_str().into();
+        }
+        if let Some(topic) = self.topic {
+            properties["Topics"] = serde_json::json!([topic]);
+        }
+        if !self.servers.is_empty() {
+            properties["SelfManagedEventSource"] =
+                serde_json::json!({"Endpoints": {"KafkaBootstrapServers": self.servers}});
+        }
+        if let Some(group) = self.group {
+            let key = if self.arn.is_some() {
+                "AmazonManagedKafkaEventSourceConfig"
+            } else {
+                "SelfManagedKafkaEventSourceConfig"
+            };
+            properties[key] = serde_json::json!({"ConsumerGroupId": group});
+        }
+        if !self.access.is_empty() {
+            let access: Vec<Value> = self
+                .access
+                .iter()
+                .map(|(kind, uri)| serde_json::json!({"Type": kind, "URI": uri}))
+                .collect();
+            properties["SourceAccessConfigurations"] = Value::Array(access);
+        }
+        properties
     }
 
     /// What the plan calls it: `sqs ARN`, `kafka CLUSTER topic TOPIC`.
@@ -576,22 +650,7 @@ pub(super) fn described(found: &EventSourceMappingConfiguration) -> String {
 /// SQS queues, DynamoDB and Kinesis streams and Kafka topics: one event source mapping each.
 async fn mappings(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Vec<Change>, CliError> {
     let name = unit.function.aws_name();
-    let triggers = &unit.function.deploy.triggers;
-    let mut wanted: Vec<Mapping<'_>> = Vec::new();
-    for queue in &triggers.sqs {
-        wanted.push(Mapping::stream(
-            "sqs",
-            queue_arn(&aws.place(), &queue.source),
-            queue,
-        ));
-    }
-    for stream in &triggers.dynamodb {
-        wanted.push(Mapping::stream("dynamodb", stream.source.clone(), stream));
-    }
-    for stream in &triggers.kinesis {
-        wanted.push(Mapping::stream("kinesis", stream.source.clone(), stream));
-    }
-    wanted.extend(triggers.kafka.iter().map(Mapping::kafka));
+    let wanted = wanted_mappings(&aws.place(), unit.function);
     let mut existing = Vec::new();
     let mut pages = aws
         .lambda
