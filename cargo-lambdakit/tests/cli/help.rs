@@ -7,7 +7,7 @@ fn help_lists_the_subcommands() {
     let output = lambdakit().arg("--help").output().unwrap();
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for command in ["serve", "invoke"] {
+    for command in ["serve", "invoke", "deploy", "template"] {
         assert!(help.contains(command), "{help}");
     }
 }
