@@ -282,6 +282,7 @@ pub fn template(
             &mut builder,
             &layer,
             &format!("the layer zip of the extension `{}`", extension.name),
+            None,
         );
         builder.resource(
             &id,
@@ -332,10 +333,20 @@ pub fn template(
 }
 
 /// The bucket and key parameters of a zip.
-fn code_parameters(builder: &mut Builder, name: &str, what: &str) -> (String, String) {
+/// The bucket and key parameters of a zip; the bucket's default is `bucket_default` (the
+/// function's `upload_bucket`), when it has one.
+fn code_parameters(
+    builder: &mut Builder,
+    name: &str,
+    what: &str,
+    bucket_default: Option<&str>,
+) -> (String, String) {
     let bucket = builder.id(name, "CodeBucket");
     let key = builder.id(name, "CodeKey");
     builder.parameter(&bucket, format!("The S3 bucket holding {what}"));
+    if let Some(default) = bucket_default {
+        builder.parameters[&bucket]["Default"] = json!(default);
+    }
     builder.parameter(&key, format!("The S3 key of {what}"));
     (bucket, key)
 }
@@ -385,6 +396,7 @@ fn function_resources(
             "the zip of the function `{name}` (`cargo lambdakit zip --bin {}`)",
             function.name
         ),
+        deploy.upload_bucket.as_deref(),
     );
 
     let role = match &deploy.role {
@@ -494,8 +506,13 @@ fn function_resources(
                 "AWS::Lambda::Version",
                 json!({"FunctionName": reference(&id)}),
             );
+            let instead = if sam {
+                "or give the function an `alias`, which SAM's `AutoPublishAlias` publishes anew on each change"
+            } else {
+                "or use `--format sam`, whose `AutoPublishAlias` does it"
+            };
             builder.notes.push(format!(
-                "`{}`: CloudFormation publishes the version `{version}` once, when it is created; deploy publishes one whenever the code or configuration changes. Rename `{version}` to publish anew, or use `--format sam`, whose `AutoPublishAlias` does it",
+                "`{}`: CloudFormation publishes the version `{version}` once, when it is created; deploy publishes one whenever the code or configuration changes. Rename `{version}` to publish anew, {instead}",
                 function.name
             ));
             if let Some(alias) = &deploy.alias {
@@ -698,11 +715,28 @@ fn trigger_resources(builder: &mut Builder, place: &Place<'_>, function: &Functi
         .map(|trigger| trigger.bucket.as_str())
         .collect();
     for bucket in buckets {
+        // What the notification would be, for whoever sets it.
+        let wanted: Vec<String> = triggers
+            .s3
+            .iter()
+            .filter(|trigger| trigger.bucket == bucket)
+            .map(|trigger| {
+                let mut what = trigger.events.join(" ");
+                if let Some(prefix) = &trigger.prefix {
+                    what.push_str(&format!(", prefix `{prefix}`"));
+                }
+                if let Some(suffix) = &trigger.suffix {
+                    what.push_str(&format!(", suffix `{suffix}`"));
+                }
+                what
+            })
+            .collect();
         let permission = builder.id(&format!("{name}-{bucket}"), "S3Permission");
         let source = format!("arn:{}:s3:::{bucket}", place.partition);
         builder.permission(&permission, arn(), "s3.amazonaws.com", json!(source));
         builder.notes.push(format!(
-            "`{bin}`: the notification of the S3 bucket `{bucket}` (`triggers.s3`): CloudFormation sets notifications only on a bucket its own stack creates (AWS::S3::Bucket's NotificationConfiguration), so the template grants S3 the invoke permission only; add the notification with `cargo lambdakit deploy`, in the bucket's own template, or with `aws s3api put-bucket-notification-configuration`"
+            "`{bin}`: the notification of the S3 bucket `{bucket}` ({}; `triggers.s3`): CloudFormation sets notifications only on a bucket its own stack creates (AWS::S3::Bucket's NotificationConfiguration), so the template grants S3 the invoke permission only; add the notification with `cargo lambdakit deploy`, in the bucket's own template, or with `aws s3api put-bucket-notification-configuration`",
+            wanted.join("; ")
         ));
     }
 
