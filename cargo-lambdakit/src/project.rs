@@ -536,7 +536,7 @@ impl Project {
     ///
     /// When `cargo build` fails.
     pub fn build_host(&self, bins: &[Bin<'_>], release: bool) -> Result<Vec<PathBuf>, CliError> {
-        self.build(bins, release, None, &[], &[])
+        self.build(bins, release, None, &[], &[], crate::status::Style::Plain)
     }
 
     /// The name `package` depends on lambda-kit by (its key in `[dependencies]`), if it does.
@@ -580,6 +580,7 @@ impl Project {
         target: Option<(&crate::build::Target, &crate::build::Linker)>,
         profile: &[(String, String)],
         features: &[String],
+        status: crate::status::Style,
     ) -> Result<Vec<PathBuf>, CliError> {
         let targeted = target.filter(|(target, linker)| target.needs_target_flag(linker));
         let mut command = Command::new(cargo());
@@ -612,7 +613,7 @@ impl Project {
                     .target_dir
                     .join("lambdakit")
                     .join(format!("build-{}.log", target.triple));
-                crate::build::statics::build(&mut command, target.triple, &log)?;
+                crate::build::statics::build(&mut command, target.triple, &log, status)?;
             }
             _ => {
                 let status = command.status().map_err(|error| CliError::CargoFailed {

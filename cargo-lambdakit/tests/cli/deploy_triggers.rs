@@ -196,7 +196,10 @@ async fn an_iot_topic_rule_sends_messages_to_the_function_and_follows_its_settin
     );
     let plan = fixture.run(&moto, &["deploy", "--dry-run"]);
     let plan = String::from_utf8_lossy(&plan.stdout);
-    assert!(plan.contains("+ trigger   iot lambdakit_intake_0"), "{plan}");
+    assert!(
+        plan.contains("+ trigger   iot lambdakit_intake_0"),
+        "{plan}"
+    );
     let created = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
     assert_eq!(trigger(&created, "iot lambdakit_intake_0").0, "create");
 
