@@ -285,6 +285,8 @@ pub struct Project {
     pub root_manifest: PathBuf,
     /// Each package that depends on lambda-kit, and the name it depends on it by.
     lambda_kit_dependencies: BTreeMap<String, String>,
+    /// The features of lambda-kit each of those packages asks for.
+    lambda_kit_features: BTreeMap<String, Vec<String>>,
     manifest_path: Option<PathBuf>,
     locked: bool,
 }
@@ -373,7 +375,7 @@ impl Project {
                 declared.push(extension);
             }
         }
-        let lambda_kit_dependencies = members
+        let on_lambda_kit: Vec<(String, &Value)> = members
             .iter()
             .filter_map(|package| {
                 let dependency = package["dependencies"]
@@ -382,10 +384,29 @@ impl Project {
                     .find(|dependency| {
                         dependency["name"] == "lambda-kit" && dependency["kind"].is_null()
                     })?;
+                Some((package["name"].as_str()?.to_owned(), dependency))
+            })
+            .collect();
+        let lambda_kit_dependencies = on_lambda_kit
+            .iter()
+            .filter_map(|(package, dependency)| {
                 let key = dependency["rename"]
                     .as_str()
                     .or(dependency["name"].as_str())?;
-                Some((package["name"].as_str()?.to_owned(), key.to_owned()))
+                Some((package.clone(), key.to_owned()))
+            })
+            .collect();
+        let lambda_kit_features = on_lambda_kit
+            .iter()
+            .map(|(package, dependency)| {
+                let features = dependency["features"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect();
+                (package.clone(), features)
             })
             .collect();
         let mut functions = Vec::new();
@@ -450,6 +471,7 @@ impl Project {
             package_dirs,
             root_manifest,
             lambda_kit_dependencies,
+            lambda_kit_features,
             manifest_path: args.manifest_path.clone(),
             locked: args.locked,
         })
@@ -536,7 +558,7 @@ impl Project {
     ///
     /// When `cargo build` fails.
     pub fn build_host(&self, bins: &[Bin<'_>], release: bool) -> Result<Vec<PathBuf>, CliError> {
-        self.build(bins, release, None, &[], &[])
+        self.build(bins, release, None, &[], &[], crate::status::Style::Plain)
     }
 
     /// The name `package` depends on lambda-kit by (its key in `[dependencies]`), if it does.
@@ -544,6 +566,13 @@ impl Project {
         self.lambda_kit_dependencies
             .get(package)
             .map(String::as_str)
+    }
+
+    /// The features of lambda-kit `package` asks for (none when it does not depend on it).
+    pub fn lambda_kit_features_of(&self, package: &str) -> &[String] {
+        self.lambda_kit_features
+            .get(package)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// `feature` of lambda-kit for the packages of `bins` that depend on it, as cargo's
@@ -580,6 +609,7 @@ impl Project {
         target: Option<(&crate::build::Target, &crate::build::Linker)>,
         profile: &[(String, String)],
         features: &[String],
+        status: crate::status::Style,
     ) -> Result<Vec<PathBuf>, CliError> {
         let targeted = target.filter(|(target, linker)| target.needs_target_flag(linker));
         let mut command = Command::new(cargo());
@@ -612,7 +642,7 @@ impl Project {
                     .target_dir
                     .join("lambdakit")
                     .join(format!("build-{}.log", target.triple));
-                crate::build::statics::build(&mut command, target.triple, &log)?;
+                crate::build::statics::build(&mut command, target.triple, &log, status)?;
             }
             _ => {
                 let status = command.status().map_err(|error| CliError::CargoFailed {

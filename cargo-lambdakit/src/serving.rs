@@ -106,6 +106,81 @@ impl Arch {
     }
 }
 
+/// How to call a function first, in the way that works for it: what serve's start-up lines
+/// suggest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstCall {
+    /// An HTTP function: its URL, or an HTTP event.
+    Http,
+    /// A function of one kind of event: that example event (`invoke --event KIND`).
+    Event(&'static str),
+    /// Anything else: JSON of its own.
+    Json,
+}
+
+impl FirstCall {
+    /// Told by the function's triggers first, then by a `url` setting or lambda-kit's `http`
+    /// feature, then by the one event feature of lambda-kit its package asks for.
+    pub fn of(function: &Function, features: &[String]) -> Self {
+        let triggers = &function.deploy.triggers;
+        let by_trigger = [
+            (!triggers.s3.is_empty(), "s3-put"),
+            (!triggers.sqs.is_empty(), "sqs"),
+            (!triggers.sns.is_empty(), "sns"),
+            (!triggers.dynamodb.is_empty(), "dynamodb"),
+            (!triggers.kinesis.is_empty(), "kinesis"),
+            (!triggers.schedule.is_empty(), "schedule"),
+            (!triggers.logs.is_empty(), "logs"),
+            (!triggers.firehose.is_empty(), "firehose"),
+            (!triggers.ses.is_empty(), "ses"),
+            (!triggers.iot.is_empty(), "iot"),
+            (!triggers.kafka.is_empty(), "kafka"),
+            (!triggers.cognito.is_empty(), "cognito-pre-signup"),
+        ];
+        if let Some((_, kind)) = by_trigger.iter().find(|(set, _)| *set) {
+            return Self::Event(kind);
+        }
+        let has = |feature: &str| features.iter().any(|asked| asked == feature);
+        if function.deploy.url.is_some() || has("http") || has("tower") {
+            return Self::Http;
+        }
+        let by_feature = [
+            ("s3", "s3-put"),
+            ("sqs", "sqs"),
+            ("sns", "sns"),
+            ("dynamodb", "dynamodb"),
+            ("kinesis", "kinesis"),
+            ("eventbridge", "eventbridge"),
+            ("schedule", "schedule"),
+            ("ses", "ses"),
+            ("iot", "iot"),
+            ("cognito", "cognito-pre-signup"),
+            ("cloudwatch-logs", "logs"),
+            ("kafka", "kafka"),
+            ("firehose", "firehose"),
+        ];
+        let mut kinds = by_feature.iter().filter(|(feature, _)| has(feature));
+        match (kinds.next(), kinds.next()) {
+            (Some((_, kind)), None) => Self::Event(kind),
+            _ => Self::Json,
+        }
+    }
+
+    /// The start-up line for the function `name` on serve's `address`, with `endpoint` (the
+    /// `--endpoint`/`--token` options `invoke` needs here, if any).
+    pub fn hint(self, name: &str, address: &str, endpoint: &str) -> String {
+        match self {
+            Self::Http => format!(
+                "`{name}` answers HTTP at http://{address}/lambda-url/{name}/ (or `cargo lambdakit invoke {name}{endpoint} --event function-url`)"
+            ),
+            Self::Event(kind) => {
+                format!("try `cargo lambdakit invoke {name}{endpoint} --event {kind}`")
+            }
+            Self::Json => format!("try `cargo lambdakit invoke {name}{endpoint} --data '{{}}'`"),
+        }
+    }
+}
+
 /// Serves until Ctrl-C or SIGTERM.
 ///
 /// # Errors
@@ -190,6 +265,18 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
             PASSED_THROUGH.contains(&name.as_str()) || name.starts_with("AWS_ENDPOINT_URL_")
         })
         .collect();
+    let first_calls: Vec<(String, FirstCall)> = served
+        .iter()
+        .map(|served| {
+            let features = project.as_ref().map_or(&[][..], |project| {
+                project.lambda_kit_features_of(&served.function.package)
+            });
+            (
+                served.function.name.clone(),
+                FirstCall::of(&served.function, features),
+            )
+        })
+        .collect();
     let region = crate::local::region();
     let state = State::open(options.state.clone())?;
     let mut emulator = Emulator::new(served, &region, &passed, options.cost, state.dir.clone())
@@ -245,10 +332,9 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
             );
             endpoint.push_str(" --token TOKEN");
         }
-        println!(
-            "lambdakit: try `cargo lambdakit invoke {}{endpoint} --data '{{}}'`",
-            served.first().map(String::as_str).unwrap_or_default()
-        );
+        for (name, call) in &first_calls {
+            println!("lambdakit: {}", call.hint(name, &local.to_string(), &endpoint));
+        }
         let mut terminate = tokio::signal::unix::signal(
             tokio::signal::unix::SignalKind::terminate(),
         )
@@ -532,4 +618,52 @@ async fn fingerprint(dirs: Vec<PathBuf>) -> u64 {
     })
     .await
     .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod first_calls {
+    use super::*;
+    use crate::deploy::settings::{IotTrigger, UrlAuth, UrlSettings};
+
+    #[test]
+    fn a_function_is_first_called_as_its_trigger_url_or_lambda_kit_feature_says() {
+        let features = |names: &[&str]| -> Vec<String> {
+            names.iter().map(|name| (*name).to_owned()).collect()
+        };
+        let plain = Function::standalone("f");
+        assert_eq!(FirstCall::of(&plain, &[]), FirstCall::Json);
+        assert_eq!(
+            FirstCall::of(&plain, &features(&["http", "tower"])),
+            FirstCall::Http
+        );
+        assert_eq!(
+            FirstCall::of(&plain, &features(&["sqs", "aws"])),
+            FirstCall::Event("sqs")
+        );
+        // Two event features: no one event fits.
+        assert_eq!(
+            FirstCall::of(&plain, &features(&["sqs", "sns"])),
+            FirstCall::Json
+        );
+        let mut with_url = Function::standalone("f");
+        with_url.deploy.url = Some(UrlSettings {
+            auth: UrlAuth::default(),
+            invoke_mode: Default::default(),
+            cors: None,
+        });
+        assert_eq!(FirstCall::of(&with_url, &[]), FirstCall::Http);
+        let mut triggered = Function::standalone("f");
+        triggered.deploy.triggers.iot.push(IotTrigger {
+            sql: "SELECT * FROM 'a'".into(),
+        });
+        assert_eq!(
+            FirstCall::of(&triggered, &features(&["http"])),
+            FirstCall::Event("iot"),
+            "a trigger says more than a feature"
+        );
+        assert_eq!(
+            FirstCall::Http.hint("web", "127.0.0.1:9000", ""),
+            "`web` answers HTTP at http://127.0.0.1:9000/lambda-url/web/ (or `cargo lambdakit invoke web --event function-url`)"
+        );
+    }
 }

@@ -22,6 +22,8 @@ pub struct Options {
     pub linker: LinkerChoice,
     /// The allocator of a static build.
     pub allocator: Allocator,
+    /// How cargo's progress is shown.
+    pub status: crate::status::Style,
 }
 
 /// A function or extension built for Lambda.
@@ -101,6 +103,7 @@ pub fn build_each(
     libc: Option<Libc>,
     linker: LinkerChoice,
     allocator: Allocator,
+    status: crate::status::Style,
 ) -> Result<Vec<Built>, CliError> {
     let mut groups: std::collections::BTreeMap<(Architecture, Runtime), Vec<usize>> =
         std::collections::BTreeMap::new();
@@ -118,6 +121,7 @@ pub fn build_each(
                 libc,
                 linker,
                 allocator,
+                status,
             };
             (options.target(architecture), options, indices)
         })
@@ -181,6 +185,7 @@ pub fn build(
         Some((target, &linker)),
         &tuning.variables,
         &features,
+        options.status,
     )?;
     let mut built = Vec::with_capacity(bins.len());
     for (bin, binary) in bins.iter().zip(binaries) {

@@ -4,13 +4,14 @@
 //! watched: its progress lines are shown as they come, the rest is kept; when the build fails
 //! on such a crate the user reads one line naming it, and cargo's whole output is in a file.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 use crate::error::CliError;
+use crate::status::Style;
 
 /// Runs `command` (a `cargo build` for the static `triple`), keeping cargo's output in `log`.
 ///
@@ -19,7 +20,12 @@ use crate::error::CliError;
 /// [`CliError::NotStatic`] naming the crates that link C from the system, when that is what
 /// failed the build; [`CliError::CargoFailed`] (with cargo's output shown) when something else
 /// did.
-pub fn build(command: &mut Command, triple: &str, log: &Path) -> Result<(), CliError> {
+pub fn build(
+    command: &mut Command,
+    triple: &str,
+    log: &Path,
+    style: Style,
+) -> Result<(), CliError> {
     let failed = |error: std::io::Error| CliError::CargoFailed {
         status: error.to_string(),
     };
@@ -43,17 +49,26 @@ pub fn build(command: &mut Command, triple: &str, log: &Path) -> Result<(), CliE
         messages
     });
     let mut kept = String::new();
+    let step = style.start(format!("building for {triple}"));
     if let Some(stderr) = child.stderr.take() {
-        let mut shown = std::io::stderr();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if is_progress(&line) {
-                let _ = writeln!(shown, "{line}");
+                // On a terminal the live line shows where cargo is; elsewhere each line.
+                match style {
+                    Style::Live => step.detail(line.trim()),
+                    Style::Plain => step.line(&line),
+                }
             }
             kept.push_str(&line);
             kept.push('\n');
         }
     }
     let status = child.wait().map_err(failed)?;
+    if status.success() {
+        step.finish("built");
+    } else {
+        drop(step);
+    }
     let messages = messages.join().unwrap_or_default();
     let _ = std::fs::create_dir_all(log.parent().unwrap_or(log))
         .and_then(|()| std::fs::write(log, &kept));

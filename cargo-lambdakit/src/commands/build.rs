@@ -49,6 +49,7 @@ pub(crate) fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
         libc: args.libc.libc(),
         linker: args.linker,
         allocator: args.libc.allocator,
+        status: crate::status::Style::for_stderr(args.output == Output::Json),
     };
     let architectures = if args.architectures.is_empty() {
         vec![Architecture::X86_64]

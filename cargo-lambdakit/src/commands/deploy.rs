@@ -105,6 +105,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         args.libc.libc(),
         args.linker,
         args.libc.allocator,
+        crate::status::Style::for_stderr(args.quiet || args.output == Output::Json),
     )?;
     let extension_builds = built.split_off(functions.len());
 

@@ -340,8 +340,10 @@ pub(super) async fn ensure(
         None => {
             let arn = aws.arn("lambda", &format!("function:{name}"));
             if !options.dry_run {
+                let step = progress.step(uploading(unit));
                 let code = upload(aws, unit, progress).await?;
                 create(aws, name, &desired, &code, &tags).await?;
+                step.finish("created");
                 wait_ready(aws, name, progress).await?;
             }
             changes.push(Change::new("function", name, Action::Create));
@@ -401,8 +403,10 @@ pub(super) async fn ensure(
                 deployed_sha != code_sha256 || reported.architecture != desired.architecture;
             if code_changed {
                 if !options.dry_run {
+                    let step = progress.step(uploading(unit));
                     let code = upload(aws, unit, progress).await?;
                     update_code(aws, name, &desired, &code).await?;
+                    step.finish("updated");
                     wait_ready(aws, name, progress).await?;
                 }
                 let mut what = vec![format!(
@@ -492,6 +496,15 @@ fn check_ours(
 }
 
 /// The code, uploaded through S3 when a bucket is set or it is too large to send inline.
+/// The upload step's words: `uploading `orders` (2.4 MB)`.
+fn uploading(unit: &Unit<'_>) -> String {
+    let megabytes = unit.code.bytes.len() as f64 / 1_000_000.0;
+    format!(
+        "uploading `{}` ({megabytes:.1} MB)",
+        unit.function.aws_name()
+    )
+}
+
 async fn upload(aws: &Aws, unit: &Unit<'_>, progress: Progress) -> Result<Code, CliError> {
     let archive = unit.code;
     let size = archive.bytes.len() as u64;
@@ -659,7 +672,7 @@ async fn update_code(
 /// `InProgress` (AWS "Lambda function states").
 async fn wait_ready(aws: &Aws, name: &str, progress: Progress) -> Result<(), CliError> {
     let mut backoff = Backoff::new(READY_LIMIT);
-    let mut said = false;
+    let mut step = None;
     loop {
         let current = aws
             .lambda
@@ -685,12 +698,18 @@ async fn wait_ready(aws: &Aws, name: &str, progress: Progress) -> Result<(), Cli
         let busy = current.state() == Some(&State::Pending)
             || current.last_update_status() == Some(&LastUpdateStatus::InProgress);
         if !busy {
+            if let Some(step) = step {
+                crate::status::Step::finish(step, "ready");
+            }
             return Ok(());
         }
-        if !said {
-            progress.note(format_args!("waiting for `{name}` to be ready"));
-            said = true;
-        }
+        let step =
+            step.get_or_insert_with(|| progress.step(format!("waiting for `{name}` to be ready")));
+        let state = current.state().map_or("", |state| state.as_str());
+        let update = current
+            .last_update_status()
+            .map_or("", |status| status.as_str());
+        step.detail(&format!("{state} {update}").trim().to_lowercase());
         if !backoff.wait().await {
             return Err(failed(Some("still updating after 10 minutes")));
         }

@@ -112,15 +112,25 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
-/// Says what deploy is doing on stderr, unless quiet.
+/// Says what deploy is doing on stderr: notes unless quiet, and its long steps (uploading
+/// code, waiting for Lambda) as [`crate::status`] shows them.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Progress {
     quiet: bool,
+    style: crate::status::Style,
 }
 
 impl Progress {
     pub(crate) fn new(quiet: bool) -> Self {
-        Self { quiet }
+        Self {
+            quiet,
+            style: crate::status::Style::for_stderr(quiet),
+        }
+    }
+
+    /// Starts a long step, shown until it ends.
+    pub(crate) fn step(&self, what: impl Into<String>) -> crate::status::Step {
+        self.style.start(what)
     }
 
     pub(crate) fn note(&self, message: impl std::fmt::Display) {

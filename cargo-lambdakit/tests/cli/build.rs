@@ -486,3 +486,56 @@ fn a_static_build_of_a_crate_with_its_own_allocator_names_the_flag_that_keeps_it
     assert_eq!(listed["builds"][0]["allocator"], "system", "{listed}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn long_steps_show_a_live_line_on_a_terminal_and_plain_lines_elsewhere() {
+    let musl = rust_target_installed("x86_64-unknown-linux-musl");
+    if !tool(
+        musl,
+        "the musl target",
+        "rustup target add x86_64-unknown-linux-musl",
+    ) || !tool(
+        works("script", &["--version"]),
+        "script (util-linux)",
+        "apt-get install bsdutils",
+    ) {
+        return;
+    }
+    let fixture = crate::deploy_triggers::Fixture::new("status", "");
+    let manifest = fixture.dir.join("Cargo.toml");
+    let step = "building for x86_64-unknown-linux-musl";
+
+    // Not a terminal: a line when the step starts, one when it ends, no escape codes.
+    let plain = lambdakit()
+        .args(["build", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(plain.status.success(), "{plain:?}");
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(stderr.contains(&format!("{step} ...\n")), "{stderr}");
+    assert!(stderr.contains(&format!("{step}: built in ")), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "{stderr}");
+
+    // A terminal (`script` gives the command one): the line is drawn in place, then replaced
+    // by the step's outcome. `touch` makes cargo build again.
+    std::fs::write(fixture.dir.join("src/bin/intake.rs"), "fn main() { }\n").unwrap();
+    let quoted = |text: &str| format!("'{}'", text.replace('\'', r"'\''"));
+    let command = format!(
+        "{} lambdakit build --manifest-path {}",
+        quoted(env!("CARGO_BIN_EXE_cargo-lambdakit")),
+        quoted(&manifest.display().to_string())
+    );
+    let live = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(live.status.success(), "{live:?}");
+    let shown = String::from_utf8_lossy(&live.stdout);
+    assert!(
+        shown.contains(&format!("\r\x1b[2K⠋ {step}")),
+        "no live line: {shown:?}"
+    );
+    assert!(shown.contains(&format!("{step}: built in ")), "{shown:?}");
+    assert!(!shown.contains(&format!("{step} ...")), "{shown:?}");
+}

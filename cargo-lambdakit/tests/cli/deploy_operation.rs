@@ -33,7 +33,12 @@ async fn async_settings_vpc_and_log_retention_are_deployed_converged_and_taken_b
     assert!(plan.contains("+ log group /aws/lambda/intake"), "{plan}");
     assert!(plan.contains("+ async     intake"), "{plan}");
 
-    let deployed = json(&fixture.run(&moto, &["deploy", "--output", "json"]));
+    let output = fixture.run(&moto, &["deploy", "--output", "json"]);
+    // With `--output json`, the long steps are plain lines on stderr, never on stdout.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("uploading `intake` ("), "{stderr}");
+    assert!(stderr.contains("MB): created in "), "{stderr}");
+    let deployed = json(&output);
     assert_eq!(
         change(&deployed, "log group", "/aws/lambda/intake").0,
         "create"

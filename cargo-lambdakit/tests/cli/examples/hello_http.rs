@@ -35,6 +35,14 @@ async fn hello_http_deploys_a_public_url_and_answers_its_routes() {
     );
 
     let serve = serve(&moto, "hello-http", &[]);
+    // The first steps serve suggests fit an HTTP function: its URL, an HTTP event.
+    let url = format!("http://{}/lambda-url/hello-http/", serve.address);
+    let hint = serve.output_with(&[&url]);
+    assert!(
+        hint.iter().any(|line| line.contains("invoke hello-http")
+            && line.contains("--event function-url")),
+        "{hint:?}"
+    );
     let products = get(serve.address, "/lambda-url/hello-http/products");
     assert_eq!(products.status, 200);
     assert_eq!(products.json()[2]["sku"], "cheese");

@@ -140,6 +140,7 @@ async fn sqs_worker_records_good_orders_and_leaves_poison_messages_to_the_dead_l
     let poison: BTreeSet<&str> = [ids[1].as_str(), ids[3].as_str()].into();
 
     let serve = serve(&moto, "sqs-worker", &[]);
+    serve.output_with(&["try `cargo lambdakit invoke sqs-worker", "--event sqs`"]);
     let mut deliveries = Vec::new();
     for _ in 0..10 {
         match deliver_from_queue(&moto, &serve, "sqs-worker", "orders") {
