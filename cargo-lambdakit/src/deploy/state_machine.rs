@@ -33,6 +33,11 @@ pub(super) fn role_name(machine: &str) -> String {
     bounded(machine, "-states-lambdakit", 64)
 }
 
+/// The description of the role deploy creates for the state machine named `machine`.
+pub(super) fn role_description(machine: &str) -> String {
+    format!("Execution role of the state machine `{machine}`, created by cargo lambdakit")
+}
+
 /// The log group a machine's logging writes to: its `log_group`, else
 /// `/aws/vendedlogs/states/NAME` (the prefix AWS recommends for vended logs, whose resource
 /// policy size stays small).
@@ -200,9 +205,7 @@ pub async fn deploy(
     let wanted = role::Wanted {
         name: role_name(&name),
         service: "states.amazonaws.com",
-        description: format!(
-            "Execution role of the state machine `{name}`, created by cargo lambdakit"
-        ),
+        description: role_description(&name),
         tags: [
             (TAG_PACKAGE, &machine.package),
             (TAG_STATE_MACHINE, &machine.settings.name),

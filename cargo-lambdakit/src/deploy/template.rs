@@ -82,9 +82,9 @@ pub struct Template {
     pub notes: Vec<String>,
 }
 
-/// The mark before a `{VARIABLE}` of `Fn::Sub`, in strings the template builds: a character
-/// no setting can hold (TOML strings cannot carry U+0001 unescaped, and the checks refuse
-/// control characters in names and ARNs).
+/// The mark before a `{VARIABLE}` of `Fn::Sub`, in strings the template builds: a control
+/// character that no AWS name or ARN takes, and that a setting's TOML string holds only when
+/// written as the escape `\u0001`.
 const MARK: char = '\u{1}';
 
 /// `${variable}` of `Fn::Sub`, marked.
@@ -225,14 +225,7 @@ impl Builder {
             "Principal": principal,
             "SourceArn": source,
         });
-        // Deploy names the account beside sources whose ARN names none (see `permit`).
-        if matches!(
-            principal,
-            "s3.amazonaws.com"
-                | "ses.amazonaws.com"
-                | "iot.amazonaws.com"
-                | "cognito-idp.amazonaws.com"
-        ) {
+        if triggers::names_account(principal) {
             properties["SourceAccount"] = reference("AWS::AccountId");
         }
         self.resource(id, "AWS::Lambda::Permission", properties);
@@ -751,7 +744,7 @@ fn trigger_resources(builder: &mut Builder, place: &Place<'_>, function: &Functi
             "AWS::Events::Rule",
             json!({
                 "Name": triggers::rule_name(name, index),
-                "Description": format!("Schedule of the Lambda function `{name}`, by cargo lambdakit"),
+                "Description": triggers::schedule_description(name),
                 "ScheduleExpression": schedule.expression,
                 "State": "ENABLED",
                 "Targets": [target],
@@ -908,7 +901,7 @@ fn state_machine_resources(
     let role = builder.id(name, "StateMachineRole");
     let mut role_properties = json!({
         "RoleName": state_machine::role_name(name),
-        "Description": format!("Execution role of the state machine `{name}`, created by cargo lambdakit"),
+        "Description": state_machine::role_description(name),
         "AssumeRolePolicyDocument": role::trust("states.amazonaws.com"),
         "Tags": tag_list(tags.iter().filter(|(key, _)| key.starts_with("lambdakit:"))),
     });

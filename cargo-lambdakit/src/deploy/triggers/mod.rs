@@ -177,6 +177,19 @@ pub(super) async fn statements(
         .collect())
 }
 
+/// Whether the invoke permission of `principal` names the account beside the source's ARN:
+/// a bucket's ARN names no account, and SES's guide asks for the account beside the rule's
+/// ARN (AWS "confused deputy"); IoT and Cognito alike.
+pub(super) fn names_account(principal: &str) -> bool {
+    matches!(
+        principal,
+        "s3.amazonaws.com"
+            | "ses.amazonaws.com"
+            | "iot.amazonaws.com"
+            | "cognito-idp.amazonaws.com"
+    )
+}
+
 /// Lets `principal` invoke the function from `source_arn` under `sid`, unless it already may.
 async fn permit(
     aws: &Aws,
@@ -203,15 +216,8 @@ async fn permit(
         .action("lambda:InvokeFunction")
         .principal(principal)
         .source_arn(source_arn);
-    // A bucket's ARN names no account, and SES's guide asks for the account beside the rule's
-    // ARN: say whose bucket or rule may call (AWS "confused deputy").
-    if matches!(
-        principal,
-        "s3.amazonaws.com"
-            | "ses.amazonaws.com"
-            | "iot.amazonaws.com"
-            | "cognito-idp.amazonaws.com"
-    ) {
+    // Say whose bucket, rule or pool may call.
+    if names_account(principal) {
         request = request.source_account(&aws.account);
     }
     request
@@ -948,6 +954,11 @@ pub(super) async fn rules_named_for(
     Ok(listed.rules.unwrap_or_default())
 }
 
+/// The description of the schedule rules deploy makes for `function`.
+pub(super) fn schedule_description(function: &str) -> String {
+    format!("Schedule of the Lambda function `{function}`, by cargo lambdakit")
+}
+
 /// The rule deploy names for the `index`th schedule of `function`.
 pub(super) fn rule_name(function: &str, index: usize) -> String {
     bounded(&format!("{ID_PREFIX}{function}"), &format!("-{index}"), 64)
@@ -1021,9 +1032,7 @@ async fn schedules(
                 .name(&rule)
                 .schedule_expression(&schedule.expression)
                 .state(RuleState::Enabled)
-                .description(format!(
-                    "Schedule of the Lambda function `{name}`, by cargo lambdakit"
-                ))
+                .description(schedule_description(name))
                 .tags(tag(TAG_PACKAGE, &unit.function.package)?)
                 .tags(tag(TAG_FUNCTION, &unit.function.name)?)
                 .send()
