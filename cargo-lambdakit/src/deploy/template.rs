@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::extension::{self, Published};
 use super::function::{self, Desired};
-use super::settings::{ExecutionLogLevel, UrlAuth, UrlSettings, Word as _};
+use super::settings::{ExecutionLogLevel, PoolTrigger, UrlAuth, UrlSettings, Word as _};
 use super::{definition, role, state_machine, triggers};
 use crate::aws::Place;
 use crate::error::CliError;
@@ -796,8 +796,15 @@ fn trigger_resources(builder: &mut Builder, place: &Place<'_>, function: &Functi
     }
 
     for firehose in &triggers.firehose {
+        let mut buffering = String::new();
+        if let Some(size) = firehose.buffer_size {
+            buffering.push_str(&format!(", BufferSizeInMBs {size}"));
+        }
+        if let Some(interval) = firehose.buffer_interval {
+            buffering.push_str(&format!(", BufferIntervalInSeconds {interval}"));
+        }
         builder.notes.push(format!(
-            "`{bin}`: the Lambda processor of the Firehose delivery stream `{}` (`triggers.firehose`): a template cannot change an existing delivery stream (AWS::KinesisFirehose::DeliveryStream describes a whole stream its stack owns), so it is not in the template; set it with `cargo lambdakit deploy`, or name the function's ARN in the stream's own template (ProcessingConfiguration, a `Lambda` processor)",
+            "`{bin}`: the Lambda processor of the Firehose delivery stream `{}` (`triggers.firehose`{buffering}): a template cannot change an existing delivery stream (AWS::KinesisFirehose::DeliveryStream describes a whole stream its stack owns), so it is not in the template; set it with `cargo lambdakit deploy`, or name the function's ARN in the stream's own template (ProcessingConfiguration, a `Lambda` processor)",
             firehose.stream
         ));
     }
@@ -862,7 +869,17 @@ fn trigger_resources(builder: &mut Builder, place: &Place<'_>, function: &Functi
             "cognito-idp.amazonaws.com",
             json!(source),
         );
-        let keys: Vec<&str> = cognito.triggers.iter().map(|point| point.key()).collect();
+        let mut keys: Vec<String> = cognito
+            .triggers
+            .iter()
+            .map(|point| point.key().to_owned())
+            .collect();
+        if cognito.triggers.contains(&PoolTrigger::PreTokenGeneration) {
+            keys.push(format!(
+                "PreTokenGenerationConfig (LambdaVersion {})",
+                cognito.token_version.as_str()
+            ));
+        }
         builder.notes.push(format!(
             "`{bin}`: the `LambdaConfig` keys {} of the Cognito user pool `{pool}` (`triggers.cognito`): CloudFormation cannot update part of an existing pool (AWS::Cognito::UserPool describes a whole pool its stack owns, and UpdateUserPool resets what it leaves out), so the template grants Cognito the invoke permission only; set the keys with `cargo lambdakit deploy`, or in the pool's own template",
             keys.join(", ")
