@@ -203,6 +203,7 @@ struct Invoked {
 enum Answer {
     Done(Invoked),
     Streaming {
+        request_id: String,
         content_type: Option<String>,
         chunks: tokio::sync::mpsc::Receiver<Chunk>,
         finished: tokio::sync::oneshot::Receiver<Invoked>,
@@ -736,6 +737,7 @@ impl Pool {
                 let (relayed, chunks) = tokio::sync::mpsc::channel(16);
                 let (done, finished) = tokio::sync::oneshot::channel();
                 let _ = answered.send(Answer::Streaming {
+                    request_id: run.request_id.clone(),
                     content_type: streaming.content_type,
                     chunks,
                     finished,
@@ -1059,13 +1061,7 @@ fn respond(invoked: &Invoked, tail: bool, version: &str) -> Response<Full<Bytes>
         response = response.header("x-amz-function-error", "Unhandled");
     }
     if tail {
-        let logs = invoked.logs.as_bytes();
-        let mut start = logs.len().saturating_sub(LOG_TAIL_BYTES);
-        while !invoked.logs.is_char_boundary(start) {
-            start += 1;
-        }
-        let encoded = base64::engine::general_purpose::STANDARD.encode(&logs[start..]);
-        response = response.header("x-amz-log-result", encoded);
+        response = response.header("x-amz-log-result", log_tail(&invoked.logs));
     }
     response.body(Full::new(body)).unwrap_or_else(|_| {
         aws_error(
@@ -1074,6 +1070,16 @@ fn respond(invoked: &Invoked, tail: bool, version: &str) -> Response<Full<Bytes>
             "cannot build the response",
         )
     })
+}
+
+/// The last [`LOG_TAIL_BYTES`] of `logs` (from a character's start), base64-encoded: Invoke's
+/// `X-Amz-Log-Result`.
+fn log_tail(logs: &str) -> String {
+    let mut start = logs.len().saturating_sub(LOG_TAIL_BYTES);
+    while !logs.is_char_boundary(start) {
+        start += 1;
+    }
+    base64::engine::general_purpose::STANDARD.encode(&logs.as_bytes()[start..])
 }
 
 /// `name`, `name:qualifier` or a function ARN, to the name.

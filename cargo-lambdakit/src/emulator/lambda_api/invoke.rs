@@ -62,8 +62,9 @@ impl InvocationType {
 }
 
 impl Emulator {
-    /// `Invoke` of `name` at `qualifier`. An `Event` invocation lets `open` go once queued:
-    /// its queue takes the gate again for each attempt.
+    /// `Invoke` of `name` at `qualifier`, or with `streamed`, `InvokeWithResponseStream`. An
+    /// `Event` invocation lets `open` go once queued: its queue takes the gate again for each
+    /// attempt.
     pub(super) async fn invoke(
         &self,
         name: &str,
@@ -71,6 +72,7 @@ impl Emulator {
         parts: &http::request::Parts,
         body: RequestBody,
         open: OwnedRwLockReadGuard<()>,
+        streamed: bool,
     ) -> Response<Body> {
         let (pool, invoked_arn) = match self.resolve(name, qualifier) {
             Ok(resolved) => resolved,
@@ -98,6 +100,13 @@ impl Emulator {
                 }
             },
         };
+        if streamed && invocation_type == InvocationType::Event {
+            return boxed(aws_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                "InvokeWithResponseStream takes the invocation types RequestResponse and DryRun; send an `Event` invocation with Invoke",
+            ));
+        }
         if let Some(encoded) = parts.headers.get("x-amz-client-context")
             && encoded.len() > MAX_CLIENT_CONTEXT_BYTES
         {
@@ -182,15 +191,14 @@ impl Emulator {
             InvocationType::DryRun => boxed(empty(StatusCode::NO_CONTENT)),
             InvocationType::RequestResponse => {
                 let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
-                boxed(
-                    match pool
-                        .invoke(payload, client_context, identity, invoked_arn, trace)
-                        .await
-                    {
-                        Ok(answer) => respond(&answer.settled().await, tail, &pool.version),
-                        Err(rejection) => rejection,
-                    },
-                )
+                match pool
+                    .invoke(payload, client_context, identity, invoked_arn, trace)
+                    .await
+                {
+                    Ok(answer) if streamed => super::stream::respond(answer, tail, &pool.version),
+                    Ok(answer) => boxed(respond(&answer.settled().await, tail, &pool.version)),
+                    Err(rejection) => boxed(rejection),
+                }
             }
         }
     }

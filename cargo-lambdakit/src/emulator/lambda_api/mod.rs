@@ -63,6 +63,7 @@ mod invoke;
 mod layers;
 mod operation;
 mod permissions;
+mod stream;
 mod tags;
 mod traces;
 mod urls;
@@ -198,7 +199,7 @@ pub(crate) async fn read_signed(
     body: hyper::body::Incoming,
 ) -> Result<Bytes, Response<Body>> {
     let body = body.boxed_unsync();
-    if let Operation::Invoke { .. } = operation {
+    if let Operation::Invoke { .. } | Operation::InvokeWithResponseStream { .. } = operation {
         return invoke::read_body(body, headers, crate::emulator::MAX_SYNC_PAYLOAD)
             .await
             .map_err(boxed);
@@ -256,7 +257,11 @@ impl Emulator {
         let url_host = host.unwrap_or("127.0.0.1:9000");
         match operation {
             Operation::Invoke { name, qualifier } => {
-                self.invoke(&name, qualifier.as_deref(), parts, body, open)
+                self.invoke(&name, qualifier.as_deref(), parts, body, open, false)
+                    .await
+            }
+            Operation::InvokeWithResponseStream { name, qualifier } => {
+                self.invoke(&name, qualifier.as_deref(), parts, body, open, true)
                     .await
             }
             Operation::InvokeFunctionUrl {
