@@ -1,7 +1,7 @@
 //! The function itself: its configuration and code, tags, reserved concurrency, published
 //! version and alias, provisioned concurrency and URL.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
@@ -13,7 +13,7 @@ use aws_sdk_lambda::types::{
 };
 
 use super::settings::{Tracing, UrlSettings, Word as _};
-use super::{Action, Change, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, Unit};
+use super::{Action, Change, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, TAG_STAGE, Unit};
 use crate::aws::retry::{Backoff, retry};
 use crate::aws::{self, Aws};
 use crate::error::CliError;
@@ -54,6 +54,8 @@ struct Desired {
     dead_letter: String,
     /// The VPC's subnets and security groups (sorted, empty for none) and dual-stack IPv6.
     vpc: (Vec<String>, Vec<String>, bool),
+    /// The variables of `environment` from an env file, whose values a plan never shows.
+    from_env_file: BTreeSet<String>,
 }
 
 impl Desired {
@@ -89,6 +91,7 @@ impl Desired {
                     vpc.ipv6_dual_stack,
                 )
             }),
+            from_env_file: function.from_env_file.clone(),
         }
     }
 
@@ -152,6 +155,7 @@ impl Desired {
                     vpc.ipv6_allowed_for_dual_stack().unwrap_or(false),
                 )
             }),
+            from_env_file: BTreeSet::new(),
         }
     }
 
@@ -230,7 +234,16 @@ impl Desired {
                 .collect();
             names.sort();
             names.dedup();
-            let names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+            // Names, and for an env file's values a hash: a change shows, the secret does not.
+            let names: Vec<String> = names
+                .iter()
+                .map(|name| match self.environment.get(*name) {
+                    Some(value) if self.from_env_file.contains(*name) => {
+                        format!("`{name}` (set, {})", fingerprint(value))
+                    }
+                    _ => format!("`{name}`"),
+                })
+                .collect();
             changed.push(format!("environment {}", names.join(" ")));
         }
         changed
@@ -289,6 +302,17 @@ impl Desired {
             )
             .build()
     }
+}
+
+/// The first 8 hex digits of `value`'s SHA-256: enough to see that a secret changed, not what
+/// it is (a guessable value stays guessable: keep secrets long and random).
+fn fingerprint(value: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(value.as_bytes())
+        .iter()
+        .take(4)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// `ids` sorted, as a set compares.
@@ -463,6 +487,9 @@ fn tags(unit: &Unit<'_>) -> HashMap<String, String> {
     let mut tags: HashMap<String, String> = unit.function.deploy.tags.clone().into_iter().collect();
     tags.insert(TAG_PACKAGE.into(), unit.function.package.clone());
     tags.insert(TAG_FUNCTION.into(), unit.function.name.clone());
+    if let Some(stage) = &unit.function.stage {
+        tags.insert(TAG_STAGE.into(), stage.clone());
+    }
     tags
 }
 
@@ -473,16 +500,25 @@ fn check_ours(
     adopt: bool,
 ) -> Result<(), CliError> {
     let tag = |key: &str| tags.and_then(|tags| tags.get(key)).map(String::as_str);
+    let stage = tag(TAG_STAGE);
     match (tag(TAG_PACKAGE), tag(TAG_FUNCTION)) {
         (Some(package), Some(function))
-            if package == unit.function.package && function == unit.function.name =>
+            if package == unit.function.package
+                && function == unit.function.name
+                && stage == unit.function.stage.as_deref() =>
         {
             Ok(())
         }
         (Some(package), Some(function)) => Err(CliError::Conflict {
             resource: format!("the function `{name}`"),
-            problem: format!("was deployed from `{function}` of the package `{package}`"),
-            hint: "give one of them another `name` in `[package.metadata.lambdakit]`".into(),
+            problem: format!(
+                "was deployed from `{function}` of the package `{package}` {}",
+                stage.map_or_else(
+                    || "without a stage".to_owned(),
+                    |stage| format!("as the stage `{stage}`")
+                )
+            ),
+            hint: "give one of them another `name` in `[package.metadata.lambdakit]` (or its stage's table)".into(),
         }),
         _ if adopt => Ok(()),
         _ => Err(CliError::Conflict {
@@ -1479,5 +1515,33 @@ pub(super) mod tests {
             changed.contains(&"log format JSON → Text".to_owned()),
             "{changed:?}"
         );
+    }
+
+    #[test]
+    fn an_env_files_values_show_as_a_hash_and_never_themselves() {
+        let mut function = Function::standalone("f");
+        function
+            .environment
+            .insert("PLAIN".into(), "visible".into());
+        let before = desired(&function);
+        function
+            .environment
+            .insert("PLAIN".into(), "changed".into());
+        function
+            .environment
+            .insert("API_KEY".into(), "hunter2-secret".into());
+        function.from_env_file.insert("API_KEY".into());
+        let after = desired(&function);
+        let changed = after.differences(&before);
+        assert_eq!(
+            changed,
+            [format!(
+                "environment `API_KEY` (set, {}) `PLAIN`",
+                fingerprint("hunter2-secret")
+            )]
+        );
+        assert_eq!(fingerprint("hunter2-secret").len(), 8);
+        assert_ne!(fingerprint("hunter2-secret"), fingerprint("hunter3-secret"));
+        assert!(!changed[0].contains("hunter2"), "{changed:?}");
     }
 }
