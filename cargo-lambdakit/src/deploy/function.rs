@@ -9,10 +9,11 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     ApplicationLogLevel, Architecture, Cors, DeadLetterConfig, Environment, EphemeralStorage,
     FunctionCode, FunctionConfiguration, FunctionUrlAuthType, InvokeMode, LastUpdateStatus,
-    LogFormat, LoggingConfig, Runtime, State, TracingConfig, TracingMode, VpcConfig,
+    LogFormat, LoggingConfig, Runtime, State, TenancyConfig, TenantIsolationMode, TracingConfig,
+    TracingMode, VpcConfig,
 };
 
-use super::settings::{Tracing, UrlSettings, Word as _};
+use super::settings::{Tenancy, Tracing, UrlSettings, Word as _};
 use super::{Action, Change, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, TAG_STAGE, Unit};
 use crate::aws::retry::{Backoff, retry};
 use crate::aws::{self, Aws};
@@ -56,6 +57,8 @@ struct Desired {
     vpc: (Vec<String>, Vec<String>, bool),
     /// The variables of `environment` from an env file, whose values a plan never shows.
     from_env_file: BTreeSet<String>,
+    /// `TenancyConfig`: per-tenant environments (fixed at creation).
+    per_tenant: bool,
 }
 
 impl Desired {
@@ -92,6 +95,7 @@ impl Desired {
                 )
             }),
             from_env_file: function.from_env_file.clone(),
+            per_tenant: deploy.tenancy == Some(Tenancy::PerTenant),
         }
     }
 
@@ -156,6 +160,9 @@ impl Desired {
                 )
             }),
             from_env_file: BTreeSet::new(),
+            per_tenant: current.tenancy_config().is_some_and(|tenancy| {
+                tenancy.tenant_isolation_mode() == &TenantIsolationMode::PerTenant
+            }),
         }
     }
 
@@ -380,6 +387,28 @@ pub(super) async fn ensure(
             let arn = current.function_arn().unwrap_or_default().to_owned();
             check_ours(unit, name, found.tags(), options.adopt)?;
             let reported = Desired::reported(&current);
+            if reported.per_tenant != desired.per_tenant {
+                let tenancy = |per_tenant: bool| {
+                    if per_tenant {
+                        Tenancy::PerTenant
+                    } else {
+                        Tenancy::Shared
+                    }
+                    .as_str()
+                };
+                return Err(CliError::Conflict {
+                    resource: format!("the function `{name}`"),
+                    problem: format!(
+                        "has tenancy `{}` on AWS, and the settings ask for `{}`; Lambda fixes a function's tenancy when it creates it",
+                        tenancy(reported.per_tenant),
+                        tenancy(desired.per_tenant)
+                    ),
+                    hint: format!(
+                        "set `tenancy = \"{}\"` to keep it, or `cargo lambdakit destroy` the function and deploy it again",
+                        tenancy(reported.per_tenant)
+                    ),
+                });
+            }
             if reported.architecture != desired.architecture && !options.change_architecture {
                 return Err(CliError::Conflict {
                     resource: format!("the function `{name}`"),
@@ -625,6 +654,17 @@ async fn create(
                     (!desired.dead_letter.is_empty()).then(|| desired.dead_letter()),
                 )
                 .set_vpc_config((!desired.vpc.0.is_empty()).then(|| desired.vpc()))
+                .set_tenancy_config(
+                    desired
+                        .per_tenant
+                        .then(|| {
+                            TenancyConfig::builder()
+                                .tenant_isolation_mode(TenantIsolationMode::PerTenant)
+                                .build()
+                                .ok()
+                        })
+                        .flatten(),
+                )
                 .architectures(Architecture::from(desired.architecture.as_str()))
                 .set_tags(Some(tags.clone()))
                 .send()
@@ -1416,6 +1456,31 @@ pub(super) mod tests {
             .await
             .unwrap();
         assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_per_tenant_function_is_created_with_its_tenancy_config() {
+        let (aws, seen) = aws(|method, path| match (method, path) {
+            ("POST", "/2015-03-31/functions") => (201, None, r#"{"FunctionName":"f"}"#),
+            _ => (500, Some("ServiceException"), r#"{"message":"unexpected"}"#),
+        })
+        .await;
+        let mut function = Function::standalone("f");
+        function.deploy.tenancy = Some(Tenancy::PerTenant);
+        create(
+            &aws,
+            "f",
+            &desired(&function),
+            &Code::Inline(Vec::new()),
+            &HashMap::new(),
+        )
+        .await
+        .unwrap();
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen[0].contains(r#""TenancyConfig":{"TenantIsolationMode":"PER_TENANT"}"#),
+            "{seen:?}"
+        );
     }
 
     #[tokio::test]

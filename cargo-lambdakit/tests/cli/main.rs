@@ -32,6 +32,7 @@ mod stages;
 mod states;
 mod streaming;
 mod support;
+mod tenancy;
 mod traces;
 mod watch;
 mod zip;

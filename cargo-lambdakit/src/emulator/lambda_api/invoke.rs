@@ -30,6 +30,10 @@ const MAX_CLIENT_CONTEXT_BYTES: usize = lambda_kit::__server::MAX_CLIENT_CONTEXT
 /// request, as for a synchronous invocation's payload).
 const MAX_URL_REQUEST: usize = MAX_SYNC_PAYLOAD;
 
+/// The tenant of an invocation of a per-tenant function (AWS "Invoking Lambda functions with
+/// tenant isolation").
+pub const TENANT_HEADER: &str = "x-amz-tenant-id";
+
 /// How an invocation runs: `X-Amz-Invocation-Type` (AWS Invoke API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InvocationType {
@@ -133,6 +137,10 @@ impl Emulator {
             };
         let identity = header(IDENTITY_HEADER);
         let trace = header(TRACE_HEADER);
+        let tenant = header(TENANT_HEADER);
+        if let Some(refusal) = pool.refuse_tenant(tenant.as_deref()) {
+            return boxed(refusal);
+        }
         if let Some(identity) = &identity
             && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(identity).is_err()
         {
@@ -169,6 +177,7 @@ impl Emulator {
                         identity,
                         invoked_arn,
                         trace,
+                        tenant,
                     },
                     pool,
                     function: name.to_owned(),
@@ -192,7 +201,14 @@ impl Emulator {
             InvocationType::RequestResponse => {
                 let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
                 match pool
-                    .invoke(payload, client_context, identity, invoked_arn, trace)
+                    .invoke(
+                        payload,
+                        client_context,
+                        identity,
+                        invoked_arn,
+                        trace,
+                        tenant,
+                    )
                     .await
                 {
                     Ok(answer) if streamed => super::stream::respond(answer, tail, &pool.version),
@@ -249,6 +265,11 @@ impl Emulator {
                 parts
                     .headers
                     .get(TRACE_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_owned),
+                parts
+                    .headers
+                    .get(TENANT_HEADER)
                     .and_then(|value| value.to_str().ok())
                     .map(str::to_owned),
             )

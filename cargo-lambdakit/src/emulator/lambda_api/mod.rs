@@ -60,6 +60,7 @@ mod concurrency;
 mod event_config;
 mod functions;
 mod invoke;
+pub use invoke::TENANT_HEADER;
 mod layers;
 mod operation;
 mod permissions;
