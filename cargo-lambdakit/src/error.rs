@@ -160,6 +160,13 @@ pub enum CliError {
         /// What to do.
         hint: String,
     },
+    /// A stage's env file (`env_file`) has a line that is not a variable.
+    EnvFile {
+        /// The file and the line: `/path/stages/prod.env:3`.
+        file: String,
+        /// What is wrong with the line (never its value).
+        problem: String,
+    },
     /// Deploying would change something it must not on its own.
     Conflict {
         /// The resource.
@@ -223,6 +230,11 @@ impl CliError {
                 Some("pass the event as `--data JSON`, `--data-file PATH` or on stdin".into())
             }
             Self::Io { .. } => None,
+            Self::EnvFile { .. } => Some(
+                "write each line as `NAME=value` (`export ` before it, and single or double \
+                 quotes around the value, allowed), a `#` comment, or nothing"
+                    .into(),
+            ),
             Self::AwsSetup { hint, .. }
             | Self::Absent { hint, .. }
             | Self::Conflict { hint, .. }
@@ -350,7 +362,9 @@ impl fmt::Display for CliError {
             Self::Conflict {
                 resource, problem, ..
             } => write!(f, "{resource} {problem}"),
-            Self::Definition { file, problem, .. } => write!(f, "`{file}`: {problem}"),
+            Self::Definition { file, problem, .. } | Self::EnvFile { file, problem } => {
+                write!(f, "`{file}`: {problem}")
+            }
         }
     }
 }

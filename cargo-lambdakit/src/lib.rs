@@ -16,6 +16,7 @@ pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod deploy;
+pub mod dotenv;
 pub mod emulator;
 pub mod error;
 pub mod events;

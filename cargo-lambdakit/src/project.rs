@@ -3,7 +3,7 @@
 //! target is a function unless `[package.metadata.lambdakit.extensions.NAME]` declares it an
 //! extension, which deploy publishes as a layer for the functions that name it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -23,6 +23,9 @@ pub struct LoadOptions {
     pub package: Option<String>,
     /// Require Cargo.lock to be up to date (cargo's `--locked`).
     pub locked: bool,
+    /// The stage whose settings (`[package.metadata.lambdakit.stages.NAME]`) go over the
+    /// others, and whose name the functions' and state machines' names end with.
+    pub stage: Option<String>,
 }
 
 /// How a function writes its logs, `log_format` (Lambda's `LoggingConfig.LogFormat`).
@@ -141,6 +144,12 @@ pub struct Function {
     pub trust: Trust,
     /// What `deploy` makes of it on AWS.
     pub deploy: DeploySettings,
+    /// The stage it is deployed as (`--stage`): its settings are laid over the others, and
+    /// deploy tags what it creates with it.
+    pub stage: Option<String>,
+    /// The variables of `environment` whose values come from an `env_file`: printed by name
+    /// only, never by value.
+    pub from_env_file: BTreeSet<String>,
 }
 
 /// One Lambda extension: a binary target that `[package.metadata.lambdakit.extensions.NAME]`
@@ -193,6 +202,8 @@ pub struct StateMachine {
     pub definition: Value,
     /// The functions it names, each checked to be the package's.
     pub references: Vec<crate::deploy::definition::Reference>,
+    /// The stage it is deployed as: its name (`settings.name`) ends with `-STAGE`.
+    pub stage: Option<String>,
 }
 
 /// What a binary target is to Lambda.
@@ -425,8 +436,12 @@ impl Project {
             }
             let first = functions.len();
             let settings = &package["metadata"]["lambdakit"];
-            let package_defaults = settings_of(settings, "package.metadata.lambdakit", true)?;
-            for bin in bins(package) {
+            let package_defaults =
+                settings_of(settings, "package.metadata.lambdakit", Table::Package)?;
+            let dir = dir.unwrap_or_default();
+            let targets = bins(package);
+            let stage = stage_of(settings, name, &targets, args.stage.as_deref(), &dir)?;
+            for bin in targets {
                 let overrides = &settings["functions"][bin];
                 let at = format!("package.metadata.lambdakit.functions.{bin}");
                 if declared
@@ -443,15 +458,24 @@ impl Project {
                     }
                     continue;
                 }
-                let own = settings_of(overrides, &at, false)?;
-                let function = own.apply(package_defaults.apply(Function::defaults(bin, name)));
+                let own = settings_of(overrides, &at, Table::Function)?;
+                let mut function = own.apply(package_defaults.apply(Function::defaults(bin, name)));
+                if let Some(stage) = &stage {
+                    function = stage.apply(function);
+                }
                 deploy_settings::check(&function.deploy, &at)?;
                 check_extensions_known(&function, &declared, &at)?;
                 functions.push(function);
             }
             let own: Vec<&Function> = functions[first..].iter().collect();
-            let dir = dir.unwrap_or_default();
-            state_machines.extend(state_machines_of(name, settings, &dir, &own)?);
+            let mut machines = state_machines_of(name, settings, &dir, &own)?;
+            if let Some(stage) = &stage {
+                for machine in &mut machines {
+                    machine.settings.name = format!("{}-{}", machine.settings.name, stage.name);
+                    machine.stage = Some(stage.name.clone());
+                }
+            }
+            state_machines.extend(machines);
         }
         let selected = |package: &str| args.package.as_deref().is_none_or(|only| only == package);
         let extensions = declared
@@ -686,6 +710,8 @@ impl Function {
             extensions: Vec::new(),
             trust: Trust::System,
             deploy: DeploySettings::default(),
+            stage: None,
+            from_env_file: BTreeSet::new(),
         }
     }
 
@@ -770,7 +796,40 @@ fn word<W: Word>(value: &Value, invalid: &dyn Fn(&str) -> CliError) -> Result<W,
         .ok_or_else(|| invalid(&W::expected()))
 }
 
-fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings, CliError> {
+/// Which table settings are read from: each takes the function's settings, and some more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    /// `[package.metadata.lambdakit]`: also its extensions, state machines, functions' tables
+    /// and stages, read beside.
+    Package,
+    /// `[package.metadata.lambdakit.functions.NAME]`.
+    Function,
+    /// `[package.metadata.lambdakit.stages.NAME]`: also its `env_file` and functions' tables,
+    /// read beside; not `extensions`, which is the package's declarations at its level.
+    Stage,
+    /// `[package.metadata.lambdakit.stages.NAME.functions.NAME]`: also its `env_file`.
+    StageFunction,
+}
+
+impl Table {
+    /// The keys it takes beside deploy's, for the message naming an unknown one.
+    fn keys(self) -> Vec<&'static str> {
+        let function = &KEYS[..KEYS.len() - 2];
+        match self {
+            Self::Package => KEYS.iter().copied().chain(["stages"]).collect(),
+            Self::Function => function.to_vec(),
+            Self::Stage => function
+                .iter()
+                .copied()
+                .filter(|key| *key != "extensions")
+                .chain(["env_file", "functions"])
+                .collect(),
+            Self::StageFunction => function.iter().copied().chain(["env_file"]).collect(),
+        }
+    }
+}
+
+fn settings_of(table: &Value, at: &str, level: Table) -> Result<Settings, CliError> {
     let mut settings = Settings::default();
     let Some(table) = table.as_object() else {
         if table.is_null() {
@@ -841,7 +900,16 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
             }
             // The package's extension tables, read by `extensions_of`, and its state
             // machines, read by `state_machines_of`.
-            "extensions" | "functions" | "state_machines" if package_level => {}
+            "extensions" | "functions" | "state_machines" | "stages" if level == Table::Package => {
+            }
+            // Read beside, by `stage_of`.
+            "functions" if level == Table::Stage => {}
+            "env_file" if matches!(level, Table::Stage | Table::StageFunction) => {}
+            "extensions" if level == Table::Stage => {
+                return Err(invalid(
+                    "is not a setting of a stage: a stage names a function's extensions in its `functions.NAME` table",
+                ));
+            }
             "extensions" => {
                 let names = value
                     .as_array()
@@ -861,11 +929,7 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
             }
             _ if deploy_settings::read(&mut settings.deploy, key, value, at)? => {}
             _ => {
-                let own = if package_level {
-                    &KEYS[..]
-                } else {
-                    &KEYS[..KEYS.len() - 2]
-                };
+                let own = level.keys();
                 let valid: Vec<String> = own
                     .iter()
                     .chain(&deploy_settings::KEYS)
@@ -873,12 +937,207 @@ fn settings_of(table: &Value, at: &str, package_level: bool) -> Result<Settings,
                     .collect();
                 return Err(CliError::Config {
                     key: name,
-                    problem: format!("is not a setting; the settings are {}", join(&valid)),
+                    problem: format!(
+                        "is not a setting{}; the settings are {}",
+                        crate::suggest::did_you_mean(key, valid.iter().map(String::as_str)),
+                        join(&valid)
+                    ),
                 });
             }
         }
     }
     Ok(settings)
+}
+
+/// A stage of one package: its settings, its functions' and its env files' variables, laid
+/// over a function's own settings.
+#[derive(Default)]
+struct Stage {
+    /// Its name.
+    name: String,
+    /// `[package.metadata.lambdakit.stages.NAME]`.
+    settings: Settings,
+    /// Its `env_file`'s variables.
+    variables: Vec<(String, String)>,
+    /// `[package.metadata.lambdakit.stages.NAME.functions.BIN]`, and its `env_file`'s
+    /// variables, by binary target.
+    functions: BTreeMap<String, (Settings, Vec<(String, String)>)>,
+}
+
+impl Stage {
+    /// `function` (with its package's and its own settings) as this stage deploys it: the
+    /// stage's settings, then its function's, then the env files' variables, which win over
+    /// any `environment` (the file holds the stage's real values; the settings' are often
+    /// serve's stand-ins). Its name ends with `-STAGE` unless the stage names it.
+    fn apply(&self, function: Function) -> Function {
+        let base = function.aws_name().to_owned();
+        let own = self.functions.get(&function.name);
+        let mut function = self.settings.apply(function);
+        if let Some((settings, _)) = own {
+            function = settings.apply(function);
+        }
+        let named = self.settings.deploy.name.is_some()
+            || own.is_some_and(|(settings, _)| settings.deploy.name.is_some());
+        if !named {
+            function.deploy.name = Some(format!("{base}-{}", self.name));
+        }
+        let files = self
+            .variables
+            .iter()
+            .chain(own.into_iter().flat_map(|(_, variables)| variables));
+        for (variable, value) in files {
+            function.environment.insert(variable.clone(), value.clone());
+            function.from_env_file.insert(variable.clone());
+        }
+        function.stage = Some(self.name.clone());
+        function
+    }
+}
+
+/// Whether `name` may be a stage's: it ends the names of functions, roles and state machines
+/// on AWS, so letters, digits, `-` and `_`, at most 32.
+pub fn valid_stage(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Checks every stage of a package (its settings at `settings`, its binary targets
+/// `targets`, its directory `dir`), and reads the stage `wanted` with its env files.
+///
+/// # Errors
+///
+/// A stage's setting that is not one, a function table naming no binary target, and for
+/// `wanted`: a stage the package does not define, an env file that is missing or malformed.
+fn stage_of(
+    settings: &Value,
+    package: &str,
+    targets: &[&str],
+    wanted: Option<&str>,
+    dir: &std::path::Path,
+) -> Result<Option<Stage>, CliError> {
+    let at = "package.metadata.lambdakit.stages";
+    let tables = match &settings["stages"] {
+        Value::Null => serde_json::Map::new(),
+        Value::Object(tables) => tables.clone(),
+        _ => {
+            return Err(CliError::Config {
+                key: at.into(),
+                problem:
+                    "must be a table of stages, `[package.metadata.lambdakit.stages.NAME]` for each"
+                        .into(),
+            });
+        }
+    };
+    let mut found = None;
+    for (name, table) in &tables {
+        let key = format!("{at}.{name}");
+        if !valid_stage(name) {
+            return Err(CliError::Config {
+                key,
+                problem: "names a stage with other than letters, digits, `-` and `_`, or more than 32: the stage ends the names of what deploy creates".into(),
+            });
+        }
+        let read = wanted == Some(name.as_str());
+        let mut stage = Stage {
+            name: name.clone(),
+            settings: settings_of(table, &key, Table::Stage)?,
+            variables: env_file(table, &key, dir, read)?,
+            functions: BTreeMap::new(),
+        };
+        let functions = match &table["functions"] {
+            Value::Null => serde_json::Map::new(),
+            Value::Object(functions) => functions.clone(),
+            _ => {
+                return Err(CliError::Config {
+                    key: format!("{key}.functions"),
+                    problem: "must be a table of functions, `[package.metadata.lambdakit.stages.NAME.functions.BIN]` for each".into(),
+                });
+            }
+        };
+        for (bin, table) in &functions {
+            let key = format!("{key}.functions.{bin}");
+            if !targets.contains(&bin.as_str()) {
+                let listed: Vec<String> = targets.iter().map(|bin| (*bin).to_owned()).collect();
+                return Err(CliError::Config {
+                    problem: format!(
+                        "names no binary target of `{package}`{} (the binary targets are {})",
+                        crate::suggest::did_you_mean(bin, targets.iter().copied()),
+                        join(&listed)
+                    ),
+                    key,
+                });
+            }
+            let own = settings_of(table, &key, Table::StageFunction)?;
+            let variables = env_file(table, &key, dir, read)?;
+            stage.functions.insert(bin.clone(), (own, variables));
+        }
+        if read {
+            found = Some(stage);
+        }
+    }
+    match wanted {
+        Some(wanted) if found.is_none() && !targets.is_empty() => {
+            let names: Vec<&str> = tables.keys().map(String::as_str).collect();
+            let listed: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+            Err(CliError::Config {
+                key: "--stage".into(),
+                problem: if names.is_empty() {
+                    format!(
+                        "names `{wanted}`, but the package `{package}` defines no stage: add `[{at}.{wanted}]` (empty, or with the settings that differ)"
+                    )
+                } else {
+                    format!(
+                        "names `{wanted}`, which is not a stage of the package `{package}`{} (its stages are {}); add `[{at}.{wanted}]` to define it",
+                        crate::suggest::did_you_mean(wanted, names.iter().copied()),
+                        join(&listed)
+                    )
+                },
+            })
+        }
+        _ => Ok(found),
+    }
+}
+
+/// The variables of the `env_file` a stage's `table` (at `key`) names, read from the package's
+/// directory `dir` when `read` (else only checked to be a path).
+fn env_file(
+    table: &Value,
+    key: &str,
+    dir: &std::path::Path,
+    read: bool,
+) -> Result<Vec<(String, String)>, CliError> {
+    let key = format!("{key}.env_file");
+    let path = match &table["env_file"] {
+        Value::Null => return Ok(Vec::new()),
+        Value::String(path) if !path.is_empty() => path,
+        _ => {
+            return Err(CliError::Config {
+                key,
+                problem: "must be the path of a `.env` file, relative to the package's directory, such as `\"stages/prod.env\"`".into(),
+            });
+        }
+    };
+    if !read {
+        return Ok(Vec::new());
+    }
+    let file = dir.join(path);
+    let text = std::fs::read_to_string(&file).map_err(|error| CliError::Config {
+        key: key.clone(),
+        problem: if error.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "names `{path}`, which does not exist (`{}`); the path is relative to the package's directory",
+                file.display()
+            )
+        } else {
+            format!("names `{}`, which cannot be read: {error}", file.display())
+        },
+    })?;
+    crate::dotenv::parse(&text).map_err(|malformed| CliError::EnvFile {
+        file: format!("{}:{}", file.display(), malformed.line),
+        problem: malformed.problem,
+    })
 }
 
 /// The binary targets of a package in `cargo metadata`, in target order.
@@ -1074,6 +1333,7 @@ fn state_machines_of(
             file,
             definition,
             references,
+            stage: None,
         });
     }
     Ok(machines)
@@ -1156,7 +1416,7 @@ mod tests {
     #[test]
     fn settings_apply_over_the_defaults() {
         let table = json!({"memory": 512, "timeout": 30, "environment": {"A": "1"}, "architecture": "arm64", "log_format": "JSON"});
-        let function = settings_of(&table, "package.metadata.lambdakit", true)
+        let function = settings_of(&table, "package.metadata.lambdakit", Table::Package)
             .unwrap()
             .apply(Function::defaults("f", "p"));
         assert_eq!(function.memory_mb, 512);
@@ -1170,7 +1430,7 @@ mod tests {
     #[test]
     fn amazon_roots_set_ssl_cert_file_unless_the_function_does() {
         let trusting = |table: serde_json::Value| {
-            settings_of(&table, "package.metadata.lambdakit", true)
+            settings_of(&table, "package.metadata.lambdakit", Table::Package)
                 .unwrap()
                 .apply(Function::defaults("f", "p"))
         };
@@ -1191,7 +1451,7 @@ mod tests {
             Some("/opt/mine.pem")
         );
         // A function's `system` undoes its package's `amazon-roots`.
-        let undone = settings_of(&json!({"trust": "system"}), "f", false)
+        let undone = settings_of(&json!({"trust": "system"}), "f", Table::Function)
             .unwrap()
             .apply(function);
         assert_eq!(undone.trust, Trust::System);
@@ -1200,7 +1460,7 @@ mod tests {
         let error = settings_of(
             &json!({"trust": "amazon"}),
             "package.metadata.lambdakit",
-            true,
+            Table::Package,
         )
         .err()
         .unwrap()
@@ -1239,16 +1499,21 @@ mod tests {
         assert_eq!(declared[0].layer_name(Architecture::Arm64), "shipper-arm64");
 
         let at = "package.metadata.lambdakit.functions.shop";
-        let function = settings_of(&json!({"extensions": ["telemetry-shipper"]}), at, false)
-            .unwrap()
-            .apply(Function::defaults("shop", "shop"));
+        let function = settings_of(
+            &json!({"extensions": ["telemetry-shipper"]}),
+            at,
+            Table::Function,
+        )
+        .unwrap()
+        .apply(Function::defaults("shop", "shop"));
         assert_eq!(function.extensions, ["telemetry-shipper"]);
         assert!(check_extensions_known(&function, &declared, at).is_ok());
         for (table, says) in [
             (json!({"extensions": "telemetry-shipper"}), "must be a list"),
             (json!({"extensions": ["a", "a"]}), "names `a` twice"),
         ] {
-            let Err(CliError::Config { key, problem }) = settings_of(&table, at, false) else {
+            let Err(CliError::Config { key, problem }) = settings_of(&table, at, Table::Function)
+            else {
                 panic!("{table} was accepted");
             };
             assert_eq!(key, format!("{at}.extensions"));
@@ -1303,7 +1568,7 @@ mod tests {
             let Err(CliError::Config {
                 key: found,
                 problem: said,
-            }) = settings_of(&table, "package.metadata.lambdakit", true)
+            }) = settings_of(&table, "package.metadata.lambdakit", Table::Package)
             else {
                 panic!("{table} was accepted");
             };
@@ -1313,8 +1578,232 @@ mod tests {
         let per_function = settings_of(
             &json!({"functions": {}}),
             "package.metadata.lambdakit.functions.f",
-            false,
+            Table::Function,
         );
         assert!(matches!(per_function, Err(CliError::Config { .. })));
+    }
+
+    /// A scratch package directory with `files`, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(label: &str, files: &[(&str, &str)]) -> Self {
+            let dir = std::env::temp_dir()
+                .join(format!("lambdakit-stage-{label}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            for (path, text) in files {
+                let path = dir.join(path);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, text).unwrap();
+            }
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The functions `a` and `b` of `settings` as the stage `stage` deploys them.
+    fn staged(settings: &Value, stage: &str, dir: &std::path::Path) -> Vec<Function> {
+        let package = settings_of(settings, "package.metadata.lambdakit", Table::Package).unwrap();
+        let stage = stage_of(settings, "shop", &["a", "b"], Some(stage), dir)
+            .unwrap()
+            .unwrap();
+        ["a", "b"]
+            .map(|bin| {
+                let own = settings_of(
+                    &settings["functions"][bin],
+                    "package.metadata.lambdakit.functions.x",
+                    Table::Function,
+                )
+                .unwrap();
+                stage.apply(own.apply(package.apply(Function::defaults(bin, "shop"))))
+            })
+            .into()
+    }
+
+    #[test]
+    fn a_stage_goes_over_the_package_and_the_function_and_its_env_files_over_all() {
+        let scratch = Scratch::new(
+            "overlay",
+            &[
+                (
+                    "stages/prod.env",
+                    "export API_KEY='prod-secret'\nSHARED=file\n",
+                ),
+                ("stages/prod-b.env", "SHARED=b-file\n"),
+            ],
+        );
+        let settings = json!({
+            "memory": 128,
+            "environment": {"SHARED": "package", "LEVEL": "package"},
+            "tags": {"team": "shop"},
+            "functions": {"a": {"memory": 256, "name": "orders"}, "b": {"timeout": 10}},
+            "stages": {
+                "prod": {
+                    "memory": 512,
+                    "environment": {"LEVEL": "prod", "SHARED": "stage"},
+                    "tags": {"cost": "prod"},
+                    "env_file": "stages/prod.env",
+                    "functions": {"b": {"memory": 1024, "name": "bee", "env_file": "stages/prod-b.env"}},
+                },
+                "dev": {"env_file": "stages/missing.env"},
+            },
+        });
+        let [a, b] = <[Function; 2]>::try_from(staged(&settings, "prod", &scratch.0)).unwrap();
+        // The function's own `name`, then the stage's; the stage's memory over both tables.
+        assert_eq!(a.aws_name(), "orders-prod");
+        assert_eq!(a.memory_mb, 512);
+        assert_eq!(b.aws_name(), "bee");
+        assert_eq!(b.memory_mb, 1024);
+        assert_eq!(b.timeout, Duration::from_secs(10));
+        assert_eq!(a.stage.as_deref(), Some("prod"));
+        assert_eq!(
+            a.deploy.tags,
+            BTreeMap::from([
+                ("team".into(), "shop".into()),
+                ("cost".into(), "prod".into())
+            ])
+        );
+        let value = |function: &Function, name: &str| function.environment[name].clone();
+        assert_eq!(value(&a, "LEVEL"), "prod");
+        assert_eq!(value(&a, "SHARED"), "file");
+        assert_eq!(value(&a, "API_KEY"), "prod-secret");
+        assert_eq!(value(&b, "SHARED"), "b-file");
+        assert_eq!(
+            a.from_env_file,
+            BTreeSet::from(["API_KEY".to_owned(), "SHARED".to_owned()])
+        );
+        assert!(!b.from_env_file.contains("LEVEL"));
+        // Another stage's env file (`dev`'s is missing) is read only when that stage is
+        // deployed; without a stage, none is.
+        assert!(
+            stage_of(&settings, "shop", &["a", "b"], None, &scratch.0)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_stages_are_refused_with_the_key_and_the_fix() {
+        let scratch = Scratch::new(
+            "errors",
+            &[
+                ("bad-line.env", "# ok\nAPI_KEY secret\n"),
+                ("bad-name.env", "\n\nmy-key=1\n"),
+            ],
+        );
+        let with = |stages: Value| json!({"stages": stages});
+        let config = [
+            (
+                with(json!({"dev": {}, "prod": {}})),
+                "prd",
+                "--stage",
+                "names `prd`, which is not a stage of the package `shop`; did you mean `prod`? (its stages are `dev`, `prod`)",
+            ),
+            (
+                json!({}),
+                "dev",
+                "--stage",
+                "the package `shop` defines no stage",
+            ),
+            (
+                with(json!({"dev": {"memmory": 256}})),
+                "dev",
+                "package.metadata.lambdakit.stages.dev.memmory",
+                "is not a setting; did you mean `memory`?; the settings are `memory`",
+            ),
+            (
+                with(json!({"dev": {"functions": {"a": {"timout": 5}}}})),
+                "dev",
+                "package.metadata.lambdakit.stages.dev.functions.a.timout",
+                "did you mean `timeout`?",
+            ),
+            (
+                with(json!({"dev": {"functions": {"c": {}}}})),
+                "dev",
+                "package.metadata.lambdakit.stages.dev.functions.c",
+                "names no binary target of `shop`",
+            ),
+            (
+                with(json!({"dev": {"extensions": ["x"]}})),
+                "dev",
+                "package.metadata.lambdakit.stages.dev.extensions",
+                "its `functions.NAME` table",
+            ),
+            (
+                with(json!({"dev": {"env_file": 1}})),
+                "dev",
+                "package.metadata.lambdakit.stages.dev.env_file",
+                "must be the path of a `.env` file",
+            ),
+            (
+                with(json!({"dev": {"env_file": "nowhere.env"}})),
+                "dev",
+                "package.metadata.lambdakit.stages.dev.env_file",
+                "names `nowhere.env`, which does not exist",
+            ),
+            (
+                with(json!({"dev": {"functions": {"a": {"env_file": "gone.env"}}}})),
+                "dev",
+                "package.metadata.lambdakit.stages.dev.functions.a.env_file",
+                "which does not exist",
+            ),
+            (
+                with(json!({"dev": {"memory": 64}})),
+                "dev",
+                "package.metadata.lambdakit.stages.dev.memory",
+                "from 128 to 10240",
+            ),
+            (
+                with(json!({"dev ops": {}})),
+                "dev",
+                "package.metadata.lambdakit.stages.dev ops",
+                "letters, digits, `-` and `_`",
+            ),
+            (
+                json!({"stages": ["dev"]}),
+                "dev",
+                "package.metadata.lambdakit.stages",
+                "must be a table of stages",
+            ),
+        ];
+        for (settings, stage, at, says) in config {
+            let Err(CliError::Config { key, problem }) =
+                stage_of(&settings, "shop", &["a", "b"], Some(stage), &scratch.0)
+            else {
+                panic!("{settings} was accepted");
+            };
+            assert_eq!(key, at, "{settings}");
+            assert!(problem.contains(says), "{settings}: {problem}");
+        }
+        let files = [
+            ("bad-line.env", "bad-line.env:2", "has no `=`"),
+            (
+                "bad-name.env",
+                "bad-name.env:3",
+                "`my-key` is not a variable name",
+            ),
+        ];
+        for (name, at, says) in files {
+            let settings = with(json!({"dev": {"env_file": name}}));
+            let Err(CliError::EnvFile { file, problem }) =
+                stage_of(&settings, "shop", &["a"], Some("dev"), &scratch.0)
+            else {
+                panic!("{name} was accepted");
+            };
+            assert!(file.ends_with(at), "{file}");
+            assert!(problem.contains(says), "{problem}");
+        }
+        // A package without functions needs no stage.
+        assert!(
+            stage_of(&json!({}), "tools", &[], Some("dev"), &scratch.0)
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -116,6 +116,10 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         quiet: args.quiet || args.output == Output::Json,
     };
     let started = std::time::Instant::now();
+    let stage = args.scope.stage.as_deref();
+    if let (Some(stage), Output::Text) = (stage, args.output) {
+        println!("stage `{stage}`");
+    }
     // The state machines go with the whole package, after its functions.
     let machines: Vec<_> = match &args.scope.function {
         Some(_) => Vec::new(),
@@ -182,10 +186,11 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         let functions: Vec<_> = outcomes.iter().map(deploy::to_json).collect();
         let layers: Vec<_> = layer_outcomes.iter().map(deploy::to_json).collect();
         let machines: Vec<_> = machine_outcomes.iter().map(deploy::to_json).collect();
-        println!(
-            "{}",
-            json!({"dry_run": args.dry_run, "layers": layers, "functions": functions, "state_machines": machines})
-        );
+        let mut document = json!({"dry_run": args.dry_run, "layers": layers, "functions": functions, "state_machines": machines});
+        if let Some(stage) = stage {
+            document["stage"] = json!(stage);
+        }
+        println!("{document}");
     } else if args.dry_run {
         println!("dry run: nothing was changed");
     } else if !args.quiet {

@@ -1,6 +1,8 @@
 //! `cargo lambdakit destroy`: remove what deploy created for the project's functions (found by
 //! their `lambdakit:` tags), the layer versions it published for their extensions, and (for
-//! whole packages) their state machines and those machines' roles, and nothing else.
+//! whole packages) their state machines and those machines' roles, and nothing else. With
+//! `--stage`, only what was deployed as that stage, and no layers (every stage's functions
+//! use their versions); without it, only what was deployed without a stage.
 
 use std::process::ExitCode;
 
@@ -43,6 +45,10 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
         dry_run: args.dry_run,
         ..Options::default()
     };
+    let stage = args.scope.stage.as_deref();
+    if let (Some(stage), Output::Text) = (stage, args.output) {
+        println!("stage `{stage}`");
+    }
     let (machines, outcomes, layers) = island::runtime(Threads::One)?.block_on(async {
         let aws = Aws::connect_or_local(
             &args.scope.source(),
@@ -53,7 +59,7 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
         // The state machines first, as they call the functions; they go only with the whole
         // package.
         let machines = match only.as_deref() {
-            None => destroy::state_machines(&aws, &packages, options).await?,
+            None => destroy::state_machines(&aws, &packages, stage, options).await?,
             Some(_) => Vec::new(),
         };
         if args.output == Output::Text {
@@ -62,17 +68,18 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
             }
         }
         let mut outcomes = Vec::new();
-        for function in destroy::deployed(&aws, &packages, only.as_deref()).await? {
-            let outcome = destroy::destroy(&aws, &function, options).await?;
+        for function in destroy::deployed(&aws, &packages, only.as_deref(), stage).await? {
+            let outcome = destroy::destroy(&aws, &function, stage, options).await?;
             if args.output == Output::Text {
                 print!("{}", deploy::render(&outcome));
             }
             outcomes.push(outcome);
         }
-        // Other functions may still use the layers: they go only with the whole package.
-        let layers = match only.as_deref() {
-            Some(_) => Vec::new(),
-            None => destroy::layers(&aws, &packages, options).await?,
+        // Other functions may still use the layers: they go only with the whole package,
+        // and not with one stage, as every stage's functions use them.
+        let layers = match (only.as_deref(), stage) {
+            (None, None) => destroy::layers(&aws, &packages, options).await?,
+            _ => Vec::new(),
         };
         if args.output == Output::Text {
             for outcome in &layers {
@@ -85,10 +92,11 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
         let functions: Vec<_> = outcomes.iter().map(deploy::to_json).collect();
         let layers: Vec<_> = layers.iter().map(deploy::to_json).collect();
         let machines: Vec<_> = machines.iter().map(deploy::to_json).collect();
-        println!(
-            "{}",
-            json!({"dry_run": args.dry_run, "functions": functions, "layers": layers, "state_machines": machines})
-        );
+        let mut document = json!({"dry_run": args.dry_run, "functions": functions, "layers": layers, "state_machines": machines});
+        if let Some(stage) = stage {
+            document["stage"] = json!(stage);
+        }
+        println!("{document}");
     } else if outcomes.is_empty() && layers.is_empty() && machines.is_empty() {
         println!(
             "nothing is deployed from {}",

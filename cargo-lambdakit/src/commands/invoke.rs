@@ -48,6 +48,10 @@ pub struct InvokeArgs {
     /// The token of a serve that requires one (`serve --allow-remote`); local invocations only.
     #[arg(long, value_name = "TOKEN", env = TOKEN_ENV, hide_env_values = true)]
     pub token: Option<String>,
+    /// The tenant of a function with tenant isolation (`tenancy = "per-tenant"`): its
+    /// invocations run only in that tenant's instances.
+    #[arg(long, value_name = "ID", value_parser = tenant)]
+    pub tenant: Option<String>,
     /// Invoke asynchronously (`Event`): queue it and return at once.
     #[arg(long = "async")]
     pub asynchronous: bool,
@@ -68,6 +72,13 @@ pub struct InvokeArgs {
     /// With `--remote`: the AWS profile.
     #[arg(long, requires = "remote")]
     pub profile: Option<String>,
+}
+
+/// A tenant id, checked as Lambda checks it.
+fn tenant(id: &str) -> Result<String, String> {
+    crate::deploy::settings::tenant_id(id)
+        .map(|()| id.to_owned())
+        .map_err(|problem| format!("`{id}` {problem}"))
 }
 
 impl InvokeArgs {
@@ -111,6 +122,10 @@ pub(crate) fn run(args: InvokeArgs) -> Result<ExitCode, CliError> {
     };
     let request = match &args.token {
         Some(token) => request.header(crate::emulator::TOKEN_HEADER, token),
+        None => request,
+    };
+    let request = match &args.tenant {
+        Some(tenant) => request.header(crate::emulator::TENANT_HEADER, tenant),
         None => request,
     };
     let request = request
@@ -157,6 +172,7 @@ fn remote(args: &InvokeArgs, payload: Bytes) -> Result<ExitCode, CliError> {
             .invoke()
             .function_name(&args.name)
             .set_qualifier(args.qualifier.clone())
+            .set_tenant_id(args.tenant.clone())
             .invocation_type(args.invocation_type())
             .log_type(aws_sdk_lambda::types::LogType::Tail)
             .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_vec()))

@@ -46,6 +46,7 @@ impl ProjectArgs {
             manifest_path: self.manifest_path.clone(),
             package: self.package.clone(),
             locked: self.locked,
+            stage: None,
         }
     }
 }
@@ -78,6 +79,11 @@ pub struct ScopeArgs {
     /// With `--local`: the token of a serve that requires one (`serve --allow-remote`).
     #[arg(long, value_name = "TOKEN", env = TOKEN_ENV, hide_env_values = true)]
     pub token: Option<String>,
+    /// The stage: `[package.metadata.lambdakit.stages.NAME]` over the settings, and the
+    /// functions, roles and state machines of that stage only (named `NAME-STAGE`, tagged
+    /// `lambdakit:stage`), apart from other stages'.
+    #[arg(long, value_name = "NAME", value_parser = parse_stage)]
+    pub stage: Option<String>,
 }
 
 impl ScopeArgs {
@@ -87,6 +93,7 @@ impl ScopeArgs {
             manifest_path: self.manifest_path.clone(),
             package: self.package.clone(),
             locked: self.locked,
+            stage: self.stage.clone(),
         }
     }
 
@@ -372,6 +379,17 @@ pub(crate) const TOKEN_ENV: &str = "LAMBDAKIT_SERVE_TOKEN";
 /// `serve --token TOKEN`.
 fn parse_token(text: &str) -> Result<Token, String> {
     Token::new(text)
+}
+
+/// `--stage NAME`: a name that may end AWS names.
+pub(crate) fn parse_stage(text: &str) -> Result<String, String> {
+    if crate::project::valid_stage(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "`{text}` is not a stage's name: 1 to 32 letters, digits, `-` or `_`"
+        ))
+    }
 }
 
 /// `--env NAME=VALUE`.

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::prelude::parse_stage;
 use crate::deploy::template::{self, Format, Syntax};
 use crate::error::CliError;
 use crate::project::{Function, LoadOptions, Project};
@@ -25,6 +26,10 @@ pub struct TemplateArgs {
     /// Require Cargo.lock to be up to date (cargo's `--locked`).
     #[arg(long)]
     pub locked: bool,
+    /// The stage, as `deploy --stage`: `[package.metadata.lambdakit.stages.NAME]` over the
+    /// settings, and the names and tags of that stage.
+    #[arg(long, value_name = "NAME", value_parser = parse_stage)]
+    pub stage: Option<String>,
     /// Only this function (a binary target), without the state machines; default: all.
     #[arg(long = "bin", value_name = "NAME")]
     pub function: Option<String>,
@@ -46,6 +51,7 @@ pub(crate) fn run(args: TemplateArgs) -> Result<ExitCode, CliError> {
         manifest_path: args.manifest_path.clone(),
         package: args.package.clone(),
         locked: args.locked,
+        stage: args.stage.clone(),
     })?;
     let functions: Vec<Function> = project
         .select(args.function.as_deref())?

@@ -6,16 +6,20 @@
 //! found by their `lambdakit:` tags. Nothing else.
 
 use super::state_machine::{self, TAG_STATE_MACHINE};
-use super::{Action, Change, Options, Outcome, TAG_FUNCTION, TAG_PACKAGE, extension, triggers};
+use super::{
+    Action, Change, Options, Outcome, TAG_FUNCTION, TAG_PACKAGE, TAG_STAGE, extension, triggers,
+};
 use crate::aws::{self, Aws};
 use crate::error::CliError;
 
-/// The functions deployed from `packages` (only the binaries in `only`, when given): their
-/// name, ARN, package and binary.
+/// The functions deployed from `packages` (only the binaries in `only`, when given) as the
+/// stage `stage` (without one: those deployed without a stage): their name, ARN, package and
+/// binary.
 pub async fn deployed(
     aws: &Aws,
     packages: &[String],
     only: Option<&[String]>,
+    stage: Option<&str>,
 ) -> Result<Vec<(String, String, String, String)>, CliError> {
     let mut found = Vec::new();
     let mut pages = aws.lambda.list_functions().into_paginator().items().send();
@@ -36,7 +40,8 @@ pub async fn deployed(
         let (Some(package), Some(binary)) = (tags.get(TAG_PACKAGE), tags.get(TAG_FUNCTION)) else {
             continue;
         };
-        let selected = only.is_none_or(|only| only.contains(binary));
+        let selected = only.is_none_or(|only| only.contains(binary))
+            && tags.get(TAG_STAGE).map(String::as_str) == stage;
         if packages.contains(package) && selected {
             found.push((
                 name.to_owned(),
@@ -59,6 +64,7 @@ pub async fn deployed(
 pub async fn destroy(
     aws: &Aws,
     (name, arn, package, binary): &(String, String, String, String),
+    stage: Option<&str>,
     options: Options,
 ) -> Result<Outcome, CliError> {
     let mut changes = Vec::new();
@@ -111,7 +117,7 @@ pub async fn destroy(
         .and_then(|role| role.rsplit('/').next())
         .unwrap_or_default();
     // serve (`--local`) has no IAM: deploy created no role there.
-    if aws.local.is_none() && role_is_ours(aws, role, package, binary).await? {
+    if aws.local.is_none() && role_is_ours(aws, role, package, binary, stage).await? {
         if !options.dry_run {
             delete_role(aws, role).await?;
         }
@@ -146,8 +152,9 @@ pub async fn layers(
     Ok(outcomes)
 }
 
-/// Removes the state machines deployed from `packages` and the roles deploy created for them
-/// (with `dry_run`, only says what it would remove): an outcome for each machine.
+/// Removes the state machines deployed from `packages` as the stage `stage` (or without one)
+/// and the roles deploy created for them (with `dry_run`, only says what it would remove): an
+/// outcome for each machine.
 ///
 /// # Errors
 ///
@@ -155,10 +162,11 @@ pub async fn layers(
 pub async fn state_machines(
     aws: &Aws,
     packages: &[String],
+    stage: Option<&str>,
     options: Options,
 ) -> Result<Vec<Outcome>, CliError> {
     let mut outcomes = Vec::new();
-    for (name, arn, package, declared) in state_machine::deployed(aws, packages).await? {
+    for (name, arn, package, declared) in state_machine::deployed(aws, packages, stage).await? {
         let described = aws
             .sfn
             .describe_state_machine()
@@ -181,7 +189,7 @@ pub async fn state_machines(
             (TAG_STATE_MACHINE, declared.as_str()),
         ];
         // serve (`--local`) has no IAM: deploy created no role there.
-        if aws.local.is_none() && role_tagged(aws, &role, &tags).await? {
+        if aws.local.is_none() && role_tagged(aws, &role, &tags, stage).await? {
             if !options.dry_run {
                 delete_role(aws, &role).await?;
             }
@@ -336,12 +344,20 @@ async fn role_is_ours(
     role: &str,
     package: &str,
     binary: &str,
+    stage: Option<&str>,
 ) -> Result<bool, CliError> {
-    role_tagged(aws, role, &[(TAG_PACKAGE, package), (TAG_FUNCTION, binary)]).await
+    let tags = [(TAG_PACKAGE, package), (TAG_FUNCTION, binary)];
+    role_tagged(aws, role, &tags, stage).await
 }
 
-/// Whether the role `role` exists and carries every tag of `tags`.
-async fn role_tagged(aws: &Aws, role: &str, tags: &[(&str, &str)]) -> Result<bool, CliError> {
+/// Whether the role `role` exists and carries every tag of `tags`, and the stage `stage`
+/// (none when `None`).
+async fn role_tagged(
+    aws: &Aws,
+    role: &str,
+    tags: &[(&str, &str)],
+    stage: Option<&str>,
+) -> Result<bool, CliError> {
     if role.is_empty() {
         return Ok(false);
     }
@@ -350,14 +366,7 @@ async fn role_tagged(aws: &Aws, role: &str, tags: &[(&str, &str)]) -> Result<boo
         Err(error) if aws::not_found(&error) => return Ok(false),
         Err(error) => return Err(aws::failed("iam:GetRole", error)),
     };
-    let tagged = |key: &str, value: &str| {
-        found.as_ref().is_some_and(|role| {
-            role.tags()
-                .iter()
-                .any(|tag| tag.key() == key && tag.value() == value)
-        })
-    };
-    Ok(tags.iter().all(|(key, value)| tagged(key, value)))
+    Ok(found.is_some_and(|found| super::role::tagged(found.tags(), tags, stage)))
 }
 
 async fn delete_role(aws: &Aws, role: &str) -> Result<(), CliError> {

@@ -1,7 +1,7 @@
 //! The function itself: its configuration and code, tags, reserved concurrency, published
 //! version and alias, provisioned concurrency and URL.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
@@ -9,11 +9,12 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     ApplicationLogLevel, Architecture, Cors, DeadLetterConfig, Environment, EphemeralStorage,
     FunctionCode, FunctionConfiguration, FunctionUrlAuthType, InvokeMode, LastUpdateStatus,
-    LogFormat, LoggingConfig, Runtime, State, TracingConfig, TracingMode, VpcConfig,
+    LogFormat, LoggingConfig, Runtime, State, TenancyConfig, TenantIsolationMode, TracingConfig,
+    TracingMode, VpcConfig,
 };
 
-use super::settings::{Tracing, UrlSettings, Word as _};
-use super::{Action, Change, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, Unit};
+use super::settings::{Tenancy, Tracing, UrlSettings, Word as _};
+use super::{Action, Change, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, TAG_STAGE, Unit};
 use crate::aws::retry::{Backoff, retry};
 use crate::aws::{self, Aws};
 use crate::error::CliError;
@@ -56,6 +57,10 @@ pub(super) struct Desired {
     pub(super) dead_letter: String,
     /// The VPC's subnets and security groups (sorted, empty for none) and dual-stack IPv6.
     pub(super) vpc: (Vec<String>, Vec<String>, bool),
+    /// The variables of `environment` from an env file, whose values a plan never shows.
+    pub(super) from_env_file: BTreeSet<String>,
+    /// `TenancyConfig`: per-tenant environments (fixed at creation).
+    pub(super) per_tenant: bool,
 }
 
 impl Desired {
@@ -90,6 +95,8 @@ impl Desired {
                     vpc.ipv6_dual_stack,
                 )
             }),
+            from_env_file: function.from_env_file.clone(),
+            per_tenant: deploy.tenancy == Some(Tenancy::PerTenant),
         }
     }
 
@@ -152,6 +159,10 @@ impl Desired {
                     sorted(vpc.security_group_ids()),
                     vpc.ipv6_allowed_for_dual_stack().unwrap_or(false),
                 )
+            }),
+            from_env_file: BTreeSet::new(),
+            per_tenant: current.tenancy_config().is_some_and(|tenancy| {
+                tenancy.tenant_isolation_mode() == &TenantIsolationMode::PerTenant
             }),
         }
     }
@@ -231,7 +242,16 @@ impl Desired {
                 .collect();
             names.sort();
             names.dedup();
-            let names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+            // Names, and for an env file's values a hash: a change shows, the secret does not.
+            let names: Vec<String> = names
+                .iter()
+                .map(|name| match self.environment.get(*name) {
+                    Some(value) if self.from_env_file.contains(*name) => {
+                        format!("`{name}` (set, {})", fingerprint(value))
+                    }
+                    _ => format!("`{name}`"),
+                })
+                .collect();
             changed.push(format!("environment {}", names.join(" ")));
         }
         changed
@@ -290,6 +310,17 @@ impl Desired {
             )
             .build()
     }
+}
+
+/// The first 8 hex digits of `value`'s SHA-256: enough to see that a secret changed, not what
+/// it is (a guessable value stays guessable: keep secrets long and random).
+fn fingerprint(value: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(value.as_bytes())
+        .iter()
+        .take(4)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// `ids` sorted, as a set compares.
@@ -357,6 +388,28 @@ pub(super) async fn ensure(
             let arn = current.function_arn().unwrap_or_default().to_owned();
             check_ours(unit, name, found.tags(), options.adopt)?;
             let reported = Desired::reported(&current);
+            if reported.per_tenant != desired.per_tenant {
+                let tenancy = |per_tenant: bool| {
+                    if per_tenant {
+                        Tenancy::PerTenant
+                    } else {
+                        Tenancy::Shared
+                    }
+                    .as_str()
+                };
+                return Err(CliError::Conflict {
+                    resource: format!("the function `{name}`"),
+                    problem: format!(
+                        "has tenancy `{}` on AWS, and the settings ask for `{}`; Lambda fixes a function's tenancy when it creates it",
+                        tenancy(reported.per_tenant),
+                        tenancy(desired.per_tenant)
+                    ),
+                    hint: format!(
+                        "set `tenancy = \"{}\"` to keep it, or `cargo lambdakit destroy` the function and deploy it again",
+                        tenancy(reported.per_tenant)
+                    ),
+                });
+            }
             if reported.architecture != desired.architecture && !options.change_architecture {
                 return Err(CliError::Conflict {
                     resource: format!("the function `{name}`"),
@@ -465,6 +518,9 @@ pub(super) fn tags(function: &Function) -> HashMap<String, String> {
     let mut tags: HashMap<String, String> = function.deploy.tags.clone().into_iter().collect();
     tags.insert(TAG_PACKAGE.into(), function.package.clone());
     tags.insert(TAG_FUNCTION.into(), function.name.clone());
+    if let Some(stage) = &function.stage {
+        tags.insert(TAG_STAGE.into(), stage.clone());
+    }
     tags
 }
 
@@ -475,16 +531,25 @@ fn check_ours(
     adopt: bool,
 ) -> Result<(), CliError> {
     let tag = |key: &str| tags.and_then(|tags| tags.get(key)).map(String::as_str);
+    let stage = tag(TAG_STAGE);
     match (tag(TAG_PACKAGE), tag(TAG_FUNCTION)) {
         (Some(package), Some(function))
-            if package == unit.function.package && function == unit.function.name =>
+            if package == unit.function.package
+                && function == unit.function.name
+                && stage == unit.function.stage.as_deref() =>
         {
             Ok(())
         }
         (Some(package), Some(function)) => Err(CliError::Conflict {
             resource: format!("the function `{name}`"),
-            problem: format!("was deployed from `{function}` of the package `{package}`"),
-            hint: "give one of them another `name` in `[package.metadata.lambdakit]`".into(),
+            problem: format!(
+                "was deployed from `{function}` of the package `{package}` {}",
+                stage.map_or_else(
+                    || "without a stage".to_owned(),
+                    |stage| format!("as the stage `{stage}`")
+                )
+            ),
+            hint: "give one of them another `name` in `[package.metadata.lambdakit]` (or its stage's table)".into(),
         }),
         _ if adopt => Ok(()),
         _ => Err(CliError::Conflict {
@@ -591,6 +656,17 @@ async fn create(
                     (!desired.dead_letter.is_empty()).then(|| desired.dead_letter()),
                 )
                 .set_vpc_config((!desired.vpc.0.is_empty()).then(|| desired.vpc()))
+                .set_tenancy_config(
+                    desired
+                        .per_tenant
+                        .then(|| {
+                            TenancyConfig::builder()
+                                .tenant_isolation_mode(TenantIsolationMode::PerTenant)
+                                .build()
+                                .ok()
+                        })
+                        .flatten(),
+                )
                 .architectures(Architecture::from(desired.architecture.as_str()))
                 .set_tags(Some(tags.clone()))
                 .send()
@@ -1377,6 +1453,31 @@ pub(super) mod tests {
     }
 
     #[tokio::test]
+    async fn a_per_tenant_function_is_created_with_its_tenancy_config() {
+        let (aws, seen) = aws(|method, path| match (method, path) {
+            ("POST", "/2015-03-31/functions") => (201, None, r#"{"FunctionName":"f"}"#),
+            _ => (500, Some("ServiceException"), r#"{"message":"unexpected"}"#),
+        })
+        .await;
+        let mut function = Function::standalone("f");
+        function.deploy.tenancy = Some(Tenancy::PerTenant);
+        create(
+            &aws,
+            "f",
+            &desired(&function),
+            &Code::Inline(Vec::new()),
+            &HashMap::new(),
+        )
+        .await
+        .unwrap();
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen[0].contains(r#""TenancyConfig":{"TenantIsolationMode":"PER_TENANT"}"#),
+            "{seen:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_dead_letter_queue_or_vpc_is_sent_only_to_change_it() {
         let (aws, seen) = aws(|method, path| match (method, path) {
             ("PUT", "/2015-03-31/functions/f/configuration") => {
@@ -1473,5 +1574,33 @@ pub(super) mod tests {
             changed.contains(&"log format JSON → Text".to_owned()),
             "{changed:?}"
         );
+    }
+
+    #[test]
+    fn an_env_files_values_show_as_a_hash_and_never_themselves() {
+        let mut function = Function::standalone("f");
+        function
+            .environment
+            .insert("PLAIN".into(), "visible".into());
+        let before = desired(&function);
+        function
+            .environment
+            .insert("PLAIN".into(), "changed".into());
+        function
+            .environment
+            .insert("API_KEY".into(), "hunter2-secret".into());
+        function.from_env_file.insert("API_KEY".into());
+        let after = desired(&function);
+        let changed = after.differences(&before);
+        assert_eq!(
+            changed,
+            [format!(
+                "environment `API_KEY` (set, {}) `PLAIN`",
+                fingerprint("hunter2-secret")
+            )]
+        );
+        assert_eq!(fingerprint("hunter2-secret").len(), 8);
+        assert_ne!(fingerprint("hunter2-secret"), fingerprint("hunter3-secret"));
+        assert!(!changed[0].contains("hunter2"), "{changed:?}");
     }
 }

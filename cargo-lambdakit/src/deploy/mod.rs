@@ -4,9 +4,11 @@
 //! anything.
 //!
 //! Ownership: what deploy creates carries the tags `lambdakit:package` and
-//! `lambdakit:function` (`lambdakit:state-machine` for state machines and their roles) (or, where AWS has no tags, an id starting with `lambdakit-`, and for
+//! `lambdakit:function` (`lambdakit:state-machine` for state machines and their roles), and
+//! `lambdakit:stage` when deployed as a stage (`--stage`) (or, where AWS has no tags, an id
+//! starting with `lambdakit-` and the function's name, which ends with the stage's, and for
 //! the layer versions of extensions a marker ending their description, see `extension`), and
-//! deploy and destroy touch nothing else.
+//! deploy and destroy touch nothing else: nothing of another stage, nor of none.
 
 pub mod definition;
 pub mod destroy;
@@ -31,6 +33,8 @@ use crate::project::Function;
 pub const TAG_PACKAGE: &str = "lambdakit:package";
 /// The tag naming the binary a resource was deployed for.
 pub const TAG_FUNCTION: &str = "lambdakit:function";
+/// The tag naming the stage a resource was deployed as (`--stage`); absent without one.
+pub const TAG_STAGE: &str = "lambdakit:stage";
 /// The prefix of ids and statement ids deploy gives where AWS has no tags.
 pub const ID_PREFIX: &str = "lambdakit-";
 

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::settings::{KafkaCluster, KafkaTrigger, Tracing};
-use super::{Action, Change, Options, TAG_FUNCTION, TAG_PACKAGE, Unit, bounded};
+use super::{Action, Change, Options, TAG_FUNCTION, TAG_PACKAGE, TAG_STAGE, Unit, bounded};
 use crate::aws::{self, Aws, Place};
 use crate::error::CliError;
 use crate::project::Function;
@@ -16,6 +16,25 @@ pub(super) const POLICY: &str = "lambdakit";
 /// The role deploy creates for the function named `function` on AWS.
 pub(super) fn created_name(function: &str) -> String {
     bounded(function, "-lambdakit", 64)
+}
+
+/// Whether a role's `tags` carry each of `wanted`, and the stage `stage` (no stage tag when
+/// `None`): whether it is the one deploy created for that function or state machine of that
+/// stage, and not another stage's.
+pub(super) fn tagged(
+    tags: &[aws_sdk_iam::types::Tag],
+    wanted: &[(&str, &str)],
+    stage: Option<&str>,
+) -> bool {
+    let value = |key: &str| {
+        tags.iter()
+            .find(|tag| tag.key() == key)
+            .map(aws_sdk_iam::types::Tag::value)
+    };
+    wanted
+        .iter()
+        .all(|(key, wanted)| value(key) == Some(*wanted))
+        && value(TAG_STAGE) == stage
 }
 
 /// The ARN of the role a `role` setting names (by ARN, or by name in this account).
@@ -51,15 +70,11 @@ pub(super) async fn ensure(
         }
         return Ok((arn, Some(Change::new("role", name, Action::Create))));
     };
-    let ours = existing
-        .tags()
-        .iter()
-        .any(|tag| tag.key() == TAG_FUNCTION && tag.value() == unit.function.name)
-        && existing
-            .tags()
-            .iter()
-            .any(|tag| tag.key() == TAG_PACKAGE && tag.value() == unit.function.package);
-    if !ours {
+    let wanted = [
+        (TAG_PACKAGE, unit.function.package.as_str()),
+        (TAG_FUNCTION, unit.function.name.as_str()),
+    ];
+    if !tagged(existing.tags(), &wanted, unit.function.stage.as_deref()) {
         return Err(CliError::Conflict {
             resource: format!("the IAM role `{name}`"),
             problem: format!("exists, and lambdakit did not create it for `{function}`"),
@@ -113,13 +128,18 @@ async fn create(aws: &Aws, unit: &Unit<'_>, name: &str, policy: &Value) -> Resul
                 message: error.to_string(),
             })
     };
-    aws.iam
+    let mut request = aws
+        .iam
         .create_role()
         .role_name(name)
         .assume_role_policy_document(trust.to_string())
         .description(description(unit.function.aws_name()))
         .tags(tag(TAG_PACKAGE, &unit.function.package)?)
-        .tags(tag(TAG_FUNCTION, &unit.function.name)?)
+        .tags(tag(TAG_FUNCTION, &unit.function.name)?);
+    if let Some(stage) = &unit.function.stage {
+        request = request.tags(tag(TAG_STAGE, stage)?);
+    }
+    request
         .send()
         .await
         .map_err(|error| aws::failed("iam:CreateRole", error))?;
@@ -357,6 +377,8 @@ pub(super) struct Wanted<'a> {
     pub(super) service: &'a str,
     pub(super) description: String,
     pub(super) tags: [(&'a str, &'a str); 2],
+    /// The stage it is created for: tagged `lambdakit:stage`, and told apart by it.
+    pub(super) stage: Option<&'a str>,
     /// Its inline policy; `None` when it may do nothing (IAM takes no empty policy).
     pub(super) policy: Option<Value>,
     /// What the user may do when a role of that name is in the way.
@@ -388,7 +410,8 @@ pub(super) async fn ensure_wanted(
                 .role_name(name)
                 .assume_role_policy_document(trust.to_string())
                 .description(&wanted.description);
-            for (key, value) in wanted.tags {
+            let stage = wanted.stage.map(|stage| (TAG_STAGE, stage));
+            for (key, value) in wanted.tags.into_iter().chain(stage) {
                 let tag = aws_sdk_iam::types::Tag::builder()
                     .key(key)
                     .value(value)
@@ -409,13 +432,7 @@ pub(super) async fn ensure_wanted(
             Change::new("role", name.clone(), Action::Create),
         ));
     };
-    let ours = wanted.tags.iter().all(|(key, value)| {
-        existing
-            .tags()
-            .iter()
-            .any(|tag| tag.key() == *key && tag.value() == *value)
-    });
-    if !ours {
+    if !tagged(existing.tags(), &wanted.tags, wanted.stage) {
         return Err(CliError::Conflict {
             resource: format!("the IAM role `{name}`"),
             problem: "exists, and lambdakit did not create it".into(),

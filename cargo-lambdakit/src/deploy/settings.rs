@@ -54,6 +54,58 @@ pub struct DeploySettings {
     pub log_kms_key: Option<String>,
     /// What Lambda does when it finds the function in a recursive loop, `recursive_loop`.
     pub recursive_loop: Option<RecursiveLoop>,
+    /// Whether each tenant gets execution environments of its own, `tenancy`.
+    pub tenancy: Option<Tenancy>,
+}
+
+/// How a function's execution environments are shared, `tenancy` (Lambda's `TenancyConfig`,
+/// fixed when the function is created).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tenancy {
+    /// Any invocation may run in any environment (Lambda's default).
+    #[default]
+    Shared,
+    /// Every invocation names its tenant, and runs only in that tenant's environments
+    /// (`TenantIsolationMode: PER_TENANT`).
+    PerTenant,
+}
+
+impl Word for Tenancy {
+    const ALL: &'static [Self] = &[Self::Shared, Self::PerTenant];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Shared => "shared",
+            Self::PerTenant => "per-tenant",
+        }
+    }
+}
+
+/// The longest tenant id Lambda takes (Invoke's `TenantId`).
+pub const MAX_TENANT_ID: usize = 256;
+
+/// Checks a tenant id as Lambda's Invoke does: 1 to 256 letters, digits, spaces or
+/// `._:/=+-@`.
+///
+/// # Errors
+///
+/// What is wrong with it.
+pub fn tenant_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_TENANT_ID {
+        return Err(format!(
+            "is {} bytes; a tenant id is 1 to {MAX_TENANT_ID}",
+            id.len()
+        ));
+    }
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || " ._:/=+-@".contains(*c)))
+    {
+        return Err(format!(
+            "has `{bad}`; a tenant id takes letters, digits, spaces and `._:/=+-@`"
+        ));
+    }
+    Ok(())
 }
 
 /// `async = { retries, max_event_age, on_success, on_failure, dead_letter }`: Lambda's
@@ -162,6 +214,7 @@ impl DeploySettings {
         over(&mut self.log_retention, &other.log_retention);
         over(&mut self.log_kms_key, &other.log_kms_key);
         over(&mut self.recursive_loop, &other.recursive_loop);
+        over(&mut self.tenancy, &other.tenancy);
         let triggers = &mut self.triggers;
         triggers.s3.extend(other.triggers.s3.iter().cloned());
         triggers.sqs.extend(other.triggers.sqs.iter().cloned());
@@ -872,7 +925,7 @@ fn logging(here: At<'_>) -> Result<MachineLogging, CliError> {
 }
 
 /// The deploy keys, for the "the settings are ..." list.
-pub const KEYS: [&str; 21] = [
+pub const KEYS: [&str; 22] = [
     "name",
     "runtime",
     "description",
@@ -892,6 +945,7 @@ pub const KEYS: [&str; 21] = [
     "log_retention",
     "log_kms_key",
     "recursive_loop",
+    "tenancy",
     "triggers",
     "permissions",
 ];
@@ -1124,6 +1178,7 @@ pub fn read(
             settings.log_kms_key = Some(key);
         }
         "recursive_loop" => settings.recursive_loop = Some(here.word()?),
+        "tenancy" => settings.tenancy = Some(here.word()?),
         "triggers" => settings.triggers = triggers(here)?,
         "permissions" => {
             for (index, value) in here.tables()?.into_iter().enumerate() {
@@ -2595,6 +2650,12 @@ mod tests {
                 json!("alias/logs"),
                 "m.log_kms_key",
                 "must be a KMS key's ARN",
+            ),
+            (
+                "tenancy",
+                json!("isolated"),
+                "m.tenancy",
+                "`shared`, `per-tenant`",
             ),
             (
                 "recursive_loop",

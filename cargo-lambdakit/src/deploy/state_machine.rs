@@ -15,7 +15,9 @@ use aws_sdk_sfn::types::{
 use serde_json::{Value, json};
 
 use super::settings::{ExecutionLogLevel, Word as _};
-use super::{Action, Change, Options, Outcome, Progress, TAG_PACKAGE, bounded, definition, role};
+use super::{
+    Action, Change, Options, Outcome, Progress, TAG_PACKAGE, TAG_STAGE, bounded, definition, role,
+};
 use crate::aws::retry::retry;
 use crate::aws::{self, Aws};
 use crate::error::CliError;
@@ -174,6 +176,9 @@ pub(super) fn tags(machine: &StateMachine) -> BTreeMap<String, String> {
     let mut tags = machine.settings.tags.clone();
     tags.insert(TAG_PACKAGE.into(), machine.package.clone());
     tags.insert(TAG_STATE_MACHINE.into(), machine.settings.name.clone());
+    if let Some(stage) = &machine.stage {
+        tags.insert(TAG_STAGE.into(), stage.clone());
+    }
     tags
 }
 
@@ -210,6 +215,7 @@ pub async fn deploy(
             (TAG_PACKAGE, &machine.package),
             (TAG_STATE_MACHINE, &machine.settings.name),
         ],
+        stage: machine.stage.as_deref(),
         policy: policy(machine, &invoked),
         hint: format!(
             "delete it, or give the state machine another `name` in `{}`",
@@ -369,11 +375,18 @@ fn check_ours(
     adopt: bool,
 ) -> Result<(), CliError> {
     let name = &machine.settings.name;
+    let stage = tags.get(TAG_STAGE).map(String::as_str);
     match (
         tags.get(TAG_PACKAGE).map(String::as_str),
         tags.get(TAG_STATE_MACHINE).map(String::as_str),
     ) {
-        (Some(package), Some(declared)) if package == machine.package && declared == name => Ok(()),
+        (Some(package), Some(declared))
+            if package == machine.package
+                && declared == name
+                && stage == machine.stage.as_deref() =>
+        {
+            Ok(())
+        }
         (Some(package), Some(_)) => Err(CliError::Conflict {
             resource: format!("the state machine `{name}`"),
             problem: format!("was deployed from the package `{package}`"),
@@ -508,6 +521,7 @@ async fn ensure_log_group(
 pub(super) async fn deployed(
     aws: &Aws,
     packages: &[String],
+    stage: Option<&str>,
 ) -> Result<Vec<(String, String, String, String)>, CliError> {
     let mut found = Vec::new();
     let mut pages = aws
@@ -523,7 +537,7 @@ pub(super) async fn deployed(
         else {
             continue;
         };
-        if packages.contains(package) {
+        if packages.contains(package) && tags.get(TAG_STAGE).map(String::as_str) == stage {
             found.push((
                 machine.name().to_owned(),
                 machine.state_machine_arn().to_owned(),
@@ -575,6 +589,7 @@ mod tests {
             file: "orders.json".into(),
             definition: json!({"StartAt": "A", "States": {}}),
             references: Vec::new(),
+            stage: None,
         }
     }
 

@@ -436,7 +436,27 @@ fn function_resources(
         properties["Description"] = json!(desired.description);
     }
     if !desired.environment.is_empty() {
-        properties["Environment"] = json!({"Variables": desired.environment});
+        let mut variables = Map::new();
+        for (variable, value) in &desired.environment {
+            if !desired.from_env_file.contains(variable) {
+                variables.insert(variable.clone(), json!(value));
+                continue;
+            }
+            // An env file's values are secrets deploy never prints: each is a parameter the
+            // console and the API do not show (`NoEcho`), given when the stack is created.
+            let id = builder.id(&format!("{name}-{variable}"), "Variable");
+            builder.parameter(
+                &id,
+                format!("The value of `{variable}` of `{name}` (its env file's, kept out of the template)"),
+            );
+            builder.parameters[&id]["NoEcho"] = json!(true);
+            if let Some(parameter) = builder.parameters[&id].as_object_mut() {
+                // A variable may be empty.
+                parameter.remove("MinLength");
+            }
+            variables.insert(variable.clone(), reference(&id));
+        }
+        properties["Environment"] = json!({"Variables": variables});
     }
     if !desired.layers.is_empty() {
         properties["Layers"] = json!(desired.layers);
@@ -462,6 +482,11 @@ fn function_resources(
             "SecurityGroupIds": security_groups,
             "Ipv6AllowedForDualStack": ipv6,
         });
+    }
+    if desired.per_tenant {
+        // Lambda fixes it when it creates the function: CloudFormation replaces a function
+        // whose tenancy changes, where deploy refuses.
+        properties["TenancyConfig"] = json!({"TenantIsolationMode": "PER_TENANT"});
     }
     if let Some(recursion) = deploy.recursive_loop {
         properties["RecursiveLoop"] = json!(recursion.as_str());

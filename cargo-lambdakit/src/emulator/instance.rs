@@ -78,6 +78,8 @@ pub(crate) struct Invocation {
     pub(crate) trace_id: String,
     pub(crate) client_context: Option<String>,
     pub(crate) identity: Option<String>,
+    /// The tenant, for a per-tenant function (`Lambda-Runtime-Aws-Tenant-Id`).
+    pub(crate) tenant: Option<String>,
 }
 
 /// What the function reported for an invocation.
@@ -152,6 +154,9 @@ pub(crate) struct Instance {
     peak_mb: u64,
     /// The emulator's generation it was started in (see `Emulator::restart`).
     pub(crate) generation: u64,
+    /// The tenant it serves, for a per-tenant function: only that tenant's invocations run
+    /// on it.
+    pub(crate) tenant: Option<String>,
 }
 
 impl Instance {
@@ -242,6 +247,7 @@ impl Instance {
             init_duration: None,
             peak_mb: 0,
             generation: 0,
+            tenant: None,
         };
         let failed = tokio::select! {
             started = instance.api.started() => match started {
@@ -761,6 +767,9 @@ impl Invocation {
         if let Some(client_context) = self.client_context {
             invocation = invocation.client_context(value("client context", client_context)?);
         }
+        if let Some(tenant) = self.tenant {
+            invocation = invocation.tenant_id(value("tenant id", tenant)?);
+        }
         Ok(invocation)
     }
 }
@@ -825,6 +834,7 @@ mod tests {
             trace_id: "Root=1-00000000-000000000000000000000000".into(),
             client_context: None,
             identity: None,
+            tenant: None,
         }
     }
 

@@ -40,6 +40,7 @@ use tokio::task::JoinSet;
 
 pub use self::guard::{Access, Reach, TOKEN_HEADER, Token};
 use self::instance::{Chunk, Instance, Invocation, Launch, Outcome, Reply};
+pub use self::lambda_api::TENANT_HEADER;
 use crate::deploy::settings::Word;
 use crate::local::ACCOUNT;
 use crate::project::Function;
@@ -203,6 +204,7 @@ struct Invoked {
 enum Answer {
     Done(Invoked),
     Streaming {
+        request_id: String,
         content_type: Option<String>,
         chunks: tokio::sync::mpsc::Receiver<Chunk>,
         finished: tokio::sync::oneshot::Receiver<Invoked>,
@@ -556,8 +558,12 @@ impl Pool {
         identity: Option<String>,
         invoked_arn: Option<String>,
         trace: Option<String>,
+        tenant: Option<String>,
     ) -> Result<Answer, Response<Full<Bytes>>> {
-        let Some(claim) = self.claim() else {
+        if let Some(refusal) = self.refuse_tenant(tenant.as_deref()) {
+            return Err(refusal);
+        }
+        let Some(claim) = self.claim(tenant.as_deref()) else {
             return Err(too_many_requests());
         };
         let request = Call {
@@ -567,22 +573,72 @@ impl Pool {
             identity,
             invoked_arn,
             trace,
+            tenant,
         };
         Ok(self.start(claim, request).await)
     }
 
-    /// One of its instances for an invocation: an idle one, or room to start one; `None` when
-    /// it runs as many as the function's concurrency allows.
-    fn claim(self: &Arc<Self>) -> Option<Claim> {
-        if let Some(instance) = lock(&self.idle).pop() {
-            return Some(Claim {
-                slot: Slot::of(self),
-                instance: Some(instance),
-            });
-        }
+    /// Whether the function keeps its instances to one tenant each (`tenancy = "per-tenant"`).
+    fn per_tenant(&self) -> bool {
+        self.function.deploy.tenancy == Some(crate::deploy::settings::Tenancy::PerTenant)
+    }
+
+    /// The refusal of an invocation whose tenant does not fit the function, as Lambda's: a
+    /// per-tenant function needs one, another takes none.
+    fn refuse_tenant(&self, tenant: Option<&str>) -> Option<Response<Full<Bytes>>> {
+        let name = &self.function.name;
+        let problem = match (self.per_tenant(), tenant) {
+            (true, None) => format!(
+                "the function `{name}` isolates its tenants (`tenancy = \"per-tenant\"`): name the tenant with `X-Amz-Tenant-Id` (`cargo lambdakit invoke --tenant ID`, the AWS CLI's `--tenant-id`)"
+            ),
+            (false, Some(_)) => format!(
+                "the function `{name}` does not isolate tenants; leave out `X-Amz-Tenant-Id`, or set `tenancy = \"per-tenant\"` in its settings"
+            ),
+            (true, Some(tenant)) => match crate::deploy::settings::tenant_id(tenant) {
+                Ok(()) => return None,
+                Err(problem) => format!("the tenant id (`X-Amz-Tenant-Id`) {problem}"),
+            },
+            (false, None) => return None,
+        };
+        Some(aws_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            &problem,
+        ))
+    }
+
+    /// One of its instances for an invocation of `tenant`: an idle one (of that tenant, for a
+    /// per-tenant function), or room to start one, made if need be by stopping an idle
+    /// instance of another tenant; `None` when it runs as many as the function's concurrency
+    /// allows.
+    fn claim(self: &Arc<Self>, tenant: Option<&str>) -> Option<Claim> {
+        let per_tenant = self.per_tenant();
+        let other_tenants = {
+            let mut idle = lock(&self.idle);
+            let fits = if per_tenant {
+                idle.iter()
+                    .rposition(|instance| instance.tenant.as_deref() == tenant)
+            } else {
+                idle.len().checked_sub(1)
+            };
+            if let Some(at) = fits {
+                return Some(Claim {
+                    slot: Slot::of(self),
+                    instance: Some(idle.remove(at)),
+                });
+            }
+            !idle.is_empty()
+        };
         if self.alive.fetch_add(1, Ordering::SeqCst) >= self.function.concurrency {
             self.alive.fetch_sub(1, Ordering::SeqCst);
-            return None;
+            // Every place is taken; an idle instance of another tenant gives up its own.
+            let evicted = other_tenants.then(|| lock(&self.idle).pop()).flatten()?;
+            let mut running = lock(&self.running);
+            running.spawn(async move { evicted.stop().await });
+            return Some(Claim {
+                slot: Slot::of(self),
+                instance: None,
+            });
         }
         Some(Claim {
             slot: Slot::of(self),
@@ -636,6 +692,7 @@ impl Pool {
             identity,
             invoked_arn,
             trace,
+            tenant,
         } = call;
         let trace_header = ids::continued_trace(trace.as_deref());
         let mut instance = match instance {
@@ -646,6 +703,8 @@ impl Pool {
                 match Instance::start(&self.binary, &self.launch, &self.version).await {
                     Ok(mut instance) => {
                         instance.generation = generation;
+                        // A per-tenant function's instance is its first tenant's for good.
+                        instance.tenant.clone_from(&tenant);
                         instance
                     }
                     Err(failure) => {
@@ -695,6 +754,7 @@ impl Pool {
             trace_id: trace_header.clone(),
             client_context,
             identity,
+            tenant,
         };
         let started = Instant::now();
         let wall_started = std::time::SystemTime::now();
@@ -736,6 +796,7 @@ impl Pool {
                 let (relayed, chunks) = tokio::sync::mpsc::channel(16);
                 let (done, finished) = tokio::sync::oneshot::channel();
                 let _ = answered.send(Answer::Streaming {
+                    request_id: run.request_id.clone(),
                     content_type: streaming.content_type,
                     chunks,
                     finished,
@@ -878,6 +939,8 @@ struct Call {
     identity: Option<String>,
     invoked_arn: Option<String>,
     trace: Option<String>,
+    /// The tenant of a per-tenant function's invocation (`X-Amz-Tenant-Id`).
+    tenant: Option<String>,
 }
 
 /// A place among a pool's instances, counted in its `alive`. Dropped, it gives the place
@@ -1059,13 +1122,7 @@ fn respond(invoked: &Invoked, tail: bool, version: &str) -> Response<Full<Bytes>
         response = response.header("x-amz-function-error", "Unhandled");
     }
     if tail {
-        let logs = invoked.logs.as_bytes();
-        let mut start = logs.len().saturating_sub(LOG_TAIL_BYTES);
-        while !invoked.logs.is_char_boundary(start) {
-            start += 1;
-        }
-        let encoded = base64::engine::general_purpose::STANDARD.encode(&logs[start..]);
-        response = response.header("x-amz-log-result", encoded);
+        response = response.header("x-amz-log-result", log_tail(&invoked.logs));
     }
     response.body(Full::new(body)).unwrap_or_else(|_| {
         aws_error(
@@ -1074,6 +1131,16 @@ fn respond(invoked: &Invoked, tail: bool, version: &str) -> Response<Full<Bytes>
             "cannot build the response",
         )
     })
+}
+
+/// The last [`LOG_TAIL_BYTES`] of `logs` (from a character's start), base64-encoded: Invoke's
+/// `X-Amz-Log-Result`.
+fn log_tail(logs: &str) -> String {
+    let mut start = logs.len().saturating_sub(LOG_TAIL_BYTES);
+    while !logs.is_char_boundary(start) {
+        start += 1;
+    }
+    base64::engine::general_purpose::STANDARD.encode(&logs.as_bytes()[start..])
 }
 
 /// `name`, `name:qualifier` or a function ARN, to the name.

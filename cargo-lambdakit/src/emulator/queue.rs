@@ -383,7 +383,7 @@ async fn work(
             }
             // A rebuild holds new invocations (see `Emulator::hold_invocations`).
             let open = Arc::clone(&this.gate).read_owned().await;
-            let Some(claim) = event.pool.claim() else {
+            let Some(claim) = event.pool.claim(event.call.tenant.as_deref()) else {
                 ready.push_front(event);
                 break;
             };
@@ -583,6 +583,7 @@ impl Emulator {
                 identity: None,
                 invoked_arn,
                 trace: None,
+                tenant: None,
             },
             pool,
             function: name,
@@ -684,6 +685,7 @@ mod tests {
                 identity: None,
                 invoked_arn: invoked_arn.map(str::to_owned),
                 trace: None,
+                tenant: None,
             },
             pool: Arc::new(pool),
             function: "orders".into(),

@@ -186,3 +186,104 @@ fn a_lambda_kit_function_streams_through_the_local_function_url() {
             .ends_with("ap-southeast-2,14000\n")
     );
 }
+
+/// `InvokeWithResponseStream` through aws-sdk-lambda's event stream reader: the parts (as
+/// `PayloadChunk`s) and the completion, in order.
+async fn stream_invoke(
+    serve: &Serve,
+    event: &[u8],
+    gate: Option<&std::path::Path>,
+) -> (
+    String,
+    Vec<Vec<u8>>,
+    aws_sdk_lambda::types::InvokeWithResponseStreamCompleteEvent,
+) {
+    use aws_sdk_lambda::types::InvokeWithResponseStreamResponseEvent as Event;
+    let client = crate::sdk::client(&serve.endpoint());
+    let mut answer = client
+        .invoke_with_response_stream()
+        .function_name("stream")
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
+        .payload(aws_sdk_lambda::primitives::Blob::new(event))
+        .send()
+        .await
+        .unwrap();
+    let content_type = answer
+        .response_stream_content_type()
+        .unwrap_or_default()
+        .to_owned();
+    let mut parts = Vec::new();
+    loop {
+        match answer.event_stream.recv().await.unwrap() {
+            Some(Event::PayloadChunk(chunk)) => {
+                parts.push(chunk.payload().unwrap().as_ref().to_vec());
+                // The first part arrives while the function waits for the gate.
+                if let Some(gate) = gate {
+                    std::fs::write(gate, b"").unwrap();
+                }
+            }
+            Some(Event::InvokeComplete(complete)) => return (content_type, parts, complete),
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn invoke_with_response_stream_sends_each_part_as_it_comes_then_the_outcome() {
+    let Some(serve) = serve() else { return };
+    let gate = std::env::temp_dir().join(format!("lambdakit-gate-sdk-{}", std::process::id()));
+    let _ = std::fs::remove_file(&gate);
+    let event = format!(
+        r#"{{"rawPath": "/ok", "queryStringParameters": {{"gate": "{}"}}}}"#,
+        gate.display()
+    );
+    let (content_type, parts, complete) =
+        stream_invoke(&serve, event.as_bytes(), Some(&gate)).await;
+    let _ = std::fs::remove_file(&gate);
+    assert_eq!(
+        content_type,
+        "application/vnd.awslambda.http-integration-response"
+    );
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert!(parts[0].ends_with(b"\0\0\0\0\0\0\0\0first\n"), "{parts:?}");
+    assert_eq!(parts[1], b"second\n");
+    assert_eq!(complete.error_code(), None);
+    let logs = complete.log_result().unwrap();
+    let logs = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, logs).unwrap(),
+    )
+    .unwrap();
+    assert!(logs.contains("REPORT RequestId: "), "{logs}");
+
+    // A stream that fails: the parts before, then the error its trailers carry.
+    let (_, parts, complete) = stream_invoke(&serve, br#"{"rawPath": "/fail"}"#, None).await;
+    assert!(parts.concat().ends_with(b"first\nsecond\n"), "{parts:?}");
+    assert_eq!(complete.error_code(), Some("Broke"));
+    assert_eq!(complete.error_details(), Some("mid-stream"));
+
+    // boto3 reads the same stream.
+    let script = r#"
+import base64, json, sys, boto3
+client = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+answer = client.invoke_with_response_stream(FunctionName="stream", Payload=b'{"rawPath": "/fail"}')
+events = [list(event.keys())[0] for event in answer["EventStream"]]
+print(json.dumps(events))
+"#;
+    let boto3 = std::process::Command::new("python3")
+        .args(["-c", script, &serve.endpoint()])
+        .output()
+        .unwrap();
+    assert!(boto3.status.success(), "{boto3:?}");
+    let events: Vec<String> = serde_json::from_slice(&boto3.stdout).unwrap();
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("InvokeComplete"),
+        "{events:?}"
+    );
+    assert!(
+        events[..events.len() - 1]
+            .iter()
+            .all(|event| event == "PayloadChunk")
+    );
+}

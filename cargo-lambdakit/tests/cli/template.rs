@@ -96,6 +96,11 @@ table = "orders"
 [package.metadata.lambdakit.functions.shared-role]
 role = "arn:aws:iam::123456789012:role/existing"
 architecture = "arm64"
+tenancy = "per-tenant"
+
+[package.metadata.lambdakit.stages.prod]
+memory = 1024
+env_file = "prod.env"
 
 [[package.metadata.lambdakit.state_machines]]
 name = "flow"
@@ -105,6 +110,7 @@ tracing = true
 "#
     );
     std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    std::fs::write(dir.join("prod.env"), "API_KEY=s3cret\n").unwrap();
     for bin in ["mail", "watcher", "shared-role"] {
         std::fs::write(dir.join(format!("src/bin/{bin}.rs")), "fn main() {}\n").unwrap();
     }
@@ -168,10 +174,19 @@ fn templates_of_the_examples_and_fixtures_pass_cfn_lint_in_both_formats() {
         }
     }
     let fixture = fixture("template-fixture", "");
-    for (format, syntax) in [("cloudformation", "yaml"), ("sam", "json")] {
-        let file = dir.join(format!("fixture-{format}.{syntax}"));
-        let output = lambdakit()
-            .args(["template", "--format", format, "--syntax", syntax, "-o"])
+    for (format, syntax, stage) in [
+        ("cloudformation", "yaml", "prod"),
+        ("sam", "json", "prod"),
+        ("cloudformation", "json", ""),
+    ] {
+        let file = dir.join(format!("fixture-{format}-{stage}.{syntax}"));
+        let mut command = lambdakit();
+        command.args(["template", "--format", format, "--syntax", syntax]);
+        if !stage.is_empty() {
+            command.args(["--stage", stage]);
+        }
+        let output = command
+            .arg("-o")
             .arg(&file)
             .arg("--manifest-path")
             .arg(fixture.join("Cargo.toml"))
@@ -415,6 +430,40 @@ fn fixtures_layers_triggers_and_state_machines_are_in_the_template() {
     assert_eq!(role["RoleName"], "flow-states-lambdakit");
     let invoke = &role["Policies"][0]["PolicyDocument"]["Statement"][0];
     assert_eq!(invoke["Resource"][0]["Fn::GetAtt"][0], "MailFunction");
+}
+
+#[test]
+fn a_stage_is_named_and_tagged_as_deploy_names_it_and_its_env_file_stays_out() {
+    let fixture = fixture("template-stage", "");
+    let output = lambdakit()
+        .args(["template", "--stage", "prod", "--manifest-path"])
+        .arg(fixture.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(!text.contains("s3cret"), "{text}");
+    let document: Value = serde_json::from_str(&text).unwrap();
+    let mail = &resource(&document, "MailProdFunction")["Properties"];
+    assert_eq!(mail["FunctionName"], "mail-prod");
+    assert_eq!(mail["MemorySize"], 1024);
+    let tags = mail["Tags"].as_array().unwrap();
+    assert!(
+        tags.iter()
+            .any(|tag| tag["Key"] == "lambdakit:stage" && tag["Value"] == "prod"),
+        "{tags:?}"
+    );
+    let secret = &mail["Environment"]["Variables"]["API_KEY"]["Ref"];
+    let parameter = &document["Parameters"][secret.as_str().unwrap()];
+    assert_eq!(parameter["NoEcho"], true, "{parameter}");
+    assert_eq!(
+        resource(&document, "MailProdRole")["Properties"]["RoleName"],
+        "mail-prod-lambdakit"
+    );
+    assert_eq!(
+        resource(&document, "SharedRoleProdFunction")["Properties"]["TenancyConfig"]["TenantIsolationMode"],
+        "PER_TENANT"
+    );
 }
 
 #[test]

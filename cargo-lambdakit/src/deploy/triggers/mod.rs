@@ -42,7 +42,8 @@ use super::settings::{
     StreamTrigger, Word as _,
 };
 use super::{
-    Action, Change, ID_PREFIX, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, Unit, bounded,
+    Action, Change, ID_PREFIX, Options, Progress, TAG_FUNCTION, TAG_PACKAGE, TAG_STAGE, Unit,
+    bounded,
 };
 use crate::aws::retry::retry;
 use crate::aws::{self, Aws, Place};
@@ -1026,7 +1027,7 @@ async fn schedules(
                     .build()
                     .map_err(|error| aws::invalid("events:PutRule", error))
             };
-            let put = aws
+            let mut put = aws
                 .events
                 .put_rule()
                 .name(&rule)
@@ -1034,7 +1035,11 @@ async fn schedules(
                 .state(RuleState::Enabled)
                 .description(schedule_description(name))
                 .tags(tag(TAG_PACKAGE, &unit.function.package)?)
-                .tags(tag(TAG_FUNCTION, &unit.function.name)?)
+                .tags(tag(TAG_FUNCTION, &unit.function.name)?);
+            if let Some(stage) = &unit.function.stage {
+                put = put.tags(tag(TAG_STAGE, stage)?);
+            }
+            let put = put
                 .send()
                 .await
                 .map_err(|error| aws::failed("events:PutRule", error))?;

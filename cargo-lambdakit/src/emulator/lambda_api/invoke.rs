@@ -30,6 +30,10 @@ const MAX_CLIENT_CONTEXT_BYTES: usize = lambda_kit::__server::MAX_CLIENT_CONTEXT
 /// request, as for a synchronous invocation's payload).
 const MAX_URL_REQUEST: usize = MAX_SYNC_PAYLOAD;
 
+/// The tenant of an invocation of a per-tenant function (AWS "Invoking Lambda functions with
+/// tenant isolation").
+pub const TENANT_HEADER: &str = "x-amz-tenant-id";
+
 /// How an invocation runs: `X-Amz-Invocation-Type` (AWS Invoke API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InvocationType {
@@ -62,8 +66,9 @@ impl InvocationType {
 }
 
 impl Emulator {
-    /// `Invoke` of `name` at `qualifier`. An `Event` invocation lets `open` go once queued:
-    /// its queue takes the gate again for each attempt.
+    /// `Invoke` of `name` at `qualifier`, or with `streamed`, `InvokeWithResponseStream`. An
+    /// `Event` invocation lets `open` go once queued: its queue takes the gate again for each
+    /// attempt.
     pub(super) async fn invoke(
         &self,
         name: &str,
@@ -71,6 +76,7 @@ impl Emulator {
         parts: &http::request::Parts,
         body: RequestBody,
         open: OwnedRwLockReadGuard<()>,
+        streamed: bool,
     ) -> Response<Body> {
         let (pool, invoked_arn) = match self.resolve(name, qualifier) {
             Ok(resolved) => resolved,
@@ -98,6 +104,13 @@ impl Emulator {
                 }
             },
         };
+        if streamed && invocation_type == InvocationType::Event {
+            return boxed(aws_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                "InvokeWithResponseStream takes the invocation types RequestResponse and DryRun; send an `Event` invocation with Invoke",
+            ));
+        }
         if let Some(encoded) = parts.headers.get("x-amz-client-context")
             && encoded.len() > MAX_CLIENT_CONTEXT_BYTES
         {
@@ -124,6 +137,10 @@ impl Emulator {
             };
         let identity = header(IDENTITY_HEADER);
         let trace = header(TRACE_HEADER);
+        let tenant = header(TENANT_HEADER);
+        if let Some(refusal) = pool.refuse_tenant(tenant.as_deref()) {
+            return boxed(refusal);
+        }
         if let Some(identity) = &identity
             && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(identity).is_err()
         {
@@ -160,6 +177,7 @@ impl Emulator {
                         identity,
                         invoked_arn,
                         trace,
+                        tenant,
                     },
                     pool,
                     function: name.to_owned(),
@@ -182,15 +200,21 @@ impl Emulator {
             InvocationType::DryRun => boxed(empty(StatusCode::NO_CONTENT)),
             InvocationType::RequestResponse => {
                 let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
-                boxed(
-                    match pool
-                        .invoke(payload, client_context, identity, invoked_arn, trace)
-                        .await
-                    {
-                        Ok(answer) => respond(&answer.settled().await, tail, &pool.version),
-                        Err(rejection) => rejection,
-                    },
-                )
+                match pool
+                    .invoke(
+                        payload,
+                        client_context,
+                        identity,
+                        invoked_arn,
+                        trace,
+                        tenant,
+                    )
+                    .await
+                {
+                    Ok(answer) if streamed => super::stream::respond(answer, tail, &pool.version),
+                    Ok(answer) => boxed(respond(&answer.settled().await, tail, &pool.version)),
+                    Err(rejection) => boxed(rejection),
+                }
             }
         }
     }
@@ -241,6 +265,11 @@ impl Emulator {
                 parts
                     .headers
                     .get(TRACE_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_owned),
+                parts
+                    .headers
+                    .get(TENANT_HEADER)
                     .and_then(|value| value.to_str().ok())
                     .map(str::to_owned),
             )

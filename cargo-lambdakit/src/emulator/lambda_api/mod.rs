@@ -60,9 +60,11 @@ mod concurrency;
 mod event_config;
 mod functions;
 mod invoke;
+pub use invoke::TENANT_HEADER;
 mod layers;
 mod operation;
 mod permissions;
+mod stream;
 mod tags;
 mod traces;
 mod urls;
@@ -198,7 +200,7 @@ pub(crate) async fn read_signed(
     body: hyper::body::Incoming,
 ) -> Result<Bytes, Response<Body>> {
     let body = body.boxed_unsync();
-    if let Operation::Invoke { .. } = operation {
+    if let Operation::Invoke { .. } | Operation::InvokeWithResponseStream { .. } = operation {
         return invoke::read_body(body, headers, crate::emulator::MAX_SYNC_PAYLOAD)
             .await
             .map_err(boxed);
@@ -256,7 +258,11 @@ impl Emulator {
         let url_host = host.unwrap_or("127.0.0.1:9000");
         match operation {
             Operation::Invoke { name, qualifier } => {
-                self.invoke(&name, qualifier.as_deref(), parts, body, open)
+                self.invoke(&name, qualifier.as_deref(), parts, body, open, false)
+                    .await
+            }
+            Operation::InvokeWithResponseStream { name, qualifier } => {
+                self.invoke(&name, qualifier.as_deref(), parts, body, open, true)
                     .await
             }
             Operation::InvokeFunctionUrl {

@@ -25,6 +25,11 @@ pub(crate) enum Operation {
         name: String,
         qualifier: Option<String>,
     },
+    /// `POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations`.
+    InvokeWithResponseStream {
+        name: String,
+        qualifier: Option<String>,
+    },
     /// Any method on `/lambda-url/{name}[:{alias}]/{path}`: an HTTP request to a function's
     /// URL, not a Lambda API call.
     InvokeFunctionUrl {
@@ -294,6 +299,16 @@ impl Operation {
             }
             let (name, qualifier) = function(identifier);
             return Ok(Self::Invoke { name, qualifier });
+        }
+        if let Some(identifier) = path
+            .strip_prefix("/2021-11-15/functions/")
+            .and_then(|rest| rest.strip_suffix("/response-streaming-invocations"))
+        {
+            if method != Method::POST {
+                return Err(unknown());
+            }
+            let (name, qualifier) = function(identifier);
+            return Ok(Self::InvokeWithResponseStream { name, qualifier });
         }
         if let Some(identifier) = path
             .strip_prefix("/lambdakit/code/")
@@ -589,6 +604,14 @@ mod tests {
                 Invoke {
                     name: owned("orders"),
                     qualifier: None,
+                },
+            ),
+            (
+                "POST",
+                owned("/2021-11-15/functions/orders%3Alive/response-streaming-invocations"),
+                InvokeWithResponseStream {
+                    name: owned("orders"),
+                    qualifier: some("live"),
                 },
             ),
             (

@@ -176,7 +176,10 @@ impl Emulator {
         // rebuild under way.
         let _open = Arc::clone(&self.gate).read_owned().await;
         let payload = Bytes::from(payload.to_string());
-        let Ok(answer) = pool.invoke(payload, None, None, invoked_arn, None).await else {
+        let Ok(answer) = pool
+            .invoke(payload, None, None, invoked_arn, None, None)
+            .await
+        else {
             return Err(InvokeError::Service {
                 error: "Lambda.TooManyRequestsException".into(),
                 cause: format!(
