@@ -293,7 +293,7 @@ pub fn template(
     let mut arns = BTreeMap::new();
     for function in functions {
         let function = extension::attached(function, &published);
-        let id = function_resources(&mut builder, &place, &function)?;
+        let id = function_resources(&mut builder, &place, &function);
         arns.insert(function.aws_name().to_owned(), id);
     }
     for machine in machines {
@@ -325,7 +325,6 @@ pub fn template(
     })
 }
 
-/// The bucket and key parameters of a zip.
 /// The bucket and key parameters of a zip; the bucket's default is `bucket_default` (the
 /// function's `upload_bucket`), when it has one.
 fn code_parameters(
@@ -373,11 +372,7 @@ fn resolved(builder: &mut Builder, place: &Place<'_>, function: &Function) -> Fu
 
 /// The function's role, the function, its version, alias, URL and triggers; returns the
 /// function's logical id.
-fn function_resources(
-    builder: &mut Builder,
-    place: &Place<'_>,
-    function: &Function,
-) -> Result<String, CliError> {
+fn function_resources(builder: &mut Builder, place: &Place<'_>, function: &Function) -> String {
     let function = &resolved(builder, place, function);
     let name = function.aws_name();
     let deploy = &function.deploy;
@@ -667,7 +662,7 @@ fn function_resources(
         builder.resource(&id, kind, properties);
     }
     trigger_resources(builder, place, function, &id);
-    Ok(id)
+    id
 }
 
 /// The kind of an asynchronous invocation's destination, as SAM names it, from its ARN.
