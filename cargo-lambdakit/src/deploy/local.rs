@@ -188,17 +188,10 @@ mod tests {
             expression: "rate(1 hour)".into(),
             input: None,
         });
-        function.deploy.triggers.kafka.push(KafkaTrigger {
-            cluster: KafkaCluster::SelfManaged(vec!["b-1.example.com:9092".into()]),
-            topic: "clicks".into(),
-            batch_size: None,
-            batching_window: None,
-            starting_position: None,
-            consumer_group_id: None,
-            auth: None,
-            vpc_subnets: Vec::new(),
-            vpc_security_groups: Vec::new(),
-        });
+        function.deploy.triggers.kafka.push(KafkaTrigger::new(
+            KafkaCluster::SelfManaged(vec!["b-1.example.com:9092".into()]),
+            "clicks",
+        ));
         function.deploy.layers = Some(vec![
             "arn:aws:lambda:eu-west-1:123456789012:layer:tools:1".into(),
             "arn:aws:lambda:eu-central-1:123456789012:layer:shipper:2".into(),

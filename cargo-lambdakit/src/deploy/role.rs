@@ -495,17 +495,7 @@ mod tests {
         .await;
         let cluster = "arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c-1";
         let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-AbCdEf";
-        let msk = |topic: &str| KafkaTrigger {
-            cluster: KafkaCluster::Msk(cluster.into()),
-            topic: topic.into(),
-            batch_size: None,
-            batching_window: None,
-            starting_position: None,
-            consumer_group_id: None,
-            auth: None,
-            vpc_subnets: Vec::new(),
-            vpc_security_groups: Vec::new(),
-        };
+        let msk = |topic: &str| KafkaTrigger::new(KafkaCluster::Msk(cluster.into()), topic);
         let mut function = Function::standalone("intake");
         let statement = |function: &Function, sid: &str| {
             policy(&aws.place(), function)["Statement"]

@@ -606,6 +606,23 @@ pub struct KafkaTrigger {
     pub vpc_security_groups: Vec<String>,
 }
 
+impl KafkaTrigger {
+    /// A trigger on `topic` of `cluster`, with Lambda's defaults for everything else.
+    pub fn new(cluster: KafkaCluster, topic: impl Into<String>) -> Self {
+        Self {
+            cluster,
+            topic: topic.into(),
+            batch_size: None,
+            batching_window: None,
+            starting_position: None,
+            consumer_group_id: None,
+            auth: None,
+            vpc_subnets: Vec::new(),
+            vpc_security_groups: Vec::new(),
+        }
+    }
+}
+
 /// An IoT Core topic rule whose SQL picks the messages the function gets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IotTrigger {
@@ -1790,17 +1807,7 @@ const KAFKA_KEYS: [&str; 11] = [
 ];
 
 fn kafka(here: At<'_>) -> Result<KafkaTrigger, CliError> {
-    let mut trigger = KafkaTrigger {
-        cluster: KafkaCluster::SelfManaged(Vec::new()),
-        topic: String::new(),
-        batch_size: None,
-        batching_window: None,
-        starting_position: None,
-        consumer_group_id: None,
-        auth: None,
-        vpc_subnets: Vec::new(),
-        vpc_security_groups: Vec::new(),
-    };
+    let mut trigger = KafkaTrigger::new(KafkaCluster::SelfManaged(Vec::new()), "");
     let (mut cluster, mut servers, mut auth, mut secret) = (None, None, None, None);
     for (key, value) in here.table(&KAFKA_KEYS)? {
         let path = format!("{}.{key}", here.key);

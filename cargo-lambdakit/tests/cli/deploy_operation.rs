@@ -45,14 +45,7 @@ async fn async_settings_vpc_and_log_retention_are_deployed_converged_and_taken_b
     );
     assert_eq!(change(&deployed, "async", "intake").0, "create");
 
-    let groups: Value = serde_json::from_str(&moto.aws(&[
-        "logs",
-        "describe-log-groups",
-        "--log-group-name-prefix",
-        "/aws/lambda/intake",
-    ]))
-    .unwrap();
-    assert_eq!(groups["logGroups"][0]["retentionInDays"], 14);
+    assert_eq!(log_group(&moto)["retentionInDays"], 14);
     let configuration: Value = serde_json::from_str(&moto.aws(&[
         "lambda",
         "get-function-configuration",
@@ -116,14 +109,7 @@ async fn async_settings_vpc_and_log_retention_are_deployed_converged_and_taken_b
         )
     );
     assert_eq!(change(&updated, "async", "intake").0, "delete");
-    let groups: Value = serde_json::from_str(&moto.aws(&[
-        "logs",
-        "describe-log-groups",
-        "--log-group-name-prefix",
-        "/aws/lambda/intake",
-    ]))
-    .unwrap();
-    assert_eq!(groups["logGroups"][0]["retentionInDays"], 30);
+    assert_eq!(log_group(&moto)["retentionInDays"], 30);
     let configs: Value = serde_json::from_str(&moto.aws(&[
         "lambda",
         "list-function-event-invoke-configs",
@@ -132,6 +118,18 @@ async fn async_settings_vpc_and_log_retention_are_deployed_converged_and_taken_b
     ]))
     .unwrap();
     assert_eq!(configs["FunctionEventInvokeConfigs"], serde_json::json!([]));
+}
+
+/// The function's log group, as moto describes it.
+fn log_group(moto: &Moto) -> Value {
+    let groups: Value = serde_json::from_str(&moto.aws(&[
+        "logs",
+        "describe-log-groups",
+        "--log-group-name-prefix",
+        "/aws/lambda/intake",
+    ]))
+    .unwrap();
+    groups["logGroups"][0].clone()
 }
 
 /// The action and details of the change of `kind` named `name` in a deploy's report.

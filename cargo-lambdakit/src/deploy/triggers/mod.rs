@@ -2086,17 +2086,7 @@ mod tests {
 
     /// A trigger on the topic `topic` of the MSK cluster, with Lambda's defaults.
     fn msk(topic: &str) -> KafkaTrigger {
-        KafkaTrigger {
-            cluster: KafkaCluster::Msk(CLUSTER.into()),
-            topic: topic.into(),
-            batch_size: None,
-            batching_window: None,
-            starting_position: None,
-            consumer_group_id: None,
-            auth: None,
-            vpc_subnets: Vec::new(),
-            vpc_security_groups: Vec::new(),
-        }
+        KafkaTrigger::new(KafkaCluster::Msk(CLUSTER.into()), topic)
     }
 
     /// A trigger on the topic `clicks` of a self-managed cluster in a VPC, signed in to with

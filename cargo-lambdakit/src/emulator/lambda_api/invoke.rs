@@ -82,13 +82,7 @@ impl Emulator {
             Ok(resolved) => resolved,
             Err(refusal) => return *refusal,
         };
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
-        };
+        let header = |name: &str| text(parts, name);
         let invocation_type = match header("x-amz-invocation-type") {
             None => InvocationType::RequestResponse,
             Some(name) => match InvocationType::named(&name) {
@@ -262,16 +256,8 @@ impl Emulator {
                 None,
                 None,
                 invoked_arn,
-                parts
-                    .headers
-                    .get(TRACE_HEADER)
-                    .and_then(|value| value.to_str().ok())
-                    .map(str::to_owned),
-                parts
-                    .headers
-                    .get(TENANT_HEADER)
-                    .and_then(|value| value.to_str().ok())
-                    .map(str::to_owned),
+                text(parts, TRACE_HEADER),
+                text(parts, TENANT_HEADER),
             )
             .await
         {
@@ -284,6 +270,15 @@ impl Emulator {
             Err(rejection) => boxed(rejection),
         }
     }
+}
+
+/// The header `name` of a request, as text.
+fn text(parts: &http::request::Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// How much of a body over the limit is still read, and dropped, before the refusal is sent:
