@@ -1038,7 +1038,7 @@ fn bad_settings_are_refused_before_anything_is_built_or_called() {
         ),
         (
             "rol = \"x\"",
-            "error: `package.metadata.lambdakit.rol` is not a setting; the settings are `memory`",
+            "error: `package.metadata.lambdakit.rol` is not a setting; did you mean `role`?; the settings are `memory`",
         ),
     ];
     for (settings, expected) in cases {
