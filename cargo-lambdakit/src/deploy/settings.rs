@@ -1236,14 +1236,21 @@ pub fn check(settings: &DeploySettings, at: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Whether `arn` is an ARN of one of `services`.
+/// An ARN's parts after `arn:`: partition, service, region, account and resource.
+fn arn_parts(arn: &str) -> Option<[&str; 5]> {
+    match arn.splitn(6, ':').collect::<Vec<_>>().as_slice() {
+        ["arn", partition, service, region, account, resource] => {
+            Some([partition, service, region, account, resource])
+        }
+        _ => None,
+    }
+}
+
+/// Whether `arn` is an ARN of one of `services` (an S3 bucket's names no region or account).
 fn arn_of(arn: &str, services: &[&str]) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    parts.len() == 6
-        && parts[0] == "arn"
-        && !parts[1].is_empty()
-        && services.contains(&parts[2])
-        && !parts[5].is_empty()
+    arn_parts(arn).is_some_and(|[partition, service, _, _, resource]| {
+        !partition.is_empty() && services.contains(&service) && !resource.is_empty()
+    })
 }
 
 fn asynchronous(here: At<'_>) -> Result<AsyncSettings, CliError> {
@@ -1312,11 +1319,7 @@ fn vpc(here: At<'_>) -> Result<VpcSettings, CliError> {
                     ("sg-", 5)
                 };
                 let ids = at.strings()?;
-                if let Some(bad) = ids.iter().find(|id| {
-                    !id.strip_prefix(prefix).is_some_and(|rest| {
-                        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
-                    })
-                }) {
+                if let Some(bad) = ids.iter().find(|id| !is_id(id, prefix)) {
                     return Err(at.invalid(format!(
                         "has `{bad}`, which is not an id of the form `{prefix}0123456789abcdef0`"
                     )));
@@ -1970,19 +1973,15 @@ fn kafka(here: At<'_>) -> Result<KafkaTrigger, CliError> {
 /// Whether `arn` is an ARN of `service` whose resource starts with `resource`:
 /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
 fn is_arn(arn: &str, service: &str, resource: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    match parts.as_slice() {
-        ["arn", partition, found, region, account, rest] => {
-            partition.starts_with("aws")
-                && *found == service
-                && !region.is_empty()
-                && account.len() == 12
-                && account.chars().all(|c| c.is_ascii_digit())
-                && rest.len() > resource.len()
-                && rest.starts_with(resource)
-        }
-        _ => false,
-    }
+    arn_parts(arn).is_some_and(|[partition, found, region, account, rest]| {
+        partition.starts_with("aws")
+            && found == service
+            && !region.is_empty()
+            && account.len() == 12
+            && account.chars().all(|c| c.is_ascii_digit())
+            && rest.len() > resource.len()
+            && rest.starts_with(resource)
+    })
 }
 
 /// Whether `broker` is a `host:port` Lambda takes among a cluster's bootstrap servers.
@@ -1999,17 +1998,19 @@ fn is_broker(broker: &str) -> bool {
     host.split('.').all(label) && port.len() <= 5 && port.parse::<u16>().is_ok_and(|port| port > 0)
 }
 
+/// Whether `id` is an AWS resource id starting with `prefix` (`subnet-0a1b`, `sg-0c2d`).
+fn is_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
 /// A list of AWS resource ids starting with `prefix` (`subnet-`, `sg-`), at least one.
 fn ids(at: At<'_>, prefix: &str, what: &str) -> Result<Vec<String>, CliError> {
     let ids = at.strings()?;
     if ids.is_empty() {
         return Err(at.invalid(format!("must name at least one (`{prefix}...`)")));
     }
-    let valid = |id: &String| {
-        id.strip_prefix(prefix)
-            .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()))
-    };
-    if let Some(bad) = ids.iter().find(|id| !valid(id)) {
+    if let Some(bad) = ids.iter().find(|id| !is_id(id, prefix)) {
         return Err(at.invalid(format!("has `{bad}`, which is not {what} (`{prefix}...`)")));
     }
     Ok(ids)

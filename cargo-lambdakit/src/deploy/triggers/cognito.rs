@@ -123,7 +123,7 @@ fn target(config: &Map<String, Value>, point: PoolTrigger) -> Option<&str> {
 
 /// Whether two function ARNs name the same function, whatever version or alias they name.
 fn same_function(one: &str, other: &str) -> bool {
-    one.splitn(8, ':').take(7).eq(other.splitn(8, ':').take(7))
+    super::unqualified(one) == super::unqualified(other)
 }
 
 /// The pool's `LambdaConfig` with the function in `wanted` (none: taken out of every key),

@@ -1575,12 +1575,16 @@ fn processor_function(processor: &Processor) -> Option<&str> {
     if processor.r#type() != &ProcessorType::Lambda {
         return None;
     }
-    let arn = parameter(processor, &ProcessorParameterName::LambdaArn)?;
-    // `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`
-    Some(match arn.match_indices(':').nth(6) {
+    parameter(processor, &ProcessorParameterName::LambdaArn).map(unqualified)
+}
+
+/// A function's ARN without its version or alias:
+/// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]` to its first seven parts.
+fn unqualified(arn: &str) -> &str {
+    match arn.match_indices(':').nth(6) {
         Some((qualifier, _)) => &arn[..qualifier],
         None => arn,
-    })
+    }
 }
 
 /// Puts the destination's processors back as `processors`, enabled when there is one.
