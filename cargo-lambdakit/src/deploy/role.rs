@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::settings::{KafkaCluster, KafkaTrigger, Tracing};
+use super::settings::{Destination, KafkaCluster, KafkaTrigger, Tracing};
 use super::{Action, Change, Options, TAG_FUNCTION, TAG_PACKAGE, TAG_STAGE, Unit, bounded};
 use crate::aws::{self, Aws, Place};
 use crate::error::CliError;
@@ -278,15 +278,15 @@ pub(super) fn policy(place: &Place<'_>, function: &Function) -> Value {
 
 /// What the role needs to deliver to a destination or dead-letter queue, by its ARN's service.
 fn delivery(arn: &str) -> (&'static [&'static str], Vec<String>) {
-    match arn.split(':').nth(2).unwrap_or_default() {
-        "sqs" => (&["sqs:SendMessage"], vec![arn.to_owned()]),
-        "sns" => (&["sns:Publish"], vec![arn.to_owned()]),
-        "events" => (&["events:PutEvents"], vec![arn.to_owned()]),
-        "s3" => (
+    match Destination::of(arn) {
+        Destination::Sqs => (&["sqs:SendMessage"], vec![arn.to_owned()]),
+        Destination::Sns => (&["sns:Publish"], vec![arn.to_owned()]),
+        Destination::EventBridge => (&["events:PutEvents"], vec![arn.to_owned()]),
+        Destination::S3 => (
             &["s3:PutObject", "s3:ListBucket"],
             vec![arn.to_owned(), format!("{arn}/*")],
         ),
-        _ => (&["lambda:InvokeFunction"], vec![arn.to_owned()]),
+        Destination::Lambda => (&["lambda:InvokeFunction"], vec![arn.to_owned()]),
     }
 }
 

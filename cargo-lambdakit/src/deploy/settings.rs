@@ -135,6 +135,46 @@ impl AsyncSettings {
     }
 }
 
+/// The service of an `async` destination or dead-letter queue, by its ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// An SQS queue.
+    Sqs,
+    /// An SNS topic.
+    Sns,
+    /// An EventBridge event bus.
+    EventBridge,
+    /// An S3 bucket (on failure only).
+    S3,
+    /// A Lambda function.
+    Lambda,
+}
+
+impl Destination {
+    /// The service of `arn`, an ARN `async` accepted (what is none of the others is a
+    /// function's).
+    pub fn of(arn: &str) -> Self {
+        match arn.split(':').nth(2) {
+            Some("sqs") => Self::Sqs,
+            Some("sns") => Self::Sns,
+            Some("events") => Self::EventBridge,
+            Some("s3") => Self::S3,
+            _ => Self::Lambda,
+        }
+    }
+
+    /// Its name as Lambda's and SAM's destination types spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqs => "SQS",
+            Self::Sns => "SNS",
+            Self::EventBridge => "EventBridge",
+            Self::S3 => "S3",
+            Self::Lambda => "Lambda",
+        }
+    }
+}
+
 /// `vpc = { subnets, security_groups, ipv6_dual_stack }`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VpcSettings {

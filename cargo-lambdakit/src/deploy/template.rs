@@ -19,7 +19,9 @@ use serde_json::{Map, Value, json};
 
 use super::extension::{self, Published};
 use super::function::{self, Desired};
-use super::settings::{ExecutionLogLevel, PoolTrigger, UrlAuth, UrlSettings, Word as _};
+use super::settings::{
+    Destination, ExecutionLogLevel, PoolTrigger, UrlAuth, UrlSettings, Word as _,
+};
 use super::{definition, role, state_machine, triggers};
 use crate::aws::Place;
 use crate::error::CliError;
@@ -463,7 +465,7 @@ fn function_resources(builder: &mut Builder, place: &Place<'_>, function: &Funct
         if sam {
             // SAM's name for it, with the queue's or topic's kind.
             properties["DeadLetterQueue"] = json!({
-                "Type": destination_kind(&desired.dead_letter),
+                "Type": Destination::of(&desired.dead_letter).as_str(),
                 "TargetArn": desired.dead_letter,
             });
         } else {
@@ -613,7 +615,7 @@ fn function_resources(builder: &mut Builder, place: &Place<'_>, function: &Funct
             let mut destination = json!({"Destination": arn});
             if sam {
                 // SAM's `EventInvokeConfig` wants the destination's kind beside its ARN.
-                destination["Type"] = json!(destination_kind(arn));
+                destination["Type"] = json!(Destination::of(arn).as_str());
             }
             destinations.insert(key.into(), destination);
         }
@@ -663,17 +665,6 @@ fn function_resources(builder: &mut Builder, place: &Place<'_>, function: &Funct
     }
     trigger_resources(builder, place, function, &id);
     id
-}
-
-/// The kind of an asynchronous invocation's destination, as SAM names it, from its ARN.
-fn destination_kind(arn: &str) -> &'static str {
-    match arn.split(':').nth(2) {
-        Some("sqs") => "SQS",
-        Some("sns") => "SNS",
-        Some("s3") => "S3",
-        Some("events") => "EventBridge",
-        _ => "Lambda",
-    }
 }
 
 /// A function URL's `AuthType`, `InvokeMode` and `Cors`, as deploy sets them.
