@@ -30,6 +30,7 @@ pub mod platform;
 pub mod project;
 pub mod serving;
 pub mod spans;
+pub mod stamp;
 pub mod states;
 pub mod status;
 pub mod suggest;

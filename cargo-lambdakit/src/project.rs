@@ -4,7 +4,7 @@
 //! extension, which deploy publishes as a layer for the functions that name it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -13,6 +13,8 @@ use serde_json::Value;
 use crate::deploy::settings::{self as deploy_settings, DeploySettings, Word};
 use crate::error::CliError;
 use crate::platform::Architecture;
+
+mod metadata;
 
 /// Which project to load, and how: what `--manifest-path`, `--package` and `--locked` say.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -294,6 +296,8 @@ pub struct Project {
     pub package_dirs: Vec<PathBuf>,
     /// The workspace's root manifest, where its profiles are.
     pub root_manifest: PathBuf,
+    /// Every member's manifest and the workspace's lock: what a build reads besides sources.
+    pub manifests: Vec<PathBuf>,
     /// Each package that depends on lambda-kit, and the name it depends on it by.
     lambda_kit_dependencies: BTreeMap<String, String>,
     /// The features of lambda-kit each of those packages asks for.
@@ -330,25 +334,7 @@ impl Project {
     ///
     /// When `cargo metadata` fails, the package is unknown, or a setting is invalid.
     pub fn load(args: &LoadOptions) -> Result<Self, CliError> {
-        let mut command = Command::new(cargo());
-        command.args(["metadata", "--format-version", "1", "--no-deps"]);
-        if args.locked {
-            command.arg("--locked");
-        }
-        if let Some(path) = &args.manifest_path {
-            command.arg("--manifest-path").arg(path);
-        }
-        let output = command.output().map_err(|error| CliError::Metadata {
-            message: error.to_string(),
-        })?;
-        if !output.status.success() {
-            let message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-            return Err(CliError::Metadata { message });
-        }
-        let metadata: Value =
-            serde_json::from_slice(&output.stdout).map_err(|error| CliError::Metadata {
-                message: error.to_string(),
-            })?;
+        let metadata = metadata::read(args.manifest_path.as_deref(), args.locked)?;
         let target_dir = PathBuf::from(metadata["target_directory"].as_str().unwrap_or("target"));
         let root_manifest =
             PathBuf::from(metadata["workspace_root"].as_str().unwrap_or(".")).join("Cargo.toml");
@@ -419,6 +405,11 @@ impl Project {
                     .collect();
                 (package.clone(), features)
             })
+            .collect();
+        let manifests = members
+            .iter()
+            .filter_map(|package| package["manifest_path"].as_str().map(PathBuf::from))
+            .chain(root_manifest.parent().map(|root| root.join("Cargo.lock")))
             .collect();
         let mut functions = Vec::new();
         let mut state_machines = Vec::new();
@@ -493,6 +484,7 @@ impl Project {
             target_dir,
             state_machines,
             package_dirs,
+            manifests,
             root_manifest,
             lambda_kit_dependencies,
             lambda_kit_features,
@@ -679,12 +671,24 @@ impl Project {
                 }
             }
         }
-        let profile = if release { "release" } else { "debug" };
-        let out_dir = match targeted {
-            Some((target, _)) => self.target_dir.join(target.triple).join(profile),
-            None => self.target_dir.join(profile),
-        };
+        let out_dir = self.binary_dir(release, targeted.map(|(target, _)| target.triple));
         Ok(bins.iter().map(|bin| out_dir.join(bin.name)).collect())
+    }
+
+    /// Where cargo puts the binaries of a build (`release` or not) for `triple` (`None`: a
+    /// build without `--target`).
+    pub fn binary_dir(&self, release: bool, triple: Option<&str>) -> PathBuf {
+        let profile = if release { "release" } else { "debug" };
+        match triple {
+            Some(triple) => self.target_dir.join(triple).join(profile),
+            None => self.target_dir.join(profile),
+        }
+    }
+
+    /// What the cargo commands run for the project are told besides the build: the manifest
+    /// and `--locked`.
+    pub fn cargo_arguments(&self) -> (Option<&Path>, bool) {
+        (self.manifest_path.as_deref(), self.locked)
     }
 }
 

@@ -3,7 +3,9 @@
 //! `bootstrap.zip`, an extension as `extensions/NAME` in the layer's `layer.zip`.
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
+use super::record::{self, Recipe};
 use super::{Allocator, Libc, Linker, LinkerChoice, Target, check_binary, zig_linker};
 use crate::error::CliError;
 use crate::package::trust;
@@ -126,11 +128,28 @@ pub fn build_each(
             (options.target(architecture), options, indices)
         })
         .collect();
-    for (target, options, _) in &plans {
+    let mut built: Vec<Option<Built>> = bins.iter().map(|_| None).collect();
+    // What no input changed of since its last build is taken as it is; the rest is built.
+    let mut to_build = Vec::new();
+    for (target, options, indices) in plans {
+        let group: Vec<Bin<'_>> = indices.iter().map(|&index| bins[index].0).collect();
+        match reuse(project, &group, &target, &options) {
+            Some(reused) => {
+                eprintln!(
+                    "building for {}: up to date (nothing it reads changed since its last build)",
+                    target.triple
+                );
+                for (&index, output) in indices.iter().zip(reused) {
+                    built[index] = Some(output);
+                }
+            }
+            None => to_build.push((target, options, indices)),
+        }
+    }
+    for (target, options, _) in &to_build {
         options.check_tools(target)?;
     }
-    let mut built: Vec<Option<Built>> = bins.iter().map(|_| None).collect();
-    for (target, options, indices) in &plans {
+    for (target, options, indices) in &to_build {
         let group: Vec<Bin<'_>> = indices.iter().map(|&index| bins[index].0).collect();
         super::warn_about_openssl(project, &group);
         for (&index, output) in indices.iter().zip(build(project, &group, target, options)?) {
@@ -138,6 +157,91 @@ pub fn build_each(
         }
     }
     Ok(built.into_iter().flatten().collect())
+}
+
+/// Writes `bytes` to `path` whole or not at all (through a file beside it, renamed over it), so
+/// that a deploy reading the zip meanwhile reads the old one or the new one.
+fn replace(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(format!(".{}.partial", std::process::id()));
+    std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, path))
+}
+
+/// Where a build of `bin` for `architecture` is laid out: `target/lambda/[arm64/]<bin>`,
+/// its `bootstrap` (an extension's `extensions/<bin>`) and its zip.
+fn layout(project: &Project, bin: &Bin<'_>, architecture: Architecture) -> (PathBuf, PathBuf) {
+    let layout = match architecture {
+        Architecture::X86_64 => project.target_dir.join("lambda").join(bin.name),
+        other => project
+            .target_dir
+            .join("lambda")
+            .join(other.as_str())
+            .join(bin.name),
+    };
+    let bootstrap = match bin.kind {
+        Kind::Function => layout.join("bootstrap"),
+        Kind::Extension => layout.join("extensions").join(bin.name),
+    };
+    (bootstrap, layout.join(zip::file_name(bin.kind)))
+}
+
+/// What decides the output of building `bin` besides its sources.
+fn recipe(project: &Project, bin: &Bin<'_>, target: &Target, options: &Options) -> Recipe {
+    let tuning = super::profile::tuning(&project.root_manifest);
+    Recipe::of(&(
+        (bin.package, bin.name, bin.kind == Kind::Function),
+        target.triple,
+        (
+            options.runtime.as_str(),
+            options.zig(),
+            options.allocator.as_str(),
+        ),
+        (
+            &tuning.variables,
+            project.lambda_kit_features_of(bin.package),
+        ),
+        project.trust_of(bin) == Trust::AmazonRoots,
+        project.cargo_arguments(),
+    ))
+}
+
+/// The builds of `bins`, when none of their inputs changed since each was last built: nothing
+/// is run.
+fn reuse(
+    project: &Project,
+    bins: &[Bin<'_>],
+    target: &Target,
+    options: &Options,
+) -> Option<Vec<Built>> {
+    let binaries = project.binary_dir(
+        true,
+        target
+            .needs_target_flag_with(options.zig())
+            .then_some(target.triple),
+    );
+    bins.iter()
+        .map(|bin| {
+            let (bootstrap, zip) = layout(project, bin, target.architecture);
+            let binary = binaries.join(bin.name);
+            let outputs = record::Outputs {
+                binary: &binary,
+                bootstrap: &bootstrap,
+                zip: &zip,
+            };
+            let path = record::path_of(&project.target_dir, target.triple, bin.name);
+            let reused = record::reuse(&path, &recipe(project, bin, target, options), &outputs)?;
+            Some(Built {
+                function: bin.name.to_owned(),
+                kind: bin.kind,
+                architecture: target.architecture,
+                bootstrap,
+                zip,
+                archive: reused.archive,
+                max_glibc: reused.max_glibc,
+                allocator: reused.allocator,
+            })
+        })
+        .collect()
 }
 
 /// Builds `bins` in release mode for `target`, checks each binary will run on the runtime,
@@ -179,6 +283,15 @@ pub fn build(
     } else {
         Vec::new()
     };
+    let records: Vec<(PathBuf, Recipe)> = bins
+        .iter()
+        .map(|bin| {
+            let path = record::path_of(&project.target_dir, target.triple, bin.name);
+            record::forget(&path);
+            (path, recipe(project, bin, target, options))
+        })
+        .collect();
+    let started = SystemTime::now();
     let binaries = project.build(
         bins,
         true,
@@ -188,33 +301,41 @@ pub fn build(
         options.status,
     )?;
     let mut built = Vec::with_capacity(bins.len());
-    for (bin, binary) in bins.iter().zip(binaries) {
+    for ((bin, binary), (record, recipe)) in bins.iter().zip(binaries).zip(records) {
         let facts = check_binary(bin.name, &binary, target, options.runtime)?;
-        let layout = match target.architecture {
-            Architecture::X86_64 => project.target_dir.join("lambda").join(bin.name),
-            other => project
-                .target_dir
-                .join("lambda")
-                .join(other.as_str())
-                .join(bin.name),
-        };
-        let bootstrap = match bin.kind {
-            Kind::Function => layout.join("bootstrap"),
-            Kind::Extension => layout.join("extensions").join(bin.name),
-        };
+        let (bootstrap, zip_path) = layout(project, bin, target.architecture);
         let mut entries = zip::entries_of(bin.kind, &binary, bin.name, &[])?;
         if bin.kind == Kind::Function && project.trust_of(bin) == Trust::AmazonRoots {
             entries.push(trust::entry());
         }
         let archive = zip::write(entries)?;
-        let zip_path = layout.join(zip::file_name(bin.kind));
-        std::fs::create_dir_all(bootstrap.parent().unwrap_or(&layout))
+        let written = bootstrap
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
             .and_then(|()| std::fs::copy(&binary, &bootstrap))
-            .and_then(|_| std::fs::write(&zip_path, &archive.bytes))
-            .map_err(|error| CliError::Config {
-                key: layout.display().to_string(),
-                problem: format!("cannot be written: {error}"),
-            })?;
+            .and_then(|_| replace(&zip_path, &archive.bytes));
+        written.map_err(|error| CliError::Config {
+            key: zip_path.parent().unwrap_or(&zip_path).display().to_string(),
+            problem: format!("cannot be written: {error}"),
+        })?;
+        let allocator = if talc && project.lambda_kit_dependency(bin.package).is_some() {
+            Allocator::Talc
+        } else {
+            Allocator::System
+        };
+        let outputs = record::Outputs {
+            binary: &binary,
+            bootstrap: &bootstrap,
+            zip: &zip_path,
+        };
+        record::keep(
+            &record,
+            &recipe,
+            started,
+            &project.manifests,
+            &outputs,
+            (&archive, facts.max_glibc, allocator),
+        );
         built.push(Built {
             function: bin.name.to_owned(),
             kind: bin.kind,
@@ -223,11 +344,7 @@ pub fn build(
             zip: zip_path,
             archive,
             max_glibc: facts.max_glibc,
-            allocator: if talc && project.lambda_kit_dependency(bin.package).is_some() {
-                Allocator::Talc
-            } else {
-                Allocator::System
-            },
+            allocator,
         });
     }
     Ok(built)

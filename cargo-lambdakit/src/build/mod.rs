@@ -4,6 +4,7 @@
 pub mod elf;
 pub mod lambda;
 pub mod profile;
+mod record;
 pub mod statics;
 
 use std::path::Path;
@@ -171,7 +172,12 @@ impl Target {
 
     /// Whether building for it with `linker` needs `--target` (rather than a plain host build).
     pub fn needs_target_flag(&self, linker: &Linker) -> bool {
-        !self.is_host() || self.is_musl() || matches!(linker, Linker::Zig(_))
+        self.needs_target_flag_with(matches!(linker, Linker::Zig(_)))
+    }
+
+    /// Whether building for it needs `--target`, when zig links (`zig`) or not.
+    pub fn needs_target_flag_with(&self, zig: bool) -> bool {
+        !self.is_host() || self.is_musl() || zig
     }
 
     /// Whether a gcc-linked build needs Debian's cross gcc.

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     ApplicationLogLevel, Architecture, Cors, DeadLetterConfig, Environment, EphemeralStorage,
@@ -350,9 +351,20 @@ impl Code {
     }
 }
 
+/// The function `name` as Lambda has it, if it exists.
+pub(super) async fn current(aws: &Aws, name: &str) -> Result<Option<GetFunctionOutput>, CliError> {
+    match aws.lambda.get_function().function_name(name).send().await {
+        Ok(found) => Ok(Some(found)),
+        Err(error) if aws::not_found(&error) => Ok(None),
+        Err(error) => Err(aws::failed("lambda:GetFunction", error)),
+    }
+}
+
+/// Creates or updates the function (`existing`: as [`current`] found it) with `role`.
 pub(super) async fn ensure(
     aws: &Aws,
     unit: &Unit<'_>,
+    existing: Option<GetFunctionOutput>,
     role: &str,
     options: Options,
     progress: Progress,
@@ -361,11 +373,6 @@ pub(super) async fn ensure(
     let desired = Desired::of(unit.function, role);
     let tags = tags(unit.function);
     let mut changes = Vec::new();
-    let existing = match aws.lambda.get_function().function_name(name).send().await {
-        Ok(found) => Some(found),
-        Err(error) if aws::not_found(&error) => None,
-        Err(error) => return Err(aws::failed("lambda:GetFunction", error)),
-    };
     let code_sha256 = unit.code.code_sha256();
     let (arn, changed, reserved) = match existing {
         None => {

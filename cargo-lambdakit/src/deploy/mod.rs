@@ -168,26 +168,43 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
         function: &function,
         code: unit.code,
     };
-    let role_arn = match &function.deploy.role {
-        None if local => local::role(),
-        _ => {
-            let (role_arn, role_change) = role::ensure(aws, unit, options).await?;
-            changes.extend(role_change);
-            role_arn
+    // What does not depend on another runs at once: the role, the log group and reading the
+    // function; then the function; then its asynchronous settings, recursion and triggers.
+    let role = async {
+        match &function.deploy.role {
+            None if local => Ok((local::role(), None)),
+            _ => role::ensure(aws, unit, options).await,
         }
     };
-    if !local {
-        // Before the function: Lambda would make a bare one at its first log line.
-        changes.extend(operation::log_group(aws, unit, options).await?);
-    }
-    let deployed = function::ensure(aws, unit, &role_arn, options, progress).await?;
+    let log_group = async {
+        match local {
+            // Before the function: Lambda would make a bare one at its first log line.
+            false => operation::log_group(aws, unit, options).await,
+            true => Ok(None),
+        }
+    };
+    let ((role_arn, role_change), log_group, existing) =
+        tokio::try_join!(role, log_group, function::current(aws, &name))?;
+    changes.extend(role_change);
+    changes.extend(log_group);
+    let deployed = function::ensure(aws, unit, existing, &role_arn, options, progress).await?;
     changes.extend(deployed.changes);
-    changes.extend(operation::invoke_config(aws, unit, options).await?);
-    if !local {
-        changes.extend(operation::recursion(aws, unit, options).await?);
-        let triggers = triggers::ensure(aws, unit, &deployed.arn, options, progress).await?;
-        changes.extend(triggers);
-    }
+    let after = async {
+        match local {
+            false => {
+                let (recursion, triggers) = tokio::try_join!(
+                    operation::recursion(aws, unit, options),
+                    triggers::ensure(aws, unit, &deployed.arn, options, progress)
+                )?;
+                Ok(recursion.into_iter().chain(triggers).collect())
+            }
+            true => Ok(Vec::new()),
+        }
+    };
+    let (invoke_config, after): (_, Vec<Change>) =
+        tokio::try_join!(operation::invoke_config(aws, unit, options), after)?;
+    changes.extend(invoke_config);
+    changes.extend(after);
     Ok(Outcome {
         name,
         arn: deployed.arn,

@@ -696,6 +696,81 @@ fn created_code_sha(moto: &Moto) -> String {
         .to_owned()
 }
 
+/// A redeploy with nothing changed runs no cargo at all: `cargo metadata`'s answer and the
+/// build are both taken from the last run while nothing they read changed; a touched source
+/// builds again (and, its code the same, changes nothing on AWS).
+#[test]
+fn an_unchanged_project_is_deployed_again_without_running_cargo() {
+    let Some(moto) = Moto::start() else { return };
+    // Its own package: no other test builds it with other options, which would rebuild it.
+    let package = "bench-lambda-kit-echo";
+    let scratch = std::env::temp_dir().join(format!("lambdakit-no-cargo-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let calls = scratch.join("cargo-calls");
+    let cargo = scratch.join("cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\necho \"$1\" >> '{}'\nexec cargo \"$@\"\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let deploy = |what: &str| {
+        let _ = std::fs::remove_file(&calls);
+        let output = moto
+            .command(package, &["deploy", "--output", "json"])
+            .env("CARGO", &cargo)
+            .output()
+            .unwrap();
+        let report = json(&output);
+        let ran = std::fs::read_to_string(&calls).unwrap_or_default();
+        eprintln!(
+            "{what}: cargo {:?}\n{}",
+            ran.lines().collect::<Vec<_>>(),
+            stderr(&output)
+        );
+        (actions(&report), ran, stderr(&output))
+    };
+    let (created, ran, _) = deploy("first");
+    assert!(
+        created.contains(&format!("{package} function {package} create")),
+        "{created:#?}"
+    );
+    assert!(ran.lines().any(|call| call == "build"), "{ran}");
+
+    let (again, ran, log) = deploy("again");
+    assert!(
+        again.iter().all(|line| line.ends_with(" unchanged")),
+        "{again:#?}"
+    );
+    assert_eq!(ran, "", "an unchanged redeploy ran cargo");
+    assert!(log.contains("up to date"), "{log}");
+
+    // A source touched (content the same): cargo builds, the code on AWS stays.
+    let main = crate::support::workspace().join("tests/bench/subjects/lambda-kit-echo/src/main.rs");
+    std::fs::File::options()
+        .append(true)
+        .open(&main)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now())
+        .unwrap();
+    let (touched, ran, _) = deploy("touched");
+    assert!(
+        touched.iter().all(|line| line.ends_with(" unchanged")),
+        "{touched:#?}"
+    );
+    assert!(ran.lines().any(|call| call == "build"), "{ran}");
+    assert!(
+        !ran.lines().any(|call| call == "metadata"),
+        "metadata is still kept: {ran}"
+    );
+    let (_, ran, _) = deploy("after the build");
+    assert_eq!(ran, "", "the new build is kept too");
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
 #[test]
 fn a_dry_run_prints_the_plan_and_changes_nothing() {
     let Some(moto) = Moto::start() else { return };

@@ -117,10 +117,10 @@ pub(super) async fn ensure(
     progress: Progress,
 ) -> Result<Vec<Change>, CliError> {
     let name = unit.function.aws_name();
-    let mut changes = mappings(aws, unit, options).await?;
-    let statements = statements(aws, name, None).await?;
+    let (mut changes, statements) =
+        tokio::try_join!(mappings(aws, unit, options), statements(aws, name, None))?;
     changes.extend(s3(aws, unit, function_arn, &statements, options).await?);
-    changes.extend(schedules(aws, unit, function_arn, options).await?);
+    changes.extend(schedules(aws, unit, function_arn, &statements, options).await?);
     changes.extend(sns(aws, unit, function_arn, &statements, options).await?);
     changes.extend(logs(aws, unit, function_arn, &statements, options).await?);
     changes.extend(firehose(aws, unit, function_arn, options).await?);
@@ -969,11 +969,11 @@ async fn schedules(
     aws: &Aws,
     unit: &Unit<'_>,
     function_arn: &str,
+    statements: &[Statement],
     options: Options,
 ) -> Result<Vec<Change>, CliError> {
     let name = unit.function.aws_name();
     let schedules = &unit.function.deploy.triggers.schedule;
-    let statements = statements(aws, name, None).await?;
     let mut changes = Vec::new();
     for (index, schedule) in schedules.iter().enumerate() {
         let rule = rule_name(name, index);
@@ -1065,7 +1065,7 @@ async fn schedules(
                 &sid("schedule", &rule_arn),
                 "events.amazonaws.com",
                 &rule_arn,
-                &statements,
+                statements,
             )
             .await?;
         }
