@@ -386,22 +386,70 @@ fn s3(event_name: &str, bucket: &str, key: &str, size: Option<u64>) -> Value {
 }
 
 fn sqs(queue: &str, body: &str) -> Value {
-    json!({"Records": [{
-        "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
-        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": TIME_EPOCH_MS.to_string(),
-            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-            "ApproximateFirstReceiveTimestamp": TIME_EPOCH_MS.to_string(),
-        },
-        "messageAttributes": {},
-        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+    let attributes = json!({
+        "ApproximateReceiveCount": "1",
+        "SentTimestamp": TIME_EPOCH_MS.to_string(),
+        "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+        "ApproximateFirstReceiveTimestamp": TIME_EPOCH_MS.to_string(),
+    });
+    json!({"Records": [sqs_record(&SqsMessage {
+        id: "059f36b4-87a3-44ab-83d2-661975830a7d",
+        receipt_handle: "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+        body,
+        attributes,
+        message_attributes: json!({}),
+        md5_of_body: "e4e68fb7bd0e697a0ae8f1bb342846b3",
+        queue_arn: &format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"),
+        region: REGION,
+    })]})
+}
+
+/// An SQS message as Lambda's event source mapping hands it to a function, in the SQS event's
+/// words (AWS "Using Lambda with Amazon SQS", example event).
+#[derive(Debug)]
+pub(crate) struct SqsMessage<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) receipt_handle: &'a str,
+    pub(crate) body: &'a str,
+    /// The system attributes, by name (`ApproximateReceiveCount`, `MessageGroupId`, ..).
+    pub(crate) attributes: Value,
+    /// The message attributes, by name, each as [`sqs_attribute`] spells it.
+    pub(crate) message_attributes: Value,
+    pub(crate) md5_of_body: &'a str,
+    pub(crate) queue_arn: &'a str,
+    pub(crate) region: &'a str,
+}
+
+/// One record of an SQS event.
+pub(crate) fn sqs_record(message: &SqsMessage<'_>) -> Value {
+    json!({
+        "messageId": message.id,
+        "receiptHandle": message.receipt_handle,
+        "body": message.body,
+        "attributes": message.attributes,
+        "messageAttributes": message.message_attributes,
+        "md5OfBody": message.md5_of_body,
         "eventSource": "aws:sqs",
-        "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"),
-        "awsRegion": REGION,
-    }]})
+        "eventSourceARN": message.queue_arn,
+        "awsRegion": message.region,
+    })
+}
+
+/// A message attribute as the SQS event spells it: camel case, with list fields of its own,
+/// binary values in base64.
+pub(crate) fn sqs_attribute(data_type: &str, string: Option<&str>, binary: Option<&[u8]>) -> Value {
+    let mut attribute = json!({
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": data_type,
+    });
+    if let Some(string) = string {
+        attribute["stringValue"] = json!(string);
+    }
+    if let Some(binary) = binary {
+        attribute["binaryValue"] = json!(base64::engine::general_purpose::STANDARD.encode(binary));
+    }
+    attribute
 }
 
 fn sns(topic: &str, subject: &str, message: &str) -> Value {

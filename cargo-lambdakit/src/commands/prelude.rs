@@ -200,6 +200,11 @@ pub struct ServeArgs {
     /// pass (Step Functions API); timeouts stay in real time.
     #[arg(long, value_name = "FACTOR", default_value_t = 1.0, value_parser = parse_speed)]
     pub wait_speed: f64,
+    /// Play the functions' triggers as Lambda does: poll their SQS queues at the AWS endpoint
+    /// of the environment (`AWS_ENDPOINT_URL`, profile, region: a mock such as moto or
+    /// LocalStack, or an account) and invoke the functions with what comes.
+    #[arg(long)]
+    pub event_sources: bool,
 }
 
 /// `--wait-speed`: a factor of at least 1.
@@ -248,6 +253,7 @@ impl ServeArgs {
             environment: self.environment.clone(),
             state: self.state.clone(),
             wait_speed: self.wait_speed,
+            event_sources: self.event_sources,
         })
     }
 }

@@ -1,0 +1,164 @@
+//! Lambda's triggers, played locally (`serve --event-sources`): what Lambda's event source
+//! mappings do with the functions' SQS queues (`sqs`), and Kinesis and DynamoDB streams
+//! (`stream`), against the AWS endpoint serve's environment configures (`AWS_ENDPOINT_URL`,
+//! profile, region: a mock such as moto or LocalStack, or a real account).
+//!
+//! Each trigger is one poller, a task of [`Sources`], which serve stops with the rest. A
+//! poller invokes its function as a mapping does, synchronously, through the emulator's own
+//! pools ([`Emulator::invoke_batch`]): the invocation waits for a free instance, and its logs,
+//! REPORT line and trace are those of any invocation. A trigger whose source cannot be found
+//! is named in one error (the function and the setting) and left out; the others run.
+
+mod sqs;
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use super::instance::Outcome;
+use super::{Call, Emulator, ids, lock};
+use crate::aws::{Aws, Source};
+use crate::error::CliError;
+use crate::project::Function;
+
+/// The pollers of every trigger, stopped by [`Sources::shutdown`].
+#[derive(Debug, Default)]
+pub struct Sources {
+    tasks: Mutex<JoinSet<()>>,
+}
+
+impl Sources {
+    /// Starts polling the queues and streams of `functions`' triggers for `emulator`, in a task
+    /// of its own: the AWS configuration is loaded and each source looked up while serve
+    /// already answers.
+    pub fn start(emulator: Arc<Emulator>, functions: Vec<Function>) -> Self {
+        let sources = Self::default();
+        lock(&sources.tasks).spawn(run(emulator, functions));
+        sources
+    }
+
+    /// Stops every poller (a batch being delivered is left to the queue's visibility timeout,
+    /// as when Lambda's poller stops).
+    pub async fn shutdown(&self) {
+        let mut tasks = std::mem::take(&mut *lock(&self.tasks));
+        tasks.shutdown().await;
+    }
+}
+
+/// Connects to AWS, opens each trigger's source, and runs the pollers of those found.
+async fn run(emulator: Arc<Emulator>, functions: Vec<Function>) {
+    let aws = match Aws::connect(&Source::default()).await {
+        Ok(aws) => aws,
+        Err(error) => {
+            refuse("serve's event sources are off", &error);
+            return;
+        }
+    };
+    let mut pollers = JoinSet::new();
+    for function in &functions {
+        for (index, trigger) in function.deploy.triggers.sqs.iter().enumerate() {
+            let at = Setting::new(function, "sqs", index, "queue");
+            match sqs::Queue::open(&aws, &at, trigger).await {
+                Ok(queue) => {
+                    println!(
+                        "lambdakit: event source: `{}` polls the SQS queue {} ({at})",
+                        function.name, queue.arn
+                    );
+                    pollers.spawn(queue.poll(Arc::clone(&emulator), aws.sqs.clone()));
+                }
+                Err(error) => refuse(&format!("{at} is left out"), &error),
+            }
+        }
+    }
+    if pollers.is_empty() {
+        println!("lambdakit: event sources: no trigger of the functions served to poll");
+    }
+    // The pollers never end by themselves; they stop when this task is stopped.
+    while pollers.join_next().await.is_some() {}
+}
+
+/// Prints `error` (and its hint) as serve's own, saying what became of the trigger.
+fn refuse(what: &str, error: &CliError) {
+    eprintln!("error: {error}; {what}");
+    if let Some(hint) = error.hint() {
+        eprintln!("hint: {hint}");
+    }
+}
+
+/// Where a trigger is in the settings, for messages: the function, the trigger's kind and
+/// index, and the key naming its source.
+#[derive(Debug, Clone)]
+pub(crate) struct Setting {
+    function: String,
+    path: String,
+}
+
+impl Setting {
+    fn new(function: &Function, kind: &str, index: usize, key: &str) -> Self {
+        Self {
+            function: function.name.clone(),
+            path: format!("triggers.{kind}[{index}].{key}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` of the function `{}`", self.path, self.function)
+    }
+}
+
+/// What a batch's invocation came to.
+#[derive(Debug)]
+pub(crate) enum Delivered {
+    /// The function answered: its response, as JSON when it is JSON.
+    Answered(Value),
+    /// It failed (an error, a timeout, a crash): its error type and message.
+    Failed(String),
+}
+
+impl Emulator {
+    /// Invokes `function` with `event`, synchronously, as an event source mapping does: when
+    /// every instance it may run is busy, it waits for one (a mapping's poller waits, rather
+    /// than being throttled). `None` when the function is no longer served.
+    pub(crate) async fn invoke_batch(&self, function: &str, event: &Value) -> Option<Delivered> {
+        let payload = Bytes::from(event.to_string());
+        let answer = loop {
+            let pool = self.pool(function)?;
+            // A rebuild holds new invocations (see `Emulator::hold_invocations`).
+            let open = Arc::clone(&self.gate).read_owned().await;
+            if let Some(claim) = pool.claim(None) {
+                let call = Call {
+                    request_id: ids::request_id(),
+                    payload: payload.clone(),
+                    client_context: None,
+                    identity: None,
+                    invoked_arn: None,
+                    trace: None,
+                    tenant: None,
+                };
+                let invoked = pool.start(claim, call).await.settled().await;
+                drop(open);
+                break invoked;
+            }
+            drop(open);
+            super::queue::freed(Some(&pool)).await;
+        };
+        Some(match answer.outcome {
+            Outcome::Response(body) => Delivered::Answered(
+                serde_json::from_slice(&body)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into())),
+            ),
+            Outcome::Error(body) => {
+                let error: Value = serde_json::from_slice(&body).unwrap_or_default();
+                Delivered::Failed(format!(
+                    "{}: {}",
+                    error["errorType"].as_str().unwrap_or("Unknown"),
+                    error["errorMessage"].as_str().unwrap_or_default()
+                ))
+            }
+        })
+    }
+}
