@@ -504,34 +504,76 @@ fn dynamodb(table: &str, event_name: &str, id: &str) -> Value {
     if event_name != "INSERT" {
         record["OldImage"] = image;
     }
-    json!({"Records": [{
-        "eventID": "c4ca4238a0b923820dcc509a6f75849b",
-        "eventName": event_name,
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": REGION,
-        "dynamodb": record,
-        "eventSourceARN": format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}/stream/2026-01-01T12:00:00.000"),
-    }]})
+    let stream =
+        format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}/stream/2026-01-01T12:00:00.000");
+    json!({"Records": [dynamodb_record(
+        json!({
+            "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+            "eventName": event_name,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": REGION,
+            "dynamodb": record,
+        }),
+        &stream,
+    )]})
+}
+
+/// A DynamoDB stream record (as the stream's GetRecords has it: `eventID`, `eventName`,
+/// `dynamodb`, ..) as a record of the event Lambda hands a function: with the stream's ARN.
+pub(crate) fn dynamodb_record(mut record: Value, stream_arn: &str) -> Value {
+    record["eventSourceARN"] = json!(stream_arn);
+    record
 }
 
 fn kinesis(stream: &str, partition_key: &str, data: &str) -> Value {
-    json!({"Records": [{
+    json!({"Records": [kinesis_record(&KinesisRecord {
+        shard: "shardId-000000000006",
+        partition_key,
+        sequence_number: "49590338271490256608559692538361571095921575989136588898",
+        data: &base64::engine::general_purpose::STANDARD.encode(data),
+        arrival: TIME_EPOCH_MS as f64 / 1000.0,
+        stream_arn: &format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream}"),
+        role_arn: &format!("arn:aws:iam::{ACCOUNT}:role/lambda-role"),
+        region: REGION,
+    })]})
+}
+
+/// A Kinesis record as Lambda's event source mapping hands it to a function (AWS "Using
+/// Lambda with Kinesis Data Streams", example event).
+#[derive(Debug)]
+pub(crate) struct KinesisRecord<'a> {
+    pub(crate) shard: &'a str,
+    pub(crate) partition_key: &'a str,
+    pub(crate) sequence_number: &'a str,
+    /// The data, in base64 (as GetRecords answers it).
+    pub(crate) data: &'a str,
+    /// When it arrived, in seconds since the epoch.
+    pub(crate) arrival: f64,
+    pub(crate) stream_arn: &'a str,
+    /// The role the mapping reads with (`invokeIdentityArn`).
+    pub(crate) role_arn: &'a str,
+    pub(crate) region: &'a str,
+}
+
+/// One record of a Kinesis event.
+pub(crate) fn kinesis_record(record: &KinesisRecord<'_>) -> Value {
+    json!({
         "kinesis": {
             "kinesisSchemaVersion": "1.0",
-            "partitionKey": partition_key,
-            "sequenceNumber": "49590338271490256608559692538361571095921575989136588898",
-            "data": base64::engine::general_purpose::STANDARD.encode(data),
-            "approximateArrivalTimestamp": TIME_EPOCH_MS as f64 / 1000.0,
+            "partitionKey": record.partition_key,
+            "sequenceNumber": record.sequence_number,
+            "data": record.data,
+            "approximateArrivalTimestamp": record.arrival,
         },
         "eventSource": "aws:kinesis",
         "eventVersion": "1.0",
-        "eventID": "shardId-000000000006:49590338271490256608559692538361571095921575989136588898",
+        "eventID": format!("{}:{}", record.shard, record.sequence_number),
         "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": format!("arn:aws:iam::{ACCOUNT}:role/lambda-role"),
-        "awsRegion": REGION,
-        "eventSourceARN": format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream}"),
-    }]})
+        "invokeIdentityArn": record.role_arn,
+        "awsRegion": record.region,
+        "eventSourceARN": record.stream_arn,
+    })
 }
 
 fn ses(from: &str, subject: &str, recipient: &str) -> Value {

@@ -242,3 +242,95 @@ fn sqs_batches_are_deleted_when_done_and_redriven_to_the_dead_letter_queue_when_
             .any(|line| line.starts_with("REPORT RequestId:"))
     );
 }
+
+/// The lines the function printed for records of `kind` (`kinesis`, `dynamodb`).
+fn printed(serve: &Serve, kind: &str) -> Vec<String> {
+    let prefix = format!("sources: {kind} ");
+    serve
+        .output()
+        .iter()
+        .filter_map(|line| line.split_once(&prefix).map(|(_, rest)| rest.to_owned()))
+        .collect()
+}
+
+/// `lines` with each one's repeats left out: the order in which they first came.
+fn first_seen(lines: &[String]) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for line in lines {
+        if !seen.contains(line) {
+            seen.push(line.clone());
+        }
+    }
+    seen
+}
+
+#[test]
+fn stream_records_come_in_order_and_failed_batches_are_retried_from_their_checkpoint() {
+    let Some(moto) = Moto::start() else { return };
+    moto.aws(&[
+        "kinesis",
+        "create-stream",
+        "--stream-name",
+        "clicks",
+        "--shard-count",
+        "1",
+    ]);
+    moto.create_table(
+        "orders",
+        "id",
+        &[
+            "--stream-specification",
+            "StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES",
+        ],
+    );
+    // Written before serve starts: read from `TRIM_HORIZON`. (The AWS CLI v1 takes blobs as
+    // their text.)
+    let entries =
+        json!(["a", "flaky", "b"].map(|data| { json!({"Data": data, "PartitionKey": "k"}) }));
+    moto.aws(&[
+        "kinesis",
+        "put-records",
+        "--stream-name",
+        "clicks",
+        "--records",
+        &entries.to_string(),
+    ]);
+
+    let serve = serve(&moto);
+    serve.output_with(&[
+        "`sources` reads the stream arn:aws:kinesis:eu-west-1:123456789012:stream/clicks",
+        "`sources` reads the stream arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/",
+    ]);
+
+    // Kinesis: `flaky` is reported failed once; the batch is retried from it, so `a` is not
+    // delivered again.
+    wait_until("`b` from Kinesis", || {
+        printed(&serve, "kinesis").contains(&"b".to_owned())
+    });
+    assert_eq!(printed(&serve, "kinesis"), ["a", "flaky", "flaky", "b"]);
+
+    // DynamoDB: `flaky` fails its whole batch once, which is retried, in order.
+    for id in ["x1", "flaky", "x2"] {
+        let item = json!({"id": {"S": id}});
+        moto.aws(&[
+            "dynamodb",
+            "put-item",
+            "--table-name",
+            "orders",
+            "--item",
+            &item.to_string(),
+        ]);
+    }
+    wait_until("`x2` from DynamoDB", || {
+        printed(&serve, "dynamodb").contains(&"INSERT x2".to_owned())
+    });
+    let lines = printed(&serve, "dynamodb");
+    assert_eq!(
+        first_seen(&lines),
+        ["INSERT x1", "INSERT flaky", "INSERT x2"],
+        "{lines:#?}"
+    );
+    let flaky = lines.iter().filter(|line| *line == "INSERT flaky").count();
+    assert_eq!(flaky, 2, "{lines:#?}");
+    serve.errors_with(&["`sources` failed (AskedToCrash: `flaky` fails once) on a batch"]);
+}

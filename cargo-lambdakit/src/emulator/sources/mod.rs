@@ -10,7 +10,9 @@
 //! is named in one error (the function and the setting) and left out; the others run.
 
 mod sqs;
+mod stream;
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -20,6 +22,7 @@ use tokio::task::JoinSet;
 use super::instance::Outcome;
 use super::{Call, Emulator, ids, lock};
 use crate::aws::{Aws, Source};
+use crate::deploy::Mapped;
 use crate::error::CliError;
 use crate::project::Function;
 
@@ -72,6 +75,33 @@ async fn run(emulator: Arc<Emulator>, functions: Vec<Function>) {
             }
         }
     }
+    for function in &functions {
+        let triggers = &function.deploy.triggers;
+        let streams = [
+            (Mapped::Kinesis, &triggers.kinesis),
+            (Mapped::DynamoDb, &triggers.dynamodb),
+        ];
+        for (kind, triggers) in streams {
+            for (index, trigger) in triggers.iter().enumerate() {
+                let key = if trigger.table.is_some() {
+                    "table"
+                } else {
+                    "stream"
+                };
+                let at = Setting::new(function, kind.key(), index, key);
+                match stream::Stream::open(&aws, kind, &at, trigger).await {
+                    Ok(stream) => {
+                        println!(
+                            "lambdakit: event source: `{}` reads the stream {} ({at})",
+                            function.name, stream.arn
+                        );
+                        pollers.spawn(stream.poll(Arc::clone(&emulator), aws.signed.clone()));
+                    }
+                    Err(error) => refuse(&format!("{at} is left out"), &error),
+                }
+            }
+        }
+    }
     if pollers.is_empty() {
         println!("lambdakit: event sources: no trigger of the functions served to poll");
     }
@@ -119,6 +149,37 @@ pub(crate) enum Delivered {
     Failed(String),
 }
 
+/// The items a partial batch response (`{"batchItemFailures": [{"itemIdentifier": ID}]}`)
+/// names, among `ids` (SQS message ids, or stream records' sequence numbers); a response without `batchItemFailures` (or `null`) names none.
+///
+/// # Errors
+///
+/// What is wrong with it, when it names an id that is not in the batch, or an empty one, or
+/// is not in that shape: Lambda then counts the whole batch failed.
+pub(crate) fn reported_failures<'a>(
+    answer: &Value,
+    ids: &[&'a str],
+) -> Result<BTreeSet<&'a str>, String> {
+    let failures = match answer.get("batchItemFailures") {
+        None | Some(Value::Null) => return Ok(BTreeSet::new()),
+        Some(Value::Array(failures)) => failures,
+        Some(_) => return Err("a `batchItemFailures` that is not a list".into()),
+    };
+    let mut failed = BTreeSet::new();
+    for failure in failures {
+        let id = failure["itemIdentifier"].as_str().unwrap_or_default();
+        match ids.iter().find(|known| **known == id) {
+            Some(known) => failed.insert(*known),
+            None => {
+                return Err(format!(
+                    "the `itemIdentifier` `{id}`, which is not an item of the batch"
+                ));
+            }
+        };
+    }
+    Ok(failed)
+}
+
 impl Emulator {
     /// Invokes `function` with `event`, synchronously, as an event source mapping does: when
     /// every instance it may run is busy, it waits for one (a mapping's poller waits, rather
@@ -160,5 +221,30 @@ impl Emulator {
                 ))
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_batch_response_names_messages_of_the_batch_or_fails_it_whole() {
+        let ids = ["a", "b", "c"];
+        let failed = |answer: Value| reported_failures(&answer, &ids);
+        assert_eq!(failed(serde_json::json!(null)).unwrap(), BTreeSet::new());
+        assert_eq!(
+            failed(serde_json::json!({"batchItemFailures": []})).unwrap(),
+            BTreeSet::new()
+        );
+        assert_eq!(
+            failed(serde_json::json!({"batchItemFailures": [{"itemIdentifier": "b"}]})).unwrap(),
+            BTreeSet::from(["b"])
+        );
+        assert!(
+            failed(serde_json::json!({"batchItemFailures": [{"itemIdentifier": "z"}]})).is_err()
+        );
+        assert!(failed(serde_json::json!({"batchItemFailures": [{}]})).is_err());
+        assert!(failed(serde_json::json!({"batchItemFailures": "b"})).is_err());
     }
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use serde_json::{Map, Value};
 
-use super::{Delivered, Setting};
+use super::{Delivered, Setting, reported_failures};
 use crate::aws::{self, Aws};
 use crate::deploy::settings::StreamTrigger;
 use crate::deploy::{Mapped, source_arn};
@@ -309,34 +309,6 @@ fn group_of(message: &Message) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// The message ids a partial batch response (`{"batchItemFailures": [{"itemIdentifier":
-/// ID}]}`) names, among `ids`; a response without `batchItemFailures` (or `null`) names none.
-///
-/// # Errors
-///
-/// What is wrong with it, when it names an id that is not in the batch, or an empty one, or
-/// is not in that shape: Lambda then counts the whole batch failed.
-fn reported_failures<'a>(answer: &Value, ids: &[&'a str]) -> Result<BTreeSet<&'a str>, String> {
-    let failures = match answer.get("batchItemFailures") {
-        None | Some(Value::Null) => return Ok(BTreeSet::new()),
-        Some(Value::Array(failures)) => failures,
-        Some(_) => return Err("a `batchItemFailures` that is not a list".into()),
-    };
-    let mut failed = BTreeSet::new();
-    for failure in failures {
-        let id = failure["itemIdentifier"].as_str().unwrap_or_default();
-        match ids.iter().find(|known| **known == id) {
-            Some(known) => failed.insert(*known),
-            None => {
-                return Err(format!(
-                    "the `itemIdentifier` `{id}`, which is not a message of the batch"
-                ));
-            }
-        };
-    }
-    Ok(failed)
-}
-
 /// Which messages of a batch stay on the queue: those `failed`, and in a FIFO queue (each
 /// message's group in `groups`), every later message of a group that failed one.
 fn kept(ids: &[&str], groups: &[Option<&str>], failed: &BTreeSet<&str>) -> Vec<bool> {
@@ -372,26 +344,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_partial_batch_response_names_messages_of_the_batch_or_fails_it_whole() {
-        let ids = ["a", "b", "c"];
-        let failed = |answer: Value| reported_failures(&answer, &ids);
-        assert_eq!(failed(serde_json::json!(null)).unwrap(), BTreeSet::new());
-        assert_eq!(
-            failed(serde_json::json!({"batchItemFailures": []})).unwrap(),
-            BTreeSet::new()
-        );
-        assert_eq!(
-            failed(serde_json::json!({"batchItemFailures": [{"itemIdentifier": "b"}]})).unwrap(),
-            BTreeSet::from(["b"])
-        );
-        assert!(
-            failed(serde_json::json!({"batchItemFailures": [{"itemIdentifier": "z"}]})).is_err()
-        );
-        assert!(failed(serde_json::json!({"batchItemFailures": [{}]})).is_err());
-        assert!(failed(serde_json::json!({"batchItemFailures": "b"})).is_err());
-    }
 
     #[test]
     fn a_failed_fifo_message_keeps_the_rest_of_its_group_behind_it() {

@@ -3,6 +3,10 @@
 //! sources delivered. A record whose body (or data) is `fail` is reported in the partial batch
 //! response; one that is `crash` fails the whole invocation.
 
+use std::sync::Mutex;
+
+use lambda_kit::events::dynamodb::Event as DynamoDbEvent;
+use lambda_kit::events::kinesis::{KinesisBatchItemFailure, KinesisEvent, KinesisEventResponse};
 use lambda_kit::events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_kit::{Context, Diagnostic};
 use serde_json::Value;
@@ -11,6 +15,21 @@ use serde_json::Value;
 fn read<T: serde::de::DeserializeOwned>(event: Value) -> Result<T, Diagnostic> {
     serde_json::from_value(event)
         .map_err(|error| Diagnostic::new("UnreadableEvent", error.to_string()))
+}
+
+/// The `flaky` records seen: each fails the first time only.
+static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Whether the record `key` is seen for the first time.
+fn first_time(key: &str) -> bool {
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let first = !seen.iter().any(|known| known == key);
+    if first {
+        seen.push(key.to_owned());
+    }
+    first
 }
 
 /// What a record asks for.
@@ -65,6 +84,40 @@ async fn sources(event: Value, _ctx: Context) -> Result<Value, Diagnostic> {
             }
             serde_json::to_value(response)
                 .map_err(|error| Diagnostic::new("Unwritable", error.to_string()))
+        }
+        "aws:kinesis" => {
+            let event: KinesisEvent = read(event)?;
+            let mut response = KinesisEventResponse::default();
+            for record in event.records {
+                let data = String::from_utf8_lossy(&record.kinesis.data).into_owned();
+                let sequence = record.kinesis.sequence_number.clone();
+                if !response.batch_item_failures.is_empty() {
+                    // After a failure, the rest waits for the retry from it.
+                    continue;
+                }
+                println!("sources: kinesis {data}");
+                crash(&data)?;
+                if data == "flaky" && first_time(&sequence) {
+                    let mut failure = KinesisBatchItemFailure::default();
+                    failure.item_identifier = Some(sequence);
+                    response.batch_item_failures.push(failure);
+                }
+            }
+            serde_json::to_value(response)
+                .map_err(|error| Diagnostic::new("Unwritable", error.to_string()))
+        }
+        "aws:dynamodb" => {
+            let event: DynamoDbEvent = read(event)?;
+            for record in event.records {
+                // The keys, in DynamoDB's JSON: `{"id": {"S": ".."}}`.
+                let keys = serde_json::to_value(&record.change.keys).unwrap_or_default();
+                let id = keys["id"]["S"].as_str().unwrap_or_default().to_owned();
+                println!("sources: dynamodb {} {id}", record.event_name);
+                if id == "flaky" && first_time(&record.change.sequence_number.unwrap_or_default()) {
+                    return Err(Diagnostic::new("AskedToCrash", "`flaky` fails once"));
+                }
+            }
+            Ok(Value::Null)
         }
         other => Err(Diagnostic::new(
             "UnknownEvent",
