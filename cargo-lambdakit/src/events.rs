@@ -475,16 +475,45 @@ fn sns(topic: &str, subject: &str, message: &str) -> Value {
 }
 
 fn eventbridge(source: &str, detail_type: &str, detail: Value, resources: Vec<String>) -> Value {
+    eventbridge_event(&EventBridgeEvent {
+        id: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        time: "2026-01-01T12:00:00Z",
+        region: REGION,
+        account: ACCOUNT,
+        source,
+        detail_type,
+        detail,
+        resources,
+    })
+}
+
+/// An event EventBridge sends a rule's target (AWS "Amazon EventBridge events"); a schedule's
+/// is of `aws.events`, `Scheduled Event`, with the rule's ARN in `resources`.
+#[derive(Debug)]
+pub(crate) struct EventBridgeEvent<'a> {
+    pub(crate) id: &'a str,
+    /// RFC 3339, in whole seconds.
+    pub(crate) time: &'a str,
+    pub(crate) region: &'a str,
+    pub(crate) account: &'a str,
+    pub(crate) source: &'a str,
+    pub(crate) detail_type: &'a str,
+    pub(crate) detail: Value,
+    pub(crate) resources: Vec<String>,
+}
+
+/// The event, as its target gets it.
+pub(crate) fn eventbridge_event(event: &EventBridgeEvent<'_>) -> Value {
     json!({
         "version": "0",
-        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-        "detail-type": detail_type,
-        "source": source,
-        "account": ACCOUNT,
-        "time": "2026-01-01T12:00:00Z",
-        "region": REGION,
-        "resources": resources,
-        "detail": detail,
+        "id": event.id,
+        "detail-type": event.detail_type,
+        "source": event.source,
+        "account": event.account,
+        "time": event.time,
+        "region": event.region,
+        "resources": event.resources,
+        "detail": event.detail,
     })
 }
 

@@ -81,6 +81,8 @@ pub struct Options {
     /// Play the functions' triggers: poll their queues and streams at the AWS endpoint of the
     /// environment, and invoke them as Lambda's event source mappings do.
     pub event_sources: bool,
+    /// With `event_sources`, fire every schedule once as serve starts.
+    pub fire_schedules: bool,
 }
 
 /// Whether sources are watched.
@@ -352,7 +354,7 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
             message: error.to_string(),
         })?;
         let sources = if options.event_sources {
-            Sources::start(Arc::clone(&emulator), triggered)
+            Sources::start(Arc::clone(&emulator), triggered, options.fire_schedules)
         } else {
             Sources::default()
         };

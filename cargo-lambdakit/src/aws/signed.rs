@@ -3,11 +3,13 @@
 //! Deploy makes four calls to IoT Core (the topic rules of `triggers.iot`) and two to Cognito
 //! user pools (`triggers.cognito`). Their SDK crates are among the largest there are
 //! (`aws-sdk-iot` is 383,000 lines, 1.75 times IAM's, and took five minutes of a two-core
-//! build): every user installing `cargo lambdakit` would pay that for six calls. `serve
-//! --event-sources` reads Kinesis and DynamoDB streams (`emulator::sources`) the same way. These calls
+//! build): every user installing `cargo lambdakit` would pay that for six calls. These calls
 //! are made here instead, from the SDK's own parts: the credentials and endpoint of the same
 //! configuration, a signature by `aws-sigv4` (the signer the SDK uses) and the SDK's HTTP
 //! connector (rustls). Errors come back as the SDK's do, as [`Failure`] with the service's code.
+//!
+//! `serve --event-sources` reads Kinesis and DynamoDB streams (`emulator::sources`) the same
+//! way, in AWS JSON 1.1 and 1.0.
 
 use std::time::{Duration, SystemTime};
 

@@ -334,3 +334,30 @@ fn stream_records_come_in_order_and_failed_batches_are_retried_from_their_checkp
     assert_eq!(flaky, 2, "{lines:#?}");
     serve.errors_with(&["`sources` failed (AskedToCrash: `flaky` fails once) on a batch"]);
 }
+
+#[test]
+fn schedules_fire_at_once_with_fire_schedules_and_without_aws() {
+    // No AWS at all: schedules need none, and serve says the queues and streams are not polled.
+    let mut command = crate::support::lambdakit();
+    command
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--event-sources",
+            "--fire-schedules",
+        ])
+        .args(["--locked", "-p", "test-sources", "--manifest-path"])
+        .arg(crate::support::workspace().join("Cargo.toml"))
+        .env("AWS_REGION", REGION)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    let serve = Serve::spawn(command);
+    let rule = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/lambdakit-sources-0");
+    serve.output_with(&[
+        "lambdakit: event source: `rate(1 day)` fires `sources`",
+        &format!("sources: schedule Scheduled Event {rule}"),
+    ]);
+    serve.errors_with(&["serve's queues and streams are not polled"]);
+}

@@ -1005,7 +1005,7 @@ pub(super) fn schedule_description(function: &str) -> String {
 }
 
 /// The rule deploy names for the `index`th schedule of `function`.
-pub(super) fn rule_name(function: &str, index: usize) -> String {
+pub fn rule_name(function: &str, index: usize) -> String {
     bounded(&format!("{ID_PREFIX}{function}"), &format!("-{index}"), 64)
 }
 

@@ -1,6 +1,7 @@
 //! Lambda's triggers, played locally (`serve --event-sources`): what Lambda's event source
 //! mappings do with the functions' SQS queues (`sqs`), and Kinesis and DynamoDB streams
-//! (`stream`), against the AWS endpoint serve's environment configures (`AWS_ENDPOINT_URL`,
+//! (`stream`), and what EventBridge does with their schedules (`schedule`, which needs no
+//! AWS), against the AWS endpoint serve's environment configures (`AWS_ENDPOINT_URL`,
 //! profile, region: a mock such as moto or LocalStack, or a real account).
 //!
 //! Each trigger is one poller, a task of [`Sources`], which serve stops with the rest. A
@@ -9,6 +10,7 @@
 //! REPORT line and trace are those of any invocation. A trigger whose source cannot be found
 //! is named in one error (the function and the setting) and left out; the others run.
 
+mod schedule;
 mod sqs;
 mod stream;
 
@@ -24,6 +26,7 @@ use super::{Call, Emulator, ids, lock};
 use crate::aws::{Aws, Source};
 use crate::deploy::Mapped;
 use crate::error::CliError;
+use crate::local::ACCOUNT;
 use crate::project::Function;
 
 /// The pollers of every trigger, stopped by [`Sources::shutdown`].
@@ -36,9 +39,10 @@ impl Sources {
     /// Starts polling the queues and streams of `functions`' triggers for `emulator`, in a task
     /// of its own: the AWS configuration is loaded and each source looked up while serve
     /// already answers.
-    pub fn start(emulator: Arc<Emulator>, functions: Vec<Function>) -> Self {
+    /// With `fire_now`, every schedule also fires once as serve starts.
+    pub fn start(emulator: Arc<Emulator>, functions: Vec<Function>, fire_now: bool) -> Self {
         let sources = Self::default();
-        lock(&sources.tasks).spawn(run(emulator, functions));
+        lock(&sources.tasks).spawn(run(emulator, functions, fire_now));
         sources
     }
 
@@ -50,16 +54,36 @@ impl Sources {
     }
 }
 
-/// Connects to AWS, opens each trigger's source, and runs the pollers of those found.
-async fn run(emulator: Arc<Emulator>, functions: Vec<Function>) {
+/// Starts the schedules, connects to AWS, opens each trigger's source, and runs the pollers
+/// of those found.
+async fn run(emulator: Arc<Emulator>, functions: Vec<Function>, fire_now: bool) {
+    let mut pollers = JoinSet::new();
+    // Schedules need nothing of AWS: their rules' ARNs are in serve's region and account.
+    for function in &functions {
+        for (index, trigger) in function.deploy.triggers.schedule.iter().enumerate() {
+            let at = Setting::new(function, "schedule", index, "expression");
+            let rule = crate::deploy::schedule_rule_name(function.aws_name(), index);
+            let rule_arn = format!("arn:aws:events:{}:{ACCOUNT}:rule/{rule}", emulator.region);
+            match schedule::Timer::new(&at, trigger, (rule_arn, &emulator.region, ACCOUNT)) {
+                Ok(timer) => {
+                    println!(
+                        "lambdakit: event source: `{}` fires `{}` ({at})",
+                        timer.expression, function.name
+                    );
+                    pollers.spawn(timer.run(Arc::clone(&emulator), fire_now));
+                }
+                Err(problem) => eprintln!("error: {at} cannot be read: {problem}; it is left out"),
+            }
+        }
+    }
     let aws = match Aws::connect(&Source::default()).await {
         Ok(aws) => aws,
         Err(error) => {
-            refuse("serve's event sources are off", &error);
+            refuse("serve's queues and streams are not polled", &error);
+            while pollers.join_next().await.is_some() {}
             return;
         }
     };
-    let mut pollers = JoinSet::new();
     for function in &functions {
         for (index, trigger) in function.deploy.triggers.sqs.iter().enumerate() {
             let at = Setting::new(function, "sqs", index, "queue");
@@ -181,6 +205,42 @@ pub(crate) fn reported_failures<'a>(
 }
 
 impl Emulator {
+    /// Invokes `function` asynchronously with `event`, as EventBridge and S3 do: it joins the
+    /// function's queue of `Event` invocations (with its retries and destinations).
+    ///
+    /// # Errors
+    ///
+    /// Why the queue did not take it.
+    pub(crate) fn invoke_event(
+        self: &Arc<Self>,
+        function: &str,
+        event: &Value,
+    ) -> Result<(), String> {
+        let this = self.this.get_or_init(|| Arc::downgrade(self));
+        let pool = self
+            .pool(function)
+            .ok_or("the function is no longer served")?;
+        let event = super::queue::Event {
+            call: Call {
+                request_id: ids::request_id(),
+                payload: Bytes::from(event.to_string()),
+                client_context: None,
+                identity: None,
+                invoked_arn: None,
+                trace: None,
+                tenant: None,
+            },
+            pool,
+            function: function.to_owned(),
+            qualifier: "$LATEST".to_owned(),
+            accepted: std::time::Instant::now(),
+            attempts: 0,
+        };
+        self.queues
+            .push(this, event)
+            .map_err(|_| "its queue of asynchronous invocations is full".to_owned())
+    }
+
     /// Invokes `function` with `event`, synchronously, as an event source mapping does: when
     /// every instance it may run is busy, it waits for one (a mapping's poller waits, rather
     /// than being throttled). `None` when the function is no longer served.

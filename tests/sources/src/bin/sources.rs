@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use lambda_kit::events::dynamodb::Event as DynamoDbEvent;
 use lambda_kit::events::kinesis::{KinesisBatchItemFailure, KinesisEvent, KinesisEventResponse};
+use lambda_kit::events::schedule::CloudWatchEvent;
 use lambda_kit::events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_kit::{Context, Diagnostic};
 use serde_json::Value;
@@ -43,6 +44,15 @@ fn crash(body: &str) -> Result<(), Diagnostic> {
 #[allow(clippy::print_stdout)] // The lines are what the tests read.
 #[lambda_kit::handler]
 async fn sources(event: Value, _ctx: Context) -> Result<Value, Diagnostic> {
+    if event["source"] == "aws.events" {
+        let event: CloudWatchEvent = read(event)?;
+        println!(
+            "sources: schedule {} {}",
+            event.detail_type.unwrap_or_default(),
+            event.resources.join(",")
+        );
+        return Ok(Value::Null);
+    }
     let source = event["Records"][0]["eventSource"]
         .as_str()
         .unwrap_or_default()
