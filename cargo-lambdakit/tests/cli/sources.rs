@@ -91,33 +91,6 @@ fn receive(moto: &Moto, url: &str) -> Vec<String> {
         .collect()
 }
 
-/// The messages in `url`, visible or in flight.
-fn messages_in(moto: &Moto, url: &str) -> u64 {
-    let attributes = moto.aws(&[
-        "sqs",
-        "get-queue-attributes",
-        "--queue-url",
-        url,
-        "--attribute-names",
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-    ]);
-    let attributes: Value = serde_json::from_str(&attributes).unwrap();
-    [
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-    ]
-    .iter()
-    .map(|name| {
-        attributes["Attributes"][name]
-            .as_str()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-    })
-    .sum()
-}
-
 /// The lines the function printed for records of `queue`: `BODY group=G receives=N`.
 fn delivered(serve: &Serve, queue: &str) -> Vec<String> {
     let prefix = format!("sources: sqs {queue} ");
@@ -171,7 +144,7 @@ fn sqs_batches_are_deleted_when_done_and_redriven_to_the_dead_letter_queue_when_
         dead.extend(receive(&moto, &dlq));
         dead.contains("fail")
     });
-    wait_until("`jobs` empty", || messages_in(&moto, &jobs) == 0);
+    wait_until("`jobs` empty", || moto.messages_in(&jobs) == 0);
     let lines = delivered(&serve, "jobs");
     for body in ["a", "b"] {
         let times = lines
@@ -212,7 +185,7 @@ fn sqs_batches_are_deleted_when_done_and_redriven_to_the_dead_letter_queue_when_
     // messages back out of order once several of them time out together.)
     send(&moto, &fifo, &["g1", "g2", "flaky"], Some("g"));
     send(&moto, &fifo, &["h1", "h2"], Some("h"));
-    wait_until("`jobs.fifo` empty", || messages_in(&moto, &fifo) == 0);
+    wait_until("`jobs.fifo` empty", || moto.messages_in(&fifo) == 0);
     let lines = delivered(&serve, "jobs.fifo");
     let of_group = |group: &str| -> Vec<String> {
         lines
