@@ -6,7 +6,7 @@
 //!
 //! Each trigger is one poller, a task of [`Sources`], which serve stops with the rest. A
 //! poller invokes its function as a mapping does, synchronously, through the emulator's own
-//! pools ([`Emulator::invoke_batch`]): the invocation waits for a free instance, and its logs,
+//! pools (`Emulator::invoke_batch`): the invocation waits for a free instance, and its logs,
 //! REPORT line and trace are those of any invocation. A trigger whose source cannot be found
 //! is named in one error (the function and the setting) and left out; the others run.
 
