@@ -386,22 +386,70 @@ fn s3(event_name: &str, bucket: &str, key: &str, size: Option<u64>) -> Value {
 }
 
 fn sqs(queue: &str, body: &str) -> Value {
-    json!({"Records": [{
-        "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
-        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": TIME_EPOCH_MS.to_string(),
-            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-            "ApproximateFirstReceiveTimestamp": TIME_EPOCH_MS.to_string(),
-        },
-        "messageAttributes": {},
-        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+    let attributes = json!({
+        "ApproximateReceiveCount": "1",
+        "SentTimestamp": TIME_EPOCH_MS.to_string(),
+        "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+        "ApproximateFirstReceiveTimestamp": TIME_EPOCH_MS.to_string(),
+    });
+    json!({"Records": [sqs_record(&SqsMessage {
+        id: "059f36b4-87a3-44ab-83d2-661975830a7d",
+        receipt_handle: "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+        body,
+        attributes,
+        message_attributes: json!({}),
+        md5_of_body: "e4e68fb7bd0e697a0ae8f1bb342846b3",
+        queue_arn: &format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"),
+        region: REGION,
+    })]})
+}
+
+/// An SQS message as Lambda's event source mapping hands it to a function, in the SQS event's
+/// words (AWS "Using Lambda with Amazon SQS", example event).
+#[derive(Debug)]
+pub(crate) struct SqsMessage<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) receipt_handle: &'a str,
+    pub(crate) body: &'a str,
+    /// The system attributes, by name (`ApproximateReceiveCount`, `MessageGroupId`, ..).
+    pub(crate) attributes: Value,
+    /// The message attributes, by name, each as [`sqs_attribute`] spells it.
+    pub(crate) message_attributes: Value,
+    pub(crate) md5_of_body: &'a str,
+    pub(crate) queue_arn: &'a str,
+    pub(crate) region: &'a str,
+}
+
+/// One record of an SQS event.
+pub(crate) fn sqs_record(message: &SqsMessage<'_>) -> Value {
+    json!({
+        "messageId": message.id,
+        "receiptHandle": message.receipt_handle,
+        "body": message.body,
+        "attributes": message.attributes,
+        "messageAttributes": message.message_attributes,
+        "md5OfBody": message.md5_of_body,
         "eventSource": "aws:sqs",
-        "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"),
-        "awsRegion": REGION,
-    }]})
+        "eventSourceARN": message.queue_arn,
+        "awsRegion": message.region,
+    })
+}
+
+/// A message attribute as the SQS event spells it: camel case, with list fields of its own,
+/// binary values in base64.
+pub(crate) fn sqs_attribute(data_type: &str, string: Option<&str>, binary: Option<&[u8]>) -> Value {
+    let mut attribute = json!({
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": data_type,
+    });
+    if let Some(string) = string {
+        attribute["stringValue"] = json!(string);
+    }
+    if let Some(binary) = binary {
+        attribute["binaryValue"] = json!(base64::engine::general_purpose::STANDARD.encode(binary));
+    }
+    attribute
 }
 
 fn sns(topic: &str, subject: &str, message: &str) -> Value {
@@ -427,16 +475,45 @@ fn sns(topic: &str, subject: &str, message: &str) -> Value {
 }
 
 fn eventbridge(source: &str, detail_type: &str, detail: Value, resources: Vec<String>) -> Value {
+    eventbridge_event(&EventBridgeEvent {
+        id: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        time: "2026-01-01T12:00:00Z",
+        region: REGION,
+        account: ACCOUNT,
+        source,
+        detail_type,
+        detail,
+        resources,
+    })
+}
+
+/// An event EventBridge sends a rule's target (AWS "Amazon EventBridge events"); a schedule's
+/// is of `aws.events`, `Scheduled Event`, with the rule's ARN in `resources`.
+#[derive(Debug)]
+pub(crate) struct EventBridgeEvent<'a> {
+    pub(crate) id: &'a str,
+    /// RFC 3339, in whole seconds.
+    pub(crate) time: &'a str,
+    pub(crate) region: &'a str,
+    pub(crate) account: &'a str,
+    pub(crate) source: &'a str,
+    pub(crate) detail_type: &'a str,
+    pub(crate) detail: Value,
+    pub(crate) resources: Vec<String>,
+}
+
+/// The event, as its target gets it.
+pub(crate) fn eventbridge_event(event: &EventBridgeEvent<'_>) -> Value {
     json!({
         "version": "0",
-        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-        "detail-type": detail_type,
-        "source": source,
-        "account": ACCOUNT,
-        "time": "2026-01-01T12:00:00Z",
-        "region": REGION,
-        "resources": resources,
-        "detail": detail,
+        "id": event.id,
+        "detail-type": event.detail_type,
+        "source": event.source,
+        "account": event.account,
+        "time": event.time,
+        "region": event.region,
+        "resources": event.resources,
+        "detail": event.detail,
     })
 }
 
@@ -456,34 +533,76 @@ fn dynamodb(table: &str, event_name: &str, id: &str) -> Value {
     if event_name != "INSERT" {
         record["OldImage"] = image;
     }
-    json!({"Records": [{
-        "eventID": "c4ca4238a0b923820dcc509a6f75849b",
-        "eventName": event_name,
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": REGION,
-        "dynamodb": record,
-        "eventSourceARN": format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}/stream/2026-01-01T12:00:00.000"),
-    }]})
+    let stream =
+        format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}/stream/2026-01-01T12:00:00.000");
+    json!({"Records": [dynamodb_record(
+        json!({
+            "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+            "eventName": event_name,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": REGION,
+            "dynamodb": record,
+        }),
+        &stream,
+    )]})
+}
+
+/// A DynamoDB stream record (as the stream's GetRecords has it: `eventID`, `eventName`,
+/// `dynamodb`, ..) as a record of the event Lambda hands a function: with the stream's ARN.
+pub(crate) fn dynamodb_record(mut record: Value, stream_arn: &str) -> Value {
+    record["eventSourceARN"] = json!(stream_arn);
+    record
 }
 
 fn kinesis(stream: &str, partition_key: &str, data: &str) -> Value {
-    json!({"Records": [{
+    json!({"Records": [kinesis_record(&KinesisRecord {
+        shard: "shardId-000000000006",
+        partition_key,
+        sequence_number: "49590338271490256608559692538361571095921575989136588898",
+        data: &base64::engine::general_purpose::STANDARD.encode(data),
+        arrival: TIME_EPOCH_MS as f64 / 1000.0,
+        stream_arn: &format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream}"),
+        role_arn: &format!("arn:aws:iam::{ACCOUNT}:role/lambda-role"),
+        region: REGION,
+    })]})
+}
+
+/// A Kinesis record as Lambda's event source mapping hands it to a function (AWS "Using
+/// Lambda with Kinesis Data Streams", example event).
+#[derive(Debug)]
+pub(crate) struct KinesisRecord<'a> {
+    pub(crate) shard: &'a str,
+    pub(crate) partition_key: &'a str,
+    pub(crate) sequence_number: &'a str,
+    /// The data, in base64 (as GetRecords answers it).
+    pub(crate) data: &'a str,
+    /// When it arrived, in seconds since the epoch.
+    pub(crate) arrival: f64,
+    pub(crate) stream_arn: &'a str,
+    /// The role the mapping reads with (`invokeIdentityArn`).
+    pub(crate) role_arn: &'a str,
+    pub(crate) region: &'a str,
+}
+
+/// One record of a Kinesis event.
+pub(crate) fn kinesis_record(record: &KinesisRecord<'_>) -> Value {
+    json!({
         "kinesis": {
             "kinesisSchemaVersion": "1.0",
-            "partitionKey": partition_key,
-            "sequenceNumber": "49590338271490256608559692538361571095921575989136588898",
-            "data": base64::engine::general_purpose::STANDARD.encode(data),
-            "approximateArrivalTimestamp": TIME_EPOCH_MS as f64 / 1000.0,
+            "partitionKey": record.partition_key,
+            "sequenceNumber": record.sequence_number,
+            "data": record.data,
+            "approximateArrivalTimestamp": record.arrival,
         },
         "eventSource": "aws:kinesis",
         "eventVersion": "1.0",
-        "eventID": "shardId-000000000006:49590338271490256608559692538361571095921575989136588898",
+        "eventID": format!("{}:{}", record.shard, record.sequence_number),
         "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": format!("arn:aws:iam::{ACCOUNT}:role/lambda-role"),
-        "awsRegion": REGION,
-        "eventSourceARN": format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream}"),
-    }]})
+        "invokeIdentityArn": record.role_arn,
+        "awsRegion": record.region,
+        "eventSourceARN": record.stream_arn,
+    })
 }
 
 fn ses(from: &str, subject: &str, recipient: &str) -> Value {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::build::{Target, lambda};
+use crate::emulator::sources::Sources;
 use crate::emulator::{Access, Emulator, Reach, Served, Token};
 use crate::error::CliError;
 use crate::island::{self, Threads};
@@ -77,6 +78,11 @@ pub struct Options {
     pub state: Option<PathBuf>,
     /// How many times faster than real time state machines' waits pass.
     pub wait_speed: f64,
+    /// Play the functions' triggers: poll their queues and streams at the AWS endpoint of the
+    /// environment, and invoke them as Lambda's event source mappings do.
+    pub event_sources: bool,
+    /// With `event_sources`, fire every schedule once as serve starts.
+    pub fire_schedules: bool,
 }
 
 /// Whether sources are watched.
@@ -277,6 +283,12 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
             )
         })
         .collect();
+    // What the triggers of the project's functions (not `--bootstrap`s) read.
+    let triggered: Vec<Function> = served
+        .iter()
+        .filter(|served| names.contains(&served.function.name))
+        .map(|served| served.function.clone())
+        .collect();
     let region = crate::local::region();
     let state = State::open(options.state.clone())?;
     let mut emulator = Emulator::new(served, &region, &passed, options.cost, state.dir.clone())
@@ -341,6 +353,11 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         .map_err(|error| CliError::Emulator {
             message: error.to_string(),
         })?;
+        let sources = if options.event_sources {
+            Sources::start(Arc::clone(&emulator), triggered, options.fire_schedules)
+        } else {
+            Sources::default()
+        };
         let rebuilds = async {
             match project.filter(|_| mode == Mode::Watch) {
                 Some(project) => {
@@ -361,6 +378,7 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
             _ = tokio::signal::ctrl_c() => {}
             _ = terminate.recv() => {}
         }
+        sources.shutdown().await;
         emulator.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })

@@ -139,7 +139,7 @@ fn since_epoch(time: SystemTime) -> Duration {
 }
 
 /// Days since 1970-01-01 to a civil date.
-fn civil_from_days(days: u64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: u64) -> (i64, u32, u32) {
     let z = days as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
@@ -159,7 +159,7 @@ fn civil_from_days(days: u64) -> (i64, u32, u32) {
 }
 
 /// A civil date to days since 1970-01-01 (Hinnant's `days_from_civil`); `None` before 1970.
-fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+pub(crate) fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
     let year = year - u64::from(month <= 2);
     let era = year / 400;
     let year_of_era = year - era * 400;

@@ -24,6 +24,8 @@ pub struct Aws {
     pub events: aws_sdk_eventbridge::Client,
     /// SNS, for topic subscriptions.
     pub sns: aws_sdk_sns::Client,
+    /// SQS, for the queues serve's event sources poll (`serve --event-sources`).
+    pub sqs: aws_sdk_sqs::Client,
     /// DynamoDB, for the streams of tables that trigger functions.
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// CloudWatch Logs, for the functions' logs (`logs`).
@@ -161,6 +163,7 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(s3),
             events: aws_sdk_eventbridge::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             firehose: aws_sdk_firehose::Client::new(&config),
@@ -256,6 +259,7 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(s3),
             events: aws_sdk_eventbridge::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             firehose: aws_sdk_firehose::Client::new(&config),

@@ -7,6 +7,9 @@
 //! are made here instead, from the SDK's own parts: the credentials and endpoint of the same
 //! configuration, a signature by `aws-sigv4` (the signer the SDK uses) and the SDK's HTTP
 //! connector (rustls). Errors come back as the SDK's do, as [`Failure`] with the service's code.
+//!
+//! `serve --event-sources` reads Kinesis and DynamoDB streams (`emulator::sources`) the same
+//! way, in AWS JSON 1.1 and 1.0.
 
 use std::time::{Duration, SystemTime};
 
@@ -36,6 +39,10 @@ pub enum Api {
     Iot,
     /// Cognito user pools: AWS JSON 1.1 (`X-Amz-Target`).
     CognitoUserPools,
+    /// Kinesis Data Streams: AWS JSON 1.1.
+    Kinesis,
+    /// DynamoDB Streams: AWS JSON 1.0, signed as `dynamodb`, at `streams.dynamodb.REGION`.
+    DynamoDbStreams,
 }
 
 impl Api {
@@ -44,6 +51,24 @@ impl Api {
         match self {
             Self::Iot => "iot",
             Self::CognitoUserPools => "cognito-idp",
+            Self::Kinesis => "kinesis",
+            Self::DynamoDbStreams => "dynamodb",
+        }
+    }
+
+    /// The first labels of its regional endpoint's host name.
+    fn endpoint_prefix(self) -> &'static str {
+        match self {
+            Self::DynamoDbStreams => "streams.dynamodb",
+            other => other.signing_name(),
+        }
+    }
+
+    /// The version of the AWS JSON protocol it speaks (its `Content-Type`).
+    fn json_version(self) -> &'static str {
+        match self {
+            Self::DynamoDbStreams => "1.0",
+            _ => "1.1",
         }
     }
 
@@ -52,6 +77,8 @@ impl Api {
         match self {
             Self::Iot => None,
             Self::CognitoUserPools => Some("AWSCognitoIdentityProviderService"),
+            Self::Kinesis => Some("Kinesis_20131202"),
+            Self::DynamoDbStreams => Some("DynamoDBStreams_20120810"),
         }
     }
 }
@@ -117,7 +144,8 @@ impl Signed {
             .await
     }
 
-    /// Calls `action` of an AWS JSON 1.1 API with `body`; the JSON it answers.
+    /// Calls `action` of an AWS JSON API (1.0 or 1.1, as `api` speaks) with `body`; the JSON
+    /// it answers.
     ///
     /// # Errors
     ///
@@ -125,7 +153,10 @@ impl Signed {
     pub async fn json(&self, api: Api, action: &str, body: &Value) -> Result<Value, Failure> {
         let prefix = api.target_prefix().unwrap_or_default();
         let headers = vec![
-            ("content-type", "application/x-amz-json-1.1".to_owned()),
+            (
+                "content-type",
+                format!("application/x-amz-json-{}", api.json_version()),
+            ),
             ("x-amz-target", format!("{prefix}.{action}")),
         ];
         self.call(api, &http::Method::POST, "/", headers, body.to_string())
@@ -138,7 +169,7 @@ impl Signed {
             Some(endpoint) => endpoint.trim_end_matches('/').to_owned(),
             None => format!(
                 "https://{}.{}.{}",
-                api.signing_name(),
+                api.endpoint_prefix(),
                 self.region,
                 self.domain
             ),

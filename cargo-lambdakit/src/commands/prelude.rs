@@ -200,6 +200,17 @@ pub struct ServeArgs {
     /// pass (Step Functions API); timeouts stay in real time.
     #[arg(long, value_name = "FACTOR", default_value_t = 1.0, value_parser = parse_speed)]
     pub wait_speed: f64,
+    /// Play the functions' triggers as Lambda does: poll their SQS queues and Kinesis and
+    /// DynamoDB streams at the AWS endpoint of the environment (`AWS_ENDPOINT_URL`, profile,
+    /// region: a mock such as moto or LocalStack, or an account) and invoke the functions with
+    /// what comes; fire their schedules (`rate`, `cron`, in UTC).
+    #[arg(long)]
+    pub event_sources: bool,
+    /// With `--event-sources`: also fire every schedule once as serve starts (a nightly `cron`
+    /// at work without waiting for the night). To fire one at any time, `cargo lambdakit
+    /// invoke NAME --event schedule` sends the same event.
+    #[arg(long, requires = "event_sources")]
+    pub fire_schedules: bool,
 }
 
 /// `--wait-speed`: a factor of at least 1.
@@ -248,6 +259,8 @@ impl ServeArgs {
             environment: self.environment.clone(),
             state: self.state.clone(),
             wait_speed: self.wait_speed,
+            event_sources: self.event_sources,
+            fire_schedules: self.fire_schedules,
         })
     }
 }

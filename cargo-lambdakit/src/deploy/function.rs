@@ -1292,6 +1292,7 @@ pub(super) mod tests {
             s3: aws_sdk_s3::Client::new(&config),
             events: aws_sdk_eventbridge::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             firehose: aws_sdk_firehose::Client::new(&config),

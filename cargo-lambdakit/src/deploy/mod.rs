@@ -22,6 +22,8 @@ pub mod state_machine;
 pub mod template;
 mod triggers;
 
+pub use triggers::{Mapped, rule_name as schedule_rule_name, source_arn};
+
 use serde_json::{Value, json};
 
 use crate::aws::Aws;

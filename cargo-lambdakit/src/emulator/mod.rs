@@ -15,6 +15,7 @@ mod lambda_api;
 pub(crate) mod layer;
 mod queue;
 pub(crate) mod sigv4;
+pub mod sources;
 mod state;
 pub(crate) mod states_api;
 mod traces;

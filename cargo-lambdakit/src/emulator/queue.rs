@@ -442,7 +442,7 @@ async fn work(
 }
 
 /// Resolves when `pool` has an instance come free (or after [`RECHECK`]); never without one.
-async fn freed(pool: Option<&Pool>) {
+pub(super) async fn freed(pool: Option<&Pool>) {
     match pool {
         Some(pool) => {
             let _ = tokio::time::timeout(RECHECK, pool.freed.notified()).await;

@@ -28,6 +28,7 @@ mod new;
 mod sdk;
 mod serve;
 mod soak;
+mod sources;
 mod stages;
 mod states;
 mod streaming;

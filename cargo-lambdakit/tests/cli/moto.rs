@@ -131,6 +131,33 @@ impl Moto {
         String::from_utf8(output.stdout).unwrap()
     }
 
+    /// The number of messages in the SQS queue at `url`, visible or in flight.
+    pub(crate) fn messages_in(&self, url: &str) -> u64 {
+        let attributes = self.aws(&[
+            "sqs",
+            "get-queue-attributes",
+            "--queue-url",
+            url,
+            "--attribute-names",
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+        ]);
+        let attributes: serde_json::Value = serde_json::from_str(&attributes).unwrap();
+        [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+        ]
+        .iter()
+        .map(|name| {
+            attributes["Attributes"][name]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum()
+    }
+
     /// Creates the on-demand DynamoDB table `name`, whose partition key is the string `key`,
     /// with `more` of the AWS CLI's options.
     pub(crate) fn create_table(&self, name: &str, key: &str, more: &[&str]) {

@@ -72,41 +72,85 @@ pub(super) fn queue_arn(place: &Place<'_>, queue: &str) -> String {
 pub(super) async fn resolve(aws: &Aws, function: &Function) -> Result<Function, CliError> {
     let mut function = function.clone();
     let triggers = &mut function.deploy.triggers;
-    for queue in &mut triggers.sqs {
-        queue.source = queue_arn(&aws.place(), &queue.source);
-    }
-    for stream in &mut triggers.kinesis {
-        if !stream.source.starts_with("arn:") {
-            stream.source = aws.arn("kinesis", &format!("stream/{}", stream.source));
+    for (kind, streams) in [
+        (Mapped::Sqs, &mut triggers.sqs),
+        (Mapped::Kinesis, &mut triggers.kinesis),
+        (Mapped::DynamoDb, &mut triggers.dynamodb),
+    ] {
+        for stream in streams {
+            stream.source = source_arn(aws, kind, stream).await?;
         }
     }
-    for stream in &mut triggers.dynamodb {
-        let Some(table) = &stream.table else { continue };
-        let described = aws.dynamodb.describe_table().table_name(table).send().await;
-        let resource = || format!("the DynamoDB table `{table}`");
-        let described = match described {
-            Ok(described) => described,
-            Err(error) if aws::not_found(&error) => {
-                return Err(CliError::Conflict {
-                    resource: resource(),
-                    problem: "does not exist".into(),
-                    hint: "create it first, or fix `table` in the trigger".into(),
-                });
-            }
-            Err(error) => return Err(aws::failed("dynamodb:DescribeTable", error)),
-        };
-        stream.source = described
-            .table()
-            .and_then(|table| table.latest_stream_arn())
-            .map(str::to_owned)
-            .ok_or_else(|| CliError::Conflict {
-                resource: resource(),
-                problem: "has no stream".into(),
-                hint: "enable its stream (a `StreamSpecification`, such as NEW_AND_OLD_IMAGES)"
-                    .into(),
-            })?;
-    }
     Ok(function)
+}
+
+/// The kinds of event source mapping a function's settings read from a queue or stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mapped {
+    /// `triggers.sqs`.
+    Sqs,
+    /// `triggers.kinesis`.
+    Kinesis,
+    /// `triggers.dynamodb`.
+    DynamoDb,
+}
+
+impl Mapped {
+    /// Its key under `triggers`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Sqs => "sqs",
+            Self::Kinesis => "kinesis",
+            Self::DynamoDb => "dynamodb",
+        }
+    }
+}
+
+/// The ARN of the queue or stream `trigger` (of `kind`) reads: a queue's or Kinesis stream's
+/// name in this account and region, a DynamoDB table's stream (asked of DynamoDB).
+///
+/// # Errors
+///
+/// [`CliError::Conflict`] when the table does not exist or has no stream, or the error of
+/// DynamoDB's DescribeTable.
+pub async fn source_arn(
+    aws: &Aws,
+    kind: Mapped,
+    trigger: &StreamTrigger,
+) -> Result<String, CliError> {
+    match kind {
+        Mapped::Sqs => return Ok(queue_arn(&aws.place(), &trigger.source)),
+        Mapped::Kinesis if !trigger.source.starts_with("arn:") => {
+            return Ok(aws.arn("kinesis", &format!("stream/{}", trigger.source)));
+        }
+        Mapped::Kinesis => return Ok(trigger.source.clone()),
+        Mapped::DynamoDb => {}
+    }
+    let Some(table) = &trigger.table else {
+        return Ok(trigger.source.clone());
+    };
+    let described = aws.dynamodb.describe_table().table_name(table).send().await;
+    let resource = || format!("the DynamoDB table `{table}`");
+    let described = match described {
+        Ok(described) => described,
+        Err(error) if aws::not_found(&error) => {
+            return Err(CliError::Conflict {
+                resource: resource(),
+                problem: "does not exist".into(),
+                hint: "create it first, or fix `table` in the trigger".into(),
+            });
+        }
+        Err(error) => return Err(aws::failed("dynamodb:DescribeTable", error)),
+    };
+    described
+        .table()
+        .and_then(|table| table.latest_stream_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| CliError::Conflict {
+            resource: resource(),
+            problem: "has no stream".into(),
+            hint: "enable its stream (a `StreamSpecification`, such as NEW_AND_OLD_IMAGES)".into(),
+        })
 }
 
 pub(super) async fn ensure(
@@ -961,7 +1005,7 @@ pub(super) fn schedule_description(function: &str) -> String {
 }
 
 /// The rule deploy names for the `index`th schedule of `function`.
-pub(super) fn rule_name(function: &str, index: usize) -> String {
+pub fn rule_name(function: &str, index: usize) -> String {
     bounded(&format!("{ID_PREFIX}{function}"), &format!("-{index}"), 64)
 }
 

@@ -73,28 +73,6 @@ fn send(moto: &Moto, queue_url: &str, bodies: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The number of messages in `queue_url`, visible or in flight.
-fn messages_in(moto: &Moto, queue_url: &str) -> u64 {
-    let attributes = moto.aws(&[
-        "sqs",
-        "get-queue-attributes",
-        "--queue-url",
-        queue_url,
-        "--attribute-names",
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-    ]);
-    let attributes: Value = serde_json::from_str(&attributes).unwrap();
-    let count = |name: &str| -> u64 {
-        attributes["Attributes"][name]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    count("ApproximateNumberOfMessages") + count("ApproximateNumberOfMessagesNotVisible")
-}
-
 #[tokio::test]
 async fn sqs_worker_records_good_orders_and_leaves_poison_messages_to_the_dead_letter_queue() {
     let Some(moto) = Moto::start() else { return };
@@ -145,13 +123,13 @@ async fn sqs_worker_records_good_orders_and_leaves_poison_messages_to_the_dead_l
     for _ in 0..10 {
         match deliver_from_queue(&moto, &serve, "sqs-worker", "orders") {
             Some(delivery) => deliveries.push(delivery),
-            None if messages_in(&moto, &queue_url) == 0 => break,
+            None if moto.messages_in(&queue_url) == 0 => break,
             None => {}
         }
         // The failed messages are back once their visibility timeout is over.
         std::thread::sleep(VISIBILITY_TIMEOUT + Duration::from_millis(200));
     }
-    assert_eq!(messages_in(&moto, &queue_url), 0, "{deliveries:#?}");
+    assert_eq!(moto.messages_in(&queue_url), 0, "{deliveries:#?}");
 
     // Each answer named exactly the poison messages of its batch; each good order came once
     // and each poison message twice (`maxReceiveCount`) before the queue gave up on it.
