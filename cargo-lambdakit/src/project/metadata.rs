@@ -51,7 +51,11 @@ pub(super) fn read(manifest_path: Option<&Path>, locked: bool) -> Result<Value, 
         return Ok(metadata);
     }
     let metadata = ask_cargo(manifest_path, locked)?;
-    if let Some(target_dir) = metadata["target_directory"].as_str().map(PathBuf::from) {
+    // Kept only in a target directory that exists: making one changes the workspace's
+    // directory, a stamp of the answer, and a command that stops at a mistake in the settings
+    // leaves no target directory behind.
+    let target_dir = metadata["target_directory"].as_str().map(PathBuf::from);
+    if let Some(target_dir) = target_dir.filter(|dir| dir.is_dir()) {
         let kept = Kept {
             stamps: witnesses(&metadata, &start),
             metadata,
