@@ -77,10 +77,19 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
         }
         // Other functions may still use the layers: they go only with the whole package,
         // and not with one stage, as every stage's functions use them.
-        let layers = match (only.as_deref(), stage) {
+        let mut layers = match (only.as_deref(), stage) {
             (None, None) => destroy::layers(&aws, &packages, options).await?,
             _ => Vec::new(),
         };
+        // Capacity providers the same way, after the functions that ran on them.
+        if let (None, None) = (only.as_deref(), stage) {
+            let functions: Vec<_> = project
+                .functions
+                .iter()
+                .filter(|function| packages.contains(&function.package))
+                .collect();
+            layers.extend(destroy::capacity_providers(&aws, &functions, options).await?);
+        }
         if args.output == Output::Text {
             for outcome in &layers {
                 print!("{}", deploy::render(outcome));

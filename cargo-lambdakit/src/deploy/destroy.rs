@@ -3,7 +3,8 @@
 //! subscriptions, Firehose processors), URL, the function, and the role deploy created for it;
 //! and the layer versions deploy published for the package's extensions, found by the marker
 //! in their descriptions; and the package's state machines and the roles deploy created for them,
-//! found by their `lambdakit:` tags. Nothing else.
+//! found by their `lambdakit:` tags; and the capacity providers deploy created for the
+//! package's functions (Lambda Managed Instances) with their operator roles. Nothing else.
 
 use super::state_machine::{self, TAG_STATE_MACHINE};
 use super::{
@@ -148,6 +149,24 @@ pub async fn layers(
     let mut outcomes = Vec::new();
     for layer in versions.chunk_by(|one, other| one.layer == other.layer) {
         outcomes.extend(extension::delete(aws, layer, options).await?);
+    }
+    Ok(outcomes)
+}
+
+/// Removes the capacity providers deploy created for `functions` of their packages, and
+/// their operator roles (with `dry_run`, only says what it would remove): an outcome for each.
+///
+/// # Errors
+///
+/// When AWS refuses a call; what was removed stays removed, and destroying again goes on.
+pub async fn capacity_providers(
+    aws: &Aws,
+    functions: &[&crate::project::Function],
+    options: Options,
+) -> Result<Vec<Outcome>, CliError> {
+    let mut outcomes = Vec::new();
+    for owned in super::capacity::owned(functions) {
+        outcomes.extend(super::capacity::remove(aws, &owned, options).await?);
     }
     Ok(outcomes)
 }
@@ -352,7 +371,7 @@ async fn role_is_ours(
 
 /// Whether the role `role` exists and carries every tag of `tags`, and the stage `stage`
 /// (none when `None`).
-async fn role_tagged(
+pub(super) async fn role_tagged(
     aws: &Aws,
     role: &str,
     tags: &[(&str, &str)],
@@ -369,7 +388,7 @@ async fn role_tagged(
     Ok(found.is_some_and(|found| super::role::tagged(found.tags(), tags, stage)))
 }
 
-async fn delete_role(aws: &Aws, role: &str) -> Result<(), CliError> {
+pub(super) async fn delete_role(aws: &Aws, role: &str) -> Result<(), CliError> {
     let inline = aws
         .iam
         .list_role_policies()

@@ -8,10 +8,10 @@ use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    ApplicationLogLevel, Architecture, Cors, DeadLetterConfig, Environment, EphemeralStorage,
+    ApplicationLogLevel, Architecture, CapacityProviderConfig, Cors, DeadLetterConfig, Environment, EphemeralStorage,
     FunctionCode, FunctionConfiguration, FunctionUrlAuthType, InvokeMode, LastUpdateStatus,
     LogFormat, LoggingConfig, Runtime, State, TenancyConfig, TenantIsolationMode, TracingConfig,
-    TracingMode, VpcConfig,
+    LambdaManagedInstancesCapacityProviderConfig, TracingMode, VpcConfig,
 };
 
 use super::settings::{Tenancy, Tracing, UrlSettings, Word as _};
@@ -62,6 +62,10 @@ pub(super) struct Desired {
     pub(super) from_env_file: BTreeSet<String>,
     /// `TenancyConfig`: per-tenant environments (fixed at creation).
     pub(super) per_tenant: bool,
+    /// `CapacityProviderConfig` (Lambda Managed Instances): the capacity provider's ARN, the
+    /// invocations an environment takes at once and its GiB per vCPU; `None` for Lambda's
+    /// default capacity.
+    pub(super) capacity: Option<(String, Option<i32>, Option<f64>)>,
 }
 
 impl Desired {
@@ -98,7 +102,36 @@ impl Desired {
             }),
             from_env_file: function.from_env_file.clone(),
             per_tenant: deploy.tenancy == Some(Tenancy::PerTenant),
+            capacity: None,
         }
+    }
+
+    /// With the capacity provider `arn` the function runs on (`managed_instances`).
+    pub(super) fn on_capacity(mut self, function: &Function, arn: Option<&str>) -> Self {
+        let managed = function.deploy.managed_instances.as_ref();
+        self.capacity = arn.zip(managed).map(|(arn, managed)| {
+            (
+                arn.to_owned(),
+                managed.concurrency.map(|concurrency| concurrency as i32),
+                managed.memory_per_vcpu.map(f64::from),
+            )
+        });
+        self
+    }
+
+    fn capacity_config(&self) -> Option<CapacityProviderConfig> {
+        let (arn, concurrency, memory) = self.capacity.as_ref()?;
+        let managed = LambdaManagedInstancesCapacityProviderConfig::builder()
+            .capacity_provider_arn(arn)
+            .set_per_execution_environment_max_concurrency(*concurrency)
+            .set_execution_environment_memory_gib_per_v_cpu(*memory)
+            .build()
+            .ok()?;
+        Some(
+            CapacityProviderConfig::builder()
+                .lambda_managed_instances_capacity_provider_config(managed)
+                .build(),
+        )
     }
 
     /// What AWS reports, read the same way; what it leaves out counts as Lambda's default.
@@ -165,6 +198,16 @@ impl Desired {
             per_tenant: current.tenancy_config().is_some_and(|tenancy| {
                 tenancy.tenant_isolation_mode() == &TenantIsolationMode::PerTenant
             }),
+            capacity: current
+                .capacity_provider_config()
+                .and_then(CapacityProviderConfig::lambda_managed_instances_capacity_provider_config)
+                .map(|managed| {
+                    (
+                        managed.capacity_provider_arn().to_owned(),
+                        managed.per_execution_environment_max_concurrency(),
+                        managed.execution_environment_memory_gib_per_v_cpu(),
+                    )
+                }),
         }
     }
 
@@ -224,6 +267,23 @@ impl Desired {
             } else {
                 format!("vpc → {}", self.vpc.0.join(" "))
             });
+        }
+        if current.capacity != self.capacity {
+            let describe = |capacity: &Option<(String, Option<i32>, Option<f64>)>| match capacity {
+                None => "Lambda's own".to_owned(),
+                Some((arn, concurrency, _)) => format!(
+                    "{}{}",
+                    arn.rsplit(':').next().unwrap_or(arn),
+                    concurrency.map_or_else(String::new, |concurrency| format!(
+                        " ({concurrency} at once)"
+                    ))
+                ),
+            };
+            changed.push(format!(
+                "capacity {} → {}",
+                describe(&current.capacity),
+                describe(&self.capacity)
+            ));
         }
         if current.role != self.role {
             changed.push(format!("role → {}", self.role));
@@ -360,17 +420,18 @@ pub(super) async fn current(aws: &Aws, name: &str) -> Result<Option<GetFunctionO
     }
 }
 
-/// Creates or updates the function (`existing`: as [`current`] found it) with `role`.
+/// Creates or updates the function (`existing`: as [`current`] found it) with `role`, on the
+/// capacity provider `capacity` (Lambda Managed Instances) if any.
 pub(super) async fn ensure(
     aws: &Aws,
     unit: &Unit<'_>,
     existing: Option<GetFunctionOutput>,
-    role: &str,
+    (role, capacity): (&str, Option<&str>),
     options: Options,
     progress: Progress,
 ) -> Result<Deployed, CliError> {
     let name = unit.function.aws_name();
-    let desired = Desired::of(unit.function, role);
+    let desired = Desired::of(unit.function, role).on_capacity(unit.function, capacity);
     let tags = tags(unit.function);
     let mut changes = Vec::new();
     let code_sha256 = unit.code.code_sha256();
@@ -675,6 +736,7 @@ async fn create(
                         .flatten(),
                 )
                 .architectures(Architecture::from(desired.architecture.as_str()))
+                .set_capacity_provider_config(desired.capacity_config())
                 .set_tags(Some(tags.clone()))
                 .send()
         },
@@ -715,6 +777,11 @@ async fn update_configuration(
                     (desired.dead_letter != reported.dead_letter).then(|| desired.dead_letter()),
                 )
                 .set_vpc_config((desired.vpc != reported.vpc).then(|| desired.vpc()))
+                .set_capacity_provider_config(
+                    (desired.capacity != reported.capacity)
+                        .then(|| desired.capacity_config())
+                        .flatten(),
+                )
                 .send()
         },
         not_yet,
@@ -1408,6 +1475,45 @@ pub(super) mod tests {
             .await
             .unwrap();
         assert_eq!(seen.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_function_on_managed_instances_names_its_capacity_provider() {
+        let (aws, seen) = aws(|method, path| match (method, path) {
+            ("POST", "/2015-03-31/functions") => (201, None, r#"{"FunctionName":"f"}"#),
+            ("PUT", "/2015-03-31/functions/f/configuration") => {
+                (200, None, r#"{"FunctionName":"f"}"#)
+            }
+            _ => (500, Some("ServiceException"), r#"{"message":"unexpected"}"#),
+        })
+        .await;
+        let mut function = Function::standalone("f");
+        function.deploy.managed_instances = Some(super::super::settings::ManagedInstances {
+            capacity_provider: super::super::settings::CapacityProvider::Existing(
+                "arn:aws:lambda:eu-west-1:123456789012:capacity-provider:fleet".into(),
+            ),
+            concurrency: Some(32),
+            memory_per_vcpu: Some(4),
+        });
+        let arn = "arn:aws:lambda:eu-west-1:123456789012:capacity-provider:fleet";
+        let wanted = desired(&function).on_capacity(&function, Some(arn));
+        let code = Code::Inline(b"zip".to_vec());
+        create(&aws, "f", &wanted, &code, &HashMap::new())
+            .await
+            .unwrap();
+        // On Lambda's own capacity before: the update moves it, and says so.
+        let before = desired(&Function::standalone("f"));
+        assert_eq!(
+            wanted.differences(&before),
+            ["capacity Lambda's own → fleet (32 at once)"]
+        );
+        update_configuration(&aws, "f", &wanted, &before)
+            .await
+            .unwrap();
+        let seen = seen.lock().unwrap();
+        let config = r#""CapacityProviderConfig":{"LambdaManagedInstancesCapacityProviderConfig":{"CapacityProviderArn":"arn:aws:lambda:eu-west-1:123456789012:capacity-provider:fleet","PerExecutionEnvironmentMaxConcurrency":32,"ExecutionEnvironmentMemoryGiBPerVCpu":4.0}}"#;
+        assert_eq!(seen.len(), 2);
+        assert!(seen.iter().all(|line| line.contains(config)), "{seen:#?}");
     }
 
     #[tokio::test]

@@ -54,6 +54,11 @@ pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<Strin
             vpc.subnets.join(" ")
         ));
     }
+    if deploy.managed_instances.take().is_some() {
+        notes.push(format!(
+            "note: `{name}`: serve runs functions on this machine; `managed_instances` (a capacity provider of EC2 instances) is not used"
+        ));
+    }
     let retention = deploy.log_retention.take().is_some();
     let key = deploy.log_kms_key.take().is_some();
     if retention || key {

@@ -13,6 +13,7 @@
 pub mod definition;
 pub mod destroy;
 pub mod extension;
+mod capacity;
 mod function;
 mod local;
 mod operation;
@@ -185,11 +186,23 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
             true => Ok(None),
         }
     };
-    let ((role_arn, role_change), log_group, existing) =
-        tokio::try_join!(role, log_group, function::current(aws, &name))?;
+    let capacity = async {
+        match local {
+            false => capacity::ensure(aws, unit, options, progress).await,
+            true => Ok((None, Vec::new())),
+        }
+    };
+    let ((role_arn, role_change), log_group, (capacity, capacity_changes), existing) = tokio::try_join!(
+        role,
+        log_group,
+        capacity,
+        function::current(aws, &name)
+    )?;
     changes.extend(role_change);
     changes.extend(log_group);
-    let deployed = function::ensure(aws, unit, existing, &role_arn, options, progress).await?;
+    changes.extend(capacity_changes);
+    let placed = (role_arn.as_str(), capacity.as_deref());
+    let deployed = function::ensure(aws, unit, existing, placed, options, progress).await?;
     changes.extend(deployed.changes);
     let after = async {
         match local {
@@ -266,6 +279,14 @@ pub fn to_json(outcome: &Outcome) -> Value {
     })
 }
 
+/// The capacity provider deploy creates for `function`, if any.
+fn own_capacity(function: &Function) -> Option<&settings::OwnCapacityProvider> {
+    match &function.deploy.managed_instances.as_ref()?.capacity_provider {
+        settings::CapacityProvider::Own(own) => Some(own),
+        settings::CapacityProvider::Existing(_) => None,
+    }
+}
+
 /// What AWS would refuse, found before any call: the checks `deploy` and `template` share,
 /// beside those each setting had when the project was read.
 ///
@@ -284,6 +305,25 @@ pub fn check(functions: &[Function]) -> Result<(), CliError> {
                 ),
                 problem: "needs `log_format = \"JSON\"`: Lambda filters log levels only in JSON"
                     .into(),
+            });
+        }
+        if let Some(other) = functions.iter().find(|other| {
+            own_capacity(other).zip(own_capacity(function)).is_some_and(
+                |(theirs, ours)| {
+                    theirs.name == ours.name && theirs != ours
+                },
+            )
+        }) {
+            return Err(CliError::Config {
+                key: format!(
+                    "package.metadata.lambdakit.functions.{}.managed_instances",
+                    other.name
+                ),
+                problem: format!(
+                    "sets up the capacity provider `{}` otherwise than `{}` does; functions that share one give it the same settings (or put them in `[package.metadata.lambdakit.managed_instances]`)",
+                    own_capacity(other).map_or("", |own| own.name.as_str()),
+                    function.name
+                ),
             });
         }
         if let Some(other) = functions

@@ -381,6 +381,8 @@ pub(super) struct Wanted<'a> {
     pub(super) stage: Option<&'a str>,
     /// Its inline policy; `None` when it may do nothing (IAM takes no empty policy).
     pub(super) policy: Option<Value>,
+    /// AWS managed policies attached to it, by ARN.
+    pub(super) managed: &'a [String],
     /// What the user may do when a role of that name is in the way.
     pub(super) hint: String,
 }
@@ -426,6 +428,7 @@ pub(super) async fn ensure_wanted(
             if let Some(policy) = &wanted.policy {
                 put_policy(aws, name, policy).await?;
             }
+            attach(aws, name, wanted.managed).await?;
         }
         return Ok((
             aws.role_arn(name),
@@ -439,8 +442,23 @@ pub(super) async fn ensure_wanted(
             hint: wanted.hint.clone(),
         });
     }
-    let current = inline_policy(aws, name).await?;
+    let (current, attached) = tokio::try_join!(inline_policy(aws, name), attached(aws, name, wanted.managed))?;
+    let detached: Vec<String> = wanted
+        .managed
+        .iter()
+        .filter(|arn| !attached.contains(arn))
+        .cloned()
+        .collect();
     let arn = existing.arn().to_owned();
+    if !detached.is_empty() {
+        if !options.dry_run {
+            attach(aws, name, &detached).await?;
+        }
+        if current == wanted.policy {
+            let change = Change::new("role", name.clone(), Action::Update(detached));
+            return Ok((arn, change));
+        }
+    }
     if current == wanted.policy {
         return Ok((arn, Change::new("role", name.clone(), Action::Unchanged)));
     }
@@ -460,6 +478,39 @@ pub(super) async fn ensure_wanted(
     }
     let change = Change::new("role", name.clone(), Action::Update(vec!["policy".into()]));
     Ok((arn, change))
+}
+
+/// Attaches the managed policies `arns` to the role `name`.
+async fn attach(aws: &Aws, name: &str, arns: &[String]) -> Result<(), CliError> {
+    for arn in arns {
+        aws.iam
+            .attach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|error| aws::failed("iam:AttachRolePolicy", error))?;
+    }
+    Ok(())
+}
+
+/// Which of the managed policies `wanted` the role `name` has attached (no call for none).
+async fn attached(aws: &Aws, name: &str, wanted: &[String]) -> Result<Vec<String>, CliError> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listed = aws
+        .iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|error| aws::failed("iam:ListAttachedRolePolicies", error))?;
+    Ok(listed
+        .attached_policies()
+        .iter()
+        .filter_map(|policy| policy.policy_arn().map(str::to_owned))
+        .collect())
 }
 
 /// The role `name`'s inline policy that deploy writes, if it has one that parses.

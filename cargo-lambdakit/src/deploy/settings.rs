@@ -56,6 +56,51 @@ pub struct DeploySettings {
     pub recursive_loop: Option<RecursiveLoop>,
     /// Whether each tenant gets execution environments of its own, `tenancy`.
     pub tenancy: Option<Tenancy>,
+    /// Lambda Managed Instances: the capacity provider the function runs on, and how many
+    /// invocations each of its environments takes at once, `managed_instances`.
+    pub managed_instances: Option<ManagedInstances>,
+}
+
+/// `managed_instances = { capacity_provider, subnets, security_groups, ... }`: the function
+/// runs on EC2 instances of a capacity provider (Lambda Managed Instances), each execution
+/// environment taking several invocations at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagedInstances {
+    /// The capacity provider: one deploy creates and converges, or an existing one's ARN.
+    pub capacity_provider: CapacityProvider,
+    /// How many invocations an execution environment takes at once
+    /// (`PerExecutionEnvironmentMaxConcurrency`, 1 to 1600; Lambda's default per runtime).
+    pub concurrency: Option<u32>,
+    /// GiB of memory per vCPU of an execution environment
+    /// (`ExecutionEnvironmentMemoryGiBPerVCpu`, 2 to 8).
+    pub memory_per_vcpu: Option<u32>,
+}
+
+/// Which capacity provider a function runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CapacityProvider {
+    /// One deploy creates (with its operator role, unless one is named) and converges.
+    Own(OwnCapacityProvider),
+    /// An existing capacity provider's ARN, left as it is.
+    Existing(String),
+}
+
+/// The settings of a capacity provider deploy creates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnCapacityProvider {
+    /// Its name, `capacity_provider`.
+    pub name: String,
+    /// The subnets its instances go in, `subnets`.
+    pub subnets: Vec<String>,
+    /// Their security groups, `security_groups`.
+    pub security_groups: Vec<String>,
+    /// The role Lambda manages the instances with (name or ARN), `operator_role`; deploy
+    /// creates one with `AWSLambdaManagedEC2ResourceOperator` when absent.
+    pub operator_role: Option<String>,
+    /// The instance types it may launch, `instance_types` (any, when empty).
+    pub instance_types: Vec<String>,
+    /// The most vCPUs it scales to, `max_vcpus`.
+    pub max_vcpus: Option<u32>,
 }
 
 /// How a function's execution environments are shared, `tenancy` (Lambda's `TenancyConfig`,
@@ -982,7 +1027,7 @@ fn logging(here: At<'_>) -> Result<MachineLogging, CliError> {
 }
 
 /// The deploy keys, for the "the settings are ..." list.
-pub const KEYS: [&str; 22] = [
+pub const KEYS: [&str; 23] = [
     "name",
     "runtime",
     "description",
@@ -1003,6 +1048,7 @@ pub const KEYS: [&str; 22] = [
     "log_kms_key",
     "recursive_loop",
     "tenancy",
+    "managed_instances",
     "triggers",
     "permissions",
 ];
@@ -1236,6 +1282,7 @@ pub fn read(
         }
         "recursive_loop" => settings.recursive_loop = Some(here.word()?),
         "tenancy" => settings.tenancy = Some(here.word()?),
+        "managed_instances" => settings.managed_instances = Some(managed_instances(here)?),
         "triggers" => settings.triggers = triggers(here)?,
         "permissions" => {
             for (index, value) in here.tables()?.into_iter().enumerate() {
@@ -1338,6 +1385,116 @@ fn asynchronous(here: At<'_>) -> Result<AsyncSettings, CliError> {
                 }
             }
         }
+    }
+    Ok(settings)
+}
+
+fn managed_instances(here: At<'_>) -> Result<ManagedInstances, CliError> {
+    const KEYS: [&str; 8] = [
+        "capacity_provider",
+        "subnets",
+        "security_groups",
+        "operator_role",
+        "instance_types",
+        "max_vcpus",
+        "concurrency",
+        "memory_per_vcpu",
+    ];
+    let entries = here.table(&KEYS)?;
+    let at = |wanted: &str| {
+        entries
+            .iter()
+            .find(|(key, _)| key == wanted)
+            .map(|(key, value)| (format!("{}.{key}", here.key), *value))
+    };
+    let Some((path, value)) = at("capacity_provider") else {
+        return Err(here.invalid(
+            "needs `capacity_provider`: the name of one deploy creates (with `subnets` and `security_groups`), or an existing one's ARN",
+        ));
+    };
+    let named = At { value, key: &path }.non_empty()?;
+    let capacity_provider = if named.starts_with("arn:") {
+        let is_provider = arn_parts(&named).is_some_and(|[_, service, _, _, resource]| {
+            service == "lambda" && resource.starts_with("capacity-provider:")
+        });
+        if !is_provider {
+            return Err(CliError::Config {
+                key: path,
+                problem: format!(
+                    "is `{named}`, which is not a capacity provider's ARN (`arn:aws:lambda:REGION:ACCOUNT:capacity-provider:NAME`)"
+                ),
+            });
+        }
+        if let Some((key, _)) = entries.iter().find(|(key, _)| {
+            !matches!(
+                key.as_str(),
+                "capacity_provider" | "concurrency" | "memory_per_vcpu"
+            )
+        }) {
+            return Err(CliError::Config {
+                key: format!("{}.{key}", here.key),
+                problem: "sets up a capacity provider deploy creates, but `capacity_provider` names an existing one by its ARN: set it up there, or give a name instead".into(),
+            });
+        }
+        CapacityProvider::Existing(named)
+    } else {
+        let valid = named.len() <= 64
+            && named
+                .chars()
+                .all(|character| character.is_ascii_alphanumeric() || "-_".contains(character));
+        if !valid {
+            return Err(CliError::Config {
+                key: path,
+                problem: format!(
+                    "is `{named}`: a capacity provider's name is up to 64 letters, digits, `-` or `_` (or give an existing one's ARN)"
+                ),
+            });
+        }
+        let network = match (at("subnets"), at("security_groups")) {
+            (Some(subnets), Some(security_groups)) => {
+                let mut table = serde_json::Map::new();
+                table.insert("subnets".into(), subnets.1.clone());
+                table.insert("security_groups".into(), security_groups.1.clone());
+                vpc(At {
+                    value: &Value::Object(table),
+                    key: here.key,
+                })?
+            }
+            _ => {
+                return Err(here.invalid(format!(
+                    "needs `subnets` and `security_groups`: the capacity provider `{named}` deploy creates launches its instances there"
+                )));
+            }
+        };
+        let mut own = OwnCapacityProvider {
+            name: named,
+            subnets: network.subnets,
+            security_groups: network.security_groups,
+            operator_role: None,
+            instance_types: Vec::new(),
+            max_vcpus: None,
+        };
+        if let Some((path, value)) = at("operator_role") {
+            own.operator_role = Some(At { value, key: &path }.non_empty()?);
+        }
+        if let Some((path, value)) = at("instance_types") {
+            own.instance_types = At { value, key: &path }.strings()?;
+        }
+        if let Some((path, value)) = at("max_vcpus") {
+            own.max_vcpus = Some(At { value, key: &path }.number(2..=15_000, "vCPUs")?);
+        }
+        CapacityProvider::Own(own)
+    };
+    let mut settings = ManagedInstances {
+        capacity_provider,
+        concurrency: None,
+        memory_per_vcpu: None,
+    };
+    if let Some((path, value)) = at("concurrency") {
+        settings.concurrency = Some(At { value, key: &path }.number(1..=1600, "invocations")?);
+    }
+    if let Some((path, value)) = at("memory_per_vcpu") {
+        settings.memory_per_vcpu = Some(At { value, key: &path }.number(2..=8, "GiB")?);
     }
     Ok(settings)
 }
@@ -2710,6 +2867,42 @@ mod tests {
                 json!("Stop"),
                 "m.recursive_loop",
                 "`Terminate`, `Allow`",
+            ),
+            (
+                "managed_instances",
+                json!({"concurrency": 4}),
+                "m.managed_instances",
+                "needs `capacity_provider`",
+            ),
+            (
+                "managed_instances",
+                json!({"capacity_provider": "fleet", "subnets": ["subnet-0a"]}),
+                "m.managed_instances",
+                "needs `subnets` and `security_groups`",
+            ),
+            (
+                "managed_instances",
+                json!({"capacity_provider": "arn:aws:lambda:eu-west-1:123456789012:function:f"}),
+                "m.managed_instances.capacity_provider",
+                "not a capacity provider's ARN",
+            ),
+            (
+                "managed_instances",
+                json!({"capacity_provider": "arn:aws:lambda:eu-west-1:123456789012:capacity-provider:f", "max_vcpus": 8}),
+                "m.managed_instances.max_vcpus",
+                "names an existing one by its ARN",
+            ),
+            (
+                "managed_instances",
+                json!({"capacity_provider": "fleet", "subnets": ["subnet-0a"], "security_groups": ["sg-01"], "concurrency": 2000}),
+                "m.managed_instances.concurrency",
+                "from 1 to 1600",
+            ),
+            (
+                "managed_instances",
+                json!({"capacity_provider": "fleet", "subnets": ["subnet-0a"], "security_groups": ["sg-01"], "memory_per_vcpu": 16}),
+                "m.managed_instances.memory_per_vcpu",
+                "from 2 to 8",
             ),
             (
                 "tracing",

@@ -221,6 +221,7 @@ pub async fn deploy(
             "delete it, or give the state machine another `name` in `{}`",
             machine.key
         ),
+        managed: &[],
     };
     // serve (`deploy --local`) has no IAM and no CloudWatch Logs: it takes the role's ARN
     // as given and keeps the logging settings as it is told them.
