@@ -488,6 +488,14 @@ fn function_resources(builder: &mut Builder, place: &Place<'_>, function: &Funct
     if let Some(recursion) = deploy.recursive_loop {
         properties["RecursiveLoop"] = json!(recursion.as_str());
     }
+    if deploy.managed_instances.is_some() {
+        // The linter the tests check templates with knows neither `AWS::Lambda::CapacityProvider`
+        // nor `CapacityProviderConfig` yet: the template says so rather than carry them unchecked.
+        builder.notes.push(format!(
+            "`{}`: `managed_instances` (its capacity provider, operator role and `CapacityProviderConfig`) is not in the template yet; the function runs on Lambda's own capacity as written",
+            function.name
+        ));
+    }
     let tags = function::tags(function);
     if sam {
         properties["CodeUri"] = json!({"Bucket": reference(&bucket), "Key": reference(&key)});
