@@ -144,7 +144,12 @@ pub(super) fn owned(functions: &[&crate::project::Function]) -> Vec<(String, Str
     let mut owned: Vec<(String, String)> = functions
         .iter()
         .filter_map(|function| {
-            match &function.deploy.managed_instances.as_ref()?.capacity_provider {
+            match &function
+                .deploy
+                .managed_instances
+                .as_ref()?
+                .capacity_provider
+            {
                 CapacityProvider::Own(own) => Some((function.package.clone(), own.name.clone())),
                 CapacityProvider::Existing(_) => None,
             }
@@ -202,7 +207,10 @@ pub(super) async fn remove(
     }
     let mut changes = vec![Change::new("capacity provider", name, Action::Delete)];
     let role = operator_role_name(name);
-    let tags = [(TAG_PACKAGE, package.as_str()), (TAG_CAPACITY_PROVIDER, name.as_str())];
+    let tags = [
+        (TAG_PACKAGE, package.as_str()),
+        (TAG_CAPACITY_PROVIDER, name.as_str()),
+    ];
     if super::destroy::role_tagged(aws, &role, &tags, None).await? {
         if !options.dry_run {
             super::destroy::delete_role(aws, &role).await?;
@@ -286,7 +294,9 @@ async fn create(
 fn requirements(own: &OwnCapacityProvider, architecture: Architecture) -> InstanceRequirements {
     InstanceRequirements::builder()
         .architectures(LambdaArchitecture::from(architecture.as_str()))
-        .set_allowed_instance_types((!own.instance_types.is_empty()).then(|| own.instance_types.clone()))
+        .set_allowed_instance_types(
+            (!own.instance_types.is_empty()).then(|| own.instance_types.clone()),
+        )
         .build()
 }
 
@@ -384,10 +394,7 @@ async fn wait_active(aws: &Aws, name: &str, progress: Progress) -> Result<(), Cl
         if !backoff.wait().await {
             return Err(CliError::Conflict {
                 resource: format!("the capacity provider `{name}`"),
-                problem: format!(
-                    "did not become active within {} s",
-                    ACTIVE_LIMIT.as_secs()
-                ),
+                problem: format!("did not become active within {} s", ACTIVE_LIMIT.as_secs()),
                 hint: "deploy again once it is active".into(),
             });
         }
@@ -516,7 +523,10 @@ mod tests {
         let (result, seen) = ensured(answers, &function(64)).await;
         let (_, changes) = result.unwrap();
         assert_eq!(changes[0].action, Action::Unchanged, "{seen:#?}");
-        assert!(!seen.iter().any(|line| line.starts_with("PUT")), "{seen:#?}");
+        assert!(
+            !seen.iter().any(|line| line.starts_with("PUT")),
+            "{seen:#?}"
+        );
 
         let (result, seen) = ensured(answers, &function(128)).await;
         let (_, changes) = result.unwrap();
@@ -543,7 +553,10 @@ mod tests {
         }
         let (result, _) = ensured(others, &function(64)).await;
         let error = result.unwrap_err().to_string();
-        assert!(error.contains("belongs to the package `billing`"), "{error}");
+        assert!(
+            error.contains("belongs to the package `billing`"),
+            "{error}"
+        );
 
         fn ours(method: &str, path: &str) -> (u16, Option<&'static str>, &'static str) {
             match (method, path) {
@@ -567,6 +580,9 @@ mod tests {
             error.contains("subnets or security groups, architecture x86_64 → arm64"),
             "{error}"
         );
-        assert!(!seen.iter().any(|line| !line.starts_with("GET")), "{seen:#?}");
+        assert!(
+            !seen.iter().any(|line| !line.starts_with("GET")),
+            "{seen:#?}"
+        );
     }
 }

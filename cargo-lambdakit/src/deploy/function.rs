@@ -8,10 +8,10 @@ use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    ApplicationLogLevel, Architecture, CapacityProviderConfig, Cors, DeadLetterConfig, Environment, EphemeralStorage,
-    FunctionCode, FunctionConfiguration, FunctionUrlAuthType, InvokeMode, LastUpdateStatus,
-    LogFormat, LoggingConfig, Runtime, State, TenancyConfig, TenantIsolationMode, TracingConfig,
-    LambdaManagedInstancesCapacityProviderConfig, TracingMode, VpcConfig,
+    ApplicationLogLevel, Architecture, CapacityProviderConfig, Cors, DeadLetterConfig, Environment,
+    EphemeralStorage, FunctionCode, FunctionConfiguration, FunctionUrlAuthType, InvokeMode,
+    LambdaManagedInstancesCapacityProviderConfig, LastUpdateStatus, LogFormat, LoggingConfig,
+    Runtime, State, TenancyConfig, TenantIsolationMode, TracingConfig, TracingMode, VpcConfig,
 };
 
 use super::settings::{Tenancy, Tracing, UrlSettings, Word as _};

@@ -66,11 +66,6 @@ pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<Strin
             "note: `{name}`: serve prints logs and keeps no log group; `log_retention` and `log_kms_key` are not used"
         ));
     }
-    if deploy.tenancy.take() == Some(super::settings::Tenancy::PerTenant) {
-        notes.push(format!(
-            "note: `{name}`: serve keeps a function's instances per tenant when it serves it from its project (`serve`); one deployed into it is created without `tenancy`"
-        ));
-    }
     if let Some(setting) = deploy.recursive_loop.take() {
         notes.push(format!(
             "note: `{name}`: serve detects no recursive loops; `recursive_loop = \"{}\"` is not used",

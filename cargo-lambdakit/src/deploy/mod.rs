@@ -10,10 +10,10 @@
 //! the layer versions of extensions a marker ending their description, see `extension`), and
 //! deploy and destroy touch nothing else: nothing of another stage, nor of none.
 
+mod capacity;
 pub mod definition;
 pub mod destroy;
 pub mod extension;
-mod capacity;
 mod function;
 mod local;
 mod operation;
@@ -192,12 +192,8 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
             true => Ok((None, Vec::new())),
         }
     };
-    let ((role_arn, role_change), log_group, (capacity, capacity_changes), existing) = tokio::try_join!(
-        role,
-        log_group,
-        capacity,
-        function::current(aws, &name)
-    )?;
+    let ((role_arn, role_change), log_group, (capacity, capacity_changes), existing) =
+        tokio::try_join!(role, log_group, capacity, function::current(aws, &name))?;
     changes.extend(role_change);
     changes.extend(log_group);
     changes.extend(capacity_changes);
@@ -281,7 +277,12 @@ pub fn to_json(outcome: &Outcome) -> Value {
 
 /// The capacity provider deploy creates for `function`, if any.
 fn own_capacity(function: &Function) -> Option<&settings::OwnCapacityProvider> {
-    match &function.deploy.managed_instances.as_ref()?.capacity_provider {
+    match &function
+        .deploy
+        .managed_instances
+        .as_ref()?
+        .capacity_provider
+    {
         settings::CapacityProvider::Own(own) => Some(own),
         settings::CapacityProvider::Existing(_) => None,
     }
@@ -308,11 +309,9 @@ pub fn check(functions: &[Function]) -> Result<(), CliError> {
             });
         }
         if let Some(other) = functions.iter().find(|other| {
-            own_capacity(other).zip(own_capacity(function)).is_some_and(
-                |(theirs, ours)| {
-                    theirs.name == ours.name && theirs != ours
-                },
-            )
+            own_capacity(other)
+                .zip(own_capacity(function))
+                .is_some_and(|(theirs, ours)| theirs.name == ours.name && theirs != ours)
         }) {
             return Err(CliError::Config {
                 key: format!(

@@ -442,7 +442,10 @@ pub(super) async fn ensure_wanted(
             hint: wanted.hint.clone(),
         });
     }
-    let (current, attached) = tokio::try_join!(inline_policy(aws, name), attached(aws, name, wanted.managed))?;
+    let (current, attached) = tokio::try_join!(
+        inline_policy(aws, name),
+        attached(aws, name, wanted.managed)
+    )?;
     let detached: Vec<String> = wanted
         .managed
         .iter()

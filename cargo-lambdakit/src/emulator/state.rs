@@ -84,6 +84,9 @@ pub(super) struct Described {
     pub(super) system_log_level: Option<String>,
     /// `LoggingConfig.LogGroup`, when given (default: `/aws/lambda/{name}`).
     pub(super) log_group: Option<String>,
+    /// `TenancyConfig.TenantIsolationMode` is `PER_TENANT` (set at creation): serve keeps
+    /// each instance to one tenant and refuses invocations without one.
+    pub(super) per_tenant: bool,
 }
 
 impl Default for Described {
@@ -97,6 +100,7 @@ impl Default for Described {
             application_log_level: None,
             system_log_level: None,
             log_group: None,
+            per_tenant: false,
         }
     }
 }

@@ -1,14 +1,14 @@
 //! Tenant isolation: a per-tenant function's instances each serve one tenant, every invocation
 //! names its tenant (refused without one, or with one past Lambda's rules), and the tenant
 //! reaches the runtime as `Lambda-Runtime-Aws-Tenant-Id`; deploy creates the function with its
-//! `TenancyConfig` and refuses to change it after.
+//! `TenancyConfig` and refuses to change it after; serve's own CreateFunction takes it too.
 
 use serde_json::Value;
 
 use crate::deploy::json;
 use crate::deploy_triggers::Fixture;
 use crate::moto::Moto;
-use crate::support::{Serve, invoke, lambdakit};
+use crate::support::{Serve, executable_script, invoke, lambdakit};
 
 /// A runtime on the Runtime API's wire format and std alone (it builds in a moment): it
 /// answers each invocation with its tenant and its process id.
@@ -154,4 +154,66 @@ async fn deploy_creates_a_per_tenant_function_and_will_not_change_a_functions_te
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("has tenancy `shared` on AWS"), "{stderr}");
     assert!(stderr.contains("destroy"), "{stderr}");
+}
+
+/// `deploy --local` creates the per-tenant function through serve's CreateFunction with its
+/// `TenancyConfig`, which serve reports and keeps: it refuses an invocation without a tenant.
+#[tokio::test]
+async fn serve_creates_a_per_tenant_function_from_its_tenancy_config() {
+    let fixture = fixture("tenancy-local", PER_TENANT);
+    let state = fixture.dir.join("serve-state");
+    std::fs::create_dir_all(&state).unwrap();
+    // serve of no project: the Lambda API alone (with a `--bootstrap` it needs to start).
+    let idle = executable_script(&fixture.dir.join("idle"), "sleep 600");
+    let mut command = lambdakit();
+    command
+        .args(["serve", "--port", "0", "--bootstrap"])
+        .arg(format!("idle={}", idle.display()))
+        .arg("--state")
+        .arg(&state);
+    let serve = Serve::spawn(command);
+    let deployed = lambdakit()
+        .args(["deploy", "--local", &serve.endpoint(), "--manifest-path"])
+        .arg(fixture.dir.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(deployed.status.success(), "{deployed:?}");
+
+    let lambda = crate::sdk::client(&serve.endpoint());
+    let found = lambda
+        .get_function()
+        .function_name("intake")
+        .send()
+        .await
+        .unwrap();
+    let tenancy = found
+        .configuration()
+        .and_then(|configuration| configuration.tenancy_config())
+        .map(|tenancy| tenancy.tenant_isolation_mode().as_str().to_owned());
+    assert_eq!(tenancy.as_deref(), Some("PER_TENANT"));
+
+    let (status, refused) = for_tenant(&serve, None);
+    assert_eq!(status, 400, "{refused}");
+    let (status, blue) = for_tenant(&serve, Some("blue"));
+    assert_eq!(status, 200, "{blue}");
+    assert_eq!(blue["tenant"], "blue");
+
+    // Deploying again finds the tenancy it asks for: nothing to change.
+    let again = lambdakit()
+        .args([
+            "deploy",
+            "--local",
+            &serve.endpoint(),
+            "--output",
+            "json",
+            "--manifest-path",
+        ])
+        .arg(fixture.dir.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    let again = json(&again);
+    assert_eq!(
+        again["functions"][0]["changes"][0]["action"], "unchanged",
+        "{again}"
+    );
 }

@@ -52,8 +52,17 @@ struct CreateRequest {
     #[serde(default)]
     tags: BTreeMap<String, String>,
     dead_letter_config: Option<DeadLetterRequest>,
+    tenancy_config: Option<TenancyRequest>,
     #[serde(flatten)]
     described: DescribedRequest,
+}
+
+/// `TenancyConfig` of CreateFunction (AWS Lambda API reference, "TenancyConfig"): fixed when
+/// the function is created.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TenancyRequest {
+    tenant_isolation_mode: String,
 }
 
 /// The UpdateFunctionCode request body (AWS Lambda API reference, "UpdateFunctionCode").
@@ -337,6 +346,9 @@ impl Emulator {
             logging["SystemLogLevel"] = json!(level);
         }
         configuration["LoggingConfig"] = logging;
+        if described.per_tenant {
+            configuration["TenancyConfig"] = json!({ "TenantIsolationMode": "PER_TENANT" });
+        }
         if !described.layers.is_empty() {
             let layers: Vec<Value> = described
                 .layers
@@ -405,6 +417,18 @@ impl Emulator {
         let mut described = Described::default();
         if let Err(message) = std::mem::take(&mut request.described).apply(&mut described) {
             return invalid(&message);
+        }
+        match request.tenancy_config.take() {
+            None => {}
+            Some(tenancy) if tenancy.tenant_isolation_mode == "PER_TENANT" => {
+                described.per_tenant = true;
+            }
+            Some(tenancy) => {
+                return invalid(&format!(
+                    "TenancyConfig.TenantIsolationMode is `{}`; Lambda takes `PER_TENANT`",
+                    tenancy.tenant_isolation_mode
+                ));
+            }
         }
         let dead_letter_target = match request
             .dead_letter_config
@@ -508,6 +532,9 @@ impl Emulator {
         function.architecture = architecture(&config.architecture)?;
         if let Some(reserved) = reserved_concurrency {
             function.concurrency = reserved as usize;
+        }
+        if config.described.per_tenant {
+            function.deploy.tenancy = Some(crate::deploy::settings::Tenancy::PerTenant);
         }
         let runner = runner(&config.architecture)?;
         let binary = dir.join(&config.code).join("code").join("bootstrap");
