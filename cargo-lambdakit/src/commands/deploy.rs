@@ -80,6 +80,14 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         .map(|function| overridden(function.clone(), &args))
         .collect();
     deploy::check(&functions)?;
+    // The APIs go with the whole package, as the state machines do; checked before any build.
+    let apis: Vec<_> = match &args.scope.function {
+        Some(_) => Vec::new(),
+        None => project.apis.iter().collect(),
+    };
+    for api in &apis {
+        api.check()?;
+    }
 
     // On serve (`--local`) as on AWS: serve's Lambda API publishes layer versions and runs
     // their extensions.
