@@ -522,10 +522,8 @@ impl Project {
             state_machines.extend(machines);
             let declared = &settings["api"];
             if !declared.is_null() {
-                let api_settings = crate::deploy::settings::api::api(
-                    declared,
-                    crate::deploy::settings::api::AT,
-                )?;
+                let api_settings =
+                    crate::deploy::settings::api::api(declared, crate::deploy::settings::api::AT)?;
                 let names: Vec<&str> = functions[first..]
                     .iter()
                     .map(|function| function.name.as_str())

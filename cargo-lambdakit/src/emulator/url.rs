@@ -137,7 +137,7 @@ pub(crate) fn event(
                 let domain = format!("{id}.lambda-url.{region}.on.aws");
                 (id, domain)
             } else {
-                let id = url_id(function)[..10].to_owned();
+                let id = api_id(function);
                 let domain = format!("{id}.execute-api.{region}.amazonaws.com");
                 (id, domain)
             };
@@ -149,6 +149,12 @@ pub(crate) fn event(
         Front::RestApi => event_v1(&request, request_id, account),
         Front::Alb => event_alb(&request, account, region, function),
     }
+}
+
+/// A stable made-up id for an HTTP API named `name`: ten lowercase letters and digits, as
+/// API Gateway's API ids are.
+pub(crate) fn api_id(name: &str) -> String {
+    url_id(name)[..10].to_owned()
 }
 
 /// A stable made-up id for `function`'s URL or API, lowercase letters and digits.
@@ -228,7 +234,13 @@ fn event_alb(request: &Incoming<'_>, account: &str, region: &str, function: &str
 }
 
 /// The payload 2.0 event of function URLs and HTTP APIs.
-fn event_v2(parts: &Parts, path: &str, body: &Bytes, request_id: &str, account: &str) -> Value {
+pub(crate) fn event_v2(
+    parts: &Parts,
+    path: &str,
+    body: &Bytes,
+    request_id: &str,
+    account: &str,
+) -> Value {
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     let mut cookies = Vec::new();
     for (name, value) in &parts.headers {

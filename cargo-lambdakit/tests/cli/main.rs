@@ -3,6 +3,7 @@
 // Helpers outside `#[test]` fns unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod api;
 mod asynchronous;
 mod build;
 mod conformance;

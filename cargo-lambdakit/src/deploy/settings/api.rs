@@ -22,10 +22,6 @@ pub const AT: &str = "package.metadata.lambdakit.api";
 /// The settings of the API's table.
 pub const KEYS: [&str; 5] = ["name", "routes", "cors", "stage_variables", "authorizers"];
 
-/// The first path segments serve's own APIs answer on its port (the Lambda API's dated
-/// versions, function URLs, lambdakit's own paths): no route of the API may start with one.
-const RESERVED_SEGMENTS: [&str; 2] = ["lambda-url", "lambdakit"];
-
 /// `[package.metadata.lambdakit.api]`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApiSettings {
@@ -135,7 +131,9 @@ impl RouteKey {
             )
         })?;
         let Some(rest) = path.strip_prefix('/') else {
-            return Err(format!("has the path `{path}`, which must start with `/`: {form}"));
+            return Err(format!(
+                "has the path `{path}`, which must start with `/`: {form}"
+            ));
         };
         let mut segments = Vec::new();
         let parts: Vec<&str> = if rest.is_empty() {
@@ -144,7 +142,10 @@ impl RouteKey {
             rest.split('/').collect()
         };
         for (index, part) in parts.iter().enumerate() {
-            let segment = match part.strip_prefix('{').and_then(|inner| inner.strip_suffix('}')) {
+            let segment = match part
+                .strip_prefix('{')
+                .and_then(|inner| inner.strip_suffix('}'))
+            {
                 Some(inner) => {
                     let (name, greedy) = match inner.strip_suffix('+') {
                         Some(name) => (name, true),
@@ -184,17 +185,12 @@ impl RouteKey {
             };
             segments.push(segment);
         }
-        if let Some(Segment::Literal(first)) = segments.first() {
-            let dated = first.len() == 10
-                && first.char_indices().all(|(at, c)| match at {
-                    4 | 7 => c == '-',
-                    _ => c.is_ascii_digit(),
-                });
-            if dated || RESERVED_SEGMENTS.contains(&first.as_str()) {
-                return Err(format!(
-                    "starts with `/{first}`, which serve's Lambda API answers on the same port (`/lambda-url/`, `/lambdakit/` and the dated `/2015-03-31/`-like paths are its own); choose another path"
-                ));
-            }
+        if let Some(Segment::Literal(first)) = segments.first()
+            && crate::emulator::owns_path(&format!("/{first}"))
+        {
+            return Err(format!(
+                "starts with `/{first}`, which serve's Lambda API answers on the same port (`/lambda-url/`, `/lambdakit/` and the dated `/2015-03-31/`-like paths are its own); choose another path"
+            ));
         }
         let mut names: Vec<&str> = Vec::new();
         for segment in &segments {
@@ -408,7 +404,9 @@ pub fn api(value: &Value, at: &str) -> Result<ApiSettings, CliError> {
         if route.authorizer.is_none() && !route.scopes.is_empty() {
             return Err(CliError::Config {
                 key: format!("{}.scopes", route.at),
-                problem: "needs an `authorizer`: scopes are what a JWT authorizer requires of the token".into(),
+                problem:
+                    "needs an `authorizer`: scopes are what a JWT authorizer requires of the token"
+                        .into(),
             });
         }
     }
@@ -490,9 +488,9 @@ fn authorizer(here: At<'_>) -> Result<Authorizer, CliError> {
         }
         .word()?,
         None => {
-            return Err(here.invalid(format!(
-                "needs a `type`: `jwt` (a token from an issuer) or `lambda` (a function decides)"
-            )));
+            return Err(here.invalid(
+                "needs a `type`: `jwt` (a token from an issuer) or `lambda` (a function decides)",
+            ));
         }
     };
     // The keys of the other kind are refused by name.
@@ -618,20 +616,24 @@ fn authorizer(here: At<'_>) -> Result<Authorizer, CliError> {
                 })?;
             let ttl_path = path("ttl");
             let ttl = of("ttl")
-                .map(|value| At {
-                    value,
-                    key: &ttl_path,
-                }
-                .number(0..=3600, "seconds"))
+                .map(|value| {
+                    At {
+                        value,
+                        key: &ttl_path,
+                    }
+                    .number(0..=3600, "seconds")
+                })
                 .transpose()?
                 .unwrap_or(0);
             let simple_path = path("simple_responses");
             let simple_responses = of("simple_responses")
-                .map(|value| At {
-                    value,
-                    key: &simple_path,
-                }
-                .bool())
+                .map(|value| {
+                    At {
+                        value,
+                        key: &simple_path,
+                    }
+                    .bool()
+                })
                 .transpose()?
                 .unwrap_or(true);
             if ttl > 0 && identity_source.is_empty() {
@@ -842,10 +844,7 @@ mod tests {
                 simple_responses: true
             }
         );
-        assert_eq!(
-            problems(&api, &["catalog", "orders", "gate"]),
-            Vec::new()
-        );
+        assert_eq!(problems(&api, &["catalog", "orders", "gate"]), Vec::new());
     }
 
     #[test]
@@ -959,9 +958,7 @@ mod tests {
         };
         let at = "package.metadata.lambdakit.api.routes";
         // serde_json's map is sorted, so `{id}` comes before `{sku}`: the later one clashes.
-        assert!(
-            find(&format!("{at}.\"GET /products/{{sku}}\"")).contains("`GET /products/{id}`")
-        );
+        assert!(find(&format!("{at}.\"GET /products/{{sku}}\"")).contains("`GET /products/{id}`"));
         let misspelt = find(&format!("{at}.\"POST /orders\""));
         assert!(misspelt.contains("`ordres`"), "{misspelt}");
         assert!(misspelt.contains("did you mean `orders`"), "{misspelt}");
