@@ -36,6 +36,8 @@ pub enum Api {
     Iot,
     /// Cognito user pools: AWS JSON 1.1 (`X-Amz-Target`).
     CognitoUserPools,
+    /// API Gateway V2 (HTTP APIs): REST, JSON bodies, paths under `/v2/`.
+    ApiGatewayV2,
 }
 
 impl Api {
@@ -44,13 +46,14 @@ impl Api {
         match self {
             Self::Iot => "iot",
             Self::CognitoUserPools => "cognito-idp",
+            Self::ApiGatewayV2 => "apigateway",
         }
     }
 
     /// The prefix of its `X-Amz-Target` header (AWS JSON APIs).
     fn target_prefix(self) -> Option<&'static str> {
         match self {
-            Self::Iot => None,
+            Self::Iot | Self::ApiGatewayV2 => None,
             Self::CognitoUserPools => Some("AWSCognitoIdentityProviderService"),
         }
     }

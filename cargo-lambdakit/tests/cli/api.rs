@@ -21,10 +21,9 @@ fn event(answer: &Answer) -> Value {
 }
 
 #[test]
-fn routes_answer_with_payload_2_events_and_cors_and_bad_routes_are_left_out() {
+fn routes_answer_with_payload_2_events_and_cors_while_the_lambda_api_keeps_its_paths() {
     let serve = Serve::start("test-api");
-    let at = "package.metadata.lambdakit.api.routes";
-    // The routes are listed at the start; the bad ones are said, naming their settings.
+    // The routes are listed at the start.
     let listed = serve.output_with(&["GET /products/{sku} -> `echo`", "$default -> `echo`"]);
     assert!(
         listed
@@ -37,16 +36,6 @@ fn routes_answer_with_payload_2_events_and_cors_and_bad_routes_are_left_out() {
             .iter()
             .any(|line| line.contains("GET /private -> `echo`, authorizer `gate`")),
         "{listed:#?}"
-    );
-    let errors = serve.errors_with(&[
-        &format!("`{at}.\"GET /products/{{variant}}\"` answers the same requests as the route `GET /products/{{sku}}`"),
-        &format!("`{at}.\"GET /reports\"` names the function `reporter`, which the package does not have"),
-    ]);
-    assert!(
-        errors
-            .iter()
-            .any(|line| line.contains("serve leaves the route `GET /reports` out")),
-        "{errors:#?}"
     );
 
     // A path parameter, the query, the stage's variables, the route's key.
@@ -75,8 +64,8 @@ fn routes_answer_with_payload_2_events_and_cors_and_bad_routes_are_left_out() {
     );
     assert_eq!(file["body"], "a,b\n1,2\n");
 
-    // What no route answers goes to `$default`, the left-out routes' paths too.
-    for path in ["/", "/nowhere/at/all", "/reports"] {
+    // What no route answers goes to `$default`.
+    for path in ["/", "/nowhere/at/all"] {
         let fallback = event(&get(serve.address, path));
         assert_eq!(fallback["routeKey"], "$default", "{path}");
         assert!(fallback.get("pathParameters").is_none(), "{path}");
@@ -142,6 +131,58 @@ fn routes_answer_with_payload_2_events_and_cors_and_bad_routes_are_left_out() {
         refused_preflight.header("access-control-allow-origin"),
         None
     );
+}
+
+#[test]
+fn routes_that_cannot_be_served_are_said_and_left_out_and_the_rest_served() {
+    let serve = Serve::start("test-api-bad");
+    let at = "package.metadata.lambdakit.api.routes";
+    let errors = serve.errors_with(&[
+        &format!("error: `{at}.\"GET /products/{{variant}}\"` answers the same requests as the route `GET /products/{{sku}}`"),
+        &format!("error: `{at}.\"GET /reports\"` names the function `reporter`, which the package does not have (its functions: `lonely`)"),
+        &format!("error: `{at}.\"GET /admin\".authorizer` names the authorizer `admins`, which the API does not declare"),
+    ]);
+    for route in ["GET /products/{variant}", "GET /reports", "GET /admin"] {
+        assert!(
+            errors.iter().any(|line| line.contains(&format!(
+                "serve leaves the route `{route}` out and serves the rest"
+            ))),
+            "{route}: {errors:#?}"
+        );
+    }
+    let listed = serve.output_with(&["GET /products/{sku} -> `lonely`"]);
+    assert!(
+        !listed.iter().any(|line| line.contains("GET /reports")),
+        "{listed:#?}"
+    );
+    // The good route and `$default` answer; the left-out routes' paths go to `$default`.
+    let route_key = |path: &str| {
+        let answer = get(serve.address, path);
+        assert_eq!(answer.status, 200, "{path}");
+        answer.json()
+    };
+    assert_eq!(route_key("/products/apple"), "GET /products/{sku}");
+    assert_eq!(route_key("/reports"), "$default");
+    assert_eq!(route_key("/admin"), "$default");
+
+    // deploy refuses the same settings before it builds or calls AWS.
+    let output = crate::support::lambdakit()
+        .args(["deploy", "--dry-run", "--manifest-path"])
+        .arg(workspace().join("Cargo.toml"))
+        .args(["-p", "test-api-bad", "--locked"])
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ACCESS_KEY_ID", "unused")
+        .env("AWS_SECRET_ACCESS_KEY", "unused")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: `package.metadata.lambdakit.api.routes.\"GET /admin\".authorizer` names the authorizer `admins`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Compiling"), "{stderr}");
 }
 
 #[test]
