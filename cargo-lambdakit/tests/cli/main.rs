@@ -9,6 +9,7 @@ mod build;
 mod conformance;
 mod control;
 mod deploy;
+mod deploy_api;
 mod deploy_operation;
 mod deploy_states;
 mod deploy_triggers;
