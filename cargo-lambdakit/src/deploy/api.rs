@@ -16,8 +16,8 @@ use serde_json::{Map, Value, json};
 
 use super::settings::api::AuthorizerKind;
 use super::{Action, Change, Options, Outcome, Progress, TAG_PACKAGE, TAG_STAGE};
-use crate::aws::Aws;
 use crate::aws::signed::{Api as Service, Rest};
+use crate::aws::{Aws, Place};
 use crate::error::CliError;
 use crate::project::{Api, Function};
 
@@ -33,7 +33,7 @@ pub(super) fn statement_id(api_id: &str) -> String {
 }
 
 /// The tags the API carries: lambdakit's.
-fn tags(api: &Api) -> BTreeMap<String, String> {
+pub(super) fn tags(api: &Api) -> BTreeMap<String, String> {
     let mut tags = BTreeMap::new();
     tags.insert(TAG_PACKAGE.to_owned(), api.package.clone());
     tags.insert(
@@ -50,7 +50,7 @@ fn tags(api: &Api) -> BTreeMap<String, String> {
 }
 
 /// The API's CORS configuration as API Gateway takes it, if any.
-fn cors(api: &Api) -> Option<Value> {
+pub(super) fn cors(api: &Api) -> Option<Value> {
     let cors = api.settings.cors.as_ref()?;
     let mut configuration = Map::new();
     let lists = [
@@ -73,16 +73,31 @@ fn cors(api: &Api) -> Option<Value> {
     Some(Value::Object(configuration))
 }
 
-/// What deploy makes of the API's settings, with the functions' ARNs resolved.
+/// What deploy (and `template`) makes of the API's settings, with the functions' ARNs
+/// resolved. Bodies are API Gateway V2's, camel-cased (CloudFormation's are the same
+/// pascal-cased).
 #[derive(Debug)]
-struct Desired {
-    /// Each function's ARN, by binary name, for the functions the API invokes.
-    functions: BTreeMap<String, (String, String)>,
-    /// Each authorizer's body, by name (its function's ARN for a Lambda one).
-    authorizers: BTreeMap<String, Value>,
+pub(super) struct Desired {
+    /// The AWS name and ARN of each function the API invokes (its routes' and its Lambda
+    /// authorizers'), by binary name.
+    pub(super) functions: BTreeMap<String, (String, String)>,
+    /// The functions with an integration (those of routes), by binary name.
+    pub(super) integrated: Vec<String>,
+    /// Each authorizer's body, by name.
+    pub(super) authorizers: BTreeMap<String, Value>,
 }
 
-fn desired(aws: &Aws, api: &Api, functions: &[&Function]) -> Result<Desired, CliError> {
+/// The API's integrations and authorizers, `arn_of` giving each function's ARN, in `place`.
+///
+/// # Errors
+///
+/// When a route or authorizer names a function not among `functions`.
+pub(super) fn desired(
+    place: Place<'_>,
+    arn_of: &dyn Fn(&Function) -> String,
+    api: &Api,
+    functions: &[&Function],
+) -> Result<Desired, CliError> {
     let mut wanted = BTreeMap::new();
     let mut resolve = |name: &str, at: &str| -> Result<String, CliError> {
         let function = functions
@@ -94,13 +109,19 @@ fn desired(aws: &Aws, api: &Api, functions: &[&Function]) -> Result<Desired, Cli
                     "names the function `{name}`, which is not deployed with the API (deploy the whole package: leave out `--bin`)"
                 ),
             })?;
-        let aws_name = function.aws_name().to_owned();
-        let arn = aws.arn("lambda", &format!("function:{aws_name}"));
-        wanted.insert(name.to_owned(), (aws_name, arn.clone()));
+        let arn = arn_of(function);
+        wanted.insert(
+            name.to_owned(),
+            (function.aws_name().to_owned(), arn.clone()),
+        );
         Ok(arn)
     };
+    let mut integrated = Vec::new();
     for route in &api.settings.routes {
         resolve(&route.function, &route.at)?;
+        if !integrated.contains(&route.function) {
+            integrated.push(route.function.clone());
+        }
     }
     let mut authorizers = BTreeMap::new();
     for (name, authorizer) in &api.settings.authorizers {
@@ -126,7 +147,7 @@ fn desired(aws: &Aws, api: &Api, functions: &[&Function]) -> Result<Desired, Cli
                 // invocation URI, as API Gateway's Lambda integrations name it.
                 body["authorizerUri"] = json!(format!(
                     "arn:{}:apigateway:{}:lambda:path/2015-03-31/functions/{arn}/invocations",
-                    aws.partition, aws.region
+                    place.partition, place.region
                 ));
                 body["authorizerPayloadFormatVersion"] = json!("2.0");
                 body["enableSimpleResponses"] = json!(simple_responses);
@@ -137,7 +158,56 @@ fn desired(aws: &Aws, api: &Api, functions: &[&Function]) -> Result<Desired, Cli
     }
     Ok(Desired {
         functions: wanted,
+        integrated,
         authorizers,
+    })
+}
+
+/// The body of a Lambda proxy integration (payload 2.0) of the function `arn`.
+pub(super) fn integration(arn: &str) -> Value {
+    json!({
+        "integrationType": "AWS_PROXY",
+        "integrationUri": arn,
+        "payloadFormatVersion": "2.0",
+    })
+}
+
+/// The body of `route`, whose function's integration has the id `integration_id` and whose
+/// authorizer (if any) `authorizer_id`.
+pub(super) fn route(
+    api: &Api,
+    route: &super::settings::api::Route,
+    integration_id: &str,
+    authorizer_id: &str,
+) -> Value {
+    let mut body = json!({
+        "routeKey": route.key.text(),
+        "target": format!("integrations/{integration_id}"),
+        "authorizationType": "NONE",
+    });
+    if let Some(authorizer) = &route.authorizer {
+        let jwt = matches!(
+            api.settings
+                .authorizers
+                .get(authorizer)
+                .map(|authorizer| &authorizer.kind),
+            Some(AuthorizerKind::Jwt { .. })
+        );
+        body["authorizationType"] = json!(if jwt { "JWT" } else { "CUSTOM" });
+        body["authorizerId"] = json!(authorizer_id);
+        if !route.scopes.is_empty() {
+            body["authorizationScopes"] = json!(route.scopes);
+        }
+    }
+    body
+}
+
+/// The body of the `$default` stage: deployed automatically, with the stage variables.
+pub(super) fn stage(api: &Api) -> Value {
+    json!({
+        "stageName": STAGE,
+        "autoDeploy": true,
+        "stageVariables": api.settings.stage_variables,
     })
 }
 
@@ -250,7 +320,9 @@ pub async fn deploy(
     }
     progress.note(format_args!("deploying the HTTP API `{name}`"));
     api.check()?;
-    let desired = desired(aws, api, functions)?;
+    let arn_of =
+        |function: &Function| aws.arn("lambda", &format!("function:{}", function.aws_name()));
+    let desired = desired(aws.place(), &arn_of, api, functions)?;
     let mut changes = Vec::new();
     let tags = tags(api);
     let cors = cors(api);
@@ -380,20 +452,9 @@ pub async fn deploy(
     // One integration per function.
     let current: Vec<Value> = items(aws, &format!("{base}/integrations"), "apigateway:GET").await?;
     let mut integration_ids: BTreeMap<String, String> = BTreeMap::new();
-    for (binary, (aws_name, arn)) in &desired.functions {
-        if !api
-            .settings
-            .routes
-            .iter()
-            .any(|route| &route.function == binary)
-        {
-            continue;
-        }
-        let body = json!({
-            "integrationType": "AWS_PROXY",
-            "integrationUri": arn,
-            "payloadFormatVersion": "2.0",
-        });
+    for binary in &desired.integrated {
+        let (aws_name, arn) = &desired.functions[binary];
+        let body = integration(arn);
         let existing = current.iter().find(|item| item["integrationUri"] == *arn);
         let (integration_id, action) = match existing {
             Some(item) => {
@@ -495,25 +556,18 @@ pub async fn deploy(
     let current: Vec<Value> = items(aws, &format!("{base}/routes"), "apigateway:GET").await?;
     for route in &api.settings.routes {
         let key = route.key.text();
-        let mut body = json!({
-            "routeKey": key,
-            "target": format!("integrations/{}", integration_ids.get(&route.function).map_or("", String::as_str)),
-            "authorizationType": "NONE",
-        });
-        if let Some(authorizer) = &route.authorizer {
-            let jwt = matches!(
-                api.settings
-                    .authorizers
-                    .get(authorizer)
-                    .map(|authorizer| &authorizer.kind),
-                Some(AuthorizerKind::Jwt { .. })
-            );
-            body["authorizationType"] = json!(if jwt { "JWT" } else { "CUSTOM" });
-            body["authorizerId"] = json!(authorizer_ids.get(authorizer).map_or("", String::as_str));
-            if !route.scopes.is_empty() {
-                body["authorizationScopes"] = json!(route.scopes);
-            }
-        }
+        let body = self::route(
+            api,
+            route,
+            integration_ids
+                .get(&route.function)
+                .map_or("", String::as_str),
+            route
+                .authorizer
+                .as_ref()
+                .and_then(|authorizer| authorizer_ids.get(authorizer))
+                .map_or("", String::as_str),
+        );
         let existing = current.iter().find(|item| item["routeKey"] == *key);
         let action = match existing {
             Some(item) => {
@@ -625,11 +679,7 @@ pub async fn deploy(
     }
 
     // The `$default` stage, deployed automatically.
-    let stage = json!({
-        "stageName": STAGE,
-        "autoDeploy": true,
-        "stageVariables": api.settings.stage_variables,
-    });
+    let stage = stage(api);
     let current: Vec<Value> = items(aws, &format!("{base}/stages"), "apigateway:GET").await?;
     let action = match current.iter().find(|item| item["stageName"] == STAGE) {
         Some(item) => {
@@ -724,15 +774,9 @@ fn planned_from_nothing(
     name: String,
     mut changes: Vec<Change>,
 ) -> Outcome {
-    for (binary, (aws_name, _)) in &desired.functions {
-        if api
-            .settings
-            .routes
-            .iter()
-            .any(|route| &route.function == binary)
-        {
-            changes.push(Change::new("integration", aws_name.clone(), Action::Create));
-        }
+    for binary in &desired.integrated {
+        let (aws_name, _) = &desired.functions[binary];
+        changes.push(Change::new("integration", aws_name.clone(), Action::Create));
     }
     for authorizer in desired.authorizers.keys() {
         changes.push(Change::new(
