@@ -503,8 +503,22 @@ pub async fn deploy(
         integration_ids.insert(binary.clone(), integration_id);
     }
 
-    // The authorizers.
-    let current: Vec<Value> = items(aws, &format!("{base}/authorizers"), "apigateway:GET").await?;
+    // The routes as they are, before any change.
+    let routes_now: Vec<Value> = items(aws, &format!("{base}/routes"), "apigateway:GET").await?;
+    // The authorizers, listed when the API has or had any (declared, or named by a route as
+    // it is): an authorizer no route names grants nothing, and one left by an interrupted
+    // deploy goes with the next one that lists them.
+    let lists_authorizers = !desired.authorizers.is_empty()
+        || routes_now.iter().any(|item| {
+            item["authorizationType"]
+                .as_str()
+                .is_some_and(|kind| kind != "NONE")
+        });
+    let current: Vec<Value> = if lists_authorizers {
+        items(aws, &format!("{base}/authorizers"), "apigateway:GET").await?
+    } else {
+        Vec::new()
+    };
     let mut authorizer_ids: BTreeMap<String, String> = BTreeMap::new();
     for (authorizer, body) in &desired.authorizers {
         let existing = current.iter().find(|item| item["name"] == *authorizer);
@@ -553,7 +567,7 @@ pub async fn deploy(
     }
 
     // The routes; those no longer declared are deleted.
-    let current: Vec<Value> = items(aws, &format!("{base}/routes"), "apigateway:GET").await?;
+    let current = routes_now;
     for route in &api.settings.routes {
         let key = route.key.text();
         let body = self::route(
@@ -635,7 +649,11 @@ pub async fn deploy(
         changes.push(Change::new("route", key, Action::Delete));
     }
     // Authorizers and integrations no routes use any more, once no route uses them.
-    let current: Vec<Value> = items(aws, &format!("{base}/authorizers"), "apigateway:GET").await?;
+    let current: Vec<Value> = if lists_authorizers {
+        items(aws, &format!("{base}/authorizers"), "apigateway:GET").await?
+    } else {
+        Vec::new()
+    };
     for item in &current {
         let authorizer = item["name"].as_str().unwrap_or_default();
         if desired.authorizers.contains_key(authorizer) {
