@@ -450,61 +450,37 @@ pub async fn deploy(
     let base = format!("/v2/apis/{id}");
 
     // One integration per function.
-    let current: Vec<Value> = items(aws, &format!("{base}/integrations"), "apigateway:GET").await?;
+    let current = items(
+        aws,
+        &format!("{base}/{}", INTEGRATIONS.collection),
+        "apigateway:GET",
+    )
+    .await?;
     let mut integration_ids: BTreeMap<String, String> = BTreeMap::new();
     for binary in &desired.integrated {
         let (aws_name, arn) = &desired.functions[binary];
-        let body = integration(arn);
         let existing = current.iter().find(|item| item["integrationUri"] == *arn);
-        let (integration_id, action) = match existing {
-            Some(item) => {
-                let integration_id = item["integrationId"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let differ = differences(&body, item);
-                if !differ.is_empty() && !options.dry_run {
-                    call(
-                        aws,
-                        Method::PATCH,
-                        &format!("{base}/integrations/{integration_id}"),
-                        Some(&body),
-                        "apigateway:PATCH",
-                    )
-                    .await?;
-                }
-                let action = if differ.is_empty() {
-                    Action::Unchanged
-                } else {
-                    Action::Update(differ)
-                };
-                (integration_id, action)
-            }
-            None if options.dry_run => (String::from("(new)"), Action::Create),
-            None => {
-                let created = call(
-                    aws,
-                    Method::POST,
-                    &format!("{base}/integrations"),
-                    Some(&body),
-                    "apigateway:POST",
-                )
-                .await?;
-                (
-                    created["integrationId"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    Action::Create,
-                )
-            }
-        };
+        let (integration_id, action) = converge(
+            aws,
+            &base,
+            INTEGRATIONS,
+            existing,
+            &integration(arn),
+            Vec::new(),
+            options,
+        )
+        .await?;
         changes.push(Change::new("integration", aws_name.clone(), action));
         integration_ids.insert(binary.clone(), integration_id);
     }
 
     // The routes as they are, before any change.
-    let routes_now: Vec<Value> = items(aws, &format!("{base}/routes"), "apigateway:GET").await?;
+    let routes_now = items(
+        aws,
+        &format!("{base}/{}", ROUTES.collection),
+        "apigateway:GET",
+    )
+    .await?;
     // The authorizers, listed when the API has or had any (declared, or named by a route as
     // it is): an authorizer no route names grants nothing, and one left by an interrupted
     // deploy goes with the next one that lists them.
@@ -514,60 +490,29 @@ pub async fn deploy(
                 .as_str()
                 .is_some_and(|kind| kind != "NONE")
         });
-    let current: Vec<Value> = if lists_authorizers {
-        items(aws, &format!("{base}/authorizers"), "apigateway:GET").await?
-    } else {
-        Vec::new()
+    let authorizers_now = || async {
+        if lists_authorizers {
+            items(
+                aws,
+                &format!("{base}/{}", AUTHORIZERS.collection),
+                "apigateway:GET",
+            )
+            .await
+        } else {
+            Ok(Vec::new())
+        }
     };
+    let current = authorizers_now().await?;
     let mut authorizer_ids: BTreeMap<String, String> = BTreeMap::new();
     for (authorizer, body) in &desired.authorizers {
         let existing = current.iter().find(|item| item["name"] == *authorizer);
-        let (authorizer_id, action) = match existing {
-            Some(item) => {
-                let authorizer_id = item["authorizerId"].as_str().unwrap_or_default().to_owned();
-                let differ = differences(body, item);
-                if !differ.is_empty() && !options.dry_run {
-                    call(
-                        aws,
-                        Method::PATCH,
-                        &format!("{base}/authorizers/{authorizer_id}"),
-                        Some(body),
-                        "apigateway:PATCH",
-                    )
-                    .await?;
-                }
-                let action = if differ.is_empty() {
-                    Action::Unchanged
-                } else {
-                    Action::Update(differ)
-                };
-                (authorizer_id, action)
-            }
-            None if options.dry_run => (String::from("(new)"), Action::Create),
-            None => {
-                let created = call(
-                    aws,
-                    Method::POST,
-                    &format!("{base}/authorizers"),
-                    Some(body),
-                    "apigateway:POST",
-                )
-                .await?;
-                (
-                    created["authorizerId"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    Action::Create,
-                )
-            }
-        };
+        let (authorizer_id, action) =
+            converge(aws, &base, AUTHORIZERS, existing, body, Vec::new(), options).await?;
         changes.push(Change::new("authorizer", authorizer.clone(), action));
         authorizer_ids.insert(authorizer.clone(), authorizer_id);
     }
 
     // The routes; those no longer declared are deleted.
-    let current = routes_now;
     for route in &api.settings.routes {
         let key = route.key.text();
         let body = self::route(
@@ -582,46 +527,16 @@ pub async fn deploy(
                 .and_then(|authorizer| authorizer_ids.get(authorizer))
                 .map_or("", String::as_str),
         );
-        let existing = current.iter().find(|item| item["routeKey"] == *key);
-        let action = match existing {
-            Some(item) => {
-                let route_id = item["routeId"].as_str().unwrap_or_default();
-                let mut differ = differences(&body, item);
-                // A route that loses its authorizer keeps no authorizer id or scopes.
-                if route.authorizer.is_none() && item["authorizationType"] != "NONE" {
-                    differ.push("authorizationType".into());
-                }
-                differ.dedup();
-                if !differ.is_empty() && !options.dry_run {
-                    call(
-                        aws,
-                        Method::PATCH,
-                        &format!("{base}/routes/{route_id}"),
-                        Some(&body),
-                        "apigateway:PATCH",
-                    )
-                    .await?;
-                }
-                if differ.is_empty() {
-                    Action::Unchanged
-                } else {
-                    Action::Update(differ)
-                }
-            }
-            None => {
-                if !options.dry_run {
-                    call(
-                        aws,
-                        Method::POST,
-                        &format!("{base}/routes"),
-                        Some(&body),
-                        "apigateway:POST",
-                    )
-                    .await?;
-                }
-                Action::Create
-            }
+        let existing = routes_now.iter().find(|item| item["routeKey"] == *key);
+        // A route that loses its authorizer keeps no authorizer id or scopes.
+        let lost_authorizer = existing
+            .is_some_and(|item| route.authorizer.is_none() && item["authorizationType"] != "NONE");
+        let extra = if lost_authorizer {
+            vec!["authorizationType".to_owned()]
+        } else {
+            Vec::new()
         };
+        let (_, action) = converge(aws, &base, ROUTES, existing, &body, extra, options).await?;
         changes.push(Change::new("route", key, action));
     }
     let declared: Vec<String> = api
@@ -630,108 +545,55 @@ pub async fn deploy(
         .iter()
         .map(|route| route.key.text())
         .collect();
-    for item in &current {
+    for item in &routes_now {
         let key = item["routeKey"].as_str().unwrap_or_default();
-        if declared.iter().any(|declared| declared == key) {
-            continue;
+        if !declared.iter().any(|declared| declared == key) {
+            remove(aws, &base, ROUTES, item, options).await?;
+            changes.push(Change::new("route", key, Action::Delete));
         }
-        if !options.dry_run {
-            let route_id = item["routeId"].as_str().unwrap_or_default();
-            call(
-                aws,
-                Method::DELETE,
-                &format!("{base}/routes/{route_id}"),
-                None,
-                "apigateway:DELETE",
-            )
-            .await?;
-        }
-        changes.push(Change::new("route", key, Action::Delete));
     }
     // Authorizers and integrations no routes use any more, once no route uses them.
-    let current: Vec<Value> = if lists_authorizers {
-        items(aws, &format!("{base}/authorizers"), "apigateway:GET").await?
-    } else {
-        Vec::new()
-    };
-    for item in &current {
+    for item in &authorizers_now().await? {
         let authorizer = item["name"].as_str().unwrap_or_default();
-        if desired.authorizers.contains_key(authorizer) {
-            continue;
+        if !desired.authorizers.contains_key(authorizer) {
+            remove(aws, &base, AUTHORIZERS, item, options).await?;
+            changes.push(Change::new("authorizer", authorizer, Action::Delete));
         }
-        if !options.dry_run {
-            let authorizer_id = item["authorizerId"].as_str().unwrap_or_default();
-            call(
-                aws,
-                Method::DELETE,
-                &format!("{base}/authorizers/{authorizer_id}"),
-                None,
-                "apigateway:DELETE",
-            )
-            .await?;
-        }
-        changes.push(Change::new("authorizer", authorizer, Action::Delete));
     }
-    let current: Vec<Value> = items(aws, &format!("{base}/integrations"), "apigateway:GET").await?;
-    for item in &current {
+    for item in &items(
+        aws,
+        &format!("{base}/{}", INTEGRATIONS.collection),
+        "apigateway:GET",
+    )
+    .await?
+    {
         let integration_id = item["integrationId"].as_str().unwrap_or_default();
-        if integration_ids.values().any(|id| id == integration_id) {
-            continue;
+        if !integration_ids.values().any(|id| id == integration_id) {
+            remove(aws, &base, INTEGRATIONS, item, options).await?;
+            let uri = item["integrationUri"].as_str().unwrap_or(integration_id);
+            let function = uri.rsplit(':').next().unwrap_or(uri);
+            changes.push(Change::new("integration", function, Action::Delete));
         }
-        if !options.dry_run {
-            call(
-                aws,
-                Method::DELETE,
-                &format!("{base}/integrations/{integration_id}"),
-                None,
-                "apigateway:DELETE",
-            )
-            .await?;
-        }
-        let uri = item["integrationUri"].as_str().unwrap_or(integration_id);
-        changes.push(Change::new(
-            "integration",
-            uri.rsplit(':').next().unwrap_or(uri),
-            Action::Delete,
-        ));
     }
 
     // The `$default` stage, deployed automatically.
-    let stage = stage(api);
-    let current: Vec<Value> = items(aws, &format!("{base}/stages"), "apigateway:GET").await?;
-    let action = match current.iter().find(|item| item["stageName"] == STAGE) {
-        Some(item) => {
-            let differ = differences(&stage, item);
-            if !differ.is_empty() && !options.dry_run {
-                call(
-                    aws,
-                    Method::PATCH,
-                    &format!("{base}/stages/{}", crate::percent::encode(STAGE.as_bytes())),
-                    Some(&stage),
-                    "apigateway:PATCH",
-                )
-                .await?;
-            }
-            if differ.is_empty() {
-                Action::Unchanged
-            } else {
-                Action::Update(differ)
-            }
-        }
-        None => {
-            if !options.dry_run {
-                call(
-                    aws,
-                    Method::POST,
-                    &format!("{base}/stages"),
-                    Some(&stage),
-                    "apigateway:POST",
-                )
-                .await?;
-            }
-            Action::Create
-        }
-    };
+    let current = items(
+        aws,
+        &format!("{base}/{}", STAGES.collection),
+        "apigateway:GET",
+    )
+    .await?;
+    let existing = current.iter().find(|item| item["stageName"] == STAGE);
+    let (_, action) = converge(
+        aws,
+        &base,
+        STAGES,
+        existing,
+        &stage(api),
+        Vec::new(),
+        options,
+    )
+    .await?;
     changes.push(Change::new("stage", STAGE, action));
 
     // Each function the API invokes lets API Gateway invoke it, from this API only; the
@@ -782,6 +644,96 @@ pub async fn deploy(
         version: None,
         notes: Vec::new(),
     })
+}
+
+/// A collection of the API's parts: its path below the API's, and the field of a part's id.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    collection: &'static str,
+    id: &'static str,
+}
+
+const INTEGRATIONS: Part = Part {
+    collection: "integrations",
+    id: "integrationId",
+};
+const AUTHORIZERS: Part = Part {
+    collection: "authorizers",
+    id: "authorizerId",
+};
+const ROUTES: Part = Part {
+    collection: "routes",
+    id: "routeId",
+};
+const STAGES: Part = Part {
+    collection: "stages",
+    id: "stageName",
+};
+
+/// Creates the part `body` of `part` (below the API at `base`), or updates `existing` where
+/// it differs from `body` (or in the fields `extra` names); its id and what was done (dry:
+/// would be done, `(new)` for the id of what would be created).
+async fn converge(
+    aws: &Aws,
+    base: &str,
+    part: Part,
+    existing: Option<&Value>,
+    body: &Value,
+    extra: Vec<String>,
+    options: Options,
+) -> Result<(String, Action), CliError> {
+    let collection = format!("{base}/{}", part.collection);
+    let Some(item) = existing else {
+        if options.dry_run {
+            return Ok(("(new)".to_owned(), Action::Create));
+        }
+        let created = call(
+            aws,
+            Method::POST,
+            &collection,
+            Some(body),
+            "apigateway:POST",
+        )
+        .await?;
+        let id = created[part.id].as_str().unwrap_or_default().to_owned();
+        return Ok((id, Action::Create));
+    };
+    let id = item[part.id].as_str().unwrap_or_default().to_owned();
+    let mut differ = differences(body, item);
+    for field in extra {
+        if !differ.contains(&field) {
+            differ.push(field);
+        }
+    }
+    if differ.is_empty() {
+        return Ok((id, Action::Unchanged));
+    }
+    if !options.dry_run {
+        let path = format!("{collection}/{}", crate::percent::encode(id.as_bytes()));
+        call(aws, Method::PATCH, &path, Some(body), "apigateway:PATCH").await?;
+    }
+    Ok((id, Action::Update(differ)))
+}
+
+/// Deletes the part `item` of `part` (below the API at `base`), unless dry.
+async fn remove(
+    aws: &Aws,
+    base: &str,
+    part: Part,
+    item: &Value,
+    options: Options,
+) -> Result<(), CliError> {
+    if options.dry_run {
+        return Ok(());
+    }
+    let id = item[part.id].as_str().unwrap_or_default();
+    let path = format!(
+        "{base}/{}/{}",
+        part.collection,
+        crate::percent::encode(id.as_bytes())
+    );
+    call(aws, Method::DELETE, &path, None, "apigateway:DELETE").await?;
+    Ok(())
 }
 
 /// The plan of a dry run for an API that does not exist yet: everything is created.
