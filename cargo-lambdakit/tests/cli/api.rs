@@ -223,6 +223,20 @@ fn lambda_authorizers_decide_keep_their_answers_and_fail_closed() {
     assert_eq!(refused.status, 403);
     assert_eq!(refused.json(), json!({"message": "Forbidden"}));
 
+    // An IAM policy: what it allows goes through, the rest is refused.
+    let open = event(&with_key("/policy/open-area", "let-me-in"));
+    let context = &open["requestContext"]["authorizer"]["lambda"];
+    assert!(
+        context["routeArn"]
+            .as_str()
+            .unwrap()
+            .ends_with("/$default/GET/policy/open-area"),
+        "{context}"
+    );
+    assert_eq!(open["pathParameters"], json!({"area": "open-area"}));
+    assert_eq!(with_key("/policy/closed", "let-me-in").status, 403);
+    assert_eq!(with_key("/policy/open-area", "guess").status, 403);
+
     // With `ttl`, an identity's answer is kept: the authorizer is asked once.
     let cached = event(&with_key("/cached", "let-me-in"));
     let decided = cached["requestContext"]["authorizer"]["lambda"]["decided"].clone();

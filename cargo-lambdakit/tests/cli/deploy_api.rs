@@ -265,6 +265,7 @@ fn an_http_api_is_planned_deployed_converged_and_destroyed() {
         users["IdentitySource"],
         json!(["$request.header.Authorization"])
     );
+    assert_eq!(authorizer("policy-gate")["EnableSimpleResponses"], false);
     let cached = authorizer("cached-gate");
     assert_eq!(cached["AuthorizerType"], "REQUEST");
     assert_eq!(cached["AuthorizerPayloadFormatVersion"], "2.0");
@@ -289,7 +290,7 @@ fn an_http_api_is_planned_deployed_converged_and_destroyed() {
             .unwrap_or_else(|| panic!("{key} in {routes:#}"))
             .clone()
     };
-    assert_eq!(routes["Items"].as_array().unwrap().len(), 7, "{routes:#}");
+    assert_eq!(routes["Items"].as_array().unwrap().len(), 8, "{routes:#}");
     let orders = route("POST /orders");
     assert_eq!(orders["Target"], target.as_str());
     assert_eq!(orders["AuthorizationType"], "JWT");
@@ -402,7 +403,7 @@ fn an_http_api_is_planned_deployed_converged_and_destroyed() {
     let authorizers = apigateway(&moto, &listing, &["get-authorizers", "--api-id", &id]);
     assert_eq!(
         authorizers["Items"].as_array().unwrap().len(),
-        3,
+        4,
         "{authorizers:#}"
     );
 

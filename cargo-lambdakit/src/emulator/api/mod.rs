@@ -404,11 +404,11 @@ impl Emulator {
             event["stageVariables"] = json!(api.stage_variables);
         }
         if let Some(name) = &route.authorizer {
+            // The request's ARN, as IAM policies name it: the stage, the method and the path
+            // requested.
             let arn = format!(
-                "arn:aws:execute-api:{}:{ACCOUNT}:{}/{STAGE}/{}",
-                self.region,
-                api.id,
-                route_key.replacen(' ', "", 1)
+                "arn:aws:execute-api:{}:{ACCOUNT}:{}/{STAGE}/{}{path}",
+                self.region, api.id, parts.method
             );
             match api.authorizers.check(self, name, route, &event, &arn).await {
                 Verdict::Allow(context) => event["requestContext"]["authorizer"] = context,
