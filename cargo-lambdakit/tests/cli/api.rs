@@ -134,7 +134,7 @@ fn routes_answer_with_payload_2_events_and_cors_while_the_lambda_api_keeps_its_p
 }
 
 #[test]
-fn routes_that_cannot_be_served_are_said_and_left_out_and_the_rest_served() {
+fn routes_that_cannot_be_served_are_said_and_answer_500_and_the_rest_is_served() {
     let serve = Serve::start("test-api-bad");
     let at = "package.metadata.lambdakit.api.routes";
     let errors = serve.errors_with(&[
@@ -142,28 +142,57 @@ fn routes_that_cannot_be_served_are_said_and_left_out_and_the_rest_served() {
         &format!("error: `{at}.\"GET /reports\"` names the function `reporter`, which the package does not have (its functions: `lonely`)"),
         &format!("error: `{at}.\"GET /admin\".authorizer` names the authorizer `admins`, which the API does not declare"),
     ]);
-    for route in ["GET /products/{variant}", "GET /reports", "GET /admin"] {
+    assert!(
+        errors
+            .iter()
+            .any(|line| line.contains("`GET /products/{sku}`")
+                && line.ends_with("serve leaves it out")),
+        "{errors:#?}"
+    );
+    for route in ["GET /reports", "GET /admin"] {
         assert!(
-            errors.iter().any(|line| line.contains(&format!(
-                "serve leaves the route `{route}` out and serves the rest"
+            errors.iter().any(|line| line.ends_with(&format!(
+                "serve answers the route `{route}` with 500 and serves the rest"
             ))),
             "{route}: {errors:#?}"
         );
     }
-    let listed = serve.output_with(&["GET /products/{sku} -> `lonely`"]);
+    let listed = serve.output_with(&[
+        "GET /products/{sku} -> `lonely`",
+        "GET /reports -> `reporter` (not served: answers 500)",
+    ]);
     assert!(
-        !listed.iter().any(|line| line.contains("GET /reports")),
+        !listed
+            .iter()
+            .any(|line| line.contains("GET /products/{variant}")),
         "{listed:#?}"
     );
-    // The good route and `$default` answer; the left-out routes' paths go to `$default`.
+    // The good route and `$default` answer.
     let route_key = |path: &str| {
         let answer = get(serve.address, path);
         assert_eq!(answer.status, 200, "{path}");
         answer.json()
     };
     assert_eq!(route_key("/products/apple"), "GET /products/{sku}");
-    assert_eq!(route_key("/reports"), "$default");
-    assert_eq!(route_key("/admin"), "$default");
+    assert_eq!(route_key("/elsewhere"), "$default");
+    // The routes that cannot be served answer 500, never another route's function (`/admin`
+    // would otherwise reach `$default` without its authorizer), and serve's log says why.
+    for (path, why) in [
+        ("/reports", "names the function `reporter`"),
+        ("/admin", "names the authorizer `admins`"),
+    ] {
+        let answer = get(serve.address, path);
+        assert_eq!(answer.status, 500, "{path}");
+        assert_eq!(answer.json(), json!({"message": "Internal Server Error"}));
+        let log = serve.output_with(&[why]);
+        assert!(
+            log.iter().any(
+                |line| line.contains(&format!("answered GET {path} with 500: "))
+                    && line.contains(why)
+            ),
+            "{path}: {log:#?}"
+        );
+    }
 
     // deploy refuses the same settings before it builds or calls AWS.
     let output = crate::support::lambdakit()
@@ -183,6 +212,30 @@ fn routes_that_cannot_be_served_are_said_and_left_out_and_the_rest_served() {
         "{stderr}"
     );
     assert!(!stderr.contains("Compiling"), "{stderr}");
+}
+
+#[test]
+fn routes_needing_a_function_serve_does_not_run_answer_500() {
+    let serve = Serve::start_with("test-api", &["--bin", "echo"]);
+    let said = serve.errors_with(&[
+        "note: the route `GET /private` needs the function `gate`, which this serve does not run (it serves echo); serve answers it with 500",
+    ]);
+    assert!(
+        !said
+            .iter()
+            .any(|line| line.contains("`GET /products/{sku}`")),
+        "{said:#?}"
+    );
+    let private = request(
+        serve.address,
+        "GET /private HTTP/1.1\r\nX-Api-Key: let-me-in",
+        b"",
+    );
+    assert_eq!(private.status, 500);
+    assert_eq!(
+        event(&get(serve.address, "/products/apple"))["routeKey"],
+        "GET /products/{sku}"
+    );
 }
 
 #[test]

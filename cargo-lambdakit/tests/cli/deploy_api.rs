@@ -216,6 +216,22 @@ fn an_http_api_is_planned_deployed_converged_and_destroyed() {
         apigateway(&moto, &listing, &["get-apis"])["Items"],
         json!([])
     );
+    // A stage's API is named after it, and invokes the stage's functions.
+    let staged = lambdakit_json(
+        &moto,
+        &listing,
+        &["deploy", "--dry-run", "--stage", "dev", "--arch", arch],
+    );
+    assert_eq!(staged["apis"][0]["name"], "test-api-dev");
+    let staged = changes(&staged["apis"][0]);
+    for expected in [("integration", "echo-dev"), ("permission", "gate-dev")] {
+        assert!(
+            staged
+                .iter()
+                .any(|(kind, name, _)| (kind.as_str(), name.as_str()) == expected),
+            "{expected:?} in {staged:#?}"
+        );
+    }
 
     lambdakit_json(&moto, &listing, &["deploy", "--arch", arch]);
     let apis = apigateway(&moto, &listing, &["get-apis"]);

@@ -679,12 +679,23 @@ fn jwks(at: At<'_>) -> Result<Jwks, CliError> {
     Ok(Jwks::File(text))
 }
 
+/// Why a route cannot be served or deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// It answers what an earlier route answers: the earlier one does.
+    Clash,
+    /// It names a function or an authorizer the package does not have.
+    Missing,
+}
+
 /// What keeps one route from being served or deployed: it names what the package does not
 /// have, or answers what an earlier route does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// The index of the route in [`ApiSettings::routes`].
     pub route: usize,
+    /// Which kind of problem.
+    pub fault: Fault,
     /// The setting at fault.
     pub key: String,
     /// What is wrong, and the fix.
@@ -709,6 +720,7 @@ pub fn problems(api: &ApiSettings, functions: &[&str]) -> Vec<Problem> {
     for (index, route) in api.routes.iter().enumerate() {
         let problem = |key: String, problem: String| Problem {
             route: index,
+            fault: Fault::Missing,
             key,
             problem,
         };
@@ -716,13 +728,16 @@ pub fn problems(api: &ApiSettings, functions: &[&str]) -> Vec<Problem> {
             .iter()
             .find(|earlier| earlier.key.shape() == route.key.shape())
         {
-            problems.push(problem(
-                route.at.clone(),
-                format!(
-                    "answers the same requests as the route `{}` (a path parameter's name does not tell routes apart); keep one",
-                    earlier.key.text()
-                ),
-            ));
+            problems.push(Problem {
+                fault: Fault::Clash,
+                ..problem(
+                    route.at.clone(),
+                    format!(
+                        "answers the same requests as the route `{}` (a path parameter's name does not tell routes apart); keep one",
+                        earlier.key.text()
+                    ),
+                )
+            });
             continue;
         }
         if !known(&route.function) {

@@ -25,7 +25,7 @@ use super::instance::Outcome;
 use super::{Body, Emulator, RequestBody, boxed, ids, url};
 use crate::deploy::settings::Cors;
 use crate::deploy::settings::Word as _;
-use crate::deploy::settings::api::{Method, RouteKey, Segment};
+use crate::deploy::settings::api::{AuthorizerKind, Fault, Method, RouteKey, Segment};
 use crate::local::ACCOUNT;
 use crate::percent::decode as percent_decode;
 use crate::project::Api;
@@ -44,6 +44,8 @@ struct LocalRoute {
     function: String,
     authorizer: Option<String>,
     scopes: Vec<String>,
+    /// Why serve cannot answer it, when it cannot: it answers 500.
+    unavailable: Option<String>,
 }
 
 /// The project's HTTP API, as serve answers it.
@@ -59,27 +61,34 @@ pub struct LocalApi {
 }
 
 impl LocalApi {
-    /// The API `api` declares, with the routes serve can answer: those whose settings have no
-    /// problem and whose function (and authorizer's function) is among `served`. What is left
-    /// out is said in the lines returned, one per route, each naming the setting and the fix.
+    /// The API `api` declares, as serve answers it when it runs `served`. A route that clashes
+    /// with an earlier one is left out (the earlier one answers its requests); one that names
+    /// a function or authorizer the package does not have, or a function serve does not run,
+    /// is kept but answers 500, its reason in serve's log, so that its requests never reach
+    /// another route's function (nor one without its authorizer). The lines returned say each,
+    /// naming the setting and the fix.
     pub fn new(api: &Api, served: &[String]) -> (Self, Vec<String>) {
-        let mut left_out = Vec::new();
+        let mut said = Vec::new();
         let mut routes = Vec::new();
         let is_served = |name: &str| served.iter().any(|served| served == name);
         for (index, route) in api.settings.routes.iter().enumerate() {
-            let problems: Vec<_> = api
+            let key = route.key.text();
+            let mut unavailable = None;
+            for problem in api.problems.iter().filter(|problem| problem.route == index) {
+                let consequence = match problem.fault {
+                    Fault::Clash => "serve leaves it out".to_owned(),
+                    Fault::Missing => {
+                        format!("serve answers the route `{key}` with 500 and serves the rest")
+                    }
+                };
+                said.push(format!("error: {}; {consequence}", problem.error()));
+                unavailable.get_or_insert(problem.error().to_string());
+            }
+            if api
                 .problems
                 .iter()
-                .filter(|problem| problem.route == index)
-                .collect();
-            if !problems.is_empty() {
-                for problem in problems {
-                    left_out.push(format!(
-                        "error: {}; serve leaves the route `{}` out and serves the rest",
-                        problem.error(),
-                        route.key.text()
-                    ));
-                }
+                .any(|problem| problem.route == index && problem.fault == Fault::Clash)
+            {
                 continue;
             }
             let authorizer_function = route
@@ -87,27 +96,27 @@ impl LocalApi {
                 .as_ref()
                 .and_then(|name| api.settings.authorizers.get(name))
                 .and_then(|authorizer| match &authorizer.kind {
-                    crate::deploy::settings::api::AuthorizerKind::Lambda { function, .. } => {
-                        Some(function.as_str())
-                    }
-                    crate::deploy::settings::api::AuthorizerKind::Jwt { .. } => None,
+                    AuthorizerKind::Lambda { function, .. } => Some(function.as_str()),
+                    AuthorizerKind::Jwt { .. } => None,
                 });
-            if let Some(missing) = std::iter::once(route.function.as_str())
-                .chain(authorizer_function)
-                .find(|function| !is_served(function))
+            if unavailable.is_none()
+                && let Some(missing) = std::iter::once(route.function.as_str())
+                    .chain(authorizer_function)
+                    .find(|function| !is_served(function))
             {
-                left_out.push(format!(
-                    "note: the route `{}` needs the function `{missing}`, which this serve does not run (it serves {}); serve leaves the route out",
-                    route.key.text(),
+                let reason = format!(
+                    "the route `{key}` needs the function `{missing}`, which this serve does not run (it serves {})",
                     served.join(", ")
-                ));
-                continue;
+                );
+                said.push(format!("note: {reason}; serve answers it with 500"));
+                unavailable = Some(reason);
             }
             routes.push(LocalRoute {
                 key: route.key.clone(),
                 function: route.function.clone(),
                 authorizer: route.authorizer.clone(),
                 scopes: route.scopes.clone(),
+                unavailable,
             });
         }
         let name = api.aws_name();
@@ -119,7 +128,7 @@ impl LocalApi {
             stage_variables: api.settings.stage_variables.clone(),
             authorizers: Authorizers::new(&api.settings.authorizers, &api.dir),
         };
-        (api, left_out)
+        (api, said)
     }
 
     /// What serve says about it at its start: one line per route, with its address.
@@ -136,8 +145,13 @@ impl LocalApi {
                 .as_ref()
                 .map(|name| format!(", authorizer `{name}`"))
                 .unwrap_or_default();
+            let unavailable = if route.unavailable.is_some() {
+                " (not served: answers 500)"
+            } else {
+                ""
+            };
             lines.push(format!(
-                "  {} -> `{}`{guarded}",
+                "  {} -> `{}`{guarded}{unavailable}",
                 route.key.text(),
                 route.function
             ));
@@ -379,6 +393,14 @@ impl Emulator {
         let Some((route, parameters)) = api.route(&parts.method, path) else {
             return message(StatusCode::NOT_FOUND, "Not Found");
         };
+        if let Some(reason) = &route.unavailable {
+            println!(
+                "lambdakit: API route `{}` answered {} {path} with 500: {reason}",
+                route.key.text(),
+                parts.method
+            );
+            return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        }
         let body = match super::lambda_api::read_body(body, &parts.headers, MAX_REQUEST).await {
             Ok(body) => body,
             Err(refusal) => return refusal,
@@ -483,6 +505,7 @@ mod tests {
                     function: (*function).into(),
                     authorizer: None,
                     scopes: Vec::new(),
+                    unavailable: None,
                 })
                 .collect(),
             cors: None,
