@@ -308,12 +308,13 @@ fn lambda_authorizers_decide_keep_their_answers_and_fail_closed() {
     assert_eq!(broken.status, 500);
     assert_eq!(broken.json(), json!({"message": "Internal Server Error"}));
     serve.output_with(&[
-        "API authorizer `gate` (function `gate`) failed: GateError: the gate broke",
+        "lambdakit: GET /private: API authorizer `gate` (function `gate`) failed: GateError: the gate broke",
     ]);
     let slow = with_key("/private", "slow");
     assert_eq!(slow.status, 500);
-    let log =
-        serve.output_with(&["API authorizer `gate` (function `gate`) failed: Sandbox.Timedout"]);
+    let log = serve.output_with(&[
+        "lambdakit: GET /private: API authorizer `gate` (function `gate`) failed: Sandbox.Timedout",
+    ]);
     assert!(
         log.iter()
             .any(|line| line.contains("the request is answered 500")),
@@ -478,10 +479,9 @@ fn jwt_authorizers_check_signature_issuer_audience_time_and_scopes() {
         assert_eq!(answer.json(), unauthorized, "{why}");
         let log = serve.output_with(&[why]);
         assert!(
-            log.iter().any(
-                |line| line.contains("API authorizer `users` refused a token: ")
-                    && line.contains(why)
-            ),
+            log.iter().any(|line| line
+                .contains("lambdakit: POST /orders: API authorizer `users` refused a token: ")
+                && line.contains(why)),
             "{why}: {log:#?}"
         );
     }

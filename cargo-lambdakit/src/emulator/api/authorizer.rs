@@ -106,6 +106,14 @@ impl Authorizers {
             // `problems` refused routes naming an authorizer the API does not declare.
             return failed();
         };
+        // The request, as serve's log lines about it name it: `GET /private`.
+        let asked = format!(
+            "{} {}",
+            event["requestContext"]["http"]["method"]
+                .as_str()
+                .unwrap_or_default(),
+            event["rawPath"].as_str().unwrap_or_default()
+        );
         let mut identity = Vec::new();
         for source in &local.settings.identity_source {
             match identity_value(source, event) {
@@ -125,7 +133,7 @@ impl Authorizers {
                     scopes: &route.scopes,
                 };
                 let token = identity.first().map(String::as_str).unwrap_or_default();
-                local.check_jwt(name, jwks, token, expected).await
+                local.check_jwt(name, &asked, jwks, token, expected).await
             }
             AuthorizerKind::Lambda {
                 function,
@@ -149,7 +157,7 @@ impl Authorizers {
                                     Ok(answer) if answer.is_object() => answer,
                                     _ => {
                                         println!(
-                                            "lambdakit: API authorizer `{name}` (function `{function}`) answered what is not a JSON object: {}; the request is answered 500",
+                                            "lambdakit: {asked}: API authorizer `{name}` (function `{function}`) answered what is not a JSON object: {}; the request is answered 500",
                                             String::from_utf8_lossy(&body)
                                         );
                                         return failed();
@@ -160,7 +168,7 @@ impl Authorizers {
                                 let error: Value =
                                     serde_json::from_slice(&body).unwrap_or(Value::Null);
                                 println!(
-                                    "lambdakit: API authorizer `{name}` (function `{function}`) failed: {}: {}; the request is answered 500",
+                                    "lambdakit: {asked}: API authorizer `{name}` (function `{function}`) failed: {}: {}; the request is answered 500",
                                     error["errorType"].as_str().unwrap_or("error"),
                                     error["errorMessage"].as_str().unwrap_or_default()
                                 );
@@ -168,7 +176,7 @@ impl Authorizers {
                             }
                             Err(refusal) => {
                                 println!(
-                                    "lambdakit: API authorizer `{name}` (function `{function}`) could not be invoked ({}); the request is answered 500",
+                                    "lambdakit: {asked}: API authorizer `{name}` (function `{function}`) could not be invoked ({}); the request is answered 500",
                                     refusal.status()
                                 );
                                 return failed();
@@ -207,7 +215,7 @@ impl Authorizers {
                             "an IAM policy, `{\"principalId\": .., \"policyDocument\": {..}, \"context\": {..}}` (`simple_responses = false`)"
                         };
                         println!(
-                            "lambdakit: API authorizer `{name}` (function `{function}`) answered {answer}, not {wanted}; the request is answered 500"
+                            "lambdakit: {asked}: API authorizer `{name}` (function `{function}`) answered {answer}, not {wanted}; the request is answered 500"
                         );
                         failed()
                     }
@@ -221,6 +229,7 @@ impl Local {
     async fn check_jwt(
         &self,
         name: &str,
+        asked: &str,
         jwks: &Jwks,
         token: &str,
         expected: jwt::Expected<'_>,
@@ -232,7 +241,7 @@ impl Local {
                     Ok(read) => *keys = Some(read),
                     Err(problem) => {
                         println!(
-                            "lambdakit: API authorizer `{name}` cannot read its keys: `{}.jwks` {problem}; the request is answered 500",
+                            "lambdakit: {asked}: API authorizer `{name}` cannot read its keys: `{}.jwks` {problem}; the request is answered 500",
                             self.settings.at
                         );
                         return failed();
@@ -247,16 +256,16 @@ impl Local {
                     }));
                 }
                 Err(jwt::Refusal::UnknownKey(why)) if attempt == 1 => {
-                    println!("lambdakit: API authorizer `{name}` refused a token: {why}");
+                    println!("lambdakit: {asked}: API authorizer `{name}` refused a token: {why}");
                     return unauthorized();
                 }
                 Err(jwt::Refusal::UnknownKey(_)) => {}
                 Err(jwt::Refusal::Unauthorized(why)) => {
-                    println!("lambdakit: API authorizer `{name}` refused a token: {why}");
+                    println!("lambdakit: {asked}: API authorizer `{name}` refused a token: {why}");
                     return unauthorized();
                 }
                 Err(jwt::Refusal::Forbidden(why)) => {
-                    println!("lambdakit: API authorizer `{name}` refused a token: {why}");
+                    println!("lambdakit: {asked}: API authorizer `{name}` refused a token: {why}");
                     return forbidden();
                 }
             }
