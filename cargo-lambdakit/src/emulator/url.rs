@@ -340,13 +340,18 @@ pub(crate) fn event_v2(
 
 /// The HTTP response for the function's answer: a `{"statusCode", ...}` object is taken
 /// apart; any other JSON is returned as it is, as `application/json` with status 200; a
-/// failed invocation is a 502, as a function URL answers it.
+/// failed invocation is what each front answers: a 502 from a function URL, a 500 from an
+/// HTTP API (AWS "Troubleshooting issues with HTTP API Lambda integrations").
 pub(crate) fn response(front: Front, outcome: &Outcome) -> Response<Full<Bytes>> {
     // What each front answers when the function fails or answers in the wrong shape.
     let failed = || match front {
-        Front::FunctionUrl | Front::HttpApi => plain(
+        Front::FunctionUrl => plain(
             StatusCode::BAD_GATEWAY,
             r#"{"Message":"Internal Server Error"}"#,
+        ),
+        Front::HttpApi => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"message":"Internal Server Error"}"#,
         ),
         Front::RestApi => plain(
             StatusCode::BAD_GATEWAY,

@@ -71,6 +71,18 @@ fn routes_answer_with_payload_2_events_and_cors_while_the_lambda_api_keeps_its_p
         assert!(fallback.get("pathParameters").is_none(), "{path}");
     }
 
+    // A failing function is API Gateway's 500; a body over Lambda's 6 MB its 413.
+    let failed = get(serve.address, "/fail");
+    assert_eq!(failed.status, 500);
+    assert_eq!(failed.json(), json!({"message": "Internal Server Error"}));
+    let huge = request(
+        serve.address,
+        "POST /files/huge HTTP/1.1\r\nContent-Type: application/octet-stream",
+        &vec![0_u8; 7 * 1024 * 1024],
+    );
+    assert_eq!(huge.status, 413);
+    assert_eq!(huge.json(), json!({"message": "Request Entity Too Large"}));
+
     // The Lambda API and function URLs keep their paths on the same port.
     let invoked = invoke(serve.address, "echo", &[], br#"{"direct": true}"#);
     assert_eq!(invoked.status, 200);

@@ -403,6 +403,9 @@ impl Emulator {
         }
         let body = match super::lambda_api::read_body(body, &parts.headers, MAX_REQUEST).await {
             Ok(body) => body,
+            Err(refusal) if refusal.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+            }
             Err(refusal) => return refusal,
         };
         let request_id = ids::request_id();
@@ -454,12 +457,7 @@ impl Emulator {
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
         match self.invoke_for_api(function, &event, trace).await {
-            Ok(Outcome::Response(body)) => {
-                url::response(url::Front::HttpApi, &Outcome::Response(body))
-            }
-            Ok(Outcome::Error(_)) => {
-                message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-            }
+            Ok(outcome) => url::response(url::Front::HttpApi, &outcome),
             Err(refusal) => refusal,
         }
     }
