@@ -974,6 +974,15 @@ mod tests {
         let at = "package.metadata.lambdakit.api.routes";
         // serde_json's map is sorted, so `{id}` comes before `{sku}`: the later one clashes.
         assert!(find(&format!("{at}.\"GET /products/{{sku}}\"")).contains("`GET /products/{id}`"));
+        let faults: Vec<Fault> = problems.iter().map(|problem| problem.fault).collect();
+        assert_eq!(
+            faults
+                .iter()
+                .filter(|fault| **fault == Fault::Clash)
+                .count(),
+            1,
+            "{said:#?}"
+        );
         let misspelt = find(&format!("{at}.\"POST /orders\""));
         assert!(misspelt.contains("`ordres`"), "{misspelt}");
         assert!(misspelt.contains("did you mean `orders`"), "{misspelt}");
