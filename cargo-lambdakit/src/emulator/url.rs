@@ -129,26 +129,32 @@ pub(crate) fn event(
 ) -> Value {
     let request = Incoming::read(parts, path, body);
     match front {
-        Front::FunctionUrl | Front::HttpApi => {
+        Front::FunctionUrl => {
             let mut event = event_v2(parts, path, body, request_id, account);
             // A function URL's id is 32 characters; any stable one does locally.
-            let (api_id, domain) = if front == Front::FunctionUrl {
-                let id = url_id(function);
-                let domain = format!("{id}.lambda-url.{region}.on.aws");
-                (id, domain)
-            } else {
-                let id = api_id(function);
-                let domain = format!("{id}.execute-api.{region}.amazonaws.com");
-                (id, domain)
-            };
-            event["requestContext"]["apiId"] = json!(api_id);
-            event["requestContext"]["domainPrefix"] = json!(api_id);
+            let id = url_id(function);
+            let domain = format!("{id}.lambda-url.{region}.on.aws");
+            event["requestContext"]["apiId"] = json!(id);
+            event["requestContext"]["domainPrefix"] = json!(id);
             event["requestContext"]["domainName"] = json!(domain);
+            event
+        }
+        Front::HttpApi => {
+            let mut event = event_v2(parts, path, body, request_id, account);
+            of_http_api(&mut event, &api_id(function), region);
             event
         }
         Front::RestApi => event_v1(&request, request_id, account),
         Front::Alb => event_alb(&request, account, region, function),
     }
+}
+
+/// Makes a payload 2.0 `event` one of the HTTP API `id` in `region` (its id and domain).
+pub(crate) fn of_http_api(event: &mut Value, id: &str, region: &str) {
+    let context = &mut event["requestContext"];
+    context["apiId"] = json!(id);
+    context["domainPrefix"] = json!(id);
+    context["domainName"] = json!(format!("{id}.execute-api.{region}.amazonaws.com"));
 }
 
 /// A stable made-up id for an HTTP API named `name`: ten lowercase letters and digits, as

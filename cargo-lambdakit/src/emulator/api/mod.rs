@@ -412,15 +412,8 @@ impl Emulator {
         let mut event = url::event_v2(parts, path, &body, &request_id, ACCOUNT);
         let route_key = route.key.text();
         event["routeKey"] = json!(route_key);
-        let context = &mut event["requestContext"];
-        context["routeKey"] = json!(route_key);
-        context["stage"] = json!(STAGE);
-        context["apiId"] = json!(api.id);
-        context["domainPrefix"] = json!(api.id);
-        context["domainName"] = json!(format!(
-            "{}.execute-api.{}.amazonaws.com",
-            api.id, self.region
-        ));
+        event["requestContext"]["routeKey"] = json!(route_key);
+        url::of_http_api(&mut event, &api.id, &self.region);
         if !parameters.is_empty() {
             let parameters: BTreeMap<_, _> = parameters.into_iter().collect();
             event["pathParameters"] = json!(parameters);
