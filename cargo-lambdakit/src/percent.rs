@@ -1,5 +1,22 @@
-//! Percent-decoding (RFC 3986 `%XX`), the one copy: SDKs percent-encode path labels (the `:` of
-//! an ARN is `%3A`), IAM returns policy documents encoded, and HTTP query strings come encoded.
+//! Percent-decoding and -encoding (RFC 3986 `%XX`), the one copy: SDKs percent-encode path
+//! labels (the `:` of an ARN is `%3A`), IAM returns policy documents encoded, HTTP query
+//! strings come encoded, and SigV4 and REST paths with ARNs in them are encoded.
+
+use std::fmt::Write as _;
+
+/// SigV4's URI encoding (RFC 3986's): every byte but the unreserved ones
+/// (`A-Z a-z 0-9 - _ . ~`) as `%XX`.
+pub fn encode(bytes: &[u8]) -> String {
+    let mut encoded = String::with_capacity(bytes.len());
+    for &byte in bytes {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            let _ = write!(encoded, "%{byte:02X}");
+        }
+    }
+    encoded
+}
 
 /// `text` with its `%XX` escapes decoded; a malformed escape (`%zz`, a `%` at the end) stays
 /// as it is, and bytes that decode to invalid UTF-8 become U+FFFD.

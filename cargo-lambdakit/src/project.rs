@@ -208,6 +208,46 @@ pub struct StateMachine {
     pub stage: Option<String>,
 }
 
+/// The package's HTTP API, `[package.metadata.lambdakit.api]`: one per package, served by
+/// `serve` at `/` of its port and deployed as an API Gateway HTTP API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Api {
+    /// The package it is declared in (its functions are the ones its routes may name).
+    pub package: String,
+    /// The package's directory, which a `jwks` file is relative to.
+    pub dir: PathBuf,
+    /// Its settings.
+    pub settings: crate::deploy::settings::api::ApiSettings,
+    /// What keeps some of its routes from being served or deployed (see
+    /// [`crate::deploy::settings::api::problems`]).
+    pub problems: Vec<crate::deploy::settings::api::Problem>,
+    /// The stage it is deployed as: its AWS name ends with `-STAGE`.
+    pub stage: Option<String>,
+}
+
+impl Api {
+    /// Its name on AWS: `name`, else the package's, and `-STAGE` for a stage.
+    pub fn aws_name(&self) -> String {
+        let name = self.settings.name.as_deref().unwrap_or(&self.package);
+        match &self.stage {
+            Some(stage) => format!("{name}-{stage}"),
+            None => name.to_owned(),
+        }
+    }
+
+    /// Its first problem, as the error deploy and template stop at.
+    ///
+    /// # Errors
+    ///
+    /// When a route names what the package does not have, or clashes with another.
+    pub fn check(&self) -> Result<(), CliError> {
+        match self.problems.first() {
+            Some(problem) => Err(problem.error()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// What a binary target is to Lambda.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -292,6 +332,8 @@ pub struct Project {
     pub target_dir: PathBuf,
     /// The state machines of the selected packages.
     pub state_machines: Vec<StateMachine>,
+    /// The HTTP APIs of the selected packages.
+    pub apis: Vec<Api>,
     /// The directories of the packages the functions are in, for `watch`.
     pub package_dirs: Vec<PathBuf>,
     /// The workspace's root manifest, where its profiles are.
@@ -309,7 +351,7 @@ pub struct Project {
 /// The settings of both tables; the package's ends with its `state_machines` and
 /// `functions`. `extensions` is the package's extension tables there, and the list of
 /// extensions a function uses in a function's table.
-const KEYS: [&str; 12] = [
+const KEYS: [&str; 13] = [
     "memory",
     "timeout",
     "environment",
@@ -320,6 +362,7 @@ const KEYS: [&str; 12] = [
     "http_event",
     "extensions",
     "trust",
+    "api",
     "state_machines",
     "functions",
 ];
@@ -413,6 +456,7 @@ impl Project {
             .collect();
         let mut functions = Vec::new();
         let mut state_machines = Vec::new();
+        let mut apis = Vec::new();
         let mut package_dirs = Vec::new();
         for package in members {
             let name = package["name"].as_str().unwrap_or_default();
@@ -467,6 +511,23 @@ impl Project {
                 }
             }
             state_machines.extend(machines);
+            let declared = &settings["api"];
+            if !declared.is_null() {
+                let api_settings =
+                    crate::deploy::settings::api::api(declared, crate::deploy::settings::api::AT)?;
+                let names: Vec<&str> = functions[first..]
+                    .iter()
+                    .map(|function| function.name.as_str())
+                    .collect();
+                let problems = crate::deploy::settings::api::problems(&api_settings, &names);
+                apis.push(Api {
+                    package: name.to_owned(),
+                    dir: dir.clone(),
+                    settings: api_settings,
+                    problems,
+                    stage: stage.as_ref().map(|stage| stage.name.clone()),
+                });
+            }
         }
         let selected = |package: &str| args.package.as_deref().is_none_or(|only| only == package);
         let extensions = declared
@@ -483,6 +544,7 @@ impl Project {
             extensions,
             target_dir,
             state_machines,
+            apis,
             package_dirs,
             manifests,
             root_manifest,
@@ -818,7 +880,7 @@ enum Table {
 impl Table {
     /// The keys it takes beside deploy's, for the message naming an unknown one.
     fn keys(self) -> Vec<&'static str> {
-        let function = &KEYS[..KEYS.len() - 2];
+        let function = &KEYS[..KEYS.len() - 3];
         match self {
             Self::Package => KEYS.iter().copied().chain(["stages"]).collect(),
             Self::Function => function.to_vec(),
@@ -903,9 +965,9 @@ fn settings_of(table: &Value, at: &str, level: Table) -> Result<Settings, CliErr
                 );
             }
             // The package's extension tables, read by `extensions_of`, and its state
-            // machines, read by `state_machines_of`.
-            "extensions" | "functions" | "state_machines" | "stages" if level == Table::Package => {
-            }
+            // machines, read by `state_machines_of`, and its API, read by `Project::load`.
+            "extensions" | "functions" | "state_machines" | "stages" | "api"
+                if level == Table::Package => {}
             // Read beside, by `stage_of`.
             "functions" if level == Table::Stage => {}
             "env_file" if matches!(level, Table::Stage | Table::StageFunction) => {}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::build::{Target, lambda};
 use crate::emulator::sources::Sources;
-use crate::emulator::{Access, Emulator, Reach, Served, Token};
+use crate::emulator::{Access, Emulator, LocalApi, Reach, Served, Token};
 use crate::error::CliError;
 use crate::island::{self, Threads};
 use crate::platform::{self, Architecture};
@@ -289,11 +289,38 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         .filter(|served| names.contains(&served.function.name))
         .map(|served| served.function.clone())
         .collect();
+    // The project's HTTP API, without the routes it cannot answer (each said why).
+    let api = project
+        .as_ref()
+        .and_then(|project| {
+            if let [_, others @ ..] = project.apis.as_slice()
+                && !others.is_empty()
+            {
+                let packages: Vec<&str> = project.apis.iter().map(|api| api.package.as_str()).collect();
+                eprintln!(
+                    "note: the packages {} each declare an HTTP API, and serve answers one at `/`: it serves `{}`'s (`--package NAME` picks another)",
+                    packages.join(", "),
+                    packages[0]
+                );
+            }
+            project.apis.first()
+        })
+        .map(|api| {
+            let served: Vec<String> = served.iter().map(|served| served.function.name.clone()).collect();
+            let (api, left_out) = LocalApi::new(api, &served);
+            for line in left_out {
+                eprintln!("{line}");
+            }
+            api
+        });
     let region = crate::local::region();
     let state = State::open(options.state.clone())?;
     let mut emulator = Emulator::new(served, &region, &passed, options.cost, state.dir.clone())
         .with_access(access.clone())
         .with_wait_speed(options.wait_speed);
+    if let Some(api) = api {
+        emulator = emulator.with_api(api);
+    }
     if options.traces {
         emulator = emulator.with_traces_printed();
     }
@@ -346,6 +373,9 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         }
         for (name, call) in &first_calls {
             println!("lambdakit: {}", call.hint(name, &local.to_string(), &endpoint));
+        }
+        for line in emulator.describe_api(&local.to_string()) {
+            println!("lambdakit: {line}");
         }
         let mut terminate = tokio::signal::unix::signal(
             tokio::signal::unix::SignalKind::terminate(),

@@ -43,6 +43,8 @@ pub enum Api {
     Kinesis,
     /// DynamoDB Streams: AWS JSON 1.0, signed as `dynamodb`, at `streams.dynamodb.REGION`.
     DynamoDbStreams,
+    /// API Gateway V2 (HTTP APIs): REST, JSON bodies, paths under `/v2/`.
+    ApiGatewayV2,
 }
 
 impl Api {
@@ -53,6 +55,7 @@ impl Api {
             Self::CognitoUserPools => "cognito-idp",
             Self::Kinesis => "kinesis",
             Self::DynamoDbStreams => "dynamodb",
+            Self::ApiGatewayV2 => "apigateway",
         }
     }
 
@@ -75,7 +78,7 @@ impl Api {
     /// The prefix of its `X-Amz-Target` header (AWS JSON APIs).
     fn target_prefix(self) -> Option<&'static str> {
         match self {
-            Self::Iot => None,
+            Self::Iot | Self::ApiGatewayV2 => None,
             Self::CognitoUserPools => Some("AWSCognitoIdentityProviderService"),
             Self::Kinesis => Some("Kinesis_20131202"),
             Self::DynamoDbStreams => Some("DynamoDBStreams_20120810"),

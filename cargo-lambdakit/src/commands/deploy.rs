@@ -1,7 +1,7 @@
 //! `cargo lambdakit deploy`: build the functions for Lambda and create or update them on AWS,
 //! with their roles, URLs and triggers and the layers of the extensions they use, as
 //! `[package.metadata.lambdakit]` describes them, then the package's state machines (unless
-//! `--bin` picks functions); with `--local`, in the Lambda API of a `cargo lambdakit serve`
+//! `--bin` picks functions) and its HTTP API; with `--local`, in the Lambda API of a `cargo lambdakit serve`
 //! instead, which runs no state machines yet.
 
 use std::process::ExitCode;
@@ -80,6 +80,14 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         .map(|function| overridden(function.clone(), &args))
         .collect();
     deploy::check(&functions)?;
+    // The APIs go with the whole package, as the state machines do; checked before any build.
+    let apis: Vec<_> = match &args.scope.function {
+        Some(_) => Vec::new(),
+        None => project.apis.iter().collect(),
+    };
+    for api in &apis {
+        api.check()?;
+    }
 
     // On serve (`--local`) as on AWS: serve's Lambda API publishes layer versions and runs
     // their extensions.
@@ -125,8 +133,8 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
         Some(_) => Vec::new(),
         None => project.state_machines.iter().collect(),
     };
-    let (layer_outcomes, outcomes, machine_outcomes) =
-        island::runtime(Threads::One)?.block_on(async {
+    let (layer_outcomes, outcomes, machine_outcomes, api_outcomes) = island::runtime(Threads::One)?
+        .block_on(async {
             let aws = Aws::connect_or_local(
                 &args.scope.source(),
                 args.scope.local.as_deref(),
@@ -180,13 +188,34 @@ pub(crate) fn run(args: DeployArgs) -> Result<ExitCode, CliError> {
                 }
                 machine_outcomes.push(outcome);
             }
-            Ok::<_, CliError>((layer_outcomes, outcomes, machine_outcomes))
+            // The APIs last: they invoke the functions, which are deployed by now.
+            let mut api_outcomes = Vec::new();
+            for api in &apis {
+                let own: Vec<&Function> = functions
+                    .iter()
+                    .filter(|function| function.package == api.package)
+                    .collect();
+                let outcome = deploy::api::deploy(&aws, api, &own, options).await?;
+                if args.output == Output::Text {
+                    if !args.quiet {
+                        for note in &outcome.notes {
+                            eprintln!("{note}");
+                        }
+                    }
+                    if !outcome.changes.is_empty() {
+                        print!("{}", deploy::render(&outcome));
+                    }
+                }
+                api_outcomes.push(outcome);
+            }
+            Ok::<_, CliError>((layer_outcomes, outcomes, machine_outcomes, api_outcomes))
         })?;
     if args.output == Output::Json {
         let functions: Vec<_> = outcomes.iter().map(deploy::to_json).collect();
         let layers: Vec<_> = layer_outcomes.iter().map(deploy::to_json).collect();
         let machines: Vec<_> = machine_outcomes.iter().map(deploy::to_json).collect();
-        let mut document = json!({"dry_run": args.dry_run, "layers": layers, "functions": functions, "state_machines": machines});
+        let apis: Vec<_> = api_outcomes.iter().map(deploy::to_json).collect();
+        let mut document = json!({"dry_run": args.dry_run, "layers": layers, "functions": functions, "state_machines": machines, "apis": apis});
         if let Some(stage) = stage {
             document["stage"] = json!(stage);
         }

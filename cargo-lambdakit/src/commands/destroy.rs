@@ -1,6 +1,7 @@
 //! `cargo lambdakit destroy`: remove what deploy created for the project's functions (found by
 //! their `lambdakit:` tags), the layer versions it published for their extensions, and (for
-//! whole packages) their state machines and those machines' roles, and nothing else. With
+//! whole packages) their HTTP APIs, their state machines and those machines' roles, and
+//! nothing else. With
 //! `--stage`, only what was deployed as that stage, and no layers (every stage's functions
 //! use their versions); without it, only what was deployed without a stage.
 
@@ -49,15 +50,30 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
     if let (Some(stage), Output::Text) = (stage, args.output) {
         println!("stage `{stage}`");
     }
-    let (machines, outcomes, layers) = island::runtime(Threads::One)?.block_on(async {
+    // The AWS names of each package's functions, whose API permissions go with the API.
+    let package_functions: Vec<(String, String)> = project
+        .functions
+        .iter()
+        .map(|function| (function.package.clone(), function.aws_name().to_owned()))
+        .collect();
+    let (apis, machines, outcomes, layers) = island::runtime(Threads::One)?.block_on(async {
         let aws = Aws::connect_or_local(
             &args.scope.source(),
             args.scope.local.as_deref(),
             args.scope.token.as_deref(),
         )
         .await?;
-        // The state machines first, as they call the functions; they go only with the whole
-        // package.
+        // The APIs and state machines first, as they call the functions; they go only with
+        // the whole package.
+        let apis = match only.as_deref() {
+            None => destroy::apis(&aws, &packages, &package_functions, stage, options).await?,
+            Some(_) => Vec::new(),
+        };
+        if args.output == Output::Text {
+            for outcome in &apis {
+                print!("{}", deploy::render(outcome));
+            }
+        }
         let machines = match only.as_deref() {
             None => destroy::state_machines(&aws, &packages, stage, options).await?,
             Some(_) => Vec::new(),
@@ -95,18 +111,19 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
                 print!("{}", deploy::render(outcome));
             }
         }
-        Ok::<_, CliError>((machines, outcomes, layers))
+        Ok::<_, CliError>((apis, machines, outcomes, layers))
     })?;
     if args.output == Output::Json {
         let functions: Vec<_> = outcomes.iter().map(deploy::to_json).collect();
         let layers: Vec<_> = layers.iter().map(deploy::to_json).collect();
         let machines: Vec<_> = machines.iter().map(deploy::to_json).collect();
-        let mut document = json!({"dry_run": args.dry_run, "functions": functions, "layers": layers, "state_machines": machines});
+        let apis: Vec<_> = apis.iter().map(deploy::to_json).collect();
+        let mut document = json!({"dry_run": args.dry_run, "functions": functions, "layers": layers, "state_machines": machines, "apis": apis});
         if let Some(stage) = stage {
             document["stage"] = json!(stage);
         }
         println!("{document}");
-    } else if outcomes.is_empty() && layers.is_empty() && machines.is_empty() {
+    } else if outcomes.is_empty() && layers.is_empty() && machines.is_empty() && apis.is_empty() {
         println!(
             "nothing is deployed from {}",
             packages

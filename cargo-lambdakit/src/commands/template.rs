@@ -63,7 +63,12 @@ pub(crate) fn run(args: TemplateArgs) -> Result<ExitCode, CliError> {
         Some(_) => Vec::new(),
         None => project.state_machines.iter().collect(),
     };
-    let template = template::template(&project, &functions, &machines, args.format)?;
+    // The APIs too.
+    let apis: Vec<_> = match &args.function {
+        Some(_) => Vec::new(),
+        None => project.apis.iter().collect(),
+    };
+    let template = template::template(&project, &functions, &machines, &apis, args.format)?;
     for note in &template.notes {
         eprintln!("note: not in the template: {note}");
     }

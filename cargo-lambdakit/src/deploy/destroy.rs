@@ -226,6 +226,41 @@ pub async fn state_machines(
     Ok(outcomes)
 }
 
+/// Deletes the HTTP APIs deployed from `packages` as `stage`, and the permissions they had on
+/// the packages' functions (`functions`: each one's package and AWS name).
+///
+/// # Errors
+///
+/// When AWS refuses a call.
+pub async fn apis(
+    aws: &Aws,
+    packages: &[String],
+    functions: &[(String, String)],
+    stage: Option<&str>,
+    options: Options,
+) -> Result<Vec<Outcome>, CliError> {
+    let mut outcomes = Vec::new();
+    for (id, name, package) in super::api::deployed(aws, packages, stage).await? {
+        let own: Vec<String> = functions
+            .iter()
+            .filter(|(of, _)| *of == package)
+            .map(|(_, function)| function.clone())
+            .collect();
+        if !options.dry_run {
+            super::api::delete(aws, &id, &own).await?;
+        }
+        outcomes.push(Outcome {
+            name: name.clone(),
+            arn: super::api::resource_arn(aws, &id),
+            changes: vec![Change::new("http-api", name, Action::Delete)],
+            url: None,
+            version: None,
+            notes: Vec::new(),
+        });
+    }
+    Ok(outcomes)
+}
+
 /// Removes the function's triggers: its event source mappings, the S3 notifications, SNS
 /// subscriptions, log subscription filters, SES receipt rules, IoT topic rules and Cognito user pools its
 /// resource policy names, its Lambda processors on the delivery streams its `lambdakit:firehose` tag

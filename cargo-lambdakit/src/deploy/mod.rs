@@ -10,6 +10,7 @@
 //! the layer versions of extensions a marker ending their description, see `extension`), and
 //! deploy and destroy touch nothing else: nothing of another stage, nor of none.
 
+pub mod api;
 mod capacity;
 pub mod definition;
 pub mod destroy;

@@ -2,6 +2,8 @@
 //! local settings (name, role, URL, triggers, ...), each checked here, before any AWS call,
 //! with the key's full path and the valid values in the message.
 
+pub mod api;
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;

@@ -25,7 +25,7 @@ use super::settings::{
 use super::{definition, role, state_machine, triggers};
 use crate::aws::Place;
 use crate::error::CliError;
-use crate::project::{Function, Project, StateMachine};
+use crate::project::{Api, Function, Project, StateMachine};
 
 /// Which kind of template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -235,8 +235,8 @@ impl Builder {
 }
 
 /// The template of what `deploy` would create for `functions` (the extensions' layers they
-/// use, and their roles, URLs and triggers) and `machines` (with their roles and log groups),
-/// in `format`.
+/// use, and their roles, URLs and triggers), `machines` (with their roles and log groups) and
+/// `apis` (their routes, integrations, authorizers, stage and permissions), in `format`.
 ///
 /// # Errors
 ///
@@ -245,9 +245,13 @@ pub fn template(
     project: &Project,
     functions: &[Function],
     machines: &[&StateMachine],
+    apis: &[&Api],
     format: Format,
 ) -> Result<Template, CliError> {
     super::check(functions)?;
+    for api in apis {
+        api.check()?;
+    }
     let layers = extension::needed(project, functions)?;
     let (partition, region, account) = (
         variable("AWS::Partition"),
@@ -304,6 +308,13 @@ pub fn template(
             .filter(|function| function.package == machine.package)
             .collect();
         state_machine_resources(&mut builder, machine, &functions, &arns);
+    }
+    for api in apis {
+        let functions: Vec<&Function> = functions
+            .iter()
+            .filter(|function| function.package == api.package)
+            .collect();
+        api_resources(&mut builder, &place, api, &functions, &arns)?;
     }
 
     let mut document = json!({
@@ -977,6 +988,101 @@ fn state_machine_resources(
         });
     }
     builder.resource(&id, "AWS::StepFunctions::StateMachine", properties);
+}
+
+/// The resources of the HTTP API `api` (whose routes invoke `functions`, whose logical ids
+/// are in `arns`): plain `AWS::ApiGatewayV2` ones in both formats, with the bodies deploy
+/// sends (`deploy::api`), pascal-cased as CloudFormation spells them.
+fn api_resources(
+    builder: &mut Builder,
+    place: &Place<'_>,
+    api: &Api,
+    functions: &[&Function],
+    arns: &BTreeMap<String, String>,
+) -> Result<(), CliError> {
+    let name = api.aws_name();
+    let arn_of = |function: &Function| {
+        arns.get(function.aws_name())
+            .map_or_else(String::new, |id| variable(&format!("{id}.Arn")))
+    };
+    let desired = super::api::desired(*place, &arn_of, api, functions)?;
+    let id = builder.id(&name, "HttpApi");
+    let api_ref = variable(&id);
+    let mut properties = json!({
+        "Name": name,
+        "ProtocolType": "HTTP",
+        "Tags": super::api::tags(api),
+    });
+    if let Some(cors) = super::api::cors(api) {
+        properties["CorsConfiguration"] = pascal(cors);
+    }
+    builder.resource(&id, "AWS::ApiGatewayV2::Api", properties);
+    let with_api = |body: Value| {
+        let mut properties = pascal(body);
+        properties["ApiId"] = json!(api_ref);
+        properties
+    };
+    let mut integrations = BTreeMap::new();
+    for binary in &desired.integrated {
+        let (aws_name, arn) = &desired.functions[binary];
+        let integration = builder.id(&format!("{name}-{aws_name}"), "Integration");
+        builder.resource(
+            &integration,
+            "AWS::ApiGatewayV2::Integration",
+            with_api(super::api::integration(arn)),
+        );
+        integrations.insert(binary.clone(), variable(&integration));
+    }
+    let mut authorizers = BTreeMap::new();
+    for (authorizer, body) in &desired.authorizers {
+        let authorizer_id = builder.id(&format!("{name}-{authorizer}"), "Authorizer");
+        builder.resource(
+            &authorizer_id,
+            "AWS::ApiGatewayV2::Authorizer",
+            with_api(body.clone()),
+        );
+        authorizers.insert(authorizer.clone(), variable(&authorizer_id));
+    }
+    for route in &api.settings.routes {
+        let route_id = builder.id(&format!("{name}-{}", route.key.text()), "Route");
+        let body = super::api::route(
+            api,
+            route,
+            integrations.get(&route.function).map_or("", String::as_str),
+            route
+                .authorizer
+                .as_ref()
+                .and_then(|authorizer| authorizers.get(authorizer))
+                .map_or("", String::as_str),
+        );
+        builder.resource(&route_id, "AWS::ApiGatewayV2::Route", with_api(body));
+    }
+    let stage = builder.id(&name, "Stage");
+    let mut properties = with_api(super::api::stage(api));
+    // The variables' names as written, not pascal-cased.
+    properties["StageVariables"] = json!(api.settings.stage_variables);
+    builder.resource(&stage, "AWS::ApiGatewayV2::Stage", properties);
+    let source = format!(
+        "arn:{}:execute-api:{}:{}:{api_ref}/*",
+        place.partition, place.region, place.account
+    );
+    for (aws_name, arn) in desired.functions.values() {
+        let permission = builder.id(&format!("{name}-{aws_name}"), "ApiPermission");
+        builder.permission(
+            &permission,
+            json!(arn),
+            "apigateway.amazonaws.com",
+            json!(source),
+        );
+    }
+    builder.outputs.insert(
+        format!("{id}Endpoint"),
+        json!({
+            "Description": format!("The HTTP API `{name}`'s address"),
+            "Value": variable(&format!("{id}.ApiEndpoint")),
+        }),
+    );
+    Ok(())
 }
 
 /// The template as text.

@@ -235,7 +235,10 @@ pub(crate) fn admit(
     operation: &Operation,
     parts: &http::request::Parts,
 ) -> Result<Admission, Box<Response<Body>>> {
-    if matches!(operation, Operation::InvokeFunctionUrl { .. }) {
+    if matches!(
+        operation,
+        Operation::InvokeFunctionUrl { .. } | Operation::InvokeApi { .. }
+    ) {
         return Ok(Admission::Open);
     }
     check(

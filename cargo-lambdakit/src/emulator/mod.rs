@@ -6,6 +6,7 @@
 //! them (function URLs answer anyone). Beside them, `traces` collects what the functions trace
 //! (an X-Ray daemon, an OTLP receiver) under each invocation's function segment.
 
+mod api;
 mod cost;
 mod destinations;
 mod guard;
@@ -39,9 +40,11 @@ use lambda_kit::extension::telemetry::{self, Record};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+pub use self::api::LocalApi;
 pub use self::guard::{Access, Reach, TOKEN_HEADER, Token};
 use self::instance::{Chunk, Instance, Invocation, Launch, Outcome, Reply};
 pub use self::lambda_api::TENANT_HEADER;
+pub(crate) use self::lambda_api::owns_path;
 use crate::deploy::settings::Word;
 use crate::local::ACCOUNT;
 use crate::project::Function;
@@ -144,6 +147,8 @@ pub struct Emulator {
     traces: Arc<traces::Traces>,
     /// The state machines created through the Step Functions API, and their executions.
     step_functions: states_api::StepFunctions,
+    /// The project's HTTP API, answered at `/` (see `api`).
+    api: Option<api::LocalApi>,
 }
 
 #[derive(Debug)]
@@ -289,6 +294,7 @@ impl Emulator {
             access: Access::default(),
             traces,
             step_functions: states_api::StepFunctions::new(1.0),
+            api: None,
         }
     }
 

@@ -357,7 +357,7 @@ fn canonical_path(path: &str) -> String {
     canonical.push_str(
         &segments
             .iter()
-            .map(|segment| encode(segment.as_bytes()))
+            .map(|segment| crate::percent::encode(segment.as_bytes()))
             .collect::<Vec<_>>()
             .join("/"),
     );
@@ -376,8 +376,8 @@ fn canonical_query(query: &str) -> String {
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             (
-                encode(&crate::percent::decode_bytes(name)),
-                encode(&crate::percent::decode_bytes(value)),
+                crate::percent::encode(&crate::percent::decode_bytes(name)),
+                crate::percent::encode(&crate::percent::decode_bytes(value)),
             )
         })
         .collect();
@@ -387,19 +387,6 @@ fn canonical_query(query: &str) -> String {
         .map(|(name, value)| format!("{name}={value}"))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// SigV4's URI encoding: every byte but the unreserved ones (`A-Z a-z 0-9 - _ . ~`) as `%XX`.
-fn encode(bytes: &[u8]) -> String {
-    let mut encoded = String::with_capacity(bytes.len());
-    for &byte in bytes {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            let _ = write!(encoded, "%{byte:02X}");
-        }
-    }
-    encoded
 }
 
 /// A header value with its ends trimmed and runs of spaces made one.

@@ -129,26 +129,38 @@ pub(crate) fn event(
 ) -> Value {
     let request = Incoming::read(parts, path, body);
     match front {
-        Front::FunctionUrl | Front::HttpApi => {
+        Front::FunctionUrl => {
             let mut event = event_v2(parts, path, body, request_id, account);
             // A function URL's id is 32 characters; any stable one does locally.
-            let (api_id, domain) = if front == Front::FunctionUrl {
-                let id = url_id(function);
-                let domain = format!("{id}.lambda-url.{region}.on.aws");
-                (id, domain)
-            } else {
-                let id = url_id(function)[..10].to_owned();
-                let domain = format!("{id}.execute-api.{region}.amazonaws.com");
-                (id, domain)
-            };
-            event["requestContext"]["apiId"] = json!(api_id);
-            event["requestContext"]["domainPrefix"] = json!(api_id);
+            let id = url_id(function);
+            let domain = format!("{id}.lambda-url.{region}.on.aws");
+            event["requestContext"]["apiId"] = json!(id);
+            event["requestContext"]["domainPrefix"] = json!(id);
             event["requestContext"]["domainName"] = json!(domain);
+            event
+        }
+        Front::HttpApi => {
+            let mut event = event_v2(parts, path, body, request_id, account);
+            of_http_api(&mut event, &api_id(function), region);
             event
         }
         Front::RestApi => event_v1(&request, request_id, account),
         Front::Alb => event_alb(&request, account, region, function),
     }
+}
+
+/// Makes a payload 2.0 `event` one of the HTTP API `id` in `region` (its id and domain).
+pub(crate) fn of_http_api(event: &mut Value, id: &str, region: &str) {
+    let context = &mut event["requestContext"];
+    context["apiId"] = json!(id);
+    context["domainPrefix"] = json!(id);
+    context["domainName"] = json!(format!("{id}.execute-api.{region}.amazonaws.com"));
+}
+
+/// A stable made-up id for an HTTP API named `name`: ten lowercase letters and digits, as
+/// API Gateway's API ids are.
+pub(crate) fn api_id(name: &str) -> String {
+    url_id(name)[..10].to_owned()
 }
 
 /// A stable made-up id for `function`'s URL or API, lowercase letters and digits.
@@ -228,7 +240,13 @@ fn event_alb(request: &Incoming<'_>, account: &str, region: &str, function: &str
 }
 
 /// The payload 2.0 event of function URLs and HTTP APIs.
-fn event_v2(parts: &Parts, path: &str, body: &Bytes, request_id: &str, account: &str) -> Value {
+pub(crate) fn event_v2(
+    parts: &Parts,
+    path: &str,
+    body: &Bytes,
+    request_id: &str,
+    account: &str,
+) -> Value {
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     let mut cookies = Vec::new();
     for (name, value) in &parts.headers {
@@ -328,13 +346,18 @@ fn event_v2(parts: &Parts, path: &str, body: &Bytes, request_id: &str, account: 
 
 /// The HTTP response for the function's answer: a `{"statusCode", ...}` object is taken
 /// apart; any other JSON is returned as it is, as `application/json` with status 200; a
-/// failed invocation is a 502, as a function URL answers it.
+/// failed invocation is what each front answers: a 502 from a function URL, a 500 from an
+/// HTTP API (AWS "Troubleshooting issues with HTTP API Lambda integrations").
 pub(crate) fn response(front: Front, outcome: &Outcome) -> Response<Full<Bytes>> {
     // What each front answers when the function fails or answers in the wrong shape.
     let failed = || match front {
-        Front::FunctionUrl | Front::HttpApi => plain(
+        Front::FunctionUrl => plain(
             StatusCode::BAD_GATEWAY,
             r#"{"Message":"Internal Server Error"}"#,
+        ),
+        Front::HttpApi => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"message":"Internal Server Error"}"#,
         ),
         Front::RestApi => plain(
             StatusCode::BAD_GATEWAY,

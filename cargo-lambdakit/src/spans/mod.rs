@@ -439,7 +439,12 @@ pub enum Fetched {
     One(Box<Trace>),
 }
 
-async fn get(
+/// The answer to `request`, sent to the HTTP/1.1 server at `authority` (on this machine).
+///
+/// # Errors
+///
+/// When it cannot be reached or its answer breaks off.
+pub(crate) async fn get(
     authority: &str,
     request: http::Request<http_body_util::Empty<bytes::Bytes>>,
 ) -> Result<(http::StatusCode, http::HeaderMap, bytes::Bytes), CliError> {

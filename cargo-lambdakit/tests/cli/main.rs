@@ -3,11 +3,13 @@
 // Helpers outside `#[test]` fns unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod api;
 mod asynchronous;
 mod build;
 mod conformance;
 mod control;
 mod deploy;
+mod deploy_api;
 mod deploy_operation;
 mod deploy_states;
 mod deploy_triggers;

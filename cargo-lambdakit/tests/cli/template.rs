@@ -102,6 +102,27 @@ tenancy = "per-tenant"
 memory = 1024
 env_file = "prod.env"
 
+[package.metadata.lambdakit.api]
+stage_variables = {{ table = "orders" }}
+cors = {{ allow_origins = ["https://shop.example"], allow_methods = ["GET", "POST"], max_age = 300 }}
+
+[package.metadata.lambdakit.api.routes]
+"GET /mail/{{id}}" = "mail"
+"POST /mail" = {{ function = "mail", authorizer = "users", scopes = ["mail:send"] }}
+"$default" = {{ function = "mail", authorizer = "gate" }}
+
+[package.metadata.lambdakit.api.authorizers.users]
+type = "jwt"
+issuer = "https://issuer.example"
+audience = ["shop"]
+jwks = "jwks.json"
+
+[package.metadata.lambdakit.api.authorizers.gate]
+type = "lambda"
+function = "shared-role"
+identity_source = ["$request.header.X-Api-Key"]
+ttl = 60
+
 [[package.metadata.lambdakit.state_machines]]
 name = "flow"
 definition = "states/flow.asl.json"
@@ -158,6 +179,7 @@ fn templates_of_the_examples_and_fixtures_pass_cfn_lint_in_both_formats() {
         "hello-http",
         "device-telemetry",
         "test-functions",
+        "test-api",
     ];
     for package in packages {
         for (format, file) in [("cloudformation", "json"), ("sam", "yaml")] {
@@ -430,6 +452,82 @@ fn fixtures_layers_triggers_and_state_machines_are_in_the_template() {
     assert_eq!(role["RoleName"], "flow-states-lambdakit");
     let invoke = &role["Policies"][0]["PolicyDocument"]["Statement"][0];
     assert_eq!(invoke["Resource"][0]["Fn::GetAtt"][0], "MailFunction");
+}
+
+#[test]
+fn the_http_api_is_in_the_template_as_deploy_makes_it() {
+    let fixture = fixture("template-api", "");
+    let output = lambdakit()
+        .args(["template", "--manifest-path"])
+        .arg(fixture.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    let api = &resource(&document, "TemplateApiHttpApi")["Properties"];
+    assert_eq!(api["Name"], "template-api");
+    assert_eq!(api["ProtocolType"], "HTTP");
+    assert_eq!(api["Tags"]["lambdakit:package"], "template-api");
+    assert_eq!(
+        api["CorsConfiguration"]["AllowOrigins"][0],
+        "https://shop.example"
+    );
+    assert_eq!(api["CorsConfiguration"]["MaxAge"], 300);
+    let integration = &resource(&document, "TemplateApiMailIntegration")["Properties"];
+    assert_eq!(integration["ApiId"]["Ref"], "TemplateApiHttpApi");
+    assert_eq!(integration["IntegrationType"], "AWS_PROXY");
+    assert_eq!(integration["PayloadFormatVersion"], "2.0");
+    assert_eq!(
+        integration["IntegrationUri"]["Fn::GetAtt"][0],
+        "MailFunction"
+    );
+    let users = &resource(&document, "TemplateApiUsersAuthorizer")["Properties"];
+    assert_eq!(users["AuthorizerType"], "JWT");
+    assert_eq!(
+        users["JwtConfiguration"]["Issuer"],
+        "https://issuer.example"
+    );
+    assert_eq!(users["JwtConfiguration"]["Audience"][0], "shop");
+    let gate = &resource(&document, "TemplateApiGateAuthorizer")["Properties"];
+    assert_eq!(gate["AuthorizerType"], "REQUEST");
+    assert_eq!(gate["AuthorizerResultTtlInSeconds"], 60);
+    assert_eq!(gate["EnableSimpleResponses"], true);
+    let uri = gate["AuthorizerUri"]["Fn::Sub"].as_str().unwrap();
+    assert!(
+        uri.contains("${SharedRoleFunction.Arn}") && uri.ends_with("/invocations"),
+        "{uri}"
+    );
+    let post = &resource(&document, "TemplateApiPOSTMailRoute")["Properties"];
+    assert_eq!(post["RouteKey"], "POST /mail");
+    assert_eq!(
+        post["Target"]["Fn::Sub"],
+        "integrations/${TemplateApiMailIntegration}"
+    );
+    assert_eq!(post["AuthorizationType"], "JWT");
+    assert_eq!(post["AuthorizerId"]["Ref"], "TemplateApiUsersAuthorizer");
+    assert_eq!(post["AuthorizationScopes"][0], "mail:send");
+    let fallback = &resource(&document, "TemplateApiDefaultRoute")["Properties"];
+    assert_eq!(fallback["RouteKey"], "$default");
+    assert_eq!(fallback["AuthorizationType"], "CUSTOM");
+    let stage = &resource(&document, "TemplateApiStage")["Properties"];
+    assert_eq!(stage["StageName"], "$default");
+    assert_eq!(stage["AutoDeploy"], true);
+    assert_eq!(stage["StageVariables"]["table"], "orders");
+    for (permission, function) in [
+        ("TemplateApiMailApiPermission", "MailFunction"),
+        ("TemplateApiSharedRoleApiPermission", "SharedRoleFunction"),
+    ] {
+        let permission = &resource(&document, permission)["Properties"];
+        assert_eq!(permission["Principal"], "apigateway.amazonaws.com");
+        assert_eq!(permission["FunctionName"]["Fn::GetAtt"][0], function);
+        let source = permission["SourceArn"]["Fn::Sub"].as_str().unwrap();
+        assert!(source.ends_with(":${TemplateApiHttpApi}/*"), "{source}");
+    }
+    assert_eq!(
+        document["Outputs"]["TemplateApiHttpApiEndpoint"]["Value"]["Fn::GetAtt"],
+        serde_json::json!(["TemplateApiHttpApi", "ApiEndpoint"])
+    );
 }
 
 #[test]

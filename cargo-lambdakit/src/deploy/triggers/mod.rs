@@ -236,7 +236,7 @@ pub(super) fn names_account(principal: &str) -> bool {
 }
 
 /// Lets `principal` invoke the function from `source_arn` under `sid`, unless it already may.
-async fn permit(
+pub(super) async fn permit(
     aws: &Aws,
     name: &str,
     sid: &str,

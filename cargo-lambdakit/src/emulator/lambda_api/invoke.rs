@@ -292,7 +292,7 @@ const DRAIN_IDLE: Duration = Duration::from_secs(1);
 /// Reads a request body of at most `limit` bytes. A `Content-Length` over the limit is refused
 /// before any of the body is kept, and a chunked body as soon as its count passes the limit:
 /// what is over the limit is never kept, and at most [`DRAIN_BYTES`] of it is read.
-pub(super) async fn read_body(
+pub(crate) async fn read_body(
     mut body: RequestBody,
     headers: &http::HeaderMap,
     limit: usize,

@@ -84,7 +84,8 @@ use crate::emulator::state::{Config, Record};
 use crate::emulator::{Body, Emulator, aws_error, boxed, function_arn, lock};
 
 pub(crate) use self::functions::Created;
-pub(crate) use self::operation::Operation;
+pub(crate) use self::invoke::read_body;
+pub(crate) use self::operation::{Operation, owns_path, unknown_operation};
 pub(crate) use self::urls::Url;
 
 /// The service name Lambda API calls are signed for.
@@ -273,6 +274,7 @@ impl Emulator {
                 self.function_url(&name, qualifier.as_deref(), parts, &path, body)
                     .await
             }
+            Operation::InvokeApi { path } => self.api_request(parts, &path, body).await,
             Operation::CreateFunction => self.create(body).await,
             Operation::ListFunctions { marker, max_items } => {
                 self.list(marker.as_deref(), max_items)

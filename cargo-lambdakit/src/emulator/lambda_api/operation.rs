@@ -38,6 +38,12 @@ pub(crate) enum Operation {
         /// The path below the function's URL, from its `/`.
         path: String,
     },
+    /// Any method on a path of none of serve's own APIs (see [`owns_path`]): a request to the
+    /// project's HTTP API, not a Lambda API call.
+    InvokeApi {
+        /// The request's path.
+        path: String,
+    },
     /// `POST /2015-03-31/functions`.
     CreateFunction,
     /// `GET /2015-03-31/functions?Marker=..&MaxItems=..`.
@@ -267,6 +273,11 @@ impl Operation {
             return Action::targeted(&target)
                 .map(Self::StepFunctions)
                 .ok_or_else(|| Refusal::UnknownTarget(target.into_owned()));
+        }
+        if !owns_path(path) {
+            return Ok(Self::InvokeApi {
+                path: path.to_owned(),
+            });
         }
         // `name`, `name:qualifier` or an ARN, decoded: the function's name and qualifier.
         let function = |identifier: &str| {
@@ -502,6 +513,33 @@ impl Operation {
             _ => Err(unknown()),
         }
     }
+}
+
+/// Whether serve's own APIs answer `path` (a request with an `X-Amz-Target` aside): those
+/// whose first segment is a Lambda API version (`2015-03-31`, any `YYYY-MM-DD`), `lambda-url`
+/// (function URLs) or `lambdakit` (lambdakit's own). Every other path is the project's HTTP
+/// API's.
+pub(crate) fn owns_path(path: &str) -> bool {
+    let first = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let dated = first.len() == 10
+        && first.char_indices().all(|(at, c)| match at {
+            4 | 7 => c == '-',
+            _ => c.is_ascii_digit(),
+        });
+    dated || first == "lambda-url" || first == "lambdakit"
+}
+
+/// The refusal of a method and path no operation has, when the project has no HTTP API.
+pub(crate) fn unknown_operation(method: &Method, path: &str) -> Response<Body> {
+    Refusal::UnknownOperation {
+        method: method.clone(),
+        path: path.to_owned(),
+    }
+    .response()
 }
 
 /// `ListFunctions`, a page at a time: `MaxItems` (1 to 10000, 50 by default) after
@@ -1034,7 +1072,6 @@ mod tests {
             ("GET", "/2018-10-31/layers/shipper"),
             ("GET", "/2018-10-31/layers/shipper/other"),
             ("DELETE", "/lambdakit/layer/shipper/3.zip"),
-            ("GET", "/"),
         ];
         let next = lambda_kit::__server::next_invocation_path();
         for (method, path) in unknown.into_iter().chain([("GET", next.as_str())]) {
@@ -1053,6 +1090,25 @@ mod tests {
                 "UnknownOperationException"
             );
         }
+        // Every other path is the project's HTTP API's (refused as above when it has none).
+        for path in [
+            "/",
+            "/products/1",
+            "/2015-03-31x/functions",
+            "/lambda-urls/a",
+        ] {
+            assert_eq!(
+                parse("GET", path),
+                Ok(Operation::InvokeApi {
+                    path: path.to_owned()
+                }),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            unknown_operation(&Method::GET, "/").status(),
+            StatusCode::NOT_FOUND
+        );
         // ListFunctionEventInvokeConfigs pages by up to 50.
         assert_eq!(
             parse(

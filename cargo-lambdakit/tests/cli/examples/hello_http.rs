@@ -34,6 +34,26 @@ async fn hello_http_deploys_a_public_url_and_answers_its_routes() {
         "{policy:?}"
     );
 
+    // The HTTP API: its routes, each to the function through one integration.
+    let apis: serde_json::Value =
+        serde_json::from_str(&moto.aws(&["apigatewayv2", "get-apis"])).unwrap();
+    assert_eq!(apis["Items"][0]["Name"], "hello-http", "{apis:#}");
+    let api_id = apis["Items"][0]["ApiId"].as_str().unwrap();
+    let routes: serde_json::Value =
+        serde_json::from_str(&moto.aws(&["apigatewayv2", "get-routes", "--api-id", api_id]))
+            .unwrap();
+    let mut keys: Vec<&str> = routes["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|route| route["RouteKey"].as_str().unwrap())
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["GET /products", "GET /products/{sku}", "POST /quotes"]
+    );
+
     let serve = serve(&moto, "hello-http", &[]);
     // The first steps serve suggests fit an HTTP function: its URL, an HTTP event.
     let url = format!("http://{}/lambda-url/hello-http/", serve.address);
@@ -70,4 +90,22 @@ async fn hello_http_deploys_a_public_url_and_answers_its_routes() {
         get(serve.address, "/lambda-url/hello-http/nowhere").status,
         404
     );
+
+    // The same routes through the HTTP API, at `/` of serve's port, listed at its start.
+    serve.output_with(&["API `hello-http`", "GET /products/{sku} -> `hello-http`"]);
+    let cheese = get(serve.address, "/products/cheese");
+    assert_eq!(cheese.status, 200);
+    assert_eq!(cheese.json()["name"], "Comté, 200 g");
+    let quote = request(
+        serve.address,
+        "POST /quotes HTTP/1.1\r\nContent-Type: application/json\r\nOrigin: https://anywhere.example",
+        br#"{"lines": [{"sku": "bread", "quantity": 2}]}"#,
+    );
+    assert_eq!(quote.status, 201);
+    assert_eq!(quote.json()["total_cents"], 900);
+    assert_eq!(quote.header("access-control-allow-origin"), Some("*"));
+    // A path no route has: API Gateway's own 404.
+    let nowhere = get(serve.address, "/nowhere");
+    assert_eq!(nowhere.status, 404);
+    assert_eq!(nowhere.json(), json!({"message": "Not Found"}));
 }

@@ -18,7 +18,7 @@ use crate::support::Serve;
 /// Release settings that build the examples as quickly as a debug build. These tests check
 /// what deploy and serve do with the binaries, not how fast the binaries run, and the AWS SDK
 /// takes many minutes to build with the Lambda profile (fat LTO, one codegen unit).
-const QUICK_RELEASE: [(&str, &str); 3] = [
+pub(crate) const QUICK_RELEASE: [(&str, &str); 3] = [
     ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0"),
     ("CARGO_PROFILE_RELEASE_LTO", "false"),
     ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256"),
