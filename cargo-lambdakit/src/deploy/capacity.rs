@@ -53,17 +53,7 @@ pub(super) async fn ensure(
     };
     let arn = aws.arn("lambda", &format!("capacity-provider:{}", own.name));
     let package = unit.function.package.as_str();
-    let current = match aws
-        .lambda
-        .get_capacity_provider()
-        .capacity_provider_name(&own.name)
-        .send()
-        .await
-    {
-        Ok(found) => found.capacity_provider,
-        Err(error) if aws::not_found(&error) => None,
-        Err(error) => return Err(aws::failed("lambda:GetCapacityProvider", error)),
-    };
+    let current = described(aws, &own.name).await?;
     let Some(current) = current else {
         let mut changes = Vec::new();
         let operator = match &own.operator_role {
@@ -82,15 +72,8 @@ pub(super) async fn ensure(
         changes.push(Change::new("capacity provider", &own.name, Action::Create));
         return Ok((Some(arn), changes));
     };
-    let tags = aws
-        .lambda
-        .list_tags()
-        .resource(&arn)
-        .send()
-        .await
-        .map_err(|error| aws::failed("lambda:ListTags", error))?;
-    let owner = tags.tags().and_then(|tags| tags.get(TAG_PACKAGE));
-    if owner.map(String::as_str) != Some(package) {
+    let owner = owner(aws, &arn).await?;
+    if owner.as_deref() != Some(package) {
         return Err(CliError::Conflict {
             resource: format!("the capacity provider `{}`", own.name),
             problem: match owner {
@@ -172,29 +155,11 @@ pub(super) async fn remove(
     (package, name): &(String, String),
     options: Options,
 ) -> Result<Option<super::Outcome>, CliError> {
-    let found = match aws
-        .lambda
-        .get_capacity_provider()
-        .capacity_provider_name(name)
-        .send()
-        .await
-    {
-        Ok(found) => found.capacity_provider,
-        Err(error) if aws::not_found(&error) => None,
-        Err(error) => return Err(aws::failed("lambda:GetCapacityProvider", error)),
-    };
-    let Some(found) = found else {
+    let Some(found) = described(aws, name).await? else {
         return Ok(None);
     };
     let arn = found.capacity_provider_arn().to_owned();
-    let tags = aws
-        .lambda
-        .list_tags()
-        .resource(&arn)
-        .send()
-        .await
-        .map_err(|error| aws::failed("lambda:ListTags", error))?;
-    if tags.tags().and_then(|tags| tags.get(TAG_PACKAGE)) != Some(package) {
+    if owner(aws, &arn).await?.as_ref() != Some(package) {
         return Ok(None);
     }
     if !options.dry_run {
@@ -225,6 +190,36 @@ pub(super) async fn remove(
         version: None,
         notes: Vec::new(),
     }))
+}
+
+/// The capacity provider `name`, if it exists.
+async fn described(
+    aws: &Aws,
+    name: &str,
+) -> Result<Option<aws_sdk_lambda::types::CapacityProvider>, CliError> {
+    match aws
+        .lambda
+        .get_capacity_provider()
+        .capacity_provider_name(name)
+        .send()
+        .await
+    {
+        Ok(found) => Ok(found.capacity_provider),
+        Err(error) if aws::not_found(&error) => Ok(None),
+        Err(error) => Err(aws::failed("lambda:GetCapacityProvider", error)),
+    }
+}
+
+/// The package the capacity provider `arn` was created for, by its tag.
+async fn owner(aws: &Aws, arn: &str) -> Result<Option<String>, CliError> {
+    let tags = aws
+        .lambda
+        .list_tags()
+        .resource(arn)
+        .send()
+        .await
+        .map_err(|error| aws::failed("lambda:ListTags", error))?;
+    Ok(tags.tags().and_then(|tags| tags.get(TAG_PACKAGE)).cloned())
 }
 
 /// The role deploy creates for Lambda to manage the instances of `own` with.
