@@ -308,9 +308,106 @@ fn stream_records_come_in_order_and_failed_batches_are_retried_from_their_checkp
     serve.errors_with(&["`sources` failed (AskedToCrash: `flaky` fails once) on a batch"]);
 }
 
+/// Writes `body` to `key` in the bucket `photos`, with the AWS CLI.
+fn put_photo(moto: &Moto, key: &str, body: &str) {
+    let file = std::env::temp_dir().join(format!("lambdakit-sources-{}", std::process::id()));
+    std::fs::write(&file, body).unwrap();
+    moto.aws(&[
+        "s3api",
+        "put-object",
+        "--bucket",
+        "photos",
+        "--key",
+        key,
+        "--body",
+        file.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(file).unwrap();
+}
+
+/// The ETag S3 gives an object of one part: its MD5, in hex.
+fn etag(body: &str) -> String {
+    use md5::Digest as _;
+    md5::Md5::digest(body.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[test]
+fn s3_objects_created_changed_and_removed_fire_notifications_that_match_the_filter() {
+    let Some(moto) = Moto::start() else { return };
+    moto.aws(&[
+        "s3api",
+        "create-bucket",
+        "--bucket",
+        "photos",
+        "--create-bucket-configuration",
+        &format!("LocationConstraint={REGION}"),
+    ]);
+    // There before serve: fires only when it changes.
+    put_photo(&moto, "in/old.png", "old");
+    put_photo(&moto, "in/kept.png", "kept");
+    // The function's second bucket, `missing`, is not created.
+
+    let serve = serve(&moto);
+    let errors = serve.errors_with(&["`triggers.s3[1].bucket` of the function `sources`"]);
+    let refused = errors
+        .iter()
+        .find(|line| line.contains("`triggers.s3[1].bucket`"))
+        .unwrap();
+    assert!(
+        refused.starts_with("error: the S3 bucket `missing`") && refused.contains("does not exist"),
+        "{refused}"
+    );
+    serve.errors_with(&["hint: create it (`aws s3api create-bucket --bucket missing`)"]);
+    serve.output_with(&["`sources` watches the S3 bucket `photos` (`triggers.s3[0].bucket`"]);
+
+    put_photo(&moto, "in/my photo.png", "a new photo");
+    put_photo(&moto, "in/old.png", "changed");
+    // Outside the prefix, or without the suffix: no event.
+    put_photo(&moto, "out/other.png", "other");
+    put_photo(&moto, "in/notes.txt", "notes");
+    let created = [
+        // S3 sends keys URL-encoded.
+        format!(
+            "ObjectCreated:Put photos in/my+photo.png size=11 etag={}",
+            etag("a new photo")
+        ),
+        format!(
+            "ObjectCreated:Put photos in/old.png size=7 etag={}",
+            etag("changed")
+        ),
+    ];
+    wait_until("both puts delivered", || {
+        let lines = printed(&serve, "s3");
+        created.iter().all(|line| lines.contains(line))
+    });
+    moto.aws(&[
+        "s3api",
+        "delete-object",
+        "--bucket",
+        "photos",
+        "--key",
+        "in/my photo.png",
+    ]);
+    let removed = "ObjectRemoved:Delete photos in/my+photo.png size=- etag=-".to_owned();
+    wait_until("the delete delivered", || {
+        printed(&serve, "s3").contains(&removed)
+    });
+    let mut lines = printed(&serve, "s3");
+    lines.sort();
+    let mut expected = created.to_vec();
+    expected.push(removed);
+    expected.sort();
+    assert_eq!(lines, expected);
+    serve.output_with(&["lambdakit: s3://photos/in/old.png (ObjectCreated:Put) fires `sources`"]);
+}
+
 #[test]
 fn schedules_fire_at_once_with_fire_schedules_and_without_aws() {
-    // No AWS at all: schedules need none, and serve says the queues and streams are not polled.
+    // No AWS at all: schedules need none, and serve says the queues, streams and buckets are
+    // not polled.
     let mut command = crate::support::lambdakit();
     command
         .args([
@@ -332,5 +429,5 @@ fn schedules_fire_at_once_with_fire_schedules_and_without_aws() {
         "lambdakit: event source: `rate(1 day)` fires `sources`",
         &format!("sources: schedule Scheduled Event {rule}"),
     ]);
-    serve.errors_with(&["serve's queues and streams are not polled"]);
+    serve.errors_with(&["serve's queues, streams and buckets are not polled"]);
 }

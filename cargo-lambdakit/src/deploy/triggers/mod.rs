@@ -773,7 +773,7 @@ pub(super) async fn delete_mapping(aws: &Aws, uuid: &str) -> Result<(), CliError
 }
 
 /// The notification id deploy gives the `index`th S3 trigger of `function` on a bucket.
-fn notification_id(function: &str, index: usize) -> String {
+pub fn notification_id(function: &str, index: usize) -> String {
     bounded(&format!("{ID_PREFIX}{function}"), &format!("-{index}"), 255)
 }
 

@@ -1,7 +1,8 @@
 //! Lambda's triggers, played locally (`serve --event-sources`): what Lambda's event source
 //! mappings do with the functions' SQS queues (`sqs`), and Kinesis and DynamoDB streams
-//! (`stream`), and what EventBridge does with their schedules (`schedule`, which needs no
-//! AWS), against the AWS endpoint serve's environment configures (`AWS_ENDPOINT_URL`,
+//! (`stream`), what S3's event notifications do with their buckets (`s3`, watched by listing
+//! them), and what EventBridge does with their schedules (`schedule`, which needs no AWS),
+//! against the AWS endpoint serve's environment configures (`AWS_ENDPOINT_URL`,
 //! profile, region: a mock such as moto or LocalStack, or a real account).
 //!
 //! Each trigger is one poller, a task of [`Sources`], which serve stops with the rest. A
@@ -10,6 +11,7 @@
 //! REPORT line and trace are those of any invocation. A trigger whose source cannot be found
 //! is named in one error (the function and the setting) and left out; the others run.
 
+mod s3;
 mod schedule;
 mod sqs;
 mod stream;
@@ -79,7 +81,7 @@ async fn run(emulator: Arc<Emulator>, functions: Vec<Function>, fire_now: bool) 
     let aws = match Aws::connect(&Source::default()).await {
         Ok(aws) => aws,
         Err(error) => {
-            refuse("serve's queues and streams are not polled", &error);
+            refuse("serve's queues, streams and buckets are not polled", &error);
             while pollers.join_next().await.is_some() {}
             return;
         }
@@ -94,6 +96,21 @@ async fn run(emulator: Arc<Emulator>, functions: Vec<Function>, fire_now: bool) 
                         function.name, queue.arn
                     );
                     pollers.spawn(queue.poll(Arc::clone(&emulator), aws.sqs.clone()));
+                }
+                Err(error) => refuse(&format!("{at} is left out"), &error),
+            }
+        }
+    }
+    for function in &functions {
+        for (index, trigger) in function.deploy.triggers.s3.iter().enumerate() {
+            let at = Setting::new(function, "s3", index, "bucket");
+            match s3::Bucket::open(&aws, &at, index, trigger).await {
+                Ok(bucket) => {
+                    println!(
+                        "lambdakit: event source: `{}` watches the S3 bucket `{}` ({at})",
+                        function.name, bucket.name
+                    );
+                    pollers.spawn(bucket.watch(Arc::clone(&emulator), aws.s3.clone()));
                 }
                 Err(error) => refuse(&format!("{at} is left out"), &error),
             }
@@ -154,6 +171,26 @@ impl Setting {
         Self {
             function: function.name.clone(),
             path: format!("triggers.{kind}[{index}].{key}"),
+        }
+    }
+}
+
+impl Setting {
+    /// The error of a source (`resource`: "the SQS queue `jobs`") that does not exist at the
+    /// endpoint serve calls: it names this setting, and how to `create` it when known.
+    fn missing(&self, resource: &str, create: Option<&str>) -> CliError {
+        let create = create
+            .map(|create| format!(" (`{create}`)"))
+            .unwrap_or_default();
+        CliError::Conflict {
+            resource: format!("{resource} ({self})"),
+            problem:
+                "does not exist at the AWS endpoint serve calls (`AWS_ENDPOINT_URL`, else AWS)"
+                    .into(),
+            hint: format!(
+                "create it{create}, or fix `{}`; serve goes on without this trigger",
+                self.path
+            ),
         }
     }
 }

@@ -94,16 +94,10 @@ impl Queue {
                     Some("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist")
                 ) =>
             {
-                return Err(CliError::Conflict {
-                    resource: format!("the SQS queue `{name}` ({at})"),
-                    problem: format!(
-                        "does not exist in {region} at the AWS endpoint serve calls (`AWS_ENDPOINT_URL`, else AWS)"
-                    ),
-                    hint: format!(
-                        "create it (`aws sqs create-queue --queue-name {name}`), or fix `{}`; serve goes on without this trigger",
-                        at.path
-                    ),
-                });
+                return Err(at.missing(
+                    &format!("the SQS queue `{name}` in {region}"),
+                    Some(&format!("aws sqs create-queue --queue-name {name}")),
+                ));
             }
             Err(error) => return Err(aws::failed("sqs:GetQueueUrl", error)),
         };

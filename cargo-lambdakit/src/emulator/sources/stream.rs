@@ -94,15 +94,7 @@ impl Stream {
             other => other,
         };
         let arn = source_arn(aws, kind, trigger).await.map_err(named)?;
-        let missing = |what: String| {
-            named(CliError::Conflict {
-                resource: what,
-                problem:
-                    "does not exist at the AWS endpoint serve calls (`AWS_ENDPOINT_URL`, else AWS)"
-                        .into(),
-                hint: format!("create it, or fix `{}`", at.path),
-            })
-        };
+        let missing = |what: String| at.missing(&what, None);
         let position = trigger.starting_position.unwrap_or_default();
         let ids = match kind {
             Mapped::Kinesis => {
