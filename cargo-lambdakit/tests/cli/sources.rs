@@ -2,32 +2,17 @@
 //! Lambda's event source mappings play them. The function prints a line per record it
 //! processed (`sources: KIND ...`), in order; the tests read them, and what is left on moto.
 
-use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 use crate::moto::{ACCOUNT, Moto, REGION};
-use crate::support::Serve;
-
-/// How long a test waits for something the pollers do (builds and moto are slow on a busy
-/// machine; nothing is timed).
-const PATIENCE: Duration = Duration::from_secs(180);
+use crate::support::{Serve, wait_until};
 
 /// `serve --event-sources` of `tests/sources`, against `moto`.
 fn serve(moto: &Moto) -> Serve {
     let mut command = moto.command("test-sources", &["serve", "--port", "0", "--event-sources"]);
     command.env("RUST_LOG", "info");
     Serve::spawn(command)
-}
-
-/// Waits until `done` says yes, failing after [`PATIENCE`] with `what`.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < PATIENCE, "waited in vain for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// Creates the queue `name` with `attributes`; its URL.
