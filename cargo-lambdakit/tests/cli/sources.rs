@@ -293,6 +293,62 @@ fn stream_records_come_in_order_and_failed_batches_are_retried_from_their_checkp
     serve.errors_with(&["`sources` failed (AskedToCrash: `flaky` fails once) on a batch"]);
 }
 
+#[test]
+fn a_failed_stream_batch_is_bisected_and_a_record_that_keeps_failing_is_skipped_after_its_retries()
+{
+    let Some(moto) = Moto::start() else { return };
+    // Only `bisected` (batches of 4, bisected on error, 1 retry): the other streams are left
+    // out.
+    moto.aws(&[
+        "kinesis",
+        "create-stream",
+        "--stream-name",
+        "bisected",
+        "--shard-count",
+        "1",
+    ]);
+    let entries =
+        json!(["a", "b", "crash", "c", "d"].map(|data| json!({"Data": data, "PartitionKey": "k"})));
+    moto.aws(&[
+        "kinesis",
+        "put-records",
+        "--stream-name",
+        "bisected",
+        "--records",
+        &entries.to_string(),
+    ]);
+
+    let serve = serve(&moto);
+    wait_until("`d` from Kinesis", || {
+        printed(&serve, "kinesis").contains(&"d".to_owned())
+    });
+    // [a b crash c] fails: split into [a b], done, and [crash c], which fails: split into
+    // [crash], which fails, is retried once, fails again and is skipped; then [c], and the
+    // next batch, [d].
+    assert_eq!(
+        printed(&serve, "kinesis"),
+        [
+            "a", "b", "crash", "a", "b", "crash", "crash", "crash", "c", "d"
+        ]
+    );
+    let errors = serve.errors_with(&["(`maximum_retry_attempts`); skipping its records"]);
+    let splits: Vec<&String> = errors
+        .iter()
+        .filter(|line| line.contains("splitting it in two"))
+        .collect();
+    assert_eq!(splits.len(), 2, "{errors:#?}");
+    assert!(
+        splits[0].contains("on a batch of 4 from arn:aws:kinesis:"),
+        "{errors:#?}"
+    );
+    let skipped: Vec<&String> = errors
+        .iter()
+        .filter(|line| line.contains("skipping its records"))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{errors:#?}");
+    assert!(skipped[0].contains("on a batch of 1 from"), "{errors:#?}");
+}
+
 /// Writes `body` to `key` in the bucket `photos`, with the AWS CLI.
 fn put_photo(moto: &Moto, key: &str, body: &str) {
     let file = std::env::temp_dir().join(format!("lambdakit-sources-{}", std::process::id()));
