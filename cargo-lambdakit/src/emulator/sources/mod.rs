@@ -201,6 +201,36 @@ impl std::fmt::Display for Setting {
     }
 }
 
+/// Invokes `function` asynchronously with `event`, as `what` (a schedule, an S3 object's
+/// event) of the trigger `at` does, saying so.
+fn fire(emulator: &Arc<Emulator>, what: &str, function: &str, at: &Setting, event: &Value) {
+    println!("lambdakit: {what} fires `{function}` ({at})");
+    if let Err(problem) = emulator.invoke_event(function, event) {
+        eprintln!("lambdakit: {what} did not fire `{function}` ({at}): {problem}");
+    }
+}
+
+/// Whether a poller's calls to its source fail: an outage is said once, and so is its end.
+#[derive(Debug, Default)]
+pub(crate) struct Outage(bool);
+
+impl Outage {
+    /// A call to `source` answered.
+    fn over(&mut self, source: &str) {
+        if std::mem::take(&mut self.0) {
+            eprintln!("lambdakit: {source} answers again");
+        }
+    }
+
+    /// A call to `source` (read for `at`) failed with `error`; `doing` says what the call was
+    /// for: "receive from", "list", "read".
+    fn failed(&mut self, doing: &str, source: &str, at: &Setting, error: &dyn std::fmt::Display) {
+        if !std::mem::replace(&mut self.0, true) {
+            eprintln!("lambdakit: cannot {doing} {source} ({at}): {error}; trying again");
+        }
+    }
+}
+
 /// What a batch's invocation came to.
 #[derive(Debug)]
 pub(crate) enum Delivered {

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
 
-use super::Setting;
+use super::{Outage, Setting};
 use crate::aws::{self, Aws};
 use crate::deploy::settings::S3Trigger;
 use crate::emulator::Emulator;
@@ -89,27 +89,18 @@ impl Bucket {
     /// Lists the bucket every [`POLL`] and invokes the function with what changed, until
     /// stopped.
     pub(super) async fn watch(mut self, emulator: Arc<Emulator>, s3: aws_sdk_s3::Client) {
-        let mut failing = false;
+        let mut outage = Outage::default();
+        let source = format!("the S3 bucket `{}`", self.name);
         loop {
             tokio::time::sleep(POLL).await;
             let now = match self.list(&s3).await {
                 Ok(now) => {
-                    if failing {
-                        eprintln!("lambdakit: the S3 bucket `{}` answers again", self.name);
-                        failing = false;
-                    }
+                    outage.over(&source);
                     now
                 }
                 Err(error) => {
-                    if !failing {
-                        eprintln!(
-                            "lambdakit: cannot list the S3 bucket `{}` ({}): {}; trying again",
-                            self.name,
-                            self.at,
-                            aws_sdk_s3::error::DisplayErrorContext(&error)
-                        );
-                        failing = true;
-                    }
+                    let error = aws_sdk_s3::error::DisplayErrorContext(&error);
+                    outage.failed("list", &source, &self.at, &error);
                     continue;
                 }
             };
@@ -169,16 +160,8 @@ impl Bucket {
             sequencer: &format!("{sequencer:016X}"),
             configuration_id: &self.configuration_id,
         })]});
-        println!(
-            "lambdakit: s3://{}/{key} ({event_name}) fires `{}` ({})",
-            self.name, self.function, self.at
-        );
-        if let Err(problem) = emulator.invoke_event(&self.function, &event) {
-            eprintln!(
-                "lambdakit: s3://{}/{key} did not fire `{}` ({}): {problem}",
-                self.name, self.function, self.at
-            );
-        }
+        let what = format!("s3://{}/{key} ({event_name})", self.name);
+        super::fire(emulator, &what, &self.function, &self.at, &event);
     }
 }
 

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::{Delivered, Setting, reported_failures};
+use super::{Delivered, Outage, Setting, reported_failures};
 use crate::aws::Aws;
 use crate::aws::signed::{Api, Signed};
 use crate::deploy::settings::{StartingPosition, StreamTrigger, Word as _};
@@ -184,25 +184,13 @@ impl Stream {
 
     /// Reads the shards and delivers their records, until stopped.
     pub(super) async fn poll(mut self, emulator: Arc<Emulator>, signed: Signed) {
-        let mut failing = false;
+        let mut outage = Outage::default();
         loop {
             let mut busy = false;
             for index in 0..self.shards.len() {
                 match self.read(&signed, index).await {
-                    Ok(()) if failing => {
-                        eprintln!("lambdakit: {} answers again", self.arn);
-                        failing = false;
-                    }
-                    Ok(()) => {}
-                    Err(error) => {
-                        if !failing {
-                            eprintln!(
-                                "lambdakit: cannot read {} ({}): {error}; trying again",
-                                self.arn, self.at
-                            );
-                            failing = true;
-                        }
-                    }
+                    Ok(()) => outage.over(&self.arn),
+                    Err(error) => outage.failed("read", &self.arn, &self.at, &error),
                 }
                 if self.ready(index) {
                     busy = true;
@@ -352,15 +340,8 @@ impl Stream {
         let shard = &mut self.shards[index];
         shard.failures += 1;
         if max_retries.is_some_and(|retries| shard.failures > retries) {
-            let skipped: Vec<Value> = shard.pending.drain(..count).collect();
             shard.splits.pop_front();
-            shard.failures = 0;
-            shard.retry_at = None;
-            let id = shard.id.clone();
-            let skipped: Vec<String> = skipped
-                .iter()
-                .map(|record| self.sequence_number(record))
-                .collect();
+            let (id, skipped) = self.skip(index, count);
             eprintln!(
                 "lambdakit: `{}` {how} on a batch of {count} from {} ({id}) after {} retries (`maximum_retry_attempts`); skipping its records {}",
                 self.function,
@@ -379,6 +360,21 @@ impl Stream {
             shard.id,
             delay.as_secs()
         );
+    }
+
+    /// Takes the `count` records at the front of the shard out, undelivered, the next batch
+    /// starting afresh: the shard's id and the records' sequence numbers, to say so.
+    fn skip(&mut self, index: usize, count: usize) -> (String, Vec<String>) {
+        let shard = &mut self.shards[index];
+        let skipped: Vec<Value> = shard.pending.drain(..count).collect();
+        shard.failures = 0;
+        shard.retry_at = None;
+        let id = shard.id.clone();
+        let numbers = skipped
+            .iter()
+            .map(|record| self.sequence_number(record))
+            .collect();
+        (id, numbers)
     }
 
     /// Skips the records at the front of the shard older than the trigger's
@@ -403,15 +399,8 @@ impl Stream {
         if old == 0 {
             return;
         }
-        let skipped: Vec<Value> = shard.pending.drain(..old).collect();
         shard.splits.clear();
-        shard.failures = 0;
-        shard.retry_at = None;
-        let id = shard.id.clone();
-        let skipped: Vec<String> = skipped
-            .iter()
-            .map(|record| self.sequence_number(record))
-            .collect();
+        let (id, skipped) = self.skip(index, old);
         eprintln!(
             "lambdakit: {} records of {} ({id}) are older than {} s (`maximum_record_age`), skipped: {}",
             skipped.len(),
