@@ -2498,6 +2498,42 @@ mod tests {
     }
 
     #[test]
+    fn a_streams_failure_handling_is_read_and_bad_values_are_named() {
+        let stream = "arn:aws:kinesis:eu-west-1:123456789012:stream/s";
+        let settings = read_one(
+            "triggers",
+            json!({"kinesis": [{
+                "stream": stream,
+                "bisect_batch_on_function_error": true,
+                "maximum_retry_attempts": 0,
+                "maximum_record_age": 60,
+            }]}),
+        )
+        .unwrap();
+        let kinesis = &settings.triggers.kinesis[0];
+        assert!(kinesis.bisect_batch_on_function_error);
+        assert_eq!(kinesis.maximum_retry_attempts, Some(0));
+        assert_eq!(kinesis.maximum_record_age, Some(60));
+        let refused = |trigger: Value| read_one("triggers", trigger).unwrap_err().to_string();
+        let age = refused(json!({"kinesis": [{"stream": stream, "maximum_record_age": 59}]}));
+        assert!(
+            age.contains("m.triggers.kinesis[0].maximum_record_age")
+                && age.contains("from 60 to 604800"),
+            "{age}"
+        );
+        let retries =
+            refused(json!({"dynamodb": [{"table": "t", "maximum_retry_attempts": 10_001}]}));
+        assert!(retries.contains("from 0 to 10000"), "{retries}");
+        // A queue's mapping has none of them.
+        let queue =
+            refused(json!({"sqs": [{"queue": "q", "bisect_batch_on_function_error": true}]}));
+        assert!(
+            queue.contains("m.triggers.sqs[0].bisect_batch_on_function_error"),
+            "{queue}"
+        );
+    }
+
+    #[test]
     fn bad_kafka_triggers_name_the_key_and_the_fix() {
         let msk = "arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c2d3e";
         let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-AbCdEf";

@@ -212,7 +212,7 @@ fn fire(emulator: &Arc<Emulator>, what: &str, function: &str, at: &Setting, even
 
 /// Whether a poller's calls to its source fail: an outage is said once, and so is its end.
 #[derive(Debug, Default)]
-pub(crate) struct Outage(bool);
+struct Outage(bool);
 
 impl Outage {
     /// A call to `source` answered.
