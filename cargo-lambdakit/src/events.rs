@@ -362,27 +362,66 @@ fn alb(method: &str, path: &str, query: &str, body: &str) -> Value {
 }
 
 fn s3(event_name: &str, bucket: &str, key: &str, size: Option<u64>) -> Value {
-    let mut object = json!({"key": key, "sequencer": "0A1B2C3D4E5F678901"});
-    if let Some(size) = size {
+    json!({"Records": [s3_record(&S3Notice {
+        event_name,
+        time: TIME,
+        region: REGION,
+        bucket,
+        key,
+        object: size.map(|size| (size, "0123456789abcdef0123456789abcdef")),
+        sequencer: "0A1B2C3D4E5F678901",
+        configuration_id: "lambdakit-example",
+    })]})
+}
+
+/// A change to an S3 object, as S3's event notifications tell a function of it (AWS "Event
+/// message structure", version 2.1).
+#[derive(Debug)]
+pub(crate) struct S3Notice<'a> {
+    /// `ObjectCreated:Put`, `ObjectRemoved:Delete`, ..
+    pub(crate) event_name: &'a str,
+    /// RFC 3339, with milliseconds.
+    pub(crate) time: &'a str,
+    pub(crate) region: &'a str,
+    pub(crate) bucket: &'a str,
+    /// The key as stored (the record has it URL-encoded, as S3 sends it).
+    pub(crate) key: &'a str,
+    /// A created object's size and ETag (without its quotes); `None` for a removed one.
+    pub(crate) object: Option<(u64, &'a str)>,
+    /// Orders the events of one key: a later event's is greater (as hexadecimal text of one
+    /// length).
+    pub(crate) sequencer: &'a str,
+    /// The notification's id in the bucket's configuration.
+    pub(crate) configuration_id: &'a str,
+}
+
+/// One record of an S3 event.
+pub(crate) fn s3_record(notice: &S3Notice<'_>) -> Value {
+    let mut object = json!({
+        "key": crate::percent::encode_s3_key(notice.key),
+        "sequencer": notice.sequencer,
+    });
+    if let Some((size, etag)) = notice.object {
         object["size"] = json!(size);
-        object["eTag"] = json!("0123456789abcdef0123456789abcdef");
+        object["eTag"] = json!(etag);
     }
-    json!({"Records": [{
+    let bucket = notice.bucket;
+    json!({
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
-        "awsRegion": REGION,
-        "eventTime": TIME,
-        "eventName": event_name,
+        "awsRegion": notice.region,
+        "eventTime": notice.time,
+        "eventName": notice.event_name,
         "userIdentity": {"principalId": "EXAMPLE"},
         "requestParameters": {"sourceIPAddress": "127.0.0.1"},
         "responseElements": {"x-amz-request-id": "EXAMPLE123456789", "x-amz-id-2": "EXAMPLE123/5678abcdefghijklambdaisawesome/mnopqrstuvwxyzABCDEFGH"},
         "s3": {
             "s3SchemaVersion": "1.0",
-            "configurationId": "lambdakit-example",
+            "configurationId": notice.configuration_id,
             "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"}, "arn": format!("arn:aws:s3:::{bucket}")},
             "object": object,
         },
-    }]})
+    })
 }
 
 fn sqs(queue: &str, body: &str) -> Value {

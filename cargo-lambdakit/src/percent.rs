@@ -1,21 +1,28 @@
-//! Percent-decoding and -encoding (RFC 3986 `%XX`), the one copy: SDKs percent-encode path
-//! labels (the `:` of an ARN is `%3A`), IAM returns policy documents encoded, HTTP query
-//! strings come encoded, and SigV4 and REST paths with ARNs in them are encoded.
+//! Percent-coding (RFC 3986 `%XX`), the one copy: SDKs percent-encode path labels (the `:` of
+//! an ARN is `%3A`), IAM returns policy documents encoded, HTTP query strings come encoded,
+//! SigV4 encodes paths and queries, and S3's event notifications encode object keys.
 
 use std::fmt::Write as _;
 
-/// SigV4's URI encoding (RFC 3986's): every byte but the unreserved ones
-/// (`A-Z a-z 0-9 - _ . ~`) as `%XX`.
-pub fn encode(bytes: &[u8]) -> String {
+/// `bytes` with every byte but RFC 3986's unreserved ones (`A-Z a-z 0-9 - _ . ~`) and those of
+/// `kept` as `%XX` (upper-case hex, as SigV4 wants it).
+pub fn encode(bytes: &[u8], kept: &[u8]) -> String {
     let mut encoded = String::with_capacity(bytes.len());
     for &byte in bytes {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) || kept.contains(&byte) {
             encoded.push(char::from(byte));
         } else {
             let _ = write!(encoded, "%{byte:02X}");
         }
     }
     encoded
+}
+
+/// An S3 object key as S3's event notifications spell it: URL-encoded as a form value (a space
+/// is `+`), its `/`s kept (AWS "Event message structure": "The s3 key provided in the event
+/// notification is URL encoded").
+pub fn encode_s3_key(key: &str) -> String {
+    encode(key.as_bytes(), b"/ ").replace(' ', "+")
 }
 
 /// `text` with its `%XX` escapes decoded; a malformed escape (`%zz`, a `%` at the end) stays
@@ -52,6 +59,16 @@ pub fn decode_bytes(text: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_keys_are_encoded_as_form_values_with_their_slashes() {
+        assert_eq!(
+            encode_s3_key("in/my photo (1).png"),
+            "in/my+photo+%281%29.png"
+        );
+        assert_eq!(encode_s3_key("a+b:c"), "a%2Bb%3Ac");
+        assert_eq!(decode(&encode(b"x y/z", b"")), "x y/z");
+    }
 
     #[test]
     fn escapes_are_decoded_and_malformed_ones_kept() {

@@ -254,7 +254,7 @@ async fn items(aws: &Aws, path: &str, operation: &str) -> Result<Vec<Value>, Cli
         let page_path = match &next {
             Some(token) => format!(
                 "{path}?nextToken={}",
-                crate::percent::encode(token.as_bytes())
+                crate::percent::encode(token.as_bytes(), b"")
             ),
             None => path.to_owned(),
         };
@@ -426,7 +426,7 @@ pub async fn deploy(
                 if !options.dry_run {
                     let path = format!(
                         "/v2/tags/{}",
-                        crate::percent::encode(resource_arn(aws, &id).as_bytes())
+                        crate::percent::encode(resource_arn(aws, &id).as_bytes(), b"")
                     );
                     call(
                         aws,
@@ -709,7 +709,10 @@ async fn converge(
         return Ok((id, Action::Unchanged));
     }
     if !options.dry_run {
-        let path = format!("{collection}/{}", crate::percent::encode(id.as_bytes()));
+        let path = format!(
+            "{collection}/{}",
+            crate::percent::encode(id.as_bytes(), b"")
+        );
         call(aws, Method::PATCH, &path, Some(body), "apigateway:PATCH").await?;
     }
     Ok((id, Action::Update(differ)))
@@ -730,7 +733,7 @@ async fn remove(
     let path = format!(
         "{base}/{}/{}",
         part.collection,
-        crate::percent::encode(id.as_bytes())
+        crate::percent::encode(id.as_bytes(), b"")
     );
     call(aws, Method::DELETE, &path, None, "apigateway:DELETE").await?;
     Ok(())

@@ -176,14 +176,11 @@ mod tests {
         function.deploy.name = Some("orders-worker".into());
         function.deploy.upload_bucket = Some("artifacts".into());
         function.deploy.provisioned_concurrency = Some(2);
-        function.deploy.triggers.sqs.push(StreamTrigger {
-            source: "orders".into(),
-            table: None,
-            batch_size: None,
-            batching_window: None,
-            report_batch_item_failures: false,
-            starting_position: None,
-        });
+        function
+            .deploy
+            .triggers
+            .sqs
+            .push(StreamTrigger::new("orders"));
         function.deploy.triggers.schedule.push(ScheduleTrigger {
             expression: "rate(1 hour)".into(),
             input: None,

@@ -24,7 +24,7 @@ pub mod state_machine;
 pub mod template;
 mod triggers;
 
-pub use triggers::{Mapped, rule_name as schedule_rule_name, source_arn};
+pub use triggers::{Mapped, notification_id, rule_name as schedule_rule_name, source_arn};
 
 use serde_json::{Value, json};
 

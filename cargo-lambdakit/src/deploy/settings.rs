@@ -553,6 +553,32 @@ pub struct StreamTrigger {
     pub report_batch_item_failures: bool,
     /// For streams: where reading starts.
     pub starting_position: Option<StartingPosition>,
+    /// For streams: whether a failed batch is split in two, each half retried apart
+    /// (`BisectBatchOnFunctionError`).
+    pub bisect_batch_on_function_error: bool,
+    /// For streams: how many times a failed batch is retried (0 to 10000); `None`: Lambda's
+    /// default, until its records expire.
+    pub maximum_retry_attempts: Option<u32>,
+    /// For streams: the age in seconds (60 to 604800) past which records are not handed to
+    /// the function; `None`: Lambda's default, no limit.
+    pub maximum_record_age: Option<u32>,
+}
+
+impl StreamTrigger {
+    /// A trigger of `source` with Lambda's defaults for everything else.
+    pub fn new(source: impl Into<String>) -> Self {
+        Self {
+            source: source.into(),
+            table: None,
+            batch_size: None,
+            batching_window: None,
+            report_batch_item_failures: false,
+            starting_position: None,
+            bisect_batch_on_function_error: false,
+            maximum_retry_attempts: None,
+            maximum_record_age: None,
+        }
+    }
 }
 
 /// An EventBridge schedule.
@@ -1774,14 +1800,7 @@ fn s3(here: At<'_>) -> Result<S3Trigger, CliError> {
 }
 
 fn stream(here: At<'_>, kind: &str) -> Result<StreamTrigger, CliError> {
-    let mut trigger = StreamTrigger {
-        source: String::new(),
-        table: None,
-        batch_size: None,
-        batching_window: None,
-        report_batch_item_failures: false,
-        starting_position: None,
-    };
+    let mut trigger = StreamTrigger::new(String::new());
     let is_stream = kind != "sqs";
     let mut keys = vec![
         if is_stream { "stream" } else { "queue" },
@@ -1790,7 +1809,12 @@ fn stream(here: At<'_>, kind: &str) -> Result<StreamTrigger, CliError> {
         "report_batch_item_failures",
     ];
     if is_stream {
-        keys.push("starting_position");
+        keys.extend([
+            "starting_position",
+            "bisect_batch_on_function_error",
+            "maximum_retry_attempts",
+            "maximum_record_age",
+        ]);
     }
     if kind == "dynamodb" {
         keys.push("table");
@@ -1803,6 +1827,15 @@ fn stream(here: At<'_>, kind: &str) -> Result<StreamTrigger, CliError> {
             "batching_window" => trigger.batching_window = Some(at.number(0..=300, "seconds")?),
             "report_batch_item_failures" => trigger.report_batch_item_failures = at.bool()?,
             "starting_position" => trigger.starting_position = Some(at.word()?),
+            "bisect_batch_on_function_error" => {
+                trigger.bisect_batch_on_function_error = at.bool()?;
+            }
+            "maximum_retry_attempts" => {
+                trigger.maximum_retry_attempts = Some(at.number(0..=10_000, "retries")?);
+            }
+            "maximum_record_age" => {
+                trigger.maximum_record_age = Some(at.number(60..=604_800, "seconds")?);
+            }
             "table" => trigger.table = Some(at.non_empty()?),
             _ => {
                 let source = at.non_empty()?;
@@ -2621,6 +2654,42 @@ mod tests {
         );
         assert!(!merged.triggers.is_empty());
         assert_eq!(merged.triggers.kafka.len(), 1);
+    }
+
+    #[test]
+    fn a_streams_failure_handling_is_read_and_bad_values_are_named() {
+        let stream = "arn:aws:kinesis:eu-west-1:123456789012:stream/s";
+        let settings = read_one(
+            "triggers",
+            json!({"kinesis": [{
+                "stream": stream,
+                "bisect_batch_on_function_error": true,
+                "maximum_retry_attempts": 0,
+                "maximum_record_age": 60,
+            }]}),
+        )
+        .unwrap();
+        let kinesis = &settings.triggers.kinesis[0];
+        assert!(kinesis.bisect_batch_on_function_error);
+        assert_eq!(kinesis.maximum_retry_attempts, Some(0));
+        assert_eq!(kinesis.maximum_record_age, Some(60));
+        let refused = |trigger: Value| read_one("triggers", trigger).unwrap_err().to_string();
+        let age = refused(json!({"kinesis": [{"stream": stream, "maximum_record_age": 59}]}));
+        assert!(
+            age.contains("m.triggers.kinesis[0].maximum_record_age")
+                && age.contains("from 60 to 604800"),
+            "{age}"
+        );
+        let retries =
+            refused(json!({"dynamodb": [{"table": "t", "maximum_retry_attempts": 10_001}]}));
+        assert!(retries.contains("from 0 to 10000"), "{retries}");
+        // A queue's mapping has none of them.
+        let queue =
+            refused(json!({"sqs": [{"queue": "q", "bisect_batch_on_function_error": true}]}));
+        assert!(
+            queue.contains("m.triggers.sqs[0].bisect_batch_on_function_error"),
+            "{queue}"
+        );
     }
 
     #[test]

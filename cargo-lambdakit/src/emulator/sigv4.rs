@@ -357,7 +357,7 @@ fn canonical_path(path: &str) -> String {
     canonical.push_str(
         &segments
             .iter()
-            .map(|segment| crate::percent::encode(segment.as_bytes()))
+            .map(|segment| encode(segment.as_bytes()))
             .collect::<Vec<_>>()
             .join("/"),
     );
@@ -376,8 +376,8 @@ fn canonical_query(query: &str) -> String {
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             (
-                crate::percent::encode(&crate::percent::decode_bytes(name)),
-                crate::percent::encode(&crate::percent::decode_bytes(value)),
+                encode(&crate::percent::decode_bytes(name)),
+                encode(&crate::percent::decode_bytes(value)),
             )
         })
         .collect();
@@ -387,6 +387,11 @@ fn canonical_query(query: &str) -> String {
         .map(|(name, value)| format!("{name}={value}"))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// SigV4's URI encoding: every byte but the unreserved ones (`A-Z a-z 0-9 - _ . ~`) as `%XX`.
+fn encode(bytes: &[u8]) -> String {
+    crate::percent::encode(bytes, b"")
 }
 
 /// A header value with its ends trimmed and runs of spaces made one.

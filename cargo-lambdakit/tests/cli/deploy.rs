@@ -335,6 +335,29 @@ async fn deploy_creates_converges_updates_and_destroy_removes_only_its_own() {
             (clicks.as_str(), Some(100))
         ]
     );
+    // Kinesis's failures as its trigger asks; DynamoDB's as Lambda's defaults.
+    let failures: Vec<(Option<bool>, Option<i32>, Option<i32>)> = sources
+        .iter()
+        .map(|(source, _)| {
+            let mapping = mappings
+                .event_source_mappings()
+                .iter()
+                .find(|mapping| mapping.event_source_arn() == Some(*source))
+                .unwrap();
+            (
+                mapping.bisect_batch_on_function_error(),
+                mapping.maximum_retry_attempts(),
+                mapping.maximum_record_age_in_seconds(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            (Some(false), Some(-1), Some(-1)),
+            (Some(true), Some(3), Some(3600))
+        ]
+    );
     let policy = iam
         .get_role_policy()
         .role_name("broken-setup-lambdakit")

@@ -2,32 +2,17 @@
 //! Lambda's event source mappings play them. The function prints a line per record it
 //! processed (`sources: KIND ...`), in order; the tests read them, and what is left on moto.
 
-use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 use crate::moto::{ACCOUNT, Moto, REGION};
-use crate::support::Serve;
-
-/// How long a test waits for something the pollers do (builds and moto are slow on a busy
-/// machine; nothing is timed).
-const PATIENCE: Duration = Duration::from_secs(180);
+use crate::support::{Serve, wait_until};
 
 /// `serve --event-sources` of `tests/sources`, against `moto`.
 fn serve(moto: &Moto) -> Serve {
     let mut command = moto.command("test-sources", &["serve", "--port", "0", "--event-sources"]);
     command.env("RUST_LOG", "info");
     Serve::spawn(command)
-}
-
-/// Waits until `done` says yes, failing after [`PATIENCE`] with `what`.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < PATIENCE, "waited in vain for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// Creates the queue `name` with `attributes`; its URL.
@@ -309,8 +294,161 @@ fn stream_records_come_in_order_and_failed_batches_are_retried_from_their_checkp
 }
 
 #[test]
+fn a_failed_stream_batch_is_bisected_and_a_record_that_keeps_failing_is_skipped_after_its_retries()
+{
+    let Some(moto) = Moto::start() else { return };
+    // Only `bisected` (batches of 4, bisected on error, 1 retry): the other streams are left
+    // out.
+    moto.aws(&[
+        "kinesis",
+        "create-stream",
+        "--stream-name",
+        "bisected",
+        "--shard-count",
+        "1",
+    ]);
+    let entries =
+        json!(["a", "b", "crash", "c", "d"].map(|data| json!({"Data": data, "PartitionKey": "k"})));
+    moto.aws(&[
+        "kinesis",
+        "put-records",
+        "--stream-name",
+        "bisected",
+        "--records",
+        &entries.to_string(),
+    ]);
+
+    let serve = serve(&moto);
+    wait_until("`d` from Kinesis", || {
+        printed(&serve, "kinesis").contains(&"d".to_owned())
+    });
+    // [a b crash c] fails: split into [a b], done, and [crash c], which fails: split into
+    // [crash], which fails, is retried once, fails again and is skipped; then [c], and the
+    // next batch, [d].
+    assert_eq!(
+        printed(&serve, "kinesis"),
+        [
+            "a", "b", "crash", "a", "b", "crash", "crash", "crash", "c", "d"
+        ]
+    );
+    let errors = serve.errors_with(&["(`maximum_retry_attempts`); skipping its records"]);
+    let splits: Vec<&String> = errors
+        .iter()
+        .filter(|line| line.contains("splitting it in two"))
+        .collect();
+    assert_eq!(splits.len(), 2, "{errors:#?}");
+    assert!(
+        splits[0].contains("on a batch of 4 from arn:aws:kinesis:"),
+        "{errors:#?}"
+    );
+    let skipped: Vec<&String> = errors
+        .iter()
+        .filter(|line| line.contains("skipping its records"))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{errors:#?}");
+    assert!(skipped[0].contains("on a batch of 1 from"), "{errors:#?}");
+}
+
+/// Writes `body` to `key` in the bucket `photos`, with the AWS CLI.
+fn put_photo(moto: &Moto, key: &str, body: &str) {
+    let file = std::env::temp_dir().join(format!("lambdakit-sources-{}", std::process::id()));
+    std::fs::write(&file, body).unwrap();
+    moto.aws(&[
+        "s3api",
+        "put-object",
+        "--bucket",
+        "photos",
+        "--key",
+        key,
+        "--body",
+        file.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(file).unwrap();
+}
+
+/// The ETag S3 gives an object of one part: its MD5, in hex.
+fn etag(body: &str) -> String {
+    use md5::Digest as _;
+    md5::Md5::digest(body.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[test]
+fn s3_objects_created_changed_and_removed_fire_notifications_that_match_the_filter() {
+    let Some(moto) = Moto::start() else { return };
+    moto.aws(&[
+        "s3api",
+        "create-bucket",
+        "--bucket",
+        "photos",
+        "--create-bucket-configuration",
+        &format!("LocationConstraint={REGION}"),
+    ]);
+    // There before serve: fires only when it changes.
+    put_photo(&moto, "in/old.png", "old");
+    put_photo(&moto, "in/kept.png", "kept");
+    // The function's second bucket, `missing`, is not created.
+
+    let serve = serve(&moto);
+    let errors = serve.errors_with(&["`triggers.s3[1].bucket` of the function `sources`"]);
+    let refused = errors
+        .iter()
+        .find(|line| line.contains("`triggers.s3[1].bucket`"))
+        .unwrap();
+    assert!(
+        refused.starts_with("error: the S3 bucket `missing`") && refused.contains("does not exist"),
+        "{refused}"
+    );
+    serve.errors_with(&["hint: create it (`aws s3api create-bucket --bucket missing`)"]);
+    serve.output_with(&["`sources` watches the S3 bucket `photos` (`triggers.s3[0].bucket`"]);
+
+    put_photo(&moto, "in/my photo.png", "a new photo");
+    put_photo(&moto, "in/old.png", "changed");
+    // Outside the prefix, or without the suffix: no event.
+    put_photo(&moto, "out/other.png", "other");
+    put_photo(&moto, "in/notes.txt", "notes");
+    let created = [
+        // S3 sends keys URL-encoded.
+        format!(
+            "ObjectCreated:Put photos in/my+photo.png size=11 etag={}",
+            etag("a new photo")
+        ),
+        format!(
+            "ObjectCreated:Put photos in/old.png size=7 etag={}",
+            etag("changed")
+        ),
+    ];
+    wait_until("both puts delivered", || {
+        let lines = printed(&serve, "s3");
+        created.iter().all(|line| lines.contains(line))
+    });
+    moto.aws(&[
+        "s3api",
+        "delete-object",
+        "--bucket",
+        "photos",
+        "--key",
+        "in/my photo.png",
+    ]);
+    let removed = "ObjectRemoved:Delete photos in/my+photo.png size=- etag=-".to_owned();
+    wait_until("the delete delivered", || {
+        printed(&serve, "s3").contains(&removed)
+    });
+    let mut lines = printed(&serve, "s3");
+    lines.sort();
+    let mut expected = created.to_vec();
+    expected.push(removed);
+    expected.sort();
+    assert_eq!(lines, expected);
+    serve.output_with(&["lambdakit: s3://photos/in/old.png (ObjectCreated:Put) fires `sources`"]);
+}
+
+#[test]
 fn schedules_fire_at_once_with_fire_schedules_and_without_aws() {
-    // No AWS at all: schedules need none, and serve says the queues and streams are not polled.
+    // No AWS at all: schedules need none, and serve says the queues, streams and buckets are
+    // not polled.
     let mut command = crate::support::lambdakit();
     command
         .args([
@@ -332,5 +470,5 @@ fn schedules_fire_at_once_with_fire_schedules_and_without_aws() {
         "lambdakit: event source: `rate(1 day)` fires `sources`",
         &format!("sources: schedule Scheduled Event {rule}"),
     ]);
-    serve.errors_with(&["serve's queues and streams are not polled"]);
+    serve.errors_with(&["serve's queues, streams and buckets are not polled"]);
 }

@@ -148,6 +148,19 @@ impl Serve {
 }
 
 /// `lines`, once every one of `texts` is in them; fails after a minute naming `what` lacked one.
+/// How long a test waits for what serve's event sources do (builds and moto are slow on a busy
+/// machine; nothing is timed).
+pub(crate) const PATIENCE: Duration = Duration::from_secs(180);
+
+/// Waits until `done` says yes, failing after [`PATIENCE`] with `what`.
+pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < PATIENCE, "waited in vain for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn lines_with(lines: &Mutex<Vec<String>>, what: &str, texts: &[&str]) -> Vec<String> {
     let started = std::time::Instant::now();
     loop {

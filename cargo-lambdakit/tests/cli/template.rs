@@ -296,8 +296,13 @@ fn the_template_holds_what_deploy_makes_and_says_what_it_cannot() {
     assert_eq!(filter["DependsOn"], "TriggersAwsLambdaBehaveLogsPermission");
     let kinesis = &resource(&document, "BrokenSetupKinesisMapping")["Properties"];
     assert_eq!(kinesis["StartingPosition"], "TRIM_HORIZON");
+    assert_eq!(kinesis["BisectBatchOnFunctionError"], true);
+    assert_eq!(kinesis["MaximumRetryAttempts"], 3);
+    assert_eq!(kinesis["MaximumRecordAgeInSeconds"], 3600);
     // A table's stream is a parameter: a template cannot look it up.
     let dynamodb = &resource(&document, "BrokenSetupDynamodbMapping")["Properties"];
+    // Lambda's defaults are left to Lambda.
+    assert!(dynamodb.get("MaximumRetryAttempts").is_none(), "{dynamodb}");
     assert_eq!(
         dynamodb["EventSourceArn"]["Ref"],
         "BrokenSetupOrdersStreamArn"

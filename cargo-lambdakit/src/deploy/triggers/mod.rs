@@ -352,6 +352,73 @@ pub(super) struct Mapping<'a> {
     group: Option<&'a str>,
     /// Kafka's source access configurations, `(type, URI)`, sorted.
     access: Vec<(String, String)>,
+    /// A stream's error handling; `None` for a queue or Kafka (not sent).
+    failures: Option<StreamFailures>,
+}
+
+/// How a stream's mapping handles a failed batch, in the API's terms: always sent for a
+/// stream, so that a setting taken out goes back to Lambda's default.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct StreamFailures {
+    bisect: bool,
+    /// -1: until the records expire.
+    retries: i32,
+    /// -1: no limit.
+    record_age: i32,
+}
+
+impl StreamFailures {
+    /// As the settings ask.
+    fn of(trigger: &StreamTrigger) -> Self {
+        let or_none = |value: Option<u32>| value.map_or(-1, |value| value as i32);
+        Self {
+            bisect: trigger.bisect_batch_on_function_error,
+            retries: or_none(trigger.maximum_retry_attempts),
+            record_age: or_none(trigger.maximum_record_age),
+        }
+    }
+
+    /// As `found` has it (what it does not say is Lambda's default).
+    fn found(found: &EventSourceMappingConfiguration) -> Self {
+        Self {
+            bisect: found.bisect_batch_on_function_error().unwrap_or(false),
+            retries: found.maximum_retry_attempts().unwrap_or(-1),
+            record_age: found.maximum_record_age_in_seconds().unwrap_or(-1),
+        }
+    }
+
+    /// What changes from `self` to `wanted`, in the plan's words.
+    fn changes(self, wanted: Self) -> Vec<String> {
+        let limit = |value: i32, unit: &str| {
+            if value < 0 {
+                "none".to_owned()
+            } else {
+                format!("{value}{unit}")
+            }
+        };
+        let mut changes = Vec::new();
+        if self.bisect != wanted.bisect {
+            changes.push(format!(
+                "bisect batch on function error → {}",
+                wanted.bisect
+            ));
+        }
+        if self.retries != wanted.retries {
+            changes.push(format!(
+                "maximum retry attempts {} → {}",
+                limit(self.retries, ""),
+                limit(wanted.retries, "")
+            ));
+        }
+        if self.record_age != wanted.record_age {
+            changes.push(format!(
+                "maximum record age {} → {}",
+                limit(self.record_age, " s"),
+                limit(wanted.record_age, " s")
+            ));
+        }
+        changes
+    }
 }
 
 impl<'a> Mapping<'a> {
@@ -374,6 +441,7 @@ impl<'a> Mapping<'a> {
             position: (kind != "sqs").then(|| trigger.starting_position.unwrap_or_default()),
             group: None,
             access: Vec::new(),
+            failures: (kind != "sqs").then(|| StreamFailures::of(trigger)),
         }
     }
 
@@ -413,6 +481,7 @@ impl<'a> Mapping<'a> {
             position: Some(trigger.starting_position.unwrap_or_default()),
             group: trigger.consumer_group_id.as_deref(),
             access,
+            failures: None,
         }
     }
 
@@ -441,6 +510,18 @@ impl<'a> Mapping<'a> {
         }
         if let Some(position) = self.position {
             properties["StartingPosition"] = position.as_str().into();
+        }
+        // Lambda's defaults are left out, as the settings leave them out.
+        if let Some(failures) = self.failures {
+            if failures.bisect {
+                properties["BisectBatchOnFunctionError"] = true.into();
+            }
+            if failures.retries >= 0 {
+                properties["MaximumRetryAttempts"] = failures.retries.into();
+            }
+            if failures.record_age >= 0 {
+                properties["MaximumRecordAgeInSeconds"] = failures.record_age.into();
+            }
         }
         if let Some(topic) = self.topic {
             properties["Topics"] = serde_json::json!([topic]);
@@ -515,6 +596,9 @@ impl<'a> Mapping<'a> {
                 !types.is_empty()
             ));
         }
+        if let Some(wanted) = self.failures {
+            update.extend(StreamFailures::found(found).changes(wanted));
+        }
         let access = access_of(found);
         if access != self.access {
             let listed = |access: &[(String, String)]| {
@@ -585,7 +669,10 @@ impl<'a> Mapping<'a> {
                     self.position
                         .map(|position| EventSourcePosition::from(position.as_str())),
                 )
-                .set_topics(self.topic.map(|topic| vec![topic.to_owned()]));
+                .set_topics(self.topic.map(|topic| vec![topic.to_owned()]))
+                .set_bisect_batch_on_function_error(self.failures.map(|f| f.bisect))
+                .set_maximum_retry_attempts(self.failures.map(|f| f.retries))
+                .set_maximum_record_age_in_seconds(self.failures.map(|f| f.record_age));
             if !self.servers.is_empty() {
                 request = request.self_managed_event_source(
                     SelfManagedEventSource::builder()
@@ -636,6 +723,9 @@ impl<'a> Mapping<'a> {
             .set_maximum_batching_window_in_seconds(self.window)
             .set_function_response_types(self.response_types.clone())
             .set_source_access_configurations(kafka.then(|| self.access_configurations()))
+            .set_bisect_batch_on_function_error(self.failures.map(|f| f.bisect))
+            .set_maximum_retry_attempts(self.failures.map(|f| f.retries))
+            .set_maximum_record_age_in_seconds(self.failures.map(|f| f.record_age))
             .send()
             .await
             .map_err(|error| aws::failed("lambda:UpdateEventSourceMapping", error))?;
@@ -773,7 +863,7 @@ pub(super) async fn delete_mapping(aws: &Aws, uuid: &str) -> Result<(), CliError
 }
 
 /// The notification id deploy gives the `index`th S3 trigger of `function` on a bucket.
-fn notification_id(function: &str, index: usize) -> String {
+pub fn notification_id(function: &str, index: usize) -> String {
     bounded(&format!("{ID_PREFIX}{function}"), &format!("-{index}"), 255)
 }
 
@@ -2133,6 +2223,63 @@ mod tests {
     const MAPPINGS: &str = "/2015-03-31/event-source-mappings";
 
     /// A trigger on the topic `topic` of the MSK cluster, with Lambda's defaults.
+    #[test]
+    fn a_streams_failure_handling_is_compared_against_lambdas_defaults_and_updated_in_place() {
+        let arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/clicks";
+        let found = |bisect: Option<bool>, retries: Option<i32>| {
+            EventSourceMappingConfiguration::builder()
+                .event_source_arn(arn)
+                .batch_size(100)
+                .maximum_batching_window_in_seconds(0)
+                .set_function_response_types(Some(Vec::new()))
+                .starting_position(EventSourcePosition::Latest)
+                .set_bisect_batch_on_function_error(bisect)
+                .set_maximum_retry_attempts(retries)
+                .build()
+        };
+        let mut clicks = StreamTrigger::new(arn);
+        // Lambda's defaults: a mapping that does not say, or says them, is the same.
+        let wanted = Mapping::stream("kinesis", arn.into(), &clicks);
+        assert_eq!(wanted.differences(&found(None, None)), (vec![], vec![]));
+        assert_eq!(
+            wanted.differences(&found(Some(false), Some(-1))),
+            (vec![], vec![])
+        );
+        assert!(wanted.properties().get("MaximumRetryAttempts").is_none());
+
+        clicks.bisect_batch_on_function_error = true;
+        clicks.maximum_retry_attempts = Some(3);
+        clicks.maximum_record_age = Some(3600);
+        let wanted = Mapping::stream("kinesis", arn.into(), &clicks);
+        assert_eq!(
+            wanted.differences(&found(Some(false), Some(-1))),
+            (
+                vec![
+                    "bisect batch on function error → true".to_owned(),
+                    "maximum retry attempts none → 3".to_owned(),
+                    "maximum record age none → 3600 s".to_owned(),
+                ],
+                vec![]
+            )
+        );
+        let properties = wanted.properties();
+        assert_eq!(properties["BisectBatchOnFunctionError"], true);
+        assert_eq!(properties["MaximumRetryAttempts"], 3);
+        assert_eq!(properties["MaximumRecordAgeInSeconds"], 3600);
+        // A queue has none of them.
+        let queue = Mapping::stream(
+            "sqs",
+            "arn:aws:sqs:eu-west-1:123456789012:q".into(),
+            &clicks,
+        );
+        assert!(
+            queue
+                .properties()
+                .get("BisectBatchOnFunctionError")
+                .is_none()
+        );
+    }
+
     fn msk(topic: &str) -> KafkaTrigger {
         KafkaTrigger::new(KafkaCluster::Msk(CLUSTER.into()), topic)
     }

@@ -1,7 +1,8 @@
 //! Lambda's triggers, played locally (`serve --event-sources`): what Lambda's event source
 //! mappings do with the functions' SQS queues (`sqs`), and Kinesis and DynamoDB streams
-//! (`stream`), and what EventBridge does with their schedules (`schedule`, which needs no
-//! AWS), against the AWS endpoint serve's environment configures (`AWS_ENDPOINT_URL`,
+//! (`stream`), what S3's event notifications do with their buckets (`s3`, watched by listing
+//! them), and what EventBridge does with their schedules (`schedule`, which needs no AWS),
+//! against the AWS endpoint serve's environment configures (`AWS_ENDPOINT_URL`,
 //! profile, region: a mock such as moto or LocalStack, or a real account).
 //!
 //! Each trigger is one poller, a task of [`Sources`], which serve stops with the rest. A
@@ -10,6 +11,7 @@
 //! REPORT line and trace are those of any invocation. A trigger whose source cannot be found
 //! is named in one error (the function and the setting) and left out; the others run.
 
+mod s3;
 mod schedule;
 mod sqs;
 mod stream;
@@ -79,7 +81,7 @@ async fn run(emulator: Arc<Emulator>, functions: Vec<Function>, fire_now: bool) 
     let aws = match Aws::connect(&Source::default()).await {
         Ok(aws) => aws,
         Err(error) => {
-            refuse("serve's queues and streams are not polled", &error);
+            refuse("serve's queues, streams and buckets are not polled", &error);
             while pollers.join_next().await.is_some() {}
             return;
         }
@@ -94,6 +96,21 @@ async fn run(emulator: Arc<Emulator>, functions: Vec<Function>, fire_now: bool) 
                         function.name, queue.arn
                     );
                     pollers.spawn(queue.poll(Arc::clone(&emulator), aws.sqs.clone()));
+                }
+                Err(error) => refuse(&format!("{at} is left out"), &error),
+            }
+        }
+    }
+    for function in &functions {
+        for (index, trigger) in function.deploy.triggers.s3.iter().enumerate() {
+            let at = Setting::new(function, "s3", index, "bucket");
+            match s3::Bucket::open(&aws, &at, index, trigger).await {
+                Ok(bucket) => {
+                    println!(
+                        "lambdakit: event source: `{}` watches the S3 bucket `{}` ({at})",
+                        function.name, bucket.name
+                    );
+                    pollers.spawn(bucket.watch(Arc::clone(&emulator), aws.s3.clone()));
                 }
                 Err(error) => refuse(&format!("{at} is left out"), &error),
             }
@@ -158,9 +175,59 @@ impl Setting {
     }
 }
 
+impl Setting {
+    /// The error of a source (`resource`: "the SQS queue `jobs`") that does not exist at the
+    /// endpoint serve calls: it names this setting, and how to `create` it when known.
+    fn missing(&self, resource: &str, create: Option<&str>) -> CliError {
+        let create = create
+            .map(|create| format!(" (`{create}`)"))
+            .unwrap_or_default();
+        CliError::Conflict {
+            resource: format!("{resource} ({self})"),
+            problem:
+                "does not exist at the AWS endpoint serve calls (`AWS_ENDPOINT_URL`, else AWS)"
+                    .into(),
+            hint: format!(
+                "create it{create}, or fix `{}`; serve goes on without this trigger",
+                self.path
+            ),
+        }
+    }
+}
+
 impl std::fmt::Display for Setting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "`{}` of the function `{}`", self.path, self.function)
+    }
+}
+
+/// Invokes `function` asynchronously with `event`, as `what` (a schedule, an S3 object's
+/// event) of the trigger `at` does, saying so.
+fn fire(emulator: &Arc<Emulator>, what: &str, function: &str, at: &Setting, event: &Value) {
+    println!("lambdakit: {what} fires `{function}` ({at})");
+    if let Err(problem) = emulator.invoke_event(function, event) {
+        eprintln!("lambdakit: {what} did not fire `{function}` ({at}): {problem}");
+    }
+}
+
+/// Whether a poller's calls to its source fail: an outage is said once, and so is its end.
+#[derive(Debug, Default)]
+struct Outage(bool);
+
+impl Outage {
+    /// A call to `source` answered.
+    fn over(&mut self, source: &str) {
+        if std::mem::take(&mut self.0) {
+            eprintln!("lambdakit: {source} answers again");
+        }
+    }
+
+    /// A call to `source` (read for `at`) failed with `error`; `doing` says what the call was
+    /// for: "receive from", "list", "read".
+    fn failed(&mut self, doing: &str, source: &str, at: &Setting, error: &dyn std::fmt::Display) {
+        if !std::mem::replace(&mut self.0, true) {
+            eprintln!("lambdakit: cannot {doing} {source} ({at}): {error}; trying again");
+        }
     }
 }
 

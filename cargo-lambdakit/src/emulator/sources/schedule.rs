@@ -368,16 +368,8 @@ impl Timer {
                 resources: vec![self.rule_arn.clone()],
             }),
         };
-        println!(
-            "lambdakit: `{}` fires `{}` ({})",
-            self.expression, self.function, self.at
-        );
-        if let Err(problem) = emulator.invoke_event(&self.function, &event) {
-            eprintln!(
-                "lambdakit: `{}` did not fire `{}` ({}): {problem}",
-                self.expression, self.function, self.at
-            );
-        }
+        let what = format!("`{}`", self.expression);
+        super::fire(emulator, &what, &self.function, &self.at, &event);
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use serde_json::{Map, Value};
 
-use super::{Delivered, Setting, reported_failures};
+use super::{Delivered, Outage, Setting, reported_failures};
 use crate::aws::{self, Aws};
 use crate::deploy::settings::StreamTrigger;
 use crate::deploy::{Mapped, source_arn};
@@ -94,16 +94,10 @@ impl Queue {
                     Some("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist")
                 ) =>
             {
-                return Err(CliError::Conflict {
-                    resource: format!("the SQS queue `{name}` ({at})"),
-                    problem: format!(
-                        "does not exist in {region} at the AWS endpoint serve calls (`AWS_ENDPOINT_URL`, else AWS)"
-                    ),
-                    hint: format!(
-                        "create it (`aws sqs create-queue --queue-name {name}`), or fix `{}`; serve goes on without this trigger",
-                        at.path
-                    ),
-                });
+                return Err(at.missing(
+                    &format!("the SQS queue `{name}` in {region}"),
+                    Some(&format!("aws sqs create-queue --queue-name {name}")),
+                ));
             }
             Err(error) => return Err(aws::failed("sqs:GetQueueUrl", error)),
         };
@@ -122,26 +116,15 @@ impl Queue {
 
     /// Delivers the queue's messages to the function, batch after batch, until stopped.
     pub(super) async fn poll(self, emulator: std::sync::Arc<Emulator>, sqs: aws_sdk_sqs::Client) {
-        let mut failing = false;
+        let mut outage = Outage::default();
         loop {
             let batch = match self.gather(&sqs).await {
                 Ok(batch) => {
-                    if failing {
-                        eprintln!("lambdakit: SQS answers {} again", self.arn);
-                        failing = false;
-                    }
+                    outage.over(&self.arn);
                     batch
                 }
                 Err(error) => {
-                    if !failing {
-                        eprintln!(
-                            "lambdakit: cannot receive from {} ({}): {error}; trying again every {} s",
-                            self.arn,
-                            self.at,
-                            AFTER_FAILURE.as_secs()
-                        );
-                        failing = true;
-                    }
+                    outage.failed("receive from", &self.arn, &self.at, &error);
                     tokio::time::sleep(AFTER_FAILURE).await;
                     continue;
                 }

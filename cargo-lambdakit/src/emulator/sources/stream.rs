@@ -6,10 +6,21 @@
 //!   record has waited `batching_window` seconds (default: at once).
 //! - A function error (or timeout, or crash) is retried with the same batch, after 1 s, then
 //!   2, 4, .. up to a minute: the shard waits, as on Lambda, whose default is to retry until
-//!   the records expire.
+//!   the records expire. With `maximum_retry_attempts`, a batch that failed that many retries
+//!   is given up: its records are skipped, and the shard goes on.
+//! - With `bisect_batch_on_function_error`, a batch of more than one record that fails whole is
+//!   split in two at once, and the halves delivered one after the other (each split further
+//!   when it fails); splitting counts no retry, as on Lambda: retries are of a batch of one
+//!   record, or of a batch checkpointed by a partial batch response.
+//! - With `maximum_record_age`, records older than that (by their arrival, Kinesis's
+//!   `ApproximateArrivalTimestamp`, DynamoDB's `ApproximateCreationDateTime`) are skipped
+//!   rather than delivered.
 //! - With `report_batch_item_failures`, the answer's `batchItemFailures` (records' sequence
 //!   numbers) checkpoint the shard: the records before the lowest one named are done, and the
 //!   batch is retried from it. An answer naming a record not in the batch fails it whole.
+//!
+//! Records skipped (retries exhausted, too old) are named on serve's stderr; an on-failure
+//! destination of a mapping is not part of the settings, so they go nowhere else.
 //!
 //! Shards are listed when the poller starts (a stream resharded while serve runs is read as
 //! it was). Kinesis and DynamoDB Streams are called through [`crate::aws::signed`], AWS JSON
@@ -17,11 +28,11 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::{Delivered, Setting, reported_failures};
+use super::{Delivered, Outage, Setting, reported_failures};
 use crate::aws::Aws;
 use crate::aws::signed::{Api, Signed};
 use crate::deploy::settings::{StartingPosition, StreamTrigger, Word as _};
@@ -49,6 +60,9 @@ pub(super) struct Stream {
     batch_size: usize,
     window: Duration,
     report_failures: bool,
+    bisect: bool,
+    max_retries: Option<u32>,
+    max_age: Option<Duration>,
     at: Setting,
     shards: Vec<Shard>,
 }
@@ -66,6 +80,8 @@ struct Shard {
     /// Failed deliveries of the batch at the front, and when to try it again.
     failures: u32,
     retry_at: Option<Instant>,
+    /// The sizes of the next batches, when a failed one was split in two (bisected).
+    splits: VecDeque<usize>,
 }
 
 impl Stream {
@@ -94,15 +110,7 @@ impl Stream {
             other => other,
         };
         let arn = source_arn(aws, kind, trigger).await.map_err(named)?;
-        let missing = |what: String| {
-            named(CliError::Conflict {
-                resource: what,
-                problem:
-                    "does not exist at the AWS endpoint serve calls (`AWS_ENDPOINT_URL`, else AWS)"
-                        .into(),
-                hint: format!("create it, or fix `{}`", at.path),
-            })
-        };
+        let missing = |what: String| at.missing(&what, None);
         let position = trigger.starting_position.unwrap_or_default();
         let ids = match kind {
             Mapped::Kinesis => {
@@ -152,6 +160,7 @@ impl Stream {
                 since: None,
                 failures: 0,
                 retry_at: None,
+                splits: VecDeque::new(),
             });
         }
         Ok(Self {
@@ -163,6 +172,11 @@ impl Stream {
             batch_size: trigger.batch_size.unwrap_or(100) as usize,
             window: Duration::from_secs(trigger.batching_window.unwrap_or(0).into()),
             report_failures: trigger.report_batch_item_failures,
+            bisect: trigger.bisect_batch_on_function_error,
+            max_retries: trigger.maximum_retry_attempts,
+            max_age: trigger
+                .maximum_record_age
+                .map(|age| Duration::from_secs(age.into())),
             at: at.clone(),
             shards,
         })
@@ -170,25 +184,13 @@ impl Stream {
 
     /// Reads the shards and delivers their records, until stopped.
     pub(super) async fn poll(mut self, emulator: Arc<Emulator>, signed: Signed) {
-        let mut failing = false;
+        let mut outage = Outage::default();
         loop {
             let mut busy = false;
             for index in 0..self.shards.len() {
                 match self.read(&signed, index).await {
-                    Ok(()) if failing => {
-                        eprintln!("lambdakit: {} answers again", self.arn);
-                        failing = false;
-                    }
-                    Ok(()) => {}
-                    Err(error) => {
-                        if !failing {
-                            eprintln!(
-                                "lambdakit: cannot read {} ({}): {error}; trying again",
-                                self.arn, self.at
-                            );
-                            failing = true;
-                        }
-                    }
+                    Ok(()) => outage.over(&self.arn),
+                    Err(error) => outage.failed("read", &self.arn, &self.at, &error),
                 }
                 if self.ready(index) {
                     busy = true;
@@ -242,19 +244,25 @@ impl Stream {
             && shard.retry_at.is_none_or(|at| now >= at)
             && (shard.pending.len() >= self.batch_size
                 || shard.since.is_some_and(|since| now >= since + self.window)
-                || shard.failures > 0)
+                || shard.failures > 0
+                || !shard.splits.is_empty())
     }
 
     /// Delivers the shard's next batch and settles it; `false` when the function is no longer
     /// served.
     async fn deliver(&mut self, emulator: &Emulator, index: usize) -> bool {
-        let count = self.shards[index].pending.len().min(self.batch_size);
-        let batch: Vec<Value> = self.shards[index]
-            .pending
-            .iter()
-            .take(count)
-            .cloned()
-            .collect();
+        self.expire(index);
+        let shard = &self.shards[index];
+        if shard.pending.is_empty() {
+            return true;
+        }
+        let count = shard
+            .splits
+            .front()
+            .copied()
+            .unwrap_or(self.batch_size)
+            .min(shard.pending.len());
+        let batch: Vec<Value> = shard.pending.iter().take(count).cloned().collect();
         let records: Vec<Value> = batch
             .iter()
             .map(|record| self.record(&self.shards[index].id, record))
@@ -291,23 +299,59 @@ impl Stream {
         let shard = &mut self.shards[index];
         shard.pending.drain(..done);
         if done < count {
-            // Checkpointed: retried from the first record reported.
-            let delay = retry_delay(shard.failures);
-            shard.failures += 1;
-            shard.retry_at = Some(Instant::now() + delay);
+            // Checkpointed: retried from the first record reported, as a batch of its own.
+            shard.splits.clear();
+            self.retry(index, count - done, "reported records failed");
         } else {
+            shard.splits.pop_front();
             shard.failures = 0;
             shard.retry_at = None;
         }
+        let shard = &mut self.shards[index];
         shard.since = (!shard.pending.is_empty()).then(Instant::now);
         true
     }
 
-    /// The batch at the front of the shard failed whole: it is tried again after a delay.
+    /// The batch of `count` records at the front of the shard failed whole: split in two when
+    /// the trigger bisects, else retried.
     fn failed(&mut self, index: usize, count: usize, how: &str) {
+        if self.bisect && count > 1 {
+            let shard = &mut self.shards[index];
+            shard.splits.pop_front();
+            let half = count / 2;
+            shard.splits.push_front(count - half);
+            shard.splits.push_front(half);
+            eprintln!(
+                "lambdakit: `{}` {how} on a batch of {count} from {} ({}); splitting it in two ({half} and {})",
+                self.function,
+                self.arn,
+                shard.id,
+                count - half
+            );
+            return;
+        }
+        self.retry(index, count, how);
+    }
+
+    /// The `count` records at the front of the shard failed: tried again after a delay, or
+    /// skipped once the trigger's retries are used up.
+    fn retry(&mut self, index: usize, count: usize, how: &str) {
+        let max_retries = self.max_retries;
         let shard = &mut self.shards[index];
-        let delay = retry_delay(shard.failures);
         shard.failures += 1;
+        if max_retries.is_some_and(|retries| shard.failures > retries) {
+            shard.splits.pop_front();
+            let (id, skipped) = self.skip(index, count);
+            eprintln!(
+                "lambdakit: `{}` {how} on a batch of {count} from {} ({id}) after {} retries (`maximum_retry_attempts`); skipping its records {}",
+                self.function,
+                self.arn,
+                max_retries.unwrap_or_default(),
+                skipped.join(", ")
+            );
+            return;
+        }
+        let delay = retry_delay(shard.failures - 1);
         shard.retry_at = Some(Instant::now() + delay);
         eprintln!(
             "lambdakit: `{}` {how} on a batch of {count} from {} ({}); retrying it in {} s",
@@ -315,6 +359,54 @@ impl Stream {
             self.arn,
             shard.id,
             delay.as_secs()
+        );
+    }
+
+    /// Takes the `count` records at the front of the shard out, undelivered, the next batch
+    /// starting afresh: the shard's id and the records' sequence numbers, to say so.
+    fn skip(&mut self, index: usize, count: usize) -> (String, Vec<String>) {
+        let shard = &mut self.shards[index];
+        let skipped: Vec<Value> = shard.pending.drain(..count).collect();
+        shard.failures = 0;
+        shard.retry_at = None;
+        let id = shard.id.clone();
+        let numbers = skipped
+            .iter()
+            .map(|record| self.sequence_number(record))
+            .collect();
+        (id, numbers)
+    }
+
+    /// Skips the records at the front of the shard older than the trigger's
+    /// `maximum_record_age`.
+    fn expire(&mut self, index: usize) {
+        let Some(max_age) = self.max_age else {
+            return;
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let kind = self.kind;
+        let shard = &mut self.shards[index];
+        let old = shard
+            .pending
+            .iter()
+            .take_while(|record| {
+                arrival(kind, record).is_some_and(|at| now - at > max_age.as_secs_f64())
+            })
+            .count();
+        if old == 0 {
+            return;
+        }
+        shard.splits.clear();
+        let (id, skipped) = self.skip(index, old);
+        eprintln!(
+            "lambdakit: {} records of {} ({id}) are older than {} s (`maximum_record_age`), skipped: {}",
+            skipped.len(),
+            self.arn,
+            max_age.as_secs(),
+            skipped.join(", ")
         );
     }
 
@@ -344,6 +436,15 @@ impl Stream {
             }),
             _ => dynamodb_record(record.clone(), &self.arn),
         }
+    }
+}
+
+/// When `record` (as GetRecords answered it) arrived in the stream, in seconds since the
+/// epoch.
+fn arrival(kind: Mapped, record: &Value) -> Option<f64> {
+    match kind {
+        Mapped::Kinesis => record["ApproximateArrivalTimestamp"].as_f64(),
+        _ => record["dynamodb"]["ApproximateCreationDateTime"].as_f64(),
     }
 }
 
@@ -397,6 +498,90 @@ async fn iterator(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Kinesis stream read by `function`, its one shard holding `records` (arrived at the
+    /// given seconds since the epoch), bisecting with at most one retry, records kept for
+    /// `max_age` seconds.
+    fn stream(records: &[(&str, f64)], max_age: u64) -> Stream {
+        let pending = records
+            .iter()
+            .map(|(number, arrival)| {
+                json!({"SequenceNumber": number, "ApproximateArrivalTimestamp": arrival})
+            })
+            .collect();
+        Stream {
+            function: "f".into(),
+            kind: Mapped::Kinesis,
+            arn: "arn:aws:kinesis:eu-west-1:123456789012:stream/s".into(),
+            role_arn: String::new(),
+            region: "eu-west-1".into(),
+            batch_size: 4,
+            window: Duration::ZERO,
+            report_failures: false,
+            bisect: true,
+            max_retries: Some(1),
+            max_age: Some(Duration::from_secs(max_age)),
+            at: Setting {
+                function: "f".into(),
+                path: "triggers.kinesis[0].stream".into(),
+            },
+            shards: vec![Shard {
+                id: "shardId-0".into(),
+                iterator: None,
+                pending,
+                since: None,
+                failures: 0,
+                retry_at: None,
+                splits: VecDeque::new(),
+            }],
+        }
+    }
+
+    fn pending(stream: &Stream) -> Vec<String> {
+        stream.shards[0]
+            .pending
+            .iter()
+            .map(|record| stream.sequence_number(record))
+            .collect()
+    }
+
+    #[test]
+    fn failed_batches_split_in_two_until_one_record_fails_its_retries_and_is_skipped() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let mut stream = stream(&[("1", now), ("2", now), ("3", now), ("4", now)], 60);
+        stream.failed(0, 4, "failed");
+        assert_eq!(stream.shards[0].splits, [2, 2]);
+        assert_eq!(stream.shards[0].failures, 0, "a split is no retry");
+        stream.failed(0, 2, "failed");
+        assert_eq!(stream.shards[0].splits, [1, 1, 2]);
+        // A batch of one is retried once, then skipped.
+        stream.failed(0, 1, "failed");
+        assert_eq!(stream.shards[0].failures, 1);
+        assert!(stream.shards[0].retry_at.is_some());
+        assert_eq!(pending(&stream), ["1", "2", "3", "4"]);
+        stream.failed(0, 1, "failed");
+        assert_eq!(pending(&stream), ["2", "3", "4"]);
+        assert_eq!(stream.shards[0].splits, [1, 2]);
+        assert_eq!(stream.shards[0].failures, 0);
+        assert!(stream.shards[0].retry_at.is_none());
+    }
+
+    #[test]
+    fn records_older_than_the_maximum_age_are_skipped() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let mut stream = stream(&[("1", now - 600.0), ("2", now - 120.0), ("3", now)], 300);
+        stream.expire(0);
+        assert_eq!(pending(&stream), ["2", "3"]);
+        stream.max_age = Some(Duration::from_secs(60));
+        stream.expire(0);
+        assert_eq!(pending(&stream), ["3"]);
+    }
 
     #[test]
     fn retries_wait_longer_each_time_up_to_a_minute() {

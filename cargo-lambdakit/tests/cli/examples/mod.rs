@@ -1,6 +1,7 @@
 //! The example pipelines of `examples/`, end to end: each is deployed with `cargo lambdakit
-//! deploy` to moto, its triggers read back, and then run in `cargo lambdakit serve` with its
-//! AWS calls going to the same moto, driven by the events its triggers would send.
+//! deploy` to moto, its triggers read back, and then run in `cargo lambdakit serve
+//! --event-sources` with its AWS calls going to the same moto, driven by its triggers as serve
+//! plays them (queues polled, buckets watched, schedules fired).
 
 mod device_telemetry;
 mod hello_http;
@@ -134,8 +135,8 @@ fn mappings_of(moto: &Moto, queue: &str) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-/// Turns off the event source mappings deploy made for `queue`, so that
-/// [`deliver_from_queue`] alone plays them; call it after deploy, before sending messages.
+/// Turns off the event source mappings deploy made for `queue`, so that `serve
+/// --event-sources` alone plays them; call it after deploy, before serve starts.
 ///
 /// moto runs an enabled SQS mapping itself, each time a message is sent: it receives a batch
 /// and invokes the function in docker. Without docker every such invocation fails, and each
@@ -152,120 +153,4 @@ pub(crate) fn take_over_queue(moto: &Moto, queue: &str) {
             "--no-enabled",
         ]);
     }
-}
-
-/// One poll of Lambda's SQS event source mapping, played by the test: the messages read from
-/// the queue, and what the function answered for them.
-#[derive(Debug)]
-pub(crate) struct Delivery {
-    pub(crate) message_ids: Vec<String>,
-    pub(crate) answer: serde_json::Value,
-}
-
-/// Does what Lambda's event source mapping for `queue` does once: receives up to 10 messages,
-/// invokes `function` on `serve` with them as an SQS event, and deletes the ones the function
-/// did not report failed (all of them unless it answers a partial batch response). `None`
-/// when the queue has nothing to receive.
-///
-/// The queue's mappings in moto must be off ([`take_over_queue`]), or moto would poll it too.
-pub(crate) fn deliver_from_queue(
-    moto: &Moto,
-    serve: &Serve,
-    function: &str,
-    queue: &str,
-) -> Option<Delivery> {
-    use serde_json::{Value, json};
-
-    let enabled = mappings_of(moto, queue)
-        .into_iter()
-        .any(|mapping| mapping["State"] != "Disabled");
-    assert!(
-        !enabled,
-        "moto polls `{queue}` itself while its event source mapping is enabled: call `take_over_queue` after deploy"
-    );
-    let url = moto.aws(&["sqs", "get-queue-url", "--queue-name", queue]);
-    let url: Value = serde_json::from_str(&url).unwrap();
-    let url = url["QueueUrl"].as_str().unwrap().to_owned();
-    let received = moto.aws(&[
-        "sqs",
-        "receive-message",
-        "--queue-url",
-        &url,
-        "--max-number-of-messages",
-        "10",
-        "--attribute-names",
-        "All",
-        "--message-attribute-names",
-        "All",
-    ]);
-    // The AWS CLI prints nothing at all when no message came.
-    let received: Value = serde_json::from_str(&received).unwrap_or(Value::Null);
-    let messages = received["Messages"].as_array().filter(|m| !m.is_empty())?;
-    let arn = queue_arn(queue);
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|message| {
-            // The event spells message attributes in camel case, with list fields of its own.
-            let attributes: serde_json::Map<String, Value> = message["MessageAttributes"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(name, attribute)| {
-                    let value = json!({
-                        "stringValue": attribute["StringValue"],
-                        "stringListValues": [],
-                        "binaryListValues": [],
-                        "dataType": attribute["DataType"],
-                    });
-                    (name.clone(), value)
-                })
-                .collect();
-            json!({
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": message["Attributes"],
-                "messageAttributes": attributes,
-                "md5OfBody": message["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": crate::moto::REGION,
-            })
-        })
-        .collect();
-    let event = json!({ "Records": records }).to_string();
-    let answer = crate::support::invoke(serve.address, function, &[], event.as_bytes());
-    assert_eq!(answer.status, 200, "{answer:?}");
-    assert!(
-        answer.header("x-amz-function-error").is_none(),
-        "{function} failed the whole batch: {}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let answer = answer.json();
-    let failed: Vec<&str> = answer["batchItemFailures"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|failure| failure["itemIdentifier"].as_str())
-        .collect();
-    let mut message_ids = Vec::new();
-    for message in messages {
-        let id = message["MessageId"].as_str().unwrap();
-        message_ids.push(id.to_owned());
-        if !failed.contains(&id) {
-            let handle = message["ReceiptHandle"].as_str().unwrap();
-            moto.aws(&[
-                "sqs",
-                "delete-message",
-                "--queue-url",
-                &url,
-                "--receipt-handle",
-                handle,
-            ]);
-        }
-    }
-    Some(Delivery {
-        message_ids,
-        answer,
-    })
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{allows, deploy, role_statements, serve};
 use crate::moto::{ACCOUNT, Moto, REGION};
-use crate::support::{Answer, Serve, invoke};
+use crate::support::{Answer, Serve, invoke, wait_until};
 
 /// The event EventBridge sends for a schedule rule, at `time`.
 fn scheduled_event(time: &str) -> Vec<u8> {
@@ -226,4 +226,35 @@ async fn nightly_report_runs_on_its_schedule_and_writes_the_day_before() {
     );
     // The report of the empty day is still there, untouched.
     assert_eq!(report(&s3, "reports/2026-11-21.json").await["orders"], 0);
+
+    // The schedule itself, played by serve: `--fire-schedules` fires it as serve starts, with
+    // EventBridge's event of now, and the report of yesterday (UTC) is written.
+    drop(serve);
+    let day = |ago: u64| {
+        let time = std::time::SystemTime::now() - std::time::Duration::from_secs(ago * 86_400);
+        cargo_lambdakit::time::rfc3339(time)[..10].to_owned()
+    };
+    // Yesterday, or today when serve starts after midnight.
+    let (yesterday, today) = (day(1), day(0));
+    let scheduler = super::serve(
+        &moto,
+        "nightly-report",
+        &["--event-sources", "--fire-schedules"],
+    );
+    scheduler.output_with(&["`cron(30 2 * * ? *)` fires `nightly-report`"]);
+    let reported = |day: &str| {
+        moto.aws(&["s3api", "list-objects-v2", "--bucket", "reports"])
+            .contains(&format!("reports/{day}.json"))
+    };
+    wait_until("yesterday's report", || {
+        reported(&yesterday) || reported(&today)
+    });
+    let key = if reported(&yesterday) {
+        yesterday
+    } else {
+        today
+    };
+    let scheduled = report(&s3, &format!("reports/{key}.json")).await;
+    assert_eq!(scheduled["day"], key.as_str());
+    assert!(scheduled["orders"].is_u64(), "{scheduled}");
 }

@@ -5,11 +5,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 
 use super::{
-    allows, assert_batches_of_ten_from, deliver_from_queue, deploy, role_statements, serve,
-    take_over_queue, triggers_of,
+    allows, assert_batches_of_ten_from, deploy, role_statements, serve, take_over_queue,
+    triggers_of,
 };
 use crate::moto::{ACCOUNT, Moto, REGION};
-use crate::support::{Serve, invoke};
+use crate::support::{Serve, invoke, wait_until};
 
 fn queue_url(moto: &Moto, queue: &str) -> String {
     let url: Value =
@@ -17,43 +17,13 @@ fn queue_url(moto: &Moto, queue: &str) -> String {
     url["QueueUrl"].as_str().unwrap().to_owned()
 }
 
-/// How many messages `queue` holds that a receive would get.
-fn waiting(moto: &Moto, queue: &str) -> u64 {
-    let attributes = moto.aws(&[
-        "sqs",
-        "get-queue-attributes",
-        "--queue-url",
-        &queue_url(moto, queue),
-        "--attribute-names",
-        "ApproximateNumberOfMessages",
-    ]);
-    let attributes: Value = serde_json::from_str(&attributes).unwrap();
-    attributes["Attributes"]["ApproximateNumberOfMessages"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-/// The bodies of the messages on `queue`, read without hiding them from the next receive.
-fn peek(moto: &Moto, queue: &str) -> Vec<String> {
-    let received = moto.aws(&[
-        "sqs",
-        "receive-message",
-        "--queue-url",
-        &queue_url(moto, queue),
-        "--max-number-of-messages",
-        "10",
-        "--visibility-timeout",
-        "0",
-    ]);
-    let received: Value = serde_json::from_str(&received).unwrap_or(Value::Null);
-    received["Messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|message| message["Body"].as_str().unwrap().to_owned())
-        .collect()
+/// How many messages the two queues hold, waiting or being processed: none once the
+/// functions took them all.
+fn queued(moto: &Moto) -> u64 {
+    ["orders-validated", "orders-priced"]
+        .map(|queue| moto.messages_in(&queue_url(moto, queue)))
+        .iter()
+        .sum()
 }
 
 /// Sends `body` to `queue` again, as SQS does when it delivers a message twice.
@@ -68,16 +38,31 @@ fn redeliver(moto: &Moto, queue: &str, body: &str) {
     ]);
 }
 
-/// Delivers the one message waiting on `queue` to `function`, which must take it.
-fn deliver_one(moto: &Moto, serve: &Serve, function: &str, queue: &str) {
-    let delivery = deliver_from_queue(moto, serve, function, queue)
-        .unwrap_or_else(|| panic!("nothing on {queue} for {function}"));
-    assert_eq!(delivery.message_ids.len(), 1, "{delivery:?}");
-    assert_eq!(
-        delivery.answer,
-        json!({"batchItemFailures": []}),
-        "{function} failed the message"
-    );
+/// How many lines of serve's output say `what` of the order `order` (the functions' log
+/// lines: `priced`, `loaded`).
+fn logged(serve: &Serve, what: &str, order: &str) -> usize {
+    let order = format!("order={order}");
+    serve
+        .output()
+        .iter()
+        .filter(|line| line.contains(what) && line.contains(&order))
+        .count()
+}
+
+/// The number attribute `name` of the item `id` of the table `orders`, read with the AWS CLI
+/// (`None` while there is no such item).
+fn stored(moto: &Moto, id: &str, name: &str) -> Option<u64> {
+    let key = json!({"id": {"S": id}}).to_string();
+    let found = moto.aws(&[
+        "dynamodb",
+        "get-item",
+        "--table-name",
+        "orders",
+        "--key",
+        &key,
+    ]);
+    let found: Value = serde_json::from_str(&found).unwrap_or(Value::Null);
+    found["Item"][name]["N"].as_str()?.parse().ok()
 }
 
 #[tokio::test]
@@ -119,11 +104,15 @@ async fn order_pipeline_validates_prices_and_loads_orders_once_each() {
             "{function}: {statements:#?}"
         );
     }
-    // This test plays the queues' event source mappings itself.
+    // moto would run the mappings itself; serve plays them.
     take_over_queue(&moto, "orders-validated");
     take_over_queue(&moto, "orders-priced");
 
-    let serve = serve(&moto, "order-pipeline", &[]);
+    let serve = serve(&moto, "order-pipeline", &["--event-sources"]);
+    serve.output_with(&[
+        "`transform` polls the SQS queue",
+        "`load` polls the SQS queue",
+    ]);
     let validate =
         |order: &Value| invoke(serve.address, "validate", &[], order.to_string().as_bytes());
 
@@ -157,20 +146,16 @@ async fn order_pipeline_validates_prices_and_loads_orders_once_each() {
         refused.json()["errorMessage"],
         "lines[0]: `kiwi` is not for sale"
     );
-    let validated = peek(&moto, "orders-validated");
-    assert_eq!(validated.len(), 1, "{validated:?}");
-    let validated = validated[0].clone();
-    assert_eq!(serde_json::from_str::<Value>(&validated).unwrap(), order);
 
-    // transform prices it and queues it for load, which writes it.
-    deliver_one(&moto, &serve, "transform", "orders-validated");
-    let priced = peek(&moto, "orders-priced");
-    assert_eq!(priced.len(), 1, "{priced:?}");
-    let priced = priced[0].clone();
-    let priced_order: Value = serde_json::from_str(&priced).unwrap();
-    assert_eq!(priced_order["total_cents"], 760);
-    assert_eq!(priced_order["lines"][0]["cents"], 640);
-    deliver_one(&moto, &serve, "load", "orders-priced");
+    // transform prices it and queues it for load, which writes it: through the queues'
+    // event sources, each once.
+    wait_until("o-1 loaded", || {
+        stored(&moto, "o-1", "total_cents").is_some()
+    });
+    wait_until("the queues empty", || queued(&moto) == 0);
+    assert_eq!(logged(&serve, "priced", "o-1"), 1);
+    assert_eq!(logged(&serve, "loaded", "o-1"), 1);
+    assert_eq!(logged(&serve, "loaded", "o-9"), 0);
 
     let dynamodb = aws_sdk_dynamodb::Client::new(&moto.config().await);
     let item = |id: &str| {
@@ -194,28 +179,35 @@ async fn order_pipeline_validates_prices_and_loads_orders_once_each() {
     let other =
         json!({"id": "o-2", "customer": "ada", "lines": [{"sku": "cheese", "quantity": 1}]});
     assert_eq!(validate(&other).json()["order_id"], "o-2");
-    deliver_one(&moto, &serve, "transform", "orders-validated");
-    deliver_one(&moto, &serve, "load", "orders-priced");
+    wait_until("o-2 added to ada's totals", || {
+        stored(&moto, "customer#ada", "order_count") == Some(2)
+    });
     let totals = item("customer#ada").await;
-    assert_eq!(totals["order_count"], number(2));
     assert_eq!(totals["total_cents"], number(1480));
 
-    // SQS delivers the first order's messages again: each step answers from its record,
-    // without sending or adding anything.
-    redeliver(&moto, "orders-validated", &validated);
-    deliver_one(&moto, &serve, "transform", "orders-validated");
+    // SQS delivers the first order's messages again (as validate and transform sent them):
+    // each step answers from its record, without sending or adding anything.
+    redeliver(&moto, "orders-validated", &order.to_string());
+    let priced = json!({
+        "id": "o-1",
+        "customer": "ada",
+        "lines": [
+            {"sku": "melon", "quantity": 2, "unit_cents": 320, "cents": 640},
+            {"sku": "apple", "quantity": 3, "unit_cents": 40, "cents": 120},
+        ],
+        "total_cents": 760,
+    });
+    redeliver(&moto, "orders-priced", &priced.to_string());
+    wait_until("both redelivered messages taken", || queued(&moto) == 0);
     assert_eq!(
-        waiting(&moto, "orders-priced"),
-        0,
+        logged(&serve, "priced", "o-1"),
+        1,
         "transform sent it twice"
     );
-    redeliver(&moto, "orders-priced", &priced);
-    deliver_one(&moto, &serve, "load", "orders-priced");
+    assert_eq!(logged(&serve, "loaded", "o-1"), 1, "load added it twice");
     let totals = item("customer#ada").await;
     assert_eq!(totals["order_count"], number(2), "load added it twice");
     assert_eq!(totals["total_cents"], number(1480));
-    assert_eq!(waiting(&moto, "orders-validated"), 0);
-    assert_eq!(waiting(&moto, "orders-priced"), 0);
 }
 
 /// Creates what the package's functions use: the queues and the tables.

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use lambda_kit::events::dynamodb::Event as DynamoDbEvent;
 use lambda_kit::events::kinesis::{KinesisBatchItemFailure, KinesisEvent, KinesisEventResponse};
+use lambda_kit::events::s3::S3Event;
 use lambda_kit::events::schedule::CloudWatchEvent;
 use lambda_kit::events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_kit::{Context, Diagnostic};
@@ -126,6 +127,21 @@ async fn sources(event: Value, _ctx: Context) -> Result<Value, Diagnostic> {
                 if id == "flaky" && first_time(&record.change.sequence_number.unwrap_or_default()) {
                     return Err(Diagnostic::new("AskedToCrash", "`flaky` fails once"));
                 }
+            }
+            Ok(Value::Null)
+        }
+        "aws:s3" => {
+            let event: S3Event = read(event)?;
+            for record in event.records {
+                let object = record.s3.object;
+                println!(
+                    "sources: s3 {} {} {} size={} etag={}",
+                    record.event_name.unwrap_or_default(),
+                    record.s3.bucket.name.unwrap_or_default(),
+                    object.key.unwrap_or_default(),
+                    object.size.map_or("-".to_owned(), |size| size.to_string()),
+                    object.e_tag.unwrap_or_else(|| "-".to_owned()),
+                );
             }
             Ok(Value::Null)
         }
