@@ -56,74 +56,84 @@ pub(crate) fn run(args: DestroyArgs) -> Result<ExitCode, CliError> {
         .iter()
         .map(|function| (function.package.clone(), function.aws_name().to_owned()))
         .collect();
-    let (apis, machines, outcomes, layers) = island::runtime(Threads::One)?.block_on(async {
-        let aws = Aws::connect_or_local(
-            &args.scope.source(),
-            args.scope.local.as_deref(),
-            args.scope.token.as_deref(),
-        )
-        .await?;
-        // The APIs and state machines first, as they call the functions; they go only with
-        // the whole package.
-        let apis = match only.as_deref() {
-            None => destroy::apis(&aws, &packages, &package_functions, stage, options).await?,
-            Some(_) => Vec::new(),
-        };
-        if args.output == Output::Text {
-            for outcome in &apis {
-                print!("{}", deploy::render(outcome));
-            }
-        }
-        let machines = match only.as_deref() {
-            None => destroy::state_machines(&aws, &packages, stage, options).await?,
-            Some(_) => Vec::new(),
-        };
-        if args.output == Output::Text {
-            for outcome in &machines {
-                print!("{}", deploy::render(outcome));
-            }
-        }
-        let mut outcomes = Vec::new();
-        for function in destroy::deployed(&aws, &packages, only.as_deref(), stage).await? {
-            let outcome = destroy::destroy(&aws, &function, stage, options).await?;
+    let (apis, machines, outcomes, layers, capacity) =
+        island::runtime(Threads::One)?.block_on(async {
+            let aws = Aws::connect_or_local(
+                &args.scope.source(),
+                args.scope.local.as_deref(),
+                args.scope.token.as_deref(),
+            )
+            .await?;
+            // The APIs and state machines first, as they call the functions; they go only with
+            // the whole package.
+            let apis = match only.as_deref() {
+                None => destroy::apis(&aws, &packages, &package_functions, stage, options).await?,
+                Some(_) => Vec::new(),
+            };
             if args.output == Output::Text {
-                print!("{}", deploy::render(&outcome));
+                for outcome in &apis {
+                    print!("{}", deploy::render(outcome));
+                }
             }
-            outcomes.push(outcome);
-        }
-        // Other functions may still use the layers: they go only with the whole package,
-        // and not with one stage, as every stage's functions use them.
-        let mut layers = match (only.as_deref(), stage) {
-            (None, None) => destroy::layers(&aws, &packages, options).await?,
-            _ => Vec::new(),
-        };
-        // Capacity providers the same way, after the functions that ran on them.
-        if let (None, None) = (only.as_deref(), stage) {
-            let functions: Vec<_> = project
-                .functions
-                .iter()
-                .filter(|function| packages.contains(&function.package))
-                .collect();
-            layers.extend(destroy::capacity_providers(&aws, &functions, options).await?);
-        }
-        if args.output == Output::Text {
-            for outcome in &layers {
-                print!("{}", deploy::render(outcome));
+            let machines = match only.as_deref() {
+                None => destroy::state_machines(&aws, &packages, stage, options).await?,
+                Some(_) => Vec::new(),
+            };
+            if args.output == Output::Text {
+                for outcome in &machines {
+                    print!("{}", deploy::render(outcome));
+                }
             }
-        }
-        Ok::<_, CliError>((apis, machines, outcomes, layers))
-    })?;
+            let mut outcomes = Vec::new();
+            for function in destroy::deployed(&aws, &packages, only.as_deref(), stage).await? {
+                let outcome = destroy::destroy(&aws, &function, stage, options).await?;
+                if args.output == Output::Text {
+                    print!("{}", deploy::render(&outcome));
+                }
+                outcomes.push(outcome);
+            }
+            // Other functions may still use the layers: they go only with the whole package,
+            // and not with one stage, as every stage's functions use them.
+            let layers = match (only.as_deref(), stage) {
+                (None, None) => destroy::layers(&aws, &packages, options).await?,
+                _ => Vec::new(),
+            };
+            // Capacity providers the same way, after the functions that ran on them.
+            let capacity = match (only.as_deref(), stage) {
+                (None, None) => {
+                    let functions: Vec<_> = project
+                        .functions
+                        .iter()
+                        .filter(|function| packages.contains(&function.package))
+                        .collect();
+                    destroy::capacity_providers(&aws, &functions, options).await?
+                }
+                _ => Vec::new(),
+            };
+            if args.output == Output::Text {
+                for outcome in layers.iter().chain(&capacity) {
+                    print!("{}", deploy::render(outcome));
+                }
+            }
+            Ok::<_, CliError>((apis, machines, outcomes, layers, capacity))
+        })?;
     if args.output == Output::Json {
         let functions: Vec<_> = outcomes.iter().map(deploy::to_json).collect();
         let layers: Vec<_> = layers.iter().map(deploy::to_json).collect();
+        let capacity: Vec<_> = capacity.iter().map(deploy::to_json).collect();
         let machines: Vec<_> = machines.iter().map(deploy::to_json).collect();
         let apis: Vec<_> = apis.iter().map(deploy::to_json).collect();
-        let mut document = json!({"dry_run": args.dry_run, "functions": functions, "layers": layers, "state_machines": machines, "apis": apis});
+        let mut document = json!({"dry_run": args.dry_run, "functions": functions, "layers": layers, "state_machines": machines, "apis": apis, "capacity_providers": capacity});
         if let Some(stage) = stage {
             document["stage"] = json!(stage);
         }
         println!("{document}");
-    } else if outcomes.is_empty() && layers.is_empty() && machines.is_empty() && apis.is_empty() {
+    } else if outcomes.is_empty()
+        && layers.is_empty()
+        && machines.is_empty()
+        && apis.is_empty()
+        && capacity.is_empty()
+    {
         println!(
             "nothing is deployed from {}",
             packages
