@@ -269,16 +269,21 @@ pub(crate) fn bench(runs: usize, items: usize) -> Result<String, Error> {
     let moto = moto(&Moto::start()?, runs, items)?;
     let version = moto_version()?;
     let (ours, moto) = (median(ours), median(moto));
+    let measured = match runs {
+        1 => "One run each".to_owned(),
+        runs => format!("Median of {runs} runs each"),
+    };
     let mut section = String::new();
     writeln!(section, "{START}")?;
     writeln!(section, "## State machines: a {items}-item Map")?;
     writeln!(section)?;
     writeln!(
         section,
-        "An inline Map of Pass states over {items} items (`ItemsPath`, no `MaxConcurrency`), run by `cargo_lambdakit::states` (the interpreter of `serve`, on a multi-threaded tokio runtime, from `states::run` to its outcome) and by moto's interpreter (ported from LocalStack's; from `StartExecution` to a `DescribeExecution` that is no longer `RUNNING`, polled every 20 ms). Median of {runs} runs each, in one run of the benchmark; every output checked."
+        "An inline Map of Pass states over {items} items (`ItemsPath`, no `MaxConcurrency`), run by `cargo_lambdakit::states` (the interpreter of `serve`, on a multi-threaded tokio runtime, from `states::run` to its outcome) and by moto's interpreter (ported from LocalStack's; from `StartExecution` to a `DescribeExecution` that is no longer `RUNNING`, polled every 20 ms). {measured}, in one run of the benchmark; every output checked."
     )?;
     writeln!(section)?;
-    writeln!(section, "| | wall (median) |")?;
+    let wall = if runs == 1 { "wall" } else { "wall (median)" };
+    writeln!(section, "| | {wall} |")?;
     writeln!(section, "|---|---|")?;
     writeln!(
         section,
