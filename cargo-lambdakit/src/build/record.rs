@@ -41,8 +41,16 @@ const READ_BY_BUILDS: [&str; 12] = [
     "ZIG",
 ];
 
-/// Variables of those that change from run to run without changing the build.
-const NOT_READ: [&str; 2] = ["CARGO_MAKEFLAGS", "CARGO_TERM_PROGRESS_WHEN"];
+/// Variables of those that change from run to run, or with how much is printed, without
+/// changing the build.
+const NOT_READ: [&str; 6] = [
+    "CARGO_MAKEFLAGS",
+    "CARGO_TERM_PROGRESS_WHEN",
+    "CARGO_TERM_COLOR",
+    "RUST_BACKTRACE",
+    "RUST_LIB_BACKTRACE",
+    "RUST_LOG",
+];
 
 impl Recipe {
     /// The digest of `parts` (the build's options, as JSON) and of the environment.
