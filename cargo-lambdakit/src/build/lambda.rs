@@ -186,8 +186,14 @@ fn layout(project: &Project, bin: &Bin<'_>, architecture: Architecture) -> (Path
 }
 
 /// What decides the output of building `bin` besides its sources.
-fn recipe(project: &Project, bin: &Bin<'_>, target: &Target, options: &Options) -> Recipe {
-    let tuning = super::profile::tuning(&project.root_manifest);
+/// `profile` is the release profile's tuning the build runs with (read once per build).
+fn recipe(
+    project: &Project,
+    bin: &Bin<'_>,
+    target: &Target,
+    options: &Options,
+    profile: &[(String, String)],
+) -> Recipe {
     Recipe::of(&(
         (bin.package, bin.name, bin.kind == Kind::Function),
         target.triple,
@@ -196,10 +202,7 @@ fn recipe(project: &Project, bin: &Bin<'_>, target: &Target, options: &Options) 
             options.zig(),
             options.allocator.as_str(),
         ),
-        (
-            &tuning.variables,
-            project.lambda_kit_features_of(bin.package),
-        ),
+        (profile, project.lambda_kit_features_of(bin.package)),
         project.trust_of(bin) == Trust::AmazonRoots,
         project.cargo_arguments(),
     ))
@@ -219,6 +222,7 @@ fn reuse(
             .needs_target_flag_with(options.zig())
             .then_some(target.triple),
     );
+    let tuning = super::profile::tuning(&project.root_manifest);
     bins.iter()
         .map(|bin| {
             let (bootstrap, zip) = layout(project, bin, target.architecture);
@@ -229,7 +233,8 @@ fn reuse(
                 zip: &zip,
             };
             let path = record::path_of(&project.target_dir, target.triple, bin.name);
-            let reused = record::reuse(&path, &recipe(project, bin, target, options), &outputs)?;
+            let recipe = recipe(project, bin, target, options, &tuning.variables);
+            let reused = record::reuse(&path, &recipe, &outputs)?;
             Some(Built {
                 function: bin.name.to_owned(),
                 kind: bin.kind,
@@ -288,7 +293,10 @@ pub fn build(
         .map(|bin| {
             let path = record::path_of(&project.target_dir, target.triple, bin.name);
             record::forget(&path);
-            (path, recipe(project, bin, target, options))
+            (
+                path,
+                recipe(project, bin, target, options, &tuning.variables),
+            )
         })
         .collect();
     let started = SystemTime::now();

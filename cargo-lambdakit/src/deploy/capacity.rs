@@ -13,6 +13,7 @@ use aws_sdk_lambda::types::{
     CapacityProviderVpcConfig, InstanceRequirements,
 };
 
+use super::function::sorted;
 use super::role::{self, Wanted};
 use super::settings::{CapacityProvider, OwnCapacityProvider};
 use super::{Action, Change, Options, Progress, TAG_PACKAGE, Unit};
@@ -57,8 +58,7 @@ pub(super) async fn ensure(
     let Some(current) = current else {
         let mut changes = Vec::new();
         let operator = match &own.operator_role {
-            Some(role) if role.starts_with("arn:") => role.clone(),
-            Some(role) => aws.role_arn(role),
+            Some(role) => role::arn(aws, role),
             None => {
                 let (arn, change) = operator_role(aws, own, package, options).await?;
                 changes.push(change);
@@ -310,11 +310,6 @@ fn fixed_differences(
     current: &aws_sdk_lambda::types::CapacityProvider,
     aws: &Aws,
 ) -> Vec<String> {
-    let sorted = |ids: &[String]| {
-        let mut ids = ids.to_vec();
-        ids.sort();
-        ids
-    };
     let mut differences = Vec::new();
     let vpc = current.vpc_config();
     if vpc.map(|vpc| sorted(vpc.subnet_ids())) != Some(sorted(&own.subnets))
@@ -348,8 +343,7 @@ fn fixed_differences(
         .permissions_config()
         .map(CapacityProviderPermissionsConfig::capacity_provider_operator_role_arn);
     let wanted = match &own.operator_role {
-        Some(role) if role.starts_with("arn:") => role.clone(),
-        Some(role) => aws.role_arn(role),
+        Some(role) => role::arn(aws, role),
         None => aws.role_arn(&operator_role_name(&own.name)),
     };
     if operator != Some(wanted.as_str()) {

@@ -385,7 +385,7 @@ fn fingerprint(value: &str) -> String {
 }
 
 /// `ids` sorted, as a set compares.
-fn sorted(ids: &[String]) -> Vec<String> {
+pub(super) fn sorted(ids: &[String]) -> Vec<String> {
     let mut ids = ids.to_vec();
     ids.sort();
     ids

@@ -38,7 +38,7 @@ pub(super) fn tagged(
 }
 
 /// The ARN of the role a `role` setting names (by ARN, or by name in this account).
-fn arn(aws: &Aws, role: &str) -> String {
+pub(super) fn arn(aws: &Aws, role: &str) -> String {
     if role.starts_with("arn:") {
         role.to_owned()
     } else {
