@@ -20,6 +20,9 @@ command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
 # OpenSSL's shared libraries: a static build that links them must fail with the crate named.
 [ -e /usr/lib/x86_64-linux-gnu/libssl.so ] || missing+=(libssl-dev)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# A real browser for the local console's tests: Chromium, driven headless through ChromeDriver.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -42,6 +45,8 @@ python3 -c "import awslambdaric" >/dev/null 2>&1 || python3 -m pip install --qui
 # OTLP receiver against an exporter that is not lambdakit's.
 python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http" >/dev/null 2>&1 ||
   python3 -m pip install --quiet opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
+# Selenium drives the browser the console's tests open (through ChromeDriver).
+python3 -c "import selenium" >/dev/null 2>&1 || python3 -m pip install --quiet selenium
 # cfn-lint checks the templates `cargo lambdakit template` writes.
 command -v cfn-lint >/dev/null 2>&1 || python3 -m pip install --quiet cfn-lint
 # zig links builds pinned to an older glibc (`provided.al2`).

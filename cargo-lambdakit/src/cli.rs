@@ -27,3 +27,16 @@ pub struct Lambdakit {
     #[command(subcommand)]
     pub command: Command,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap's own checks of every subcommand (names that `conflicts_with` and `requires` refer
+    /// to exist, no two flags share a name), which it otherwise makes only when a subcommand
+    /// is parsed in a debug build.
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        super::Cargo::command().debug_assert();
+    }
+}

@@ -21,8 +21,8 @@ mod metadata;
 pub struct LoadOptions {
     /// The project's Cargo.toml; default: cargo's search from the current directory.
     pub manifest_path: Option<PathBuf>,
-    /// Only this package's functions.
-    pub package: Option<String>,
+    /// Only these packages' functions; all of them when empty.
+    pub packages: Vec<String>,
     /// Require Cargo.lock to be up to date (cargo's `--locked`).
     pub locked: bool,
     /// The stage whose settings (`[package.metadata.lambdakit.stages.NAME]`) go over the
@@ -386,7 +386,7 @@ impl Project {
             .map(|packages| packages.iter().collect())
             .unwrap_or_default();
         let known = |wanted: &str| members.iter().any(|package| package["name"] == wanted);
-        if let Some(wanted) = args.package.as_deref().filter(|wanted| !known(wanted)) {
+        if let Some(wanted) = args.packages.iter().find(|wanted| !known(wanted)) {
             let available: Vec<String> = members
                 .iter()
                 .filter_map(|package| package["name"].as_str().map(str::to_owned))
@@ -460,7 +460,7 @@ impl Project {
         let mut package_dirs = Vec::new();
         for package in members {
             let name = package["name"].as_str().unwrap_or_default();
-            if args.package.as_deref().is_some_and(|wanted| wanted != name) {
+            if !args.packages.is_empty() && !args.packages.iter().any(|wanted| wanted == name) {
                 continue;
             }
             let dir = package["manifest_path"]
@@ -529,7 +529,9 @@ impl Project {
                 });
             }
         }
-        let selected = |package: &str| args.package.as_deref().is_none_or(|only| only == package);
+        let selected = |package: &str| {
+            args.packages.is_empty() || args.packages.iter().any(|wanted| wanted == package)
+        };
         let extensions = declared
             .into_iter()
             .filter(|extension| {

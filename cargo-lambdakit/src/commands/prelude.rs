@@ -28,9 +28,9 @@ pub struct ProjectArgs {
     /// The project's Cargo.toml.
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
-    /// Only this package's functions.
-    #[arg(short, long, value_name = "NAME")]
-    pub package: Option<String>,
+    /// Only this package's functions (repeatable: `-p orders -p billing`).
+    #[arg(short = 'p', long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
     /// Build in release mode.
     #[arg(long)]
     pub release: bool,
@@ -44,7 +44,7 @@ impl ProjectArgs {
     pub(crate) fn load_options(&self) -> LoadOptions {
         LoadOptions {
             manifest_path: self.manifest_path.clone(),
-            package: self.package.clone(),
+            packages: self.packages.clone(),
             locked: self.locked,
             stage: None,
         }
@@ -57,9 +57,9 @@ pub struct ScopeArgs {
     /// The project's Cargo.toml.
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
-    /// Only this package's functions.
-    #[arg(short, long, value_name = "NAME")]
-    pub package: Option<String>,
+    /// Only this package's functions (repeatable: `-p orders -p billing`).
+    #[arg(short = 'p', long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
     /// Require Cargo.lock to be up to date (cargo's `--locked`).
     #[arg(long)]
     pub locked: bool,
@@ -91,7 +91,7 @@ impl ScopeArgs {
     pub(crate) fn load_options(&self) -> LoadOptions {
         LoadOptions {
             manifest_path: self.manifest_path.clone(),
-            package: self.package.clone(),
+            packages: self.packages.clone(),
             locked: self.locked,
             stage: self.stage.clone(),
         }
@@ -233,7 +233,7 @@ impl ServeArgs {
         let bootstraps = bootstraps(&self.bootstraps)?;
         // With only `--bootstrap`s, and nothing naming a project, no cargo project is needed.
         let only_bootstraps = !bootstraps.is_empty()
-            && self.project.package.is_none()
+            && self.project.packages.is_empty()
             && self.project.manifest_path.is_none()
             && self.function.is_none();
         Ok(serving::Options {

@@ -20,9 +20,9 @@ pub struct TemplateArgs {
     /// The project's Cargo.toml.
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
-    /// Only this package's functions.
-    #[arg(short, long, value_name = "NAME")]
-    pub package: Option<String>,
+    /// Only this package's functions (repeatable: `-p orders -p billing`).
+    #[arg(short = 'p', long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
     /// Require Cargo.lock to be up to date (cargo's `--locked`).
     #[arg(long)]
     pub locked: bool,
@@ -49,7 +49,7 @@ pub struct TemplateArgs {
 pub(crate) fn run(args: TemplateArgs) -> Result<ExitCode, CliError> {
     let project = Project::load(&LoadOptions {
         manifest_path: args.manifest_path.clone(),
-        package: args.package.clone(),
+        packages: args.packages.clone(),
         locked: args.locked,
         stage: args.stage.clone(),
     })?;

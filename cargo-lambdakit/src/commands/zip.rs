@@ -22,7 +22,7 @@ pub struct ZipArgs {
     #[arg(long = "bin", value_name = "NAME")]
     pub function: Option<String>,
     /// Zip this already built binary instead of building.
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["function", "package"])]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["function", "packages"])]
     pub binary: Option<PathBuf>,
     /// The function's name, with `--binary` (default: the binary's file name).
     #[arg(long, requires = "binary")]

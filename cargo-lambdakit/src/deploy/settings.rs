@@ -302,6 +302,7 @@ impl DeploySettings {
         over(&mut self.log_kms_key, &other.log_kms_key);
         over(&mut self.recursive_loop, &other.recursive_loop);
         over(&mut self.tenancy, &other.tenancy);
+        over(&mut self.managed_instances, &other.managed_instances);
         let triggers = &mut self.triggers;
         triggers.s3.extend(other.triggers.s3.iter().cloned());
         triggers.sqs.extend(other.triggers.sqs.iter().cloned());

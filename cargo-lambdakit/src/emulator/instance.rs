@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,13 +35,17 @@ use lambda_kit::__server::{
 use lambda_kit::extension::telemetry::{self, Record};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 pub(crate) use lambda_kit::__server::error_document as error_body;
 
 /// How long Lambda lets a function initialise (AWS "Lambda execution environment lifecycle").
-const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long Lambda Managed Instances let an environment initialise, at least: the function's
+/// timeout when that is longer (AWS "Understanding the Lambda Managed Instances execution
+/// environment").
+pub(crate) const MANAGED_INIT_TIMEOUT: Duration = Duration::from_secs(130);
 
 /// The shutdown phase with external extensions registered, and with internal ones only (AWS
 /// "Lambda execution environment lifecycle": 2,000 ms and 500 ms).
@@ -65,6 +70,22 @@ pub(crate) struct Launch {
     /// The external extensions' executables, started before the runtime; each is named by its
     /// file name, as `/opt/extensions/NAME` is on Lambda.
     pub(crate) extensions: Vec<std::path::PathBuf>,
+    /// How long init may take.
+    pub(crate) init_timeout: Duration,
+    /// How many invocations one instance takes at once, on Lambda Managed Instances
+    /// (`AWS_LAMBDA_MAX_CONCURRENCY`); `None` for Lambda's one at a time.
+    pub(crate) concurrency: Option<u32>,
+}
+
+impl Launch {
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE`, and the `initializationType` of `platform.initStart`.
+    fn initialization_type(&self) -> &'static str {
+        if self.concurrency.is_some() {
+            "lambda-managed-instances"
+        } else {
+            "on-demand"
+        }
+    }
 }
 
 /// An invocation as `/next` hands it out.
@@ -133,30 +154,65 @@ pub(crate) struct StartFailure {
     pub(crate) logs: String,
 }
 
-/// A running instance, idle or busy.
+/// A running instance, idle or busy. Its methods take `&self`: a Lambda Managed Instances
+/// environment runs several invocations at once, each from a task of its own.
 #[derive(Debug)]
 pub(crate) struct Instance {
-    child: Child,
-    /// The external extensions' processes, by name.
-    extensions: Vec<(String, Child)>,
+    /// The bootstrap's pid, to read its memory by while it runs.
+    pid: Option<u32>,
     /// Its process group (its first process's pid); `None` once the group was killed.
-    group: Option<i32>,
+    group: Mutex<Option<i32>>,
     /// Its Runtime API; stopped when the instance and its log readers are gone.
     api: Arc<RuntimeApiServer>,
-    /// The invocation under way, until the extensions are done with it.
-    completion: Option<Completion>,
-    /// The log readers: aborted when the instance is dropped.
-    tasks: JoinSet<()>,
+    /// What its processes have come to, as [`watch_processes`] sees them.
+    exits: watch::Receiver<Exits>,
+    /// Orders to [`watch_processes`], which owns the processes.
+    orders: mpsc::UnboundedSender<Order>,
+    /// The invocations under way, until the extensions are done with each.
+    completions: Mutex<BTreeMap<String, Completion>>,
+    /// The invocations it runs now, each with the most that ran at once while it ran.
+    in_flight: Mutex<Vec<(String, usize)>>,
+    /// The log readers and the process watcher: aborted when the instance is dropped.
+    tasks: Mutex<JoinSet<()>>,
     logs: Arc<Mutex<String>>,
     /// Spawn to first `/next`, reported once, with the first invocation.
-    pub(crate) init_duration: Option<Duration>,
+    init_duration: Mutex<Option<Duration>>,
     /// The peak resident memory in MB, read last before the process ended or now.
-    peak_mb: u64,
+    peak_mb: AtomicU64,
+    /// Whether a timeout leaves it running: on Lambda Managed Instances the invocation fails
+    /// and the environment goes on with its other invocations.
+    shared: bool,
     /// The emulator's generation it was started in (see `Emulator::restart`).
     pub(crate) generation: u64,
     /// The tenant it serves, for a per-tenant function: only that tenant's invocations run
     /// on it.
     pub(crate) tenant: Option<String>,
+}
+
+/// What an instance's processes have come to.
+#[derive(Debug, Clone, Default)]
+struct Exits {
+    /// The first to exit, which ends the instance: Lambda's error for it, without the
+    /// request id.
+    first: Option<Exited>,
+    /// How many of its processes have not been reaped.
+    running: usize,
+}
+
+/// A process of the instance that exited.
+#[derive(Debug, Clone)]
+enum Exited {
+    Runtime { status: String },
+    Extension { name: String, status: String },
+}
+
+/// What [`watch_processes`] is asked to do.
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    /// SIGTERM to the runtime (the shutdown phase with extensions).
+    Terminate,
+    /// SIGKILL to every process still running.
+    Kill,
 }
 
 impl Instance {
@@ -191,7 +247,7 @@ impl Instance {
         let logs = Arc::new(Mutex::new(String::new()));
 
         api.emit(Record::InitStart(telemetry::InitStart::new(
-            "on-demand",
+            launch.initialization_type(),
             "init",
             &launch.function,
             version,
@@ -236,16 +292,23 @@ impl Instance {
             &api,
             telemetry::Stream::Function,
         );
-        let mut instance = Self {
-            child,
-            extensions,
-            group,
+        let pid = child.id();
+        let (exits, exits_seen) = watch::channel(Exits::default());
+        let (orders, ordered) = mpsc::unbounded_channel();
+        tasks.spawn(watch_processes(child, extensions, exits, ordered));
+        let instance = Self {
+            pid,
+            group: Mutex::new(group),
             api,
-            completion: None,
-            tasks,
+            exits: exits_seen,
+            orders,
+            completions: Mutex::default(),
+            in_flight: Mutex::default(),
+            tasks: Mutex::new(tasks),
             logs,
-            init_duration: None,
-            peak_mb: 0,
+            init_duration: Mutex::default(),
+            peak_mb: AtomicU64::new(0),
+            shared: launch.concurrency.is_some(),
             generation: 0,
             tenant: None,
         };
@@ -254,20 +317,19 @@ impl Instance {
                 Ok(()) => None,
                 Err(init_error) => Some(init_error.body().clone()),
             },
-            status = instance.child.wait() => {
-                let status = status.map_or_else(|error| error.to_string(), describe);
-                Some(error_body(
+            exited = instance.exited() => Some(match exited {
+                Exited::Runtime { status } => error_body(
                     "Runtime.ExitError",
                     &format!("Runtime exited with error: {status}"),
-                ))
-            }
-            (name, status) = exited(&mut instance.extensions) => Some(error_body(
-                "Extension.Crash",
-                &format!("extension `{name}` exited during init: {status}"),
-            )),
-            () = tokio::time::sleep(INIT_TIMEOUT) => Some(error_body(
+                ),
+                Exited::Extension { name, status } => error_body(
+                    "Extension.Crash",
+                    &format!("extension `{name}` exited during init: {status}"),
+                ),
+            }),
+            () = tokio::time::sleep(launch.init_timeout) => Some(error_body(
                 "Runtime.InitTimeout",
-                &init_timeout_message(&launched, &instance.api.extensions()),
+                &init_timeout_message(&launched, &instance.api.extensions(), launch.init_timeout),
             )),
         };
         let duration = started.elapsed();
@@ -275,7 +337,7 @@ impl Instance {
         instance
             .api
             .emit(Record::InitReport(telemetry::InitReport::new(
-                "on-demand",
+                launch.initialization_type(),
                 "init",
                 status,
                 failed.as_deref().map(super::error_type),
@@ -288,15 +350,21 @@ impl Instance {
                 logs: instance.take_logs(),
             });
         }
-        instance.init_duration = Some(duration);
+        *lock(&instance.init_duration) = Some(duration);
         Ok(instance)
     }
 
+    /// Its init's duration, the first time it is asked for (the first invocation reports it).
+    pub(crate) fn take_init_duration(&self) -> Option<Duration> {
+        lock(&self.init_duration).take()
+    }
+
     /// Hands `invocation` to the function and waits for its answer (or, for a streamed
-    /// response, its start), the timeout or its exit. `Err` means the instance is gone (timed
-    /// out or exited) and must not be used again.
+    /// response, its start), the timeout or its exit. `Err` is Lambda's error when the
+    /// function gave none: after a timeout or an exit, [`Instance::ended`] tells whether the
+    /// instance is gone.
     pub(crate) async fn invoke(
-        &mut self,
+        &self,
         invocation: Invocation,
         timeout: Duration,
     ) -> Result<Reply, Outcome> {
@@ -305,7 +373,7 @@ impl Instance {
             Ok(invocation) => self.api.submit(invocation),
             Err(message) => return Err(Outcome::Error(error_body("Runtime.Unknown", &message))),
         };
-        self.completion = Some(pending.completion());
+        lock(&self.completions).insert(request_id.clone(), pending.completion());
         let report = tokio::select! {
             report = pending.report() => report,
             failure = self.failure(&request_id, timeout) => return Err(failure),
@@ -328,24 +396,26 @@ impl Instance {
         }
     }
 
-    /// Resolves when the runtime or an extension exits, or `timeout` passes (then the instance
-    /// is shut down), with the error Lambda reports for it.
-    pub(crate) async fn failure(&mut self, request_id: &str, timeout: Duration) -> Outcome {
+    /// Resolves when the runtime or an extension exits, or `timeout` passes, with the error
+    /// Lambda reports for it. A timeout shuts the instance down, unless it is shared (Lambda
+    /// Managed Instances), where only the invocation fails.
+    pub(crate) async fn failure(&self, request_id: &str, timeout: Duration) -> Outcome {
         tokio::select! {
-            status = self.child.wait() => {
-                let status = status.map_or_else(|error| error.to_string(), describe);
-                Outcome::Error(error_body(
+            exited = self.exited() => Outcome::Error(match exited {
+                Exited::Runtime { status } => error_body(
                     "Runtime.ExitError",
                     &format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
-                ))
-            }
-            (name, status) = exited(&mut self.extensions) => Outcome::Error(error_body(
-                "Extension.Crash",
-                &format!("RequestId: {request_id} Error: extension `{name}` exited: {status}"),
-            )),
+                ),
+                Exited::Extension { name, status } => error_body(
+                    "Extension.Crash",
+                    &format!("RequestId: {request_id} Error: extension `{name}` exited: {status}"),
+                ),
+            }),
             () = tokio::time::sleep(timeout) => {
-                self.max_memory_mb();
-                self.shut_down_within(ShutdownReason::Timeout).await;
+                if !self.shared {
+                    self.max_memory_mb();
+                    self.shut_down_within(ShutdownReason::Timeout).await;
+                }
                 Outcome::Error(error_body(
                     "Sandbox.Timedout",
                     &format!("RequestId: {request_id} Error: Task timed out after {:.2} seconds", timeout.as_secs_f64()),
@@ -354,20 +424,56 @@ impl Instance {
         }
     }
 
+    /// Whether a process of the instance has exited (or was stopped): it takes no more
+    /// invocations.
+    pub(crate) fn ended(&self) -> bool {
+        self.exits.borrow().first.is_some()
+    }
+
+    /// Resolves with the first of its processes to exit.
+    async fn exited(&self) -> Exited {
+        let mut exits = self.exits.clone();
+        let first = exits
+            .wait_for(|exits| exits.first.is_some())
+            .await
+            .map(|exits| exits.first.clone());
+        match first {
+            Ok(Some(exited)) => exited,
+            // The watcher is gone (the instance is being dropped): nothing exits any more.
+            _ => std::future::pending().await,
+        }
+    }
+
     /// Waits, at most `timeout`, until the extensions registered for `INVOKE` are done with
-    /// the invocation the runtime has answered; `Err` when an extension exits or time runs out
-    /// first (the instance is gone then).
-    pub(crate) async fn settle(
-        &mut self,
-        request_id: &str,
-        timeout: Duration,
-    ) -> Result<(), Outcome> {
-        let Some(completion) = self.completion.take() else {
+    /// the invocation `request_id`, which the runtime has answered; `Err` when an extension
+    /// exits or time runs out first.
+    pub(crate) async fn settle(&self, request_id: &str, timeout: Duration) -> Result<(), Outcome> {
+        let Some(completion) = lock(&self.completions).remove(request_id) else {
             return Ok(());
         };
         tokio::select! {
             _ = completion.wait() => Ok(()),
             failure = self.failure(request_id, timeout) => Err(failure),
+        }
+    }
+
+    /// Counts `request_id` among the invocations it runs now; see [`Instance::leave`].
+    pub(crate) fn enter(&self, request_id: &str) {
+        let mut in_flight = lock(&self.in_flight);
+        in_flight.push((request_id.to_owned(), 0));
+        let now = in_flight.len();
+        for (_, most) in in_flight.iter_mut() {
+            *most = (*most).max(now);
+        }
+    }
+
+    /// Takes `request_id` out of the invocations it runs now; the most that ran at once
+    /// while it ran (itself included).
+    pub(crate) fn leave(&self, request_id: &str) -> usize {
+        let mut in_flight = lock(&self.in_flight);
+        match in_flight.iter().position(|(id, _)| id == request_id) {
+            Some(at) => in_flight.remove(at).1,
+            None => 1,
         }
     }
 
@@ -381,6 +487,31 @@ impl Instance {
         std::mem::take(&mut *lock(&self.logs))
     }
 
+    /// The log lines of the invocation `request_id`, taken from those written so far: the
+    /// lines that name it, and those that name no other invocation under way (a line of no
+    /// invocation goes with the first to end after it). For an instance that runs several at
+    /// once; the runtime names the request id on each line in both of Lambda's log formats.
+    pub(crate) fn take_logs_of(&self, request_id: &str) -> String {
+        let others: Vec<String> = lock(&self.in_flight)
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| id != request_id)
+            .collect();
+        let mut logs = lock(&self.logs);
+        let (mut mine, mut kept) = (String::new(), String::new());
+        for line in logs.split_inclusive('\n') {
+            let theirs = !line.contains(request_id)
+                && others.iter().any(|other| line.contains(other.as_str()));
+            if theirs {
+                kept.push_str(line);
+            } else {
+                mine.push_str(line);
+            }
+        }
+        *logs = kept;
+        mine
+    }
+
     /// Adds a line of the emulator's own (START, END, REPORT) to the instance's log.
     pub(crate) fn log(&self, line: &str) {
         println!("{line}");
@@ -390,9 +521,10 @@ impl Instance {
     }
 
     /// The instance's peak resident memory so far, in MB (the last reading once it has ended).
-    pub(crate) fn max_memory_mb(&mut self) -> u64 {
-        let Some(pid) = self.child.id() else {
-            return self.peak_mb;
+    pub(crate) fn max_memory_mb(&self) -> u64 {
+        let runs = self.exits.borrow().first.is_none();
+        let Some(pid) = self.pid.filter(|_| runs) else {
+            return self.peak_mb.load(Ordering::Relaxed);
         };
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let kib: u64 = status
@@ -400,31 +532,33 @@ impl Instance {
             .find_map(|line| line.strip_prefix("VmHWM:"))
             .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0);
-        self.peak_mb = self.peak_mb.max(kib.div_ceil(1024));
         self.peak_mb
+            .fetch_max(kib.div_ceil(1024), Ordering::Relaxed);
+        self.peak_mb.load(Ordering::Relaxed)
     }
 
     /// Retires the instance (spindown) with Lambda's shutdown phase, then ends its process
     /// group; dropping the instance ends the group at once.
-    pub(crate) async fn stop(mut self) {
+    pub(crate) async fn stop(&self) {
         self.shut_down(ShutdownReason::Spindown).await;
         // The processes are gone, their last lines (a shutdown hook's, say) perhaps still in
         // the pipes: the readers end at the pipes' end, which comes at once now.
-        let drained = async { while self.tasks.join_next().await.is_some() {} };
+        let mut tasks = std::mem::take(&mut *lock(&self.tasks));
+        let drained = async { while tasks.join_next().await.is_some() {} };
         let _ = tokio::time::timeout(LOG_DRAIN, drained).await;
-        self.tasks.abort_all();
+        tasks.abort_all();
     }
 
-    /// Lambda's shutdown phase for `reason`, then SIGKILL to the group, and the bootstrap
+    /// Lambda's shutdown phase for `reason`, then SIGKILL to the group, and every process
     /// reaped.
-    pub(crate) async fn shut_down(&mut self, reason: ShutdownReason) {
+    pub(crate) async fn shut_down(&self, reason: ShutdownReason) {
         self.shut_down_within(reason).await;
     }
 
     /// With extensions registered: `SHUTDOWN` to them and SIGTERM to the runtime, and until
     /// the phase's budget has passed for the processes to exit. Without: nothing (SIGKILL, as
-    /// Lambda). Either way the group is killed and the bootstrap reaped.
-    async fn shut_down_within(&mut self, reason: ShutdownReason) {
+    /// Lambda). Either way the group is killed and the processes reaped.
+    async fn shut_down_within(&self, reason: ShutdownReason) {
         let registered = self.api.extensions();
         if !registered.is_empty() {
             let budget = if registered
@@ -435,48 +569,109 @@ impl Instance {
             } else {
                 SHUTDOWN_INTERNAL
             };
-            if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
-                signal(pid, libc::SIGTERM);
-            }
-            let api = Arc::clone(&self.api);
+            let _ = self.orders.send(Order::Terminate);
             let deadline = tokio::time::Instant::now() + budget;
-            let everyone_gone = async {
-                let _ = self.child.wait().await;
-                for (_, extension) in &mut self.extensions {
-                    let _ = extension.wait().await;
-                }
-            };
             let _ = tokio::time::timeout_at(deadline, async {
-                tokio::join!(api.shutdown(reason, budget), everyone_gone)
+                tokio::join!(self.api.shutdown(reason, budget), self.reaped())
             })
             .await;
         }
         self.kill();
-        let _ = self.child.wait().await;
-        for (_, extension) in &mut self.extensions {
-            let _ = extension.wait().await;
-        }
+        self.reaped().await;
+    }
+
+    /// Resolves when every process of the instance has been reaped.
+    async fn reaped(&self) {
+        let mut exits = self.exits.clone();
+        // An error: the watcher is gone, and the processes with it.
+        let _ = exits.wait_for(|exits| exits.running == 0).await;
     }
 
     /// Kills the instance's process group with SIGKILL: the bootstrap and whatever it started
-    /// that stayed in its group (a runtime started without `exec`, their children). The
-    /// bootstrap is reaped by whoever waits for it next.
-    fn kill(&mut self) {
-        if let Some(group) = self.group.take() {
+    /// that stayed in its group (a runtime started without `exec`, their children); the
+    /// watcher kills each of its processes too, in case one runs under another group.
+    fn kill(&self) {
+        if let Some(group) = lock(&self.group).take() {
             kill_group(group);
         }
-        // Started under another group after all (no pid to take): each process alone.
-        let _ = self.child.start_kill();
-        for (_, extension) in &mut self.extensions {
-            let _ = extension.start_kill();
-        }
+        let _ = self.orders.send(Order::Kill);
     }
 }
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        // `kill_on_drop` ends the bootstrap only; its group goes with it here.
+        // The watcher is aborted with `tasks`, and `kill_on_drop` ends the processes it held;
+        // their group goes with them here.
         self.kill();
+    }
+}
+
+/// Owns an instance's processes: reaps each as it exits, says so in `exits` (the first exit
+/// ends the instance), and carries out `orders`. Ends when every process has been reaped.
+async fn watch_processes(
+    runtime: Child,
+    extensions: Vec<(String, Child)>,
+    exits: watch::Sender<Exits>,
+    mut orders: mpsc::UnboundedReceiver<Order>,
+) {
+    // The runtime first; `None` for a process reaped.
+    let mut processes: Vec<(Option<String>, Option<Child>)> =
+        std::iter::once((None, Some(runtime)))
+            .chain(
+                extensions
+                    .into_iter()
+                    .map(|(name, child)| (Some(name), Some(child))),
+            )
+            .collect();
+    exits.send_modify(|exits| exits.running = processes.len());
+    let mut ordering = true;
+    loop {
+        let next_exit = std::future::poll_fn(|cx| {
+            for (at, (_, child)) in processes.iter_mut().enumerate() {
+                let Some(child) = child else { continue };
+                // `Child::wait` is cancel safe: polled afresh each time, it loses nothing.
+                let wait = std::pin::pin!(child.wait());
+                if let std::task::Poll::Ready(status) = wait.poll(cx) {
+                    return std::task::Poll::Ready((at, status));
+                }
+            }
+            std::task::Poll::Pending
+        });
+        tokio::select! {
+            (at, status) = next_exit => {
+                let (name, child) = &mut processes[at];
+                *child = None;
+                let status = status.map_or_else(|error| error.to_string(), describe);
+                let exited = match name {
+                    None => Exited::Runtime { status },
+                    Some(name) => Exited::Extension { name: name.clone(), status },
+                };
+                exits.send_modify(|exits| {
+                    exits.first.get_or_insert(exited);
+                    exits.running -= 1;
+                });
+                if exits.borrow().running == 0 {
+                    return;
+                }
+            }
+            order = orders.recv(), if ordering => match order {
+                Some(Order::Terminate) => {
+                    let runtime = processes[0].1.as_ref().and_then(Child::id);
+                    if let Some(pid) = runtime.and_then(|pid| i32::try_from(pid).ok()) {
+                        signal(pid, libc::SIGTERM);
+                    }
+                }
+                Some(Order::Kill) | None => {
+                    for (_, child) in &mut processes {
+                        if let Some(child) = child {
+                            let _ = child.start_kill();
+                        }
+                    }
+                    // The instance is gone: nobody orders any more.
+                    ordering = order.is_some();
+                }
+            },
+        }
     }
 }
 
@@ -523,35 +718,14 @@ fn crash_before_start(
     })
 }
 
-/// Resolves with the name and exit status of the first of `extensions` to exit; never when
-/// there are none.
-async fn exited(extensions: &mut [(String, Child)]) -> (String, String) {
-    if extensions.is_empty() {
-        return std::future::pending().await;
-    }
-    let mut waits: Vec<_> = extensions
-        .iter_mut()
-        .map(|(name, child)| Box::pin(async move { (name.clone(), child.wait().await) }))
-        .collect();
-    let (name, status) = std::future::poll_fn(|cx| {
-        for wait in &mut waits {
-            if let std::task::Poll::Ready(done) = wait.as_mut().poll(cx) {
-                return std::task::Poll::Ready(done);
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await;
-    (
-        name,
-        status.map_or_else(|error| error.to_string(), describe),
-    )
-}
-
 /// What init waited for in vain: the external extensions of `launched` that never registered
 /// (an extension must register before Lambda starts the runtime's init), those that registered
 /// and never asked for their first event, or else the runtime.
-fn init_timeout_message(launched: &[String], registered: &[runtime_api::Registered]) -> String {
+fn init_timeout_message(
+    launched: &[String],
+    registered: &[runtime_api::Registered],
+    timeout: Duration,
+) -> String {
     let quoted = |names: Vec<&str>| -> Vec<String> {
         names.into_iter().map(|name| format!("`{name}`")).collect()
     };
@@ -586,7 +760,7 @@ fn init_timeout_message(launched: &[String], registered: &[runtime_api::Register
             many.join(", ")
         )),
     }
-    let seconds = INIT_TIMEOUT.as_secs();
+    let seconds = timeout.as_secs();
     if failings.is_empty() {
         format!("the function did not ask for an invocation within {seconds} s of starting")
     } else {
@@ -664,7 +838,10 @@ fn command(
             format!("/aws/lambda/{}", launch.function),
         )
         .env("AWS_LAMBDA_LOG_STREAM_NAME", log_stream_name(version))
-        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env(
+            "AWS_LAMBDA_INITIALIZATION_TYPE",
+            launch.initialization_type(),
+        )
         .env("AWS_REGION", &launch.region)
         .env("AWS_DEFAULT_REGION", &launch.region)
         .env("_HANDLER", &launch.function)
@@ -678,6 +855,9 @@ fn command(
         // ends everything it started.
         .process_group(group.unwrap_or(0))
         .kill_on_drop(true);
+    if let Some(concurrency) = launch.concurrency {
+        command.env("AWS_LAMBDA_MAX_CONCURRENCY", concurrency.to_string());
+    }
     command
 }
 
@@ -818,6 +998,8 @@ mod tests {
             environment: BTreeMap::from([("PID_FILE".into(), pid_file.display().to_string())]),
             runner: Vec::new(),
             extensions: Vec::new(),
+            init_timeout: INIT_TIMEOUT,
+            concurrency: None,
         };
         let instance = Instance::start(&bootstrap, &launch, "$LATEST")
             .await
@@ -862,7 +1044,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_timeout_ends_what_a_shell_bootstrap_started_without_exec() {
-        let (mut instance, dir, pid_file) = shell_started_instance("group-timeout").await;
+        let (instance, dir, pid_file) = shell_started_instance("group-timeout").await;
         let timed_out = instance
             .invoke(invocation("id-timeout"), Duration::from_secs(1))
             .await;

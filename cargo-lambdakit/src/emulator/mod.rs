@@ -7,11 +7,13 @@
 //! (an X-Ray daemon, an OTLP receiver) under each invocation's function segment.
 
 mod api;
+mod console;
 mod cost;
 mod destinations;
 mod guard;
 mod ids;
 mod instance;
+mod journal;
 mod lambda_api;
 pub(crate) mod layer;
 mod queue;
@@ -43,6 +45,7 @@ use tokio::task::JoinSet;
 pub use self::api::LocalApi;
 pub use self::guard::{Access, Reach, TOKEN_HEADER, Token};
 use self::instance::{Chunk, Instance, Invocation, Launch, Outcome, Reply};
+pub(crate) use self::journal::Trigger;
 pub use self::lambda_api::TENANT_HEADER;
 pub(crate) use self::lambda_api::owns_path;
 use crate::deploy::settings::Word;
@@ -145,6 +148,8 @@ pub struct Emulator {
     /// The traces of every function (see `traces`): its X-Ray daemon and OTLP receiver, run
     /// by [`Emulator::serve`], and the traces kept.
     traces: Arc<traces::Traces>,
+    /// Every function's last invocations, for the console (see `journal`).
+    journal: Arc<journal::Journal>,
     /// The state machines created through the Step Functions API, and their executions.
     step_functions: states_api::StepFunctions,
     /// The project's HTTP API, answered at `/` (see `api`).
@@ -161,6 +166,12 @@ struct Pool {
     /// `$LATEST`, or the number of the published version it runs.
     version: String,
     idle: Mutex<Vec<Instance>>,
+    /// How many invocations one instance takes at once: `None` for Lambda's one at a time;
+    /// on Lambda Managed Instances, its `PerExecutionEnvironmentMaxConcurrency`.
+    per_instance: Option<usize>,
+    /// On Lambda Managed Instances, its execution environments, each shared by up to
+    /// `per_instance` invocations at once (`idle` is not used then).
+    environments: Mutex<Vec<Arc<Environment>>>,
     /// Its instances, idle, busy or starting: at most the function's concurrency.
     alive: AtomicUsize,
     /// Told each time an instance goes back idle or away, for `Event` invocations waiting
@@ -177,9 +188,20 @@ struct Pool {
     front: url::Front,
     /// Where its invocations' function segments go (the emulator's).
     traces: Arc<traces::Traces>,
+    /// Where its invocations are kept once they end (the emulator's).
+    journal: Arc<journal::Journal>,
     /// How it came to be served, when it was created through the control plane; `None` for
     /// the project's own functions and `--bootstrap`s.
     created: Option<lambda_api::Created>,
+}
+
+/// What every pool of an emulator shares.
+#[derive(Debug, Clone)]
+struct Common {
+    /// Bumped by [`Emulator::restart`].
+    generation: Arc<AtomicU64>,
+    traces: Arc<traces::Traces>,
+    journal: Arc<journal::Journal>,
 }
 
 /// A function to serve: its settings, its bootstrap, and what runs the bootstrap when this
@@ -252,6 +274,7 @@ impl Emulator {
     ) -> Self {
         let generation = Arc::new(AtomicU64::new(0));
         let traces = Arc::new(traces::Traces::open());
+        let journal = Arc::new(journal::Journal::default());
         let pools = functions
             .into_iter()
             .map(|served| {
@@ -260,7 +283,11 @@ impl Emulator {
                     region,
                     passed_environment,
                     cost,
-                    (Arc::clone(&generation), Arc::clone(&traces)),
+                    Common {
+                        generation: Arc::clone(&generation),
+                        traces: Arc::clone(&traces),
+                        journal: Arc::clone(&journal),
+                    },
                     None,
                 );
                 (pool.function.name.clone(), Arc::new(pool))
@@ -293,6 +320,7 @@ impl Emulator {
             this: OnceLock::new(),
             access: Access::default(),
             traces,
+            journal,
             step_functions: states_api::StepFunctions::new(1.0),
             api: None,
         }
@@ -325,6 +353,15 @@ impl Emulator {
     pub fn with_access(mut self, access: Access) -> Self {
         self.access = access;
         self
+    }
+
+    /// What a new pool of this emulator shares with the others.
+    fn common(&self) -> Common {
+        Common {
+            generation: Arc::clone(&self.generation),
+            traces: Arc::clone(&self.traces),
+            journal: Arc::clone(&self.journal),
+        }
     }
 
     /// The pool of the function `name`, if it is served.
@@ -492,9 +529,14 @@ impl Pool {
         region: &str,
         passed_environment: &BTreeMap<String, String>,
         cost: bool,
-        (generation, traces): (Arc<AtomicU64>, Arc<traces::Traces>),
+        common: Common,
         created: Option<lambda_api::Created>,
     ) -> Self {
+        let Common {
+            generation,
+            traces,
+            journal,
+        } = common;
         let Served {
             function,
             binary,
@@ -510,6 +552,11 @@ impl Pool {
             environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.as_str().into());
         }
         traces.environment(&mut environment);
+        let per_instance = function
+            .deploy
+            .managed_instances
+            .as_ref()
+            .map(|managed| per_environment(managed, function.memory_mb));
         let launch = Launch {
             function: function.name.clone(),
             region: region.to_owned(),
@@ -517,6 +564,11 @@ impl Pool {
             environment,
             runner,
             extensions,
+            init_timeout: match per_instance {
+                Some(_) => function.timeout.max(instance::MANAGED_INIT_TIMEOUT),
+                None => instance::INIT_TIMEOUT,
+            },
+            concurrency: per_instance.and_then(|n| u32::try_from(n).ok()),
         };
         let arn = function_arn(region, &function.name);
         let front = url::Front::named(&function.http_event).unwrap_or(url::Front::FunctionUrl);
@@ -528,6 +580,8 @@ impl Pool {
             arn,
             version: "$LATEST".to_owned(),
             idle: Mutex::new(Vec::new()),
+            per_instance,
+            environments: Mutex::default(),
             alive: AtomicUsize::new(0),
             freed: tokio::sync::Notify::new(),
             running: Mutex::default(),
@@ -535,6 +589,7 @@ impl Pool {
             generation,
             created,
             traces,
+            journal,
         }
     }
 
@@ -547,6 +602,34 @@ impl Pool {
             self.freed.notify_one();
             instance.stop().await;
         }
+        let unused: Vec<_> = lock(&self.environments)
+            .iter()
+            .filter(|environment| environment.claimed.load(Ordering::SeqCst) == 0)
+            .cloned()
+            .collect();
+        for environment in unused {
+            self.retire(&environment).await;
+        }
+    }
+
+    /// Takes `environment` out of its environments (it takes no more invocations) and stops
+    /// its instance; the invocations still on it fail as its processes end. Nothing when it
+    /// was retired already.
+    async fn retire(&self, environment: &Arc<Environment>) {
+        let removed = {
+            let mut environments = lock(&self.environments);
+            let at = environments
+                .iter()
+                .position(|each| Arc::ptr_eq(each, environment));
+            at.map(|at| environments.remove(at))
+        };
+        if let Some(environment) = removed {
+            self.alive.fetch_sub(1, Ordering::SeqCst);
+            self.freed.notify_one();
+            if let Some(instance) = environment.instance.get() {
+                instance.stop().await;
+            }
+        }
     }
 
     /// Stops its invocations under way (their instances with them), then its idle instances.
@@ -554,35 +637,22 @@ impl Pool {
         let mut running = std::mem::take(&mut *lock(&self.running));
         running.shutdown().await;
         self.stop_idle().await;
+        let environments = lock(&self.environments).clone();
+        for environment in environments {
+            self.retire(&environment).await;
+        }
     }
 
     /// Runs an invocation of `payload` now, on an idle instance or a new one, or refuses it
     /// with `429` when the function runs as many instances as its concurrency allows.
-    async fn invoke(
-        self: &Arc<Self>,
-        payload: Bytes,
-        client_context: Option<String>,
-        identity: Option<String>,
-        invoked_arn: Option<String>,
-        trace: Option<String>,
-        tenant: Option<String>,
-    ) -> Result<Answer, Response<Full<Bytes>>> {
-        if let Some(refusal) = self.refuse_tenant(tenant.as_deref()) {
+    async fn invoke(self: &Arc<Self>, call: Call) -> Result<Answer, Response<Full<Bytes>>> {
+        if let Some(refusal) = self.refuse_tenant(call.tenant.as_deref()) {
             return Err(refusal);
         }
-        let Some(claim) = self.claim(tenant.as_deref()) else {
+        let Some(claim) = self.claim(call.tenant.as_deref()) else {
             return Err(too_many_requests());
         };
-        let request = Call {
-            request_id: ids::request_id(),
-            payload,
-            client_context,
-            identity,
-            invoked_arn,
-            trace,
-            tenant,
-        };
-        Ok(self.start(claim, request).await)
+        Ok(self.start(claim, call).await)
     }
 
     /// Whether the function keeps its instances to one tenant each (`tenancy = "per-tenant"`).
@@ -619,6 +689,9 @@ impl Pool {
     /// instance of another tenant; `None` when it runs as many as the function's concurrency
     /// allows.
     fn claim(self: &Arc<Self>, tenant: Option<&str>) -> Option<Claim> {
+        if let Some(per_instance) = self.per_instance {
+            return self.claim_shared(per_instance);
+        }
         let per_tenant = self.per_tenant();
         let other_tenants = {
             let mut idle = lock(&self.idle);
@@ -629,9 +702,9 @@ impl Pool {
                 idle.len().checked_sub(1)
             };
             if let Some(at) = fits {
-                return Some(Claim {
+                return Some(Claim::Own {
                     slot: Slot::of(self),
-                    instance: Some(idle.remove(at)),
+                    instance: Some(Box::new(idle.remove(at))),
                 });
             }
             !idle.is_empty()
@@ -642,15 +715,51 @@ impl Pool {
             let evicted = other_tenants.then(|| lock(&self.idle).pop()).flatten()?;
             let mut running = lock(&self.running);
             running.spawn(async move { evicted.stop().await });
-            return Some(Claim {
+            return Some(Claim::Own {
                 slot: Slot::of(self),
                 instance: None,
             });
         }
-        Some(Claim {
+        Some(Claim::Own {
             slot: Slot::of(self),
             instance: None,
         })
+    }
+
+    /// A place on one of its Lambda Managed Instances environments for an invocation: on one
+    /// that runs (or starts) fewer than `per_instance` now, or on a new one when it runs fewer
+    /// environments than the function's concurrency; `None` when every place is taken (AWS
+    /// "Understanding the Lambda Managed Instances execution environment": busy environments
+    /// reject invocations until a worker is free).
+    fn claim_shared(self: &Arc<Self>, per_instance: usize) -> Option<Claim> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let mut environments = lock(&self.environments);
+        let free = environments.iter().find(|environment| {
+            environment.generation == generation
+                && environment.claimed.load(Ordering::SeqCst) < per_instance
+        });
+        let environment = match free {
+            Some(environment) => Arc::clone(environment),
+            None => {
+                if self.alive.fetch_add(1, Ordering::SeqCst) >= self.function.concurrency {
+                    self.alive.fetch_sub(1, Ordering::SeqCst);
+                    return None;
+                }
+                let environment = Arc::new(Environment {
+                    instance: tokio::sync::OnceCell::new(),
+                    claimed: AtomicUsize::new(0),
+                    generation,
+                });
+                environments.push(Arc::clone(&environment));
+                environment
+            }
+        };
+        environment.claimed.fetch_add(1, Ordering::SeqCst);
+        Some(Claim::Shared(Placed {
+            pool: Arc::clone(self),
+            environment,
+            released: false,
+        }))
     }
 
     /// Runs `call` on `claim` in a task the pool owns ([`Pool::running`]), so that it runs to
@@ -691,7 +800,6 @@ impl Pool {
         call: Call,
         answered: tokio::sync::oneshot::Sender<Answer>,
     ) {
-        let Claim { slot, instance } = claim;
         let Call {
             request_id,
             payload,
@@ -700,55 +808,88 @@ impl Pool {
             invoked_arn,
             trace,
             tenant,
+            trigger,
         } = call;
         let trace_header = ids::continued_trace(trace.as_deref());
-        let mut instance = match instance {
-            Some(instance) => instance,
-            None => {
-                let generation = self.generation.load(Ordering::SeqCst);
-                let starting = std::time::SystemTime::now();
-                match Instance::start(&self.binary, &self.launch, &self.version).await {
-                    Ok(mut instance) => {
-                        instance.generation = generation;
-                        // A per-tenant function's instance is its first tenant's for good.
-                        instance.tenant.clone_from(&tenant);
-                        instance
-                    }
-                    Err(failure) => {
-                        // Its place is given back with the slot.
-                        drop(slot);
-                        let mut logs = failure.logs;
-                        let line = format!(
-                            "INIT_REPORT Status: error\tErrorType: {}",
-                            error_type(&failure.error)
-                        );
-                        println!("{line}");
-                        logs.push_str(&line);
-                        logs.push('\n');
-                        // The invocation's segment, a fault: what failed is the init.
-                        let traced = self.traces.function_segment(
-                            &trace_header,
-                            trace.as_deref(),
-                            traces::Segment {
-                                error: Some(&init_error(&failure.error)),
-                                fault: true,
-                                ..self.segment(&request_id, starting, std::time::SystemTime::now())
-                            },
-                        );
-                        let _ = answered.send(Answer::Done(Invoked {
-                            request_id,
-                            outcome: Outcome::Error(failure.error),
-                            logs,
-                        }));
-                        if let Some(trace_id) = traced {
-                            self.traces.print_when_complete(&trace_id).await;
-                        }
-                        return;
-                    }
-                }
+        let starting = std::time::SystemTime::now();
+        let event = payload.clone();
+        let started = match claim {
+            Claim::Own {
+                slot,
+                instance: Some(instance),
+            } => Ok(Held::Own { slot, instance }),
+            Claim::Own {
+                slot,
+                instance: None,
+            } => match self.start_instance(tenant.as_deref()).await {
+                Ok(instance) => Ok(Held::Own {
+                    slot,
+                    instance: Box::new(instance),
+                }),
+                // Its place is given back with the slot.
+                Err(failure) => Err(failure),
+            },
+            Claim::Shared(placed) => {
+                let started = placed
+                    .environment
+                    .instance
+                    .get_or_try_init(|| async {
+                        let mut instance = self.start_instance(None).await?;
+                        instance.generation = placed.environment.generation;
+                        Ok::<_, instance::StartFailure>(Arc::new(instance))
+                    })
+                    .await
+                    .map(Arc::clone);
+                started.map(|instance| Held::Shared { placed, instance })
             }
         };
-        let init_duration = instance.init_duration.take();
+        let held = match started {
+            Ok(held) => held,
+            Err(failure) => {
+                let mut logs = failure.logs;
+                let line = format!(
+                    "INIT_REPORT Status: error\tErrorType: {}",
+                    error_type(&failure.error)
+                );
+                println!("{line}");
+                logs.push_str(&line);
+                logs.push('\n');
+                // The invocation's segment, a fault: what failed is the init.
+                let traced = self.traces.function_segment(
+                    &trace_header,
+                    trace.as_deref(),
+                    traces::Segment {
+                        error: Some(&init_error(&failure.error)),
+                        fault: true,
+                        ..self.segment(&request_id, starting, std::time::SystemTime::now())
+                    },
+                );
+                let invoked = Invoked {
+                    request_id,
+                    outcome: Outcome::Error(failure.error),
+                    logs,
+                };
+                let tried = starting.elapsed().unwrap_or_default();
+                self.note(
+                    &invoked,
+                    (trigger, event, starting),
+                    Figures {
+                        duration: tried,
+                        max_memory_mb: 0,
+                        init_duration: Some(tried),
+                    },
+                    traced.as_deref(),
+                );
+                let _ = answered.send(Answer::Done(invoked));
+                if let Some(trace_id) = traced {
+                    self.traces.print_when_complete(&trace_id).await;
+                }
+                return;
+            }
+        };
+        let instance = held.instance();
+        let init_duration = instance.take_init_duration();
+        instance.enter(&request_id);
         instance.log(&format!(
             "START RequestId: {request_id} Version: {}",
             self.version
@@ -765,21 +906,33 @@ impl Pool {
         };
         let started = Instant::now();
         let wall_started = std::time::SystemTime::now();
-        // The segment ends when REPORT's Duration does, not after serve's bookkeeping.
-        let traced = |invoked: &Invoked, duration: Duration| {
+        // The segment ends when REPORT's Duration does, not after serve's bookkeeping; the
+        // journal keeps the invocation with its trace.
+        let traced = |invoked: &Invoked, figures: Figures| {
             let error = match &invoked.outcome {
                 Outcome::Error(body) => Some(error_type(body)),
                 Outcome::Response(_) => None,
             };
-            self.traces.function_segment(
+            let trace_id = self.traces.function_segment(
                 &trace_header,
                 trace.as_deref(),
                 traces::Segment {
                     init_duration,
                     error: error.as_deref(),
-                    ..self.segment(&invoked.request_id, wall_started, wall_started + duration)
+                    ..self.segment(
+                        &invoked.request_id,
+                        wall_started,
+                        wall_started + figures.duration,
+                    )
                 },
-            )
+            );
+            self.note(
+                invoked,
+                (trigger, event.clone(), wall_started),
+                figures,
+                trace_id.as_deref(),
+            );
+            trace_id
         };
         let run = Run {
             request_id,
@@ -788,14 +941,14 @@ impl Pool {
         };
         let traced = match instance.invoke(invocation, self.function.timeout).await {
             Ok(Reply::Done(outcome)) => {
-                let (invoked, duration) = self.finish(slot, instance, run, outcome, true).await;
-                let traced = traced(&invoked, duration);
+                let (invoked, figures) = self.finish(held, run, outcome, true).await;
+                let traced = traced(&invoked, figures);
                 let _ = answered.send(Answer::Done(invoked));
                 traced
             }
             Err(outcome) => {
-                let (invoked, duration) = self.finish(slot, instance, run, outcome, false).await;
-                let traced = traced(&invoked, duration);
+                let (invoked, figures) = self.finish(held, run, outcome, false).await;
+                let traced = traced(&invoked, figures);
                 let _ = answered.send(Answer::Done(invoked));
                 traced
             }
@@ -811,8 +964,8 @@ impl Pool {
                 // It ends with the stream, the instance's exit or the function's timeout,
                 // whichever is first; a reader gone away stops nothing.
                 let deadline = run.started + self.function.timeout;
-                let (outcome, healthy) = relay(
-                    &mut instance,
+                let (outcome, reported) = relay(
+                    held.instance(),
                     streaming.frames,
                     &relayed,
                     &run.request_id,
@@ -820,8 +973,8 @@ impl Pool {
                 )
                 .await;
                 drop(relayed);
-                let (invoked, duration) = self.finish(slot, instance, run, outcome, healthy).await;
-                let traced = traced(&invoked, duration);
+                let (invoked, figures) = self.finish(held, run, outcome, reported).await;
+                let traced = traced(&invoked, figures);
                 let _ = done.send(invoked);
                 traced
             }
@@ -830,6 +983,67 @@ impl Pool {
         if let Some(trace_id) = traced {
             self.traces.print_when_complete(&trace_id).await;
         }
+    }
+
+    /// Keeps `invoked` in the journal, with what started it (`trigger`, its `event`, when),
+    /// its REPORT's `figures` and its trace.
+    fn note(
+        &self,
+        invoked: &Invoked,
+        (trigger, event, started): (Trigger, Bytes, std::time::SystemTime),
+        figures: Figures,
+        trace_id: Option<&str>,
+    ) {
+        let (answer, error_type) = match &invoked.outcome {
+            Outcome::Response(body) => (body.clone(), None),
+            Outcome::Error(body) => (body.clone(), Some(error_type(body))),
+        };
+        let billed = billed_duration(figures.duration);
+        let millis = |duration: Duration| duration.as_secs_f64() * 1000.0;
+        self.journal.record(journal::Entry {
+            number: 0,
+            request_id: invoked.request_id.clone(),
+            function: self.function.name.clone(),
+            version: self.version.clone(),
+            trigger,
+            started,
+            duration_ms: millis(figures.duration),
+            billed_ms: billed.as_millis() as u64,
+            memory_mb: self.function.memory_mb,
+            max_memory_mb: figures.max_memory_mb,
+            init_ms: figures.init_duration.map(millis),
+            cost_usd: cost::estimate(
+                self.billing(billed),
+                self.function.memory_mb,
+                self.function.architecture.as_str(),
+            ),
+            error_type,
+            event,
+            answer,
+            logs: invoked.logs.clone(),
+            trace_id: trace_id.map(str::to_owned),
+        });
+    }
+
+    /// How Lambda bills an invocation of the function that `billed` that long.
+    fn billing(&self, billed: Duration) -> cost::Billing {
+        match self.per_instance {
+            Some(_) => cost::Billing::ManagedInstances,
+            None => cost::Billing::Duration(billed),
+        }
+    }
+
+    /// A new instance of the function, of the emulator's generation now; a per-tenant
+    /// function's instance is its first tenant's for good.
+    async fn start_instance(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Instance, instance::StartFailure> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let mut instance = Instance::start(&self.binary, &self.launch, &self.version).await?;
+        instance.generation = generation;
+        instance.tenant = tenant.map(str::to_owned);
+        Ok(instance)
     }
 
     /// Its function's segment of the invocation `request_id`, from `started` to `ended`: the
@@ -855,15 +1069,15 @@ impl Pool {
 
     /// Ends an invocation as Lambda does: why it failed (for a timeout or a crash), `END` and
     /// `REPORT` in its log; the instance goes back to the pool, or away when it is broken or
-    /// of an older build (and with it, its `slot`). Returns REPORT's Duration beside it.
+    /// of an older build (and with it, its place). Returns REPORT's figures beside it.
     async fn finish(
         &self,
-        slot: Slot,
-        mut instance: Instance,
+        held: Held,
         run: Run,
         outcome: Outcome,
         healthy: bool,
-    ) -> (Invoked, Duration) {
+    ) -> (Invoked, Figures) {
+        let instance = held.instance();
         let Run {
             request_id,
             started,
@@ -894,13 +1108,18 @@ impl Pool {
         instance.log(&format!("END RequestId: {request_id}"));
         let max_memory_mb = instance.max_memory_mb();
         let billed = billed_duration(duration);
-        instance.log(&report(
+        let at_once = instance.leave(&request_id);
+        let mut line = report(
             &request_id,
             duration,
             self.function.memory_mb,
             max_memory_mb,
             init_duration,
-        ));
+        );
+        if let Some(per_instance) = self.per_instance {
+            line.push_str(&concurrency_field(at_once, per_instance));
+        }
+        instance.log(&line);
         instance.emit(platform_report(
             &request_id,
             &outcome,
@@ -913,27 +1132,59 @@ impl Pool {
         if self.cost {
             instance.log(&cost::line(
                 &request_id,
-                billed,
+                self.billing(billed),
                 self.function.memory_mb,
                 self.function.architecture.as_str(),
             ));
         }
-        let logs = instance.take_logs();
-        if healthy && instance.generation == self.generation.load(Ordering::SeqCst) {
-            slot.keep(instance);
-        } else {
-            instance.stop().await;
-            drop(slot);
-        }
+        let current = instance.generation == self.generation.load(Ordering::SeqCst);
+        let logs = match held {
+            Held::Own { slot, instance } => {
+                let logs = instance.take_logs();
+                if healthy && current && !instance.ended() {
+                    slot.keep(*instance);
+                } else {
+                    instance.stop().await;
+                    drop(slot);
+                }
+                logs
+            }
+            Held::Shared {
+                mut placed,
+                instance,
+            } => {
+                let logs = instance.take_logs_of(&request_id);
+                // A timeout fails only its invocation; an exit ends the environment, and an
+                // older build's goes once its last invocation is over.
+                let others = placed.release();
+                if instance.ended() || (!current && others == 0) {
+                    self.retire(&placed.environment).await;
+                }
+                logs
+            }
+        };
         (
             Invoked {
                 request_id,
                 outcome,
                 logs,
             },
-            duration,
+            Figures {
+                duration,
+                max_memory_mb,
+                init_duration,
+            },
         )
     }
+}
+
+/// REPORT's figures of an invocation.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    duration: Duration,
+    max_memory_mb: u64,
+    /// A cold start's Init Duration.
+    init_duration: Option<Duration>,
 }
 
 /// What an invocation is handed: its request id (which a retried `Event` invocation keeps),
@@ -948,6 +1199,24 @@ struct Call {
     trace: Option<String>,
     /// The tenant of a per-tenant function's invocation (`X-Amz-Tenant-Id`).
     tenant: Option<String>,
+    /// What started it.
+    trigger: Trigger,
+}
+
+impl Call {
+    /// A call of `payload` by `trigger`, with a new request id and nothing else sent with it.
+    fn new(payload: Bytes, trigger: Trigger) -> Self {
+        Self {
+            request_id: ids::request_id(),
+            payload,
+            client_context: None,
+            identity: None,
+            invoked_arn: None,
+            trace: None,
+            tenant: None,
+            trigger,
+        }
+    }
 }
 
 /// A place among a pool's instances, counted in its `alive`. Dropped, it gives the place
@@ -979,12 +1248,82 @@ impl Drop for Slot {
     }
 }
 
-/// What an invocation runs on: its place, and the idle instance it took, if any (else one
-/// is started).
+/// What an invocation runs on.
 #[derive(Debug)]
-struct Claim {
-    slot: Slot,
-    instance: Option<Instance>,
+enum Claim {
+    /// An instance of its own, as on Lambda: its place, and the idle instance it took, if any
+    /// (else one is started).
+    Own {
+        slot: Slot,
+        instance: Option<Box<Instance>>,
+    },
+    /// A place on a Lambda Managed Instances environment, which its first invocation starts.
+    Shared(Placed),
+}
+
+/// The instance an invocation runs on, and what gives it back when the invocation ends.
+#[derive(Debug)]
+enum Held {
+    Own {
+        slot: Slot,
+        instance: Box<Instance>,
+    },
+    Shared {
+        placed: Placed,
+        instance: Arc<Instance>,
+    },
+}
+
+impl Held {
+    fn instance(&self) -> &Instance {
+        match self {
+            Self::Own { instance, .. } => instance,
+            Self::Shared { instance, .. } => instance,
+        }
+    }
+}
+
+/// An execution environment of Lambda Managed Instances: one instance, which takes up to the
+/// function's `per_instance` invocations at once, counted in its pool's `alive` until
+/// [`Pool::retire`] takes it out.
+#[derive(Debug)]
+struct Environment {
+    /// Started by the first invocation placed on it; those placed meanwhile wait for it (a
+    /// failed start is tried again by the next).
+    instance: tokio::sync::OnceCell<Arc<Instance>>,
+    /// The invocations placed on it now (changed under the lock of the pool's list).
+    claimed: AtomicUsize,
+    /// The emulator's generation it was made in (see `Emulator::restart`).
+    generation: u64,
+}
+
+/// An invocation's place on an [`Environment`]; dropped (or released), the place is free
+/// again, and a queue waiting for one hears of it.
+#[derive(Debug)]
+struct Placed {
+    pool: Arc<Pool>,
+    environment: Arc<Environment>,
+    released: bool,
+}
+
+impl Placed {
+    /// Frees the place (once); how many other invocations are still placed on the
+    /// environment.
+    fn release(&mut self) -> usize {
+        let _list = lock(&self.pool.environments);
+        let claimed = &self.environment.claimed;
+        if !std::mem::replace(&mut self.released, true) {
+            claimed.fetch_sub(1, Ordering::SeqCst);
+        }
+        claimed.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Placed {
+    fn drop(&mut self) {
+        self.release();
+        self.pool.freed.notify_one();
+    }
 }
 
 /// An invocation under way.
@@ -999,7 +1338,7 @@ struct Run {
 /// the invocation's outcome, until it ends, fails, grows past Lambda's limit, or the instance
 /// exits or runs out of time. Returns the outcome and whether the instance may be reused.
 async fn relay(
-    instance: &mut Instance,
+    instance: &Instance,
     mut frames: tokio::sync::mpsc::Receiver<lambda_kit::__server::Frame>,
     relayed: &tokio::sync::mpsc::Sender<Chunk>,
     request_id: &str,
@@ -1044,6 +1383,29 @@ async fn relay(
                 return (Outcome::Error(error), true);
             }
             None => return (Outcome::Response(Bytes::from(gathered)), true),
+        }
+    }
+}
+
+/// `\tConcurrency: N of M`, which lambdakit adds to the REPORT of an invocation on Lambda
+/// Managed Instances: the most invocations its environment ran at once while it ran, and how
+/// many it takes (`AWS_LAMBDA_MAX_CONCURRENCY`).
+fn concurrency_field(at_once: usize, per_instance: usize) -> String {
+    format!("\tConcurrency: {at_once} of {per_instance}")
+}
+
+/// How many invocations an environment of `managed` takes at once: its `concurrency`, or
+/// Lambda's default for Rust (OS-only runtimes), 8 per vCPU, with a vCPU per
+/// `memory_per_vcpu` GiB (2 by default) of the function's memory (AWS "Rust support for
+/// Lambda Managed Instances").
+fn per_environment(managed: &crate::deploy::settings::ManagedInstances, memory_mb: u32) -> usize {
+    const PER_VCPU: usize = 8;
+    match managed.concurrency {
+        Some(concurrency) => concurrency as usize,
+        None => {
+            let gib_per_vcpu = managed.memory_per_vcpu.unwrap_or(2).max(1);
+            let vcpus = (memory_mb / 1024 / gib_per_vcpu).max(1);
+            PER_VCPU * vcpus as usize
         }
     }
 }

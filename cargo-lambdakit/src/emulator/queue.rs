@@ -37,7 +37,7 @@ use tokio::task::JoinSet;
 use super::destinations::{Arn, Delivery, Service};
 use super::instance::Outcome;
 use super::state::EventConfigRecord;
-use super::{Call, Emulator, Invoked, Pool, function_name, lock};
+use super::{Call, Emulator, Invoked, Pool, Trigger, function_name, lock};
 
 /// How long Lambda keeps an event by default, and at most (`MaximumEventAgeInSeconds`).
 pub(crate) const MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 60 * 60);
@@ -244,6 +244,13 @@ impl Queues {
             workers: Mutex::default(),
             configs: Mutex::default(),
         }
+    }
+
+    /// How many `Event` invocations of the pool `arn` are accepted and not yet done with.
+    pub(crate) fn depth(&self, arn: &str) -> usize {
+        lock(&self.queues)
+            .get(arn)
+            .map_or(0, |queue| queue.held.events.load(Ordering::SeqCst))
     }
 
     /// The event invoke config of `function` at `qualifier`, if one was put.
@@ -584,6 +591,7 @@ impl Emulator {
                 invoked_arn,
                 trace: None,
                 tenant: None,
+                trigger: Trigger::Event,
             },
             pool,
             function: name,
@@ -671,10 +679,11 @@ mod tests {
             "eu-west-1",
             &BTreeMap::new(),
             false,
-            (
-                Arc::new(AtomicU64::new(0)),
-                Arc::new(crate::emulator::traces::Traces::open()),
-            ),
+            crate::emulator::Common {
+                generation: Arc::new(AtomicU64::new(0)),
+                traces: Arc::new(crate::emulator::traces::Traces::open()),
+                journal: Arc::default(),
+            },
             None,
         );
         Event {
@@ -686,6 +695,7 @@ mod tests {
                 invoked_arn: invoked_arn.map(str::to_owned),
                 trace: None,
                 tenant: None,
+                trigger: Trigger::Event,
             },
             pool: Arc::new(pool),
             function: "orders".into(),

@@ -105,11 +105,19 @@ impl Moto {
     /// `cargo lambdakit ARGS` on the workspace's `package`, against this moto, to run as it
     /// is or with more of its own environment.
     pub(crate) fn command(&self, package: &str, args: &[&str]) -> Command {
+        self.command_for(&[package], args)
+    }
+
+    /// [`Moto::command`] for several packages (`-p` each).
+    pub(crate) fn command_for(&self, packages: &[&str], args: &[&str]) -> Command {
         let mut command = lambdakit();
+        command.args(args).arg("--locked");
+        for package in packages {
+            command.args(["-p", package]);
+        }
         command
-            .args(args)
-            .args(["--locked", "-p", package, "--manifest-path"]);
-        command.arg(workspace().join("Cargo.toml"));
+            .arg("--manifest-path")
+            .arg(workspace().join("Cargo.toml"));
         self.environment(&mut command);
         command
     }

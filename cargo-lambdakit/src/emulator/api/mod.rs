@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use self::authorizer::{Authorizers, Verdict};
 use super::instance::Outcome;
-use super::{Body, Emulator, RequestBody, boxed, ids, url};
+use super::{Body, Call, Emulator, RequestBody, Trigger, boxed, ids, url};
 use crate::deploy::settings::Cors;
 use crate::deploy::settings::Word as _;
 use crate::deploy::settings::api::{AuthorizerKind, Fault, Method, RouteKey, Segment};
@@ -129,6 +129,15 @@ impl LocalApi {
             authorizers: Authorizers::new(&api.settings.authorizers, &api.dir),
         };
         (api, said)
+    }
+
+    /// The route keys that go to `function`.
+    pub(crate) fn routes_of(&self, function: &str) -> Vec<String> {
+        self.routes
+            .iter()
+            .filter(|route| route.function == function)
+            .map(|route| route.key.text())
+            .collect()
     }
 
     /// What serve says about it at its start: one line per route, with its address.
@@ -467,16 +476,12 @@ impl Emulator {
             // `LocalApi::new` kept only the routes of served functions.
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         })?;
-        let answer = pool
-            .invoke(
-                Bytes::from(event.to_string()),
-                None,
-                None,
-                invoked_arn,
-                trace,
-                None,
-            )
-            .await?;
+        let call = Call {
+            invoked_arn,
+            trace,
+            ..Call::new(Bytes::from(event.to_string()), Trigger::Api)
+        };
+        let answer = pool.invoke(call).await?;
         Ok(answer.settled().await.outcome)
     }
 }

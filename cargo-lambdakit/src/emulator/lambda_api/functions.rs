@@ -550,7 +550,7 @@ impl Emulator {
             // Code brought by a caller: never the shell's credentials.
             &crate::emulator::guard::created_environment(&self.passed_environment),
             self.cost,
-            (Arc::clone(&self.generation), Arc::clone(&self.traces)),
+            self.common(),
             Some(Created {
                 config: config.clone(),
                 dir,

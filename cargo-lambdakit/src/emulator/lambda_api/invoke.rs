@@ -18,7 +18,7 @@ use tokio::sync::OwnedRwLockReadGuard;
 use crate::emulator::queue::Event;
 use crate::emulator::{
     ACCOUNT, Answer, Body, Call, Emulator, IDENTITY_HEADER, MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD,
-    TRACE_HEADER, aws_error, boxed, decode_client_context, empty, ids, respond, too_large,
+    TRACE_HEADER, Trigger, aws_error, boxed, decode_client_context, empty, ids, respond, too_large,
     too_many_requests, url,
 };
 
@@ -172,6 +172,7 @@ impl Emulator {
                         invoked_arn,
                         trace,
                         tenant,
+                        trigger: Trigger::Event,
                     },
                     pool,
                     function: name.to_owned(),
@@ -194,17 +195,20 @@ impl Emulator {
             InvocationType::DryRun => boxed(empty(StatusCode::NO_CONTENT)),
             InvocationType::RequestResponse => {
                 let tail = header("x-amz-log-type").is_some_and(|kind| kind == "Tail");
-                match pool
-                    .invoke(
-                        payload,
-                        client_context,
-                        identity,
-                        invoked_arn,
-                        trace,
-                        tenant,
-                    )
-                    .await
-                {
+                let trigger = if streamed {
+                    Trigger::Stream
+                } else {
+                    Trigger::Invoke
+                };
+                let call = Call {
+                    client_context,
+                    identity,
+                    invoked_arn,
+                    trace,
+                    tenant,
+                    ..Call::new(payload, trigger)
+                };
+                match pool.invoke(call).await {
                     Ok(answer) if streamed => super::stream::respond(answer, tail, &pool.version),
                     Ok(answer) => boxed(respond(&answer.settled().await, tail, &pool.version)),
                     Err(rejection) => boxed(rejection),
@@ -250,17 +254,13 @@ impl Emulator {
             &ids::request_id(),
             (ACCOUNT, &pool.launch.region, &pool.function.name),
         );
-        match pool
-            .invoke(
-                Bytes::from(event.to_string()),
-                None,
-                None,
-                invoked_arn,
-                text(parts, TRACE_HEADER),
-                text(parts, TENANT_HEADER),
-            )
-            .await
-        {
+        let call = Call {
+            invoked_arn,
+            trace: text(parts, TRACE_HEADER),
+            tenant: text(parts, TENANT_HEADER),
+            ..Call::new(Bytes::from(event.to_string()), Trigger::Url)
+        };
+        match pool.invoke(call).await {
             Ok(Answer::Done(invoked)) => boxed(url::response(pool.front, &invoked.outcome)),
             Ok(Answer::Streaming {
                 content_type,

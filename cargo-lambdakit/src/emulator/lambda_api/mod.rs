@@ -275,6 +275,13 @@ impl Emulator {
                     .await
             }
             Operation::InvokeApi { path } => self.api_request(parts, &path, body).await,
+            Operation::Console { path, query } => {
+                // A page may listen for long: it holds no rebuild back (its invoke holds the
+                // gate as the Invoke API does).
+                drop(open);
+                self.console(&parts.method, &path, query.as_deref(), body)
+                    .await
+            }
             Operation::CreateFunction => self.create(body).await,
             Operation::ListFunctions { marker, max_items } => {
                 self.list(marker.as_deref(), max_items)

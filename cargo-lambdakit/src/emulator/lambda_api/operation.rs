@@ -38,6 +38,12 @@ pub(crate) enum Operation {
         /// The path below the function's URL, from its `/`.
         path: String,
     },
+    /// Any method on `/_lambdakit[/...]`: the local console (lambdakit's own, see `console`).
+    Console {
+        /// The request's path.
+        path: String,
+        query: Option<String>,
+    },
     /// Any method on a path of none of serve's own APIs (see [`owns_path`]): a request to the
     /// project's HTTP API, not a Lambda API call.
     InvokeApi {
@@ -277,6 +283,14 @@ impl Operation {
         if !owns_path(path) {
             return Ok(Self::InvokeApi {
                 path: path.to_owned(),
+            });
+        }
+        if path == crate::emulator::console::ROOT
+            || path.starts_with(&format!("{}/", crate::emulator::console::ROOT))
+        {
+            return Ok(Self::Console {
+                path: path.to_owned(),
+                query: query.map(str::to_owned),
             });
         }
         // `name`, `name:qualifier` or an ARN, decoded: the function's name and qualifier.
@@ -530,7 +544,10 @@ pub(crate) fn owns_path(path: &str) -> bool {
             4 | 7 => c == '-',
             _ => c.is_ascii_digit(),
         });
-    dated || first == "lambda-url" || first == "lambdakit"
+    dated
+        || first == "lambda-url"
+        || first == "lambdakit"
+        || Some(first) == crate::emulator::console::ROOT.strip_prefix('/')
 }
 
 /// The refusal of a method and path no operation has, when the project has no HTTP API.

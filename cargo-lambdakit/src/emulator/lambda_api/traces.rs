@@ -19,7 +19,7 @@ impl Emulator {
 
     /// `GET /lambdakit/traces/{id}`: `404 ResourceNotFoundException` for a trace serve does not
     /// keep, `400` for an id of neither form.
-    pub(super) fn get_trace(&self, id: &str) -> Response<Body> {
+    pub(crate) fn get_trace(&self, id: &str) -> Response<Body> {
         let Some(hex) = crate::spans::normalize_trace_id(id) else {
             return invalid(&format!(
                 "`{id}` is not a trace id: 32 hex digits, or X-Ray's `1-{{8 hex}}-{{24 hex}}`"

@@ -24,7 +24,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use super::instance::Outcome;
-use super::{Call, Emulator, ids, lock};
+use super::{Call, Emulator, Trigger, lock};
 use crate::aws::{Aws, Source};
 use crate::deploy::Mapped;
 use crate::error::CliError;
@@ -203,9 +203,15 @@ impl std::fmt::Display for Setting {
 
 /// Invokes `function` asynchronously with `event`, as `what` (a schedule, an S3 object's
 /// event) of the trigger `at` does, saying so.
-fn fire(emulator: &Arc<Emulator>, what: &str, function: &str, at: &Setting, event: &Value) {
+fn fire(
+    emulator: &Arc<Emulator>,
+    (what, trigger): (&str, Trigger),
+    function: &str,
+    at: &Setting,
+    event: &Value,
+) {
     println!("lambdakit: {what} fires `{function}` ({at})");
-    if let Err(problem) = emulator.invoke_event(function, event) {
+    if let Err(problem) = emulator.invoke_event(function, event, trigger) {
         eprintln!("lambdakit: {what} did not fire `{function}` ({at}): {problem}");
     }
 }
@@ -272,8 +278,9 @@ pub(crate) fn reported_failures<'a>(
 }
 
 impl Emulator {
-    /// Invokes `function` asynchronously with `event`, as EventBridge and S3 do: it joins the
-    /// function's queue of `Event` invocations (with its retries and destinations).
+    /// Invokes `function` asynchronously with `event`, as EventBridge and S3 do (`trigger`):
+    /// it joins the function's queue of `Event` invocations (with its retries and
+    /// destinations).
     ///
     /// # Errors
     ///
@@ -282,21 +289,14 @@ impl Emulator {
         self: &Arc<Self>,
         function: &str,
         event: &Value,
+        trigger: Trigger,
     ) -> Result<(), String> {
         let this = self.this.get_or_init(|| Arc::downgrade(self));
         let pool = self
             .pool(function)
             .ok_or("the function is no longer served")?;
         let event = super::queue::Event {
-            call: Call {
-                request_id: ids::request_id(),
-                payload: Bytes::from(event.to_string()),
-                client_context: None,
-                identity: None,
-                invoked_arn: None,
-                trace: None,
-                tenant: None,
-            },
+            call: Call::new(Bytes::from(event.to_string()), trigger),
             pool,
             function: function.to_owned(),
             qualifier: "$LATEST".to_owned(),
@@ -318,15 +318,7 @@ impl Emulator {
             // A rebuild holds new invocations (see `Emulator::hold_invocations`).
             let open = Arc::clone(&self.gate).read_owned().await;
             if let Some(claim) = pool.claim(None) {
-                let call = Call {
-                    request_id: ids::request_id(),
-                    payload: payload.clone(),
-                    client_context: None,
-                    identity: None,
-                    invoked_arn: None,
-                    trace: None,
-                    tenant: None,
-                };
+                let call = Call::new(payload.clone(), Trigger::Poller);
                 let invoked = pool.start(claim, call).await.settled().await;
                 drop(open);
                 break invoked;

@@ -20,7 +20,7 @@ use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
 use super::{Outage, Setting};
 use crate::aws::{self, Aws};
 use crate::deploy::settings::S3Trigger;
-use crate::emulator::Emulator;
+use crate::emulator::{Emulator, Trigger};
 use crate::error::CliError;
 use crate::events::{S3Notice, s3_record};
 
@@ -161,7 +161,13 @@ impl Bucket {
             configuration_id: &self.configuration_id,
         })]});
         let what = format!("s3://{}/{key} ({event_name})", self.name);
-        super::fire(emulator, &what, &self.function, &self.at, &event);
+        super::fire(
+            emulator,
+            (&what, Trigger::S3),
+            &self.function,
+            &self.at,
+            &event,
+        );
     }
 }
 

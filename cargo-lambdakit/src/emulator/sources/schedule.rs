@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::Setting;
-use crate::emulator::Emulator;
+use crate::emulator::{Emulator, Trigger};
 use crate::events::{EventBridgeEvent, eventbridge_event};
 use crate::time::{civil_from_days, days_from_civil};
 
@@ -369,7 +369,13 @@ impl Timer {
             }),
         };
         let what = format!("`{}`", self.expression);
-        super::fire(emulator, &what, &self.function, &self.at, &event);
+        super::fire(
+            emulator,
+            (&what, Trigger::Schedule),
+            &self.function,
+            &self.at,
+            &event,
+        );
     }
 }
 

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::deploy::settings::MachineType;
 use crate::emulator::instance::Outcome as Answered;
-use crate::emulator::{Emulator, function_name, function_qualifier, lock};
+use crate::emulator::{Call, Emulator, Trigger, function_name, function_qualifier, lock};
 use crate::states::{
     self, BoxFuture, Execution, History, Identity, InvokeError, Invoker, Options, Outcome, Stop,
 };
@@ -176,10 +176,11 @@ impl Emulator {
         // rebuild under way.
         let _open = Arc::clone(&self.gate).read_owned().await;
         let payload = Bytes::from(payload.to_string());
-        let Ok(answer) = pool
-            .invoke(payload, None, None, invoked_arn, None, None)
-            .await
-        else {
+        let call = Call {
+            invoked_arn,
+            ..Call::new(payload, Trigger::StateMachine)
+        };
+        let Ok(answer) = pool.invoke(call).await else {
             return Err(InvokeError::Service {
                 error: "Lambda.TooManyRequestsException".into(),
                 cause: format!(

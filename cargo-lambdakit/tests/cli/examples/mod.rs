@@ -10,6 +10,7 @@ mod order_pipeline;
 mod s3_thumbnail;
 mod sqs_worker;
 mod telemetry_shipper;
+mod together;
 
 use std::process::Output;
 

@@ -211,7 +211,7 @@ async fn order_pipeline_validates_prices_and_loads_orders_once_each() {
 }
 
 /// Creates what the package's functions use: the queues and the tables.
-fn create_resources(moto: &Moto) {
+pub(super) fn create_resources(moto: &Moto) {
     for queue in ["orders-validated", "orders-priced"] {
         moto.aws(&["sqs", "create-queue", "--queue-name", queue]);
     }

@@ -12,7 +12,7 @@ use crate::support::wait_until;
 
 /// A real RGB PNG of `width`×`height`, a gradient, written by hand: signature, `IHDR`, one
 /// zlib-compressed `IDAT` of unfiltered rows, `IEND`.
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub(super) fn png(width: u32, height: u32) -> Vec<u8> {
     fn chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
         png.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
         png.extend_from_slice(kind);

@@ -16,7 +16,7 @@ const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The queue `orders`, whose messages go to `orders-dlq` after 2 receives, and the table the
 /// function records orders in.
-fn create_queues_and_table(moto: &Moto) -> String {
+pub(super) fn create_queues_and_table(moto: &Moto) -> String {
     moto.aws(&["sqs", "create-queue", "--queue-name", "orders-dlq"]);
     let redrive = json!({
         "deadLetterTargetArn": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dlq"),

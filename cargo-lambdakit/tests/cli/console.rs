@@ -1,0 +1,135 @@
+//! The local console in a real browser: headless Chromium, driven through ChromeDriver by
+//! Selenium (`python/console_check.py`), opens `/_lambdakit/` on a running serve and finds the
+//! functions, the invocations (a failed one marked in words), an invocation's event, log lines
+//! and trace waterfall, and an invocation made from the page. Screenshots of each view are kept
+//! in `target/console-screenshots/`. A request from another site's page is refused.
+
+use serde_json::Value;
+
+use crate::support::{Serve, get, invoke, request, tool, wait_until, works, workspace};
+
+#[test]
+fn the_console_shows_the_invocations_their_detail_and_trace_and_invokes_from_the_page() {
+    let browser = works("chromium", &["--version"]) && works("chromedriver", &["--version"]);
+    let selenium = works("python3", &["-c", "import selenium"]);
+    if !tool(
+        browser && selenium,
+        "Chromium, ChromeDriver and Selenium",
+        "apt-get install chromium chromium-driver; python3 -m pip install selenium",
+    ) {
+        return;
+    }
+    let serve = Serve::start("test-functions");
+    let said = invoke(
+        serve.address,
+        "behave",
+        &[],
+        br#"{"print": "hello console", "span": true}"#,
+    );
+    assert_eq!(said.status, 200);
+    let said_id = said.header("x-amzn-requestid").unwrap().to_owned();
+    let failed = invoke(serve.address, "behave", &[], br#"{"fail": "Broken"}"#);
+    assert_eq!(failed.header("x-amz-function-error"), Some("Unhandled"));
+    let failed_id = failed.header("x-amzn-requestid").unwrap().to_owned();
+
+    // The console's JSON is the journal's: newest first.
+    let page = get(serve.address, "/_lambdakit/api/invocations?limit=1").json();
+    assert_eq!(page["invocations"][0]["request_id"], failed_id.as_str());
+    assert_eq!(page["invocations"][0]["outcome"], "error");
+    assert_eq!(page["kept"], 2);
+    // Another site's page may not read it.
+    let refused = request(
+        serve.address,
+        "GET /_lambdakit/api/invocations HTTP/1.1\r\nOrigin: https://elsewhere.example",
+        b"",
+    );
+    assert_eq!(
+        refused.status,
+        403,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+
+    // The function's own span reaches serve after its answer: wait for it in the trace the
+    // journal names.
+    let detail = get(
+        serve.address,
+        &format!("/_lambdakit/api/invocations/{said_id}"),
+    )
+    .json();
+    let trace_id = detail["trace_id"]
+        .as_str()
+        .expect("the invocation was traced");
+    wait_until("the function's span in its trace", || {
+        get(serve.address, &format!("/_lambdakit/api/traces/{trace_id}"))
+            .json()
+            .to_string()
+            .contains("handle orders")
+    });
+
+    let shots = workspace().join("target/console-screenshots");
+    let checked = std::process::Command::new("python3")
+        .arg(workspace().join("cargo-lambdakit/tests/cli/python/console_check.py"))
+        .arg(format!("http://{}/_lambdakit/", serve.address))
+        .arg(&shots)
+        .args([&said_id, &failed_id])
+        .output()
+        .unwrap();
+    let found: Value = serde_json::from_slice(&checked.stdout).unwrap_or_else(|_| {
+        panic!(
+            "the browser check said nothing readable: {}",
+            String::from_utf8_lossy(&checked.stderr)
+        )
+    });
+    assert_eq!(found["ok"], true, "{found:#}");
+    assert!(
+        found["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|name| name == "behave"),
+        "{found:#}"
+    );
+    assert_eq!(found["rows"], 2, "{found:#}");
+    assert!(
+        found["failed_outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error: "),
+        "{found:#}"
+    );
+    assert!(
+        found["detail_event"]
+            .as_str()
+            .unwrap()
+            .contains("hello console"),
+        "{found:#}"
+    );
+    let logs = found["detail_logs"].as_str().unwrap();
+    assert!(logs.contains("hello console"), "{logs}");
+    assert!(
+        logs.contains(&format!("REPORT RequestId: {said_id}")),
+        "{logs}"
+    );
+    let waterfall: Vec<&str> = found["waterfall"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item.as_str().unwrap())
+        .collect();
+    assert!(
+        waterfall.iter().any(|item| item.starts_with("behave")),
+        "the function's segment: {waterfall:?}"
+    );
+    assert!(
+        waterfall.iter().any(|item| item.contains("handle orders")),
+        "the function's own span: {waterfall:?}"
+    );
+    assert_eq!(found["invoked_trigger"], "console", "{found:#}");
+    for view in ["invocations", "detail", "invoked"] {
+        assert!(
+            shots.join(format!("{view}.png")).is_file(),
+            "no screenshot of {view}"
+        );
+    }
+}

@@ -1,0 +1,78 @@
+"""Opens serve's console in headless Chromium (through ChromeDriver) and checks what a user
+sees: the functions, the invocations as they end, an invocation's detail with its trace's
+waterfall, and an invocation made from the page. Keeps a screenshot of each view.
+
+Usage: console_check.py CONSOLE_URL SCREENSHOT_DIR REQUEST_ID FAILED_REQUEST_ID
+Prints one JSON document of what it found; exits non-zero when a check fails."""
+
+import json
+import os
+import sys
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+url, shots, request_id, failed_id = sys.argv[1:5]
+os.makedirs(shots, exist_ok=True)
+
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"]:
+    options.add_argument(argument)
+browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+wait = WebDriverWait(browser, 20)
+found = {}
+try:
+    browser.get(url)
+    wait.until(seen.text_to_be_present_in_element((By.ID, "status"), "live"))
+    row = f'#invocations tbody tr[data-request-id="{request_id}"]'
+    wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, row)))
+    found["functions"] = [
+        cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#functions tbody th")
+    ]
+    found["rows"] = len(browser.find_elements(By.CSS_SELECTOR, "#invocations tbody tr"))
+    failed = browser.find_element(By.CSS_SELECTOR, f'#invocations tbody tr[data-request-id="{failed_id}"]')
+    found["failed_outcome"] = failed.find_elements(By.TAG_NAME, "td")[8].text
+    browser.save_screenshot(os.path.join(shots, "invocations.png"))
+
+    # The keyboard: focus the first row, move down to the failed one... open with Enter.
+    first = browser.find_element(By.CSS_SELECTOR, "#invocations tbody tr")
+    first.send_keys(Keys.ENTER)
+    wait.until(seen.visibility_of_element_located((By.ID, "detail")))
+    target = browser.find_element(By.CSS_SELECTOR, row)
+    target.click()
+    wait.until(seen.text_to_be_present_in_element((By.ID, "detail-title"), request_id))
+    found["detail_event"] = browser.find_element(By.ID, "detail-event").text
+    found["detail_logs"] = browser.find_element(By.ID, "detail-logs").text
+    wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "#waterfall li .bar")))
+    found["waterfall"] = [
+        item.text for item in browser.find_elements(By.CSS_SELECTOR, "#waterfall li")
+    ]
+    browser.save_screenshot(os.path.join(shots, "detail.png"))
+
+    # Invoke from the page: the answer opens, and joins the list as any invocation does.
+    before = found["rows"]
+    Select(browser.find_element(By.ID, "invoke-function")).select_by_visible_text("behave")
+    payload = browser.find_element(By.ID, "invoke-payload")
+    payload.clear()
+    payload.send_keys('{"print": "from the page"}')
+    browser.find_element(By.CSS_SELECTOR, "#invoke button[type=submit]").click()
+    wait.until(seen.text_to_be_present_in_element((By.ID, "invoke-result"), "behave: OK"))
+    wait.until(seen.text_to_be_present_in_element((By.ID, "detail-logs"), "from the page"))
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#invocations tbody tr")) > before)
+    found["invoked_trigger"] = browser.find_element(By.CSS_SELECTOR, "#invocations tbody tr td:nth-child(3)").text
+    browser.save_screenshot(os.path.join(shots, "invoked.png"))
+    found["ok"] = True
+except Exception as error:  # what went wrong, with the page as it was
+    found["ok"] = False
+    found["error"] = f"{type(error).__name__}: {error}"
+    browser.save_screenshot(os.path.join(shots, "failure.png"))
+    found["page"] = browser.find_element(By.TAG_NAME, "body").text[:4000]
+finally:
+    browser.quit()
+print(json.dumps(found))
+sys.exit(0 if found["ok"] else 1)
