@@ -1,15 +1,16 @@
 //! The local console in a real browser: headless Chromium, driven through ChromeDriver by
 //! Selenium (`python/console_check.py`), opens `/_lambdakit/` on a running serve and finds the
 //! functions, the invocations (a failed one marked in words), an invocation's event, log lines
-//! and trace waterfall, and an invocation made from the page. Screenshots of each view are kept
-//! in `target/console-screenshots/`. A request from another site's page is refused.
+//! and trace waterfall, an invocation made from the page, and a state machine's execution drawn
+//! as a graph of its states with their outcomes. Screenshots of each view are kept in
+//! `target/console-screenshots/`. A request from another site's page is refused.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::{Serve, get, invoke, request, tool, wait_until, works, workspace};
 
-#[test]
-fn the_console_shows_the_invocations_their_detail_and_trace_and_invokes_from_the_page() {
+#[tokio::test]
+async fn the_console_shows_invocations_traces_and_executions_and_invokes_from_the_page() {
     let browser = works("chromium", &["--version"]) && works("chromedriver", &["--version"]);
     let selenium = works("python3", &["-c", "import selenium"]);
     if !tool(
@@ -31,12 +32,13 @@ fn the_console_shows_the_invocations_their_detail_and_trace_and_invokes_from_the
     let failed = invoke(serve.address, "behave", &[], br#"{"fail": "Broken"}"#);
     assert_eq!(failed.header("x-amz-function-error"), Some("Unhandled"));
     let failed_id = failed.header("x-amzn-requestid").unwrap().to_owned();
+    checkout(&serve).await;
 
     // The console's JSON is the journal's: newest first.
     let page = get(serve.address, "/_lambdakit/api/invocations?limit=1").json();
-    assert_eq!(page["invocations"][0]["request_id"], failed_id.as_str());
+    assert_eq!(page["invocations"][0]["trigger"], "state-machine");
     assert_eq!(page["invocations"][0]["outcome"], "error");
-    assert_eq!(page["kept"], 2);
+    assert_eq!(page["kept"], 3, "with the state machine's Task");
     // Another site's page may not read it.
     let refused = request(
         serve.address,
@@ -90,7 +92,7 @@ fn the_console_shows_the_invocations_their_detail_and_trace_and_invokes_from_the
             .any(|name| name == "behave"),
         "{found:#}"
     );
-    assert_eq!(found["rows"], 2, "{found:#}");
+    assert_eq!(found["rows"], 3, "{found:#}");
     assert!(
         found["failed_outcome"]
             .as_str()
@@ -126,10 +128,71 @@ fn the_console_shows_the_invocations_their_detail_and_trace_and_invokes_from_the
         "the function's own span: {waterfall:?}"
     );
     assert_eq!(found["invoked_trigger"], "console", "{found:#}");
-    for view in ["invocations", "detail", "invoked"] {
+    assert_eq!(
+        found["states"],
+        json!({"Charge": "↪ caught (AskedToFail)", "Ship": "– not run", "Refund": "✓ succeeded"}),
+        "{found:#}"
+    );
+    let nodes = &found["nodes"];
+    assert!(
+        nodes["Charge"].as_str().unwrap().contains("caught"),
+        "{nodes}"
+    );
+    assert!(
+        nodes["Refund"].as_str().unwrap().contains("succeeded"),
+        "{nodes}"
+    );
+    let events = found["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|event| event.as_str().unwrap().ends_with("FunctionFailed")),
+        "{events:?}"
+    );
+    assert_eq!(events.last().unwrap(), "ExecutionSucceeded");
+    for view in ["invocations", "detail", "invoked", "execution"] {
         assert!(
             shots.join(format!("{view}.png")).is_file(),
             "no screenshot of {view}"
         );
     }
+}
+
+/// A STANDARD state machine `checkout` on serve whose Task (`behave`, asked to fail) is caught
+/// and recovered from, run once to its end.
+async fn checkout(serve: &Serve) {
+    let sfn = crate::local_states::client(&serve.endpoint()).await;
+    let region = "us-east-1";
+    let behave = format!("arn:aws:lambda:{region}:123456789012:function:behave");
+    let definition = json!({
+        "StartAt": "Charge",
+        "States": {
+            "Charge": {
+                "Type": "Task",
+                "Resource": behave,
+                "Parameters": {"fail": "card declined"},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Refund"}],
+                "Next": "Ship",
+            },
+            "Ship": {"Type": "Pass", "End": true},
+            "Refund": {"Type": "Pass", "End": true},
+        },
+    });
+    let machine = sfn
+        .create_state_machine()
+        .name("checkout")
+        .role_arn("arn:aws:iam::123456789012:role/checkout")
+        .definition(definition.to_string())
+        .send()
+        .await
+        .unwrap();
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .input(r#"{"order": "o-1"}"#)
+        .send()
+        .await
+        .unwrap();
+    let ended = crate::local_states::ended(&sfn, started.execution_arn()).await;
+    assert_eq!(ended.status().as_str(), "SUCCEEDED", "{ended:?}");
 }

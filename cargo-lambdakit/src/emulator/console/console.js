@@ -143,6 +143,7 @@ function live() {
       renderRows();
     }
     loadFunctions().catch(() => {});
+    if (row.trigger === "state-machine") loadExecutions().catch(() => {});
   });
   events.addEventListener("missed", () => { if (state.before === null) loadPage(); });
 }
@@ -251,6 +252,221 @@ async function invoke(event) {
   }
 }
 
+// State machines, through serve's Step Functions API (the same calls the CLI makes).
+async function states(action, request) {
+  const response = await fetch(new URL("..", document.baseURI).toString(), {
+    method: "POST",
+    headers: { "x-amz-target": "AWSStepFunctions." + action, "content-type": "application/x-amz-json-1.0" },
+    body: JSON.stringify(request || {}),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.message || body.Message || response.status + " " + action);
+  return body;
+}
+
+const when = (seconds) => (seconds == null ? "" : new Date(seconds * 1000).toLocaleTimeString());
+
+async function loadExecutions() {
+  const { stateMachines } = await states("ListStateMachines");
+  const body = $("executions").tBodies[0];
+  const rows = [];
+  for (const machine of stateMachines || []) {
+    const { executions } = await states("ListExecutions", { stateMachineArn: machine.stateMachineArn, maxResults: 20 });
+    for (const execution of executions || []) rows.push([machine, execution]);
+  }
+  rows.sort((a, b) => (b[1].startDate || 0) - (a[1].startDate || 0));
+  body.replaceChildren();
+  for (const [machine, execution] of rows) {
+    const tr = document.createElement("tr");
+    tr.tabIndex = 0;
+    tr.dataset.executionArn = execution.executionArn;
+    tr.append(text("td", machine.name), text("td", execution.name), text("td", execution.status, "status-" + execution.status.toLowerCase()));
+    tr.append(text("td", when(execution.startDate)));
+    tr.append(text("td", execution.stopDate ? ms((execution.stopDate - execution.startDate) * 1000) : "running"));
+    const open = () => openExecution(execution.executionArn, machine.stateMachineArn);
+    tr.addEventListener("click", open);
+    tr.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); open(); }
+      else if (event.key === "ArrowDown" && tr.nextElementSibling) { event.preventDefault(); tr.nextElementSibling.focus(); }
+      else if (event.key === "ArrowUp" && tr.previousElementSibling) { event.preventDefault(); tr.previousElementSibling.focus(); }
+    });
+    body.append(tr);
+  }
+}
+
+// The states a state's transitions lead to: [target, "next" | "catch"].
+function transitions(state) {
+  const out = [];
+  if (state.Next) out.push([state.Next, "next"]);
+  if (state.Default) out.push([state.Default, "next"]);
+  for (const choice of state.Choices || []) if (choice.Next) out.push([choice.Next, "next"]);
+  for (const caught of state.Catch || []) if (caught.Next) out.push([caught.Next, "catch"]);
+  return out;
+}
+
+// What each top-level state came to, from the history: entered, exited, its input and output,
+// the errors it met, and whether a Catch took it on.
+function outcomes(definition, events) {
+  const found = {};
+  for (const name of Object.keys(definition.States)) found[name] = { status: "not run", errors: [] };
+  let current = null;
+  let previous = null;
+  for (const event of events) {
+    const entered = event.stateEnteredEventDetails;
+    const exited = event.stateExitedEventDetails;
+    if (entered && found[entered.name]) {
+      if (previous && found[previous].errors.length && found[previous].status === "retried") {
+        const caught = (definition.States[previous].Catch || []).some((c) => c.Next === entered.name);
+        if (caught) found[previous].status = "caught";
+      }
+      current = entered.name;
+      found[current].status = definition.States[current].Type === "Fail" ? "failed" : "running";
+      found[current].input = entered.input;
+    } else if (exited && found[exited.name]) {
+      const state = found[exited.name];
+      state.output = exited.output;
+      state.status = state.errors.length ? "retried" : "succeeded";
+      previous = exited.name;
+      if (current === exited.name) current = null;
+    } else {
+      const details = Object.entries(event).find(([key, value]) => key.endsWith("EventDetails") && value && value.error);
+      if (details && current) found[current].errors.push(details[1].error + (details[1].cause ? ": " + details[1].cause : ""));
+      if (event.type === "ExecutionFailed" || event.type === "ExecutionTimedOut" || event.type === "ExecutionAborted") {
+        const last = current || previous;
+        if (last && found[last].status !== "caught") found[last].status = "failed";
+      }
+    }
+  }
+  // A state whose errors a Catch took, and whose catcher ran, when it left no exit of its own.
+  for (const [name, state] of Object.entries(found)) {
+    if (state.status === "running" && state.errors.length) {
+      const catchers = (definition.States[name].Catch || []).map((c) => c.Next);
+      if (catchers.some((next) => found[next] && found[next].status !== "not run")) state.status = "caught";
+    }
+  }
+  return found;
+}
+
+function label(state) {
+  const error = state.errors.length ? " (" + state.errors[state.errors.length - 1].split(":")[0] + ")" : "";
+  switch (state.status) {
+    case "succeeded": return "✓ succeeded";
+    case "retried": return "✓ succeeded after retry" + error;
+    case "caught": return "↪ caught" + error;
+    case "failed": return "✗ failed" + error;
+    case "running": return "… running";
+    default: return "– not run";
+  }
+}
+
+function drawGraph(definition, found) {
+  const names = Object.keys(definition.States);
+  const level = { [definition.StartAt]: 0 };
+  const queue = [definition.StartAt];
+  while (queue.length) {
+    const name = queue.shift();
+    for (const [next] of transitions(definition.States[name] || {})) {
+      if (!(next in level) && definition.States[next]) { level[next] = level[name] + 1; queue.push(next); }
+    }
+  }
+  let deepest = Math.max(0, ...Object.values(level));
+  for (const name of names) if (!(name in level)) level[name] = ++deepest;
+  const rows = [];
+  for (const name of names) (rows[level[name]] = rows[level[name]] || []).push(name);
+  const [W, H, GX, GY] = [170, 44, 30, 46];
+  const widest = Math.max(...rows.map((row) => (row || []).length));
+  const width = widest * (W + GX) + GX;
+  const place = {};
+  rows.forEach((row, depth) => (row || []).forEach((name, index) => {
+    const offset = (width - row.length * (W + GX) + GX) / 2;
+    place[name] = { x: offset + index * (W + GX), y: GY / 2 + depth * (H + GY) };
+  }));
+  const height = rows.length * (H + GY);
+  const svgNs = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(svgNs, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("width", width);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "The execution's path: " + names.map((name) => name + " " + label(found[name])).join(", "));
+  const defs = document.createElementNS(svgNs, "defs");
+  defs.innerHTML = '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5b6472"/></marker>';
+  svg.append(defs);
+  for (const name of names) {
+    for (const [next, kind] of transitions(definition.States[name])) {
+      if (!place[next]) continue;
+      const from = place[name], to = place[next];
+      const line = document.createElementNS(svgNs, "path");
+      const [x1, y1] = [from.x + W / 2, from.y + H];
+      const [x2, y2] = to.y > from.y ? [to.x + W / 2, to.y] : [to.x + W, to.y + H / 2];
+      line.setAttribute("d", `M${x1},${y1} C${x1},${(y1 + y2) / 2} ${x2},${(y1 + y2) / 2} ${x2},${y2}`);
+      line.setAttribute("class", "edge " + kind);
+      line.setAttribute("marker-end", "url(#arrow)");
+      svg.append(line);
+    }
+  }
+  for (const name of names) {
+    const group = document.createElementNS(svgNs, "g");
+    group.setAttribute("class", "node " + found[name].status.replace(" ", "-"));
+    group.dataset.state = name;
+    const rect = document.createElementNS(svgNs, "rect");
+    for (const [key, value] of Object.entries({ x: place[name].x, y: place[name].y, width: W, height: H, rx: 6 })) rect.setAttribute(key, value);
+    const title = document.createElementNS(svgNs, "text");
+    title.setAttribute("x", place[name].x + 8);
+    title.setAttribute("y", place[name].y + 18);
+    title.textContent = name + " · " + definition.States[name].Type;
+    const status = document.createElementNS(svgNs, "text");
+    status.setAttribute("x", place[name].x + 8);
+    status.setAttribute("y", place[name].y + 35);
+    status.setAttribute("class", "status");
+    status.textContent = label(found[name]);
+    group.append(rect, title, status);
+    svg.append(group);
+  }
+  $("graph").replaceChildren(svg);
+}
+
+async function openExecution(executionArn, machineArn) {
+  const [execution, machine, history] = await Promise.all([
+    states("DescribeExecution", { executionArn }),
+    states("DescribeStateMachine", { stateMachineArn: machineArn }),
+    states("GetExecutionHistory", { executionArn, maxResults: 1000 }),
+  ]);
+  const definition = JSON.parse(machine.definition);
+  const events = history.events || [];
+  const found = outcomes(definition, events);
+  $("execution").hidden = false;
+  $("execution-title").textContent = "Execution " + execution.name + " of " + machine.name;
+  const summary = $("execution-summary");
+  summary.replaceChildren();
+  const fields = [["Status", execution.status], ["Started", when(execution.startDate)], ["Input", execution.input || ""]];
+  if (execution.output) fields.push(["Output", execution.output]);
+  if (execution.error) fields.push(["Error", execution.error + (execution.cause ? ": " + execution.cause : "")]);
+  for (const [name, value] of fields) summary.append(text("dt", name), text("dd", value));
+  drawGraph(definition, found);
+  const stateRows = $("states").tBodies[0];
+  stateRows.replaceChildren();
+  for (const [name, state] of Object.entries(found)) {
+    const tr = document.createElement("tr");
+    tr.dataset.state = name;
+    tr.append(text("th", name), text("td", definition.States[name].Type), text("td", label(state)));
+    tr.firstChild.scope = "row";
+    tr.append(text("td", state.input || ""), text("td", [state.output || "", ...state.errors].filter(Boolean).join("\n")));
+    stateRows.append(tr);
+  }
+  const timeline = $("timeline").tBodies[0];
+  timeline.replaceChildren();
+  const first = events.length ? events[0].timestamp : 0;
+  let state = "";
+  for (const event of events) {
+    const entered = event.stateEnteredEventDetails || event.stateExitedEventDetails;
+    if (entered) state = entered.name;
+    const tr = document.createElement("tr");
+    tr.append(text("td", String(event.id)), text("td", ms((event.timestamp - first) * 1000)), text("td", event.type), text("td", state));
+    timeline.append(tr);
+  }
+  $("execution").scrollIntoView({ block: "nearest" });
+}
+
 function start() {
   $("invoke").addEventListener("submit", invoke);
   $("older").addEventListener("click", () => {
@@ -263,7 +479,7 @@ function start() {
     state.before = state.history.length ? state.history.pop() : null;
     loadPage();
   });
-  Promise.all([loadFunctions(), loadKinds(), loadPage()])
+  Promise.all([loadFunctions(), loadKinds(), loadPage(), loadExecutions()])
     .then(live)
     .catch((error) => { $("status").textContent = "cannot read serve: " + error.message; });
 }

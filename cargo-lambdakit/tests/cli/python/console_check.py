@@ -1,6 +1,7 @@
 """Opens serve's console in headless Chromium (through ChromeDriver) and checks what a user
 sees: the functions, the invocations as they end, an invocation's detail with its trace's
-waterfall, and an invocation made from the page. Keeps a screenshot of each view.
+waterfall, an invocation made from the page, and a state machine's execution as a graph.
+Keeps a screenshot of each view.
 
 Usage: console_check.py CONSOLE_URL SCREENSHOT_DIR REQUEST_ID FAILED_REQUEST_ID
 Prints one JSON document of what it found; exits non-zero when a check fails."""
@@ -39,7 +40,7 @@ try:
     found["failed_outcome"] = failed.find_elements(By.TAG_NAME, "td")[8].text
     browser.save_screenshot(os.path.join(shots, "invocations.png"))
 
-    # The keyboard: focus the first row, move down to the failed one... open with Enter.
+    # The keyboard opens a row with Enter; a click opens another.
     first = browser.find_element(By.CSS_SELECTOR, "#invocations tbody tr")
     first.send_keys(Keys.ENTER)
     wait.until(seen.visibility_of_element_located((By.ID, "detail")))
@@ -66,6 +67,25 @@ try:
     wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#invocations tbody tr")) > before)
     found["invoked_trigger"] = browser.find_element(By.CSS_SELECTOR, "#invocations tbody tr td:nth-child(3)").text
     browser.save_screenshot(os.path.join(shots, "invoked.png"))
+
+    # The state machine's execution: its graph, each state's outcome in words, its events.
+    execution = wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "#executions tbody tr")))
+    found["execution_row"] = execution.text
+    execution.send_keys(Keys.ENTER)
+    wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "#graph svg g.node")))
+    found["states"] = {
+        row.find_element(By.TAG_NAME, "th").text: row.find_elements(By.TAG_NAME, "td")[1].text
+        for row in browser.find_elements(By.CSS_SELECTOR, "#states tbody tr")
+    }
+    found["nodes"] = {
+        node.get_attribute("data-state"): node.get_attribute("class")
+        for node in browser.find_elements(By.CSS_SELECTOR, "#graph g.node")
+    }
+    found["events"] = [
+        row.find_elements(By.TAG_NAME, "td")[2].text
+        for row in browser.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
+    ]
+    browser.save_screenshot(os.path.join(shots, "execution.png"))
     found["ok"] = True
 except Exception as error:  # what went wrong, with the page as it was
     found["ok"] = False
