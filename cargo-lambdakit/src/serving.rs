@@ -377,6 +377,15 @@ pub fn run(options: Options, mode: Mode) -> Result<ExitCode, CliError> {
         for line in emulator.describe_api(&local.to_string()) {
             println!("lambdakit: {line}");
         }
+        let console_token = match &access.token {
+            Some(token) if options.token.is_none() => format!("#token={}", token.as_str()),
+            Some(_) => "#token=TOKEN".to_owned(),
+            None => String::new(),
+        };
+        println!(
+            "lambdakit: console: http://{local}{}/{console_token}",
+            crate::emulator::CONSOLE
+        );
         let mut terminate = tokio::signal::unix::signal(
             tokio::signal::unix::SignalKind::terminate(),
         )

@@ -241,6 +241,25 @@ pub(crate) fn admit(
     ) {
         return Ok(Admission::Open);
     }
+    // The console's page, script and style hold no data: they are what a browser loads before
+    // it can send the token (from the address's `#token=`), which every request for data
+    // carries. Another site's page and another host name are refused as for the API.
+    if let Operation::Console { path, .. } = operation
+        && super::console::is_asset(path)
+    {
+        let without_token = Access {
+            reach: access.reach,
+            token: None,
+        };
+        return check(
+            &without_token,
+            &parts.headers,
+            parts.uri.query().unwrap_or_default(),
+            operation.signing_service(),
+            SystemTime::now(),
+        )
+        .map_err(|refusal| Box::new(refusal.response()));
+    }
     check(
         access,
         &parts.headers,

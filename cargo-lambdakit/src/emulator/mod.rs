@@ -43,6 +43,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 pub use self::api::LocalApi;
+pub(crate) use self::console::ROOT as CONSOLE;
 pub use self::guard::{Access, Reach, TOKEN_HEADER, Token};
 use self::instance::{Chunk, Instance, Invocation, Launch, Outcome, Reply};
 pub(crate) use self::journal::Trigger;

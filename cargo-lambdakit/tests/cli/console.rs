@@ -9,15 +9,46 @@ use serde_json::{Value, json};
 
 use crate::support::{Serve, get, invoke, request, tool, wait_until, works, workspace};
 
-#[tokio::test]
-async fn the_console_shows_invocations_traces_and_executions_and_invokes_from_the_page() {
+/// Whether the browser and its driver are here (see `support::tool`).
+fn browser() -> bool {
     let browser = works("chromium", &["--version"]) && works("chromedriver", &["--version"]);
     let selenium = works("python3", &["-c", "import selenium"]);
-    if !tool(
+    tool(
         browser && selenium,
         "Chromium, ChromeDriver and Selenium",
         "apt-get install chromium chromium-driver; python3 -m pip install selenium",
-    ) {
+    )
+}
+
+/// Runs the browser check `script` with `args`: what it found.
+fn check_in_browser(script: &str, args: &[&str]) -> Value {
+    let checked = std::process::Command::new("python3")
+        .arg(
+            workspace()
+                .join("cargo-lambdakit/tests/cli/python")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .unwrap();
+    let found: Value = serde_json::from_slice(&checked.stdout).unwrap_or_else(|_| {
+        panic!(
+            "the browser check said nothing readable: {}",
+            String::from_utf8_lossy(&checked.stderr)
+        )
+    });
+    assert_eq!(found["ok"], true, "{found:#}");
+    found
+}
+
+/// Where the browser checks keep their screenshots.
+fn screenshots() -> std::path::PathBuf {
+    workspace().join("target/console-screenshots")
+}
+
+#[tokio::test]
+async fn the_console_shows_invocations_traces_and_executions_and_invokes_from_the_page() {
+    if !browser() {
         return;
     }
     let serve = Serve::start("test-functions");
@@ -69,21 +100,16 @@ async fn the_console_shows_invocations_traces_and_executions_and_invokes_from_th
             .contains("handle orders")
     });
 
-    let shots = workspace().join("target/console-screenshots");
-    let checked = std::process::Command::new("python3")
-        .arg(workspace().join("cargo-lambdakit/tests/cli/python/console_check.py"))
-        .arg(format!("http://{}/_lambdakit/", serve.address))
-        .arg(&shots)
-        .args([&said_id, &failed_id])
-        .output()
-        .unwrap();
-    let found: Value = serde_json::from_slice(&checked.stdout).unwrap_or_else(|_| {
-        panic!(
-            "the browser check said nothing readable: {}",
-            String::from_utf8_lossy(&checked.stderr)
-        )
-    });
-    assert_eq!(found["ok"], true, "{found:#}");
+    let shots = screenshots();
+    let found = check_in_browser(
+        "console_check.py",
+        &[
+            &format!("http://{}/_lambdakit/", serve.address),
+            shots.to_str().unwrap(),
+            &said_id,
+            &failed_id,
+        ],
+    );
     assert!(
         found["functions"]
             .as_array()
@@ -195,4 +221,58 @@ async fn checkout(serve: &Serve) {
         .unwrap();
     let ended = crate::local_states::ended(&sfn, started.execution_arn()).await;
     assert_eq!(ended.status().as_str(), "SUCCEEDED", "{ended:?}");
+}
+
+/// With a token, the console's page loads without it and reads with it (given in the
+/// address's `#token=`, which never reaches serve); its data refuses a request without the
+/// token. 150 invocations: a page of 100, an older one of 50, and back.
+#[test]
+fn with_a_token_the_console_reads_with_the_token_from_its_address_and_pages_back() {
+    if !browser() {
+        return;
+    }
+    let token = "console-token-0123456789";
+    let serve = Serve::start_with("test-functions", &["--bin", "behave", "--token", token]);
+    for _ in 0..150 {
+        let answer = invoke(
+            serve.address,
+            "behave",
+            &[("x-lambdakit-token", token)],
+            b"{}",
+        );
+        assert_eq!(answer.status, 200);
+    }
+    serve.output_with(&["console: http://", "/_lambdakit/#token=TOKEN"]);
+    let page = get(serve.address, "/_lambdakit/");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-security-policy")
+            .is_some_and(|policy| policy.contains("default-src 'self'")),
+        "{:?}",
+        page.headers
+    );
+    let unread = get(serve.address, "/_lambdakit/api/invocations");
+    assert_eq!(
+        unread.status,
+        403,
+        "{}",
+        String::from_utf8_lossy(&unread.body)
+    );
+
+    let found = check_in_browser(
+        "console_pages.py",
+        &[
+            &format!("http://{}/_lambdakit/#token={token}", serve.address),
+            screenshots().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !found["address"].as_str().unwrap().contains(token),
+        "the token stays out of the address once read: {found:#}"
+    );
+    assert_eq!(found["kept"], "(150 kept)", "{found:#}");
+    assert_eq!(found["first_page"], 100, "{found:#}");
+    assert_eq!(found["second_page"], 50, "{found:#}");
+    assert_eq!(found["older_disabled"], true, "{found:#}");
+    assert_eq!(found["back"], 100, "{found:#}");
 }

@@ -6,6 +6,18 @@ const PAGE = 100;
 const api = (path) => new URL("api/" + path, document.baseURI).toString();
 const $ = (id) => document.getElementById(id);
 
+// serve's token, when it asks for one: given once in the address (`#token=...`, which never
+// reaches a server), kept for this tab, and sent with every request for data.
+const token = (() => {
+  const given = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (given) {
+    sessionStorage.setItem("lambdakit-token", given);
+    history.replaceState(null, "", location.pathname);
+  }
+  return sessionStorage.getItem("lambdakit-token");
+})();
+const withToken = (headers) => (token ? { ...headers, "x-lambdakit-token": token } : headers);
+
 const state = {
   before: null, // null: the newest page, which live invocations join
   history: [], // the `before` of each page left for an older one
@@ -22,7 +34,7 @@ function text(tag, content, className) {
 }
 
 async function getJson(path, options) {
-  const response = await fetch(api(path), options);
+  const response = await fetch(api(path), { ...options, headers: withToken(options && options.headers) });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(body.message || response.status + " " + response.statusText);
   return body;
@@ -130,22 +142,48 @@ async function loadPage() {
   renderRows();
 }
 
-function live() {
-  const events = new EventSource(api("live"));
-  events.addEventListener("open", () => { $("status").textContent = "live"; });
-  events.addEventListener("error", () => { $("status").textContent = "reconnecting…"; });
-  events.addEventListener("invocation", (message) => {
-    const row = JSON.parse(message.data);
-    state.lastNumber = Math.max(state.lastNumber, row.number);
-    if (state.before === null) {
-      state.rows.unshift(row);
-      if (state.rows.length > PAGE) state.rows.length = PAGE;
-      renderRows();
+// Server-sent events, read through fetch (which can send the token, where EventSource cannot);
+// read again after a second when the stream ends.
+async function live() {
+  for (;;) {
+    try {
+      const response = await fetch(api("live"), { headers: withToken({ accept: "text/event-stream" }) });
+      if (!response.ok) throw new Error(response.status + " " + response.statusText);
+      $("status").textContent = "live";
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffered = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffered += value;
+        let end;
+        while ((end = buffered.indexOf("\n\n")) >= 0) {
+          const frame = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          const kind = (frame.match(/^event: (.*)$/m) || [])[1];
+          const data = (frame.match(/^data: (.*)$/m) || [])[1];
+          if (kind === "invocation") onInvocation(JSON.parse(data));
+          if (kind === "missed" && state.before === null) loadPage();
+        }
+      }
+      $("status").textContent = "reconnecting…";
+    } catch (error) {
+      $("status").textContent = "reconnecting… (" + error.message + ")";
     }
-    loadFunctions().catch(() => {});
-    if (row.trigger === "state-machine") loadExecutions().catch(() => {});
-  });
-  events.addEventListener("missed", () => { if (state.before === null) loadPage(); });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+// An invocation that ended: the newest page takes it at its top.
+function onInvocation(row) {
+  state.lastNumber = Math.max(state.lastNumber, row.number);
+  if (state.before === null) {
+    state.rows.unshift(row);
+    if (state.rows.length > PAGE) state.rows.length = PAGE;
+    renderRows();
+  }
+  loadFunctions().catch(() => {});
+  if (row.trigger === "state-machine") loadExecutions().catch(() => {});
 }
 
 async function openDetail(requestId) {
@@ -256,7 +294,7 @@ async function invoke(event) {
 async function states(action, request) {
   const response = await fetch(new URL("..", document.baseURI).toString(), {
     method: "POST",
-    headers: { "x-amz-target": "AWSStepFunctions." + action, "content-type": "application/x-amz-json-1.0" },
+    headers: withToken({ "x-amz-target": "AWSStepFunctions." + action, "content-type": "application/x-amz-json-1.0" }),
     body: JSON.stringify(request || {}),
   });
   const body = await response.json().catch(() => ({}));
@@ -480,7 +518,7 @@ function start() {
     loadPage();
   });
   Promise.all([loadFunctions(), loadKinds(), loadPage(), loadExecutions()])
-    .then(live)
+    .then(() => live())
     .catch((error) => { $("status").textContent = "cannot read serve: " + error.message; });
 }
 

@@ -27,6 +27,12 @@ const PAGE: &str = include_str!("index.html");
 const SCRIPT: &str = include_str!("console.js");
 const STYLE: &str = include_str!("console.css");
 
+/// Whether `path` is the console's page, script or style (which hold no data).
+pub(crate) fn is_asset(path: &str) -> bool {
+    let below = path.strip_prefix(ROOT).unwrap_or(path);
+    matches!(below, "" | "/" | "/console.js" | "/console.css")
+}
+
 /// The most invocations one page of the list holds.
 const MAX_PAGE: usize = 500;
 /// The largest request the console's invoke takes (the Invoke API's own limit).
