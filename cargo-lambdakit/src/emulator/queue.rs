@@ -234,6 +234,9 @@ pub(crate) struct Queues {
     workers: Mutex<JoinSet<()>>,
     /// By function name and qualifier (`$LATEST` for none).
     configs: Mutex<BTreeMap<(String, String), EventConfig>>,
+    /// By function name: its events that failed for good (retries spent, or too old), each
+    /// then sent to its on-failure destination or dead-letter queue, or dropped.
+    failed: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Queues {
@@ -243,7 +246,13 @@ impl Queues {
             queues: Mutex::default(),
             workers: Mutex::default(),
             configs: Mutex::default(),
+            failed: Mutex::default(),
         }
+    }
+
+    /// How many `Event` invocations of `function` failed for good.
+    pub(crate) fn failed_for_good(&self, function: &str) -> u64 {
+        lock(&self.failed).get(function).copied().unwrap_or(0)
     }
 
     /// How many `Event` invocations of the pool `arn` are accepted and not yet done with.
@@ -509,6 +518,11 @@ impl Emulator {
         };
         let request_id = &event.call.request_id;
         let function = &event.function;
+        if condition != Condition::Success {
+            *lock(&self.queues.failed)
+                .entry(function.clone())
+                .or_default() += 1;
+        }
         let what = format!("asynchronous invocation {request_id} of `{function}` after {attempts}");
         let Some(destination) = destination else {
             if condition == Condition::Success {

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Serve, get, invoke, request, tool, wait_until, works, workspace};
+use crate::support::{Serve, get, invoke, lambdakit, request, tool, wait_until, works, workspace};
 
 /// Whether the browser and its driver are here (see `support::tool`).
 fn browser() -> bool {
@@ -232,7 +232,13 @@ fn with_a_token_the_console_reads_with_the_token_from_its_address_and_pages_back
         return;
     }
     let token = "console-token-0123456789";
-    let serve = Serve::start_with("test-functions", &["--bin", "behave", "--token", token]);
+    let mut command = lambdakit();
+    command
+        .args(["serve", "--port", "0", "--locked", "-p", "test-functions"])
+        .args(["--bin", "behave", "--token", token, "--manifest-path"])
+        .arg(workspace().join("Cargo.toml"))
+        .env("LAMBDAKIT_ASYNC_RETRY_DELAY_MS", "50");
+    let serve = Serve::spawn(command);
     for _ in 0..150 {
         let answer = invoke(
             serve.address,
@@ -275,4 +281,29 @@ fn with_a_token_the_console_reads_with_the_token_from_its_address_and_pages_back
     assert_eq!(found["second_page"], 50, "{found:#}");
     assert_eq!(found["older_disabled"], true, "{found:#}");
     assert_eq!(found["back"], 100, "{found:#}");
+
+    // An `Event` invocation that fails three times is counted among the function's failed
+    // events, beside its queue.
+    let accepted = invoke(
+        serve.address,
+        "behave",
+        &[
+            ("x-lambdakit-token", token),
+            ("X-Amz-Invocation-Type", "Event"),
+        ],
+        br#"{"fail": "always"}"#,
+    );
+    assert_eq!(accepted.status, 202);
+    let functions = || {
+        let read = request(
+            serve.address,
+            &format!("GET /_lambdakit/api/functions HTTP/1.1\r\nX-Lambdakit-Token: {token}"),
+            b"",
+        );
+        read.json()["functions"][0].clone()
+    };
+    wait_until("the failed event counted", || {
+        functions()["failed_events"] == 1
+    });
+    assert_eq!(functions()["queued"], 0);
 }

@@ -69,6 +69,7 @@ async function loadFunctions() {
     row.append(text("td", fn.instances.idle + " warm, " + fn.instances.busy + " busy of " + fn.concurrency + per));
     row.append(text("td", String(fn.in_flight)));
     row.append(text("td", String(fn.queued)));
+    row.append(text("td", String(fn.failed_events)));
     const http = document.createElement("td");
     const link = text("a", fn.url);
     link.href = new URL(fn.url.replace(/^\//, ""), new URL("..", document.baseURI)).toString();

@@ -140,6 +140,7 @@ impl Emulator {
                     },
                     "in_flight": in_flight,
                     "queued": self.queues.depth(&pool.arn),
+                    "failed_events": self.queues.failed_for_good(&function.name),
                     "url": format!("/lambda-url/{}/", function.name),
                     "routes": routes,
                     "environment": function.environment.keys().collect::<Vec<_>>(),
