@@ -164,6 +164,10 @@ pub async fn capacity_providers(
     functions: &[&crate::project::Function],
     options: Options,
 ) -> Result<Vec<Outcome>, CliError> {
+    // serve (`--local`) has no capacity providers: deploy created none there.
+    if aws.local.is_some() {
+        return Ok(Vec::new());
+    }
     let mut outcomes = Vec::new();
     for owned in super::capacity::owned(functions) {
         outcomes.extend(super::capacity::remove(aws, &owned, options).await?);

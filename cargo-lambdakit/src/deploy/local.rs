@@ -15,6 +15,18 @@ pub(super) fn role() -> String {
     crate::local::role_arn("lambdakit-local")
 }
 
+/// The capacity provider `function` names in `managed_instances`, as serve is told it: serve
+/// creates none (its environments are processes of its own), so the ARN is the one a deploy to
+/// AWS would give it.
+pub(super) fn capacity_provider(function: &Function, aws: &crate::aws::Aws) -> Option<String> {
+    use super::settings::CapacityProvider;
+    let managed = function.deploy.managed_instances.as_ref()?;
+    Some(match &managed.capacity_provider {
+        CapacityProvider::Existing(arn) => arn.clone(),
+        CapacityProvider::Own(own) => aws.arn("lambda", &format!("capacity-provider:{}", own.name)),
+    })
+}
+
 /// The function as serve (whose ARNs name `region`) takes it, and a note for each setting
 /// left out.
 pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<String>) {
@@ -54,9 +66,12 @@ pub(super) fn adapted(function: &Function, region: &str) -> (Function, Vec<Strin
             vpc.subnets.join(" ")
         ));
     }
-    if deploy.managed_instances.take().is_some() {
+    if let Some(managed) = &deploy.managed_instances
+        && let super::settings::CapacityProvider::Own(own) = &managed.capacity_provider
+    {
         notes.push(format!(
-            "note: `{name}`: serve runs functions on this machine; `managed_instances` (a capacity provider of EC2 instances) is not used"
+            "note: `{name}`: serve creates no capacity provider (`{}`): it runs the function's environments itself, each taking its `concurrency` invocations at once",
+            own.name
         ));
     }
     let retention = deploy.log_retention.take().is_some();

@@ -190,7 +190,7 @@ pub async fn deploy(aws: &Aws, unit: &Unit<'_>, options: Options) -> Result<Outc
     let capacity = async {
         match local {
             false => capacity::ensure(aws, unit, options, progress).await,
-            true => Ok((None, Vec::new())),
+            true => Ok((local::capacity_provider(&function, aws), Vec::new())),
         }
     };
     let ((role_arn, role_change), log_group, (capacity, capacity_changes), existing) =

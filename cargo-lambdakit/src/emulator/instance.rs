@@ -467,14 +467,19 @@ impl Instance {
         }
     }
 
-    /// Takes `request_id` out of the invocations it runs now; the most that ran at once
-    /// while it ran (itself included).
-    pub(crate) fn leave(&self, request_id: &str) -> usize {
-        let mut in_flight = lock(&self.in_flight);
-        match in_flight.iter().position(|(id, _)| id == request_id) {
-            Some(at) => in_flight.remove(at).1,
-            None => 1,
-        }
+    /// The most invocations that ran at once while `request_id` ran (itself included).
+    pub(crate) fn at_once(&self, request_id: &str) -> usize {
+        lock(&self.in_flight)
+            .iter()
+            .find(|(id, _)| id == request_id)
+            .map_or(1, |(_, most)| *most)
+    }
+
+    /// Takes `request_id` out of the invocations it runs now (its completion too, when it was
+    /// not settled): once its log lines are taken, so that no other invocation takes them.
+    pub(crate) fn leave(&self, request_id: &str) {
+        lock(&self.completions).remove(request_id);
+        lock(&self.in_flight).retain(|(id, _)| id != request_id);
     }
 
     /// Hands a telemetry record to the instance's subscribers (none, usually).

@@ -1,7 +1,8 @@
 //! What serve's invocations came to, kept for the console (`console`): the last
-//! [`KEPT`] invocations of every function, each with its event, its answer or error, its log
-//! lines and its REPORT figures, numbered in the order they ended, and told to whoever
-//! listens as each ends.
+//! [`KEPT`] invocations of every function with their REPORT figures, numbered in the order they
+//! ended, and told to whoever listens as each ends; and of the newest, within [`BODY_BUDGET`]
+//! bytes, their event, answer or error and log lines (each cut at [`BODY_CAP`]), so that a
+//! serve left running with large payloads keeps a bounded memory.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -11,8 +12,16 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use super::lock;
+
 /// How many invocations are kept; older ones are dropped as new ones end.
 pub(crate) const KEPT: usize = 10_000;
+
+/// How many bytes of events, answers and logs are kept in all; the oldest invocations' go
+/// first.
+pub(crate) const BODY_BUDGET: usize = 16 * 1024 * 1024;
+/// How much of one event, answer or log is kept.
+pub(crate) const BODY_CAP: usize = 256 * 1024;
 
 /// How many ended invocations a slow listener may fall behind before it misses some.
 const BACKLOG: usize = 1024;
@@ -81,10 +90,8 @@ pub(crate) struct Entry {
     pub(crate) cost_usd: Option<f64>,
     /// The error's type, for an invocation that failed.
     pub(crate) error_type: Option<String>,
-    pub(crate) event: Bytes,
-    /// The answer, or the error's body.
-    pub(crate) answer: Bytes,
-    pub(crate) logs: String,
+    /// What it got and gave, until the budget drops them.
+    pub(crate) bodies: Mutex<Option<Bodies>>,
     /// Its X-Ray trace id (`1-...`), when it was sampled.
     pub(crate) trace_id: Option<String>,
 }
@@ -116,10 +123,54 @@ impl Entry {
     /// (JSON where they are JSON, else text).
     pub(crate) fn detail(&self) -> Value {
         let mut detail = self.summary();
-        detail["event"] = readable(&self.event);
-        detail["answer"] = readable(&self.answer);
-        detail["logs"] = Value::String(self.logs.clone());
+        match &*lock(&self.bodies) {
+            Some(bodies) => {
+                detail["event"] = readable(&bodies.event);
+                detail["answer"] = readable(&bodies.answer);
+                detail["logs"] = Value::String(String::from_utf8_lossy(&bodies.logs).into());
+                detail["cut"] = json!(bodies.cut);
+            }
+            None => {
+                detail["dropped"] = Value::String(format!(
+                    "serve keeps the events, answers and logs of its newest invocations, {} MiB of them",
+                    BODY_BUDGET / 1024 / 1024
+                ));
+            }
+        }
         detail
+    }
+}
+
+/// An invocation's event, answer (or error) and log lines, each cut at [`BODY_CAP`] bytes.
+#[derive(Debug)]
+pub(crate) struct Bodies {
+    event: Bytes,
+    answer: Bytes,
+    logs: Bytes,
+    /// The names of those cut.
+    cut: Vec<&'static str>,
+}
+
+impl Bodies {
+    pub(crate) fn new(event: &Bytes, answer: &Bytes, logs: &str) -> Self {
+        let mut cut = Vec::new();
+        let mut keep = |name: &'static str, bytes: &[u8]| {
+            if bytes.len() > BODY_CAP {
+                cut.push(name);
+            }
+            // A copy: a slice would keep the whole of a large payload alive.
+            Bytes::copy_from_slice(&bytes[..bytes.len().min(BODY_CAP)])
+        };
+        Self {
+            event: keep("event", event),
+            answer: keep("answer", answer),
+            logs: keep("logs", logs.as_bytes()),
+            cut,
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.event.len() + self.answer.len() + self.logs.len()
     }
 }
 
@@ -132,8 +183,15 @@ fn readable(bytes: &[u8]) -> Value {
 /// The invocations kept, and the channel each one that ends is told on.
 #[derive(Debug)]
 pub(crate) struct Journal {
-    kept: Mutex<VecDeque<Arc<Entry>>>,
+    kept: Mutex<Kept>,
     ended: broadcast::Sender<Arc<Entry>>,
+}
+
+/// The entries kept, oldest first, and the bytes of the bodies they still hold.
+#[derive(Debug, Default)]
+struct Kept {
+    entries: VecDeque<Arc<Entry>>,
+    body_bytes: usize,
 }
 
 impl Default for Journal {
@@ -150,12 +208,28 @@ impl Journal {
     pub(crate) fn record(&self, mut entry: Entry) {
         let entry = {
             let mut kept = lock(&self.kept);
-            entry.number = kept.back().map_or(1, |last| last.number + 1);
+            let Kept {
+                entries,
+                body_bytes,
+            } = &mut *kept;
+            entry.number = entries.back().map_or(1, |last| last.number + 1);
+            *body_bytes += lock(&entry.bodies).as_ref().map_or(0, Bodies::size);
             let entry = Arc::new(entry);
-            if kept.len() == KEPT {
-                kept.pop_front();
+            if entries.len() == KEPT
+                && let Some(oldest) = entries.pop_front()
+            {
+                *body_bytes -= lock(&oldest.bodies).as_ref().map_or(0, Bodies::size);
             }
-            kept.push_back(Arc::clone(&entry));
+            entries.push_back(Arc::clone(&entry));
+            // Over budget: the oldest bodies go (from the first entry that still has one).
+            for older in entries.iter() {
+                if *body_bytes <= BODY_BUDGET {
+                    break;
+                }
+                if let Some(bodies) = lock(&older.bodies).take() {
+                    *body_bytes -= bodies.size();
+                }
+            }
             entry
         };
         // Nobody listening is fine.
@@ -165,7 +239,7 @@ impl Journal {
     /// Up to `limit` of the invocations kept that ended before number `before` (all, when
     /// `None`), newest first, and how many are kept in all.
     pub(crate) fn page(&self, before: Option<u64>, limit: usize) -> (Vec<Arc<Entry>>, usize) {
-        let kept = lock(&self.kept);
+        let kept = &lock(&self.kept).entries;
         let end = match before {
             // Numbers rise by one along the deque: the place of `before` is found at once.
             Some(before) => match kept.front() {
@@ -185,6 +259,7 @@ impl Journal {
     /// invocation keeps its id).
     pub(crate) fn find(&self, request_id: &str) -> Option<Arc<Entry>> {
         lock(&self.kept)
+            .entries
             .iter()
             .rev()
             .find(|entry| entry.request_id == request_id)
@@ -195,12 +270,6 @@ impl Journal {
     pub(crate) fn listen(&self) -> broadcast::Receiver<Arc<Entry>> {
         self.ended.subscribe()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -222,9 +291,11 @@ mod tests {
             init_ms: None,
             cost_usd: None,
             error_type: None,
-            event: Bytes::from_static(b"{}"),
-            answer: Bytes::from_static(b"not json"),
-            logs: String::new(),
+            bodies: Mutex::new(Some(Bodies::new(
+                &Bytes::from_static(b"{}"),
+                &Bytes::from_static(b"not json"),
+                "",
+            ))),
             trace_id: None,
         }
     }
@@ -259,5 +330,31 @@ mod tests {
         assert_eq!(detail["event"], json!({}));
         assert_eq!(detail["answer"], "not json");
         assert_eq!(detail["outcome"], "success");
+    }
+
+    #[test]
+    fn bodies_are_cut_and_the_oldest_dropped_past_the_budget() {
+        let journal = Journal::default();
+        let large = Bytes::from(vec![b'x'; BODY_CAP + 10]);
+        // Two bodies of `BODY_CAP` each (the log is small): three entries past the budget.
+        let count = BODY_BUDGET / (2 * BODY_CAP) + 3;
+        for n in 0..count {
+            let mut entry = entry(&format!("big-{n}"));
+            entry.bodies = Mutex::new(Some(Bodies::new(&large, &large, "log line\n")));
+            journal.record(entry);
+        }
+        let newest = journal
+            .find(&format!("big-{}", count - 1))
+            .unwrap()
+            .detail();
+        assert_eq!(newest["event"].as_str().unwrap().len(), BODY_CAP);
+        assert_eq!(newest["cut"], json!(["event", "answer"]));
+        assert_eq!(newest["logs"], "log line\n");
+        let oldest = journal.find("big-0").unwrap().detail();
+        assert!(oldest["event"].is_null(), "{oldest}");
+        assert!(oldest["dropped"].as_str().unwrap().contains("16 MiB"));
+        assert!(lock(&journal.kept).body_bytes <= BODY_BUDGET);
+        // The summaries are all still there.
+        assert_eq!(journal.page(None, KEPT).0.len(), count);
     }
 }

@@ -1019,9 +1019,7 @@ impl Pool {
                 self.function.architecture.as_str(),
             ),
             error_type,
-            event,
-            answer,
-            logs: invoked.logs.clone(),
+            bodies: Mutex::new(Some(journal::Bodies::new(&event, &answer, &invoked.logs))),
             trace_id: trace_id.map(str::to_owned),
         });
     }
@@ -1109,7 +1107,7 @@ impl Pool {
         instance.log(&format!("END RequestId: {request_id}"));
         let max_memory_mb = instance.max_memory_mb();
         let billed = billed_duration(duration);
-        let at_once = instance.leave(&request_id);
+        let at_once = instance.at_once(&request_id);
         let mut line = report(
             &request_id,
             duration,
@@ -1142,6 +1140,7 @@ impl Pool {
         let logs = match held {
             Held::Own { slot, instance } => {
                 let logs = instance.take_logs();
+                instance.leave(&request_id);
                 if healthy && current && !instance.ended() {
                     slot.keep(*instance);
                 } else {
@@ -1155,6 +1154,7 @@ impl Pool {
                 instance,
             } => {
                 let logs = instance.take_logs_of(&request_id);
+                instance.leave(&request_id);
                 // A timeout fails only its invocation; an exit ends the environment, and an
                 // older build's goes once its last invocation is over.
                 let others = placed.release();

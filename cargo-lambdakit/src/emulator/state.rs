@@ -67,7 +67,7 @@ pub(super) struct Config {
 /// sees what it asked for), and runs by in part or not at all: of the layers it runs the
 /// extensions (see `lambda_api::layers`), it samples traces by the caller's header whatever the
 /// tracing mode, gives `/tmp` no quota and writes logs to serve's output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(super) struct Described {
     /// The layers' version ARNs, in order: a later layer's extension of one name wins.
@@ -87,6 +87,17 @@ pub(super) struct Described {
     /// `TenancyConfig.TenantIsolationMode` is `PER_TENANT` (set at creation): serve keeps
     /// each instance to one tenant and refuses invocations without one.
     pub(super) per_tenant: bool,
+    /// `CapacityProviderConfig`: serve runs the function as Lambda Managed Instances do,
+    /// each environment taking several invocations at once (it has no capacity provider).
+    pub(super) managed_instances: Option<ManagedInstancesRecord>,
+}
+
+/// A function's `CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct ManagedInstancesRecord {
+    pub(super) capacity_provider_arn: String,
+    pub(super) per_execution_environment_max_concurrency: Option<u32>,
+    pub(super) memory_gib_per_vcpu: Option<f64>,
 }
 
 impl Default for Described {
@@ -101,6 +112,7 @@ impl Default for Described {
             system_log_level: None,
             log_group: None,
             per_tenant: false,
+            managed_instances: None,
         }
     }
 }

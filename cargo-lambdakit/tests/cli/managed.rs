@@ -6,8 +6,9 @@
 use base64::Engine as _;
 use serde_json::Value;
 
+use crate::deploy::{actions, json};
 use crate::deploy_triggers::Fixture;
-use crate::support::{Answer, Serve, invoke, lambdakit, wait_until};
+use crate::support::{Answer, Serve, executable_script, invoke, lambdakit, wait_until};
 
 /// A runtime on the Runtime API's wire format and std alone (it builds in a moment), with
 /// `AWS_LAMBDA_MAX_CONCURRENCY` workers, each asking for invocations in a thread of its own.
@@ -205,4 +206,90 @@ fn a_managed_instances_function_takes_its_concurrency_in_one_process() {
         pids[0],
         "the timeout ended the environment"
     );
+}
+
+/// `deploy --local` gives serve's CreateFunction the function's `CapacityProviderConfig` (with
+/// the ARN a deploy to AWS would give its capacity provider, which serve does not create); serve
+/// reports it, a second deploy finds nothing to change, and the function takes its concurrency
+/// in one process.
+#[tokio::test]
+async fn deploy_local_gives_serve_a_managed_instances_function() {
+    let fixture = Fixture::new("managed-local", "");
+    std::fs::remove_file(fixture.dir.join("src/bin/intake.rs")).unwrap();
+    std::fs::write(fixture.dir.join("src/bin/fleet.rs"), RUNTIME).unwrap();
+    let markers = fixture.dir.join("markers");
+    std::fs::create_dir_all(&markers).unwrap();
+    fixture.settings(&format!(
+        "[package.metadata.lambdakit.functions.fleet]\nenvironment = {{ MARKERS = \"{}\" }}\nmanaged_instances = {{ capacity_provider = \"fleet\", subnets = [\"subnet-0a1b\"], security_groups = [\"sg-0e4f\"], concurrency = 3 }}",
+        markers.display()
+    ));
+    let state = fixture.dir.join("serve-state");
+    std::fs::create_dir_all(&state).unwrap();
+    // serve of no project: the Lambda API alone (with a `--bootstrap` it needs to start).
+    let idle = executable_script(&fixture.dir.join("idle"), "sleep 600");
+    let mut command = lambdakit();
+    command
+        .args(["serve", "--port", "0", "--bootstrap"])
+        .arg(format!("idle={}", idle.display()))
+        .arg("--state")
+        .arg(&state);
+    let serve = Serve::spawn(command);
+    let deploy = || {
+        lambdakit()
+            .args(["deploy", "--local", &serve.endpoint(), "--output", "json"])
+            .arg("--manifest-path")
+            .arg(fixture.dir.join("Cargo.toml"))
+            .output()
+            .unwrap()
+    };
+    let first = json(&deploy());
+    assert!(
+        first["functions"][0]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("serve creates no capacity provider (`fleet`)"),
+        "{first}"
+    );
+
+    let lambda = crate::sdk::client(&serve.endpoint());
+    let found = lambda
+        .get_function()
+        .function_name("fleet")
+        .send()
+        .await
+        .unwrap();
+    let managed = found
+        .configuration()
+        .and_then(|configuration| configuration.capacity_provider_config())
+        .and_then(|config| config.lambda_managed_instances_capacity_provider_config())
+        .expect("serve reports the capacity provider config");
+    assert!(
+        managed
+            .capacity_provider_arn()
+            .ends_with(":123456789012:capacity-provider:fleet"),
+        "{managed:?}"
+    );
+    assert_eq!(managed.per_execution_environment_max_concurrency(), Some(3));
+    let again = json(&deploy());
+    let updates: Vec<String> = actions(&again)
+        .into_iter()
+        .filter(|line| !line.ends_with(" unchanged"))
+        .collect();
+    assert!(updates.is_empty(), "the second deploy changes {updates:?}");
+
+    let answers: Vec<Answer> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| call(&serve, r#"{"gather": true}"#)))
+            .collect();
+        wait_until("three invocations in the process at once", || {
+            markers.join("all-in").exists()
+        });
+        std::fs::write(markers.join("release"), "").unwrap();
+        calls.into_iter().map(|call| call.join().unwrap()).collect()
+    });
+    for answer in &answers {
+        let body = answer.json();
+        assert_eq!(body["most"], 3, "{body}");
+        assert_eq!(body["pid"], answers[0].json()["pid"], "not one process");
+    }
 }

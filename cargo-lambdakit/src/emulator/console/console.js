@@ -85,7 +85,7 @@ async function loadFunctions() {
 }
 
 async function loadKinds() {
-  const { kinds } = await getJson("events");
+  const { kinds } = await getJson("event-kinds");
   const select = $("invoke-kind");
   for (const kind of kinds) {
     const option = text("option", kind);
@@ -212,11 +212,16 @@ async function openDetail(requestId) {
   for (const [name, value] of fields) {
     summary.append(text("dt", name), text("dd", value));
   }
-  const show = (value) => typeof value === "string" ? value : JSON.stringify(value, null, 2);
-  $("detail-event").textContent = show(detail.event);
+  const cut = detail.cut || [];
+  const show = (name, value) => {
+    if (detail.dropped) return detail.dropped;
+    const shown = typeof value === "string" ? value : JSON.stringify(value, null, 2);
+    return cut.includes(name) ? shown + "\n… (only the first 256 KiB are kept)" : shown;
+  };
+  $("detail-event").textContent = show("event", detail.event);
   $("detail-answer-title").textContent = detail.outcome === "error" ? "Error" : "Answer";
-  $("detail-answer").textContent = show(detail.answer);
-  $("detail-logs").textContent = detail.logs;
+  $("detail-answer").textContent = show("answer", detail.answer);
+  $("detail-logs").textContent = show("logs", detail.logs);
   await showTrace(detail.trace_id);
   section.scrollIntoView({ block: "nearest" });
 }

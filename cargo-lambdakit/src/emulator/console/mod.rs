@@ -54,7 +54,7 @@ impl Emulator {
             (&Method::GET, "/console.js") => asset("text/javascript; charset=utf-8", SCRIPT),
             (&Method::GET, "/console.css") => asset("text/css; charset=utf-8", STYLE),
             (&Method::GET, "/api/functions") => json(StatusCode::OK, &self.console_functions()),
-            (&Method::GET, "/api/events") => json(
+            (&Method::GET, "/api/event-kinds") => json(
                 StatusCode::OK,
                 &json!({ "kinds": crate::events::KINDS.iter().map(|(kind, _)| *kind).collect::<Vec<_>>() }),
             ),

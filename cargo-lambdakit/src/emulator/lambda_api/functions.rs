@@ -19,7 +19,7 @@ use super::{
     invalid, json_response, last_modified, read_request, refused, remove_dir, service_error,
 };
 use crate::emulator::destinations::{Arn, Service};
-use crate::emulator::state::{self, Config, Described, Record};
+use crate::emulator::state::{self, Config, Described, ManagedInstancesRecord, Record};
 use crate::emulator::{Body, Emulator, Pool, Served, boxed, empty, function_name, lock, write};
 use crate::project::Function;
 
@@ -133,6 +133,24 @@ struct DescribedRequest {
     tracing_config: Option<TracingRequest>,
     ephemeral_storage: Option<EphemeralStorageRequest>,
     logging_config: Option<LoggingRequest>,
+    capacity_provider_config: Option<CapacityProviderRequest>,
+}
+
+/// `CapacityProviderConfig` (AWS Lambda API reference, "CapacityProviderConfig"): the function
+/// runs on Lambda Managed Instances.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CapacityProviderRequest {
+    lambda_managed_instances_capacity_provider_config: ManagedInstancesRequest,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ManagedInstancesRequest {
+    capacity_provider_arn: String,
+    per_execution_environment_max_concurrency: Option<u32>,
+    #[serde(rename = "ExecutionEnvironmentMemoryGiBPerVCpu")]
+    memory_gib_per_vcpu: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,6 +191,35 @@ impl DescribedRequest {
                 ));
             }
             described.tracing_mode = mode;
+        }
+        if let Some(capacity) = self.capacity_provider_config {
+            let managed = capacity.lambda_managed_instances_capacity_provider_config;
+            let arn = &managed.capacity_provider_arn;
+            if !(arn.starts_with("arn:") && arn.contains(":capacity-provider:")) {
+                return Err(format!(
+                    "CapacityProviderConfig's CapacityProviderArn is `{arn}`, not a capacity provider's ARN (`arn:aws:lambda:REGION:ACCOUNT:capacity-provider:NAME`)"
+                ));
+            }
+            if let Some(concurrency) = managed.per_execution_environment_max_concurrency
+                && !(1..=1600).contains(&concurrency)
+            {
+                return Err(format!(
+                    "PerExecutionEnvironmentMaxConcurrency is {concurrency}; Lambda takes 1 to 1600"
+                ));
+            }
+            if let Some(memory) = managed.memory_gib_per_vcpu
+                && !(2.0..=8.0).contains(&memory)
+            {
+                return Err(format!(
+                    "ExecutionEnvironmentMemoryGiBPerVCpu is {memory}; Lambda takes 2 to 8"
+                ));
+            }
+            described.managed_instances = Some(ManagedInstancesRecord {
+                capacity_provider_arn: managed.capacity_provider_arn,
+                per_execution_environment_max_concurrency: managed
+                    .per_execution_environment_max_concurrency,
+                memory_gib_per_vcpu: managed.memory_gib_per_vcpu,
+            });
         }
         if let Some(storage) = self.ephemeral_storage {
             if !(512..=10_240).contains(&storage.size) {
@@ -348,6 +395,17 @@ impl Emulator {
         configuration["LoggingConfig"] = logging;
         if described.per_tenant {
             configuration["TenancyConfig"] = json!({ "TenantIsolationMode": "PER_TENANT" });
+        }
+        if let Some(managed) = &described.managed_instances {
+            let mut config = json!({ "CapacityProviderArn": managed.capacity_provider_arn });
+            if let Some(concurrency) = managed.per_execution_environment_max_concurrency {
+                config["PerExecutionEnvironmentMaxConcurrency"] = json!(concurrency);
+            }
+            if let Some(memory) = managed.memory_gib_per_vcpu {
+                config["ExecutionEnvironmentMemoryGiBPerVCpu"] = json!(memory);
+            }
+            configuration["CapacityProviderConfig"] =
+                json!({ "LambdaManagedInstancesCapacityProviderConfig": config });
         }
         if !described.layers.is_empty() {
             let layers: Vec<Value> = described
@@ -535,6 +593,17 @@ impl Emulator {
         }
         if config.described.per_tenant {
             function.deploy.tenancy = Some(crate::deploy::settings::Tenancy::PerTenant);
+        }
+        if let Some(managed) = &config.described.managed_instances {
+            use crate::deploy::settings::{CapacityProvider, ManagedInstances};
+            function.deploy.managed_instances = Some(ManagedInstances {
+                capacity_provider: CapacityProvider::Existing(
+                    managed.capacity_provider_arn.clone(),
+                ),
+                concurrency: managed.per_execution_environment_max_concurrency,
+                // Whole GiB, as the settings give it; Lambda takes 2 to 8.
+                memory_per_vcpu: managed.memory_gib_per_vcpu.map(|memory| memory as u32),
+            });
         }
         let runner = runner(&config.architecture)?;
         let binary = dir.join(&config.code).join("code").join("bootstrap");

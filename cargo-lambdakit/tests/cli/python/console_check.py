@@ -6,28 +6,21 @@ Keeps a screenshot of each view.
 Usage: console_check.py CONSOLE_URL SCREENSHOT_DIR REQUEST_ID FAILED_REQUEST_ID
 Prints one JSON document of what it found; exits non-zero when a check fails."""
 
-import json
 import os
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-url, shots, request_id, failed_id = sys.argv[1:5]
-os.makedirs(shots, exist_ok=True)
+from browser import run
 
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"]:
-    options.add_argument(argument)
-browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-wait = WebDriverWait(browser, 20)
-found = {}
-try:
+url, shots, request_id, failed_id = sys.argv[1:5]
+
+
+def check(browser, found):
+    wait = WebDriverWait(browser, 20)
     browser.get(url)
     wait.until(seen.text_to_be_present_in_element((By.ID, "status"), "live"))
     row = f'#invocations tbody tr[data-request-id="{request_id}"]'
@@ -86,13 +79,6 @@ try:
         for row in browser.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
     ]
     browser.save_screenshot(os.path.join(shots, "execution.png"))
-    found["ok"] = True
-except Exception as error:  # what went wrong, with the page as it was
-    found["ok"] = False
-    found["error"] = f"{type(error).__name__}: {error}"
-    browser.save_screenshot(os.path.join(shots, "failure.png"))
-    found["page"] = browser.find_element(By.TAG_NAME, "body").text[:4000]
-finally:
-    browser.quit()
-print(json.dumps(found))
-sys.exit(0 if found["ok"] else 1)
+
+
+run(check, shots, "failure.png")

@@ -4,27 +4,21 @@
 Usage: console_pages.py CONSOLE_URL_WITH_TOKEN SCREENSHOT_DIR
 Prints one JSON document of what it found; exits non-zero when a check fails."""
 
-import json
 import os
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
+from browser import run
+
 url, shots = sys.argv[1:3]
-os.makedirs(shots, exist_ok=True)
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"]:
-    options.add_argument(argument)
-browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-wait = WebDriverWait(browser, 20)
-rows = lambda: len(browser.find_elements(By.CSS_SELECTOR, "#invocations tbody tr"))
-found = {}
-try:
+
+
+def check(browser, found):
+    wait = WebDriverWait(browser, 20)
+    rows = lambda: len(browser.find_elements(By.CSS_SELECTOR, "#invocations tbody tr"))
     browser.get(url)
     wait.until(seen.text_to_be_present_in_element((By.ID, "status"), "live"))
     found["address"] = browser.current_url
@@ -39,13 +33,6 @@ try:
     wait.until(lambda b: rows() == found["first_page"])
     found["back"] = rows()
     browser.save_screenshot(os.path.join(shots, "pages.png"))
-    found["ok"] = True
-except Exception as error:  # what went wrong, with the page as it was
-    found["ok"] = False
-    found["error"] = f"{type(error).__name__}: {error}"
-    browser.save_screenshot(os.path.join(shots, "pages-failure.png"))
-    found["page"] = browser.find_element(By.TAG_NAME, "body").text[:4000]
-finally:
-    browser.quit()
-print(json.dumps(found))
-sys.exit(0 if found["ok"] else 1)
+
+
+run(check, shots, "pages-failure.png")
