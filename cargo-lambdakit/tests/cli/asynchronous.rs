@@ -668,14 +668,7 @@ async fn records_and_dead_letters_reach_sqs_sns_eventbridge_and_s3() {
         "--targets",
         &format!("Id=queue,Arn={}", queue_arn("from-events")),
     ]);
-    moto.aws(&[
-        "s3api",
-        "create-bucket",
-        "--bucket",
-        "records",
-        "--create-bucket-configuration",
-        &format!("LocationConstraint={REGION}"),
-    ]);
+    moto.create_bucket("records");
 
     let scratch = Scratch::new("aws-destinations");
     let attempts = scratch.0.join("attempts");

@@ -855,14 +855,7 @@ dry run: nothing was changed
 async fn code_goes_through_s3_when_a_bucket_is_given() {
     let Some(moto) = Moto::start() else { return };
     moto.create_trigger_sources();
-    moto.aws(&[
-        "s3api",
-        "create-bucket",
-        "--bucket",
-        "code",
-        "--create-bucket-configuration",
-        &format!("LocationConstraint={REGION}"),
-    ]);
+    moto.create_bucket("code");
     let output = moto.lambdakit(&["deploy", "--bin", "broken-setup", "--upload-bucket", "code"]);
     assert!(output.status.success(), "{output:?}");
     assert!(
@@ -1093,14 +1086,7 @@ fn a_deploy_stopped_half_way_completes_on_the_next_run() {
         "{}",
         stderr(&stopped)
     );
-    moto.aws(&[
-        "s3api",
-        "create-bucket",
-        "--bucket",
-        "uploads",
-        "--create-bucket-configuration",
-        &format!("LocationConstraint={REGION}"),
-    ]);
+    moto.create_bucket("uploads");
     let resumed = json(&moto.lambdakit(&["deploy", "--bin", "behave", "--output", "json"]));
     assert_eq!(
         actions(&resumed),

@@ -166,6 +166,18 @@ impl Moto {
         .sum()
     }
 
+    /// Creates the S3 bucket `name` in the tests' region.
+    pub(crate) fn create_bucket(&self, name: &str) {
+        self.aws(&[
+            "s3api",
+            "create-bucket",
+            "--bucket",
+            name,
+            "--create-bucket-configuration",
+            &format!("LocationConstraint={REGION}"),
+        ]);
+    }
+
     /// Creates the on-demand DynamoDB table `name`, whose partition key is the string `key`,
     /// with `more` of the AWS CLI's options.
     pub(crate) fn create_table(&self, name: &str, key: &str, more: &[&str]) {
@@ -255,14 +267,7 @@ impl Moto {
             "--log-group-name",
             "/aws/lambda/behave",
         ]);
-        self.aws(&[
-            "s3api",
-            "create-bucket",
-            "--bucket",
-            "uploads",
-            "--create-bucket-configuration",
-            &format!("LocationConstraint={REGION}"),
-        ]);
+        self.create_bucket("uploads");
         self.aws(&["sns", "create-topic", "--name", "news"]);
         // A delivery stream to an HTTP endpoint (backed up to the bucket), with a processor of
         // its own that deploy keeps. (Not extended S3: after an update, moto 5.2.1 describes

@@ -378,14 +378,7 @@ fn etag(body: &str) -> String {
 #[test]
 fn s3_objects_created_changed_and_removed_fire_notifications_that_match_the_filter() {
     let Some(moto) = Moto::start() else { return };
-    moto.aws(&[
-        "s3api",
-        "create-bucket",
-        "--bucket",
-        "photos",
-        "--create-bucket-configuration",
-        &format!("LocationConstraint={REGION}"),
-    ]);
+    moto.create_bucket("photos");
     // There before serve: fires only when it changes.
     put_photo(&moto, "in/old.png", "old");
     put_photo(&moto, "in/kept.png", "kept");

@@ -117,14 +117,7 @@ async fn nightly_report_runs_on_its_schedule_and_writes_the_day_before() {
         "{message}"
     );
 
-    moto.aws(&[
-        "s3api",
-        "create-bucket",
-        "--bucket",
-        "reports",
-        "--create-bucket-configuration",
-        &format!("LocationConstraint={REGION}"),
-    ]);
+    moto.create_bucket("reports");
     let s3 = moto.s3().await;
 
     // An empty table: a report of nothing.

@@ -101,14 +101,7 @@ async fn s3_thumbnail_makes_a_thumbnail_records_it_and_reports_what_it_rejects()
     let Some(moto) = Moto::start() else { return };
     // What the function reads and writes; deploy only connects the uploads bucket to it.
     for bucket in ["uploads", "thumbnails"] {
-        moto.aws(&[
-            "s3api",
-            "create-bucket",
-            "--bucket",
-            bucket,
-            "--create-bucket-configuration",
-            &format!("LocationConstraint={REGION}"),
-        ]);
+        moto.create_bucket(bucket);
     }
     moto.create_table("images", "key", &[]);
     let topic: Value =

@@ -62,14 +62,7 @@ fn has_both(events: &[Value], request_id: &str) -> bool {
 #[tokio::test]
 async fn telemetry_shipper_is_published_attached_and_ships_each_invocation_to_s3() {
     let Some(moto) = Moto::start() else { return };
-    moto.aws(&[
-        "s3api",
-        "create-bucket",
-        "--bucket",
-        BUCKET,
-        "--create-bucket-configuration",
-        &format!("LocationConstraint={REGION}"),
-    ]);
+    moto.create_bucket(BUCKET);
     deploy(&moto, "telemetry-shipper");
 
     // The extension is a layer version of its own, attached to the function.

@@ -7,7 +7,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
 
 use super::{QUICK_RELEASE, host_arch};
-use crate::moto::{Moto, REGION};
+use crate::moto::Moto;
 use crate::support::{Serve, get, invoke, wait_until};
 
 /// The packages README's walk-through serves together.
@@ -26,14 +26,7 @@ async fn the_five_example_pipelines_run_together_in_one_serve() {
     super::order_pipeline::create_resources(&moto);
     let orders_queue = super::sqs_worker::create_queues_and_table(&moto);
     for bucket in ["uploads", "thumbnails", "reports"] {
-        moto.aws(&[
-            "s3api",
-            "create-bucket",
-            "--bucket",
-            bucket,
-            "--create-bucket-configuration",
-            &format!("LocationConstraint={REGION}"),
-        ]);
+        moto.create_bucket(bucket);
     }
     moto.create_table("images", "key", &[]);
     moto.aws(&["sns", "create-topic", "--name", "thumbnails"]);
