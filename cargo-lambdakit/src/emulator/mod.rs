@@ -175,6 +175,8 @@ struct Pool {
     environments: Mutex<Vec<Arc<Environment>>>,
     /// Its instances, idle, busy or starting: at most the function's concurrency.
     alive: AtomicUsize,
+    /// Its instances starting now (a cold start's init).
+    starting: AtomicUsize,
     /// Told each time an instance goes back idle or away, for `Event` invocations waiting
     /// for one (see `queue`).
     freed: tokio::sync::Notify,
@@ -584,6 +586,7 @@ impl Pool {
             per_instance,
             environments: Mutex::default(),
             alive: AtomicUsize::new(0),
+            starting: AtomicUsize::new(0),
             freed: tokio::sync::Notify::new(),
             running: Mutex::default(),
             cost,
@@ -1039,7 +1042,10 @@ impl Pool {
         tenant: Option<&str>,
     ) -> Result<Instance, instance::StartFailure> {
         let generation = self.generation.load(Ordering::SeqCst);
-        let mut instance = Instance::start(&self.binary, &self.launch, &self.version).await?;
+        self.starting.fetch_add(1, Ordering::SeqCst);
+        let started = Instance::start(&self.binary, &self.launch, &self.version).await;
+        self.starting.fetch_sub(1, Ordering::SeqCst);
+        let mut instance = started?;
         instance.generation = generation;
         instance.tenant = tenant.map(str::to_owned);
         Ok(instance)

@@ -70,6 +70,20 @@ async fn the_console_shows_invocations_traces_and_executions_and_invokes_from_th
     assert_eq!(page["invocations"][0]["trigger"], "state-machine");
     assert_eq!(page["invocations"][0]["outcome"], "error");
     assert_eq!(page["kept"], 3, "with the state machine's Task");
+    // The function's one instance, warm again.
+    let functions = get(serve.address, "/_lambdakit/api/functions").json();
+    let behave = functions["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|function| function["name"] == "behave")
+        .unwrap();
+    assert_eq!(
+        behave["instances"],
+        json!({"alive": 1, "idle": 1, "starting": 0, "busy": 0}),
+        "{behave}"
+    );
+    assert_eq!(behave["in_flight"], 0);
     // Another site's page may not read it.
     let refused = request(
         serve.address,

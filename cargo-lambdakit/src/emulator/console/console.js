@@ -66,7 +66,8 @@ async function loadFunctions() {
     row.append(text("td", fn.memory_mb + " MB"));
     row.append(text("td", fn.timeout_s + " s"));
     const per = fn.per_instance ? " (" + fn.per_instance + " at once each)" : "";
-    row.append(text("td", fn.instances.idle + " warm, " + fn.instances.busy + " busy of " + fn.concurrency + per));
+    const starting = fn.instances.starting ? ", " + fn.instances.starting + " starting (cold)" : "";
+    row.append(text("td", fn.instances.idle + " warm, " + fn.instances.busy + " busy" + starting + " of " + fn.concurrency + per));
     row.append(text("td", String(fn.in_flight)));
     row.append(text("td", String(fn.queued)));
     row.append(text("td", String(fn.failed_events)));

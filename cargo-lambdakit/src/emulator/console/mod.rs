@@ -102,6 +102,7 @@ impl Emulator {
             .map(|pool| {
                 let function = &pool.function;
                 let alive = pool.alive.load(Ordering::SeqCst);
+                let starting = pool.starting.load(Ordering::SeqCst);
                 let (idle, in_flight) = match pool.per_instance {
                     None => {
                         let idle = super::lock(&pool.idle).len();
@@ -136,7 +137,8 @@ impl Emulator {
                     "instances": {
                         "alive": alive,
                         "idle": idle,
-                        "busy": alive.saturating_sub(idle),
+                        "starting": starting,
+                        "busy": alive.saturating_sub(idle).saturating_sub(starting),
                     },
                     "in_flight": in_flight,
                     "queued": self.queues.depth(&pool.arn),
