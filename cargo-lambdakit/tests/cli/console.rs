@@ -114,6 +114,8 @@ async fn the_console_shows_invocations_traces_and_executions_and_invokes_from_th
             .contains("handle orders")
     });
 
+    sdk_call_in(&serve, trace_id);
+
     let shots = screenshots();
     let found = check_in_browser(
         "console_check.py",
@@ -166,6 +168,12 @@ async fn the_console_shows_invocations_traces_and_executions_and_invokes_from_th
     assert!(
         waterfall.iter().any(|item| item.contains("handle orders")),
         "the function's own span: {waterfall:?}"
+    );
+    assert!(
+        waterfall
+            .iter()
+            .any(|item| item.starts_with("S3 [S3-REQ-1]") && item.contains("error: NoSuchKey")),
+        "the SDK call with its request id and error: {waterfall:?}"
     );
     assert_eq!(found["invoked_trigger"], "console", "{found:#}");
     assert_eq!(
@@ -320,4 +328,47 @@ fn with_a_token_the_console_reads_with_the_token_from_its_address_and_pages_back
         functions()["failed_events"] == 1
     });
     assert_eq!(functions()["queued"], 0);
+}
+
+/// Sends serve's X-Ray daemon a failed S3 call under the function segment of `trace_id`, as
+/// the X-Ray SDK sends a subsegment (UDP, its JSON header line first), and waits until the
+/// trace holds it.
+fn sdk_call_in(serve: &Serve, trace_id: &str) {
+    let output = serve.output_with(&["X-Ray daemon on udp://"]);
+    let line = output
+        .iter()
+        .find(|line| line.contains("X-Ray daemon on udp://"))
+        .unwrap();
+    let daemon = line
+        .split("udp://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let trace_path = format!("/_lambdakit/api/traces/{trace_id}");
+    let trace = get(serve.address, &trace_path).json();
+    let segment = trace["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|span| span["name"] == "behave")
+        .unwrap_or_else(|| panic!("no function segment in {trace}"));
+    let start = segment["start_time"].as_f64().unwrap();
+    let document = json!({
+        "type": "subsegment", "name": "S3", "id": "5e5e5e5e5e5e5e5e",
+        "trace_id": trace["xray_trace_id"], "parent_id": segment["span_id"],
+        "namespace": "aws", "start_time": start + 0.0002, "end_time": start + 0.0006,
+        "aws": {"operation": "GetObject", "request_id": "S3-REQ-1"},
+        "error": true,
+        "cause": {"exceptions": [{"type": "NoSuchKey", "message": "The specified key does not exist."}]},
+    });
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let datagram = format!("{{\"format\": \"json\", \"version\": 1}}\n{document}");
+    socket.send_to(datagram.as_bytes(), &daemon).unwrap();
+    wait_until("the SDK call in the trace", || {
+        get(serve.address, &trace_path)
+            .json()
+            .to_string()
+            .contains("S3-REQ-1")
+    });
 }

@@ -46,6 +46,7 @@ def check(browser, found):
     found["waterfall"] = [
         item.text for item in browser.find_elements(By.CSS_SELECTOR, "#waterfall li")
     ]
+    browser.execute_script("document.getElementById('trace').scrollIntoView()")
     browser.save_screenshot(os.path.join(shots, "detail.png"))
 
     # Invoke from the page: the answer opens, and joins the list as any invocation does.
@@ -78,6 +79,7 @@ def check(browser, found):
         row.find_elements(By.TAG_NAME, "td")[2].text
         for row in browser.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
     ]
+    browser.execute_script("document.getElementById('execution').scrollIntoView()")
     browser.save_screenshot(os.path.join(shots, "execution.png"))
 
 
