@@ -679,6 +679,11 @@ impl Project {
     /// Builds `bins` for `target` (this machine's when `None`, or when it is this machine's),
     /// showing cargo's progress, and returns each binary.
     ///
+    /// Each package is built by a `cargo build` of its own: built together, cargo would give
+    /// every package's dependencies the features any of them asks for, and a function would not
+    /// be the binary its package alone makes (the one deploy ships from `-p` of that package,
+    /// whose build a later one reuses).
+    ///
     /// # Errors
     ///
     /// When `cargo build` fails.
@@ -692,46 +697,56 @@ impl Project {
         status: crate::status::Style,
     ) -> Result<Vec<PathBuf>, CliError> {
         let targeted = target.filter(|(target, linker)| target.needs_target_flag(linker));
-        let mut command = Command::new(cargo());
-        command.arg("build");
-        if self.locked {
-            command.arg("--locked");
-        }
-        if let Some(path) = &self.manifest_path {
-            command.arg("--manifest-path").arg(path);
-        }
-        if release {
-            command.arg("--release").envs(profile.iter().cloned());
-        }
-        if let Some((target, linker)) = targeted {
-            command
-                .args(["--target", target.triple])
-                .envs(target.linker_variables(linker));
-        }
+        let mut packages: Vec<&str> = Vec::new();
         for bin in bins {
-            command.args(["-p", bin.package, "--bin", bin.name]);
-        }
-        if !features.is_empty() {
-            command.arg("--features").arg(features.join(","));
-        }
-        match targeted {
-            // A static build: a C library from the system fails it at the link, after a wall
-            // of linker output; cargo's output is kept and the crate at fault named instead.
-            Some((target, _)) if target.interpreter.is_none() => {
-                let log = self
-                    .target_dir
-                    .join("lambdakit")
-                    .join(format!("build-{}.log", target.triple));
-                crate::build::statics::build(&mut command, target.triple, &log, status)?;
+            if !packages.contains(&bin.package) {
+                packages.push(bin.package);
             }
-            _ => {
-                let status = command.status().map_err(|error| CliError::CargoFailed {
-                    status: error.to_string(),
-                })?;
-                if !status.success() {
-                    return Err(CliError::CargoFailed {
-                        status: status.to_string(),
-                    });
+        }
+        for package in packages {
+            let mut command = Command::new(cargo());
+            command.arg("build");
+            if self.locked {
+                command.arg("--locked");
+            }
+            if let Some(path) = &self.manifest_path {
+                command.arg("--manifest-path").arg(path);
+            }
+            if release {
+                command.arg("--release").envs(profile.iter().cloned());
+            }
+            if let Some((target, linker)) = targeted {
+                command
+                    .args(["--target", target.triple])
+                    .envs(target.linker_variables(linker));
+            }
+            command.args(["-p", package]);
+            for bin in bins.iter().filter(|bin| bin.package == package) {
+                command.args(["--bin", bin.name]);
+            }
+            if !features.is_empty() {
+                command.arg("--features").arg(features.join(","));
+            }
+            match targeted {
+                // A static build: a C library from the system fails it at the link, after a
+                // wall of linker output; cargo's output is kept and the crate at fault named
+                // instead.
+                Some((target, _)) if target.interpreter.is_none() => {
+                    let log = self
+                        .target_dir
+                        .join("lambdakit")
+                        .join(format!("build-{}.log", target.triple));
+                    crate::build::statics::build(&mut command, target.triple, &log, status)?;
+                }
+                _ => {
+                    let status = command.status().map_err(|error| CliError::CargoFailed {
+                        status: error.to_string(),
+                    })?;
+                    if !status.success() {
+                        return Err(CliError::CargoFailed {
+                            status: status.to_string(),
+                        });
+                    }
                 }
             }
         }
