@@ -121,13 +121,20 @@ fn tail(answer: &Answer) -> String {
     .unwrap()
 }
 
-#[test]
-fn a_managed_instances_function_takes_its_concurrency_in_one_process() {
-    let fixture = Fixture::new("managed", "");
+/// A fixture package of its own (`label`) whose one function, `fleet`, is [`RUNTIME`], and the
+/// directory of its markers.
+fn fleet(label: &str) -> (Fixture, std::path::PathBuf) {
+    let fixture = Fixture::new(label, "");
     std::fs::remove_file(fixture.dir.join("src/bin/intake.rs")).unwrap();
     std::fs::write(fixture.dir.join("src/bin/fleet.rs"), RUNTIME).unwrap();
     let markers = fixture.dir.join("markers");
     std::fs::create_dir_all(&markers).unwrap();
+    (fixture, markers)
+}
+
+#[test]
+fn a_managed_instances_function_takes_its_concurrency_in_one_process() {
+    let (fixture, markers) = fleet("managed");
     // One environment (`concurrency = 1`) that takes four invocations at once, each given
     // a second.
     fixture.settings(&format!(
@@ -214,11 +221,7 @@ fn a_managed_instances_function_takes_its_concurrency_in_one_process() {
 /// in one process.
 #[tokio::test]
 async fn deploy_local_gives_serve_a_managed_instances_function() {
-    let fixture = Fixture::new("managed-local", "");
-    std::fs::remove_file(fixture.dir.join("src/bin/intake.rs")).unwrap();
-    std::fs::write(fixture.dir.join("src/bin/fleet.rs"), RUNTIME).unwrap();
-    let markers = fixture.dir.join("markers");
-    std::fs::create_dir_all(&markers).unwrap();
+    let (fixture, markers) = fleet("managed-local");
     fixture.settings(&format!(
         "[package.metadata.lambdakit.functions.fleet]\nenvironment = {{ MARKERS = \"{}\" }}\nmanaged_instances = {{ capacity_provider = \"fleet\", subnets = [\"subnet-0a1b\"], security_groups = [\"sg-0e4f\"], concurrency = 3 }}",
         markers.display()
